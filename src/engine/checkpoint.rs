@@ -1,0 +1,110 @@
+//! Reads model.safetensors from bytes and serves its tensors to `VarBuilder`, accepting the
+//! naming variants real checkpoints use (old `gamma`/`beta` LayerNorm names, with or without a
+//! `transformer.` / `bert.` / `distilbert.` prefix).
+use std::collections::HashMap;
+
+use candle_core::{DType, Device, Shape, Tensor};
+use candle_nn::{Init, VarBuilder};
+
+use super::error::{describe_candle_error, EngineError, Result};
+
+/// All tensors of one safetensors file, stored as f32 (f16/bf16 are widened on load).
+pub struct Checkpoint {
+    tensors: HashMap<String, Tensor>,
+}
+
+impl Checkpoint {
+    /// Parses a safetensors file held in memory.
+    pub fn from_safetensors(bytes: &[u8]) -> Result<Self> {
+        let raw = candle_core::safetensors::load_buffer(bytes, &Device::Cpu).map_err(|e| {
+            EngineError::Weights(format!(
+                "cannot read the file ({}); is it a complete .safetensors file?",
+                describe_candle_error(&e)
+            ))
+        })?;
+        let mut tensors = HashMap::with_capacity(raw.len());
+        for (name, tensor) in raw {
+            let tensor = match tensor.dtype() {
+                DType::F32 => tensor,
+                DType::F16 | DType::BF16 | DType::F64 => tensor.to_dtype(DType::F32)?,
+                // Integer buffers such as `embeddings.position_ids` are not weights.
+                _ => continue,
+            };
+            tensors.insert(name, tensor);
+        }
+        Ok(Checkpoint { tensors })
+    }
+
+    /// Builds a checkpoint from tensors made in memory (benchmarks, tests).
+    pub fn from_tensors(tensors: HashMap<String, Tensor>) -> Self {
+        Checkpoint { tensors }
+    }
+
+    /// Whether a tensor of this exact name is stored.
+    pub fn contains(&self, name: &str) -> bool {
+        self.tensors.contains_key(name)
+    }
+
+    /// The first of `prefixes` under which `probe` is stored ("" = no prefix), if any.
+    pub fn find_prefix(&self, prefixes: &[&'static str], probe: &str) -> Option<&'static str> {
+        prefixes.iter().copied().find(|prefix| {
+            let name = if prefix.is_empty() { probe.to_string() } else { format!("{prefix}.{probe}") };
+            self.contains(&name)
+        })
+    }
+
+    /// A `VarBuilder` over these tensors in f32 on the CPU.
+    pub fn var_builder(self) -> VarBuilder<'static> {
+        VarBuilder::from_backend(Box::new(self), DType::F32, Device::Cpu)
+    }
+
+    fn lookup(&self, name: &str) -> Option<&Tensor> {
+        self.tensors.get(name).or_else(|| {
+            // Older BERT checkpoints (bert-base-uncased) call LayerNorm parameters gamma/beta.
+            let alias = if let Some(stem) = name.strip_suffix(".weight") {
+                format!("{stem}.gamma")
+            } else if let Some(stem) = name.strip_suffix(".bias") {
+                format!("{stem}.beta")
+            } else {
+                return None;
+            };
+            self.tensors.get(&alias)
+        })
+    }
+}
+
+impl candle_nn::var_builder::SimpleBackend for Checkpoint {
+    fn get(&self, shape: Shape, name: &str, _: Init, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
+        let tensor = self.get_unchecked(name, dtype, dev)?;
+        if tensor.shape() != &shape {
+            return Err(candle_core::Error::UnexpectedShape {
+                msg: format!("the tensor `{name}` has the wrong shape"),
+                expected: shape,
+                got: tensor.shape().clone(),
+            });
+        }
+        Ok(tensor)
+    }
+
+    fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
+        let tensor = self
+            .lookup(name)
+            .ok_or_else(|| candle_core::Error::CannotFindTensor { path: name.to_string() })?;
+        tensor.to_device(dev)?.to_dtype(dtype)
+    }
+
+    fn contains_tensor(&self, name: &str) -> bool {
+        self.lookup(name).is_some()
+    }
+}
+
+impl Checkpoint {
+    /// Number of f32 values held: the model's parameter count (mask buffers included if stored).
+    pub fn parameter_count(&self) -> usize {
+        self.tensors
+            .iter()
+            .filter(|(name, _)| !name.ends_with(".attn.bias") && !name.ends_with(".masked_bias"))
+            .map(|(_, tensor)| tensor.elem_count())
+            .sum()
+    }
+}

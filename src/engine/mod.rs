@@ -1,0 +1,28 @@
+//! The engine: real models, instrumented. Pure Rust on candle; compiles natively and to wasm.
+//!
+//! Bytes in (config.json, tokenizer.json, model.safetensors) → [`Model`] → [`Trace`],
+//! [`Predictions`], [`LogitLens`] and [`Saliency`], all computed in f32 on the CPU.
+mod attention;
+mod bert;
+mod checkpoint;
+mod config;
+mod distilbert;
+mod error;
+mod forward;
+mod gpt2;
+mod layers;
+mod model;
+mod positional;
+mod tokenizer;
+mod trace;
+
+use candle_core::Device;
+
+pub use attention::AttentionRecord;
+pub use checkpoint::Checkpoint;
+pub use config::{Activation, Architecture, ModelConfig};
+pub use error::{EngineError, Result};
+pub use model::{Candidate, LensLayer, LogitLens, Model, PositionPredictions, Predictions, Saliency};
+pub use positional::sinusoidal_position_encoding;
+pub use tokenizer::{TextTokenizer, TokenizedText};
+pub use trace::{Array, Trace};

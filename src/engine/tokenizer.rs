@@ -1,0 +1,122 @@
+//! Tokenization with the `tokenizers` crate from tokenizer.json, with display strings that show
+//! what a token really is: GPT-2's leading space as `␣`, WordPiece continuations as `##…`.
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use tokenizers::decoders::byte_level::ByteLevel;
+use tokenizers::models::bpe::{Vocab, BPE};
+use tokenizers::{AddedToken, DecoderWrapper, Tokenizer};
+
+use super::error::{EngineError, Result};
+
+/// Mask tokens the engine recognises, in the order it looks for them.
+const MASK_TOKENS: [&str; 2] = ["[MASK]", "<mask>"];
+
+/// A text cut into tokens, with everything the UI shows per token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenizedText {
+    /// Token ids, special tokens ([CLS], [SEP]) included.
+    pub ids: Vec<u32>,
+    /// Display strings, one per id.
+    pub tokens: Vec<String>,
+    /// Byte ranges of each token in the original text ((0, 0) for added special tokens).
+    pub offsets: Vec<(usize, usize)>,
+    /// Whether each token is a special token such as [CLS] or [SEP].
+    pub special: Vec<bool>,
+}
+
+/// The tokenizer of one model.
+pub struct TextTokenizer {
+    inner: Tokenizer,
+    byte_level: bool,
+    mask_token: Option<(String, u32)>,
+}
+
+impl TextTokenizer {
+    /// Reads tokenizer.json; padding and truncation are switched off (MiniLM's file pads to 128).
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        let inner = Tokenizer::from_bytes(bytes).map_err(|e| {
+            EngineError::Tokenizer(format!("cannot read it ({e}); use the model's own tokenizer.json"))
+        })?;
+        Self::new(inner)
+    }
+
+    /// Builds GPT-2's byte-level BPE from OpenAI's original `encoder.json` and `vocab.bpe`.
+    pub fn from_gpt2_vocab(encoder_json: &[u8], vocab_bpe: &[u8]) -> Result<Self> {
+        let vocab: HashMap<String, u32> = serde_json::from_slice(encoder_json)
+            .map_err(|e| EngineError::Tokenizer(format!("encoder.json is not a token → id map ({e})")))?;
+        let merges_text = std::str::from_utf8(vocab_bpe)
+            .map_err(|_| EngineError::Tokenizer("vocab.bpe is not UTF-8 text".into()))?;
+        let merges = merges_text
+            .lines()
+            .filter(|line| !line.starts_with("#version") && !line.trim().is_empty())
+            .map(|line| {
+                line.split_once(' ')
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .ok_or_else(|| EngineError::Tokenizer(format!("vocab.bpe has a bad merge line `{line}`")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let bpe = BPE::builder()
+            .vocab_and_merges(vocab.into_iter().collect::<Vocab>(), merges)
+            .build()
+            .map_err(|e| EngineError::Tokenizer(format!("cannot build GPT-2's BPE ({e})")))?;
+        let mut inner = Tokenizer::new(bpe);
+        inner
+            .with_pre_tokenizer(Some(ByteLevel::new(false, true, true)))
+            .with_post_processor(Some(ByteLevel::new(false, false, true)))
+            .with_decoder(Some(ByteLevel::default()));
+        inner.add_special_tokens(&[AddedToken::from("<|endoftext|>", true)]);
+        Self::new(inner)
+    }
+
+    fn new(mut inner: Tokenizer) -> Result<Self> {
+        inner.with_padding(None);
+        inner
+            .with_truncation(None)
+            .map_err(|e| EngineError::Tokenizer(format!("cannot switch truncation off ({e})")))?;
+        let byte_level = matches!(inner.get_decoder(), Some(DecoderWrapper::ByteLevel(_)));
+        let mask_token = MASK_TOKENS
+            .iter()
+            .find_map(|token| inner.token_to_id(token).map(|id| (token.to_string(), id)));
+        Ok(TextTokenizer { inner, byte_level, mask_token })
+    }
+
+    /// Tokenizes `text`, adding the model's special tokens ([CLS] … [SEP] for BERT).
+    pub fn encode(&self, text: &str) -> Result<TokenizedText> {
+        let encoding = self
+            .inner
+            .encode(text, true)
+            .map_err(|e| EngineError::Tokenizer(format!("cannot tokenize this text ({e})")))?;
+        let ids = encoding.get_ids().to_vec();
+        Ok(TokenizedText {
+            tokens: ids.iter().map(|&id| self.display_token(id)).collect(),
+            offsets: encoding.get_offsets().to_vec(),
+            special: encoding.get_special_tokens_mask().iter().map(|&m| m == 1).collect(),
+            ids,
+        })
+    }
+
+    /// How a token is shown: the text it stands for, with spaces and newlines made visible.
+    pub fn display_token(&self, id: u32) -> String {
+        if self.byte_level {
+            match self.inner.decode(&[id], false) {
+                Ok(text) if !text.is_empty() => {
+                    text.replace(' ', "␣").replace('\n', "↵").replace('\t', "⇥")
+                }
+                _ => format!("<{id}>"),
+            }
+        } else {
+            self.inner.id_to_token(id).unwrap_or_else(|| format!("<{id}>"))
+        }
+    }
+
+    /// The mask token and its id ([MASK] for BERT-family vocabularies), if the vocabulary has one.
+    pub fn mask_token(&self) -> Option<(&str, u32)> {
+        self.mask_token.as_ref().map(|(text, id)| (text.as_str(), *id))
+    }
+
+    /// Number of ids, added tokens included.
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+}

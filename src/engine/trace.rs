@@ -1,0 +1,134 @@
+//! The full trace of one forward pass as plain arrays: what crosses the worker boundary and what
+//! the CLI writes. Arrays are flat row-major f32 with their shape, so they travel as typed arrays.
+use candle_core::Tensor;
+use serde::{Deserialize, Serialize};
+
+use super::config::Architecture;
+use super::error::Result;
+use super::forward::ForwardPass;
+
+/// A row-major f32 array with its shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Array {
+    /// Dimensions, outermost first.
+    pub shape: Vec<usize>,
+    /// The values, row-major; masked scores hold −∞.
+    pub data: Vec<f32>,
+}
+
+impl Array {
+    /// Copies a tensor out of candle.
+    pub fn from_tensor(tensor: &Tensor) -> Result<Self> {
+        Ok(Array { shape: tensor.dims().to_vec(), data: tensor.flatten_all()?.to_vec1::<f32>()? })
+    }
+
+    /// Stacks equally shaped tensors along a new first axis (one per layer).
+    pub fn stack(tensors: &[Tensor]) -> Result<Self> {
+        Self::from_tensor(&Tensor::stack(tensors, 0)?)
+    }
+
+    /// The sub-array at `index` of the first axis, e.g. one layer of a [layer, …] array.
+    pub fn slice(&self, index: usize) -> &[f32] {
+        let stride: usize = self.shape[1..].iter().product();
+        &self.data[index * stride..(index + 1) * stride]
+    }
+
+    /// The array as nested JSON lists ([layer][head][query][key] …); −∞ becomes `null`.
+    pub fn to_nested_json(&self) -> serde_json::Value {
+        fn nest(shape: &[usize], data: &[f32]) -> serde_json::Value {
+            match shape {
+                [] => serde_json::Value::from(data[0] as f64),
+                [_] => data.iter().map(|&x| serde_json::Value::from(x as f64)).collect(),
+                [n, rest @ ..] => {
+                    let stride = data.len() / n.max(&1);
+                    (0..*n).map(|i| nest(rest, &data[i * stride..(i + 1) * stride])).collect()
+                }
+            }
+        }
+        nest(&self.shape, &self.data)
+    }
+}
+
+/// Everything the panels show about one input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trace {
+    /// The model family.
+    pub architecture: Architecture,
+    /// Whether attention was causally masked (decoders).
+    pub causal: bool,
+    /// Token ids of the input.
+    pub input_ids: Vec<u32>,
+    /// Display strings of the tokens.
+    pub tokens: Vec<String>,
+    /// Token embedding rows [token, d_model].
+    pub token_embeddings: Array,
+    /// Position embedding rows [token, d_model].
+    pub position_embeddings: Array,
+    /// Their sum (+ segment embedding for BERT), before any norm [token, d_model].
+    pub embedding_sum: Array,
+    /// Rows attention reads per layer [layer, token, d_model] (after ln_1 for GPT-2).
+    pub attention_inputs: Array,
+    /// Queries [layer, head, token, d_head].
+    pub q: Array,
+    /// Keys [layer, head, token, d_head].
+    pub k: Array,
+    /// Values [layer, head, token, d_head].
+    pub v: Array,
+    /// q·kᵀ/√d_head before masking [layer, head, query, key].
+    pub scores: Array,
+    /// Scores after the causal mask (−∞ above the diagonal for decoders) [layer, head, query, key].
+    pub masked_scores: Array,
+    /// Attention probabilities, = HF `output_attentions` [layer, head, query, key].
+    pub attentions: Array,
+    /// probs·V per head [layer, head, token, d_head].
+    pub head_outputs: Array,
+    /// Attention output after the output projection [layer, token, d_model].
+    pub attention_outputs: Array,
+    /// MLP hidden layer after the activation [layer, token, d_ff].
+    pub mlp_activations: Array,
+    /// = HF `output_hidden_states` [layer + 1, token, d_model] (GPT-2's last entry after ln_f).
+    pub hidden_states: Array,
+    /// Final logits at every position [token, vocab]; `None` for a model without a head.
+    pub logits: Option<Array>,
+}
+
+impl Trace {
+    /// Copies a recorded forward pass out of candle.
+    pub(crate) fn from_forward(
+        architecture: Architecture,
+        input_ids: Vec<u32>,
+        tokens: Vec<String>,
+        token_embeddings: &Tensor,
+        pass: &ForwardPass,
+        logits: Option<&Tensor>,
+    ) -> Result<Self> {
+        let per_layer = |field: fn(&super::forward::LayerRecord) -> &Tensor| -> Result<Array> {
+            Array::stack(&pass.layers.iter().map(|layer| field(layer).clone()).collect::<Vec<_>>())
+        };
+        let mut hidden_states = pass.residual_streams.clone();
+        if let Some(last) = hidden_states.last_mut() {
+            *last = pass.final_hidden.clone();
+        }
+        Ok(Trace {
+            architecture,
+            causal: architecture.is_causal(),
+            input_ids,
+            tokens,
+            token_embeddings: Array::from_tensor(token_embeddings)?,
+            position_embeddings: Array::from_tensor(&pass.position_embeddings)?,
+            embedding_sum: Array::from_tensor(&pass.embedding_sum)?,
+            attention_inputs: per_layer(|l| &l.attention_input)?,
+            q: per_layer(|l| &l.attention.q)?,
+            k: per_layer(|l| &l.attention.k)?,
+            v: per_layer(|l| &l.attention.v)?,
+            scores: per_layer(|l| &l.attention.scores)?,
+            masked_scores: per_layer(|l| &l.attention.masked_scores)?,
+            attentions: per_layer(|l| &l.attention.probs)?,
+            head_outputs: per_layer(|l| &l.attention.head_outputs)?,
+            attention_outputs: per_layer(|l| &l.attention_output)?,
+            mlp_activations: per_layer(|l| &l.mlp_activations)?,
+            hidden_states: Array::stack(&hidden_states)?,
+            logits: logits.map(Array::from_tensor).transpose()?,
+        })
+    }
+}

@@ -1,0 +1,2 @@
+//! Attention Explorer: real language models, instrumented to explain self-attention.
+pub mod engine;

@@ -1,0 +1,196 @@
+//! Shared by the native and the wasm tests: fixtures are compiled in with `include_bytes!`, so
+//! the same checks run in both places.
+#![allow(dead_code)]
+use std::collections::HashMap;
+
+use attention_explorer::engine::{Array, Model};
+use candle_core::{Device, IndexOp, Tensor};
+
+/// The largest error any compared field may have.
+pub const TOLERANCE: f32 = 1e-4;
+
+/// The files of one fixture folder.
+pub struct FixtureFiles {
+    pub name: &'static str,
+    pub config: &'static [u8],
+    pub tokenizer: &'static [u8],
+    pub model: &'static [u8],
+    pub reference_json: &'static [u8],
+    pub reference_tensors: &'static [u8],
+}
+
+/// Compiles a fixture folder under tests/fixtures into the test binary.
+#[macro_export]
+macro_rules! fixture {
+    ($name:literal) => {
+        common::FixtureFiles {
+            name: $name,
+            config: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/", $name, "/config.json")),
+            tokenizer: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/", $name, "/tokenizer.json")),
+            model: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/", $name, "/model.safetensors")),
+            reference_json: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/", $name, "/reference.json")),
+            reference_tensors: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/", $name, "/reference.safetensors")),
+        }
+    };
+}
+
+/// A loaded fixture: our model plus transformers' reference outputs.
+pub struct Fixture {
+    pub name: &'static str,
+    pub model: Model,
+    pub meta: serde_json::Value,
+    pub reference: HashMap<String, Tensor>,
+}
+
+impl FixtureFiles {
+    pub fn load(&self) -> Fixture {
+        let model = Model::from_bytes(self.config, self.tokenizer, self.model)
+            .unwrap_or_else(|e| panic!("{}: cannot load: {e}", self.name));
+        let meta = serde_json::from_slice(self.reference_json).expect("reference.json");
+        let reference = candle_core::safetensors::load_buffer(self.reference_tensors, &Device::Cpu)
+            .expect("reference.safetensors");
+        Fixture { name: self.name, model, meta, reference }
+    }
+}
+
+impl Fixture {
+    pub fn texts(&self) -> &Vec<serde_json::Value> {
+        self.meta["texts"].as_array().expect("texts")
+    }
+
+    pub fn reference(&self, text: usize, field: &str) -> &Tensor {
+        self.reference
+            .get(&format!("{text}.{field}"))
+            .unwrap_or_else(|| panic!("{}: no reference {text}.{field}", self.name))
+    }
+
+    pub fn has_reference(&self, text: usize, field: &str) -> bool {
+        self.reference.contains_key(&format!("{text}.{field}"))
+    }
+
+    pub fn ids(&self, text: usize) -> Vec<u32> {
+        self.texts()[text]["input_ids"]
+            .as_array()
+            .expect("input_ids")
+            .iter()
+            .map(|v| v.as_u64().expect("id") as u32)
+            .collect()
+    }
+}
+
+/// Max |ours − reference| over all elements; equal infinities count as 0, a NaN or an
+/// infinity on one side only as infinite error. Panics on a shape mismatch.
+pub fn max_abs_error(field: &str, ours: &[f32], our_shape: &[usize], reference: &Tensor) -> f32 {
+    assert_eq!(our_shape, reference.dims(), "{field}: shape differs from the reference");
+    let expected = reference.flatten_all().and_then(|t| t.to_vec1::<f32>()).expect("reference values");
+    ours.iter()
+        .zip(&expected)
+        .map(|(&a, &b)| {
+            if a == b {
+                0.0
+            } else if a.is_finite() && b.is_finite() {
+                (a - b).abs()
+            } else {
+                f32::INFINITY
+            }
+        })
+        .fold(0.0, f32::max)
+}
+
+/// Compares an engine array with a reference tensor and records the error.
+pub fn compare_array(errors: &mut Vec<(String, f32)>, field: &str, ours: &Array, reference: &Tensor) {
+    errors.push((field.to_string(), max_abs_error(field, &ours.data, &ours.shape, reference)));
+}
+
+/// Compares every traced field, prediction, lens row and saliency of a fixture with the
+/// reference; returns the max error per field (every entry must be ≤ TOLERANCE).
+pub fn check_fixture(fixture: &Fixture) -> Vec<(String, f32)> {
+    let mut errors: Vec<(String, f32)> = Vec::new();
+    for (i, text) in fixture.texts().iter().enumerate() {
+        let ids = fixture.ids(i);
+        let tokenized = fixture.model.tokenize(text["text"].as_str().expect("text")).expect("tokenize");
+        assert_eq!(tokenized.ids, ids, "{}: token ids of text {i}", fixture.name);
+
+        let trace = fixture.model.trace(&ids).expect("trace");
+        for (field, ours) in [
+            ("attentions", &trace.attentions),
+            ("scores", &trace.scores),
+            ("masked_scores", &trace.masked_scores),
+            ("q", &trace.q),
+            ("k", &trace.k),
+            ("v", &trace.v),
+            ("head_outputs", &trace.head_outputs),
+            ("attention_outputs", &trace.attention_outputs),
+            ("mlp_activations", &trace.mlp_activations),
+            ("hidden_states", &trace.hidden_states),
+        ] {
+            compare_array(&mut errors, field, ours, fixture.reference(i, field));
+        }
+        if !fixture.has_reference(i, "logits") {
+            assert!(trace.logits.is_none(), "{}: a headless model produced logits", fixture.name);
+            continue;
+        }
+        let logits = trace.logits.as_ref().expect("logits");
+        compare_array(&mut errors, "logits", logits, fixture.reference(i, "logits"));
+
+        let lens_reference = fixture.reference(i, "lens_logits");
+        for position in 0..ids.len() {
+            let ours = fixture.model.lens_logits(&ids, position).expect("lens");
+            let ours = Array::from_tensor(&ours).expect("lens array");
+            let expected = lens_reference.i((.., position, ..)).expect("lens row");
+            compare_array(&mut errors, "lens_logits", &ours, &expected);
+        }
+
+        let request = &text["saliency"];
+        let position = request["position"].as_u64().expect("position") as usize;
+        let target = request["target_id"].as_u64().expect("target") as u32;
+        let saliency = fixture.model.saliency(&ids, Some(position), Some(target)).expect("saliency");
+        let reference = fixture.reference(i, "saliency");
+        errors.push(("saliency".into(), max_abs_error("saliency", &saliency.scores, &[ids.len()], reference)));
+
+        let default = &text["default_saliency"];
+        let chosen = fixture.model.saliency(&ids, None, None).expect("default saliency");
+        assert_eq!(chosen.position as u64, default["position"].as_u64().expect("p"), "{}: default position", fixture.name);
+        assert_eq!(chosen.target_id as u64, default["target_id"].as_u64().expect("t"), "{}: default target", fixture.name);
+    }
+    errors
+}
+
+/// Reduces per-call errors to the max per field, in first-seen order.
+pub fn max_per_field(errors: &[(String, f32)]) -> Vec<(String, f32)> {
+    let mut fields: Vec<(String, f32)> = Vec::new();
+    for (field, error) in errors {
+        match fields.iter_mut().find(|(f, _)| f == field) {
+            Some(entry) => entry.1 = entry.1.max(*error),
+            None => fields.push((field.clone(), *error)),
+        }
+    }
+    fields
+}
+
+/// Asserts every field is within TOLERANCE, printing the table either way.
+pub fn assert_within_tolerance(name: &str, errors: &[(String, f32)]) {
+    let fields = max_per_field(errors);
+    for (field, error) in &fields {
+        println!("{name:>18} {field:<18} max abs error {error:.3e}");
+    }
+    let failing: Vec<_> = fields.iter().filter(|(_, e)| !(*e <= TOLERANCE)).collect();
+    assert!(failing.is_empty(), "{name}: fields over {TOLERANCE}: {failing:?}");
+}
+
+/// Attention rows sum to 1 and, for decoders, keys after the query get exactly 0.
+pub fn check_attention_properties(name: &str, attentions: &Array, causal: bool) {
+    let [layers, heads, queries, keys] = attentions.shape[..] else { panic!("{name}: rank") };
+    for row_index in 0..layers * heads * queries {
+        let row = &attentions.data[row_index * keys..(row_index + 1) * keys];
+        let sum: f64 = row.iter().map(|&p| p as f64).sum();
+        assert!((sum - 1.0).abs() < 1e-5, "{name}: attention row {row_index} sums to {sum}");
+        assert!(row.iter().all(|p| (0.0..=1.0).contains(p)), "{name}: probability out of [0, 1]");
+        let query = row_index % queries;
+        if causal {
+            assert!(row[query + 1..].iter().all(|&p| p == 0.0), "{name}: row {row_index} sees the future");
+        } else {
+            assert!(row.iter().all(|&p| p > 0.0), "{name}: an encoder row has a zero weight");
+        }
+    }
+}
