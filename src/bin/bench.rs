@@ -1,1 +1,84 @@
-fn main() {}
+//! Prints how long the engine takes natively on a GPT-2-small-shaped model with random weights
+//! (124M parameters, 12 layers × 12 heads, d_model 768): full trace, predictions only and
+//! saliency, median of N runs after one warm-up. A benchmark, not a test.
+//!
+//! cargo run --release --bin bench -- [--tokens 32] [--runs 5]
+use std::collections::HashMap;
+use std::time::Instant;
+
+use attention_explorer::engine::{Checkpoint, Model, ModelConfig, TextTokenizer};
+use candle_core::{Device, Tensor};
+
+/// A tokenizer with a one-word vocabulary: the benchmark feeds ids directly.
+const PLACEHOLDER_TOKENIZER: &str = r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],
+  "normalizer":null,"pre_tokenizer":null,"post_processor":null,"decoder":null,
+  "model":{"type":"WordLevel","vocab":{"[UNK]":0},"unk_token":"[UNK]"}}"#;
+
+fn gpt2_small() -> Result<Model, Box<dyn std::error::Error>> {
+    let (vocab, positions, d, layers) = (50257usize, 1024usize, 768usize, 12usize);
+    let config = ModelConfig::from_json(
+        format!(r#"{{"model_type":"gpt2","n_embd":{d},"n_layer":{layers},"n_head":12,"n_positions":{positions},"vocab_size":{vocab}}}"#)
+            .as_bytes(),
+    )?;
+    let device = Device::Cpu;
+    let mut tensors = HashMap::new();
+    let mut add = |name: String, shape: &[usize], std: f64| -> candle_core::Result<()> {
+        tensors.insert(name, Tensor::randn(0f32, std as f32, shape, &device)?);
+        Ok(())
+    };
+    add("wte.weight".into(), &[vocab, d], 0.02)?;
+    add("wpe.weight".into(), &[positions, d], 0.01)?;
+    for i in 0..layers {
+        for (name, shape) in [
+            ("ln_1.weight", vec![d]), ("ln_1.bias", vec![d]), ("ln_2.weight", vec![d]), ("ln_2.bias", vec![d]),
+            ("attn.c_attn.weight", vec![d, 3 * d]), ("attn.c_attn.bias", vec![3 * d]),
+            ("attn.c_proj.weight", vec![d, d]), ("attn.c_proj.bias", vec![d]),
+            ("mlp.c_fc.weight", vec![d, 4 * d]), ("mlp.c_fc.bias", vec![4 * d]),
+            ("mlp.c_proj.weight", vec![4 * d, d]), ("mlp.c_proj.bias", vec![d]),
+        ] {
+            add(format!("h.{i}.{name}"), &shape, 0.02)?;
+        }
+    }
+    add("ln_f.weight".into(), &[d], 0.02)?;
+    add("ln_f.bias".into(), &[d], 0.02)?;
+    let tokenizer = TextTokenizer::from_json(PLACEHOLDER_TOKENIZER.as_bytes())?;
+    Ok(Model::from_parts(config, tokenizer, Checkpoint::from_tensors(tensors))?)
+}
+
+fn median_ms(runs: usize, mut work: impl FnMut() -> Result<(), Box<dyn std::error::Error>>) -> Result<f64, Box<dyn std::error::Error>> {
+    work()?; // warm-up
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        work()?;
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[runs / 2])
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let (mut tokens, mut runs) = (32usize, 5usize);
+    while let Some(flag) = args.next() {
+        let value: usize = args.next().and_then(|v| v.parse().ok()).ok_or("flags take a whole number")?;
+        match flag.as_str() {
+            "--tokens" => tokens = value,
+            "--runs" => runs = value.max(1),
+            _ => return Err(format!("unknown flag {flag}; use --tokens N --runs N").into()),
+        }
+    }
+    let start = Instant::now();
+    let model = gpt2_small()?;
+    eprintln!("built a random GPT-2 small ({} parameters) in {:.1} s", model.parameter_count, start.elapsed().as_secs_f64());
+    let ids: Vec<u32> = (0..tokens as u32).map(|i| (i * 7919) % 50257).collect();
+    let trace = median_ms(runs, || { model.trace(&ids)?; Ok(()) })?;
+    let predict = median_ms(runs, || { model.predict(&ids, 10, 1.0)?; Ok(()) })?;
+    let saliency = median_ms(runs, || { model.saliency(&ids, None, None)?; Ok(()) })?;
+    println!("| engine (candle, native, release) | GPT-2 small, {tokens} tokens | median of {runs} |");
+    println!("|---|---|---|");
+    println!("| full trace (all heads, all logits) | {trace:.1} ms | |");
+    println!("| predictions only (top-10) | {predict:.1} ms | |");
+    println!("| saliency (forward + backward) | {saliency:.1} ms | {:.2}× predictions |", saliency / predict);
+    Ok(())
+}

@@ -105,8 +105,8 @@ impl Model {
         Self::from_parts(config, tokenizer, checkpoint)
     }
 
-    /// Loads the three files from a directory.
-    #[cfg(not(target_arch = "wasm32"))]
+    /// Loads the three files from a directory (native only: the browser has no filesystem,
+    /// and there this returns the read error).
     pub fn from_dir(dir: &std::path::Path) -> Result<Self> {
         let read = |name: &str| {
             std::fs::read(dir.join(name)).map_err(|e| {
