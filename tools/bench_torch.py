@@ -49,7 +49,7 @@ def main():
     for threads in (1, 2):
         torch.set_num_threads(threads)
         t, p, s = (median_ms(args.runs, f) for f in (trace, predict, saliency))
-        print(f"| {threads} thread(s): full trace / predictions / saliency | {t:.1} / {p:.1} / {s:.1} ms | |")
+        print(f"| {threads} thread(s): full trace / predictions / saliency | {t:.1f} / {p:.1f} / {s:.1f} ms | |")
 
 
 if __name__ == "__main__":

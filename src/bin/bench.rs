@@ -30,11 +30,18 @@ fn gpt2_small() -> Result<Model, Box<dyn std::error::Error>> {
     add("wpe.weight".into(), &[positions, d], 0.01)?;
     for i in 0..layers {
         for (name, shape) in [
-            ("ln_1.weight", vec![d]), ("ln_1.bias", vec![d]), ("ln_2.weight", vec![d]), ("ln_2.bias", vec![d]),
-            ("attn.c_attn.weight", vec![d, 3 * d]), ("attn.c_attn.bias", vec![3 * d]),
-            ("attn.c_proj.weight", vec![d, d]), ("attn.c_proj.bias", vec![d]),
-            ("mlp.c_fc.weight", vec![d, 4 * d]), ("mlp.c_fc.bias", vec![4 * d]),
-            ("mlp.c_proj.weight", vec![4 * d, d]), ("mlp.c_proj.bias", vec![d]),
+            ("ln_1.weight", vec![d]),
+            ("ln_1.bias", vec![d]),
+            ("ln_2.weight", vec![d]),
+            ("ln_2.bias", vec![d]),
+            ("attn.c_attn.weight", vec![d, 3 * d]),
+            ("attn.c_attn.bias", vec![3 * d]),
+            ("attn.c_proj.weight", vec![d, d]),
+            ("attn.c_proj.bias", vec![d]),
+            ("mlp.c_fc.weight", vec![d, 4 * d]),
+            ("mlp.c_fc.bias", vec![4 * d]),
+            ("mlp.c_proj.weight", vec![4 * d, d]),
+            ("mlp.c_proj.bias", vec![d]),
         ] {
             add(format!("h.{i}.{name}"), &shape, 0.02)?;
         }
@@ -42,10 +49,17 @@ fn gpt2_small() -> Result<Model, Box<dyn std::error::Error>> {
     add("ln_f.weight".into(), &[d], 0.02)?;
     add("ln_f.bias".into(), &[d], 0.02)?;
     let tokenizer = TextTokenizer::from_json(PLACEHOLDER_TOKENIZER.as_bytes())?;
-    Ok(Model::from_parts(config, tokenizer, Checkpoint::from_tensors(tensors))?)
+    Ok(Model::from_parts(
+        config,
+        tokenizer,
+        Checkpoint::from_tensors(tensors),
+    )?)
 }
 
-fn median_ms(runs: usize, mut work: impl FnMut() -> Result<(), Box<dyn std::error::Error>>) -> Result<f64, Box<dyn std::error::Error>> {
+fn median_ms(
+    runs: usize,
+    mut work: impl FnMut() -> Result<(), Box<dyn std::error::Error>>,
+) -> Result<f64, Box<dyn std::error::Error>> {
     work()?; // warm-up
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs {
@@ -61,7 +75,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let (mut tokens, mut runs) = (32usize, 5usize);
     while let Some(flag) = args.next() {
-        let value: usize = args.next().and_then(|v| v.parse().ok()).ok_or("flags take a whole number")?;
+        let value: usize = args
+            .next()
+            .and_then(|v| v.parse().ok())
+            .ok_or("flags take a whole number")?;
         match flag.as_str() {
             "--tokens" => tokens = value,
             "--runs" => runs = value.max(1),
@@ -70,15 +87,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let start = Instant::now();
     let model = gpt2_small()?;
-    eprintln!("built a random GPT-2 small ({} parameters) in {:.1} s", model.parameter_count, start.elapsed().as_secs_f64());
+    eprintln!(
+        "built a random GPT-2 small ({} parameters) in {:.1} s",
+        model.parameter_count,
+        start.elapsed().as_secs_f64()
+    );
     let ids: Vec<u32> = (0..tokens as u32).map(|i| (i * 7919) % 50257).collect();
-    let trace = median_ms(runs, || { model.trace(&ids)?; Ok(()) })?;
-    let predict = median_ms(runs, || { model.predict(&ids, 10, 1.0)?; Ok(()) })?;
-    let saliency = median_ms(runs, || { model.saliency(&ids, None, None)?; Ok(()) })?;
-    println!("| engine (candle, native, release) | GPT-2 small, {tokens} tokens | median of {runs} |");
+    let trace = median_ms(runs, || {
+        model.trace(&ids)?;
+        Ok(())
+    })?;
+    let predict = median_ms(runs, || {
+        model.predict(&ids, 10, 1.0)?;
+        Ok(())
+    })?;
+    let saliency = median_ms(runs, || {
+        model.saliency(&ids, None, None)?;
+        Ok(())
+    })?;
+    println!(
+        "| engine (candle, native, release) | GPT-2 small, {tokens} tokens | median of {runs} |"
+    );
     println!("|---|---|---|");
     println!("| full trace (all heads, all logits) | {trace:.1} ms | |");
     println!("| predictions only (top-10) | {predict:.1} ms | |");
-    println!("| saliency (forward + backward) | {saliency:.1} ms | {:.2}× predictions |", saliency / predict);
+    println!(
+        "| saliency (forward + backward) | {saliency:.1} ms | {:.2}× predictions |",
+        saliency / predict
+    );
     Ok(())
 }

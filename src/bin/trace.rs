@@ -13,7 +13,8 @@ use std::process::ExitCode;
 use attention_explorer::engine::{EngineError, Model};
 use serde_json::{json, Value};
 
-const USAGE: &str = "usage: trace --model DIR --text TEXT [--position N] [--target ID] --out FILE (- for stdout)";
+const USAGE: &str =
+    "usage: trace --model DIR --text TEXT [--position N] [--target ID] --out FILE (- for stdout)";
 
 struct Args {
     model: PathBuf,
@@ -27,14 +28,27 @@ fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let (mut model, mut text, mut position, mut target, mut out) = (None, None, None, None, None);
     while let Some(flag) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))
+        };
         match flag.as_str() {
             "--model" => model = Some(PathBuf::from(value()?)),
             "--text" => text = Some(value()?),
             "--position" => {
-                position = Some(value()?.parse().map_err(|_| "--position must be a token index (0, 1, …)")?)
+                position = Some(
+                    value()?
+                        .parse()
+                        .map_err(|_| "--position must be a token index (0, 1, …)")?,
+                )
             }
-            "--target" => target = Some(value()?.parse().map_err(|_| "--target must be a token id")?),
+            "--target" => {
+                target = Some(
+                    value()?
+                        .parse()
+                        .map_err(|_| "--target must be a token id")?,
+                )
+            }
             "--out" => out = Some(value()?),
             "--help" | "-h" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
@@ -59,7 +73,9 @@ fn run(args: Args) -> Result<(), String> {
         Value::Null
     } else {
         match model.saliency(&tokenized.ids, args.position, args.target) {
-            Ok(s) => json!({ "position": s.position, "target_id": s.target_id, "scores": s.scores }),
+            Ok(s) => {
+                json!({ "position": s.position, "target_id": s.target_id, "scores": s.scores })
+            }
             // Without --position, a masked LM needs a [MASK] to know where to explain.
             Err(EngineError::Input(reason)) if args.position.is_none() => {
                 eprintln!("note: no saliency: {reason}");
@@ -87,8 +103,13 @@ fn run(args: Args) -> Result<(), String> {
         println!("{text}");
     } else {
         std::fs::write(&args.out, text).map_err(|e| format!("cannot write {}: {e}", args.out))?;
-        eprintln!("wrote {} ({} tokens, {} layers × {} heads)", args.out, trace.input_ids.len(),
-                  model.config.n_layer, model.config.n_head);
+        eprintln!(
+            "wrote {} ({} tokens, {} layers × {} heads)",
+            args.out,
+            trace.input_ids.len(),
+            model.config.n_layer,
+            model.config.n_head
+        );
     }
     Ok(())
 }

@@ -42,25 +42,47 @@ pub struct AttentionRecord {
 impl SelfAttention {
     /// Attention over a [tokens, d_model] input; returns the output projection's result
     /// [tokens, d_model] and, when `record` is set, every intermediate.
-    pub fn forward(&self, xs: &Tensor, record: bool) -> candle_core::Result<(Tensor, Option<AttentionRecord>)> {
+    pub fn forward(
+        &self,
+        xs: &Tensor,
+        record: bool,
+    ) -> candle_core::Result<(Tensor, Option<AttentionRecord>)> {
         let (n_tokens, d_model) = xs.dims2()?;
         let d_head = d_model / self.n_head;
         let split_heads = |projected: Tensor| -> candle_core::Result<Tensor> {
-            projected.reshape((n_tokens, self.n_head, d_head))?.transpose(0, 1)?.contiguous()
+            projected
+                .reshape((n_tokens, self.n_head, d_head))?
+                .transpose(0, 1)?
+                .contiguous()
         };
         let q = split_heads(self.query.forward(xs)?)?;
         let k = split_heads(self.key.forward(xs)?)?;
         let v = split_heads(self.value.forward(xs)?)?;
 
         let scores = (q.matmul(&k.t()?)? * (1.0 / (d_head as f64).sqrt()))?;
-        let masked_scores = if self.causal { causal_mask(&scores)? } else { scores.clone() };
+        let masked_scores = if self.causal {
+            causal_mask(&scores)?
+        } else {
+            scores.clone()
+        };
         // The plain softmax, not softmax_last_dim: saliency needs its backward pass.
         let probs = candle_nn::ops::softmax(&masked_scores, D::Minus1)?;
         let head_outputs = probs.matmul(&v)?;
 
-        let concatenated = head_outputs.transpose(0, 1)?.contiguous()?.reshape((n_tokens, d_model))?;
+        let concatenated = head_outputs
+            .transpose(0, 1)?
+            .contiguous()?
+            .reshape((n_tokens, d_model))?;
         let output = self.output.forward(&concatenated)?;
-        let record = record.then(|| AttentionRecord { q, k, v, scores, masked_scores, probs, head_outputs });
+        let record = record.then(|| AttentionRecord {
+            q,
+            k,
+            v,
+            scores,
+            masked_scores,
+            probs,
+            head_outputs,
+        });
         Ok((output, record))
     }
 }
@@ -69,7 +91,11 @@ impl SelfAttention {
 fn causal_mask(scores: &Tensor) -> candle_core::Result<Tensor> {
     let n_tokens = scores.dim(D::Minus1)?;
     let positions = Tensor::arange(0u32, n_tokens as u32, scores.device())?;
-    let visible = positions.unsqueeze(1)?.broadcast_ge(&positions.unsqueeze(0)?)?;
+    let visible = positions
+        .unsqueeze(1)?
+        .broadcast_ge(&positions.unsqueeze(0)?)?;
     let minus_infinity = Tensor::full(f32::NEG_INFINITY, scores.shape(), scores.device())?;
-    visible.broadcast_as(scores.shape())?.where_cond(scores, &minus_infinity)
+    visible
+        .broadcast_as(scores.shape())?
+        .where_cond(scores, &minus_infinity)
 }

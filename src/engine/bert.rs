@@ -45,18 +45,28 @@ impl Bert {
     /// Loads `BertForMaskedLM` (`bert.` prefix, `cls.predictions.*` head) or a plain `BertModel`
     /// without prefix or head (sentence-transformers checkpoints).
     pub fn load(checkpoint: Checkpoint, cfg: &ModelConfig) -> candle_core::Result<Self> {
-        let prefix = checkpoint.find_prefix(&["bert", ""], "embeddings.word_embeddings.weight").unwrap_or("");
+        let prefix = checkpoint
+            .find_prefix(&["bert", ""], "embeddings.word_embeddings.weight")
+            .unwrap_or("");
         let has_head = checkpoint.contains("cls.predictions.transform.dense.weight");
         let has_decoder = checkpoint.contains("cls.predictions.decoder.weight");
         let has_head_bias = checkpoint.contains("cls.predictions.bias");
         let root = checkpoint.var_builder();
-        let vb = if prefix.is_empty() { root.clone() } else { root.pp(prefix) };
+        let vb = if prefix.is_empty() {
+            root.clone()
+        } else {
+            root.pp(prefix)
+        };
         let (d, eps) = (cfg.d_model, cfg.layer_norm_eps);
 
         let embeddings = vb.pp("embeddings");
         let word_embeddings = embeddings.get((cfg.vocab_size, d), "word_embeddings.weight")?;
         let token_type_embedding = if cfg.type_vocab_size > 0 {
-            Some(embeddings.get((cfg.type_vocab_size, d), "token_type_embeddings.weight")?.get(0)?)
+            Some(
+                embeddings
+                    .get((cfg.type_vocab_size, d), "token_type_embeddings.weight")?
+                    .get(0)?,
+            )
         } else {
             None
         };
@@ -72,7 +82,11 @@ impl Bert {
                         n_head: cfg.n_head,
                         causal: false,
                     },
-                    attention_norm: LayerNorm::load(layer.pp("attention.output.LayerNorm"), d, eps)?,
+                    attention_norm: LayerNorm::load(
+                        layer.pp("attention.output.LayerNorm"),
+                        d,
+                        eps,
+                    )?,
                     mlp_in: linear(layer.pp("intermediate.dense"), d, cfg.d_ff)?,
                     mlp_out: linear(layer.pp("output.dense"), cfg.d_ff, d)?,
                     output_norm: LayerNorm::load(layer.pp("output.LayerNorm"), d, eps)?,
@@ -86,18 +100,26 @@ impl Bert {
             } else {
                 word_embeddings.clone()
             };
-            let bias_name = if has_head_bias { "bias" } else { "decoder.bias" };
+            let bias_name = if has_head_bias {
+                "bias"
+            } else {
+                "decoder.bias"
+            };
             Some(MlmHead {
                 transform: linear(predictions.pp("transform.dense"), d, d)?,
                 norm: LayerNorm::load(predictions.pp("transform.LayerNorm"), d, eps)?,
-                decoder: Linear::new(decoder_weight, Some(predictions.get(cfg.vocab_size, bias_name)?)),
+                decoder: Linear::new(
+                    decoder_weight,
+                    Some(predictions.get(cfg.vocab_size, bias_name)?),
+                ),
             })
         } else {
             None
         };
         Ok(Bert {
             word_embeddings: Embedding::new(word_embeddings, d),
-            position_embeddings: embeddings.get((cfg.max_positions, d), "position_embeddings.weight")?,
+            position_embeddings: embeddings
+                .get((cfg.max_positions, d), "position_embeddings.weight")?,
             token_type_embedding,
             embeddings_norm: LayerNorm::load(embeddings.pp("LayerNorm"), d, eps)?,
             layers,
@@ -112,7 +134,11 @@ impl Bert {
     }
 
     /// Runs the encoder over word embeddings; position and segment embeddings are added here.
-    pub fn forward(&self, token_embeddings: &Tensor, record: bool) -> candle_core::Result<ForwardPass> {
+    pub fn forward(
+        &self,
+        token_embeddings: &Tensor,
+        record: bool,
+    ) -> candle_core::Result<ForwardPass> {
         let n_tokens = token_embeddings.dim(0)?;
         let position_embeddings = self.position_embeddings.narrow(0, 0, n_tokens)?;
         let mut embedding_sum = (token_embeddings + &position_embeddings)?;
@@ -124,17 +150,35 @@ impl Bert {
         let mut layers = Vec::new();
         for layer in &self.layers {
             let attention_input = hidden.clone();
-            let (attention_output, attention) = layer.attention.forward(&attention_input, record)?;
-            let after_attention = layer.attention_norm.forward(&(&attention_output + &hidden)?)?;
-            let mlp_activations = self.activation.forward(&layer.mlp_in.forward(&after_attention)?)?;
+            let (attention_output, attention) =
+                layer.attention.forward(&attention_input, record)?;
+            let after_attention = layer
+                .attention_norm
+                .forward(&(&attention_output + &hidden)?)?;
+            let mlp_activations = self
+                .activation
+                .forward(&layer.mlp_in.forward(&after_attention)?)?;
             let mlp_output = layer.mlp_out.forward(&mlp_activations)?;
-            hidden = layer.output_norm.forward(&(mlp_output + &after_attention)?)?;
+            hidden = layer
+                .output_norm
+                .forward(&(mlp_output + &after_attention)?)?;
             residual_streams.push(hidden.clone());
             if let Some(attention) = attention {
-                layers.push(LayerRecord { attention_input, attention, attention_output, mlp_activations });
+                layers.push(LayerRecord {
+                    attention_input,
+                    attention,
+                    attention_output,
+                    mlp_activations,
+                });
             }
         }
-        Ok(ForwardPass { position_embeddings, embedding_sum, residual_streams, final_hidden: hidden, layers })
+        Ok(ForwardPass {
+            position_embeddings,
+            embedding_sum,
+            residual_streams,
+            final_hidden: hidden,
+            layers,
+        })
     }
 
     /// Whether the checkpoint carries a masked-LM head.
@@ -144,9 +188,13 @@ impl Bert {
 
     /// Logits from hidden rows [rows, d_model] → [rows, vocab]; `None` without a head.
     pub fn lm_head(&self, hidden: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        let Some(head) = &self.head else { return Ok(None) };
+        let Some(head) = &self.head else {
+            return Ok(None);
+        };
         let transformed = self.activation.forward(&head.transform.forward(hidden)?)?;
-        Ok(Some(head.decoder.forward(&head.norm.forward(&transformed)?)?))
+        Ok(Some(
+            head.decoder.forward(&head.norm.forward(&transformed)?)?,
+        ))
     }
 
     /// The learned position table [max_positions, d_model].

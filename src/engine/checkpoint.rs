@@ -24,6 +24,9 @@ impl Checkpoint {
         })?;
         let mut tensors = HashMap::with_capacity(raw.len());
         for (name, tensor) in raw {
+            if is_causal_mask_buffer(&name) {
+                continue;
+            }
             let tensor = match tensor.dtype() {
                 DType::F32 => tensor,
                 DType::F16 | DType::BF16 | DType::F64 => tensor.to_dtype(DType::F32)?,
@@ -48,7 +51,11 @@ impl Checkpoint {
     /// The first of `prefixes` under which `probe` is stored ("" = no prefix), if any.
     pub fn find_prefix(&self, prefixes: &[&'static str], probe: &str) -> Option<&'static str> {
         prefixes.iter().copied().find(|prefix| {
-            let name = if prefix.is_empty() { probe.to_string() } else { format!("{prefix}.{probe}") };
+            let name = if prefix.is_empty() {
+                probe.to_string()
+            } else {
+                format!("{prefix}.{probe}")
+            };
             self.contains(&name)
         })
     }
@@ -74,7 +81,14 @@ impl Checkpoint {
 }
 
 impl candle_nn::var_builder::SimpleBackend for Checkpoint {
-    fn get(&self, shape: Shape, name: &str, _: Init, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
+    fn get(
+        &self,
+        shape: Shape,
+        name: &str,
+        _: Init,
+        dtype: DType,
+        dev: &Device,
+    ) -> candle_core::Result<Tensor> {
         let tensor = self.get_unchecked(name, dtype, dev)?;
         if tensor.shape() != &shape {
             return Err(candle_core::Error::UnexpectedShape {
@@ -89,7 +103,9 @@ impl candle_nn::var_builder::SimpleBackend for Checkpoint {
     fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
         let tensor = self
             .lookup(name)
-            .ok_or_else(|| candle_core::Error::CannotFindTensor { path: name.to_string() })?;
+            .ok_or_else(|| candle_core::Error::CannotFindTensor {
+                path: name.to_string(),
+            })?;
         tensor.to_device(dev)?.to_dtype(dtype)
     }
 
@@ -99,12 +115,14 @@ impl candle_nn::var_builder::SimpleBackend for Checkpoint {
 }
 
 impl Checkpoint {
-    /// Number of f32 values held: the model's parameter count (mask buffers included if stored).
+    /// Number of f32 values held: the model's parameter count.
     pub fn parameter_count(&self) -> usize {
-        self.tensors
-            .iter()
-            .filter(|(name, _)| !name.ends_with(".attn.bias") && !name.ends_with(".masked_bias"))
-            .map(|(_, tensor)| tensor.elem_count())
-            .sum()
+        self.tensors.values().map(Tensor::elem_count).sum()
     }
+}
+
+/// GPT-2's `h.N.attn.bias` / `h.N.attn.masked_bias`: constant mask buffers the engine rebuilds
+/// (4 MB each in the Hub's gpt2 file), not weights.
+fn is_causal_mask_buffer(name: &str) -> bool {
+    name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias")
 }

@@ -94,7 +94,9 @@ impl ModelConfig {
     /// Parses config.json, choosing the architecture from `model_type` or `architectures`.
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         let json: Value = serde_json::from_slice(bytes).map_err(|e| {
-            EngineError::Config(format!("not valid JSON ({e}); is this the model's config.json?"))
+            EngineError::Config(format!(
+                "not valid JSON ({e}); is this the model's config.json?"
+            ))
         })?;
         let architecture = detect_architecture(&json)?;
         let field = Fields(&json);
@@ -111,7 +113,9 @@ impl ModelConfig {
                     max_positions: field.usize(&["n_positions", "n_ctx"])?,
                     type_vocab_size: 0,
                     layer_norm_eps: field.f64_or("layer_norm_epsilon", 1e-5)?,
-                    activation: Activation::parse(&field.string_or("activation_function", "gelu_new")?)?,
+                    activation: Activation::parse(
+                        &field.string_or("activation_function", "gelu_new")?,
+                    )?,
                 }
             }
             Architecture::DistilBert => ModelConfig {
@@ -161,7 +165,7 @@ impl ModelConfig {
                 return Err(EngineError::Config(format!("the {name} is 0")));
             }
         }
-        if self.d_model % self.n_head != 0 {
+        if !self.d_model.is_multiple_of(self.n_head) {
             return Err(EngineError::Config(format!(
                 "the model width {} is not divisible by the {} heads",
                 self.d_model, self.n_head
@@ -212,7 +216,10 @@ impl Fields<'_> {
                 return Ok(value);
             }
         }
-        Err(EngineError::Config(format!("the field `{}` is missing", names.join("` or `"))))
+        Err(EngineError::Config(format!(
+            "the field `{}` is missing",
+            names.join("` or `")
+        )))
     }
 
     fn optional_usize(&self, name: &str) -> Result<Option<usize>> {

@@ -12,11 +12,17 @@ use super::layers::{linear, LayerNorm};
 /// Loads `DistilBertForMaskedLM` (`distilbert.` prefix) or a headless `DistilBertModel`.
 /// `vocab_projector.weight` may be absent: it is tied to the word embeddings.
 pub fn load(checkpoint: Checkpoint, cfg: &ModelConfig) -> candle_core::Result<Bert> {
-    let prefix = checkpoint.find_prefix(&["distilbert", ""], "embeddings.word_embeddings.weight").unwrap_or("");
+    let prefix = checkpoint
+        .find_prefix(&["distilbert", ""], "embeddings.word_embeddings.weight")
+        .unwrap_or("");
     let has_head = checkpoint.contains("vocab_transform.weight");
     let has_projector_weight = checkpoint.contains("vocab_projector.weight");
     let root = checkpoint.var_builder();
-    let vb = if prefix.is_empty() { root.clone() } else { root.pp(prefix) };
+    let vb = if prefix.is_empty() {
+        root.clone()
+    } else {
+        root.pp(prefix)
+    };
     let (d, eps) = (cfg.d_model, cfg.layer_norm_eps);
 
     let embeddings = vb.pp("embeddings");
@@ -49,14 +55,18 @@ pub fn load(checkpoint: Checkpoint, cfg: &ModelConfig) -> candle_core::Result<Be
         Some(MlmHead {
             transform: linear(root.pp("vocab_transform"), d, d)?,
             norm: LayerNorm::load(root.pp("vocab_layer_norm"), d, eps)?,
-            decoder: Linear::new(projector_weight, Some(root.get(cfg.vocab_size, "vocab_projector.bias")?)),
+            decoder: Linear::new(
+                projector_weight,
+                Some(root.get(cfg.vocab_size, "vocab_projector.bias")?),
+            ),
         })
     } else {
         None
     };
     Ok(Bert {
         word_embeddings: Embedding::new(word_embeddings, d),
-        position_embeddings: embeddings.get((cfg.max_positions, d), "position_embeddings.weight")?,
+        position_embeddings: embeddings
+            .get((cfg.max_positions, d), "position_embeddings.weight")?,
         token_type_embedding: None,
         embeddings_norm: LayerNorm::load(embeddings.pp("LayerNorm"), d, eps)?,
         layers,

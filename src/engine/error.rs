@@ -55,7 +55,11 @@ pub(crate) fn describe_candle_error(err: &candle_core::Error) -> String {
         E::Context { inner, context } => format!("{context}: {}", describe_candle_error(inner)),
         E::CannotFindTensor { path } => format!("the tensor `{path}` is missing"),
         E::UnexpectedShape { msg, expected, got } => {
-            format!("{msg}: expected shape {:?}, found {:?}", expected.dims(), got.dims())
+            format!(
+                "{msg}: expected shape {:?}, found {:?}",
+                expected.dims(),
+                got.dims()
+            )
         }
         other => other.to_string(),
     }

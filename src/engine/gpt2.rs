@@ -28,7 +28,10 @@ impl Block {
         let qkv_bias = c_attn.get(3 * d, "bias")?;
         let projection = |index: usize| -> candle_core::Result<Linear> {
             let weight = qkv_weight.narrow(1, index * d, d)?.t()?.contiguous()?;
-            Ok(Linear::new(weight, Some(qkv_bias.narrow(0, index * d, d)?.contiguous()?)))
+            Ok(Linear::new(
+                weight,
+                Some(qkv_bias.narrow(0, index * d, d)?.contiguous()?),
+            ))
         };
         Ok(Block {
             ln_1: LayerNorm::load(vb.pp("ln_1"), d, cfg.layer_norm_eps)?,
@@ -61,9 +64,15 @@ impl Gpt2 {
     /// Loads from either key layout: `transformer.h.0…` (recent transformers) or `h.0…` (the
     /// Hub's openai-community/gpt2); the `attn.bias` mask buffers are ignored.
     pub fn load(checkpoint: Checkpoint, cfg: &ModelConfig) -> candle_core::Result<Self> {
-        let prefix = checkpoint.find_prefix(&["transformer", ""], "wte.weight").unwrap_or("");
+        let prefix = checkpoint
+            .find_prefix(&["transformer", ""], "wte.weight")
+            .unwrap_or("");
         let root = checkpoint.var_builder();
-        let vb = if prefix.is_empty() { root } else { root.pp(prefix) };
+        let vb = if prefix.is_empty() {
+            root
+        } else {
+            root.pp(prefix)
+        };
         let wte = vb.get((cfg.vocab_size, cfg.d_model), "wte.weight")?;
         let blocks = (0..cfg.n_layer)
             .map(|i| Block::load(vb.pp(format!("h.{i}")), cfg))
@@ -83,7 +92,11 @@ impl Gpt2 {
     }
 
     /// Runs the blocks over token embeddings; positions are added here, as with HF `inputs_embeds`.
-    pub fn forward(&self, token_embeddings: &Tensor, record: bool) -> candle_core::Result<ForwardPass> {
+    pub fn forward(
+        &self,
+        token_embeddings: &Tensor,
+        record: bool,
+    ) -> candle_core::Result<ForwardPass> {
         let n_tokens = token_embeddings.dim(0)?;
         let position_embeddings = self.wpe.narrow(0, 0, n_tokens)?;
         let embedding_sum = (token_embeddings + &position_embeddings)?;
@@ -92,17 +105,32 @@ impl Gpt2 {
         let mut hidden = embedding_sum.clone();
         for block in &self.blocks {
             let attention_input = block.ln_1.forward(&hidden)?;
-            let (attention_output, attention) = block.attention.forward(&attention_input, record)?;
+            let (attention_output, attention) =
+                block.attention.forward(&attention_input, record)?;
             hidden = (hidden + &attention_output)?;
-            let mlp_activations = self.cfg.activation.forward(&block.mlp_in.forward(&block.ln_2.forward(&hidden)?)?)?;
+            let mlp_activations = self
+                .cfg
+                .activation
+                .forward(&block.mlp_in.forward(&block.ln_2.forward(&hidden)?)?)?;
             hidden = (hidden + block.mlp_out.forward(&mlp_activations)?)?;
             residual_streams.push(hidden.clone());
             if let Some(attention) = attention {
-                layers.push(LayerRecord { attention_input, attention, attention_output, mlp_activations });
+                layers.push(LayerRecord {
+                    attention_input,
+                    attention,
+                    attention_output,
+                    mlp_activations,
+                });
             }
         }
         let final_hidden = self.final_norm(&hidden)?;
-        Ok(ForwardPass { position_embeddings, embedding_sum, residual_streams, final_hidden, layers })
+        Ok(ForwardPass {
+            position_embeddings,
+            embedding_sum,
+            residual_streams,
+            final_hidden,
+            layers,
+        })
     }
 
     /// ln_f, the norm before the LM head.

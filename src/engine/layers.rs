@@ -14,7 +14,11 @@ pub struct LayerNorm {
 impl LayerNorm {
     /// Loads `weight` and `bias` (or `gamma` and `beta`) of size `size`.
     pub fn load(vb: VarBuilder, size: usize, eps: f64) -> candle_core::Result<Self> {
-        Ok(LayerNorm { weight: vb.get(size, "weight")?, bias: vb.get(size, "bias")?, eps: eps as f32 })
+        Ok(LayerNorm {
+            weight: vb.get(size, "weight")?,
+            bias: vb.get(size, "bias")?,
+            eps: eps as f32,
+        })
     }
 
     /// Normalises each row to zero mean and unit variance, then scales and shifts.
@@ -25,12 +29,17 @@ impl LayerNorm {
 
 /// A PyTorch `nn.Linear` stored as [out, in] (BERT, DistilBERT).
 pub fn linear(vb: VarBuilder, in_dim: usize, out_dim: usize) -> candle_core::Result<Linear> {
-    Ok(Linear::new(vb.get((out_dim, in_dim), "weight")?, Some(vb.get(out_dim, "bias")?)))
+    Ok(Linear::new(
+        vb.get((out_dim, in_dim), "weight")?,
+        Some(vb.get(out_dim, "bias")?),
+    ))
 }
 
 /// GPT-2's `Conv1D` stored as [in, out], as an ordinary linear layer.
 pub fn conv1d(vb: VarBuilder, in_dim: usize, out_dim: usize) -> candle_core::Result<Linear> {
     let weight = vb.get((in_dim, out_dim), "weight")?;
-    Ok(Linear::new(weight.t()?.contiguous()?, Some(vb.get(out_dim, "bias")?)))
+    Ok(Linear::new(
+        weight.t()?.contiguous()?,
+        Some(vb.get(out_dim, "bias")?),
+    ))
 }
-

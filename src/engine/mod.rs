@@ -22,7 +22,9 @@ pub use attention::AttentionRecord;
 pub use checkpoint::Checkpoint;
 pub use config::{Activation, Architecture, ModelConfig};
 pub use error::{EngineError, Result};
-pub use model::{Candidate, LensLayer, LogitLens, Model, PositionPredictions, Predictions, Saliency};
+pub use model::{
+    Candidate, LensLayer, LogitLens, Model, PositionPredictions, Predictions, Saliency,
+};
 pub use positional::sinusoidal_position_encoding;
 pub use tokenizer::{TextTokenizer, TokenizedText};
 pub use trace::{Array, Trace};

@@ -98,7 +98,11 @@ pub struct Saliency {
 
 impl Model {
     /// Loads config.json, tokenizer.json and model.safetensors from memory.
-    pub fn from_bytes(config_json: &[u8], tokenizer_json: &[u8], safetensors: &[u8]) -> Result<Self> {
+    pub fn from_bytes(
+        config_json: &[u8],
+        tokenizer_json: &[u8],
+        safetensors: &[u8],
+    ) -> Result<Self> {
         let config = ModelConfig::from_json(config_json)?;
         let tokenizer = TextTokenizer::from_json(tokenizer_json)?;
         let checkpoint = Checkpoint::from_safetensors(safetensors)?;
@@ -113,11 +117,19 @@ impl Model {
                 EngineError::Input(format!("cannot read {}: {e}", dir.join(name).display()))
             })
         };
-        Self::from_bytes(&read("config.json")?, &read("tokenizer.json")?, &read("model.safetensors")?)
+        Self::from_bytes(
+            &read("config.json")?,
+            &read("tokenizer.json")?,
+            &read("model.safetensors")?,
+        )
     }
 
     /// Builds the network from an already parsed checkpoint.
-    pub fn from_parts(config: ModelConfig, tokenizer: TextTokenizer, checkpoint: Checkpoint) -> Result<Self> {
+    pub fn from_parts(
+        config: ModelConfig,
+        tokenizer: TextTokenizer,
+        checkpoint: Checkpoint,
+    ) -> Result<Self> {
         if tokenizer.vocab_size() > config.vocab_size {
             return Err(EngineError::Tokenizer(format!(
                 "it has {} tokens but the model's embedding has only {} rows: the tokenizer belongs \
@@ -128,13 +140,22 @@ impl Model {
         }
         let parameter_count = checkpoint.parameter_count();
         let network = match config.architecture {
-            Architecture::Gpt2 => Network::Gpt2(Gpt2::load(checkpoint, &config).map_err(weights_error)?),
-            Architecture::Bert => Network::Encoder(Bert::load(checkpoint, &config).map_err(weights_error)?),
+            Architecture::Gpt2 => {
+                Network::Gpt2(Gpt2::load(checkpoint, &config).map_err(weights_error)?)
+            }
+            Architecture::Bert => {
+                Network::Encoder(Bert::load(checkpoint, &config).map_err(weights_error)?)
+            }
             Architecture::DistilBert => {
                 Network::Encoder(distilbert::load(checkpoint, &config).map_err(weights_error)?)
             }
         };
-        Ok(Model { config, tokenizer, parameter_count, network })
+        Ok(Model {
+            config,
+            tokenizer,
+            parameter_count,
+            network,
+        })
     }
 
     /// Tokenizes text the way the model expects it.
@@ -156,8 +177,15 @@ impl Model {
         let input = self.input_tensor(ids)?;
         let token_embeddings = self.embed_tokens(&input)?;
         let pass = self.forward(&token_embeddings, true)?;
-        let logits = if self.has_prediction_head() { Some(self.lm_head(&pass.final_hidden)?) } else { None };
-        let tokens = ids.iter().map(|&id| self.tokenizer.display_token(id)).collect();
+        let logits = if self.has_prediction_head() {
+            Some(self.lm_head(&pass.final_hidden)?)
+        } else {
+            None
+        };
+        let tokens = ids
+            .iter()
+            .map(|&id| self.tokenizer.display_token(id))
+            .collect();
         Trace::from_forward(
             self.config.architecture,
             ids.to_vec(),
@@ -174,8 +202,13 @@ impl Model {
         let positions = self.default_positions(ids)?;
         let mut per_position = Vec::with_capacity(positions.len());
         for &position in &positions {
-            let logits = self.lm_head(&pass.final_hidden.narrow(0, position, 1)?)?.squeeze(0)?;
-            per_position.push(PositionPredictions { position, candidates: self.top_k(&logits, k, temperature)? });
+            let logits = self
+                .lm_head(&pass.final_hidden.narrow(0, position, 1)?)?
+                .squeeze(0)?;
+            per_position.push(PositionPredictions {
+                position,
+                candidates: self.top_k(&logits, k, temperature)?,
+            });
         }
         Ok(match self.config.architecture {
             Architecture::Gpt2 => Predictions::NextToken(per_position.remove(0)),
@@ -205,12 +238,18 @@ impl Model {
         };
         let logits = self.lens_logits(ids, position)?;
         let n_rows = logits.dim(0)?;
-        let final_token_id = logits.i(n_rows - 1)?.argmax(D::Minus1)?.to_scalar::<u32>()?;
+        let final_token_id = logits
+            .i(n_rows - 1)?
+            .argmax(D::Minus1)?
+            .to_scalar::<u32>()?;
         let layers = (0..n_rows)
             .map(|layer| {
                 let row = logits.i(layer)?;
                 let final_logit = row.i(final_token_id as usize)?;
-                let above = row.broadcast_gt(&final_logit)?.to_dtype(DType::U32)?.sum_all()?;
+                let above = row
+                    .broadcast_gt(&final_logit)?
+                    .to_dtype(DType::U32)?
+                    .sum_all()?;
                 Ok(LensLayer {
                     layer,
                     top: self.top_k(&row, k, 1.0)?,
@@ -218,13 +257,22 @@ impl Model {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(LogitLens { position, final_token_id, layers })
+        Ok(LogitLens {
+            position,
+            final_token_id,
+            layers,
+        })
     }
 
     /// Gradient×input saliency (Ecco): the gradient of the target's logit at `position` with
     /// respect to the input token embeddings, times those embeddings, L2 norm per token,
     /// normalised to sum 1. Defaults: the prediction position and its top-1 token.
-    pub fn saliency(&self, ids: &[u32], position: Option<usize>, target_id: Option<u32>) -> Result<Saliency> {
+    pub fn saliency(
+        &self,
+        ids: &[u32],
+        position: Option<usize>,
+        target_id: Option<u32>,
+    ) -> Result<Saliency> {
         let position = match position {
             Some(position) => position,
             None => self.default_positions(ids)?[0],
@@ -233,7 +281,9 @@ impl Model {
         self.lm_head_exists()?;
         let token_embeddings = Var::from_tensor(&self.embed_tokens(&self.input_tensor(ids)?)?)?;
         let pass = self.forward(token_embeddings.as_tensor(), false)?;
-        let logits = self.lm_head(&pass.final_hidden.narrow(0, position, 1)?)?.squeeze(0)?;
+        let logits = self
+            .lm_head(&pass.final_hidden.narrow(0, position, 1)?)?
+            .squeeze(0)?;
         let target_id = match target_id {
             Some(id) if (id as usize) < logits.dim(0)? => id,
             Some(id) => {
@@ -248,7 +298,10 @@ impl Model {
         let gradient = gradients.get(token_embeddings.as_tensor()).ok_or_else(|| {
             EngineError::Compute("the target logit does not depend on the input embeddings".into())
         })?;
-        let per_token = (gradient * token_embeddings.as_tensor())?.sqr()?.sum(D::Minus1)?.sqrt()?;
+        let per_token = (gradient * token_embeddings.as_tensor())?
+            .sqr()?
+            .sum(D::Minus1)?
+            .sqrt()?;
         let shares = per_token.broadcast_div(&per_token.sum_all()?)?;
         Ok(Saliency {
             position,
@@ -272,17 +325,27 @@ impl Model {
         self.lm_head_exists()?;
         if self.config.architecture.is_causal() {
             return match ids.len() {
-                0 => Err(EngineError::Input("The text is empty: type a few words first.".into())),
+                0 => Err(EngineError::Input(
+                    "The text is empty: type a few words first.".into(),
+                )),
                 n => Ok(vec![n - 1]),
             };
         }
         let (mask_text, mask_id) = self.tokenizer.mask_token().ok_or_else(|| {
-            EngineError::Tokenizer("this masked language model's vocabulary has no mask token".into())
+            EngineError::Tokenizer(
+                "this masked language model's vocabulary has no mask token".into(),
+            )
         })?;
-        let positions: Vec<usize> =
-            ids.iter().enumerate().filter(|(_, &id)| id == mask_id).map(|(i, _)| i).collect();
+        let positions: Vec<usize> = ids
+            .iter()
+            .enumerate()
+            .filter(|(_, &id)| id == mask_id)
+            .map(|(i, _)| i)
+            .collect();
         if positions.is_empty() {
-            return Err(EngineError::Input(format!("Input must include the mask token {mask_text}")));
+            return Err(EngineError::Input(format!(
+                "Input must include the mask token {mask_text}"
+            )));
         }
         Ok(positions)
     }
@@ -297,8 +360,12 @@ impl Model {
         let order = probabilities.arg_sort_last_dim(false)?;
         let k = k.min(logits.dim(0)?);
         let top_ids = order.narrow(0, 0, k)?.to_vec1::<u32>()?;
-        let top_probabilities = probabilities.gather(&order.narrow(0, 0, k)?, 0)?.to_vec1::<f32>()?;
-        let top_logits = logits.gather(&order.narrow(0, 0, k)?, 0)?.to_vec1::<f32>()?;
+        let top_probabilities = probabilities
+            .gather(&order.narrow(0, 0, k)?, 0)?
+            .to_vec1::<f32>()?;
+        let top_logits = logits
+            .gather(&order.narrow(0, 0, k)?, 0)?
+            .to_vec1::<f32>()?;
         Ok(top_ids
             .into_iter()
             .zip(top_probabilities)
@@ -314,7 +381,9 @@ impl Model {
 
     fn input_tensor(&self, ids: &[u32]) -> Result<Tensor> {
         if ids.is_empty() {
-            return Err(EngineError::Input("The text is empty: type a few words first.".into()));
+            return Err(EngineError::Input(
+                "The text is empty: type a few words first.".into(),
+            ));
         }
         if ids.len() > self.config.max_positions {
             return Err(EngineError::Input(format!(
@@ -323,7 +392,10 @@ impl Model {
                 self.config.max_positions
             )));
         }
-        if let Some(&bad) = ids.iter().find(|&&id| id as usize >= self.config.vocab_size) {
+        if let Some(&bad) = ids
+            .iter()
+            .find(|&&id| id as usize >= self.config.vocab_size)
+        {
             return Err(EngineError::Input(format!(
                 "token id {bad} is outside the model's vocabulary of {} tokens: the tokenizer does \
                  not belong to this model",
@@ -347,7 +419,9 @@ impl Model {
         if self.has_prediction_head() {
             Ok(())
         } else {
-            Err(EngineError::NoPredictionHead(self.config.architecture.name().to_string()))
+            Err(EngineError::NoPredictionHead(
+                self.config.architecture.name().to_string(),
+            ))
         }
     }
 
@@ -375,9 +449,9 @@ impl Model {
     fn lm_head(&self, normed: &Tensor) -> Result<Tensor> {
         match &self.network {
             Network::Gpt2(gpt2) => Ok(gpt2.lm_head(normed)?),
-            Network::Encoder(bert) => bert
-                .lm_head(normed)?
-                .ok_or_else(|| EngineError::NoPredictionHead(self.config.architecture.name().to_string())),
+            Network::Encoder(bert) => bert.lm_head(normed)?.ok_or_else(|| {
+                EngineError::NoPredictionHead(self.config.architecture.name().to_string())
+            }),
         }
     }
 }

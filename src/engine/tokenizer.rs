@@ -36,15 +36,18 @@ impl TextTokenizer {
     /// Reads tokenizer.json; padding and truncation are switched off (MiniLM's file pads to 128).
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         let inner = Tokenizer::from_bytes(bytes).map_err(|e| {
-            EngineError::Tokenizer(format!("cannot read it ({e}); use the model's own tokenizer.json"))
+            EngineError::Tokenizer(format!(
+                "cannot read it ({e}); use the model's own tokenizer.json"
+            ))
         })?;
         Self::new(inner)
     }
 
     /// Builds GPT-2's byte-level BPE from OpenAI's original `encoder.json` and `vocab.bpe`.
     pub fn from_gpt2_vocab(encoder_json: &[u8], vocab_bpe: &[u8]) -> Result<Self> {
-        let vocab: HashMap<String, u32> = serde_json::from_slice(encoder_json)
-            .map_err(|e| EngineError::Tokenizer(format!("encoder.json is not a token → id map ({e})")))?;
+        let vocab: HashMap<String, u32> = serde_json::from_slice(encoder_json).map_err(|e| {
+            EngineError::Tokenizer(format!("encoder.json is not a token → id map ({e})"))
+        })?;
         let merges_text = std::str::from_utf8(vocab_bpe)
             .map_err(|_| EngineError::Tokenizer("vocab.bpe is not UTF-8 text".into()))?;
         let merges = merges_text
@@ -53,7 +56,9 @@ impl TextTokenizer {
             .map(|line| {
                 line.split_once(' ')
                     .map(|(a, b)| (a.to_string(), b.to_string()))
-                    .ok_or_else(|| EngineError::Tokenizer(format!("vocab.bpe has a bad merge line `{line}`")))
+                    .ok_or_else(|| {
+                        EngineError::Tokenizer(format!("vocab.bpe has a bad merge line `{line}`"))
+                    })
             })
             .collect::<Result<Vec<_>>>()?;
         let bpe = BPE::builder()
@@ -78,7 +83,11 @@ impl TextTokenizer {
         let mask_token = MASK_TOKENS
             .iter()
             .find_map(|token| inner.token_to_id(token).map(|id| (token.to_string(), id)));
-        Ok(TextTokenizer { inner, byte_level, mask_token })
+        Ok(TextTokenizer {
+            inner,
+            byte_level,
+            mask_token,
+        })
     }
 
     /// Tokenizes `text`, adding the model's special tokens ([CLS] … [SEP] for BERT).
@@ -91,7 +100,11 @@ impl TextTokenizer {
         Ok(TokenizedText {
             tokens: ids.iter().map(|&id| self.display_token(id)).collect(),
             offsets: encoding.get_offsets().to_vec(),
-            special: encoding.get_special_tokens_mask().iter().map(|&m| m == 1).collect(),
+            special: encoding
+                .get_special_tokens_mask()
+                .iter()
+                .map(|&m| m == 1)
+                .collect(),
             ids,
         })
     }
@@ -106,13 +119,17 @@ impl TextTokenizer {
                 _ => format!("<{id}>"),
             }
         } else {
-            self.inner.id_to_token(id).unwrap_or_else(|| format!("<{id}>"))
+            self.inner
+                .id_to_token(id)
+                .unwrap_or_else(|| format!("<{id}>"))
         }
     }
 
     /// The mask token and its id ([MASK] for BERT-family vocabularies), if the vocabulary has one.
     pub fn mask_token(&self) -> Option<(&str, u32)> {
-        self.mask_token.as_ref().map(|(text, id)| (text.as_str(), *id))
+        self.mask_token
+            .as_ref()
+            .map(|(text, id)| (text.as_str(), *id))
     }
 
     /// Number of ids, added tokens included.

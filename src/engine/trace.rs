@@ -19,7 +19,10 @@ pub struct Array {
 impl Array {
     /// Copies a tensor out of candle.
     pub fn from_tensor(tensor: &Tensor) -> Result<Self> {
-        Ok(Array { shape: tensor.dims().to_vec(), data: tensor.flatten_all()?.to_vec1::<f32>()? })
+        Ok(Array {
+            shape: tensor.dims().to_vec(),
+            data: tensor.flatten_all()?.to_vec1::<f32>()?,
+        })
     }
 
     /// Stacks equally shaped tensors along a new first axis (one per layer).
@@ -38,10 +41,15 @@ impl Array {
         fn nest(shape: &[usize], data: &[f32]) -> serde_json::Value {
             match shape {
                 [] => serde_json::Value::from(data[0] as f64),
-                [_] => data.iter().map(|&x| serde_json::Value::from(x as f64)).collect(),
+                [_] => data
+                    .iter()
+                    .map(|&x| serde_json::Value::from(x as f64))
+                    .collect(),
                 [n, rest @ ..] => {
                     let stride = data.len() / n.max(&1);
-                    (0..*n).map(|i| nest(rest, &data[i * stride..(i + 1) * stride])).collect()
+                    (0..*n)
+                        .map(|i| nest(rest, &data[i * stride..(i + 1) * stride]))
+                        .collect()
                 }
             }
         }
@@ -103,7 +111,13 @@ impl Trace {
         logits: Option<&Tensor>,
     ) -> Result<Self> {
         let per_layer = |field: fn(&super::forward::LayerRecord) -> &Tensor| -> Result<Array> {
-            Array::stack(&pass.layers.iter().map(|layer| field(layer).clone()).collect::<Vec<_>>())
+            Array::stack(
+                &pass
+                    .layers
+                    .iter()
+                    .map(|layer| field(layer).clone())
+                    .collect::<Vec<_>>(),
+            )
         };
         let mut hidden_states = pass.residual_streams.clone();
         if let Some(last) = hidden_states.last_mut() {
