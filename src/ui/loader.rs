@@ -1,0 +1,234 @@
+//! Getting a model's three files into memory: from the Hugging Face Hub, a same-origin
+//! `models/{name}/` folder or local files, with progress, cancellation and Cache Storage.
+use std::cell::RefCell;
+
+use js_sys::{Reflect, Uint8Array};
+use leptos::prelude::Set;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortController, Cache, File, ReadableStreamDefaultReader, Response};
+
+use super::state::{AppState, LoadStatus, Progress};
+
+/// The name of the Cache Storage bucket that keeps downloaded model files.
+const CACHE_NAME: &str = "attention-explorer-models-v1";
+/// The three files every model needs.
+pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+/// The offline model that the serve set-up places in `models/`.
+pub const OFFLINE_MODEL: &str = "all-MiniLM-L6-v2";
+
+thread_local! {
+    static DOWNLOAD: RefCell<Option<AbortController>> = const { RefCell::new(None) };
+}
+
+/// Where a model comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelSource {
+    /// A Hugging Face Hub repository at a revision.
+    Hub { repo: String, revision: String },
+    /// A same-origin folder `models/{name}/`.
+    Folder(String),
+}
+
+impl ModelSource {
+    /// The URL of one of the model's files (relative URLs keep the site working from any sub-path).
+    pub fn url(&self, file: &str) -> String {
+        match self {
+            ModelSource::Hub { repo, revision } => format!("https://huggingface.co/{repo}/resolve/{revision}/{file}"),
+            ModelSource::Folder(name) => format!("models/{name}/{file}"),
+        }
+    }
+
+    /// How the source is shown.
+    pub fn label(&self) -> String {
+        match self {
+            ModelSource::Hub { repo, revision } if revision == "main" => format!("Hugging Face Hub: {repo}"),
+            ModelSource::Hub { repo, revision } => format!("Hugging Face Hub: {repo} @ {revision}"),
+            ModelSource::Folder(name) => format!("this site's folder models/{name}/"),
+        }
+    }
+}
+
+/// A model's files in memory.
+pub struct ModelFiles {
+    pub config: Vec<u8>,
+    pub tokenizer: Vec<u8>,
+    pub model: Vec<u8>,
+}
+
+/// Why a download failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FetchError {
+    /// The server could not be reached at all (offline, blocked, DNS).
+    Unreachable(String),
+    /// The user cancelled.
+    Cancelled,
+    /// Anything else, with a message for the user.
+    Failed(String),
+}
+
+impl std::fmt::Display for FetchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FetchError::Unreachable(url) => write!(f, "cannot reach {url}: check the connection or pick another source"),
+            FetchError::Cancelled => write!(f, "download cancelled"),
+            FetchError::Failed(message) => write!(f, "{message}"),
+        }
+    }
+}
+
+fn js_message(value: &JsValue) -> String {
+    value
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| value.as_string())
+        .unwrap_or_else(|| format!("{value:?}"))
+}
+
+fn now_seconds() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now() / 1000.0)
+}
+
+async fn open_cache() -> Option<Cache> {
+    let caches = web_sys::window()?.caches().ok()?;
+    JsFuture::from(caches.open(CACHE_NAME)).await.ok()?.dyn_into().ok()
+}
+
+async fn response_bytes(response: &Response) -> Result<Vec<u8>, FetchError> {
+    let buffer = JsFuture::from(response.array_buffer().map_err(|e| FetchError::Failed(js_message(&e)))?)
+        .await
+        .map_err(|e| FetchError::Failed(js_message(&e)))?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// Downloads one file with progress, or reads it from Cache Storage. Only a complete download
+/// is cached.
+async fn fetch_file(url: &str, file: &str, state: AppState, signal: &web_sys::AbortSignal) -> Result<Vec<u8>, FetchError> {
+    let cache = open_cache().await;
+    if let Some(cache) = &cache {
+        if let Ok(hit) = JsFuture::from(cache.match_with_str(url)).await {
+            if let Ok(response) = hit.dyn_into::<Response>() {
+                state.load.set(LoadStatus::Downloading(Progress { file: format!("{file} (from cache)"), loaded: 0.0, total: None, elapsed: 0.0 }));
+                return response_bytes(&response).await;
+            }
+        }
+    }
+    let window = web_sys::window().ok_or_else(|| FetchError::Failed("no window".into()))?;
+    let init = web_sys::RequestInit::new();
+    init.set_signal(Some(signal));
+    let response: Response = match JsFuture::from(window.fetch_with_str_and_init(url, &init)).await {
+        Ok(response) => response.dyn_into().map_err(|_| FetchError::Failed("fetch gave no response".into()))?,
+        Err(_) if signal.aborted() => return Err(FetchError::Cancelled),
+        Err(_) => return Err(FetchError::Unreachable(url.to_string())),
+    };
+    if !response.ok() {
+        return Err(FetchError::Failed(format!("{url} answered HTTP {} {}", response.status(), response.status_text())));
+    }
+    let headers = response.headers();
+    let encoded = headers.get("content-encoding").ok().flatten().is_some();
+    let total = headers.get("content-length").ok().flatten().and_then(|v| v.parse::<f64>().ok()).filter(|_| !encoded);
+    let body = response.body().ok_or_else(|| FetchError::Failed(format!("{url} sent no body")))?;
+    let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let started = now_seconds();
+    let mut bytes: Vec<u8> = Vec::with_capacity(total.unwrap_or(0.0) as usize);
+    let mut last_report = 0.0;
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(|e| {
+            if signal.aborted() { FetchError::Cancelled } else { FetchError::Failed(format!("download of {file} broke off: {}", js_message(&e))) }
+        })?;
+        if Reflect::get(&chunk, &"done".into()).ok().and_then(|d| d.as_bool()).unwrap_or(true) {
+            break;
+        }
+        let value: Uint8Array = Reflect::get(&chunk, &"value".into())
+            .map_err(|e| FetchError::Failed(js_message(&e)))?
+            .unchecked_into();
+        let start = bytes.len();
+        bytes.resize(start + value.length() as usize, 0);
+        value.copy_to(&mut bytes[start..]);
+        let now = now_seconds();
+        if now - last_report > 0.1 {
+            last_report = now;
+            state.load.set(LoadStatus::Downloading(Progress { file: file.to_string(), loaded: bytes.len() as f64, total, elapsed: now - started }));
+        }
+    }
+    if let Some(total) = total {
+        if bytes.len() as f64 != total {
+            return Err(FetchError::Failed(format!("{file} is incomplete ({} of {total} bytes); try again", bytes.len())));
+        }
+    }
+    state.load.set(LoadStatus::Downloading(Progress { file: file.to_string(), loaded: bytes.len() as f64, total, elapsed: now_seconds() - started }));
+    if let Some(cache) = &cache {
+        let body = Uint8Array::from(bytes.as_slice());
+        if let Ok(copy) = Response::new_with_opt_buffer_source(Some(&body)) {
+            // Caching is an optimisation: a full disk must not fail the load.
+            let _ = JsFuture::from(cache.put_with_str(url, &copy)).await;
+        }
+    }
+    Ok(bytes)
+}
+
+/// Fetches the three files of a model. A new call cancels a download still running.
+pub async fn fetch_model(source: &ModelSource, state: AppState) -> Result<ModelFiles, FetchError> {
+    cancel_download();
+    let controller = AbortController::new().map_err(|e| FetchError::Failed(js_message(&e)))?;
+    let signal = controller.signal();
+    DOWNLOAD.with(|d| *d.borrow_mut() = Some(controller));
+    let mut files = Vec::with_capacity(3);
+    for file in MODEL_FILES {
+        files.push(fetch_file(&source.url(file), file, state, &signal).await?);
+    }
+    DOWNLOAD.with(|d| *d.borrow_mut() = None);
+    let model = files.pop().unwrap_or_default();
+    let tokenizer = files.pop().unwrap_or_default();
+    let config = files.pop().unwrap_or_default();
+    Ok(ModelFiles { config, tokenizer, model })
+}
+
+/// Cancels the download in progress, if any.
+pub fn cancel_download() {
+    if let Some(controller) = DOWNLOAD.with(|d| d.borrow_mut().take()) {
+        controller.abort();
+    }
+}
+
+/// Reads config.json, tokenizer.json and a .safetensors file picked or dropped by the user.
+pub async fn read_local_files(files: Vec<File>) -> Result<ModelFiles, String> {
+    let find = |wanted: &dyn Fn(&str) -> bool| files.iter().find(|f| wanted(&f.name())).cloned();
+    let config = find(&|n| n == "config.json").ok_or("config.json is missing: pick all three files")?;
+    let tokenizer = find(&|n| n == "tokenizer.json").ok_or("tokenizer.json is missing: pick all three files")?;
+    let model = find(&|n| n.ends_with(".safetensors")).ok_or("the .safetensors weights are missing: pick all three files")?;
+    let read = |file: File| async move {
+        let buffer = JsFuture::from(file.array_buffer()).await.map_err(|e| format!("cannot read {}: {}", file.name(), js_message(&e)))?;
+        Ok::<Vec<u8>, String>(Uint8Array::new(&buffer).to_vec())
+    };
+    Ok(ModelFiles { config: read(config).await?, tokenizer: read(tokenizer).await?, model: read(model).await? })
+}
+
+/// The URLs held in the model cache.
+pub async fn cached_urls() -> Vec<String> {
+    let Some(cache) = open_cache().await else { return Vec::new() };
+    let Ok(keys) = JsFuture::from(cache.keys()).await else { return Vec::new() };
+    js_sys::Array::from(&keys)
+        .iter()
+        .filter_map(|request| request.dyn_into::<web_sys::Request>().ok().map(|r| r.url()))
+        .collect()
+}
+
+/// Deletes every cached model file.
+pub async fn clear_cache() {
+    if let Some(caches) = web_sys::window().and_then(|w| w.caches().ok()) {
+        let _ = JsFuture::from(caches.delete(CACHE_NAME)).await;
+    }
+}
+
+/// The folder models this site hosts, from `models/index.json` (written by the set-up scripts).
+pub async fn hosted_models() -> Vec<String> {
+    let Some(window) = web_sys::window() else { return Vec::new() };
+    let Ok(response) = JsFuture::from(window.fetch_with_str("models/index.json")).await else { return Vec::new() };
+    let Ok(response) = response.dyn_into::<Response>() else { return Vec::new() };
+    if !response.ok() {
+        return Vec::new();
+    }
+    let Ok(bytes) = response_bytes(&response).await else { return Vec::new() };
+    serde_json::from_slice(&bytes).unwrap_or_default()
+}

@@ -1,0 +1,158 @@
+//! The page: a Leptos single-page app. Data flows one way: text → worker (tokenizer, engine)
+//! → trace → shared signals → panels.
+mod client;
+mod input;
+mod loader;
+mod panels;
+mod picker;
+mod state;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use loader::{FetchError, ModelSource, OFFLINE_MODEL};
+use state::{AppState, LoadStatus};
+
+/// The default model when the Hub is reachable.
+pub const DEFAULT_HUB_MODEL: &str = "openai-community/gpt2";
+
+/// Mounts the app on the page.
+pub fn start() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(App);
+}
+
+/// Loads a model from a source: fetch (or cache) → worker.
+pub async fn open_source(source: ModelSource, state: AppState) -> Result<(), FetchError> {
+    state.source.set(Some(source.clone()));
+    state.model_source.set(source.label());
+    state.model.set(None);
+    state.trace.set(None);
+    state.tokens.set(None);
+    let files = loader::fetch_model(&source, state).await?;
+    state.load.set(LoadStatus::Building);
+    client::load(files.config, files.tokenizer, files.model);
+    Ok(())
+}
+
+/// Opens the model the URL asks for (`?model=hub:owner/name[@revision]` or `?model=folder:name`),
+/// else GPT-2 from the Hub; with the Hub unreachable, the offline model with a notice.
+async fn open_initial_model(state: AppState) {
+    let requested = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .and_then(|search| web_sys::UrlSearchParams::new_with_str(&search).ok())
+        .and_then(|params| params.get("model"));
+    let source = match requested.as_deref().and_then(parse_source) {
+        Some(source) => source,
+        None => {
+            if let Some(bad) = requested {
+                state.notice.set(Some(format!("The model “{bad}” in the link is not understood; opened the default model.")));
+            }
+            ModelSource::Hub { repo: DEFAULT_HUB_MODEL.into(), revision: "main".into() }
+        }
+    };
+    report(open_with_offline_fallback(source, state).await, state);
+}
+
+/// Opens a source; when it is the Hub and the Hub cannot be reached, opens the offline model.
+pub async fn open_with_offline_fallback(source: ModelSource, state: AppState) -> Result<(), FetchError> {
+    match open_source(source.clone(), state).await {
+        Err(FetchError::Unreachable(_)) if matches!(source, ModelSource::Hub { .. }) => {
+            state.notice.set(Some(format!(
+                "The Hugging Face Hub cannot be reached, so Attention Explorer opened the offline model \
+                 {OFFLINE_MODEL} (BERT, 6 layers × 12 heads). Attention and hidden states work; \
+                 predictions and saliency need GPT-2 or DistilBERT — load them from the Hub when online, \
+                 or ask your teacher to host them in this site's models/ folder."
+            )));
+            open_source(ModelSource::Folder(OFFLINE_MODEL.into()), state).await
+        }
+        other => other,
+    }
+}
+
+/// Shows a failed load in the page.
+pub fn report(result: Result<(), FetchError>, state: AppState) {
+    if let Err(e) = result {
+        state.load.set(LoadStatus::Failed(e.to_string()));
+        if e != FetchError::Cancelled {
+            state.error.set(Some(e.to_string()));
+        }
+    }
+}
+
+fn parse_source(value: &str) -> Option<ModelSource> {
+    let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) && !s.contains("..");
+    if let Some(hub) = value.strip_prefix("hub:") {
+        let (repo, revision) = hub.split_once('@').unwrap_or((hub, "main"));
+        return (valid(repo) && valid(revision)).then(|| ModelSource::Hub { repo: repo.into(), revision: revision.into() });
+    }
+    let name = value.strip_prefix("folder:")?;
+    (valid(name) && !name.contains('/')).then(|| ModelSource::Folder(name.into()))
+}
+
+/// The whole page.
+#[component]
+fn App() -> impl IntoView {
+    let state = AppState::new();
+    provide_context(state);
+    client::start(state);
+    spawn_local(open_initial_model(state));
+
+    // Trace the text whenever it or the model changes; the client drops stale requests.
+    Effect::new(move |_| {
+        let ready = state.model.with(|m| m.is_some());
+        let text = state.text.get();
+        if !ready {
+            return;
+        }
+        if text.trim().is_empty() {
+            state.tokens.set(None);
+            state.trace.set(None);
+        } else {
+            client::trace(text);
+        }
+    });
+    // After a worker crash, load the same model again (from the cache).
+    Effect::new(move |previous: Option<u32>| {
+        let count = state.reload.get();
+        if previous.is_some() {
+            if let Some(source) = state.source.get_untracked() {
+                spawn_local(async move { report(open_source(source, state).await, state) });
+            }
+        }
+        count
+    });
+
+    view! {
+        <header class="site-header">
+            <h1>"Attention Explorer"</h1>
+            <p class="tagline">"See how a real language model's self-attention works, with the model's own numbers."</p>
+        </header>
+        <main>
+            <Notices/>
+            <picker::ModelPicker/>
+            <input::TextInput/>
+            <panels::PanelArea/>
+        </main>
+    }
+}
+
+/// The notice and error banners.
+#[component]
+fn Notices() -> impl IntoView {
+    let state = state::use_state();
+    view! {
+        <Show when=move || state.notice.with(|n| n.is_some())>
+            <div class="notice" role="status" data-testid="notice">
+                {move || state.notice.get().unwrap_or_default()}
+                <button class="dismiss" aria-label="Dismiss notice" on:click=move |_| state.notice.set(None)>"×"</button>
+            </div>
+        </Show>
+        <Show when=move || state.error.with(|e| e.is_some())>
+            <div class="error" role="alert" data-testid="error">
+                {move || state.error.get().unwrap_or_default()}
+                <button class="dismiss" aria-label="Dismiss error" on:click=move |_| state.error.set(None)>"×"</button>
+            </div>
+        </Show>
+    }
+}

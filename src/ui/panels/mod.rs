@@ -1,0 +1,45 @@
+//! The panel area: tab navigation and one file per panel.
+mod step_through;
+
+use leptos::prelude::*;
+
+use super::state::{use_state, Panel};
+
+/// Tabs and the visible panel.
+#[component]
+pub fn PanelArea() -> impl IntoView {
+    let state = use_state();
+    view! {
+        <nav class="panel-tabs" role="tablist" aria-label="Panels">
+            {Panel::ALL.iter().map(|&panel| view! {
+                <button role="tab" data-testid=format!("tab-{}", panel.id())
+                    aria-selected=move || (state.panel.get() == panel).to_string()
+                    class:active=move || state.panel.get() == panel
+                    on:click=move |_| state.panel.set(panel)>{panel.label()}</button>
+            }).collect_view()}
+        </nav>
+        <section class="panel" role="tabpanel" data-testid=move || format!("panel-{}", state.panel.get().id())>
+            {move || match state.panel.get() {
+                Panel::StepThrough => step_through::StepThrough().into_any(),
+                panel => view! { <Planned panel=panel/> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+/// A panel still being built: its title and what it will show.
+#[component]
+fn Planned(panel: Panel) -> impl IntoView {
+    let purpose = match panel {
+        Panel::Heatmaps => "Per-head heatmaps of attention (query × key), and an overview of every layer and head.",
+        Panel::Positions => "The sinusoidal encoding of “Attention Is All You Need” beside this model's learned position embeddings.",
+        Panel::Predictions => "The top next tokens (GPT-2) or [MASK] fills (BERT, DistilBERT) with temperature, and the logit lens.",
+        Panel::Saliency => "Which input tokens the prediction depends on most (gradient × input).",
+        Panel::StepThrough => "",
+    };
+    view! {
+        <h2>{panel.label()}</h2>
+        <p class="explain">{purpose}</p>
+        <p class="muted">"This panel is being built."</p>
+    }
+}

@@ -1,0 +1,165 @@
+//! The shared state every panel reads: one struct of signals, provided once at the root.
+use std::sync::Arc;
+
+use leptos::prelude::*;
+
+use crate::engine::{TokenizedText, Trace};
+use super::loader::ModelSource;
+use crate::worker::protocol::ModelCard;
+
+/// The panels, in navigation order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Panel {
+    /// Q/K/V → scores → softmax → weighted sum, step by step.
+    StepThrough,
+    /// Per-head heatmaps and the layers × heads overview.
+    Heatmaps,
+    /// Sinusoidal and learned positional encodings.
+    Positions,
+    /// Next-token or [MASK] predictions.
+    Predictions,
+    /// Gradient×input saliency.
+    Saliency,
+}
+
+impl Panel {
+    /// Every panel, in navigation order.
+    pub const ALL: [Panel; 5] = [Panel::StepThrough, Panel::Heatmaps, Panel::Positions, Panel::Predictions, Panel::Saliency];
+
+    /// The tab label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Panel::StepThrough => "Attention step by step",
+            Panel::Heatmaps => "Heatmaps",
+            Panel::Positions => "Positional encoding",
+            Panel::Predictions => "Predictions",
+            Panel::Saliency => "Saliency",
+        }
+    }
+
+    /// A stable id for URLs and tests.
+    pub fn id(self) -> &'static str {
+        match self {
+            Panel::StepThrough => "step",
+            Panel::Heatmaps => "heatmaps",
+            Panel::Positions => "positions",
+            Panel::Predictions => "predictions",
+            Panel::Saliency => "saliency",
+        }
+    }
+}
+
+/// Download progress of one file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// The file being fetched.
+    pub file: String,
+    /// Bytes received so far.
+    pub loaded: f64,
+    /// Content-Length, when the server sent one.
+    pub total: Option<f64>,
+    /// Seconds since the download started.
+    pub elapsed: f64,
+}
+
+/// Where model loading stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadStatus {
+    /// Nothing requested yet.
+    Idle,
+    /// Fetching a file (or reading it from the cache).
+    Downloading(Progress),
+    /// All files are here; the worker is building the model.
+    Building,
+    /// The model is ready.
+    Ready,
+    /// Loading failed or was cancelled; the message says why.
+    Failed(String),
+}
+
+/// The one place shared state lives.
+#[derive(Clone, Copy)]
+pub struct AppState {
+    /// The loaded model's card.
+    pub model: RwSignal<Option<ModelCard>>,
+    /// Where the loaded (or loading) model comes from; `None` for local files.
+    pub source: RwSignal<Option<ModelSource>>,
+    /// How the model's origin is shown to the user.
+    pub model_source: RwSignal<String>,
+    /// Bumped to reload the current source (after the worker was restarted).
+    pub reload: RwSignal<u32>,
+    /// Model loading progress.
+    pub load: RwSignal<LoadStatus>,
+    /// A notice for the user (e.g. "the Hub is unreachable, opened the offline model").
+    pub notice: RwSignal<Option<String>>,
+    /// The last error, shown in the page.
+    pub error: RwSignal<Option<String>>,
+    /// The input text.
+    pub text: RwSignal<String>,
+    /// The text's tokens (after truncation).
+    pub tokens: RwSignal<Option<TokenizedText>>,
+    /// Token count before truncation, when the text was too long.
+    pub truncated_from: RwSignal<Option<usize>>,
+    /// The current trace.
+    pub trace: RwSignal<Option<Arc<Trace>>>,
+    /// Whether the worker is computing.
+    pub busy: RwSignal<bool>,
+    /// Selected layer.
+    pub layer: RwSignal<usize>,
+    /// Selected head.
+    pub head: RwSignal<usize>,
+    /// The token under the pointer or focus.
+    pub hovered: RwSignal<Option<usize>>,
+    /// The token clicked to pin it.
+    pub pinned: RwSignal<Option<usize>>,
+    /// Step of the attention step-through.
+    pub step: RwSignal<usize>,
+    /// The visible panel.
+    pub panel: RwSignal<Panel>,
+}
+
+impl AppState {
+    /// Fresh state with an example sentence.
+    pub fn new() -> Self {
+        AppState {
+            model: RwSignal::new(None),
+            source: RwSignal::new(None),
+            model_source: RwSignal::new(String::new()),
+            reload: RwSignal::new(0),
+            load: RwSignal::new(LoadStatus::Idle),
+            notice: RwSignal::new(None),
+            error: RwSignal::new(None),
+            text: RwSignal::new(String::new()),
+            tokens: RwSignal::new(None),
+            truncated_from: RwSignal::new(None),
+            trace: RwSignal::new(None),
+            busy: RwSignal::new(false),
+            layer: RwSignal::new(0),
+            head: RwSignal::new(0),
+            hovered: RwSignal::new(None),
+            pinned: RwSignal::new(None),
+            step: RwSignal::new(0),
+            panel: RwSignal::new(Panel::StepThrough),
+        }
+    }
+
+    /// The query token: the pinned one, else the hovered one, else the last token.
+    pub fn query_token(&self) -> Option<usize> {
+        let count = self.tokens.with(|t| t.as_ref().map_or(0, |t| t.ids.len()));
+        if count == 0 {
+            return None;
+        }
+        self.pinned.get().or(self.hovered.get()).filter(|&i| i < count).or(Some(count - 1))
+    }
+}
+
+impl Default for AppState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The shared state, from any component.
+pub fn use_state() -> AppState {
+    expect_context::<AppState>()
+}

@@ -1,0 +1,164 @@
+//! The messages between the page and the worker. Both cross `postMessage` as plain JS objects
+//! made by serde-wasm-bindgen; model files and trace arrays travel as `Uint8Array`s.
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Model, Predictions, Saliency, TokenizedText, Trace};
+
+/// What the page asks of the worker. `id` ties a response to its request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Request {
+    /// Build the model from its three files (replaces any loaded model).
+    Load {
+        /// config.json
+        #[serde(with = "serde_bytes")]
+        config: Vec<u8>,
+        /// tokenizer.json
+        #[serde(with = "serde_bytes")]
+        tokenizer: Vec<u8>,
+        /// model.safetensors
+        #[serde(with = "serde_bytes")]
+        model: Vec<u8>,
+    },
+    /// Tokenize and trace a text (truncated to the model's positions).
+    Trace { id: u32, text: String },
+    /// Top-k predictions for a text.
+    Predict { id: u32, text: String, k: usize, temperature: f32 },
+    /// Gradient×input saliency for a text.
+    Saliency { id: u32, text: String, position: Option<usize>, target: Option<u32> },
+}
+
+/// What the worker answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Response {
+    /// The worker's wasm is running and listening; sent once at start.
+    Ready,
+    /// A model was built.
+    Loaded { card: ModelCard },
+    /// The trace of a text.
+    Trace {
+        id: u32,
+        tokens: TokenizedText,
+        /// Token count before truncation, when the text was longer than the model reads.
+        truncated_from: Option<usize>,
+        trace: Box<Trace>,
+    },
+    /// Predictions for a text.
+    Predictions { id: u32, predictions: Predictions },
+    /// Saliency for a text.
+    Saliency { id: u32, saliency: Saliency },
+    /// A request failed; `message` is for the user.
+    Error { id: Option<u32>, message: String },
+    /// The worker panicked and must be restarted.
+    Panic { message: String },
+}
+
+/// What the model card shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelCard {
+    /// "GPT-2", "DistilBERT" or "BERT".
+    pub architecture: String,
+    /// Decoder (causal) or encoder.
+    pub causal: bool,
+    /// Transformer blocks.
+    pub n_layer: usize,
+    /// Heads per block.
+    pub n_head: usize,
+    /// Residual width.
+    pub d_model: usize,
+    /// Head width.
+    pub d_head: usize,
+    /// Number of weights.
+    pub parameters: usize,
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Longest input in tokens.
+    pub max_positions: usize,
+    /// Whether predictions and saliency are available.
+    pub has_prediction_head: bool,
+    /// The mask token, for masked language models.
+    pub mask_token: Option<String>,
+}
+
+impl ModelCard {
+    /// The card of a loaded model.
+    pub fn of(model: &Model) -> Self {
+        let config = &model.config;
+        ModelCard {
+            architecture: config.architecture.name().to_string(),
+            causal: config.architecture.is_causal(),
+            n_layer: config.n_layer,
+            n_head: config.n_head,
+            d_model: config.d_model,
+            d_head: config.d_head(),
+            parameters: model.parameter_count,
+            vocab_size: config.vocab_size,
+            max_positions: config.max_positions,
+            has_prediction_head: model.has_prediction_head(),
+            mask_token: model.tokenizer.mask_token().map(|(text, _)| text.to_string()),
+        }
+    }
+}
+
+/// Tokenizes `text` for `model`, cutting it to the model's positions; returns the tokens and
+/// the original length when it was cut.
+pub fn tokenize_within_limit(model: &Model, text: &str) -> crate::engine::Result<(TokenizedText, Option<usize>)> {
+    let mut tokens = model.tokenize(text)?;
+    let limit = model.config.max_positions;
+    if tokens.ids.len() <= limit {
+        return Ok((tokens, None));
+    }
+    let original = tokens.ids.len();
+    tokens.ids.truncate(limit);
+    tokens.tokens.truncate(limit);
+    tokens.offsets.truncate(limit);
+    tokens.special.truncate(limit);
+    Ok((tokens, Some(original)))
+}
+
+/// Runs one request. `model` is the loaded model (`None` before the first load); a `Load`
+/// request replaces it (the old one is dropped first, so two never share memory).
+pub fn handle(model: &mut Option<Model>, request: Request) -> Response {
+    let id = match &request {
+        Request::Load { .. } => None,
+        Request::Trace { id, .. } | Request::Predict { id, .. } | Request::Saliency { id, .. } => Some(*id),
+    };
+    if let Request::Load { config, tokenizer, model: weights } = request {
+        *model = None;
+        return match Model::from_bytes(&config, &tokenizer, &weights) {
+            Ok(loaded) => {
+                let card = ModelCard::of(&loaded);
+                *model = Some(loaded);
+                Response::Loaded { card }
+            }
+            Err(e) => Response::Error { id: None, message: e.to_string() },
+        };
+    }
+    let model = model.as_ref();
+    let result = (|| -> crate::engine::Result<Response> {
+        let needs_model = || {
+            model.ok_or_else(|| crate::engine::EngineError::Input("No model is loaded yet: pick one first.".into()))
+        };
+        Ok(match request {
+            Request::Load { .. } => return Err(crate::engine::EngineError::Compute("load handled above".into())),
+            Request::Trace { id, text } => {
+                let model = needs_model()?;
+                let (tokens, truncated_from) = tokenize_within_limit(model, &text)?;
+                let trace = Box::new(model.trace(&tokens.ids)?);
+                Response::Trace { id, tokens, truncated_from, trace }
+            }
+            Request::Predict { id, text, k, temperature } => {
+                let model = needs_model()?;
+                let (tokens, _) = tokenize_within_limit(model, &text)?;
+                Response::Predictions { id, predictions: model.predict(&tokens.ids, k, temperature)? }
+            }
+            Request::Saliency { id, text, position, target } => {
+                let model = needs_model()?;
+                let (tokens, _) = tokenize_within_limit(model, &text)?;
+                Response::Saliency { id, saliency: model.saliency(&tokens.ids, position, target)? }
+            }
+        })
+    })();
+    result.unwrap_or_else(|e| Response::Error { id, message: e.to_string() })
+}

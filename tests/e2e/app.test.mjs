@@ -1,0 +1,143 @@
+// End-to-end tests of the release build (dist/) in Debian's Chromium via playwright-core.
+// Run by scripts/test.sh after `trunk build --release`; screenshots go to test-artifacts/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { serve } from '../../scripts/static-server.mjs';
+
+const ARTIFACTS = 'test-artifacts';
+const READY = '[data-testid=model-ready]';
+let server, browser, origin;
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  server = await serve('dist', 0);
+  origin = `http://127.0.0.1:${server.address().port}`;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic',
+      '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+/** A fresh page with the Hub made unreachable, console errors and page errors recorded. */
+async function openPage(context, query = '') {
+  const page = await context.newPage();
+  const errors = [];
+  const hubRequests = [];
+  page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
+  page.on('console', (message) => {
+    // The simulated-offline Hub's refused requests are logged by Chromium itself; anything else counts.
+    if (message.type() === 'error' && !message.location().url.startsWith('https://huggingface.co/')) {
+      errors.push(`console: ${message.text()}`);
+    }
+  });
+  page.on('dialog', (dialog) => { errors.push(`dialog: ${dialog.message()}`); dialog.dismiss(); });
+  await page.route('https://huggingface.co/**', (route) => { hubRequests.push(route.request().url()); route.abort('internetdisconnected'); });
+  await page.goto(`${origin}/${query}`);
+  return { page, errors, hubRequests };
+}
+
+async function screenshot(page, name) {
+  await page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
+}
+
+test('offline Hub: opens MiniLM from models/ with a progress bar and a notice, no console errors', async () => {
+  const context = await browser.newContext();
+  const { page, errors, hubRequests } = await openPage(context);
+  await page.waitForSelector('[data-testid=progress]', { timeout: 30_000 });
+  await page.waitForSelector(READY, { timeout: 120_000 });
+  assert.ok(hubRequests.length > 0, 'the app first tries the Hub');
+  assert.match(await page.textContent('[data-testid=notice]'), /cannot be reached.*all-MiniLM-L6-v2/s);
+  assert.match(await page.textContent('[data-testid=model-card]'), /BERT.*6 layers × 12 heads.*384/s);
+  assert.match(await page.textContent('[data-testid=model-card]'), /no prediction head/);
+  await page.waitForSelector('[data-testid=token]');
+  await screenshot(page, 'offline-minilm');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('typing shows tokens; hovering and clicking a token sets the shared query token', async () => {
+  const context = await browser.newContext();
+  const { page, errors } = await openPage(context);
+  await page.waitForSelector(READY, { timeout: 120_000 });
+  await page.fill('[data-testid=text]', 'Hello world, the cat sat on the mat.');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=token]').length === 12);
+  const tokens = await page.$$eval('[data-testid=token]', (chips) => chips.map((c) => c.textContent));
+  assert.deepEqual(tokens, ['[CLS]', 'hello', 'world', ',', 'the', 'cat', 'sat', 'on', 'the', 'mat', '.', '[SEP]']);
+  await page.hover('[data-testid=token][data-index="5"]');
+  await page.waitForFunction(() => document.querySelector('[data-testid=query-token]').textContent.includes('“cat” (position 5)'));
+  await page.click('[data-testid=token][data-index="2"]');
+  await page.mouse.move(0, 0);
+  await page.waitForFunction(() => document.querySelector('[data-testid=query-token]').textContent.includes('“world” (position 2, pinned)'));
+  const rows = await page.$$eval('[data-testid=attention-list] li', (items) => items.length);
+  assert.equal(rows, 12, 'an encoder row attends to every token');
+  await page.fill('[data-testid=text]', '   ');
+  await page.waitForSelector('[data-testid=empty-hint]');
+  await screenshot(page, 'tokens-and-hover');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('fixture GPT-2 and DistilBERT load from the models/ folder', async () => {
+  const context = await browser.newContext();
+  const { page, errors } = await openPage(context, '?model=folder:fixture-gpt2');
+  await page.waitForSelector(READY, { timeout: 60_000 });
+  assert.equal(await page.textContent(READY), 'GPT-2');
+  await page.fill('[data-testid=text]', 'Hello world');
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=token]')].some((c) => c.textContent.startsWith('␣')));
+  await page.waitForSelector('[data-testid=attention-list] li');
+  await screenshot(page, 'fixture-gpt2');
+
+  await page.click('.sources summary');
+  await page.selectOption('[data-testid=folder-select]', 'fixture-distilbert');
+  await page.click('[data-testid=load-folder]');
+  await page.waitForFunction(() => document.querySelector('[data-testid=model-ready]')?.textContent === 'DistilBERT', null, { timeout: 60_000 });
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=token]')].some((c) => c.textContent === '[MASK]'));
+  await screenshot(page, 'fixture-distilbert');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('dropping config.json, tokenizer.json and model.safetensors loads them', async () => {
+  const context = await browser.newContext();
+  const { page, errors } = await openPage(context, '?model=folder:fixture-gpt2');
+  await page.waitForSelector(READY, { timeout: 60_000 });
+  const files = ['config.json', 'tokenizer.json', 'model.safetensors'].map((name) => ({
+    name, bytes: [...readFileSync(`tests/fixtures/bert_mlm_odd/${name}`)],
+  }));
+  await page.click('.sources summary');
+  const dataTransfer = await page.evaluateHandle((files) => {
+    const transfer = new DataTransfer();
+    for (const { name, bytes } of files) transfer.items.add(new File([new Uint8Array(bytes)], name));
+    return transfer;
+  }, files);
+  await page.dispatchEvent('[data-testid=drop-zone]', 'drop', { dataTransfer });
+  await page.waitForFunction(() => document.querySelector('[data-testid=model-ready]')?.textContent === 'BERT', null, { timeout: 60_000 });
+  assert.match(await page.textContent('[data-testid=model-card]'), /your files: config\.json, tokenizer\.json, model\.safetensors/);
+  await screenshot(page, 'dropped-files');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('the second visit reads the model from Cache Storage, not the network', async () => {
+  const context = await browser.newContext();
+  const first = await openPage(context, '?model=folder:all-MiniLM-L6-v2');
+  await first.page.waitForSelector(READY, { timeout: 120_000 });
+  await first.page.close();
+  const { page, errors } = await openPage(context, '?model=folder:all-MiniLM-L6-v2');
+  const downloads = [];
+  page.on('request', (request) => { if (request.url().includes('/models/all-MiniLM-L6-v2/')) downloads.push(request.url()); });
+  await page.reload();
+  await page.waitForSelector(READY, { timeout: 120_000 });
+  assert.deepEqual(downloads, [], 'no model file is downloaded twice');
+  assert.match(await page.textContent('[data-testid=cache-count]'), /^[1-9]\d* model files kept/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
