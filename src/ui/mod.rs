@@ -31,6 +31,7 @@ pub async fn open_source(source: ModelSource, state: AppState) -> Result<(), Fet
     state.tokens.set(None);
     let files = loader::fetch_model(&source, state).await?;
     state.load.set(LoadStatus::Building);
+    state.model_bytes.set(Some(files.model.len()));
     client::load(files.config, files.tokenizer, files.model);
     Ok(())
 }

@@ -27,7 +27,10 @@ fn load_local(files: Vec<File>, state: AppState) {
     state.load.set(LoadStatus::Building);
     spawn_local(async move {
         match loader::read_local_files(files).await {
-            Ok(files) => client::load(files.config, files.tokenizer, files.model),
+            Ok(files) => {
+                state.model_bytes.set(Some(files.model.len()));
+                client::load(files.config, files.tokenizer, files.model)
+            }
             Err(message) => {
                 state.load.set(LoadStatus::Failed(message.clone()));
                 state.error.set(Some(message));
@@ -127,7 +130,8 @@ fn ModelCard() -> impl IntoView {
                 Some(card) => view! {
                     <strong data-testid="model-ready">{card.architecture.clone()}</strong>
                     " · " {card.n_layer} " layers × " {card.n_head} " heads · d_model " {card.d_model}
-                    " · " {format!("{:.1}M parameters", card.parameters as f64 / 1e6)}
+                    " · " {describe_count(card.parameters)} " parameters"
+                    {move || state.model_bytes.get().map(|bytes| format!(" · {:.1} MB of weights", bytes as f64 / 1e6))}
                     " · " {if card.causal { "decoder (sees only earlier tokens)" } else { "encoder (sees both directions)" }}
                     <div class="source">"from " {move || state.model_source.get()}</div>
                     {(!card.has_prediction_head).then(|| view! {
@@ -138,6 +142,11 @@ fn ModelCard() -> impl IntoView {
             }}
         </div>
     }
+}
+
+/// 124.4M, 22.7M, or the exact number for small models.
+fn describe_count(count: usize) -> String {
+    if count >= 1_000_000 { format!("{:.1}M", count as f64 / 1e6) } else { count.to_string() }
 }
 
 fn describe_progress(progress: &Progress) -> String {

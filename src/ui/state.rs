@@ -86,6 +86,8 @@ pub struct AppState {
     pub source: RwSignal<Option<ModelSource>>,
     /// How the model's origin is shown to the user.
     pub model_source: RwSignal<String>,
+    /// Size of the loaded model.safetensors in bytes.
+    pub model_bytes: RwSignal<Option<usize>>,
     /// Bumped to reload the current source (after the worker was restarted).
     pub reload: RwSignal<u32>,
     /// Model loading progress.
@@ -125,6 +127,7 @@ impl AppState {
             model: RwSignal::new(None),
             source: RwSignal::new(None),
             model_source: RwSignal::new(String::new()),
+            model_bytes: RwSignal::new(None),
             reload: RwSignal::new(0),
             load: RwSignal::new(LoadStatus::Idle),
             notice: RwSignal::new(None),

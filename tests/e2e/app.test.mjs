@@ -99,6 +99,8 @@ test('fixture GPT-2 and DistilBERT load from the models/ folder', async () => {
   await page.selectOption('[data-testid=folder-select]', 'fixture-distilbert');
   await page.click('[data-testid=load-folder]');
   await page.waitForFunction(() => document.querySelector('[data-testid=model-ready]')?.textContent === 'DistilBERT', null, { timeout: 60_000 });
+  assert.equal(await page.inputValue('[data-testid=text]'), 'Hello world', 'a typed text survives a model change');
+  await page.fill('[data-testid=text]', 'The cat sat on the [MASK].');
   await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=token]')].some((c) => c.textContent === '[MASK]'));
   await screenshot(page, 'fixture-distilbert');
   assert.deepEqual(errors, []);
