@@ -26,8 +26,9 @@ after(async () => {
   server?.close();
 });
 
-/** A fresh page with the Hub made unreachable, console errors and page errors recorded. */
-async function openPage(context, query = '') {
+/** A fresh page with the Hub made unreachable (or answering only `hub(url)`, which returns a
+ *  route action), console errors and page errors recorded. */
+async function openPage(context, query = '', hub = null) {
   const page = await context.newPage();
   const errors = [];
   const hubRequests = [];
@@ -39,7 +40,13 @@ async function openPage(context, query = '') {
     }
   });
   page.on('dialog', (dialog) => { errors.push(`dialog: ${dialog.message()}`); dialog.dismiss(); });
-  await page.route('https://huggingface.co/**', (route) => { hubRequests.push(route.request().url()); route.abort('internetdisconnected'); });
+  await page.route('https://huggingface.co/**', (route) => {
+    hubRequests.push(route.request().url());
+    const action = hub?.(route.request().url());
+    if (action === 'hang') return; // never answers: a download that only a cancel ends
+    if (action) return route.fulfill(action);
+    return route.abort('internetdisconnected');
+  });
   await page.goto(`${origin}/${query}`);
   return { page, errors, hubRequests };
 }
@@ -140,6 +147,73 @@ test('the second visit reads the model from Cache Storage, not the network', asy
   await page.waitForSelector(READY, { timeout: 120_000 });
   assert.deepEqual(downloads, [], 'no model file is downloaded twice');
   assert.match(await page.textContent('[data-testid=cache-count]'), /^[1-9]\d* model files kept/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+/** The Hub's resolve URLs for one repository and revision, answered from a fixture folder. */
+function fakeHub(repo, revision, fixture, hang = []) {
+  return (url) => {
+    const prefix = `https://huggingface.co/${repo}/resolve/${revision}/`;
+    if (!url.startsWith(prefix)) return null;
+    const file = url.slice(prefix.length);
+    if (hang.includes(file)) return 'hang';
+    const body = readFileSync(`tests/fixtures/${fixture}/${file}`);
+    return { status: 200, body, headers: { 'content-length': String(body.length), 'access-control-allow-origin': '*' } };
+  };
+}
+
+test('a Hub repository at a revision loads through the Hub URL pattern', async () => {
+  const context = await browser.newContext();
+  const hub = fakeHub('attention-explorer/tiny-gpt2', 'v1', 'gpt2_hub_odd_f16');
+  const { page, errors, hubRequests } = await openPage(context, '?model=hub:attention-explorer/tiny-gpt2@v1', hub);
+  await page.waitForSelector(READY, { timeout: 60_000 });
+  assert.match(await page.textContent('[data-testid=model-card]'), /GPT-2 · 3 layers × 3 heads · d_model 15.*Hugging Face Hub: attention-explorer\/tiny-gpt2 @ v1/s);
+  assert.deepEqual(hubRequests.map((u) => u.split('/').pop()), ['config.json', 'tokenizer.json', 'model.safetensors']);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('a download can be cancelled and says so', async () => {
+  const context = await browser.newContext();
+  const hub = fakeHub('attention-explorer/slow', 'main', 'gpt2', ['model.safetensors']);
+  const { page, errors } = await openPage(context, '?model=hub:attention-explorer/slow', hub);
+  await page.waitForSelector('[data-testid=cancel-download]', { timeout: 30_000 });
+  await page.click('[data-testid=cancel-download]');
+  await page.waitForSelector('[data-testid=load-failed]');
+  assert.match(await page.textContent('[data-testid=load-failed]'), /cancelled/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('too long a text is cut to the model positions with a notice; fast typing ends on the last text', async () => {
+  const context = await browser.newContext();
+  const { page, errors } = await openPage(context, '?model=folder:fixture-gpt2');
+  await page.waitForSelector(READY, { timeout: 60_000 });
+  await page.fill('[data-testid=text]', 'the cat sat on the mat '.repeat(20));
+  await page.waitForSelector('[data-testid=truncated]');
+  assert.match(await page.textContent('[data-testid=truncated]'), /reads at most 64/);
+  assert.equal(await page.$$eval('[data-testid=token]', (chips) => chips.length), 64);
+  for (let i = 1; i <= 20; i++) await page.fill('[data-testid=text]', `the cat ${'sat '.repeat(i)}`);
+  await page.waitForFunction(() => !document.querySelector('.busy'));
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=token]').length > 20
+    && !document.querySelector('[data-testid=truncated]'));
+  const text = await page.$$eval('[data-testid=token]', (chips) => chips.map((c) => c.textContent).join(''));
+  assert.equal(text.replaceAll('␣', ' '), `the cat ${'sat '.repeat(20)}`);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('the cache control lists cached files and clears them', async () => {
+  const context = await browser.newContext();
+  const { page, errors } = await openPage(context, '?model=folder:fixture-gpt2');
+  await page.waitForSelector(READY, { timeout: 60_000 });
+  await page.click('.sources summary');
+  await page.click('text=Refresh');
+  await page.waitForFunction(() => /^3 model files/.test(document.querySelector('[data-testid=cache-count]').textContent));
+  await page.click('[data-testid=clear-cache]');
+  await page.waitForFunction(() => /^0 model files/.test(document.querySelector('[data-testid=cache-count]').textContent));
+  await screenshot(page, 'cache-control');
   assert.deepEqual(errors, []);
   await context.close();
 });
