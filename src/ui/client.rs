@@ -133,15 +133,17 @@ fn receive(response: Response) {
         Response::Ready => {
             with_client(|client| client.ready = true);
         }
-        Response::Loaded { card } => {
+        Response::Loaded { card, wasm_memory_bytes } => {
+            state.worker_memory.set(Some(wasm_memory_bytes));
             state.layer.update(|l| *l = (*l).min(card.n_layer - 1));
             state.head.update(|h| *h = (*h).min(card.n_head - 1));
             state.model.set(Some(card));
             state.load.set(LoadStatus::Ready);
             state.error.set(None);
         }
-        Response::Trace { id, tokens, truncated_from, trace } => {
+        Response::Trace { id, tokens, truncated_from, trace, compute_ms } => {
             if id == latest {
+                state.trace_ms.set(Some(compute_ms));
                 state.tokens.set(Some(tokens));
                 state.truncated_from.set(truncated_from);
                 state.trace.set(Some(Arc::new(*trace)));

@@ -114,6 +114,9 @@ fn TokenChips() -> impl IntoView {
             <Show when=move || state.busy.get()>
                 <span class="busy" aria-live="polite">"computing…"</span>
             </Show>
+            <span class="muted trace-time" data-testid="trace-time" data-ms=move || state.trace_ms.get().unwrap_or(-1.0).to_string()>
+                {move || state.trace_ms.get().filter(|_| state.tokens.with(|t| t.is_some())).map(|ms| format!("traced in {ms:.0} ms"))}
+            </span>
         </div>
     }
 }

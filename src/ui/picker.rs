@@ -133,7 +133,11 @@ fn ModelCard() -> impl IntoView {
                     " · " {describe_count(card.parameters)} " parameters"
                     {move || state.model_bytes.get().map(|bytes| format!(" · {:.1} MB of weights", bytes as f64 / 1e6))}
                     " · " {if card.causal { "decoder (sees only earlier tokens)" } else { "encoder (sees both directions)" }}
-                    <div class="source">"from " {move || state.model_source.get()}</div>
+                    <div class="source">"from " {move || state.model_source.get()}
+                        <span data-testid="worker-memory" data-bytes=move || state.worker_memory.get().unwrap_or(0).to_string()>
+                            {move || state.worker_memory.get().map(|bytes| format!(" · the model worker uses {:.0} MB", bytes as f64 / 1e6))}
+                        </span>
+                    </div>
                     {(!card.has_prediction_head).then(|| view! {
                         <div class="hint">"This checkpoint has no prediction head: attention and hidden states work; predictions and saliency need GPT-2 or DistilBERT."</div>
                     })}

@@ -88,6 +88,10 @@ pub struct AppState {
     pub model_source: RwSignal<String>,
     /// Size of the loaded model.safetensors in bytes.
     pub model_bytes: RwSignal<Option<usize>>,
+    /// The worker's wasm memory after the model loaded, in bytes.
+    pub worker_memory: RwSignal<Option<usize>>,
+    /// How long the worker took for the current trace.
+    pub trace_ms: RwSignal<Option<f64>>,
     /// Bumped to reload the current source (after the worker was restarted).
     pub reload: RwSignal<u32>,
     /// Model loading progress.
@@ -128,6 +132,8 @@ impl AppState {
             source: RwSignal::new(None),
             model_source: RwSignal::new(String::new()),
             model_bytes: RwSignal::new(None),
+            worker_memory: RwSignal::new(None),
+            trace_ms: RwSignal::new(None),
             reload: RwSignal::new(0),
             load: RwSignal::new(LoadStatus::Idle),
             notice: RwSignal::new(None),

@@ -35,7 +35,12 @@ pub enum Response {
     /// The worker's wasm is running and listening; sent once at start.
     Ready,
     /// A model was built.
-    Loaded { card: ModelCard },
+    Loaded {
+        card: ModelCard,
+        /// The worker's wasm memory after loading, in bytes (wasm memory never shrinks, so
+        /// this is the peak so far).
+        wasm_memory_bytes: usize,
+    },
     /// The trace of a text.
     Trace {
         id: u32,
@@ -43,6 +48,8 @@ pub enum Response {
         /// Token count before truncation, when the text was longer than the model reads.
         truncated_from: Option<usize>,
         trace: Box<Trace>,
+        /// Milliseconds the worker spent tokenizing and tracing.
+        compute_ms: f64,
     },
     /// Predictions for a text.
     Predictions { id: u32, predictions: Predictions },
@@ -130,7 +137,7 @@ pub fn handle(model: &mut Option<Model>, request: Request) -> Response {
             Ok(loaded) => {
                 let card = ModelCard::of(&loaded);
                 *model = Some(loaded);
-                Response::Loaded { card }
+                Response::Loaded { card, wasm_memory_bytes: 0 }
             }
             Err(e) => Response::Error { id: None, message: e.to_string() },
         };
@@ -146,7 +153,7 @@ pub fn handle(model: &mut Option<Model>, request: Request) -> Response {
                 let model = needs_model()?;
                 let (tokens, truncated_from) = tokenize_within_limit(model, &text)?;
                 let trace = Box::new(model.trace(&tokens.ids)?);
-                Response::Trace { id, tokens, truncated_from, trace }
+                Response::Trace { id, tokens, truncated_from, trace, compute_ms: 0.0 }
             }
             Request::Predict { id, text, k, temperature } => {
                 let model = needs_model()?;

@@ -34,13 +34,28 @@ pub fn start() {
         console_error_panic_hook::hook(info);
     }));
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| {
-        let response = match serde_wasm_bindgen::from_value::<Request>(event.data()) {
+        let started = js_sys::Date::now();
+        let mut response = match serde_wasm_bindgen::from_value::<Request>(event.data()) {
             Ok(request) => MODEL.with(|model| handle(&mut model.borrow_mut(), request)),
             Err(e) => Response::Error { id: None, message: format!("the page sent a malformed request ({e})") },
         };
+        match &mut response {
+            Response::Loaded { wasm_memory_bytes, .. } => *wasm_memory_bytes = memory_bytes(),
+            Response::Trace { compute_ms, .. } => *compute_ms = js_sys::Date::now() - started,
+            _ => {}
+        }
         post(&response);
     });
     scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
     post(&Response::Ready);
+}
+
+/// Size of this worker's wasm memory in bytes.
+fn memory_bytes() -> usize {
+    wasm_bindgen::memory()
+        .unchecked_into::<js_sys::WebAssembly::Memory>()
+        .buffer()
+        .unchecked_into::<js_sys::ArrayBuffer>()
+        .byte_length() as usize
 }
