@@ -85,9 +85,9 @@ test('typing shows tokens; hovering and clicking a token sets the shared query t
   await page.waitForFunction(() => document.querySelector('[data-testid=query-token]').textContent.includes('“world” (position 2, pinned)'));
   const rows = await page.$$eval('[data-testid=attention-list] li', (items) => items.length);
   assert.equal(rows, 12, 'an encoder row attends to every token');
+  await screenshot(page, 'tokens-and-pinned-query');
   await page.fill('[data-testid=text]', '   ');
   await page.waitForSelector('[data-testid=empty-hint]');
-  await screenshot(page, 'tokens-and-hover');
   assert.deepEqual(errors, []);
   await context.close();
 });
@@ -215,5 +215,23 @@ test('the cache control lists cached files and clears them', async () => {
   await page.waitForFunction(() => /^0 model files/.test(document.querySelector('[data-testid=cache-count]').textContent));
   await screenshot(page, 'cache-control');
   assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('when the worker dies the page says so, restarts it and reloads the model', async () => {
+  const context = await browser.newContext();
+  const { page, errors } = await openPage(context, '?model=folder:fixture-gpt2');
+  await page.waitForSelector(READY, { timeout: 60_000 });
+  await page.waitForSelector('[data-testid=token]');
+  const [worker] = page.workers();
+  // An uncaught exception inside the worker, as a crash would raise.
+  await worker.evaluate(() => setTimeout(() => { throw new Error('simulated crash'); }, 0));
+  await page.waitForSelector('[data-testid=error]');
+  assert.match(await page.textContent('[data-testid=error]'), /model worker stopped.*simulated crash.*restarted/s);
+  await page.waitForSelector(READY, { timeout: 60_000 });
+  await page.fill('[data-testid=text]', 'Hello again');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=token]').length > 3);
+  await screenshot(page, 'worker-restarted');
+  assert.deepEqual(errors.filter((e) => !e.includes('simulated crash')), []);
   await context.close();
 });

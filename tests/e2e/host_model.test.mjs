@@ -1,0 +1,31 @@
+// scripts/host-model.sh against a local server laid out like the Hub's resolve URLs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serve } from '../../scripts/static-server.mjs';
+
+const run = promisify(execFile);
+
+test('host-model.sh fetches a repository revision into the models folder and lists it', async () => {
+  const hub = mkdtempSync(join(tmpdir(), 'fake-hub-'));
+  const models = mkdtempSync(join(tmpdir(), 'models-'));
+  const resolve = join(hub, 'attention-explorer/tiny-gpt2/resolve/v1');
+  mkdirSync(resolve, { recursive: true });
+  for (const file of ['config.json', 'tokenizer.json', 'model.safetensors']) cpSync(`tests/fixtures/gpt2/${file}`, join(resolve, file));
+  const server = await serve(hub, 0);
+  const env = { ...process.env, HF_ENDPOINT: `http://127.0.0.1:${server.address().port}`, MODELS_DIR: models };
+  try {
+    await run('scripts/host-model.sh', ['attention-explorer/tiny-gpt2', 'v1', 'tiny'], { env });
+    assert.deepEqual(readFileSync(join(models, 'tiny/model.safetensors')), readFileSync('tests/fixtures/gpt2/model.safetensors'));
+    assert.deepEqual(JSON.parse(readFileSync(join(models, 'index.json'), 'utf8')), ['tiny']);
+
+    await assert.rejects(run('scripts/host-model.sh', ['attention-explorer/missing', 'main', 'missing'], { env }));
+    assert.ok(!existsSync(join(models, 'missing')) && !existsSync(join(models, 'missing.partial')), 'a failed download leaves nothing behind');
+  } finally {
+    server.close();
+  }
+});
