@@ -66,7 +66,7 @@ pub fn TextInput() -> impl IntoView {
             <Show when=move || state.truncated_from.with(|t| t.is_some())>
                 <p class="notice" data-testid="truncated">
                     {move || format!(
-                        "This text has {} tokens but the model reads at most {}: only the first {} are used (greyed text is cut).",
+                        "This text has {} tokens but the model reads at most {}: only the first {} tokens are used.",
                         state.truncated_from.get().unwrap_or(0),
                         state.model.with(|m| m.as_ref().map_or(0, |c| c.max_positions)),
                         state.model.with(|m| m.as_ref().map_or(0, |c| c.max_positions)),

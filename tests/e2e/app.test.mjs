@@ -2,7 +2,9 @@
 // Run by scripts/test.sh after `trunk build --release`; screenshots go to test-artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { serve } from '../../scripts/static-server.mjs';
 
@@ -163,6 +165,25 @@ function fakeHub(repo, revision, fixture, hang = []) {
   };
 }
 
+test('the built site works from a sub-path', async () => {
+  const parent = mkdtempSync(join(tmpdir(), 'course-site-'));
+  mkdirSync(join(parent, 'course'));
+  symlinkSync(resolve('dist'), join(parent, 'course', 'attention'));
+  const courseServer = await serve(parent, 0);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('console', (m) => { if (m.type() === 'error' && !m.location().url.startsWith('https://huggingface.co/')) errors.push(m.text()); });
+  await page.route('https://huggingface.co/**', (route) => route.abort('internetdisconnected'));
+  await page.goto(`http://127.0.0.1:${courseServer.address().port}/course/attention/?model=folder:fixture-gpt2`);
+  await page.waitForSelector(READY, { timeout: 60_000 });
+  await page.waitForSelector('[data-testid=token]');
+  assert.deepEqual(errors, []);
+  await context.close();
+  courseServer.close();
+});
+
 test('a Hub repository at a revision loads through the Hub URL pattern', async () => {
   const context = await browser.newContext();
   const hub = fakeHub('attention-explorer/tiny-gpt2', 'v1', 'gpt2_hub_odd_f16');
@@ -182,6 +203,8 @@ test('a download can be cancelled and says so', async () => {
   await page.click('[data-testid=cancel-download]');
   await page.waitForSelector('[data-testid=load-failed]');
   assert.match(await page.textContent('[data-testid=load-failed]'), /cancelled/);
+  const cached = await page.evaluate(async () => (await (await caches.open('attention-explorer-models-v1')).keys()).map((r) => r.url.split('/').pop()));
+  assert.deepEqual(cached.sort(), ['config.json', 'tokenizer.json'], 'the cancelled weights are never cached');
   assert.deepEqual(errors, []);
   await context.close();
 });
