@@ -30,7 +30,7 @@ after(async () => {
 
 /** A fresh page with the Hub made unreachable (or answering only `hub(url)`, which returns a
  *  route action), console errors and page errors recorded. */
-async function openPage(context, query = '', hub = null) {
+async function openPage(context, query = '', hub = null, base = origin) {
   const page = await context.newPage();
   const errors = [];
   const hubRequests = [];
@@ -49,7 +49,7 @@ async function openPage(context, query = '', hub = null) {
     if (action) return route.fulfill(action);
     return route.abort('internetdisconnected');
   });
-  await page.goto(`${origin}/${query}`);
+  await page.goto(`${base}/${query}`);
   return { page, errors, hubRequests };
 }
 
@@ -171,12 +171,8 @@ test('the built site works from a sub-path', async () => {
   symlinkSync(resolve('dist'), join(parent, 'course', 'attention'));
   const courseServer = await serve(parent, 0);
   const context = await browser.newContext();
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  page.on('console', (m) => { if (m.type() === 'error' && !m.location().url.startsWith('https://huggingface.co/')) errors.push(m.text()); });
-  await page.route('https://huggingface.co/**', (route) => route.abort('internetdisconnected'));
-  await page.goto(`http://127.0.0.1:${courseServer.address().port}/course/attention/?model=folder:fixture-gpt2`);
+  const base = `http://127.0.0.1:${courseServer.address().port}/course/attention`;
+  const { page, errors } = await openPage(context, '?model=folder:fixture-gpt2', null, base);
   await page.waitForSelector(READY, { timeout: 60_000 });
   await page.waitForSelector('[data-testid=token]');
   assert.deepEqual(errors, []);
