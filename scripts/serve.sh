@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 ensure_wasm_target; ensure_wasm_bindgen; ensure_trunk; ensure_npm
 scripts/fetch-assets.sh || echo "serve: could not fetch the offline model; the app will need the Hub"
+mkdir -p public/models  # trunk copies it into dist/models, even when empty
 trunk build --release
 exec node scripts/static-server.mjs dist "${1:-8080}"

@@ -31,6 +31,7 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test --locked --target wasm32-unknown-unknown --test wasm_engine
 
 step "release site"
+mkdir -p public/models  # trunk copies it into dist/models, even when empty
 trunk build --release
 # Fixture models are served for the tests only; they never go into public/.
 for fixture in gpt2 distilbert; do
