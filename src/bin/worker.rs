@@ -6,6 +6,8 @@ fn main() {
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
-    eprintln!("this is the browser worker of Attention Explorer; build it with trunk (scripts/serve.sh)");
+    eprintln!(
+        "this is the browser worker of Attention Explorer; build it with trunk (scripts/serve.sh)"
+    );
     std::process::exit(2);
 }

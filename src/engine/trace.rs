@@ -30,9 +30,14 @@ mod f32_bytes {
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<f32>, D::Error> {
         let bytes = serde_bytes::ByteBuf::deserialize(deserializer)?;
         if bytes.len() % 4 != 0 {
-            return Err(serde::de::Error::custom("f32 data must be a multiple of 4 bytes"));
+            return Err(serde::de::Error::custom(
+                "f32 data must be a multiple of 4 bytes",
+            ));
         }
-        Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+        Ok(bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
     }
 }
 

@@ -16,6 +16,7 @@ struct Client {
     ready: bool,
     busy: bool,
     pending_load: Option<Request>,
+    pending_tokenize: Option<Request>,
     pending_trace: Option<Request>,
     latest_trace_id: u32,
     next_id: u32,
@@ -33,14 +34,18 @@ pub fn start(state: AppState) {
     let worker = match Worker::new("./worker_loader.js") {
         Ok(worker) => worker,
         Err(e) => {
-            state.error.set(Some(format!("cannot start the model worker: {e:?}")));
+            state
+                .error
+                .set(Some(format!("cannot start the model worker: {e:?}")));
             return;
         }
     };
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         match serde_wasm_bindgen::from_value::<Response>(event.data()) {
             Ok(response) => receive(response),
-            Err(e) => state.error.set(Some(format!("the worker sent an unreadable message ({e})"))),
+            Err(e) => state
+                .error
+                .set(Some(format!("the worker sent an unreadable message ({e})"))),
         }
     });
     let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
@@ -55,6 +60,7 @@ pub fn start(state: AppState) {
             ready: false,
             busy: false,
             pending_load: None,
+            pending_tokenize: None,
             pending_trace: None,
             latest_trace_id: 0,
             next_id: 1,
@@ -70,32 +76,47 @@ pub fn start(state: AppState) {
 }
 
 fn crashed(reason: String) {
-    let Some(state) = CLIENT.with(|c| c.borrow().as_ref().map(|c| c.state)) else { return };
+    let Some(state) = CLIENT.with(|c| c.borrow().as_ref().map(|c| c.state)) else {
+        return;
+    };
     state.error.set(Some(format!(
         "The model worker stopped ({reason}). It has been restarted; the model is loading again."
     )));
-    start(state);
     state.model.set(None);
     state.load.set(LoadStatus::Idle);
-    // The app reloads the current source (from the cache) when this counter changes.
-    state.reload.update(|n| *n += 1);
+    // This runs inside the dying worker's own event handler; replacing the client drops that
+    // handler, so restart from a fresh task.
+    leptos::task::spawn_local(async move {
+        start(state);
+        // The app reloads the current source (from the cache) when this counter changes.
+        state.reload.update(|n| *n += 1);
+    });
 }
 
 /// Sends the model files to the worker (replacing any waiting load and trace).
 pub fn load(config: Vec<u8>, tokenizer: Vec<u8>, model: Vec<u8>) {
     with_client(|client| {
+        client.pending_tokenize = None;
         client.pending_trace = None;
-        client.pending_load = Some(Request::Load { config, tokenizer, model });
+        client.pending_load = Some(Request::Load {
+            config,
+            tokenizer,
+            model,
+        });
         pump(client);
     });
 }
 
-/// Asks for the trace of `text`; supersedes any trace not yet started.
+/// Asks for the tokens, then the trace, of `text`; supersedes any not yet started.
 pub fn trace(text: String) {
     with_client(|client| {
         let id = client.next_id;
         client.next_id += 1;
         client.latest_trace_id = id;
+        client.pending_tokenize = Some(Request::Tokenize {
+            id,
+            text: text.clone(),
+        });
         client.pending_trace = Some(Request::Trace { id, text });
         pump(client);
     });
@@ -114,26 +135,46 @@ fn pump(client: &mut Client) {
     if !client.ready || client.busy {
         return;
     }
-    let Some(request) = client.pending_load.take().or_else(|| client.pending_trace.take()) else { return };
+    let Some(request) = client
+        .pending_load
+        .take()
+        .or_else(|| client.pending_tokenize.take())
+        .or_else(|| client.pending_trace.take())
+    else {
+        return;
+    };
     match serde_wasm_bindgen::to_value(&request) {
         Ok(message) => match client.worker.post_message(&message) {
             Ok(()) => {
                 client.busy = true;
                 client.state.busy.set(true);
             }
-            Err(e) => client.state.error.set(Some(format!("cannot reach the model worker: {e:?}"))),
+            Err(e) => client
+                .state
+                .error
+                .set(Some(format!("cannot reach the model worker: {e:?}"))),
         },
-        Err(e) => client.state.error.set(Some(format!("cannot encode the request: {e}"))),
+        Err(e) => client
+            .state
+            .error
+            .set(Some(format!("cannot encode the request: {e}"))),
     }
 }
 
 fn receive(response: Response) {
-    let Some((state, latest)) = CLIENT.with(|c| c.borrow().as_ref().map(|c| (c.state, c.latest_trace_id))) else { return };
+    let Some((state, latest)) =
+        CLIENT.with(|c| c.borrow().as_ref().map(|c| (c.state, c.latest_trace_id)))
+    else {
+        return;
+    };
     match response {
         Response::Ready => {
             with_client(|client| client.ready = true);
         }
-        Response::Loaded { card, wasm_memory_bytes } => {
+        Response::Loaded {
+            card,
+            wasm_memory_bytes,
+        } => {
             state.worker_memory.set(Some(wasm_memory_bytes));
             state.layer.update(|l| *l = (*l).min(card.n_layer - 1));
             state.head.update(|h| *h = (*h).min(card.n_head - 1));
@@ -141,7 +182,23 @@ fn receive(response: Response) {
             state.load.set(LoadStatus::Ready);
             state.error.set(None);
         }
-        Response::Trace { id, tokens, truncated_from, trace, compute_ms } => {
+        Response::Tokens {
+            id,
+            tokens,
+            truncated_from,
+        } => {
+            if id == latest {
+                state.tokens.set(Some(tokens));
+                state.truncated_from.set(truncated_from);
+            }
+        }
+        Response::Trace {
+            id,
+            tokens,
+            truncated_from,
+            trace,
+            compute_ms,
+        } => {
             if id == latest {
                 state.trace_ms.set(Some(compute_ms));
                 state.tokens.set(Some(tokens));

@@ -35,13 +35,23 @@ fn examples_for(causal: bool, masked: bool) -> [&'static str; 3] {
 pub fn TextInput() -> impl IntoView {
     let state = use_state();
     let examples = move || {
-        state.model.with(|m| m.as_ref().map(|card| examples_for(card.causal, card.has_prediction_head && card.mask_token.is_some())))
+        state.model.with(|m| {
+            m.as_ref().map(|card| {
+                examples_for(
+                    card.causal,
+                    card.has_prediction_head && card.mask_token.is_some(),
+                )
+            })
+        })
     };
     // A new model starts from its first example unless the user typed their own text.
     Effect::new(move |_| {
         if let Some(list) = examples() {
             let current = state.text.get_untracked();
-            let is_example = [DECODER_EXAMPLES, MASKED_EXAMPLES, ENCODER_EXAMPLES].iter().flatten().any(|e| *e == current);
+            let is_example = [DECODER_EXAMPLES, MASKED_EXAMPLES, ENCODER_EXAMPLES]
+                .iter()
+                .flatten()
+                .any(|e| *e == current);
             if current.trim().is_empty() || is_example {
                 state.text.set(list[0].to_string());
             }

@@ -34,7 +34,9 @@ impl ModelSource {
     /// The URL of one of the model's files (relative URLs keep the site working from any sub-path).
     pub fn url(&self, file: &str) -> String {
         match self {
-            ModelSource::Hub { repo, revision } => format!("https://huggingface.co/{repo}/resolve/{revision}/{file}"),
+            ModelSource::Hub { repo, revision } => {
+                format!("https://huggingface.co/{repo}/resolve/{revision}/{file}")
+            }
             ModelSource::Folder(name) => format!("models/{name}/{file}"),
         }
     }
@@ -42,7 +44,9 @@ impl ModelSource {
     /// How the source is shown.
     pub fn label(&self) -> String {
         match self {
-            ModelSource::Hub { repo, revision } if revision == "main" => format!("Hugging Face Hub: {repo}"),
+            ModelSource::Hub { repo, revision } if revision == "main" => {
+                format!("Hugging Face Hub: {repo}")
+            }
             ModelSource::Hub { repo, revision } => format!("Hugging Face Hub: {repo} @ {revision}"),
             ModelSource::Folder(name) => format!("this site's folder models/{name}/"),
         }
@@ -70,7 +74,10 @@ pub enum FetchError {
 impl std::fmt::Display for FetchError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            FetchError::Unreachable(url) => write!(f, "cannot reach {url}: check the connection or pick another source"),
+            FetchError::Unreachable(url) => write!(
+                f,
+                "cannot reach {url}: check the connection or pick another source"
+            ),
             FetchError::Cancelled => write!(f, "download cancelled"),
             FetchError::Failed(message) => write!(f, "{message}"),
         }
@@ -86,29 +93,49 @@ fn js_message(value: &JsValue) -> String {
 }
 
 fn now_seconds() -> f64 {
-    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now() / 1000.0)
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now() / 1000.0)
 }
 
 async fn open_cache() -> Option<Cache> {
     let caches = web_sys::window()?.caches().ok()?;
-    JsFuture::from(caches.open(CACHE_NAME)).await.ok()?.dyn_into().ok()
+    JsFuture::from(caches.open(CACHE_NAME))
+        .await
+        .ok()?
+        .dyn_into()
+        .ok()
 }
 
 async fn response_bytes(response: &Response) -> Result<Vec<u8>, FetchError> {
-    let buffer = JsFuture::from(response.array_buffer().map_err(|e| FetchError::Failed(js_message(&e)))?)
-        .await
-        .map_err(|e| FetchError::Failed(js_message(&e)))?;
+    let buffer = JsFuture::from(
+        response
+            .array_buffer()
+            .map_err(|e| FetchError::Failed(js_message(&e)))?,
+    )
+    .await
+    .map_err(|e| FetchError::Failed(js_message(&e)))?;
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
 /// Downloads one file with progress, or reads it from Cache Storage. Only a complete download
 /// is cached.
-async fn fetch_file(url: &str, file: &str, state: AppState, signal: &web_sys::AbortSignal) -> Result<Vec<u8>, FetchError> {
+async fn fetch_file(
+    url: &str,
+    file: &str,
+    state: AppState,
+    signal: &web_sys::AbortSignal,
+) -> Result<Vec<u8>, FetchError> {
     let cache = open_cache().await;
     if let Some(cache) = &cache {
         if let Ok(hit) = JsFuture::from(cache.match_with_str(url)).await {
             if let Ok(response) = hit.dyn_into::<Response>() {
-                state.load.set(LoadStatus::Downloading(Progress { file: format!("{file} (from cache)"), loaded: 0.0, total: None, elapsed: 0.0 }));
+                state.load.set(LoadStatus::Downloading(Progress {
+                    file: format!("{file} (from cache)"),
+                    loaded: 0.0,
+                    total: None,
+                    elapsed: 0.0,
+                }));
                 return response_bytes(&response).await;
             }
         }
@@ -116,27 +143,49 @@ async fn fetch_file(url: &str, file: &str, state: AppState, signal: &web_sys::Ab
     let window = web_sys::window().ok_or_else(|| FetchError::Failed("no window".into()))?;
     let init = web_sys::RequestInit::new();
     init.set_signal(Some(signal));
-    let response: Response = match JsFuture::from(window.fetch_with_str_and_init(url, &init)).await {
-        Ok(response) => response.dyn_into().map_err(|_| FetchError::Failed("fetch gave no response".into()))?,
+    let response: Response = match JsFuture::from(window.fetch_with_str_and_init(url, &init)).await
+    {
+        Ok(response) => response
+            .dyn_into()
+            .map_err(|_| FetchError::Failed("fetch gave no response".into()))?,
         Err(_) if signal.aborted() => return Err(FetchError::Cancelled),
         Err(_) => return Err(FetchError::Unreachable(url.to_string())),
     };
     if !response.ok() {
-        return Err(FetchError::Failed(format!("{url} answered HTTP {} {}", response.status(), response.status_text())));
+        return Err(FetchError::Failed(format!(
+            "{url} answered HTTP {} {}",
+            response.status(),
+            response.status_text()
+        )));
     }
     let headers = response.headers();
     let encoded = headers.get("content-encoding").ok().flatten().is_some();
-    let total = headers.get("content-length").ok().flatten().and_then(|v| v.parse::<f64>().ok()).filter(|_| !encoded);
-    let body = response.body().ok_or_else(|| FetchError::Failed(format!("{url} sent no body")))?;
+    let total = headers
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|_| !encoded);
+    let body = response
+        .body()
+        .ok_or_else(|| FetchError::Failed(format!("{url} sent no body")))?;
     let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
     let started = now_seconds();
     let mut bytes: Vec<u8> = Vec::with_capacity(total.unwrap_or(0.0) as usize);
     let mut last_report = 0.0;
     loop {
         let chunk = JsFuture::from(reader.read()).await.map_err(|e| {
-            if signal.aborted() { FetchError::Cancelled } else { FetchError::Failed(format!("download of {file} broke off: {}", js_message(&e))) }
+            if signal.aborted() {
+                FetchError::Cancelled
+            } else {
+                FetchError::Failed(format!("download of {file} broke off: {}", js_message(&e)))
+            }
         })?;
-        if Reflect::get(&chunk, &"done".into()).ok().and_then(|d| d.as_bool()).unwrap_or(true) {
+        if Reflect::get(&chunk, &"done".into())
+            .ok()
+            .and_then(|d| d.as_bool())
+            .unwrap_or(true)
+        {
             break;
         }
         let value: Uint8Array = Reflect::get(&chunk, &"value".into())
@@ -148,15 +197,28 @@ async fn fetch_file(url: &str, file: &str, state: AppState, signal: &web_sys::Ab
         let now = now_seconds();
         if now - last_report > 0.1 {
             last_report = now;
-            state.load.set(LoadStatus::Downloading(Progress { file: file.to_string(), loaded: bytes.len() as f64, total, elapsed: now - started }));
+            state.load.set(LoadStatus::Downloading(Progress {
+                file: file.to_string(),
+                loaded: bytes.len() as f64,
+                total,
+                elapsed: now - started,
+            }));
         }
     }
     if let Some(total) = total {
         if bytes.len() as f64 != total {
-            return Err(FetchError::Failed(format!("{file} is incomplete ({} of {total} bytes); try again", bytes.len())));
+            return Err(FetchError::Failed(format!(
+                "{file} is incomplete ({} of {total} bytes); try again",
+                bytes.len()
+            )));
         }
     }
-    state.load.set(LoadStatus::Downloading(Progress { file: file.to_string(), loaded: bytes.len() as f64, total, elapsed: now_seconds() - started }));
+    state.load.set(LoadStatus::Downloading(Progress {
+        file: file.to_string(),
+        loaded: bytes.len() as f64,
+        total,
+        elapsed: now_seconds() - started,
+    }));
     if let Some(cache) = &cache {
         let body = Uint8Array::from(bytes.as_slice());
         if let Ok(copy) = Response::new_with_opt_buffer_source(Some(&body)) {
@@ -181,7 +243,11 @@ pub async fn fetch_model(source: &ModelSource, state: AppState) -> Result<ModelF
     let model = files.pop().unwrap_or_default();
     let tokenizer = files.pop().unwrap_or_default();
     let config = files.pop().unwrap_or_default();
-    Ok(ModelFiles { config, tokenizer, model })
+    Ok(ModelFiles {
+        config,
+        tokenizer,
+        model,
+    })
 }
 
 /// Cancels the download in progress, if any.
@@ -194,20 +260,33 @@ pub fn cancel_download() {
 /// Reads config.json, tokenizer.json and a .safetensors file picked or dropped by the user.
 pub async fn read_local_files(files: Vec<File>) -> Result<ModelFiles, String> {
     let find = |wanted: &dyn Fn(&str) -> bool| files.iter().find(|f| wanted(&f.name())).cloned();
-    let config = find(&|n| n == "config.json").ok_or("config.json is missing: pick all three files")?;
-    let tokenizer = find(&|n| n == "tokenizer.json").ok_or("tokenizer.json is missing: pick all three files")?;
-    let model = find(&|n| n.ends_with(".safetensors")).ok_or("the .safetensors weights are missing: pick all three files")?;
+    let config =
+        find(&|n| n == "config.json").ok_or("config.json is missing: pick all three files")?;
+    let tokenizer = find(&|n| n == "tokenizer.json")
+        .ok_or("tokenizer.json is missing: pick all three files")?;
+    let model = find(&|n| n.ends_with(".safetensors"))
+        .ok_or("the .safetensors weights are missing: pick all three files")?;
     let read = |file: File| async move {
-        let buffer = JsFuture::from(file.array_buffer()).await.map_err(|e| format!("cannot read {}: {}", file.name(), js_message(&e)))?;
+        let buffer = JsFuture::from(file.array_buffer())
+            .await
+            .map_err(|e| format!("cannot read {}: {}", file.name(), js_message(&e)))?;
         Ok::<Vec<u8>, String>(Uint8Array::new(&buffer).to_vec())
     };
-    Ok(ModelFiles { config: read(config).await?, tokenizer: read(tokenizer).await?, model: read(model).await? })
+    Ok(ModelFiles {
+        config: read(config).await?,
+        tokenizer: read(tokenizer).await?,
+        model: read(model).await?,
+    })
 }
 
 /// The URLs held in the model cache.
 pub async fn cached_urls() -> Vec<String> {
-    let Some(cache) = open_cache().await else { return Vec::new() };
-    let Ok(keys) = JsFuture::from(cache.keys()).await else { return Vec::new() };
+    let Some(cache) = open_cache().await else {
+        return Vec::new();
+    };
+    let Ok(keys) = JsFuture::from(cache.keys()).await else {
+        return Vec::new();
+    };
     js_sys::Array::from(&keys)
         .iter()
         .filter_map(|request| request.dyn_into::<web_sys::Request>().ok().map(|r| r.url()))
@@ -223,12 +302,20 @@ pub async fn clear_cache() {
 
 /// The folder models this site hosts, from `models/index.json` (written by the set-up scripts).
 pub async fn hosted_models() -> Vec<String> {
-    let Some(window) = web_sys::window() else { return Vec::new() };
-    let Ok(response) = JsFuture::from(window.fetch_with_str("models/index.json")).await else { return Vec::new() };
-    let Ok(response) = response.dyn_into::<Response>() else { return Vec::new() };
+    let Some(window) = web_sys::window() else {
+        return Vec::new();
+    };
+    let Ok(response) = JsFuture::from(window.fetch_with_str("models/index.json")).await else {
+        return Vec::new();
+    };
+    let Ok(response) = response.dyn_into::<Response>() else {
+        return Vec::new();
+    };
     if !response.ok() {
         return Vec::new();
     }
-    let Ok(bytes) = response_bytes(&response).await else { return Vec::new() };
+    let Ok(bytes) = response_bytes(&response).await else {
+        return Vec::new();
+    };
     serde_json::from_slice(&bytes).unwrap_or_default()
 }

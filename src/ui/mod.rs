@@ -47,16 +47,24 @@ async fn open_initial_model(state: AppState) {
         Some(source) => source,
         None => {
             if let Some(bad) = requested {
-                state.notice.set(Some(format!("The model “{bad}” in the link is not understood; opened the default model.")));
+                state.notice.set(Some(format!(
+                    "The model “{bad}” in the link is not understood; opened the default model."
+                )));
             }
-            ModelSource::Hub { repo: DEFAULT_HUB_MODEL.into(), revision: "main".into() }
+            ModelSource::Hub {
+                repo: DEFAULT_HUB_MODEL.into(),
+                revision: "main".into(),
+            }
         }
     };
     report(open_with_offline_fallback(source, state).await, state);
 }
 
 /// Opens a source; when it is the Hub and the Hub cannot be reached, opens the offline model.
-pub async fn open_with_offline_fallback(source: ModelSource, state: AppState) -> Result<(), FetchError> {
+pub async fn open_with_offline_fallback(
+    source: ModelSource,
+    state: AppState,
+) -> Result<(), FetchError> {
     match open_source(source.clone(), state).await {
         Err(FetchError::Unreachable(_)) if matches!(source, ModelSource::Hub { .. }) => {
             state.notice.set(Some(format!(
@@ -82,10 +90,18 @@ pub fn report(result: Result<(), FetchError>, state: AppState) {
 }
 
 fn parse_source(value: &str) -> Option<ModelSource> {
-    let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) && !s.contains("..");
+    let valid = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+            && !s.contains("..")
+    };
     if let Some(hub) = value.strip_prefix("hub:") {
         let (repo, revision) = hub.split_once('@').unwrap_or((hub, "main"));
-        return (valid(repo) && valid(revision)).then(|| ModelSource::Hub { repo: repo.into(), revision: revision.into() });
+        return (valid(repo) && valid(revision)).then(|| ModelSource::Hub {
+            repo: repo.into(),
+            revision: revision.into(),
+        });
     }
     let name = value.strip_prefix("folder:")?;
     (valid(name) && !name.contains('/')).then(|| ModelSource::Folder(name.into()))

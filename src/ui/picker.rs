@@ -9,7 +9,11 @@ use super::state::{use_state, AppState, LoadStatus, Progress};
 use super::{client, open_with_offline_fallback, report, DEFAULT_HUB_MODEL};
 
 /// The suggested Hub models.
-const HUB_SUGGESTIONS: [&str; 3] = [DEFAULT_HUB_MODEL, "distilbert/distilbert-base-uncased", "distilbert/distilgpt2"];
+const HUB_SUGGESTIONS: [&str; 3] = [
+    DEFAULT_HUB_MODEL,
+    "distilbert/distilbert-base-uncased",
+    "distilbert/distilgpt2",
+];
 
 fn files_of(list: Option<FileList>) -> Vec<File> {
     let Some(list) = list else { return Vec::new() };
@@ -22,7 +26,14 @@ fn load_local(files: Vec<File>, state: AppState) {
     }
     loader::cancel_download();
     state.source.set(None);
-    state.model_source.set(format!("your files: {}", files.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")));
+    state.model_source.set(format!(
+        "your files: {}",
+        files
+            .iter()
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
     state.model.set(None);
     state.load.set(LoadStatus::Building);
     spawn_local(async move {
@@ -59,7 +70,10 @@ pub fn ModelPicker() -> impl IntoView {
     });
 
     let load_hub = move |_| {
-        let source = ModelSource::Hub { repo: repo.get_untracked().trim().to_string(), revision: revision.get_untracked().trim().to_string() };
+        let source = ModelSource::Hub {
+            repo: repo.get_untracked().trim().to_string(),
+            revision: revision.get_untracked().trim().to_string(),
+        };
         state.notice.set(None);
         spawn_local(async move { report(open_with_offline_fallback(source, state).await, state) });
     };
@@ -150,18 +164,40 @@ fn ModelCard() -> impl IntoView {
 
 /// 124.4M, 22.7M, or the exact number for small models.
 fn describe_count(count: usize) -> String {
-    if count >= 1_000_000 { format!("{:.1}M", count as f64 / 1e6) } else { count.to_string() }
+    if count >= 1_000_000 {
+        format!("{:.1}M", count as f64 / 1e6)
+    } else {
+        count.to_string()
+    }
 }
 
 fn describe_progress(progress: &Progress) -> String {
     let mb = progress.loaded / 1e6;
-    let speed = if progress.elapsed > 0.0 { mb / progress.elapsed } else { 0.0 };
+    let speed = if progress.elapsed > 0.0 {
+        mb / progress.elapsed
+    } else {
+        0.0
+    };
     match progress.total {
         Some(total) if total > 0.0 => {
-            let left = if speed > 0.0 { (total / 1e6 - mb) / speed } else { 0.0 };
-            format!("{}: {:.1} of {:.1} MB ({:.0}%) · {:.1} MB/s · {:.0} s left", progress.file, mb, total / 1e6, 100.0 * progress.loaded / total, speed, left)
+            let left = if speed > 0.0 {
+                (total / 1e6 - mb) / speed
+            } else {
+                0.0
+            };
+            format!(
+                "{}: {:.1} of {:.1} MB ({:.0}%) · {:.1} MB/s · {:.0} s left",
+                progress.file,
+                mb,
+                total / 1e6,
+                100.0 * progress.loaded / total,
+                speed,
+                left
+            )
         }
-        _ if progress.loaded > 0.0 => format!("{}: {:.1} MB · {:.1} MB/s", progress.file, mb, speed),
+        _ if progress.loaded > 0.0 => {
+            format!("{}: {:.1} MB · {:.1} MB/s", progress.file, mb, speed)
+        }
         _ => progress.file.clone(),
     }
 }

@@ -3,8 +3,8 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use crate::engine::{TokenizedText, Trace};
 use super::loader::ModelSource;
+use crate::engine::{TokenizedText, Trace};
 use crate::worker::protocol::ModelCard;
 
 /// The panels, in navigation order.
@@ -24,7 +24,13 @@ pub enum Panel {
 
 impl Panel {
     /// Every panel, in navigation order.
-    pub const ALL: [Panel; 5] = [Panel::StepThrough, Panel::Heatmaps, Panel::Positions, Panel::Predictions, Panel::Saliency];
+    pub const ALL: [Panel; 5] = [
+        Panel::StepThrough,
+        Panel::Heatmaps,
+        Panel::Positions,
+        Panel::Predictions,
+        Panel::Saliency,
+    ];
 
     /// The tab label.
     pub fn label(self) -> &'static str {
@@ -158,7 +164,11 @@ impl AppState {
         if count == 0 {
             return None;
         }
-        self.pinned.get().or(self.hovered.get()).filter(|&i| i < count).or(Some(count - 1))
+        self.pinned
+            .get()
+            .or(self.hovered.get())
+            .filter(|&i| i < count)
+            .or(Some(count - 1))
     }
 }
 

@@ -20,12 +20,24 @@ pub enum Request {
         #[serde(with = "serde_bytes")]
         model: Vec<u8>,
     },
+    /// Tokenize a text (cheap: lets the page show tokens before the trace is done).
+    Tokenize { id: u32, text: String },
     /// Tokenize and trace a text (truncated to the model's positions).
     Trace { id: u32, text: String },
     /// Top-k predictions for a text.
-    Predict { id: u32, text: String, k: usize, temperature: f32 },
+    Predict {
+        id: u32,
+        text: String,
+        k: usize,
+        temperature: f32,
+    },
     /// Gradient×input saliency for a text.
-    Saliency { id: u32, text: String, position: Option<usize>, target: Option<u32> },
+    Saliency {
+        id: u32,
+        text: String,
+        position: Option<usize>,
+        target: Option<u32>,
+    },
 }
 
 /// What the worker answers.
@@ -40,6 +52,13 @@ pub enum Response {
         /// The worker's wasm memory after loading, in bytes (wasm memory never shrinks, so
         /// this is the peak so far).
         wasm_memory_bytes: usize,
+    },
+    /// The tokens of a text.
+    Tokens {
+        id: u32,
+        tokens: TokenizedText,
+        /// Token count before truncation, when the text was longer than the model reads.
+        truncated_from: Option<usize>,
     },
     /// The trace of a text.
     Trace {
@@ -103,14 +122,20 @@ impl ModelCard {
             vocab_size: config.vocab_size,
             max_positions: config.max_positions,
             has_prediction_head: model.has_prediction_head(),
-            mask_token: model.tokenizer.mask_token().map(|(text, _)| text.to_string()),
+            mask_token: model
+                .tokenizer
+                .mask_token()
+                .map(|(text, _)| text.to_string()),
         }
     }
 }
 
 /// Tokenizes `text` for `model`, cutting it to the model's positions; returns the tokens and
 /// the original length when it was cut.
-pub fn tokenize_within_limit(model: &Model, text: &str) -> crate::engine::Result<(TokenizedText, Option<usize>)> {
+pub fn tokenize_within_limit(
+    model: &Model,
+    text: &str,
+) -> crate::engine::Result<(TokenizedText, Option<usize>)> {
     let mut tokens = model.tokenize(text)?;
     let limit = model.config.max_positions;
     if tokens.ids.len() <= limit {
@@ -129,43 +154,96 @@ pub fn tokenize_within_limit(model: &Model, text: &str) -> crate::engine::Result
 pub fn handle(model: &mut Option<Model>, request: Request) -> Response {
     let id = match &request {
         Request::Load { .. } => None,
-        Request::Trace { id, .. } | Request::Predict { id, .. } | Request::Saliency { id, .. } => Some(*id),
+        Request::Tokenize { id, .. }
+        | Request::Trace { id, .. }
+        | Request::Predict { id, .. }
+        | Request::Saliency { id, .. } => Some(*id),
     };
-    if let Request::Load { config, tokenizer, model: weights } = request {
+    if let Request::Load {
+        config,
+        tokenizer,
+        model: weights,
+    } = request
+    {
         *model = None;
         return match Model::from_bytes(&config, &tokenizer, &weights) {
             Ok(loaded) => {
                 let card = ModelCard::of(&loaded);
                 *model = Some(loaded);
-                Response::Loaded { card, wasm_memory_bytes: 0 }
+                Response::Loaded {
+                    card,
+                    wasm_memory_bytes: 0,
+                }
             }
-            Err(e) => Response::Error { id: None, message: e.to_string() },
+            Err(e) => Response::Error {
+                id: None,
+                message: e.to_string(),
+            },
         };
     }
     let model = model.as_ref();
     let result = (|| -> crate::engine::Result<Response> {
         let needs_model = || {
-            model.ok_or_else(|| crate::engine::EngineError::Input("No model is loaded yet: pick one first.".into()))
+            model.ok_or_else(|| {
+                crate::engine::EngineError::Input("No model is loaded yet: pick one first.".into())
+            })
         };
         Ok(match request {
-            Request::Load { .. } => return Err(crate::engine::EngineError::Compute("load handled above".into())),
+            Request::Load { .. } => {
+                return Err(crate::engine::EngineError::Compute(
+                    "load handled above".into(),
+                ))
+            }
+            Request::Tokenize { id, text } => {
+                let (tokens, truncated_from) = tokenize_within_limit(needs_model()?, &text)?;
+                Response::Tokens {
+                    id,
+                    tokens,
+                    truncated_from,
+                }
+            }
             Request::Trace { id, text } => {
                 let model = needs_model()?;
                 let (tokens, truncated_from) = tokenize_within_limit(model, &text)?;
                 let trace = Box::new(model.trace(&tokens.ids)?);
-                Response::Trace { id, tokens, truncated_from, trace, compute_ms: 0.0 }
+                Response::Trace {
+                    id,
+                    tokens,
+                    truncated_from,
+                    trace,
+                    compute_ms: 0.0,
+                }
             }
-            Request::Predict { id, text, k, temperature } => {
+            Request::Predict {
+                id,
+                text,
+                k,
+                temperature,
+            } => {
                 let model = needs_model()?;
                 let (tokens, _) = tokenize_within_limit(model, &text)?;
-                Response::Predictions { id, predictions: model.predict(&tokens.ids, k, temperature)? }
+                Response::Predictions {
+                    id,
+                    predictions: model.predict(&tokens.ids, k, temperature)?,
+                }
             }
-            Request::Saliency { id, text, position, target } => {
+            Request::Saliency {
+                id,
+                text,
+                position,
+                target,
+            } => {
                 let model = needs_model()?;
                 let (tokens, _) = tokenize_within_limit(model, &text)?;
-                Response::Saliency { id, saliency: model.saliency(&tokens.ids, position, target)? }
+                Response::Saliency {
+                    id,
+                    saliency: model.saliency(&tokens.ids, position, target)?,
+                }
             }
         })
     })();
-    result.unwrap_or_else(|e| Response::Error { id, message: e.to_string() })
+    result.unwrap_or_else(|e| Response::Error {
+        id,
+        message: e.to_string(),
+    })
 }

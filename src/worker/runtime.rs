@@ -22,7 +22,9 @@ fn post(response: &Response) {
                 web_sys::console::error_2(&"worker: cannot post a response".into(), &e);
             }
         }
-        Err(e) => web_sys::console::error_1(&format!("worker: cannot encode a response: {e}").into()),
+        Err(e) => {
+            web_sys::console::error_1(&format!("worker: cannot encode a response: {e}").into())
+        }
     }
 }
 
@@ -30,17 +32,24 @@ fn post(response: &Response) {
 /// handler exists would be lost, so the page waits for this).
 pub fn start() {
     std::panic::set_hook(Box::new(|info| {
-        post(&Response::Panic { message: info.to_string() });
+        post(&Response::Panic {
+            message: info.to_string(),
+        });
         console_error_panic_hook::hook(info);
     }));
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| {
         let started = js_sys::Date::now();
         let mut response = match serde_wasm_bindgen::from_value::<Request>(event.data()) {
             Ok(request) => MODEL.with(|model| handle(&mut model.borrow_mut(), request)),
-            Err(e) => Response::Error { id: None, message: format!("the page sent a malformed request ({e})") },
+            Err(e) => Response::Error {
+                id: None,
+                message: format!("the page sent a malformed request ({e})"),
+            },
         };
         match &mut response {
-            Response::Loaded { wasm_memory_bytes, .. } => *wasm_memory_bytes = memory_bytes(),
+            Response::Loaded {
+                wasm_memory_bytes, ..
+            } => *wasm_memory_bytes = memory_bytes(),
             Response::Trace { compute_ms, .. } => *compute_ms = js_sys::Date::now() - started,
             _ => {}
         }

@@ -254,7 +254,10 @@ pub fn assert_within_tolerance(name: &str, errors: &[(String, f32)]) {
     for (field, error) in &fields {
         println!("{name:>18} {field:<18} max abs error {error:.3e}");
     }
-    let failing: Vec<_> = fields.iter().filter(|(_, e)| e.is_nan() || *e > TOLERANCE).collect();
+    let failing: Vec<_> = fields
+        .iter()
+        .filter(|(_, e)| e.is_nan() || *e > TOLERANCE)
+        .collect();
     assert!(
         failing.is_empty(),
         "{name}: fields over {TOLERANCE}: {failing:?}"

@@ -12,12 +12,18 @@ pub fn StepThrough() -> impl IntoView {
         let trace = state.trace.get()?;
         let query = state.query_token()?;
         let (layer, head) = (state.layer.get(), state.head.get());
-        let [layers, heads, queries, keys] = trace.attentions.shape[..] else { return None };
+        let [layers, heads, queries, keys] = trace.attentions.shape[..] else {
+            return None;
+        };
         if layer >= layers || head >= heads || query >= queries {
             return None;
         }
         let start = ((layer * heads + head) * queries + query) * keys;
-        let mut row: Vec<(usize, f32)> = trace.attentions.data[start..start + keys].iter().copied().enumerate().collect();
+        let mut row: Vec<(usize, f32)> = trace.attentions.data[start..start + keys]
+            .iter()
+            .copied()
+            .enumerate()
+            .collect();
         row.sort_by(|a, b| b.1.total_cmp(&a.1));
         Some((query, trace.tokens.clone(), row, trace.causal))
     };
