@@ -85,8 +85,12 @@ test('typing shows tokens; hovering and clicking a token sets the shared query t
   await page.click('[data-testid=token][data-index="2"]');
   await page.mouse.move(0, 0);
   await page.waitForFunction(() => document.querySelector('[data-testid=query-token]').textContent.includes('“world” (position 2, pinned)'));
-  const rows = await page.$$eval('[data-testid=attention-list] li', (items) => items.length);
-  assert.equal(rows, 12, 'an encoder row attends to every token');
+  await page.click('text=5. Softmax');
+  await page.waitForSelector('[data-testid=step-5]');
+  const probabilities = await page.$$eval('.num[data-kind=prob]', (nodes) => nodes.map((n) => Number(n.dataset.value)));
+  assert.equal(probabilities.length, 12, 'an encoder query attends to every token');
+  assert.ok(Math.abs(probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-5, 'the weights sum to 1');
+  assert.ok(probabilities.every((p) => p > 0), 'nothing is masked in an encoder');
   await screenshot(page, 'tokens-and-pinned-query');
   await page.fill('[data-testid=text]', '   ');
   await page.waitForSelector('[data-testid=empty-hint]');
@@ -101,7 +105,7 @@ test('fixture GPT-2 and DistilBERT load from the models/ folder', async () => {
   assert.equal(await page.textContent(READY), 'GPT-2');
   await page.fill('[data-testid=text]', 'Hello world');
   await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=token]')].some((c) => c.textContent.startsWith('␣')));
-  await page.waitForSelector('[data-testid=attention-list] li');
+  await page.waitForSelector('[data-testid=qkv] tbody tr');
   await screenshot(page, 'fixture-gpt2');
 
   await page.click('.sources summary');

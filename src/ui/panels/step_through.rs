@@ -1,48 +1,287 @@
-//! The self-attention step-through. For now: where the query token looks at the selected
-//! layer and head, with the model's real attention probabilities.
+//! The self-attention step-through for one layer, head and query token, with the model's real
+//! numbers from the trace: Q/K/V → scores → ÷√dₖ → mask → softmax → weighted sum → output.
+//! Every shown number carries its exact value in `data-value` (and a tooltip).
+use std::sync::Arc;
+
 use leptos::prelude::*;
 
-use crate::ui::state::use_state;
+use crate::engine::Trace;
+use crate::ui::state::{use_state, AppState};
 
-/// Keys the query token attends to, most attended first.
+/// The steps, in order.
+const STEPS: [&str; 7] = [
+    "1. Queries, keys and values",
+    "2. Scores q·k",
+    "3. Scale by 1/√dₖ",
+    "4. Mask",
+    "5. Softmax",
+    "6. Weighted sum of V",
+    "7. Output projection and residual",
+];
+
+/// One head's numbers for one query token, cut out of the trace.
+struct HeadView {
+    trace: Arc<Trace>,
+    layer: usize,
+    head: usize,
+    query: usize,
+    n_tokens: usize,
+    d_head: usize,
+}
+
+impl HeadView {
+    fn new(state: &AppState) -> Option<Self> {
+        let trace = state.trace.get()?;
+        let query = state.query_token()?;
+        let [layers, heads, n_tokens, d_head] = trace.q.shape[..] else {
+            return None;
+        };
+        let (layer, head) = (state.layer.get(), state.head.get());
+        (layer < layers && head < heads && query < n_tokens).then_some(HeadView {
+            trace,
+            layer,
+            head,
+            query,
+            n_tokens,
+            d_head,
+        })
+    }
+
+    /// Row `token` of a [layer, head, token, d] array at this layer and head.
+    fn head_row<'a>(&self, array: &'a crate::engine::Array, token: usize) -> &'a [f32] {
+        let width = array.shape[3];
+        let start = ((self.layer * array.shape[1] + self.head) * array.shape[2] + token) * width;
+        &array.data[start..start + width]
+    }
+
+    /// Row `token` of a [layer, token, d] array at this layer.
+    fn layer_row<'a>(&self, array: &'a crate::engine::Array, token: usize) -> &'a [f32] {
+        let width = array.shape[2];
+        let start = (self.layer * array.shape[1] + token) * width;
+        &array.data[start..start + width]
+    }
+
+    fn token(&self, index: usize) -> String {
+        self.trace.tokens[index].clone()
+    }
+}
+
+/// A number with its exact value in `data-value` and a tooltip.
+fn number(value: f32, kind: &'static str) -> impl IntoView {
+    let shown = if value == f32::NEG_INFINITY {
+        "−∞".to_string()
+    } else {
+        format!("{value:.4}")
+    };
+    view! { <span class="num" data-kind=kind data-value=value.to_string() title=value.to_string()>{shown}</span> }
+}
+
+/// A vector as coloured cells (blue negative, red positive), exact values on hover.
+fn vector(values: &[f32], kind: &'static str) -> impl IntoView {
+    let scale = values.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+    let cells = values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let alpha = (v.abs() / scale).min(1.0);
+            let colour = if v >= 0.0 { format!("rgba(214, 39, 40, {alpha:.3})") } else { format!("rgba(31, 119, 180, {alpha:.3})") };
+            view! { <span class="cell" style=format!("background: {colour}") data-value=v.to_string() title=format!("[{i}] = {v}")></span> }
+        })
+        .collect_view();
+    view! { <span class="vector" data-kind=kind>{cells}</span> }
+}
+
+/// Step controls, the current step and its content.
 #[component]
 pub fn StepThrough() -> impl IntoView {
     let state = use_state();
-    let rows = move || {
-        let trace = state.trace.get()?;
-        let query = state.query_token()?;
-        let (layer, head) = (state.layer.get(), state.head.get());
-        let [layers, heads, queries, keys] = trace.attentions.shape[..] else {
-            return None;
-        };
-        if layer >= layers || head >= heads || query >= queries {
-            return None;
+    let step = state.step;
+    let last = STEPS.len() - 1;
+    let playing = RwSignal::new(false);
+    let go = move |delta: isize| {
+        step.update(|s| *s = (*s as isize + delta).clamp(0, last as isize) as usize)
+    };
+    // Play advances one step a second until the last.
+    Effect::new(move |_| {
+        if playing.get() {
+            leptos::task::spawn_local(async move {
+                while playing.get_untracked() && step.get_untracked() < last {
+                    gloo_sleep(1000).await;
+                    if playing.get_untracked() {
+                        go(1);
+                    }
+                }
+                playing.set(false);
+            });
         }
-        let start = ((layer * heads + head) * queries + query) * keys;
-        let mut row: Vec<(usize, f32)> = trace.attentions.data[start..start + keys]
-            .iter()
-            .copied()
-            .enumerate()
-            .collect();
-        row.sort_by(|a, b| b.1.total_cmp(&a.1));
-        Some((query, trace.tokens.clone(), row, trace.causal))
+    });
+    let on_key = move |ev: leptos::ev::KeyboardEvent| match ev.key().as_str() {
+        "ArrowRight" => {
+            ev.prevent_default();
+            go(1)
+        }
+        "ArrowLeft" => {
+            ev.prevent_default();
+            go(-1)
+        }
+        " " => {
+            ev.prevent_default();
+            playing.update(|p| *p = !*p)
+        }
+        _ => {}
     };
     view! {
         <h2>"Attention step by step"</h2>
-        <p class="explain">"Each token builds a query and compares it with every token's key; softmax turns the scores into weights that sum to 1. Hover or click a token above to choose the query."</p>
-        {move || rows().map(|(query, tokens, row, causal)| view! {
-            <p>{format!("Layer {}, head {}: where “{}” looks", state.layer.get() + 1, state.head.get() + 1, tokens[query])}
-                {causal.then_some(" (GPT-2 cannot look at later tokens, so they get exactly 0)")}</p>
-            <ol class="attention-list" data-testid="attention-list">
-                {row.into_iter().map(|(key, p)| view! {
-                    <li>
-                        <span class="bar" style=format!("width: {:.1}%", 100.0 * p)></span>
-                        <span class="label">{tokens[key].clone()}</span>
-                        <span class="value">{format!("{p:.4}")}</span>
-                    </li>
+        <div class="stepper" tabindex="0" data-testid="stepper" on:keydown=on_key
+            aria-label="Step-through: left and right arrows change the step, space plays">
+            <button data-testid="step-prev" on:click=move |_| go(-1) prop:disabled=move || step.get() == 0>"◀ Prev"</button>
+            <button data-testid="step-play" on:click=move |_| playing.update(|p| *p = !*p)>{move || if playing.get() { "⏸ Pause" } else { "▶ Play" }}</button>
+            <button data-testid="step-next" on:click=move |_| go(1) prop:disabled=move || step.get() == last>"Next ▶"</button>
+            <ol class="step-list">
+                {STEPS.iter().enumerate().map(|(i, label)| view! {
+                    <li class:current=move || step.get() == i><button on:click=move |_| step.set(i)>{*label}</button></li>
                 }).collect_view()}
             </ol>
-        })}
-        <p class="muted">"Coming next in this panel: Q, K and V vectors, the scores q·k/√dₖ, the mask, softmax and the weighted sum of V, one step at a time."</p>
+        </div>
+        <div class="step-body" data-testid=move || format!("step-{}", step.get() + 1) aria-live="polite">
+            {move || match HeadView::new(&state) {
+                None => view! { <p class="muted">"Type a sentence to step through its attention."</p> }.into_any(),
+                Some(view) => step_content(view, step.get()).into_any(),
+            }}
+        </div>
     }
+}
+
+async fn gloo_sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+fn step_content(v: HeadView, step: usize) -> impl IntoView {
+    let query_name = v.token(v.query);
+    let header = format!(
+        "Layer {}, head {}, query token “{}” (position {}), dₖ = {}",
+        v.layer + 1,
+        v.head + 1,
+        query_name,
+        v.query,
+        v.d_head
+    );
+    let scale = (v.d_head as f32).sqrt();
+    let body = match step {
+        0 => {
+            let input = v.layer_row(&v.trace.attention_inputs, v.query).to_vec();
+            let rows = (0..v.n_tokens)
+                .map(|j| {
+                    view! {
+                        <tr class:query-row=j == v.query>
+                            <th>{v.token(j)}</th>
+                            <td>{vector(v.head_row(&v.trace.q, j), "q")}</td>
+                            <td>{vector(v.head_row(&v.trace.k, j), "k")}</td>
+                            <td>{vector(v.head_row(&v.trace.v, j), "v")}</td>
+                        </tr>
+                    }
+                })
+                .collect_view();
+            view! {
+                <p>{format!("The query token's input row x ({} numbers{}) is multiplied by three learned matrices: Q = xW_Q + b_Q, K = xW_K + b_K, V = xW_V + b_V. This head keeps {} numbers of each.",
+                    input.len(),
+                    if v.trace.causal { ", after the layer norm ln_1" } else { "" },
+                    v.d_head)}</p>
+                <p>"x: " {vector(&input, "x")}</p>
+                <table class="qkv" data-testid="qkv"><thead><tr><th>"token"</th><th>"q"</th><th>"k"</th><th>"v"</th></tr></thead><tbody>{rows}</tbody></table>
+            }.into_any()
+        }
+        1 | 2 => {
+            let q = v.head_row(&v.trace.q, v.query).to_vec();
+            let scores = row_of(&v, &v.trace.scores);
+            let rows = (0..v.n_tokens).map(|j| {
+                let k = v.head_row(&v.trace.k, j);
+                // The trace holds q·k/√dₖ; the unscaled dot product is that times √dₖ.
+                let dot = scores[j] * scale;
+                let terms: Vec<String> = q.iter().zip(k).take(3).map(|(a, b)| format!("({a:.3})·({b:.3})")).collect();
+                view! { <tr><th>{v.token(j)}</th>
+                    {(step == 1).then(|| view! { <td class="arith">{format!("{} + … =", terms.join(" + "))}</td> })}
+                    <td>{number(dot, "dot")}</td>
+                    {(step == 2).then(|| view! { <td>"÷ " {format!("{scale:.4}")} " ="</td><td>{number(scores[j], "score")}</td> })}
+                </tr> }
+            }).collect_view();
+            let explain = if step == 1 {
+                "Each score is the dot product of the query with a key: the sum over the head's dimensions of q[i]·k[i]."
+            } else {
+                "Dividing by √dₖ keeps the scores from growing with the head size, so softmax does not saturate."
+            };
+            view! { <p>{explain}</p><table class="scores" data-testid="scores-table"><tbody>{rows}</tbody></table> }.into_any()
+        }
+        3 => {
+            let masked = row_of(&v, &v.trace.masked_scores);
+            let explain = if v.trace.causal {
+                "GPT-2 writes left to right, so a token may not look at later tokens: their scores become −∞ and softmax gives them exactly 0."
+            } else {
+                "This model reads the whole sentence at once (bidirectional), so nothing is masked."
+            };
+            let rows = masked.iter().enumerate().map(|(j, &s)| view! {
+                <tr class:masked=s == f32::NEG_INFINITY><th>{v.token(j)}</th><td>{number(s, "masked")}</td></tr>
+            }).collect_view();
+            view! { <p>{explain}</p><table class="scores" data-testid="masked-table"><tbody>{rows}</tbody></table> }.into_any()
+        }
+        4 => {
+            let masked = row_of(&v, &v.trace.masked_scores);
+            let probs = row_of(&v, &v.trace.attentions);
+            let max = masked.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+            let exps: Vec<f64> = masked.iter().map(|&s| ((s - max) as f64).exp()).collect();
+            let total: f64 = exps.iter().sum();
+            let sum_probs: f32 = probs.iter().sum();
+            let rows = (0..v.n_tokens).map(|j| view! {
+                <tr><th>{v.token(j)}</th><td>{if masked[j] == f32::NEG_INFINITY { "e^(−∞) = 0".to_string() } else { format!("e^({:.3}) = {:.4}", masked[j] - max, exps[j]) }}</td>
+                    <td>"÷ " {format!("{total:.4}")} " ="</td><td>{number(probs[j], "prob")}</td>
+                    <td><span class="bar" style=format!("width: {:.1}px", 120.0 * probs[j])></span></td></tr>
+            }).collect_view();
+            view! {
+                <p>"Softmax turns scores into weights: exponentiate each score (shifted by the largest, " {format!("{max:.4}")} ", which does not change the result), divide by their sum. The weights sum to "
+                    {format!("{sum_probs:.6}")} "."</p>
+                <table class="scores" data-testid="softmax-table"><tbody>{rows}</tbody></table>
+            }.into_any()
+        }
+        5 => {
+            let probs = row_of(&v, &v.trace.attentions);
+            let output = v.head_row(&v.trace.head_outputs, v.query).to_vec();
+            let rows = (0..v.n_tokens).map(|j| {
+                let scaled: Vec<f32> = v.head_row(&v.trace.v, j).iter().map(|x| x * probs[j]).collect();
+                view! { <tr><th>{v.token(j)}</th><td>{number(probs[j], "prob")} " × v"</td><td>{vector(&scaled, "scaled-v")}</td></tr> }
+            }).collect_view();
+            view! {
+                <p>"The head's output for the query is the sum of all value vectors, each weighted by its attention weight: Σⱼ pⱼ·vⱼ."</p>
+                <table class="qkv"><tbody>{rows}<tr class="total"><th>"= output"</th><td></td><td>{vector(&output, "head-output")}</td></tr></tbody></table>
+                <p class="values" data-testid="head-output">{output.iter().map(|&x| number(x, "head-output")).collect_view()}</p>
+            }.into_any()
+        }
+        _ => {
+            let attention_output = v.layer_row(&v.trace.attention_outputs, v.query).to_vec();
+            let residual = v.layer_row(&v.trace.hidden_states, v.query).to_vec();
+            let sum: Vec<f32> = residual
+                .iter()
+                .zip(&attention_output)
+                .map(|(a, b)| a + b)
+                .collect();
+            view! {
+                <p>{format!("All {} heads' outputs are placed side by side ({} numbers) and multiplied by the output matrix W_O. The result is added to the token's residual stream{}.",
+                    v.trace.q.shape[1], v.trace.q.shape[1] * v.d_head,
+                    if v.trace.causal { "" } else { ", then layer-normalised" })}</p>
+                <p>"attention output: " {vector(&attention_output, "attention-output")}</p>
+                <p>"residual stream in: " {vector(&residual, "residual")}</p>
+                <p>"sum: " {vector(&sum, "residual-sum")}</p>
+            }.into_any()
+        }
+    };
+    view! { <p class="step-header" data-testid="step-header">{header}</p>{body} }
+}
+
+/// The query's row of a [layer, head, query, key] array.
+fn row_of(v: &HeadView, array: &crate::engine::Array) -> Vec<f32> {
+    v.head_row(array, v.query).to_vec()
 }

@@ -1,0 +1,106 @@
+// The step-through shows the trace CLI's numbers: q, k, v, scores, masked scores, softmax
+// probabilities and the head output, for the same text, layer, head and query token.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { serve } from '../../scripts/static-server.mjs';
+
+const TEXT = 'Hello world, the cat sat on the mat.';
+const [LAYER, HEAD, QUERY] = [1, 2, 5];
+const TOLERANCE = 1e-4;
+let server, browser, origin, cli;
+
+before(async () => {
+  mkdirSync('test-artifacts', { recursive: true });
+  const binary = ['target/debug/trace', 'target/release/trace'].find(existsSync);
+  assert.ok(binary, 'build the trace CLI first (cargo test builds target/debug/trace)');
+  cli = JSON.parse(execFileSync(binary, ['--model', 'tests/fixtures/gpt2', '--text', TEXT, '--out', '-'], { maxBuffer: 1 << 28 }));
+  server = await serve('dist', 0);
+  origin = `http://127.0.0.1:${server.address().port}`;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic',
+      '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+const parse = (text) => (text === '-inf' ? -Infinity : Number(text));
+
+function assertClose(shown, expected, what) {
+  assert.equal(shown.length, expected.length, `${what}: count`);
+  shown.forEach((value, i) => {
+    const want = expected[i] === null ? -Infinity : expected[i];
+    if (want === -Infinity) assert.equal(value, -Infinity, `${what}[${i}] must be −∞`);
+    else assert.ok(Math.abs(value - want) <= TOLERANCE, `${what}[${i}]: shown ${value}, trace CLI ${want}`);
+  });
+}
+
+async function values(page, selector) {
+  return (await page.$$eval(selector, (nodes) => nodes.map((n) => n.dataset.value))).map(parse);
+}
+
+test('every step shows the trace CLI numbers, and the keyboard steps through', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error' && !m.location().url.startsWith('https://huggingface.co/')) errors.push(m.text()); });
+  await page.route('https://huggingface.co/**', (route) => route.abort('internetdisconnected'));
+  await page.goto(`${origin}/?model=folder:fixture-gpt2`);
+  await page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
+  await page.fill('[data-testid=text]', TEXT);
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=token]').length === n, cli.input_ids.length);
+  await page.selectOption('[data-testid=layer]', { value: String(LAYER) });
+  await page.selectOption('[data-testid=head]', { value: String(HEAD) });
+  await page.click(`[data-testid=token][data-index="${QUERY}"]`);
+  await page.waitForSelector('[data-testid=step-1]');
+  assert.match(await page.textContent('[data-testid=step-header]'), new RegExp(`Layer ${LAYER + 1}, head ${HEAD + 1}.*position ${QUERY}`));
+
+  const head = (field) => cli[field][LAYER][HEAD];
+  for (const kind of ['q', 'k', 'v']) {
+    const shown = await values(page, `[data-testid=qkv] tbody .vector[data-kind=${kind}] .cell`);
+    assertClose(shown, head(kind).flat(), kind);
+  }
+  await page.screenshot({ path: 'test-artifacts/step-1-qkv-1280.png', fullPage: true });
+
+  await page.click('[data-testid=step-next]');
+  await page.waitForSelector('[data-testid=step-2]');
+  const dots = await values(page, '.num[data-kind=dot]');
+  assertClose(dots.map((d) => d / Math.sqrt(cli.q[0][0][0].length)), head('scores')[QUERY], 'q·k / √dₖ');
+
+  // The keyboard: → moves on, ← goes back.
+  await page.focus('[data-testid=stepper]');
+  await page.keyboard.press('ArrowRight');
+  await page.waitForSelector('[data-testid=step-3]');
+  assertClose(await values(page, '.num[data-kind=score]'), head('scores')[QUERY], 'scores');
+  await page.keyboard.press('ArrowRight');
+  await page.waitForSelector('[data-testid=step-4]');
+  const masked = await values(page, '.num[data-kind=masked]');
+  assertClose(masked, head('masked_scores')[QUERY], 'masked scores');
+  assert.equal(masked.filter((m) => m === -Infinity).length, cli.input_ids.length - QUERY - 1, 'future keys are masked');
+  await page.keyboard.press('ArrowLeft');
+  await page.waitForSelector('[data-testid=step-3]');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowRight');
+  await page.waitForSelector('[data-testid=step-5]');
+  assertClose(await values(page, '.num[data-kind=prob]'), head('attentions')[QUERY], 'softmax probabilities');
+  await page.screenshot({ path: 'test-artifacts/step-5-softmax-1280.png', fullPage: true });
+  await page.keyboard.press('ArrowRight');
+  await page.waitForSelector('[data-testid=step-6]');
+  assertClose(await values(page, '[data-testid=head-output] .num'), head('head_outputs')[QUERY], 'head output');
+  await page.keyboard.press('ArrowRight');
+  await page.waitForSelector('[data-testid=step-7]');
+  assert.ok(await page.$('.vector[data-kind=attention-output]'));
+
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: 'test-artifacts/step-7-phone-390.png', fullPage: true });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
