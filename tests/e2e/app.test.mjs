@@ -5,52 +5,24 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
 import { serve } from '../../scripts/static-server.mjs';
+import { openPage as openSitePage, start } from './support.mjs';
 
 const ARTIFACTS = 'test-artifacts';
 const READY = '[data-testid=model-ready]';
-let server, browser, origin;
+let site, browser, origin;
 
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  server = await serve('dist', 0);
-  origin = `http://127.0.0.1:${server.address().port}`;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic',
-      '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-  });
+  site = await start();
+  ({ browser, origin } = site);
 });
 
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+after(async () => site?.close());
 
-/** A fresh page with the Hub made unreachable (or answering only `hub(url)`, which returns a
- *  route action), console errors and page errors recorded. */
-async function openPage(context, query = '', hub = null, base = origin) {
-  const page = await context.newPage();
-  const errors = [];
-  const hubRequests = [];
-  page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
-  page.on('console', (message) => {
-    // The simulated-offline Hub's refused requests are logged by Chromium itself; anything else counts.
-    if (message.type() === 'error' && !message.location().url.startsWith('https://huggingface.co/')) {
-      errors.push(`console: ${message.text()}`);
-    }
-  });
-  page.on('dialog', (dialog) => { errors.push(`dialog: ${dialog.message()}`); dialog.dismiss(); });
-  await page.route('https://huggingface.co/**', (route) => {
-    hubRequests.push(route.request().url());
-    const action = hub?.(route.request().url());
-    if (action === 'hang') return; // never answers: a download that only a cancel ends
-    if (action) return route.fulfill(action);
-    return route.abort('internetdisconnected');
-  });
-  await page.goto(`${base}/${query}`);
-  return { page, errors, hubRequests };
+/** A fresh page of the site (Hub unreachable unless `hub` answers), errors recorded. */
+function openPage(context, query = '', hub = null, base = origin) {
+  return openSitePage(context, base, query, hub);
 }
 
 async function screenshot(page, name) {

@@ -4,30 +4,24 @@
 // Usage (after scripts/test.sh or trunk build --release): node tests/e2e/measure.mjs
 import { readdirSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { chromium } from 'playwright-core';
-import { serve } from '../../scripts/static-server.mjs';
+import { openPage, start } from './support.mjs';
 
-const server = await serve('dist', 0);
-const origin = `http://127.0.0.1:${server.address().port}`;
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic',
-    '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-});
+const site = await start();
 const rows = [];
 for (const file of readdirSync('dist').filter((f) => f.endsWith('.wasm'))) {
   const bytes = readFileSync(`dist/${file}`);
   rows.push([`${file} raw / gzip`, `${(bytes.length / 1e6).toFixed(2)} MB / ${(gzipSync(bytes, { level: 9 }).length / 1e6).toFixed(2)} MB`]);
 }
-const context = await browser.newContext();
-const page = await context.newPage();
-await page.route('https://huggingface.co/**', (route) => route.abort('internetdisconnected'));
-for (const visit of ['first visit (download)', 'second visit (Cache Storage)']) {
-  const start = Date.now();
-  await page.goto(`${origin}/?model=folder:all-MiniLM-L6-v2`);
-  await page.waitForSelector('[data-testid=model-ready]', { timeout: 180_000 });
-  rows.push([`MiniLM: page open → model ready, ${visit}`, `${Date.now() - start} ms`]);
-}
+const context = await site.browser.newContext();
+const url = '?model=folder:all-MiniLM-L6-v2';
+let t0 = Date.now();
+const { page } = await openPage(context, site.origin, url);
+await page.waitForSelector('[data-testid=model-ready]', { timeout: 180_000 });
+rows.push(['MiniLM: page open → model ready, first visit (download)', `${Date.now() - t0} ms`]);
+t0 = Date.now();
+await page.goto(`${site.origin}/${url}`);
+await page.waitForSelector('[data-testid=model-ready]', { timeout: 180_000 });
+rows.push(['MiniLM: page open → model ready, second visit (Cache Storage)', `${Date.now() - t0} ms`]);
 const memory = Number(await page.getAttribute('[data-testid=worker-memory]', 'data-bytes'));
 rows.push(['MiniLM: worker wasm memory after loading (weights file 90.9 MB)', `${(memory / 1e6).toFixed(0)} MB`]);
 const sentence = 'the quick brown fox jumps over the lazy dog and then it sleeps now'; // 14 words + [CLS], [SEP]
@@ -48,5 +42,4 @@ rows.push(['MiniLM: trace of 16 tokens in the worker (median of 5)', `${median(t
 rows.push(['MiniLM: typing → tokens and trace on screen (median of 5)', `${median(times.map((t) => t[1]))} ms`]);
 console.log('| measurement | value |\n|---|---|');
 for (const [name, value] of rows) console.log(`| ${name} | ${value} |`);
-await browser.close();
-server.close();
+await site.close();

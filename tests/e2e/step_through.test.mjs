@@ -4,32 +4,22 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { chromium } from 'playwright-core';
-import { serve } from '../../scripts/static-server.mjs';
+import { openPage, start } from './support.mjs';
 
 const TEXT = 'Hello world, the cat sat on the mat.';
 const [LAYER, HEAD, QUERY] = [1, 2, 5];
 const TOLERANCE = 1e-4;
-let server, browser, origin, cli;
+let site, cli;
 
 before(async () => {
   mkdirSync('test-artifacts', { recursive: true });
   const binary = ['target/debug/trace', 'target/release/trace'].find(existsSync);
   assert.ok(binary, 'build the trace CLI first (cargo test builds target/debug/trace)');
   cli = JSON.parse(execFileSync(binary, ['--model', 'tests/fixtures/gpt2', '--text', TEXT, '--out', '-'], { maxBuffer: 1 << 28 }));
-  server = await serve('dist', 0);
-  origin = `http://127.0.0.1:${server.address().port}`;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic',
-      '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-  });
+  site = await start();
 });
 
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+after(async () => site?.close());
 
 const parse = (text) => (text === '-inf' ? -Infinity : Number(text));
 
@@ -47,13 +37,8 @@ async function values(page, selector) {
 }
 
 test('every step shows the trace CLI numbers, and the keyboard steps through', async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error' && !m.location().url.startsWith('https://huggingface.co/')) errors.push(m.text()); });
-  await page.route('https://huggingface.co/**', (route) => route.abort('internetdisconnected'));
-  await page.goto(`${origin}/?model=folder:fixture-gpt2`);
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const { page, errors } = await openPage(context, site.origin, '?model=folder:fixture-gpt2');
   await page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
   await page.fill('[data-testid=text]', TEXT);
   await page.waitForFunction((n) => document.querySelectorAll('[data-testid=token]').length === n, cli.input_ids.length);

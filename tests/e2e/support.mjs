@@ -1,0 +1,45 @@
+// Shared by the browser tests and the measurement command: serve dist/, launch Debian's
+// Chromium, open pages with the Hub simulated (unreachable unless a handler answers) and every
+// console error, page error and dialog recorded.
+import { chromium } from 'playwright-core';
+import { serve } from '../../scripts/static-server.mjs';
+
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic',
+  '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
+
+/** Serves dist/ and launches Chromium; returns { server, origin, browser, close }. */
+export async function start(root = 'dist') {
+  const server = await serve(root, 0);
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  return {
+    server,
+    browser,
+    origin: `http://127.0.0.1:${server.address().port}`,
+    close: async () => { await browser.close(); server.close(); },
+  };
+}
+
+/** A page at `${base}/${query}` with the Hub unreachable — or answered by `hub(url)`, which
+ *  returns a route.fulfill() argument, 'hang' (never answers) or null (unreachable). */
+export async function openPage(context, base, query = '', hub = null) {
+  const page = await context.newPage();
+  const errors = [];
+  const hubRequests = [];
+  page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
+  page.on('console', (message) => {
+    // The simulated-offline Hub's refused requests are logged by Chromium itself; anything else counts.
+    if (message.type() === 'error' && !message.location().url.startsWith('https://huggingface.co/')) {
+      errors.push(`console: ${message.text()}`);
+    }
+  });
+  page.on('dialog', (dialog) => { errors.push(`dialog: ${dialog.message()}`); dialog.dismiss(); });
+  await page.route('https://huggingface.co/**', (route) => {
+    hubRequests.push(route.request().url());
+    const action = hub?.(route.request().url());
+    if (action === 'hang') return undefined;
+    if (action) return route.fulfill(action);
+    return route.abort('internetdisconnected');
+  });
+  await page.goto(`${base}/${query}`);
+  return { page, errors, hubRequests };
+}
