@@ -65,6 +65,11 @@ test('every step shows the trace CLI numbers, and the keyboard steps through', a
   await page.keyboard.press('ArrowRight');
   await page.waitForSelector('[data-testid=step-3]');
   assertClose(await values(page, '.num[data-kind=score]'), head('scores')[QUERY], 'scores');
+  // The formula shows the hovered key's real numbers: s = q·k / √dₖ.
+  await page.hover('[data-testid=scores-table] tr:nth-child(3)');
+  const formula = await page.textContent('[data-testid=formula]');
+  assert.ok(formula.includes(head('scores')[QUERY][2].toFixed(4)), `formula for key 2: ${formula}`);
+  assert.ok(formula.includes(cli.tokens[2]), 'the formula names the hovered key');
   await page.keyboard.press('ArrowRight');
   await page.waitForSelector('[data-testid=step-4]');
   const masked = await values(page, '.num[data-kind=masked]');
@@ -76,6 +81,8 @@ test('every step shows the trace CLI numbers, and the keyboard steps through', a
   await page.keyboard.press('ArrowRight');
   await page.waitForSelector('[data-testid=step-5]');
   assertClose(await values(page, '.num[data-kind=prob]'), head('attentions')[QUERY], 'softmax probabilities');
+  await page.hover('[data-testid=softmax-table] tr:nth-child(1)');
+  assert.ok((await page.textContent('[data-testid=formula]')).includes(head('attentions')[QUERY][0].toFixed(4)), 'softmax formula');
   await page.screenshot({ path: 'test-artifacts/step-5-softmax-1280.png', fullPage: true });
   await page.keyboard.press('ArrowRight');
   await page.waitForSelector('[data-testid=step-6]');

@@ -98,6 +98,8 @@ pub fn StepThrough() -> impl IntoView {
     let step = state.step;
     let last = STEPS.len() - 1;
     let playing = RwSignal::new(false);
+    // The key whose arithmetic the formulas show: the hovered row, else the most attended key.
+    let focus_key = RwSignal::new(None::<usize>);
     let go = move |delta: isize| {
         step.update(|s| *s = (*s as isize + delta).clamp(0, last as isize) as usize)
     };
@@ -146,7 +148,7 @@ pub fn StepThrough() -> impl IntoView {
         <div class="step-body" data-testid=move || format!("step-{}", step.get() + 1) aria-live="polite">
             {move || match HeadView::new(&state) {
                 None => view! { <p class="muted">"Type a sentence to step through its attention."</p> }.into_any(),
-                Some(view) => step_content(view, step.get()).into_any(),
+                Some(view) => step_content(view, step.get(), focus_key).into_any(),
             }}
         </div>
     }
@@ -161,8 +163,19 @@ async fn gloo_sleep(ms: i32) {
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
-fn step_content(v: HeadView, step: usize) -> impl IntoView {
+fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) -> impl IntoView {
     let query_name = v.token(v.query);
+    let probs_row = row_of(&v, &v.trace.attentions);
+    let most_attended = probs_row
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(0, |(j, _)| j);
+    let key = focus_key
+        .get()
+        .filter(|&j| j < v.n_tokens)
+        .unwrap_or(most_attended);
+    let hover = move |j: usize| move |_| focus_key.set(Some(j));
     let header = format!(
         "Layer {}, head {}, query token “{}” (position {}), dₖ = {}",
         v.layer + 1,
@@ -204,7 +217,7 @@ fn step_content(v: HeadView, step: usize) -> impl IntoView {
                 // The trace holds q·k/√dₖ; the unscaled dot product is that times √dₖ.
                 let dot = scores[j] * scale;
                 let terms: Vec<String> = q.iter().zip(k).take(3).map(|(a, b)| format!("({a:.3})·({b:.3})")).collect();
-                view! { <tr><th>{v.token(j)}</th>
+                view! { <tr class:focused=j == key on:mouseenter=hover(j)><th>{v.token(j)}</th>
                     {(step == 1).then(|| view! { <td class="arith">{format!("{} + … =", terms.join(" + "))}</td> })}
                     <td>{number(dot, "dot")}</td>
                     {(step == 2).then(|| view! { <td>"÷ " {format!("{scale:.4}")} " ="</td><td>{number(scores[j], "score")}</td> })}
@@ -215,7 +228,22 @@ fn step_content(v: HeadView, step: usize) -> impl IntoView {
             } else {
                 "Dividing by √dₖ keeps the scores from growing with the head size, so softmax does not saturate."
             };
-            view! { <p>{explain}</p><table class="scores" data-testid="scores-table"><tbody>{rows}</tbody></table> }.into_any()
+            let k = v.head_row(&v.trace.k, key);
+            let dot = scores[key] * scale;
+            let formula = if step == 1 {
+                let terms = q.iter().zip(k).take(2).map(|(a, b)| view! { <mn>{format!("{a:.3}")}</mn><mo>"×"</mo><mn>{format!("{b:.3}")}</mn><mo>"+"</mo> }).collect_view();
+                view! { <math display="block" data-testid="formula">
+                    <mi>"q"</mi><mo>"·"</mo><msub><mi>"k"</mi><mtext>{v.token(key)}</mtext></msub><mo>"="</mo>
+                    <munderover><mo>"∑"</mo><mrow><mi>"i"</mi><mo>"="</mo><mn>"1"</mn></mrow><mn>{v.d_head}</mn></munderover>
+                    <msub><mi>"q"</mi><mi>"i"</mi></msub><msub><mi>"k"</mi><mi>"i"</mi></msub><mo>"="</mo>
+                    {terms}<mo>"…"</mo><mo>"="</mo><mn>{format!("{dot:.4}")}</mn></math> }.into_any()
+            } else {
+                view! { <math display="block" data-testid="formula">
+                    <msub><mi>"s"</mi><mtext>{v.token(key)}</mtext></msub><mo>"="</mo>
+                    <mfrac><mrow><mi>"q"</mi><mo>"·"</mo><mi>"k"</mi></mrow><msqrt><msub><mi>"d"</mi><mi>"k"</mi></msub></msqrt></mfrac><mo>"="</mo>
+                    <mfrac><mn>{format!("{dot:.4}")}</mn><msqrt><mn>{v.d_head}</mn></msqrt></mfrac><mo>"="</mo><mn>{format!("{:.4}", scores[key])}</mn></math> }.into_any()
+            };
+            view! { <p>{explain}</p>{formula}<table class="scores" data-testid="scores-table"><tbody>{rows}</tbody></table> }.into_any()
         }
         3 => {
             let masked = row_of(&v, &v.trace.masked_scores);
@@ -225,7 +253,7 @@ fn step_content(v: HeadView, step: usize) -> impl IntoView {
                 "This model reads the whole sentence at once (bidirectional), so nothing is masked."
             };
             let rows = masked.iter().enumerate().map(|(j, &s)| view! {
-                <tr class:masked=s == f32::NEG_INFINITY><th>{v.token(j)}</th><td>{number(s, "masked")}</td></tr>
+                <tr class:masked=s == f32::NEG_INFINITY class:focused=j == key on:mouseenter=hover(j)><th>{v.token(j)}</th><td>{number(s, "masked")}</td></tr>
             }).collect_view();
             view! { <p>{explain}</p><table class="scores" data-testid="masked-table"><tbody>{rows}</tbody></table> }.into_any()
         }
@@ -237,11 +265,17 @@ fn step_content(v: HeadView, step: usize) -> impl IntoView {
             let total: f64 = exps.iter().sum();
             let sum_probs: f32 = probs.iter().sum();
             let rows = (0..v.n_tokens).map(|j| view! {
-                <tr><th>{v.token(j)}</th><td>{if masked[j] == f32::NEG_INFINITY { "e^(−∞) = 0".to_string() } else { format!("e^({:.3}) = {:.4}", masked[j] - max, exps[j]) }}</td>
+                <tr class:focused=j == key on:mouseenter=hover(j)><th>{v.token(j)}</th><td>{if masked[j] == f32::NEG_INFINITY { "e^(−∞) = 0".to_string() } else { format!("e^({:.3}) = {:.4}", masked[j] - max, exps[j]) }}</td>
                     <td>"÷ " {format!("{total:.4}")} " ="</td><td>{number(probs[j], "prob")}</td>
                     <td><span class="bar" style=format!("width: {:.1}px", 120.0 * probs[j])></span></td></tr>
             }).collect_view();
+            let formula = view! { <math display="block" data-testid="formula">
+            <msub><mi>"p"</mi><mtext>{v.token(key)}</mtext></msub><mo>"="</mo>
+            <mfrac><msup><mi>"e"</mi><mrow><msub><mi>"s"</mi><mtext>{v.token(key)}</mtext></msub><mo>"−"</mo><mi>"m"</mi></mrow></msup>
+                <mrow><msub><mo>"∑"</mo><mi>"l"</mi></msub><msup><mi>"e"</mi><mrow><msub><mi>"s"</mi><mi>"l"</mi></msub><mo>"−"</mo><mi>"m"</mi></mrow></msup></mrow></mfrac><mo>"="</mo>
+            <mfrac><mn>{format!("{:.4}", exps[key])}</mn><mn>{format!("{total:.4}")}</mn></mfrac><mo>"="</mo><mn>{format!("{:.4}", probs[key])}</mn></math> };
             view! {
+                {formula}
                 <p>"Softmax turns scores into weights: exponentiate each score (shifted by the largest, " {format!("{max:.4}")} ", which does not change the result), divide by their sum. The weights sum to "
                     {format!("{sum_probs:.6}")} "."</p>
                 <table class="scores" data-testid="softmax-table"><tbody>{rows}</tbody></table>
@@ -254,7 +288,12 @@ fn step_content(v: HeadView, step: usize) -> impl IntoView {
                 let scaled: Vec<f32> = v.head_row(&v.trace.v, j).iter().map(|x| x * probs[j]).collect();
                 view! { <tr><th>{v.token(j)}</th><td>{number(probs[j], "prob")} " × v"</td><td>{vector(&scaled, "scaled-v")}</td></tr> }
             }).collect_view();
+            let formula = view! { <math display="block" data-testid="formula">
+            <msub><mi>"o"</mi><mn>"1"</mn></msub><mo>"="</mo><munder><mo>"∑"</mo><mi>"j"</mi></munder><msub><mi>"p"</mi><mi>"j"</mi></msub><msub><mi>"v"</mi><mrow><mi>"j"</mi><mo>","</mo><mn>"1"</mn></mrow></msub><mo>"="</mo>
+            {(0..v.n_tokens.min(2)).map(|j| view! { <mn>{format!("{:.3}", probs[j])}</mn><mo>"×"</mo><mn>{format!("{:.3}", v.head_row(&v.trace.v, j)[0])}</mn><mo>"+"</mo> }).collect_view()}
+            <mo>"…"</mo><mo>"="</mo><mn>{format!("{:.4}", output[0])}</mn></math> };
             view! {
+                {formula}
                 <p>"The head's output for the query is the sum of all value vectors, each weighted by its attention weight: Σⱼ pⱼ·vⱼ."</p>
                 <table class="qkv"><tbody>{rows}<tr class="total"><th>"= output"</th><td></td><td>{vector(&output, "head-output")}</td></tr></tbody></table>
                 <p class="values" data-testid="head-output">{output.iter().map(|&x| number(x, "head-output")).collect_view()}</p>
