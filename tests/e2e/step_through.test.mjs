@@ -89,6 +89,9 @@ test('every step shows the trace CLI numbers, and the keyboard steps through', a
   assertClose(await values(page, '[data-testid=head-output] .num'), head('head_outputs')[QUERY], 'head output');
   await page.keyboard.press('ArrowRight');
   await page.waitForSelector('[data-testid=step-7]');
+  const concatenated = await values(page, '.vector[data-kind=concatenated] .cell');
+  assertClose(concatenated, cli.head_outputs[LAYER].flatMap((heads) => heads[QUERY]), 'all heads side by side');
+  assert.ok(await page.$('.head-block.selected'), 'the selected head is marked');
   assert.ok(await page.$('.vector[data-kind=attention-output]'));
 
   await page.setViewportSize({ width: 390, height: 844 });

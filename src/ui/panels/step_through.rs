@@ -311,7 +311,14 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
                 <p>{format!("All {} heads' outputs are placed side by side ({} numbers) and multiplied by the output matrix W_O. The result is added to the token's residual stream{}.",
                     v.trace.q.shape[1], v.trace.q.shape[1] * v.d_head,
                     if v.trace.causal { "" } else { ", then layer-normalised" })}</p>
-                <p>"attention output: " {vector(&attention_output, "attention-output")}</p>
+                <p class="concat" data-testid="concatenated-heads">"heads side by side: "
+                    {(0..v.trace.q.shape[1]).map(|h| {
+                        let start = ((v.layer * v.trace.head_outputs.shape[1] + h) * v.n_tokens + v.query) * v.d_head;
+                        let values = &v.trace.head_outputs.data[start..start + v.d_head];
+                        view! { <span class="head-block" class:selected=h == v.head title=format!("head {}", h + 1)>{vector(values, "concatenated")}</span> }
+                    }).collect_view()}
+                </p>
+                <p>"× W_O + b_O = attention output: " {vector(&attention_output, "attention-output")}</p>
                 <p>"residual stream in: " {vector(&residual, "residual")}</p>
                 <p>"sum: " {vector(&sum, "residual-sum")}</p>
             }.into_any()
