@@ -45,18 +45,10 @@ impl Bert {
     /// Loads `BertForMaskedLM` (`bert.` prefix, `cls.predictions.*` head) or a plain `BertModel`
     /// without prefix or head (sentence-transformers checkpoints).
     pub fn load(checkpoint: Checkpoint, cfg: &ModelConfig) -> candle_core::Result<Self> {
-        let prefix = checkpoint
-            .find_prefix(&["bert", ""], "embeddings.word_embeddings.weight")
-            .unwrap_or("");
         let has_head = checkpoint.contains("cls.predictions.transform.dense.weight");
         let has_decoder = checkpoint.contains("cls.predictions.decoder.weight");
         let has_head_bias = checkpoint.contains("cls.predictions.bias");
-        let root = checkpoint.var_builder();
-        let vb = if prefix.is_empty() {
-            root.clone()
-        } else {
-            root.pp(prefix)
-        };
+        let (root, vb) = checkpoint.var_builders(&["bert"], "embeddings.word_embeddings.weight");
         let (d, eps) = (cfg.d_model, cfg.layer_norm_eps);
 
         let embeddings = vb.pp("embeddings");

@@ -48,21 +48,23 @@ impl Checkpoint {
         self.tensors.contains_key(name)
     }
 
-    /// The first of `prefixes` under which `probe` is stored ("" = no prefix), if any.
-    pub fn find_prefix(&self, prefixes: &[&'static str], probe: &str) -> Option<&'static str> {
-        prefixes.iter().copied().find(|prefix| {
-            let name = if prefix.is_empty() {
-                probe.to_string()
-            } else {
-                format!("{prefix}.{probe}")
-            };
-            self.contains(&name)
-        })
-    }
-
-    /// A `VarBuilder` over these tensors in f32 on the CPU.
-    pub fn var_builder(self) -> VarBuilder<'static> {
-        VarBuilder::from_backend(Box::new(self), DType::F32, Device::Cpu)
+    /// `VarBuilder`s over these tensors (f32, CPU): one at the root, for heads stored outside
+    /// the model's prefix, and one under the first of `prefixes` where `probe` is stored
+    /// (checkpoints differ: `transformer.` / `bert.` / `distilbert.` or none; "" = no prefix).
+    pub fn var_builders(
+        self,
+        prefixes: &[&str],
+        probe: &str,
+    ) -> (VarBuilder<'static>, VarBuilder<'static>) {
+        let prefix = prefixes
+            .iter()
+            .find(|prefix| !prefix.is_empty() && self.contains(&format!("{prefix}.{probe}")));
+        let root = VarBuilder::from_backend(Box::new(self), DType::F32, Device::Cpu);
+        let model = match prefix {
+            Some(prefix) => root.pp(*prefix),
+            None => root.clone(),
+        };
+        (root, model)
     }
 
     fn lookup(&self, name: &str) -> Option<&Tensor> {

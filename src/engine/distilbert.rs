@@ -12,17 +12,9 @@ use super::layers::{linear, LayerNorm};
 /// Loads `DistilBertForMaskedLM` (`distilbert.` prefix) or a headless `DistilBertModel`.
 /// `vocab_projector.weight` may be absent: it is tied to the word embeddings.
 pub fn load(checkpoint: Checkpoint, cfg: &ModelConfig) -> candle_core::Result<Bert> {
-    let prefix = checkpoint
-        .find_prefix(&["distilbert", ""], "embeddings.word_embeddings.weight")
-        .unwrap_or("");
     let has_head = checkpoint.contains("vocab_transform.weight");
     let has_projector_weight = checkpoint.contains("vocab_projector.weight");
-    let root = checkpoint.var_builder();
-    let vb = if prefix.is_empty() {
-        root.clone()
-    } else {
-        root.pp(prefix)
-    };
+    let (root, vb) = checkpoint.var_builders(&["distilbert"], "embeddings.word_embeddings.weight");
     let (d, eps) = (cfg.d_model, cfg.layer_norm_eps);
 
     let embeddings = vb.pp("embeddings");

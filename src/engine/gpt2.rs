@@ -64,15 +64,7 @@ impl Gpt2 {
     /// Loads from either key layout: `transformer.h.0…` (recent transformers) or `h.0…` (the
     /// Hub's openai-community/gpt2); the `attn.bias` mask buffers are ignored.
     pub fn load(checkpoint: Checkpoint, cfg: &ModelConfig) -> candle_core::Result<Self> {
-        let prefix = checkpoint
-            .find_prefix(&["transformer", ""], "wte.weight")
-            .unwrap_or("");
-        let root = checkpoint.var_builder();
-        let vb = if prefix.is_empty() {
-            root
-        } else {
-            root.pp(prefix)
-        };
+        let (_, vb) = checkpoint.var_builders(&["transformer"], "wte.weight");
         let wte = vb.get((cfg.vocab_size, cfg.d_model), "wte.weight")?;
         let blocks = (0..cfg.n_layer)
             .map(|i| Block::load(vb.pp(format!("h.{i}")), cfg))
