@@ -22,17 +22,27 @@ pub fn start() {
     leptos::mount::mount_to_body(App);
 }
 
-/// Loads a model from a source: fetch (or cache) → worker.
-pub async fn open_source(source: ModelSource, state: AppState) -> Result<(), FetchError> {
-    state.source.set(Some(source.clone()));
-    state.model_source.set(source.label());
+/// Clears what belonged to the previous model and names the one now loading.
+fn begin_load(state: AppState, source: Option<ModelSource>, label: String) {
+    state.source.set(source);
+    state.model_source.set(label);
     state.model.set(None);
     state.trace.set(None);
     state.tokens.set(None);
-    let files = loader::fetch_model(&source, state).await?;
+}
+
+/// Hands a model's files to the worker to build.
+fn build_model(files: loader::ModelFiles, state: AppState) {
     state.load.set(LoadStatus::Building);
     state.model_bytes.set(Some(files.model.len()));
     client::load(files.config, files.tokenizer, files.model);
+}
+
+/// Loads a model from a source: fetch (or cache) → worker.
+pub async fn open_source(source: ModelSource, state: AppState) -> Result<(), FetchError> {
+    begin_load(state, Some(source.clone()), source.label());
+    let files = loader::fetch_model(&source, state).await?;
+    build_model(files, state);
     Ok(())
 }
 
@@ -159,16 +169,24 @@ fn App() -> impl IntoView {
 fn Notices() -> impl IntoView {
     let state = state::use_state();
     view! {
-        <Show when=move || state.notice.with(|n| n.is_some())>
-            <div class="notice" role="status" data-testid="notice">
-                {move || state.notice.get().unwrap_or_default()}
-                <button class="dismiss" aria-label="Dismiss notice" on:click=move |_| state.notice.set(None)>"×"</button>
-            </div>
-        </Show>
-        <Show when=move || state.error.with(|e| e.is_some())>
-            <div class="error" role="alert" data-testid="error">
-                {move || state.error.get().unwrap_or_default()}
-                <button class="dismiss" aria-label="Dismiss error" on:click=move |_| state.error.set(None)>"×"</button>
+        <Banner message=state.notice class="notice" role="status" label="Dismiss notice"/>
+        <Banner message=state.error class="error" role="alert" label="Dismiss error"/>
+    }
+}
+
+/// A dismissible message, shown while `message` holds one.
+#[component]
+fn Banner(
+    message: RwSignal<Option<String>>,
+    class: &'static str,
+    role: &'static str,
+    label: &'static str,
+) -> impl IntoView {
+    view! {
+        <Show when=move || message.with(|m| m.is_some())>
+            <div class=class role=role data-testid=class>
+                {move || message.get().unwrap_or_default()}
+                <button class="dismiss" aria-label=label on:click=move |_| message.set(None)>"×"</button>
             </div>
         </Show>
     }

@@ -6,7 +6,7 @@ use web_sys::{File, FileList};
 
 use super::loader::{self, ModelSource, OFFLINE_MODEL};
 use super::state::{use_state, AppState, LoadStatus, Progress};
-use super::{client, open_with_offline_fallback, report, DEFAULT_HUB_MODEL};
+use super::{begin_load, build_model, open_with_offline_fallback, report, DEFAULT_HUB_MODEL};
 
 /// The suggested Hub models.
 const HUB_SUGGESTIONS: [&str; 3] = [
@@ -25,23 +25,16 @@ fn load_local(files: Vec<File>, state: AppState) {
         return;
     }
     loader::cancel_download();
-    state.source.set(None);
-    state.model_source.set(format!(
-        "your files: {}",
-        files
-            .iter()
-            .map(|f| f.name())
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
-    state.model.set(None);
+    let names = files
+        .iter()
+        .map(|f| f.name())
+        .collect::<Vec<_>>()
+        .join(", ");
+    begin_load(state, None, format!("your files: {names}"));
     state.load.set(LoadStatus::Building);
     spawn_local(async move {
         match loader::read_local_files(files).await {
-            Ok(files) => {
-                state.model_bytes.set(Some(files.model.len()));
-                client::load(files.config, files.tokenizer, files.model)
-            }
+            Ok(files) => build_model(files, state),
             Err(message) => {
                 state.load.set(LoadStatus::Failed(message.clone()));
                 state.error.set(Some(message));

@@ -259,7 +259,7 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
         }
         4 => {
             let masked = row_of(&v, &v.trace.masked_scores);
-            let probs = row_of(&v, &v.trace.attentions);
+            let probs = &probs_row;
             let max = masked.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
             let exps: Vec<f64> = masked.iter().map(|&s| ((s - max) as f64).exp()).collect();
             let total: f64 = exps.iter().sum();
@@ -282,7 +282,7 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
             }.into_any()
         }
         5 => {
-            let probs = row_of(&v, &v.trace.attentions);
+            let probs = &probs_row;
             let output = v.head_row(&v.trace.head_outputs, v.query).to_vec();
             let rows = (0..v.n_tokens).map(|j| {
                 let scaled: Vec<f32> = v.head_row(&v.trace.v, j).iter().map(|x| x * probs[j]).collect();
