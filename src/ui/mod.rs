@@ -1,5 +1,6 @@
 //! The page: a Leptos single-page app. Data flows one way: text → worker (tokenizer, engine)
 //! → trace → shared signals → panels.
+mod canvas;
 mod client;
 mod input;
 mod loader;
@@ -124,6 +125,10 @@ fn App() -> impl IntoView {
     provide_context(state);
     client::start(state);
     spawn_local(open_initial_model(state));
+    let resize = window_event_listener(leptos::ev::resize, move |_| {
+        state.viewport_width.set(state::viewport_width())
+    });
+    on_cleanup(move || resize.remove());
 
     // Trace the text whenever it or the model changes; the client drops stale requests.
     Effect::new(move |_| {

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use super::loader::ModelSource;
+use crate::charts::GridOptions;
 use crate::engine::{TokenizedText, Trace};
 use crate::worker::protocol::ModelCard;
 
@@ -128,6 +129,10 @@ pub struct AppState {
     pub step: RwSignal<usize>,
     /// The visible panel.
     pub panel: RwSignal<Panel>,
+    /// How the heatmaps show attention (head average, hidden special tokens, top share).
+    pub heatmap_options: RwSignal<GridOptions>,
+    /// The page's width in CSS pixels, for sizing charts.
+    pub viewport_width: RwSignal<f64>,
 }
 
 impl AppState {
@@ -155,7 +160,14 @@ impl AppState {
             pinned: RwSignal::new(None),
             step: RwSignal::new(0),
             panel: RwSignal::new(Panel::StepThrough),
+            heatmap_options: RwSignal::new(GridOptions::default()),
+            viewport_width: RwSignal::new(viewport_width()),
         }
+    }
+
+    /// The token whose row and column charts highlight: the hovered one, else the pinned one.
+    pub fn highlighted_token(&self) -> Option<usize> {
+        self.hovered.get().or(self.pinned.get())
     }
 
     /// The query token: the pinned one, else the hovered one, else the last token.
@@ -176,6 +188,14 @@ impl Default for AppState {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The window's inner width in CSS pixels (1024 if unknown).
+pub fn viewport_width() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.inner_width().ok())
+        .and_then(|w| w.as_f64())
+        .unwrap_or(1024.0)
 }
 
 /// The shared state, from any component.

@@ -1,4 +1,5 @@
 //! The panel area: tab navigation and one file per panel.
+mod heatmaps;
 mod step_through;
 
 use leptos::prelude::*;
@@ -21,6 +22,7 @@ pub fn PanelArea() -> impl IntoView {
         <section class="panel" role="tabpanel" data-testid=move || format!("panel-{}", state.panel.get().id())>
             {move || match state.panel.get() {
                 Panel::StepThrough => step_through::StepThrough().into_any(),
+                Panel::Heatmaps => heatmaps::Heatmaps().into_any(),
                 panel => view! { <Planned panel=panel/> }.into_any(),
             }}
         </section>
@@ -31,11 +33,10 @@ pub fn PanelArea() -> impl IntoView {
 #[component]
 fn Planned(panel: Panel) -> impl IntoView {
     let purpose = match panel {
-        Panel::Heatmaps => "Per-head heatmaps of attention (query × key), and an overview of every layer and head.",
         Panel::Positions => "The sinusoidal encoding of “Attention Is All You Need” beside this model's learned position embeddings.",
         Panel::Predictions => "The top next tokens (GPT-2) or [MASK] fills (BERT, DistilBERT) with temperature, and the logit lens.",
         Panel::Saliency => "Which input tokens the prediction depends on most (gradient × input).",
-        Panel::StepThrough => "",
+        Panel::StepThrough | Panel::Heatmaps => "",
     };
     view! {
         <h2>{panel.label()}</h2>

@@ -1,0 +1,311 @@
+//! Attention charts: the query × key heatmap with its legend, the small thumbnail of the
+//! layers × heads overview, and the line view (tokens in two columns joined by weighted lines).
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::{head_colour, sequential, AttentionGrid, Cell, ChartError, Theme};
+
+/// Width of the colour legend beside the heatmap, in pixels.
+const LEGEND_WIDTH: u32 = 78;
+
+/// Where the cells of a heatmap landed, in backend pixels, so a pointer can be mapped to a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PlotArea {
+    /// Left edge of the first column.
+    pub left: i32,
+    /// Top edge of the first row.
+    pub top: i32,
+    /// Right edge of the last column.
+    pub right: i32,
+    /// Bottom edge of the last row.
+    pub bottom: i32,
+}
+
+impl PlotArea {
+    /// The (row, column) of the cell under a point of a `size` × `size` grid.
+    pub fn cell_at(&self, x: f64, y: f64, size: usize) -> Option<(usize, usize)> {
+        let (width, height) = (
+            (self.right - self.left) as f64,
+            (self.bottom - self.top) as f64,
+        );
+        if size == 0 || width <= 0.0 || height <= 0.0 {
+            return None;
+        }
+        let column = ((x - self.left as f64) / width * size as f64).floor();
+        let row = ((y - self.top as f64) / height * size as f64).floor();
+        let inside = (0.0..size as f64).contains(&column) && (0.0..size as f64).contains(&row);
+        inside.then_some((row as usize, column as usize))
+    }
+}
+
+fn font_size(count: usize) -> u32 {
+    match count {
+        0..=16 => 13,
+        17..=32 => 11,
+        _ => 9,
+    }
+}
+
+/// Centres of every `stride`-th of `count` unit cells, for axis labels that do not overlap.
+fn label_centres(count: usize, pixels: u32, font: u32) -> Vec<f64> {
+    let stride = ((count as f64 * (font as f64 + 2.0)) / pixels.max(1) as f64)
+        .ceil()
+        .max(1.0) as usize;
+    (0..count).step_by(stride).map(|i| i as f64 + 0.5).collect()
+}
+
+/// Space for the longest token label, in pixels.
+fn label_space(labels: &[String], font: u32) -> u32 {
+    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(1) as u32;
+    (longest * font * 6 / 10 + 12).clamp(24, 120)
+}
+
+/// The query × key heatmap of `grid` with token labels on both axes and a colour legend
+/// (0 to 1). `highlight` (a token position) outlines that token's row and column.
+pub fn draw_heatmap<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    grid: &AttentionGrid,
+    highlight: Option<usize>,
+    theme: &Theme,
+) -> Result<PlotArea, ChartError>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&theme.background)?;
+    let size = grid.size();
+    if size == 0 {
+        return Ok(PlotArea::default());
+    }
+    let (width, _) = root.dim_in_pixel();
+    let (chart_area, legend_area) = root.split_horizontally(width.saturating_sub(LEGEND_WIDTH));
+    let font = font_size(size);
+    let labels_px = label_space(&grid.labels, font);
+    let (chart_width, chart_height) = chart_area.dim_in_pixel();
+    let plot_px = chart_width.min(chart_height).saturating_sub(labels_px + 16);
+    let mut chart = ChartBuilder::on(&chart_area)
+        .margin(8)
+        .x_label_area_size(labels_px)
+        .y_label_area_size(labels_px)
+        .build_cartesian_2d(0f64..size as f64, 0f64..size as f64)?;
+    // Token labels: queries left of their rows, keys rotated under their columns; every
+    // `stride`-th when the cells are smaller than the font.
+    let label_font = ("sans-serif", font).into_font().color(&theme.text);
+    let base = chart_area.get_base_pixel();
+    let to_area = |(x, y): (i32, i32)| (x - base.0, y - base.1);
+    for centre in label_centres(size, plot_px, font) {
+        let index = centre.floor() as usize;
+        let (x, bottom) = to_area(chart.backend_coord(&(centre, 0.0)));
+        chart_area.draw(&Text::new(
+            grid.labels[index].clone(),
+            (x, bottom + 4),
+            label_font
+                .clone()
+                .transform(FontTransform::Rotate90)
+                .pos(Pos::new(HPos::Left, VPos::Center)),
+        ))?;
+        let (left, y) = to_area(chart.backend_coord(&(0.0, size as f64 - centre)));
+        chart_area.draw(&Text::new(
+            grid.labels[index].clone(),
+            (left - 4, y),
+            label_font.clone().pos(Pos::new(HPos::Right, VPos::Center)),
+        ))?;
+    }
+    let cell_rect = |row: usize, column: usize| {
+        let top = (size - row) as f64;
+        [(column as f64, top), (column as f64 + 1.0, top - 1.0)]
+    };
+    chart.draw_series((0..size * size).map(|index| {
+        let (row, column) = (index / size, index % size);
+        let fill = match grid.cell(row, column) {
+            Cell::Weight(value) => sequential(value).filled(),
+            Cell::BelowShare(_) => theme.background.filled(),
+            Cell::Masked => theme.masked.filled(),
+        };
+        Rectangle::new(cell_rect(row, column), fill)
+    }))?;
+    if let Some(row) = highlight.and_then(|position| grid.row_of(position)) {
+        let outline = theme.highlight.stroke_width(2);
+        let top = (size - row) as f64;
+        chart.draw_series([
+            Rectangle::new([(0.0, top), (size as f64, top - 1.0)], outline),
+            Rectangle::new(
+                [(row as f64, 0.0), (row as f64 + 1.0, size as f64)],
+                outline,
+            ),
+        ])?;
+    }
+    let (x_range, y_range) = chart.plotting_area().get_pixel_range();
+    draw_legend(&legend_area, grid.cells.contains(&Cell::Masked), theme)?;
+    Ok(PlotArea {
+        left: x_range.start,
+        top: y_range.start,
+        right: x_range.end,
+        bottom: y_range.end,
+    })
+}
+
+/// The colour bar from 0 to 1, and the masked swatch when the chart has masked cells.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    has_masked: bool,
+    theme: &Theme,
+) -> Result<(), ChartError>
+where
+    DB::ErrorType: 'static,
+{
+    let mut legend = ChartBuilder::on(area)
+        .margin_top(12)
+        .margin_bottom(if has_masked { 56 } else { 40 })
+        .margin_right(8)
+        .y_label_area_size(34)
+        .caption("weight", ("sans-serif", 12).into_font().color(&theme.text))
+        .build_cartesian_2d(0f64..1.0, 0f64..1.0)?;
+    legend
+        .configure_mesh()
+        .disable_mesh()
+        .disable_x_axis()
+        .y_labels(6)
+        .y_label_formatter(&|v| format!("{v:.1}"))
+        .y_label_style(("sans-serif", 11).into_font().color(&theme.text))
+        .axis_style(theme.text)
+        .draw()?;
+    const STEPS: usize = 64;
+    legend.draw_series((0..STEPS).map(|step| {
+        let (low, high) = (step as f64 / STEPS as f64, (step + 1) as f64 / STEPS as f64);
+        Rectangle::new(
+            [(0.0, low), (1.0, high)],
+            sequential(((low + high) / 2.0) as f32).filled(),
+        )
+    }))?;
+    if has_masked {
+        let (_, height) = area.dim_in_pixel();
+        let y = height as i32 - 40;
+        area.draw(&Rectangle::new(
+            [(34, y), (48, y + 14)],
+            theme.masked.filled(),
+        ))?;
+        area.draw(&Text::new(
+            "masked",
+            (22, y + 18),
+            ("sans-serif", 11).into_font().color(&theme.text),
+        ))?;
+    }
+    Ok(())
+}
+
+/// A small heatmap without labels for the layers × heads overview; `selected` frames it.
+pub fn draw_thumbnail<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    grid: &AttentionGrid,
+    selected: bool,
+    theme: &Theme,
+) -> Result<(), ChartError>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&theme.background)?;
+    let size = grid.size();
+    if size == 0 {
+        return Ok(());
+    }
+    let (width, height) = root.dim_in_pixel();
+    let cell_w = width as f64 / size as f64;
+    let cell_h = height as f64 / size as f64;
+    for index in 0..size * size {
+        let (row, column) = (index / size, index % size);
+        let fill = match grid.cell(row, column) {
+            Cell::Weight(value) => sequential(value),
+            Cell::BelowShare(_) => theme.background,
+            Cell::Masked => theme.masked,
+        };
+        let (x0, y0) = (
+            (column as f64 * cell_w) as i32,
+            (row as f64 * cell_h) as i32,
+        );
+        let (x1, y1) = (
+            ((column + 1) as f64 * cell_w) as i32,
+            ((row + 1) as f64 * cell_h) as i32,
+        );
+        root.draw(&Rectangle::new([(x0, y0), (x1, y1)], fill.filled()))?;
+    }
+    if selected {
+        root.draw(&Rectangle::new(
+            [(1, 1), (width as i32 - 2, height as i32 - 2)],
+            theme.highlight.stroke_width(3),
+        ))?;
+    }
+    Ok(())
+}
+
+/// The line view of one layer: token labels in two columns (queries left, keys right) and one
+/// line per head and (query, key) pair, as opaque as the weight.
+pub struct HeadLines<'a> {
+    /// Token labels, in order.
+    pub labels: &'a [String],
+    /// The shown heads: head index and its row-major tokens × tokens weights.
+    pub heads: Vec<(usize, &'a [f32])>,
+    /// Only draw the lines of this query token.
+    pub focus: Option<usize>,
+    /// Weights below this are not drawn (they would be invisible).
+    pub min_weight: f32,
+}
+
+/// Draws the line view; returns the number of lines drawn.
+pub fn draw_head_lines<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    lines: &HeadLines,
+    theme: &Theme,
+) -> Result<usize, ChartError>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&theme.background)?;
+    let count = lines.labels.len();
+    if count == 0 {
+        return Ok(0);
+    }
+    let (width, height) = root.dim_in_pixel();
+    let row_height = height as f64 / count as f64;
+    let y = |token: usize| (row_height * (token as f64 + 0.5)) as i32;
+    let (left, right) = ((width as f64 * 0.3) as i32, (width as f64 * 0.7) as i32);
+    let font = ("sans-serif", font_size(count) + 1).into_font();
+    for (token, label) in lines.labels.iter().enumerate() {
+        let focused = lines.focus == Some(token);
+        let colour = if focused { theme.highlight } else { theme.text };
+        let style = font.clone().color(&colour);
+        root.draw(&Text::new(
+            label.clone(),
+            (left - 6, y(token)),
+            style.pos(Pos::new(HPos::Right, VPos::Center)),
+        ))?;
+        root.draw(&Text::new(
+            label.clone(),
+            (right + 6, y(token)),
+            font.clone()
+                .color(&theme.text)
+                .pos(Pos::new(HPos::Left, VPos::Center)),
+        ))?;
+    }
+    let mut drawn = 0;
+    for &(head, weights) in &lines.heads {
+        let colour = head_colour(head);
+        for query in 0..count {
+            if lines.focus.is_some_and(|focus| focus != query) {
+                continue;
+            }
+            for key in 0..count {
+                let weight = weights[query * count + key];
+                if weight < lines.min_weight {
+                    continue;
+                }
+                root.draw(&PathElement::new(
+                    vec![(left, y(query)), (right, y(key))],
+                    colour.mix(weight as f64).stroke_width(2),
+                ))?;
+                drawn += 1;
+            }
+        }
+    }
+    Ok(drawn)
+}

@@ -1,0 +1,269 @@
+//! The attention grids the heatmaps draw (head, head average, hidden special tokens with
+//! renormalisation, top share) against the trace, and the charts rendered to SVG.
+mod common;
+
+use attention_explorer::charts::{
+    attention_grid, draw_head_lines, draw_heatmap, draw_thumbnail, hidden_positions, Cell,
+    GridOptions, HeadLines, Theme,
+};
+use attention_explorer::engine::Trace;
+use plotters::prelude::*;
+
+fn traced(files: common::FixtureFiles, text: &str) -> (Trace, Vec<bool>) {
+    let fixture = files.load();
+    let tokens = fixture.model.tokenize(text).expect("tokenize");
+    let trace = fixture.model.trace(&tokens.ids).expect("trace");
+    (trace, tokens.special)
+}
+
+/// attentions[layer, head, query, key]
+fn weight(trace: &Trace, layer: usize, head: usize, query: usize, key: usize) -> f32 {
+    let [_, heads, tokens, _] = trace.attentions.shape[..] else {
+        panic!("shape")
+    };
+    trace.attentions.data[((layer * heads + head) * tokens + query) * tokens + key]
+}
+
+#[test]
+fn one_head_is_the_trace_and_the_future_is_masked() {
+    let (trace, special) = traced(
+        fixture!("gpt2"),
+        "The cat sat on the mat because it was warm.",
+    );
+    let grid = attention_grid(&trace, &special, 1, 2, GridOptions::default()).expect("grid");
+    let n = trace.tokens.len();
+    assert_eq!(grid.size(), n);
+    assert!(!grid.renormalised);
+    for query in 0..n {
+        for key in 0..n {
+            match grid.cell(query, key) {
+                Cell::Masked => assert!(key > query, "only future keys are masked"),
+                Cell::Weight(value) => {
+                    assert!(key <= query);
+                    assert_eq!(value, weight(&trace, 1, 2, query, key));
+                }
+                Cell::BelowShare(_) => panic!("nothing is filtered at share 1"),
+            }
+        }
+    }
+}
+
+#[test]
+fn head_average_is_the_mean_over_heads() {
+    let (trace, special) = traced(fixture!("distilbert"), "the cat sat on the mat");
+    let options = GridOptions {
+        average_heads: true,
+        ..GridOptions::default()
+    };
+    let grid = attention_grid(&trace, &special, 0, 0, options).expect("grid");
+    let heads = trace.attentions.shape[1];
+    let n = trace.tokens.len();
+    for query in 0..n {
+        for key in 0..n {
+            let mean = (0..heads)
+                .map(|h| weight(&trace, 0, h, query, key))
+                .sum::<f32>()
+                / heads as f32;
+            let shown = grid
+                .cell(query, key)
+                .value()
+                .expect("encoders mask nothing");
+            assert!(
+                (shown - mean).abs() < 1e-6,
+                "({query}, {key}): {shown} vs {mean}"
+            );
+        }
+    }
+}
+
+#[test]
+fn hiding_special_tokens_renormalises_the_remaining_rows() {
+    let (trace, special) = traced(fixture!("distilbert"), "the cat sat on the mat");
+    assert!(
+        special[0] && special[special.len() - 1],
+        "[CLS] and [SEP] are special"
+    );
+    let options = GridOptions {
+        hide_special: true,
+        ..GridOptions::default()
+    };
+    let grid = attention_grid(&trace, &special, 1, 1, options).expect("grid");
+    let kept: Vec<usize> = (0..special.len()).filter(|&i| !special[i]).collect();
+    assert_eq!(grid.positions, kept);
+    assert!(grid.renormalised);
+    for (row, &query) in kept.iter().enumerate() {
+        let kept_mass: f32 = kept
+            .iter()
+            .map(|&key| weight(&trace, 1, 1, query, key))
+            .sum();
+        let mut row_sum = 0.0;
+        for (column, &key) in kept.iter().enumerate() {
+            let shown = grid.cell(row, column).value().expect("weight");
+            let expected = weight(&trace, 1, 1, query, key) / kept_mass;
+            assert!(
+                (shown - expected).abs() < 1e-6,
+                "({query}, {key}): {shown} vs {expected}"
+            );
+            row_sum += shown;
+        }
+        assert!(
+            (row_sum - 1.0).abs() < 1e-5,
+            "row {query} sums to {row_sum}"
+        );
+    }
+    // Decoders hide their first token, the usual attention sink.
+    let (gpt2, special) = traced(fixture!("gpt2"), "The cat sat on the mat.");
+    assert_eq!(hidden_positions(&gpt2, &special), vec![0]);
+}
+
+#[test]
+fn top_share_keeps_the_fewest_strongest_keys_reaching_the_share() {
+    let (trace, special) = traced(
+        fixture!("gpt2"),
+        "The cat sat on the mat because it was warm.",
+    );
+    let share = 0.6;
+    let options = GridOptions {
+        top_share: share,
+        ..GridOptions::default()
+    };
+    let grid = attention_grid(&trace, &special, 1, 0, options).expect("grid");
+    let n = grid.size();
+    let mut filtered = 0;
+    for row in 0..n {
+        let mut kept: Vec<f32> = Vec::new();
+        let mut dropped: Vec<f32> = Vec::new();
+        for column in 0..n {
+            match grid.cell(row, column) {
+                Cell::Weight(v) => kept.push(v),
+                Cell::BelowShare(v) => dropped.push(v),
+                Cell::Masked => {}
+            }
+        }
+        let kept_sum: f32 = kept.iter().sum();
+        let weakest_kept = kept.iter().copied().fold(f32::INFINITY, f32::min);
+        assert!(
+            kept_sum >= share - 1e-6,
+            "row {row}: kept {kept_sum} < {share}"
+        );
+        assert!(
+            dropped.iter().all(|&d| d <= weakest_kept),
+            "row {row}: a dropped weight beats a kept one"
+        );
+        assert!(
+            kept_sum - weakest_kept < share + 1e-6,
+            "row {row}: the weakest kept key was not needed"
+        );
+        filtered += dropped.len();
+    }
+    assert!(
+        filtered > 0,
+        "a 60 % share filters something in an 11-token sentence"
+    );
+}
+
+#[test]
+fn heatmap_svg_has_labels_legend_and_every_cell() {
+    let (trace, special) = traced(fixture!("gpt2"), "The cat sat on the mat.");
+    let grid = attention_grid(&trace, &special, 0, 0, GridOptions::default()).expect("grid");
+    let mut svg = String::new();
+    let area = {
+        let root = SVGBackend::with_string(&mut svg, (520, 440)).into_drawing_area();
+        let area = draw_heatmap(&root, &grid, Some(2), &Theme::LIGHT).expect("draw");
+        root.present().expect("present");
+        area
+    };
+    std::fs::write(concat!(env!("CARGO_TARGET_TMPDIR"), "/heatmap.svg"), &svg).expect("write svg");
+    let texts: Vec<&str> = svg
+        .split("<text")
+        .skip(1)
+        .filter_map(|t| t.split('>').nth(1))
+        .map(|t| t.trim_end_matches("</text").trim())
+        .collect();
+    for token in &grid.labels {
+        let escaped = token.replace('&', "&amp;").replace('<', "&lt;");
+        // Each token labels one row and one column.
+        assert_eq!(
+            texts.iter().filter(|t| **t == escaped).count() % 2,
+            0,
+            "label {token}"
+        );
+        assert!(texts.contains(&escaped.as_str()), "label {token} missing");
+    }
+    assert!(
+        texts.contains(&"weight") && texts.contains(&"masked"),
+        "legend missing: {texts:?}"
+    );
+    assert!(
+        texts.contains(&"0.0") && texts.contains(&"1.0"),
+        "legend ticks missing: {texts:?}"
+    );
+    let n = grid.size();
+    // The pixel area maps back to cells: centre of (row, column) → (row, column).
+    let cell_w = (area.right - area.left) as f64 / n as f64;
+    let cell_h = (area.bottom - area.top) as f64 / n as f64;
+    for (row, column) in [(0, 0), (n - 1, 0), (3, 2), (n - 1, n - 1)] {
+        let x = area.left as f64 + (column as f64 + 0.5) * cell_w;
+        let y = area.top as f64 + (row as f64 + 0.5) * cell_h;
+        assert_eq!(area.cell_at(x, y, n), Some((row, column)));
+    }
+    assert_eq!(
+        area.cell_at(area.left as f64 - 2.0, area.top as f64 + 1.0, n),
+        None
+    );
+
+    let mut thumbnail = String::new();
+    {
+        let root = SVGBackend::with_string(&mut thumbnail, (64, 64)).into_drawing_area();
+        draw_thumbnail(&root, &grid, true, &Theme::DARK).expect("thumbnail");
+        root.present().expect("present");
+    }
+    assert!(
+        thumbnail.matches("<rect").count() > n * n,
+        "one rect per cell plus background"
+    );
+}
+
+#[test]
+fn line_view_draws_one_line_per_visible_weight_and_focus_narrows_it() {
+    let (trace, _) = traced(fixture!("distilbert"), "the cat sat on the mat");
+    let n = trace.tokens.len();
+    let head_size = n * n;
+    let heads: Vec<(usize, &[f32])> = (0..2)
+        .map(|h| {
+            (
+                h,
+                &trace.attentions.data[h * head_size..(h + 1) * head_size],
+            )
+        })
+        .collect();
+    let min_weight = 0.02;
+    let visible = |focus: Option<usize>| {
+        heads
+            .iter()
+            .map(|(_, w)| {
+                w.iter()
+                    .enumerate()
+                    .filter(|(i, &x)| x >= min_weight && focus.is_none_or(|q| i / n == q))
+                    .count()
+            })
+            .sum::<usize>()
+    };
+    for focus in [None, Some(3)] {
+        let mut svg = String::new();
+        let drawn = {
+            let root = SVGBackend::with_string(&mut svg, (400, 300)).into_drawing_area();
+            let lines = HeadLines {
+                labels: &trace.tokens,
+                heads: heads.clone(),
+                focus,
+                min_weight,
+            };
+            let drawn = draw_head_lines(&root, &lines, &Theme::LIGHT).expect("draw");
+            root.present().expect("present");
+            drawn
+        };
+        assert_eq!(drawn, visible(focus));
+        assert_eq!(svg.matches("<polyline").count(), drawn);
+    }
+}
