@@ -1,7 +1,9 @@
 //! One attention matrix made ready to draw: one head or the average of a layer's heads, with
 //! special tokens optionally hidden (and the rows renormalised), and optionally only the keys
 //! that carry the top share of each query's attention.
-use candle_core::{DType, Device, Tensor};
+//!
+//! These are display transforms of at most a few hundred thousand numbers, done in plain Rust so
+//! the page's wasm does not carry candle (the worker computes everything the model computes).
 
 use crate::engine::{Result, Trace};
 
@@ -107,19 +109,18 @@ pub fn attention_grid(
             head + 1
         )));
     }
-    let device = Device::Cpu;
     let head_size = tokens * tokens;
     let layer_start = layer * heads * head_size;
-    let mut matrix = if options.average_heads {
-        let layer_data = &trace.attentions.data[layer_start..layer_start + heads * head_size];
-        Tensor::from_slice(layer_data, (heads, tokens, tokens), &device)?.mean(0)?
+    let head_matrix = |h: usize| {
+        let start = layer_start + h * head_size;
+        &trace.attentions.data[start..start + head_size]
+    };
+    let mut matrix: Vec<f32> = if options.average_heads {
+        (0..head_size)
+            .map(|cell| (0..heads).map(|h| head_matrix(h)[cell]).sum::<f32>() / heads as f32)
+            .collect()
     } else {
-        let start = layer_start + head * head_size;
-        Tensor::from_slice(
-            &trace.attentions.data[start..start + head_size],
-            (tokens, tokens),
-            &device,
-        )?
+        head_matrix(head).to_vec()
     };
     // Which keys the causal mask removed (the same for every head).
     let mask_start = layer_start
@@ -134,70 +135,66 @@ pub fn attention_grid(
         .collect();
 
     let mut positions: Vec<usize> = (0..tokens).collect();
-    let renormalised = options.hide_special;
     if options.hide_special {
         let hidden = hidden_positions(trace, special);
         positions.retain(|p| !hidden.contains(p));
-        if positions.is_empty() {
-            return Ok(AttentionGrid {
-                positions,
-                labels: Vec::new(),
-                cells: Vec::new(),
-                renormalised,
-            });
-        }
-        let index = Tensor::new(
-            positions.iter().map(|&p| p as u32).collect::<Vec<_>>(),
-            &device,
-        )?;
-        matrix = matrix.index_select(&index, 0)?.index_select(&index, 1)?;
-        let row_sums = matrix.sum_keepdim(1)?.clamp(f32::MIN_POSITIVE, f32::MAX)?;
-        matrix = matrix.broadcast_div(&row_sums)?;
+        matrix = positions
+            .iter()
+            .flat_map(|&query| {
+                let row: Vec<f32> = positions
+                    .iter()
+                    .map(|&key| matrix[query * tokens + key])
+                    .collect();
+                let kept_mass = row.iter().sum::<f32>().max(f32::MIN_POSITIVE);
+                row.into_iter().map(move |weight| weight / kept_mass)
+            })
+            .collect();
     }
-    let keep = if options.top_share < 1.0 {
-        Some(top_share_mask(&matrix, options.top_share)?)
-    } else {
-        None
-    };
-
     let size = positions.len();
-    let values = matrix.flatten_all()?.to_vec1::<f32>()?;
-    let keep = match keep {
-        Some(mask) => mask.flatten_all()?.to_vec1::<u8>()?,
-        None => vec![1; size * size],
-    };
-    let cells = (0..size * size)
-        .map(|cell| {
-            let (row, column) = (positions[cell / size], positions[cell % size]);
-            if masked[row * tokens + column] {
-                Cell::Masked
-            } else if keep[cell] == 1 {
-                Cell::Weight(values[cell])
-            } else {
-                Cell::BelowShare(values[cell])
-            }
+    let cells = matrix
+        .chunks(size.max(1))
+        .enumerate()
+        .flat_map(|(row, weights)| {
+            let weakest_kept = weakest_in_top_share(weights, options.top_share);
+            let query = positions[row];
+            let masked = &masked;
+            let positions = &positions;
+            weights.iter().enumerate().map(move |(column, &weight)| {
+                if masked[query * tokens + positions[column]] {
+                    Cell::Masked
+                } else if weight >= weakest_kept {
+                    Cell::Weight(weight)
+                } else {
+                    Cell::BelowShare(weight)
+                }
+            })
         })
         .collect();
     Ok(AttentionGrid {
         labels: positions.iter().map(|&p| trace.tokens[p].clone()).collect(),
         positions,
         cells,
-        renormalised,
+        renormalised: options.hide_special,
     })
 }
 
-/// 1 where a weight is among the strongest of its row that together reach `share` of the row's
-/// sum, else 0 (ties with the weakest kept weight are kept too).
-fn top_share_mask(matrix: &Tensor, share: f32) -> Result<Tensor> {
-    let order = matrix.arg_sort_last_dim(false)?;
-    let sorted = matrix.gather(&order, 1)?;
-    let row_sums = sorted.sum_keepdim(1)?;
-    // The mass of the stronger weights before each one; a weight is kept while that is short of
-    // the share.
-    let mass_before = (sorted.cumsum(1)? - &sorted)?;
-    let needed = (row_sums * share as f64)?;
-    let kept_sorted = mass_before.broadcast_lt(&needed)?;
-    let infinity = Tensor::full(f32::INFINITY, sorted.shape(), sorted.device())?;
-    let weakest_kept = kept_sorted.where_cond(&sorted, &infinity)?.min_keepdim(1)?;
-    Ok(matrix.broadcast_ge(&weakest_kept)?.to_dtype(DType::U8)?)
+/// The weakest weight among the strongest of `row` that together reach `share` of the row's
+/// sum (every weight at least this strong is kept, ties included); 0 keeps everything.
+fn weakest_in_top_share(row: &[f32], share: f32) -> f32 {
+    if share >= 1.0 {
+        return f32::NEG_INFINITY;
+    }
+    let mut sorted = row.to_vec();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    let needed = sorted.iter().sum::<f32>() * share;
+    let mut mass_before = 0.0;
+    let mut weakest = f32::NEG_INFINITY;
+    for weight in sorted {
+        if mass_before >= needed {
+            break;
+        }
+        weakest = weight;
+        mass_before += weight;
+    }
+    weakest
 }
