@@ -1,16 +1,16 @@
 //! The worker's request handling, natively: the same code runs in the browser worker.
 mod common;
 
-use attention_explorer::worker::protocol::{handle, Request, Response};
+use attention_explorer::worker::protocol::{handle, Request, Response, Session};
 
-fn load(files: &common::FixtureFiles) -> Option<attention_explorer::engine::Model> {
-    let mut model = None;
+fn load(files: &common::FixtureFiles) -> Session {
+    let mut session = Session::default();
     let request = Request::Load {
         config: files.config.to_vec(),
         tokenizer: files.tokenizer.to_vec(),
         model: files.model.to_vec(),
     };
-    match handle(&mut model, request) {
+    match handle(&mut session, request) {
         Response::Loaded { card, .. } => {
             assert_eq!(
                 (
@@ -25,13 +25,13 @@ fn load(files: &common::FixtureFiles) -> Option<attention_explorer::engine::Mode
         }
         other => panic!("expected Loaded, got {other:?}"),
     }
-    model
+    session
 }
 
 #[test]
 fn requests_before_a_model_is_loaded_get_a_readable_error() {
     let response = handle(
-        &mut None,
+        &mut Session::default(),
         Request::Trace {
             id: 7,
             text: "hello".into(),
@@ -47,18 +47,18 @@ fn requests_before_a_model_is_loaded_get_a_readable_error() {
 #[test]
 fn a_broken_model_file_is_an_error_response_and_leaves_no_model() {
     let files = fixture!("gpt2");
-    let mut model = load(&files);
+    let mut session = load(&files);
     let broken = Request::Load {
         config: files.config.to_vec(),
         tokenizer: files.tokenizer.to_vec(),
         model: files.model[..1000].to_vec(),
     };
-    let Response::Error { id: None, message } = handle(&mut model, broken) else {
+    let Response::Error { id: None, message } = handle(&mut session, broken) else {
         panic!("expected an error")
     };
     assert!(message.starts_with("model.safetensors"), "{message}");
     assert!(
-        model.is_none(),
+        session.model().is_none(),
         "the old model is dropped before the new one is built"
     );
 }
@@ -66,13 +66,13 @@ fn a_broken_model_file_is_an_error_response_and_leaves_no_model() {
 #[test]
 fn tokenize_and_trace_agree_and_long_texts_are_cut_to_the_positions() {
     let files = fixture!("gpt2");
-    let mut model = load(&files);
+    let mut session = load(&files);
     let Response::Tokens {
         tokens,
         truncated_from: None,
         ..
     } = handle(
-        &mut model,
+        &mut session,
         Request::Tokenize {
             id: 1,
             text: "Hello world".into(),
@@ -87,7 +87,7 @@ fn tokenize_and_trace_agree_and_long_texts_are_cut_to_the_positions() {
         trace,
         ..
     } = handle(
-        &mut model,
+        &mut session,
         Request::Trace {
             id: 2,
             text: "Hello world".into(),
@@ -108,7 +108,7 @@ fn tokenize_and_trace_agree_and_long_texts_are_cut_to_the_positions() {
         truncated_from: Some(original),
         trace,
         ..
-    } = handle(&mut model, Request::Trace { id: 3, text: long })
+    } = handle(&mut session, Request::Trace { id: 3, text: long })
     else {
         panic!("expected a truncated trace")
     };
@@ -120,9 +120,9 @@ fn tokenize_and_trace_agree_and_long_texts_are_cut_to_the_positions() {
 #[test]
 fn trace_arrays_survive_serialisation_as_bytes() {
     let files = fixture!("gpt2");
-    let mut model = load(&files);
+    let mut session = load(&files);
     let Response::Trace { trace, .. } = handle(
-        &mut model,
+        &mut session,
         Request::Trace {
             id: 1,
             text: "Hello world".into(),
@@ -136,5 +136,173 @@ fn trace_arrays_survive_serialisation_as_bytes() {
     assert!(
         back.masked_scores.data.contains(&f32::NEG_INFINITY),
         "−∞ survives the byte encoding"
+    );
+}
+
+/// softmax(logits / t) of one row, in f64.
+fn softmax(row: &[f32], temperature: f64) -> Vec<f64> {
+    let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x)) as f64;
+    let exps: Vec<f64> = row
+        .iter()
+        .map(|&x| ((x as f64 - max) / temperature).exp())
+        .collect();
+    let total: f64 = exps.iter().sum();
+    exps.into_iter().map(|e| e / total).collect()
+}
+
+#[test]
+fn predictions_rescore_the_traced_logits_count_survivors_and_sample_reproducibly() {
+    use attention_explorer::engine::{Predictions, SamplingSettings};
+    let files = fixture!("gpt2");
+    let mut session = load(&files);
+    let text = "The cat sat on the";
+    let Response::Trace { trace, .. } = handle(
+        &mut session,
+        Request::Trace {
+            id: 1,
+            text: text.into(),
+        },
+    ) else {
+        panic!("trace")
+    };
+    let logits = trace.logits.as_ref().expect("GPT-2 has logits");
+    let vocab = logits.shape[1];
+    let last = &logits.data[(trace.input_ids.len() - 1) * vocab..];
+    let predict =
+        |session: &mut Session, settings: SamplingSettings, seed: Option<u64>| match handle(
+            session,
+            Request::Predict {
+                id: 2,
+                text: text.into(),
+                k: 10,
+                settings,
+                seed,
+            },
+        ) {
+            Response::Predictions {
+                predictions: Predictions::NextToken(next),
+                survivors,
+                sampled,
+                reused_logits,
+                ..
+            } => (
+                next,
+                survivors.expect("decoders count survivors"),
+                sampled,
+                reused_logits,
+            ),
+            other => panic!("expected next-token predictions, got {other:?}"),
+        };
+    for temperature in [0.5f32, 1.0, 2.0] {
+        let settings = SamplingSettings {
+            temperature,
+            top_k: 8,
+            top_p: 0.6,
+        };
+        let (next, survivors, sampled, reused) = predict(&mut session, settings, None);
+        assert!(reused, "the same text re-scores the trace's logits");
+        assert!(sampled.is_none());
+        let expected = softmax(last, temperature as f64);
+        let mut order: Vec<usize> = (0..vocab).collect();
+        order.sort_by(|&a, &b| expected[b].total_cmp(&expected[a]));
+        for (rank, candidate) in next.candidates.iter().enumerate() {
+            assert_eq!(
+                candidate.token_id as usize, order[rank],
+                "T={temperature} rank {rank}"
+            );
+            assert!((candidate.probability as f64 - expected[order[rank]]).abs() < 1e-5);
+        }
+        // Top-8 then top-0.6: keep while the mass before is short of 0.6.
+        let mut mass = 0.0;
+        let expected_survivors = order[..8]
+            .iter()
+            .take_while(|&&t| {
+                let keep = mass < 0.6;
+                mass += expected[t];
+                keep
+            })
+            .count();
+        assert_eq!(survivors, expected_survivors, "T={temperature}");
+    }
+    // A seed reproduces the draw, and the drawn token is a survivor.
+    let settings = SamplingSettings {
+        temperature: 1.5,
+        top_k: 5,
+        top_p: 0.9,
+    };
+    let (next, survivors, first, _) = predict(&mut session, settings, Some(7));
+    let (_, _, again, _) = predict(&mut session, settings, Some(7));
+    let first = first.expect("a seed draws a token");
+    assert_eq!(Some(&first), again.as_ref());
+    assert!(
+        next.candidates[..survivors]
+            .iter()
+            .any(|c| c.token_id == first.token_id),
+        "{first:?} is not a survivor"
+    );
+    let draws: std::collections::HashSet<u32> = (0..20u64)
+        .map(|seed| {
+            predict(&mut session, settings, Some(seed))
+                .2
+                .expect("draw")
+                .token_id
+        })
+        .collect();
+    assert!(
+        draws.len() > 1 || survivors == 1,
+        "different seeds draw different tokens"
+    );
+    // A different text runs the model instead.
+    let other = handle(
+        &mut session,
+        Request::Predict {
+            id: 3,
+            text: "A dog".into(),
+            k: 3,
+            settings,
+            seed: None,
+        },
+    );
+    assert!(
+        matches!(
+            other,
+            Response::Predictions {
+                reused_logits: false,
+                ..
+            }
+        ),
+        "{other:?}"
+    );
+    // The logit lens answers through the same session.
+    let Response::LogitLens { lens, .. } = handle(
+        &mut session,
+        Request::LogitLens {
+            id: 4,
+            text: text.into(),
+            position: None,
+            k: 3,
+        },
+    ) else {
+        panic!("logit lens")
+    };
+    assert_eq!(lens.layers.len(), 3);
+    assert_eq!(lens.layers[2].final_token_rank, 1);
+    let bad = handle(
+        &mut session,
+        Request::Predict {
+            id: 5,
+            text: text.into(),
+            k: 3,
+            settings: SamplingSettings {
+                temperature: 0.0,
+                top_k: 5,
+                top_p: 0.9,
+            },
+            seed: None,
+        },
+    );
+    assert!(
+        matches!(bad, Response::Error { id: Some(5), .. }),
+        "{bad:?}"
     );
 }

@@ -13,6 +13,7 @@ mod gpt2;
 mod layers;
 mod model;
 mod positional;
+mod sampling;
 mod tokenizer;
 mod trace;
 
@@ -26,5 +27,6 @@ pub use model::{
     Candidate, LensLayer, LogitLens, Model, PositionPredictions, Predictions, Saliency,
 };
 pub use positional::sinusoidal_position_encoding;
+pub use sampling::{sample_token, surviving_count, SamplingSettings};
 pub use tokenizer::{TextTokenizer, TokenizedText};
 pub use trace::{Array, Trace};

@@ -37,6 +37,8 @@ pub struct Candidate {
     pub token_id: u32,
     /// Display string.
     pub token: String,
+    /// The text it adds to a sentence.
+    pub text: String,
     /// softmax(logits / temperature) for this token.
     pub probability: f32,
     /// The raw logit.
@@ -199,17 +201,68 @@ impl Model {
     /// Top-k predictions without recording a trace: the LM head runs only where it is needed.
     pub fn predict(&self, ids: &[u32], k: usize, temperature: f32) -> Result<Predictions> {
         let pass = self.forward(&self.embed_tokens(&self.input_tensor(ids)?)?, false)?;
-        let positions = self.default_positions(ids)?;
-        let mut per_position = Vec::with_capacity(positions.len());
-        for &position in &positions {
-            let logits = self
+        self.predictions_at(ids, k, temperature, |position| {
+            Ok(self
                 .lm_head(&pass.final_hidden.narrow(0, position, 1)?)?
-                .squeeze(0)?;
-            per_position.push(PositionPredictions {
-                position,
-                candidates: self.top_k(&logits, k, temperature)?,
-            });
+                .squeeze(0)?)
+        })
+    }
+
+    /// The logits at every position [tokens, vocab] (what a trace records), without the trace.
+    pub fn logits(&self, ids: &[u32]) -> Result<Tensor> {
+        let pass = self.forward(&self.embed_tokens(&self.input_tensor(ids)?)?, false)?;
+        self.lm_head_exists()?;
+        self.lm_head(&pass.final_hidden)
+    }
+
+    /// Top-k predictions from logits already computed for `ids` ([tokens, vocab], e.g. a trace's),
+    /// so a new temperature does not run the model again.
+    pub fn predictions_from_logits(
+        &self,
+        ids: &[u32],
+        logits: &Tensor,
+        k: usize,
+        temperature: f32,
+    ) -> Result<Predictions> {
+        if logits.dims() != [ids.len(), self.config.vocab_size] {
+            return Err(EngineError::Input(format!(
+                "logits of shape {:?} do not belong to a text of {} tokens",
+                logits.dims(),
+                ids.len()
+            )));
         }
+        self.predictions_at(ids, k, temperature, |position| Ok(logits.i(position)?))
+    }
+
+    /// One token's candidate entry from a logits row [vocab], its probability at `temperature`.
+    pub fn candidate(&self, logits: &Tensor, token_id: u32, temperature: f32) -> Result<Candidate> {
+        let probabilities = candle_nn::ops::softmax_last_dim(&(logits / temperature as f64)?)?;
+        Ok(Candidate {
+            token_id,
+            token: self.tokenizer.display_token(token_id),
+            text: self.tokenizer.token_text(token_id),
+            probability: probabilities.i(token_id as usize)?.to_scalar::<f32>()?,
+            logit: logits.i(token_id as usize)?.to_scalar::<f32>()?,
+        })
+    }
+
+    fn predictions_at(
+        &self,
+        ids: &[u32],
+        k: usize,
+        temperature: f32,
+        logits_at: impl Fn(usize) -> Result<Tensor>,
+    ) -> Result<Predictions> {
+        let mut per_position = self
+            .default_positions(ids)?
+            .into_iter()
+            .map(|position| {
+                Ok(PositionPredictions {
+                    position,
+                    candidates: self.top_k(&logits_at(position)?, k, temperature)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(match self.config.architecture {
             Architecture::Gpt2 => Predictions::NextToken(per_position.remove(0)),
             _ => Predictions::MaskFill(per_position),
@@ -373,6 +426,7 @@ impl Model {
             .map(|((token_id, probability), logit)| Candidate {
                 token_id,
                 token: self.tokenizer.display_token(token_id),
+                text: self.tokenizer.token_text(token_id),
                 probability,
                 logit,
             })

@@ -125,6 +125,21 @@ impl TextTokenizer {
         }
     }
 
+    /// The text a token adds when appended to a sentence (" cat" for GPT-2's "␣cat", "cat" for a
+    /// WordPiece "cat", "ing" for "##ing").
+    pub fn token_text(&self, id: u32) -> String {
+        if self.byte_level {
+            return self.inner.decode(&[id], false).unwrap_or_default();
+        }
+        match self.inner.id_to_token(id) {
+            Some(token) => match token.strip_prefix("##") {
+                Some(piece) => piece.to_string(),
+                None => token,
+            },
+            None => String::new(),
+        }
+    }
+
     /// The mask token and its id ([MASK] for BERT-family vocabularies), if the vocabulary has one.
     pub fn mask_token(&self) -> Option<(&str, u32)> {
         self.mask_token

@@ -2,7 +2,12 @@
 //! made by serde-wasm-bindgen; model files and trace arrays travel as `Uint8Array`s.
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Model, Predictions, Saliency, TokenizedText, Trace};
+use candle_core::{Device, Tensor};
+
+use crate::engine::{
+    sample_token, surviving_count, Candidate, LogitLens, Model, Predictions, Saliency,
+    SamplingSettings, TokenizedText, Trace,
+};
 
 /// What the page asks of the worker. `id` ties a response to its request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -24,12 +29,21 @@ pub enum Request {
     Tokenize { id: u32, text: String },
     /// Tokenize and trace a text (truncated to the model's positions).
     Trace { id: u32, text: String },
-    /// Top-k predictions for a text.
+    /// Top-k predictions for a text (from the last trace's logits when it is the same text),
+    /// and for decoders how many candidates survive top-k/top-p and, with a seed, a drawn token.
     Predict {
         id: u32,
         text: String,
         k: usize,
-        temperature: f32,
+        settings: SamplingSettings,
+        seed: Option<u64>,
+    },
+    /// The logit lens at a position (default: where the model predicts).
+    LogitLens {
+        id: u32,
+        text: String,
+        position: Option<usize>,
+        k: usize,
     },
     /// Gradient×input saliency for a text.
     Saliency {
@@ -71,7 +85,18 @@ pub enum Response {
         compute_ms: f64,
     },
     /// Predictions for a text.
-    Predictions { id: u32, predictions: Predictions },
+    Predictions {
+        id: u32,
+        predictions: Predictions,
+        /// Decoders: how many of the most probable tokens top-k and top-p leave drawable.
+        survivors: Option<usize>,
+        /// Decoders, when a seed was given: the drawn token.
+        sampled: Option<Candidate>,
+        /// Whether the cached logits of the last trace were re-scored (the model did not run).
+        reused_logits: bool,
+    },
+    /// The logit lens for a text.
+    LogitLens { id: u32, lens: LogitLens },
     /// Saliency for a text.
     Saliency { id: u32, saliency: Saliency },
     /// A request failed; `message` is for the user.
@@ -149,14 +174,31 @@ pub fn tokenize_within_limit(
     Ok((tokens, Some(original)))
 }
 
-/// Runs one request. `model` is the loaded model (`None` before the first load); a `Load`
-/// request replaces it (the old one is dropped first, so two never share memory).
-pub fn handle(model: &mut Option<Model>, request: Request) -> Response {
+/// What the worker keeps between requests: the model and the logits of the last trace.
+#[derive(Default)]
+pub struct Session {
+    model: Option<Model>,
+    /// Token ids and logits [tokens, vocab] of the last trace: new sampling settings re-score
+    /// them without running the model again.
+    last_logits: Option<(Vec<u32>, Tensor)>,
+}
+
+impl Session {
+    /// The loaded model, if any.
+    pub fn model(&self) -> Option<&Model> {
+        self.model.as_ref()
+    }
+}
+
+/// Runs one request. A `Load` replaces the model (the old one is dropped first, so two never
+/// share memory).
+pub fn handle(session: &mut Session, request: Request) -> Response {
     let id = match &request {
         Request::Load { .. } => None,
         Request::Tokenize { id, .. }
         | Request::Trace { id, .. }
         | Request::Predict { id, .. }
+        | Request::LogitLens { id, .. }
         | Request::Saliency { id, .. } => Some(*id),
     };
     if let Request::Load {
@@ -165,11 +207,11 @@ pub fn handle(model: &mut Option<Model>, request: Request) -> Response {
         model: weights,
     } = request
     {
-        *model = None;
+        *session = Session::default();
         return match Model::from_bytes(&config, &tokenizer, &weights) {
             Ok(loaded) => {
                 let card = ModelCard::of(&loaded);
-                *model = Some(loaded);
+                session.model = Some(loaded);
                 Response::Loaded {
                     card,
                     wasm_memory_bytes: 0,
@@ -181,13 +223,11 @@ pub fn handle(model: &mut Option<Model>, request: Request) -> Response {
             },
         };
     }
-    let model = model.as_ref();
+    let Session { model, last_logits } = session;
     let result = (|| -> crate::engine::Result<Response> {
-        let needs_model = || {
-            model.ok_or_else(|| {
-                crate::engine::EngineError::Input("No model is loaded yet: pick one first.".into())
-            })
-        };
+        let model = model.as_ref().ok_or_else(|| {
+            crate::engine::EngineError::Input("No model is loaded yet: pick one first.".into())
+        })?;
         Ok(match request {
             Request::Load { .. } => {
                 return Err(crate::engine::EngineError::Compute(
@@ -195,7 +235,7 @@ pub fn handle(model: &mut Option<Model>, request: Request) -> Response {
                 ))
             }
             Request::Tokenize { id, text } => {
-                let (tokens, truncated_from) = tokenize_within_limit(needs_model()?, &text)?;
+                let (tokens, truncated_from) = tokenize_within_limit(model, &text)?;
                 Response::Tokens {
                     id,
                     tokens,
@@ -203,9 +243,15 @@ pub fn handle(model: &mut Option<Model>, request: Request) -> Response {
                 }
             }
             Request::Trace { id, text } => {
-                let model = needs_model()?;
                 let (tokens, truncated_from) = tokenize_within_limit(model, &text)?;
                 let trace = Box::new(model.trace(&tokens.ids)?);
+                *last_logits = match &trace.logits {
+                    Some(logits) => Some((
+                        tokens.ids.clone(),
+                        Tensor::from_slice(&logits.data, logits.shape.as_slice(), &Device::Cpu)?,
+                    )),
+                    None => None,
+                };
                 Response::Trace {
                     id,
                     tokens,
@@ -218,13 +264,50 @@ pub fn handle(model: &mut Option<Model>, request: Request) -> Response {
                 id,
                 text,
                 k,
-                temperature,
+                settings,
+                seed,
             } => {
-                let model = needs_model()?;
                 let (tokens, _) = tokenize_within_limit(model, &text)?;
+                let cached = last_logits.as_ref().filter(|(ids, _)| *ids == tokens.ids);
+                let reused_logits = cached.is_some();
+                let logits = match cached {
+                    Some((_, logits)) => logits.clone(),
+                    None => model.logits(&tokens.ids)?,
+                };
+                let predictions =
+                    model.predictions_from_logits(&tokens.ids, &logits, k, settings.temperature)?;
+                let (survivors, sampled) = match &predictions {
+                    Predictions::NextToken(next) => {
+                        let row = logits.get(next.position)?;
+                        let sampled = match seed {
+                            Some(seed) => {
+                                let token = sample_token(&row, settings, seed)?;
+                                Some(model.candidate(&row, token, settings.temperature)?)
+                            }
+                            None => None,
+                        };
+                        (Some(surviving_count(&row, settings)?), sampled)
+                    }
+                    Predictions::MaskFill(_) => (None, None),
+                };
                 Response::Predictions {
                     id,
-                    predictions: model.predict(&tokens.ids, k, temperature)?,
+                    predictions,
+                    survivors,
+                    sampled,
+                    reused_logits,
+                }
+            }
+            Request::LogitLens {
+                id,
+                text,
+                position,
+                k,
+            } => {
+                let (tokens, _) = tokenize_within_limit(model, &text)?;
+                Response::LogitLens {
+                    id,
+                    lens: model.logit_lens(&tokens.ids, position, k)?,
                 }
             }
             Request::Saliency {
@@ -233,7 +316,6 @@ pub fn handle(model: &mut Option<Model>, request: Request) -> Response {
                 position,
                 target,
             } => {
-                let model = needs_model()?;
                 let (tokens, _) = tokenize_within_limit(model, &text)?;
                 Response::Saliency {
                     id,

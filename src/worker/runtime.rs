@@ -4,11 +4,10 @@ use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-use super::protocol::{handle, Request, Response};
-use crate::engine::Model;
+use super::protocol::{handle, Request, Response, Session};
 
 thread_local! {
-    static MODEL: RefCell<Option<Model>> = const { RefCell::new(None) };
+    static SESSION: RefCell<Session> = RefCell::new(Session::default());
 }
 
 fn scope() -> DedicatedWorkerGlobalScope {
@@ -40,7 +39,7 @@ pub fn start() {
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| {
         let started = js_sys::Date::now();
         let mut response = match serde_wasm_bindgen::from_value::<Request>(event.data()) {
-            Ok(request) => MODEL.with(|model| handle(&mut model.borrow_mut(), request)),
+            Ok(request) => SESSION.with(|session| handle(&mut session.borrow_mut(), request)),
             Err(e) => Response::Error {
                 id: None,
                 message: format!("the page sent a malformed request ({e})"),
