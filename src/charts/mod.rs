@@ -2,9 +2,11 @@
 //! (plotters-canvas), the same code writes SVG (plotters' SVG backend) for export and tests.
 //! No UI types here, so it compiles and is tested natively.
 mod attention;
+mod bars;
 mod grid;
 
 pub use attention::{draw_head_lines, draw_heatmap, draw_thumbnail, HeadLines, PlotArea};
+pub use bars::{draw_bars, Bar, BAR_ROW};
 pub use grid::{attention_grid, hidden_positions, AttentionGrid, Cell, GridOptions};
 
 use plotters::prelude::*;

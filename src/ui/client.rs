@@ -8,7 +8,8 @@ use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
-use super::state::{AppState, LoadStatus};
+use super::state::{append_generated, AppState, LoadStatus, PredictionResult};
+use crate::engine::SamplingSettings;
 use crate::worker::protocol::{Request, Response};
 
 struct Client {
@@ -19,6 +20,10 @@ struct Client {
     pending_tokenize: Option<Request>,
     pending_trace: Option<Request>,
     latest_trace_id: u32,
+    /// Waiting predictions, logit-lens and saliency requests (a newer one replaces the older).
+    pending_analyses: [Option<Request>; 3],
+    /// The newest id of each analysis kind; older answers are dropped.
+    latest_analysis_ids: [u32; 3],
     next_id: u32,
     state: AppState,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
@@ -63,6 +68,8 @@ pub fn start(state: AppState) {
             pending_tokenize: None,
             pending_trace: None,
             latest_trace_id: 0,
+            pending_analyses: [None, None, None],
+            latest_analysis_ids: [0; 3],
             next_id: 1,
             state,
             _on_message: on_message,
@@ -122,6 +129,59 @@ pub fn trace(text: String) {
     });
 }
 
+/// The analyses that run after a trace, each with its own waiting slot.
+#[derive(Clone, Copy)]
+enum Analysis {
+    Predict = 0,
+    LogitLens = 1,
+    Saliency = 2,
+}
+
+fn request_analysis(kind: Analysis, make: impl FnOnce(u32) -> Request) {
+    with_client(|client| {
+        let id = client.next_id;
+        client.next_id += 1;
+        client.latest_analysis_ids[kind as usize] = id;
+        client.pending_analyses[kind as usize] = Some(make(id));
+        pump(client);
+    });
+}
+
+/// Asks for predictions of `text`; with a seed the worker also draws the next token, which the
+/// page appends.
+pub fn predict(text: String, settings: SamplingSettings, seed: Option<u64>) {
+    request_analysis(Analysis::Predict, |id| Request::Predict {
+        id,
+        text,
+        k: PREDICTION_COUNT,
+        settings,
+        seed,
+    });
+}
+
+/// Asks for the logit lens of `text` at the prediction position.
+pub fn logit_lens(text: String) {
+    request_analysis(Analysis::LogitLens, |id| Request::LogitLens {
+        id,
+        text,
+        position: None,
+        k: 3,
+    });
+}
+
+/// Asks for gradient×input saliency of `target` (default: the top prediction) at `position`.
+pub fn saliency(text: String, position: Option<usize>, target: Option<u32>) {
+    request_analysis(Analysis::Saliency, |id| Request::Saliency {
+        id,
+        text,
+        position,
+        target,
+    });
+}
+
+/// How many candidates the predictions panel lists.
+pub const PREDICTION_COUNT: usize = 10;
+
 fn with_client(f: impl FnOnce(&mut Client)) {
     CLIENT.with(|c| {
         if let Some(client) = c.borrow_mut().as_mut() {
@@ -140,6 +200,7 @@ fn pump(client: &mut Client) {
         .take()
         .or_else(|| client.pending_tokenize.take())
         .or_else(|| client.pending_trace.take())
+        .or_else(|| client.pending_analyses.iter_mut().find_map(Option::take))
     else {
         return;
     };
@@ -162,11 +223,14 @@ fn pump(client: &mut Client) {
 }
 
 fn receive(response: Response) {
-    let Some((state, latest)) =
-        CLIENT.with(|c| c.borrow().as_ref().map(|c| (c.state, c.latest_trace_id)))
-    else {
+    let Some((state, latest, analyses)) = CLIENT.with(|c| {
+        c.borrow()
+            .as_ref()
+            .map(|c| (c.state, c.latest_trace_id, c.latest_analysis_ids))
+    }) else {
         return;
     };
+    let is_latest = |id: u32, kind: Analysis| analyses[kind as usize] == id;
     match response {
         Response::Ready => {
             with_client(|client| client.ready = true);
@@ -176,6 +240,11 @@ fn receive(response: Response) {
             wasm_memory_bytes,
         } => {
             state.worker_memory.set(Some(wasm_memory_bytes));
+            state.predictions.set(None);
+            state.lens.set(None);
+            state.saliency.set(None);
+            state.saliency_target.set(None);
+            state.generated.set(Vec::new());
             state.layer.update(|l| *l = (*l).min(card.n_layer - 1));
             state.head.update(|h| *h = (*h).min(card.n_head - 1));
             state.model.set(Some(card));
@@ -204,15 +273,48 @@ fn receive(response: Response) {
                 state.tokens.set(Some(tokens));
                 state.truncated_from.set(truncated_from);
                 state.trace.set(Some(Arc::new(*trace)));
+                // Analyses of the previous text no longer apply.
+                state.predictions.set(None);
+                state.lens.set(None);
+                state.saliency.set(None);
                 state.error.set(None);
             }
         }
-        Response::Predictions { .. } | Response::Saliency { .. } => {}
+        Response::Predictions {
+            id,
+            predictions,
+            survivors,
+            sampled,
+            reused_logits,
+        } => {
+            if is_latest(id, Analysis::Predict) {
+                if let Some(token) = sampled.clone() {
+                    append_generated(state, token);
+                }
+                state.predictions.set(Some(PredictionResult {
+                    predictions,
+                    survivors,
+                    sampled,
+                    reused_logits,
+                }));
+            }
+        }
+        Response::LogitLens { id, lens } => {
+            if is_latest(id, Analysis::LogitLens) {
+                state.lens.set(Some(lens));
+            }
+        }
+        Response::Saliency { id, saliency } => {
+            if is_latest(id, Analysis::Saliency) {
+                state.saliency.set(Some(saliency));
+            }
+        }
         Response::Error { id, message } => {
             if id.is_none() {
                 state.load.set(LoadStatus::Failed(message.clone()));
             }
-            if id.is_none() || id == Some(latest) {
+            let current = |id: u32| id == latest || analyses.contains(&id);
+            if id.is_none_or(current) {
                 state.error.set(Some(message));
             }
         }

@@ -62,12 +62,12 @@ pub fn TextInput() -> impl IntoView {
             <label for="text">"Your sentence"</label>
             <textarea id="text" data-testid="text" rows="2"
                 prop:value=move || state.text.get()
-                on:input=move |ev| { state.pinned.set(None); state.hovered.set(None); state.text.set(event_target_value(&ev)) }></textarea>
+                on:input=move |ev| { state.pinned.set(None); state.hovered.set(None); state.generated.set(Vec::new()); state.text.set(event_target_value(&ev)) }></textarea>
             <div class="examples">
                 {move || examples().map(|list| list.iter().map(|example| {
                     let example = example.to_string();
                     let label = example.clone();
-                    view! { <button class="example" on:click=move |_| state.text.set(example.clone())>{label}</button> }
+                    view! { <button class="example" on:click=move |_| { state.generated.set(Vec::new()); state.text.set(example.clone()) }>{label}</button> }
                 }).collect_view())}
             </div>
             <Show when=move || state.model.with(|m| m.is_some()) && state.text.with(|t| t.trim().is_empty())>

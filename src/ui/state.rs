@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use super::loader::ModelSource;
 use crate::charts::GridOptions;
-use crate::engine::{TokenizedText, Trace};
+use crate::engine::{Candidate, LogitLens, Predictions, Saliency, SamplingSettings, TokenizedText, Trace};
 use crate::worker::protocol::ModelCard;
 
 /// The panels, in navigation order.
@@ -54,6 +54,28 @@ impl Panel {
             Panel::Saliency => "saliency",
         }
     }
+}
+
+/// The worker's answer to a predictions request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictionResult {
+    /// Next-token candidates or [MASK] fills.
+    pub predictions: Predictions,
+    /// Decoders: how many of the most probable tokens top-k/top-p leave drawable.
+    pub survivors: Option<usize>,
+    /// The token drawn, when the request asked for a draw.
+    pub sampled: Option<Candidate>,
+    /// Whether the trace's logits were re-scored instead of running the model.
+    pub reused_logits: bool,
+}
+
+/// One token appended by clicking a candidate or sampling.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeneratedToken {
+    /// Its position in the new text's tokens (the position it was predicted for + 1).
+    pub position: usize,
+    /// The candidate that was appended.
+    pub candidate: Candidate,
 }
 
 /// Download progress of one file.
@@ -133,6 +155,20 @@ pub struct AppState {
     pub heatmap_options: RwSignal<GridOptions>,
     /// The page's width in CSS pixels, for sizing charts.
     pub viewport_width: RwSignal<f64>,
+    /// Temperature, top-k and top-p for predictions and sampling.
+    pub sampling: RwSignal<SamplingSettings>,
+    /// Seed of the first draw; the n-th generated token uses seed + n.
+    pub seed: RwSignal<u64>,
+    /// The latest predictions for the current text.
+    pub predictions: RwSignal<Option<PredictionResult>>,
+    /// The latest logit lens for the current text.
+    pub lens: RwSignal<Option<LogitLens>>,
+    /// The latest saliency for the current text and target.
+    pub saliency: RwSignal<Option<Saliency>>,
+    /// The prediction whose saliency is shown: (position, token id); `None` = the top one.
+    pub saliency_target: RwSignal<Option<(usize, u32)>>,
+    /// Tokens appended by clicking candidates or sampling, oldest first.
+    pub generated: RwSignal<Vec<GeneratedToken>>,
 }
 
 impl AppState {
@@ -162,6 +198,17 @@ impl AppState {
             panel: RwSignal::new(Panel::StepThrough),
             heatmap_options: RwSignal::new(GridOptions::default()),
             viewport_width: RwSignal::new(viewport_width()),
+            sampling: RwSignal::new(SamplingSettings {
+                temperature: 1.0,
+                top_k: 40,
+                top_p: 0.9,
+            }),
+            seed: RwSignal::new(42),
+            predictions: RwSignal::new(None),
+            lens: RwSignal::new(None),
+            saliency: RwSignal::new(None),
+            saliency_target: RwSignal::new(None),
+            generated: RwSignal::new(Vec::new()),
         }
     }
 
@@ -188,6 +235,13 @@ impl Default for AppState {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Appends a predicted token to the text and records it in the generation timeline.
+pub fn append_generated(state: AppState, candidate: Candidate) {
+    let position = state.tokens.with_untracked(|t| t.as_ref().map_or(0, |t| t.ids.len()));
+    state.text.update(|text| text.push_str(&candidate.text));
+    state.generated.update(|generated| generated.push(GeneratedToken { position, candidate }));
 }
 
 /// The window's inner width in CSS pixels (1024 if unknown).

@@ -1,8 +1,12 @@
 //! The panel area: tab navigation and one file per panel.
 mod heatmaps;
+mod predictions;
+mod saliency;
 mod step_through;
 
 use leptos::prelude::*;
+
+pub(crate) use predictions::BarChart;
 
 use super::state::{use_state, Panel};
 
@@ -23,6 +27,8 @@ pub fn PanelArea() -> impl IntoView {
             {move || match state.panel.get() {
                 Panel::StepThrough => step_through::StepThrough().into_any(),
                 Panel::Heatmaps => heatmaps::Heatmaps().into_any(),
+                Panel::Predictions => predictions::Predictions().into_any(),
+                Panel::Saliency => saliency::Saliency().into_any(),
                 panel => view! { <Planned panel=panel/> }.into_any(),
             }}
         </section>
@@ -34,9 +40,7 @@ pub fn PanelArea() -> impl IntoView {
 fn Planned(panel: Panel) -> impl IntoView {
     let purpose = match panel {
         Panel::Positions => "The sinusoidal encoding of “Attention Is All You Need” beside this model's learned position embeddings.",
-        Panel::Predictions => "The top next tokens (GPT-2) or [MASK] fills (BERT, DistilBERT) with temperature, and the logit lens.",
-        Panel::Saliency => "Which input tokens the prediction depends on most (gradient × input).",
-        Panel::StepThrough | Panel::Heatmaps => "",
+        _ => "",
     };
     view! {
         <h2>{panel.label()}</h2>

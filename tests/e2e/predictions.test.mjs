@@ -1,0 +1,163 @@
+// Predictions and saliency show the trace CLI's numbers: top-k next tokens = softmax of the CLI's
+// logits at the chosen temperature, the top-k/top-p survivors, the logit lens, [MASK] fills as
+// completed sentences, appending and sampling that grow the text and re-trace, and
+// gradient×input saliency = the CLI's `saliency.scores`.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { openPage, start } from './support.mjs';
+
+const TOLERANCE = 1e-4;
+let site, binary;
+
+before(async () => {
+  mkdirSync('test-artifacts', { recursive: true });
+  binary = ['target/debug/trace', 'target/release/trace'].find(existsSync);
+  assert.ok(binary, 'build the trace CLI first (cargo test builds target/debug/trace)');
+  site = await start();
+});
+
+after(async () => site?.close());
+
+const traceCli = (model, text, extra = []) =>
+  JSON.parse(execFileSync(binary, ['--model', `tests/fixtures/${model}`, '--text', text, '--out', '-', ...extra], { maxBuffer: 1 << 28 }));
+
+function softmax(logits, temperature) {
+  const max = Math.max(...logits);
+  const exps = logits.map((x) => Math.exp((x - max) / temperature));
+  const total = exps.reduce((a, b) => a + b, 0);
+  return exps.map((e) => e / total);
+}
+
+const ranked = (probabilities) => probabilities.map((p, id) => ({ id, p })).sort((a, b) => b.p - a.p);
+
+async function openModel(viewport, model, text) {
+  const context = await site.browser.newContext({ viewport });
+  const opened = await openPage(context, site.origin, `?model=folder:fixture-${model}`);
+  await opened.page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
+  await opened.page.fill('[data-testid=text]', text);
+  return { ...opened, context };
+}
+
+async function candidates(page) {
+  return page.$$eval('[data-testid=candidate]', (nodes) => nodes.map((n) => ({
+    id: Number(n.dataset.tokenId), p: Number(n.dataset.probability), survives: n.dataset.survives === 'true',
+  })));
+}
+
+async function expectCandidates(page, logits, temperature) {
+  const expected = ranked(softmax(logits, temperature)).slice(0, 10);
+  await page.waitForFunction((first) => {
+    const node = document.querySelector('[data-testid=candidate]');
+    return node && Math.abs(Number(node.dataset.probability) - first) < 1e-4;
+  }, expected[0].p);
+  const shown = await candidates(page);
+  assert.equal(shown.length, 10);
+  shown.forEach((c, rank) => {
+    assert.equal(c.id, expected[rank].id, `T=${temperature} rank ${rank}: token id`);
+    assert.ok(Math.abs(c.p - expected[rank].p) <= TOLERANCE, `T=${temperature} rank ${rank}: shown ${c.p}, expected ${expected[rank].p}`);
+  });
+  return shown;
+}
+
+async function setRange(page, testid, value) {
+  await page.$eval(`[data-testid=${testid}]`, (input, v) => {
+    input.value = String(v);
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+  }, value);
+}
+
+test('GPT-2: top-k with temperature, survivors, logit lens, append, sample and saliency match the trace CLI', async () => {
+  const TEXT = 'The cat sat on the mat because it';
+  const cli = traceCli('gpt2', TEXT);
+  const last = cli.logits[cli.logits.length - 1];
+  const { page, errors, context } = await openModel({ width: 1280, height: 800 }, 'gpt2', TEXT);
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=token]').length === n, cli.input_ids.length);
+  await page.click('[data-testid=tab-predictions]');
+  await expectCandidates(page, last, 1.0);
+  assert.equal(await page.getAttribute('[data-testid=reused-logits]', 'data-reused'), 'true', 'the traced logits are re-scored');
+
+  await setRange(page, 'temperature', 2);
+  await expectCandidates(page, last, 2.0);
+  assert.equal(await page.getAttribute('[data-testid=reused-logits]', 'data-reused'), 'true');
+
+  // Top-k 4 then top-p 0.3: a token survives while the mass before it is short of 0.3.
+  await page.fill('[data-testid=top-k]', '4');
+  await page.press('[data-testid=top-k]', 'Enter');
+  await page.$eval('[data-testid=top-k]', (input) => input.dispatchEvent(new Event('change', { bubbles: true })));
+  await setRange(page, 'top-p', 0.3);
+  const probabilities = ranked(softmax(last, 2.0)).slice(0, 4);
+  let mass = 0;
+  const survivors = probabilities.filter(({ p }) => { const keep = mass < 0.3; mass += p; return keep; }).length;
+  await page.waitForFunction((n) => document.querySelector('[data-testid=survivors]')?.dataset.count === String(n), survivors);
+  const flags = (await candidates(page)).map((c) => c.survives);
+  assert.deepEqual(flags, [...Array(10).keys()].map((rank) => rank < survivors));
+
+  // The logit lens: embeddings + 2 layers; the final layer ranks its own prediction first.
+  const ranks = await page.$$eval('[data-testid=lens-rank]', (cells) => cells.map((c) => Number(c.dataset.rank)));
+  assert.equal(ranks.length, cli.hidden_states.length);
+  assert.equal(ranks[ranks.length - 1], 1);
+  await page.screenshot({ path: 'test-artifacts/predictions-gpt2-1280.png', fullPage: true });
+
+  // Clicking a candidate appends it and traces again; sampling appends a drawn survivor.
+  const tokensBefore = cli.input_ids.length;
+  const second = (await candidates(page))[1];
+  await page.click('[data-testid=candidate] >> nth=1');
+  await page.waitForSelector('[data-testid=generated]');
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=token]').length > n, tokensBefore);
+  const afterClick = await page.inputValue('[data-testid=text]');
+  assert.ok(afterClick.startsWith(TEXT) && afterClick.length > TEXT.length, `text grew: ${afterClick}`);
+  const clicked = traceCli('gpt2', afterClick);
+  assert.ok(clicked.input_ids.includes(second.id), 'the appended token is in the new text');
+  await page.waitForSelector('[data-testid=candidate]');
+  await page.click('[data-testid=sample]');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=generated]').length === 2);
+  const afterSample = await page.inputValue('[data-testid=text]');
+  assert.ok(afterSample.startsWith(afterClick) && afterSample.length > afterClick.length, `sampling grew the text: ${afterSample}`);
+
+  // The first generated token's saliency equals the CLI's for the same position and target.
+  const generated = await page.$eval('[data-testid=generated]', (n) => Number(n.dataset.position));
+  await page.click('[data-testid=generated] >> nth=0');
+  await page.waitForSelector('[data-testid=tab-saliency][aria-selected=true]');
+  await page.waitForSelector(`[data-testid=saliency-header][data-target="${second.id}"]`, { timeout: 60_000 });
+  const finalText = await page.inputValue('[data-testid=text]');
+  const reference = traceCli('gpt2', finalText, ['--position', String(generated - 1), '--target', String(second.id)]);
+  const shares = await page.$$eval('[data-testid=saliency-tokens] .salient', (spans) => spans.map((s) => Number(s.dataset.value)));
+  assert.equal(shares.length, reference.saliency.scores.length);
+  shares.forEach((share, i) => assert.ok(Math.abs(share - reference.saliency.scores[i]) <= TOLERANCE, `saliency[${i}]: shown ${share}, CLI ${reference.saliency.scores[i]}`));
+  assert.ok(Math.abs(shares.reduce((a, b) => a + b, 0) - 1) < 1e-4, 'shares sum to 1');
+  assert.ok(await page.isVisible('[data-testid=caution]'));
+  await page.screenshot({ path: 'test-artifacts/saliency-gpt2-1280.png', fullPage: true });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('DistilBERT: [MASK] fills are completed sentences with the CLI probabilities; masking a token adds a mask', async () => {
+  const TEXT = 'the cat sat on the [MASK] .';
+  const cli = traceCli('distilbert', TEXT);
+  const mask = cli.tokens.indexOf('[MASK]');
+  assert.ok(mask > 0, 'the fixture tokenizer knows [MASK]');
+  const { page, errors, context } = await openModel({ width: 390, height: 844 }, 'distilbert', TEXT);
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=token]').length === n, cli.input_ids.length);
+  await page.click('[data-testid=tab-predictions]');
+  await page.waitForSelector('[data-testid=fill]');
+  const expected = ranked(softmax(cli.logits[mask], 1.0)).slice(0, 10);
+  const fills = await page.$$eval('[data-testid=fill]', (nodes) => nodes.map((n) => ({ id: Number(n.dataset.tokenId), p: Number(n.dataset.probability), text: n.textContent })));
+  assert.equal(fills.length, 10);
+  fills.forEach((fill, rank) => {
+    assert.equal(fill.id, expected[rank].id, `rank ${rank}`);
+    assert.ok(Math.abs(fill.p - expected[rank].p) <= TOLERANCE, `rank ${rank}: ${fill.p} vs ${expected[rank].p}`);
+    assert.ok(fill.text.includes('the cat sat on the') && !fill.text.includes('[MASK]'), `a completed sentence: ${fill.text}`);
+  });
+  assert.equal(await page.getAttribute('[data-testid=mask-fill]', 'data-position'), String(mask));
+
+  // Pin "cat" and replace it by [MASK]: two masks, two fill lists.
+  await page.click('[data-testid=token][data-index="2"]');
+  await page.click('[data-testid=mask-query]');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=mask-fill]').length === 2);
+  assert.equal(await page.inputValue('[data-testid=text]'), 'the [MASK] sat on the [MASK] .');
+  await page.screenshot({ path: 'test-artifacts/predictions-distilbert-390.png', fullPage: true });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
