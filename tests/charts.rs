@@ -205,10 +205,10 @@ fn heatmap_svg_has_labels_legend_and_every_cell() {
     for (row, column) in [(0, 0), (n - 1, 0), (3, 2), (n - 1, n - 1)] {
         let x = area.left as f64 + (column as f64 + 0.5) * cell_w;
         let y = area.top as f64 + (row as f64 + 0.5) * cell_h;
-        assert_eq!(area.cell_at(x, y, n), Some((row, column)));
+        assert_eq!(area.cell_at(x, y, n, n), Some((row, column)));
     }
     assert_eq!(
-        area.cell_at(area.left as f64 - 2.0, area.top as f64 + 1.0, n),
+        area.cell_at(area.left as f64 - 2.0, area.top as f64 + 1.0, n, n),
         None
     );
 
@@ -266,4 +266,73 @@ fn line_view_draws_one_line_per_visible_weight_and_focus_narrows_it() {
         assert_eq!(drawn, visible(focus));
         assert_eq!(svg.matches("<polyline").count(), drawn);
     }
+}
+
+#[test]
+fn matrices_and_lines_draw_with_a_diverging_scale_that_survives_nan() {
+    use attention_explorer::charts::{diverging, draw_matrix, draw_series_lines, Matrix};
+    use attention_explorer::engine::sinusoidal_position_encoding;
+    // −1 is blue, +1 red, 0 near white; NaN does not panic.
+    let (blue, red, white) = (
+        diverging(-1.0, 1.0),
+        diverging(1.0, 1.0),
+        diverging(0.0, 1.0),
+    );
+    assert!(blue.2 > blue.0 && red.0 > red.2, "{blue:?} {red:?}");
+    assert!(white.0 > 240 && white.1 > 240 && white.2 > 240, "{white:?}");
+    assert_eq!(diverging(f32::NAN, 1.0), diverging(f32::INFINITY, 1.0));
+    let _ = attention_explorer::charts::sequential(f32::NAN);
+
+    let encoding = sinusoidal_position_encoding(30, 12).expect("encoding");
+    let matrix = Matrix {
+        values: &encoding.data,
+        rows: 30,
+        columns: 12,
+        row_name: "position",
+        column_name: "dimension",
+        limit: 1.0,
+    };
+    let mut svg = String::new();
+    let area = {
+        let root = SVGBackend::with_string(&mut svg, (480, 360)).into_drawing_area();
+        let area = draw_matrix(&root, &matrix, &Theme::LIGHT).expect("matrix");
+        root.present().expect("present");
+        area
+    };
+    assert!(
+        svg.contains("position") && svg.contains("dimension"),
+        "axis names"
+    );
+    let (cell_w, cell_h) = (
+        (area.right - area.left) as f64 / 12.0,
+        (area.bottom - area.top) as f64 / 30.0,
+    );
+    let centre = |row: usize, column: usize| {
+        (
+            area.left as f64 + (column as f64 + 0.5) * cell_w,
+            area.top as f64 + (row as f64 + 0.5) * cell_h,
+        )
+    };
+    for (row, column) in [(0, 0), (29, 11), (7, 4)] {
+        let (x, y) = centre(row, column);
+        assert_eq!(area.cell_at(x, y, 30, 12), Some((row, column)));
+    }
+    let mut lines = String::new();
+    {
+        let root = SVGBackend::with_string(&mut lines, (480, 240)).into_drawing_area();
+        let series: Vec<(String, Vec<f32>)> = (4..6)
+            .map(|d| {
+                (
+                    format!("dim {d}"),
+                    (0..30).map(|p| encoding.data[p * 12 + d]).collect(),
+                )
+            })
+            .collect();
+        draw_series_lines(&root, &series, "position", &Theme::LIGHT).expect("lines");
+        root.present().expect("present");
+    }
+    assert!(
+        lines.contains("dim 4") && lines.contains("dim 5"),
+        "legend names the dimensions"
+    );
 }

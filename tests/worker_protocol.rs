@@ -306,3 +306,67 @@ fn predictions_rescore_the_traced_logits_count_survivors_and_sample_reproducibly
         "{bad:?}"
     );
 }
+
+#[test]
+fn positional_encodings_follow_the_formula_and_the_learned_table() {
+    let files = fixture!("gpt2");
+    let mut session = load(&files);
+    let request = |positions, d_model| Request::PositionalEncodings {
+        id: 9,
+        positions,
+        d_model,
+    };
+    let Response::PositionalEncodings { encodings, .. } = handle(&mut session, request(40, 16))
+    else {
+        panic!("encodings")
+    };
+    assert_eq!(encodings.sinusoidal.shape, vec![40, 16]);
+    for (pos, i) in [(0usize, 0usize), (7, 3), (39, 14), (12, 15)] {
+        let angle = pos as f64 / 10000f64.powf((2 * (i / 2)) as f64 / 16.0);
+        let expected = if i % 2 == 0 { angle.sin() } else { angle.cos() };
+        let shown = encodings.sinusoidal.data[pos * 16 + i] as f64;
+        assert!(
+            (shown - expected).abs() < 1e-5,
+            "PE({pos}, {i}) = {shown}, formula {expected}"
+        );
+    }
+    // The learned rows are the model's position embeddings (the trace's, for its positions).
+    let Response::Trace { trace, .. } = handle(
+        &mut session,
+        Request::Trace {
+            id: 10,
+            text: "The cat sat".into(),
+        },
+    ) else {
+        panic!("trace")
+    };
+    let width = trace.position_embeddings.shape[1];
+    assert_eq!(encodings.learned.shape, vec![40, width]);
+    assert_eq!(
+        &encodings.learned.data[..trace.position_embeddings.data.len()],
+        trace.position_embeddings.data.as_slice()
+    );
+    for similarity in [
+        &encodings.sinusoidal_similarity,
+        &encodings.learned_similarity,
+    ] {
+        assert_eq!(similarity.shape, vec![40, 40]);
+        for a in 0..40 {
+            assert!(
+                (similarity.data[a * 40 + a] - 1.0).abs() < 1e-5,
+                "a row is its own match"
+            );
+            for b in 0..40 {
+                assert!((similarity.data[a * 40 + b] - similarity.data[b * 40 + a]).abs() < 1e-5);
+            }
+        }
+    }
+    assert!(matches!(
+        handle(&mut session, request(0, 16)),
+        Response::Error { id: Some(9), .. }
+    ));
+    assert!(matches!(
+        handle(&mut session, request(40, 100_000)),
+        Response::Error { id: Some(9), .. }
+    ));
+}

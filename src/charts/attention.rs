@@ -23,18 +23,16 @@ pub struct PlotArea {
 }
 
 impl PlotArea {
-    /// The (row, column) of the cell under a point of a `size` × `size` grid.
-    pub fn cell_at(&self, x: f64, y: f64, size: usize) -> Option<(usize, usize)> {
-        let (width, height) = (
-            (self.right - self.left) as f64,
-            (self.bottom - self.top) as f64,
-        );
-        if size == 0 || width <= 0.0 || height <= 0.0 {
+    /// The (row, column) of the cell under a point of a `rows` × `columns` matrix.
+    pub fn cell_at(&self, x: f64, y: f64, rows: usize, columns: usize) -> Option<(usize, usize)> {
+        let width = (self.right - self.left) as f64;
+        let height = (self.bottom - self.top) as f64;
+        if rows == 0 || columns == 0 || width <= 0.0 || height <= 0.0 {
             return None;
         }
-        let column = ((x - self.left as f64) / width * size as f64).floor();
-        let row = ((y - self.top as f64) / height * size as f64).floor();
-        let inside = (0.0..size as f64).contains(&column) && (0.0..size as f64).contains(&row);
+        let column = ((x - self.left as f64) / width * columns as f64).floor();
+        let row = ((y - self.top as f64) / height * rows as f64).floor();
+        let inside = (0.0..columns as f64).contains(&column) && (0.0..rows as f64).contains(&row);
         inside.then_some((row as usize, column as usize))
     }
 }

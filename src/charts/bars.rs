@@ -32,7 +32,11 @@ where
     if bars.is_empty() {
         return Ok(());
     }
-    let longest = bars.iter().map(|b| b.label.chars().count()).max().unwrap_or(1) as u32;
+    let longest = bars
+        .iter()
+        .map(|b| b.label.chars().count())
+        .max()
+        .unwrap_or(1) as u32;
     let label_width = (longest * 8 + 12).clamp(40, 160);
     let largest = bars.iter().fold(0f32, |m, b| m.max(b.value)).max(1e-6) as f64;
     let count = bars.len() as f64;
@@ -43,8 +47,15 @@ where
         .build_cartesian_2d(0f64..largest, 0f64..count)?;
     chart.draw_series(bars.iter().enumerate().map(|(index, bar)| {
         let top = count - index as f64;
-        let colour = if bar.active { sequential(0.35) } else { theme.masked };
-        Rectangle::new([(0.0, top - 0.15), (bar.value as f64, top - 0.85)], colour.filled())
+        let colour = if bar.active {
+            sequential(0.35)
+        } else {
+            theme.masked
+        };
+        Rectangle::new(
+            [(0.0, top - 0.15), (bar.value as f64, top - 0.85)],
+            colour.filled(),
+        )
     }))?;
     let font = ("sans-serif", 13).into_font().color(&theme.text);
     for (index, bar) in bars.iter().enumerate() {

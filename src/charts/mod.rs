@@ -4,10 +4,12 @@
 mod attention;
 mod bars;
 mod grid;
+mod positions;
 
 pub use attention::{draw_head_lines, draw_heatmap, draw_thumbnail, HeadLines, PlotArea};
 pub use bars::{draw_bars, Bar, BAR_ROW};
 pub use grid::{attention_grid, hidden_positions, AttentionGrid, Cell, GridOptions};
+pub use positions::{diverging, draw_matrix, draw_series_lines, Matrix};
 
 use plotters::prelude::*;
 use plotters::style::colors::colormaps::ViridisRGB;
@@ -63,6 +65,9 @@ impl Theme {
 /// Sequential scale for weights in [0, 1]: viridis, perceptually uniform and readable with the
 /// common colour-vision deficiencies.
 pub fn sequential(value: f32) -> RGBColor {
+    if !value.is_finite() {
+        return RGBColor(128, 128, 128);
+    }
     ViridisRGB::get_color(value.clamp(0.0, 1.0))
 }
 

@@ -26,7 +26,9 @@ pub use error::{EngineError, Result};
 pub use model::{
     Candidate, LensLayer, LogitLens, Model, PositionPredictions, Predictions, Saliency,
 };
-pub use positional::sinusoidal_position_encoding;
+pub use positional::{
+    cosine_similarity, positional_encodings, sinusoidal_position_encoding, PositionalEncodings,
+};
 pub use sampling::{sample_token, surviving_count, SamplingSettings};
 pub use tokenizer::{TextTokenizer, TokenizedText};
 pub use trace::{Array, Trace};

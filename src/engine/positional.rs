@@ -25,3 +25,57 @@ pub fn sinusoidal_position_encoding(positions: usize, d_model: usize) -> Result<
         Tensor::stack(&[angle.sin()?, angle.cos()?], 2)?.reshape((positions, 2 * pairs))?;
     Array::from_tensor(&interleaved.narrow(1, 0, d_model)?.to_dtype(DType::F32)?)
 }
+
+/// Cosine similarity between every pair of rows of a [rows, d] table, as [rows, rows].
+pub fn cosine_similarity(table: &Array) -> Result<Array> {
+    let [rows, width] = table.shape[..] else {
+        return Err(EngineError::Input(format!(
+            "cosine similarity needs a [rows, d] table, not {:?}",
+            table.shape
+        )));
+    };
+    let vectors = Tensor::from_slice(&table.data, (rows, width), &Device::Cpu)?;
+    let norms = vectors
+        .sqr()?
+        .sum_keepdim(1)?
+        .sqrt()?
+        .clamp(f32::MIN_POSITIVE, f32::MAX)?;
+    let unit = vectors.broadcast_div(&norms)?;
+    Array::from_tensor(&unit.matmul(&unit.t()?)?)
+}
+
+/// The position views the positional-encoding panel draws.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PositionalEncodings {
+    /// Sinusoidal encoding [positions, d_model].
+    pub sinusoidal: Array,
+    /// Cosine similarity between its positions [positions, positions].
+    pub sinusoidal_similarity: Array,
+    /// The model's learned position embeddings for the first positions [rows, model d_model]
+    /// (rows = positions, at most the model's maximum).
+    pub learned: Array,
+    /// Cosine similarity between the learned rows.
+    pub learned_similarity: Array,
+}
+
+/// The sinusoidal encoding for `positions` × `d_model`, the first `positions` rows of the
+/// model's learned `table`, and each one's cosine similarity.
+pub fn positional_encodings(
+    positions: usize,
+    d_model: usize,
+    table: &Array,
+) -> Result<PositionalEncodings> {
+    let sinusoidal = sinusoidal_position_encoding(positions, d_model)?;
+    let rows = positions.min(table.shape[0]);
+    let width = table.shape[1];
+    let learned = Array {
+        shape: vec![rows, width],
+        data: table.data[..rows * width].to_vec(),
+    };
+    Ok(PositionalEncodings {
+        sinusoidal_similarity: cosine_similarity(&sinusoidal)?,
+        learned_similarity: cosine_similarity(&learned)?,
+        sinusoidal,
+        learned,
+    })
+}

@@ -5,7 +5,9 @@ use leptos::prelude::*;
 
 use super::loader::ModelSource;
 use crate::charts::GridOptions;
-use crate::engine::{Candidate, LogitLens, Predictions, Saliency, SamplingSettings, TokenizedText, Trace};
+use crate::engine::{
+    Candidate, LogitLens, Predictions, Saliency, SamplingSettings, TokenizedText, Trace,
+};
 use crate::worker::protocol::ModelCard;
 
 /// The panels, in navigation order.
@@ -239,9 +241,16 @@ impl Default for AppState {
 
 /// Appends a predicted token to the text and records it in the generation timeline.
 pub fn append_generated(state: AppState, candidate: Candidate) {
-    let position = state.tokens.with_untracked(|t| t.as_ref().map_or(0, |t| t.ids.len()));
+    let position = state
+        .tokens
+        .with_untracked(|t| t.as_ref().map_or(0, |t| t.ids.len()));
     state.text.update(|text| text.push_str(&candidate.text));
-    state.generated.update(|generated| generated.push(GeneratedToken { position, candidate }));
+    state.generated.update(|generated| {
+        generated.push(GeneratedToken {
+            position,
+            candidate,
+        })
+    });
 }
 
 /// The window's inner width in CSS pixels (1024 if unknown).

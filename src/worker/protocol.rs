@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use candle_core::{Device, Tensor};
 
 use crate::engine::{
-    sample_token, surviving_count, Candidate, LogitLens, Model, Predictions, Saliency,
-    SamplingSettings, TokenizedText, Trace,
+    positional_encodings, sample_token, surviving_count, Candidate, EngineError, LogitLens, Model,
+    PositionalEncodings, Predictions, Saliency, SamplingSettings, TokenizedText, Trace,
 };
 
 /// What the page asks of the worker. `id` ties a response to its request.
@@ -44,6 +44,13 @@ pub enum Request {
         text: String,
         position: Option<usize>,
         k: usize,
+    },
+    /// The sinusoidal encoding for `positions` × `d_model` beside the model's learned
+    /// position embeddings, with cosine similarities.
+    PositionalEncodings {
+        id: u32,
+        positions: usize,
+        d_model: usize,
     },
     /// Gradient×input saliency for a text.
     Saliency {
@@ -99,6 +106,11 @@ pub enum Response {
     LogitLens { id: u32, lens: LogitLens },
     /// Saliency for a text.
     Saliency { id: u32, saliency: Saliency },
+    /// Positional encodings and their similarities.
+    PositionalEncodings {
+        id: u32,
+        encodings: PositionalEncodings,
+    },
     /// A request failed; `message` is for the user.
     Error { id: Option<u32>, message: String },
     /// The worker panicked and must be restarted.
@@ -174,6 +186,11 @@ pub fn tokenize_within_limit(
     Ok((tokens, Some(original)))
 }
 
+/// Most positions the positional-encoding views compute (the similarity matrix is its square).
+pub const MAX_ENCODING_POSITIONS: usize = 512;
+/// Widest sinusoidal encoding the panel may ask for.
+pub const MAX_ENCODING_WIDTH: usize = 2048;
+
 /// What the worker keeps between requests: the model and the logits of the last trace.
 #[derive(Default)]
 pub struct Session {
@@ -199,6 +216,7 @@ pub fn handle(session: &mut Session, request: Request) -> Response {
         | Request::Trace { id, .. }
         | Request::Predict { id, .. }
         | Request::LogitLens { id, .. }
+        | Request::PositionalEncodings { id, .. }
         | Request::Saliency { id, .. } => Some(*id),
     };
     if let Request::Load {
@@ -225,9 +243,9 @@ pub fn handle(session: &mut Session, request: Request) -> Response {
     }
     let Session { model, last_logits } = session;
     let result = (|| -> crate::engine::Result<Response> {
-        let model = model.as_ref().ok_or_else(|| {
-            crate::engine::EngineError::Input("No model is loaded yet: pick one first.".into())
-        })?;
+        let model = model
+            .as_ref()
+            .ok_or_else(|| EngineError::Input("No model is loaded yet: pick one first.".into()))?;
         Ok(match request {
             Request::Load { .. } => {
                 return Err(crate::engine::EngineError::Compute(
@@ -308,6 +326,23 @@ pub fn handle(session: &mut Session, request: Request) -> Response {
                 Response::LogitLens {
                     id,
                     lens: model.logit_lens(&tokens.ids, position, k)?,
+                }
+            }
+            Request::PositionalEncodings {
+                id,
+                positions,
+                d_model,
+            } => {
+                if !(1..=MAX_ENCODING_POSITIONS).contains(&positions)
+                    || !(2..=MAX_ENCODING_WIDTH).contains(&d_model)
+                {
+                    return Err(EngineError::Input(format!(
+                        "positions must be 1–{MAX_ENCODING_POSITIONS} and d_model 2–{MAX_ENCODING_WIDTH}, not {positions} and {d_model}"
+                    )));
+                }
+                Response::PositionalEncodings {
+                    id,
+                    encodings: positional_encodings(positions, d_model, &model.position_table()?)?,
                 }
             }
             Request::Saliency {

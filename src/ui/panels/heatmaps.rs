@@ -137,7 +137,7 @@ fn HeadHeatmap() -> impl IntoView {
         let (x, y) = canvas_point(&canvas, &ev);
         let cell = drawn.with_untracked(|d| {
             d.as_ref()
-                .and_then(|(area, grid)| area.cell_at(x, y, grid.size()))
+                .and_then(|(area, grid)| area.cell_at(x, y, grid.size(), grid.size()))
         });
         hovered.set(cell.map(|(row, column)| HoveredCell {
             row,

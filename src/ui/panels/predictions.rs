@@ -16,7 +16,9 @@ use crate::ui::state::{append_generated, use_state, AppState};
 pub fn Predictions() -> impl IntoView {
     let state = use_state();
     Effect::new(move |_| {
-        let traced = state.trace.with(|t| t.as_ref().is_some_and(|t| t.logits.is_some()));
+        let traced = state
+            .trace
+            .with(|t| t.as_ref().is_some_and(|t| t.logits.is_some()));
         let settings = state.sampling.get();
         if traced {
             let text = state.text.get_untracked();
@@ -24,7 +26,11 @@ pub fn Predictions() -> impl IntoView {
             client::logit_lens(text);
         }
     });
-    let has_head = move || state.model.with(|m| m.as_ref().map(|c| c.has_prediction_head));
+    let has_head = move || {
+        state
+            .model
+            .with(|m| m.as_ref().map(|c| c.has_prediction_head))
+    };
     view! {
         <h2>"Predictions"</h2>
         {move || match has_head() {
@@ -48,7 +54,12 @@ pub fn Predictions() -> impl IntoView {
 fn SamplingControls() -> impl IntoView {
     let state = use_state();
     let sampling = state.sampling;
-    let number = |ev: &leptos::ev::Event| event_target_value(ev).parse::<f64>().ok().filter(|v| v.is_finite());
+    let number = |ev: &leptos::ev::Event| {
+        event_target_value(ev)
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+    };
     view! {
         <fieldset class="chart-options" data-testid="sampling">
             <legend>"Sampling"</legend>
@@ -78,21 +89,44 @@ fn SamplingControls() -> impl IntoView {
 #[component]
 fn NextToken(next: PositionPredictions) -> impl IntoView {
     let state = use_state();
-    let survivors = Memo::new(move |_| state.predictions.with(|p| p.as_ref().and_then(|p| p.survivors)).unwrap_or(0));
-    let reused = move || state.predictions.with(|p| p.as_ref().is_some_and(|p| p.reused_logits));
-    let after = state.tokens.with_untracked(|t| t.as_ref().and_then(|t| t.tokens.get(next.position).cloned())).unwrap_or_default();
+    let survivors = Memo::new(move |_| {
+        state
+            .predictions
+            .with(|p| p.as_ref().and_then(|p| p.survivors))
+            .unwrap_or(0)
+    });
+    let reused = move || {
+        state
+            .predictions
+            .with(|p| p.as_ref().is_some_and(|p| p.reused_logits))
+    };
+    let after = state
+        .tokens
+        .with_untracked(|t| {
+            t.as_ref()
+                .and_then(|t| t.tokens.get(next.position).cloned())
+        })
+        .unwrap_or_default();
     let candidates = next.candidates.clone();
     let bars = Signal::derive(move || {
         let survivors = survivors.get();
         candidates
             .iter()
             .enumerate()
-            .map(|(rank, c)| Bar { label: c.token.clone(), value: c.probability, active: rank < survivors })
+            .map(|(rank, c)| Bar {
+                label: c.token.clone(),
+                value: c.probability,
+                active: rank < survivors,
+            })
             .collect::<Vec<_>>()
     });
     let sample = move |_| {
         let step = state.generated.with_untracked(|g| g.len()) as u64;
-        client::predict(state.text.get_untracked(), state.sampling.get_untracked(), Some(state.seed.get_untracked() + step));
+        client::predict(
+            state.text.get_untracked(),
+            state.sampling.get_untracked(),
+            Some(state.seed.get_untracked() + step),
+        );
     };
     let list = next.candidates.iter().enumerate().map(move |(rank, candidate)| {
         let candidate = candidate.clone();
@@ -137,11 +171,15 @@ pub fn BarChart(bars: Signal<Vec<Bar>>, testid: &'static str) -> impl IntoView {
     let state = use_state();
     let canvas_ref = NodeRef::<Canvas>::new();
     Effect::new(move |_| {
-        let Some(canvas) = canvas_ref.get() else { return };
+        let Some(canvas) = canvas_ref.get() else {
+            return;
+        };
         let bars = bars.get();
         let width = chart_width(state.viewport_width.get(), 460);
         let height = BAR_ROW * bars.len().max(1) as u32 + 8;
-        if let Err(e) = draw_on(&canvas, width, height, |root| draw_bars(root, &bars, &Theme::LIGHT)) {
+        if let Err(e) = draw_on(&canvas, width, height, |root| {
+            draw_bars(root, &bars, &Theme::LIGHT)
+        }) {
             state.error.set(Some(e.to_string()));
         }
     });
@@ -181,7 +219,9 @@ fn GenerationTimeline() -> impl IntoView {
 fn MaskFills(fills: Vec<PositionPredictions>) -> impl IntoView {
     let state = use_state();
     let text = state.text.get_untracked();
-    let offsets = state.tokens.with_untracked(|t| t.as_ref().map(|t| t.offsets.clone()).unwrap_or_default());
+    let offsets = state
+        .tokens
+        .with_untracked(|t| t.as_ref().map(|t| t.offsets.clone()).unwrap_or_default());
     fills.into_iter().enumerate().map(|(index, fill)| {
         let (start, end) = offsets.get(fill.position).copied().unwrap_or((0, 0));
         let sentences = fill.candidates.iter().map(|candidate| {
@@ -206,7 +246,11 @@ fn MaskFills(fills: Vec<PositionPredictions>) -> impl IntoView {
 #[component]
 fn MaskControl() -> impl IntoView {
     let state = use_state();
-    let mask = move || state.model.with(|m| m.as_ref().and_then(|c| c.mask_token.clone()));
+    let mask = move || {
+        state
+            .model
+            .with(|m| m.as_ref().and_then(|c| c.mask_token.clone()))
+    };
     let mask_query = move |_| mask_query_token(state);
     view! {
         <Show when=move || mask().is_some()>
@@ -219,9 +263,20 @@ fn MaskControl() -> impl IntoView {
 }
 
 fn mask_query_token(state: AppState) {
-    let Some(mask) = state.model.with_untracked(|m| m.as_ref().and_then(|c| c.mask_token.clone())) else { return };
-    let Some(query) = state.query_token() else { return };
-    let range = state.tokens.with_untracked(|t| t.as_ref().filter(|t| !t.special[query]).map(|t| t.offsets[query]));
+    let Some(mask) = state
+        .model
+        .with_untracked(|m| m.as_ref().and_then(|c| c.mask_token.clone()))
+    else {
+        return;
+    };
+    let Some(query) = state.query_token() else {
+        return;
+    };
+    let range = state.tokens.with_untracked(|t| {
+        t.as_ref()
+            .filter(|t| !t.special[query])
+            .map(|t| t.offsets[query])
+    });
     if let Some((start, end)) = range {
         state.text.update(|text| {
             if text.is_char_boundary(start) && text.is_char_boundary(end) && start < end {

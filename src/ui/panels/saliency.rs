@@ -14,13 +14,23 @@ pub fn Saliency() -> impl IntoView {
     let state = use_state();
     // Candidates to explain come from the predictions (re-scored from the traced logits).
     Effect::new(move |_| {
-        let traced = state.trace.with(|t| t.as_ref().is_some_and(|t| t.logits.is_some()));
+        let traced = state
+            .trace
+            .with(|t| t.as_ref().is_some_and(|t| t.logits.is_some()));
         if traced && state.predictions.with_untracked(|p| p.is_none()) {
-            client::predict(state.text.get_untracked(), state.sampling.get_untracked(), None);
+            client::predict(
+                state.text.get_untracked(),
+                state.sampling.get_untracked(),
+                None,
+            );
         }
     });
     Effect::new(move |_| {
-        let Some(count) = state.trace.with(|t| t.as_ref().filter(|t| t.logits.is_some()).map(|t| t.tokens.len())) else {
+        let Some(count) = state.trace.with(|t| {
+            t.as_ref()
+                .filter(|t| t.logits.is_some())
+                .map(|t| t.tokens.len())
+        }) else {
             return;
         };
         let (position, target) = match state.saliency_target.get() {
@@ -33,19 +43,39 @@ pub fn Saliency() -> impl IntoView {
         state.predictions.with(|p| {
             p.as_ref().map(|p| match &p.predictions {
                 Predictions::NextToken(next) => (next.position, next.candidates.clone()),
-                Predictions::MaskFill(fills) => fills.first().map(|f| (f.position, f.candidates.clone())).unwrap_or_default(),
+                Predictions::MaskFill(fills) => fills
+                    .first()
+                    .map(|f| (f.position, f.candidates.clone()))
+                    .unwrap_or_default(),
             })
         })
     };
     let bars = Signal::derive(move || {
-        let tokens = state.trace.with(|t| t.as_ref().map(|t| t.tokens.clone()).unwrap_or_default());
-        state.saliency.with(|s| {
-            s.as_ref().map(|s| {
-                s.scores.iter().zip(&tokens).map(|(&share, token)| Bar { label: token.clone(), value: share, active: true }).collect()
+        let tokens = state
+            .trace
+            .with(|t| t.as_ref().map(|t| t.tokens.clone()).unwrap_or_default());
+        state
+            .saliency
+            .with(|s| {
+                s.as_ref().map(|s| {
+                    s.scores
+                        .iter()
+                        .zip(&tokens)
+                        .map(|(&share, token)| Bar {
+                            label: token.clone(),
+                            value: share,
+                            active: true,
+                        })
+                        .collect()
+                })
             })
-        }).unwrap_or_default()
+            .unwrap_or_default()
     });
-    let has_head = move || state.model.with(|m| m.as_ref().is_some_and(|c| c.has_prediction_head));
+    let has_head = move || {
+        state
+            .model
+            .with(|m| m.as_ref().is_some_and(|c| c.has_prediction_head))
+    };
     view! {
         <h2>"Saliency"</h2>
         <p class="caution" data-testid="caution">"Saliency shows which input tokens the chosen prediction's score is most sensitive to (gradient × input); it is a local, linear estimate — not proof of what the model “reasons” with."</p>
