@@ -3,8 +3,10 @@
 //! cargo run --release --bin trace -- --model DIR --text "..." [--position N] [--target ID] --out trace.json
 //!
 //! DIR holds config.json, tokenizer.json and model.safetensors. The JSON's fields: input_ids,
-//! tokens, attentions / scores / masked_scores [layer][head][query][key], q / k / v /
-//! head_outputs [layer][head][token][d_head], hidden_states [layer+1][token][d_model], logits
+//! tokens, token_embeddings / position_embeddings / embedding_sum [token][d_model] (the first
+//! layer's input before any norm), attentions / scores / masked_scores
+//! [layer][head][query][key], q / k / v / head_outputs [layer][head][token][d_head],
+//! attention_outputs [layer][token][d_model], hidden_states [layer+1][token][d_model], logits
 //! [token][vocab] and saliency {position, target_id, scores}. Masked (−∞) scores are written as
 //! null; logits and saliency are null for a model without a prediction head.
 use std::path::PathBuf;
@@ -87,6 +89,9 @@ fn run(args: Args) -> Result<(), String> {
     let output = json!({
         "input_ids": trace.input_ids,
         "tokens": trace.tokens,
+        "token_embeddings": trace.token_embeddings.to_nested_json(),
+        "position_embeddings": trace.position_embeddings.to_nested_json(),
+        "embedding_sum": trace.embedding_sum.to_nested_json(),
         "attentions": trace.attentions.to_nested_json(),
         "scores": trace.scores.to_nested_json(),
         "masked_scores": trace.masked_scores.to_nested_json(),
@@ -94,6 +99,7 @@ fn run(args: Args) -> Result<(), String> {
         "k": trace.k.to_nested_json(),
         "v": trace.v.to_nested_json(),
         "head_outputs": trace.head_outputs.to_nested_json(),
+        "attention_outputs": trace.attention_outputs.to_nested_json(),
         "hidden_states": trace.hidden_states.to_nested_json(),
         "logits": trace.logits.as_ref().map(|l| l.to_nested_json()),
         "saliency": saliency,

@@ -21,9 +21,9 @@ struct Client {
     pending_trace: Option<Request>,
     latest_trace_id: u32,
     /// Waiting predictions, logit-lens and saliency requests (a newer one replaces the older).
-    pending_analyses: [Option<Request>; 3],
+    pending_analyses: [Option<Request>; 4],
     /// The newest id of each analysis kind; older answers are dropped.
-    latest_analysis_ids: [u32; 3],
+    latest_analysis_ids: [u32; 4],
     next_id: u32,
     state: AppState,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
@@ -68,8 +68,8 @@ pub fn start(state: AppState) {
             pending_tokenize: None,
             pending_trace: None,
             latest_trace_id: 0,
-            pending_analyses: [None, None, None],
-            latest_analysis_ids: [0; 3],
+            pending_analyses: [None, None, None, None],
+            latest_analysis_ids: [0; 4],
             next_id: 1,
             state,
             _on_message: on_message,
@@ -135,6 +135,7 @@ enum Analysis {
     Predict = 0,
     LogitLens = 1,
     Saliency = 2,
+    Positions = 3,
 }
 
 fn request_analysis(kind: Analysis, make: impl FnOnce(u32) -> Request) {
@@ -176,6 +177,15 @@ pub fn saliency(text: String, position: Option<usize>, target: Option<u32>) {
         text,
         position,
         target,
+    });
+}
+
+/// Asks for the sinusoidal encoding at `positions` × `d_model` beside the model's learned one.
+pub fn positional_encodings(positions: usize, d_model: usize) {
+    request_analysis(Analysis::Positions, |id| Request::PositionalEncodings {
+        id,
+        positions,
+        d_model,
     });
 }
 
@@ -245,6 +255,7 @@ fn receive(response: Response) {
             state.saliency.set(None);
             state.saliency_target.set(None);
             state.generated.set(Vec::new());
+            state.encodings.set(None);
             state.layer.update(|l| *l = (*l).min(card.n_layer - 1));
             state.head.update(|h| *h = (*h).min(card.n_head - 1));
             state.model.set(Some(card));
@@ -302,6 +313,11 @@ fn receive(response: Response) {
         Response::LogitLens { id, lens } => {
             if is_latest(id, Analysis::LogitLens) {
                 state.lens.set(Some(lens));
+            }
+        }
+        Response::PositionalEncodings { id, encodings } => {
+            if is_latest(id, Analysis::Positions) {
+                state.encodings.set(Some(Arc::new(encodings)));
             }
         }
         Response::Saliency { id, saliency } => {

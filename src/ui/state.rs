@@ -6,7 +6,8 @@ use leptos::prelude::*;
 use super::loader::ModelSource;
 use crate::charts::GridOptions;
 use crate::engine::{
-    Candidate, LogitLens, Predictions, Saliency, SamplingSettings, TokenizedText, Trace,
+    Candidate, LogitLens, PositionalEncodings, Predictions, Saliency, SamplingSettings,
+    TokenizedText, Trace,
 };
 use crate::worker::protocol::ModelCard;
 
@@ -171,6 +172,8 @@ pub struct AppState {
     pub saliency_target: RwSignal<Option<(usize, u32)>>,
     /// Tokens appended by clicking candidates or sampling, oldest first.
     pub generated: RwSignal<Vec<GeneratedToken>>,
+    /// The latest positional encodings (sinusoidal and learned) for the positions panel.
+    pub encodings: RwSignal<Option<Arc<PositionalEncodings>>>,
 }
 
 impl AppState {
@@ -211,6 +214,7 @@ impl AppState {
             saliency: RwSignal::new(None),
             saliency_target: RwSignal::new(None),
             generated: RwSignal::new(Vec::new()),
+            encodings: RwSignal::new(None),
         }
     }
 

@@ -1,5 +1,6 @@
 //! The panel area: tab navigation and one file per panel.
 mod heatmaps;
+mod positions;
 mod predictions;
 mod saliency;
 mod step_through;
@@ -27,24 +28,10 @@ pub fn PanelArea() -> impl IntoView {
             {move || match state.panel.get() {
                 Panel::StepThrough => step_through::StepThrough().into_any(),
                 Panel::Heatmaps => heatmaps::Heatmaps().into_any(),
+                Panel::Positions => positions::Positions().into_any(),
                 Panel::Predictions => predictions::Predictions().into_any(),
                 Panel::Saliency => saliency::Saliency().into_any(),
-                panel => view! { <Planned panel=panel/> }.into_any(),
             }}
         </section>
-    }
-}
-
-/// A panel still being built: its title and what it will show.
-#[component]
-fn Planned(panel: Panel) -> impl IntoView {
-    let purpose = match panel {
-        Panel::Positions => "The sinusoidal encoding of “Attention Is All You Need” beside this model's learned position embeddings.",
-        _ => "",
-    };
-    view! {
-        <h2>{panel.label()}</h2>
-        <p class="explain">{purpose}</p>
-        <p class="muted">"This panel is being built."</p>
     }
 }

@@ -77,7 +77,7 @@ fn number(value: f32, kind: &'static str) -> impl IntoView {
 }
 
 /// A vector as coloured cells (blue negative, red positive), exact values on hover.
-fn vector(values: &[f32], kind: &'static str) -> impl IntoView {
+pub(super) fn vector(values: &[f32], kind: &'static str) -> impl IntoView {
     let scale = values.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
     let cells = values
         .iter()

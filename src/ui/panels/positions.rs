@@ -1,0 +1,265 @@
+//! Positional encoding: the sinusoidal encoding of "Attention Is All You Need" (heatmap with
+//! d_model and position sliders, chosen dimensions as lines), the model's own learned position
+//! embeddings, the cosine similarity between positions for both, and token + position = input
+//! for the query token — all computed by the worker.
+use leptos::html::Canvas;
+use leptos::prelude::*;
+
+use super::step_through::vector;
+use crate::charts::{draw_matrix, draw_series_lines, Matrix, PlotArea, Theme};
+use crate::engine::Array;
+use crate::ui::canvas::{canvas_point, chart_width, draw_on};
+use crate::ui::client;
+use crate::ui::state::use_state;
+
+/// The panel.
+#[component]
+pub fn Positions() -> impl IntoView {
+    let state = use_state();
+    let model_width = move || state.model.with(|m| m.as_ref().map_or(64, |c| c.d_model));
+    let d_model = RwSignal::new(model_width().clamp(4, 1024));
+    let positions = RwSignal::new(64usize);
+    let dimensions = RwSignal::new("4, 5, 6, 7".to_string());
+    Effect::new(move |_| {
+        if state.model.with(|m| m.is_some()) {
+            client::positional_encodings(positions.get(), d_model.get());
+        }
+    });
+    let encodings = state.encodings;
+    let sinusoidal = Signal::derive(move || encodings.get().map(|e| e.sinusoidal.clone()));
+    let learned = Signal::derive(move || encodings.get().map(|e| e.learned.clone()));
+    let sinusoidal_similarity =
+        Signal::derive(move || encodings.get().map(|e| e.sinusoidal_similarity.clone()));
+    let learned_similarity =
+        Signal::derive(move || encodings.get().map(|e| e.learned_similarity.clone()));
+    let lines = Signal::derive(move || {
+        let chosen = dimensions.get();
+        encodings
+            .with(|e| {
+                e.as_ref().map(|e| {
+                    let [rows, width] = e.sinusoidal.shape[..] else {
+                        return Vec::new();
+                    };
+                    chosen
+                        .split(|c: char| c == ',' || c.is_whitespace())
+                        .filter_map(|d| d.parse::<usize>().ok())
+                        .filter(|&d| d < width)
+                        .take(6)
+                        .map(|d| {
+                            (
+                                format!("dim {d}"),
+                                (0..rows)
+                                    .map(|p| e.sinusoidal.data[p * width + d])
+                                    .collect(),
+                            )
+                        })
+                        .collect()
+                })
+            })
+            .unwrap_or_default()
+    });
+    let whole = |ev: &leptos::ev::Event| event_target_value(ev).parse::<usize>().ok();
+    let table_name = move || {
+        state
+            .model
+            .with(|m| match m.as_ref().map(|c| c.architecture.as_str()) {
+                Some("GPT-2") => "wpe",
+                _ => "position_embeddings",
+            })
+    };
+    view! {
+        <h2>"Positional encoding"</h2>
+        <p class="explain">"Attention itself ignores order, so each token's input also carries its position. The original Transformer adds a fixed pattern of sines and cosines; GPT-2 and BERT learn one vector per position instead."</p>
+        <math display="block" data-testid="pe-formula">
+            <mrow><mi>"PE"</mi><mo>"("</mo><mi>"pos"</mi><mo>","</mo><mn>"2"</mn><mi>"i"</mi><mo>")"</mo><mo>"="</mo><mi>"sin"</mi><mo>"("</mo>
+            <mfrac><mi>"pos"</mi><msup><mn>"10000"</mn><mrow><mn>"2"</mn><mi>"i"</mi><mo>"/"</mo><msub><mi>"d"</mi><mtext>"model"</mtext></msub></mrow></msup></mfrac><mo>")"</mo></mrow>
+        </math>
+        <math display="block">
+            <mrow><mi>"PE"</mi><mo>"("</mo><mi>"pos"</mi><mo>","</mo><mn>"2"</mn><mi>"i"</mi><mo>"+"</mo><mn>"1"</mn><mo>")"</mo><mo>"="</mo><mi>"cos"</mi><mo>"("</mo><mo>"…"</mo><mo>")"</mo></mrow>
+        </math>
+        <fieldset class="chart-options">
+            <legend>"Sinusoidal encoding"</legend>
+            <label>"d_model "
+                <input type="range" min="4" max="1024" step="2" data-testid="pe-d-model" prop:value=move || d_model.get().to_string()
+                    on:change=move |ev| if let Some(v) = whole(&ev) { d_model.set(v.clamp(4, 1024)) }/>
+                {move || format!(" {}", d_model.get())}</label>
+            <label>"positions "
+                <input type="range" min="8" max="512" step="8" data-testid="pe-positions" prop:value=move || positions.get().to_string()
+                    on:change=move |ev| if let Some(v) = whole(&ev) { positions.set(v.clamp(8, 512)) }/>
+                {move || format!(" {}", positions.get())}</label>
+            <label>"dimensions to plot "
+                <input type="text" size="12" data-testid="pe-dimensions" prop:value=move || dimensions.get()
+                    on:change=move |ev| dimensions.set(event_target_value(&ev))/></label>
+        </fieldset>
+        <div class="chart-row">
+            <MatrixCanvas values=sinusoidal testid="pe-sinusoidal" caption="Sinusoidal: position × dimension"
+                row_name="position" column_name="dimension" fixed_limit=Some(1.0)/>
+            <LinesCanvas series=lines/>
+        </div>
+        <div class="chart-row">
+            <MatrixCanvas values=learned testid="pe-learned"
+                caption=Signal::derive(move || format!("This model's learned {} (first rows)", table_name()))
+                row_name="position" column_name="dimension" fixed_limit=None/>
+        </div>
+        <h3>"Cosine similarity between positions"</h3>
+        <p class="explain">"Sinusoidal vectors are most similar to their neighbours and the similarity falls off smoothly with distance, the same for every position — the pattern depends only on the offset. Learned embeddings are whatever training made useful: often similar bands for nearby positions, but uneven, and untrained (noisy) for positions rarely seen."</p>
+        <div class="chart-row">
+            <MatrixCanvas values=sinusoidal_similarity testid="pe-sinusoidal-similarity" caption="Sinusoidal"
+                row_name="position" column_name="position" fixed_limit=Some(1.0)/>
+            <MatrixCanvas values=learned_similarity testid="pe-learned-similarity" caption="Learned"
+                row_name="position" column_name="position" fixed_limit=Some(1.0)/>
+        </div>
+        <TokenPlusPosition/>
+    }
+}
+
+/// The hovered cell of a matrix chart.
+#[derive(Clone, Copy, PartialEq)]
+struct MatrixHover {
+    row: usize,
+    column: usize,
+    x: f64,
+    y: f64,
+}
+
+/// A [rows, columns] array as a diverging heatmap with the exact value on hover.
+#[component]
+fn MatrixCanvas(
+    values: Signal<Option<Array>>,
+    testid: &'static str,
+    #[prop(into)] caption: Signal<String>,
+    row_name: &'static str,
+    column_name: &'static str,
+    /// The colour scale's ±limit; `None`: the largest |value|.
+    fixed_limit: Option<f32>,
+) -> impl IntoView {
+    let state = use_state();
+    let canvas_ref = NodeRef::<Canvas>::new();
+    let area = RwSignal::new(None::<(PlotArea, usize, usize)>);
+    let hovered = RwSignal::new(None::<MatrixHover>);
+    Effect::new(move |_| {
+        let Some(canvas) = canvas_ref.get() else {
+            return;
+        };
+        let Some(array) = values.get() else { return };
+        let [rows, columns] = array.shape[..] else {
+            return;
+        };
+        let limit = fixed_limit.unwrap_or_else(|| {
+            array.data.iter().fold(
+                1e-6f32,
+                |m, v| if v.is_finite() { m.max(v.abs()) } else { m },
+            )
+        });
+        let width = chart_width(state.viewport_width.get(), 500);
+        let height = (width * 4 / 5).max(200);
+        let matrix = Matrix {
+            values: &array.data,
+            rows,
+            columns,
+            row_name,
+            column_name,
+            limit,
+        };
+        match draw_on(&canvas, width, height, |root| {
+            draw_matrix(root, &matrix, &Theme::LIGHT)
+        }) {
+            Ok(plot) => area.set(Some((plot, rows, columns))),
+            Err(e) => state.error.set(Some(e.to_string())),
+        }
+    });
+    let on_pointer = move |ev: web_sys::MouseEvent| {
+        let Some(canvas) = canvas_ref.get_untracked() else {
+            return;
+        };
+        let (x, y) = canvas_point(&canvas, &ev);
+        let cell = area.with_untracked(|a| {
+            a.and_then(|(plot, rows, columns)| plot.cell_at(x, y, rows, columns))
+        });
+        hovered.set(cell.map(|(row, column)| MatrixHover {
+            row,
+            column,
+            x: ev.offset_x() as f64,
+            y: ev.offset_y() as f64,
+        }));
+    };
+    view! {
+        <figure class="matrix">
+            <figcaption>{move || caption.get()}</figcaption>
+            <div class="canvas-wrap">
+                <canvas node_ref=canvas_ref data-testid=testid role="img"
+                    aria-label=move || format!("{} heatmap, {row_name} by {column_name}", caption.get())
+                    data-plot=move || area.get().map(|(a, _, _)| format!("{} {} {} {}", a.left, a.top, a.right, a.bottom)).unwrap_or_default()
+                    data-shape=move || area.get().map(|(_, r, c)| format!("{r} {c}")).unwrap_or_default()
+                    on:pointermove=move |ev| on_pointer(ev.into())
+                    on:pointerdown=move |ev| on_pointer(ev.into())
+                    on:pointerleave=move |_| hovered.set(None)></canvas>
+                {move || hovered.get().and_then(|cell| values.with(|v| v.as_ref().map(|array| {
+                    let value = array.data[cell.row * array.shape[1] + cell.column];
+                    view! {
+                        <div class="tooltip" role="status" data-testid=format!("{testid}-tooltip")
+                            style=format!("left: {:.0}px; top: {:.0}px", cell.x + 14.0, cell.y + 14.0)
+                            data-row=cell.row.to_string() data-column=cell.column.to_string() data-value=value.to_string()>
+                            {format!("{row_name} {}, {column_name} {}: ", cell.row, cell.column)}<strong>{format!("{value:.4}")}</strong>
+                        </div>
+                    }
+                })))}
+            </div>
+        </figure>
+    }
+}
+
+/// Chosen sinusoidal dimensions against position.
+#[component]
+fn LinesCanvas(series: Signal<Vec<(String, Vec<f32>)>>) -> impl IntoView {
+    let state = use_state();
+    let canvas_ref = NodeRef::<Canvas>::new();
+    Effect::new(move |_| {
+        let Some(canvas) = canvas_ref.get() else {
+            return;
+        };
+        let series = series.get();
+        let width = chart_width(state.viewport_width.get(), 460);
+        if let Err(e) = draw_on(&canvas, width, 260, |root| {
+            draw_series_lines(root, &series, "position", &Theme::LIGHT)
+        }) {
+            state.error.set(Some(e.to_string()));
+        }
+    });
+    view! {
+        <figure>
+            <figcaption>"Chosen dimensions against position"</figcaption>
+            <canvas node_ref=canvas_ref data-testid="pe-lines" role="img"
+                data-series=move || series.with(|s| s.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>().join(","))
+                aria-label="Line plot of the chosen sinusoidal dimensions against position"></canvas>
+        </figure>
+    }
+}
+
+/// Token embedding + position embedding = the first layer's input, for the query token.
+#[component]
+fn TokenPlusPosition() -> impl IntoView {
+    let state = use_state();
+    view! {
+        {move || {
+            let trace = state.trace.get()?;
+            let query = state.query_token()?;
+            let width = trace.token_embeddings.shape.get(1).copied()?;
+            let row = |array: &Array| array.data.get(query * width..(query + 1) * width).map(<[f32]>::to_vec);
+            let (token, position, sum) = (row(&trace.token_embeddings)?, row(&trace.position_embeddings)?, row(&trace.embedding_sum)?);
+            let segment = !trace.causal;
+            let first = |values: &[f32]| values.iter().take(4).map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(", ");
+            Some(view! {
+                <section class="token-plus-position" data-testid="token-plus-position" data-token=query.to_string()>
+                    <h3>{format!("“{}” at position {query}: token + position = input", trace.tokens[query])}</h3>
+                    <table class="qkv"><tbody>
+                        <tr><th>"token embedding"</th><td>{vector(&token, "token-embedding")}</td><td class="muted">{format!("[{}, …]", first(&token))}</td></tr>
+                        <tr><th>"+ position embedding"</th><td>{vector(&position, "position-embedding")}</td><td class="muted">{format!("[{}, …]", first(&position))}</td></tr>
+                        <tr><th>{if segment { "= input (+ segment embedding)" } else { "= input" }}</th><td>{vector(&sum, "embedding-sum")}</td><td class="muted">{format!("[{}, …]", first(&sum))}</td></tr>
+                    </tbody></table>
+                    <p class="muted">{if segment { "BERT-style models also add a segment (token type) embedding before the first layer norm." } else { "GPT-2 feeds this sum straight into its first block." }}</p>
+                </section>
+            })
+        }}
+    }
+}
