@@ -160,12 +160,12 @@ pub fn predict(text: String, settings: SamplingSettings, seed: Option<u64>) {
     });
 }
 
-/// Asks for the logit lens of `text` at the prediction position.
-pub fn logit_lens(text: String) {
+/// Asks for the logit lens of `text` at `position` (default: the prediction position).
+pub fn logit_lens(text: String, position: Option<usize>) {
     request_analysis(Analysis::LogitLens, |id| Request::LogitLens {
         id,
         text,
-        position: None,
+        position,
         k: 3,
     });
 }

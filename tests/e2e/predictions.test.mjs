@@ -116,6 +116,13 @@ test('GPT-2: top-k with temperature, survivors, logit lens, append, sample and s
   const afterSample = await page.inputValue('[data-testid=text]');
   assert.ok(afterSample.startsWith(afterClick) && afterSample.length > afterClick.length, `sampling grew the text: ${afterSample}`);
 
+  // Hovering a generated token shows the saliency that produced it, right there.
+  await page.hover('[data-testid=generated] >> nth=0');
+  await page.waitForSelector(`[data-testid=timeline-saliency] [data-testid=saliency-header][data-target="${second.id}"]`, { timeout: 60_000 });
+  // The logit lens follows the pinned token.
+  await page.click('[data-testid=token][data-index="3"]');
+  await page.waitForSelector('[data-testid=logit-lens][data-position="3"]');
+
   // The first generated token's saliency equals the CLI's for the same position and target.
   const generated = await page.$eval('[data-testid=generated]', (n) => Number(n.dataset.position));
   await page.click('[data-testid=generated] >> nth=0');

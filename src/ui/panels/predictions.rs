@@ -4,6 +4,7 @@
 use leptos::html::Canvas;
 use leptos::prelude::*;
 
+use super::saliency::{request_saliency, SalientTokens};
 use crate::charts::{draw_bars, Bar, Theme, BAR_ROW};
 use crate::engine::{Candidate, PositionPredictions, Predictions as ModelPredictions};
 use crate::ui::canvas::{chart_width, draw_on};
@@ -22,8 +23,17 @@ pub fn Predictions() -> impl IntoView {
         let settings = state.sampling.get();
         if traced {
             let text = state.text.get_untracked();
-            client::predict(text.clone(), settings, None);
-            client::logit_lens(text);
+            client::predict(text, settings, None);
+        }
+    });
+    // The logit lens reads the pinned token's position (default: where the model predicts).
+    Effect::new(move |_| {
+        let traced = state
+            .trace
+            .with(|t| t.as_ref().is_some_and(|t| t.logits.is_some()));
+        let pinned = state.pinned.get();
+        if traced {
+            client::logit_lens(state.text.get_untracked(), pinned);
         }
     });
     let has_head = move || {
@@ -189,10 +199,13 @@ pub fn BarChart(bars: Signal<Vec<Bar>>, testid: &'static str) -> impl IntoView {
     }
 }
 
-/// The appended tokens; clicking one pins it and shows the saliency that produced it.
+/// The appended tokens: hovering one shows the saliency that produced it; clicking one pins it
+/// and opens the saliency panel.
 #[component]
 fn GenerationTimeline() -> impl IntoView {
     let state = use_state();
+    let hovering = RwSignal::new(false);
+    request_saliency(state, hovering.into());
     view! {
         <Show when=move || state.generated.with(|g| !g.is_empty())>
             <div class="timeline" data-testid="timeline">
@@ -201,6 +214,9 @@ fn GenerationTimeline() -> impl IntoView {
                     let target = (generated.position.saturating_sub(1), generated.candidate.token_id);
                     view! {
                         <button class="token" data-testid="generated" data-position=generated.position.to_string()
+                            on:mouseenter=move |_| { hovering.set(true); state.saliency_target.set(Some(target)) }
+                            on:focus=move |_| { hovering.set(true); state.saliency_target.set(Some(target)) }
+                            on:mouseleave=move |_| hovering.set(false)
                             title=format!("step {} · p = {:.4} · click: attention and saliency of this token", step + 1, generated.candidate.probability)
                             on:click=move |_| {
                                 state.pinned.set(Some(target.0 + 1));
@@ -210,6 +226,9 @@ fn GenerationTimeline() -> impl IntoView {
                     }
                 }).collect_view()}
             </div>
+            <Show when=move || hovering.get()>
+                <div class="timeline-saliency" data-testid="timeline-saliency"><SalientTokens/></div>
+            </Show>
         </Show>
     }
 }
@@ -302,7 +321,7 @@ fn LogitLensTable() -> impl IntoView {
                 view! { <tr><th scope="row">{name}</th><td>{top}</td><td class="rank" style=shade data-testid="lens-rank" data-rank=rank.to_string()>{rank}</td></tr> }
             }).collect_view();
             view! {
-                <section class="lens" data-testid="logit-lens">
+                <section class="lens" data-testid="logit-lens" data-position=lens.position.to_string()>
                     <h3>{format!("Logit lens at position {}", lens.position)}</h3>
                     <p class="muted">{format!("The final layer norm and output layer applied to the residual stream after every layer: the top tokens, and the rank of the final prediction “{final_token}” (1 = top).")}</p>
                     <div class="table-scroll"><table class="values-table">

@@ -6,7 +6,55 @@ use super::BarChart;
 use crate::charts::Bar;
 use crate::engine::Predictions;
 use crate::ui::client;
-use crate::ui::state::use_state;
+use crate::ui::state::{use_state, AppState};
+
+/// Asks the worker for the saliency of the chosen target (default: the top prediction) whenever
+/// the trace or the target changes while `wanted` holds (saliency costs a backward pass).
+pub fn request_saliency(state: AppState, wanted: Signal<bool>) {
+    Effect::new(move |_| {
+        if !wanted.get() {
+            return;
+        }
+        let Some(count) = state.trace.with(|t| {
+            t.as_ref()
+                .filter(|t| t.logits.is_some())
+                .map(|t| t.tokens.len())
+        }) else {
+            return;
+        };
+        let (position, target) = match state.saliency_target.get() {
+            Some((position, id)) if position < count => (Some(position), Some(id)),
+            _ => (None, None),
+        };
+        client::saliency(state.text.get_untracked(), position, target);
+    });
+}
+
+/// The input tokens highlighted by their saliency share, exact values in `data-value`.
+#[component]
+pub fn SalientTokens() -> impl IntoView {
+    let state = use_state();
+    move || {
+        state.saliency.get().map(|saliency| {
+            let tokens = state.trace.with_untracked(|t| t.as_ref().map(|t| t.tokens.clone()).unwrap_or_default());
+            let largest = saliency.scores.iter().fold(1e-9f32, |m, &s| m.max(s));
+            view! {
+                <p data-testid="saliency-header" data-position=saliency.position.to_string() data-target=saliency.target_id.to_string()>
+                    {format!("How much each input token contributes to predicting “{}” at position {} (shares sum to 1):", saliency.target_token, saliency.position)}
+                </p>
+                <p class="saliency-text" data-testid="saliency-tokens">
+                    {saliency.scores.iter().zip(tokens).enumerate().map(|(index, (&share, token))| {
+                        let title = format!("{token}: {share:.4}");
+                        view! {
+                            <span class="salient" data-index=index data-value=share.to_string() title=title
+                                style=format!("--share: {:.3}", share / largest)>{token}</span>
+                        }
+                    }).collect_view()}
+                </p>
+            }
+        })
+    }
+}
 
 /// The panel: target choice, highlighted tokens, bar list and a caution.
 #[component]
@@ -97,25 +145,10 @@ pub fn Saliency() -> impl IntoView {
             </div>
             {move || match state.saliency.get() {
                 None => view! { <p class="muted">{move || if state.trace.with(|t| t.is_some()) { "computing (forward and backward pass)…" } else { "Type a sentence first." }}</p> }.into_any(),
-                Some(saliency) => {
-                    let tokens = state.trace.with_untracked(|t| t.as_ref().map(|t| t.tokens.clone()).unwrap_or_default());
-                    let largest = saliency.scores.iter().fold(1e-9f32, |m, &s| m.max(s));
-                    view! {
-                        <p data-testid="saliency-header" data-position=saliency.position.to_string() data-target=saliency.target_id.to_string()>
-                            {format!("How much each input token contributes to predicting “{}” at position {} (shares sum to 1):", saliency.target_token, saliency.position)}
-                        </p>
-                        <p class="saliency-text" data-testid="saliency-tokens">
-                            {saliency.scores.iter().zip(tokens).enumerate().map(|(index, (&share, token))| {
-                                let title = format!("{token}: {share:.4}");
-                                view! {
-                                    <span class="salient" data-index=index data-value=share.to_string() title=title
-                                        style=format!("--share: {:.3}", share / largest)>{token}</span>
-                                }
-                            }).collect_view()}
-                        </p>
+                Some(_) => view! {
+                        <SalientTokens/>
                         <BarChart bars=bars testid="saliency-bars"/>
-                    }.into_any()
-                }
+                    }.into_any(),
             }}
         </Show>
     }
