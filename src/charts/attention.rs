@@ -1,6 +1,6 @@
 //! Attention charts: the query × key heatmap with its legend, the small thumbnail of the
 //! layers × heads overview, and the line view (tokens in two columns joined by weighted lines).
-use plotters::coord::Shift;
+use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -23,6 +23,17 @@ pub struct PlotArea {
 }
 
 impl PlotArea {
+    /// Where a chart's plotting area landed on its backend.
+    pub fn of<DB: DrawingBackend, CT: CoordTranslate>(area: &DrawingArea<DB, CT>) -> Self {
+        let (x, y) = area.get_pixel_range();
+        PlotArea {
+            left: x.start,
+            top: y.start,
+            right: x.end,
+            bottom: y.end,
+        }
+    }
+
     /// The (row, column) of the cell under a point of a `rows` × `columns` matrix.
     pub fn cell_at(&self, x: f64, y: f64, rows: usize, columns: usize) -> Option<(usize, usize)> {
         let width = (self.right - self.left) as f64;
@@ -133,14 +144,9 @@ where
             ),
         ])?;
     }
-    let (x_range, y_range) = chart.plotting_area().get_pixel_range();
+    let area = PlotArea::of(chart.plotting_area());
     draw_legend(&legend_area, grid.cells.contains(&Cell::Masked), theme)?;
-    Ok(PlotArea {
-        left: x_range.start,
-        top: y_range.start,
-        right: x_range.end,
-        bottom: y_range.end,
-    })
+    Ok(area)
 }
 
 /// The colour bar from 0 to 1, and the masked swatch when the chart has masked cells.

@@ -88,14 +88,9 @@ where
             diverging(matrix.values[index], matrix.limit).filled(),
         )
     }))?;
-    let (x_range, y_range) = chart.plotting_area().get_pixel_range();
+    let area = PlotArea::of(chart.plotting_area());
     draw_diverging_legend(&legend_area, matrix.limit, theme)?;
-    Ok(PlotArea {
-        left: x_range.start,
-        top: y_range.start,
-        right: x_range.end,
-        bottom: y_range.end,
-    })
+    Ok(area)
 }
 
 fn draw_diverging_legend<DB: DrawingBackend>(

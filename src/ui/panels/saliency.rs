@@ -73,20 +73,7 @@ pub fn Saliency() -> impl IntoView {
             );
         }
     });
-    Effect::new(move |_| {
-        let Some(count) = state.trace.with(|t| {
-            t.as_ref()
-                .filter(|t| t.logits.is_some())
-                .map(|t| t.tokens.len())
-        }) else {
-            return;
-        };
-        let (position, target) = match state.saliency_target.get() {
-            Some((position, id)) if position < count => (Some(position), Some(id)),
-            _ => (None, None),
-        };
-        client::saliency(state.text.get_untracked(), position, target);
-    });
+    request_saliency(state, Signal::stored(true));
     let choices = move || {
         state.predictions.with(|p| {
             p.as_ref().map(|p| match &p.predictions {
