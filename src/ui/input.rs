@@ -52,7 +52,9 @@ pub fn TextInput() -> impl IntoView {
                 .iter()
                 .flatten()
                 .any(|e| *e == current);
-            if current.trim().is_empty() || is_example {
+            if state.text_from_link.get_untracked() {
+                state.text_from_link.set(false);
+            } else if current.trim().is_empty() || is_example {
                 state.text.set(list[0].to_string());
             }
         }

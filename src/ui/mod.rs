@@ -7,6 +7,7 @@ mod loader;
 mod panels;
 mod picker;
 mod state;
+mod url;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -58,9 +59,10 @@ async fn open_initial_model(state: AppState) {
         Some(source) => source,
         None => {
             if let Some(bad) = requested {
-                state.notice.set(Some(format!(
-                    "The model “{bad}” in the link is not understood; opened the default model."
-                )));
+                url::add_notice(
+                    state,
+                    format!("The model “{bad}” in the link is not understood; opened the default model."),
+                );
             }
             ModelSource::Hub {
                 repo: DEFAULT_HUB_MODEL.into(),
@@ -78,12 +80,15 @@ pub async fn open_with_offline_fallback(
 ) -> Result<(), FetchError> {
     match open_source(source.clone(), state).await {
         Err(FetchError::Unreachable(_)) if matches!(source, ModelSource::Hub { .. }) => {
-            state.notice.set(Some(format!(
-                "The Hugging Face Hub cannot be reached, so Attention Explorer opened the offline model \
-                 {OFFLINE_MODEL} (BERT, 6 layers × 12 heads). Attention and hidden states work; \
-                 predictions and saliency need GPT-2 or DistilBERT — load them from the Hub when online, \
-                 or ask your teacher to host them in this site's models/ folder."
-            )));
+            url::add_notice(
+                state,
+                format!(
+                    "The Hugging Face Hub cannot be reached, so Attention Explorer opened the offline model \
+                     {OFFLINE_MODEL} (BERT, 6 layers × 12 heads). Attention and hidden states work; \
+                     predictions and saliency need GPT-2 or DistilBERT — load them from the Hub when online, \
+                     or ask your teacher to host them in this site's models/ folder."
+                ),
+            );
             open_source(ModelSource::Folder(OFFLINE_MODEL.into()), state).await
         }
         other => other,
@@ -124,6 +129,7 @@ fn App() -> impl IntoView {
     let state = AppState::new();
     provide_context(state);
     client::start(state);
+    url::follow_link(state);
     spawn_local(open_initial_model(state));
     let resize = window_event_listener(leptos::ev::resize, move |_| {
         state.viewport_width.set(state::viewport_width())

@@ -134,6 +134,8 @@ pub struct AppState {
     pub error: RwSignal<Option<String>>,
     /// The input text.
     pub text: RwSignal<String>,
+    /// The text came from the link: the first model keeps it instead of its example sentence.
+    pub text_from_link: RwSignal<bool>,
     /// The text's tokens (after truncation).
     pub tokens: RwSignal<Option<TokenizedText>>,
     /// Token count before truncation, when the text was too long.
@@ -191,6 +193,7 @@ impl AppState {
             notice: RwSignal::new(None),
             error: RwSignal::new(None),
             text: RwSignal::new(String::new()),
+            text_from_link: RwSignal::new(false),
             tokens: RwSignal::new(None),
             truncated_from: RwSignal::new(None),
             trace: RwSignal::new(None),

@@ -1,0 +1,208 @@
+//! Every view in the link. At start the page reads the address's parameters (a parameter it
+//! cannot use falls back to the default and says so in a notice, never an error page); from then
+//! on the address bar follows the view (`history.replaceState`), so copying the link reproduces it.
+//!
+//! Parameters: `model` (`hub:owner/name[@revision]` or `folder:name`), `text`, `layer` and `head`
+//! (counted from 1, as the page shows them), `token` (the pinned query token's position),
+//! `panel` (step, heatmaps, positions, predictions, saliency), `step` (1–7), `temperature`,
+//! `top_k`, `top_p`, `seed`.
+use leptos::prelude::*;
+
+use super::loader::ModelSource;
+use super::state::{AppState, Panel};
+
+/// Layer, head and token from the link, applied once the model and the tokens are known (only
+/// then can they be checked).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Waiting {
+    layer: Option<usize>,
+    head: Option<usize>,
+    token: Option<usize>,
+}
+
+/// The link's parameters.
+fn parameters() -> Option<web_sys::UrlSearchParams> {
+    let search = web_sys::window()?.location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&search).ok()
+}
+
+/// Adds a line to the notice banner (several link problems can be reported together).
+pub fn add_notice(state: AppState, message: String) {
+    state.notice.update(|notice| {
+        *notice = Some(match notice.take() {
+            Some(earlier) => format!("{earlier} {message}"),
+            None => message,
+        })
+    });
+}
+
+/// Reads the link into the state and keeps the address bar in step from then on.
+pub fn follow_link(state: AppState) {
+    let mut problems = Vec::new();
+    let mut waiting = Waiting::default();
+    if let Some(params) = parameters() {
+        let mut number = |name: &str, min: f64, max: f64| -> Option<f64> {
+            let raw = params.get(name)?;
+            match raw.trim().parse::<f64>() {
+                Ok(v) if v.is_finite() && (min..=max).contains(&v) => Some(v),
+                _ => {
+                    problems.push(format!("{name}={raw}"));
+                    None
+                }
+            }
+        };
+        let whole = |v: f64| (v.fract() == 0.0).then_some(v as usize);
+        waiting.layer = number("layer", 1.0, 1e6).and_then(whole).map(|l| l - 1);
+        waiting.head = number("head", 1.0, 1e6).and_then(whole).map(|h| h - 1);
+        waiting.token = number("token", 0.0, 1e6).and_then(whole);
+        if let Some(step) = number("step", 1.0, 7.0).and_then(whole) {
+            state.step.set(step - 1);
+        }
+        if let Some(t) = number("temperature", 0.1, 3.0) {
+            state.sampling.update(|s| s.temperature = t as f32);
+        }
+        if let Some(k) = number("top_k", 1.0, 1000.0).and_then(whole) {
+            state.sampling.update(|s| s.top_k = k);
+        }
+        if let Some(p) = number("top_p", 0.05, 1.0) {
+            state.sampling.update(|s| s.top_p = p as f32);
+        }
+        if let Some(seed) = number("seed", 0.0, 9e15).and_then(whole) {
+            state.seed.set(seed as u64);
+        }
+        if let Some(panel) = params.get("panel") {
+            match Panel::ALL.iter().find(|p| p.id() == panel) {
+                Some(&p) => state.panel.set(p),
+                None => problems.push(format!("panel={panel}")),
+            }
+        }
+        if let Some(text) = params.get("text") {
+            state.text.set(text);
+            state.text_from_link.set(true);
+        }
+    }
+    if !problems.is_empty() {
+        add_notice(
+            state,
+            format!(
+                "Ignored from the link (not understood or out of range): {}.",
+                problems.join(", ")
+            ),
+        );
+    }
+    apply_when_known(state, waiting);
+    write_to_address_bar(state);
+}
+
+/// Applies layer and head when the model is loaded, the token when its tokens are known.
+fn apply_when_known(state: AppState, waiting: Waiting) {
+    let waiting = StoredValue::new(waiting);
+    Effect::new(move |_| {
+        let Some((layers, heads)) = state
+            .model
+            .with(|m| m.as_ref().map(|c| (c.n_layer, c.n_head)))
+        else {
+            return;
+        };
+        let Waiting { layer, head, .. } = waiting.get_value();
+        let mut problems = Vec::new();
+        match layer {
+            Some(l) if l < layers => state.layer.set(l),
+            Some(l) => problems.push(format!("layer {} (the model has {layers})", l + 1)),
+            None => {}
+        }
+        match head {
+            Some(h) if h < heads => state.head.set(h),
+            Some(h) => problems.push(format!("head {} (the model has {heads} per layer)", h + 1)),
+            None => {}
+        }
+        if !problems.is_empty() {
+            add_notice(
+                state,
+                format!(
+                    "The link asks for {}; showing the first instead.",
+                    problems.join(" and ")
+                ),
+            );
+        }
+        waiting.update_value(|w| {
+            w.layer = None;
+            w.head = None;
+        });
+    });
+    Effect::new(move |_| {
+        let Some(count) = state.tokens.with(|t| t.as_ref().map(|t| t.ids.len())) else {
+            return;
+        };
+        if let Some(token) = waiting.get_value().token {
+            if token < count {
+                state.pinned.set(Some(token));
+            } else {
+                add_notice(
+                    state,
+                    format!("The link pins token {token}, but the text has {count} tokens."),
+                );
+            }
+            waiting.update_value(|w| w.token = None);
+        }
+    });
+}
+
+/// The link for a model source (`None` for local files, which a link cannot carry).
+fn model_parameter(source: &ModelSource) -> String {
+    match source {
+        ModelSource::Hub { repo, revision } if revision == "main" => format!("hub:{repo}"),
+        ModelSource::Hub { repo, revision } => format!("hub:{repo}@{revision}"),
+        ModelSource::Folder(name) => format!("folder:{name}"),
+    }
+}
+
+/// The view as link parameters.
+pub fn view_parameters(state: AppState) -> Vec<(&'static str, String)> {
+    let sampling = state.sampling.get();
+    let mut parameters = Vec::new();
+    if let Some(source) = state.source.get() {
+        parameters.push(("model", model_parameter(&source)));
+    }
+    parameters.extend([
+        ("text", state.text.get()),
+        ("layer", (state.layer.get() + 1).to_string()),
+        ("head", (state.head.get() + 1).to_string()),
+    ]);
+    if let Some(token) = state.pinned.get() {
+        parameters.push(("token", token.to_string()));
+    }
+    parameters.extend([
+        ("panel", state.panel.get().id().to_string()),
+        ("step", (state.step.get() + 1).to_string()),
+        ("temperature", format!("{}", sampling.temperature)),
+        ("top_k", sampling.top_k.to_string()),
+        ("top_p", format!("{}", sampling.top_p)),
+        ("seed", state.seed.get().to_string()),
+    ]);
+    parameters
+}
+
+/// Keeps the address bar's parameters equal to the view once the first model is ready.
+fn write_to_address_bar(state: AppState) {
+    Effect::new(move |_| {
+        if state.model.with(|m| m.is_none()) {
+            return;
+        }
+        let parameters = view_parameters(state);
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let Ok(search) = web_sys::UrlSearchParams::new() else {
+            return;
+        };
+        for (name, value) in &parameters {
+            search.append(name, value);
+        }
+        let address = format!("?{}", String::from(search.to_string()));
+        if let Ok(history) = window.history() {
+            let _ =
+                history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&address));
+        }
+    });
+}
