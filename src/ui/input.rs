@@ -1,7 +1,7 @@
 //! The text box, example sentences and the token chips that set the shared hovered/pinned token.
 use leptos::prelude::*;
 
-use super::state::use_state;
+use super::state::{use_state, Lock};
 
 /// Example sentences for decoders (next-token prediction).
 const DECODER_EXAMPLES: [&str; 3] = [
@@ -62,10 +62,10 @@ pub fn TextInput() -> impl IntoView {
     view! {
         <section class="text-input" aria-label="Text">
             <label for="text">"Your sentence"</label>
-            <textarea id="text" data-testid="text" rows="2"
+            <textarea id="text" data-testid="text" rows="2" prop:readOnly=move || state.locked(Lock::Text)
                 prop:value=move || state.text.get()
                 on:input=move |ev| { state.pinned.set(None); state.hovered.set(None); state.generated.set(Vec::new()); state.text.set(event_target_value(&ev)) }></textarea>
-            <div class="examples">
+            <div class="examples" class:hidden=move || state.locked(Lock::Text)>
                 {move || examples().map(|list| list.iter().map(|example| {
                     let example = example.to_string();
                     let label = example.clone();
@@ -142,13 +142,13 @@ fn Selection() -> impl IntoView {
     view! {
         <div class="selection">
             <label>"Layer "
-                <select data-testid="layer" on:change=move |ev| state.layer.set(event_target_value(&ev).parse().unwrap_or(0))
+                <select data-testid="layer" prop:disabled=move || state.locked(Lock::Layer) on:change=move |ev| state.layer.set(event_target_value(&ev).parse().unwrap_or(0))
                     prop:value=move || state.layer.get().to_string()>
                     {move || (0..layers()).map(|l| view! { <option value=l.to_string()>{l + 1}</option> }).collect_view()}
                 </select>
             </label>
             <label>"Head "
-                <select data-testid="head" on:change=move |ev| state.head.set(event_target_value(&ev).parse().unwrap_or(0))
+                <select data-testid="head" prop:disabled=move || state.locked(Lock::Head) on:change=move |ev| state.head.set(event_target_value(&ev).parse().unwrap_or(0))
                     prop:value=move || state.head.get().to_string()>
                     {move || (0..heads()).map(|h| view! { <option value=h.to_string()>{h + 1}</option> }).collect_view()}
                 </select>

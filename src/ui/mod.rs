@@ -130,6 +130,7 @@ fn App() -> impl IntoView {
     provide_context(state);
     client::start(state);
     url::follow_link(state);
+    url::report_height_to_parent(state);
     spawn_local(open_initial_model(state));
     let resize = window_event_listener(leptos::ev::resize, move |_| {
         state.viewport_width.set(state::viewport_width())
@@ -161,12 +162,15 @@ fn App() -> impl IntoView {
         count
     });
 
+    let compact = state.embedding.with_untracked(|e| e.compact);
     view! {
-        <header class="site-header">
-            <h1>"Attention Explorer"</h1>
-            <p class="tagline">"See how a real language model's self-attention works, with the model's own numbers."</p>
-        </header>
-        <main>
+        {(!compact).then(|| view! {
+            <header class="site-header">
+                <h1>"Attention Explorer"</h1>
+                <p class="tagline">"See how a real language model's self-attention works, with the model's own numbers."</p>
+            </header>
+        })}
+        <main class:embed=compact>
             <Notices/>
             <picker::ModelPicker/>
             <input::TextInput/>

@@ -5,7 +5,7 @@ use leptos::task::spawn_local;
 use web_sys::{File, FileList};
 
 use super::loader::{self, ModelSource, OFFLINE_MODEL};
-use super::state::{use_state, AppState, LoadStatus, Progress};
+use super::state::{use_state, AppState, LoadStatus, Lock, Progress};
 use super::{begin_load, build_model, open_with_offline_fallback, report, DEFAULT_HUB_MODEL};
 
 /// The suggested Hub models.
@@ -89,6 +89,7 @@ pub fn ModelPicker() -> impl IntoView {
         <section class="model-picker" aria-label="Model">
             <ModelCard/>
             <LoadProgress/>
+            <Show when=move || !state.locked(Lock::Model)>
             <details class="sources">
                 <summary>"Choose another model"</summary>
                 <div class="source-row">
@@ -123,6 +124,7 @@ pub fn ModelPicker() -> impl IntoView {
                 </div>
                 <CacheControl/>
             </details>
+            </Show>
         </section>
     }
 }

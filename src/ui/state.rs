@@ -59,6 +59,40 @@ impl Panel {
     }
 }
 
+/// Controls a teacher can lock in an embedded view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// The model picker.
+    Model,
+    /// The text box and example sentences.
+    Text,
+    /// The layer picker.
+    Layer,
+    /// The head picker.
+    Head,
+}
+
+impl Lock {
+    /// Every lock, with its name in the link.
+    pub const ALL: [(Lock, &'static str); 4] = [
+        (Lock::Model, "model"),
+        (Lock::Text, "text"),
+        (Lock::Layer, "layer"),
+        (Lock::Head, "head"),
+    ];
+}
+
+/// How the page is embedded (`embed=1`, `panels=`, `lock=` in the link).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Embedding {
+    /// Compact view without the site header.
+    pub compact: bool,
+    /// Only these panels' tabs (all when empty).
+    pub panels: Vec<Panel>,
+    /// Controls hidden or fixed.
+    pub locked: Vec<Lock>,
+}
+
 /// The worker's answer to a predictions request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PredictionResult {
@@ -174,6 +208,8 @@ pub struct AppState {
     pub saliency_target: RwSignal<Option<(usize, u32)>>,
     /// Tokens appended by clicking candidates or sampling, oldest first.
     pub generated: RwSignal<Vec<GeneratedToken>>,
+    /// Embedding options from the link.
+    pub embedding: RwSignal<Embedding>,
     /// The latest positional encodings (sinusoidal and learned) for the positions panel.
     pub encodings: RwSignal<Option<Arc<PositionalEncodings>>>,
 }
@@ -218,7 +254,24 @@ impl AppState {
             saliency_target: RwSignal::new(None),
             generated: RwSignal::new(Vec::new()),
             encodings: RwSignal::new(None),
+            embedding: RwSignal::new(Embedding::default()),
         }
+    }
+
+    /// Whether a control is locked by the embedding.
+    pub fn locked(&self, lock: Lock) -> bool {
+        self.embedding.with(|e| e.locked.contains(&lock))
+    }
+
+    /// The panels offered: the embedding's choice, else all.
+    pub fn offered_panels(&self) -> Vec<Panel> {
+        self.embedding.with(|e| {
+            if e.panels.is_empty() {
+                Panel::ALL.to_vec()
+            } else {
+                e.panels.clone()
+            }
+        })
     }
 
     /// The token whose row and column charts highlight: the hovered one, else the pinned one.

@@ -5,11 +5,12 @@
 //! Parameters: `model` (`hub:owner/name[@revision]` or `folder:name`), `text`, `layer` and `head`
 //! (counted from 1, as the page shows them), `token` (the pinned query token's position),
 //! `panel` (step, heatmaps, positions, predictions, saliency), `step` (1–7), `temperature`,
-//! `top_k`, `top_p`, `seed`.
+//! `top_k`, `top_p`, `seed`; for embedding: `embed=1` (no site header; the page reports its
+//! height to the parent), `panels=` (the tabs offered), `lock=` (model, text, layer, head).
 use leptos::prelude::*;
 
 use super::loader::ModelSource;
-use super::state::{AppState, Panel};
+use super::state::{AppState, Embedding, Lock, Panel};
 
 /// Layer, head and token from the link, applied once the model and the tokens are known (only
 /// then can they be checked).
@@ -76,6 +77,39 @@ pub fn follow_link(state: AppState) {
                 None => problems.push(format!("panel={panel}")),
             }
         }
+        let mut embedding = Embedding {
+            compact: params.get("embed").is_some_and(|v| v == "1"),
+            ..Embedding::default()
+        };
+        let list = |name: &str| {
+            params
+                .get(name)
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        };
+        for name in list("panels") {
+            match Panel::ALL.iter().find(|p| p.id() == name) {
+                Some(&p) => embedding.panels.push(p),
+                None => problems.push(format!("panels={name}")),
+            }
+        }
+        for name in list("lock") {
+            match Lock::ALL.iter().find(|(_, n)| *n == name) {
+                Some(&(lock, _)) => embedding.locked.push(lock),
+                None => problems.push(format!("lock={name}")),
+            }
+        }
+        if !embedding.panels.is_empty() && !embedding.panels.contains(&state.panel.get_untracked())
+        {
+            state.panel.set(embedding.panels[0]);
+        }
+        state.embedding.set(embedding);
         if let Some(text) = params.get("text") {
             state.text.set(text);
             state.text_from_link.set(true);
@@ -180,6 +214,28 @@ pub fn view_parameters(state: AppState) -> Vec<(&'static str, String)> {
         ("top_p", format!("{}", sampling.top_p)),
         ("seed", state.seed.get().to_string()),
     ]);
+    let embedding = state.embedding.get();
+    if embedding.compact {
+        parameters.push(("embed", "1".into()));
+    }
+    if !embedding.panels.is_empty() {
+        parameters.push((
+            "panels",
+            embedding
+                .panels
+                .iter()
+                .map(|p| p.id())
+                .collect::<Vec<_>>()
+                .join(","),
+        ));
+    }
+    if !embedding.locked.is_empty() {
+        let names = Lock::ALL
+            .iter()
+            .filter(|(l, _)| embedding.locked.contains(l))
+            .map(|(_, n)| *n);
+        parameters.push(("lock", names.collect::<Vec<_>>().join(",")));
+    }
     parameters
 }
 
@@ -205,4 +261,66 @@ fn write_to_address_bar(state: AppState) {
                 history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&address));
         }
     });
+}
+
+/// The link for the current view as an embedded page.
+pub fn embed_address(state: AppState) -> String {
+    let Ok(search) = web_sys::UrlSearchParams::new() else {
+        return String::new();
+    };
+    for (name, value) in view_parameters(state) {
+        if name != "embed" {
+            search.append(name, &value);
+        }
+    }
+    search.append("embed", "1");
+    let base = web_sys::window()
+        .and_then(|w| w.location().href().ok())
+        .map(|href| {
+            href.split(['?', '#'])
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .unwrap_or_default();
+    format!("{base}?{}", String::from(search.to_string()))
+}
+
+/// In an embedded page, tells the parent window the page's height whenever it changes, as
+/// `{type: "attention-explorer:height", height}`, so the iframe can fit it.
+pub fn report_height_to_parent(state: AppState) {
+    if !state.embedding.with_untracked(|e| e.compact) {
+        return;
+    }
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let last = std::cell::Cell::new(0i32);
+    let tick = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let height = window
+            .document()
+            .and_then(|d| d.document_element())
+            .map_or(0, |e| e.scroll_height());
+        if height == last.get() {
+            return;
+        }
+        last.set(height);
+        let message = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(
+            &message,
+            &"type".into(),
+            &"attention-explorer:height".into(),
+        );
+        let _ = js_sys::Reflect::set(&message, &"height".into(), &height.into());
+        if let Ok(Some(parent)) = window.parent() {
+            let _ = parent.post_message(&message, "*");
+        }
+    });
+    use wasm_bindgen::JsCast;
+    let _ = window
+        .set_interval_with_callback_and_timeout_and_arguments_0(tick.as_ref().unchecked_ref(), 300);
+    tick.forget();
 }

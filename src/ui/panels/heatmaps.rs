@@ -12,7 +12,7 @@ use crate::charts::{
 };
 use crate::engine::Trace;
 use crate::ui::canvas::{canvas_point, chart_width, draw_on};
-use crate::ui::state::{use_state, AppState};
+use crate::ui::state::{use_state, AppState, Lock};
 
 /// The current trace with the special-token flags of its tokens.
 fn traced(state: &AppState) -> Option<(Arc<Trace>, Vec<bool>)> {
@@ -330,6 +330,7 @@ fn Thumbnail(layer: usize, head: usize, size: u32) -> impl IntoView {
             aria-label=format!("Layer {}, head {}", layer + 1, head + 1)
             aria-pressed=move || selected().to_string()
             title=format!("Layer {}, head {}", layer + 1, head + 1)
+            prop:disabled=move || state.locked(Lock::Layer) || state.locked(Lock::Head)
             on:click=move |_| { state.layer.set(layer); state.head.set(head); state.heatmap_options.update(|o| o.average_heads = false) }>
             <canvas node_ref=canvas_ref width=size height=size></canvas>
         </button>

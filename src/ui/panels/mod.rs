@@ -17,13 +17,14 @@ pub fn PanelArea() -> impl IntoView {
     let state = use_state();
     view! {
         <nav class="panel-tabs" role="tablist" aria-label="Panels">
-            {Panel::ALL.iter().map(|&panel| view! {
+            {state.offered_panels().into_iter().map(|panel| view! {
                 <button role="tab" data-testid=format!("tab-{}", panel.id())
                     aria-selected=move || (state.panel.get() == panel).to_string()
                     class:active=move || state.panel.get() == panel
                     on:click=move |_| state.panel.set(panel)>{panel.label()}</button>
             }).collect_view()}
             <CopyLink/>
+            <EmbedDialog/>
         </nav>
         <section class="panel" role="tabpanel" data-testid=move || format!("panel-{}", state.panel.get().id())>
             {move || match state.panel.get() {
@@ -58,5 +59,33 @@ fn CopyLink() -> impl IntoView {
             title="The address always describes this view: layer, head, token, panel, step, text and model">
             {move || if copied.get() { "Link copied ✓" } else { "Copy link" }}
         </button>
+    }
+}
+
+/// Writes the `<iframe>` snippet for the current view (embedded: no site header, height sent to
+/// the parent page).
+#[component]
+fn EmbedDialog() -> impl IntoView {
+    let state = use_state();
+    let open = RwSignal::new(false);
+    let snippet = move || {
+        let address = crate::ui::url::embed_address(state)
+            .replace('&', "&amp;")
+            .replace('"', "&quot;");
+        format!(
+            "<iframe src=\"{address}\" width=\"100%\" height=\"900\" style=\"border:0\" title=\"Attention Explorer\" loading=\"lazy\"></iframe>\n\
+             <script>addEventListener('message', (e) => {{ if (e.data && e.data.type === 'attention-explorer:height') \
+             for (const f of document.querySelectorAll('iframe')) if (f.contentWindow === e.source) f.style.height = e.data.height + 'px'; }});</script>"
+        )
+    };
+    view! {
+        <button class="copy-link embed-button" data-testid="embed-open" on:click=move |_| open.update(|o| *o = !*o)
+            aria-expanded=move || open.get().to_string()>"Embed"</button>
+        <Show when=move || open.get()>
+            <div class="embed-dialog" role="dialog" aria-label="Embed this view">
+                <label for="embed-snippet">"Paste this into your course page (add panels= and lock= to the link to narrow it):"</label>
+                <textarea id="embed-snippet" data-testid="embed-snippet" rows="5" readonly prop:value=snippet></textarea>
+            </div>
+        </Show>
     }
 }
