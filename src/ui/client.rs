@@ -250,9 +250,7 @@ fn receive(response: Response) {
             wasm_memory_bytes,
         } => {
             state.worker_memory.set(Some(wasm_memory_bytes));
-            state.predictions.set(None);
-            state.lens.set(None);
-            state.saliency.set(None);
+            state.clear_analyses();
             state.saliency_target.set(None);
             state.generated.set(Vec::new());
             state.encodings.set(None);
@@ -285,9 +283,7 @@ fn receive(response: Response) {
                 state.truncated_from.set(truncated_from);
                 state.trace.set(Some(Arc::new(*trace)));
                 // Analyses of the previous text no longer apply.
-                state.predictions.set(None);
-                state.lens.set(None);
-                state.saliency.set(None);
+                state.clear_analyses();
                 state.error.set(None);
             }
         }

@@ -258,6 +258,19 @@ impl AppState {
         }
     }
 
+    /// Whether the current trace has logits (the model can predict), tracked.
+    pub fn has_logits(&self) -> bool {
+        self.trace
+            .with(|t| t.as_ref().is_some_and(|t| t.logits.is_some()))
+    }
+
+    /// Forgets the predictions, logit lens and saliency of an earlier text or model.
+    pub fn clear_analyses(&self) {
+        self.predictions.set(None);
+        self.lens.set(None);
+        self.saliency.set(None);
+    }
+
     /// Whether a control is locked by the embedding.
     pub fn locked(&self, lock: Lock) -> bool {
         self.embedding.with(|e| e.locked.contains(&lock))

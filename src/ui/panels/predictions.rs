@@ -17,9 +17,7 @@ use crate::ui::state::{append_generated, use_state, AppState};
 pub fn Predictions() -> impl IntoView {
     let state = use_state();
     Effect::new(move |_| {
-        let traced = state
-            .trace
-            .with(|t| t.as_ref().is_some_and(|t| t.logits.is_some()));
+        let traced = state.has_logits();
         let settings = state.sampling.get();
         if traced {
             let text = state.text.get_untracked();
@@ -28,9 +26,7 @@ pub fn Predictions() -> impl IntoView {
     });
     // The logit lens reads the pinned token's position (default: where the model predicts).
     Effect::new(move |_| {
-        let traced = state
-            .trace
-            .with(|t| t.as_ref().is_some_and(|t| t.logits.is_some()));
+        let traced = state.has_logits();
         let pinned = state.pinned.get();
         if traced {
             client::logit_lens(state.text.get_untracked(), pinned);

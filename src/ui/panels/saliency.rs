@@ -62,9 +62,7 @@ pub fn Saliency() -> impl IntoView {
     let state = use_state();
     // Candidates to explain come from the predictions (re-scored from the traced logits).
     Effect::new(move |_| {
-        let traced = state
-            .trace
-            .with(|t| t.as_ref().is_some_and(|t| t.logits.is_some()));
+        let traced = state.has_logits();
         if traced && state.predictions.with_untracked(|p| p.is_none()) {
             client::predict(
                 state.text.get_untracked(),
