@@ -169,7 +169,7 @@ fn heatmap_svg_has_labels_legend_and_every_cell() {
     let mut svg = String::new();
     let area = {
         let root = SVGBackend::with_string(&mut svg, (520, 440)).into_drawing_area();
-        let area = draw_heatmap(&root, &grid, Some(2), &Theme::LIGHT).expect("draw");
+        let area = draw_heatmap(&root, &grid, Some(2), &Theme::LIGHT, &HeatmapWords::ENGLISH).expect("draw");
         root.present().expect("present");
         area
     };

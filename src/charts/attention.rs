@@ -70,6 +70,23 @@ fn label_space(labels: &[String], font: u32) -> u32 {
     (longest * font * 6 / 10 + 12).clamp(24, 120)
 }
 
+/// The words drawn inside a heatmap (in the page's language).
+#[derive(Debug, Clone, Copy)]
+pub struct HeatmapWords<'a> {
+    /// The colour legend's caption ("weight").
+    pub weight: &'a str,
+    /// The masked-cell swatch's label ("masked").
+    pub masked: &'a str,
+}
+
+impl HeatmapWords<'static> {
+    /// English words.
+    pub const ENGLISH: HeatmapWords<'static> = HeatmapWords {
+        weight: "weight",
+        masked: "masked",
+    };
+}
+
 /// The query × key heatmap of `grid` with token labels on both axes and a colour legend
 /// (0 to 1). `highlight` (a token position) outlines that token's row and column.
 pub fn draw_heatmap<DB: DrawingBackend>(
@@ -77,6 +94,7 @@ pub fn draw_heatmap<DB: DrawingBackend>(
     grid: &AttentionGrid,
     highlight: Option<usize>,
     theme: &Theme,
+    words: &HeatmapWords,
 ) -> Result<PlotArea, ChartError>
 where
     DB::ErrorType: 'static,
@@ -145,7 +163,7 @@ where
         ])?;
     }
     let area = PlotArea::of(chart.plotting_area());
-    draw_legend(&legend_area, grid.cells.contains(&Cell::Masked), theme)?;
+    draw_legend(&legend_area, grid.cells.contains(&Cell::Masked), theme, words)?;
     Ok(area)
 }
 
@@ -154,6 +172,7 @@ fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     has_masked: bool,
     theme: &Theme,
+    words: &HeatmapWords,
 ) -> Result<(), ChartError>
 where
     DB::ErrorType: 'static,
@@ -163,7 +182,7 @@ where
         .margin_bottom(if has_masked { 56 } else { 40 })
         .margin_right(8)
         .y_label_area_size(34)
-        .caption("weight", ("sans-serif", 12).into_font().color(&theme.text))
+        .caption(words.weight, ("sans-serif", 12).into_font().color(&theme.text))
         .build_cartesian_2d(0f64..1.0, 0f64..1.0)?;
     legend
         .configure_mesh()
@@ -190,7 +209,7 @@ where
             theme.masked.filled(),
         ))?;
         area.draw(&Text::new(
-            "masked",
+            words.masked,
             (22, y + 18),
             ("sans-serif", 11).into_font().color(&theme.text),
         ))?;

@@ -3,11 +3,17 @@
 //! No UI types here, so it compiles and is tested natively.
 mod attention;
 mod bars;
+mod export;
 mod grid;
 mod positions;
 
-pub use attention::{draw_head_lines, draw_heatmap, draw_thumbnail, HeadLines, PlotArea};
+pub use attention::{
+    draw_head_lines, draw_heatmap, draw_thumbnail, HeadLines, HeatmapWords, PlotArea,
+};
 pub use bars::{draw_bars, Bar, BAR_ROW};
+pub use export::{
+    bars_table, grid_table, matrix_table, series_table, svg_document, DataRow, DataTable,
+};
 pub use grid::{attention_grid, hidden_positions, AttentionGrid, Cell, GridOptions};
 pub use positions::{diverging, draw_matrix, draw_series_lines, Matrix};
 

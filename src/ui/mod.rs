@@ -2,6 +2,8 @@
 //! → trace → shared signals → panels.
 mod canvas;
 mod client;
+mod export;
+mod i18n;
 mod input;
 mod loader;
 mod panels;
@@ -12,8 +14,9 @@ mod url;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use i18n::{tr, trf, Lang};
 use loader::{FetchError, ModelSource, OFFLINE_MODEL};
-use state::{AppState, LoadStatus};
+use state::{AppState, LoadStatus, ThemeChoice};
 
 /// The default model when the Hub is reachable.
 pub const DEFAULT_HUB_MODEL: &str = "openai-community/gpt2";
@@ -59,10 +62,7 @@ async fn open_initial_model(state: AppState) {
         Some(source) => source,
         None => {
             if let Some(bad) = requested {
-                url::add_notice(
-                    state,
-                    format!("The model “{bad}” in the link is not understood; opened the default model."),
-                );
+                url::add_notice(state, trf("app.bad_model", &[("model", &bad)]));
             }
             ModelSource::Hub {
                 repo: DEFAULT_HUB_MODEL.into(),
@@ -80,15 +80,7 @@ pub async fn open_with_offline_fallback(
 ) -> Result<(), FetchError> {
     match open_source(source.clone(), state).await {
         Err(FetchError::Unreachable(_)) if matches!(source, ModelSource::Hub { .. }) => {
-            url::add_notice(
-                state,
-                format!(
-                    "The Hugging Face Hub cannot be reached, so Attention Explorer opened the offline model \
-                     {OFFLINE_MODEL} (BERT, 6 layers × 12 heads). Attention and hidden states work; \
-                     predictions and saliency need GPT-2 or DistilBERT — load them from the Hub when online, \
-                     or ask your teacher to host them in this site's models/ folder."
-                ),
-            );
+            url::add_notice(state, trf("app.offline", &[("model", &OFFLINE_MODEL)]));
             open_source(ModelSource::Folder(OFFLINE_MODEL.into()), state).await
         }
         other => other,
@@ -162,20 +154,82 @@ fn App() -> impl IntoView {
         count
     });
 
+    follow_theme_and_language(state);
+
     let compact = state.embedding.with_untracked(|e| e.compact);
+    // Every view is rebuilt in the new language when it changes; the state lives on.
+    move || {
+        i18n::set_current(state.lang.get());
+        view! {
+            {(!compact).then(|| view! {
+                <header class="site-header">
+                    <div>
+                        <h1>"Attention Explorer"</h1>
+                        <p class="tagline">{tr("app.tagline")}</p>
+                    </div>
+                    <Settings/>
+                </header>
+            })}
+            <main class:embed=compact>
+                {compact.then(|| view! { <Settings/> })}
+                <Notices/>
+                <picker::ModelPicker/>
+                <input::TextInput/>
+                <panels::PanelArea/>
+            </main>
+        }
+    }
+}
+
+/// Keeps `<html lang>` and `<html data-theme>` in step with the state, and follows the system's
+/// colour scheme while the user has not chosen one.
+fn follow_theme_and_language(state: AppState) {
+    Effect::new(move |_| {
+        let (lang, theme) = (state.lang.get(), state.theme());
+        if let Some(root) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element())
+        {
+            let _ = root.set_attribute("lang", lang.code());
+            let _ = root.set_attribute("data-theme", theme.id());
+        }
+    });
+    if let Some(query) = state::dark_query() {
+        let listener = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
+            state.system_dark.set(state::dark_query().is_some_and(|q| q.matches()));
+        });
+        use wasm_bindgen::JsCast;
+        let _ = query.add_event_listener_with_callback("change", listener.as_ref().unchecked_ref());
+        listener.forget();
+    }
+}
+
+/// The language menu and the light/dark toggle.
+#[component]
+fn Settings() -> impl IntoView {
+    let state = state::use_state();
+    let dark = move || state.theme() == ThemeChoice::Dark;
     view! {
-        {(!compact).then(|| view! {
-            <header class="site-header">
-                <h1>"Attention Explorer"</h1>
-                <p class="tagline">"See how a real language model's self-attention works, with the model's own numbers."</p>
-            </header>
-        })}
-        <main class:embed=compact>
-            <Notices/>
-            <picker::ModelPicker/>
-            <input::TextInput/>
-            <panels::PanelArea/>
-        </main>
+        <div class="settings">
+            <label>
+                <span class="visually-hidden">{tr("app.language")}</span>
+                <select data-testid="language" aria-label=tr("app.language")
+                    prop:value=move || state.lang.get().code()
+                    on:change=move |ev| {
+                        if let Some(lang) = Lang::from_code(&event_target_value(&ev)) {
+                            state.lang.set(lang)
+                        }
+                    }>
+                    {Lang::ALL.iter().map(|lang| view! {
+                        <option value=lang.code() selected=state.lang.get_untracked() == *lang>{lang.native_name()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <button class="theme-toggle" data-testid="theme-toggle" aria-pressed=move || dark().to_string()
+                on:click=move |_| state.theme_choice.set(Some(if dark() { ThemeChoice::Light } else { ThemeChoice::Dark }))>
+                {move || if dark() { tr("app.light_mode") } else { tr("app.dark_mode") }}
+            </button>
+        </div>
     }
 }
 
@@ -184,8 +238,8 @@ fn App() -> impl IntoView {
 fn Notices() -> impl IntoView {
     let state = state::use_state();
     view! {
-        <Banner message=state.notice class="notice" role="status" label="Dismiss notice"/>
-        <Banner message=state.error class="error" role="alert" label="Dismiss error"/>
+        <Banner message=state.notice class="notice" role="status" label=tr("app.dismiss_notice")/>
+        <Banner message=state.error class="error" role="alert" label=tr("app.dismiss_error")/>
     }
 }
 
@@ -195,13 +249,13 @@ fn Banner(
     message: RwSignal<Option<String>>,
     class: &'static str,
     role: &'static str,
-    label: &'static str,
+    label: String,
 ) -> impl IntoView {
     view! {
         <Show when=move || message.with(|m| m.is_some())>
             <div class=class role=role data-testid=class>
                 {move || message.get().unwrap_or_default()}
-                <button class="dismiss" aria-label=label on:click=move |_| message.set(None)>"×"</button>
+                <button class="dismiss" aria-label=label.clone() on:click=move |_| message.set(None)>"×"</button>
             </div>
         </Show>
     }

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use super::loader::ModelSource;
-use crate::charts::GridOptions;
+use super::i18n::Lang;
+use crate::charts::{GridOptions, Theme};
 use crate::engine::{
     Candidate, LogitLens, PositionalEncodings, Predictions, Saliency, SamplingSettings,
     TokenizedText, Trace,
@@ -36,15 +37,15 @@ impl Panel {
         Panel::Saliency,
     ];
 
-    /// The tab label.
-    pub fn label(self) -> &'static str {
-        match self {
-            Panel::StepThrough => "Attention step by step",
-            Panel::Heatmaps => "Heatmaps",
-            Panel::Positions => "Positional encoding",
-            Panel::Predictions => "Predictions",
-            Panel::Saliency => "Saliency",
-        }
+    /// The tab label, in the page's language.
+    pub fn label(self) -> String {
+        super::i18n::tr(match self {
+            Panel::StepThrough => "panel.step",
+            Panel::Heatmaps => "panel.heatmaps",
+            Panel::Positions => "panel.positions",
+            Panel::Predictions => "panel.predictions",
+            Panel::Saliency => "panel.saliency",
+        })
     }
 
     /// A stable id for URLs and tests.
@@ -212,6 +213,31 @@ pub struct AppState {
     pub embedding: RwSignal<Embedding>,
     /// The latest positional encodings (sinusoidal and learned) for the positions panel.
     pub encodings: RwSignal<Option<Arc<PositionalEncodings>>>,
+    /// The page's language.
+    pub lang: RwSignal<Lang>,
+    /// Light or dark as chosen by the link or the toggle; `None` follows the system setting.
+    pub theme_choice: RwSignal<Option<ThemeChoice>>,
+    /// Whether the system asks for dark colours (`prefers-color-scheme`).
+    pub system_dark: RwSignal<bool>,
+}
+
+/// Light or dark colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThemeChoice {
+    /// Dark text on light backgrounds.
+    Light,
+    /// Light text on dark backgrounds.
+    Dark,
+}
+
+impl ThemeChoice {
+    /// The name in links and in `<html data-theme>`.
+    pub fn id(self) -> &'static str {
+        match self {
+            ThemeChoice::Light => "light",
+            ThemeChoice::Dark => "dark",
+        }
+    }
 }
 
 impl AppState {
@@ -255,6 +281,26 @@ impl AppState {
             generated: RwSignal::new(Vec::new()),
             encodings: RwSignal::new(None),
             embedding: RwSignal::new(Embedding::default()),
+            lang: RwSignal::new(browser_language()),
+            theme_choice: RwSignal::new(None),
+            system_dark: RwSignal::new(system_prefers_dark()),
+        }
+    }
+
+    /// The colours in use (tracked): the chosen ones, else the system's.
+    pub fn theme(&self) -> ThemeChoice {
+        self.theme_choice.get().unwrap_or(if self.system_dark.get() {
+            ThemeChoice::Dark
+        } else {
+            ThemeChoice::Light
+        })
+    }
+
+    /// The chart colours for the theme in use (tracked).
+    pub fn chart_theme(&self) -> &'static Theme {
+        match self.theme() {
+            ThemeChoice::Light => &Theme::LIGHT,
+            ThemeChoice::Dark => &Theme::DARK,
         }
     }
 
@@ -332,6 +378,32 @@ pub fn viewport_width() -> f64 {
         .and_then(|w| w.inner_width().ok())
         .and_then(|w| w.as_f64())
         .unwrap_or(1024.0)
+}
+
+/// The browser's preferred language if it is one of ours, else English.
+fn browser_language() -> Lang {
+    let Some(navigator) = web_sys::window().map(|w| w.navigator()) else {
+        return Lang::En;
+    };
+    navigator
+        .languages()
+        .iter()
+        .filter_map(|l| l.as_string())
+        .chain(navigator.language())
+        .find_map(|code| Lang::from_code(&code))
+        .unwrap_or(Lang::En)
+}
+
+/// The system's `prefers-color-scheme: dark`.
+pub fn dark_query() -> Option<web_sys::MediaQueryList> {
+    web_sys::window()?
+        .match_media("(prefers-color-scheme: dark)")
+        .ok()
+        .flatten()
+}
+
+fn system_prefers_dark() -> bool {
+    dark_query().is_some_and(|q| q.matches())
 }
 
 /// The shared state, from any component.

@@ -5,12 +5,14 @@
 //! Parameters: `model` (`hub:owner/name[@revision]` or `folder:name`), `text`, `layer` and `head`
 //! (counted from 1, as the page shows them), `token` (the pinned query token's position),
 //! `panel` (step, heatmaps, positions, predictions, saliency), `step` (1–7), `temperature`,
-//! `top_k`, `top_p`, `seed`; for embedding: `embed=1` (no site header; the page reports its
+//! `top_k`, `top_p`, `seed`, `lang` (en, zh), `theme` (light, dark; absent: the system's); for
+//! embedding: `embed=1` (no site header; the page reports its
 //! height to the parent), `panels=` (the tabs offered), `lock=` (model, text, layer, head).
 use leptos::prelude::*;
 
+use super::i18n::{trf, Lang};
 use super::loader::ModelSource;
-use super::state::{AppState, Embedding, Lock, Panel};
+use super::state::{AppState, Embedding, Lock, Panel, ThemeChoice};
 
 /// Layer, head and token from the link, applied once the model and the tokens are known (only
 /// then can they be checked).
@@ -71,6 +73,18 @@ pub fn follow_link(state: AppState) {
         if let Some(seed) = number("seed", 0.0, 9e15).and_then(whole) {
             state.seed.set(seed as u64);
         }
+        if let Some(code) = params.get("lang") {
+            match Lang::from_code(&code) {
+                Some(lang) => state.lang.set(lang),
+                None => problems.push(format!("lang={code}")),
+            }
+        }
+        if let Some(theme) = params.get("theme") {
+            match [ThemeChoice::Light, ThemeChoice::Dark].into_iter().find(|t| t.id() == theme) {
+                Some(choice) => state.theme_choice.set(Some(choice)),
+                None => problems.push(format!("theme={theme}")),
+            }
+        }
         if let Some(panel) = params.get("panel") {
             match Panel::ALL.iter().find(|p| p.id() == panel) {
                 Some(&p) => state.panel.set(p),
@@ -116,13 +130,7 @@ pub fn follow_link(state: AppState) {
         }
     }
     if !problems.is_empty() {
-        add_notice(
-            state,
-            format!(
-                "Ignored from the link (not understood or out of range): {}.",
-                problems.join(", ")
-            ),
-        );
+        add_notice(state, trf("link.ignored", &[("parameters", &problems.join(", "))]));
     }
     apply_when_known(state, waiting);
     write_to_address_bar(state);
@@ -142,22 +150,16 @@ fn apply_when_known(state: AppState, waiting: Waiting) {
         let mut problems = Vec::new();
         match layer {
             Some(l) if l < layers => state.layer.set(l),
-            Some(l) => problems.push(format!("layer {} (the model has {layers})", l + 1)),
+            Some(l) => problems.push(trf("link.layer_missing", &[("layer", &(l + 1)), ("layers", &layers)])),
             None => {}
         }
         match head {
             Some(h) if h < heads => state.head.set(h),
-            Some(h) => problems.push(format!("head {} (the model has {heads} per layer)", h + 1)),
+            Some(h) => problems.push(trf("link.head_missing", &[("head", &(h + 1)), ("heads", &heads)])),
             None => {}
         }
         if !problems.is_empty() {
-            add_notice(
-                state,
-                format!(
-                    "The link asks for {}; showing the first instead.",
-                    problems.join(" and ")
-                ),
-            );
+            add_notice(state, trf("link.asks_for", &[("problems", &problems.join("; "))]));
         }
         waiting.update_value(|w| {
             w.layer = None;
@@ -172,10 +174,7 @@ fn apply_when_known(state: AppState, waiting: Waiting) {
             if token < count {
                 state.pinned.set(Some(token));
             } else {
-                add_notice(
-                    state,
-                    format!("The link pins token {token}, but the text has {count} tokens."),
-                );
+                add_notice(state, trf("link.token_missing", &[("token", &token), ("count", &count)]));
             }
             waiting.update_value(|w| w.token = None);
         }
@@ -213,7 +212,11 @@ pub fn view_parameters(state: AppState) -> Vec<(&'static str, String)> {
         ("top_k", sampling.top_k.to_string()),
         ("top_p", format!("{}", sampling.top_p)),
         ("seed", state.seed.get().to_string()),
+        ("lang", if state.lang.get() == Lang::Zh { "zh" } else { "en" }.to_string()),
     ]);
+    if let Some(theme) = state.theme_choice.get() {
+        parameters.push(("theme", theme.id().to_string()));
+    }
     let embedding = state.embedding.get();
     if embedding.compact {
         parameters.push(("embed", "1".into()));

@@ -7,11 +7,14 @@ use leptos::html::Canvas;
 use leptos::prelude::*;
 
 use crate::charts::{
-    attention_grid, css_colour, draw_head_lines, draw_heatmap, draw_thumbnail, head_colour,
-    AttentionGrid, Cell, GridOptions, HeadLines, PlotArea, Theme,
+    attention_grid, css_colour, draw_head_lines, draw_heatmap, draw_thumbnail, grid_table,
+    head_colour, svg_document, AttentionGrid, Cell, DataRow, DataTable, GridOptions, HeadLines,
+    HeatmapWords, PlotArea,
 };
 use crate::engine::Trace;
 use crate::ui::canvas::{canvas_point, chart_width, draw_on};
+use crate::ui::export::{ExportButtons, Exports};
+use crate::ui::i18n::{tr, trf};
 use crate::ui::state::{use_state, AppState, Lock};
 
 /// The current trace with the special-token flags of its tokens.
@@ -31,10 +34,10 @@ fn traced(state: &AppState) -> Option<(Arc<Trace>, Vec<bool>)> {
 pub fn Heatmaps() -> impl IntoView {
     let state = use_state();
     view! {
-        <h2>"Heatmaps"</h2>
-        <p class="explain">"Each row is a query token, each column a key token; a cell's colour is how much the query attends to the key (the row sums to 1). Hover a cell for its exact weight, hover a token anywhere to outline its row and column."</p>
+        <h2>{tr("heatmaps.title")}</h2>
+        <p class="explain">{tr("heatmaps.explain")}</p>
         <Show when=move || state.trace.with(|t| t.is_some())
-            fallback=|| view! { <p class="muted">"Type a sentence to see its attention."</p> }>
+            fallback=|| view! { <p class="muted">{tr("heatmaps.empty")}</p> }>
             <HeatmapOptions/>
             <div class="chart-row">
                 <HeadHeatmap/>
@@ -54,29 +57,29 @@ fn HeatmapOptions() -> impl IntoView {
     let percent = move || (options.get().top_share * 100.0).round() as u32;
     view! {
         <fieldset class="chart-options" data-testid="heatmap-options">
-            <legend>"Show"</legend>
+            <legend>{tr("heatmaps.show")}</legend>
             <label><input type="checkbox" data-testid="average-heads"
                 prop:checked=move || options.get().average_heads
                 on:change=move |ev| { let on = event_target_checked(&ev); options.update(|o| o.average_heads = on) }/>
-                " average of all heads in the layer"</label>
+                {format!(" {}", tr("heatmaps.average"))}</label>
             <label><input type="checkbox" data-testid="hide-special"
                 prop:checked=move || options.get().hide_special
                 on:change=move |ev| { let on = event_target_checked(&ev); options.update(|o| o.hide_special = on) }/>
-                {move || if causal() { " hide special tokens and the first token (the usual attention sink)" } else { " hide special tokens ([CLS], [SEP] …)" }}</label>
-            <label>" top "
+                {move || format!(" {}", if causal() { tr("heatmaps.hide_special_causal") } else { tr("heatmaps.hide_special") })}</label>
+            <label>{format!("{} ", tr("heatmaps.top"))}
                 <input type="range" min="5" max="100" step="5" data-testid="top-share"
-                    aria-label="Share of each row's attention to show, in percent"
+                    aria-label=tr("heatmaps.top_label")
                     prop:value=move || percent().to_string()
                     on:input=move |ev| {
                         let value: f32 = event_target_value(&ev).parse().unwrap_or(100.0);
                         options.update(|o| o.top_share = (value / 100.0).clamp(0.05, 1.0))
                     }/>
-                {move || format!(" {} % of each row's attention", percent())}</label>
+                {move || format!(" {}", trf("heatmaps.top_value", &[("percent", &percent())]))}</label>
             <Show when=move || options.get().hide_special>
-                <p class="notice" data-testid="renormalised">"Hidden tokens are left out and every row is renormalised to sum to 1 over the tokens still shown — these are not the model's raw weights."</p>
+                <p class="notice" data-testid="renormalised">{tr("heatmaps.renormalised")}</p>
             </Show>
             <Show when=move || { options.get().top_share < 1.0 }>
-                <p class="muted">"Per query row, only the strongest keys that together hold this share are coloured; the rest are blank (hover still shows them)."</p>
+                <p class="muted">{tr("heatmaps.top_explain")}</p>
             </Show>
         </fieldset>
     }
@@ -111,12 +114,15 @@ fn HeadHeatmap() -> impl IntoView {
         let options = state.heatmap_options.get();
         let (layer, head) = (state.layer.get(), state.head.get());
         let highlight = state.highlighted_token();
+        let theme = state.chart_theme();
         let width = chart_width(state.viewport_width.get(), 540);
         let result = attention_grid(&trace, &special, layer, head, options)
             .map_err(|e| e.to_string())
             .and_then(|grid| {
                 draw_on(&canvas, width, width.saturating_sub(40), |root| {
-                    draw_heatmap(root, &grid, highlight, &Theme::LIGHT)
+                    let (weight, masked) = (tr("chart.weight"), tr("chart.masked"));
+                    let words = HeatmapWords { weight: &weight, masked: &masked };
+                    draw_heatmap(root, &grid, highlight, theme, &words)
                 })
                 .map(|area| (area, grid))
                 .map_err(|e| e.to_string())
@@ -156,10 +162,37 @@ fn HeadHeatmap() -> impl IntoView {
         let options = state.heatmap_options.get();
         let layer = state.layer.get() + 1;
         if options.average_heads {
-            format!("Layer {layer}, average of all heads")
+            trf("heatmaps.title_average", &[("layer", &layer)])
         } else {
-            format!("Layer {layer}, head {}", state.head.get() + 1)
+            trf("heatmaps.title_head", &[("layer", &layer), ("head", &(state.head.get() + 1))])
         }
+    };
+    let file_name = move || {
+        let layer = state.layer.get() + 1;
+        if state.heatmap_options.get().average_heads {
+            format!("attention-layer{layer}-average")
+        } else {
+            format!("attention-layer{layer}-head{}", state.head.get() + 1)
+        }
+    };
+    let exports = Exports {
+        canvas: canvas_ref,
+        svg: Callback::new(move |(width, height)| {
+            let highlight = state.hovered.get_untracked().or(state.pinned.get_untracked());
+            let theme = state.chart_theme();
+            let (weight, masked) = (tr("chart.weight"), tr("chart.masked"));
+            drawn.with_untracked(|d| {
+                d.as_ref().map(|(_, grid)| {
+                    svg_document(width, height, |root| {
+                        let words = HeatmapWords { weight: &weight, masked: &masked };
+                        draw_heatmap(root, grid, highlight, theme, &words)
+                    })
+                })
+            })
+        }),
+        table: Callback::new(move |()| {
+            drawn.with_untracked(|d| d.as_ref().map(|(_, grid)| grid_table(grid, untrack(title), tr("heatmaps.corner"))))
+        }),
     };
     let attribute = move |pick: fn(&PlotArea, &AttentionGrid) -> String| {
         move || {
@@ -172,10 +205,10 @@ fn HeadHeatmap() -> impl IntoView {
     };
     view! {
         <figure class="heatmap">
-            <figcaption data-testid="heatmap-title">{title}" — rows: queries, columns: keys"</figcaption>
+            <figcaption data-testid="heatmap-title">{title}{format!(" — {}", tr("heatmaps.axes"))}</figcaption>
             <div class="canvas-wrap">
                 <canvas node_ref=canvas_ref data-testid="heatmap" role="img"
-                    aria-label=move || format!("Attention heatmap, {}. The table below lists the values.", title())
+                    aria-label=move || trf("heatmaps.canvas_label", &[("title", &title())])
                     data-layer=move || state.layer.get().to_string()
                     data-head=move || state.head.get().to_string()
                     data-average=move || state.heatmap_options.get().average_heads.to_string()
@@ -188,12 +221,13 @@ fn HeadHeatmap() -> impl IntoView {
                     on:click=on_click></canvas>
                 {move || hovered.get().and_then(|cell| drawn.with(|d| d.as_ref().map(|(_, grid)| tooltip(grid, cell, state))))}
             </div>
+            <ExportButtons exports=exports name=Signal::derive(file_name) testid="heatmap-export"/>
             {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
             {move || drawn.with(|d| d.as_ref().is_some_and(|(_, g)| g.size() == 0)).then(|| view! {
-                <p class="muted">"Every token is hidden; untick “hide special tokens” to see the matrix."</p>
+                <p class="muted">{tr("heatmaps.all_hidden")}</p>
             })}
             <details on:toggle=move |ev| show_table.set(event_target::<web_sys::HtmlDetailsElement>(&ev).open())>
-                <summary>"Values as a table"</summary>
+                <summary>{tr("heatmaps.values_table")}</summary>
                 {move || show_table.get().then(|| drawn.with(|d| d.as_ref().map(|(_, grid)| value_table(grid))))}
             </details>
         </figure>
@@ -209,11 +243,14 @@ fn tooltip(grid: &AttentionGrid, cell: HoveredCell, state: AppState) -> impl Int
             "below-share",
             v,
             format!(
-                " (below the top {:.0} %)",
-                state.heatmap_options.get_untracked().top_share * 100.0
+                " {}",
+                trf(
+                    "heatmaps.below_share",
+                    &[("percent", &format!("{:.0}", state.heatmap_options.get_untracked().top_share * 100.0))]
+                )
             ),
         ),
-        Cell::Masked => ("masked", 0.0, " (masked: a future token)".to_string()),
+        Cell::Masked => ("masked", 0.0, format!(" {}", tr("heatmaps.masked_future"))),
     };
     view! {
         <div class="tooltip" role="status" data-testid="heatmap-tooltip"
@@ -237,7 +274,7 @@ fn value_table(grid: &AttentionGrid) -> impl IntoView {
             let cells = (0..grid.size())
                 .map(|column| match grid.cell(row, column) {
                     Cell::Masked => {
-                        view! { <td class="masked" data-value="masked">"masked"</td> }.into_any()
+                        view! { <td class="masked" data-value="masked">{tr("chart.masked")}</td> }.into_any()
                     }
                     cell => {
                         let value = cell.value().unwrap_or(0.0);
@@ -252,7 +289,7 @@ fn value_table(grid: &AttentionGrid) -> impl IntoView {
     view! {
         <div class="table-scroll">
             <table class="values-table" data-testid="heatmap-table">
-                <thead><tr><th>"query ↓ key →"</th>{header}</tr></thead>
+                <thead><tr><th>{tr("heatmaps.corner")}</th>{header}</tr></thead>
                 <tbody>{rows}</tbody>
             </table>
         </div>
@@ -276,9 +313,9 @@ fn Overview() -> impl IntoView {
             .clamp(16, 64)
     };
     view! {
-        <section class="overview" aria-label="All layers and heads">
-            <h3>"All layers × heads"</h3>
-            <p class="muted">"Each small map is one head (rows: layers, columns: heads). Click one to select it in every panel."</p>
+        <section class="overview" aria-label=tr("heatmaps.overview_label")>
+            <h3>{tr("heatmaps.overview")}</h3>
+            <p class="muted">{tr("heatmaps.overview_explain")}</p>
             <div class="overview-grid" data-testid="overview">
                 {move || {
                     let (layers, heads) = shape();
@@ -313,11 +350,12 @@ fn Thumbnail(layer: usize, head: usize, size: u32) -> impl IntoView {
             ..state.heatmap_options.get()
         };
         let selected = selected();
+        let theme = state.chart_theme();
         let drawn = attention_grid(&trace, &special, layer, head, options)
             .map_err(|e| e.to_string())
             .and_then(|grid| {
                 draw_on(&canvas, size, size, |root| {
-                    draw_thumbnail(root, &grid, selected, &Theme::LIGHT)
+                    draw_thumbnail(root, &grid, selected, theme)
                 })
                 .map_err(|e| e.to_string())
             });
@@ -327,9 +365,9 @@ fn Thumbnail(layer: usize, head: usize, size: u32) -> impl IntoView {
     });
     view! {
         <button class="thumbnail" class:selected=selected data-testid=format!("thumb-{layer}-{head}")
-            aria-label=format!("Layer {}, head {}", layer + 1, head + 1)
+            aria-label=trf("heatmaps.title_head", &[("layer", &(layer + 1)), ("head", &(head + 1))])
             aria-pressed=move || selected().to_string()
-            title=format!("Layer {}, head {}", layer + 1, head + 1)
+            title=trf("heatmaps.title_head", &[("layer", &(layer + 1)), ("head", &(head + 1))])
             prop:disabled=move || state.locked(Lock::Layer) || state.locked(Lock::Head)
             on:click=move |_| { state.layer.set(layer); state.head.set(head); state.heatmap_options.update(|o| o.average_heads = false) }>
             <canvas node_ref=canvas_ref width=size height=size></canvas>
@@ -350,7 +388,7 @@ fn LineView() -> impl IntoView {
     let shown = RwSignal::new(Vec::<bool>::new());
     Effect::new(move |_| shown.set(vec![true; n_heads.get()]));
     let lines_drawn = RwSignal::new(0usize);
-    let rows = RwSignal::new(Vec::<usize>::new());
+    let line_data = RwSignal::new(None::<LineData>);
     let error = RwSignal::new(None::<String>);
 
     Effect::new(move |_| {
@@ -367,62 +405,69 @@ fn LineView() -> impl IntoView {
         let layer = state.layer.get();
         let focus = state.hovered.get().or(state.pinned.get());
         let shown = shown.get();
+        let theme = state.chart_theme();
         let width = chart_width(state.viewport_width.get(), 400);
         let result = (|| {
-            let mut grids = Vec::new();
+            let mut heads = Vec::new();
+            let mut reference = None;
             for head in (0..shown.len()).filter(|&h| shown[h]) {
-                grids.push((
-                    head,
-                    attention_grid(&trace, &special, layer, head, options)
-                        .map_err(|e| e.to_string())?,
-                ));
+                let grid = attention_grid(&trace, &special, layer, head, options)
+                    .map_err(|e| e.to_string())?;
+                let weights = grid
+                    .cells
+                    .iter()
+                    .map(|c| if let Cell::Weight(v) = c { *v } else { 0.0 })
+                    .collect();
+                heads.push((head, weights));
+                reference.get_or_insert(grid);
             }
-            let reference = match grids.first() {
-                Some((_, grid)) => grid.clone(),
+            let reference = match reference {
+                Some(grid) => grid,
                 None => attention_grid(&trace, &special, layer, 0, options)
                     .map_err(|e| e.to_string())?,
             };
-            let weights: Vec<(usize, Vec<f32>)> = grids
-                .iter()
-                .map(|(head, grid)| {
-                    (
-                        *head,
-                        grid.cells
-                            .iter()
-                            .map(|c| if let Cell::Weight(v) = c { *v } else { 0.0 })
-                            .collect(),
-                    )
-                })
-                .collect();
-            let lines = HeadLines {
-                labels: &reference.labels,
-                heads: weights.iter().map(|(h, w)| (*h, w.as_slice())).collect(),
+            let data = LineData {
                 focus: focus.and_then(|p| reference.row_of(p)),
-                min_weight: 0.01,
+                labels: reference.labels,
+                positions: reference.positions,
+                heads,
             };
-            let height = (reference.size() as u32 * 22).max(120);
+            let height = (data.labels.len() as u32 * 22).max(120);
             let drawn = draw_on(&canvas, width, height, |root| {
-                draw_head_lines(root, &lines, &Theme::LIGHT)
+                draw_head_lines(root, &data.lines(), theme)
             })
             .map_err(|e| e.to_string())?;
-            Ok::<_, String>((drawn, reference.positions))
+            Ok::<_, String>((drawn, data))
         })();
         match result {
-            Ok((drawn, positions)) => {
+            Ok((drawn, data)) => {
                 lines_drawn.set(drawn);
-                rows.set(positions);
+                line_data.set(Some(data));
                 error.set(None);
             }
             Err(message) => error.set(Some(message)),
         }
     });
+    let exports = Exports {
+        canvas: canvas_ref,
+        svg: Callback::new(move |(width, height)| {
+            let theme = state.chart_theme();
+            line_data.with_untracked(|d| {
+                d.as_ref().map(|data| svg_document(width, height, |root| draw_head_lines(root, &data.lines(), theme)))
+            })
+        }),
+        table: Callback::new(move |()| {
+            let title = trf("heatmaps.lines_title", &[("layer", &(state.layer.get_untracked() + 1))]);
+            line_data.with_untracked(|d| d.as_ref().map(|data| data.table(title)))
+        }),
+    };
 
     let on_pointer = move |ev: web_sys::MouseEvent| {
         let Some(canvas) = canvas_ref.get_untracked() else {
             return;
         };
         let (_, y) = canvas_point(&canvas, &ev);
-        let positions = rows.get_untracked();
+        let positions = line_data.with_untracked(|d| d.as_ref().map(|d| d.positions.clone()).unwrap_or_default());
         let row = (y / canvas.height().max(1) as f64 * positions.len() as f64).floor();
         if row >= 0.0 {
             if let Some(&position) = positions.get(row as usize) {
@@ -434,30 +479,75 @@ fn LineView() -> impl IntoView {
     };
     view! {
         <figure class="line-view">
-            <figcaption>{move || format!("Layer {}, every head — hover a token to see only its lines", state.layer.get() + 1)}</figcaption>
-            <div class="head-toggles" role="group" aria-label="Heads shown in the line view">
+            <figcaption>{move || trf("heatmaps.lines_title", &[("layer", &(state.layer.get() + 1))])}</figcaption>
+            <div class="head-toggles" role="group" aria-label=tr("heatmaps.lines_heads")>
                 {move || (0..n_heads.get()).map(|head| view! {
                     <label class="head-toggle" style=format!("--head-colour: {}", css_colour(head_colour(head)))>
                         <input type="checkbox" data-testid=format!("line-head-{head}")
                             prop:checked=move || shown.with(|s| s.get(head).copied().unwrap_or(false))
                             on:change=move |ev| { let on = event_target_checked(&ev); shown.update(|s| if let Some(x) = s.get_mut(head) { *x = on }) }/>
-                        <span class="swatch"></span>{format!("{}", head + 1)}
+                        <span class="swatch"></span>{format!("{}", head + 1)}<span class="visually-hidden">{format!(" {}", tr("heatmaps.head_word"))}</span>
                     </label>
                 }).collect_view()}
-                <button on:click=move |_| shown.update(|s| s.iter_mut().for_each(|x| *x = true))>"all"</button>
+                <button on:click=move |_| shown.update(|s| s.iter_mut().for_each(|x| *x = true))>{tr("heatmaps.all_heads")}</button>
                 <button data-testid="line-only-selected" on:click=move |_| {
                     let selected = state.head.get_untracked();
                     shown.update(|s| s.iter_mut().enumerate().for_each(|(h, x)| *x = h == selected))
-                }>"only the selected head"</button>
+                }>{tr("heatmaps.only_selected")}</button>
             </div>
             <canvas node_ref=canvas_ref data-testid="line-view" role="img"
-                aria-label="Line view: tokens on the left attend to tokens on the right; line opacity is the weight"
+                aria-label=tr("heatmaps.lines_label")
                 data-lines=move || lines_drawn.get().to_string()
                 data-focus=move || state.hovered.get().or(state.pinned.get()).map(|t| t.to_string()).unwrap_or_default()
                 on:pointermove=move |ev| on_pointer(ev.into())
                 on:pointerdown=move |ev| on_pointer(ev.into())
                 on:pointerleave=move |_| state.hovered.set(None)></canvas>
+            <ExportButtons exports=exports name=Signal::derive(move || format!("lines-layer{}", state.layer.get() + 1)) testid="lines-export"/>
             {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
         </figure>
+    }
+}
+
+/// What the line view draws: the shown tokens and each shown head's weights over them.
+#[derive(Clone, PartialEq)]
+struct LineData {
+    labels: Vec<String>,
+    positions: Vec<usize>,
+    /// (head, row-major query × key weights; hidden or masked cells 0).
+    heads: Vec<(usize, Vec<f32>)>,
+    /// The grid row whose lines alone are drawn.
+    focus: Option<usize>,
+}
+
+impl LineData {
+    fn lines(&self) -> HeadLines<'_> {
+        HeadLines {
+            labels: &self.labels,
+            heads: self.heads.iter().map(|(h, w)| (*h, w.as_slice())).collect(),
+            focus: self.focus,
+            min_weight: 0.01,
+        }
+    }
+
+    /// One row per shown head and query: its weights over the keys.
+    fn table(&self, title: String) -> DataTable {
+        let size = self.labels.len();
+        let head_word = tr("heatmaps.head_word");
+        DataTable {
+            title,
+            row_header: tr("heatmaps.lines_corner"),
+            columns: self.labels.clone(),
+            rows: self
+                .heads
+                .iter()
+                .flat_map(|(head, weights)| {
+                    weights.chunks(size.max(1)).enumerate().map(move |(row, values)| (head, row, values))
+                })
+                .map(|(head, row, values)| DataRow {
+                    label: format!("{head_word} {} · {}", head + 1, self.labels[row]),
+                    values: values.iter().map(|&v| Some(v)).collect(),
+                })
+                .collect(),
+        }
     }
 }

@@ -9,6 +9,7 @@ use leptos::prelude::*;
 
 pub(crate) use predictions::BarChart;
 
+use super::i18n::tr;
 use super::state::{use_state, Panel};
 
 /// Tabs and the visible panel.
@@ -16,7 +17,7 @@ use super::state::{use_state, Panel};
 pub fn PanelArea() -> impl IntoView {
     let state = use_state();
     view! {
-        <nav class="panel-tabs" role="tablist" aria-label="Panels">
+        <nav class="panel-tabs" role="tablist" aria-label=tr("panels.label")>
             {state.offered_panels().into_iter().map(|panel| view! {
                 <button role="tab" data-testid=format!("tab-{}", panel.id())
                     aria-selected=move || (state.panel.get() == panel).to_string()
@@ -56,8 +57,8 @@ fn CopyLink() -> impl IntoView {
     };
     view! {
         <button class="copy-link" data-testid="copy-link" on:click=copy
-            title="The address always describes this view: layer, head, token, panel, step, text and model">
-            {move || if copied.get() { "Link copied ✓" } else { "Copy link" }}
+            title=tr("panels.copy_link_title")>
+            {move || if copied.get() { tr("panels.link_copied") } else { tr("panels.copy_link") }}
         </button>
     }
 }
@@ -80,10 +81,10 @@ fn EmbedDialog() -> impl IntoView {
     };
     view! {
         <button class="copy-link embed-button" data-testid="embed-open" on:click=move |_| open.update(|o| *o = !*o)
-            aria-expanded=move || open.get().to_string()>"Embed"</button>
+            aria-expanded=move || open.get().to_string()>{tr("panels.embed")}</button>
         <Show when=move || open.get()>
-            <div class="embed-dialog" role="dialog" aria-label="Embed this view">
-                <label for="embed-snippet">"Paste this into your course page (add panels= and lock= to the link to narrow it):"</label>
+            <div class="embed-dialog" role="dialog" aria-label=tr("panels.embed_label")>
+                <label for="embed-snippet">{tr("panels.embed_explain")}</label>
                 <textarea id="embed-snippet" data-testid="embed-snippet" rows="5" readonly prop:value=snippet></textarea>
             </div>
         </Show>
