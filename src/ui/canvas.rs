@@ -17,7 +17,7 @@ pub fn draw_on<T>(
     canvas.set_width(width);
     canvas.set_height(height);
     let backend = CanvasBackend::with_canvas_object(canvas.clone())
-        .ok_or_else(|| ChartError("this browser gives no 2D canvas context".into()))?;
+        .ok_or_else(|| ChartError(super::i18n::tr("canvas.no_context")))?;
     let root = backend.into_drawing_area();
     let result = draw(&root)?;
     root.present()?;

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
+use super::i18n::trf;
 use super::state::{append_generated, AppState, LoadStatus, PredictionResult};
 use crate::engine::SamplingSettings;
 use crate::worker::protocol::{Request, Response};
@@ -41,7 +42,7 @@ pub fn start(state: AppState) {
         Err(e) => {
             state
                 .error
-                .set(Some(format!("cannot start the model worker: {e:?}")));
+                .set(Some(trf("client.cannot_start", &[("error", &format!("{e:?}"))])));
             return;
         }
     };
@@ -50,7 +51,7 @@ pub fn start(state: AppState) {
             Ok(response) => receive(response),
             Err(e) => state
                 .error
-                .set(Some(format!("the worker sent an unreadable message ({e})"))),
+                .set(Some(trf("client.unreadable", &[("error", &e)]))),
         }
     });
     let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
@@ -86,9 +87,9 @@ fn crashed(reason: String) {
     let Some(state) = CLIENT.with(|c| c.borrow().as_ref().map(|c| c.state)) else {
         return;
     };
-    state.error.set(Some(format!(
-        "The model worker stopped ({reason}). It has been restarted; the model is loading again."
-    )));
+    state
+        .error
+        .set(Some(trf("client.crashed", &[("reason", &reason)])));
     state.model.set(None);
     state.load.set(LoadStatus::Idle);
     // This runs inside the dying worker's own event handler; replacing the client drops that
@@ -223,12 +224,12 @@ fn pump(client: &mut Client) {
             Err(e) => client
                 .state
                 .error
-                .set(Some(format!("cannot reach the model worker: {e:?}"))),
+                .set(Some(trf("client.cannot_reach", &[("error", &format!("{e:?}"))]))),
         },
         Err(e) => client
             .state
             .error
-            .set(Some(format!("cannot encode the request: {e}"))),
+            .set(Some(trf("client.cannot_encode", &[("error", &e)]))),
     }
 }
 

@@ -23,12 +23,12 @@ pub struct Exports {
 fn save(filename: &str, href: &str) -> Result<(), String> {
     let document = web_sys::window()
         .and_then(|w| w.document())
-        .ok_or("no document")?;
+        .ok_or_else(|| tr("export.no_link"))?;
     let link: web_sys::HtmlAnchorElement = document
         .create_element("a")
-        .map_err(|_| "cannot create a link")?
+        .map_err(|_| tr("export.no_link"))?
         .dyn_into()
-        .map_err(|_| "cannot create a link")?;
+        .map_err(|_| tr("export.no_link"))?;
     link.set_href(href);
     link.set_download(filename);
     link.click();
@@ -41,8 +41,8 @@ fn save_text(filename: &str, mime: &str, text: &str) -> Result<(), String> {
     let options = web_sys::BlobPropertyBag::new();
     options.set_type(mime);
     let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options)
-        .map_err(|_| "cannot build the file")?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| "cannot build the file")?;
+        .map_err(|_| tr("export.no_file"))?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| tr("export.no_file"))?;
     save(filename, &url)?;
     // The download has started from the URL; free it a little later.
     if let Some(window) = web_sys::window() {
@@ -70,7 +70,7 @@ pub fn ExportButtons(exports: Exports, #[prop(into)] name: Signal<String>, testi
         let result = canvas
             .to_data_url_with_type("image/png")
             .map_err(|_| tr("export.canvas_refused"))
-            .and_then(|url| save(&format!("{}.png", name.get_untracked()), &url).map_err(String::from));
+            .and_then(|url| save(&format!("{}.png", name.get_untracked()), &url));
         if let Err(message) = result {
             fail("PNG", message);
         }
@@ -84,7 +84,7 @@ pub fn ExportButtons(exports: Exports, #[prop(into)] name: Signal<String>, testi
             None => Err(tr("export.nothing")),
             Some(Err(e)) => Err(e.to_string()),
             Some(Ok(document)) => save_text(&format!("{}.svg", name.get_untracked()), "image/svg+xml", &document)
-                .map_err(String::from),
+                ,
         };
         if let Err(message) = result {
             fail("SVG", message);
@@ -94,9 +94,9 @@ pub fn ExportButtons(exports: Exports, #[prop(into)] name: Signal<String>, testi
         let result = match exports.table.run(()) {
             None => Err(tr("export.nothing")),
             Some(table) if csv => save_text(&format!("{}.csv", name.get_untracked()), "text/csv", &table.to_csv())
-                .map_err(String::from),
+                ,
             Some(table) => save_text(&format!("{}.json", name.get_untracked()), "application/json", &table.to_json())
-                .map_err(String::from),
+                ,
         };
         if let Err(message) = result {
             fail(if csv { "CSV" } else { "JSON" }, message);

@@ -1,6 +1,7 @@
 //! The text box, example sentences and the token chips that set the shared hovered/pinned token.
 use leptos::prelude::*;
 
+use super::i18n::{tr, trf};
 use super::state::{use_state, Lock};
 
 /// Example sentences for decoders (next-token prediction).
@@ -60,8 +61,8 @@ pub fn TextInput() -> impl IntoView {
         }
     });
     view! {
-        <section class="text-input" aria-label="Text">
-            <label for="text">"Your sentence"</label>
+        <section class="text-input" aria-label=tr("input.label")>
+            <label for="text">{tr("input.sentence")}</label>
             <textarea id="text" data-testid="text" rows="2" prop:readOnly=move || state.locked(Lock::Text)
                 prop:value=move || state.text.get()
                 on:input=move |ev| { state.pinned.set(None); state.hovered.set(None); state.generated.set(Vec::new()); state.text.set(event_target_value(&ev)) }></textarea>
@@ -73,15 +74,16 @@ pub fn TextInput() -> impl IntoView {
                 }).collect_view())}
             </div>
             <Show when=move || state.model.with(|m| m.is_some()) && state.text.with(|t| t.trim().is_empty())>
-                <p class="hint" data-testid="empty-hint">"Type a sentence (or pick an example) to see its tokens and attention."</p>
+                <p class="hint" data-testid="empty-hint">{tr("input.empty")}</p>
             </Show>
             <Show when=move || state.truncated_from.with(|t| t.is_some())>
                 <p class="notice" data-testid="truncated">
-                    {move || format!(
-                        "This text has {} tokens but the model reads at most {}: only the first {} tokens are used.",
-                        state.truncated_from.get().unwrap_or(0),
-                        state.model.with(|m| m.as_ref().map_or(0, |c| c.max_positions)),
-                        state.model.with(|m| m.as_ref().map_or(0, |c| c.max_positions)),
+                    {move || trf(
+                        "input.truncated",
+                        &[
+                            ("count", &state.truncated_from.get().unwrap_or(0)),
+                            ("max", &state.model.with(|m| m.as_ref().map_or(0, |c| c.max_positions))),
+                        ],
                     )}
                 </p>
             </Show>
@@ -96,7 +98,7 @@ pub fn TextInput() -> impl IntoView {
 fn TokenChips() -> impl IntoView {
     let state = use_state();
     view! {
-        <div class="tokens" data-testid="tokens" aria-label="Tokens">
+        <div class="tokens" data-testid="tokens" role="group" aria-label=tr("input.tokens")>
             {move || state.tokens.get().map(|tokens| {
                 tokens.tokens.iter().enumerate().map(|(index, token)| {
                     let special = tokens.special[index];
@@ -104,7 +106,8 @@ fn TokenChips() -> impl IntoView {
                     view! {
                         <span class="token" class:special=special tabindex="0" role="button"
                             data-testid="token" data-index=index
-                            title=format!("position {index} · id {id}")
+                            title=trf("input.token_title", &[("position", &index), ("id", &id)])
+                            aria-label=trf("input.token_label", &[("token", &token), ("position", &index), ("id", &id)])
                             class:hovered=move || state.hovered.get() == Some(index)
                             class:pinned=move || state.pinned.get() == Some(index)
                             aria-pressed=move || (state.pinned.get() == Some(index)).to_string()
@@ -124,10 +127,10 @@ fn TokenChips() -> impl IntoView {
                 }).collect_view()
             })}
             <Show when=move || state.busy.get()>
-                <span class="busy" aria-live="polite">"computing…"</span>
+                <span class="busy" aria-live="polite">{tr("input.computing")}</span>
             </Show>
             <span class="muted trace-time" data-testid="trace-time" data-ms=move || state.trace_ms.get().unwrap_or(-1.0).to_string()>
-                {move || state.trace_ms.get().filter(|_| state.tokens.with(|t| t.is_some())).map(|ms| format!("traced in {ms:.0} ms"))}
+                {move || state.trace_ms.get().filter(|_| state.tokens.with(|t| t.is_some())).map(|ms| trf("input.traced", &[("ms", &format!("{ms:.0}"))]))}
             </span>
         </div>
     }
@@ -141,13 +144,13 @@ fn Selection() -> impl IntoView {
     let heads = move || state.model.with(|m| m.as_ref().map_or(0, |c| c.n_head));
     view! {
         <div class="selection">
-            <label>"Layer "
+            <label>{format!("{} ", tr("input.layer"))}
                 <select data-testid="layer" prop:disabled=move || state.locked(Lock::Layer) on:change=move |ev| state.layer.set(event_target_value(&ev).parse().unwrap_or(0))
                     prop:value=move || state.layer.get().to_string()>
                     {move || (0..layers()).map(|l| view! { <option value=l.to_string()>{l + 1}</option> }).collect_view()}
                 </select>
             </label>
-            <label>"Head "
+            <label>{format!("{} ", tr("input.head"))}
                 <select data-testid="head" prop:disabled=move || state.locked(Lock::Head) on:change=move |ev| state.head.set(event_target_value(&ev).parse().unwrap_or(0))
                     prop:value=move || state.head.get().to_string()>
                     {move || (0..heads()).map(|h| view! { <option value=h.to_string()>{h + 1}</option> }).collect_view()}
@@ -155,10 +158,9 @@ fn Selection() -> impl IntoView {
             </label>
             <span class="query" data-testid="query-token">
                 {move || match (state.query_token(), state.tokens.get()) {
-                    (Some(index), Some(tokens)) => format!(
-                        "Query token: “{}” (position {index}{})",
-                        tokens.tokens[index],
-                        if state.pinned.get().is_some() { ", pinned" } else { "" }
+                    (Some(index), Some(tokens)) => trf(
+                        if state.pinned.get().is_some() { "input.query_pinned" } else { "input.query" },
+                        &[("token", &tokens.tokens[index]), ("position", &index)],
                     ),
                     _ => String::new(),
                 }}

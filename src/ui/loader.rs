@@ -8,6 +8,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Cache, File, ReadableStreamDefaultReader, Response};
 
+use super::i18n::{tr, trf};
 use super::state::{AppState, LoadStatus, Progress};
 
 /// The name of the Cache Storage bucket that keeps downloaded model files.
@@ -48,7 +49,7 @@ impl ModelSource {
                 format!("Hugging Face Hub: {repo}")
             }
             ModelSource::Hub { repo, revision } => format!("Hugging Face Hub: {repo} @ {revision}"),
-            ModelSource::Folder(name) => format!("this site's folder models/{name}/"),
+            ModelSource::Folder(name) => trf("loader.folder", &[("name", name)]),
         }
     }
 }
@@ -74,11 +75,8 @@ pub enum FetchError {
 impl std::fmt::Display for FetchError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            FetchError::Unreachable(url) => write!(
-                f,
-                "cannot reach {url}: check the connection or pick another source"
-            ),
-            FetchError::Cancelled => write!(f, "download cancelled"),
+            FetchError::Unreachable(url) => write!(f, "{}", trf("loader.unreachable", &[("url", url)])),
+            FetchError::Cancelled => write!(f, "{}", tr("loader.cancelled")),
             FetchError::Failed(message) => write!(f, "{message}"),
         }
     }
@@ -131,7 +129,7 @@ async fn fetch_file(
         if let Ok(hit) = JsFuture::from(cache.match_with_str(url)).await {
             if let Ok(response) = hit.dyn_into::<Response>() {
                 state.load.set(LoadStatus::Downloading(Progress {
-                    file: format!("{file} (from cache)"),
+                    file: trf("loader.from_cache", &[("file", &file)]),
                     loaded: 0.0,
                     total: None,
                     elapsed: 0.0,
@@ -140,22 +138,21 @@ async fn fetch_file(
             }
         }
     }
-    let window = web_sys::window().ok_or_else(|| FetchError::Failed("no window".into()))?;
+    let window = web_sys::window().ok_or_else(|| FetchError::Failed(tr("loader.no_window")))?;
     let init = web_sys::RequestInit::new();
     init.set_signal(Some(signal));
     let response: Response = match JsFuture::from(window.fetch_with_str_and_init(url, &init)).await
     {
         Ok(response) => response
             .dyn_into()
-            .map_err(|_| FetchError::Failed("fetch gave no response".into()))?,
+            .map_err(|_| FetchError::Failed(tr("loader.no_response")))?,
         Err(_) if signal.aborted() => return Err(FetchError::Cancelled),
         Err(_) => return Err(FetchError::Unreachable(url.to_string())),
     };
     if !response.ok() {
-        return Err(FetchError::Failed(format!(
-            "{url} answered HTTP {} {}",
-            response.status(),
-            response.status_text()
+        return Err(FetchError::Failed(trf(
+            "loader.http",
+            &[("url", &url), ("status", &format!("{} {}", response.status(), response.status_text()))],
         )));
     }
     let headers = response.headers();
@@ -168,7 +165,7 @@ async fn fetch_file(
         .filter(|_| !encoded);
     let body = response
         .body()
-        .ok_or_else(|| FetchError::Failed(format!("{url} sent no body")))?;
+        .ok_or_else(|| FetchError::Failed(trf("loader.no_body", &[("url", &url)])))?;
     let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
     let started = now_seconds();
     let mut bytes: Vec<u8> = Vec::with_capacity(total.unwrap_or(0.0) as usize);
@@ -178,7 +175,10 @@ async fn fetch_file(
             if signal.aborted() {
                 FetchError::Cancelled
             } else {
-                FetchError::Failed(format!("download of {file} broke off: {}", js_message(&e)))
+                FetchError::Failed(trf(
+                    "loader.broke_off",
+                    &[("file", &file), ("message", &js_message(&e))],
+                ))
             }
         })?;
         if Reflect::get(&chunk, &"done".into())
@@ -207,9 +207,9 @@ async fn fetch_file(
     }
     if let Some(total) = total {
         if bytes.len() as f64 != total {
-            return Err(FetchError::Failed(format!(
-                "{file} is incomplete ({} of {total} bytes); try again",
-                bytes.len()
+            return Err(FetchError::Failed(trf(
+                "loader.incomplete",
+                &[("file", &file), ("loaded", &bytes.len()), ("total", &total)],
             )));
         }
     }
@@ -260,16 +260,14 @@ pub fn cancel_download() {
 /// Reads config.json, tokenizer.json and a .safetensors file picked or dropped by the user.
 pub async fn read_local_files(files: Vec<File>) -> Result<ModelFiles, String> {
     let find = |wanted: &dyn Fn(&str) -> bool| files.iter().find(|f| wanted(&f.name())).cloned();
-    let config =
-        find(&|n| n == "config.json").ok_or("config.json is missing: pick all three files")?;
-    let tokenizer = find(&|n| n == "tokenizer.json")
-        .ok_or("tokenizer.json is missing: pick all three files")?;
-    let model = find(&|n| n.ends_with(".safetensors"))
-        .ok_or("the .safetensors weights are missing: pick all three files")?;
+    let missing = |name: &str| trf("loader.missing_file", &[("file", &name)]);
+    let config = find(&|n| n == "config.json").ok_or_else(|| missing("config.json"))?;
+    let tokenizer = find(&|n| n == "tokenizer.json").ok_or_else(|| missing("tokenizer.json"))?;
+    let model = find(&|n| n.ends_with(".safetensors")).ok_or_else(|| missing(".safetensors"))?;
     let read = |file: File| async move {
         let buffer = JsFuture::from(file.array_buffer())
             .await
-            .map_err(|e| format!("cannot read {}: {}", file.name(), js_message(&e)))?;
+            .map_err(|e| trf("loader.cannot_read", &[("file", &file.name()), ("message", &js_message(&e))]))?;
         Ok::<Vec<u8>, String>(Uint8Array::new(&buffer).to_vec())
     };
     Ok(ModelFiles {

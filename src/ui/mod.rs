@@ -20,6 +20,8 @@ use state::{AppState, LoadStatus, ThemeChoice};
 
 /// The default model when the Hub is reachable.
 pub const DEFAULT_HUB_MODEL: &str = "openai-community/gpt2";
+/// The default model on small screens: distilled GPT-2 (82M parameters instead of 124M).
+pub const SMALL_SCREEN_HUB_MODEL: &str = "distilbert/distilgpt2";
 
 /// Mounts the app on the page.
 pub fn start() {
@@ -52,7 +54,7 @@ pub async fn open_source(source: ModelSource, state: AppState) -> Result<(), Fet
 }
 
 /// Opens the model the URL asks for (`?model=hub:owner/name[@revision]` or `?model=folder:name`),
-/// else GPT-2 from the Hub; with the Hub unreachable, the offline model with a notice.
+/// else GPT-2 from the Hub (distilgpt2 on small screens); with the Hub unreachable, the offline model with a notice.
 async fn open_initial_model(state: AppState) {
     let requested = web_sys::window()
         .and_then(|w| w.location().search().ok())
@@ -65,7 +67,7 @@ async fn open_initial_model(state: AppState) {
                 url::add_notice(state, trf("app.bad_model", &[("model", &bad)]));
             }
             ModelSource::Hub {
-                repo: DEFAULT_HUB_MODEL.into(),
+                repo: if state::small_screen() { SMALL_SCREEN_HUB_MODEL } else { DEFAULT_HUB_MODEL }.into(),
                 revision: "main".into(),
             }
         }

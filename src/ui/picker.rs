@@ -4,16 +4,23 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use web_sys::{File, FileList};
 
+use super::i18n::{tr, trf};
 use super::loader::{self, ModelSource, OFFLINE_MODEL};
 use super::state::{use_state, AppState, LoadStatus, Lock, Progress};
-use super::{begin_load, build_model, open_with_offline_fallback, report, DEFAULT_HUB_MODEL};
+use super::{
+    begin_load, build_model, open_with_offline_fallback, report, DEFAULT_HUB_MODEL,
+    SMALL_SCREEN_HUB_MODEL,
+};
 
-/// The suggested Hub models.
-const HUB_SUGGESTIONS: [&str; 3] = [
-    DEFAULT_HUB_MODEL,
-    "distilbert/distilbert-base-uncased",
-    "distilbert/distilgpt2",
-];
+/// The suggested Hub models, smallest first on small screens (phones have less memory and
+/// slower downloads).
+fn hub_suggestions() -> [&'static str; 3] {
+    if super::state::small_screen() {
+        [SMALL_SCREEN_HUB_MODEL, "distilbert/distilbert-base-uncased", DEFAULT_HUB_MODEL]
+    } else {
+        [DEFAULT_HUB_MODEL, "distilbert/distilbert-base-uncased", SMALL_SCREEN_HUB_MODEL]
+    }
+}
 
 fn files_of(list: Option<FileList>) -> Vec<File> {
     let Some(list) = list else { return Vec::new() };
@@ -30,7 +37,7 @@ fn load_local(files: Vec<File>, state: AppState) {
         .map(|f| f.name())
         .collect::<Vec<_>>()
         .join(", ");
-    begin_load(state, None, format!("your files: {names}"));
+    begin_load(state, None, trf("picker.your_files", &[("names", &names)]));
     state.load.set(LoadStatus::Building);
     spawn_local(async move {
         match loader::read_local_files(files).await {
@@ -47,7 +54,7 @@ fn load_local(files: Vec<File>, state: AppState) {
 #[component]
 pub fn ModelPicker() -> impl IntoView {
     let state = use_state();
-    let repo = RwSignal::new(DEFAULT_HUB_MODEL.to_string());
+    let repo = RwSignal::new(hub_suggestions()[0].to_string());
     let revision = RwSignal::new("main".to_string());
     let hosted = RwSignal::new(Vec::<String>::new());
     let folder = RwSignal::new(OFFLINE_MODEL.to_string());
@@ -86,41 +93,41 @@ pub fn ModelPicker() -> impl IntoView {
     };
 
     view! {
-        <section class="model-picker" aria-label="Model">
+        <section class="model-picker" aria-label=tr("picker.label")>
             <ModelCard/>
             <LoadProgress/>
             <Show when=move || !state.locked(Lock::Model)>
             <details class="sources">
-                <summary>"Choose another model"</summary>
+                <summary>{tr("picker.choose")}</summary>
                 <div class="source-row">
-                    <label>"Hugging Face Hub repository "
+                    <label>{format!("{} ", tr("picker.hub_repo"))}
                         <input type="text" list="hub-suggestions" data-testid="hub-repo" prop:value=move || repo.get()
                             on:input=move |ev| repo.set(event_target_value(&ev))/>
                     </label>
                     <datalist id="hub-suggestions">
-                        {HUB_SUGGESTIONS.iter().map(|name| view! { <option value=*name/> }).collect_view()}
+                        {hub_suggestions().iter().map(|name| view! { <option value=*name/> }).collect_view()}
                     </datalist>
-                    <label>"revision "
+                    <label>{format!("{} ", tr("picker.revision"))}
                         <input type="text" size="8" prop:value=move || revision.get() on:input=move |ev| revision.set(event_target_value(&ev))/>
                     </label>
-                    <button on:click=load_hub data-testid="load-hub">"Load from the Hub"</button>
+                    <button on:click=load_hub data-testid="load-hub">{tr("picker.load_hub")}</button>
                 </div>
                 <div class="source-row">
-                    <label>"This site's models/ folder "
+                    <label>{format!("{} ", tr("picker.folder"))}
                         <select data-testid="folder-select" on:change=move |ev| folder.set(event_target_value(&ev)) prop:value=move || folder.get()>
                             {move || hosted.get().into_iter().map(|name| view! { <option value=name.clone()>{name.clone()}</option> }).collect_view()}
                         </select>
                     </label>
-                    <button on:click=load_folder data-testid="load-folder">"Load"</button>
+                    <button on:click=load_folder data-testid="load-folder">{tr("picker.load")}</button>
                 </div>
                 <div class="source-row drop-zone" class:dragging=move || dragging.get() data-testid="drop-zone"
                     on:dragover=move |ev: leptos::ev::DragEvent| { ev.prevent_default(); dragging.set(true); }
                     on:dragleave=move |_| dragging.set(false)
                     on:drop=on_drop>
-                    <label>"Your own files (config.json, tokenizer.json, model.safetensors): "
+                    <label>{format!("{} ", tr("picker.own_files"))}
                         <input type="file" multiple accept=".json,.safetensors" data-testid="file-input" on:change=on_files/>
                     </label>
-                    <span class="hint">" or drop them here"</span>
+                    <span class="hint">{format!(" {}", tr("picker.drop"))}</span>
                 </div>
                 <CacheControl/>
             </details>
@@ -138,20 +145,20 @@ fn ModelCard() -> impl IntoView {
             {move || match state.model.get() {
                 Some(card) => view! {
                     <strong data-testid="model-ready">{card.architecture.clone()}</strong>
-                    " · " {card.n_layer} " layers × " {card.n_head} " heads · d_model " {card.d_model}
-                    " · " {describe_count(card.parameters)} " parameters"
-                    {move || state.model_bytes.get().map(|bytes| format!(" · {:.1} MB of weights", bytes as f64 / 1e6))}
-                    " · " {if card.causal { "decoder (sees only earlier tokens)" } else { "encoder (sees both directions)" }}
-                    <div class="source">"from " {move || state.model_source.get()}
+                    {format!(" · {}", trf("picker.shape", &[("layers", &card.n_layer), ("heads", &card.n_head), ("d_model", &card.d_model)]))}
+                    {format!(" · {}", trf("picker.parameters", &[("count", &describe_count(card.parameters))]))}
+                    {move || state.model_bytes.get().map(|bytes| format!(" · {}", trf("picker.weights_mb", &[("mb", &format!("{:.1}", bytes as f64 / 1e6))])))}
+                    {format!(" · {}", if card.causal { tr("picker.decoder") } else { tr("picker.encoder") })}
+                    <div class="source">{move || trf("picker.from", &[("source", &state.model_source.get())])}
                         <span data-testid="worker-memory" data-bytes=move || state.worker_memory.get().unwrap_or(0).to_string()>
-                            {move || state.worker_memory.get().map(|bytes| format!(" · the model worker uses {:.0} MB", bytes as f64 / 1e6))}
+                            {move || state.worker_memory.get().map(|bytes| format!(" · {}", trf("picker.worker_mb", &[("mb", &format!("{:.0}", bytes as f64 / 1e6))])))}
                         </span>
                     </div>
                     {(!card.has_prediction_head).then(|| view! {
-                        <div class="hint">"This checkpoint has no prediction head: attention and hidden states work; predictions and saliency need GPT-2 or DistilBERT."</div>
+                        <div class="hint">{tr("picker.no_head")}</div>
                     })}
                 }.into_any(),
-                None => view! { <span class="muted">"No model loaded yet."</span> }.into_any(),
+                None => view! { <span class="muted">{tr("picker.none")}</span> }.into_any(),
             }}
         </div>
     }
@@ -180,19 +187,26 @@ fn describe_progress(progress: &Progress) -> String {
             } else {
                 0.0
             };
-            format!(
-                "{}: {:.1} of {:.1} MB ({:.0}%) · {:.1} MB/s · {:.0} s left",
-                progress.file,
-                mb,
-                total / 1e6,
-                100.0 * progress.loaded / total,
-                speed,
-                left
+            trf(
+                "picker.progress",
+                &[
+                    ("file", &progress.file),
+                    ("mb", &format!("{mb:.1}")),
+                    ("total", &format!("{:.1}", total / 1e6)),
+                    ("percent", &format!("{:.0}", 100.0 * progress.loaded / total)),
+                    ("speed", &format!("{speed:.1}")),
+                    ("left", &format!("{left:.0}")),
+                ],
             )
         }
-        _ if progress.loaded > 0.0 => {
-            format!("{}: {:.1} MB · {:.1} MB/s", progress.file, mb, speed)
-        }
+        _ if progress.loaded > 0.0 => trf(
+            "picker.progress_unknown",
+            &[
+                ("file", &progress.file),
+                ("mb", &format!("{mb:.1}")),
+                ("speed", &format!("{speed:.1}")),
+            ],
+        ),
         _ => progress.file.clone(),
     }
 }
@@ -207,14 +221,14 @@ fn LoadProgress() -> impl IntoView {
                 let percent = progress.total.filter(|t| *t > 0.0).map(|t| 100.0 * progress.loaded / t);
                 view! {
                     <div class="progress" data-testid="progress">
-                        <progress max="100" value=percent.map(|p| p.to_string()) aria-label="Download progress"></progress>
+                        <progress max="100" value=percent.map(|p| p.to_string()) aria-label=tr("picker.download_progress")></progress>
                         <span>{describe_progress(&progress)}</span>
-                        <button on:click=move |_| loader::cancel_download() data-testid="cancel-download">"Cancel"</button>
+                        <button on:click=move |_| loader::cancel_download() data-testid="cancel-download">{tr("picker.cancel")}</button>
                     </div>
                 }.into_any()
             }
-            LoadStatus::Building => view! { <div class="progress" data-testid="progress"><progress aria-label="Building the model"></progress>" Building the model…"</div> }.into_any(),
-            LoadStatus::Failed(message) => view! { <div class="load-failed" data-testid="load-failed">"Loading failed: " {message}</div> }.into_any(),
+            LoadStatus::Building => view! { <div class="progress" data-testid="progress"><progress aria-label=tr("picker.building")></progress>{format!(" {}", tr("picker.building"))}</div> }.into_any(),
+            LoadStatus::Failed(message) => view! { <div class="load-failed" data-testid="load-failed">{trf("picker.failed", &[("message", &message)])}</div> }.into_any(),
             LoadStatus::Idle | LoadStatus::Ready => ().into_any(),
         }}
     }
@@ -228,9 +242,9 @@ fn CacheControl() -> impl IntoView {
     refresh();
     view! {
         <div class="source-row cache">
-            <span data-testid="cache-count">{move || format!("{} model files kept in this browser", cached.with(|c| c.len()))}</span>
-            <button on:click=move |_| refresh()>"Refresh"</button>
-            <button data-testid="clear-cache" on:click=move |_| spawn_local(async move { loader::clear_cache().await; cached.set(loader::cached_urls().await) })>"Clear cache"</button>
+            <span data-testid="cache-count">{move || trf("picker.cached", &[("count", &cached.with(|c| c.len()))])}</span>
+            <button on:click=move |_| refresh()>{tr("picker.refresh")}</button>
+            <button data-testid="clear-cache" on:click=move |_| spawn_local(async move { loader::clear_cache().await; cached.set(loader::cached_urls().await) })>{tr("picker.clear_cache")}</button>
             <ul class="cached">{move || cached.get().into_iter().map(|url| view! { <li>{url}</li> }).collect_view()}</ul>
         </div>
     }

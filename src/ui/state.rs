@@ -380,6 +380,11 @@ pub fn viewport_width() -> f64 {
         .unwrap_or(1024.0)
 }
 
+/// Whether the page is phone-sized (narrower than 700 CSS pixels).
+pub fn small_screen() -> bool {
+    viewport_width() < 700.0
+}
+
 /// The browser's preferred language if it is one of ours, else English.
 fn browser_language() -> Lang {
     let Some(navigator) = web_sys::window().map(|w| w.navigator()) else {

@@ -6,10 +6,14 @@ use leptos::html::Canvas;
 use leptos::prelude::*;
 
 use super::step_through::vector;
-use crate::charts::{draw_matrix, draw_series_lines, Matrix, PlotArea, Theme};
+use crate::charts::{
+    draw_matrix, draw_series_lines, matrix_table, series_table, svg_document, Matrix, PlotArea,
+};
 use crate::engine::Array;
 use crate::ui::canvas::{canvas_point, chart_width, draw_on};
 use crate::ui::client;
+use crate::ui::export::{ExportButtons, Exports};
+use crate::ui::i18n::{tr, trf};
 use crate::ui::state::use_state;
 
 /// The panel.
@@ -47,7 +51,7 @@ pub fn Positions() -> impl IntoView {
                         .take(6)
                         .map(|d| {
                             (
-                                format!("dim {d}"),
+                                trf("positions.dim", &[("d", &d)]),
                                 (0..rows)
                                     .map(|p| e.sinusoidal.data[p * width + d])
                                     .collect(),
@@ -68,8 +72,8 @@ pub fn Positions() -> impl IntoView {
             })
     };
     view! {
-        <h2>"Positional encoding"</h2>
-        <p class="explain">"Attention itself ignores order, so each token's input also carries its position. The original Transformer adds a fixed pattern of sines and cosines; GPT-2 and BERT learn one vector per position instead."</p>
+        <h2>{tr("panel.positions")}</h2>
+        <p class="explain">{tr("positions.explain")}</p>
         <math display="block" data-testid="pe-formula">
             <mrow><mi>"PE"</mi><mo>"("</mo><mi>"pos"</mi><mo>","</mo><mn>"2"</mn><mi>"i"</mi><mo>")"</mo><mo>"="</mo><mi>"sin"</mi><mo>"("</mo>
             <mfrac><mi>"pos"</mi><msup><mn>"10000"</mn><mrow><mn>"2"</mn><mi>"i"</mi><mo>"/"</mo><msub><mi>"d"</mi><mtext>"model"</mtext></msub></mrow></msup></mfrac><mo>")"</mo></mrow>
@@ -78,36 +82,36 @@ pub fn Positions() -> impl IntoView {
             <mrow><mi>"PE"</mi><mo>"("</mo><mi>"pos"</mi><mo>","</mo><mn>"2"</mn><mi>"i"</mi><mo>"+"</mo><mn>"1"</mn><mo>")"</mo><mo>"="</mo><mi>"cos"</mi><mo>"("</mo><mo>"…"</mo><mo>")"</mo></mrow>
         </math>
         <fieldset class="chart-options">
-            <legend>"Sinusoidal encoding"</legend>
+            <legend>{tr("positions.sinusoidal_encoding")}</legend>
             <label>"d_model "
                 <input type="range" min="4" max="1024" step="2" data-testid="pe-d-model" prop:value=move || d_model.get().to_string()
                     on:change=move |ev| if let Some(v) = whole(&ev) { d_model.set(v.clamp(4, 1024)) }/>
                 {move || format!(" {}", d_model.get())}</label>
-            <label>"positions "
+            <label>{format!("{} ", tr("positions.positions"))}
                 <input type="range" min="8" max="512" step="8" data-testid="pe-positions" prop:value=move || positions.get().to_string()
                     on:change=move |ev| if let Some(v) = whole(&ev) { positions.set(v.clamp(8, 512)) }/>
                 {move || format!(" {}", positions.get())}</label>
-            <label>"dimensions to plot "
+            <label>{format!("{} ", tr("positions.dimensions"))}
                 <input type="text" size="12" data-testid="pe-dimensions" prop:value=move || dimensions.get()
                     on:change=move |ev| dimensions.set(event_target_value(&ev))/></label>
         </fieldset>
         <div class="chart-row">
-            <MatrixCanvas values=sinusoidal testid="pe-sinusoidal" caption="Sinusoidal: position × dimension"
-                row_name="position" column_name="dimension" fixed_limit=Some(1.0)/>
+            <MatrixCanvas values=sinusoidal testid="pe-sinusoidal" caption=tr("positions.sinusoidal_caption")
+                row_name=tr("positions.position") column_name=tr("positions.dimension") fixed_limit=Some(1.0)/>
             <LinesCanvas series=lines/>
         </div>
         <div class="chart-row">
             <MatrixCanvas values=learned testid="pe-learned"
-                caption=Signal::derive(move || format!("This model's learned {} (first rows)", table_name()))
-                row_name="position" column_name="dimension" fixed_limit=None/>
+                caption=Signal::derive(move || trf("positions.learned_caption", &[("table", &table_name())]))
+                row_name=tr("positions.position") column_name=tr("positions.dimension") fixed_limit=None/>
         </div>
-        <h3>"Cosine similarity between positions"</h3>
-        <p class="explain">"Sinusoidal vectors are most similar to their neighbours and the similarity falls off smoothly with distance, the same for every position — the pattern depends only on the offset. Learned embeddings are whatever training made useful: often similar bands for nearby positions, but uneven, and untrained (noisy) for positions rarely seen."</p>
+        <h3>{tr("positions.similarity")}</h3>
+        <p class="explain">{tr("positions.similarity_explain")}</p>
         <div class="chart-row">
-            <MatrixCanvas values=sinusoidal_similarity testid="pe-sinusoidal-similarity" caption="Sinusoidal"
-                row_name="position" column_name="position" fixed_limit=Some(1.0)/>
-            <MatrixCanvas values=learned_similarity testid="pe-learned-similarity" caption="Learned"
-                row_name="position" column_name="position" fixed_limit=Some(1.0)/>
+            <MatrixCanvas values=sinusoidal_similarity testid="pe-sinusoidal-similarity" caption=tr("positions.sinusoidal")
+                row_name=tr("positions.position") column_name=tr("positions.position") fixed_limit=Some(1.0)/>
+            <MatrixCanvas values=learned_similarity testid="pe-learned-similarity" caption=tr("positions.learned")
+                row_name=tr("positions.position") column_name=tr("positions.position") fixed_limit=Some(1.0)/>
         </div>
         <TokenPlusPosition/>
     }
@@ -128,8 +132,8 @@ fn MatrixCanvas(
     values: Signal<Option<Array>>,
     testid: &'static str,
     #[prop(into)] caption: Signal<String>,
-    row_name: &'static str,
-    column_name: &'static str,
+    row_name: String,
+    column_name: String,
     /// The colour scale's ±limit; `None`: the largest |value|.
     fixed_limit: Option<f32>,
 ) -> impl IntoView {
@@ -137,34 +141,29 @@ fn MatrixCanvas(
     let canvas_ref = NodeRef::<Canvas>::new();
     let area = RwSignal::new(None::<(PlotArea, usize, usize)>);
     let hovered = RwSignal::new(None::<MatrixHover>);
+    let names = StoredValue::new((row_name, column_name));
+    let limit_of = move |array: &Array| {
+        fixed_limit.unwrap_or_else(|| {
+            array.data.iter().fold(
+                1e-6f32,
+                |m, v| if v.is_finite() { m.max(v.abs()) } else { m },
+            )
+        })
+    };
     Effect::new(move |_| {
         let Some(canvas) = canvas_ref.get() else {
             return;
         };
         let Some(array) = values.get() else { return };
-        let [rows, columns] = array.shape[..] else {
-            return;
-        };
-        let limit = fixed_limit.unwrap_or_else(|| {
-            array.data.iter().fold(
-                1e-6f32,
-                |m, v| if v.is_finite() { m.max(v.abs()) } else { m },
-            )
-        });
+        let theme = state.chart_theme();
         let width = chart_width(state.viewport_width.get(), 500);
         let height = (width * 4 / 5).max(200);
-        let matrix = Matrix {
-            values: &array.data,
-            rows,
-            columns,
-            row_name,
-            column_name,
-            limit,
-        };
-        match draw_on(&canvas, width, height, |root| {
-            draw_matrix(root, &matrix, &Theme::LIGHT)
-        }) {
-            Ok(plot) => area.set(Some((plot, rows, columns))),
+        let drawn = as_matrix(&array, &names.get_value(), limit_of(&array), |matrix| {
+            draw_on(&canvas, width, height, |root| draw_matrix(root, matrix, theme))
+                .map(|plot| (plot, matrix.rows, matrix.columns))
+        });
+        match drawn.unwrap_or_else(|| Err(crate::charts::ChartError(tr("positions.not_matrix")))) {
+            Ok(drawn) => area.set(Some(drawn)),
             Err(e) => state.error.set(Some(e.to_string())),
         }
     });
@@ -183,12 +182,36 @@ fn MatrixCanvas(
             y: ev.offset_y() as f64,
         }));
     };
+    let exports = Exports {
+        canvas: canvas_ref,
+        svg: Callback::new(move |(width, height)| {
+            let theme = state.chart_theme();
+            values.with_untracked(|v| {
+                let array = v.as_ref()?;
+                as_matrix(array, &names.get_value(), limit_of(array), |matrix| {
+                    svg_document(width, height, |root| draw_matrix(root, matrix, theme))
+                })
+            })
+        }),
+        table: Callback::new(move |()| {
+            values.with_untracked(|v| {
+                let array = v.as_ref()?;
+                as_matrix(array, &names.get_value(), limit_of(array), |matrix| {
+                    matrix_table(matrix, caption.get_untracked())
+                })
+            })
+        }),
+    };
+    let (row_name, column_name) = names.get_value();
     view! {
         <figure class="matrix">
             <figcaption>{move || caption.get()}</figcaption>
             <div class="canvas-wrap">
                 <canvas node_ref=canvas_ref data-testid=testid role="img"
-                    aria-label=move || format!("{} heatmap, {row_name} by {column_name}", caption.get())
+                    aria-label={
+                        let (row_name, column_name) = (row_name.clone(), column_name.clone());
+                        move || trf("positions.matrix_label", &[("caption", &caption.get()), ("rows", &row_name), ("columns", &column_name)])
+                    }
                     data-plot=move || area.get().map(|(a, _, _)| format!("{} {} {} {}", a.left, a.top, a.right, a.bottom)).unwrap_or_default()
                     data-shape=move || area.get().map(|(_, r, c)| format!("{r} {c}")).unwrap_or_default()
                     on:pointermove=move |ev| on_pointer(ev.into())
@@ -200,13 +223,34 @@ fn MatrixCanvas(
                         <div class="tooltip" role="status" data-testid=format!("{testid}-tooltip")
                             style=format!("left: {:.0}px; top: {:.0}px", cell.x + 14.0, cell.y + 14.0)
                             data-row=cell.row.to_string() data-column=cell.column.to_string() data-value=value.to_string()>
-                            {format!("{row_name} {}, {column_name} {}: ", cell.row, cell.column)}<strong>{format!("{value:.4}")}</strong>
+                            {format!("{} {}, {} {}: ", row_name, cell.row, column_name, cell.column)}<strong>{format!("{value:.4}")}</strong>
                         </div>
                     }
                 })))}
             </div>
+            <ExportButtons exports=exports name=testid.to_string() testid=testid/>
         </figure>
     }
+}
+
+/// Runs `draw` on a [rows, columns] array seen as a matrix (`None` for other shapes).
+fn as_matrix<R>(
+    array: &Array,
+    (row_name, column_name): &(String, String),
+    limit: f32,
+    draw: impl FnOnce(&Matrix) -> R,
+) -> Option<R> {
+    let [rows, columns] = array.shape[..] else {
+        return None;
+    };
+    Some(draw(&Matrix {
+        values: &array.data,
+        rows,
+        columns,
+        row_name,
+        column_name,
+        limit,
+    }))
 }
 
 /// Chosen sinusoidal dimensions against position.
@@ -219,19 +263,34 @@ fn LinesCanvas(series: Signal<Vec<(String, Vec<f32>)>>) -> impl IntoView {
             return;
         };
         let series = series.get();
+        let theme = state.chart_theme();
         let width = chart_width(state.viewport_width.get(), 460);
         if let Err(e) = draw_on(&canvas, width, 260, |root| {
-            draw_series_lines(root, &series, "position", &Theme::LIGHT)
+            draw_series_lines(root, &series, &tr("positions.position"), theme)
         }) {
             state.error.set(Some(e.to_string()));
         }
     });
+    let exports = Exports {
+        canvas: canvas_ref,
+        svg: Callback::new(move |(width, height)| {
+            let theme = state.chart_theme();
+            let series = series.get_untracked();
+            Some(svg_document(width, height, |root| {
+                draw_series_lines(root, &series, &tr("positions.position"), theme)
+            }))
+        }),
+        table: Callback::new(move |()| {
+            Some(series_table(&series.get_untracked(), tr("positions.position"), tr("positions.lines_caption")))
+        }),
+    };
     view! {
         <figure>
-            <figcaption>"Chosen dimensions against position"</figcaption>
+            <figcaption>{tr("positions.lines_caption")}</figcaption>
             <canvas node_ref=canvas_ref data-testid="pe-lines" role="img"
                 data-series=move || series.with(|s| s.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>().join(","))
-                aria-label="Line plot of the chosen sinusoidal dimensions against position"></canvas>
+                aria-label=tr("positions.lines_label")></canvas>
+            <ExportButtons exports=exports name="pe-lines" testid="pe-lines"/>
         </figure>
     }
 }
@@ -251,13 +310,13 @@ fn TokenPlusPosition() -> impl IntoView {
             let first = |values: &[f32]| values.iter().take(4).map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(", ");
             Some(view! {
                 <section class="token-plus-position" data-testid="token-plus-position" data-token=query.to_string()>
-                    <h3>{format!("“{}” at position {query}: token + position = input", trace.tokens[query])}</h3>
+                    <h3>{trf("positions.token_plus", &[("token", &trace.tokens[query]), ("position", &query)])}</h3>
                     <table class="qkv"><tbody>
-                        <tr><th>"token embedding"</th><td>{vector(&token, "token-embedding")}</td><td class="muted">{format!("[{}, …]", first(&token))}</td></tr>
-                        <tr><th>"+ position embedding"</th><td>{vector(&position, "position-embedding")}</td><td class="muted">{format!("[{}, …]", first(&position))}</td></tr>
-                        <tr><th>{if segment { "= input (+ segment embedding)" } else { "= input" }}</th><td>{vector(&sum, "embedding-sum")}</td><td class="muted">{format!("[{}, …]", first(&sum))}</td></tr>
+                        <tr><th>{tr("positions.token_embedding")}</th><td>{vector(&token, "token-embedding")}</td><td class="muted">{format!("[{}, …]", first(&token))}</td></tr>
+                        <tr><th>{format!("+ {}", tr("positions.position_embedding"))}</th><td>{vector(&position, "position-embedding")}</td><td class="muted">{format!("[{}, …]", first(&position))}</td></tr>
+                        <tr><th>{if segment { tr("positions.input_segment") } else { tr("positions.input") }}</th><td>{vector(&sum, "embedding-sum")}</td><td class="muted">{format!("[{}, …]", first(&sum))}</td></tr>
                     </tbody></table>
-                    <p class="muted">{if segment { "BERT-style models also add a segment (token type) embedding before the first layer norm." } else { "GPT-2 feeds this sum straight into its first block." }}</p>
+                    <p class="muted">{if segment { tr("positions.segment_note") } else { tr("positions.gpt2_note") }}</p>
                 </section>
             })
         }}

@@ -5,10 +5,12 @@ use leptos::html::Canvas;
 use leptos::prelude::*;
 
 use super::saliency::{request_saliency, SalientTokens};
-use crate::charts::{draw_bars, Bar, Theme, BAR_ROW};
+use crate::charts::{bars_table, draw_bars, svg_document, Bar, BAR_ROW};
 use crate::engine::{Candidate, PositionPredictions, Predictions as ModelPredictions};
 use crate::ui::canvas::{chart_width, draw_on};
 use crate::ui::client;
+use crate::ui::export::{ExportButtons, Exports};
+use crate::ui::i18n::{tr, trf};
 use crate::ui::state::{append_generated, use_state, AppState};
 
 /// The panel; asks the worker for predictions and the logit lens whenever the trace or the
@@ -38,13 +40,13 @@ pub fn Predictions() -> impl IntoView {
             .with(|m| m.as_ref().map(|c| c.has_prediction_head))
     };
     view! {
-        <h2>"Predictions"</h2>
+        <h2>{tr("panel.predictions")}</h2>
         {move || match has_head() {
-            None => view! { <p class="muted">"Load a model first."</p> }.into_any(),
-            Some(false) => view! { <p class="notice" data-testid="no-head">"This checkpoint has no prediction head, so it cannot predict tokens. Load GPT-2 (next token) or DistilBERT (fill [MASK])."</p> }.into_any(),
+            None => view! { <p class="muted">{tr("predictions.load_first")}</p> }.into_any(),
+            Some(false) => view! { <p class="notice" data-testid="no-head">{tr("predictions.no_head")}</p> }.into_any(),
             Some(true) => view! {
                 {move || match state.predictions.get().map(|p| p.predictions) {
-                    None => view! { <p class="muted" data-testid="predictions-waiting">{move || if state.trace.with(|t| t.is_some()) { "computing…" } else { "Type a sentence to see what the model predicts." }}</p> }.into_any(),
+                    None => view! { <p class="muted" data-testid="predictions-waiting">{move || if state.trace.with(|t| t.is_some()) { tr("input.computing") } else { tr("predictions.empty") }}</p> }.into_any(),
                     Some(ModelPredictions::NextToken(next)) => view! { <NextToken next=next/> }.into_any(),
                     Some(ModelPredictions::MaskFill(fills)) => view! { <MaskFills fills=fills/> }.into_any(),
                 }}
@@ -68,8 +70,8 @@ fn SamplingControls() -> impl IntoView {
     };
     view! {
         <fieldset class="chart-options" data-testid="sampling">
-            <legend>"Sampling"</legend>
-            <label>"temperature "
+            <legend>{tr("predictions.sampling")}</legend>
+            <label>{format!("{} ", tr("predictions.temperature"))}
                 <input type="range" min="0.1" max="3" step="0.1" data-testid="temperature"
                     prop:value=move || sampling.get().temperature.to_string()
                     on:input=move |ev| if let Some(t) = number(&ev) { sampling.update(|s| s.temperature = (t as f32).clamp(0.1, 3.0)) }/>
@@ -83,7 +85,7 @@ fn SamplingControls() -> impl IntoView {
                     prop:value=move || sampling.get().top_p.to_string()
                     on:input=move |ev| if let Some(p) = number(&ev) { sampling.update(|s| s.top_p = (p as f32).clamp(0.05, 1.0)) }/>
                 {move || format!(" {:.2}", sampling.get().top_p)}</label>
-            <label>"seed "
+            <label>{format!("{} ", tr("predictions.seed"))}
                 <input type="number" min="0" data-testid="seed" class="narrow"
                     prop:value=move || state.seed.get().to_string()
                     on:change=move |ev| if let Some(seed) = number(&ev) { state.seed.set(seed.max(0.0) as u64) }/></label>
@@ -142,7 +144,7 @@ fn NextToken(next: PositionPredictions) -> impl IntoView {
                 <button data-testid="candidate" data-token-id=candidate.token_id.to_string()
                     data-probability=candidate.probability.to_string()
                     data-survives=move || (rank < survivors.get()).to_string()
-                    title="Append this token and run the model again"
+                    title=tr("predictions.append_title")
                     on:click=move |_| append_generated(state, candidate.clone())>
                     <span class="token-text">{shown.token.clone()}</span>
                     <span class="num">{format!("{:.4}", shown.probability)}</span>
@@ -151,21 +153,21 @@ fn NextToken(next: PositionPredictions) -> impl IntoView {
         }
     }).collect_view();
     view! {
-        <p>{format!("The model's next-token probabilities after “{after}” (position {}), softmax(logits ÷ temperature).", next.position)}
+        <p>{trf("predictions.next_explain", &[("token", &after), ("position", &next.position)])}
             <span class="muted" data-testid="reused-logits" data-reused=move || reused().to_string()>
-                {move || if reused() { " Re-scored from the traced logits — the model did not run again." } else { "" }}</span></p>
+                {move || if reused() { format!(" {}", tr("predictions.reused")) } else { String::new() }}</span></p>
         <SamplingControls/>
         <p class="muted" data-testid="survivors" data-count=move || survivors.get().to_string()>{move || {
             let s = state.sampling.get();
-            format!("{} token(s) can be drawn: the {} most probable, then only those that first reach a total probability of {:.2}. Grey bars cannot be drawn.", survivors.get(), s.top_k, s.top_p)
+            trf("predictions.survivors", &[("count", &survivors.get()), ("k", &s.top_k), ("p", &format!("{:.2}", s.top_p))])
         }}</p>
         <div class="chart-row">
-            <BarChart bars=bars testid="prediction-bars"/>
+            <BarChart bars=bars testid="prediction-bars" value_name=tr("predictions.probability")/>
             <ol class="candidates" data-testid="candidates">{list}</ol>
         </div>
         <p>
-            <button data-testid="sample" on:click=sample>"Sample the next token"</button>
-            <span class="muted">" Click a candidate to append it, or sample one (seeded: the same link draws the same tokens)."</span>
+            <button data-testid="sample" on:click=sample>{tr("predictions.sample")}</button>
+            <span class="muted">{format!(" {}", tr("predictions.sample_explain"))}</span>
         </p>
         <GenerationTimeline/>
     }
@@ -173,7 +175,7 @@ fn NextToken(next: PositionPredictions) -> impl IntoView {
 
 /// A bar chart drawn with plotters on a canvas.
 #[component]
-pub fn BarChart(bars: Signal<Vec<Bar>>, testid: &'static str) -> impl IntoView {
+pub fn BarChart(bars: Signal<Vec<Bar>>, testid: &'static str, value_name: String) -> impl IntoView {
     let state = use_state();
     let canvas_ref = NodeRef::<Canvas>::new();
     Effect::new(move |_| {
@@ -181,17 +183,30 @@ pub fn BarChart(bars: Signal<Vec<Bar>>, testid: &'static str) -> impl IntoView {
             return;
         };
         let bars = bars.get();
+        let theme = state.chart_theme();
         let width = chart_width(state.viewport_width.get(), 460);
         let height = BAR_ROW * bars.len().max(1) as u32 + 8;
-        if let Err(e) = draw_on(&canvas, width, height, |root| {
-            draw_bars(root, &bars, &Theme::LIGHT)
-        }) {
+        if let Err(e) = draw_on(&canvas, width, height, |root| draw_bars(root, &bars, theme)) {
             state.error.set(Some(e.to_string()));
         }
     });
+    let exports = Exports {
+        canvas: canvas_ref,
+        svg: Callback::new(move |(width, height)| {
+            let theme = state.chart_theme();
+            let bars = bars.get_untracked();
+            Some(svg_document(width, height, |root| draw_bars(root, &bars, theme)))
+        }),
+        table: Callback::new(move |()| {
+            Some(bars_table(&bars.get_untracked(), value_name.clone(), tr("step.token"), value_name.clone()))
+        }),
+    };
     view! {
-        <canvas node_ref=canvas_ref data-testid=testid role="img"
-            aria-label=move || bars.with(|b| b.iter().map(|b| format!("{} {:.3}", b.label, b.value)).collect::<Vec<_>>().join(", "))></canvas>
+        <div class="bar-chart">
+            <canvas node_ref=canvas_ref data-testid=testid role="img"
+                aria-label=move || bars.with(|b| b.iter().map(|b| format!("{} {:.3}", b.label, b.value)).collect::<Vec<_>>().join(", "))></canvas>
+            <ExportButtons exports=exports name=testid.to_string() testid=testid/>
+        </div>
     }
 }
 
@@ -205,7 +220,7 @@ fn GenerationTimeline() -> impl IntoView {
     view! {
         <Show when=move || state.generated.with(|g| !g.is_empty())>
             <div class="timeline" data-testid="timeline">
-                <span class="muted">"Generated: "</span>
+                <span class="muted">{format!("{} ", tr("predictions.generated"))}</span>
                 {move || state.generated.get().into_iter().enumerate().map(|(step, generated)| {
                     let target = (generated.position.saturating_sub(1), generated.candidate.token_id);
                     view! {
@@ -213,7 +228,7 @@ fn GenerationTimeline() -> impl IntoView {
                             on:mouseenter=move |_| { hovering.set(true); state.saliency_target.set(Some(target)) }
                             on:focus=move |_| { hovering.set(true); state.saliency_target.set(Some(target)) }
                             on:mouseleave=move |_| hovering.set(false)
-                            title=format!("step {} · p = {:.4} · click: attention and saliency of this token", step + 1, generated.candidate.probability)
+                            title=trf("predictions.generated_title", &[("step", &(step + 1)), ("p", &format!("{:.4}", generated.candidate.probability))])
                             on:click=move |_| {
                                 state.pinned.set(Some(target.0 + 1));
                                 state.saliency_target.set(Some(target));
@@ -250,7 +265,7 @@ fn MaskFills(fills: Vec<PositionPredictions>) -> impl IntoView {
         }).collect_view();
         view! {
             <section class="mask-fill" data-testid="mask-fill" data-position=fill.position.to_string()>
-                <h3>{format!("[MASK] {} (position {})", index + 1, fill.position)}</h3>
+                <h3>{trf("predictions.mask_n", &[("n", &(index + 1)), ("position", &fill.position)])}</h3>
                 <ol>{sentences}</ol>
             </section>
         }
@@ -270,8 +285,8 @@ fn MaskControl() -> impl IntoView {
     view! {
         <Show when=move || mask().is_some()>
             <p>
-                <button data-testid="mask-query" on:click=mask_query>{move || format!("Replace the query token by {}", mask().unwrap_or_default())}</button>
-                <span class="muted">{move || format!(" or type {} in the sentence; the model fills every mask.", mask().unwrap_or_default())}</span>
+                <button data-testid="mask-query" on:click=mask_query>{move || trf("predictions.mask_query", &[("mask", &mask().unwrap_or_default())])}</button>
+                <span class="muted">{move || format!(" {}", trf("predictions.mask_explain", &[("mask", &mask().unwrap_or_default())]))}</span>
             </p>
         </Show>
     }
@@ -310,7 +325,7 @@ fn LogitLensTable() -> impl IntoView {
         {move || state.lens.get().map(|lens| {
             let final_token = state.tokens.with_untracked(|_| lens.layers.last().and_then(|l| l.top.first()).map(|c| c.token.clone())).unwrap_or_default();
             let rows = lens.layers.iter().map(|layer| {
-                let name = if layer.layer == 0 { "embeddings".to_string() } else { format!("after layer {}", layer.layer) };
+                let name = if layer.layer == 0 { tr("predictions.embeddings") } else { trf("predictions.after_layer", &[("layer", &layer.layer)]) };
                 let top = layer.top.iter().map(|c: &Candidate| format!("{} {:.3}", c.token, c.probability)).collect::<Vec<_>>().join(" · ");
                 let rank = layer.final_token_rank;
                 let shade = format!("--rank-shade: {:.2}", 1.0 / rank as f64);
@@ -318,10 +333,10 @@ fn LogitLensTable() -> impl IntoView {
             }).collect_view();
             view! {
                 <section class="lens" data-testid="logit-lens" data-position=lens.position.to_string()>
-                    <h3>{format!("Logit lens at position {}", lens.position)}</h3>
-                    <p class="muted">{format!("The final layer norm and output layer applied to the residual stream after every layer: the top tokens, and the rank of the final prediction “{final_token}” (1 = top).")}</p>
+                    <h3>{trf("predictions.lens_title", &[("position", &lens.position)])}</h3>
+                    <p class="muted">{trf("predictions.lens_explain", &[("token", &final_token)])}</p>
                     <div class="table-scroll"><table class="values-table">
-                        <thead><tr><th>"residual stream"</th><th>"top tokens"</th><th>"rank of final"</th></tr></thead>
+                        <thead><tr><th scope="col">{tr("predictions.residual")}</th><th scope="col">{tr("predictions.top_tokens")}</th><th scope="col">{tr("predictions.rank")}</th></tr></thead>
                         <tbody>{rows}</tbody>
                     </table></div>
                 </section>

@@ -6,6 +6,7 @@ use super::BarChart;
 use crate::charts::Bar;
 use crate::engine::Predictions;
 use crate::ui::client;
+use crate::ui::i18n::{tr, trf};
 use crate::ui::state::{use_state, AppState};
 
 /// Asks the worker for the saliency of the chosen target (default: the top prediction) whenever
@@ -40,7 +41,7 @@ pub fn SalientTokens() -> impl IntoView {
             let largest = saliency.scores.iter().fold(1e-9f32, |m, &s| m.max(s));
             view! {
                 <p data-testid="saliency-header" data-position=saliency.position.to_string() data-target=saliency.target_id.to_string()>
-                    {format!("How much each input token contributes to predicting “{}” at position {} (shares sum to 1):", saliency.target_token, saliency.position)}
+                    {trf("saliency.header", &[("token", &saliency.target_token), ("position", &saliency.position)])}
                 </p>
                 <p class="saliency-text" data-testid="saliency-tokens">
                     {saliency.scores.iter().zip(tokens).enumerate().map(|(index, (&share, token))| {
@@ -110,11 +111,11 @@ pub fn Saliency() -> impl IntoView {
             .with(|m| m.as_ref().is_some_and(|c| c.has_prediction_head))
     };
     view! {
-        <h2>"Saliency"</h2>
-        <p class="caution" data-testid="caution">"Saliency shows which input tokens the chosen prediction's score is most sensitive to (gradient × input); it is a local, linear estimate — not proof of what the model “reasons” with."</p>
-        <Show when=has_head fallback=|| view! { <p class="notice">"This model has no prediction head, so there is no prediction to explain. Load GPT-2 or DistilBERT."</p> }>
+        <h2>{tr("panel.saliency")}</h2>
+        <p class="caution" data-testid="caution">{tr("saliency.caution")}</p>
+        <Show when=has_head fallback=|| view! { <p class="notice">{tr("saliency.no_head")}</p> }>
             <div class="saliency-targets" data-testid="saliency-targets">
-                <span>"Explain the prediction: "</span>
+                <span>{format!("{} ", tr("saliency.explain"))}</span>
                 {move || choices().map(|(position, candidates)| candidates.into_iter().enumerate().map(|(rank, c)| {
                     let id = c.token_id;
                     let chosen = move || match state.saliency_target.get() {
@@ -129,10 +130,10 @@ pub fn Saliency() -> impl IntoView {
                 }).collect_view())}
             </div>
             {move || match state.saliency.get() {
-                None => view! { <p class="muted">{move || if state.trace.with(|t| t.is_some()) { "computing (forward and backward pass)…" } else { "Type a sentence first." }}</p> }.into_any(),
+                None => view! { <p class="muted">{move || if state.trace.with(|t| t.is_some()) { tr("saliency.computing") } else { tr("saliency.empty") }}</p> }.into_any(),
                 Some(_) => view! {
                         <SalientTokens/>
-                        <BarChart bars=bars testid="saliency-bars"/>
+                        <BarChart bars=bars testid="saliency-bars" value_name=tr("saliency.share")/>
                     }.into_any(),
             }}
         </Show>

@@ -6,17 +6,18 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use crate::engine::Trace;
+use crate::ui::i18n::{tr, trf};
 use crate::ui::state::{use_state, AppState};
 
-/// The steps, in order.
+/// The steps' names (string keys), in order.
 const STEPS: [&str; 7] = [
-    "1. Queries, keys and values",
-    "2. Scores q·k",
-    "3. Scale by 1/√dₖ",
-    "4. Mask",
-    "5. Softmax",
-    "6. Weighted sum of V",
-    "7. Output projection and residual",
+    "step.name1",
+    "step.name2",
+    "step.name3",
+    "step.name4",
+    "step.name5",
+    "step.name6",
+    "step.name7",
 ];
 
 /// One head's numbers for one query token, cut out of the trace.
@@ -133,21 +134,22 @@ pub fn StepThrough() -> impl IntoView {
         _ => {}
     };
     view! {
-        <h2>"Attention step by step"</h2>
-        <div class="stepper" tabindex="0" data-testid="stepper" on:keydown=on_key
-            aria-label="Step-through: left and right arrows change the step, space plays">
-            <button data-testid="step-prev" on:click=move |_| go(-1) prop:disabled=move || step.get() == 0>"◀ Prev"</button>
-            <button data-testid="step-play" on:click=move |_| playing.update(|p| *p = !*p)>{move || if playing.get() { "⏸ Pause" } else { "▶ Play" }}</button>
-            <button data-testid="step-next" on:click=move |_| go(1) prop:disabled=move || step.get() == last>"Next ▶"</button>
+        <h2>{tr("panel.step")}</h2>
+        <div class="stepper" tabindex="0" role="group" data-testid="stepper" on:keydown=on_key
+            aria-label=tr("step.stepper_label")>
+            <button data-testid="step-prev" on:click=move |_| go(-1) prop:disabled=move || step.get() == 0>{tr("step.prev")}</button>
+            <button data-testid="step-play" on:click=move |_| playing.update(|p| *p = !*p)>{move || if playing.get() { tr("step.pause") } else { tr("step.play") }}</button>
+            <button data-testid="step-next" on:click=move |_| go(1) prop:disabled=move || step.get() == last>{tr("step.next")}</button>
             <ol class="step-list">
-                {STEPS.iter().enumerate().map(|(i, label)| view! {
-                    <li class:current=move || step.get() == i><button on:click=move |_| step.set(i)>{*label}</button></li>
+                {STEPS.iter().enumerate().map(|(i, key)| view! {
+                    <li class:current=move || step.get() == i><button on:click=move |_| step.set(i)
+                        aria-current=move || (step.get() == i).then_some("step")>{format!("{}. {}", i + 1, tr(key))}</button></li>
                 }).collect_view()}
             </ol>
         </div>
         <div class="step-body" data-testid=move || format!("step-{}", step.get() + 1) aria-live="polite">
             {move || match HeadView::new(&state) {
-                None => view! { <p class="muted">"Type a sentence to step through its attention."</p> }.into_any(),
+                None => view! { <p class="muted">{tr("step.empty")}</p> }.into_any(),
                 Some(view) => step_content(view, step.get(), focus_key).into_any(),
             }}
         </div>
@@ -176,13 +178,15 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
         .filter(|&j| j < v.n_tokens)
         .unwrap_or(most_attended);
     let hover = move |j: usize| move |_| focus_key.set(Some(j));
-    let header = format!(
-        "Layer {}, head {}, query token “{}” (position {}), dₖ = {}",
-        v.layer + 1,
-        v.head + 1,
-        query_name,
-        v.query,
-        v.d_head
+    let header = trf(
+        "step.header",
+        &[
+            ("layer", &(v.layer + 1)),
+            ("head", &(v.head + 1)),
+            ("token", &query_name),
+            ("position", &v.query),
+            ("d_head", &v.d_head),
+        ],
     );
     let scale = (v.d_head as f32).sqrt();
     let body = match step {
@@ -201,12 +205,10 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
                 })
                 .collect_view();
             view! {
-                <p>{format!("The query token's input row x ({} numbers{}) is multiplied by three learned matrices: Q = xW_Q + b_Q, K = xW_K + b_K, V = xW_V + b_V. This head keeps {} numbers of each.",
-                    input.len(),
-                    if v.trace.causal { ", after the layer norm ln_1" } else { "" },
-                    v.d_head)}</p>
+                <p>{trf(if v.trace.causal { "step.qkv_explain_causal" } else { "step.qkv_explain" },
+                    &[("width", &input.len()), ("d_head", &v.d_head)])}</p>
                 <p>"x: " {vector(&input, "x")}</p>
-                <table class="qkv" data-testid="qkv"><thead><tr><th>"token"</th><th>"q"</th><th>"k"</th><th>"v"</th></tr></thead><tbody>{rows}</tbody></table>
+                <table class="qkv" data-testid="qkv"><thead><tr><th scope="col">{tr("step.token")}</th><th scope="col">"q"</th><th scope="col">"k"</th><th scope="col">"v"</th></tr></thead><tbody>{rows}</tbody></table>
             }.into_any()
         }
         1 | 2 => {
@@ -224,9 +226,9 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
                 </tr> }
             }).collect_view();
             let explain = if step == 1 {
-                "Each score is the dot product of the query with a key: the sum over the head's dimensions of q[i]·k[i]."
+                trf("step.dot_explain", &[("d_head", &v.d_head)])
             } else {
-                "Dividing by √dₖ keeps the scores from growing with the head size, so softmax does not saturate."
+                trf("step.scale_explain", &[("d_head", &v.d_head), ("scale", &format!("{scale:.4}"))])
             };
             let k = v.head_row(&v.trace.k, key);
             let dot = scores[key] * scale;
@@ -247,10 +249,11 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
         }
         3 => {
             let masked = row_of(&v, &v.trace.masked_scores);
+            let later = v.n_tokens - 1 - v.query;
             let explain = if v.trace.causal {
-                "GPT-2 writes left to right, so a token may not look at later tokens: their scores become −∞ and softmax gives them exactly 0."
+                trf("step.mask_causal", &[("count", &later)])
             } else {
-                "This model reads the whole sentence at once (bidirectional), so nothing is masked."
+                tr("step.mask_none")
             };
             let rows = masked.iter().enumerate().map(|(j, &s)| view! {
                 <tr class:masked=s == f32::NEG_INFINITY class:focused=j == key on:mouseenter=hover(j)><th>{v.token(j)}</th><td>{number(s, "masked")}</td></tr>
@@ -276,8 +279,7 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
             <mfrac><mn>{format!("{:.4}", exps[key])}</mn><mn>{format!("{total:.4}")}</mn></mfrac><mo>"="</mo><mn>{format!("{:.4}", probs[key])}</mn></math> };
             view! {
                 {formula}
-                <p>"Softmax turns scores into weights: exponentiate each score (shifted by the largest, " {format!("{max:.4}")} ", which does not change the result), divide by their sum. The weights sum to "
-                    {format!("{sum_probs:.6}")} "."</p>
+                <p>{trf("step.softmax_explain", &[("max", &format!("{max:.4}")), ("sum", &format!("{sum_probs:.6}"))])}</p>
                 <table class="scores" data-testid="softmax-table"><tbody>{rows}</tbody></table>
             }.into_any()
         }
@@ -294,8 +296,8 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
             <mo>"…"</mo><mo>"="</mo><mn>{format!("{:.4}", output[0])}</mn></math> };
             view! {
                 {formula}
-                <p>"The head's output for the query is the sum of all value vectors, each weighted by its attention weight: Σⱼ pⱼ·vⱼ."</p>
-                <table class="qkv"><tbody>{rows}<tr class="total"><th>"= output"</th><td></td><td>{vector(&output, "head-output")}</td></tr></tbody></table>
+                <p>{trf("step.sum_explain", &[("d_head", &v.d_head)])}</p>
+                <table class="qkv"><tbody>{rows}<tr class="total"><th>{tr("step.output")}</th><td></td><td>{vector(&output, "head-output")}</td></tr></tbody></table>
                 <p class="values" data-testid="head-output">{output.iter().map(|&x| number(x, "head-output")).collect_view()}</p>
             }.into_any()
         }
@@ -308,19 +310,18 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
                 .map(|(a, b)| a + b)
                 .collect();
             view! {
-                <p>{format!("All {} heads' outputs are placed side by side ({} numbers) and multiplied by the output matrix W_O. The result is added to the token's residual stream{}.",
-                    v.trace.q.shape[1], v.trace.q.shape[1] * v.d_head,
-                    if v.trace.causal { "" } else { ", then layer-normalised" })}</p>
-                <p class="concat" data-testid="concatenated-heads">"heads side by side: "
+                <p>{trf(if v.trace.causal { "step.output_explain_causal" } else { "step.output_explain" },
+                    &[("heads", &v.trace.q.shape[1]), ("width", &(v.trace.q.shape[1] * v.d_head))])}</p>
+                <p class="concat" data-testid="concatenated-heads">{format!("{} ", tr("step.side_by_side"))}
                     {(0..v.trace.q.shape[1]).map(|h| {
                         let start = ((v.layer * v.trace.head_outputs.shape[1] + h) * v.n_tokens + v.query) * v.d_head;
                         let values = &v.trace.head_outputs.data[start..start + v.d_head];
-                        view! { <span class="head-block" class:selected=h == v.head title=format!("head {}", h + 1)>{vector(values, "concatenated")}</span> }
+                        view! { <span class="head-block" class:selected=h == v.head title=trf("step.head_n", &[("head", &(h + 1))])>{vector(values, "concatenated")}</span> }
                     }).collect_view()}
                 </p>
-                <p>"× W_O + b_O = attention output: " {vector(&attention_output, "attention-output")}</p>
-                <p>"residual stream in: " {vector(&residual, "residual")}</p>
-                <p>"sum: " {vector(&sum, "residual-sum")}</p>
+                <p>{format!("× W_O + b_O = {} ", tr("step.attention_output"))} {vector(&attention_output, "attention-output")}</p>
+                <p>{format!("{} ", tr("step.residual_in"))} {vector(&residual, "residual")}</p>
+                <p>{format!("{} ", tr("step.residual_sum"))} {vector(&sum, "residual-sum")}</p>
             }.into_any()
         }
     };
