@@ -3,8 +3,9 @@
 mod common;
 
 use attention_explorer::charts::{
-    attention_grid, draw_head_lines, draw_heatmap, draw_thumbnail, hidden_positions, Cell,
-    GridOptions, HeadLines, Theme,
+    attention_grid, bars_table, draw_bars, draw_head_lines, draw_heatmap, draw_thumbnail,
+    grid_table, hidden_positions, matrix_table, series_table, svg_document, Bar, Cell, DataRow,
+    DataTable, GridOptions, HeadLines, HeatmapWords, Matrix, Theme,
 };
 use attention_explorer::engine::Trace;
 use plotters::prelude::*;
@@ -169,7 +170,8 @@ fn heatmap_svg_has_labels_legend_and_every_cell() {
     let mut svg = String::new();
     let area = {
         let root = SVGBackend::with_string(&mut svg, (520, 440)).into_drawing_area();
-        let area = draw_heatmap(&root, &grid, Some(2), &Theme::LIGHT, &HeatmapWords::ENGLISH).expect("draw");
+        let area = draw_heatmap(&root, &grid, Some(2), &Theme::LIGHT, &HeatmapWords::ENGLISH)
+            .expect("draw");
         root.present().expect("present");
         area
     };
@@ -334,5 +336,110 @@ fn matrices_and_lines_draw_with_a_diverging_scale_that_survives_nan() {
     assert!(
         lines.contains("dim 4") && lines.contains("dim 5"),
         "legend names the dimensions"
+    );
+}
+
+#[test]
+fn tables_quote_csv_and_write_missing_values_as_null() {
+    let table = DataTable {
+        title: "t".into(),
+        row_header: "query ↓ key →".into(),
+        columns: vec!["a,b".into(), "say \"hi\"".into(), " cat".into()],
+        rows: vec![DataRow {
+            label: "x\ny".into(),
+            values: vec![Some(0.25), None, Some(f32::NAN)],
+        }],
+    };
+    assert_eq!(
+        table.to_csv(),
+        "query ↓ key →,\"a,b\",\"say \"\"hi\"\"\",\" cat\"\r\n\"x\ny\",0.25,,\r\n"
+    );
+    let json: serde_json::Value = serde_json::from_str(&table.to_json()).expect("valid JSON");
+    assert_eq!(
+        json["rows"][0]["values"],
+        serde_json::json!([0.25, null, null])
+    );
+    assert_eq!(json["columns"][2], " cat");
+}
+
+#[test]
+fn every_chart_kind_has_a_table_that_matches_what_it_draws() {
+    let (trace, special) = traced(fixture!("gpt2"), "The cat sat on the mat.");
+    let grid = attention_grid(&trace, &special, 1, 2, GridOptions::default()).expect("grid");
+    let table = grid_table(&grid, "g".into(), "q\\k".into());
+    let n = trace.tokens.len();
+    assert_eq!((table.rows.len(), table.columns.len()), (n, n));
+    for q in 0..n {
+        for k in 0..n {
+            let value = table.rows[q].values[k];
+            if k > q {
+                assert_eq!(value, None, "masked ({q}, {k}) is missing");
+            } else {
+                let index = ((trace.attentions.shape[1] + 2) * n + q) * n + k;
+                assert_eq!(value, Some(trace.attentions.data[index]), "({q}, {k})");
+            }
+        }
+    }
+    let values = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    let matrix = Matrix {
+        values: &values,
+        rows: 2,
+        columns: 3,
+        row_name: "position",
+        column_name: "dimension",
+        limit: 6.0,
+    };
+    let table = matrix_table(&matrix, "m".into());
+    assert_eq!(table.columns, ["0", "1", "2"]);
+    assert_eq!(table.rows[1].values, [Some(4.0), Some(5.0), Some(6.0)]);
+    let table = series_table(
+        &[
+            ("dim 4".into(), vec![0.5, 0.25]),
+            ("dim 5".into(), vec![1.0]),
+        ],
+        "position".into(),
+        "s".into(),
+    );
+    assert_eq!(table.rows[1].values, [Some(0.25), None]);
+    let bars = [Bar {
+        label: " cat".into(),
+        value: 0.5,
+        active: true,
+    }];
+    assert_eq!(
+        bars_table(&bars, "b".into(), "token".into(), "p".into()).to_csv(),
+        "token,p\r\n\" cat\",0.5\r\n"
+    );
+}
+
+#[test]
+fn svg_document_draws_the_chart_with_its_labels() {
+    let bars = [
+        Bar {
+            label: "mat".into(),
+            value: 0.6,
+            active: true,
+        },
+        Bar {
+            label: "rug".into(),
+            value: 0.3,
+            active: false,
+        },
+    ];
+    let svg = svg_document(300, 60, |root| draw_bars(root, &bars, &Theme::DARK)).expect("svg");
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    let texts: Vec<&str> = svg
+        .split("<text")
+        .skip(1)
+        .filter_map(|t| t.split('>').nth(1))
+        .map(|t| t.trim_end_matches("</text").trim())
+        .collect();
+    assert!(
+        texts.contains(&"mat") && texts.contains(&"rug"),
+        "{texts:?}"
+    );
+    assert!(
+        svg.contains("#181A1B") || svg.contains("#181a1b"),
+        "drawn on the dark background"
     );
 }

@@ -13,7 +13,8 @@ fn root() -> PathBuf {
 fn table(name: &str) -> Table {
     let path = root().join("src/ui/lang").join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not a JSON object of strings: {e}", path.display()))
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not a JSON object of strings: {e}", path.display()))
 }
 
 /// Strings that are the same in both languages (technical names).
@@ -26,7 +27,9 @@ fn placeholders(text: &str) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     let mut rest = text;
     while let Some(start) = rest.find('{') {
-        let Some(end) = rest[start..].find('}') else { break };
+        let Some(end) = rest[start..].find('}') else {
+            break;
+        };
         found.insert(rest[start + 1..start + end].to_string());
         rest = &rest[start + end + 1..];
     }
@@ -86,7 +89,12 @@ fn literals(file: &str, source: &str) -> Vec<Literal> {
                     i += 1;
                 }
                 let before: String = chars[start.saturating_sub(16)..start].iter().collect();
-                found.push(Literal { file: file.to_string(), line, before, text });
+                found.push(Literal {
+                    file: file.to_string(),
+                    line,
+                    before,
+                    text,
+                });
             }
             _ => {}
         }
@@ -97,7 +105,11 @@ fn literals(file: &str, source: &str) -> Vec<Literal> {
 
 fn ui_sources() -> Vec<(String, String)> {
     fn walk(dir: &Path, out: &mut Vec<(String, String)>) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir).expect("src/ui").flatten().map(|e| e.path()).collect();
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .expect("src/ui")
+            .flatten()
+            .map(|e| e.path())
+            .collect();
         entries.sort();
         for path in entries {
             if path.is_dir() {
@@ -133,13 +145,27 @@ fn without_examples(source: &str) -> String {
 #[test]
 fn both_tables_have_the_same_keys_and_placeholders() {
     let (en, zh) = (table("en.json"), table("zh.json"));
-    assert!(en.len() > 150, "the English table has only {} strings", en.len());
+    assert!(
+        en.len() > 150,
+        "the English table has only {} strings",
+        en.len()
+    );
     let only_en: Vec<_> = en.keys().filter(|k| !zh.contains_key(*k)).collect();
     let only_zh: Vec<_> = zh.keys().filter(|k| !en.contains_key(*k)).collect();
-    assert!(only_en.is_empty(), "untranslated (missing in zh.json): {only_en:?}");
-    assert!(only_zh.is_empty(), "in zh.json but not in en.json: {only_zh:?}");
+    assert!(
+        only_en.is_empty(),
+        "untranslated (missing in zh.json): {only_en:?}"
+    );
+    assert!(
+        only_zh.is_empty(),
+        "in zh.json but not in en.json: {only_zh:?}"
+    );
     for (key, english) in &en {
-        assert_eq!(placeholders(english), placeholders(&zh[key]), "placeholders of {key} differ");
+        assert_eq!(
+            placeholders(english),
+            placeholders(&zh[key]),
+            "placeholders of {key} differ"
+        );
     }
 }
 
@@ -150,8 +176,14 @@ fn every_chinese_string_is_translated() {
         if SAME_IN_BOTH.contains(&key.as_str()) {
             continue;
         }
-        assert!(chinese.trim() != en[key].trim(), "{key} is the English text in zh.json: {chinese:?}");
-        assert!(chinese.chars().any(is_cjk), "{key} has no Chinese characters: {chinese:?}");
+        assert!(
+            chinese.trim() != en[key].trim(),
+            "{key} is the English text in zh.json: {chinese:?}"
+        );
+        assert!(
+            chinese.chars().any(is_cjk),
+            "{key} has no Chinese characters: {chinese:?}"
+        );
         assert!(!chinese.trim().is_empty(), "{key} is empty");
     }
 }
@@ -164,14 +196,22 @@ fn every_key_the_code_uses_exists_and_every_key_is_used() {
         text.split_once('.').is_some_and(|(space, rest)| {
             namespaces.contains(space)
                 && !rest.is_empty()
-                && rest.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         })
     };
     let mut used = BTreeSet::new();
     for (file, source) in ui_sources() {
         for literal in literals(&file, &source) {
             if looks_like_key(&literal.text) {
-                assert!(en.contains_key(&literal.text), "{}:{} uses the key {:?}, which en.json lacks", literal.file, literal.line, literal.text);
+                assert!(
+                    en.contains_key(&literal.text),
+                    "{}:{} uses the key {:?}, which en.json lacks",
+                    literal.file,
+                    literal.line,
+                    literal.text
+                );
                 used.insert(literal.text);
             }
         }
@@ -188,32 +228,61 @@ fn no_english_sentence_is_hard_coded_in_the_page() {
             continue;
         }
         for literal in literals(&file, &without_examples(&source)) {
-            let words: Vec<&str> = literal.text.split(|c: char| !c.is_ascii_alphabetic()).filter(|w| w.len() >= 2).collect();
-            let reads_as_text = literal
+            let words: Vec<&str> = literal
                 .text
-                .split(' ')
-                .collect::<Vec<_>>()
-                .windows(2)
-                .any(|pair| pair.iter().all(|w| w.len() >= 2 && w.chars().all(|c| c.is_ascii_alphabetic())));
-            let attribute = ["class=", "class:", "data-", "style="].iter().any(|a| literal.before.trim_end().ends_with(a))
+                .split(|c: char| !c.is_ascii_alphabetic())
+                .filter(|w| w.len() >= 2)
+                .collect();
+            let reads_as_text =
+                literal
+                    .text
+                    .split(' ')
+                    .collect::<Vec<_>>()
+                    .windows(2)
+                    .any(|pair| {
+                        pair.iter()
+                            .all(|w| w.len() >= 2 && w.chars().all(|c| c.is_ascii_alphabetic()))
+                    });
+            let attribute = ["class=", "class:", "data-", "style="]
+                .iter()
+                .any(|a| literal.before.trim_end().ends_with(a))
                 || literal.before.contains("data-");
             let allowed = ALLOWED_LITERALS.iter().any(|a| literal.text.contains(a));
             if reads_as_text && words.len() >= 2 && !attribute && !allowed {
-                offenders.push(format!("{}:{}: {:?}", literal.file, literal.line, literal.text));
+                offenders.push(format!(
+                    "{}:{}: {:?}",
+                    literal.file, literal.line, literal.text
+                ));
             }
         }
     }
-    assert!(offenders.is_empty(), "English text outside the string tables:\n{}", offenders.join("\n"));
+    assert!(
+        offenders.is_empty(),
+        "English text outside the string tables:\n{}",
+        offenders.join("\n")
+    );
 }
 
 #[test]
 fn the_checks_catch_what_they_look_for() {
     // The literal scanner finds strings, skips comments and char literals.
-    let found = literals("x.rs", "let a = '\"'; // \"not this\"\nview! { <p>\"Hello there\"</p> }");
+    let found = literals(
+        "x.rs",
+        "let a = '\"'; // \"not this\"\nview! { <p>\"Hello there\"</p> }",
+    );
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].text, "Hello there");
     assert_eq!(found[0].line, 2);
-    assert_eq!(placeholders("{a} and {b}"), BTreeSet::from(["a".to_string(), "b".to_string()]));
-    assert!(without_examples("const X_EXAMPLES: [&str; 1] = [\n  \"A cat sat.\",\n];\nlet y = 1;").contains("let y"));
-    assert!(!without_examples("const X_EXAMPLES: [&str; 1] = [\n  \"A cat sat.\",\n];\n").contains("cat"));
+    assert_eq!(
+        placeholders("{a} and {b}"),
+        BTreeSet::from(["a".to_string(), "b".to_string()])
+    );
+    assert!(
+        without_examples("const X_EXAMPLES: [&str; 1] = [\n  \"A cat sat.\",\n];\nlet y = 1;")
+            .contains("let y")
+    );
+    assert!(
+        !without_examples("const X_EXAMPLES: [&str; 1] = [\n  \"A cat sat.\",\n];\n")
+            .contains("cat")
+    );
 }

@@ -163,7 +163,12 @@ where
         ])?;
     }
     let area = PlotArea::of(chart.plotting_area());
-    draw_legend(&legend_area, grid.cells.contains(&Cell::Masked), theme, words)?;
+    draw_legend(
+        &legend_area,
+        grid.cells.contains(&Cell::Masked),
+        theme,
+        words,
+    )?;
     Ok(area)
 }
 
@@ -182,7 +187,10 @@ where
         .margin_bottom(if has_masked { 56 } else { 40 })
         .margin_right(8)
         .y_label_area_size(34)
-        .caption(words.weight, ("sans-serif", 12).into_font().color(&theme.text))
+        .caption(
+            words.weight,
+            ("sans-serif", 12).into_font().color(&theme.text),
+        )
         .build_cartesian_2d(0f64..1.0, 0f64..1.0)?;
     legend
         .configure_mesh()

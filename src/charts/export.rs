@@ -36,11 +36,14 @@ impl DataTable {
         let header = std::iter::once(&self.row_header).chain(&self.columns);
         push_record(&mut csv, header.map(|h| csv_field(h)));
         for row in &self.rows {
-            let values = row
-                .values
-                .iter()
-                .map(|v| v.filter(|v| v.is_finite()).map_or(String::new(), |v| v.to_string()));
-            push_record(&mut csv, std::iter::once(csv_field(&row.label)).chain(values));
+            let values = row.values.iter().map(|v| {
+                v.filter(|v| v.is_finite())
+                    .map_or(String::new(), |v| v.to_string())
+            });
+            push_record(
+                &mut csv,
+                std::iter::once(csv_field(&row.label)).chain(values),
+            );
         }
         csv
     }
@@ -90,7 +93,9 @@ pub fn grid_table(grid: &AttentionGrid, title: String, row_header: String) -> Da
         rows: (0..grid.size())
             .map(|row| DataRow {
                 label: grid.labels[row].clone(),
-                values: (0..grid.size()).map(|c| grid.cell(row, c).value()).collect(),
+                values: (0..grid.size())
+                    .map(|c| grid.cell(row, c).value())
+                    .collect(),
             })
             .collect(),
     }
@@ -132,7 +137,12 @@ pub fn series_table(series: &[(String, Vec<f32>)], x_name: String, title: String
 }
 
 /// Bars as a table: one row per bar with its value.
-pub fn bars_table(bars: &[Bar], title: String, label_header: String, value_header: String) -> DataTable {
+pub fn bars_table(
+    bars: &[Bar],
+    title: String,
+    label_header: String,
+    value_header: String,
+) -> DataTable {
     DataTable {
         title,
         row_header: label_header,

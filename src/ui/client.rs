@@ -40,9 +40,10 @@ pub fn start(state: AppState) {
     let worker = match Worker::new("./worker_loader.js") {
         Ok(worker) => worker,
         Err(e) => {
-            state
-                .error
-                .set(Some(trf("client.cannot_start", &[("error", &format!("{e:?}"))])));
+            state.error.set(Some(trf(
+                "client.cannot_start",
+                &[("error", &format!("{e:?}"))],
+            )));
             return;
         }
     };
@@ -221,10 +222,10 @@ fn pump(client: &mut Client) {
                 client.busy = true;
                 client.state.busy.set(true);
             }
-            Err(e) => client
-                .state
-                .error
-                .set(Some(trf("client.cannot_reach", &[("error", &format!("{e:?}"))]))),
+            Err(e) => client.state.error.set(Some(trf(
+                "client.cannot_reach",
+                &[("error", &format!("{e:?}"))],
+            ))),
         },
         Err(e) => client
             .state

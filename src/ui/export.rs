@@ -49,19 +49,25 @@ fn save_text(filename: &str, mime: &str, text: &str) -> Result<(), String> {
         let revoke = wasm_bindgen::closure::Closure::once_into_js(move || {
             let _ = web_sys::Url::revoke_object_url(&url);
         });
-        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), 10_000);
+        let _ = window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), 10_000);
     }
     Ok(())
 }
 
 /// PNG, SVG, CSV and JSON buttons for one chart; files are named `{name}.png` etc.
 #[component]
-pub fn ExportButtons(exports: Exports, #[prop(into)] name: Signal<String>, testid: &'static str) -> impl IntoView {
+pub fn ExportButtons(
+    exports: Exports,
+    #[prop(into)] name: Signal<String>,
+    testid: &'static str,
+) -> impl IntoView {
     let state = use_state();
     let fail = move |format: &str, message: String| {
-        state
-            .error
-            .set(Some(trf("export.failed", &[("format", &format), ("message", &message)])))
+        state.error.set(Some(trf(
+            "export.failed",
+            &[("format", &format), ("message", &message)],
+        )))
     };
     let png = move |_| {
         let Some(canvas) = exports.canvas.get_untracked() else {
@@ -83,8 +89,11 @@ pub fn ExportButtons(exports: Exports, #[prop(into)] name: Signal<String>, testi
         let result = match exports.svg.run(size) {
             None => Err(tr("export.nothing")),
             Some(Err(e)) => Err(e.to_string()),
-            Some(Ok(document)) => save_text(&format!("{}.svg", name.get_untracked()), "image/svg+xml", &document)
-                ,
+            Some(Ok(document)) => save_text(
+                &format!("{}.svg", name.get_untracked()),
+                "image/svg+xml",
+                &document,
+            ),
         };
         if let Err(message) = result {
             fail("SVG", message);
@@ -93,10 +102,16 @@ pub fn ExportButtons(exports: Exports, #[prop(into)] name: Signal<String>, testi
     let data = move |csv: bool| {
         let result = match exports.table.run(()) {
             None => Err(tr("export.nothing")),
-            Some(table) if csv => save_text(&format!("{}.csv", name.get_untracked()), "text/csv", &table.to_csv())
-                ,
-            Some(table) => save_text(&format!("{}.json", name.get_untracked()), "application/json", &table.to_json())
-                ,
+            Some(table) if csv => save_text(
+                &format!("{}.csv", name.get_untracked()),
+                "text/csv",
+                &table.to_csv(),
+            ),
+            Some(table) => save_text(
+                &format!("{}.json", name.get_untracked()),
+                "application/json",
+                &table.to_json(),
+            ),
         };
         if let Err(message) = result {
             fail(if csv { "CSV" } else { "JSON" }, message);

@@ -70,8 +70,10 @@ fn table(lang: Lang) -> &'static HashMap<String, String> {
     static ZH: OnceLock<HashMap<String, String>> = OnceLock::new();
     // Both files are checked to parse by tests/strings.rs, so an empty table never ships.
     match lang {
-        Lang::En => EN.get_or_init(|| serde_json::from_str(include_str!("lang/en.json")).unwrap_or_default()),
-        Lang::Zh => ZH.get_or_init(|| serde_json::from_str(include_str!("lang/zh.json")).unwrap_or_default()),
+        Lang::En => EN
+            .get_or_init(|| serde_json::from_str(include_str!("lang/en.json")).unwrap_or_default()),
+        Lang::Zh => ZH
+            .get_or_init(|| serde_json::from_str(include_str!("lang/zh.json")).unwrap_or_default()),
     }
 }
 

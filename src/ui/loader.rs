@@ -75,7 +75,9 @@ pub enum FetchError {
 impl std::fmt::Display for FetchError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            FetchError::Unreachable(url) => write!(f, "{}", trf("loader.unreachable", &[("url", url)])),
+            FetchError::Unreachable(url) => {
+                write!(f, "{}", trf("loader.unreachable", &[("url", url)]))
+            }
             FetchError::Cancelled => write!(f, "{}", tr("loader.cancelled")),
             FetchError::Failed(message) => write!(f, "{message}"),
         }
@@ -152,7 +154,13 @@ async fn fetch_file(
     if !response.ok() {
         return Err(FetchError::Failed(trf(
             "loader.http",
-            &[("url", &url), ("status", &format!("{} {}", response.status(), response.status_text()))],
+            &[
+                ("url", &url),
+                (
+                    "status",
+                    &format!("{} {}", response.status(), response.status_text()),
+                ),
+            ],
         )));
     }
     let headers = response.headers();
@@ -265,9 +273,12 @@ pub async fn read_local_files(files: Vec<File>) -> Result<ModelFiles, String> {
     let tokenizer = find(&|n| n == "tokenizer.json").ok_or_else(|| missing("tokenizer.json"))?;
     let model = find(&|n| n.ends_with(".safetensors")).ok_or_else(|| missing(".safetensors"))?;
     let read = |file: File| async move {
-        let buffer = JsFuture::from(file.array_buffer())
-            .await
-            .map_err(|e| trf("loader.cannot_read", &[("file", &file.name()), ("message", &js_message(&e))]))?;
+        let buffer = JsFuture::from(file.array_buffer()).await.map_err(|e| {
+            trf(
+                "loader.cannot_read",
+                &[("file", &file.name()), ("message", &js_message(&e))],
+            )
+        })?;
         Ok::<Vec<u8>, String>(Uint8Array::new(&buffer).to_vec())
     };
     Ok(ModelFiles {

@@ -67,7 +67,12 @@ async fn open_initial_model(state: AppState) {
                 url::add_notice(state, trf("app.bad_model", &[("model", &bad)]));
             }
             ModelSource::Hub {
-                repo: if state::small_screen() { SMALL_SCREEN_HUB_MODEL } else { DEFAULT_HUB_MODEL }.into(),
+                repo: if state::small_screen() {
+                    SMALL_SCREEN_HUB_MODEL
+                } else {
+                    DEFAULT_HUB_MODEL
+                }
+                .into(),
                 revision: "main".into(),
             }
         }
@@ -198,7 +203,9 @@ fn follow_theme_and_language(state: AppState) {
     });
     if let Some(query) = state::dark_query() {
         let listener = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
-            state.system_dark.set(state::dark_query().is_some_and(|q| q.matches()));
+            state
+                .system_dark
+                .set(state::dark_query().is_some_and(|q| q.matches()));
         });
         use wasm_bindgen::JsCast;
         let _ = query.add_event_listener_with_callback("change", listener.as_ref().unchecked_ref());

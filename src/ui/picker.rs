@@ -16,9 +16,17 @@ use super::{
 /// slower downloads).
 fn hub_suggestions() -> [&'static str; 3] {
     if super::state::small_screen() {
-        [SMALL_SCREEN_HUB_MODEL, "distilbert/distilbert-base-uncased", DEFAULT_HUB_MODEL]
+        [
+            SMALL_SCREEN_HUB_MODEL,
+            "distilbert/distilbert-base-uncased",
+            DEFAULT_HUB_MODEL,
+        ]
     } else {
-        [DEFAULT_HUB_MODEL, "distilbert/distilbert-base-uncased", SMALL_SCREEN_HUB_MODEL]
+        [
+            DEFAULT_HUB_MODEL,
+            "distilbert/distilbert-base-uncased",
+            SMALL_SCREEN_HUB_MODEL,
+        ]
     }
 }
 
@@ -193,7 +201,10 @@ fn describe_progress(progress: &Progress) -> String {
                     ("file", &progress.file),
                     ("mb", &format!("{mb:.1}")),
                     ("total", &format!("{:.1}", total / 1e6)),
-                    ("percent", &format!("{:.0}", 100.0 * progress.loaded / total)),
+                    (
+                        "percent",
+                        &format!("{:.0}", 100.0 * progress.loaded / total),
+                    ),
                     ("speed", &format!("{speed:.1}")),
                     ("left", &format!("{left:.0}")),
                 ],

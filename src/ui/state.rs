@@ -3,8 +3,8 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use super::loader::ModelSource;
 use super::i18n::Lang;
+use super::loader::ModelSource;
 use crate::charts::{GridOptions, Theme};
 use crate::engine::{
     Candidate, LogitLens, PositionalEncodings, Predictions, Saliency, SamplingSettings,
@@ -289,11 +289,13 @@ impl AppState {
 
     /// The colours in use (tracked): the chosen ones, else the system's.
     pub fn theme(&self) -> ThemeChoice {
-        self.theme_choice.get().unwrap_or(if self.system_dark.get() {
-            ThemeChoice::Dark
-        } else {
-            ThemeChoice::Light
-        })
+        self.theme_choice
+            .get()
+            .unwrap_or(if self.system_dark.get() {
+                ThemeChoice::Dark
+            } else {
+                ThemeChoice::Light
+            })
     }
 
     /// The chart colours for the theme in use (tracked).

@@ -80,7 +80,10 @@ pub fn follow_link(state: AppState) {
             }
         }
         if let Some(theme) = params.get("theme") {
-            match [ThemeChoice::Light, ThemeChoice::Dark].into_iter().find(|t| t.id() == theme) {
+            match [ThemeChoice::Light, ThemeChoice::Dark]
+                .into_iter()
+                .find(|t| t.id() == theme)
+            {
                 Some(choice) => state.theme_choice.set(Some(choice)),
                 None => problems.push(format!("theme={theme}")),
             }
@@ -130,7 +133,10 @@ pub fn follow_link(state: AppState) {
         }
     }
     if !problems.is_empty() {
-        add_notice(state, trf("link.ignored", &[("parameters", &problems.join(", "))]));
+        add_notice(
+            state,
+            trf("link.ignored", &[("parameters", &problems.join(", "))]),
+        );
     }
     apply_when_known(state, waiting);
     write_to_address_bar(state);
@@ -150,16 +156,25 @@ fn apply_when_known(state: AppState, waiting: Waiting) {
         let mut problems = Vec::new();
         match layer {
             Some(l) if l < layers => state.layer.set(l),
-            Some(l) => problems.push(trf("link.layer_missing", &[("layer", &(l + 1)), ("layers", &layers)])),
+            Some(l) => problems.push(trf(
+                "link.layer_missing",
+                &[("layer", &(l + 1)), ("layers", &layers)],
+            )),
             None => {}
         }
         match head {
             Some(h) if h < heads => state.head.set(h),
-            Some(h) => problems.push(trf("link.head_missing", &[("head", &(h + 1)), ("heads", &heads)])),
+            Some(h) => problems.push(trf(
+                "link.head_missing",
+                &[("head", &(h + 1)), ("heads", &heads)],
+            )),
             None => {}
         }
         if !problems.is_empty() {
-            add_notice(state, trf("link.asks_for", &[("problems", &problems.join("; "))]));
+            add_notice(
+                state,
+                trf("link.asks_for", &[("problems", &problems.join("; "))]),
+            );
         }
         waiting.update_value(|w| {
             w.layer = None;
@@ -174,7 +189,13 @@ fn apply_when_known(state: AppState, waiting: Waiting) {
             if token < count {
                 state.pinned.set(Some(token));
             } else {
-                add_notice(state, trf("link.token_missing", &[("token", &token), ("count", &count)]));
+                add_notice(
+                    state,
+                    trf(
+                        "link.token_missing",
+                        &[("token", &token), ("count", &count)],
+                    ),
+                );
             }
             waiting.update_value(|w| w.token = None);
         }
@@ -212,7 +233,15 @@ pub fn view_parameters(state: AppState) -> Vec<(&'static str, String)> {
         ("top_k", sampling.top_k.to_string()),
         ("top_p", format!("{}", sampling.top_p)),
         ("seed", state.seed.get().to_string()),
-        ("lang", if state.lang.get() == Lang::Zh { "zh" } else { "en" }.to_string()),
+        (
+            "lang",
+            if state.lang.get() == Lang::Zh {
+                "zh"
+            } else {
+                "en"
+            }
+            .to_string(),
+        ),
     ]);
     if let Some(theme) = state.theme_choice.get() {
         parameters.push(("theme", theme.id().to_string()));

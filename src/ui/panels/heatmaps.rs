@@ -121,7 +121,10 @@ fn HeadHeatmap() -> impl IntoView {
             .and_then(|grid| {
                 draw_on(&canvas, width, width.saturating_sub(40), |root| {
                     let (weight, masked) = (tr("chart.weight"), tr("chart.masked"));
-                    let words = HeatmapWords { weight: &weight, masked: &masked };
+                    let words = HeatmapWords {
+                        weight: &weight,
+                        masked: &masked,
+                    };
                     draw_heatmap(root, &grid, highlight, theme, &words)
                 })
                 .map(|area| (area, grid))
@@ -164,7 +167,10 @@ fn HeadHeatmap() -> impl IntoView {
         if options.average_heads {
             trf("heatmaps.title_average", &[("layer", &layer)])
         } else {
-            trf("heatmaps.title_head", &[("layer", &layer), ("head", &(state.head.get() + 1))])
+            trf(
+                "heatmaps.title_head",
+                &[("layer", &layer), ("head", &(state.head.get() + 1))],
+            )
         }
     };
     let file_name = move || {
@@ -178,20 +184,29 @@ fn HeadHeatmap() -> impl IntoView {
     let exports = Exports {
         canvas: canvas_ref,
         svg: Callback::new(move |(width, height)| {
-            let highlight = state.hovered.get_untracked().or(state.pinned.get_untracked());
+            let highlight = state
+                .hovered
+                .get_untracked()
+                .or(state.pinned.get_untracked());
             let theme = state.chart_theme();
             let (weight, masked) = (tr("chart.weight"), tr("chart.masked"));
             drawn.with_untracked(|d| {
                 d.as_ref().map(|(_, grid)| {
                     svg_document(width, height, |root| {
-                        let words = HeatmapWords { weight: &weight, masked: &masked };
+                        let words = HeatmapWords {
+                            weight: &weight,
+                            masked: &masked,
+                        };
                         draw_heatmap(root, grid, highlight, theme, &words)
                     })
                 })
             })
         }),
         table: Callback::new(move |()| {
-            drawn.with_untracked(|d| d.as_ref().map(|(_, grid)| grid_table(grid, untrack(title), tr("heatmaps.corner"))))
+            drawn.with_untracked(|d| {
+                d.as_ref()
+                    .map(|(_, grid)| grid_table(grid, untrack(title), tr("heatmaps.corner")))
+            })
         }),
     };
     let attribute = move |pick: fn(&PlotArea, &AttentionGrid) -> String| {
@@ -246,7 +261,13 @@ fn tooltip(grid: &AttentionGrid, cell: HoveredCell, state: AppState) -> impl Int
                 " {}",
                 trf(
                     "heatmaps.below_share",
-                    &[("percent", &format!("{:.0}", state.heatmap_options.get_untracked().top_share * 100.0))]
+                    &[(
+                        "percent",
+                        &format!(
+                            "{:.0}",
+                            state.heatmap_options.get_untracked().top_share * 100.0
+                        )
+                    )]
                 )
             ),
         ),
@@ -274,7 +295,8 @@ fn value_table(grid: &AttentionGrid) -> impl IntoView {
             let cells = (0..grid.size())
                 .map(|column| match grid.cell(row, column) {
                     Cell::Masked => {
-                        view! { <td class="masked" data-value="masked">{tr("chart.masked")}</td> }.into_any()
+                        view! { <td class="masked" data-value="masked">{tr("chart.masked")}</td> }
+                            .into_any()
                     }
                     cell => {
                         let value = cell.value().unwrap_or(0.0);
@@ -453,11 +475,18 @@ fn LineView() -> impl IntoView {
         svg: Callback::new(move |(width, height)| {
             let theme = state.chart_theme();
             line_data.with_untracked(|d| {
-                d.as_ref().map(|data| svg_document(width, height, |root| draw_head_lines(root, &data.lines(), theme)))
+                d.as_ref().map(|data| {
+                    svg_document(width, height, |root| {
+                        draw_head_lines(root, &data.lines(), theme)
+                    })
+                })
             })
         }),
         table: Callback::new(move |()| {
-            let title = trf("heatmaps.lines_title", &[("layer", &(state.layer.get_untracked() + 1))]);
+            let title = trf(
+                "heatmaps.lines_title",
+                &[("layer", &(state.layer.get_untracked() + 1))],
+            );
             line_data.with_untracked(|d| d.as_ref().map(|data| data.table(title)))
         }),
     };
@@ -467,7 +496,8 @@ fn LineView() -> impl IntoView {
             return;
         };
         let (_, y) = canvas_point(&canvas, &ev);
-        let positions = line_data.with_untracked(|d| d.as_ref().map(|d| d.positions.clone()).unwrap_or_default());
+        let positions = line_data
+            .with_untracked(|d| d.as_ref().map(|d| d.positions.clone()).unwrap_or_default());
         let row = (y / canvas.height().max(1) as f64 * positions.len() as f64).floor();
         if row >= 0.0 {
             if let Some(&position) = positions.get(row as usize) {
@@ -541,7 +571,10 @@ impl LineData {
                 .heads
                 .iter()
                 .flat_map(|(head, weights)| {
-                    weights.chunks(size.max(1)).enumerate().map(move |(row, values)| (head, row, values))
+                    weights
+                        .chunks(size.max(1))
+                        .enumerate()
+                        .map(move |(row, values)| (head, row, values))
                 })
                 .map(|(head, row, values)| DataRow {
                     label: format!("{head_word} {} · {}", head + 1, self.labels[row]),

@@ -17,13 +17,15 @@ use super::state::{use_state, Panel};
 pub fn PanelArea() -> impl IntoView {
     let state = use_state();
     view! {
-        <nav class="panel-tabs" role="tablist" aria-label=tr("panels.label")>
+        <nav class="panel-tabs" aria-label=tr("panels.label")>
+            <div class="tab-list" role="tablist" aria-label=tr("panels.label")>
             {state.offered_panels().into_iter().map(|panel| view! {
                 <button role="tab" data-testid=format!("tab-{}", panel.id())
                     aria-selected=move || (state.panel.get() == panel).to_string()
                     class:active=move || state.panel.get() == panel
                     on:click=move |_| state.panel.set(panel)>{panel.label()}</button>
             }).collect_view()}
+            </div>
             <CopyLink/>
             <EmbedDialog/>
         </nav>

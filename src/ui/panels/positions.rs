@@ -159,8 +159,10 @@ fn MatrixCanvas(
         let width = chart_width(state.viewport_width.get(), 500);
         let height = (width * 4 / 5).max(200);
         let drawn = as_matrix(&array, &names.get_value(), limit_of(&array), |matrix| {
-            draw_on(&canvas, width, height, |root| draw_matrix(root, matrix, theme))
-                .map(|plot| (plot, matrix.rows, matrix.columns))
+            draw_on(&canvas, width, height, |root| {
+                draw_matrix(root, matrix, theme)
+            })
+            .map(|plot| (plot, matrix.rows, matrix.columns))
         });
         match drawn.unwrap_or_else(|| Err(crate::charts::ChartError(tr("positions.not_matrix")))) {
             Ok(drawn) => area.set(Some(drawn)),
@@ -281,7 +283,11 @@ fn LinesCanvas(series: Signal<Vec<(String, Vec<f32>)>>) -> impl IntoView {
             }))
         }),
         table: Callback::new(move |()| {
-            Some(series_table(&series.get_untracked(), tr("positions.position"), tr("positions.lines_caption")))
+            Some(series_table(
+                &series.get_untracked(),
+                tr("positions.position"),
+                tr("positions.lines_caption"),
+            ))
         }),
     };
     view! {

@@ -195,10 +195,17 @@ pub fn BarChart(bars: Signal<Vec<Bar>>, testid: &'static str, value_name: String
         svg: Callback::new(move |(width, height)| {
             let theme = state.chart_theme();
             let bars = bars.get_untracked();
-            Some(svg_document(width, height, |root| draw_bars(root, &bars, theme)))
+            Some(svg_document(width, height, |root| {
+                draw_bars(root, &bars, theme)
+            }))
         }),
         table: Callback::new(move |()| {
-            Some(bars_table(&bars.get_untracked(), value_name.clone(), tr("step.token"), value_name.clone()))
+            Some(bars_table(
+                &bars.get_untracked(),
+                value_name.clone(),
+                tr("step.token"),
+                value_name.clone(),
+            ))
         }),
     };
     view! {

@@ -228,7 +228,10 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
             let explain = if step == 1 {
                 trf("step.dot_explain", &[("d_head", &v.d_head)])
             } else {
-                trf("step.scale_explain", &[("d_head", &v.d_head), ("scale", &format!("{scale:.4}"))])
+                trf(
+                    "step.scale_explain",
+                    &[("d_head", &v.d_head), ("scale", &format!("{scale:.4}"))],
+                )
             };
             let k = v.head_row(&v.trace.k, key);
             let dot = scores[key] * scale;
