@@ -41,6 +41,12 @@ ensure_chromium() {
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
   fi
+  # The Chinese screenshots need a CJK font (the page itself uses whatever the reader's system has).
+  if command -v fc-list >/dev/null && [ -z "$(fc-list :lang=zh 2>/dev/null | head -1)" ]; then
+    echo "setup: installing a Chinese font for the browser tests (fonts-wqy-zenhei)"
+    apt-get update -qq || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei >/dev/null || echo "setup: no Chinese font; zh screenshots will show boxes"
+  fi
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
