@@ -163,6 +163,15 @@ fn top_share_keeps_the_fewest_strongest_keys_reaching_the_share() {
     );
 }
 
+/// The text of every `<text>` element of an SVG document.
+fn svg_texts(svg: &str) -> Vec<&str> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|t| t.split('>').nth(1))
+        .map(|t| t.trim_end_matches("</text").trim())
+        .collect()
+}
+
 #[test]
 fn heatmap_svg_has_labels_legend_and_every_cell() {
     let (trace, special) = traced(fixture!("gpt2"), "The cat sat on the mat.");
@@ -176,12 +185,7 @@ fn heatmap_svg_has_labels_legend_and_every_cell() {
         area
     };
     std::fs::write(concat!(env!("CARGO_TARGET_TMPDIR"), "/heatmap.svg"), &svg).expect("write svg");
-    let texts: Vec<&str> = svg
-        .split("<text")
-        .skip(1)
-        .filter_map(|t| t.split('>').nth(1))
-        .map(|t| t.trim_end_matches("</text").trim())
-        .collect();
+    let texts = svg_texts(&svg);
     for token in &grid.labels {
         let escaped = token.replace('&', "&amp;").replace('<', "&lt;");
         // Each token labels one row and one column.
@@ -428,12 +432,7 @@ fn svg_document_draws_the_chart_with_its_labels() {
     ];
     let svg = svg_document(300, 60, |root| draw_bars(root, &bars, &Theme::DARK)).expect("svg");
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-    let texts: Vec<&str> = svg
-        .split("<text")
-        .skip(1)
-        .filter_map(|t| t.split('>').nth(1))
-        .map(|t| t.trim_end_matches("</text").trim())
-        .collect();
+    let texts = svg_texts(&svg);
     assert!(
         texts.contains(&"mat") && texts.contains(&"rug"),
         "{texts:?}"

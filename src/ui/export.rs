@@ -31,7 +31,11 @@ fn save(filename: &str, href: &str) -> Result<(), String> {
         .map_err(|_| tr("export.no_link"))?;
     link.set_href(href);
     link.set_download(filename);
+    // Attached while clicked: some browsers ignore clicks on links outside the document.
+    let body = document.body().ok_or_else(|| tr("export.no_link"))?;
+    let _ = body.append_child(&link);
     link.click();
+    link.remove();
     Ok(())
 }
 

@@ -3,26 +3,20 @@
 // thumbnails select layer and head for every panel; the line view draws the weights it should.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { openPage, start } from './support.mjs';
+import { mkdirSync } from 'node:fs';
+import { openPage, start, traceCli } from './support.mjs';
 
 const TOLERANCE = 1e-4;
 const GPT2_TEXT = 'The cat sat on the mat because it was warm.';
 const BERT_TEXT = 'the cat sat on the mat';
-let site, binary;
+let site;
 
 before(async () => {
   mkdirSync('test-artifacts', { recursive: true });
-  binary = ['target/debug/trace', 'target/release/trace'].find(existsSync);
-  assert.ok(binary, 'build the trace CLI first (cargo test builds target/debug/trace)');
   site = await start();
 });
 
 after(async () => site?.close());
-
-const traceCli = (model, text) =>
-  JSON.parse(execFileSync(binary, ['--model', `tests/fixtures/${model}`, '--text', text, '--out', '-'], { maxBuffer: 1 << 28 }));
 
 async function openModel(viewport, model, text, tokenCount) {
   const context = await site.browser.newContext({ viewport });

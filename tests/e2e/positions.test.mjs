@@ -4,9 +4,8 @@
 // dimension list redraw, and token + position = input shows the query token's vectors.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { openPage, start } from './support.mjs';
+import { mkdirSync } from 'node:fs';
+import { openPage, start, traceCli } from './support.mjs';
 
 const TOLERANCE = 1e-4;
 const TEXT = 'The cat sat on the mat.';
@@ -14,9 +13,7 @@ let site, cli;
 
 before(async () => {
   mkdirSync('test-artifacts', { recursive: true });
-  const binary = ['target/debug/trace', 'target/release/trace'].find(existsSync);
-  assert.ok(binary, 'build the trace CLI first (cargo test builds target/debug/trace)');
-  cli = JSON.parse(execFileSync(binary, ['--model', 'tests/fixtures/gpt2', '--text', TEXT, '--out', '-'], { maxBuffer: 1 << 28 }));
+  cli = traceCli('gpt2', TEXT);
   site = await start();
 });
 

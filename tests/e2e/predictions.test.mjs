@@ -4,24 +4,18 @@
 // gradient×input saliency = the CLI's `saliency.scores`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { openPage, start } from './support.mjs';
+import { mkdirSync } from 'node:fs';
+import { openPage, start, traceCli } from './support.mjs';
 
 const TOLERANCE = 1e-4;
-let site, binary;
+let site;
 
 before(async () => {
   mkdirSync('test-artifacts', { recursive: true });
-  binary = ['target/debug/trace', 'target/release/trace'].find(existsSync);
-  assert.ok(binary, 'build the trace CLI first (cargo test builds target/debug/trace)');
   site = await start();
 });
 
 after(async () => site?.close());
-
-const traceCli = (model, text, extra = []) =>
-  JSON.parse(execFileSync(binary, ['--model', `tests/fixtures/${model}`, '--text', text, '--out', '-', ...extra], { maxBuffer: 1 << 28 }));
 
 function softmax(logits, temperature) {
   const max = Math.max(...logits);

@@ -2,9 +2,8 @@
 // probabilities and the head output, for the same text, layer, head and query token.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { openPage, start } from './support.mjs';
+import { mkdirSync } from 'node:fs';
+import { openPage, start, traceCli } from './support.mjs';
 
 const TEXT = 'Hello world, the cat sat on the mat.';
 const [LAYER, HEAD, QUERY] = [1, 2, 5];
@@ -13,9 +12,7 @@ let site, cli;
 
 before(async () => {
   mkdirSync('test-artifacts', { recursive: true });
-  const binary = ['target/debug/trace', 'target/release/trace'].find(existsSync);
-  assert.ok(binary, 'build the trace CLI first (cargo test builds target/debug/trace)');
-  cli = JSON.parse(execFileSync(binary, ['--model', 'tests/fixtures/gpt2', '--text', TEXT, '--out', '-'], { maxBuffer: 1 << 28 }));
+  cli = traceCli('gpt2', TEXT);
   site = await start();
 });
 

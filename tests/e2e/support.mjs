@@ -1,6 +1,8 @@
 // Shared by the browser tests and the measurement command: serve dist/, launch Debian's
 // Chromium, open pages with the Hub simulated (unreachable unless a handler answers) and every
 // console error, page error and dialog recorded.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { serve } from '../../scripts/static-server.mjs';
 
@@ -42,4 +44,12 @@ export async function openPage(context, base, query = '', hub = null) {
   });
   await page.goto(`${base}/${query}`);
   return { page, errors, hubRequests };
+}
+
+/** The trace CLI's JSON for a fixture model (`tests/fixtures/${model}`) and text: the numbers the
+ *  page must show. `cargo test` builds the CLI (target/debug/trace). */
+export function traceCli(model, text, extra = []) {
+  const binary = ['target/debug/trace', 'target/release/trace'].find(existsSync);
+  if (!binary) throw new Error('build the trace CLI first (cargo test builds target/debug/trace)');
+  return JSON.parse(execFileSync(binary, ['--model', `tests/fixtures/${model}`, '--text', text, '--out', '-', ...extra], { maxBuffer: 1 << 28 }));
 }
