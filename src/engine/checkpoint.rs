@@ -13,9 +13,102 @@ pub struct Checkpoint {
     tensors: HashMap<String, Tensor>,
 }
 
+/// The largest safetensors header accepted (the format's own reader refuses more than 100 MB;
+/// real headers are a few hundred kB).
+const MAX_HEADER_BYTES: u64 = 100_000_000;
+
+/// Recognises files that are not safetensors, and safetensors files whose header cannot be
+/// right, before anything trusts a size field in them.
+pub fn check_safetensors_layout(bytes: &[u8]) -> Result<()> {
+    let weights = |message: String| Err(EngineError::Weights(message));
+    if bytes.starts_with(b"GGUF") {
+        return weights(
+            "this is a GGUF file (llama.cpp's format), not .safetensors; pick the repository's \
+             model.safetensors"
+                .into(),
+        );
+    }
+    if bytes.starts_with(b"PK\x03\x04") || bytes.first() == Some(&0x80) {
+        return weights(
+            "this is a PyTorch .bin checkpoint (a pickle), not .safetensors; pick the \
+             repository's model.safetensors, or convert the .bin with the `safetensors` Python \
+             package"
+                .into(),
+        );
+    }
+    if bytes.len() < 8 {
+        return weights(format!(
+            "the file has only {} bytes: it is empty or cut off; download it again",
+            bytes.len()
+        ));
+    }
+    let mut length = [0u8; 8];
+    length.copy_from_slice(&bytes[..8]);
+    let header_len = u64::from_le_bytes(length);
+    let available = bytes.len() as u64 - 8;
+    if header_len > MAX_HEADER_BYTES {
+        return weights(format!(
+            "the file claims a {header_len}-byte header, which no real checkpoint has: it is \
+             damaged or not a .safetensors file"
+        ));
+    }
+    if header_len > available {
+        return weights(format!(
+            "the header should be {header_len} bytes but the file has only {available} after \
+             the length field: the file is cut off; download it again"
+        ));
+    }
+    let header = &bytes[8..8 + header_len as usize];
+    let parsed: std::result::Result<serde_json::Value, _> = serde_json::from_slice(header);
+    let Ok(serde_json::Value::Object(entries)) = parsed else {
+        return weights(
+            "the header is not a JSON object: the file is damaged or not a .safetensors file"
+                .into(),
+        );
+    };
+    let data_len = available - header_len;
+    for (name, entry) in &entries {
+        if name == "__metadata__" {
+            continue;
+        }
+        let dtype = entry.get("dtype").and_then(|d| d.as_str()).unwrap_or("");
+        const KNOWN: [&str; 13] = [
+            "BOOL", "U8", "I8", "I16", "U16", "F16", "BF16", "I32", "U32", "F32", "F64", "I64",
+            "U64",
+        ];
+        if !KNOWN.contains(&dtype) {
+            return weights(format!(
+                "the tensor `{name}` has the data type `{dtype}`, which Attention Explorer \
+                 cannot read (it reads F32, F16 and BF16 weights)"
+            ));
+        }
+        let end = entry
+            .get("data_offsets")
+            .and_then(|o| o.as_array())
+            .and_then(|o| o.get(1))
+            .and_then(|o| o.as_u64());
+        match end {
+            Some(end) if end > data_len => {
+                return weights(format!(
+                    "the tensor `{name}` ends at byte {end} of the data but the file holds only \
+                     {data_len}: the file is cut off; download it again"
+                ))
+            }
+            Some(_) => {}
+            None => {
+                return weights(format!(
+                    "the tensor `{name}` has no valid `data_offsets`: the file is damaged"
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Checkpoint {
     /// Parses a safetensors file held in memory.
     pub fn from_safetensors(bytes: &[u8]) -> Result<Self> {
+        check_safetensors_layout(bytes)?;
         let raw = candle_core::safetensors::load_buffer(bytes, &Device::Cpu).map_err(|e| {
             EngineError::Weights(format!(
                 "cannot read the file ({}); is it a complete .safetensors file?",
@@ -120,6 +213,26 @@ impl Checkpoint {
     /// Number of f32 values held: the model's parameter count.
     pub fn parameter_count(&self) -> usize {
         self.tensors.values().map(Tensor::elem_count).sum()
+    }
+
+    /// Tensors holding NaN or infinite values, with how many, sorted by name. Such a model
+    /// still runs (its numbers are shown as they come out), but the page warns.
+    pub fn non_finite_tensors(&self) -> Result<Vec<(String, usize)>> {
+        let mut found = Vec::new();
+        for (name, tensor) in &self.tensors {
+            // A NaN or infinity makes the sum non-finite; only then are the values counted (a
+            // sum that merely overflows counts none and is not reported).
+            let probe = tensor.sum_all()?.to_scalar::<f32>()?;
+            if !probe.is_finite() {
+                let values = tensor.flatten_all()?.to_vec1::<f32>()?;
+                let count = values.iter().filter(|v| !v.is_finite()).count();
+                if count > 0 {
+                    found.push((name.clone(), count));
+                }
+            }
+        }
+        found.sort();
+        Ok(found)
     }
 }
 

@@ -28,6 +28,7 @@ pub struct Model {
     /// Number of weights in the checkpoint (buffers such as position ids excluded).
     pub parameter_count: usize,
     network: Network,
+    warnings: Vec<String>,
 }
 
 /// One candidate token with its probability.
@@ -126,6 +127,11 @@ impl Model {
         )
     }
 
+    /// What the user should know about the loaded files although they load (e.g. NaN weights).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
     /// Builds the network from an already parsed checkpoint.
     pub fn from_parts(
         config: ModelConfig,
@@ -141,6 +147,9 @@ impl Model {
             )));
         }
         let parameter_count = checkpoint.parameter_count();
+        let warnings = non_finite_warning(&checkpoint.non_finite_tensors()?)
+            .into_iter()
+            .collect();
         let network = match config.architecture {
             Architecture::Gpt2 => {
                 Network::Gpt2(Gpt2::load(checkpoint, &config).map_err(weights_error)?)
@@ -157,6 +166,7 @@ impl Model {
             tokenizer,
             parameter_count,
             network,
+            warnings,
         })
     }
 
@@ -508,4 +518,27 @@ impl Model {
             }),
         }
     }
+}
+
+/// The warning for weights holding NaN or infinite values, if any do.
+fn non_finite_warning(tensors: &[(String, usize)]) -> Option<String> {
+    if tensors.is_empty() {
+        return None;
+    }
+    let listed = tensors
+        .iter()
+        .take(3)
+        .map(|(name, count)| format!("`{name}` ({count})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = if tensors.len() > 3 {
+        format!(" and {} more", tensors.len() - 3)
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "model.safetensors: {} tensor(s) hold NaN or infinite values: {listed}{more}. The model \
+         runs, but numbers that depend on them will be NaN; the checkpoint is probably damaged.",
+        tensors.len()
+    ))
 }

@@ -35,6 +35,7 @@ pub struct TextTokenizer {
 impl TextTokenizer {
     /// Reads tokenizer.json; padding and truncation are switched off (MiniLM's file pads to 128).
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        check_tokenizer_json(bytes)?;
         let inner = Tokenizer::from_bytes(bytes).map_err(|e| {
             EngineError::Tokenizer(format!(
                 "cannot read it ({e}); use the model's own tokenizer.json"
@@ -150,5 +151,70 @@ impl TextTokenizer {
     /// Number of ids, added tokens included.
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
+    }
+}
+
+/// Checks what the `tokenizers` crate would panic on instead of reporting (a panic cannot be
+/// caught in wasm, where it would kill the worker): JSON syntax errors inside the decoder (its
+/// reader `expect`s them away), and a template post-processor naming a special token it does
+/// not define (`encode` indexes a map with it).
+fn check_tokenizer_json(bytes: &[u8]) -> Result<()> {
+    let json: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        EngineError::Tokenizer(format!(
+            "not valid JSON ({e}); use the model's own tokenizer.json"
+        ))
+    })?;
+    check_post_processor(json.get("post_processor"))
+}
+
+fn check_post_processor(processor: Option<&serde_json::Value>) -> Result<()> {
+    let Some(processor) = processor.filter(|p| !p.is_null()) else {
+        return Ok(());
+    };
+    match processor.get("type").and_then(|t| t.as_str()) {
+        Some("Sequence") => {
+            for inner in processor
+                .get("processors")
+                .and_then(|p| p.as_array())
+                .into_iter()
+                .flatten()
+            {
+                check_post_processor(Some(inner))?;
+            }
+            Ok(())
+        }
+        Some("TemplateProcessing") => {
+            let defined = processor.get("special_tokens").and_then(|s| s.as_object());
+            for template in ["single", "pair"] {
+                for piece in processor
+                    .get(template)
+                    .and_then(|t| t.as_array())
+                    .into_iter()
+                    .flatten()
+                {
+                    let Some(id) = piece.pointer("/SpecialToken/id").and_then(|i| i.as_str())
+                    else {
+                        continue;
+                    };
+                    let entry = defined.and_then(|d| d.get(id));
+                    let ids = entry.and_then(|e| e.get("ids")).and_then(|i| i.as_array());
+                    let tokens = entry
+                        .and_then(|e| e.get("tokens"))
+                        .and_then(|t| t.as_array());
+                    match (ids, tokens) {
+                        (Some(ids), Some(tokens)) if ids.len() == tokens.len() => {}
+                        _ => {
+                            return Err(EngineError::Tokenizer(format!(
+                                "its post-processor template uses the special token `{id}`, \
+                                 which it does not define (with matching ids and tokens); use \
+                                 the model's own tokenizer.json"
+                            )))
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
     }
 }

@@ -326,6 +326,11 @@ fn receive(response: Response) {
         Response::Error { id, message } => {
             if id.is_none() {
                 state.load.set(LoadStatus::Failed(message.clone()));
+                if let Some(source) = state.source.get_untracked() {
+                    leptos::task::spawn_local(async move {
+                        super::loader::forget_source(&source).await
+                    });
+                }
             }
             let current = |id: u32| id == latest || analyses.contains(&id);
             if id.is_none_or(current) {

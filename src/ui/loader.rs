@@ -302,6 +302,17 @@ pub async fn cached_urls() -> Vec<String> {
         .collect()
 }
 
+/// Drops a source's files from the cache, so that a model that failed to load from them is
+/// downloaded afresh next time instead of failing again from a damaged copy.
+pub async fn forget_source(source: &ModelSource) {
+    let Some(cache) = open_cache().await else {
+        return;
+    };
+    for file in MODEL_FILES {
+        let _ = JsFuture::from(cache.delete_with_str(&source.url(file))).await;
+    }
+}
+
 /// Deletes every cached model file.
 pub async fn clear_cache() {
     if let Some(caches) = web_sys::window().and_then(|w| w.caches().ok()) {

@@ -162,6 +162,9 @@ fn ModelCard() -> impl IntoView {
                             {move || state.worker_memory.get().map(|bytes| format!(" · {}", trf("picker.worker_mb", &[("mb", &format!("{:.0}", bytes as f64 / 1e6))])))}
                         </span>
                     </div>
+                    {card.warnings.iter().map(|warning| view! {
+                        <div class="notice" role="status" data-testid="model-warning">{warning.clone()}</div>
+                    }).collect_view()}
                     {(!card.has_prediction_head).then(|| view! {
                         <div class="hint">{tr("picker.no_head")}</div>
                     })}
@@ -239,7 +242,18 @@ fn LoadProgress() -> impl IntoView {
                 }.into_any()
             }
             LoadStatus::Building => view! { <div class="progress" data-testid="progress"><progress aria-label=tr("picker.building")></progress>{format!(" {}", tr("picker.building"))}</div> }.into_any(),
-            LoadStatus::Failed(message) => view! { <div class="load-failed" data-testid="load-failed">{trf("picker.failed", &[("message", &message)])}</div> }.into_any(),
+            LoadStatus::Failed(message) => view! {
+                <div class="load-failed" data-testid="load-failed">
+                    {trf("picker.failed", &[("message", &message)])}
+                    {move || state.source.get().map(|source| view! {
+                        " " <button data-testid="retry-load" on:click=move |_| {
+                            let source = source.clone();
+                            state.error.set(None);
+                            spawn_local(async move { report(open_with_offline_fallback(source, state).await, state) });
+                        }>{tr("picker.retry")}</button>
+                    })}
+                </div>
+            }.into_any(),
             LoadStatus::Idle | LoadStatus::Ready => ().into_any(),
         }}
     }

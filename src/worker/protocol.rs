@@ -142,6 +142,9 @@ pub struct ModelCard {
     pub has_prediction_head: bool,
     /// The mask token, for masked language models.
     pub mask_token: Option<String>,
+    /// Problems in the files that did not stop the model from loading (e.g. NaN weights).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 impl ModelCard {
@@ -159,6 +162,7 @@ impl ModelCard {
             vocab_size: config.vocab_size,
             max_positions: config.max_positions,
             has_prediction_head: model.has_prediction_head(),
+            warnings: model.warnings().to_vec(),
             mask_token: model
                 .tokenizer
                 .mask_token()
