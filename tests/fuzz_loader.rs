@@ -12,8 +12,11 @@ use std::time::{Duration, Instant};
 
 use attention_explorer::engine::Model;
 
+/// A fixture's name, config.json, tokenizer.json and model.safetensors.
+type Seed = (&'static str, &'static [u8], &'static [u8], &'static [u8]);
+
 /// The corpus: every fixture folder's three files.
-const CORPUS: [(&str, &[u8], &[u8], &[u8]); 4] = [
+const CORPUS: [Seed; 4] = [
     (
         "gpt2",
         include_bytes!("fixtures/gpt2/config.json"),
