@@ -10,7 +10,8 @@ const TYPES = {
   '.svg': 'image/svg+xml', '.png': 'image/png', '.txt': 'text/plain; charset=utf-8',
 };
 
-export function serve(root, port = 0) {
+/** Serves `root`; `headers` are added to every response (e.g. a Content-Security-Policy). */
+export function serve(root, port = 0, headers = {}) {
   const base = resolve(root);
   const server = createServer((request, response) => {
     const path = decodeURIComponent(new URL(request.url, 'http://localhost').pathname);
@@ -23,10 +24,11 @@ export function serve(root, port = 0) {
         'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
         'Content-Length': size,
         'Cache-Control': 'no-cache',
+        ...headers,
       });
       createReadStream(file).pipe(response);
     } catch {
-      response.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
+      response.writeHead(404, { 'Content-Type': 'text/plain', ...headers }).end('not found');
     }
   });
   return new Promise((ready) => server.listen(port, '127.0.0.1', () => ready(server)));

@@ -65,6 +65,19 @@ fn real_gpt2_bpe_matches_transformers_ids() {
 }
 
 #[test]
+fn real_gpt2_bpe_round_trips_random_unicode() {
+    let Some(dir) = asset(".cache/gpt2-bpe", "vocab.bpe") else {
+        return;
+    };
+    let tokenizer = TextTokenizer::from_gpt2_vocab(
+        &read(&dir.join("encoder.json")),
+        &read(&dir.join("vocab.bpe")),
+    )
+    .expect("GPT-2 BPE");
+    common::check_round_trip(&tokenizer, 2000, 0x6077_2b9e);
+}
+
+#[test]
 fn real_bert_wordpiece_matches_transformers_ids() {
     let Some(dir) = asset("public/models/all-MiniLM-L6-v2", "tokenizer.json") else {
         return;

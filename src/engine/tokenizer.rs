@@ -110,6 +110,13 @@ impl TextTokenizer {
         })
     }
 
+    /// The text of `ids` (special tokens included), as the tokenizer's decoder writes it.
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        self.inner
+            .decode(ids, false)
+            .map_err(|e| EngineError::Tokenizer(format!("cannot decode these ids ({e})")))
+    }
+
     /// How a token is shown: the text it stands for, with spaces and newlines made visible.
     pub fn display_token(&self, id: u32) -> String {
         if self.byte_level {

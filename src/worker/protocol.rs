@@ -59,6 +59,9 @@ pub enum Request {
         position: Option<usize>,
         target: Option<u32>,
     },
+    /// A test hook: the worker panics while handling it, as a bug in the engine would, so the
+    /// tests can check that the page recovers. The page itself never sends it.
+    CrashForTest,
 }
 
 /// What the worker answers.
@@ -216,6 +219,7 @@ impl Session {
 pub fn handle(session: &mut Session, request: Request) -> Response {
     let id = match &request {
         Request::Load { .. } => None,
+        Request::CrashForTest => panic!("the test hook asked the worker to crash mid-request"),
         Request::Tokenize { id, .. }
         | Request::Trace { id, .. }
         | Request::Predict { id, .. }
@@ -251,7 +255,7 @@ pub fn handle(session: &mut Session, request: Request) -> Response {
             .as_ref()
             .ok_or_else(|| EngineError::Input("No model is loaded yet: pick one first.".into()))?;
         Ok(match request {
-            Request::Load { .. } => {
+            Request::Load { .. } | Request::CrashForTest => {
                 return Err(crate::engine::EngineError::Compute(
                     "load handled above".into(),
                 ))

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 use std::collections::HashMap;
 
-use attention_explorer::engine::{Array, Model};
+use attention_explorer::engine::{Array, Model, TextTokenizer};
 use candle_core::{Device, IndexOp, Tensor};
 
 /// The largest error any compared field may have.
@@ -315,3 +315,53 @@ pub fn flatten(value: &serde_json::Value) -> (Vec<usize>, Vec<f32>) {
     walk(value, 0, &mut shape, &mut data);
     (shape, data)
 }
+
+/// xorshift64*.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    pub fn below(&mut self, n: u32) -> u32 {
+        (self.next() % n as u64) as u32
+    }
+}
+
+/// A random string of 1–40 characters drawn from ranges that break naive text handling.
+pub fn random_text(rng: &mut Rng) -> String {
+    const RANGES: [(u32, u32); 10] = [
+        (0x20, 0x7e),       // ASCII
+        (0x00, 0x1f),       // control characters
+        (0xa0, 0x24f),      // Latin-1 and extended Latin
+        (0x300, 0x36f),     // combining marks
+        (0x590, 0x6ff),     // Hebrew, Arabic (right-to-left)
+        (0x200b, 0x200f),   // zero-width and direction marks
+        (0x4e00, 0x9fff),   // CJK
+        (0x1f300, 0x1faff), // emoji
+        (0xfe00, 0xfe0f),   // variation selectors
+        (0x10000, 0x10ffff),
+    ];
+    let length = 1 + rng.below(40);
+    (0..length)
+        .filter_map(|_| {
+            let (low, high) = RANGES[rng.below(RANGES.len() as u32) as usize];
+            char::from_u32(low + rng.below(high - low + 1))
+        })
+        .collect()
+}
+
+/// Checks the byte-level round trip on `cases` random strings.
+pub fn check_round_trip(tokenizer: &TextTokenizer, cases: usize, seed: u64) {
+    let mut rng = Rng(seed);
+    for case in 0..cases {
+        let text = random_text(&mut rng);
+        let ids = tokenizer.encode(&text).expect("encode").ids;
+        let back = tokenizer.decode(&ids).expect("decode");
+        assert_eq!(back, text, "case {case}: {text:?} → {ids:?} → {back:?}");
+    }
+}
+

@@ -9,9 +9,10 @@ import { serve } from '../../scripts/static-server.mjs';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic',
   '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
 
-/** Serves dist/ and launches Chromium; returns { server, origin, browser, close }. */
-export async function start(root = 'dist') {
-  const server = await serve(root, 0);
+/** Serves dist/ (with `headers` on every response) and launches Chromium; returns
+ *  { server, origin, browser, close }. */
+export async function start(root = 'dist', headers = {}) {
+  const server = await serve(root, 0, headers);
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
   return {
     server,

@@ -275,7 +275,7 @@ fn tooltip(grid: &AttentionGrid, cell: HoveredCell, state: AppState) -> impl Int
     };
     view! {
         <div class="tooltip" role="status" data-testid="heatmap-tooltip"
-            style=format!("left: {:.0}px; top: {:.0}px", cell.x + 14.0, cell.y + 14.0)
+            style:left=format!("{:.0}px", cell.x + 14.0) style:top=format!("{:.0}px", cell.y + 14.0)
             data-query=query.to_string() data-key=key.to_string() data-kind=kind data-value=value.to_string()>
             <span>{format!("“{}” ({query}) → “{}” ({key})", grid.labels[cell.row], grid.labels[cell.column])}</span>
             <strong>{format!("{value:.4}")}</strong>{note}
@@ -512,7 +512,7 @@ fn LineView() -> impl IntoView {
             <figcaption>{move || trf("heatmaps.lines_title", &[("layer", &(state.layer.get() + 1))])}</figcaption>
             <div class="head-toggles" role="group" aria-label=tr("heatmaps.lines_heads")>
                 {move || (0..n_heads.get()).map(|head| view! {
-                    <label class="head-toggle" style=format!("--head-colour: {}", css_colour(head_colour(head)))>
+                    <label class="head-toggle" style:--head-colour=css_colour(head_colour(head))>
                         <input type="checkbox" data-testid=format!("line-head-{head}")
                             prop:checked=move || shown.with(|s| s.get(head).copied().unwrap_or(false))
                             on:change=move |ev| { let on = event_target_checked(&ev); shown.update(|s| if let Some(x) = s.get_mut(head) { *x = on }) }/>

@@ -223,7 +223,7 @@ fn MatrixCanvas(
                     let value = array.data[cell.row * array.shape[1] + cell.column];
                     view! {
                         <div class="tooltip" role="status" data-testid=format!("{testid}-tooltip")
-                            style=format!("left: {:.0}px; top: {:.0}px", cell.x + 14.0, cell.y + 14.0)
+                            style:left=format!("{:.0}px", cell.x + 14.0) style:top=format!("{:.0}px", cell.y + 14.0)
                             data-row=cell.row.to_string() data-column=cell.column.to_string() data-value=value.to_string()>
                             {format!("{} {}, {} {}: ", row_name, cell.row, column_name, cell.column)}<strong>{format!("{value:.4}")}</strong>
                         </div>

@@ -335,8 +335,8 @@ fn LogitLensTable() -> impl IntoView {
                 let name = if layer.layer == 0 { tr("predictions.embeddings") } else { trf("predictions.after_layer", &[("layer", &layer.layer)]) };
                 let top = layer.top.iter().map(|c: &Candidate| format!("{} {:.3}", c.token, c.probability)).collect::<Vec<_>>().join(" · ");
                 let rank = layer.final_token_rank;
-                let shade = format!("--rank-shade: {:.2}", 1.0 / rank as f64);
-                view! { <tr><th scope="row">{name}</th><td>{top}</td><td class="rank" style=shade data-testid="lens-rank" data-rank=rank.to_string()>{rank}</td></tr> }
+                let shade = format!("{:.2}", 1.0 / rank as f64);
+                view! { <tr><th scope="row">{name}</th><td>{top}</td><td class="rank" style:--rank-shade=shade data-testid="lens-rank" data-rank=rank.to_string()>{rank}</td></tr> }
             }).collect_view();
             view! {
                 <section class="lens" data-testid="logit-lens" data-position=lens.position.to_string()>

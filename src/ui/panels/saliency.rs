@@ -48,7 +48,7 @@ pub fn SalientTokens() -> impl IntoView {
                         let title = format!("{token}: {share:.4}");
                         view! {
                             <span class="salient" data-index=index data-value=share.to_string() title=title
-                                style=format!("--share: {:.3}", share / largest)>{token}</span>
+                                style:--share=format!("{:.3}", share / largest)>{token}</span>
                         }
                     }).collect_view()}
                 </p>

@@ -86,7 +86,7 @@ pub(super) fn vector(values: &[f32], kind: &'static str) -> impl IntoView {
         .map(|(i, &v)| {
             let alpha = (v.abs() / scale).min(1.0);
             let colour = if v >= 0.0 { format!("rgba(214, 39, 40, {alpha:.3})") } else { format!("rgba(31, 119, 180, {alpha:.3})") };
-            view! { <span class="cell" style=format!("background: {colour}") data-value=v.to_string() title=format!("[{i}] = {v}")></span> }
+            view! { <span class="cell" style:background=colour data-value=v.to_string() title=format!("[{i}] = {v}")></span> }
         })
         .collect_view();
     view! { <span class="vector" data-kind=kind>{cells}</span> }
@@ -273,7 +273,7 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
             let rows = (0..v.n_tokens).map(|j| view! {
                 <tr class:focused=j == key on:mouseenter=hover(j)><th>{v.token(j)}</th><td>{if masked[j] == f32::NEG_INFINITY { "e^(−∞) = 0".to_string() } else { format!("e^({:.3}) = {:.4}", masked[j] - max, exps[j]) }}</td>
                     <td>"÷ " {format!("{total:.4}")} " ="</td><td>{number(probs[j], "prob")}</td>
-                    <td><span class="bar" style=format!("width: {:.1}px", 120.0 * probs[j])></span></td></tr>
+                    <td><span class="bar" style:width=format!("{:.1}px", 120.0 * probs[j])></span></td></tr>
             }).collect_view();
             let formula = view! { <math display="block" data-testid="formula">
             <msub><mi>"p"</mi><mtext>{v.token(key)}</mtext></msub><mo>"="</mo>

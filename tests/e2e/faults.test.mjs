@@ -1,0 +1,375 @@
+// The fault table's browser half: bad text, script payloads in the box and in every link
+// parameter, damaged and wrong model files, network failures, a worker crash and a strict
+// Content-Security-Policy. Each case checks what the user sees and appends its row to
+// test-artifacts/faults/e2e.jsonl (scripts/faults.sh turns the rows into tests/FAULTS.md).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { openPage, start } from './support.mjs';
+
+const ROWS = 'test-artifacts/faults/e2e.jsonl';
+const READY = '[data-testid=model-ready]';
+const GPT2 = (file) => readFileSync(`tests/fixtures/gpt2/${file}`);
+let site, special;
+
+/** Appends a row of the fault table. */
+function record(group, fault, seen, name) {
+  appendFileSync(ROWS, JSON.stringify({ group, fault, seen: seen.replace(/\s+/g, ' ').trim(), test: `tests/e2e/faults.test.mjs: ${name}` }) + '\n');
+}
+
+/** A server in front of dist/ whose models/drop, models/slow and models/cutfile misbehave. */
+async function specialServer(staticServer) {
+  const staticHandler = staticServer.listeners('request')[0];
+  const weights = GPT2('model.safetensors');
+  const server = createServer((request, response) => {
+    const match = new URL(request.url, 'http://x').pathname.match(/\/models\/(drop|slow|cutfile)\/(.+)$/);
+    if (!match) return staticHandler(request, response);
+    const [, kind, file] = match;
+    const body = file === 'model.safetensors' ? weights : GPT2(file);
+    if (file !== 'model.safetensors') {
+      response.writeHead(200, { 'Content-Length': body.length, 'Content-Type': 'application/octet-stream' });
+      return response.end(body);
+    }
+    if (kind === 'cutfile') {
+      // A complete download of a damaged file: 60 % of the weights, Content-Length to match.
+      const cut = weights.subarray(0, Math.floor(weights.length * 0.6));
+      response.writeHead(200, { 'Content-Length': cut.length });
+      return response.end(cut);
+    }
+    response.writeHead(200, { 'Content-Length': weights.length, 'Content-Type': 'application/octet-stream' });
+    if (kind === 'drop') {
+      // The connection breaks after 40 % of the promised bytes.
+      response.write(weights.subarray(0, Math.floor(weights.length * 0.4)));
+      setTimeout(() => response.socket.destroy(), 200);
+      return undefined;
+    }
+    // Slow: 2 kB every 100 ms (about 8 s for the 150 kB fixture).
+    let sent = 0;
+    const timer = setInterval(() => {
+      if (response.destroyed) return clearInterval(timer);
+      const chunk = weights.subarray(sent, sent + 2048);
+      sent += chunk.length;
+      if (sent >= weights.length) { clearInterval(timer); response.end(chunk); } else response.write(chunk);
+    }, 100);
+    request.on('close', () => clearInterval(timer));
+    return undefined;
+  });
+  await new Promise((ready) => server.listen(0, '127.0.0.1', ready));
+  return server;
+}
+
+before(async () => {
+  mkdirSync('test-artifacts/faults', { recursive: true });
+  site = await start();
+  special = await specialServer(site.server);
+});
+after(async () => { special?.close(); await site?.close(); });
+
+async function openGpt2(query = '', options = {}) {
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
+  const opened = await openPage(context, site.origin, `?model=folder:fixture-gpt2${query}`);
+  await opened.page.waitForSelector(READY, { timeout: 60_000 });
+  return { ...opened, context };
+}
+
+const visible = (page, selector) => page.$eval(selector, (n) => n.textContent);
+const tokenCount = (page) => page.$$eval('[data-testid=token]', (n) => n.length);
+
+test('text: empty, spaces, 10 000 characters, exactly the maximum, and unusual characters', async () => {
+  const name = 'text faults';
+  const { page, errors, context } = await openGpt2();
+  for (const [fault, text] of [['empty text', ''], ['only whitespace', '   \n\t  ']]) {
+    await page.fill('[data-testid=text]', text);
+    await page.waitForSelector('[data-testid=empty-hint]');
+    assert.equal(await tokenCount(page), 0);
+    record('Text and URL input', fault, `${await visible(page, '[data-testid=empty-hint]')} (no tokens, no error)`, name);
+  }
+  await page.fill('[data-testid=text]', 'the cat sat on the mat '.repeat(435).slice(0, 10_000));
+  await page.waitForSelector('[data-testid=truncated]');
+  assert.equal(await tokenCount(page), 64);
+  record('Text and URL input', '10 000 characters', `${await visible(page, '[data-testid=truncated]')} (64 token chips)`, name);
+
+  // Exactly 64 tokens: the longest prefix of a long text that is not truncated.
+  const long = 'the cat sat on the mat because it was warm and the dog slept '.repeat(10);
+  let [low, high] = [1, long.length];
+  while (low < high) {
+    const middle = Math.ceil((low + high) / 2);
+    await page.fill('[data-testid=text]', long.slice(0, middle));
+    await page.waitForFunction(() => !document.querySelector('.busy') && document.querySelectorAll('[data-testid=token]').length > 0);
+    const truncated = await page.$('[data-testid=truncated]');
+    if (truncated) high = middle - 1; else low = middle;
+  }
+  await page.fill('[data-testid=text]', long.slice(0, low));
+  await page.waitForFunction(() => !document.querySelector('.busy') && document.querySelectorAll('[data-testid=token]').length === 64);
+  assert.equal(await page.$('[data-testid=truncated]'), null, 'exactly 64 tokens is not truncated');
+  await page.waitForSelector('[data-testid=step-header]');
+  record('Text and URL input', 'exactly the maximum number of positions (64)', '64 token chips, no notice, the step-through traces all of them', name);
+
+  const unusual = {
+    emoji: 'The 🐈 sat on the 🧶 👍🏽',
+    CJK: '猫坐在垫子上。注意力机制',
+    'right-to-left (Arabic, Hebrew)': 'القط جلس على الحصيرة שלום',
+    'zero-width characters': 'the\u200bcat\u200c sat\u200d on\ufeff the mat',
+    'combining characters': 'cafe\u0301 na\u0308ive Z\u0351\u0308\u0327a\u0336lgo',
+    'control characters': 'the\u0001cat\u0007 sat\u001b[31m on\u0000 the mat',
+  };
+  for (const [fault, text] of Object.entries(unusual)) {
+    await page.fill('[data-testid=text]', text);
+    await page.waitForFunction(() => !document.querySelector('.busy') && document.querySelectorAll('[data-testid=token]').length > 0);
+    await page.waitForSelector('[data-testid=step-header]');
+    assert.equal(await page.$('[data-testid=error]'), null, `${fault}: an error banner`);
+    const chips = await tokenCount(page);
+    record('Text and URL input', fault, `${chips} token chips, traced; no error`, name);
+  }
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('text: a masked LM without [MASK], and with 20 masks', async () => {
+  const name = 'mask faults';
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const { page, errors } = await openPage(context, site.origin, '?model=folder:fixture-distilbert&panel=predictions');
+  await page.waitForSelector(READY, { timeout: 60_000 });
+  await page.fill('[data-testid=text]', 'the cat sat on the mat');
+  await page.waitForSelector('[data-testid=error]');
+  const message = await visible(page, '[data-testid=error]');
+  assert.match(message, /\[MASK\]/);
+  record('Text and URL input', 'masked LM, no [MASK] in the text', message.replace('×', ''), name);
+  await page.click('[data-testid=error] .dismiss');
+  await page.fill('[data-testid=text]', Array.from({ length: 20 }, () => 'the [MASK]').join(' '));
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=mask-fill]').length === 20, null, { timeout: 30_000 });
+  record('Text and URL input', 'masked LM, 20 masks', '20 fill lists, one per [MASK], each as a completed sentence', name);
+  assert.deepEqual(errors.filter((e) => !/MASK/.test(e)), []);
+  await context.close();
+});
+
+const PAYLOADS = ['<script>alert(1)</script>', '<img src=x onerror=alert(1)>', 'javascript:alert(1)', '"><svg onload=alert(1)>'];
+const PARAMETERS = ['model', 'text', 'layer', 'head', 'token', 'panel', 'step', 'temperature', 'top_k', 'top_p', 'seed', 'lang', 'theme', 'embed', 'panels', 'lock'];
+
+/** Elements a payload could have injected. */
+const injected = (page) => page.evaluate(() => ({
+  images: document.querySelectorAll('img').length,
+  svgs: [...document.querySelectorAll('svg')].filter((s) => s.getAttribute('onload')).length,
+  scripts: [...document.querySelectorAll('script')].filter((s) => !s.src).length,
+  handlers: [...document.querySelectorAll('*')].filter((e) => [...e.attributes].some((a) => a.name.startsWith('on'))).length,
+  links: [...document.querySelectorAll('a[href^="javascript:"]')].length,
+}));
+const NONE = { images: 0, svgs: 0, scripts: 0, handlers: 0, links: 0 };
+
+test('script payloads in the text box and in every link parameter stay text', async () => {
+  const name = 'script payloads';
+  const { page, errors, context } = await openGpt2();
+  for (const payload of PAYLOADS) {
+    await page.fill('[data-testid=text]', payload);
+    await page.waitForFunction(() => !document.querySelector('.busy') && document.querySelectorAll('[data-testid=token]').length > 0);
+    await page.click('[data-testid=tab-heatmaps]');
+    await page.waitForSelector('[data-testid=heatmap][data-plot*=" "]');
+    await page.click('[data-testid=tab-step]');
+    assert.deepEqual(await injected(page), NONE, `typed ${payload}`);
+    assert.equal(await page.inputValue('[data-testid=text]'), payload);
+  }
+  record('Text and URL input', `script payloads typed in the box (${PAYLOADS.length})`, 'shown as text (textarea and token chips); no dialog, no element injected', name);
+  assert.deepEqual(errors, [], 'no dialog and no console error');
+  await context.close();
+
+  for (const payload of PAYLOADS) {
+    const context2 = await site.browser.newContext();
+    const query = '?' + PARAMETERS.map((p) => `${p}=${encodeURIComponent(payload)}`).join('&');
+    const opened = await openPage(context2, site.origin, query);
+    await opened.page.waitForSelector('[data-testid=notice]', { timeout: 60_000 });
+    await opened.page.waitForTimeout(500);
+    assert.deepEqual(await injected(opened.page), NONE, `link payload ${payload}`);
+    const notice = await visible(opened.page, '[data-testid=notice]');
+    assert.ok(notice.includes(payload.slice(0, 6)) || /not understood|Ignored/.test(notice), notice);
+    assert.deepEqual(opened.errors.filter((e) => !e.startsWith('console: Failed to load resource')), [], `payload ${payload}`);
+    await context2.close();
+  }
+  record('Text and URL input', `script payloads in all ${PARAMETERS.length} link parameters`, 'each named as text in the notice ("Ignored from the link … / not understood"); defaults used; no dialog, no element injected', name);
+});
+
+test('link parameters out of range and an unknown model fall back with a notice', async () => {
+  const name = 'link parameters';
+  const { page, context } = await openGpt2('&layer=99&head=-1&temperature=NaN');
+  await page.waitForSelector('[data-testid=notice]');
+  await page.waitForFunction(() => /layer 99/.test(document.querySelector('[data-testid=notice]').textContent));
+  const notice = await visible(page, '[data-testid=notice]');
+  assert.match(notice, /head=-1/);
+  assert.match(notice, /temperature=NaN/);
+  record('Text and URL input', 'layer=99, head=-1, temperature=NaN in the link', notice.replace('×', ''), name);
+  await context.close();
+  const unknown = await site.browser.newContext();
+  const opened = await openPage(unknown, site.origin, '?model=gpt5:secret');
+  await opened.page.waitForSelector('[data-testid=notice]');
+  const said = await visible(opened.page, '[data-testid=notice]');
+  assert.match(said, /gpt5:secret/);
+  record('Text and URL input', 'unknown model in the link (model=gpt5:secret)', said.replace('×', ''), name);
+  await unknown.close();
+});
+
+/** Sets the file input to the three files (name → bytes). */
+async function pickFiles(page, files) {
+  await page.click('.sources summary');
+  await page.setInputFiles('[data-testid=file-input]', Object.entries(files).map(([name, buffer]) => ({ name, mimeType: 'application/octet-stream', buffer })));
+}
+
+test('model files: a cut-off file and NaN weights picked by the user', async () => {
+  const name = 'picked model files';
+  const { page, errors, context } = await openGpt2();
+  const weights = GPT2('model.safetensors');
+  await pickFiles(page, { 'config.json': GPT2('config.json'), 'tokenizer.json': GPT2('tokenizer.json'), 'model.safetensors': weights.subarray(0, weights.length / 2) });
+  await page.waitForSelector('[data-testid=load-failed]');
+  const failed = await visible(page, '[data-testid=load-failed]');
+  assert.match(failed, /model\.safetensors: .*cut off/);
+  record('Model files', 'a cut-off model.safetensors picked from disk', failed, name);
+
+  // NaN in the first value of the first F32 tensor.
+  const length = Number(weights.readBigUInt64LE(0));
+  const header = JSON.parse(weights.subarray(8, 8 + length).toString());
+  const [tensor] = Object.entries(header).filter(([k, v]) => k !== '__metadata__' && v.dtype === 'F32');
+  const damaged = Buffer.from(weights);
+  damaged.writeFloatLE(NaN, 8 + length + tensor[1].data_offsets[0]);
+  await page.setInputFiles('[data-testid=file-input]', [
+    { name: 'config.json', mimeType: 'application/json', buffer: GPT2('config.json') },
+    { name: 'tokenizer.json', mimeType: 'application/json', buffer: GPT2('tokenizer.json') },
+    { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: damaged },
+  ]);
+  await page.waitForSelector('[data-testid=model-warning]', { timeout: 30_000 });
+  const warning = await visible(page, '[data-testid=model-warning]');
+  assert.match(warning, /NaN or infinite/);
+  await page.waitForSelector('[data-testid=token]');
+  record('Model files', 'NaN weights in a picked model.safetensors', `loads and shows: ${warning}`, name);
+  assert.deepEqual(errors.filter((e) => !/cut off/.test(e)), []);
+  await context.close();
+});
+
+/** Cache entries whose URL contains `part`. */
+const cachedFiles = (page, part) => page.evaluate(async (part) =>
+  (await (await caches.open('attention-explorer-models-v1')).keys()).map((r) => r.url).filter((u) => u.includes(part)).map((u) => u.split('/').pop()), part);
+
+test('network: Hub 404, CORS refusal, offline, a dropped connection, a slow download, a damaged download', async () => {
+  const name = 'network faults';
+  const hub404 = await site.browser.newContext();
+  let opened = await openPage(hub404, site.origin, '?model=hub:nobody/no-such-model',
+    () => ({ status: 404, body: 'Repository not found', headers: { 'access-control-allow-origin': '*' } }));
+  await opened.page.waitForSelector('[data-testid=load-failed]', { timeout: 30_000 });
+  let seen = await visible(opened.page, '[data-testid=load-failed]');
+  assert.match(seen, /HTTP 404/);
+  assert.ok(await opened.page.$('[data-testid=retry-load]'), 'a retry button');
+  record('Network and runtime', 'Hub 404 (wrong repository id)', seen, name);
+  await hub404.close();
+
+  const cors = await site.browser.newContext();
+  opened = await openPage(cors, site.origin, '?model=hub:someone/no-cors',
+    () => ({ status: 200, body: '{}', headers: {} }));
+  await opened.page.waitForSelector('[data-testid=notice]', { timeout: 30_000 });
+  seen = await visible(opened.page, '[data-testid=notice]');
+  assert.match(seen, /cannot be reached/);
+  record('Network and runtime', 'CORS refused by the server', `the browser reports it like an unreachable host: ${seen.replace('×', '')}`, name);
+  await cors.close();
+
+  const offline = await site.browser.newContext();
+  opened = await openPage(offline, site.origin, '');
+  await opened.page.waitForSelector(READY, { timeout: 60_000 });
+  seen = await visible(opened.page, '[data-testid=notice]');
+  record('Network and runtime', 'offline (Hub unreachable)', seen.replace('×', ''), name);
+  await offline.close();
+
+  const specialOrigin = `http://127.0.0.1:${special.address().port}`;
+  const dropped = await site.browser.newContext();
+  opened = await openPage(dropped, specialOrigin, '?model=folder:drop');
+  await opened.page.waitForSelector('[data-testid=load-failed]', { timeout: 30_000 });
+  seen = await visible(opened.page, '[data-testid=load-failed]');
+  assert.match(seen, /model\.safetensors/);
+  assert.ok(await opened.page.$('[data-testid=retry-load]'), 'a retry button');
+  assert.deepEqual(await cachedFiles(opened.page, '/drop/'), ['config.json', 'tokenizer.json'], 'the broken download is not cached');
+  record('Network and runtime', 'connection dropped mid-download (40 % of model.safetensors)', `${seen}; nothing partial is cached`, name);
+  await dropped.close();
+
+  const slow = await site.browser.newContext();
+  opened = await openPage(slow, specialOrigin, '?model=folder:slow');
+  const progress = [];
+  for (let i = 0; i < 3; i++) {
+    await opened.page.waitForFunction((last) => {
+      const text = document.querySelector('[data-testid=progress]')?.textContent ?? '';
+      return /model\.safetensors/.test(text) && text !== last;
+    }, progress.at(-1) ?? '', { timeout: 10_000 });
+    progress.push(await visible(opened.page, '[data-testid=progress]'));
+  }
+  await opened.page.click('[data-testid=cancel-download]');
+  await opened.page.waitForSelector('[data-testid=load-failed]');
+  seen = await visible(opened.page, '[data-testid=load-failed]');
+  assert.match(seen, /cancelled/);
+  assert.deepEqual(await cachedFiles(opened.page, '/slow/'), ['config.json', 'tokenizer.json']);
+  await opened.page.click('[data-testid=retry-load]');
+  await opened.page.waitForSelector(READY, { timeout: 30_000 });
+  record('Network and runtime', 'very slow download (2 kB / 100 ms)', `progress moves ("${progress[0]}" → "${progress[2]}"); Cancel → "${seen.replace(/Try again/, '').trim()}"; Try again loads it`, name);
+  await slow.close();
+
+  const damaged = await site.browser.newContext();
+  opened = await openPage(damaged, specialOrigin, '?model=folder:cutfile');
+  await opened.page.waitForSelector('[data-testid=load-failed]', { timeout: 30_000 });
+  seen = await visible(opened.page, '[data-testid=load-failed]');
+  assert.match(seen, /cut off/);
+  await opened.page.waitForFunction(async () => {
+    const keys = await (await caches.open('attention-explorer-models-v1')).keys();
+    return !keys.some((r) => r.url.includes('/cutfile/'));
+  });
+  record('Network and runtime', 'a complete download of a damaged file (Content-Length matches, file cut)', `${seen}; its files are evicted from the cache, so Try again downloads afresh`, name);
+  assert.deepEqual(opened.errors.filter((e) => !/cut off/.test(e)), []);
+  await damaged.close();
+});
+
+test('the worker crashes in the middle of a request; the page recovers and the next request works', async () => {
+  const name = 'worker crash';
+  const { page, errors, context } = await openGpt2();
+  await page.waitForSelector('[data-testid=token]');
+  const [worker] = page.workers();
+  await page.fill('[data-testid=text]', 'a new sentence to trace');
+  await worker.evaluate(() => self.dispatchEvent(new MessageEvent('message', { data: { kind: 'crash_for_test' } })));
+  await page.waitForSelector('[data-testid=error]');
+  const seen = await visible(page, '[data-testid=error]');
+  assert.match(seen, /model worker stopped.*restarted/s);
+  await page.waitForSelector(READY, { timeout: 60_000 });
+  await page.fill('[data-testid=text]', 'and the next request works');
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=token]')].map((t) => t.textContent).join('').includes('works'));
+  record('Network and runtime', 'the worker panics mid-request (test hook)', `${seen.replace('×', '')} — then the model is back and the next text traces`, name);
+  assert.deepEqual(errors.filter((e) => !/crash|panicked|unreachable|RuntimeError/.test(e)), []);
+  await context.close();
+});
+
+test('a strict Content-Security-Policy: no violation, no request to another host', async () => {
+  const name = 'CSP';
+  const policy = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self' https://huggingface.co https://*.hf.co";
+  const strict = await start('dist', { 'Content-Security-Policy': policy });
+  try {
+    const context = await strict.browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+    await context.addInitScript(() => {
+      window.__violations = [];
+      document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+    });
+    const hosts = new Set();
+    context.on('request', (request) => hosts.add(new URL(request.url()).host));
+    const { page, errors } = await openPage(context, strict.origin, '?model=folder:fixture-gpt2&text=The%20cat%20sat.');
+    await page.waitForSelector(READY, { timeout: 60_000 });
+    for (const panel of ['step', 'heatmaps', 'positions', 'predictions', 'saliency']) {
+      await page.click(`[data-testid=tab-${panel}]`);
+      await page.waitForTimeout(400);
+    }
+    await page.waitForSelector('[data-testid=saliency-bars]');
+    await page.click('[data-testid=theme-toggle]');
+    await page.click('[data-testid=tab-heatmaps]');
+    await page.waitForSelector('[data-testid=heatmap][data-plot*=" "]');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=heatmap-export-svg]')]);
+    assert.ok(download.suggestedFilename().endsWith('.svg'));
+    const violations = await page.evaluate(() => window.__violations);
+    assert.deepEqual(violations, [], 'CSP violations');
+    assert.deepEqual(errors, []);
+    const others = [...hosts].filter((h) => h !== new URL(strict.origin).host && h !== 'huggingface.co');
+    assert.deepEqual(others, [], 'requests to other hosts');
+    record('Network and runtime', `served with ${policy}`, `0 CSP violations over every panel, dark mode and a download; requests only to ${[...hosts].join(', ')}`, name);
+    await context.close();
+  } finally {
+    await strict.close();
+  }
+});
