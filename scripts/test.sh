@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what is missing, then runs every test:
-#   1. native engine tests (cargo test): fixtures vs transformers, properties, CLI, real assets,
-#      candle-transformers cross-check;
+#   1. native tests (cargo test): fixtures vs transformers, properties on random input, CLI, real
+#      assets, candle-transformers cross-check, damaged model files, the loader fuzzer (20 s;
+#      AE_FUZZ_SECONDS), string tables, charts;
 #   2. the engine compiled to wasm32 in headless Chromium (wasm-bindgen-test);
 #   3. the release site (trunk build --release) end to end in Chromium (Playwright), with
-#      screenshots in test-artifacts/.
+#      screenshots in test-artifacts/ and this run's fault table in test-artifacts/FAULTS.md.
 # Tools already installed at the right version are reused. Needs root for apt-get on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,9 @@ else
   echo "fetch-assets failed: the real-asset tests will report themselves skipped"
 fi
 
-step "native tests"
+rm -rf test-artifacts  # screenshots, downloads and the fault rows of this run
+
+step "native tests (the loader fuzzer runs ${AE_FUZZ_SECONDS:-20} s)"
 cargo test --locked
 
 step "wasm tests in headless Chromium"
@@ -41,5 +44,7 @@ done
 scripts/fetch-assets.sh --index-only dist/models
 
 step "end-to-end tests in Chromium"
-rm -rf test-artifacts
 node --test --test-concurrency=1 tests/e2e/
+
+step "fault table of this run (test-artifacts/FAULTS.md; tests/FAULTS.md is the committed one)"
+node scripts/faults-table.mjs test-artifacts/FAULTS.md

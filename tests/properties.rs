@@ -32,11 +32,20 @@ fn attention_rows_sum_to_one_and_decoders_never_look_ahead() {
             let n = ids.len();
             for (row_index, row) in trace.attentions.data.chunks(n).enumerate() {
                 let sum: f32 = row.iter().sum();
-                assert!((sum - 1.0).abs() < 1e-4, "case {case} {text:?}: row {row_index} sums to {sum}");
-                assert!(row.iter().all(|&p| p >= 0.0), "case {case}: a negative weight");
+                assert!(
+                    (sum - 1.0).abs() < 1e-4,
+                    "case {case} {text:?}: row {row_index} sums to {sum}"
+                );
+                assert!(
+                    row.iter().all(|&p| p >= 0.0),
+                    "case {case}: a negative weight"
+                );
                 if causal {
                     let query = row_index % n;
-                    assert!(row[query + 1..].iter().all(|&p| p == 0.0), "case {case} {text:?}: query {query} sees the future");
+                    assert!(
+                        row[query + 1..].iter().all(|&p| p == 0.0),
+                        "case {case} {text:?}: query {query} sees the future"
+                    );
                 }
             }
         }
@@ -57,8 +66,14 @@ fn saliency_shares_are_non_negative_and_sum_to_one() {
                 continue;
             };
             let sum: f32 = saliency.scores.iter().sum();
-            assert!(saliency.scores.iter().all(|&s| s >= 0.0), "case {case}: a negative share");
-            assert!((sum - 1.0).abs() < 1e-4, "case {case} {text:?}: shares sum to {sum}");
+            assert!(
+                saliency.scores.iter().all(|&s| s >= 0.0),
+                "case {case}: a negative share"
+            );
+            assert!(
+                (sum - 1.0).abs() < 1e-4,
+                "case {case} {text:?}: shares sum to {sum}"
+            );
         }
     }
 }

@@ -79,6 +79,10 @@ pub fn start(state: AppState) {
         })
     });
     if let Some(old) = old {
+        // Detach the handlers first: events the dead worker already queued must not reach
+        // closures that are dropped with it.
+        old.worker.set_onmessage(None);
+        old.worker.set_onerror(None);
         old.worker.terminate();
     }
     state.busy.set(false);

@@ -152,6 +152,9 @@ async fn fetch_file(
         Err(_) => return Err(FetchError::Unreachable(url.to_string())),
     };
     if !response.ok() {
+        if response.status() == 404 {
+            return Err(FetchError::Failed(trf("loader.http_404", &[("url", &url)])));
+        }
         return Err(FetchError::Failed(trf(
             "loader.http",
             &[

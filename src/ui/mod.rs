@@ -23,9 +23,30 @@ pub const DEFAULT_HUB_MODEL: &str = "openai-community/gpt2";
 /// The default model on small screens: distilled GPT-2 (82M parameters instead of 124M).
 pub const SMALL_SCREEN_HUB_MODEL: &str = "distilbert/distilgpt2";
 
+// plotters measures text with a `<span>` it styles through `setAttribute("style", …)`, which a
+// Content-Security-Policy without 'unsafe-inline' refuses (and the measurement goes wrong).
+// Styles set through the CSSOM are allowed, so script-set style attributes are routed there.
+// (wasm-bindgen writes this into a module file of its own: no inline script.)
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+export function route_style_attributes_through_cssom() {
+  const setAttribute = Element.prototype.setAttribute;
+  Element.prototype.setAttribute = function (name, value) {
+    if (String(name).toLowerCase() === 'style' && this.style) {
+      this.style.cssText = String(value);
+      return;
+    }
+    return setAttribute.call(this, name, value);
+  };
+}
+"#)]
+extern "C" {
+    fn route_style_attributes_through_cssom();
+}
+
 /// Mounts the app on the page.
 pub fn start() {
     console_error_panic_hook::set_once();
+    route_style_attributes_through_cssom();
     leptos::mount::mount_to_body(App);
 }
 

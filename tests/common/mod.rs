@@ -364,4 +364,3 @@ pub fn check_round_trip(tokenizer: &TextTokenizer, cases: usize, seed: u64) {
         assert_eq!(back, text, "case {case}: {text:?} → {ids:?} → {back:?}");
     }
 }
-
