@@ -64,6 +64,15 @@ fn tensors() -> HashMap<String, Tensor> {
     safetensors::load_buffer(WEIGHTS, &Device::Cpu).expect("fixture weights")
 }
 
+/// The stored name of the tensor whose name ends with `suffix` (the fixture has a prefix).
+fn tensor_name(tensors: &HashMap<String, Tensor>, suffix: &str) -> String {
+    tensors
+        .keys()
+        .find(|k| k.ends_with(suffix))
+        .unwrap_or_else(|| panic!("no tensor ends with {suffix}"))
+        .clone()
+}
+
 fn to_bytes(tensors: &HashMap<String, Tensor>, name: &str) -> Vec<u8> {
     let path = format!("{}/{name}.safetensors", env!("CARGO_TARGET_TMPDIR"));
     safetensors::save(tensors, &path).expect("write safetensors");
@@ -177,11 +186,7 @@ fn safetensors_empty() {
 #[test]
 fn a_tensor_of_the_wrong_shape() {
     let mut changed = tensors();
-    let name = changed
-        .keys()
-        .find(|k| k.ends_with("h.0.attn.c_attn.weight"))
-        .expect("c_attn")
-        .clone();
+    let name = tensor_name(&changed, "h.0.attn.c_attn.weight");
     let original = &changed[&name];
     let (rows, columns) = original.dims2().expect("2-D");
     changed.insert(
@@ -207,11 +212,7 @@ fn a_tensor_of_the_wrong_shape() {
 #[test]
 fn a_missing_tensor() {
     let mut changed = tensors();
-    let name = changed
-        .keys()
-        .find(|k| k.ends_with("h.1.mlp.c_proj.weight"))
-        .expect("c_proj")
-        .clone();
+    let name = tensor_name(&changed, "h.1.mlp.c_proj.weight");
     changed.remove(&name);
     let bytes = to_bytes(&changed, "missing");
     expect_error(
@@ -228,11 +229,7 @@ fn a_missing_tensor() {
 #[test]
 fn nan_and_infinite_weights_warn_but_load() {
     let mut changed = tensors();
-    let name = changed
-        .keys()
-        .find(|k| k.ends_with("h.0.attn.c_attn.weight"))
-        .expect("c_attn")
-        .clone();
+    let name = tensor_name(&changed, "h.0.attn.c_attn.weight");
     let mut values = changed[&name]
         .flatten_all()
         .and_then(|t| t.to_vec1::<f32>())

