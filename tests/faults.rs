@@ -450,3 +450,18 @@ fn tokenizer_template_naming_an_undefined_special_token() {
         &["[SEP]", "does not define"],
     );
 }
+
+#[test]
+fn a_valid_file_whose_header_length_looks_like_a_pickle_still_loads() {
+    // Header length 0x010280: its first two bytes, 0x80 0x02, are also how a pickle begins.
+    let (length, text) = header(WEIGHTS);
+    let padded_length = 0x01_0280usize;
+    assert!(padded_length > length);
+    let mut bytes = (padded_length as u64).to_le_bytes().to_vec();
+    assert_eq!(bytes[..2], [0x80, 0x02]);
+    bytes.extend_from_slice(text.as_bytes());
+    bytes.resize(8 + padded_length, b' '); // the format allows a space-padded header
+    bytes.extend_from_slice(&WEIGHTS[8 + length..]);
+    let model = Model::from_bytes(CONFIG, TOKENIZER, &bytes);
+    assert!(model.is_ok(), "{:?}", model.err().map(|e| e.to_string()));
+}

@@ -20,22 +20,13 @@ const MAX_HEADER_BYTES: u64 = 100_000_000;
 /// Recognises files that are not safetensors, and safetensors files whose header cannot be
 /// right, before anything trusts a size field in them.
 pub fn check_safetensors_layout(bytes: &[u8]) -> Result<()> {
-    let weights = |message: String| Err(EngineError::Weights(message));
-    if bytes.starts_with(b"GGUF") {
-        return weights(
-            "this is a GGUF file (llama.cpp's format), not .safetensors; pick the repository's \
-             model.safetensors"
-                .into(),
-        );
-    }
-    if bytes.starts_with(b"PK\x03\x04") || bytes.first() == Some(&0x80) {
-        return weights(
-            "this is a PyTorch .bin checkpoint (a pickle), not .safetensors; pick the \
-             repository's model.safetensors, or convert the .bin with the `safetensors` Python \
-             package"
-                .into(),
-        );
-    }
+    // A file that does not parse as safetensors is named by its signature when it has one (the
+    // signatures are only consulted then: a valid header length can begin with the same bytes).
+    let weights = |message: String| {
+        Err(EngineError::Weights(
+            foreign_format(bytes).map_or(message, String::from),
+        ))
+    };
     if bytes.len() < 8 {
         return weights(format!(
             "the file has only {} bytes: it is empty or cut off; download it again",
@@ -103,6 +94,26 @@ pub fn check_safetensors_layout(bytes: &[u8]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What a file is when it is a known non-safetensors format.
+fn foreign_format(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"GGUF") {
+        Some(
+            "this is a GGUF file (llama.cpp's format), not .safetensors; pick the repository's \
+             model.safetensors",
+        )
+    } else if bytes.starts_with(b"PK\x03\x04")
+        || (bytes.first() == Some(&0x80) && bytes.get(1).is_some_and(|p| (2..=5).contains(p)))
+    {
+        Some(
+            "this is a PyTorch .bin checkpoint (a pickle), not .safetensors; pick the \
+             repository's model.safetensors, or convert the .bin with the `safetensors` Python \
+             package",
+        )
+    } else {
+        None
+    }
 }
 
 impl Checkpoint {
