@@ -43,6 +43,13 @@ const CORPUS: [Seed; 4] = [
     ),
 ];
 
+thread_local! {
+    /// Whether the loader is running (its panics are collected, not printed).
+    static IN_LOADER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The message of the loader's last panic.
+    static LAST_PANIC: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
 /// xorshift64*: small, seeded, reproducible.
 struct Rng(u64);
 
@@ -60,8 +67,9 @@ impl Rng {
 
 /// Where the safetensors header ends (8 + its length), if the length field is sane.
 fn header_end(bytes: &[u8]) -> Option<usize> {
-    let length = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?) as usize;
-    (8 + length <= bytes.len()).then_some(8 + length)
+    let length = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    let end = usize::try_from(length).ok()?.checked_add(8)?;
+    (end <= bytes.len()).then_some(end)
 }
 
 /// One random damage to `bytes`; `safetensors` enables the header-aware ones.
@@ -150,8 +158,17 @@ fn the_loader_survives_damaged_files() {
     let started = Instant::now();
     let (mut executions, mut loaded, mut traced) = (0u64, 0u64, 0u64);
     let mut crashes = Vec::new();
-    let quiet = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    // Panics inside the loader are expected to be rare and are reported with the input; the
+    // default hook would print each one. Panics anywhere else (a bug in this harness) still print.
+    let default_hook = std::sync::Arc::new(std::panic::take_hook());
+    let hook = default_hook.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        if IN_LOADER.with(|flag| flag.get()) {
+            LAST_PANIC.with(|last| *last.borrow_mut() = info.to_string());
+        } else {
+            hook(info);
+        }
+    }));
     while started.elapsed() < Duration::from_secs(seconds) {
         let (name, config, tokenizer, weights) = CORPUS[rng.below(CORPUS.len())];
         let mut files = [config.to_vec(), tokenizer.to_vec(), weights.to_vec()];
@@ -164,11 +181,13 @@ fn the_loader_survives_damaged_files() {
             mutate(&mut rng, &mut files[which], which == 2);
         }
         executions += 1;
+        IN_LOADER.with(|flag| flag.set(true));
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let model = Model::from_bytes(&files[0], &files[1], &files[2]).ok()?;
             let ids = model.tokenize("The cat sat [MASK].").ok()?.ids;
             Some(model.trace(&ids).is_ok())
         }));
+        IN_LOADER.with(|flag| flag.set(false));
         match outcome {
             Ok(None) => {}
             Ok(Some(ok)) => {
@@ -185,11 +204,15 @@ fn the_loader_survives_damaged_files() {
                     std::fs::write(format!("{dir}/tokenizer.json"), &files[1])?;
                     std::fs::write(format!("{dir}/model.safetensors"), &files[2])
                 });
-                crashes.push(format!("{dir} (saved: {})", saved.is_ok()));
+                let message = LAST_PANIC.with(|last| last.borrow().clone());
+                crashes.push(format!("{dir} (saved: {}): {message}", saved.is_ok()));
             }
         }
     }
-    std::panic::set_hook(quiet);
+    let _ = std::panic::take_hook();
+    if let Ok(hook) = std::sync::Arc::try_unwrap(default_hook) {
+        std::panic::set_hook(hook);
+    }
     let elapsed = started.elapsed().as_secs_f64();
     let summary = serde_json::json!({
         "seconds": elapsed, "executions": executions, "loaded": loaded, "traced": traced,
