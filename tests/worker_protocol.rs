@@ -5,12 +5,7 @@ use attention_explorer::worker::protocol::{handle, Request, Response, Session};
 
 fn load(files: &common::FixtureFiles) -> Session {
     let mut session = Session::default();
-    let request = Request::Load {
-        config: files.config.to_vec(),
-        tokenizer: files.tokenizer.to_vec(),
-        model: files.model.to_vec(),
-    };
-    match handle(&mut session, request) {
+    match session.load(files.config, files.tokenizer, files.model) {
         Response::Loaded { card, .. } => {
             assert_eq!(
                 (
@@ -48,12 +43,8 @@ fn requests_before_a_model_is_loaded_get_a_readable_error() {
 fn a_broken_model_file_is_an_error_response_and_leaves_no_model() {
     let files = fixture!("gpt2");
     let mut session = load(&files);
-    let broken = Request::Load {
-        config: files.config.to_vec(),
-        tokenizer: files.tokenizer.to_vec(),
-        model: files.model[..1000].to_vec(),
-    };
-    let Response::Error { id: None, message } = handle(&mut session, broken) else {
+    let broken = session.load(files.config, files.tokenizer, &files.model[..1000]);
+    let Response::Error { id: None, message } = broken else {
         panic!("expected an error")
     };
     assert!(message.starts_with("model.safetensors"), "{message}");

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use candle_core::{DType, Device, Shape, Tensor};
 use candle_nn::{Init, VarBuilder};
 
-use super::error::{describe_candle_error, EngineError, Result};
+use super::error::{EngineError, Result};
 
 /// All tensors of one safetensors file, stored as f32 (f16/bf16 are widened on load).
 pub struct Checkpoint {
@@ -17,26 +17,56 @@ pub struct Checkpoint {
 /// real headers are a few hundred kB).
 const MAX_HEADER_BYTES: u64 = 100_000_000;
 
+/// Where a safetensors file's bytes are read from: a slice in memory (native, tests), or in the
+/// browser the downloaded file held in JS memory, so that the file is never copied whole into
+/// wasm memory — each tensor is copied once, straight into its own storage.
+pub trait ByteSource {
+    /// The file's length in bytes.
+    fn byte_len(&self) -> u64;
+    /// Copies `out.len()` bytes starting at `offset` into `out`; `None` when that range is not
+    /// inside the file.
+    fn read_into(&self, offset: u64, out: &mut [u8]) -> Option<()>;
+}
+
+impl ByteSource for [u8] {
+    fn byte_len(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn read_into(&self, offset: u64, out: &mut [u8]) -> Option<()> {
+        let start = usize::try_from(offset).ok()?;
+        out.copy_from_slice(self.get(start..start.checked_add(out.len())?)?);
+        Some(())
+    }
+}
+
+/// A checked safetensors header: where the data starts and every tensor's place in it.
+struct Layout {
+    data_start: u64,
+    metadata: safetensors::tensor::Metadata,
+}
+
 /// Recognises files that are not safetensors, and safetensors files whose header cannot be
-/// right, before anything trusts a size field in them.
-pub fn check_safetensors_layout(bytes: &[u8]) -> Result<()> {
+/// right, before anything trusts a size field in them; then the format's own checks.
+fn read_layout<S: ByteSource + ?Sized>(source: &S) -> Result<Layout> {
+    let file_len = source.byte_len();
+    let mut first = [0u8; 8];
+    let has_length = source.read_into(0, &mut first).is_some();
     // A file that does not parse as safetensors is named by its signature when it has one (the
     // signatures are only consulted then: a valid header length can begin with the same bytes).
+    let signature = &first[..file_len.min(8) as usize];
     let weights = |message: String| {
         Err(EngineError::Weights(
-            foreign_format(bytes).map_or(message, String::from),
+            foreign_format(signature).map_or(message, String::from),
         ))
     };
-    if bytes.len() < 8 {
+    if !has_length {
         return weights(format!(
-            "the file has only {} bytes: it is empty or cut off; download it again",
-            bytes.len()
+            "the file has only {file_len} bytes: it is empty or cut off; download it again"
         ));
     }
-    let mut length = [0u8; 8];
-    length.copy_from_slice(&bytes[..8]);
-    let header_len = u64::from_le_bytes(length);
-    let available = bytes.len() as u64 - 8;
+    let header_len = u64::from_le_bytes(first);
+    let available = file_len - 8;
     if header_len > MAX_HEADER_BYTES {
         return weights(format!(
             "the file claims a {header_len}-byte header, which no real checkpoint has: it is \
@@ -49,8 +79,11 @@ pub fn check_safetensors_layout(bytes: &[u8]) -> Result<()> {
              the length field: the file is cut off; download it again"
         ));
     }
-    let header = &bytes[8..8 + header_len as usize];
-    let parsed: std::result::Result<serde_json::Value, _> = serde_json::from_slice(header);
+    let mut header = vec![0u8; header_len as usize];
+    if source.read_into(8, &mut header).is_none() {
+        return weights("the header cannot be read: the file is cut off".into());
+    }
+    let parsed: std::result::Result<serde_json::Value, _> = serde_json::from_slice(&header);
     let Ok(serde_json::Value::Object(entries)) = parsed else {
         return weights(
             "the header is not a JSON object: the file is damaged or not a .safetensors file"
@@ -93,7 +126,28 @@ pub fn check_safetensors_layout(bytes: &[u8]) -> Result<()> {
             }
         }
     }
-    Ok(())
+    // The format's own checks: offsets contiguous, sizes matching shape × dtype.
+    let metadata: safetensors::tensor::Metadata = serde_json::from_slice(&header).map_err(|e| {
+        EngineError::Weights(format!(
+            "cannot read the file ({e}); is it a complete .safetensors file?"
+        ))
+    })?;
+    let data_end = metadata
+        .tensors()
+        .values()
+        .map(|info| info.data_offsets.1 as u64)
+        .max()
+        .unwrap_or(0);
+    if data_end != data_len {
+        return weights(format!(
+            "the header describes {data_end} bytes of tensor data but the file holds \
+             {data_len}: the file is damaged or cut off; download it again"
+        ));
+    }
+    Ok(Layout {
+        data_start: 8 + header_len,
+        metadata,
+    })
 }
 
 /// What a file is when it is a known non-safetensors format.
@@ -119,21 +173,59 @@ fn foreign_format(bytes: &[u8]) -> Option<&'static str> {
 impl Checkpoint {
     /// Parses a safetensors file held in memory.
     pub fn from_safetensors(bytes: &[u8]) -> Result<Self> {
-        check_safetensors_layout(bytes)?;
-        let raw = candle_core::safetensors::load_buffer(bytes, &Device::Cpu).map_err(|e| {
-            EngineError::Weights(format!(
-                "cannot read the file ({}); is it a complete .safetensors file?",
-                describe_candle_error(&e)
-            ))
-        })?;
-        let mut tensors = HashMap::with_capacity(raw.len());
-        for (name, tensor) in raw {
+        Self::from_source(bytes)
+    }
+
+    /// Reads a safetensors file tensor by tensor from `source`: each tensor's bytes are copied
+    /// once, into the storage its `Tensor` then owns (f16/bf16/f64 are widened to f32 one tensor
+    /// at a time), so loading needs the weights' size in memory plus one tensor, not the file
+    /// twice.
+    pub fn from_source<S: ByteSource + ?Sized>(source: &S) -> Result<Self> {
+        let layout = read_layout(source)?;
+        let mut tensors = HashMap::new();
+        for (name, info) in layout.metadata.tensors() {
             if is_causal_mask_buffer(&name) {
                 continue;
             }
-            let tensor = match tensor.dtype() {
-                DType::F32 => tensor,
-                DType::F16 | DType::BF16 | DType::F64 => tensor.to_dtype(DType::F32)?,
+            let offset = layout.data_start + info.data_offsets.0 as u64;
+            let shape = info.shape.as_slice();
+            let elements = info.shape.iter().product::<usize>();
+            let cut_off = || {
+                EngineError::Weights(format!(
+                    "the tensor `{name}` cannot be read: the file is cut off; download it again"
+                ))
+            };
+            use safetensors::Dtype;
+            let tensor = match info.dtype {
+                Dtype::F32 => {
+                    let mut values = vec![0f32; elements];
+                    // Safetensors is little-endian, like wasm and the CPUs this runs on.
+                    source
+                        .read_into(offset, bytemuck::cast_slice_mut(&mut values))
+                        .ok_or_else(cut_off)?;
+                    Tensor::from_vec(values, shape, &Device::Cpu)?
+                }
+                Dtype::F16 => {
+                    let mut values = vec![half::f16::ZERO; elements];
+                    source
+                        .read_into(offset, bytemuck::cast_slice_mut(&mut values))
+                        .ok_or_else(cut_off)?;
+                    Tensor::from_vec(values, shape, &Device::Cpu)?.to_dtype(DType::F32)?
+                }
+                Dtype::BF16 => {
+                    let mut values = vec![half::bf16::ZERO; elements];
+                    source
+                        .read_into(offset, bytemuck::cast_slice_mut(&mut values))
+                        .ok_or_else(cut_off)?;
+                    Tensor::from_vec(values, shape, &Device::Cpu)?.to_dtype(DType::F32)?
+                }
+                Dtype::F64 => {
+                    let mut values = vec![0f64; elements];
+                    source
+                        .read_into(offset, bytemuck::cast_slice_mut(&mut values))
+                        .ok_or_else(cut_off)?;
+                    Tensor::from_vec(values, shape, &Device::Cpu)?.to_dtype(DType::F32)?
+                }
                 // Integer buffers such as `embeddings.position_ids` are not weights.
                 _ => continue,
             };
@@ -163,7 +255,11 @@ impl Checkpoint {
         let prefix = prefixes
             .iter()
             .find(|prefix| !prefix.is_empty() && self.contains(&format!("{prefix}.{probe}")));
-        let root = VarBuilder::from_backend(Box::new(self), DType::F32, Device::Cpu);
+        let root = VarBuilder::from_backend(
+            Box::new(HandOver(std::sync::Mutex::new(self))),
+            DType::F32,
+            Device::Cpu,
+        );
         let model = match prefix {
             Some(prefix) => root.pp(*prefix),
             None => root.clone(),
@@ -171,22 +267,30 @@ impl Checkpoint {
         (root, model)
     }
 
-    fn lookup(&self, name: &str) -> Option<&Tensor> {
-        self.tensors.get(name).or_else(|| {
-            // Older BERT checkpoints (bert-base-uncased) call LayerNorm parameters gamma/beta.
-            let alias = if let Some(stem) = name.strip_suffix(".weight") {
-                format!("{stem}.gamma")
-            } else if let Some(stem) = name.strip_suffix(".bias") {
-                format!("{stem}.beta")
-            } else {
-                return None;
-            };
-            self.tensors.get(&alias)
-        })
+    /// The stored name for `name`: itself, or for older BERT checkpoints (bert-base-uncased)
+    /// the LayerNorm parameter's `gamma`/`beta` alias.
+    fn resolve(&self, name: &str) -> Option<String> {
+        if self.tensors.contains_key(name) {
+            return Some(name.to_string());
+        }
+        let alias = if let Some(stem) = name.strip_suffix(".weight") {
+            format!("{stem}.gamma")
+        } else if let Some(stem) = name.strip_suffix(".bias") {
+            format!("{stem}.beta")
+        } else {
+            return None;
+        };
+        self.tensors.contains_key(&alias).then_some(alias)
     }
 }
 
-impl candle_nn::var_builder::SimpleBackend for Checkpoint {
+/// Serves a checkpoint to `VarBuilder`, handing each tensor over once: the checkpoint lets go of
+/// it, so a layer that re-lays a weight out (GPT-2's transposed Conv1D matrices) frees the
+/// original at once instead of holding both until the whole model is built. Models fetch each
+/// weight once (a tied head reuses the embedding's tensor).
+struct HandOver(std::sync::Mutex<Checkpoint>);
+
+impl candle_nn::var_builder::SimpleBackend for HandOver {
     fn get(
         &self,
         shape: Shape,
@@ -207,16 +311,19 @@ impl candle_nn::var_builder::SimpleBackend for Checkpoint {
     }
 
     fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
-        let tensor = self
-            .lookup(name)
-            .ok_or_else(|| candle_core::Error::CannotFindTensor {
-                path: name.to_string(),
-            })?;
+        let missing = || candle_core::Error::CannotFindTensor {
+            path: name.to_string(),
+        };
+        let mut checkpoint = self.0.lock().map_err(|_| missing())?;
+        let key = checkpoint.resolve(name).ok_or_else(missing)?;
+        let tensor = checkpoint.tensors.remove(&key).ok_or_else(missing)?;
         tensor.to_device(dev)?.to_dtype(dtype)
     }
 
     fn contains_tensor(&self, name: &str) -> bool {
-        self.lookup(name).is_some()
+        self.0
+            .lock()
+            .is_ok_and(|checkpoint| checkpoint.resolve(name).is_some())
     }
 }
 

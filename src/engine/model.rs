@@ -4,7 +4,7 @@ use candle_core::{DType, IndexOp, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
 
 use super::bert::Bert;
-use super::checkpoint::Checkpoint;
+use super::checkpoint::{ByteSource, Checkpoint};
 use super::config::{Architecture, ModelConfig};
 use super::error::{weights_error, EngineError, Result};
 use super::forward::ForwardPass;
@@ -106,9 +106,19 @@ impl Model {
         tokenizer_json: &[u8],
         safetensors: &[u8],
     ) -> Result<Self> {
+        Self::from_source(config_json, tokenizer_json, safetensors)
+    }
+
+    /// Builds the model from config.json and tokenizer.json bytes and a safetensors file read
+    /// tensor by tensor from `weights` (in the browser: the downloaded file in JS memory).
+    pub fn from_source<S: ByteSource + ?Sized>(
+        config_json: &[u8],
+        tokenizer_json: &[u8],
+        weights: &S,
+    ) -> Result<Self> {
         let config = ModelConfig::from_json(config_json)?;
         let tokenizer = TextTokenizer::from_json(tokenizer_json)?;
-        let checkpoint = Checkpoint::from_safetensors(safetensors)?;
+        let checkpoint = Checkpoint::from_source(weights)?;
         Self::from_parts(config, tokenizer, checkpoint)
     }
 

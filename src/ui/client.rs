@@ -9,6 +9,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
 use super::i18n::trf;
+use super::loader::ModelFiles;
 use super::state::{append_generated, AppState, LoadStatus, PredictionResult};
 use crate::engine::SamplingSettings;
 use crate::worker::protocol::{Request, Response};
@@ -17,7 +18,7 @@ struct Client {
     worker: Worker,
     ready: bool,
     busy: bool,
-    pending_load: Option<Request>,
+    pending_load: Option<ModelFiles>,
     pending_tokenize: Option<Request>,
     pending_trace: Option<Request>,
     latest_trace_id: u32,
@@ -107,17 +108,29 @@ fn crashed(reason: String) {
 }
 
 /// Sends the model files to the worker (replacing any waiting load and trace).
-pub fn load(config: Vec<u8>, tokenizer: Vec<u8>, model: Vec<u8>) {
+pub fn load(files: ModelFiles) {
     with_client(|client| {
         client.pending_tokenize = None;
         client.pending_trace = None;
-        client.pending_load = Some(Request::Load {
-            config,
-            tokenizer,
-            model,
-        });
+        client.pending_load = Some(files);
         pump(client);
     });
+}
+
+/// Posts `{kind: "load", config, tokenizer, model}`; the weights' buffer is transferred to the
+/// worker, not copied (the page has no further use for it: a reload reads the cache again).
+fn post_load(worker: &Worker, files: ModelFiles) -> Result<(), JsValue> {
+    let message = js_sys::Object::new();
+    let set = |key: &str, value: &JsValue| js_sys::Reflect::set(&message, &key.into(), value);
+    set("kind", &"load".into())?;
+    set("config", &js_sys::Uint8Array::from(files.config.as_slice()))?;
+    set(
+        "tokenizer",
+        &js_sys::Uint8Array::from(files.tokenizer.as_slice()),
+    )?;
+    set("model", &files.model)?;
+    let transfer = js_sys::Array::of1(&files.model.buffer());
+    worker.post_message_with_transfer(&message, &transfer)
 }
 
 /// Asks for the tokens, then the trace, of `text`; supersedes any not yet started.
@@ -211,30 +224,37 @@ fn pump(client: &mut Client) {
     if !client.ready || client.busy {
         return;
     }
-    let Some(request) = client
-        .pending_load
-        .take()
-        .or_else(|| client.pending_tokenize.take())
-        .or_else(|| client.pending_trace.take())
-        .or_else(|| client.pending_analyses.iter_mut().find_map(Option::take))
-    else {
-        return;
-    };
-    match serde_wasm_bindgen::to_value(&request) {
-        Ok(message) => match client.worker.post_message(&message) {
-            Ok(()) => {
-                client.busy = true;
-                client.state.busy.set(true);
+    let posted = if let Some(files) = client.pending_load.take() {
+        post_load(&client.worker, files)
+    } else {
+        let Some(request) = client
+            .pending_tokenize
+            .take()
+            .or_else(|| client.pending_trace.take())
+            .or_else(|| client.pending_analyses.iter_mut().find_map(Option::take))
+        else {
+            return;
+        };
+        match serde_wasm_bindgen::to_value(&request) {
+            Ok(message) => client.worker.post_message(&message),
+            Err(e) => {
+                client
+                    .state
+                    .error
+                    .set(Some(trf("client.cannot_encode", &[("error", &e)])));
+                return;
             }
-            Err(e) => client.state.error.set(Some(trf(
-                "client.cannot_reach",
-                &[("error", &format!("{e:?}"))],
-            ))),
-        },
-        Err(e) => client
-            .state
-            .error
-            .set(Some(trf("client.cannot_encode", &[("error", &e)]))),
+        }
+    };
+    match posted {
+        Ok(()) => {
+            client.busy = true;
+            client.state.busy.set(true);
+        }
+        Err(e) => client.state.error.set(Some(trf(
+            "client.cannot_reach",
+            &[("error", &format!("{e:?}"))],
+        ))),
     }
 }
 
@@ -254,6 +274,7 @@ fn receive(response: Response) {
         Response::Loaded {
             card,
             wasm_memory_bytes,
+            ..
         } => {
             state.worker_memory.set(Some(wasm_memory_bytes));
             state.clear_analyses();

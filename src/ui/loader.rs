@@ -54,11 +54,12 @@ impl ModelSource {
     }
 }
 
-/// A model's files in memory.
+/// A model's files. The weights stay in JS memory (the page's wasm never holds them); the
+/// worker copies them tensor by tensor into its own.
 pub struct ModelFiles {
     pub config: Vec<u8>,
     pub tokenizer: Vec<u8>,
-    pub model: Vec<u8>,
+    pub model: Uint8Array,
 }
 
 /// Why a download failed.
@@ -107,7 +108,7 @@ async fn open_cache() -> Option<Cache> {
         .ok()
 }
 
-async fn response_bytes(response: &Response) -> Result<Vec<u8>, FetchError> {
+async fn response_bytes(response: &Response) -> Result<Uint8Array, FetchError> {
     let buffer = JsFuture::from(
         response
             .array_buffer()
@@ -115,7 +116,7 @@ async fn response_bytes(response: &Response) -> Result<Vec<u8>, FetchError> {
     )
     .await
     .map_err(|e| FetchError::Failed(js_message(&e)))?;
-    Ok(Uint8Array::new(&buffer).to_vec())
+    Ok(Uint8Array::new(&buffer))
 }
 
 /// Downloads one file with progress, or reads it from Cache Storage. Only a complete download
@@ -125,7 +126,7 @@ async fn fetch_file(
     file: &str,
     state: AppState,
     signal: &web_sys::AbortSignal,
-) -> Result<Vec<u8>, FetchError> {
+) -> Result<Uint8Array, FetchError> {
     let cache = open_cache().await;
     if let Some(cache) = &cache {
         if let Ok(hit) = JsFuture::from(cache.match_with_str(url)).await {
@@ -179,7 +180,8 @@ async fn fetch_file(
         .ok_or_else(|| FetchError::Failed(trf("loader.no_body", &[("url", &url)])))?;
     let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
     let started = now_seconds();
-    let mut bytes: Vec<u8> = Vec::with_capacity(total.unwrap_or(0.0) as usize);
+    let mut chunks: Vec<Uint8Array> = Vec::new();
+    let mut loaded = 0u32;
     let mut last_report = 0.0;
     loop {
         let chunk = JsFuture::from(reader.read()).await.map_err(|e| {
@@ -202,37 +204,42 @@ async fn fetch_file(
         let value: Uint8Array = Reflect::get(&chunk, &"value".into())
             .map_err(|e| FetchError::Failed(js_message(&e)))?
             .unchecked_into();
-        let start = bytes.len();
-        bytes.resize(start + value.length() as usize, 0);
-        value.copy_to(&mut bytes[start..]);
+        loaded = loaded.saturating_add(value.length());
+        chunks.push(value);
         let now = now_seconds();
         if now - last_report > 0.1 {
             last_report = now;
             state.load.set(LoadStatus::Downloading(Progress {
                 file: file.to_string(),
-                loaded: bytes.len() as f64,
+                loaded: f64::from(loaded),
                 total,
                 elapsed: now - started,
             }));
         }
     }
     if let Some(total) = total {
-        if bytes.len() as f64 != total {
+        if f64::from(loaded) != total {
             return Err(FetchError::Failed(trf(
                 "loader.incomplete",
-                &[("file", &file), ("loaded", &bytes.len()), ("total", &total)],
+                &[("file", &file), ("loaded", &loaded), ("total", &total)],
             )));
         }
     }
+    // One buffer in JS memory, filled chunk by chunk.
+    let bytes = Uint8Array::new_with_length(loaded);
+    let mut offset = 0;
+    for chunk in chunks {
+        bytes.set(&chunk, offset);
+        offset += chunk.length();
+    }
     state.load.set(LoadStatus::Downloading(Progress {
         file: file.to_string(),
-        loaded: bytes.len() as f64,
+        loaded: f64::from(loaded),
         total,
         elapsed: now_seconds() - started,
     }));
     if let Some(cache) = &cache {
-        let body = Uint8Array::from(bytes.as_slice());
-        if let Ok(copy) = Response::new_with_opt_buffer_source(Some(&body)) {
+        if let Ok(copy) = Response::new_with_opt_buffer_source(Some(&bytes)) {
             // Caching is an optimisation: a full disk must not fail the load.
             let _ = JsFuture::from(cache.put_with_str(url, &copy)).await;
         }
@@ -251,12 +258,13 @@ pub async fn fetch_model(source: &ModelSource, state: AppState) -> Result<ModelF
         files.push(fetch_file(&source.url(file), file, state, &signal).await?);
     }
     DOWNLOAD.with(|d| *d.borrow_mut() = None);
-    let model = files.pop().unwrap_or_default();
-    let tokenizer = files.pop().unwrap_or_default();
-    let config = files.pop().unwrap_or_default();
+    let (Some(model), Some(tokenizer), Some(config)) = (files.pop(), files.pop(), files.pop())
+    else {
+        return Err(FetchError::Failed(tr("loader.no_response")));
+    };
     Ok(ModelFiles {
-        config,
-        tokenizer,
+        config: config.to_vec(),
+        tokenizer: tokenizer.to_vec(),
         model,
     })
 }
@@ -282,11 +290,11 @@ pub async fn read_local_files(files: Vec<File>) -> Result<ModelFiles, String> {
                 &[("file", &file.name()), ("message", &js_message(&e))],
             )
         })?;
-        Ok::<Vec<u8>, String>(Uint8Array::new(&buffer).to_vec())
+        Ok::<Uint8Array, String>(Uint8Array::new(&buffer))
     };
     Ok(ModelFiles {
-        config: read(config).await?,
-        tokenizer: read(tokenizer).await?,
+        config: read(config).await?.to_vec(),
+        tokenizer: read(tokenizer).await?.to_vec(),
         model: read(model).await?,
     })
 }
@@ -340,5 +348,5 @@ pub async fn hosted_models() -> Vec<String> {
     let Ok(bytes) = response_bytes(&response).await else {
         return Vec::new();
     };
-    serde_json::from_slice(&bytes).unwrap_or_default()
+    serde_json::from_slice(&bytes.to_vec()).unwrap_or_default()
 }

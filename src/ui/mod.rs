@@ -62,8 +62,8 @@ fn begin_load(state: AppState, source: Option<ModelSource>, label: String) {
 /// Hands a model's files to the worker to build.
 fn build_model(files: loader::ModelFiles, state: AppState) {
     state.load.set(LoadStatus::Building);
-    state.model_bytes.set(Some(files.model.len()));
-    client::load(files.config, files.tokenizer, files.model);
+    state.model_bytes.set(Some(files.model.length() as usize));
+    client::load(files);
 }
 
 /// Loads a model from a source: fetch (or cache) → worker.

@@ -1,30 +1,22 @@
 //! The messages between the page and the worker. Both cross `postMessage` as plain JS objects
-//! made by serde-wasm-bindgen; model files and trace arrays travel as `Uint8Array`s.
+//! made by serde-wasm-bindgen; trace arrays travel as `Uint8Array`s. Loading a model is not a
+//! [`Request`]: the page posts `{kind: "load", config, tokenizer, model}` with the three files
+//! as `Uint8Array`s (the model's buffer transferred, not copied) and the worker reads the
+//! weights tensor by tensor from JS memory ([`Session::load`]).
 use serde::{Deserialize, Serialize};
 
 use candle_core::{Device, Tensor};
 
 use crate::engine::{
-    positional_encodings, sample_token, surviving_count, Candidate, EngineError, LogitLens, Model,
-    PositionalEncodings, Predictions, Saliency, SamplingSettings, TokenizedText, Trace,
+    positional_encodings, sample_token, surviving_count, ByteSource, Candidate, EngineError,
+    LogitLens, Model, PositionalEncodings, Predictions, Saliency, SamplingSettings, TokenizedText,
+    Trace,
 };
 
 /// What the page asks of the worker. `id` ties a response to its request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Request {
-    /// Build the model from its three files (replaces any loaded model).
-    Load {
-        /// config.json
-        #[serde(with = "serde_bytes")]
-        config: Vec<u8>,
-        /// tokenizer.json
-        #[serde(with = "serde_bytes")]
-        tokenizer: Vec<u8>,
-        /// model.safetensors
-        #[serde(with = "serde_bytes")]
-        model: Vec<u8>,
-    },
     /// Tokenize a text (cheap: lets the page show tokens before the trace is done).
     Tokenize { id: u32, text: String },
     /// Tokenize and trace a text (truncated to the model's positions).
@@ -76,6 +68,8 @@ pub enum Response {
         /// The worker's wasm memory after loading, in bytes (wasm memory never shrinks, so
         /// this is the peak so far).
         wasm_memory_bytes: usize,
+        /// Milliseconds from the files arriving in the worker to the model being ready.
+        load_ms: f64,
     },
     /// The tokens of a text.
     Tokens {
@@ -212,13 +206,37 @@ impl Session {
     pub fn model(&self) -> Option<&Model> {
         self.model.as_ref()
     }
+
+    /// Builds a model from its three files, replacing the loaded one (which is dropped first, so
+    /// two never share memory); answers `Loaded` or the error for the user.
+    pub fn load<S: ByteSource + ?Sized>(
+        &mut self,
+        config_json: &[u8],
+        tokenizer_json: &[u8],
+        weights: &S,
+    ) -> Response {
+        *self = Session::default();
+        match Model::from_source(config_json, tokenizer_json, weights) {
+            Ok(loaded) => {
+                let card = ModelCard::of(&loaded);
+                self.model = Some(loaded);
+                Response::Loaded {
+                    card,
+                    wasm_memory_bytes: 0,
+                    load_ms: 0.0,
+                }
+            }
+            Err(e) => Response::Error {
+                id: None,
+                message: e.to_string(),
+            },
+        }
+    }
 }
 
-/// Runs one request. A `Load` replaces the model (the old one is dropped first, so two never
-/// share memory).
+/// Runs one request against the loaded model.
 pub fn handle(session: &mut Session, request: Request) -> Response {
     let id = match &request {
-        Request::Load { .. } => None,
         Request::CrashForTest => panic!("the test hook asked the worker to crash mid-request"),
         Request::Tokenize { id, .. }
         | Request::Trace { id, .. }
@@ -227,37 +245,15 @@ pub fn handle(session: &mut Session, request: Request) -> Response {
         | Request::PositionalEncodings { id, .. }
         | Request::Saliency { id, .. } => Some(*id),
     };
-    if let Request::Load {
-        config,
-        tokenizer,
-        model: weights,
-    } = request
-    {
-        *session = Session::default();
-        return match Model::from_bytes(&config, &tokenizer, &weights) {
-            Ok(loaded) => {
-                let card = ModelCard::of(&loaded);
-                session.model = Some(loaded);
-                Response::Loaded {
-                    card,
-                    wasm_memory_bytes: 0,
-                }
-            }
-            Err(e) => Response::Error {
-                id: None,
-                message: e.to_string(),
-            },
-        };
-    }
     let Session { model, last_logits } = session;
     let result = (|| -> crate::engine::Result<Response> {
         let model = model
             .as_ref()
             .ok_or_else(|| EngineError::Input("No model is loaded yet: pick one first.".into()))?;
         Ok(match request {
-            Request::Load { .. } | Request::CrashForTest => {
+            Request::CrashForTest => {
                 return Err(crate::engine::EngineError::Compute(
-                    "load handled above".into(),
+                    "the crash hook is handled above".into(),
                 ))
             }
             Request::Tokenize { id, text } => {

@@ -1,10 +1,12 @@
 //! The worker's event loop in the browser: one model, one request at a time.
 use std::cell::RefCell;
 
+use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use super::protocol::{handle, Request, Response, Session};
+use crate::engine::ByteSource;
 
 thread_local! {
     static SESSION: RefCell<Session> = RefCell::new(Session::default());
@@ -37,19 +39,30 @@ pub fn start() {
         console_error_panic_hook::hook(info);
     }));
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| {
-        let started = js_sys::Date::now();
-        let mut response = match serde_wasm_bindgen::from_value::<Request>(event.data()) {
-            Ok(request) => SESSION.with(|session| handle(&mut session.borrow_mut(), request)),
-            Err(e) => Response::Error {
-                id: None,
-                message: format!("the page sent a malformed request ({e})"),
-            },
+        let started = now_ms();
+        let data = event.data();
+        let kind = js_sys::Reflect::get(&data, &"kind".into()).ok();
+        let mut response = if kind.and_then(|k| k.as_string()).as_deref() == Some("load") {
+            load(&data)
+        } else {
+            match serde_wasm_bindgen::from_value::<Request>(data) {
+                Ok(request) => SESSION.with(|session| handle(&mut session.borrow_mut(), request)),
+                Err(e) => Response::Error {
+                    id: None,
+                    message: format!("the page sent a malformed request ({e})"),
+                },
+            }
         };
         match &mut response {
             Response::Loaded {
-                wasm_memory_bytes, ..
-            } => *wasm_memory_bytes = memory_bytes(),
-            Response::Trace { compute_ms, .. } => *compute_ms = js_sys::Date::now() - started,
+                wasm_memory_bytes,
+                load_ms,
+                ..
+            } => {
+                *wasm_memory_bytes = memory_bytes();
+                *load_ms = now_ms() - started;
+            }
+            Response::Trace { compute_ms, .. } => *compute_ms = now_ms() - started,
             _ => {}
         }
         post(&response);
@@ -57,6 +70,56 @@ pub fn start() {
     scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
     post(&Response::Ready);
+}
+
+/// The downloaded model file in JS memory, read by the engine one tensor at a time.
+struct JsBytes(Uint8Array);
+
+impl ByteSource for JsBytes {
+    fn byte_len(&self) -> u64 {
+        u64::from(self.0.length())
+    }
+
+    fn read_into(&self, offset: u64, out: &mut [u8]) -> Option<()> {
+        let start = u32::try_from(offset).ok()?;
+        let end = start.checked_add(u32::try_from(out.len()).ok()?)?;
+        if end > self.0.length() {
+            return None;
+        }
+        self.0.subarray(start, end).copy_to(out);
+        Some(())
+    }
+}
+
+/// `{kind: "load", config, tokenizer, model}`: the three files as `Uint8Array`s.
+fn load(data: &JsValue) -> Response {
+    let file = |name: &str| -> Option<Uint8Array> {
+        js_sys::Reflect::get(data, &name.into())
+            .ok()?
+            .dyn_into::<Uint8Array>()
+            .ok()
+    };
+    let (Some(config), Some(tokenizer), Some(model)) =
+        (file("config"), file("tokenizer"), file("model"))
+    else {
+        return Response::Error {
+            id: None,
+            message: "the page sent a load request without its three files".into(),
+        };
+    };
+    SESSION.with(|session| {
+        session
+            .borrow_mut()
+            .load(&config.to_vec(), &tokenizer.to_vec(), &JsBytes(model))
+    })
+}
+
+/// Milliseconds on the worker's clock.
+fn now_ms() -> f64 {
+    js_sys::global()
+        .unchecked_into::<DedicatedWorkerGlobalScope>()
+        .performance()
+        .map_or_else(js_sys::Date::now, |p| p.now())
 }
 
 /// Size of this worker's wasm memory in bytes.
