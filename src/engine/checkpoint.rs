@@ -359,3 +359,27 @@ impl Checkpoint {
 fn is_causal_mask_buffer(name: &str) -> bool {
     name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias")
 }
+
+/// A copy of a safetensors file with its f32/f64 tensors stored as `dtype` (F16 or BF16): half
+/// the download for the same model. Integer buffers are kept as they are. (`tools/to-f16`.)
+pub fn to_half_precision(bytes: &[u8], dtype: DType) -> Result<Vec<u8>> {
+    if !matches!(dtype, DType::F16 | DType::BF16) {
+        return Err(EngineError::Input(format!(
+            "half precision is F16 or BF16, not {dtype:?}"
+        )));
+    }
+    read_layout(bytes)?;
+    let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)?;
+    let mut halved = Vec::with_capacity(tensors.len());
+    for (name, tensor) in tensors {
+        let tensor = match tensor.dtype() {
+            DType::F32 | DType::F64 => tensor.to_dtype(dtype)?,
+            _ => tensor,
+        };
+        halved.push((name, tensor));
+    }
+    halved.sort_by(|a, b| a.0.cmp(&b.0));
+    let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
+    safetensors::serialize(halved, Some(metadata))
+        .map_err(|e| EngineError::Weights(format!("cannot write the copy: {e}")))
+}

@@ -20,7 +20,7 @@ mod trace;
 use candle_core::Device;
 
 pub use attention::AttentionRecord;
-pub use checkpoint::{ByteSource, Checkpoint};
+pub use checkpoint::{to_half_precision, ByteSource, Checkpoint};
 pub use config::{Activation, Architecture, ModelConfig};
 pub use error::{EngineError, Result};
 pub use model::{
