@@ -366,6 +366,8 @@ fn receive(response: Response) {
             crashed(message);
             return;
         }
+        // The page never asks for benchmarks (scripts/bench.mjs talks to the worker directly).
+        Response::MatmulTimes { .. } => {}
     }
     with_client(|client| {
         client.busy = false;

@@ -51,6 +51,14 @@ pub enum Request {
         position: Option<usize>,
         target: Option<u32>,
     },
+    /// The benchmark's floor: times candle f32 matmuls `[m, k] × [k, n]` (the shapes of a
+    /// model's forward pass) with the weight stored both ways, `[k, n]` and `[n, k]` (as
+    /// `Linear` keeps it); median of `runs` after one warm-up. Needs no model.
+    MatmulBenchmark {
+        id: u32,
+        shapes: Vec<(usize, usize, usize)>,
+        runs: usize,
+    },
     /// A test hook: the worker panics while handling it, as a bug in the engine would, so the
     /// tests can check that the page recovers. The page itself never sends it.
     CrashForTest,
@@ -107,6 +115,12 @@ pub enum Response {
     PositionalEncodings {
         id: u32,
         encodings: PositionalEncodings,
+    },
+    /// Median milliseconds per shape of a `MatmulBenchmark`: `[k, n]` weights, then `[n, k]`.
+    MatmulTimes {
+        id: u32,
+        stored_k_n_ms: Vec<f64>,
+        stored_n_k_ms: Vec<f64>,
     },
     /// A request failed; `message` is for the user.
     Error { id: Option<u32>, message: String },
@@ -234,10 +248,77 @@ impl Session {
     }
 }
 
+/// Milliseconds on a monotonic clock (the worker's `performance.now()` in the browser).
+fn now_ms() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        use wasm_bindgen::JsCast;
+        js_sys::global()
+            .unchecked_into::<web_sys::WorkerGlobalScope>()
+            .performance()
+            .map_or_else(js_sys::Date::now, |p| p.now())
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1e3
+    }
+}
+
+/// The largest matmul a benchmark request may ask for, in multiply-adds (GPT-2's LM head at 512
+/// tokens is 2·10¹⁰).
+const MAX_BENCHMARK_MACS: usize = 40_000_000_000;
+
+fn time_matmuls(
+    shapes: &[(usize, usize, usize)],
+    runs: usize,
+) -> crate::engine::Result<(Vec<f64>, Vec<f64>)> {
+    let runs = runs.clamp(1, 50);
+    let median = |work: &dyn Fn() -> candle_core::Result<Tensor>| -> crate::engine::Result<f64> {
+        work()?;
+        let mut times = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let start = now_ms();
+            work()?;
+            times.push(now_ms() - start);
+        }
+        times.sort_by(f64::total_cmp);
+        Ok(times[runs / 2])
+    };
+    let (mut k_n, mut n_k) = (Vec::new(), Vec::new());
+    for &(m, k, n) in shapes {
+        if m == 0 || k == 0 || n == 0 || m.saturating_mul(k).saturating_mul(n) > MAX_BENCHMARK_MACS
+        {
+            return Err(EngineError::Input(format!(
+                "matmul {m}×{k}×{n} is empty or too large to time"
+            )));
+        }
+        let x = Tensor::randn(0f32, 1.0, (m, k), &Device::Cpu)?;
+        let weight_k_n = Tensor::randn(0f32, 1.0, (k, n), &Device::Cpu)?;
+        let weight_n_k = Tensor::randn(0f32, 1.0, (n, k), &Device::Cpu)?;
+        k_n.push(median(&|| x.matmul(&weight_k_n))?);
+        n_k.push(median(&|| x.matmul(&weight_n_k.t()?))?);
+    }
+    Ok((k_n, n_k))
+}
+
 /// Runs one request against the loaded model.
 pub fn handle(session: &mut Session, request: Request) -> Response {
     let id = match &request {
         Request::CrashForTest => panic!("the test hook asked the worker to crash mid-request"),
+        Request::MatmulBenchmark { id, shapes, runs } => {
+            return time_matmuls(shapes, *runs).map_or_else(
+                |e| Response::Error {
+                    id: Some(*id),
+                    message: e.to_string(),
+                },
+                |(stored_k_n_ms, stored_n_k_ms)| Response::MatmulTimes {
+                    id: *id,
+                    stored_k_n_ms,
+                    stored_n_k_ms,
+                },
+            )
+        }
         Request::Tokenize { id, .. }
         | Request::Trace { id, .. }
         | Request::Predict { id, .. }
@@ -251,9 +332,9 @@ pub fn handle(session: &mut Session, request: Request) -> Response {
             .as_ref()
             .ok_or_else(|| EngineError::Input("No model is loaded yet: pick one first.".into()))?;
         Ok(match request {
-            Request::CrashForTest => {
+            Request::CrashForTest | Request::MatmulBenchmark { .. } => {
                 return Err(crate::engine::EngineError::Compute(
-                    "the crash hook is handled above".into(),
+                    "handled above".into(),
                 ))
             }
             Request::Tokenize { id, text } => {
