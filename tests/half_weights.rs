@@ -35,9 +35,17 @@ fn compare(files: &common::FixtureFiles, dtype: DType, text: &str) -> (f32, usiz
     let mut changed_top = 0;
     for (row_a, row_b) in a.data.chunks(vocab).zip(b.data.chunks(vocab)) {
         let (p, q) = (softmax(row_a), softmax(row_b));
-        let diff = p.iter().zip(&q).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        let diff = p
+            .iter()
+            .zip(&q)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
         max_diff = max_diff.max(diff);
-        let argmax = |v: &[f32]| (0..v.len()).max_by(|&i, &j| v[i].total_cmp(&v[j])).unwrap_or(0);
+        let argmax = |v: &[f32]| {
+            (0..v.len())
+                .max_by(|&i, &j| v[i].total_cmp(&v[j]))
+                .unwrap_or(0)
+        };
         let mut sorted = p.clone();
         sorted.sort_by(|x, y| y.total_cmp(x));
         if argmax(&p) != argmax(&q) && sorted[0] - sorted[1] > 2.0 * diff {
@@ -64,7 +72,11 @@ fn f16_and_bf16_copies_predict_what_f32_predicts() {
                 "{} {dtype:?}: {max_diff} > {tolerance}",
                 files.name
             );
-            assert_eq!(changed_top, 0, "{} {dtype:?}: a top prediction changed", files.name);
+            assert_eq!(
+                changed_top, 0,
+                "{} {dtype:?}: a top prediction changed",
+                files.name
+            );
         }
     }
 }

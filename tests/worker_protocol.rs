@@ -378,13 +378,20 @@ fn the_matmul_benchmark_times_each_shape_both_ways_and_refuses_huge_ones() {
         panic!("expected MatmulTimes")
     };
     assert_eq!((id, stored_k_n_ms.len(), stored_n_k_ms.len()), (3, 2, 2));
-    assert!(stored_k_n_ms.iter().chain(&stored_n_k_ms).all(|ms| ms.is_finite() && *ms >= 0.0));
+    assert!(stored_k_n_ms
+        .iter()
+        .chain(&stored_n_k_ms)
+        .all(|ms| ms.is_finite() && *ms >= 0.0));
     let huge = Request::MatmulBenchmark {
         id: 4,
         shapes: vec![(100_000, 100_000, 100_000)],
         runs: 1,
     };
-    let Response::Error { id: Some(4), message } = handle(&mut Session::default(), huge) else {
+    let Response::Error {
+        id: Some(4),
+        message,
+    } = handle(&mut Session::default(), huge)
+    else {
         panic!("expected an error")
     };
     assert!(message.contains("too large"), "{message}");

@@ -261,13 +261,17 @@ fn now_ms() -> f64 {
     #[cfg(not(target_arch = "wasm32"))]
     {
         static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-        START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1e3
+        START
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_secs_f64()
+            * 1e3
     }
 }
 
 /// The largest matmul a benchmark request may ask for, in multiply-adds (GPT-2's LM head at 512
 /// tokens is 2·10¹⁰).
-const MAX_BENCHMARK_MACS: usize = 40_000_000_000;
+const MAX_BENCHMARK_MACS: u64 = 40_000_000_000;
 
 fn time_matmuls(
     shapes: &[(usize, usize, usize)],
@@ -287,8 +291,7 @@ fn time_matmuls(
     };
     let (mut k_n, mut n_k) = (Vec::new(), Vec::new());
     for &(m, k, n) in shapes {
-        if m == 0 || k == 0 || n == 0 || m.saturating_mul(k).saturating_mul(n) > MAX_BENCHMARK_MACS
-        {
+        if m == 0 || k == 0 || n == 0 || (m as u64) * (k as u64) * (n as u64) > MAX_BENCHMARK_MACS {
             return Err(EngineError::Input(format!(
                 "matmul {m}×{k}×{n} is empty or too large to time"
             )));
@@ -333,9 +336,7 @@ pub fn handle(session: &mut Session, request: Request) -> Response {
             .ok_or_else(|| EngineError::Input("No model is loaded yet: pick one first.".into()))?;
         Ok(match request {
             Request::CrashForTest | Request::MatmulBenchmark { .. } => {
-                return Err(crate::engine::EngineError::Compute(
-                    "handled above".into(),
-                ))
+                return Err(crate::engine::EngineError::Compute("handled above".into()))
             }
             Request::Tokenize { id, text } => {
                 let (tokens, truncated_from) = tokenize_within_limit(model, &text)?;
