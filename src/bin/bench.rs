@@ -101,6 +101,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         model.predict(&ids, 10, 1.0)?;
         Ok(())
     })?;
+    let logits = median_ms(runs, || {
+        let (_, logits) = model.trace_for_page(&ids)?;
+        model.predictions_from_rows(&logits.ok_or("no head")?, 10, 1.0)?;
+        Ok(())
+    })?;
+    println!("(the page's trace (no all-rows logits) + top-10: {logits:.1} ms)");
     let saliency = median_ms(runs, || {
         model.saliency(&ids, None, None)?;
         Ok(())

@@ -24,7 +24,8 @@ pub use checkpoint::{to_half_precision, ByteSource, Checkpoint};
 pub use config::{Activation, Architecture, ModelConfig};
 pub use error::{EngineError, Result};
 pub use model::{
-    Candidate, LensLayer, LogitLens, Model, PositionPredictions, Predictions, Saliency,
+    Candidate, LensLayer, LogitLens, Model, PositionPredictions, PredictionLogits, Predictions,
+    Saliency,
 };
 pub use positional::{
     cosine_similarity, positional_encodings, sinusoidal_position_encoding, PositionalEncodings,

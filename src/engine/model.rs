@@ -55,6 +55,15 @@ pub struct PositionPredictions {
     pub candidates: Vec<Candidate>,
 }
 
+/// Logits where the model predicts: one row [vocab] per position.
+#[derive(Debug, Clone)]
+pub struct PredictionLogits {
+    /// The predicted positions: a decoder's last, or each [MASK].
+    pub positions: Vec<usize>,
+    /// [positions, vocab].
+    pub rows: Tensor,
+}
+
 /// What the model predicts: the next token (decoders) or each [MASK] (masked LMs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Predictions {
@@ -218,14 +227,52 @@ impl Model {
         )
     }
 
+    /// The trace the page needs: everything recorded, but no all-positions logits — the logits
+    /// where the model predicts (the last position of a decoder, each [MASK] of a masked LM)
+    /// come back beside it, for the predictions and their re-scoring. The page shows no other
+    /// position's logits, and the LM head over every position is a large share of a short
+    /// text's forward pass (GPT-2: 768 × 50,257 multiply-adds per token) and of the transfer.
+    /// `None` beside it when the model cannot predict here (no head, or no [MASK] in the text).
+    pub fn trace_for_page(&self, ids: &[u32]) -> Result<(Trace, Option<PredictionLogits>)> {
+        let input = self.input_tensor(ids)?;
+        let token_embeddings = self.embed_tokens(&input)?;
+        let pass = self.forward(&token_embeddings, true)?;
+        let predicted = match self.default_positions(ids) {
+            Ok(positions) => Some(self.logits_at(&pass.final_hidden, positions)?),
+            Err(_) => None,
+        };
+        let tokens = ids
+            .iter()
+            .map(|&id| self.tokenizer.display_token(id))
+            .collect();
+        let trace = Trace::from_forward(
+            self.config.architecture,
+            ids.to_vec(),
+            tokens,
+            &token_embeddings,
+            &pass,
+            None,
+        )?;
+        Ok((trace, predicted))
+    }
+
     /// Top-k predictions without recording a trace: the LM head runs only where it is needed.
     pub fn predict(&self, ids: &[u32], k: usize, temperature: f32) -> Result<Predictions> {
+        self.predictions_from_rows(&self.prediction_logits(ids)?, k, temperature)
+    }
+
+    /// The logits where the model predicts, without a trace (the LM head runs only there).
+    pub fn prediction_logits(&self, ids: &[u32]) -> Result<PredictionLogits> {
+        let positions = self.default_positions(ids)?;
         let pass = self.forward(&self.embed_tokens(&self.input_tensor(ids)?)?, false)?;
-        self.predictions_at(ids, k, temperature, |position| {
-            Ok(self
-                .lm_head(&pass.final_hidden.narrow(0, position, 1)?)?
-                .squeeze(0)?)
-        })
+        self.logits_at(&pass.final_hidden, positions)
+    }
+
+    fn logits_at(&self, final_hidden: &Tensor, positions: Vec<usize>) -> Result<PredictionLogits> {
+        let index: Vec<u32> = positions.iter().map(|&p| p as u32).collect();
+        let index = Tensor::new(index.as_slice(), final_hidden.device())?;
+        let rows = self.lm_head(&final_hidden.index_select(&index, 0)?)?;
+        Ok(PredictionLogits { positions, rows })
     }
 
     /// The logits at every position [tokens, vocab] (what a trace records), without the trace.
@@ -235,23 +282,36 @@ impl Model {
         self.lm_head(&pass.final_hidden)
     }
 
-    /// Top-k predictions from logits already computed for `ids` ([tokens, vocab], e.g. a trace's),
-    /// so a new temperature does not run the model again.
-    pub fn predictions_from_logits(
+    /// Top-k predictions from logits already computed at the predicted positions, so a new
+    /// temperature does not run the model again.
+    pub fn predictions_from_rows(
         &self,
-        ids: &[u32],
-        logits: &Tensor,
+        logits: &PredictionLogits,
         k: usize,
         temperature: f32,
     ) -> Result<Predictions> {
-        if logits.dims() != [ids.len(), self.config.vocab_size] {
+        if logits.rows.dims() != [logits.positions.len(), self.config.vocab_size] {
             return Err(EngineError::Input(format!(
-                "logits of shape {:?} do not belong to a text of {} tokens",
-                logits.dims(),
-                ids.len()
+                "logits of shape {:?} do not belong to {} positions",
+                logits.rows.dims(),
+                logits.positions.len()
             )));
         }
-        self.predictions_at(ids, k, temperature, |position| Ok(logits.i(position)?))
+        let mut per_position = logits
+            .positions
+            .iter()
+            .enumerate()
+            .map(|(row, &position)| {
+                Ok(PositionPredictions {
+                    position,
+                    candidates: self.top_k(&logits.rows.i(row)?, k, temperature)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(match self.config.architecture {
+            Architecture::Gpt2 => Predictions::NextToken(per_position.remove(0)),
+            _ => Predictions::MaskFill(per_position),
+        })
     }
 
     /// One token's candidate entry from a logits row [vocab], its probability at `temperature`.
@@ -263,29 +323,6 @@ impl Model {
             text: self.tokenizer.token_text(token_id),
             probability: probabilities.i(token_id as usize)?.to_scalar::<f32>()?,
             logit: logits.i(token_id as usize)?.to_scalar::<f32>()?,
-        })
-    }
-
-    fn predictions_at(
-        &self,
-        ids: &[u32],
-        k: usize,
-        temperature: f32,
-        logits_at: impl Fn(usize) -> Result<Tensor>,
-    ) -> Result<Predictions> {
-        let mut per_position = self
-            .default_positions(ids)?
-            .into_iter()
-            .map(|position| {
-                Ok(PositionPredictions {
-                    position,
-                    candidates: self.top_k(&logits_at(position)?, k, temperature)?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(match self.config.architecture {
-            Architecture::Gpt2 => Predictions::NextToken(per_position.remove(0)),
-            _ => Predictions::MaskFill(per_position),
         })
     }
 

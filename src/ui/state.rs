@@ -306,10 +306,12 @@ impl AppState {
         }
     }
 
-    /// Whether the current trace has logits (the model can predict), tracked.
+    /// Whether there is a trace and the model can predict (it has a prediction head), tracked.
     pub fn has_logits(&self) -> bool {
-        self.trace
-            .with(|t| t.as_ref().is_some_and(|t| t.logits.is_some()))
+        self.trace.with(Option::is_some)
+            && self
+                .model
+                .with(|card| card.as_ref().is_some_and(|card| card.has_prediction_head))
     }
 
     /// Forgets the predictions, logit lens and saliency of an earlier text or model.

@@ -16,11 +16,10 @@ pub fn request_saliency(state: AppState, wanted: Signal<bool>) {
         if !wanted.get() {
             return;
         }
-        let Some(count) = state.trace.with(|t| {
-            t.as_ref()
-                .filter(|t| t.logits.is_some())
-                .map(|t| t.tokens.len())
-        }) else {
+        if !state.has_logits() {
+            return;
+        }
+        let Some(count) = state.trace.with(|t| t.as_ref().map(|t| t.tokens.len())) else {
             return;
         };
         let (position, target) = match state.saliency_target.get() {

@@ -1,0 +1,198 @@
+// The browser benchmark (scripts/bench.sh runs it): one headless Chromium session against the
+// release build, single-threaded wasm. Prints a Markdown table and writes BENCHMARKS.md.
+//
+//   node scripts/bench.mjs [--lengths 8,32,128,512] [--runs 5] [--out BENCHMARKS.md]
+//
+// Needs dist/ (trunk build --release), bench-models/ (tools/make_bench_models.py, tools/to-f16)
+// and onnxruntime-web in .cache/bench-node (scripts/bench.sh installs it).
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { start } from '../tests/e2e/support.mjs';
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const at = args.indexOf(`--${name}`);
+  return at >= 0 ? args[at + 1] : fallback;
+};
+const LENGTHS = option('lengths', '8,32,128,512').split(',').map(Number);
+const RUNS = Number(option('runs', '5'));
+const OUT = option('out', 'BENCHMARKS.md');
+const ROOT = resolve(new URL('..', import.meta.url).pathname);
+
+// The site: dist/ plus the models, onnxruntime-web and the benchmark page (symlinks).
+const site = join(ROOT, 'target', 'bench-site');
+rmSync(site, { recursive: true, force: true });
+mkdirSync(site, { recursive: true });
+for (const entry of readdirSync(join(ROOT, 'dist'))) symlinkSync(join(ROOT, 'dist', entry), join(site, entry));
+symlinkSync(join(ROOT, 'bench-models'), join(site, 'bench-models'));
+symlinkSync(join(ROOT, '.cache', 'bench-node', 'node_modules', 'onnxruntime-web', 'dist'), join(site, 'ort'));
+copyFileSync(join(ROOT, 'scripts', 'bench-page.html'), join(site, 'bench.html'));
+
+/** GPT-2 small and DistilBERT-base as the engine computes them: every matmul [m,k]×[k,n] of one
+ *  forward pass, with how many times it runs. `logitRows`: rows sent through the LM head. */
+function forwardMatmuls(model, tokens, logitRows) {
+  const { layers, d, ff, heads, vocab, mlmTransform } = model;
+  const dHead = d / heads;
+  const list = [
+    [[tokens, d, d], 4 * layers], // q, k, v, output projection
+    [[tokens, d, ff], layers],
+    [[tokens, ff, d], layers],
+    [[tokens, dHead, tokens], heads * layers], // scores = q kᵀ per head
+    [[tokens, tokens, dHead], heads * layers], // weights × v per head
+  ];
+  if (mlmTransform) list.push([[logitRows, d, d], 1]);
+  list.push([[logitRows, d, vocab], 1]);
+  return list;
+}
+const MODELS = {
+  gpt2: { folder: 'bench-models/gpt2-small', name: 'GPT-2 small (random weights, 124M)', layers: 12, d: 768, ff: 3072, heads: 12, vocab: 50257,
+          text: (n) => 'the' + ' the'.repeat(n - 1), onnx: 'bench-models/gpt2-small/model.onnx' },
+  distilbert: { folder: 'bench-models/distilbert-base', name: 'DistilBERT-base (random weights, 66M)', layers: 6, d: 768, ff: 3072, heads: 12,
+                vocab: 30522, mlmTransform: true,
+                text: (n) => Array.from({ length: n - 2 }, (_, i) => (i === Math.floor((n - 2) / 2) ? '[MASK]' : 'the')).join(' ') },
+};
+const flops = (list) => list.reduce((sum, [[m, k, n], count]) => sum + 2 * m * k * n * count, 0);
+
+const log = (...parts) => console.error(new Date().toISOString().slice(11, 19), ...parts);
+const { origin, browser, close } = await start(site);
+const page = await browser.newPage();
+page.on('console', (message) => { if (message.type() === 'error') log('page error:', message.text()); });
+page.on('pageerror', (error) => log('page error:', error.message));
+await page.goto(`${origin}/bench.html`);
+const call = (fn, ...params) => page.evaluate(([fn, params]) => window.bench[fn](...params), [fn, params]);
+const browserVersion = browser.version();
+
+// The floor: the same browser's candle matmul at every shape the forward passes use.
+log('timing matmuls (the floor)');
+await call('startWorker');
+const shapeTimes = new Map();
+const allShapes = [];
+for (const key of Object.keys(MODELS)) {
+  for (const n of LENGTHS) {
+    for (const rows of [n, 1]) {
+      for (const [shape] of forwardMatmuls(MODELS[key], n, rows)) {
+        const id = shape.join('x');
+        if (!shapeTimes.has(id)) { shapeTimes.set(id, null); allShapes.push(shape); }
+      }
+    }
+  }
+}
+for (let i = 0; i < allShapes.length; i += 4) {
+  const batch = allShapes.slice(i, i + 4);
+  const { kn, nk } = await call('timeMatmuls', batch, RUNS);
+  batch.forEach((shape, j) => shapeTimes.set(shape.join('x'), { kn: kn[j], nk: nk[j] }));
+}
+const floorMs = (list) => list.reduce((sum, [shape, count]) => {
+  const t = shapeTimes.get(shape.join('x'));
+  return sum + count * Math.min(t.kn, t.nk);
+}, 0);
+
+const rows = [];
+const loads = [];
+for (const [key, model] of Object.entries(MODELS)) {
+  log(`loading ${model.name}`);
+  await call('startWorker');
+  const load = await call('loadModel', model.folder);
+  loads.push({ name: model.name, file: 'f32', ...load });
+  for (const n of LENGTHS) {
+    const text = model.text(n);
+    const ids = await call('tokenIds', text);
+    if (ids.length !== n) throw new Error(`${key}: ${ids.length} tokens, wanted ${n}`);
+    log(`${key} ${n} tokens: predictions`);
+    const predictMs = await call('timePredict', text, RUNS);
+    log(`${key} ${n} tokens: trace`);
+    const trace = await call('timeTrace', text, RUNS);
+    log(`${key} ${n} tokens: saliency`);
+    const saliencyMs = await call('timeSaliency', text, RUNS);
+    const traceList = forwardMatmuls(model, n, n);
+    const predictList = forwardMatmuls(model, n, key === 'gpt2' ? 1 : 1);
+    rows.push({ key, model: model.name, n, ids, predictMs, trace, saliencyMs,
+                traceFlops: flops(traceList), predictFlops: flops(predictList),
+                traceFloorMs: floorMs(traceList), predictFloorMs: floorMs(predictList) });
+  }
+}
+
+// Half-precision weights: load only.
+log('loading the f16 copy of GPT-2 small');
+await call('startWorker');
+loads.push({ name: MODELS.gpt2.name, file: 'f16', ...(await call('loadModel', 'bench-models/gpt2-small-f16')) });
+
+// The rival: onnxruntime-web on the same GPT-2 in the same page.
+log('onnxruntime-web: creating the session');
+const ortSession = await call('ortCreate', MODELS.gpt2.onnx);
+for (const row of rows.filter((r) => r.key === 'gpt2')) {
+  log(`onnxruntime-web ${row.n} tokens`);
+  row.ortMs = await call('ortRun', row.ids, RUNS);
+}
+await call('ortRelease');
+await close();
+
+// The bundle.
+const bundle = readdirSync(join(ROOT, 'dist')).filter((f) => f.endsWith('.wasm')).map((f) => {
+  const bytes = readFileSync(join(ROOT, 'dist', f));
+  return { file: f, raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
+});
+
+// The report.
+const mb = (bytes) => (bytes / 1e6).toFixed(2);
+const ms = (value) => (value >= 100 ? value.toFixed(0) : value.toFixed(1));
+const gflops = (f, t) => (f / 1e6 / t).toFixed(1);
+const lines = [];
+lines.push('# Benchmarks');
+lines.push('');
+lines.push(`Written by \`scripts/bench.sh\` on ${new Date().toISOString().slice(0, 10)}: headless Chromium ${browserVersion}, ` +
+  `release build, one thread (no COOP/COEP), median of ${RUNS} after one warm-up. Models: random weights of the real ` +
+  'shapes (timing does not depend on the values). This machine: 2 vCPUs — numbers are noisy; compare within one run.');
+lines.push('');
+lines.push('**Floor** = the time of this forward pass\'s matmuls alone, each timed as a candle matmul in the same worker ' +
+  '(the faster of the two weight layouts), i.e. its FLOPs ÷ the browser\'s matmul rate at those shapes. ' +
+  '**Full trace** = what the panels need (every layer\'s Q, K, V, scores, weights, head outputs, hidden states, all logits), ' +
+  'computed in the worker; **transfer** = the rest of the round trip (encoding, postMessage, reading it in the page). ' +
+  '**Predictions** = one forward pass and the top-10 at one position. **Saliency** = forward + backward (gradient × input).');
+lines.push('');
+lines.push('| model | tokens | full trace ms | GFLOP/s | floor ms | × floor | transfer ms | % of trace | predictions ms | × floor | saliency ms | × predictions | onnxruntime-web ms | ours ÷ ort |');
+lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+for (const r of rows) {
+  const ort = r.ortMs === undefined ? '—' : ms(r.ortMs);
+  const ratio = r.ortMs === undefined ? '—' : (r.trace.computeMs / r.ortMs).toFixed(2);
+  lines.push(`| ${r.key === 'gpt2' ? 'GPT-2 small' : 'DistilBERT-base'} | ${r.n} | ${ms(r.trace.computeMs)} | ` +
+    `${gflops(r.traceFlops, r.trace.computeMs)} | ${ms(r.traceFloorMs)} | ${(r.trace.computeMs / r.traceFloorMs).toFixed(2)} | ` +
+    `${ms(r.trace.transferMs)} | ${(100 * r.trace.transferMs / r.trace.computeMs).toFixed(1)} % | ${ms(r.predictMs)} | ` +
+    `${(r.predictMs / r.predictFloorMs).toFixed(2)} | ${ms(r.saliencyMs)} | ${(r.saliencyMs / r.predictMs).toFixed(2)} | ${ort} | ${ratio} |`);
+}
+lines.push('');
+lines.push(`onnxruntime-web ${JSON.parse(readFileSync(join(ROOT, '.cache', 'bench-node', 'node_modules', 'onnxruntime-web', 'package.json'))).version} ` +
+  `(wasm backend, numThreads 1, SIMD) runs the same GPT-2 exported by \`tools/make_bench_models.py\` (torch.onnx, opset 18) ` +
+  `returning logits and all 12 attention maps; session creation took ${ms(ortSession.createMs)} ms ` +
+  `for the ${mb(ortSession.fileBytes)} MB file. "ours ÷ ort" compares our full trace with its run.`);
+lines.push('');
+lines.push('## Loading (bytes already in the page → model ready in the worker)');
+lines.push('');
+lines.push('| model | file | file MB | parameters | weights in memory (f32) MB | load ms (worker) | load ms (page, incl. transfer) | peak wasm memory MB | ÷ f32 weight bytes |');
+lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|');
+for (const l of loads) {
+  const weights = l.parameters * 4;
+  lines.push(`| ${l.name} | ${l.file} | ${mb(l.fileBytes)} | ${l.parameters.toLocaleString('en')} | ${mb(weights)} | ${ms(l.loadMs)} | ` +
+    `${ms(l.wallMs)} | ${mb(l.memoryBytes)} | ${(l.memoryBytes / weights).toFixed(2)} |`);
+}
+lines.push('');
+lines.push('## The wasm bundle');
+lines.push('');
+lines.push('| file | raw MB | gzip -9 MB |');
+lines.push('|---|---:|---:|');
+for (const b of bundle) lines.push(`| ${b.file} | ${mb(b.raw)} | ${mb(b.gzip)} |`);
+lines.push(`| **total** | ${mb(bundle.reduce((s, b) => s + b.raw, 0))} | ${mb(bundle.reduce((s, b) => s + b.gzip, 0))} |`);
+lines.push('');
+lines.push('## The floor\'s matmuls');
+lines.push('');
+lines.push('| m × k × n | weight [k,n] ms | weight [n,k] ms | best GFLOP/s |');
+lines.push('|---|---:|---:|---:|');
+for (const shape of allShapes) {
+  const t = shapeTimes.get(shape.join('x'));
+  const f = 2 * shape[0] * shape[1] * shape[2];
+  lines.push(`| ${shape.join(' × ')} | ${t.kn.toFixed(3)} | ${t.nk.toFixed(3)} | ${gflops(f, Math.min(t.kn, t.nk))} |`);
+}
+const report = lines.join('\n') + '\n';
+writeFileSync(resolve(ROOT, OUT), report);
+console.log(report);
