@@ -19,7 +19,7 @@ if [ "$build" = 1 ]; then
   PATH="$PWD/node_modules/.bin:$PATH" trunk build --release
 fi
 python=${PYTHON:-/opt/ref-venv/bin/python}
-if [ ! -f bench-models/gpt2-small/model.onnx ] || [ ! -f bench-models/distilbert-base/model.safetensors ]; then
+if [ ! -f bench-models/gpt2-small/model-next-token.onnx ] || [ ! -f bench-models/distilbert-base/model.safetensors ]; then
   if ! "$python" -c "import torch, transformers, onnx, onnxscript" 2>/dev/null; then
     echo "bench: making the models needs torch, transformers, onnx and onnxscript for $python" >&2
     echo "       (pip install torch transformers onnx onnxscript, then PYTHON=that/python $0)" >&2

@@ -48,7 +48,7 @@ def bert_tokenizer_json(out: pathlib.Path):
 
 
 class LogitsAndAttentions(torch.nn.Module):
-    """What the page shows of a forward pass that ONNX can export: logits and attentions."""
+    """A forward pass as transformers returns it: logits at every position and all attentions."""
 
     def __init__(self, model):
         super().__init__()
@@ -57,6 +57,22 @@ class LogitsAndAttentions(torch.nn.Module):
     def forward(self, input_ids):
         output = self.model(input_ids=input_ids, output_attentions=True, use_cache=False)
         return (output.logits, *output.attentions)
+
+
+class NextTokenLogitsAndAttentions(torch.nn.Module):
+    """The same with the LM head at the last position only — the work our page's trace does
+    for the head (it shows no other position's logits)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids):
+        output = self.model.transformer(
+            input_ids=input_ids, output_attentions=True, use_cache=False
+        )
+        logits = self.model.lm_head(output.last_hidden_state[:, -1:, :])
+        return (logits, *output.attentions)
 
 
 def main():
@@ -83,19 +99,22 @@ def main():
 
     if not args.skip_onnx:
         seq = torch.export.Dim("seq", min=2, max=1024)
-        with torch.no_grad():
-            program = torch.onnx.export(
-                LogitsAndAttentions(gpt2),
-                (torch.zeros((1, 16), dtype=torch.long),),
-                dynamo=True,
-                opset_version=18,
-                input_names=["input_ids"],
-                output_names=["logits"] + [f"attention_{i}" for i in range(12)],
-                dynamic_shapes={"input_ids": {1: seq}},
-            )
-        program.save(str(gpt2_dir / "model.onnx"))
-        print(f"wrote {gpt2_dir / 'model.onnx'}")
-
+        for wrapper, name in [
+            (LogitsAndAttentions, "model.onnx"),
+            (NextTokenLogitsAndAttentions, "model-next-token.onnx"),
+        ]:
+            with torch.no_grad():
+                program = torch.onnx.export(
+                    wrapper(gpt2),
+                    (torch.zeros((1, 16), dtype=torch.long),),
+                    dynamo=True,
+                    opset_version=18,
+                    input_names=["input_ids"],
+                    output_names=["logits"] + [f"attention_{i}" for i in range(12)],
+                    dynamic_shapes={"input_ids": {1: seq}},
+                )
+            program.save(str(gpt2_dir / name))
+            print(f"wrote {gpt2_dir / name}")
 
 if __name__ == "__main__":
     main()

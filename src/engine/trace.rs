@@ -22,9 +22,10 @@ pub struct Array {
 mod f32_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
 
+    // The values' own memory, viewed as bytes: wasm and the CPUs this runs on are
+    // little-endian, so no per-value conversion or second buffer is needed.
     pub fn serialize<S: Serializer>(values: &[f32], serializer: S) -> Result<S::Ok, S::Error> {
-        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        serializer.serialize_bytes(&bytes)
+        serializer.serialize_bytes(bytemuck::cast_slice(values))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<f32>, D::Error> {
@@ -34,10 +35,8 @@ mod f32_bytes {
                 "f32 data must be a multiple of 4 bytes",
             ));
         }
-        Ok(bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
+        // One copy into an f32-aligned buffer.
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 }
 

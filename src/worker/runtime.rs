@@ -19,7 +19,11 @@ fn scope() -> DedicatedWorkerGlobalScope {
 fn post(response: &Response) {
     match serde_wasm_bindgen::to_value(response) {
         Ok(value) => {
-            if let Err(e) = scope().post_message(&value) {
+            // The trace's arrays (fresh `Uint8Array`s made by the encoder) are transferred to
+            // the page, not copied again.
+            let transfer = js_sys::Array::new();
+            collect_buffers(&value, 3, &transfer);
+            if let Err(e) = scope().post_message_with_transfer(&value, &transfer) {
                 web_sys::console::error_2(&"worker: cannot post a response".into(), &e);
             }
         }
@@ -70,6 +74,21 @@ pub fn start() {
     scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
     post(&Response::Ready);
+}
+
+/// Adds the buffers of the `Uint8Array`s inside `value`'s objects (down to `depth` levels) to
+/// `transfer`. Lists are not walked: the big data are the arrays' byte fields.
+fn collect_buffers(value: &JsValue, depth: u32, transfer: &js_sys::Array) {
+    if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
+        transfer.push(&bytes.buffer());
+        return;
+    }
+    if depth == 0 || !value.is_object() || js_sys::Array::is_array(value) {
+        return;
+    }
+    for field in js_sys::Object::values(value.unchecked_ref()).iter() {
+        collect_buffers(&field, depth - 1, transfer);
+    }
 }
 
 /// The downloaded model file in JS memory, read by the engine one tensor at a time.
