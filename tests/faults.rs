@@ -18,12 +18,17 @@ const WEIGHTS: &[u8] = include_bytes!("fixtures/gpt2/model.safetensors");
 fn record(fault: &str, seen: &str, test: &str) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/test-artifacts/faults");
     let row = serde_json::json!({ "group": "Model files", "fault": fault, "seen": seen, "test": format!("tests/faults.rs::{test}") });
+    // Tests run on parallel threads: `writeln!` may split a row into several writes that
+    // interleave with another test's, so each row is one `write_all` under a lock.
+    static ROWS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_writer = ROWS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let line = format!("{row}\n");
     let written = std::fs::create_dir_all(dir).and_then(|_| {
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(format!("{dir}/native.jsonl"))?;
-        writeln!(file, "{row}")
+        file.write_all(line.as_bytes())
     });
     if let Err(e) = written {
         eprintln!("could not record the fault row: {e}");
