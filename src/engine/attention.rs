@@ -1,7 +1,7 @@
 //! The one multi-head self-attention every architecture uses, instrumented: it can hand back
 //! every intermediate a student steps through (Q, K, V, scores, mask, softmax, weighted sum).
+use super::layers::Linear;
 use candle_core::{Module, Tensor, D};
-use candle_nn::Linear;
 
 /// The projections of one attention block, as [out, in] linear layers.
 #[derive(Debug, Clone)]

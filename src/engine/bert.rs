@@ -2,13 +2,13 @@
 //! optional masked-LM head. DistilBERT shares these structs under other tensor names
 //! (see `distilbert.rs`).
 use candle_core::{Module, Tensor};
-use candle_nn::{Embedding, Linear};
+use candle_nn::Embedding;
 
 use super::attention::SelfAttention;
 use super::checkpoint::Checkpoint;
 use super::config::{Activation, ModelConfig};
 use super::forward::{ForwardPass, LayerRecord};
-use super::layers::{linear, LayerNorm};
+use super::layers::{linear, LayerNorm, Linear};
 
 /// One encoder layer: h = norm(x + attn(x)), then norm(h + mlp(h)).
 #[derive(Debug, Clone)]

@@ -1,13 +1,13 @@
 //! DistilBERT (distilbert-base-uncased): BERT's post-LayerNorm encoder without segment
 //! embeddings, under its own tensor names, with `vocab_transform` / `vocab_layer_norm` /
 //! `vocab_projector` as the masked-LM head. It runs on the `Bert` structs.
-use candle_nn::{Embedding, Linear};
+use candle_nn::Embedding;
 
 use super::attention::SelfAttention;
 use super::bert::{Bert, EncoderLayer, MlmHead};
 use super::checkpoint::Checkpoint;
 use super::config::ModelConfig;
-use super::layers::{linear, LayerNorm};
+use super::layers::{linear, LayerNorm, Linear};
 
 /// Loads `DistilBertForMaskedLM` (`distilbert.` prefix) or a headless `DistilBertModel`.
 /// `vocab_projector.weight` may be absent: it is tied to the word embeddings.

@@ -1,13 +1,13 @@
 //! GPT-2 (gpt2, distilgpt2, gpt2-medium …): a pre-LayerNorm causal decoder whose LM head is
 //! tied to the token embedding. Conv1D weights are stored [in, out].
 use candle_core::{Module, Tensor};
-use candle_nn::{Embedding, Linear, VarBuilder};
+use candle_nn::{Embedding, VarBuilder};
 
 use super::attention::SelfAttention;
 use super::checkpoint::Checkpoint;
 use super::config::ModelConfig;
 use super::forward::{ForwardPass, LayerRecord};
-use super::layers::{conv1d, LayerNorm};
+use super::layers::{conv1d, matmul_by_transposed, LayerNorm, Linear};
 
 /// One GPT-2 block: x + attn(ln_1(x)), then x + mlp(ln_2(x)).
 #[derive(Debug, Clone)]
@@ -132,7 +132,7 @@ impl Gpt2 {
 
     /// Logits from normed rows [rows, d_model] → [rows, vocab], through the tied `wte`.
     pub fn lm_head(&self, normed: &Tensor) -> candle_core::Result<Tensor> {
-        normed.matmul(&self.wte.embeddings().t()?)
+        matmul_by_transposed(normed, self.wte.embeddings())
     }
 
     /// The learned position table [max_positions, d_model].
