@@ -154,7 +154,7 @@ lines.push(`Written by \`scripts/bench.sh\` on ${new Date().toISOString().slice(
 lines.push('');
 lines.push('**Floor** = the time of this forward pass\'s matmuls alone, each timed as a candle matmul in the same worker ' +
   '(the faster of the two weight layouts), i.e. its FLOPs ÷ the browser\'s matmul rate at those shapes. ' +
-  '**Full trace** = what the panels need (every layer\'s Q, K, V, scores, weights, head outputs, hidden states, all logits), ' +
+  '**Full trace** = what the panels need (every layer\'s Q, K, V, scores, weights, head outputs, hidden states, and the logits where the model predicts — the last position for GPT-2, the [MASK] for DistilBERT), ' +
   'computed in the worker; **transfer** = the rest of the round trip (encoding, postMessage, reading it in the page). ' +
   '**Predictions** = one forward pass and the top-10 at one position. **Saliency** = forward + backward (gradient × input).');
 lines.push('');
