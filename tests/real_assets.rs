@@ -188,3 +188,100 @@ fn real_minilm_refuses_predictions_with_a_clear_message() {
         "{err}"
     );
 }
+
+/// The largest difference from transformers accepted on the real SmolLM2, per element as
+/// |ours − theirs| / max(1, |theirs|): both dequantise the same Q4_1/Q8_0 blocks exactly, so what
+/// remains is f32 summation order over 30 layers. Relative above 1 because SmolLM2's residual
+/// stream has "massive activations" (up to ~23,000), where one f32 step is already 2e-3.
+const SMOLLM2_TOLERANCE: f32 = 1e-3;
+
+/// max over elements of |ours − theirs| / max(1, |theirs|).
+fn relative_error(ours: &attention_explorer::engine::Array, theirs: &candle_core::Tensor) -> f32 {
+    assert_eq!(ours.shape, theirs.dims(), "shape");
+    let theirs = theirs
+        .flatten_all()
+        .and_then(|t| t.to_vec1::<f32>())
+        .expect("reference values");
+    ours.data
+        .iter()
+        .zip(&theirs)
+        .map(|(a, b)| (a - b).abs() / b.abs().max(1.0))
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn real_smollm2_gguf_matches_transformers() {
+    let Some(dir) = asset("public/models/SmolLM2-135M-Instruct", "model.gguf") else {
+        return;
+    };
+    let model = Model::from_gguf(read(&dir.join("model.gguf")).as_slice()).expect("SmolLM2 loads");
+    let config = &model.config;
+    assert_eq!(
+        (
+            config.n_layer,
+            config.n_head,
+            config.n_kv_head,
+            config.d_model
+        ),
+        (30, 9, 3, 576)
+    );
+    assert_eq!(config.rope_theta, Some(100_000.0));
+    let fixture = root().join("tests/fixtures/smollm2");
+    let meta: serde_json::Value =
+        serde_json::from_slice(&read(&fixture.join("reference.json"))).expect("reference.json");
+    let reference =
+        candle_core::safetensors::load(fixture.join("reference.safetensors"), &Device::Cpu)
+            .expect("reference.safetensors");
+    let ids_of = |value: &serde_json::Value| -> Vec<u32> {
+        value
+            .as_array()
+            .expect("ids")
+            .iter()
+            .map(|id| id.as_u64().expect("id") as u32)
+            .collect()
+    };
+    for sentence in meta["tokenization"].as_array().expect("tokenization") {
+        let text = sentence["text"].as_str().expect("text");
+        assert_eq!(
+            model.tokenize(text).expect("tokenize").ids,
+            ids_of(&sentence["input_ids"]),
+            "{text:?}"
+        );
+    }
+    let mut errors = Vec::new();
+    for (i, text) in meta["texts"].as_array().expect("texts").iter().enumerate() {
+        let ids = ids_of(&text["input_ids"]);
+        assert_eq!(
+            model
+                .tokenize(text["text"].as_str().expect("text"))
+                .expect("tokenize")
+                .ids,
+            ids
+        );
+        let (trace, predicted) = model.trace_for_page(&ids).expect("trace");
+        let last = predicted.expect("next-token logits").rows;
+        let last = attention_explorer::engine::Array::from_tensor(&last.i(0).expect("row"))
+            .expect("array");
+        for (field, ours) in [
+            ("attentions", &trace.attentions),
+            ("hidden_states", &trace.hidden_states),
+            ("last_logits", &last),
+        ] {
+            errors.push((
+                field.to_string(),
+                relative_error(ours, &reference[&format!("{i}.{field}")]),
+            ));
+        }
+        let top: Vec<u32> = match model.predict(&ids, 10, 1.0).expect("predict") {
+            attention_explorer::engine::Predictions::NextToken(p) => {
+                p.candidates.iter().map(|c| c.token_id).collect()
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(top, ids_of(&text["top10_ids"]), "top 10 of text {i}");
+    }
+    for (field, error) in common::max_per_field(&errors) {
+        println!("smollm2 {field:<14} max error {error:.3e} (relative above 1)");
+        assert!(error <= SMOLLM2_TOLERANCE, "{field}: {error}");
+    }
+}

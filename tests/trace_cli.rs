@@ -51,6 +51,7 @@ fn writes_exactly_the_documented_fields_with_reference_numbers() {
             "k",
             "logits",
             "masked_scores",
+            "n_kv_head",
             "position_embeddings",
             "q",
             "saliency",
@@ -117,4 +118,24 @@ fn masked_lm_without_mask_still_traces_and_bad_arguments_fail_clearly() {
     assert!(!ok && stderr.contains("position 99"), "{stderr}");
     let (ok, _, stderr) = run_trace("no_such_model", "hello", &[]);
     assert!(!ok && stderr.contains("cannot read"), "{stderr}");
+}
+
+#[test]
+fn a_gguf_folder_traces_with_rotary_positions_and_grouped_heads() {
+    let fixture = gguf_fixture!("llama").load();
+    let text = &fixture.texts()[0];
+    let (ok, json, stderr) = run_trace("llama", text["text"].as_str().expect("text"), &[]);
+    assert!(ok, "{stderr}");
+    assert_eq!(json["input_ids"], text["input_ids"]);
+    assert!(json["position_embeddings"].is_null(), "a rotary model adds no position");
+    assert_eq!(json["n_kv_head"], 2);
+    let mut errors = Vec::new();
+    for field in ["attentions", "q", "k", "hidden_states", "logits"] {
+        let (shape, values) = common::flatten(&json[field]);
+        errors.push((
+            field.to_string(),
+            common::max_abs_error(field, &values, &shape, fixture.reference(0, field)),
+        ));
+    }
+    common::assert_within_tolerance("trace CLI (llama)", &errors);
 }

@@ -2,8 +2,9 @@
 //!
 //! cargo run --release --bin trace -- --model DIR --text "..." [--position N] [--target ID] --out trace.json
 //!
-//! DIR holds config.json, tokenizer.json and model.safetensors. The JSON's fields: input_ids,
-//! tokens, token_embeddings / position_embeddings / embedding_sum [token][d_model] (the first
+//! DIR holds config.json, tokenizer.json and model.safetensors, or model.gguf (a Llama-family
+//! GGUF; DIR may also be the .gguf file itself). The JSON's fields: input_ids,
+//! tokens, n_kv_head, token_embeddings / position_embeddings (null for rotary models) / embedding_sum [token][d_model] (the first
 //! layer's input before any norm), attentions / scores / masked_scores
 //! [layer][head][query][key], q / k / v / head_outputs [layer][head][token][d_head],
 //! attention_outputs [layer][token][d_model], hidden_states [layer+1][token][d_model], logits
@@ -90,7 +91,8 @@ fn run(args: Args) -> Result<(), String> {
         "input_ids": trace.input_ids,
         "tokens": trace.tokens,
         "token_embeddings": trace.token_embeddings.to_nested_json(),
-        "position_embeddings": trace.position_embeddings.to_nested_json(),
+        "position_embeddings": trace.position_embeddings.as_ref().map(|table| table.to_nested_json()),
+        "n_kv_head": trace.n_kv_head,
         "embedding_sum": trace.embedding_sum.to_nested_json(),
         "attentions": trace.attentions.to_nested_json(),
         "scores": trace.scores.to_nested_json(),

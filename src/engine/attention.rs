@@ -14,8 +14,13 @@ pub struct SelfAttention {
     pub value: Linear,
     /// Concatenated head outputs → the block's attention output.
     pub output: Linear,
-    /// Number of heads.
+    /// Number of (query) heads.
     pub n_head: usize,
+    /// Number of key/value heads; query head h reads key/value head h / (n_head / n_kv_head).
+    pub n_kv_head: usize,
+    /// Rotary position embedding applied to q and k (Llama); `None` for models that add
+    /// positions to the input instead.
+    pub rotary: Option<Rotary>,
     /// Whether a token may only attend to itself and earlier tokens.
     pub causal: bool,
 }
@@ -23,11 +28,13 @@ pub struct SelfAttention {
 /// Every intermediate of one attention block, each with heads first.
 #[derive(Debug, Clone)]
 pub struct AttentionRecord {
-    /// Queries [heads, tokens, d_head].
+    /// Queries [heads, tokens, d_head], after the rotation for rotary models.
     pub q: Tensor,
-    /// Keys [heads, tokens, d_head].
+    /// Keys [heads, tokens, d_head], after the rotation for rotary models. With grouped-query
+    /// attention each query head's row is the key/value head it reads, so heads in one group
+    /// hold the same keys.
     pub k: Tensor,
-    /// Values [heads, tokens, d_head].
+    /// Values [heads, tokens, d_head], one per query head as for `k`.
     pub v: Tensor,
     /// q·kᵀ/√d_head before any mask [heads, query, key].
     pub scores: Tensor,
@@ -49,15 +56,21 @@ impl SelfAttention {
     ) -> candle_core::Result<(Tensor, Option<AttentionRecord>)> {
         let (n_tokens, d_model) = xs.dims2()?;
         let d_head = d_model / self.n_head;
-        let split_heads = |projected: Tensor| -> candle_core::Result<Tensor> {
+        let split_heads = |projected: Tensor, heads: usize| -> candle_core::Result<Tensor> {
             projected
-                .reshape((n_tokens, self.n_head, d_head))?
+                .reshape((n_tokens, heads, d_head))?
                 .transpose(0, 1)?
                 .contiguous()
         };
-        let q = split_heads(self.query.forward(xs)?)?;
-        let k = split_heads(self.key.forward(xs)?)?;
-        let v = split_heads(self.value.forward(xs)?)?;
+        let q = split_heads(self.query.forward(xs)?, self.n_head)?;
+        let k = split_heads(self.key.forward(xs)?, self.n_kv_head)?;
+        let v = split_heads(self.value.forward(xs)?, self.n_kv_head)?;
+        let (q, k) = match &self.rotary {
+            Some(rotary) => (rotary.rotate(&q)?, rotary.rotate(&k)?),
+            None => (q, k),
+        };
+        let group = self.n_head / self.n_kv_head;
+        let (k, v) = (repeat_kv(k, group)?, repeat_kv(v, group)?);
 
         let scores = (q.matmul(&k.t()?)? * (1.0 / (d_head as f64).sqrt()))?;
         let masked_scores = if self.causal {
@@ -98,4 +111,54 @@ fn causal_mask(scores: &Tensor) -> candle_core::Result<Tensor> {
     visible
         .broadcast_as(scores.shape())?
         .where_cond(scores, &minus_infinity)
+}
+
+/// Repeats each key/value head for the `group` query heads that read it:
+/// [kv_heads, tokens, d] → [kv_heads·group, tokens, d], kv head j at rows j·group .. (j+1)·group.
+fn repeat_kv(xs: Tensor, group: usize) -> candle_core::Result<Tensor> {
+    if group == 1 {
+        return Ok(xs);
+    }
+    let (kv_heads, n_tokens, d_head) = xs.dims3()?;
+    xs.unsqueeze(1)?
+        .broadcast_as((kv_heads, group, n_tokens, d_head))?
+        .contiguous()?
+        .reshape((kv_heads * group, n_tokens, d_head))
+}
+
+/// Rotary position embedding (RoPE) as Llama uses it in transformers: dimension i of the first
+/// half of each head pairs with dimension i + d_head/2, and the pair is rotated by the angle
+/// position · θ^(−2i/d_head).
+#[derive(Debug, Clone)]
+pub struct Rotary {
+    /// The base θ (`rope_theta`).
+    pub theta: f64,
+    /// Width of one head.
+    pub d_head: usize,
+}
+
+impl Rotary {
+    /// cos and sin of every angle for positions 0..n_positions, each [n_positions, d_head/2].
+    /// Computed per call (n_positions × d_head/2 values): a table for the model's whole
+    /// context would be sized by a number read from the file.
+    pub fn cos_sin(&self, n_positions: usize) -> candle_core::Result<(Tensor, Tensor)> {
+        let device = candle_core::Device::Cpu;
+        let half = self.d_head / 2;
+        let inverse_frequencies: Vec<f32> = (0..half)
+            .map(|i| (1.0 / self.theta.powf(2.0 * i as f64 / self.d_head as f64)) as f32)
+            .collect();
+        let inverse_frequencies = Tensor::from_vec(inverse_frequencies, (1, half), &device)?;
+        let positions = Tensor::arange(0u32, n_positions as u32, &device)?
+            .to_dtype(candle_core::DType::F32)?
+            .reshape((n_positions, 1))?;
+        let angles = positions.broadcast_mul(&inverse_frequencies)?;
+        Ok((angles.cos()?, angles.sin()?))
+    }
+
+    /// Rotates [heads, tokens, d_head] by each token's position. candle-nn's composed `rope_slow`,
+    /// not the fused `rope`: saliency needs the backward pass, which the fused op lacks.
+    pub fn rotate(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        let (cos, sin) = self.cos_sin(xs.dim(1)?)?;
+        candle_nn::rotary_emb::rope_slow(&xs.unsqueeze(0)?, &cos, &sin)?.squeeze(0)
+    }
 }

@@ -72,6 +72,8 @@ impl Bert {
                         value: linear(layer.pp("attention.self.value"), d, d)?,
                         output: linear(layer.pp("attention.output.dense"), d, d)?,
                         n_head: cfg.n_head,
+                        n_kv_head: cfg.n_kv_head,
+                        rotary: None,
                         causal: false,
                     },
                     attention_norm: LayerNorm::load(
@@ -165,7 +167,7 @@ impl Bert {
             }
         }
         Ok(ForwardPass {
-            position_embeddings,
+            position_embeddings: Some(position_embeddings),
             embedding_sum,
             residual_streams,
             final_hidden: hidden,

@@ -12,6 +12,9 @@ pub enum Architecture {
     DistilBert,
     /// BERT encoders, with or without a masked-LM head.
     Bert,
+    /// Llama-family decoders (SmolLM2, TinyLlama …) read from GGUF: RMSNorm, rotary position
+    /// embeddings, grouped-query attention, SwiGLU MLP.
+    Llama,
 }
 
 impl Architecture {
@@ -21,12 +24,13 @@ impl Architecture {
             Architecture::Gpt2 => "GPT-2",
             Architecture::DistilBert => "DistilBERT",
             Architecture::Bert => "BERT",
+            Architecture::Llama => "Llama",
         }
     }
 
     /// Decoders mask future tokens; encoders attend both ways.
     pub fn is_causal(self) -> bool {
-        matches!(self, Architecture::Gpt2)
+        matches!(self, Architecture::Gpt2 | Architecture::Llama)
     }
 }
 
@@ -39,6 +43,8 @@ pub enum Activation {
     GeluErf,
     /// ReLU.
     Relu,
+    /// SiLU (x·σ(x)), Llama's gate in its SwiGLU MLP.
+    Silu,
 }
 
 impl Activation {
@@ -49,6 +55,7 @@ impl Activation {
             }
             "gelu" | "gelu_python" => Ok(Activation::GeluErf),
             "relu" => Ok(Activation::Relu),
+            "silu" | "swish" => Ok(Activation::Silu),
             other => Err(EngineError::Config(format!(
                 "the activation function `{other}` is not supported (use gelu, gelu_new or relu)"
             ))),
@@ -61,6 +68,7 @@ impl Activation {
             Activation::GeluTanh => xs.gelu(),
             Activation::GeluErf => xs.gelu_erf(),
             Activation::Relu => xs.relu(),
+            Activation::Silu => xs.silu(),
         }
     }
 }
@@ -72,8 +80,11 @@ pub struct ModelConfig {
     pub architecture: Architecture,
     /// Number of transformer blocks.
     pub n_layer: usize,
-    /// Attention heads per block.
+    /// Attention (query) heads per block.
     pub n_head: usize,
+    /// Key/value heads per block: fewer than `n_head` with grouped-query attention, where query
+    /// head h reads key/value head h / (n_head / n_kv_head).
+    pub n_kv_head: usize,
     /// Width of the residual stream.
     pub d_model: usize,
     /// Width of the MLP's hidden layer.
@@ -88,6 +99,9 @@ pub struct ModelConfig {
     pub layer_norm_eps: f64,
     /// MLP activation.
     pub activation: Activation,
+    /// The rotary embedding's base θ (`rope_theta`) for models that rotate q and k by position
+    /// instead of adding a position embedding.
+    pub rope_theta: Option<f64>,
 }
 
 impl ModelConfig {
@@ -107,6 +121,7 @@ impl ModelConfig {
                     architecture,
                     n_layer: field.usize(&["n_layer"])?,
                     n_head: field.usize(&["n_head"])?,
+                    n_kv_head: field.usize(&["n_head"])?,
                     d_model,
                     d_ff: field.optional_usize("n_inner")?.unwrap_or(4 * d_model),
                     vocab_size: field.usize(&["vocab_size"])?,
@@ -116,12 +131,14 @@ impl ModelConfig {
                     activation: Activation::parse(
                         &field.string_or("activation_function", "gelu_new")?,
                     )?,
+                    rope_theta: None,
                 }
             }
             Architecture::DistilBert => ModelConfig {
                 architecture,
                 n_layer: field.usize(&["n_layers"])?,
                 n_head: field.usize(&["n_heads"])?,
+                n_kv_head: field.usize(&["n_heads"])?,
                 d_model: field.usize(&["dim"])?,
                 d_ff: field.usize(&["hidden_dim"])?,
                 vocab_size: field.usize(&["vocab_size"])?,
@@ -130,11 +147,13 @@ impl ModelConfig {
                 // DistilBERT's LayerNorm epsilon is fixed in its code, not in config.json.
                 layer_norm_eps: 1e-12,
                 activation: Activation::parse(&field.string_or("activation", "gelu")?)?,
+                rope_theta: None,
             },
             Architecture::Bert => ModelConfig {
                 architecture,
                 n_layer: field.usize(&["num_hidden_layers"])?,
                 n_head: field.usize(&["num_attention_heads"])?,
+                n_kv_head: field.usize(&["num_attention_heads"])?,
                 d_model: field.usize(&["hidden_size"])?,
                 d_ff: field.usize(&["intermediate_size"])?,
                 vocab_size: field.usize(&["vocab_size"])?,
@@ -142,7 +161,15 @@ impl ModelConfig {
                 type_vocab_size: field.optional_usize("type_vocab_size")?.unwrap_or(2),
                 layer_norm_eps: field.f64_or("layer_norm_eps", 1e-12)?,
                 activation: Activation::parse(&field.string_or("hidden_act", "gelu")?)?,
+                rope_theta: None,
             },
+            Architecture::Llama => {
+                return Err(EngineError::Config(
+                    "Llama models are read from a single .gguf file, not config.json + \
+                     model.safetensors; choose the .gguf file"
+                        .into(),
+                ))
+            }
         };
         config.validate()
     }
@@ -152,10 +179,13 @@ impl ModelConfig {
         self.d_model / self.n_head
     }
 
-    fn validate(self) -> Result<Self> {
+    /// Checks the numbers are usable: nothing zero, heads divide the width and the key/value
+    /// heads divide the query heads.
+    pub(crate) fn validate(self) -> Result<Self> {
         for (name, value) in [
             ("number of layers", self.n_layer),
             ("number of heads", self.n_head),
+            ("number of key/value heads", self.n_kv_head),
             ("model width", self.d_model),
             ("MLP width", self.d_ff),
             ("vocabulary size", self.vocab_size),
@@ -169,6 +199,12 @@ impl ModelConfig {
             return Err(EngineError::Config(format!(
                 "the model width {} is not divisible by the {} heads",
                 self.d_model, self.n_head
+            )));
+        }
+        if !self.n_head.is_multiple_of(self.n_kv_head) {
+            return Err(EngineError::Config(format!(
+                "the {} query heads cannot share the {} key/value heads evenly",
+                self.n_head, self.n_kv_head
             )));
         }
         Ok(self)
@@ -187,6 +223,7 @@ fn detect_architecture(json: &Value) -> Result<Architecture> {
         "gpt2" => Some(Architecture::Gpt2),
         "distilbert" => Some(Architecture::DistilBert),
         "bert" => Some(Architecture::Bert),
+        "llama" => Some(Architecture::Llama),
         _ => None,
     };
     let by_class = if first_architecture.starts_with("GPT2") {

@@ -29,6 +29,8 @@ pub fn load(checkpoint: Checkpoint, cfg: &ModelConfig) -> candle_core::Result<Be
                     value: linear(layer.pp("attention.v_lin"), d, d)?,
                     output: linear(layer.pp("attention.out_lin"), d, d)?,
                     n_head: cfg.n_head,
+                    n_kv_head: cfg.n_kv_head,
+                    rotary: None,
                     causal: false,
                 },
                 attention_norm: LayerNorm::load(layer.pp("sa_layer_norm"), d, eps)?,

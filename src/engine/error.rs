@@ -16,6 +16,8 @@ pub enum EngineError {
     NoPredictionHead(String),
     /// A tensor operation failed; this is a bug in the engine, not in the user's input.
     Compute(String),
+    /// A .gguf file (metadata, tokenizer or tensors) that cannot be used.
+    Gguf(String),
 }
 
 /// The engine's result type.
@@ -35,6 +37,7 @@ impl fmt::Display for EngineError {
                  its masked-LM head"
             ),
             EngineError::Compute(msg) => write!(f, "internal computation error: {msg}"),
+            EngineError::Gguf(msg) => write!(f, "the .gguf file: {msg}"),
         }
     }
 }

@@ -19,9 +19,11 @@ pub struct LayerRecord {
 /// The result of running a model over one sequence.
 #[derive(Debug, Clone)]
 pub struct ForwardPass {
-    /// The position table's rows for positions 0..tokens [tokens, d_model].
-    pub position_embeddings: Tensor,
-    /// Token + position (+ segment) embedding, before any normalisation [tokens, d_model].
+    /// The position table's rows for positions 0..tokens [tokens, d_model]; `None` for rotary
+    /// models, which add no position to the input.
+    pub position_embeddings: Option<Tensor>,
+    /// Token + position (+ segment) embedding, before any normalisation [tokens, d_model]
+    /// (the token embedding alone for rotary models).
     pub embedding_sum: Tensor,
     /// The residual stream entering block 0 and leaving every block: n_layer + 1 × [tokens, d_model].
     pub residual_streams: Vec<Tensor>,

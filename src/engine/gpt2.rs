@@ -41,6 +41,8 @@ impl Block {
                 value: projection(2)?,
                 output: conv1d(vb.pp("attn.c_proj"), d, d)?,
                 n_head: cfg.n_head,
+                n_kv_head: cfg.n_kv_head,
+                rotary: None,
                 causal: true,
             },
             ln_2: LayerNorm::load(vb.pp("ln_2"), d, cfg.layer_norm_eps)?,
@@ -117,7 +119,7 @@ impl Gpt2 {
         }
         let final_hidden = self.final_norm(&hidden)?;
         Ok(ForwardPass {
-            position_embeddings,
+            position_embeddings: Some(position_embeddings),
             embedding_sum,
             residual_streams,
             final_hidden,

@@ -9,8 +9,10 @@ mod config;
 mod distilbert;
 mod error;
 mod forward;
+mod gguf;
 mod gpt2;
 mod layers;
+mod llama;
 mod model;
 mod positional;
 mod sampling;
@@ -19,10 +21,11 @@ mod trace;
 
 use candle_core::Device;
 
-pub use attention::AttentionRecord;
+pub use attention::{AttentionRecord, Rotary};
 pub use checkpoint::{to_half_precision, ByteSource, Checkpoint};
 pub use config::{Activation, Architecture, ModelConfig};
 pub use error::{EngineError, Result};
+pub use gguf::is_gguf;
 pub use model::{
     Candidate, LensLayer, LogitLens, Model, PositionPredictions, PredictionLogits, Predictions,
     Saliency,

@@ -6,9 +6,11 @@ use serde::{Deserialize, Serialize};
 use super::bert::Bert;
 use super::checkpoint::{ByteSource, Checkpoint};
 use super::config::{Architecture, ModelConfig};
-use super::error::{weights_error, EngineError, Result};
+use super::error::{describe_candle_error, weights_error, EngineError, Result};
 use super::forward::ForwardPass;
+use super::gguf;
 use super::gpt2::Gpt2;
+use super::llama::Llama;
 use super::tokenizer::{TextTokenizer, TokenizedText};
 use super::trace::{Array, Trace};
 use super::{distilbert, Device};
@@ -17,6 +19,7 @@ use super::{distilbert, Device};
 enum Network {
     Gpt2(Gpt2),
     Encoder(Bert),
+    Llama(Llama),
 }
 
 /// A model ready to run.
@@ -131,9 +134,27 @@ impl Model {
         Self::from_parts(config, tokenizer, checkpoint)
     }
 
+    /// Loads a Llama-family model from one .gguf file (weights, numbers and tokenizer), read
+    /// from `source` and dequantised to f32.
+    pub fn from_gguf<S: ByteSource + ?Sized>(source: &S) -> Result<Self> {
+        let file = gguf::read(source)?;
+        Self::from_parts(file.config, file.tokenizer, file.checkpoint)
+    }
+
     /// Loads the three files from a directory (native only: the browser has no filesystem,
     /// and there this returns the read error).
+    /// A folder holding `model.gguf` (or a path to a .gguf file) loads that file instead.
     pub fn from_dir(dir: &std::path::Path) -> Result<Self> {
+        let gguf_file = if dir.extension().is_some_and(|e| e == "gguf") {
+            Some(dir.to_path_buf())
+        } else {
+            Some(dir.join("model.gguf")).filter(|path| path.is_file())
+        };
+        if let Some(path) = gguf_file {
+            let bytes = std::fs::read(&path)
+                .map_err(|e| EngineError::Input(format!("cannot read {}: {e}", path.display())))?;
+            return Self::from_gguf(bytes.as_slice());
+        }
         let read = |name: &str| {
             std::fs::read(dir.join(name)).map_err(|e| {
                 EngineError::Input(format!("cannot read {}: {e}", dir.join(name).display()))
@@ -179,6 +200,10 @@ impl Model {
             Architecture::DistilBert => {
                 Network::Encoder(distilbert::load(checkpoint, &config).map_err(weights_error)?)
             }
+            Architecture::Llama => Network::Llama(
+                Llama::load(checkpoint, &config)
+                    .map_err(|e| EngineError::Gguf(describe_candle_error(&e)))?,
+            ),
         };
         Ok(Model {
             config,
@@ -197,7 +222,7 @@ impl Model {
     /// Whether the model can predict tokens (GPT-2, or an encoder with its masked-LM head).
     pub fn has_prediction_head(&self) -> bool {
         match &self.network {
-            Network::Gpt2(_) => true,
+            Network::Gpt2(_) | Network::Llama(_) => true,
             Network::Encoder(bert) => bert.has_head(),
         }
     }
@@ -219,6 +244,7 @@ impl Model {
             .collect();
         Trace::from_forward(
             self.config.architecture,
+            self.config.n_kv_head,
             ids.to_vec(),
             tokens,
             &token_embeddings,
@@ -247,6 +273,7 @@ impl Model {
             .collect();
         let trace = Trace::from_forward(
             self.config.architecture,
+            self.config.n_kv_head,
             ids.to_vec(),
             tokens,
             &token_embeddings,
@@ -308,9 +335,10 @@ impl Model {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(match self.config.architecture {
-            Architecture::Gpt2 => Predictions::NextToken(per_position.remove(0)),
-            _ => Predictions::MaskFill(per_position),
+        Ok(if self.config.architecture.is_causal() {
+            Predictions::NextToken(per_position.remove(0))
+        } else {
+            Predictions::MaskFill(per_position)
         })
     }
 
@@ -422,11 +450,18 @@ impl Model {
     }
 
     /// The model's learned position table [max_positions, d_model] (GPT-2 `wpe`, BERT
-    /// `position_embeddings`).
+    /// `position_embeddings`); an error for rotary models, which have none.
     pub fn position_table(&self) -> Result<Array> {
         Array::from_tensor(match &self.network {
             Network::Gpt2(gpt2) => gpt2.position_table(),
             Network::Encoder(bert) => bert.position_table(),
+            Network::Llama(_) => {
+                return Err(EngineError::Input(
+                    "this model has no learned position table: it rotates queries and keys by \
+                     position (RoPE) instead"
+                        .into(),
+                ))
+            }
         })
     }
 
@@ -540,6 +575,7 @@ impl Model {
         Ok(match &self.network {
             Network::Gpt2(gpt2) => gpt2.embed_tokens(ids)?,
             Network::Encoder(bert) => bert.embed_tokens(ids)?,
+            Network::Llama(llama) => llama.embed_tokens(ids)?,
         })
     }
 
@@ -547,6 +583,7 @@ impl Model {
         Ok(match &self.network {
             Network::Gpt2(gpt2) => gpt2.forward(token_embeddings, record)?,
             Network::Encoder(bert) => bert.forward(token_embeddings, record)?,
+            Network::Llama(llama) => llama.forward(token_embeddings, record)?,
         })
     }
 
@@ -554,12 +591,14 @@ impl Model {
         Ok(match &self.network {
             Network::Gpt2(gpt2) => gpt2.final_norm(residual)?,
             Network::Encoder(_) => residual.clone(),
+            Network::Llama(llama) => llama.final_norm(residual)?,
         })
     }
 
     fn lm_head(&self, normed: &Tensor) -> Result<Tensor> {
         match &self.network {
             Network::Gpt2(gpt2) => Ok(gpt2.lm_head(normed)?),
+            Network::Llama(llama) => Ok(llama.lm_head(normed)?),
             Network::Encoder(bert) => bert.lm_head(normed)?.ok_or_else(|| {
                 EngineError::NoPredictionHead(self.config.architecture.name().to_string())
             }),

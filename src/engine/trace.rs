@@ -94,8 +94,12 @@ pub struct Trace {
     pub tokens: Vec<String>,
     /// Token embedding rows [token, d_model].
     pub token_embeddings: Array,
-    /// Position embedding rows [token, d_model].
-    pub position_embeddings: Array,
+    /// Position embedding rows [token, d_model]; `None` for rotary models (Llama), which rotate
+    /// q and k by position instead of adding anything to the input.
+    pub position_embeddings: Option<Array>,
+    /// Key/value heads per layer: equal to the number of heads unless attention is grouped, in
+    /// which case query head h reads key/value head h / (heads / n_kv_head).
+    pub n_kv_head: usize,
     /// Their sum (+ segment embedding for BERT), before any norm [token, d_model].
     pub embedding_sum: Array,
     /// Rows attention reads per layer [layer, token, d_model] (after ln_1 for GPT-2).
@@ -128,6 +132,7 @@ impl Trace {
     /// Copies a recorded forward pass out of candle.
     pub(crate) fn from_forward(
         architecture: Architecture,
+        n_kv_head: usize,
         input_ids: Vec<u32>,
         tokens: Vec<String>,
         token_embeddings: &Tensor,
@@ -153,7 +158,12 @@ impl Trace {
             input_ids,
             tokens,
             token_embeddings: Array::from_tensor(token_embeddings)?,
-            position_embeddings: Array::from_tensor(&pass.position_embeddings)?,
+            position_embeddings: pass
+                .position_embeddings
+                .as_ref()
+                .map(Array::from_tensor)
+                .transpose()?,
+            n_kv_head,
             embedding_sum: Array::from_tensor(&pass.embedding_sum)?,
             attention_inputs: per_layer(|l| &l.attention_input)?,
             q: per_layer(|l| &l.attention.q)?,

@@ -131,7 +131,7 @@ pub enum Response {
 /// What the model card shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelCard {
-    /// "GPT-2", "DistilBERT" or "BERT".
+    /// "GPT-2", "DistilBERT", "BERT" or "Llama".
     pub architecture: String,
     /// Decoder (causal) or encoder.
     pub causal: bool,
@@ -139,6 +139,12 @@ pub struct ModelCard {
     pub n_layer: usize,
     /// Heads per block.
     pub n_head: usize,
+    /// Key/value heads per block (fewer than `n_head` with grouped-query attention).
+    #[serde(default)]
+    pub n_kv_head: usize,
+    /// The rotary embedding's base θ for rotary models (Llama).
+    #[serde(default)]
+    pub rope_theta: Option<f64>,
     /// Residual width.
     pub d_model: usize,
     /// Head width.
@@ -167,6 +173,8 @@ impl ModelCard {
             causal: config.architecture.is_causal(),
             n_layer: config.n_layer,
             n_head: config.n_head,
+            n_kv_head: config.n_kv_head,
+            rope_theta: config.rope_theta,
             d_model: config.d_model,
             d_head: config.d_head(),
             parameters: model.parameter_count,
@@ -230,7 +238,13 @@ impl Session {
         weights: &S,
     ) -> Response {
         *self = Session::default();
-        match Model::from_source(config_json, tokenizer_json, weights) {
+        // A .gguf file carries its own numbers and tokenizer; the other two files are unused.
+        let loaded = if crate::engine::is_gguf(weights) {
+            Model::from_gguf(weights)
+        } else {
+            Model::from_source(config_json, tokenizer_json, weights)
+        };
+        match loaded {
             Ok(loaded) => {
                 let card = ModelCard::of(&loaded);
                 self.model = Some(loaded);

@@ -59,6 +59,37 @@ macro_rules! fixture {
     };
 }
 
+/// Compiles a GGUF fixture folder (model.gguf + references) into the test binary; the file
+/// carries its own config and tokenizer.
+#[macro_export]
+macro_rules! gguf_fixture {
+    ($name:literal) => {
+        common::FixtureFiles {
+            name: $name,
+            config: b"",
+            tokenizer: b"",
+            model: include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/",
+                $name,
+                "/model.gguf"
+            )),
+            reference_json: include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/",
+                $name,
+                "/reference.json"
+            )),
+            reference_tensors: include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/",
+                $name,
+                "/reference.safetensors"
+            )),
+        }
+    };
+}
+
 /// A loaded fixture: our model plus transformers' reference outputs.
 pub struct Fixture {
     pub name: &'static str,
@@ -69,8 +100,12 @@ pub struct Fixture {
 
 impl FixtureFiles {
     pub fn load(&self) -> Fixture {
-        let model = Model::from_bytes(self.config, self.tokenizer, self.model)
-            .unwrap_or_else(|e| panic!("{}: cannot load: {e}", self.name));
+        let model = if attention_explorer::engine::is_gguf(self.model) {
+            Model::from_gguf(self.model)
+        } else {
+            Model::from_bytes(self.config, self.tokenizer, self.model)
+        }
+        .unwrap_or_else(|e| panic!("{}: cannot load: {e}", self.name));
         let meta = serde_json::from_slice(self.reference_json).expect("reference.json");
         let reference = candle_core::safetensors::load_buffer(self.reference_tensors, &Device::Cpu)
             .expect("reference.safetensors");

@@ -311,7 +311,7 @@ fn TokenPlusPosition() -> impl IntoView {
             let query = state.query_token()?;
             let width = trace.token_embeddings.shape.get(1).copied()?;
             let row = |array: &Array| array.data.get(query * width..(query + 1) * width).map(<[f32]>::to_vec);
-            let (token, position, sum) = (row(&trace.token_embeddings)?, row(&trace.position_embeddings)?, row(&trace.embedding_sum)?);
+            let (token, position, sum) = (row(&trace.token_embeddings)?, row(trace.position_embeddings.as_ref()?)?, row(&trace.embedding_sum)?);
             let segment = !trace.causal;
             let first = |values: &[f32]| values.iter().take(4).map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(", ");
             Some(view! {
