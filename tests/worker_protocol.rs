@@ -345,15 +345,20 @@ fn positional_encodings_follow_the_formula_and_the_learned_table() {
         .as_ref()
         .expect("GPT-2 adds positions");
     let width = position_embeddings.shape[1];
-    assert_eq!(encodings.learned.shape, vec![40, width]);
+    let learned = encodings
+        .learned
+        .as_ref()
+        .expect("GPT-2 has a position table");
+    assert_eq!(learned.shape, vec![40, width]);
     assert_eq!(
-        &encodings.learned.data[..position_embeddings.data.len()],
+        &learned.data[..position_embeddings.data.len()],
         position_embeddings.data.as_slice()
     );
-    for similarity in [
-        &encodings.sinusoidal_similarity,
-        &encodings.learned_similarity,
-    ] {
+    let learned_similarity = encodings
+        .learned_similarity
+        .as_ref()
+        .expect("its similarity");
+    for similarity in [&encodings.sinusoidal_similarity, learned_similarity] {
         assert_eq!(similarity.shape, vec![40, 40]);
         for a in 0..40 {
             assert!(
@@ -408,4 +413,80 @@ fn the_matmul_benchmark_times_each_shape_both_ways_and_refuses_huge_ones() {
         panic!("expected an error")
     };
     assert!(message.contains("too large"), "{message}");
+}
+
+#[test]
+fn a_gguf_file_loads_alone_and_every_request_works_on_it() {
+    use attention_explorer::engine::{Predictions, SamplingSettings};
+    let files = gguf_fixture!("llama");
+    let mut session = Session::default();
+    // The page sends empty config and tokenizer bytes with a .gguf file.
+    let card = match session.load(b"", b"", files.model) {
+        Response::Loaded { card, .. } => card,
+        other => panic!("expected Loaded, got {other:?}"),
+    };
+    assert_eq!(card.architecture, "Llama");
+    assert_eq!((card.n_head, card.n_kv_head), (4, 2));
+    assert_eq!(card.rope_theta, Some(10_000.0));
+    assert!(card.causal && card.has_prediction_head);
+    let text = "Hello world, the cat sat";
+    let Response::Trace { trace, .. } = handle(
+        &mut session,
+        Request::Trace {
+            id: 1,
+            text: text.into(),
+        },
+    ) else {
+        panic!("trace")
+    };
+    assert_eq!(trace.n_kv_head, 2);
+    match handle(
+        &mut session,
+        Request::Predict {
+            id: 2,
+            text: text.into(),
+            k: 5,
+            settings: SamplingSettings {
+                temperature: 1.0,
+                top_k: 5,
+                top_p: 1.0,
+            },
+            seed: None,
+        },
+    ) {
+        Response::Predictions {
+            predictions: Predictions::NextToken(next),
+            ..
+        } => assert_eq!(next.candidates.len(), 5),
+        other => panic!("expected next-token predictions, got {other:?}"),
+    }
+    match handle(
+        &mut session,
+        Request::Saliency {
+            id: 3,
+            text: text.into(),
+            position: None,
+            target: None,
+        },
+    ) {
+        Response::Saliency { saliency, .. } => {
+            let total: f32 = saliency.scores.iter().sum();
+            assert!((total - 1.0).abs() < 1e-4, "{total}");
+        }
+        other => panic!("expected saliency, got {other:?}"),
+    }
+    match handle(
+        &mut session,
+        Request::PositionalEncodings {
+            id: 4,
+            positions: 16,
+            d_model: 8,
+        },
+    ) {
+        Response::PositionalEncodings { encodings, .. } => {
+            assert!(encodings.learned.is_none() && encodings.learned_similarity.is_none());
+            assert_eq!(encodings.sinusoidal.shape, vec![16, 8]);
+        }
+        other => panic!("expected encodings, got {other:?}"),
+    }
 }

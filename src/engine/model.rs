@@ -450,18 +450,13 @@ impl Model {
     }
 
     /// The model's learned position table [max_positions, d_model] (GPT-2 `wpe`, BERT
-    /// `position_embeddings`); an error for rotary models, which have none.
-    pub fn position_table(&self) -> Result<Array> {
-        Array::from_tensor(match &self.network {
-            Network::Gpt2(gpt2) => gpt2.position_table(),
-            Network::Encoder(bert) => bert.position_table(),
-            Network::Llama(_) => {
-                return Err(EngineError::Input(
-                    "this model has no learned position table: it rotates queries and keys by \
-                     position (RoPE) instead"
-                        .into(),
-                ))
-            }
+    /// `position_embeddings`); `None` for rotary models (Llama), which rotate queries and keys
+    /// by position instead.
+    pub fn position_table(&self) -> Result<Option<Array>> {
+        Ok(match &self.network {
+            Network::Gpt2(gpt2) => Some(Array::from_tensor(gpt2.position_table())?),
+            Network::Encoder(bert) => Some(Array::from_tensor(bert.position_table())?),
+            Network::Llama(_) => None,
         })
     }
 

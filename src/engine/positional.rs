@@ -52,29 +52,32 @@ pub struct PositionalEncodings {
     /// Cosine similarity between its positions [positions, positions].
     pub sinusoidal_similarity: Array,
     /// The model's learned position embeddings for the first positions [rows, model d_model]
-    /// (rows = positions, at most the model's maximum).
-    pub learned: Array,
+    /// (rows = positions, at most the model's maximum); `None` for rotary models, which have
+    /// no position table.
+    pub learned: Option<Array>,
     /// Cosine similarity between the learned rows.
-    pub learned_similarity: Array,
+    pub learned_similarity: Option<Array>,
 }
 
 /// The sinusoidal encoding for `positions` × `d_model`, the first `positions` rows of the
-/// model's learned `table`, and each one's cosine similarity.
+/// model's learned `table` (if it has one), and each one's cosine similarity.
 pub fn positional_encodings(
     positions: usize,
     d_model: usize,
-    table: &Array,
+    table: Option<&Array>,
 ) -> Result<PositionalEncodings> {
     let sinusoidal = sinusoidal_position_encoding(positions, d_model)?;
-    let rows = positions.min(table.shape[0]);
-    let width = table.shape[1];
-    let learned = Array {
-        shape: vec![rows, width],
-        data: table.data[..rows * width].to_vec(),
-    };
+    let learned = table.map(|table| {
+        let rows = positions.min(table.shape[0]);
+        let width = table.shape[1];
+        Array {
+            shape: vec![rows, width],
+            data: table.data[..rows * width].to_vec(),
+        }
+    });
     Ok(PositionalEncodings {
         sinusoidal_similarity: cosine_similarity(&sinusoidal)?,
-        learned_similarity: cosine_similarity(&learned)?,
+        learned_similarity: learned.as_ref().map(cosine_similarity).transpose()?,
         sinusoidal,
         learned,
     })

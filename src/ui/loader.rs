@@ -1,4 +1,4 @@
-//! Getting a model's three files into memory: from the Hugging Face Hub, a same-origin
+//! Getting a model's files (three, or one .gguf) into memory: from the Hugging Face Hub, a same-origin
 //! `models/{name}/` folder or local files, with progress, cancellation and Cache Storage.
 use std::cell::RefCell;
 
@@ -247,24 +247,43 @@ async fn fetch_file(
     Ok(bytes)
 }
 
-/// Fetches the three files of a model. A new call cancels a download still running.
+/// The GGUF file a hosted folder's config.json points to (`"gguf_file": "model.gguf"`), if any:
+/// such a folder holds one .gguf file with its own numbers and tokenizer instead of the usual
+/// tokenizer.json and model.safetensors.
+pub fn gguf_file_named_in(config_json: &[u8]) -> Option<String> {
+    let config: serde_json::Value = serde_json::from_slice(config_json).ok()?;
+    let name = config.get("gguf_file")?.as_str()?;
+    (name.ends_with(".gguf") && !name.contains('/') && !name.contains(".."))
+        .then(|| name.to_string())
+}
+
+/// Fetches a model's files: config.json, then tokenizer.json and model.safetensors — or the
+/// .gguf file config.json names. A new call cancels a download still running.
 pub async fn fetch_model(source: &ModelSource, state: AppState) -> Result<ModelFiles, FetchError> {
     cancel_download();
     let controller = AbortController::new().map_err(|e| FetchError::Failed(js_message(&e)))?;
     let signal = controller.signal();
     DOWNLOAD.with(|d| *d.borrow_mut() = Some(controller));
-    let mut files = Vec::with_capacity(3);
-    for file in MODEL_FILES {
-        files.push(fetch_file(&source.url(file), file, state, &signal).await?);
-    }
-    DOWNLOAD.with(|d| *d.borrow_mut() = None);
-    let (Some(model), Some(tokenizer), Some(config)) = (files.pop(), files.pop(), files.pop())
-    else {
-        return Err(FetchError::Failed(tr("loader.no_response")));
+    let [config_name, tokenizer_name, weights_name] = MODEL_FILES;
+    let config = fetch_file(&source.url(config_name), config_name, state, &signal)
+        .await?
+        .to_vec();
+    let (tokenizer, model) = match gguf_file_named_in(&config) {
+        Some(gguf) => (
+            Vec::new(),
+            fetch_file(&source.url(&gguf), &gguf, state, &signal).await?,
+        ),
+        None => (
+            fetch_file(&source.url(tokenizer_name), tokenizer_name, state, &signal)
+                .await?
+                .to_vec(),
+            fetch_file(&source.url(weights_name), weights_name, state, &signal).await?,
+        ),
     };
+    DOWNLOAD.with(|d| *d.borrow_mut() = None);
     Ok(ModelFiles {
-        config: config.to_vec(),
-        tokenizer: tokenizer.to_vec(),
+        config,
+        tokenizer,
         model,
     })
 }
@@ -276,13 +295,11 @@ pub fn cancel_download() {
     }
 }
 
-/// Reads config.json, tokenizer.json and a .safetensors file picked or dropped by the user.
+/// Reads the files picked or dropped by the user: one .gguf file, or config.json,
+/// tokenizer.json and a .safetensors file.
 pub async fn read_local_files(files: Vec<File>) -> Result<ModelFiles, String> {
     let find = |wanted: &dyn Fn(&str) -> bool| files.iter().find(|f| wanted(&f.name())).cloned();
     let missing = |name: &str| trf("loader.missing_file", &[("file", &name)]);
-    let config = find(&|n| n == "config.json").ok_or_else(|| missing("config.json"))?;
-    let tokenizer = find(&|n| n == "tokenizer.json").ok_or_else(|| missing("tokenizer.json"))?;
-    let model = find(&|n| n.ends_with(".safetensors")).ok_or_else(|| missing(".safetensors"))?;
     let read = |file: File| async move {
         let buffer = JsFuture::from(file.array_buffer()).await.map_err(|e| {
             trf(
@@ -292,6 +309,16 @@ pub async fn read_local_files(files: Vec<File>) -> Result<ModelFiles, String> {
         })?;
         Ok::<Uint8Array, String>(Uint8Array::new(&buffer))
     };
+    if let Some(gguf) = find(&|n| n.ends_with(".gguf")) {
+        return Ok(ModelFiles {
+            config: Vec::new(),
+            tokenizer: Vec::new(),
+            model: read(gguf).await?,
+        });
+    }
+    let config = find(&|n| n == "config.json").ok_or_else(|| missing("config.json"))?;
+    let tokenizer = find(&|n| n == "tokenizer.json").ok_or_else(|| missing("tokenizer.json"))?;
+    let model = find(&|n| n.ends_with(".safetensors")).ok_or_else(|| missing(".safetensors"))?;
     Ok(ModelFiles {
         config: read(config).await?.to_vec(),
         tokenizer: read(tokenizer).await?.to_vec(),
@@ -319,7 +346,7 @@ pub async fn forget_source(source: &ModelSource) {
     let Some(cache) = open_cache().await else {
         return;
     };
-    for file in MODEL_FILES {
+    for file in MODEL_FILES.iter().chain(&["model.gguf"]) {
         let _ = JsFuture::from(cache.delete_with_str(&source.url(file))).await;
     }
 }

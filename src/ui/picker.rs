@@ -133,7 +133,7 @@ pub fn ModelPicker() -> impl IntoView {
                     on:dragleave=move |_| dragging.set(false)
                     on:drop=on_drop>
                     <label>{format!("{} ", tr("picker.own_files"))}
-                        <input type="file" multiple accept=".json,.safetensors" data-testid="file-input" on:change=on_files/>
+                        <input type="file" multiple accept=".json,.safetensors,.gguf" data-testid="file-input" on:change=on_files/>
                     </label>
                     <span class="hint">{format!(" {}", tr("picker.drop"))}</span>
                 </div>
@@ -154,6 +154,8 @@ fn ModelCard() -> impl IntoView {
                 Some(card) => view! {
                     <strong data-testid="model-ready">{card.architecture.clone()}</strong>
                     {format!(" · {}", trf("picker.shape", &[("layers", &card.n_layer), ("heads", &card.n_head), ("d_model", &card.d_model)]))}
+                    {(card.n_kv_head > 0 && card.n_kv_head < card.n_head).then(|| format!(" · {}", trf("picker.kv_heads", &[("kv", &card.n_kv_head), ("group", &(card.n_head / card.n_kv_head))])))}
+                    {card.rope_theta.map(|theta| format!(" · {}", trf("picker.rope", &[("theta", &theta)])))}
                     {format!(" · {}", trf("picker.parameters", &[("count", &describe_count(card.parameters))]))}
                     {move || state.model_bytes.get().map(|bytes| format!(" · {}", trf("picker.weights_mb", &[("mb", &format!("{:.1}", bytes as f64 / 1e6))])))}
                     {format!(" · {}", if card.causal { tr("picker.decoder") } else { tr("picker.encoder") })}

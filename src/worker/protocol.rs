@@ -442,7 +442,11 @@ pub fn handle(session: &mut Session, request: Request) -> Response {
                 }
                 Response::PositionalEncodings {
                     id,
-                    encodings: positional_encodings(positions, d_model, &model.position_table()?)?,
+                    encodings: positional_encodings(
+                        positions,
+                        d_model,
+                        model.position_table()?.as_ref(),
+                    )?,
                 }
             }
             Request::Saliency {

@@ -31,11 +31,12 @@ pub fn Positions() -> impl IntoView {
     });
     let encodings = state.encodings;
     let sinusoidal = Signal::derive(move || encodings.get().map(|e| e.sinusoidal.clone()));
-    let learned = Signal::derive(move || encodings.get().map(|e| e.learned.clone()));
+    let learned = Signal::derive(move || encodings.get().and_then(|e| e.learned.clone()));
     let sinusoidal_similarity =
         Signal::derive(move || encodings.get().map(|e| e.sinusoidal_similarity.clone()));
     let learned_similarity =
-        Signal::derive(move || encodings.get().map(|e| e.learned_similarity.clone()));
+        Signal::derive(move || encodings.get().and_then(|e| e.learned_similarity.clone()));
+    let rotary = move || state.model.with(|m| m.as_ref().and_then(|c| c.rope_theta));
     let lines = Signal::derive(move || {
         let chosen = dimensions.get();
         encodings
@@ -100,7 +101,10 @@ pub fn Positions() -> impl IntoView {
                 row_name=tr("positions.position") column_name=tr("positions.dimension") fixed_limit=Some(1.0)/>
             <LinesCanvas series=lines/>
         </div>
-        <div class="chart-row">
+        {move || rotary().map(|theta| view! {
+            <p class="explain" data-testid="pe-rotary-note">{trf("positions.rotary_note", &[("theta", &theta)])}</p>
+        })}
+        <div class="chart-row" class:hidden=move || rotary().is_some()>
             <MatrixCanvas values=learned testid="pe-learned"
                 caption=Signal::derive(move || trf("positions.learned_caption", &[("table", &table_name())]))
                 row_name=tr("positions.position") column_name=tr("positions.dimension") fixed_limit=None/>
@@ -110,8 +114,10 @@ pub fn Positions() -> impl IntoView {
         <div class="chart-row">
             <MatrixCanvas values=sinusoidal_similarity testid="pe-sinusoidal-similarity" caption=tr("positions.sinusoidal")
                 row_name=tr("positions.position") column_name=tr("positions.position") fixed_limit=Some(1.0)/>
+            <Show when=move || rotary().is_none()>
             <MatrixCanvas values=learned_similarity testid="pe-learned-similarity" caption=tr("positions.learned")
                 row_name=tr("positions.position") column_name=tr("positions.position") fixed_limit=Some(1.0)/>
+            </Show>
         </div>
         <TokenPlusPosition/>
     }
