@@ -5,7 +5,7 @@
 //
 // Needs dist/ (trunk build --release), bench-models/ (tools/make_bench_models.py, tools/to-f16)
 // and onnxruntime-web in .cache/bench-node (scripts/bench.sh installs it).
-import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { start } from '../tests/e2e/support.mjs';
@@ -120,6 +120,22 @@ log('loading the f16 copy of GPT-2 small');
 await call('startWorker');
 loads.push({ name: MODELS.gpt2.name, file: 'f16', ...(await call('loadModel', 'bench-models/gpt2-small-f16')) });
 
+// SmolLM2-135M-Instruct, the real Llama the set-up hosts (Q4_1 GGUF, dequantised to f32 on
+// load), at 32 tokens, if scripts/fetch-assets.sh placed it in the site.
+const SMOLLM2 = 'models/SmolLM2-135M-Instruct';
+let smollm2 = null;
+if (existsSync(join(ROOT, 'dist', SMOLLM2, 'model.gguf'))) {
+  log('loading SmolLM2-135M-Instruct (GGUF)');
+  await call('startWorker');
+  const load = await call('loadModel', SMOLLM2);
+  loads.push({ name: 'SmolLM2-135M-Instruct (real weights)', file: 'Q4_1 GGUF', ...load });
+  const text = MODELS.gpt2.text(32);
+  const ids = await call('tokenIds', text);
+  log(`smollm2 ${ids.length} tokens: predictions, trace, saliency`);
+  smollm2 = { n: ids.length, predictMs: await call('timePredict', text, RUNS),
+              trace: await call('timeTrace', text, RUNS), saliencyMs: await call('timeSaliency', text, RUNS) };
+}
+
 // The rival: onnxruntime-web on the same GPT-2 in the same page, twice: the graph as
 // transformers returns it (logits at every position) and with the LM head at the last
 // position only (the work our trace does for the head).
@@ -176,6 +192,15 @@ lines.push(`onnxruntime-web ${JSON.parse(readFileSync(join(ROOT, '.cache', 'benc
   `returns it. Session creation: ${ms(ortSessions.next.createMs)} / ${ms(ortSessions.all.createMs)} ms for the ` +
   `${mb(ortSessions.all.fileBytes)} MB file. "ours ÷ ort" divides our full trace by its run.`);
 lines.push('');
+if (smollm2) {
+  lines.push('## SmolLM2-135M-Instruct (Llama, real weights, Q4_1 GGUF dequantised to f32)');
+  lines.push('');
+  lines.push('| tokens | full trace ms | transfer ms | predictions ms | saliency ms | saliency ÷ predictions |');
+  lines.push('|---:|---:|---:|---:|---:|---:|');
+  lines.push(`| ${smollm2.n} | ${ms(smollm2.trace.computeMs)} | ${ms(smollm2.trace.transferMs)} | ${ms(smollm2.predictMs)} | ` +
+    `${ms(smollm2.saliencyMs)} | ${(smollm2.saliencyMs / smollm2.predictMs).toFixed(2)} |`);
+  lines.push('');
+}
 lines.push('## Loading (bytes already in the page → model ready in the worker)');
 lines.push('');
 lines.push('| model | file | file MB | parameters | weights in memory (f32) MB | load ms (worker) | load ms (page, incl. transfer) | peak wasm memory MB | ÷ f32 weight bytes |');
