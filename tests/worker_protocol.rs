@@ -489,4 +489,74 @@ fn a_gguf_file_loads_alone_and_every_request_works_on_it() {
         }
         other => panic!("expected encodings, got {other:?}"),
     }
+    // The RoPE view: the trace's own query (token 3) and key (token 1) of layer 1, head 2,
+    // placed at every position. At their own positions the score is the trace's score, and it
+    // depends only on the distance (constant along diagonals).
+    let [_, heads, tokens, d_head] = trace.q.shape[..] else {
+        panic!("q rank")
+    };
+    let vector = |array: &attention_explorer::engine::Array, token: usize| {
+        let start = ((heads + 2) * tokens + token) * d_head;
+        array.data[start..start + d_head].to_vec()
+    };
+    let Response::Rotary { view, .. } = handle(
+        &mut session,
+        Request::Rotary {
+            id: 5,
+            positions: 12,
+            query: vector(&trace.q, 3),
+            query_position: 3,
+            key: vector(&trace.k, 1),
+            key_position: 1,
+        },
+    ) else {
+        panic!("rotary")
+    };
+    assert_eq!(view.inverse_frequencies.len(), d_head / 2);
+    assert_eq!(view.inverse_frequencies[0], 1.0);
+    assert_eq!(view.relative_scores.shape, vec![12, 12]);
+    let score = |m: usize, n: usize| view.relative_scores.data[m * 12 + n];
+    let traced = trace.scores.data[(((heads + 2) * tokens) + 3) * tokens + 1];
+    assert!(
+        (score(3, 1) - traced).abs() < 1e-4,
+        "{} vs the trace's {traced}",
+        score(3, 1)
+    );
+    for m in 0..11 {
+        for n in 0..11 {
+            assert!(
+                (score(m, n) - score(m + 1, n + 1)).abs() < 1e-3,
+                "({m}, {n})"
+            );
+        }
+    }
+    assert!(
+        (score(5, 0) - score(0, 5)).abs() > 1e-4,
+        "direction matters"
+    );
+    // The fastest pair keeps its length while it turns.
+    let pair = &view.pair_rotation;
+    let length = |p: usize| (pair.data[p * 4].powi(2) + pair.data[p * 4 + 1].powi(2)).sqrt();
+    assert!((length(0) - length(7)).abs() < 1e-4);
+}
+
+#[test]
+fn a_model_that_adds_positions_has_no_rotary_view() {
+    let files = fixture!("gpt2");
+    let mut session = load(&files);
+    let reply = handle(
+        &mut session,
+        Request::Rotary {
+            id: 1,
+            positions: 8,
+            query: vec![0.0; 8],
+            query_position: 0,
+            key: vec![0.0; 8],
+            key_position: 0,
+        },
+    );
+    assert!(
+        matches!(reply, Response::Error { id: Some(1), .. }),
+        "{reply:?}"
+    );
 }

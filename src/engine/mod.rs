@@ -31,7 +31,8 @@ pub use model::{
     Saliency,
 };
 pub use positional::{
-    cosine_similarity, positional_encodings, sinusoidal_position_encoding, PositionalEncodings,
+    cosine_similarity, positional_encodings, rotary_view, sinusoidal_position_encoding,
+    PositionalEncodings, RotaryView,
 };
 pub use sampling::{sample_token, surviving_count, SamplingSettings};
 pub use tokenizer::{TextTokenizer, TokenizedText};

@@ -82,3 +82,76 @@ pub fn positional_encodings(
         learned,
     })
 }
+
+/// What the positional-encoding panel shows for a rotary (RoPE) model, from the model's θ and one
+/// real query and key of the trace.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RotaryView {
+    /// θ^(−2i/d_head) for each pair i: the angle in radians pair i turns per position.
+    pub inverse_frequencies: Vec<f32>,
+    /// The query's fastest pair (i = 0) and slowest pair (i = d_head/2 − 1) as the query would
+    /// be rotated at positions 0..positions: [positions, 4] = (x₀, y₀, x_slow, y_slow).
+    pub pair_rotation: Array,
+    /// The score q·k/√d_head with the query placed at position m (rows) and the key at n
+    /// (columns), [positions, positions]: constant along every diagonal, because it depends only
+    /// on m − n.
+    pub relative_scores: Array,
+}
+
+/// The RoPE view for a head of width `d_head` with base `theta`, from the trace's rotated
+/// query (at `query_position`) and key (at `key_position`): both are rotated back to position 0
+/// and then placed at every position 0..`positions`.
+pub fn rotary_view(
+    theta: f64,
+    positions: usize,
+    query: &[f32],
+    query_position: usize,
+    key: &[f32],
+    key_position: usize,
+) -> Result<RotaryView> {
+    let d_head = query.len();
+    if d_head < 2 || d_head % 2 != 0 || key.len() != d_head || positions == 0 {
+        return Err(EngineError::Input(format!(
+            "a rotary view needs a query and key of the same even width and ≥ 1 position, not \
+             {} / {} and {positions}",
+            query.len(),
+            key.len()
+        )));
+    }
+    let rotary = crate::engine::Rotary { theta, d_head };
+    let device = Device::Cpu;
+    // Rotating by −angle undoes the rotation: rope with sin negated.
+    let unrotate = |vector: &[f32], position: usize| -> Result<Tensor> {
+        let (cos, sin) = rotary.cos_sin(position + 1)?;
+        let (cos, sin) = (
+            cos.narrow(0, position, 1)?,
+            sin.narrow(0, position, 1)?.neg()?,
+        );
+        let vector = Tensor::from_slice(vector, (1, 1, 1, d_head), &device)?;
+        Ok(candle_nn::rotary_emb::rope_slow(&vector, &cos, &sin)?.reshape((1, d_head))?)
+    };
+    let at_every_position = |vector: &Tensor| -> Result<Tensor> {
+        let repeated = vector.broadcast_as((positions, d_head))?.contiguous()?;
+        Ok(rotary.rotate(&repeated.unsqueeze(0)?)?.squeeze(0)?)
+    };
+    let queries = at_every_position(&unrotate(query, query_position)?)?;
+    let keys = at_every_position(&unrotate(key, key_position)?)?;
+    let relative_scores = (queries.matmul(&keys.t()?)? / (d_head as f64).sqrt())?;
+    let half = d_head / 2;
+    let pair_rotation = Tensor::cat(
+        &[
+            queries.narrow(1, 0, 1)?,
+            queries.narrow(1, half, 1)?,
+            queries.narrow(1, half - 1, 1)?,
+            queries.narrow(1, d_head - 1, 1)?,
+        ],
+        1,
+    )?;
+    Ok(RotaryView {
+        inverse_frequencies: (0..half)
+            .map(|i| (1.0 / theta.powf(2.0 * i as f64 / d_head as f64)) as f32)
+            .collect(),
+        pair_rotation: Array::from_tensor(&pair_rotation)?,
+        relative_scores: Array::from_tensor(&relative_scores)?,
+    })
+}

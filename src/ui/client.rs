@@ -23,9 +23,9 @@ struct Client {
     pending_trace: Option<Request>,
     latest_trace_id: u32,
     /// Waiting predictions, logit-lens and saliency requests (a newer one replaces the older).
-    pending_analyses: [Option<Request>; 4],
+    pending_analyses: [Option<Request>; 5],
     /// The newest id of each analysis kind; older answers are dropped.
-    latest_analysis_ids: [u32; 4],
+    latest_analysis_ids: [u32; 5],
     next_id: u32,
     state: AppState,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
@@ -71,8 +71,8 @@ pub fn start(state: AppState) {
             pending_tokenize: None,
             pending_trace: None,
             latest_trace_id: 0,
-            pending_analyses: [None, None, None, None],
-            latest_analysis_ids: [0; 4],
+            pending_analyses: [None, None, None, None, None],
+            latest_analysis_ids: [0; 5],
             next_id: 1,
             state,
             _on_message: on_message,
@@ -155,6 +155,7 @@ enum Analysis {
     LogitLens = 1,
     Saliency = 2,
     Positions = 3,
+    Rotary = 4,
 }
 
 fn request_analysis(kind: Analysis, make: impl FnOnce(u32) -> Request) {
@@ -205,6 +206,25 @@ pub fn positional_encodings(positions: usize, d_model: usize) {
         id,
         positions,
         d_model,
+    });
+}
+
+/// Asks for the RoPE view: the model's rotation frequencies, and `query` (at `query_position`)
+/// and `key` (at `key_position`), one head's vectors from the trace, placed at every position.
+pub fn rotary(
+    positions: usize,
+    query: Vec<f32>,
+    query_position: usize,
+    key: Vec<f32>,
+    key_position: usize,
+) {
+    request_analysis(Analysis::Rotary, |id| Request::Rotary {
+        id,
+        positions,
+        query,
+        query_position,
+        key,
+        key_position,
     });
 }
 
@@ -281,6 +301,7 @@ fn receive(response: Response) {
             state.saliency_target.set(None);
             state.generated.set(Vec::new());
             state.encodings.set(None);
+            state.rotary.set(None);
             state.layer.update(|l| *l = (*l).min(card.n_layer - 1));
             state.head.update(|h| *h = (*h).min(card.n_head - 1));
             state.model.set(Some(card));
@@ -341,6 +362,11 @@ fn receive(response: Response) {
         Response::PositionalEncodings { id, encodings } => {
             if is_latest(id, Analysis::Positions) {
                 state.encodings.set(Some(Arc::new(encodings)));
+            }
+        }
+        Response::Rotary { id, view } => {
+            if is_latest(id, Analysis::Rotary) {
+                state.rotary.set(Some(Arc::new(view)));
             }
         }
         Response::Saliency { id, saliency } => {

@@ -7,7 +7,7 @@ use super::i18n::Lang;
 use super::loader::ModelSource;
 use crate::charts::{GridOptions, Theme};
 use crate::engine::{
-    Candidate, LogitLens, PositionalEncodings, Predictions, Saliency, SamplingSettings,
+    Candidate, LogitLens, PositionalEncodings, Predictions, RotaryView, Saliency, SamplingSettings,
     TokenizedText, Trace,
 };
 use crate::worker::protocol::ModelCard;
@@ -213,6 +213,8 @@ pub struct AppState {
     pub embedding: RwSignal<Embedding>,
     /// The latest positional encodings (sinusoidal and learned) for the positions panel.
     pub encodings: RwSignal<Option<Arc<PositionalEncodings>>>,
+    /// The latest RoPE view (rotary models) for the positions panel.
+    pub rotary: RwSignal<Option<Arc<RotaryView>>>,
     /// The page's language.
     pub lang: RwSignal<Lang>,
     /// Light or dark as chosen by the link or the toggle; `None` follows the system setting.
@@ -280,6 +282,7 @@ impl AppState {
             saliency_target: RwSignal::new(None),
             generated: RwSignal::new(Vec::new()),
             encodings: RwSignal::new(None),
+            rotary: RwSignal::new(None),
             embedding: RwSignal::new(Embedding::default()),
             lang: RwSignal::new(browser_language()),
             theme_choice: RwSignal::new(None),

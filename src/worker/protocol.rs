@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use candle_core::{Device, Tensor};
 
 use crate::engine::{
-    positional_encodings, sample_token, surviving_count, ByteSource, Candidate, EngineError,
-    LogitLens, Model, PositionalEncodings, PredictionLogits, Predictions, Saliency,
-    SamplingSettings, TokenizedText, Trace,
+    positional_encodings, rotary_view, sample_token, surviving_count, ByteSource, Candidate,
+    EngineError, LogitLens, Model, PositionalEncodings, PredictionLogits, Predictions, RotaryView,
+    Saliency, SamplingSettings, TokenizedText, Trace,
 };
 
 /// What the page asks of the worker. `id` ties a response to its request.
@@ -43,6 +43,16 @@ pub enum Request {
         id: u32,
         positions: usize,
         d_model: usize,
+    },
+    /// The RoPE view of a rotary model: its rotation frequencies and one real query and key of
+    /// the trace (head width each) placed at every position 0..`positions`.
+    Rotary {
+        id: u32,
+        positions: usize,
+        query: Vec<f32>,
+        query_position: usize,
+        key: Vec<f32>,
+        key_position: usize,
     },
     /// Gradient×input saliency for a text.
     Saliency {
@@ -116,6 +126,8 @@ pub enum Response {
         id: u32,
         encodings: PositionalEncodings,
     },
+    /// The RoPE view.
+    Rotary { id: u32, view: RotaryView },
     /// Median milliseconds per shape of a `MatmulBenchmark`: `[k, n]` weights, then `[n, k]`.
     MatmulTimes {
         id: u32,
@@ -348,6 +360,7 @@ pub fn handle(session: &mut Session, request: Request) -> Response {
         | Request::Predict { id, .. }
         | Request::LogitLens { id, .. }
         | Request::PositionalEncodings { id, .. }
+        | Request::Rotary { id, .. }
         | Request::Saliency { id, .. } => Some(*id),
     };
     let Session { model, last_logits } = session;
@@ -446,6 +459,36 @@ pub fn handle(session: &mut Session, request: Request) -> Response {
                         positions,
                         d_model,
                         model.position_table()?.as_ref(),
+                    )?,
+                }
+            }
+            Request::Rotary {
+                id,
+                positions,
+                query,
+                query_position,
+                key,
+                key_position,
+            } => {
+                let theta = model.config.rope_theta.ok_or_else(|| {
+                    EngineError::Input(
+                        "this model adds position embeddings; it has no rotary view".into(),
+                    )
+                })?;
+                if !(1..=MAX_ENCODING_POSITIONS).contains(&positions) {
+                    return Err(EngineError::Input(format!(
+                        "positions must be 1–{MAX_ENCODING_POSITIONS}, not {positions}"
+                    )));
+                }
+                Response::Rotary {
+                    id,
+                    view: rotary_view(
+                        theta,
+                        positions,
+                        &query,
+                        query_position,
+                        &key,
+                        key_position,
                     )?,
                 }
             }

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
-import { openPage, start, traceCli } from './support.mjs';
+import { hoverMatrix, openPage, start, traceCli, waitShape } from './support.mjs';
 
 const FOLDER = 'SmolLM2-135M-Instruct';
 const MODEL = `../../public/models/${FOLDER}`; // traceCli reads tests/fixtures/<model>
@@ -26,7 +26,7 @@ function softmax(logits) {
   return exps.map((e) => e / total);
 }
 
-test('SmolLM2 (GGUF) loads from models/; predictions and saliency equal the trace CLI; positions explain RoPE', async () => {
+test('SmolLM2 (GGUF) loads from models/; predictions and saliency equal the trace CLI; positions show RoPE with the model’s numbers', async () => {
   assert.ok(existsSync(`dist/models/${FOLDER}/model.gguf`), 'scripts/fetch-assets.sh places SmolLM2 in public/models');
   const TEXT = 'The capital of France is';
   const cli = traceCli(MODEL, TEXT);
@@ -67,6 +67,21 @@ test('SmolLM2 (GGUF) loads from models/; predictions and saliency equal the trac
   assert.match(await page.textContent('[data-testid=pe-rotary-note]'), /RoPE, θ = 100000/);
   assert.equal(await page.isVisible('[data-testid=pe-learned]'), false, 'no learned table is shown for a rotary model');
   assert.equal(await page.isVisible('[data-testid=token-plus-position]'), false, 'nothing is added to the input');
+  // The RoPE view uses the pinned token's real query and the first token's real key (layer 1,
+  // head 1): placed at their own positions the score is the trace's; it is the same along
+  // every diagonal (only m − n matters), and θ₀ = 1 radian per position.
+  await page.click('[data-testid=token][data-index="3"]');
+  await waitShape(page, 'rope-relative', '64 64');
+  const own = await hoverMatrix(page, 'rope-relative', 3, 0);
+  assert.ok(Math.abs(own - cli.scores[0][0][3][0]) <= 1e-3, `score at (3, 0): shown ${own}, CLI ${cli.scores[0][0][3][0]}`);
+  for (const [m, n] of [[10, 2], [40, 7]]) {
+    const a = await hoverMatrix(page, 'rope-relative', m, n);
+    const b = await hoverMatrix(page, 'rope-relative', m + 5, n + 5);
+    assert.ok(Math.abs(a - b) <= 1e-3, `(${m}, ${n}) = ${a} but (${m + 5}, ${n + 5}) = ${b}`);
+  }
+  assert.ok(Math.abs((await hoverMatrix(page, 'rope-relative', 9, 2)) - (await hoverMatrix(page, 'rope-relative', 2, 9))) > 1e-3, 'm − n, not |m − n|');
+  assert.equal(await page.getAttribute('[data-testid=rope-frequencies]', 'data-series'), 'θᵢ (radians per position)');
+  assert.equal((await page.getAttribute('[data-testid=rope-rotation]', 'data-series')).split(',').length, 4);
   await page.screenshot({ path: 'test-artifacts/positions-smollm2-1280.png', fullPage: true });
   assert.deepEqual(errors, []);
   await context.close();

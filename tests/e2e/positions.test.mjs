@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { openPage, start, traceCli } from './support.mjs';
+import { hoverMatrix, openPage, start, traceCli, waitShape } from './support.mjs';
 
 const TOLERANCE = 1e-4;
 const TEXT = 'The cat sat on the mat.';
@@ -28,30 +28,6 @@ const cosine = (a, b) => {
   const norm = (v) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
   return dot / (norm(a) * norm(b));
 };
-
-/** Hovers cell (row, column) of a matrix canvas and returns its tooltip's data. */
-async function hoverMatrix(page, testid, row, column) {
-  const canvas = page.locator(`[data-testid=${testid}]`);
-  await canvas.scrollIntoViewIfNeeded();
-  const { plot, shape, box } = await canvas.evaluate((node) => {
-    const rect = node.getBoundingClientRect();
-    return { plot: node.dataset.plot.split(' ').map(Number), shape: node.dataset.shape.split(' ').map(Number), box: { x: rect.x, y: rect.y, scale: rect.width / node.width } };
-  });
-  const [left, top, right, bottom] = plot;
-  const [rows, columns] = shape;
-  await page.mouse.move(
-    box.x + (left + ((column + 0.5) * (right - left)) / columns) * box.scale,
-    box.y + (top + ((row + 0.5) * (bottom - top)) / rows) * box.scale,
-  );
-  const tooltip = await page.waitForSelector(`[data-testid=${testid}-tooltip]`);
-  const data = await tooltip.evaluate((node) => ({ ...node.dataset }));
-  assert.deepEqual([Number(data.row), Number(data.column)], [row, column], `${testid}: the hovered cell`);
-  return Number(data.value);
-}
-
-async function waitShape(page, testid, shape) {
-  await page.waitForFunction(([t, s]) => document.querySelector(`[data-testid=${t}]`)?.dataset.shape === s, [testid, shape]);
-}
 
 test('sinusoidal and learned encodings, their similarities and token + position match the formula and the model', async () => {
   const context = await site.browser.newContext({ viewport: { width: 1280, height: 800 } });

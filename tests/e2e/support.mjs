@@ -3,6 +3,7 @@
 // console error, page error and dialog recorded.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { serve } from '../../scripts/static-server.mjs';
 
@@ -53,4 +54,28 @@ export function traceCli(model, text, extra = []) {
   const binary = ['target/debug/trace', 'target/release/trace'].find(existsSync);
   if (!binary) throw new Error('build the trace CLI first (cargo test builds target/debug/trace)');
   return JSON.parse(execFileSync(binary, ['--model', `tests/fixtures/${model}`, '--text', text, '--out', '-', ...extra], { maxBuffer: 1 << 28 }));
+}
+
+/** Hovers cell (row, column) of a matrix canvas and returns its tooltip's data. */
+export async function hoverMatrix(page, testid, row, column) {
+  const canvas = page.locator(`[data-testid=${testid}]`);
+  await canvas.scrollIntoViewIfNeeded();
+  const { plot, shape, box } = await canvas.evaluate((node) => {
+    const rect = node.getBoundingClientRect();
+    return { plot: node.dataset.plot.split(' ').map(Number), shape: node.dataset.shape.split(' ').map(Number), box: { x: rect.x, y: rect.y, scale: rect.width / node.width } };
+  });
+  const [left, top, right, bottom] = plot;
+  const [rows, columns] = shape;
+  await page.mouse.move(
+    box.x + (left + ((column + 0.5) * (right - left)) / columns) * box.scale,
+    box.y + (top + ((row + 0.5) * (bottom - top)) / rows) * box.scale,
+  );
+  const tooltip = await page.waitForSelector(`[data-testid=${testid}-tooltip]`);
+  const data = await tooltip.evaluate((node) => ({ ...node.dataset }));
+  assert.deepEqual([Number(data.row), Number(data.column)], [row, column], `${testid}: the hovered cell`);
+  return Number(data.value);
+}
+
+export async function waitShape(page, testid, shape) {
+  await page.waitForFunction(([t, s]) => document.querySelector(`[data-testid=${t}]`)?.dataset.shape === s, [testid, shape]);
 }

@@ -103,6 +103,7 @@ pub fn Positions() -> impl IntoView {
         </div>
         {move || rotary().map(|theta| view! {
             <p class="explain" data-testid="pe-rotary-note">{trf("positions.rotary_note", &[("theta", &theta)])}</p>
+            <RotarySection positions=positions/>
         })}
         <div class="chart-row" class:hidden=move || rotary().is_some()>
             <MatrixCanvas values=learned testid="pe-learned"
@@ -263,8 +264,20 @@ fn as_matrix<R>(
 
 /// Chosen sinusoidal dimensions against position.
 #[component]
-fn LinesCanvas(series: Signal<Vec<(String, Vec<f32>)>>) -> impl IntoView {
+fn LinesCanvas(
+    series: Signal<Vec<(String, Vec<f32>)>>,
+    #[prop(default = "pe-lines")] testid: &'static str,
+    /// Default: the sinusoid lines' caption.
+    #[prop(optional)]
+    caption: Option<String>,
+    /// The x axis; default: position.
+    #[prop(optional)]
+    x_name: Option<String>,
+) -> impl IntoView {
     let state = use_state();
+    let caption = caption.unwrap_or_else(|| tr("positions.lines_caption"));
+    let x_name = StoredValue::new(x_name.unwrap_or_else(|| tr("positions.position")));
+    let table_caption = caption.clone();
     let canvas_ref = NodeRef::<Canvas>::new();
     Effect::new(move |_| {
         let Some(canvas) = canvas_ref.get() else {
@@ -274,7 +287,7 @@ fn LinesCanvas(series: Signal<Vec<(String, Vec<f32>)>>) -> impl IntoView {
         let theme = state.chart_theme();
         let width = chart_width(state.viewport_width.get(), 460);
         if let Err(e) = draw_on(&canvas, width, 260, |root| {
-            draw_series_lines(root, &series, &tr("positions.position"), theme)
+            draw_series_lines(root, &series, &x_name.get_value(), theme)
         }) {
             state.error.set(Some(e.to_string()));
         }
@@ -285,25 +298,118 @@ fn LinesCanvas(series: Signal<Vec<(String, Vec<f32>)>>) -> impl IntoView {
             let theme = state.chart_theme();
             let series = series.get_untracked();
             Some(svg_document(width, height, |root| {
-                draw_series_lines(root, &series, &tr("positions.position"), theme)
+                draw_series_lines(root, &series, &x_name.get_value(), theme)
             }))
         }),
         table: Callback::new(move |()| {
             Some(series_table(
                 &series.get_untracked(),
-                tr("positions.position"),
-                tr("positions.lines_caption"),
+                x_name.get_value(),
+                table_caption.clone(),
             ))
         }),
     };
     view! {
         <figure>
-            <figcaption>{tr("positions.lines_caption")}</figcaption>
-            <canvas node_ref=canvas_ref data-testid="pe-lines" role="img"
+            <figcaption>{caption}</figcaption>
+            <canvas node_ref=canvas_ref data-testid=testid role="img"
                 data-series=move || series.with(|s| s.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>().join(","))
                 aria-label=tr("positions.lines_label")></canvas>
-            <ExportButtons exports=exports name="pe-lines" testid="pe-lines"/>
+            <ExportButtons exports=exports name=testid.to_string() testid=testid/>
         </figure>
+    }
+}
+
+/// RoPE as this model does it: the rotation frequencies from its θ, one real query pair turning
+/// with position, and the score of a real query and key at every pair of positions.
+#[component]
+fn RotarySection(positions: RwSignal<usize>) -> impl IntoView {
+    let state = use_state();
+    // The trace's query of the query token and key of the first token, this layer and head.
+    let chosen = Memo::new(move |_| {
+        let trace = state.trace.get()?;
+        let query = state.query_token()?;
+        let (layer, head) = (state.layer.get(), state.head.get());
+        let [_, heads, tokens, d_head] = trace.q.shape[..] else {
+            return None;
+        };
+        let vector = |data: &[f32], token: usize| {
+            let start = ((layer * heads + head) * tokens + token) * d_head;
+            data.get(start..start + d_head).map(<[f32]>::to_vec)
+        };
+        Some((
+            vector(&trace.q.data, query)?,
+            query,
+            vector(&trace.k.data, 0)?,
+            trace.tokens.get(query)?.clone(),
+            trace.tokens.first()?.clone(),
+        ))
+    });
+    Effect::new(move |_| {
+        if let Some((query, query_position, key, _, _)) = chosen.get() {
+            client::rotary(positions.get().min(128), query, query_position, key, 0);
+        }
+    });
+    let view_of = state.rotary;
+    let frequencies = Signal::derive(move || {
+        view_of.with(|v| {
+            v.as_ref()
+                .map(|v| vec![(tr("positions.rope_theta_i"), v.inverse_frequencies.clone())])
+                .unwrap_or_default()
+        })
+    });
+    let rotation = Signal::derive(move || {
+        view_of.with(|v| {
+            v.as_ref()
+                .map(|v| {
+                    let column = |c: usize| {
+                        v.pair_rotation
+                            .data
+                            .iter()
+                            .skip(c)
+                            .step_by(4)
+                            .copied()
+                            .collect::<Vec<f32>>()
+                    };
+                    let slowest = v.inverse_frequencies.len().saturating_sub(1);
+                    vec![
+                        (trf("positions.rope_pair_x", &[("i", &0)]), column(0)),
+                        (trf("positions.rope_pair_y", &[("i", &0)]), column(1)),
+                        (trf("positions.rope_pair_x", &[("i", &slowest)]), column(2)),
+                        (trf("positions.rope_pair_y", &[("i", &slowest)]), column(3)),
+                    ]
+                })
+                .unwrap_or_default()
+        })
+    });
+    let relative = Signal::derive(move || view_of.get().map(|v| v.relative_scores.clone()));
+    let explain = move || {
+        chosen.get().map(|(_, position, _, query, key)| {
+            trf(
+                "positions.rope_explain",
+                &[
+                    ("query", &query),
+                    ("position", &position),
+                    ("key", &key),
+                    ("layer", &(state.layer.get() + 1)),
+                    ("head", &(state.head.get() + 1)),
+                ],
+            )
+        })
+    };
+    view! {
+        <section data-testid="rope-section">
+            <h3>{tr("positions.rope_heading")}</h3>
+            <p class="explain">{explain}</p>
+            <div class="chart-row">
+                <LinesCanvas series=frequencies testid="rope-frequencies" caption=tr("positions.rope_frequencies_caption") x_name=tr("positions.rope_pair")/>
+                <LinesCanvas series=rotation testid="rope-rotation" caption=tr("positions.rope_rotation_caption")/>
+            </div>
+            <div class="chart-row">
+                <MatrixCanvas values=relative testid="rope-relative" caption=tr("positions.rope_relative_caption")
+                    row_name=tr("positions.rope_query_position") column_name=tr("positions.rope_key_position") fixed_limit=None/>
+            </div>
+        </section>
     }
 }
 
