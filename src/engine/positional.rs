@@ -110,7 +110,7 @@ pub fn rotary_view(
     key_position: usize,
 ) -> Result<RotaryView> {
     let d_head = query.len();
-    if d_head < 2 || d_head % 2 != 0 || key.len() != d_head || positions == 0 {
+    if d_head < 2 || !d_head.is_multiple_of(2) || key.len() != d_head || positions == 0 {
         return Err(EngineError::Input(format!(
             "a rotary view needs a query and key of the same even width and ≥ 1 position, not \
              {} / {} and {positions}",
