@@ -39,6 +39,7 @@ pub fn Heatmaps() -> impl IntoView {
         <Show when=move || state.trace.with(|t| t.is_some())
             fallback=|| view! { <p class="muted">{tr("heatmaps.empty")}</p> }>
             <HeatmapOptions/>
+            <super::KeyValueGroup/>
             <div class="chart-row">
                 <HeadHeatmap/>
                 <LineView/>

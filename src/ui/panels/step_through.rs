@@ -207,6 +207,7 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
             view! {
                 <p>{trf(if v.trace.causal { "step.qkv_explain_causal" } else { "step.qkv_explain" },
                     &[("width", &input.len()), ("d_head", &v.d_head)])}</p>
+                <super::KeyValueGroup/>
                 <p>"x: " {vector(&input, "x")}</p>
                 <table class="qkv" data-testid="qkv"><thead><tr><th scope="col">{tr("step.token")}</th><th scope="col">"q"</th><th scope="col">"k"</th><th scope="col">"v"</th></tr></thead><tbody>{rows}</tbody></table>
             }.into_any()
