@@ -15,8 +15,18 @@ use super::state::{AppState, LoadStatus, Progress};
 const CACHE_NAME: &str = "attention-explorer-models-v1";
 /// The three files every model needs.
 pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
-/// The offline model that the serve set-up places in `models/`.
-pub const OFFLINE_MODEL: &str = "all-MiniLM-L6-v2";
+/// The offline models the set-up places in `models/`, best first: SmolLM2 (a decoder that
+/// predicts, samples and explains), then all-MiniLM-L6-v2 (attention only).
+pub const OFFLINE_MODELS: [&str; 2] = ["SmolLM2-135M-Instruct", "all-MiniLM-L6-v2"];
+
+/// The best offline model among `hosted` (the folder names in models/index.json); the first of
+/// [`OFFLINE_MODELS`] when none is listed.
+pub fn best_offline_model(hosted: &[String]) -> &'static str {
+    OFFLINE_MODELS
+        .into_iter()
+        .find(|name| hosted.iter().any(|h| h == name))
+        .unwrap_or(OFFLINE_MODELS[0])
+}
 
 thread_local! {
     static DOWNLOAD: RefCell<Option<AbortController>> = const { RefCell::new(None) };

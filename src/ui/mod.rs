@@ -15,7 +15,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use i18n::{tr, trf, Lang};
-use loader::{FetchError, ModelSource, OFFLINE_MODEL};
+use loader::{FetchError, ModelSource};
 use state::{AppState, LoadStatus, ThemeChoice};
 
 /// The default model when the Hub is reachable.
@@ -108,8 +108,14 @@ pub async fn open_with_offline_fallback(
 ) -> Result<(), FetchError> {
     match open_source(source.clone(), state).await {
         Err(FetchError::Unreachable(_)) if matches!(source, ModelSource::Hub { .. }) => {
-            url::add_notice(state, trf("app.offline", &[("model", &OFFLINE_MODEL)]));
-            open_source(ModelSource::Folder(OFFLINE_MODEL.into()), state).await
+            let offline = loader::best_offline_model(&loader::hosted_models().await);
+            let notice = if offline == loader::OFFLINE_MODELS[0] {
+                "app.offline_decoder"
+            } else {
+                "app.offline"
+            };
+            url::add_notice(state, trf(notice, &[("model", &offline)]));
+            open_source(ModelSource::Folder(offline.into()), state).await
         }
         other => other,
     }

@@ -5,7 +5,7 @@ use leptos::task::spawn_local;
 use web_sys::{File, FileList};
 
 use super::i18n::{tr, trf};
-use super::loader::{self, ModelSource, OFFLINE_MODEL};
+use super::loader::{self, ModelSource, OFFLINE_MODELS};
 use super::state::{use_state, AppState, LoadStatus, Lock, Progress};
 use super::{
     begin_load, build_model, open_with_offline_fallback, report, DEFAULT_HUB_MODEL,
@@ -65,14 +65,17 @@ pub fn ModelPicker() -> impl IntoView {
     let repo = RwSignal::new(hub_suggestions()[0].to_string());
     let revision = RwSignal::new("main".to_string());
     let hosted = RwSignal::new(Vec::<String>::new());
-    let folder = RwSignal::new(OFFLINE_MODEL.to_string());
+    let folder = RwSignal::new(OFFLINE_MODELS[0].to_string());
     let dragging = RwSignal::new(false);
     spawn_local(async move {
         let names = loader::hosted_models().await;
         if let Some(first) = names.first() {
-            if !names.iter().any(|n| n == OFFLINE_MODEL) {
-                folder.set(first.clone());
-            }
+            let best = loader::best_offline_model(&names);
+            folder.set(if names.iter().any(|n| n == best) {
+                best.to_string()
+            } else {
+                first.clone()
+            });
         }
         hosted.set(names);
     });

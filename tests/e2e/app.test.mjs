@@ -29,24 +29,25 @@ async function screenshot(page, name) {
   await page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
 }
 
-test('offline Hub: opens MiniLM from models/ with a progress bar and a notice, no console errors', async () => {
+test('offline Hub: opens SmolLM2 from models/ with a progress bar and a notice; it predicts offline', async () => {
   const context = await browser.newContext();
   const { page, errors, hubRequests } = await openPage(context);
   await page.waitForSelector('[data-testid=progress]', { timeout: 30_000 });
-  await page.waitForSelector(READY, { timeout: 120_000 });
+  await page.waitForSelector(READY, { timeout: 180_000 });
   assert.ok(hubRequests.length > 0, 'the app first tries the Hub');
-  assert.match(await page.textContent('[data-testid=notice]'), /cannot be reached.*all-MiniLM-L6-v2/s);
-  assert.match(await page.textContent('[data-testid=model-card]'), /BERT.*6 layers × 12 heads.*384/s);
-  assert.match(await page.textContent('[data-testid=model-card]'), /no prediction head/);
+  assert.match(await page.textContent('[data-testid=notice]'), /cannot be reached.*SmolLM2-135M-Instruct.*predictions, generation and saliency all work offline/s);
+  assert.match(await page.textContent('[data-testid=model-card]'), /Llama.*30 layers × 9 heads.*576/s);
   await page.waitForSelector('[data-testid=token]');
-  await screenshot(page, 'offline-minilm');
+  await page.click('[data-testid=tab-predictions]');
+  await page.waitForSelector('[data-testid=candidate]', { timeout: 60_000 });
+  await screenshot(page, 'offline-smollm2');
   assert.deepEqual(errors, []);
   await context.close();
 });
 
 test('typing shows tokens; hovering and clicking a token sets the shared query token', async () => {
   const context = await browser.newContext();
-  const { page, errors } = await openPage(context);
+  const { page, errors } = await openPage(context, '?model=folder:all-MiniLM-L6-v2');
   await page.waitForSelector(READY, { timeout: 120_000 });
   await page.fill('[data-testid=text]', 'Hello world, the cat sat on the mat.');
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=token]').length === 12);
