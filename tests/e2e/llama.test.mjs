@@ -44,7 +44,7 @@ test('SmolLM2 (GGUF) loads from models/; predictions and saliency equal the trac
 
   // Grouped-query attention, said where the heads are shown: head 5 reads key/value head 2,
   // shared by query heads 4–6, and their keys in the trace are the same numbers.
-  await page.selectOption('[data-testid=head]', '4');
+  await page.selectOption('[data-testid=head]', { label: '5' });
   await page.click('[data-testid=tab-step]');
   await page.waitForSelector('[data-testid=kv-group][data-kv-head="1"]');
   assert.match(await page.textContent('[data-testid=kv-group]'), /3 key\/value heads for 9 query heads\. Query head 5 reads key\/value head 2, which query heads 4–6 share/);
@@ -52,7 +52,7 @@ test('SmolLM2 (GGUF) loads from models/; predictions and saliency equal the trac
   assert.notDeepEqual(cli.k[0][5], cli.k[0][6]);
   await page.click('[data-testid=tab-heatmaps]');
   await page.waitForSelector('[data-testid=kv-group][data-kv-head="1"]');
-  await page.selectOption('[data-testid=head]', '0');
+  await page.selectOption('[data-testid=head]', { label: '1' });
 
   await page.click('[data-testid=tab-predictions]');
   await page.waitForFunction((first) => {
