@@ -26,7 +26,7 @@ function softmax(logits) {
   return exps.map((e) => e / total);
 }
 
-test('SmolLM2 (GGUF) loads from models/; predictions and saliency equal the trace CLI; positions show RoPE with the model’s numbers', async () => {
+test('SmolLM2 (GGUF) loads from models/; predictions, sampling and saliency work and equal the trace CLI; positions show RoPE with the model’s numbers', async () => {
   assert.ok(existsSync(`dist/models/${FOLDER}/model.gguf`), 'scripts/fetch-assets.sh places SmolLM2 in public/models');
   const TEXT = 'The capital of France is';
   const cli = traceCli(MODEL, TEXT);
@@ -73,6 +73,16 @@ test('SmolLM2 (GGUF) loads from models/; predictions and saliency equal the trac
   assert.equal(shares.length, cli.saliency.scores.length);
   shares.forEach((share, i) => assert.ok(Math.abs(share - cli.saliency.scores[i]) <= TOLERANCE, `saliency[${i}]: shown ${share}, CLI ${cli.saliency.scores[i]}`));
   await page.screenshot({ path: 'test-artifacts/saliency-smollm2-1280.png', fullPage: true });
+
+  // Generation: sampling appends a drawn token, which is one of the survivors, and re-traces.
+  await page.click('[data-testid=tab-predictions]');
+  await page.click('[data-testid=sample]');
+  await page.waitForSelector('[data-testid=generated]', { timeout: 60_000 });
+  const grown = await page.inputValue('[data-testid=text]');
+  assert.ok(grown.startsWith(TEXT) && grown.length > TEXT.length, `sampling grew the text: ${grown}`);
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=token]').length > n, cli.input_ids.length, { timeout: 60_000 });
+  await page.fill('[data-testid=text]', TEXT);
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=token]').length === n, cli.input_ids.length);
 
   await page.click('[data-testid=tab-positions]');
   await page.waitForSelector('[data-testid=pe-rotary-note]');
