@@ -238,6 +238,17 @@ impl Model {
         } else {
             None
         };
+        self.trace_of(ids, &token_embeddings, &pass, logits.as_ref())
+    }
+
+    /// Copies a recorded pass out as a [`Trace`] with the tokens' display strings.
+    fn trace_of(
+        &self,
+        ids: &[u32],
+        token_embeddings: &Tensor,
+        pass: &ForwardPass,
+        logits: Option<&Tensor>,
+    ) -> Result<Trace> {
         let tokens = ids
             .iter()
             .map(|&id| self.tokenizer.display_token(id))
@@ -247,9 +258,9 @@ impl Model {
             self.config.n_kv_head,
             ids.to_vec(),
             tokens,
-            &token_embeddings,
-            &pass,
-            logits.as_ref(),
+            token_embeddings,
+            pass,
+            logits,
         )
     }
 
@@ -267,19 +278,7 @@ impl Model {
             Ok(positions) => Some(self.logits_at(&pass.final_hidden, positions)?),
             Err(_) => None,
         };
-        let tokens = ids
-            .iter()
-            .map(|&id| self.tokenizer.display_token(id))
-            .collect();
-        let trace = Trace::from_forward(
-            self.config.architecture,
-            self.config.n_kv_head,
-            ids.to_vec(),
-            tokens,
-            &token_embeddings,
-            &pass,
-            None,
-        )?;
+        let trace = self.trace_of(ids, &token_embeddings, &pass, None)?;
         Ok((trace, predicted))
     }
 

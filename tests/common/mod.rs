@@ -19,42 +19,31 @@ pub struct FixtureFiles {
     pub reference_tensors: &'static [u8],
 }
 
+/// The bytes of one file of a fixture folder under tests/fixtures, compiled in.
+#[macro_export]
+macro_rules! fixture_file {
+    ($name:literal, $file:literal) => {
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/",
+            $name,
+            "/",
+            $file
+        ))
+    };
+}
+
 /// Compiles a fixture folder under tests/fixtures into the test binary.
 #[macro_export]
 macro_rules! fixture {
     ($name:literal) => {
         common::FixtureFiles {
             name: $name,
-            config: include_bytes!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/",
-                $name,
-                "/config.json"
-            )),
-            tokenizer: include_bytes!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/",
-                $name,
-                "/tokenizer.json"
-            )),
-            model: include_bytes!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/",
-                $name,
-                "/model.safetensors"
-            )),
-            reference_json: include_bytes!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/",
-                $name,
-                "/reference.json"
-            )),
-            reference_tensors: include_bytes!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/",
-                $name,
-                "/reference.safetensors"
-            )),
+            config: fixture_file!($name, "config.json"),
+            tokenizer: fixture_file!($name, "tokenizer.json"),
+            model: fixture_file!($name, "model.safetensors"),
+            reference_json: fixture_file!($name, "reference.json"),
+            reference_tensors: fixture_file!($name, "reference.safetensors"),
         }
     };
 }
@@ -68,24 +57,9 @@ macro_rules! gguf_fixture {
             name: $name,
             config: b"",
             tokenizer: b"",
-            model: include_bytes!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/",
-                $name,
-                "/model.gguf"
-            )),
-            reference_json: include_bytes!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/",
-                $name,
-                "/reference.json"
-            )),
-            reference_tensors: include_bytes!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/",
-                $name,
-                "/reference.safetensors"
-            )),
+            model: fixture_file!($name, "model.gguf"),
+            reference_json: fixture_file!($name, "reference.json"),
+            reference_tensors: fixture_file!($name, "reference.safetensors"),
         }
     };
 }
