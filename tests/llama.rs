@@ -88,3 +88,26 @@ fn a_damaged_gguf_file_is_an_error_that_names_the_file() {
         .expect("a gemma file loaded");
     assert!(error.to_string().contains("gemma"), "{error}");
 }
+
+#[test]
+fn a_tensor_with_no_elements_is_an_error_not_an_abort() {
+    // The fuzzer's find: a dimension set to 0 made candle view an empty buffer as quantised
+    // blocks, which a debug build aborts on. The header stores the name, the number of
+    // dimensions (u32) and each dimension (u64).
+    let mut file = gguf_fixture!("llama").model.to_vec();
+    let name = b"blk.0.ffn_down.weight";
+    let at = file
+        .windows(name.len())
+        .position(|w| w == name)
+        .expect("the tensor's name in the header")
+        + name.len();
+    assert_eq!(&file[at..at + 4], &2u32.to_le_bytes(), "two dimensions");
+    file[at + 4..at + 12].copy_from_slice(&0u64.to_le_bytes());
+    let error = Model::from_gguf(file.as_slice())
+        .err()
+        .expect("an empty tensor loaded");
+    assert!(
+        error.to_string().contains("blk.0.ffn_down.weight"),
+        "{error}"
+    );
+}
