@@ -269,10 +269,11 @@ fn attention_rows_sum_to_one_and_decoders_never_see_the_future() {
                 config.architecture.is_causal(),
             );
             if config.architecture.is_causal() {
-                let [_, _, n, _] = trace.masked_scores.shape[..] else {
+                let masked_scores = trace.masked_scores();
+                let [_, _, n, _] = masked_scores.shape[..] else {
                     panic!()
                 };
-                for (i, &score) in trace.masked_scores.data.iter().enumerate() {
+                for (i, &score) in masked_scores.data.iter().enumerate() {
                     let (query, key) = ((i / n) % n, i % n);
                     assert_eq!(
                         score == f32::NEG_INFINITY,

@@ -124,10 +124,20 @@ fn trace_arrays_survive_serialisation_as_bytes() {
     let json = serde_json::to_string(&trace).expect("serialise");
     let back: attention_explorer::engine::Trace = serde_json::from_str(&json).expect("deserialise");
     assert_eq!(back, *trace);
+
+    // The page's trace leaves out what no panel reads; what it derives equals the engine's.
+    assert!(back.mlp_activations.is_none(), "MLP activations were sent");
+    let model = session.model().expect("a loaded model");
+    let ids = model.tokenize("Hello world").expect("tokenize").ids;
+    let full = model.trace(&ids).expect("trace");
+    assert!(full.mlp_activations.is_some());
+    let masked = back.masked_scores();
+    assert_eq!(masked, full.masked_scores());
     assert!(
-        back.masked_scores.data.contains(&f32::NEG_INFINITY),
-        "−∞ survives the byte encoding"
+        masked.data.contains(&f32::NEG_INFINITY),
+        "a decoder's masked scores hold −∞"
     );
+    assert_eq!(back.scores, full.scores);
 }
 
 /// softmax(logits / t) of one row, in f64.

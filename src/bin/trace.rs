@@ -96,7 +96,7 @@ fn run(args: Args) -> Result<(), String> {
         "embedding_sum": trace.embedding_sum.to_nested_json(),
         "attentions": trace.attentions.to_nested_json(),
         "scores": trace.scores.to_nested_json(),
-        "masked_scores": trace.masked_scores.to_nested_json(),
+        "masked_scores": trace.masked_scores().to_nested_json(),
         "q": trace.q.to_nested_json(),
         "k": trace.k.to_nested_json(),
         "v": trace.v.to_nested_json(),

@@ -123,15 +123,8 @@ pub fn attention_grid(
         head_matrix(head).to_vec()
     };
     // Which keys the causal mask removed (the same for every head).
-    let mask_start = layer_start
-        + if options.average_heads {
-            0
-        } else {
-            head * head_size
-        };
-    let masked: Vec<bool> = trace.masked_scores.data[mask_start..mask_start + head_size]
-        .iter()
-        .map(|&score| score == f32::NEG_INFINITY)
+    let masked: Vec<bool> = (0..head_size)
+        .map(|cell| trace.is_masked(cell / tokens, cell % tokens))
         .collect();
 
     let mut positions: Vec<usize> = (0..tokens).collect();

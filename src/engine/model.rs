@@ -238,37 +238,40 @@ impl Model {
         } else {
             None
         };
-        self.trace_of(ids, &token_embeddings, &pass, logits.as_ref())
+        self.trace_of(ids, &token_embeddings, &pass, logits.as_ref(), true)
     }
 
-    /// Copies a recorded pass out as a [`Trace`] with the tokens' display strings.
+    /// Copies a recorded pass out as a [`Trace`] with the tokens' display strings (and the MLP's
+    /// hidden layer when `with_mlp_activations`).
     fn trace_of(
         &self,
         ids: &[u32],
         token_embeddings: &Tensor,
         pass: &ForwardPass,
         logits: Option<&Tensor>,
+        with_mlp_activations: bool,
     ) -> Result<Trace> {
         let tokens = ids
             .iter()
             .map(|&id| self.tokenizer.display_token(id))
             .collect();
         Trace::from_forward(
-            self.config.architecture,
-            self.config.n_kv_head,
+            &self.config,
             ids.to_vec(),
             tokens,
             token_embeddings,
             pass,
             logits,
+            with_mlp_activations,
         )
     }
 
-    /// The trace the page needs: everything recorded, but no all-positions logits — the logits
+    /// The trace the page needs: everything the panels show, but no all-positions logits — the logits
     /// where the model predicts (the last position of a decoder, each [MASK] of a masked LM)
     /// come back beside it, for the predictions and their re-scoring. The page shows no other
     /// position's logits, and the LM head over every position is a large share of a short
     /// text's forward pass (GPT-2: 768 × 50,257 multiply-adds per token) and of the transfer.
+    /// Nor the MLP's hidden layer, which no panel shows (4 × d_model values per token).
     /// `None` beside it when the model cannot predict here (no head, or no [MASK] in the text).
     pub fn trace_for_page(&self, ids: &[u32]) -> Result<(Trace, Option<PredictionLogits>)> {
         let input = self.input_tensor(ids)?;
@@ -278,7 +281,7 @@ impl Model {
             Ok(positions) => Some(self.logits_at(&pass.final_hidden, positions)?),
             Err(_) => None,
         };
-        let trace = self.trace_of(ids, &token_embeddings, &pass, None)?;
+        let trace = self.trace_of(ids, &token_embeddings, &pass, None, false)?;
         Ok((trace, predicted))
     }
 

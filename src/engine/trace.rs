@@ -3,7 +3,7 @@
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
-use super::config::Architecture;
+use super::config::{Architecture, ModelConfig};
 use super::error::Result;
 use super::forward::ForwardPass;
 
@@ -110,18 +110,18 @@ pub struct Trace {
     pub k: Array,
     /// Values [layer, head, token, d_head].
     pub v: Array,
-    /// q·kᵀ/√d_head before masking [layer, head, query, key].
+    /// q·kᵀ/√d_head before masking [layer, head, query, key]. The masked scores the softmax
+    /// reads are not stored: [`Trace::masked_scores`] derives them from these and `causal`.
     pub scores: Array,
-    /// Scores after the causal mask (−∞ above the diagonal for decoders) [layer, head, query, key].
-    pub masked_scores: Array,
     /// Attention probabilities, = HF `output_attentions` [layer, head, query, key].
     pub attentions: Array,
     /// probs·V per head [layer, head, token, d_head].
     pub head_outputs: Array,
     /// Attention output after the output projection [layer, token, d_model].
     pub attention_outputs: Array,
-    /// MLP hidden layer after the activation [layer, token, d_ff].
-    pub mlp_activations: Array,
+    /// MLP hidden layer after the activation [layer, token, d_ff]; `None` in the page's trace
+    /// (no panel shows it, and it is 4 × d_model values per token to carry across).
+    pub mlp_activations: Option<Array>,
     /// = HF `output_hidden_states` [layer + 1, token, d_model] (GPT-2's last entry after ln_f).
     pub hidden_states: Array,
     /// Final logits at every position [token, vocab]; `None` for a model without a head.
@@ -129,15 +129,48 @@ pub struct Trace {
 }
 
 impl Trace {
-    /// Copies a recorded forward pass out of candle.
+    /// Whether the softmax gave `key` no weight for `query`: a decoder's query never sees a
+    /// later token (the engine sets those scores to −∞ before the softmax).
+    pub fn is_masked(&self, query: usize, key: usize) -> bool {
+        self.causal && key > query
+    }
+
+    /// The scores the softmax read [layer, head, query, key]: `scores`, with −∞ where
+    /// [`Trace::is_masked`]. Derived rather than stored — it would be as large as `scores`
+    /// (GPT-2 at 512 tokens: 151 MB) for nothing but the −∞ cells.
+    pub fn masked_scores(&self) -> Array {
+        let n_keys = self.scores.shape.last().copied().unwrap_or(0);
+        let n_queries = self.scores.shape.iter().rev().nth(1).copied().unwrap_or(0);
+        let data = self
+            .scores
+            .data
+            .iter()
+            .enumerate()
+            .map(|(i, &score)| {
+                let (query, key) = ((i / n_keys.max(1)) % n_queries.max(1), i % n_keys.max(1));
+                if self.is_masked(query, key) {
+                    f32::NEG_INFINITY
+                } else {
+                    score
+                }
+            })
+            .collect();
+        Array {
+            shape: self.scores.shape.clone(),
+            data,
+        }
+    }
+
+    /// Copies a recorded forward pass out of candle; the MLP's hidden layer only when
+    /// `with_mlp_activations`.
     pub(crate) fn from_forward(
-        architecture: Architecture,
-        n_kv_head: usize,
+        config: &ModelConfig,
         input_ids: Vec<u32>,
         tokens: Vec<String>,
         token_embeddings: &Tensor,
         pass: &ForwardPass,
         logits: Option<&Tensor>,
+        with_mlp_activations: bool,
     ) -> Result<Self> {
         let per_layer = |field: fn(&super::forward::LayerRecord) -> &Tensor| -> Result<Array> {
             Array::stack(
@@ -153,8 +186,8 @@ impl Trace {
             *last = pass.final_hidden.clone();
         }
         Ok(Trace {
-            architecture,
-            causal: architecture.is_causal(),
+            architecture: config.architecture,
+            causal: config.architecture.is_causal(),
             input_ids,
             tokens,
             token_embeddings: Array::from_tensor(token_embeddings)?,
@@ -163,18 +196,19 @@ impl Trace {
                 .as_ref()
                 .map(Array::from_tensor)
                 .transpose()?,
-            n_kv_head,
+            n_kv_head: config.n_kv_head,
             embedding_sum: Array::from_tensor(&pass.embedding_sum)?,
             attention_inputs: per_layer(|l| &l.attention_input)?,
             q: per_layer(|l| &l.attention.q)?,
             k: per_layer(|l| &l.attention.k)?,
             v: per_layer(|l| &l.attention.v)?,
             scores: per_layer(|l| &l.attention.scores)?,
-            masked_scores: per_layer(|l| &l.attention.masked_scores)?,
             attentions: per_layer(|l| &l.attention.probs)?,
             head_outputs: per_layer(|l| &l.attention.head_outputs)?,
             attention_outputs: per_layer(|l| &l.attention_output)?,
-            mlp_activations: per_layer(|l| &l.mlp_activations)?,
+            mlp_activations: with_mlp_activations
+                .then(|| per_layer(|l| &l.mlp_activations))
+                .transpose()?,
             hidden_states: Array::stack(&hidden_states)?,
             logits: logits.map(Array::from_tensor).transpose()?,
         })

@@ -252,7 +252,7 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
             view! { <p>{explain}</p>{formula}<table class="scores" data-testid="scores-table"><tbody>{rows}</tbody></table> }.into_any()
         }
         3 => {
-            let masked = row_of(&v, &v.trace.masked_scores);
+            let masked = masked_row(&v);
             let later = v.n_tokens - 1 - v.query;
             let explain = if v.trace.causal {
                 trf("step.mask_causal", &[("count", &later)])
@@ -265,7 +265,7 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
             view! { <p>{explain}</p><table class="scores" data-testid="masked-table"><tbody>{rows}</tbody></table> }.into_any()
         }
         4 => {
-            let masked = row_of(&v, &v.trace.masked_scores);
+            let masked = masked_row(&v);
             let probs = &probs_row;
             let max = masked.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
             let exps: Vec<f64> = masked.iter().map(|&s| ((s - max) as f64).exp()).collect();
@@ -335,4 +335,19 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
 /// The query's row of a [layer, head, query, key] array.
 fn row_of(v: &HeadView, array: &crate::engine::Array) -> Vec<f32> {
     v.head_row(array, v.query).to_vec()
+}
+
+/// The query's scores as the softmax read them: −∞ for the keys the causal mask hides.
+fn masked_row(v: &HeadView) -> Vec<f32> {
+    row_of(v, &v.trace.scores)
+        .into_iter()
+        .enumerate()
+        .map(|(key, score)| {
+            if v.trace.is_masked(v.query, key) {
+                f32::NEG_INFINITY
+            } else {
+                score
+            }
+        })
+        .collect()
 }
