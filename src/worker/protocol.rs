@@ -329,9 +329,12 @@ fn time_matmuls(
                 "matmul {m}×{k}×{n} is empty or too large to time"
             )));
         }
-        let x = Tensor::randn(0f32, 1.0, (m, k), &Device::Cpu)?;
-        let weight_k_n = Tensor::randn(0f32, 1.0, (k, n), &Device::Cpu)?;
-        let weight_n_k = Tensor::randn(0f32, 1.0, (n, k), &Device::Cpu)?;
+        // Constant operands: a matmul's time does not depend on the values, and drawing 77M
+        // normal samples for GPT-2's head would take seconds in wasm (the benchmark times
+        // these shapes beside every measured run).
+        let x = Tensor::full(0.5f32, (m, k), &Device::Cpu)?;
+        let weight_k_n = Tensor::full(0.25f32, (k, n), &Device::Cpu)?;
+        let weight_n_k = Tensor::full(0.25f32, (n, k), &Device::Cpu)?;
         k_n.push(median(&|| x.matmul(&weight_k_n))?);
         n_k.push(median(&|| x.matmul(&weight_n_k.t()?))?);
     }
