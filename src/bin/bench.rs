@@ -112,7 +112,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(())
     })?;
     println!(
-        "| engine (candle, native, release) | GPT-2 small, {tokens} tokens | median of {runs} |"
+        "| engine (candle, {}, release) | GPT-2 small, {tokens} tokens | median of {runs} |",
+        if cfg!(target_family = "wasm") { "wasm32" } else { "native" }
     );
     println!("|---|---|---|");
     println!("| full trace (all heads, all logits) | {trace:.1} ms | |");
@@ -121,5 +122,49 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "| saliency (forward + backward) | {saliency:.1} ms | {:.2}× predictions |",
         saliency / predict
     );
+    let floor = floor_ms(tokens, runs)?;
+    println!(
+        "| floor (the pass's matmuls alone) | {floor:.1} ms | predictions ÷ floor {:.2} |",
+        predict / floor
+    );
     Ok(())
+}
+
+/// The time of one GPT-2 small pass's matmuls alone (LM head at one row), each shape timed as
+/// a plain candle matmul with the faster of the two weight layouts, as the browser benchmark's
+/// floor. Also prints each shape's times, and the product computed weight-first (W·xᵀ, then
+/// viewed transposed), which hands gemm the operands the other way round.
+fn floor_ms(tokens: usize, runs: usize) -> Result<f64, Box<dyn std::error::Error>> {
+    let (d, ff, heads, vocab, layers) = (768usize, 3072usize, 12usize, 50257usize, 12usize);
+    let shapes = [
+        ((tokens, d, d), 4 * layers),
+        ((tokens, d, ff), layers),
+        ((tokens, ff, d), layers),
+        ((tokens, d / heads, tokens), heads * layers),
+        ((tokens, tokens, d / heads), heads * layers),
+        ((1, d, vocab), 1),
+    ];
+    let mut total = 0.0;
+    println!("| m × k × n | x·W [k,n] ms | x·Wᵀ, W [n,k] ms | W·xᵀ, W [n,k] ms |");
+    println!("|---|---:|---:|---:|");
+    for ((m, k, n), count) in shapes {
+        let x = Tensor::full(0.5f32, (m, k), &Device::Cpu)?;
+        let stored_k_n = Tensor::full(0.25f32, (k, n), &Device::Cpu)?;
+        let stored_n_k = Tensor::full(0.25f32, (n, k), &Device::Cpu)?;
+        let k_n = median_ms(runs, || {
+            x.matmul(&stored_k_n)?;
+            Ok(())
+        })?;
+        let n_k = median_ms(runs, || {
+            x.matmul(&stored_n_k.t()?)?;
+            Ok(())
+        })?;
+        let weight_first = median_ms(runs, || {
+            stored_n_k.matmul(&x.t()?)?.t()?;
+            Ok(())
+        })?;
+        println!("| {m} × {k} × {n} | {k_n:.3} | {n_k:.3} | {weight_first:.3} |");
+        total += count as f64 * k_n.min(n_k);
+    }
+    Ok(total)
 }
