@@ -11,6 +11,9 @@ if (!program) {
 const wasi = new WASI({ version: 'preview1', args: [program, ...args], env: {}, preopens: {} });
 const module = await WebAssembly.compile(readFileSync(program));
 const instance = await WebAssembly.instantiate(module, wasi.getImportObject());
-// Exit at once: Node 20 was seen to crash tearing down a multi-gigabyte wasm memory after a
-// normal return.
-process.exit(wasi.start(instance));
+// Node 20 (v20.20.2) segfaults (status 139) at the end of the bench's runs, after their output is
+// complete: sometimes after start() returns, sometimes inside it; process.exit does not help.
+// The program's own status is printed when start() returns, so a clean run can be told apart.
+const status = wasi.start(instance);
+console.error(`run-wasi: ${program} returned ${status}`);
+process.exitCode = status;

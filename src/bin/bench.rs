@@ -113,7 +113,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     println!(
         "| engine (candle, {}, release) | GPT-2 small, {tokens} tokens | median of {runs} |",
-        if cfg!(target_family = "wasm") { "wasm32" } else { "native" }
+        if cfg!(target_family = "wasm") {
+            "wasm32"
+        } else {
+            "native"
+        }
     );
     println!("|---|---|---|");
     println!("| full trace (all heads, all logits) | {trace:.1} ms | |");
@@ -122,7 +126,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "| saliency (forward + backward) | {saliency:.1} ms | {:.2}× predictions |",
         saliency / predict
     );
-    let floor = floor_ms(tokens, runs)?;
+    let floor = floor_ms(&model.config, tokens, runs)?;
     println!(
         "| floor (the pass's matmuls alone) | {floor:.1} ms | predictions ÷ floor {:.2} |",
         predict / floor
@@ -130,12 +134,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The time of one GPT-2 small pass's matmuls alone (LM head at one row), each shape timed as
-/// a plain candle matmul with the faster of the two weight layouts, as the browser benchmark's
-/// floor. Also prints each shape's times, and the product computed weight-first (W·xᵀ, then
+/// The time of one pass's matmuls alone at the benchmarked model's shapes (LM head at one row),
+/// each shape timed as a plain candle matmul with the faster of the two weight layouts, as the
+/// browser benchmark's floor. Also prints each shape's times, and the product computed weight-first (W·xᵀ, then
 /// viewed transposed), which hands gemm the operands the other way round.
-fn floor_ms(tokens: usize, runs: usize) -> Result<f64, Box<dyn std::error::Error>> {
-    let (d, ff, heads, vocab, layers) = (768usize, 3072usize, 12usize, 50257usize, 12usize);
+fn floor_ms(
+    config: &ModelConfig,
+    tokens: usize,
+    runs: usize,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    let (d, ff, heads, vocab, layers) = (
+        config.d_model,
+        config.d_ff,
+        config.n_head,
+        config.vocab_size,
+        config.n_layer,
+    );
     let shapes = [
         ((tokens, d, d), 4 * layers),
         ((tokens, d, ff), layers),
