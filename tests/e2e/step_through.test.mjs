@@ -96,3 +96,21 @@ test('every step shows the trace CLI numbers, and the keyboard steps through', a
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('Play keeps running only while the step-through is open: switching tabs mid-play raises no error', async () => {
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const { page, errors } = await openPage(context, site.origin, '?model=folder:fixture-gpt2');
+  await page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
+  await page.fill('[data-testid=text]', TEXT);
+  await page.waitForSelector('[data-testid=step-1]');
+  await page.click('[data-testid=step-play]');
+  // The panel closes while Play sleeps before its next step; the tick after that used to read a
+  // disposed signal and panic.
+  await page.click('[data-testid=tab-heatmaps]');
+  await page.waitForSelector('[data-testid=panel-heatmaps]');
+  await page.waitForTimeout(2_500);
+  await page.click('[data-testid=tab-step]');
+  await page.waitForSelector('[data-testid=stepper]');
+  assert.deepEqual(errors, []);
+  await context.close();
+});

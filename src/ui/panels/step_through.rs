@@ -104,17 +104,20 @@ pub fn StepThrough() -> impl IntoView {
     let go = move |delta: isize| {
         step.update(|s| *s = (*s as isize + delta).clamp(0, last as isize) as usize)
     };
-    // Play advances one step a second until the last.
+    // Play advances one step a second until the last. The loop outlives a sleep, so it reads
+    // `playing` with `try_`: when the panel closes (another tab, a new model) the signal is
+    // disposed and playing simply stops.
     Effect::new(move |_| {
         if playing.get() {
             leptos::task::spawn_local(async move {
-                while playing.get_untracked() && step.get_untracked() < last {
+                let still_playing = || playing.try_get_untracked() == Some(true);
+                while still_playing() && step.get_untracked() < last {
                     gloo_sleep(1000).await;
-                    if playing.get_untracked() {
+                    if still_playing() {
                         go(1);
                     }
                 }
-                playing.set(false);
+                playing.try_set(false);
             });
         }
     });
