@@ -83,12 +83,12 @@ for (const key of Object.keys(MODELS)) {
 }
 for (let i = 0; i < allShapes.length; i += 4) {
   const batch = allShapes.slice(i, i + 4);
-  const { kn, nk } = await call('timeMatmuls', batch, RUNS);
-  batch.forEach((shape, j) => shapeTimes.set(shape.join('x'), { kn: kn[j], nk: nk[j] }));
+  const { kn, nk, wf } = await call('timeMatmuls', batch, RUNS);
+  batch.forEach((shape, j) => shapeTimes.set(shape.join('x'), { kn: kn[j], nk: nk[j], wf: wf[j] }));
 }
 const floorMs = (list) => list.reduce((sum, [shape, count]) => {
   const t = shapeTimes.get(shape.join('x'));
-  return sum + count * Math.min(t.kn, t.nk);
+  return sum + count * Math.min(t.kn, t.nk, t.wf);
 }, 0);
 
 const rows = [];
@@ -183,7 +183,7 @@ lines.push(`Written by \`scripts/bench.sh\` on ${new Date().toISOString().slice(
   'shapes (timing does not depend on the values). This machine: 2 vCPUs — numbers are noisy; compare within one run.');
 lines.push('');
 lines.push('**Floor** = the time of this forward pass\'s matmuls alone, each timed as a candle matmul in the same worker ' +
-  '(the faster of the two weight layouts), i.e. its FLOPs ÷ the browser\'s matmul rate at those shapes. It is timed ' +
+  '(the fastest of three: x·W with W [k,n], x·Wᵀ with W [n,k], and (W·xᵀ)ᵀ — the engine\'s own order), i.e. its FLOPs ÷ the browser\'s matmul rate at those shapes. It is timed ' +
   'right before every measured run (rounds alternate floor and run, after one warm-up run), and **× floor** is the median ' +
   'of the rounds\' run ÷ floor, so a machine that drifts over minutes moves both sides alike. ' +
   '**Full trace** = what the panels need (every layer\'s Q, K, V, scores, weights, head outputs, hidden states, and the logits where the model predicts — the last position for GPT-2, the [MASK] for DistilBERT), ' +
@@ -245,12 +245,12 @@ for (const r of rows) {
 lines.push('');
 lines.push('## The floor\'s matmuls (one pass over every shape at the start)');
 lines.push('');
-lines.push('| m × k × n | weight [k,n] ms | weight [n,k] ms | best GFLOP/s |');
-lines.push('|---|---:|---:|---:|');
+lines.push('| m × k × n | x·W, W [k,n] ms | x·Wᵀ, W [n,k] ms | (W·xᵀ)ᵀ, W [n,k] ms | best GFLOP/s |');
+lines.push('|---|---:|---:|---:|---:|');
 for (const shape of allShapes) {
   const t = shapeTimes.get(shape.join('x'));
   const f = 2 * shape[0] * shape[1] * shape[2];
-  lines.push(`| ${shape.join(' × ')} | ${t.kn.toFixed(3)} | ${t.nk.toFixed(3)} | ${gflops(f, Math.min(t.kn, t.nk))} |`);
+  lines.push(`| ${shape.join(' × ')} | ${t.kn.toFixed(3)} | ${t.nk.toFixed(3)} | ${t.wf.toFixed(3)} | ${gflops(f, Math.min(t.kn, t.nk, t.wf))} |`);
 }
 const report = lines.join('\n') + '\n';
 writeFileSync(resolve(ROOT, OUT), report);

@@ -401,14 +401,19 @@ fn the_matmul_benchmark_times_each_shape_both_ways_and_refuses_huge_ones() {
         id,
         stored_k_n_ms,
         stored_n_k_ms,
+        weight_first_ms,
     } = handle(&mut Session::default(), request)
     else {
         panic!("expected MatmulTimes")
     };
-    assert_eq!((id, stored_k_n_ms.len(), stored_n_k_ms.len()), (3, 2, 2));
+    assert_eq!(
+        (id, stored_k_n_ms.len(), stored_n_k_ms.len(), weight_first_ms.len()),
+        (3, 2, 2, 2)
+    );
     assert!(stored_k_n_ms
         .iter()
         .chain(&stored_n_k_ms)
+        .chain(&weight_first_ms)
         .all(|ms| ms.is_finite() && *ms >= 0.0));
     let huge = Request::MatmulBenchmark {
         id: 4,

@@ -68,11 +68,16 @@ pub fn matmul_by_transposed(xs: &Tensor, weight: &Tensor) -> candle_core::Result
 }
 
 /// The plain product, with the leading dimensions of x flattened into rows.
+///
+/// Computed weight-first, (W·xᵀ)ᵀ: gemm works column-major, and handed x·Wᵀ it re-packs the
+/// whole weight on every call, while W·xᵀ lets it read W in place and pack only the small x
+/// (`scripts/bench-wasi.sh` prints both orders per shape).
 fn rows_times_transposed(xs: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
     let mut dims = xs.dims().to_vec();
     let in_dim = dims.pop().unwrap_or(0);
     let rows: usize = dims.iter().product();
-    let product = xs.reshape((rows, in_dim))?.matmul(&weight.t()?)?;
+    let rows_of_x = xs.reshape((rows, in_dim))?;
+    let product = weight.matmul(&rows_of_x.t()?)?.t()?;
     dims.push(weight.dim(0)?);
     product.reshape(dims)
 }

@@ -63,7 +63,8 @@ pub enum Request {
     },
     /// The benchmark's floor: times candle f32 matmuls `[m, k] × [k, n]` (the shapes of a
     /// model's forward pass) with the weight stored both ways, `[k, n]` and `[n, k]` (as
-    /// `Linear` keeps it); median of `runs` after one warm-up. Needs no model.
+    /// `Linear` keeps it), and `[n, k]` multiplied weight-first, (W·xᵀ)ᵀ, as `Linear` computes
+    /// it; median of `runs` after one warm-up. Needs no model.
     MatmulBenchmark {
         id: u32,
         shapes: Vec<(usize, usize, usize)>,
@@ -128,11 +129,13 @@ pub enum Response {
     },
     /// The RoPE view.
     Rotary { id: u32, view: RotaryView },
-    /// Median milliseconds per shape of a `MatmulBenchmark`: `[k, n]` weights, then `[n, k]`.
+    /// Median milliseconds per shape of a `MatmulBenchmark`: x·W with W `[k, n]`, x·Wᵀ with
+    /// W `[n, k]`, and the same weight-first, (W·xᵀ)ᵀ.
     MatmulTimes {
         id: u32,
         stored_k_n_ms: Vec<f64>,
         stored_n_k_ms: Vec<f64>,
+        weight_first_ms: Vec<f64>,
     },
     /// A request failed; `message` is for the user.
     Error { id: Option<u32>, message: String },
@@ -302,7 +305,7 @@ const MAX_BENCHMARK_MACS: u64 = 40_000_000_000;
 fn time_matmuls(
     shapes: &[(usize, usize, usize)],
     runs: usize,
-) -> crate::engine::Result<(Vec<f64>, Vec<f64>)> {
+) -> crate::engine::Result<[Vec<f64>; 3]> {
     let runs = runs.clamp(1, 50);
     // Browsers round `performance.now()` to 0.1 ms without cross-origin isolation, so a small
     // matmul is repeated until one sample lasts ~10 ms, and the sample divided.
@@ -322,7 +325,7 @@ fn time_matmuls(
         times.sort_by(f64::total_cmp);
         Ok(times[runs / 2])
     };
-    let (mut k_n, mut n_k) = (Vec::new(), Vec::new());
+    let (mut k_n, mut n_k, mut weight_first) = (Vec::new(), Vec::new(), Vec::new());
     for &(m, k, n) in shapes {
         if m == 0 || k == 0 || n == 0 || (m as u64) * (k as u64) * (n as u64) > MAX_BENCHMARK_MACS {
             return Err(EngineError::Input(format!(
@@ -337,8 +340,9 @@ fn time_matmuls(
         let weight_n_k = Tensor::full(0.25f32, (n, k), &Device::Cpu)?;
         k_n.push(median(&|| x.matmul(&weight_k_n))?);
         n_k.push(median(&|| x.matmul(&weight_n_k.t()?))?);
+        weight_first.push(median(&|| weight_n_k.matmul(&x.t()?)?.t())?);
     }
-    Ok((k_n, n_k))
+    Ok([k_n, n_k, weight_first])
 }
 
 /// Runs one request against the loaded model.
@@ -351,10 +355,11 @@ pub fn handle(session: &mut Session, request: Request) -> Response {
                     id: Some(*id),
                     message: e.to_string(),
                 },
-                |(stored_k_n_ms, stored_n_k_ms)| Response::MatmulTimes {
+                |[stored_k_n_ms, stored_n_k_ms, weight_first_ms]| Response::MatmulTimes {
                     id: *id,
                     stored_k_n_ms,
                     stored_n_k_ms,
+                    weight_first_ms,
                 },
             )
         }
