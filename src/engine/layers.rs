@@ -67,17 +67,25 @@ pub fn matmul_by_transposed(xs: &Tensor, weight: &Tensor) -> candle_core::Result
     }
 }
 
+/// Up to this many rows [`rows_times_transposed`] multiplies weight-first.
+const MAX_WEIGHT_FIRST_ROWS: usize = 64;
+
 /// The plain product, with the leading dimensions of x flattened into rows.
 ///
-/// Computed weight-first, (W·xᵀ)ᵀ: gemm works column-major, and handed x·Wᵀ it re-packs the
-/// whole weight on every call, while W·xᵀ lets it read W in place and pack only the small x
-/// (`scripts/bench-wasi.sh` prints both orders per shape).
+/// For a few rows it is computed weight-first, (W·xᵀ)ᵀ: gemm works column-major, and handed
+/// x·Wᵀ it re-packs the whole weight on every call, while W·xᵀ lets it read W in place and pack
+/// only the small x. With many rows packing pays for itself and x·Wᵀ is faster (BENCHMARKS.md's
+/// floor table times both orders per shape: weight-first wins at 8 and 32 rows, loses at 512).
 fn rows_times_transposed(xs: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
     let mut dims = xs.dims().to_vec();
     let in_dim = dims.pop().unwrap_or(0);
     let rows: usize = dims.iter().product();
     let rows_of_x = xs.reshape((rows, in_dim))?;
-    let product = weight.matmul(&rows_of_x.t()?)?.t()?;
+    let product = if rows <= MAX_WEIGHT_FIRST_ROWS {
+        weight.matmul(&rows_of_x.t()?)?.t()?
+    } else {
+        rows_of_x.matmul(&weight.t()?)?
+    };
     dims.push(weight.dim(0)?);
     product.reshape(dims)
 }
@@ -152,6 +160,32 @@ pub fn conv1d(vb: VarBuilder, in_dim: usize, out_dim: usize) -> candle_core::Res
 mod tests {
     use super::*;
     use candle_core::{DType, Var};
+
+    #[test]
+    fn both_multiplication_orders_equal_candles_linear() -> candle_core::Result<()> {
+        let device = Device::Cpu;
+        let weight = Tensor::randn(0f32, 1.0, (24, 16), &device)?;
+        let bias = Tensor::randn(0f32, 1.0, 24, &device)?;
+        let layer = Linear::new(weight.clone(), Some(bias.clone()));
+        let reference = candle_nn::Linear::new(weight, Some(bias));
+        // Rows on either side of the switch between weight-first and x·Wᵀ, batched and not.
+        for shape in [
+            vec![3, 16],
+            vec![MAX_WEIGHT_FIRST_ROWS, 16],
+            vec![MAX_WEIGHT_FIRST_ROWS + 1, 16],
+            vec![2, 50, 16],
+        ] {
+            let xs = Tensor::randn(0f32, 1.0, shape.as_slice(), &device)?;
+            let ours = layer.forward(&xs)?;
+            assert_eq!(ours.dims()[..shape.len() - 1], shape[..shape.len() - 1]);
+            let gap = (&ours - reference.forward(&xs)?)?
+                .abs()?
+                .max_all()?
+                .to_scalar::<f32>()?;
+            assert!(gap < 1e-5, "{shape:?}: differs from candle by {gap}");
+        }
+        Ok(())
+    }
 
     #[test]
     fn linear_gradient_equals_candles_and_keeps_no_weight_gradient() -> candle_core::Result<()> {
