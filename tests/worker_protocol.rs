@@ -407,7 +407,12 @@ fn the_matmul_benchmark_times_each_shape_both_ways_and_refuses_huge_ones() {
         panic!("expected MatmulTimes")
     };
     assert_eq!(
-        (id, stored_k_n_ms.len(), stored_n_k_ms.len(), weight_first_ms.len()),
+        (
+            id,
+            stored_k_n_ms.len(),
+            stored_n_k_ms.len(),
+            weight_first_ms.len()
+        ),
         (3, 2, 2, 2)
     );
     assert!(stored_k_n_ms
