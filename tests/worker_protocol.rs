@@ -391,7 +391,7 @@ fn positional_encodings_follow_the_formula_and_the_learned_table() {
 }
 
 #[test]
-fn the_matmul_benchmark_times_each_shape_both_ways_and_refuses_huge_ones() {
+fn the_matmul_benchmark_times_each_shape_three_ways_and_refuses_huge_ones() {
     let request = Request::MatmulBenchmark {
         id: 3,
         shapes: vec![(4, 64, 32), (8, 32, 64)],

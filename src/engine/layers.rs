@@ -67,7 +67,8 @@ pub fn matmul_by_transposed(xs: &Tensor, weight: &Tensor) -> candle_core::Result
     }
 }
 
-/// Up to this many rows [`rows_times_transposed`] multiplies weight-first.
+/// Up to this many rows [`rows_times_transposed`] multiplies weight-first: measured faster at 8
+/// and 32 rows, mixed at 128, slower at 512; 64 is a guess between the measured 32 and 128.
 const MAX_WEIGHT_FIRST_ROWS: usize = 64;
 
 /// The plain product, with the leading dimensions of x flattened into rows.

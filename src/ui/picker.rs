@@ -67,17 +67,18 @@ pub fn ModelPicker() -> impl IntoView {
     let hosted = RwSignal::new(Vec::<String>::new());
     let folder = RwSignal::new(OFFLINE_MODELS[0].to_string());
     let dragging = RwSignal::new(false);
+    // `try_set` after an await: the picker may be gone by the time the answer comes.
     spawn_local(async move {
         let names = loader::hosted_models().await;
         if let Some(first) = names.first() {
             let best = loader::best_offline_model(&names);
-            folder.set(if names.iter().any(|n| n == best) {
+            folder.try_set(if names.iter().any(|n| n == best) {
                 best.to_string()
             } else {
                 first.clone()
             });
         }
-        hosted.set(names);
+        hosted.try_set(names);
     });
 
     let load_hub = move |_| {
@@ -268,13 +269,18 @@ fn LoadProgress() -> impl IntoView {
 #[component]
 fn CacheControl() -> impl IntoView {
     let cached = RwSignal::new(Vec::<String>::new());
-    let refresh = move || spawn_local(async move { cached.set(loader::cached_urls().await) });
+    // `try_set` after an await: the list may have closed (a new model) while the cache answered.
+    let refresh = move || {
+        spawn_local(async move {
+            cached.try_set(loader::cached_urls().await);
+        })
+    };
     refresh();
     view! {
         <div class="source-row cache">
             <span data-testid="cache-count">{move || trf("picker.cached", &[("count", &cached.with(|c| c.len()))])}</span>
             <button on:click=move |_| refresh()>{tr("picker.refresh")}</button>
-            <button data-testid="clear-cache" on:click=move |_| spawn_local(async move { loader::clear_cache().await; cached.set(loader::cached_urls().await) })>{tr("picker.clear_cache")}</button>
+            <button data-testid="clear-cache" on:click=move |_| spawn_local(async move { loader::clear_cache().await; cached.try_set(loader::cached_urls().await); })>{tr("picker.clear_cache")}</button>
             <ul class="cached">{move || cached.get().into_iter().map(|url| view! { <li>{url}</li> }).collect_view()}</ul>
         </div>
     }

@@ -86,7 +86,9 @@ fn CopyLink() -> impl IntoView {
         };
         let promise = window.navigator().clipboard().write_text(&address);
         leptos::task::spawn_local(async move {
-            copied.set(wasm_bindgen_futures::JsFuture::from(promise).await.is_ok());
+            // `try_set`: the panels may have been rebuilt while the clipboard answered.
+            let written = wasm_bindgen_futures::JsFuture::from(promise).await.is_ok();
+            copied.try_set(written);
         });
     };
     view! {
