@@ -148,6 +148,16 @@ pub fn trace(text: String) {
     });
 }
 
+/// Forgets the trace asked for last (the text was emptied): requests not yet sent are dropped and
+/// answers still on their way no longer count, so they cannot bring back the old text's tokens.
+pub fn cancel_trace() {
+    with_client(|client| {
+        client.pending_tokenize = None;
+        client.pending_trace = None;
+        client.latest_trace_id = 0; // ids start at 1, so no answer matches
+    });
+}
+
 /// The analyses that run after a trace, each with its own waiting slot.
 #[derive(Clone, Copy)]
 enum Analysis {

@@ -171,6 +171,7 @@ fn App() -> impl IntoView {
             return;
         }
         if text.trim().is_empty() {
+            client::cancel_trace();
             state.tokens.set(None);
             state.trace.set(None);
         } else {
