@@ -66,9 +66,21 @@ await page.goto(`${origin}/bench.html`);
 const call = (fn, ...params) => page.evaluate(([fn, params]) => window.bench[fn](...params), [fn, params]);
 const browserVersion = browser.version();
 
+// The floor is timed by a second page at another site (localhost, not 127.0.0.1), so in its
+// own renderer process: V8 shares a wasm module's compiled code and tiering state between the
+// workers of one process, and timing the floor's small matmuls in the measured process made
+// the engine's own matmuls there run ~2× slower afterwards (measured 2026-12-02: a trace at 32
+// tokens 330–450 ms before, 650–800 ms after, with the floor's time unchanged; with
+// --js-flags=--no-liftoff, i.e. no dynamic tiering, the slowdown did not happen). The app
+// never times matmuls, so the measured process must not either.
+const floorPage = await browser.newPage();
+floorPage.on('pageerror', (error) => log('floor page error:', error.message));
+await floorPage.goto(`${origin.replace('127.0.0.1', 'localhost')}/bench.html`);
+const floorCall = (fn, ...params) => floorPage.evaluate(([fn, params]) => window.bench[fn](...params), [fn, params]);
+
 // The floor: the same browser's candle matmul at every shape the forward passes use.
 log('timing matmuls (the floor)');
-await call('startWorker');
+await floorCall('startWorker');
 const shapeTimes = new Map();
 const allShapes = [];
 for (const key of Object.keys(MODELS)) {
@@ -83,13 +95,31 @@ for (const key of Object.keys(MODELS)) {
 }
 for (let i = 0; i < allShapes.length; i += 4) {
   const batch = allShapes.slice(i, i + 4);
-  const { kn, nk, wf } = await call('timeMatmuls', batch, RUNS);
+  const { kn, nk, wf } = await floorCall('timeMatmuls', batch, RUNS);
   batch.forEach((shape, j) => shapeTimes.set(shape.join('x'), { kn: kn[j], nk: nk[j], wf: wf[j] }));
 }
 const floorMs = (list) => list.reduce((sum, [shape, count]) => {
   const t = shapeTimes.get(shape.join('x'));
   return sum + count * Math.min(t.kn, t.nk, t.wf);
 }, 0);
+
+/** The floor beside the work, so a machine that slows down or speeds up over minutes moves
+ *  both alike: one warm-up of `work`, then RUNS rounds, each timing this forward pass's matmuls
+ *  (`list` = [[m, k, n], count] pairs, the fastest order per shape) in the floor's page right
+ *  before one run of `work` here. Resolves to every round's {floorMs, ...work's result}. */
+async function besideFloor(list, work) {
+  const floor = async () => {
+    const { kn, nk, wf } = await floorCall('timeMatmuls', list.map(([shape]) => shape), 1);
+    return list.reduce((sum, [, count], i) => sum + count * Math.min(kn[i], nk[i], wf[i]), 0);
+  };
+  await work();
+  const rounds = [];
+  for (let i = 0; i < RUNS; i++) {
+    const floorMs = await floor();
+    rounds.push({ floorMs, ...(await work()) });
+  }
+  return rounds;
+}
 
 const rows = [];
 const loads = [];
@@ -107,9 +137,10 @@ for (const [key, model] of Object.entries(MODELS)) {
     const traceList = forwardMatmuls(model, n, 1);
     const predictList = forwardMatmuls(model, n, 1);
     log(`${key} ${n} tokens: predictions, each beside the floor`);
-    const predictRounds = await call('timePredictBesideFloor', text, predictList, RUNS);
+    // No trace runs between these predictions, so the worker cannot answer from a trace's logits.
+    const predictRounds = await besideFloor(predictList, () => call('predictOnce', text));
     log(`${key} ${n} tokens: trace, each beside the floor`);
-    const traceRounds = await call('timeTraceBesideFloor', text, traceList, RUNS);
+    const traceRounds = await besideFloor(traceList, () => call('traceOnce', text));
     log(`${key} ${n} tokens: saliency`);
     const saliencyMs = await call('timeSaliency', text, RUNS);
     rows.push({ key, model: model.name, n, ids, saliencyMs,
@@ -182,7 +213,7 @@ lines.push(`Written by \`scripts/bench.sh\` on ${new Date().toISOString().slice(
   `release build, one thread (no COOP/COEP), median of ${RUNS} after one warm-up. Models: random weights of the real ` +
   'shapes (timing does not depend on the values). This machine: 2 vCPUs — numbers are noisy; compare within one run.');
 lines.push('');
-lines.push('**Floor** = the time of this forward pass\'s matmuls alone, each timed as a candle matmul in the same worker ' +
+lines.push('**Floor** = the time of this forward pass\'s matmuls alone, each timed as a candle matmul in the app\'s worker, run by a second page in its own renderer process (see below) ' +
   '(the fastest of three: x·W with W [k,n], x·Wᵀ with W [n,k], and (W·xᵀ)ᵀ — the engine\'s own order), i.e. its FLOPs ÷ the browser\'s matmul rate at those shapes. It is timed ' +
   'right before every measured run (rounds alternate floor and run, after one warm-up run), and **× floor** is the median ' +
   'of the rounds\' run ÷ floor, so a machine that drifts over minutes moves both sides alike. ' +
@@ -190,6 +221,12 @@ lines.push('**Floor** = the time of this forward pass\'s matmuls alone, each tim
   'computed in the worker; **transfer** = the rest of the round trip (encoding, postMessage, reading it in the page; ' +
   'this page is plain JavaScript — the app also copies the arrays into its own wasm memory, which is not counted here). ' +
   '**Predictions** = one forward pass and the top-10 at one position. **Saliency** = forward + backward (gradient × input).');
+lines.push('');
+lines.push('The floor\'s page is at another site (localhost, the measured page at 127.0.0.1), so Chromium runs it in its own ' +
+  'renderer process: V8 shares a wasm module\'s compiled code and tiering state between the workers of one process, and ' +
+  'timing the floor\'s small matmuls (e.g. 32 × 64 × 32, all three orders) in the measured process made the engine\'s own ' +
+  'matmuls there ~2× slower from then on, with the floor\'s own time unchanged (not with `--js-flags=--no-liftoff`). ' +
+  'The app never times matmuls; its own requests (traces, predictions, saliency) were not seen to cause this.');
 lines.push('');
 lines.push('| model | tokens | full trace ms | GFLOP/s | floor ms | × floor | transfer ms | % of trace | predictions ms | × floor | saliency ms | × predictions | ort, same head ms | ours ÷ ort | ort, all-positions logits ms | ours ÷ ort |');
 lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
