@@ -5,10 +5,11 @@
 //
 // Needs dist/ (trunk build --release), bench-models/ (tools/make_bench_models.py, tools/to-f16)
 // and onnxruntime-web in .cache/bench-node (scripts/bench.sh installs it).
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { start } from '../tests/e2e/support.mjs';
+import { makeBenchSite } from './bench-site.mjs';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -21,13 +22,7 @@ const OUT = option('out', 'BENCHMARKS.md');
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 
 // The site: dist/ plus the models, onnxruntime-web and the benchmark page (symlinks).
-const site = join(ROOT, 'target', 'bench-site');
-rmSync(site, { recursive: true, force: true });
-mkdirSync(site, { recursive: true });
-for (const entry of readdirSync(join(ROOT, 'dist'))) symlinkSync(join(ROOT, 'dist', entry), join(site, entry));
-symlinkSync(join(ROOT, 'bench-models'), join(site, 'bench-models'));
-symlinkSync(join(ROOT, '.cache', 'bench-node', 'node_modules', 'onnxruntime-web', 'dist'), join(site, 'ort'));
-copyFileSync(join(ROOT, 'scripts', 'bench-page.html'), join(site, 'bench.html'));
+const site = makeBenchSite(ROOT);
 
 /** GPT-2 small and DistilBERT-base as the engine computes them: every matmul [m,k]×[k,n] of one
  *  forward pass, with how many times it runs. `logitRows`: rows sent through the LM head. */

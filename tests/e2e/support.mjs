@@ -10,11 +10,12 @@ import { serve } from '../../scripts/static-server.mjs';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic',
   '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
 
-/** Serves dist/ (with `headers` on every response) and launches Chromium; returns
- *  { server, origin, browser, close }. */
-export async function start(root = 'dist', headers = {}) {
+/** Serves dist/ (with `headers` on every response) and launches Chromium (with `extraArgs`
+ *  after the usual flags); returns { server, origin, browser, close }. */
+export async function start(root = 'dist', headers = {}, extraArgs = []) {
   const server = await serve(root, 0, headers);
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+                                          args: [...CHROMIUM_ARGS, ...extraArgs] });
   return {
     server,
     browser,

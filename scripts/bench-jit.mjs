@@ -1,0 +1,69 @@
+// How V8's wasm tiering history changes the engine's speed in Chromium (a benchmark: prints a
+// table, asserts nothing). Each case is a fresh browser: GPT-2 small (random weights) is loaded
+// into the app's worker, a 32-token trace is timed, then a "trigger" runs in the same worker,
+// then the same trace is timed again.
+//   node scripts/bench-jit.mjs [--runs 3]
+// Needs what scripts/bench.sh prepares (dist/, bench-models/gpt2-small, onnxruntime-web); run
+// it alone (2 cores).
+//
+// Found 2026-12-02: after the floor's small matmuls (32 × 64 × 32 in all three orders) the same
+// trace ran ~2× slower for as long as the process lived, with every extra millisecond in gemm's
+// microkernel; not with --no-liftoff (no dynamic tiering) or --no-wasm-inlining-call-indirect.
+// A long run of the app's own requests (predictions, traces, saliency at 8, 32 and 128 tokens,
+// six each) did it too in some runs.
+import { resolve } from 'node:path';
+import { start } from '../tests/e2e/support.mjs';
+import { makeBenchSite } from './bench-site.mjs';
+
+const args = process.argv.slice(2);
+const RUNS = Number(args.includes('--runs') ? args[args.indexOf('--runs') + 1] : 3);
+const site = makeBenchSite(resolve(new URL('..', import.meta.url).pathname));
+const text = (n) => 'the' + ' the'.repeat(n - 1);
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/** The floor's small matmuls, timed eight times in the measured worker. */
+async function floorSmallMatmuls(page) {
+  for (let i = 0; i < 8; i++) await page.evaluate(() => window.bench.timeMatmuls([[32, 64, 32], [32, 32, 64]], 1));
+}
+
+/** The benchmark's own request sequence without the floor: at 8, 32 and 128 tokens six
+ *  predictions, six traces and six saliency maps. */
+async function appRequests(page) {
+  for (const n of [8, 32, 128]) {
+    for (let i = 0; i < 6; i++) await page.evaluate((t) => window.bench.predictOnce(t), text(n));
+    for (let i = 0; i < 6; i++) await page.evaluate((t) => window.bench.traceOnce(t), text(n));
+    await page.evaluate((t) => window.bench.timeSaliency(t, 5), text(n));
+  }
+}
+
+const CASES = [
+  ['(none)', 'floor\'s small matmuls', floorSmallMatmuls],
+  ['--no-liftoff', 'floor\'s small matmuls', floorSmallMatmuls],
+  ['--no-wasm-inlining-call-indirect', 'floor\'s small matmuls', floorSmallMatmuls],
+  ['(none)', 'app requests 8–128 tokens', appRequests],
+];
+
+const rows = [];
+for (const [flags, label, trigger] of CASES) {
+  const { origin, browser, close } = await start(site, {}, flags.startsWith('--') ? [`--js-flags=${flags}`] : []);
+  const page = await browser.newPage();
+  await page.goto(`${origin}/bench.html`);
+  await page.evaluate(() => window.bench.startWorker());
+  await page.evaluate(() => window.bench.loadModel('bench-models/gpt2-small'));
+  const traces = async () => {
+    await page.evaluate((t) => window.bench.traceOnce(t), text(32));
+    const times = [];
+    for (let i = 0; i < RUNS; i++) times.push((await page.evaluate((t) => window.bench.traceOnce(t), text(32))).computeMs);
+    return median(times);
+  };
+  const before = await traces();
+  await trigger(page);
+  const after = await traces();
+  await close();
+  rows.push(`| ${flags} | ${label} | ${before.toFixed(0)} | ${after.toFixed(0)} | ${(after / before).toFixed(2)} |`);
+  console.error(rows.at(-1));
+}
+console.log(`GPT-2 small, 32-token trace in the worker (median of ${RUNS} after one warm-up), ms\n`);
+console.log('| V8 flags | trigger in the same worker | before | after | after ÷ before |');
+console.log('|---|---|---:|---:|---:|');
+for (const row of rows) console.log(row);
