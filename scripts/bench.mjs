@@ -67,7 +67,7 @@ const browserVersion = browser.version();
 // the engine's own matmuls there run ~2× slower afterwards (measured 2026-12-02: a trace at 32
 // tokens 330–450 ms before, 650–800 ms after, with the floor's time unchanged; with
 // --js-flags=--no-liftoff, i.e. no dynamic tiering, the slowdown did not happen). The app
-// never times matmuls, so the measured process must not either.
+// never times matmuls, so the measured process must not either (scripts/bench-jit.mjs).
 const floorPage = await browser.newPage();
 floorPage.on('pageerror', (error) => log('floor page error:', error.message));
 await floorPage.goto(`${origin.replace('127.0.0.1', 'localhost')}/bench.html`);
@@ -221,7 +221,9 @@ lines.push('The floor\'s page is at another site (localhost, the measured page a
   'renderer process: V8 shares a wasm module\'s compiled code and tiering state between the workers of one process, and ' +
   'timing the floor\'s small matmuls (e.g. 32 × 64 × 32, all three orders) in the measured process made the engine\'s own ' +
   'matmuls there ~2× slower from then on, with the floor\'s own time unchanged (not with `--js-flags=--no-liftoff`). ' +
-  'The app never times matmuls; its own requests (traces, predictions, saliency) were not seen to cause this.');
+  'The app never times matmuls, but a long run of its own requests can do the same (`node scripts/bench-jit.mjs`: ' +
+  'six predictions, traces and saliency maps at 8, 32 and 128 tokens made the next 32-token traces ~1.5× slower), ' +
+  'so rows measured late in this run (512 tokens, the onnxruntime rounds) may show it.');
 lines.push('');
 lines.push('| model | tokens | full trace ms | GFLOP/s | floor ms | × floor | transfer ms | % of trace | predictions ms | × floor | saliency ms | × predictions | ort, same head ms | ours ÷ ort | ort, all-positions logits ms | ours ÷ ort |');
 lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
