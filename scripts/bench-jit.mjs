@@ -8,9 +8,27 @@
 //
 // Found 2026-12-02: after the floor's small matmuls (32 × 64 × 32 in all three orders) the same
 // trace ran ~2× slower for as long as the process lived, with every extra millisecond in gemm's
-// microkernel; not with --no-liftoff (no dynamic tiering) or --no-wasm-inlining-call-indirect.
-// A long run of the app's own requests (predictions, traces, saliency at 8, 32 and 128 tokens,
-// six each) did it too in some runs.
+// microkernel; not with --no-liftoff or --no-wasm-inlining-call-indirect (one run each). A long
+// run of the app's own requests (predictions, traces, saliency at 8, 32 and 128 tokens, six
+// each) did it too in some runs.
+//
+// Found 2026-12-03 (experiments, not kept in the code):
+// - It is the process, not the machine: two renderer processes (two sites) alternating the same
+//   trace, the one that had run the floor's matmuls was 1.58–1.76× slower in each of 16 rounds.
+// - It is not inlining: --trace-wasm-inlining showed the microkernel compiled once, before the
+//   first trace, and never inlined ("not enough inlining budget"). Slowdowns and recoveries came
+//   with recompilations of its callers (candle's matmul dispatch, Layout::transpose …), whose
+//   Liftoff and TurboFan frames differ in size.
+// - It is where on the machine stack the kernel runs (its inner loop keeps 12 accumulators and
+//   the operands live, more than x86's 16 SIMD registers, so V8 must spill): running the Linear product 1–4 recursion frames deeper made the slow
+//   process as fast as the other, and back at 0 extra frames it was slow again, in 4 of 4
+//   alternations; entering the worker's handler under 56 extra JS frames made a fresh worker
+//   ~1.7× slower in both passes of a sweep.
+// - A layer that times its products and moves one frame deeper when one is >1.35× the fastest
+//   for its shape was tried; against the unchanged build in a second process it measured 0.86,
+//   0.94 and 0.99 (medians of 40, 40 and 30 rounds), within this machine's own noise (a native
+//   single-thread PyTorch matmul loop here has episodes of 1.4–1.5× lasting seconds), so it was
+//   not kept.
 import { resolve } from 'node:path';
 import { start } from '../tests/e2e/support.mjs';
 import { makeBenchSite } from './bench-site.mjs';

@@ -67,7 +67,9 @@ const browserVersion = browser.version();
 // the engine's own matmuls there run ~2× slower afterwards (measured 2026-12-02: a trace at 32
 // tokens 330–450 ms before, 650–800 ms after, with the floor's time unchanged; with
 // --js-flags=--no-liftoff, i.e. no dynamic tiering, the slowdown did not happen). The app
-// never times matmuls, so the measured process must not either (scripts/bench-jit.mjs).
+// never times matmuls, so the measured process must not either. (2026-12-03: the kernel's speed
+// depends on where on the machine stack it runs, which moves when V8 recompiles its callers;
+// scripts/bench-jit.mjs.)
 const floorPage = await browser.newPage();
 floorPage.on('pageerror', (error) => log('floor page error:', error.message));
 await floorPage.goto(`${origin.replace('127.0.0.1', 'localhost')}/bench.html`);
@@ -220,7 +222,9 @@ lines.push('');
 lines.push('The floor\'s page is at another site (localhost, the measured page at 127.0.0.1), so Chromium runs it in its own ' +
   'renderer process: V8 shares a wasm module\'s compiled code and tiering state between the workers of one process, and ' +
   'timing the floor\'s small matmuls (e.g. 32 × 64 × 32, all three orders) in the measured process made the engine\'s own ' +
-  'matmuls there ~2× slower from then on, with the floor\'s own time unchanged (not with `--js-flags=--no-liftoff`). ' +
+  'matmuls there ~2× slower from then on, with the floor\'s own time unchanged (not with `--js-flags=--no-liftoff`): ' +
+  'gemm\'s kernel keeps more SIMD values live than x86 has registers, its speed depends on where on the machine stack ' +
+  'it runs, and that moves when V8 recompiles its callers. ' +
   'The app never times matmuls, but a long run of its own requests can do the same (`node scripts/bench-jit.mjs`: ' +
   'six predictions, traces and saliency maps at 8, 32 and 128 tokens made the next 32-token traces ~1.5× slower), ' +
   'so rows measured late in this run (512 tokens, the onnxruntime rounds) may show it.');
