@@ -27,8 +27,11 @@
 // - A layer that times its products and moves one frame deeper when one is >1.35× the fastest
 //   for its shape was tried; against the unchanged build in a second process it measured 0.86,
 //   0.94 and 0.99 (medians of 40, 40 and 30 rounds), within this machine's own noise (a native
-//   single-thread PyTorch matmul loop here has episodes of 1.4–1.5× lasting seconds), so it was
-//   not kept.
+//   single-thread PyTorch matmul loop here has episodes of 1.4–1.5× lasting seconds). A second
+//   version (8 depths, 7 frames apart) did not remove the slow windows in a sweep of the
+//   worker's entry depth over 0–120 JS frames, two traces per depth: both traces >1.35× the
+//   lower quartile at 4 of 121 depths, against 7 of 121 for the unchanged build, in windows at
+//   the same places. Neither was kept.
 import { resolve } from 'node:path';
 import { start } from '../tests/e2e/support.mjs';
 import { makeBenchSite } from './bench-site.mjs';
