@@ -20,9 +20,9 @@
 //   with recompilations of its callers (candle's matmul dispatch, Layout::transpose …), whose
 //   Liftoff and TurboFan frames differ in size.
 // - It is where on the machine stack the kernel runs (its inner loop keeps 12 accumulators and
-//   the operands live, more than x86's 16 SIMD registers, so V8 must spill): running the Linear product 1–4 recursion frames deeper made the slow
-//   process as fast as the other, and back at 0 extra frames it was slow again, in 4 of 4
-//   alternations; entering the worker's handler under 56 extra JS frames made a fresh worker
+//   the operands live, more than x86's 16 SIMD registers, so V8 must spill): running the Linear
+//   product 1–4 recursion frames deeper made the slow process as fast as the other, and back at
+//   0 extra frames it was slow again, in 4 of 4 alternations; entering the worker's handler under 56 extra JS frames made a fresh worker
 //   ~1.7× slower in both passes of a sweep.
 // - A layer that times its products and moves one frame deeper when one is >1.35× the fastest
 //   for its shape was tried; against the unchanged build in a second process it measured 0.86,
