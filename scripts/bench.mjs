@@ -60,6 +60,9 @@ page.on('pageerror', (error) => log('page error:', error.message));
 await page.goto(`${origin}/bench.html`);
 const call = (fn, ...params) => page.evaluate(([fn, params]) => window.bench[fn](...params), [fn, params]);
 const browserVersion = browser.version();
+// The worker build the app starts in this browser (the relaxed-SIMD one where it validates).
+const WORKER = await call('workerName');
+log(`worker build: ${WORKER}`);
 
 // The floor is timed by a second page at another site (localhost, not 127.0.0.1), so in its
 // own renderer process: V8 shares a wasm module's compiled code and tiering state between the
@@ -207,7 +210,8 @@ const lines = [];
 lines.push('# Benchmarks');
 lines.push('');
 lines.push(`Written by \`scripts/bench.sh\` on ${new Date().toISOString().slice(0, 10)}: headless Chromium ${browserVersion}, ` +
-  `release build, one thread (no COOP/COEP), median of ${RUNS} after one warm-up. Models: random weights of the real ` +
+  `release build, the worker build the app starts in it (\`${WORKER}\`${WORKER === 'worker_relaxed' ? ': candle\'s matmul kernel on relaxed SIMD\'s fused multiply-add, vendor/README.md' : ''}), ` +
+  `one thread (no COOP/COEP), median of ${RUNS} after one warm-up. Models: random weights of the real ` +
   'shapes (timing does not depend on the values). This machine: 2 vCPUs — numbers are noisy; compare within one run.');
 lines.push('');
 lines.push('**Floor** = the time of this forward pass\'s matmuls alone, each timed as a candle matmul in the app\'s worker, run by a second page in its own renderer process (see below) ' +
@@ -276,10 +280,15 @@ for (const l of loads) {
 lines.push('');
 lines.push('## The wasm bundle');
 lines.push('');
+// A browser downloads the app and one of the worker builds (src/ui/client.rs picks it).
+const workerBuild = (file) => file.match(/^(worker(?:_relaxed)?)_bg\.wasm$/)?.[1];
+const downloaded = bundle.filter((b) => !workerBuild(b.file) || workerBuild(b.file) === WORKER);
+lines.push(`A browser downloads the app and one worker build: here \`${WORKER}\` (the other is for browsers ${WORKER === 'worker' ? 'with' : 'without'} relaxed SIMD).`);
+lines.push('');
 lines.push('| file | raw MB | gzip -9 MB |');
 lines.push('|---|---:|---:|');
 for (const b of bundle) lines.push(`| ${b.file} | ${mb(b.raw)} | ${mb(b.gzip)} |`);
-lines.push(`| **total** | ${mb(bundle.reduce((s, b) => s + b.raw, 0))} | ${mb(bundle.reduce((s, b) => s + b.gzip, 0))} |`);
+lines.push(`| **downloaded by this browser** (${downloaded.map((b) => b.file).join(' + ')}) | ${mb(downloaded.reduce((s, b) => s + b.raw, 0))} | ${mb(downloaded.reduce((s, b) => s + b.gzip, 0))} |`);
 lines.push('');
 lines.push('## × floor of every round (full trace)');
 lines.push('');

@@ -3,7 +3,8 @@
 #   1. native tests (cargo test): fixtures vs transformers, properties on random input, CLI, real
 #      assets, candle-transformers cross-check, damaged model files, the loader fuzzer (20 s;
 #      AE_FUZZ_SECONDS), string tables, charts;
-#   2. the engine compiled to wasm32 in headless Chromium (wasm-bindgen-test);
+#   2. the engine compiled to wasm32 in headless Chromium (wasm-bindgen-test), in the plain and
+#      the relaxed-SIMD build;
 #   3. the release site (trunk build --release) end to end in Chromium (Playwright), with
 #      screenshots in test-artifacts/ and this run's fault table in test-artifacts/FAULTS.md.
 # Tools already installed at the right version are reused. Needs root for apt-get on a fresh machine.
@@ -28,10 +29,13 @@ rm -rf test-artifacts  # screenshots, downloads and the fault rows of this run
 step "native tests (the loader fuzzer runs ${AE_FUZZ_SECONDS:-20} s)"
 cargo test --locked
 
-step "wasm tests in headless Chromium"
-CHROMEDRIVER=/usr/bin/chromedriver \
-CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-  cargo test --locked --target wasm32-unknown-unknown --test wasm_engine
+# Twice: the plain SIMD build and the relaxed-SIMD one (worker_relaxed's fused multiply-add kernel).
+for features in "" relaxed-simd; do
+  step "wasm tests in headless Chromium${features:+ (--features $features)}"
+  CHROMEDRIVER=/usr/bin/chromedriver \
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    cargo test --locked --target wasm32-unknown-unknown --test wasm_engine ${features:+--features $features}
+done
 
 step "release site"
 mkdir -p public/models  # trunk copies it into dist/models, even when empty

@@ -36,9 +36,33 @@ thread_local! {
     static CLIENT: RefCell<Option<Client>> = const { RefCell::new(None) };
 }
 
+/// A module of one function, `f32x4.relaxed_madd` of three constants: it validates exactly
+/// where the browser has relaxed SIMD.
+const RELAXED_SIMD_PROBE: &[u8] = &[
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type section: () -> v128
+    0x03, 0x02, 0x01, 0x00, // function section: one function of that type
+    0x0a, 0x3d, 0x01, 0x3b, 0x00, // code section: one body of 59 bytes, no locals
+    0xfd, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // v128.const 0
+    0xfd, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // v128.const 0
+    0xfd, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // v128.const 0
+    0xfd, 0x85, 0x02, // f32x4.relaxed_madd
+    0x0b, // end
+];
+
+/// The worker this browser can run: the relaxed-SIMD build (fused multiply-add matmul) where
+/// relaxed SIMD validates, otherwise the plain SIMD build.
+pub fn worker_script() -> &'static str {
+    let probe = js_sys::Uint8Array::from(RELAXED_SIMD_PROBE);
+    match js_sys::WebAssembly::validate(&probe) {
+        Ok(true) => "./worker_relaxed_loader.js",
+        _ => "./worker_loader.js",
+    }
+}
+
 /// Starts the worker (or restarts it after a crash).
 pub fn start(state: AppState) {
-    let worker = match Worker::new("./worker_loader.js") {
+    let worker = match Worker::new(worker_script()) {
         Ok(worker) => worker,
         Err(e) => {
             state.error.set(Some(trf(
