@@ -83,18 +83,26 @@ fn matmul_matches_a_float64_reference_in_every_kernel_shape() {
 }
 
 /// The kernel this build was compiled with: `--features relaxed-simd` (the `worker_relaxed`
-/// build) rounds a·b + c once, the plain build twice. With rows [-1, 1 + 2⁻¹²] and columns
-/// [1, 1 + 2⁻¹²], the exact sum is 2⁻¹¹ + 2⁻²⁴; a separate multiply rounds (1 + 2⁻¹²)² to
-/// 1 + 2⁻¹¹ first. (V8 compiles relaxed_madd to an FMA instruction on x86 CPUs that have one,
-/// as every x86-64 CPU since 2013 does; a browser may fall back to two roundings elsewhere.)
+/// build) computes a·b + c with relaxed SIMD's `relaxed_madd`, the plain build with a multiply
+/// and an add. Rows [-1, 1 + 2⁻¹², 0, 0] and columns [1, 1 + 2⁻¹², 0, 0] tell them apart: the
+/// exact sum is 2⁻¹¹ + 2⁻²⁴, and a separate multiply rounds (1 + 2⁻¹²)² to 1 + 2⁻¹¹ first.
+/// `relaxed_madd` may round once or twice (the spec lets the host choose; V8 emits an FMA
+/// instruction where the CPU has one), so the relaxed build must match this host's own
+/// `relaxed_madd` on the same numbers. k is 4 because gemm sends k ≤ 2 to a separate path
+/// that never reaches the microkernels.
 #[wasm_bindgen_test]
 fn matmul_kernel_is_the_one_this_build_asks_for() {
     use candle_core::{Device, Tensor};
     let step = 1.0 + 2f32.powi(-12);
-    let (m, n) = (24, 8);
-    let lhs = Tensor::from_vec([-1.0, step].repeat(m), (m, 2), &Device::Cpu).expect("lhs");
-    let rhs = Tensor::from_vec([vec![1.0; n], vec![step; n]].concat(), (2, n), &Device::Cpu)
-        .expect("rhs");
+    let (m, k, n) = (24, 4, 8);
+    let lhs = Tensor::from_vec([-1.0, step, 0.0, 0.0].repeat(m), (m, k), &Device::Cpu)
+        .expect("lhs");
+    let rhs = Tensor::from_vec(
+        [vec![1.0; n], vec![step; n], vec![0.0; n], vec![0.0; n]].concat(),
+        (k, n),
+        &Device::Cpu,
+    )
+    .expect("rhs");
     let product = lhs
         .matmul(&rhs)
         .expect("matmul")
@@ -102,11 +110,10 @@ fn matmul_kernel_is_the_one_this_build_asks_for() {
         .expect("to_vec2");
     let fused = 2f32.powi(-11) + 2f32.powi(-24);
     let separate = 2f32.powi(-11);
-    let want = if cfg!(feature = "relaxed-simd") {
-        fused
-    } else {
-        separate
-    };
+    #[cfg(feature = "relaxed-simd")]
+    let want = host_relaxed_madd(step, step, -1.0);
+    #[cfg(not(feature = "relaxed-simd"))]
+    let want = separate;
     for row in &product {
         for &value in row {
             assert!(
@@ -116,4 +123,17 @@ fn matmul_kernel_is_the_one_this_build_asks_for() {
             );
         }
     }
+}
+
+/// a·b + c by this host's `f32x4.relaxed_madd`, lane 0.
+#[cfg(feature = "relaxed-simd")]
+fn host_relaxed_madd(a: f32, b: f32, c: f32) -> f32 {
+    use std::arch::wasm32::{f32x4_extract_lane, f32x4_relaxed_madd, f32x4_splat};
+    #[target_feature(enable = "relaxed-simd")]
+    fn madd(a: f32, b: f32, c: f32) -> f32 {
+        f32x4_extract_lane::<0>(f32x4_relaxed_madd(f32x4_splat(a), f32x4_splat(b), f32x4_splat(c)))
+    }
+    // SAFETY: the relaxed-simd build only runs where the browser validated a relaxed SIMD
+    // module (src/ui/client.rs); wasm-bindgen-test runs it in Chromium, which has it.
+    unsafe { madd(a, b, c) }
 }
