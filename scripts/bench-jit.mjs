@@ -22,8 +22,8 @@
 // - It is where on the machine stack the kernel runs (its inner loop keeps 12 accumulators and
 //   the operands live, more than x86's 16 SIMD registers, so V8 must spill): running the Linear
 //   product 1–4 recursion frames deeper made the slow process as fast as the other, and back at
-//   0 extra frames it was slow again, in 4 of 4 alternations; entering the worker's handler under 56 extra JS frames made a fresh worker
-//   ~1.7× slower in both passes of a sweep.
+//   0 extra frames it was slow again, in 4 of 4 alternations; entering the worker's handler
+//   under 56 extra JS frames made a fresh worker ~1.7× slower in both passes of a sweep.
 // - A layer that times its products and moves one frame deeper when one is >1.35× the fastest
 //   for its shape was tried; against the unchanged build in a second process it measured 0.86,
 //   0.94 and 0.99 (medians of 40, 40 and 30 rounds), within this machine's own noise (a native
@@ -32,6 +32,17 @@
 //   worker's entry depth over 0–120 JS frames, two traces per depth: both traces >1.35× the
 //   lower quartile at 4 of 121 depths, against 7 of 121 for the unchanged build, in windows at
 //   the same places. Neither was kept.
+//
+// All of the above was the plain `worker` build. Since 2026-12-03 the app starts `worker_relaxed`
+// (fused multiply-add kernel) where relaxed SIMD validates, as in Chromium, so this script now
+// measures that build. Found that day (not kept in the code): the kernel's shape does not remove
+// the slow state. A wasi build of candle's W·xᵀ at 128 × 768 × 3072 under 0–39 extra recursion
+// frames (best of 5 per depth, node, two runs per kernel) had depths >1.25× its best for every
+// shape tried: gemm's x3x4 (12 accumulators) plain 26–30 of 40 and fused 28–32; x3x3 (9, fewer
+// spills) plain 34–36 and fused 22–27; fused x2x4 23–33; fused x2x6 0 and 12. Best times: fused
+// x3x4 24.0–24.7 ms, x3x3 22.2–24.3, x2x4 24.3–25.1, x2x6 27.7–28.2; plain x3x4 26.3–28.4,
+// x3x3 29.4–29.6. The machine was noisy that hour (fused x3x4 had run 21.0 ms with 12 slow
+// depths earlier), so the vendored gemm-f32 keeps gemm's own x3x4.
 import { resolve } from 'node:path';
 import { start } from '../tests/e2e/support.mjs';
 import { makeBenchSite } from './bench-site.mjs';

@@ -95,8 +95,8 @@ fn matmul_kernel_is_the_one_this_build_asks_for() {
     use candle_core::{Device, Tensor};
     let step = 1.0 + 2f32.powi(-12);
     let (m, k, n) = (24, 4, 8);
-    let lhs = Tensor::from_vec([-1.0, step, 0.0, 0.0].repeat(m), (m, k), &Device::Cpu)
-        .expect("lhs");
+    let lhs =
+        Tensor::from_vec([-1.0, step, 0.0, 0.0].repeat(m), (m, k), &Device::Cpu).expect("lhs");
     let rhs = Tensor::from_vec(
         [vec![1.0; n], vec![step; n], vec![0.0; n], vec![0.0; n]].concat(),
         (k, n),
@@ -131,7 +131,11 @@ fn host_relaxed_madd(a: f32, b: f32, c: f32) -> f32 {
     use std::arch::wasm32::{f32x4_extract_lane, f32x4_relaxed_madd, f32x4_splat};
     #[target_feature(enable = "relaxed-simd")]
     fn madd(a: f32, b: f32, c: f32) -> f32 {
-        f32x4_extract_lane::<0>(f32x4_relaxed_madd(f32x4_splat(a), f32x4_splat(b), f32x4_splat(c)))
+        f32x4_extract_lane::<0>(f32x4_relaxed_madd(
+            f32x4_splat(a),
+            f32x4_splat(b),
+            f32x4_splat(c),
+        ))
     }
     // SAFETY: the relaxed-simd build only runs where the browser validated a relaxed SIMD
     // module (src/ui/client.rs); wasm-bindgen-test runs it in Chromium, which has it.
