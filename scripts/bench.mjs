@@ -54,38 +54,57 @@ const flops = (list) => list.reduce((sum, [[m, k, n], count]) => sum + 2 * m * k
 
 const log = (...parts) => console.error(new Date().toISOString().slice(11, 19), ...parts);
 const { origin, browser, close } = await start(site);
-const page = await browser.newPage();
-page.on('console', (message) => { if (message.type() === 'error') log('page error:', message.text()); });
-page.on('pageerror', (error) => log('page error:', error.message));
-await page.goto(`${origin}/bench.html`);
-const call = (fn, ...params) => page.evaluate(([fn, params]) => window.bench[fn](...params), [fn, params]);
 const browserVersion = browser.version();
+
+/** A fresh benchmark page at `host`. Playwright opens every page in a browser context of its
+ *  own, so in a renderer process of its own; `call(fn, ...params)` runs window.bench[fn] there,
+ *  `close()` ends the page and its process. */
+async function benchPage(label, host = '127.0.0.1') {
+  const page = await browser.newPage();
+  page.on('console', (message) => { if (message.type() === 'error') log(`${label} page error:`, message.text()); });
+  page.on('pageerror', (error) => log(`${label} page error:`, error.message));
+  await page.goto(`${origin.replace('127.0.0.1', host)}/bench.html`);
+  const call = (fn, ...params) => page.evaluate(([fn, params]) => window.bench[fn](...params), [fn, params]);
+  return { call, close: () => page.close() };
+}
+
+// Every case (model × length) runs in fresh processes: the measured page, and the floor's page
+// beside it. V8 shares a wasm module's compiled code and tiering state between the workers of
+// one process, and a process's history changes how fast gemm's kernel runs there: timing the
+// floor's small matmuls in the measured process made the engine's own matmuls ~2× slower from
+// then on (2026-12-02; not with --js-flags=--no-liftoff), and so, in some runs, did a long run of
+// the app's own requests (scripts/bench-jit.mjs: the kernel's speed depends on where on the
+// machine stack it runs, which moves when V8 recompiles its callers). With one process for the
+// whole run, GPT-2's 128- and 512-token rows ran 1.6–2.9× the floor in the last two runs
+// (2026-12-03), while a fresh process traced 128 tokens in 791 ms, under that floor
+// (scripts/bench-kernels.mjs). A fresh process is what a student has who has just opened the
+// page; the slowdown of a long session is bench-jit's subject.
+let measured = await benchPage('measured');
+let call = measured.call;
 // The worker build the app starts in this browser (the relaxed-SIMD one where it validates).
 const WORKER = await call('workerName');
 log(`worker build: ${WORKER}`);
+let floorPage = await benchPage('floor', 'localhost');
+let floorCall = floorPage.call;
 
-// The floor is timed by a second page at another site (localhost, not 127.0.0.1), so in its
-// own renderer process: V8 shares a wasm module's compiled code and tiering state between the
-// workers of one process, and timing the floor's small matmuls in the measured process made
-// the engine's own matmuls there run ~2× slower afterwards (measured 2026-12-02: a trace at 32
-// tokens 330–450 ms before, 650–800 ms after, with the floor's time unchanged; with
-// --js-flags=--no-liftoff, i.e. no dynamic tiering, the slowdown did not happen). The app
-// never times matmuls, so the measured process must not either. (2026-12-03: the kernel's speed
-// depends on where on the machine stack it runs, which moves when V8 recompiles its callers;
-// scripts/bench-jit.mjs.)
-const floorPage = await browser.newPage();
-floorPage.on('pageerror', (error) => log('floor page error:', error.message));
-await floorPage.goto(`${origin.replace('127.0.0.1', 'localhost')}/bench.html`);
-const floorCall = (fn, ...params) => floorPage.evaluate(([fn, params]) => window.bench[fn](...params), [fn, params]);
+/** Fresh measured and floor pages, their workers started; the measured one with `folder` loaded.
+ *  Resolves to the load's numbers. */
+async function freshPages(folder) {
+  await measured.close();
+  await floorPage.close();
+  measured = await benchPage('measured');
+  call = measured.call;
+  floorPage = await benchPage('floor', 'localhost');
+  floorCall = floorPage.call;
+  await floorCall('startWorker');
+  await call('startWorker');
+  return call('loadModel', folder);
+}
 
-// The rival runs in a page of its own too (Playwright opens each page in its own browser
-// context, so its own renderer process): its 0.5–2 GB of wasm memory and its compilation stay out
-// of the measured process, and our trace beside it runs in the same process state as in the
-// floor's rounds.
-const ortPage = await browser.newPage();
-ortPage.on('pageerror', (error) => log('onnxruntime page error:', error.message));
-await ortPage.goto(`${origin}/bench.html`);
-const ortCall = (fn, ...params) => ortPage.evaluate(([fn, params]) => window.bench[fn](...params), [fn, params]);
+// The rival runs in a page of its own too: its 0.5–2 GB of wasm memory and its compilation stay
+// out of the measured process.
+const ortPage = await benchPage('onnxruntime');
+const ortCall = ortPage.call;
 
 // The floor: the same browser's candle matmul at every shape the forward passes use.
 log('timing matmuls (the floor)');
@@ -153,11 +172,10 @@ async function besideOrt(variant, file, text, ids) {
 }
 
 for (const [key, model] of Object.entries(MODELS)) {
-  log(`loading ${model.name}`);
-  await call('startWorker');
-  const load = await call('loadModel', model.folder);
-  loads.push({ name: model.name, file: 'f32', ...load });
   for (const n of LENGTHS) {
+    log(`${key} ${n} tokens: fresh pages, loading ${model.name}`);
+    const load = await freshPages(model.folder);
+    if (n === LENGTHS[0]) loads.push({ name: model.name, file: 'f32', ...load });
     const text = model.text(n);
     const ids = await call('tokenIds', text);
     if (ids.length !== n) throw new Error(`${key}: ${ids.length} tokens, wanted ${n}`);
@@ -196,8 +214,7 @@ for (const [key, model] of Object.entries(MODELS)) {
 
 // Half-precision weights: load only.
 log('loading the f16 copy of GPT-2 small');
-await call('startWorker');
-loads.push({ name: MODELS.gpt2.name, file: 'f16', ...(await call('loadModel', 'bench-models/gpt2-small-f16')) });
+loads.push({ name: MODELS.gpt2.name, file: 'f16', ...(await freshPages('bench-models/gpt2-small-f16')) });
 
 // SmolLM2-135M-Instruct, the real Llama the set-up hosts (Q4_1 GGUF, dequantised to f32 on
 // load), at 32 tokens, if scripts/fetch-assets.sh placed it in the site.
@@ -205,8 +222,7 @@ const SMOLLM2 = 'models/SmolLM2-135M-Instruct';
 let smollm2 = null;
 if (existsSync(join(ROOT, 'dist', SMOLLM2, 'model.gguf'))) {
   log('loading SmolLM2-135M-Instruct (GGUF)');
-  await call('startWorker');
-  const load = await call('loadModel', SMOLLM2);
+  const load = await freshPages(SMOLLM2);
   loads.push({ name: 'SmolLM2-135M-Instruct (real weights)', file: 'Q4_1 GGUF', ...load });
   const text = MODELS.gpt2.text(32);
   const ids = await call('tokenIds', text);
@@ -244,15 +260,15 @@ lines.push('**Floor** = the time of this forward pass\'s matmuls alone, each tim
   'this page is plain JavaScript — the app also copies the arrays into its own wasm memory, which is not counted here). ' +
   '**Predictions** = one forward pass and the top-10 at one position. **Saliency** = forward + backward (gradient × input).');
 lines.push('');
-lines.push('The floor\'s page is at another site (localhost, the measured page at 127.0.0.1), so Chromium runs it in its own ' +
-  'renderer process: V8 shares a wasm module\'s compiled code and tiering state between the workers of one process, and ' +
-  'timing the floor\'s small matmuls (e.g. 32 × 64 × 32, all three orders) in the measured process made the engine\'s own ' +
-  'matmuls there ~2× slower from then on, with the floor\'s own time unchanged (not with `--js-flags=--no-liftoff`): ' +
-  'gemm\'s kernel keeps more SIMD values live than x86 has registers, its speed depends on where on the machine stack ' +
-  'it runs, and that moves when V8 recompiles its callers. ' +
-  'The app never times matmuls, but a long run of its own requests can do the same (`node scripts/bench-jit.mjs`: ' +
-  'six predictions, traces and saliency maps at 8, 32 and 128 tokens made the next 32-token traces ~1.5× slower), ' +
-  'so rows measured late in this run (512 tokens) may show it.');
+lines.push('Every case (model × length) runs in fresh pages, each in its own renderer process: the measured page and the floor\'s ' +
+  'page beside it (onnxruntime-web has a third). V8 shares a wasm module\'s compiled code and tiering state between the workers ' +
+  'of one process, and a process\'s history changes how fast gemm\'s kernel runs there: timing the floor\'s small matmuls ' +
+  '(e.g. 32 × 64 × 32, all three orders) in the measured process made the engine\'s own matmuls ~2× slower from then on ' +
+  '(not with `--js-flags=--no-liftoff`); the kernel keeps more SIMD values live than x86 has registers, its speed depends on ' +
+  'where on the machine stack it runs, and that moves when V8 recompiles its callers. A long session of the app\'s own ' +
+  'requests in one page can do the same (`node scripts/bench-jit.mjs`: six predictions, traces and saliency maps at 8, 32 ' +
+  'and 128 tokens made the next 32-token traces ~1.5× slower in some runs), so this table is what a page that was just ' +
+  'opened does; with one process for the whole run, GPT-2\'s 128- and 512-token rows ran 1.6–2.9× the floor (2026-12-03).');
 lines.push('');
 lines.push('| model | tokens | full trace ms | GFLOP/s | floor ms | × floor | transfer ms | % of trace | predictions ms | × floor | saliency ms | × predictions | ort, same head ms | ours ÷ ort | ort, all-positions logits ms | ours ÷ ort |');
 lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
@@ -272,7 +288,7 @@ lines.push(`onnxruntime-web ${JSON.parse(readFileSync(join(ROOT, '.cache', 'benc
   `returns it. Session creation: ${ms(ortSessions.next.createMs)} / ${ms(ortSessions.all.createMs)} ms for the ` +
   `${mb(ortSessions.all.fileBytes)} MB file. "ours ÷ ort" is the median, over ${RUNS} rounds that alternate one ort run and one of our traces, of our trace's compute time ÷ its run.`);
 lines.push('');
-lines.push('Each length\'s onnxruntime rounds ran right after its floor rounds and saliency, onnxruntime in a page (renderer process) of its own, our trace in the same worker as before. Our trace in those rounds, beside its time in the floor\'s rounds:');
+lines.push('Each case\'s onnxruntime rounds ran right after its floor rounds and saliency, onnxruntime in its own page and process, our trace in the same worker as before. Our trace in those rounds, beside its time in the floor\'s rounds:');
 lines.push('');
 lines.push('| tokens | trace ms, floor rounds | trace ms, ort "same head" rounds | ort "same head" ms | trace ms, ort "all-positions" rounds | ort "all-positions" ms |');
 lines.push('|---:|---:|---:|---:|---:|---:|');
