@@ -252,7 +252,7 @@ lines.push(`Written by \`scripts/bench.sh\` on ${new Date().toISOString().slice(
   'shapes (timing does not depend on the values). This machine: 2 vCPUs — numbers are noisy; compare within one run.');
 lines.push('');
 lines.push('**Floor** = the time of this forward pass\'s matmuls alone, each timed as a candle matmul in the app\'s worker, run by a second page in its own renderer process (see below) ' +
-  '(the fastest of three: x·W with W [k,n], x·Wᵀ with W [n,k], and (W·xᵀ)ᵀ — the engine\'s own order), i.e. its FLOPs ÷ the browser\'s matmul rate at those shapes. It is timed ' +
+  '(the fastest of three: x·W with W [k,n], x·Wᵀ with W [n,k], and (W·xᵀ)ᵀ — the engine\'s own order), i.e. its FLOPs ÷ the browser\'s matmul rate at those shapes. Each shape is repeated for ~10 ms, so its weight is in cache; a forward pass reads each weight from memory once (in Node, the same wasm W·xᵀ at 32 rows took 3–12 % longer with a cold weight in one run, 19–39 % in another: scripts/bench-wasi.sh), which the floor does not count. It is timed ' +
   'right before every measured run (rounds alternate floor and run, after one warm-up run), and **× floor** is the median ' +
   'of the rounds\' run ÷ floor, so a machine that drifts over minutes moves both sides alike. ' +
   '**Full trace** = what the panels need (every layer\'s Q, K, V, scores, weights, head outputs, hidden states, and the logits where the model predicts — the last position for GPT-2, the [MASK] for DistilBERT), ' +
