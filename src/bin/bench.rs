@@ -2,7 +2,7 @@
 //! (124M parameters, 12 layers × 12 heads, d_model 768): full trace, predictions only and
 //! saliency, median of N runs after one warm-up. A benchmark, not a test.
 //!
-//! cargo run --release --bin bench -- [--tokens 32] [--runs 5]
+//! cargo run --release --bin bench -- [--tokens 32] [--runs 5] [--page-trace-only]
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -73,8 +73,12 @@ fn median_ms(
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let (mut tokens, mut runs) = (32usize, 5usize);
+    let (mut tokens, mut runs, mut page_trace_only) = (32usize, 5usize, false);
     while let Some(flag) = args.next() {
+        if flag == "--page-trace-only" {
+            page_trace_only = true;
+            continue;
+        }
         let value: usize = args
             .next()
             .and_then(|v| v.parse().ok())
@@ -82,7 +86,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         match flag.as_str() {
             "--tokens" => tokens = value,
             "--runs" => runs = value.max(1),
-            _ => return Err(format!("unknown flag {flag}; use --tokens N --runs N").into()),
+            _ => {
+                return Err(format!(
+                    "unknown flag {flag}; use --tokens N --runs N [--page-trace-only]"
+                )
+                .into())
+            }
         }
     }
     let start = Instant::now();
@@ -93,6 +102,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         start.elapsed().as_secs_f64()
     );
     let ids: Vec<u32> = (0..tokens as u32).map(|i| (i * 7919) % 50257).collect();
+    if page_trace_only {
+        // Only the page's trace, for a profiler (`node --cpu-prof scripts/run-wasi.mjs …`).
+        let page_trace = median_ms(runs, || {
+            model.trace_for_page(&ids)?;
+            Ok(())
+        })?;
+        println!("| the page's trace, {tokens} tokens | {page_trace:.1} ms | median of {runs} |");
+        return Ok(());
+    }
     let trace = median_ms(runs, || {
         model.trace(&ids)?;
         Ok(())
