@@ -43,6 +43,28 @@
 // x3x4 24.0–24.7 ms, x3x3 22.2–24.3, x2x4 24.3–25.1, x2x6 27.7–28.2; plain x3x4 26.3–28.4,
 // x3x3 29.4–29.6. The machine was noisy that hour (fused x3x4 had run 21.0 ms with 12 slow
 // depths earlier), so the vendored gemm-f32 keeps gemm's own x3x4.
+//
+// Found 2026-12-03, later (experiments, not kept in the code): unrelated code moves the whole
+// engine in and out of the slow state, so op-level speed-ups cannot be judged in Node alone.
+// - A Node profile of the page's trace (scripts/bench-wasi.sh --page-trace-only, plain build)
+//   puts gemm at ~91 % at 32 tokens (microkernels 78 %, gemm_basic 11 %, mostly the 1-row LM
+//   head) and ~85 % at 128 (pack_lhs 8 %); candle's strided copies (the weight-first products'
+//   transposes) ~3 %, everything else below 1 % each.
+// - Changes tried off the gradient path: candle-nn's fused softmax_last_dim, layer_norm and
+//   rms_norm, GPT-2's GELU as one pass (x·σ(2u) per element), and the trace's arrays copied once
+//   instead of stacked then copied. In Node (wasi, alternating builds) the page's trace was
+//   293 → 296 ms at 32 tokens and 993 → 968 ms at 128: nothing beyond noise. Also tried there:
+//   weight-first up to 128 rows (no change) and MR = 8 kernels only (x2x4: 0 % at 32 tokens,
+//   +10 % at 128).
+// - In Chromium (scripts/bench.mjs --lengths 32 --runs 3, fresh pages per case) two builds
+//   with these changes ran GPT-2's 32-token trace at 2.04 and 2.14× the floor and DistilBERT's at
+//   2.16 and 2.64×, against 1.49–1.50× and 1.56–1.57× for two builds of the unchanged code
+//   (one from another folder) in the same hour. DistilBERT's predictions run none of the changed
+//   code (no GELU-tanh, no RMSNorm, no trace copy; the second build also had the softmax and
+//   LayerNorm back as before) and were still 1.6× slower (255 vs 158–161 ms): the slowdown
+//   comes with the binary, not with the ops. Saliency, whose forward runs the unchanged ops,
+//   moved less (+5–10 %). The changes were reverted (and candle-nn's fused layer_norm would
+//   have been wrong to use anyway: it takes the variance as E[x²] − mean² in f32).
 import { resolve } from 'node:path';
 import { start } from '../tests/e2e/support.mjs';
 import { makeBenchSite } from './bench-site.mjs';
