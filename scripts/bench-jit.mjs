@@ -52,8 +52,9 @@
 //   transposes) ~3 %, everything else below 1 % each.
 // - Changes tried off the gradient path: candle-nn's fused softmax_last_dim, layer_norm and
 //   rms_norm, GPT-2's GELU as one pass (x·σ(2u) per element), and the trace's arrays copied once
-//   instead of stacked then copied. In Node (wasi, alternating builds) the page's trace was
-//   293 → 296 ms at 32 tokens and 993 → 968 ms at 128: nothing beyond noise. Also tried there:
+//   instead of stacked then copied. In Node (wasi, two alternating rounds) the page's trace was
+//   292–293 → 296–326 ms at 32 tokens and 993 → 965–971 ms at 128: no gain beyond noise at 32
+//   tokens, ~2.5 % at 128 (while a build ran beside it). Also tried there:
 //   weight-first up to 128 rows (no change) and MR = 8 kernels only (x2x4: 0 % at 32 tokens,
 //   +10 % at 128).
 // - In Chromium (scripts/bench.mjs --lengths 32 --runs 3, fresh pages per case) two builds
