@@ -66,6 +66,13 @@
 //   comes with the binary, not with the ops. Saliency, whose forward runs the unchanged ops,
 //   moved less (+5–10 %). The changes were reverted (and candle-nn's fused layer_norm would
 //   have been wrong to use anyway: it takes the variance as E[x²] − mean² in f32).
+// - With --js-flags=--no-liftoff (bench.mjs's browser, --lengths 32 --runs 3, one run each) the
+//   first changed build ran 1.50× the floor (GPT-2, 240 ms) and 1.47× (DistilBERT, 121 ms), the
+//   unchanged code 1.48× (253 ms) and 1.49× (126 ms): the changed build's slowdown is gone, and
+//   it is ~5 % faster in ms. So the "layout" effect above comes through V8's tiering from
+//   Liftoff to TurboFan, not from the ops. The unchanged code gains too (301 → 253 ms at 32
+//   tokens; onnxruntime 232 → 198 ms), so tiering costs every build something. A page cannot
+//   pass V8 flags; what it can change (warm-up, call structure, module split) is untried.
 import { resolve } from 'node:path';
 import { start } from '../tests/e2e/support.mjs';
 import { makeBenchSite } from './bench-site.mjs';
