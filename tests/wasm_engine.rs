@@ -30,11 +30,19 @@ fn distilbert_fixture_matches_transformers_in_the_browser() {
 }
 
 /// candle's matmul in this build, in the three orders the engine and the floor use, at shapes
-/// that reach every microkernel size (12 × 4 blocks and their remainders), against a float64
-/// reference. The bound is the worst case of float32 summation (k · ε · Σ|a·b|); a wrong or
-/// missing term is far above it.
+/// that reach every microkernel size (8 × 4 blocks and their remainders), against a float64
+/// reference, with gemm's default packing and with the engine's (`engine::tune_matmul`, which
+/// packs the column-major operand of x·W). The bound is the worst case of float32 summation
+/// (k · ε · Σ|a·b|); a wrong or missing term is far above it.
 #[wasm_bindgen_test]
 fn matmul_matches_a_float64_reference_in_every_kernel_shape() {
+    gemm::set_lhs_packing_threshold_single_thread(gemm::DEFAULT_LHS_PACKING_THRESHOLD_SINGLE_THREAD);
+    check_matmul_shapes("gemm's default packing");
+    attention_explorer::engine::tune_matmul();
+    check_matmul_shapes("the engine's packing");
+}
+
+fn check_matmul_shapes(setting: &str) {
     use candle_core::{Device, Tensor};
     let value =
         |i: usize, salt: usize| (((i * 7919 + salt * 104_729) % 2003) as f32 / 1001.0) - 1.0;
@@ -73,7 +81,7 @@ fn matmul_matches_a_float64_reference_in_every_kernel_shape() {
                     let error = (got[row][col] as f64 - exact).abs();
                     assert!(
                         error <= bound,
-                        "{order} {m}×{k}×{n} [{row},{col}]: {} vs {exact} (error {error:e} > {bound:e})",
+                        "{setting}, {order} {m}×{k}×{n} [{row},{col}]: {} vs {exact} (error {error:e} > {bound:e})",
                         got[row][col]
                     );
                 }

@@ -26,6 +26,7 @@ pub use checkpoint::{to_half_precision, ByteSource, Checkpoint};
 pub use config::{Activation, Architecture, ModelConfig};
 pub use error::{EngineError, Result};
 pub use gguf::is_gguf;
+pub use layers::tune_matmul;
 pub use model::{
     Candidate, LensLayer, LogitLens, Model, PositionPredictions, PredictionLogits, Predictions,
     Saliency,

@@ -178,6 +178,7 @@ impl Model {
         tokenizer: TextTokenizer,
         checkpoint: Checkpoint,
     ) -> Result<Self> {
+        super::tune_matmul();
         if tokenizer.vocab_size() > config.vocab_size {
             return Err(EngineError::Tokenizer(format!(
                 "it has {} tokens but the model's embedding has only {} rows: the tokenizer belongs \

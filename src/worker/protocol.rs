@@ -307,6 +307,8 @@ fn time_matmuls(
     runs: usize,
 ) -> crate::engine::Result<[Vec<f64>; 3]> {
     let runs = runs.clamp(1, 50);
+    // The floor runs under the engine's own matmul settings, whether or not a model is loaded.
+    crate::engine::tune_matmul();
     // Browsers round `performance.now()` to 0.1 ms without cross-origin isolation, so a small
     // matmul is repeated until one sample lasts ~10 ms, and the sample divided.
     let median = |work: &dyn Fn() -> candle_core::Result<Tensor>| -> crate::engine::Result<f64> {

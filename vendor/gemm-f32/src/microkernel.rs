@@ -548,45 +548,34 @@ pub mod simd128 {
         #[cfg(not(feature = "wasm-relaxed-simd"))]
         mod kernels {
             use super::*;
-            microkernel!(["simd128"], 2, x1x1, 1, 1);
-            microkernel!(["simd128"], 2, x1x2, 1, 2);
-            microkernel!(["simd128"], 2, x1x3, 1, 3);
-            microkernel!(["simd128"], 2, x1x4, 1, 4);
+            microkernel!(["simd128"], 1, x1x1, 1, 1);
+            microkernel!(["simd128"], 1, x1x2, 1, 2);
+            microkernel!(["simd128"], 1, x1x3, 1, 3);
+            microkernel!(["simd128"], 1, x1x4, 1, 4);
 
-            microkernel!(["simd128"], 2, x2x1, 2, 1);
-            microkernel!(["simd128"], 2, x2x2, 2, 2);
-            microkernel!(["simd128"], 2, x2x3, 2, 3);
-            microkernel!(["simd128"], 2, x2x4, 2, 4);
-
-            microkernel!(["simd128"], 2, x3x1, 3, 1);
-            microkernel!(["simd128"], 2, x3x2, 3, 2);
-            microkernel!(["simd128"], 2, x3x3, 3, 3);
-            microkernel!(["simd128"], 2, x3x4, 3, 4);
+            microkernel!(["simd128"], 1, x2x1, 2, 1);
+            microkernel!(["simd128"], 1, x2x2, 2, 2);
+            microkernel!(["simd128"], 1, x2x3, 2, 3);
+            microkernel!(["simd128"], 1, x2x4, 2, 4);
         }
         #[cfg(feature = "wasm-relaxed-simd")]
         mod kernels {
             use super::*;
-            microkernel!(["simd128,relaxed-simd"], 2, x1x1, 1, 1);
-            microkernel!(["simd128,relaxed-simd"], 2, x1x2, 1, 2);
-            microkernel!(["simd128,relaxed-simd"], 2, x1x3, 1, 3);
-            microkernel!(["simd128,relaxed-simd"], 2, x1x4, 1, 4);
+            microkernel!(["simd128,relaxed-simd"], 1, x1x1, 1, 1);
+            microkernel!(["simd128,relaxed-simd"], 1, x1x2, 1, 2);
+            microkernel!(["simd128,relaxed-simd"], 1, x1x3, 1, 3);
+            microkernel!(["simd128,relaxed-simd"], 1, x1x4, 1, 4);
 
-            microkernel!(["simd128,relaxed-simd"], 2, x2x1, 2, 1);
-            microkernel!(["simd128,relaxed-simd"], 2, x2x2, 2, 2);
-            microkernel!(["simd128,relaxed-simd"], 2, x2x3, 2, 3);
-            microkernel!(["simd128,relaxed-simd"], 2, x2x4, 2, 4);
-
-            microkernel!(["simd128,relaxed-simd"], 2, x3x1, 3, 1);
-            microkernel!(["simd128,relaxed-simd"], 2, x3x2, 3, 2);
-            microkernel!(["simd128,relaxed-simd"], 2, x3x3, 3, 3);
-            microkernel!(["simd128,relaxed-simd"], 2, x3x4, 3, 4);
+            microkernel!(["simd128,relaxed-simd"], 1, x2x1, 2, 1);
+            microkernel!(["simd128,relaxed-simd"], 1, x2x2, 2, 2);
+            microkernel!(["simd128,relaxed-simd"], 1, x2x3, 2, 3);
+            microkernel!(["simd128,relaxed-simd"], 1, x2x4, 2, 4);
         }
         use kernels::*;
 
         microkernel_fn_array! {
             [x1x1, x1x2, x1x3, x1x4,],
             [x2x1, x2x2, x2x3, x2x4,],
-            [x3x1, x3x2, x3x3, x3x4,],
         }
 
         pub const H_M: usize = 0;
