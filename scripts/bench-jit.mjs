@@ -73,6 +73,20 @@
 //   Liftoff to TurboFan, not from the ops. The unchanged code gains too (301 → 253 ms at 32
 //   tokens; onnxruntime 232 → 198 ms), so tiering costs every build something. A page cannot
 //   pass V8 flags; what it can change (warm-up, call structure, module split) is untried.
+//
+// Found 2026-12-03, evening — the cause, and the fix (kept in the code): register spills.
+// - `node --print-wasm-code` on the wasi bench (scripts/bench-wasi.sh) shows TurboFan's code for
+//   gemm's kernels. The 12 × 4 kernel's inner loop (k unrolled by 2) held 48 SIMD multiplies and
+//   adds and 26 SIMD loads and stores through the machine stack ([rbp-…], 16-byte values), i.e.
+//   its accumulators did not fit x86's 16 xmm registers. The 8 × 4 kernel unrolled by 2 still
+//   had 14; the 8 × 4 kernel without the unroll has none (8 accumulators + 2 + 4 registers).
+// - Stack depth sweep in Node (the page's 32-token trace, the wasi bench started under 0–23
+//   extra JS frames, one process each): the published kernels 237–332 ms with 2 of 24 depths
+//   1.3–1.4× slower; 12-row kernels without the unroll ~217 ms, 1 slow depth; 8-row kernels
+//   without the unroll 194–210 ms, no slow depth. At 128 tokens (8 depths) 791–957 → 635–663 ms.
+// - vendor/gemm-f32 now has only the 8-row kernels, not unrolled (vendor/README.md). This
+//   script then measured after ÷ before 0.95, 0.99, 0.94, 0.96 for the four cases below, and
+//   0.94, 1.00, 0.96, 0.94 in a second run: the slow state is gone.
 import { resolve } from 'node:path';
 import { start } from '../tests/e2e/support.mjs';
 import { makeBenchSite } from './bench-site.mjs';

@@ -69,16 +69,13 @@ async function benchPage(label, host = '127.0.0.1') {
 }
 
 // Every case (model × length) runs in fresh processes: the measured page, and the floor's page
-// beside it. V8 shares a wasm module's compiled code and tiering state between the workers of
-// one process, and a process's history changes how fast gemm's kernel runs there: timing the
-// floor's small matmuls in the measured process made the engine's own matmuls ~2× slower from
-// then on (2026-12-02; not with --js-flags=--no-liftoff), and so, in some runs, did a long run of
-// the app's own requests (scripts/bench-jit.mjs: the kernel's speed depends on where on the
-// machine stack it runs, which moves when V8 recompiles its callers). With one process for the
-// whole run, GPT-2's 128- and 512-token rows ran 1.6–2.9× the floor in the last two runs
-// (2026-12-03), while a fresh process traced 128 tokens in 791 ms, under that floor
-// (scripts/bench-kernels.mjs). A fresh process is what a student has who has just opened the
-// page; the slowdown of a long session is bench-jit's subject.
+// beside it. A fresh process is what a student has who has just opened the page. It was also
+// needed: until 2026-12-03 a process's history changed how fast gemm's kernel ran there (timing
+// the floor's small matmuls in the measured process made the engine's own matmuls ~2× slower
+// from then on, and so, in some runs, did a long run of the app's own requests), because V8
+// spilled the 12-row kernel's SIMD values to the machine stack. The vendored 8-row kernel does
+// not spill (vendor/README.md) and scripts/bench-jit.mjs no longer sees the effect; the fresh
+// processes are kept so that each case starts alike.
 let measured = await benchPage('measured');
 let call = measured.call;
 // The worker build the app starts in this browser (the relaxed-SIMD one where it validates).
@@ -261,14 +258,13 @@ lines.push('**Floor** = the time of this forward pass\'s matmuls alone, each tim
   '**Predictions** = one forward pass and the top-10 at one position. **Saliency** = forward + backward (gradient × input).');
 lines.push('');
 lines.push('Every case (model × length) runs in fresh pages, each in its own renderer process: the measured page and the floor\'s ' +
-  'page beside it (onnxruntime-web has a third). V8 shares a wasm module\'s compiled code and tiering state between the workers ' +
-  'of one process, and a process\'s history changes how fast gemm\'s kernel runs there: timing the floor\'s small matmuls ' +
-  '(e.g. 32 × 64 × 32, all three orders) in the measured process made the engine\'s own matmuls ~2× slower from then on ' +
-  '(not with `--js-flags=--no-liftoff`); the kernel keeps more SIMD values live than x86 has registers, its speed depends on ' +
-  'where on the machine stack it runs, and that moves when V8 recompiles its callers. A long session of the app\'s own ' +
-  'requests in one page can do the same (`node scripts/bench-jit.mjs`: six predictions, traces and saliency maps at 8, 32 ' +
-  'and 128 tokens made the next 32-token traces ~1.5× slower in some runs), so this table is what a page that was just ' +
-  'opened does; with one process for the whole run, GPT-2\'s 128- and 512-token rows ran 1.6–2.9× the floor (2026-12-03).');
+  'page beside it (onnxruntime-web has a third), so this table is what a page that was just opened does. Until 2026-12-03 a ' +
+  'process\'s history changed how fast gemm\'s kernel ran there: timing the floor\'s small matmuls (e.g. 32 × 64 × 32, all ' +
+  'three orders) in the measured process made the engine\'s own matmuls ~2× slower from then on, and a long session of the ' +
+  'app\'s own requests ~1.5× in some runs. The cause was gemm\'s 12-row kernel: V8 compiled its inner loop with SIMD values ' +
+  'spilled to the machine stack, so its speed depended on where on the stack it ran. The vendored 8-row kernel has no stack ' +
+  'access in its inner loop (vendor/README.md); since then `node scripts/bench-jit.mjs` measures 0.94–1.00 after ÷ before for ' +
+  'the same triggers (two runs, 2026-12-03).');
 lines.push('');
 lines.push('| model | tokens | full trace ms | GFLOP/s | floor ms | × floor | transfer ms | % of trace | predictions ms | × floor | saliency ms | × predictions | ort, same head ms | ours ÷ ort | ort, all-positions logits ms | ours ÷ ort |');
 lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
