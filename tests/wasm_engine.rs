@@ -36,7 +36,9 @@ fn distilbert_fixture_matches_transformers_in_the_browser() {
 /// (k · ε · Σ|a·b|); a wrong or missing term is far above it.
 #[wasm_bindgen_test]
 fn matmul_matches_a_float64_reference_in_every_kernel_shape() {
-    gemm::set_lhs_packing_threshold_single_thread(gemm::DEFAULT_LHS_PACKING_THRESHOLD_SINGLE_THREAD);
+    gemm::set_lhs_packing_threshold_single_thread(
+        gemm::DEFAULT_LHS_PACKING_THRESHOLD_SINGLE_THREAD,
+    );
     check_matmul_shapes("gemm's default packing");
     attention_explorer::engine::tune_matmul();
     check_matmul_shapes("the engine's packing");

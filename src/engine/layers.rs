@@ -98,7 +98,7 @@ fn rows_times_transposed(xs: &Tensor, weight: &Tensor) -> candle_core::Result<Te
     let rows_of_x = xs.reshape((rows, in_dim))?;
     let product = if rows == 1 && cfg!(target_arch = "wasm32") {
         // gemm gives a one-row product to its matrix-vector routine, which in wasm is scalar
-        // code; with zero rows added it runs on the SIMD microkernel and reads W just as once.
+        // code; with zero rows added it runs on the SIMD microkernel and still reads W once.
         // GPT-2's 1 × 768 × 50257 LM head, W cold, in Node's V8: 38.0 → 22.1 ms (4 rows;
         // 2 rows 22.6), 2026-12-03.
         let padding = Tensor::zeros((3, in_dim), xs.dtype(), xs.device())?;
