@@ -184,6 +184,8 @@ for (const [key, model] of Object.entries(MODELS)) {
     const predictRounds = await besideFloor(predictList, () => call('predictOnce', text));
     log(`${key} ${n} tokens: trace, each beside the floor`);
     const traceRounds = await besideFloor(traceList, () => call('traceOnce', text));
+    log(`${key} ${n} tokens: switching layers`);
+    const layerSwitchMs = await call('timeLayerSwitch', text, RUNS, model.layers);
     log(`${key} ${n} tokens: saliency`);
     const saliencyMs = await call('timeSaliency', text, RUNS);
     // The rival on the same GPT-2 right after, twice: the graph as transformers returns it
@@ -196,7 +198,7 @@ for (const [key, model] of Object.entries(MODELS)) {
         ort[`ort_${variant}`] = await besideOrt(variant, file, text, ids);
       }
     }
-    rows.push({ key, model: model.name, n, ids, saliencyMs, ...ort,
+    rows.push({ key, model: model.name, n, ids, saliencyMs, layerSwitchMs, ...ort,
                 predictMs: median(predictRounds.map((r) => r.ms)),
                 predictFloorMs: median(predictRounds.map((r) => r.floorMs)),
                 predictRatio: median(predictRounds.map((r) => r.ms / r.floorMs)),
@@ -252,8 +254,10 @@ lines.push('**Floor** = the time of this forward pass\'s matmuls alone, each tim
   '(the fastest of three: x·W with W [k,n], x·Wᵀ with W [n,k], and (W·xᵀ)ᵀ — the engine\'s own order), i.e. its FLOPs ÷ the browser\'s matmul rate at those shapes. Each shape is repeated for ~10 ms, so its weight is in cache; a forward pass reads each weight from memory once (in Node, the same wasm W·xᵀ at 32 rows took 3–12 % longer with a cold weight in one run, 19–39 % in another: scripts/bench-wasi.sh), which the floor does not count. It is timed ' +
   'right before every measured run (rounds alternate floor and run, after one warm-up run), and **× floor** is the median ' +
   'of the rounds\' run ÷ floor, so a machine that drifts over minutes moves both sides alike. ' +
-  '**Full trace** = what the panels need (every layer\'s Q, K, V, scores, weights, head outputs, hidden states, and the logits where the model predicts — the last position for GPT-2, the [MASK] for DistilBERT), ' +
-  'computed in the worker; **transfer** = the rest of the round trip (encoding, postMessage, reading it in the page; ' +
+  '**Full trace** = the forward pass recording every layer\'s Q, K, V, scores, weights, head outputs and outputs, and the logits where the model predicts (the last position for GPT-2, the [MASK] for DistilBERT), ' +
+  'computed in the worker, and what the page receives first: every layer\'s attention weights (the overview draws them all), the embeddings, the hidden states, and the internals (Q, K, V, scores, head outputs, attention input and output) of the layer on screen; ' +
+  'the worker keeps the other layers\' internals and sends one when it is selected (**layer switch** = that request\'s round trip, median of the layers 2, 3, … in turn). ' +
+  '**Transfer** = the rest of the trace\'s round trip (encoding, postMessage, reading it in the page; ' +
   'this page is plain JavaScript — the app also copies the arrays into its own wasm memory, which is not counted here). ' +
   '**Predictions** = one forward pass and the top-10 at one position. **Saliency** = forward + backward (gradient × input).');
 lines.push('');
@@ -266,13 +270,13 @@ lines.push('Every case (model × length) runs in fresh pages, each in its own re
   'access in its inner loop (vendor/README.md); since then `node scripts/bench-jit.mjs` measures 0.94–1.00 after ÷ before for ' +
   'the same triggers (two runs, 2026-12-03).');
 lines.push('');
-lines.push('| model | tokens | full trace ms | GFLOP/s | floor ms | × floor | transfer ms | % of trace | predictions ms | × floor | saliency ms | × predictions | ort, same head ms | ours ÷ ort | ort, all-positions logits ms | ours ÷ ort |');
-lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+lines.push('| model | tokens | full trace ms | GFLOP/s | floor ms | × floor | transfer ms | % of trace | layer switch ms | predictions ms | × floor | saliency ms | × predictions | ort, same head ms | ours ÷ ort | ort, all-positions logits ms | ours ÷ ort |');
+lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
   const ort = (value) => (value === undefined ? '— | —' : `${ms(value.ms)} | ${value.ratio.toFixed(2)}`);
   lines.push(`| ${r.key === 'gpt2' ? 'GPT-2 small' : 'DistilBERT-base'} | ${r.n} | ${ms(r.trace.computeMs)} | ` +
     `${gflops(r.traceFlops, r.trace.computeMs)} | ${ms(r.traceFloorMs)} | ${r.traceRatio.toFixed(2)} | ` +
-    `${ms(r.trace.transferMs)} | ${(100 * r.trace.transferMs / r.trace.computeMs).toFixed(1)} % | ${ms(r.predictMs)} | ` +
+    `${ms(r.trace.transferMs)} | ${(100 * r.trace.transferMs / r.trace.computeMs).toFixed(1)} % | ${ms(r.layerSwitchMs)} | ${ms(r.predictMs)} | ` +
     `${r.predictRatio.toFixed(2)} | ${ms(r.saliencyMs)} | ${(r.saliencyMs / r.predictMs).toFixed(2)} | ` +
     `${ort(r.ort_next)} | ${ort(r.ort_all)} |`);
 }

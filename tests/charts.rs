@@ -7,18 +7,19 @@ use attention_explorer::charts::{
     grid_table, hidden_positions, matrix_table, series_table, svg_document, Bar, Cell, DataRow,
     DataTable, GridOptions, HeadLines, HeatmapWords, Matrix, Theme,
 };
-use attention_explorer::engine::Trace;
+use attention_explorer::engine::PageTrace;
 use plotters::prelude::*;
 
-fn traced(files: common::FixtureFiles, text: &str) -> (Trace, Vec<bool>) {
+/// The page's trace of `text` (the heatmaps draw from it).
+fn traced(files: common::FixtureFiles, text: &str) -> (PageTrace, Vec<bool>) {
     let fixture = files.load();
     let tokens = fixture.model.tokenize(text).expect("tokenize");
-    let trace = fixture.model.trace(&tokens.ids).expect("trace");
+    let trace = fixture.model.page_trace(&tokens.ids).expect("trace").trace;
     (trace, tokens.special)
 }
 
 /// attentions[layer, head, query, key]
-fn weight(trace: &Trace, layer: usize, head: usize, query: usize, key: usize) -> f32 {
+fn weight(trace: &PageTrace, layer: usize, head: usize, query: usize, key: usize) -> f32 {
     let [_, heads, tokens, _] = trace.attentions.shape[..] else {
         panic!("shape")
     };

@@ -258,8 +258,9 @@ fn real_smollm2_gguf_matches_transformers() {
                 .ids,
             ids
         );
-        let (trace, predicted) = model.trace_for_page(&ids).expect("trace");
-        let last = predicted.expect("next-token logits").rows;
+        let parts = model.page_trace(&ids).expect("trace");
+        let trace = parts.trace;
+        let last = parts.predicted.expect("next-token logits").rows;
         let last = attention_explorer::engine::Array::from_tensor(&last.i(0).expect("row"))
             .expect("array");
         for (field, ours) in [

@@ -30,6 +30,7 @@ fn requests_before_a_model_is_loaded_get_a_readable_error() {
         Request::Trace {
             id: 7,
             text: "hello".into(),
+            layer: 0,
         },
     );
     let Response::Error { id, message } = response else {
@@ -82,6 +83,7 @@ fn tokenize_and_trace_agree_and_long_texts_are_cut_to_the_positions() {
         Request::Trace {
             id: 2,
             text: "Hello world".into(),
+            layer: 0,
         },
     )
     else {
@@ -99,7 +101,14 @@ fn tokenize_and_trace_agree_and_long_texts_are_cut_to_the_positions() {
         truncated_from: Some(original),
         trace,
         ..
-    } = handle(&mut session, Request::Trace { id: 3, text: long })
+    } = handle(
+        &mut session,
+        Request::Trace {
+            id: 3,
+            text: long,
+            layer: 0,
+        },
+    )
     else {
         panic!("expected a truncated trace")
     };
@@ -109,35 +118,120 @@ fn tokenize_and_trace_agree_and_long_texts_are_cut_to_the_positions() {
 }
 
 #[test]
-fn trace_arrays_survive_serialisation_as_bytes() {
+fn the_page_trace_and_each_layer_on_request_equal_the_full_trace_after_serialisation() {
+    use attention_explorer::engine::{LayerTrace, PageTrace};
     let files = fixture!("gpt2");
     let mut session = load(&files);
-    let Response::Trace { trace, .. } = handle(
+    // A layer past the last is clamped to the last.
+    let Response::Trace {
+        trace, layer_trace, ..
+    } = handle(
         &mut session,
         Request::Trace {
             id: 1,
             text: "Hello world".into(),
+            layer: 9,
         },
-    ) else {
-        panic!()
+    )
+    else {
+        panic!("expected a trace")
     };
-    let json = serde_json::to_string(&trace).expect("serialise");
-    let back: attention_explorer::engine::Trace = serde_json::from_str(&json).expect("deserialise");
+    assert_eq!(layer_trace.layer, 1);
+    // What crosses to the page survives it: arrays go as bytes.
+    let back: PageTrace =
+        serde_json::from_str(&serde_json::to_string(&trace).expect("serialise")).expect("read");
     assert_eq!(back, *trace);
+    let back: LayerTrace =
+        serde_json::from_str(&serde_json::to_string(&layer_trace).expect("serialise"))
+            .expect("read");
+    assert_eq!(back, *layer_trace);
 
-    // The page's trace leaves out what no panel reads; what it derives equals the engine's.
-    assert!(back.mlp_activations.is_none(), "MLP activations were sent");
     let model = session.model().expect("a loaded model");
     let ids = model.tokenize("Hello world").expect("tokenize").ids;
     let full = model.trace(&ids).expect("trace");
-    assert!(full.mlp_activations.is_some());
-    let masked = back.masked_scores();
-    assert_eq!(masked, full.masked_scores());
-    assert!(
-        masked.data.contains(&f32::NEG_INFINITY),
-        "a decoder's masked scores hold −∞"
+    assert_eq!(
+        (
+            &trace.input_ids,
+            &trace.tokens,
+            trace.causal,
+            trace.n_kv_head
+        ),
+        (&full.input_ids, &full.tokens, full.causal, full.n_kv_head)
     );
-    assert_eq!(back.scores, full.scores);
+    assert_eq!(trace.token_embeddings, full.token_embeddings);
+    assert_eq!(trace.position_embeddings, full.position_embeddings);
+    assert_eq!(trace.embedding_sum, full.embedding_sum);
+    assert_eq!(trace.attentions, full.attentions);
+    assert_eq!(trace.hidden_states, full.hidden_states);
+
+    // Every layer on request is that layer of the full trace.
+    let layer_of = |array: &attention_explorer::engine::Array, layer: usize| {
+        attention_explorer::engine::Array {
+            shape: array.shape[1..].to_vec(),
+            data: array.slice(layer).to_vec(),
+        }
+    };
+    for layer in 0..2 {
+        let Response::Layer {
+            id: 2,
+            trace: 1,
+            layer_trace,
+        } = handle(
+            &mut session,
+            Request::Layer {
+                id: 2,
+                trace: 1,
+                layer,
+            },
+        )
+        else {
+            panic!("expected layer {layer}")
+        };
+        assert_eq!(layer_trace.layer, layer);
+        assert_eq!(
+            layer_trace.attention_inputs,
+            layer_of(&full.attention_inputs, layer)
+        );
+        assert_eq!(layer_trace.q, layer_of(&full.q, layer));
+        assert_eq!(layer_trace.k, layer_of(&full.k, layer));
+        assert_eq!(layer_trace.v, layer_of(&full.v, layer));
+        assert_eq!(layer_trace.scores, layer_of(&full.scores, layer));
+        assert_eq!(
+            layer_trace.head_outputs,
+            layer_of(&full.head_outputs, layer)
+        );
+        assert_eq!(
+            layer_trace.attention_outputs,
+            layer_of(&full.attention_outputs, layer)
+        );
+    }
+    // Scores are sent before the mask; the page knows which the mask hid.
+    assert!(trace.is_masked(0, 1) && !trace.is_masked(1, 0));
+
+    // A layer that does not exist, and a trace the worker no longer has, are readable errors.
+    for (request, expected) in [
+        (
+            Request::Layer {
+                id: 3,
+                trace: 1,
+                layer: 2,
+            },
+            "layer 3 does not exist",
+        ),
+        (
+            Request::Layer {
+                id: 4,
+                trace: 7,
+                layer: 0,
+            },
+            "trace the text again",
+        ),
+    ] {
+        let Response::Error { message, .. } = handle(&mut session, request) else {
+            panic!("expected an error")
+        };
+        assert!(message.contains(expected), "{message}");
+    }
 }
 
 /// softmax(logits / t) of one row, in f64.
@@ -162,13 +256,13 @@ fn predictions_rescore_the_traced_logits_count_survivors_and_sample_reproducibly
         Request::Trace {
             id: 1,
             text: text.into(),
+            layer: 0,
         },
     ) else {
         panic!("trace")
     };
-    // The page's trace leaves the all-positions logits out (it shows none of them); the
-    // reference is the model's full logits, computed apart.
-    assert!(trace.logits.is_none());
+    // The page's trace has no all-positions logits (it shows none of them); the reference is
+    // the model's full logits, computed apart.
     let logits = session
         .model()
         .expect("loaded")
@@ -346,6 +440,7 @@ fn positional_encodings_follow_the_formula_and_the_learned_table() {
         Request::Trace {
             id: 10,
             text: "The cat sat".into(),
+            layer: 0,
         },
     ) else {
         panic!("trace")
@@ -450,13 +545,17 @@ fn a_gguf_file_loads_alone_and_every_request_works_on_it() {
     assert_eq!(card.rope_theta, Some(10_000.0));
     assert!(card.causal && card.has_prediction_head);
     let text = "Hello world, the cat sat";
-    let Response::Trace { trace, .. } = handle(
+    let Response::Trace {
+        trace, layer_trace, ..
+    } = handle(
         &mut session,
         Request::Trace {
             id: 1,
             text: text.into(),
+            layer: 1,
         },
-    ) else {
+    )
+    else {
         panic!("trace")
     };
     assert_eq!(trace.n_kv_head, 2);
@@ -512,11 +611,12 @@ fn a_gguf_file_loads_alone_and_every_request_works_on_it() {
     // The RoPE view: the trace's own query (token 3) and key (token 1) of layer 1, head 2,
     // placed at every position. At their own positions the score is the trace's score, and it
     // depends only on the distance (constant along diagonals).
-    let [_, heads, tokens, d_head] = trace.q.shape[..] else {
+    assert_eq!(layer_trace.layer, 1);
+    let [_, tokens, d_head] = layer_trace.q.shape[..] else {
         panic!("q rank")
     };
     let vector = |array: &attention_explorer::engine::Array, token: usize| {
-        let start = ((heads + 2) * tokens + token) * d_head;
+        let start = (2 * tokens + token) * d_head;
         array.data[start..start + d_head].to_vec()
     };
     let Response::Rotary { view, .. } = handle(
@@ -524,9 +624,9 @@ fn a_gguf_file_loads_alone_and_every_request_works_on_it() {
         Request::Rotary {
             id: 5,
             positions: 12,
-            query: vector(&trace.q, 3),
+            query: vector(&layer_trace.q, 3),
             query_position: 3,
-            key: vector(&trace.k, 1),
+            key: vector(&layer_trace.k, 1),
             key_position: 1,
         },
     ) else {
@@ -536,7 +636,7 @@ fn a_gguf_file_loads_alone_and_every_request_works_on_it() {
     assert_eq!(view.inverse_frequencies[0], 1.0);
     assert_eq!(view.relative_scores.shape, vec![12, 12]);
     let score = |m: usize, n: usize| view.relative_scores.data[m * 12 + n];
-    let traced = trace.scores.data[(((heads + 2) * tokens) + 3) * tokens + 1];
+    let traced = layer_trace.scores.data[(2 * tokens + 3) * tokens + 1];
     assert!(
         (score(3, 1) - traced).abs() < 1e-4,
         "{} vs the trace's {traced}",

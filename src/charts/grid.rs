@@ -5,7 +5,7 @@
 //! These are display transforms of at most a few hundred thousand numbers, done in plain Rust so
 //! the page's wasm does not carry candle (the worker computes everything the model computes).
 
-use crate::engine::{Result, Trace};
+use crate::engine::{PageTrace, Result};
 
 /// What the viewer asked to see.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -82,7 +82,7 @@ impl AttentionGrid {
 }
 
 /// The token positions the "hide special tokens" option removes.
-pub fn hidden_positions(trace: &Trace, special: &[bool]) -> Vec<usize> {
+pub fn hidden_positions(trace: &PageTrace, special: &[bool]) -> Vec<usize> {
     (0..trace.tokens.len())
         .filter(|&i| special.get(i).copied().unwrap_or(false) || (trace.causal && i == 0))
         .collect()
@@ -90,7 +90,7 @@ pub fn hidden_positions(trace: &Trace, special: &[bool]) -> Vec<usize> {
 
 /// The attention grid of one head (or the layer's head average) as the options ask.
 pub fn attention_grid(
-    trace: &Trace,
+    trace: &PageTrace,
     special: &[bool],
     layer: usize,
     head: usize,

@@ -32,3 +32,14 @@ pub struct ForwardPass {
     /// Per-block intermediates; empty unless recording was asked for.
     pub layers: Vec<LayerRecord>,
 }
+
+impl ForwardPass {
+    /// = HF `output_hidden_states`: the residual streams with the last one after the final norm.
+    pub fn hidden_states(&self) -> Vec<Tensor> {
+        let mut hidden_states = self.residual_streams.clone();
+        if let Some(last) = hidden_states.last_mut() {
+            *last = self.final_hidden.clone();
+        }
+        hidden_states
+    }
+}

@@ -28,8 +28,8 @@ pub use error::{EngineError, Result};
 pub use gguf::is_gguf;
 pub use layers::tune_matmul;
 pub use model::{
-    Candidate, LensLayer, LogitLens, Model, PositionPredictions, PredictionLogits, Predictions,
-    Saliency,
+    Candidate, LensLayer, LogitLens, Model, PageTraceParts, PositionPredictions, PredictionLogits,
+    Predictions, Saliency,
 };
 pub use positional::{
     cosine_similarity, positional_encodings, rotary_view, sinusoidal_position_encoding,
@@ -37,4 +37,4 @@ pub use positional::{
 };
 pub use sampling::{sample_token, surviving_count, SamplingSettings};
 pub use tokenizer::{TextTokenizer, TokenizedText};
-pub use trace::{Array, Trace};
+pub use trace::{Array, LayerTensors, LayerTrace, PageTrace, Trace};

@@ -12,7 +12,7 @@ use super::gguf;
 use super::gpt2::Gpt2;
 use super::llama::Llama;
 use super::tokenizer::{TextTokenizer, TokenizedText};
-use super::trace::{Array, Trace};
+use super::trace::{Array, LayerTensors, PageTrace, Trace};
 use super::{distilbert, Device};
 
 /// The forward pass of whichever architecture was loaded.
@@ -47,6 +47,17 @@ pub struct Candidate {
     pub probability: f32,
     /// The raw logit.
     pub logit: f32,
+}
+
+/// What [`Model::page_trace`] returns.
+#[derive(Debug, Clone)]
+pub struct PageTraceParts {
+    /// What the page receives first.
+    pub trace: PageTrace,
+    /// Every layer's attention internals, for the layer the page shows and any it asks for.
+    pub layers: Vec<LayerTensors>,
+    /// The logits where the model predicts, when it can predict here.
+    pub predicted: Option<PredictionLogits>,
 }
 
 /// Top-k candidates at one position.
@@ -242,6 +253,13 @@ impl Model {
         self.trace_of(ids, &token_embeddings, &pass, logits.as_ref(), true)
     }
 
+    /// The tokens' display strings.
+    fn display_tokens(&self, ids: &[u32]) -> Vec<String> {
+        ids.iter()
+            .map(|&id| self.tokenizer.display_token(id))
+            .collect()
+    }
+
     /// Copies a recorded pass out as a [`Trace`] with the tokens' display strings (and the MLP's
     /// hidden layer when `with_mlp_activations`).
     fn trace_of(
@@ -252,14 +270,10 @@ impl Model {
         logits: Option<&Tensor>,
         with_mlp_activations: bool,
     ) -> Result<Trace> {
-        let tokens = ids
-            .iter()
-            .map(|&id| self.tokenizer.display_token(id))
-            .collect();
         Trace::from_forward(
             &self.config,
             ids.to_vec(),
-            tokens,
+            self.display_tokens(ids),
             token_embeddings,
             pass,
             logits,
@@ -267,14 +281,14 @@ impl Model {
         )
     }
 
-    /// The trace the page needs: everything the panels show, but no all-positions logits — the logits
-    /// where the model predicts (the last position of a decoder, each [MASK] of a masked LM)
-    /// come back beside it, for the predictions and their re-scoring. The page shows no other
-    /// position's logits, and the LM head over every position is a large share of a short
-    /// text's forward pass (GPT-2: 768 × 50,257 multiply-adds per token) and of the transfer.
-    /// Nor the MLP's hidden layer, which no panel shows (4 × d_model values per token).
-    /// `None` beside it when the model cannot predict here (no head, or no [MASK] in the text).
-    pub fn trace_for_page(&self, ids: &[u32]) -> Result<(Trace, Option<PredictionLogits>)> {
+    /// The trace the page needs ([`PageTrace`]), the attention internals of every layer kept as
+    /// tensors for [`LayerTensors::to_layer_trace`], and the logits where the model predicts (the
+    /// last position of a decoder, each [MASK] of a masked LM), for the predictions and their
+    /// re-scoring. No all-positions logits: the page shows no other position's, and the LM head
+    /// over every position is a large share of a short text's forward pass (GPT-2: 768 × 50,257
+    /// multiply-adds per token). Nor the MLP's hidden layer, which no panel shows. The logits are
+    /// `None` when the model cannot predict here (no head, or no [MASK] in the text).
+    pub fn page_trace(&self, ids: &[u32]) -> Result<PageTraceParts> {
         let input = self.input_tensor(ids)?;
         let token_embeddings = self.embed_tokens(&input)?;
         let pass = self.forward(&token_embeddings, true)?;
@@ -282,8 +296,18 @@ impl Model {
             Ok(positions) => Some(self.logits_at(&pass.final_hidden, positions)?),
             Err(_) => None,
         };
-        let trace = self.trace_of(ids, &token_embeddings, &pass, None, false)?;
-        Ok((trace, predicted))
+        let tokens = self.display_tokens(ids);
+        Ok(PageTraceParts {
+            trace: PageTrace::from_forward(
+                &self.config,
+                ids.to_vec(),
+                tokens,
+                &token_embeddings,
+                &pass,
+            )?,
+            layers: pass.layers.iter().map(LayerTensors::of).collect(),
+            predicted,
+        })
     }
 
     /// Top-k predictions without recording a trace: the LM head runs only where it is needed.

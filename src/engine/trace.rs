@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{Architecture, ModelConfig};
 use super::error::Result;
-use super::forward::ForwardPass;
+use super::forward::{ForwardPass, LayerRecord};
 
 /// A row-major f32 array with its shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,6 +128,147 @@ pub struct Trace {
     pub logits: Option<Array>,
 }
 
+/// What the page receives for one input: every layer's attention weights (the overview draws
+/// them all), the embeddings and hidden states, but not the attention internals — those come one
+/// layer at a time as [`LayerTrace`]s, the layer on screen with the trace and any other on
+/// request. Sending every layer's scores, Q, K, V and head outputs at once made the worker → page
+/// copy a large share of a long text's trace (GPT-2 at 512 tokens: 470 MB instead of ~190).
+/// The fields mean what [`Trace`]'s fields of the same names mean.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PageTrace {
+    /// The model family.
+    pub architecture: Architecture,
+    /// Whether attention was causally masked (decoders).
+    pub causal: bool,
+    /// Token ids of the input.
+    pub input_ids: Vec<u32>,
+    /// Display strings of the tokens.
+    pub tokens: Vec<String>,
+    /// Token embedding rows [token, d_model].
+    pub token_embeddings: Array,
+    /// Position embedding rows [token, d_model]; `None` for rotary models.
+    pub position_embeddings: Option<Array>,
+    /// Key/value heads per layer (see [`Trace::n_kv_head`]).
+    pub n_kv_head: usize,
+    /// The embeddings' sum before any norm [token, d_model].
+    pub embedding_sum: Array,
+    /// Attention probabilities [layer, head, query, key].
+    pub attentions: Array,
+    /// = HF `output_hidden_states` [layer + 1, token, d_model].
+    pub hidden_states: Array,
+}
+
+/// One layer's attention internals, as [`Trace`] holds them for every layer (the same arrays
+/// without the layer axis).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerTrace {
+    /// Which layer (0-based).
+    pub layer: usize,
+    /// Rows attention reads [token, d_model].
+    pub attention_inputs: Array,
+    /// Queries [head, token, d_head].
+    pub q: Array,
+    /// Keys [head, token, d_head].
+    pub k: Array,
+    /// Values [head, token, d_head].
+    pub v: Array,
+    /// q·kᵀ/√d_head before masking [head, query, key].
+    pub scores: Array,
+    /// probs·V per head [head, token, d_head].
+    pub head_outputs: Array,
+    /// Attention output after the output projection [token, d_model].
+    pub attention_outputs: Array,
+}
+
+/// One layer's attention internals as candle tensors: the worker keeps these after a page trace
+/// and copies a [`LayerTrace`] out of them when the page asks for that layer.
+#[derive(Debug, Clone)]
+pub struct LayerTensors {
+    attention_input: Tensor,
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    scores: Tensor,
+    head_outputs: Tensor,
+    attention_output: Tensor,
+}
+
+impl LayerTensors {
+    /// Keeps what a [`LayerTrace`] needs of a recorded block (not its masked scores,
+    /// probabilities — the page trace has those — or MLP activations).
+    pub(crate) fn of(record: &LayerRecord) -> Self {
+        LayerTensors {
+            attention_input: record.attention_input.clone(),
+            q: record.attention.q.clone(),
+            k: record.attention.k.clone(),
+            v: record.attention.v.clone(),
+            scores: record.attention.scores.clone(),
+            head_outputs: record.attention.head_outputs.clone(),
+            attention_output: record.attention_output.clone(),
+        }
+    }
+
+    /// Copies the arrays out of candle as layer `layer`.
+    pub fn to_layer_trace(&self, layer: usize) -> Result<LayerTrace> {
+        Ok(LayerTrace {
+            layer,
+            attention_inputs: Array::from_tensor(&self.attention_input)?,
+            q: Array::from_tensor(&self.q)?,
+            k: Array::from_tensor(&self.k)?,
+            v: Array::from_tensor(&self.v)?,
+            scores: Array::from_tensor(&self.scores)?,
+            head_outputs: Array::from_tensor(&self.head_outputs)?,
+            attention_outputs: Array::from_tensor(&self.attention_output)?,
+        })
+    }
+}
+
+impl PageTrace {
+    /// Copies the page's part of a recorded forward pass out of candle.
+    pub(crate) fn from_forward(
+        config: &ModelConfig,
+        input_ids: Vec<u32>,
+        tokens: Vec<String>,
+        token_embeddings: &Tensor,
+        pass: &ForwardPass,
+    ) -> Result<Self> {
+        let attentions: Vec<Tensor> = pass
+            .layers
+            .iter()
+            .map(|layer| layer.attention.probs.clone())
+            .collect();
+        Ok(PageTrace {
+            architecture: config.architecture,
+            causal: config.architecture.is_causal(),
+            input_ids,
+            tokens,
+            token_embeddings: Array::from_tensor(token_embeddings)?,
+            position_embeddings: pass
+                .position_embeddings
+                .as_ref()
+                .map(Array::from_tensor)
+                .transpose()?,
+            n_kv_head: config.n_kv_head,
+            embedding_sum: Array::from_tensor(&pass.embedding_sum)?,
+            attentions: Array::stack(&attentions)?,
+            hidden_states: Array::stack(&pass.hidden_states())?,
+        })
+    }
+
+    /// Whether the softmax gave `key` no weight for `query` (see [`Trace::is_masked`]).
+    pub fn is_masked(&self, query: usize, key: usize) -> bool {
+        self.causal && key > query
+    }
+
+    /// Layers and heads, from the attention weights' shape.
+    pub fn layers_and_heads(&self) -> (usize, usize) {
+        match self.attentions.shape[..] {
+            [layers, heads, ..] => (layers, heads),
+            _ => (0, 0),
+        }
+    }
+}
+
 impl Trace {
     /// Whether the softmax gave `key` no weight for `query`: a decoder's query never sees a
     /// later token (the engine sets those scores to −∞ before the softmax).
@@ -172,7 +313,7 @@ impl Trace {
         logits: Option<&Tensor>,
         with_mlp_activations: bool,
     ) -> Result<Self> {
-        let per_layer = |field: fn(&super::forward::LayerRecord) -> &Tensor| -> Result<Array> {
+        let per_layer = |field: fn(&LayerRecord) -> &Tensor| -> Result<Array> {
             Array::stack(
                 &pass
                     .layers
@@ -181,35 +322,28 @@ impl Trace {
                     .collect::<Vec<_>>(),
             )
         };
-        let mut hidden_states = pass.residual_streams.clone();
-        if let Some(last) = hidden_states.last_mut() {
-            *last = pass.final_hidden.clone();
-        }
+        let page = PageTrace::from_forward(config, input_ids, tokens, token_embeddings, pass)?;
         Ok(Trace {
-            architecture: config.architecture,
-            causal: config.architecture.is_causal(),
-            input_ids,
-            tokens,
-            token_embeddings: Array::from_tensor(token_embeddings)?,
-            position_embeddings: pass
-                .position_embeddings
-                .as_ref()
-                .map(Array::from_tensor)
-                .transpose()?,
-            n_kv_head: config.n_kv_head,
-            embedding_sum: Array::from_tensor(&pass.embedding_sum)?,
+            architecture: page.architecture,
+            causal: page.causal,
+            input_ids: page.input_ids,
+            tokens: page.tokens,
+            token_embeddings: page.token_embeddings,
+            position_embeddings: page.position_embeddings,
+            n_kv_head: page.n_kv_head,
+            embedding_sum: page.embedding_sum,
             attention_inputs: per_layer(|l| &l.attention_input)?,
             q: per_layer(|l| &l.attention.q)?,
             k: per_layer(|l| &l.attention.k)?,
             v: per_layer(|l| &l.attention.v)?,
             scores: per_layer(|l| &l.attention.scores)?,
-            attentions: per_layer(|l| &l.attention.probs)?,
+            attentions: page.attentions,
             head_outputs: per_layer(|l| &l.attention.head_outputs)?,
             attention_outputs: per_layer(|l| &l.attention_output)?,
             mlp_activations: with_mlp_activations
                 .then(|| per_layer(|l| &l.mlp_activations))
                 .transpose()?,
-            hidden_states: Array::stack(&hidden_states)?,
+            hidden_states: page.hidden_states,
             logits: logits.map(Array::from_tensor).transpose()?,
         })
     }

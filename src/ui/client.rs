@@ -23,9 +23,9 @@ struct Client {
     pending_trace: Option<Request>,
     latest_trace_id: u32,
     /// Waiting predictions, logit-lens and saliency requests (a newer one replaces the older).
-    pending_analyses: [Option<Request>; 5],
+    pending_analyses: [Option<Request>; 6],
     /// The newest id of each analysis kind; older answers are dropped.
-    latest_analysis_ids: [u32; 5],
+    latest_analysis_ids: [u32; 6],
     next_id: u32,
     state: AppState,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
@@ -95,8 +95,8 @@ pub fn start(state: AppState) {
             pending_tokenize: None,
             pending_trace: None,
             latest_trace_id: 0,
-            pending_analyses: [None, None, None, None, None],
-            latest_analysis_ids: [0; 5],
+            pending_analyses: [None, None, None, None, None, None],
+            latest_analysis_ids: [0; 6],
             next_id: 1,
             state,
             _on_message: on_message,
@@ -167,7 +167,13 @@ pub fn trace(text: String) {
             id,
             text: text.clone(),
         });
-        client.pending_trace = Some(Request::Trace { id, text });
+        client.pending_trace = Some(Request::Trace {
+            id,
+            text,
+            layer: client.state.layer.get_untracked(),
+        });
+        // A layer of the previous trace is no longer wanted.
+        client.pending_analyses[Analysis::Layer as usize] = None;
         pump(client);
     });
 }
@@ -190,6 +196,7 @@ enum Analysis {
     Saliency = 2,
     Positions = 3,
     Rotary = 4,
+    Layer = 5,
 }
 
 fn request_analysis(kind: Analysis, make: impl FnOnce(u32) -> Request) {
@@ -259,6 +266,19 @@ pub fn rotary(
         query_position,
         key,
         key_position,
+    });
+}
+
+/// Asks for `layer`'s attention internals from the latest trace.
+pub fn layer(layer: usize) {
+    with_client(|client| {
+        let trace = client.latest_trace_id;
+        let id = client.next_id;
+        client.next_id += 1;
+        client.latest_analysis_ids[Analysis::Layer as usize] = id;
+        client.pending_analyses[Analysis::Layer as usize] =
+            Some(Request::Layer { id, trace, layer });
+        pump(client);
     });
 }
 
@@ -357,6 +377,7 @@ fn receive(response: Response) {
             tokens,
             truncated_from,
             trace,
+            layer_trace,
             compute_ms,
         } => {
             if id == latest {
@@ -364,6 +385,7 @@ fn receive(response: Response) {
                 state.tokens.set(Some(tokens));
                 state.truncated_from.set(truncated_from);
                 state.trace.set(Some(Arc::new(*trace)));
+                state.layer_trace.set(Some(Arc::new(*layer_trace)));
                 // Analyses of the previous text no longer apply.
                 state.clear_analyses();
                 state.error.set(None);
@@ -386,6 +408,15 @@ fn receive(response: Response) {
                     sampled,
                     reused_logits,
                 }));
+            }
+        }
+        Response::Layer {
+            id,
+            trace,
+            layer_trace,
+        } => {
+            if is_latest(id, Analysis::Layer) && trace == latest {
+                state.layer_trace.set(Some(Arc::new(*layer_trace)));
             }
         }
         Response::LogitLens { id, lens } => {

@@ -55,7 +55,7 @@ fn begin_load(state: AppState, source: Option<ModelSource>, label: String) {
     state.source.set(source);
     state.model_source.set(label);
     state.model.set(None);
-    state.trace.set(None);
+    state.clear_trace();
     state.tokens.set(None);
 }
 
@@ -173,9 +173,18 @@ fn App() -> impl IntoView {
         if text.trim().is_empty() {
             client::cancel_trace();
             state.tokens.set(None);
-            state.trace.set(None);
+            state.clear_trace();
         } else {
             client::trace(text);
+        }
+    });
+    // The worker sends one layer's attention internals with a trace; another layer's when it
+    // is selected.
+    Effect::new(move |_| {
+        let layer = state.layer.get();
+        let shown = state.layer_trace.with(|l| l.as_ref().map(|l| l.layer));
+        if state.trace.with(Option::is_some) && shown.is_some_and(|shown| shown != layer) {
+            client::layer(layer);
         }
     });
     // After a worker crash, load the same model again (from the cache).

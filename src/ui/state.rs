@@ -7,8 +7,8 @@ use super::i18n::Lang;
 use super::loader::ModelSource;
 use crate::charts::{GridOptions, Theme};
 use crate::engine::{
-    Candidate, LogitLens, PositionalEncodings, Predictions, RotaryView, Saliency, SamplingSettings,
-    TokenizedText, Trace,
+    Candidate, LayerTrace, LogitLens, PageTrace, PositionalEncodings, Predictions, RotaryView,
+    Saliency, SamplingSettings, TokenizedText,
 };
 use crate::worker::protocol::ModelCard;
 
@@ -176,7 +176,10 @@ pub struct AppState {
     /// Token count before truncation, when the text was too long.
     pub truncated_from: RwSignal<Option<usize>>,
     /// The current trace.
-    pub trace: RwSignal<Option<Arc<Trace>>>,
+    pub trace: RwSignal<Option<Arc<PageTrace>>>,
+    /// One layer's attention internals from the current trace: the selected layer's, or the
+    /// previously selected one's while the worker sends the new one.
+    pub layer_trace: RwSignal<Option<Arc<LayerTrace>>>,
     /// Whether the worker is computing.
     pub busy: RwSignal<bool>,
     /// Selected layer.
@@ -261,6 +264,7 @@ impl AppState {
             tokens: RwSignal::new(None),
             truncated_from: RwSignal::new(None),
             trace: RwSignal::new(None),
+            layer_trace: RwSignal::new(None),
             busy: RwSignal::new(false),
             layer: RwSignal::new(0),
             head: RwSignal::new(0),
@@ -315,6 +319,18 @@ impl AppState {
             && self
                 .model
                 .with(|card| card.as_ref().is_some_and(|card| card.has_prediction_head))
+    }
+
+    /// The selected layer's attention internals (tracked), `None` while they are on their way.
+    pub fn selected_layer_trace(&self) -> Option<Arc<LayerTrace>> {
+        let layer = self.layer.get();
+        self.layer_trace.get().filter(|l| l.layer == layer)
+    }
+
+    /// Forgets the trace (the text was emptied, or another model is loading).
+    pub fn clear_trace(&self) {
+        self.trace.set(None);
+        self.layer_trace.set(None);
     }
 
     /// Forgets the predictions, logit lens and saliency of an earlier text or model.

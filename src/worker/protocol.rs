@@ -9,8 +9,8 @@ use candle_core::{Device, Tensor};
 
 use crate::engine::{
     positional_encodings, rotary_view, sample_token, surviving_count, ByteSource, Candidate,
-    EngineError, LogitLens, Model, PositionalEncodings, PredictionLogits, Predictions, RotaryView,
-    Saliency, SamplingSettings, TokenizedText, Trace,
+    EngineError, LayerTensors, LayerTrace, LogitLens, Model, PageTrace, PositionalEncodings,
+    PredictionLogits, Predictions, RotaryView, Saliency, SamplingSettings, TokenizedText,
 };
 
 /// What the page asks of the worker. `id` ties a response to its request.
@@ -19,8 +19,16 @@ use crate::engine::{
 pub enum Request {
     /// Tokenize a text (cheap: lets the page show tokens before the trace is done).
     Tokenize { id: u32, text: String },
-    /// Tokenize and trace a text (truncated to the model's positions).
-    Trace { id: u32, text: String },
+    /// Tokenize and trace a text (truncated to the model's positions); the answer carries
+    /// `layer`'s attention internals (clamped to the last layer).
+    Trace {
+        id: u32,
+        text: String,
+        #[serde(default)]
+        layer: usize,
+    },
+    /// Another layer's attention internals from the trace answered to request `trace`.
+    Layer { id: u32, trace: u32, layer: usize },
     /// Top-k predictions for a text (from the last trace's logits when it is the same text),
     /// and for decoders how many candidates survive top-k/top-p and, with a seed, a drawn token.
     Predict {
@@ -103,9 +111,17 @@ pub enum Response {
         tokens: TokenizedText,
         /// Token count before truncation, when the text was longer than the model reads.
         truncated_from: Option<usize>,
-        trace: Box<Trace>,
+        trace: Box<PageTrace>,
+        /// The asked-for layer's attention internals.
+        layer_trace: Box<LayerTrace>,
         /// Milliseconds the worker spent tokenizing and tracing.
         compute_ms: f64,
+    },
+    /// One layer's attention internals from the trace answered to request `trace`.
+    Layer {
+        id: u32,
+        trace: u32,
+        layer_trace: Box<LayerTrace>,
     },
     /// Predictions for a text.
     Predictions {
@@ -229,13 +245,16 @@ pub const MAX_ENCODING_POSITIONS: usize = 512;
 /// Widest sinusoidal encoding the panel may ask for.
 pub const MAX_ENCODING_WIDTH: usize = 2048;
 
-/// What the worker keeps between requests: the model and the logits of the last trace.
+/// What the worker keeps between requests: the model, and the logits and attention internals
+/// of the last trace.
 #[derive(Default)]
 pub struct Session {
     model: Option<Model>,
     /// Token ids and the predicted positions' logits of the last trace: new sampling settings
     /// re-score them without running the model again.
     last_logits: Option<(Vec<u32>, PredictionLogits)>,
+    /// The last trace's request id and every layer's attention internals, for `Layer`.
+    last_layers: Option<(u32, Vec<LayerTensors>)>,
 }
 
 impl Session {
@@ -367,13 +386,18 @@ pub fn handle(session: &mut Session, request: Request) -> Response {
         }
         Request::Tokenize { id, .. }
         | Request::Trace { id, .. }
+        | Request::Layer { id, .. }
         | Request::Predict { id, .. }
         | Request::LogitLens { id, .. }
         | Request::PositionalEncodings { id, .. }
         | Request::Rotary { id, .. }
         | Request::Saliency { id, .. } => Some(*id),
     };
-    let Session { model, last_logits } = session;
+    let Session {
+        model,
+        last_logits,
+        last_layers,
+    } = session;
     let result = (|| -> crate::engine::Result<Response> {
         let model = model
             .as_ref()
@@ -390,16 +414,48 @@ pub fn handle(session: &mut Session, request: Request) -> Response {
                     truncated_from,
                 }
             }
-            Request::Trace { id, text } => {
+            Request::Trace { id, text, layer } => {
                 let (tokens, truncated_from) = tokenize_within_limit(model, &text)?;
-                let (trace, predicted) = model.trace_for_page(&tokens.ids)?;
-                *last_logits = predicted.map(|logits| (tokens.ids.clone(), logits));
+                // The last trace's tensors go before this one's are made.
+                *last_layers = None;
+                let parts = model.page_trace(&tokens.ids)?;
+                *last_logits = parts.predicted.map(|logits| (tokens.ids.clone(), logits));
+                let layer = layer.min(parts.layers.len().saturating_sub(1));
+                let layer_trace = parts
+                    .layers
+                    .get(layer)
+                    .ok_or_else(|| EngineError::Compute("the model has no layers".into()))?
+                    .to_layer_trace(layer)?;
+                *last_layers = Some((id, parts.layers));
                 Response::Trace {
                     id,
                     tokens,
                     truncated_from,
-                    trace: Box::new(trace),
+                    trace: Box::new(parts.trace),
+                    layer_trace: Box::new(layer_trace),
                     compute_ms: 0.0,
+                }
+            }
+            Request::Layer { id, trace, layer } => {
+                let layers = match last_layers {
+                    Some((traced, layers)) if *traced == trace => layers,
+                    _ => {
+                        return Err(EngineError::Input(
+                            "that trace is no longer in the worker: trace the text again".into(),
+                        ))
+                    }
+                };
+                let tensors = layers.get(layer).ok_or_else(|| {
+                    EngineError::Input(format!(
+                        "layer {} does not exist: the model has {} layers",
+                        layer + 1,
+                        layers.len()
+                    ))
+                })?;
+                Response::Layer {
+                    id,
+                    trace,
+                    layer_trace: Box::new(tensors.to_layer_trace(layer)?),
                 }
             }
             Request::Predict {

@@ -91,6 +91,13 @@ test('every step shows the trace CLI numbers, and the keyboard steps through', a
   assert.ok(await page.$('.head-block.selected'), 'the selected head is marked');
   assert.ok(await page.$('.vector[data-kind=attention-output]'));
 
+  // Another layer's internals come from the worker when that layer is selected.
+  await page.selectOption('[data-testid=layer]', { value: '0' });
+  await page.waitForFunction(() => /^Layer 1, head/.test(document.querySelector('[data-testid=step-header]')?.textContent ?? ''));
+  assertClose(await values(page, '.vector[data-kind=concatenated] .cell'), cli.head_outputs[0].flatMap((heads) => heads[QUERY]),
+    'layer 1: all heads side by side');
+  assertClose(await values(page, '.vector[data-kind=attention-output] .cell'), cli.attention_outputs[0][QUERY], 'layer 1: attention output');
+
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: 'test-artifacts/step-7-phone-390.png', fullPage: true });
   assert.deepEqual(errors, []);

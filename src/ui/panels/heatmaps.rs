@@ -11,14 +11,14 @@ use crate::charts::{
     head_colour, svg_document, AttentionGrid, Cell, DataRow, DataTable, GridOptions, HeadLines,
     HeatmapWords, PlotArea,
 };
-use crate::engine::Trace;
+use crate::engine::PageTrace;
 use crate::ui::canvas::{canvas_point, chart_width, draw_on};
 use crate::ui::export::{ExportButtons, Exports};
 use crate::ui::i18n::{tr, trf};
 use crate::ui::state::{use_state, AppState, Lock};
 
 /// The current trace with the special-token flags of its tokens.
-fn traced(state: &AppState) -> Option<(Arc<Trace>, Vec<bool>)> {
+fn traced(state: &AppState) -> Option<(Arc<PageTrace>, Vec<bool>)> {
     let trace = state.trace.get()?;
     let special = state.tokens.with(|tokens| {
         tokens

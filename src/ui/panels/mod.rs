@@ -19,7 +19,7 @@ pub(crate) fn KeyValueGroup() -> impl IntoView {
     let state = use_state();
     move || {
         let trace = state.trace.get()?;
-        let heads = *trace.q.shape.get(1)?;
+        let (_, heads) = trace.layers_and_heads();
         let kv_heads = trace.n_kv_head;
         if kv_heads == 0 || kv_heads >= heads || !heads.is_multiple_of(kv_heads) {
             return None;

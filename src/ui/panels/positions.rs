@@ -328,19 +328,20 @@ fn RotarySection(positions: RwSignal<usize>) -> impl IntoView {
     // The trace's query of the query token and key of the first token, this layer and head.
     let chosen = Memo::new(move |_| {
         let trace = state.trace.get()?;
+        let detail = state.selected_layer_trace()?;
         let query = state.query_token()?;
-        let (layer, head) = (state.layer.get(), state.head.get());
-        let [_, heads, tokens, d_head] = trace.q.shape[..] else {
+        let head = state.head.get();
+        let [_, tokens, d_head] = detail.q.shape[..] else {
             return None;
         };
         let vector = |data: &[f32], token: usize| {
-            let start = ((layer * heads + head) * tokens + token) * d_head;
+            let start = (head * tokens + token) * d_head;
             data.get(start..start + d_head).map(<[f32]>::to_vec)
         };
         Some((
-            vector(&trace.q.data, query)?,
+            vector(&detail.q.data, query)?,
             query,
-            vector(&trace.k.data, 0)?,
+            vector(&detail.k.data, 0)?,
             trace.tokens.get(query)?.clone(),
             trace.tokens.first()?.clone(),
         ))

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use crate::engine::Trace;
+use crate::engine::{Array, LayerTrace, PageTrace};
 use crate::ui::i18n::{tr, trf};
 use crate::ui::state::{use_state, AppState};
 
@@ -20,9 +20,10 @@ const STEPS: [&str; 7] = [
     "step.name7",
 ];
 
-/// One head's numbers for one query token, cut out of the trace.
+/// One head's numbers for one query token, cut out of the trace and its layer's internals.
 struct HeadView {
-    trace: Arc<Trace>,
+    trace: Arc<PageTrace>,
+    detail: Arc<LayerTrace>,
     layer: usize,
     head: usize,
     query: usize,
@@ -33,13 +34,15 @@ struct HeadView {
 impl HeadView {
     fn new(state: &AppState) -> Option<Self> {
         let trace = state.trace.get()?;
+        let detail = state.selected_layer_trace()?;
         let query = state.query_token()?;
-        let [layers, heads, n_tokens, d_head] = trace.q.shape[..] else {
+        let [heads, n_tokens, d_head] = detail.q.shape[..] else {
             return None;
         };
-        let (layer, head) = (state.layer.get(), state.head.get());
-        (layer < layers && head < heads && query < n_tokens).then_some(HeadView {
+        let (layer, head) = (detail.layer, state.head.get());
+        (head < heads && query < n_tokens).then_some(HeadView {
             trace,
+            detail,
             layer,
             head,
             query,
@@ -48,18 +51,32 @@ impl HeadView {
         })
     }
 
-    /// Row `token` of a [layer, head, token, d] array at this layer and head.
-    fn head_row<'a>(&self, array: &'a crate::engine::Array, token: usize) -> &'a [f32] {
-        let width = array.shape[3];
-        let start = ((self.layer * array.shape[1] + self.head) * array.shape[2] + token) * width;
+    /// Row `token` of one of the layer's [head, token, d] arrays at this head.
+    fn head_row<'a>(&self, array: &'a Array, token: usize) -> &'a [f32] {
+        let width = array.shape[2];
+        let start = (self.head * array.shape[1] + token) * width;
         &array.data[start..start + width]
     }
 
-    /// Row `token` of a [layer, token, d] array at this layer.
-    fn layer_row<'a>(&self, array: &'a crate::engine::Array, token: usize) -> &'a [f32] {
-        let width = array.shape[2];
-        let start = (self.layer * array.shape[1] + token) * width;
-        &array.data[start..start + width]
+    /// Row `token` of one of the layer's [token, d] arrays.
+    fn token_row<'a>(&self, array: &'a Array, token: usize) -> &'a [f32] {
+        let width = array.shape[1];
+        &array.data[token * width..(token + 1) * width]
+    }
+
+    /// The query's attention weights at this layer and head (from the trace's [layer, head,
+    /// query, key] weights).
+    fn attention_row(&self) -> Vec<f32> {
+        let heads = self.trace.attentions.shape[1];
+        let start = ((self.layer * heads + self.head) * self.n_tokens + self.query) * self.n_tokens;
+        self.trace.attentions.data[start..start + self.n_tokens].to_vec()
+    }
+
+    /// The residual stream entering this layer at `token` (the trace's hidden states).
+    fn residual_row(&self, token: usize) -> &[f32] {
+        let width = self.trace.hidden_states.shape[2];
+        let start = (self.layer * self.n_tokens + token) * width;
+        &self.trace.hidden_states.data[start..start + width]
     }
 
     fn token(&self, index: usize) -> String {
@@ -152,6 +169,9 @@ pub fn StepThrough() -> impl IntoView {
         </div>
         <div class="step-body" data-testid=move || format!("step-{}", step.get() + 1) aria-live="polite">
             {move || match HeadView::new(&state) {
+                None if state.trace.with(Option::is_some) => view! {
+                    <p class="muted">{trf("step.loading_layer", &[("layer", &(state.layer.get() + 1))])}</p>
+                }.into_any(),
                 None => view! { <p class="muted">{tr("step.empty")}</p> }.into_any(),
                 Some(view) => step_content(view, step.get(), focus_key).into_any(),
             }}
@@ -170,7 +190,7 @@ async fn gloo_sleep(ms: i32) {
 
 fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) -> impl IntoView {
     let query_name = v.token(v.query);
-    let probs_row = row_of(&v, &v.trace.attentions);
+    let probs_row = v.attention_row();
     let most_attended = probs_row
         .iter()
         .enumerate()
@@ -194,15 +214,15 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
     let scale = (v.d_head as f32).sqrt();
     let body = match step {
         0 => {
-            let input = v.layer_row(&v.trace.attention_inputs, v.query).to_vec();
+            let input = v.token_row(&v.detail.attention_inputs, v.query).to_vec();
             let rows = (0..v.n_tokens)
                 .map(|j| {
                     view! {
                         <tr class:query-row=j == v.query>
                             <th>{v.token(j)}</th>
-                            <td>{vector(v.head_row(&v.trace.q, j), "q")}</td>
-                            <td>{vector(v.head_row(&v.trace.k, j), "k")}</td>
-                            <td>{vector(v.head_row(&v.trace.v, j), "v")}</td>
+                            <td>{vector(v.head_row(&v.detail.q, j), "q")}</td>
+                            <td>{vector(v.head_row(&v.detail.k, j), "k")}</td>
+                            <td>{vector(v.head_row(&v.detail.v, j), "v")}</td>
                         </tr>
                     }
                 })
@@ -216,10 +236,10 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
             }.into_any()
         }
         1 | 2 => {
-            let q = v.head_row(&v.trace.q, v.query).to_vec();
-            let scores = row_of(&v, &v.trace.scores);
+            let q = v.head_row(&v.detail.q, v.query).to_vec();
+            let scores = row_of(&v, &v.detail.scores);
             let rows = (0..v.n_tokens).map(|j| {
-                let k = v.head_row(&v.trace.k, j);
+                let k = v.head_row(&v.detail.k, j);
                 // The trace holds q·k/√dₖ; the unscaled dot product is that times √dₖ.
                 let dot = scores[j] * scale;
                 let terms: Vec<String> = q.iter().zip(k).take(3).map(|(a, b)| format!("({a:.3})·({b:.3})")).collect();
@@ -237,7 +257,7 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
                     &[("d_head", &v.d_head), ("scale", &format!("{scale:.4}"))],
                 )
             };
-            let k = v.head_row(&v.trace.k, key);
+            let k = v.head_row(&v.detail.k, key);
             let dot = scores[key] * scale;
             let formula = if step == 1 {
                 let terms = q.iter().zip(k).take(2).map(|(a, b)| view! { <mn>{format!("{a:.3}")}</mn><mo>"×"</mo><mn>{format!("{b:.3}")}</mn><mo>"+"</mo> }).collect_view();
@@ -292,14 +312,14 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
         }
         5 => {
             let probs = &probs_row;
-            let output = v.head_row(&v.trace.head_outputs, v.query).to_vec();
+            let output = v.head_row(&v.detail.head_outputs, v.query).to_vec();
             let rows = (0..v.n_tokens).map(|j| {
-                let scaled: Vec<f32> = v.head_row(&v.trace.v, j).iter().map(|x| x * probs[j]).collect();
+                let scaled: Vec<f32> = v.head_row(&v.detail.v, j).iter().map(|x| x * probs[j]).collect();
                 view! { <tr><th>{v.token(j)}</th><td>{number(probs[j], "prob")} " × v"</td><td>{vector(&scaled, "scaled-v")}</td></tr> }
             }).collect_view();
             let formula = view! { <math display="block" data-testid="formula">
             <msub><mi>"o"</mi><mn>"1"</mn></msub><mo>"="</mo><munder><mo>"∑"</mo><mi>"j"</mi></munder><msub><mi>"p"</mi><mi>"j"</mi></msub><msub><mi>"v"</mi><mrow><mi>"j"</mi><mo>","</mo><mn>"1"</mn></mrow></msub><mo>"="</mo>
-            {(0..v.n_tokens.min(2)).map(|j| view! { <mn>{format!("{:.3}", probs[j])}</mn><mo>"×"</mo><mn>{format!("{:.3}", v.head_row(&v.trace.v, j)[0])}</mn><mo>"+"</mo> }).collect_view()}
+            {(0..v.n_tokens.min(2)).map(|j| view! { <mn>{format!("{:.3}", probs[j])}</mn><mo>"×"</mo><mn>{format!("{:.3}", v.head_row(&v.detail.v, j)[0])}</mn><mo>"+"</mo> }).collect_view()}
             <mo>"…"</mo><mo>"="</mo><mn>{format!("{:.4}", output[0])}</mn></math> };
             view! {
                 {formula}
@@ -309,8 +329,8 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
             }.into_any()
         }
         _ => {
-            let attention_output = v.layer_row(&v.trace.attention_outputs, v.query).to_vec();
-            let residual = v.layer_row(&v.trace.hidden_states, v.query).to_vec();
+            let attention_output = v.token_row(&v.detail.attention_outputs, v.query).to_vec();
+            let residual = v.residual_row(v.query).to_vec();
             let sum: Vec<f32> = residual
                 .iter()
                 .zip(&attention_output)
@@ -318,11 +338,11 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
                 .collect();
             view! {
                 <p>{trf(if v.trace.causal { "step.output_explain_causal" } else { "step.output_explain" },
-                    &[("heads", &v.trace.q.shape[1]), ("width", &(v.trace.q.shape[1] * v.d_head))])}</p>
+                    &[("heads", &v.detail.q.shape[0]), ("width", &(v.detail.q.shape[0] * v.d_head))])}</p>
                 <p class="concat" data-testid="concatenated-heads">{format!("{} ", tr("step.side_by_side"))}
-                    {(0..v.trace.q.shape[1]).map(|h| {
-                        let start = ((v.layer * v.trace.head_outputs.shape[1] + h) * v.n_tokens + v.query) * v.d_head;
-                        let values = &v.trace.head_outputs.data[start..start + v.d_head];
+                    {(0..v.detail.q.shape[0]).map(|h| {
+                        let start = (h * v.n_tokens + v.query) * v.d_head;
+                        let values = &v.detail.head_outputs.data[start..start + v.d_head];
                         view! { <span class="head-block" class:selected=h == v.head title=trf("step.head_n", &[("head", &(h + 1))])>{vector(values, "concatenated")}</span> }
                     }).collect_view()}
                 </p>
@@ -335,14 +355,14 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
     view! { <p class="step-header" data-testid="step-header">{header}</p>{body} }
 }
 
-/// The query's row of a [layer, head, query, key] array.
-fn row_of(v: &HeadView, array: &crate::engine::Array) -> Vec<f32> {
+/// The query's row of one of the layer's [head, query, key] arrays.
+fn row_of(v: &HeadView, array: &Array) -> Vec<f32> {
     v.head_row(array, v.query).to_vec()
 }
 
 /// The query's scores as the softmax read them: −∞ for the keys the causal mask hides.
 fn masked_row(v: &HeadView) -> Vec<f32> {
-    row_of(v, &v.trace.scores)
+    row_of(v, &v.detail.scores)
         .into_iter()
         .enumerate()
         .map(|(key, score)| {
