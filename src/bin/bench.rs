@@ -52,7 +52,7 @@ fn gpt2_small() -> Result<Model, Box<dyn std::error::Error>> {
     Ok(Model::from_parts(
         config,
         tokenizer,
-        Checkpoint::from_tensors(tensors),
+        Checkpoint::from_tensors(tensors)?,
     )?)
 }
 

@@ -1,6 +1,6 @@
 //! The one multi-head self-attention every architecture uses, instrumented: it can hand back
 //! every intermediate a student steps through (Q, K, V, scores, mask, softmax, weighted sum).
-use super::layers::Linear;
+use super::layers::{takes_columns, Linear};
 use candle_core::{Module, Tensor, D};
 
 /// The projections of one attention block, as [out, in] linear layers.
@@ -56,15 +56,27 @@ impl SelfAttention {
     ) -> candle_core::Result<(Tensor, Option<AttentionRecord>)> {
         let (n_tokens, d_model) = xs.dims2()?;
         let d_head = d_model / self.n_head;
-        let split_heads = |projected: Tensor, heads: usize| -> candle_core::Result<Tensor> {
-            projected
-                .reshape((n_tokens, heads, d_head))?
-                .transpose(0, 1)?
-                .contiguous()
+        // On columns (see `takes_columns`) a projection is [heads·d_head, tokens], and each head's
+        // rows are a transposed view of it: no copy.
+        let columns = takes_columns(xs);
+        let xs_t = xs.t()?;
+        let project = |layer: &Linear, heads: usize| -> candle_core::Result<Tensor> {
+            if columns {
+                layer
+                    .forward_columns(&xs_t)?
+                    .reshape((heads, d_head, n_tokens))?
+                    .transpose(1, 2)
+            } else {
+                layer
+                    .forward(xs)?
+                    .reshape((n_tokens, heads, d_head))?
+                    .transpose(0, 1)?
+                    .contiguous()
+            }
         };
-        let q = split_heads(self.query.forward(xs)?, self.n_head)?;
-        let k = split_heads(self.key.forward(xs)?, self.n_kv_head)?;
-        let v = split_heads(self.value.forward(xs)?, self.n_kv_head)?;
+        let q = project(&self.query, self.n_head)?;
+        let k = project(&self.key, self.n_kv_head)?;
+        let v = project(&self.value, self.n_kv_head)?;
         let (q, k) = match &self.rotary {
             Some(rotary) => (rotary.rotate(&q)?, rotary.rotate(&k)?),
             None => (q, k),
@@ -78,15 +90,27 @@ impl SelfAttention {
         } else {
             scores.clone()
         };
-        // The plain softmax, not softmax_last_dim: saliency needs its backward pass.
-        let probs = candle_nn::ops::softmax(&masked_scores, D::Minus1)?;
+        // Saliency needs the backward pass of the composed softmax; a trace takes the one-pass op.
+        let probs = if masked_scores.track_op() {
+            candle_nn::ops::softmax(&masked_scores, D::Minus1)?
+        } else {
+            candle_nn::ops::softmax_last_dim(&masked_scores.contiguous()?)?
+        };
         let head_outputs = probs.matmul(&v)?;
 
-        let concatenated = head_outputs
-            .transpose(0, 1)?
-            .contiguous()?
-            .reshape((n_tokens, d_model))?;
-        let output = self.output.forward(&concatenated)?;
+        let output = if columns {
+            let concatenated_t = head_outputs
+                .transpose(1, 2)?
+                .contiguous()?
+                .reshape((d_model, n_tokens))?;
+            self.output.forward_columns(&concatenated_t)?.t()?
+        } else {
+            let concatenated = head_outputs
+                .transpose(0, 1)?
+                .contiguous()?
+                .reshape((n_tokens, d_model))?;
+            self.output.forward(&concatenated)?
+        };
         let record = record.then(|| AttentionRecord {
             q,
             k,

@@ -2,13 +2,12 @@
 //! optional masked-LM head. DistilBERT shares these structs under other tensor names
 //! (see `distilbert.rs`).
 use candle_core::{Module, Tensor};
-use candle_nn::Embedding;
 
 use super::attention::SelfAttention;
 use super::checkpoint::Checkpoint;
 use super::config::{Activation, ModelConfig};
 use super::forward::{ForwardPass, LayerRecord};
-use super::layers::{linear, LayerNorm, Linear};
+use super::layers::{linear, mlp, LayerNorm, Linear, TokenEmbedding};
 
 /// One encoder layer: h = norm(x + attn(x)), then norm(h + mlp(h)).
 #[derive(Debug, Clone)]
@@ -31,7 +30,7 @@ pub(crate) struct MlmHead {
 /// A BERT-style encoder: embeddings, layers and maybe a masked-LM head.
 #[derive(Debug, Clone)]
 pub struct Bert {
-    pub(crate) word_embeddings: Embedding,
+    pub(crate) word_embeddings: TokenEmbedding,
     pub(crate) position_embeddings: Tensor,
     /// Segment A's row of the token-type table (absent in DistilBERT).
     pub(crate) token_type_embedding: Option<Tensor>,
@@ -52,7 +51,8 @@ impl Bert {
         let (d, eps) = (cfg.d_model, cfg.layer_norm_eps);
 
         let embeddings = vb.pp("embeddings");
-        let word_embeddings = embeddings.get((cfg.vocab_size, d), "word_embeddings.weight")?;
+        // Vocabulary matrices come transposed from the checkpoint, [d_model, vocab].
+        let word_embeddings = embeddings.get((d, cfg.vocab_size), "word_embeddings.weight")?;
         let token_type_embedding = if cfg.type_vocab_size > 0 {
             Some(
                 embeddings
@@ -90,7 +90,7 @@ impl Bert {
         let head = if has_head {
             let predictions = root.pp("cls.predictions");
             let decoder_weight = if has_decoder {
-                predictions.get((cfg.vocab_size, d), "decoder.weight")?
+                predictions.get((d, cfg.vocab_size), "decoder.weight")?
             } else {
                 word_embeddings.clone()
             };
@@ -102,7 +102,7 @@ impl Bert {
             Some(MlmHead {
                 transform: linear(predictions.pp("transform.dense"), d, d)?,
                 norm: LayerNorm::load(predictions.pp("transform.LayerNorm"), d, eps)?,
-                decoder: Linear::new(
+                decoder: Linear::in_out(
                     decoder_weight,
                     Some(predictions.get(cfg.vocab_size, bias_name)?),
                 ),
@@ -111,7 +111,7 @@ impl Bert {
             None
         };
         Ok(Bert {
-            word_embeddings: Embedding::new(word_embeddings, d),
+            word_embeddings: TokenEmbedding::from_transposed(word_embeddings),
             position_embeddings: embeddings
                 .get((cfg.max_positions, d), "position_embeddings.weight")?,
             token_type_embedding,
@@ -149,10 +149,10 @@ impl Bert {
             let after_attention = layer
                 .attention_norm
                 .forward(&(&attention_output + &hidden)?)?;
-            let mlp_activations = self
-                .activation
-                .forward(&layer.mlp_in.forward(&after_attention)?)?;
-            let mlp_output = layer.mlp_out.forward(&mlp_activations)?;
+            let (mlp_output, mlp_activations) =
+                mlp(&after_attention, &layer.mlp_in, &layer.mlp_out, |x| {
+                    self.activation.forward(x)
+                })?;
             hidden = layer
                 .output_norm
                 .forward(&(mlp_output + &after_attention)?)?;

@@ -1,13 +1,12 @@
 //! DistilBERT (distilbert-base-uncased): BERT's post-LayerNorm encoder without segment
 //! embeddings, under its own tensor names, with `vocab_transform` / `vocab_layer_norm` /
 //! `vocab_projector` as the masked-LM head. It runs on the `Bert` structs.
-use candle_nn::Embedding;
 
 use super::attention::SelfAttention;
 use super::bert::{Bert, EncoderLayer, MlmHead};
 use super::checkpoint::Checkpoint;
 use super::config::ModelConfig;
-use super::layers::{linear, LayerNorm, Linear};
+use super::layers::{linear, LayerNorm, Linear, TokenEmbedding};
 
 /// Loads `DistilBertForMaskedLM` (`distilbert.` prefix) or a headless `DistilBertModel`.
 /// `vocab_projector.weight` may be absent: it is tied to the word embeddings.
@@ -18,7 +17,8 @@ pub fn load(checkpoint: Checkpoint, cfg: &ModelConfig) -> candle_core::Result<Be
     let (d, eps) = (cfg.d_model, cfg.layer_norm_eps);
 
     let embeddings = vb.pp("embeddings");
-    let word_embeddings = embeddings.get((cfg.vocab_size, d), "word_embeddings.weight")?;
+    // Vocabulary matrices come transposed from the checkpoint, [d_model, vocab].
+    let word_embeddings = embeddings.get((d, cfg.vocab_size), "word_embeddings.weight")?;
     let layers = (0..cfg.n_layer)
         .map(|i| {
             let layer = vb.pp(format!("transformer.layer.{i}"));
@@ -42,14 +42,14 @@ pub fn load(checkpoint: Checkpoint, cfg: &ModelConfig) -> candle_core::Result<Be
         .collect::<candle_core::Result<Vec<_>>>()?;
     let head = if has_head {
         let projector_weight = if has_projector_weight {
-            root.get((cfg.vocab_size, d), "vocab_projector.weight")?
+            root.get((d, cfg.vocab_size), "vocab_projector.weight")?
         } else {
             word_embeddings.clone()
         };
         Some(MlmHead {
             transform: linear(root.pp("vocab_transform"), d, d)?,
             norm: LayerNorm::load(root.pp("vocab_layer_norm"), d, eps)?,
-            decoder: Linear::new(
+            decoder: Linear::in_out(
                 projector_weight,
                 Some(root.get(cfg.vocab_size, "vocab_projector.bias")?),
             ),
@@ -58,7 +58,7 @@ pub fn load(checkpoint: Checkpoint, cfg: &ModelConfig) -> candle_core::Result<Be
         None
     };
     Ok(Bert {
-        word_embeddings: Embedding::new(word_embeddings, d),
+        word_embeddings: TokenEmbedding::from_transposed(word_embeddings),
         position_embeddings: embeddings
             .get((cfg.max_positions, d), "position_embeddings.weight")?,
         token_type_embedding: None,

@@ -70,7 +70,7 @@ pub fn read<S: ByteSource + ?Sized>(source: &S) -> Result<GgufModel> {
     Ok(GgufModel {
         config,
         tokenizer,
-        checkpoint: Checkpoint::from_tensors(tensors),
+        checkpoint: Checkpoint::from_tensors(tensors)?,
     })
 }
 

@@ -1,13 +1,13 @@
 //! GPT-2 (gpt2, distilgpt2, gpt2-medium …): a pre-LayerNorm causal decoder whose LM head is
 //! tied to the token embedding. Conv1D weights are stored [in, out].
 use candle_core::{Module, Tensor};
-use candle_nn::{Embedding, VarBuilder};
+use candle_nn::VarBuilder;
 
 use super::attention::SelfAttention;
 use super::checkpoint::Checkpoint;
 use super::config::ModelConfig;
 use super::forward::{ForwardPass, LayerRecord};
-use super::layers::{conv1d, matmul_by_transposed, LayerNorm, Linear};
+use super::layers::{conv1d, mlp, LayerNorm, Linear, TokenEmbedding};
 
 /// One GPT-2 block: x + attn(ln_1(x)), then x + mlp(ln_2(x)).
 #[derive(Debug, Clone)]
@@ -55,7 +55,9 @@ impl Block {
 /// GPT-2 with its tied LM head.
 #[derive(Debug, Clone)]
 pub struct Gpt2 {
-    wte: Embedding,
+    wte: TokenEmbedding,
+    /// The LM head, tied to `wte`: x·E with the table stored [d_model, vocab].
+    lm_head: Linear,
     wpe: Tensor,
     blocks: Vec<Block>,
     ln_f: LayerNorm,
@@ -67,12 +69,14 @@ impl Gpt2 {
     /// Hub's openai-community/gpt2); the `attn.bias` mask buffers are ignored.
     pub fn load(checkpoint: Checkpoint, cfg: &ModelConfig) -> candle_core::Result<Self> {
         let (_, vb) = checkpoint.var_builders(&["transformer"], "wte.weight");
-        let wte = vb.get((cfg.vocab_size, cfg.d_model), "wte.weight")?;
+        // Stored transposed by the checkpoint (a vocabulary matrix).
+        let wte = vb.get((cfg.d_model, cfg.vocab_size), "wte.weight")?;
         let blocks = (0..cfg.n_layer)
             .map(|i| Block::load(vb.pp(format!("h.{i}")), cfg))
             .collect::<candle_core::Result<Vec<_>>>()?;
         Ok(Gpt2 {
-            wte: Embedding::new(wte, cfg.d_model),
+            lm_head: Linear::in_out(wte.clone(), None),
+            wte: TokenEmbedding::from_transposed(wte),
             wpe: vb.get((cfg.max_positions, cfg.d_model), "wpe.weight")?,
             blocks,
             ln_f: LayerNorm::load(vb.pp("ln_f"), cfg.d_model, cfg.layer_norm_eps)?,
@@ -102,11 +106,13 @@ impl Gpt2 {
             let (attention_output, attention) =
                 block.attention.forward(&attention_input, record)?;
             hidden = (hidden + &attention_output)?;
-            let mlp_activations = self
-                .cfg
-                .activation
-                .forward(&block.mlp_in.forward(&block.ln_2.forward(&hidden)?)?)?;
-            hidden = (hidden + block.mlp_out.forward(&mlp_activations)?)?;
+            let (mlp_output, mlp_activations) = mlp(
+                &block.ln_2.forward(&hidden)?,
+                &block.mlp_in,
+                &block.mlp_out,
+                |x| self.cfg.activation.forward(x),
+            )?;
+            hidden = (hidden + mlp_output)?;
             residual_streams.push(hidden.clone());
             if let Some(attention) = attention {
                 layers.push(LayerRecord {
@@ -134,7 +140,7 @@ impl Gpt2 {
 
     /// Logits from normed rows [rows, d_model] → [rows, vocab], through the tied `wte`.
     pub fn lm_head(&self, normed: &Tensor) -> candle_core::Result<Tensor> {
-        matmul_by_transposed(normed, self.wte.embeddings())
+        self.lm_head.forward(normed)
     }
 
     /// The learned position table [max_positions, d_model].

@@ -1,5 +1,6 @@
-//! Small building blocks shared by the architectures. Every op here has a backward pass, so
-//! the same forward serves traces and saliency (candle-nn's fused LayerNorm does not).
+//! Small building blocks shared by the architectures. The same forward serves traces and
+//! saliency: on a gradient path (`track_op`) every op has a backward pass, and only where no
+//! gradient flows does a layer take candle-nn's fused one-pass ops, which have none.
 use candle_core::{CpuStorage, CustomOp1, Device, Layout, Module, Shape, Tensor};
 use candle_nn::VarBuilder;
 
@@ -21,13 +22,28 @@ impl LayerNorm {
         })
     }
 
-    /// Normalises each row to zero mean and unit variance, then scales and shifts.
+    /// Normalises each row to zero mean and unit variance, then scales and shifts: on a gradient
+    /// path as composed ops (they have a backward pass), otherwise as candle-nn's one-pass op.
     pub fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        candle_nn::ops::layer_norm_slow(xs, &self.weight, &self.bias, self.eps)
+        if xs.track_op() {
+            candle_nn::ops::layer_norm_slow(xs, &self.weight, &self.bias, self.eps)
+        } else {
+            candle_nn::ops::layer_norm(&xs.contiguous()?, &self.weight, &self.bias, self.eps)
+        }
     }
 }
 
-/// A linear layer y = x·Wᵀ + b with W stored [out, in], like PyTorch's `nn.Linear`.
+/// How a [`Linear`] layer's weight is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WeightLayout {
+    /// [out, in], like PyTorch's `nn.Linear`: y = x·Wᵀ.
+    OutIn,
+    /// [in, out]: y = x·W (the LM heads, whose vocabulary matrix the checkpoint stores so).
+    InOut,
+}
+
+/// A linear layer y = x·Wᵀ + b with W stored [out, in], like PyTorch's `nn.Linear` (or y = x·W
+/// with W stored [in, out], see [`Linear::in_out`]).
 ///
 /// Unlike `candle_nn::Linear`, its backward pass computes only the input's gradient: candle's
 /// matmul backward also computes and keeps a weight-sized gradient for the frozen weight, which
@@ -35,19 +51,76 @@ impl LayerNorm {
 #[derive(Debug, Clone)]
 pub struct Linear {
     weight: Tensor,
+    layout: WeightLayout,
     bias: Option<Tensor>,
 }
 
 impl Linear {
     /// A layer from its weight [out, in] and optional bias [out].
     pub fn new(weight: Tensor, bias: Option<Tensor>) -> Self {
-        Linear { weight, bias }
+        Linear {
+            weight,
+            layout: WeightLayout::OutIn,
+            bias,
+        }
     }
+
+    /// A layer from its weight stored [in, out] and optional bias [out].
+    pub fn in_out(weight: Tensor, bias: Option<Tensor>) -> Self {
+        Linear {
+            weight,
+            layout: WeightLayout::InOut,
+            bias,
+        }
+    }
+}
+
+impl Linear {
+    /// The layer on columns: given xᵀ [in, rows], returns yᵀ = W·xᵀ + b [out, rows], contiguous
+    /// — the weight-first product without transposing it back to rows (see [`takes_columns`]).
+    pub fn forward_columns(&self, xs_t: &Tensor) -> candle_core::Result<Tensor> {
+        if xs_t.track_op() || self.layout != WeightLayout::OutIn {
+            // Not used so (see [`takes_columns`]), but correct: the row product, transposed.
+            return self.forward(&xs_t.t()?)?.t()?.contiguous();
+        }
+        let product = self.weight.matmul(xs_t)?;
+        match &self.bias {
+            Some(bias) => product.broadcast_add(&bias.unsqueeze(1)?),
+            None => Ok(product),
+        }
+    }
+}
+
+/// Whether layers should pass `xs` [rows, d] between them as columns ([`Linear::forward_columns`]):
+/// off the gradient path and for as many rows as [`rows_times_transposed`] multiplies
+/// weight-first. Each weight-first product would otherwise be copied back to rows, a strided
+/// copy as large as its output (GPT-2 small, 32 tokens, Node: ~2.5 % of a trace).
+pub fn takes_columns(xs: &Tensor) -> bool {
+    let rows = xs.dims().iter().rev().skip(1).product::<usize>();
+    !xs.track_op() && (2..=MAX_WEIGHT_FIRST_ROWS).contains(&rows)
+}
+
+/// The MLP `mlp_out(activation(mlp_in(x)))` for rows x [tokens, d_model]: its output [tokens,
+/// d_model] and the hidden activations [tokens, d_ff] (views of columns when
+/// [`takes_columns`]: the d_ff-wide hidden layer then never goes back to rows).
+pub fn mlp(
+    xs: &Tensor,
+    mlp_in: &Linear,
+    mlp_out: &Linear,
+    activation: impl Fn(&Tensor) -> candle_core::Result<Tensor>,
+) -> candle_core::Result<(Tensor, Tensor)> {
+    if takes_columns(xs) {
+        let activations = activation(&mlp_in.forward_columns(&xs.t()?)?)?;
+        let output = mlp_out.forward_columns(&activations)?;
+        return Ok((output.t()?, activations.t()?));
+    }
+    let activations = activation(&mlp_in.forward(xs)?)?;
+    Ok((mlp_out.forward(&activations)?, activations))
 }
 
 impl Module for Linear {
     fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        let product = matmul_by_transposed(xs, &self.weight)?;
+        let product = frozen_weight_product(xs, &self.weight, self.layout)?;
         match &self.bias {
             Some(bias) => product.broadcast_add(bias),
             None => Ok(product),
@@ -58,12 +131,42 @@ impl Module for Linear {
 /// x·Wᵀ for x [.., in] and a frozen weight W [out, in]. When x is part of a gradient graph the
 /// product is a custom op whose backward returns grad·W for x and nothing for W.
 pub fn matmul_by_transposed(xs: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
+    frozen_weight_product(xs, weight, WeightLayout::OutIn)
+}
+
+/// x·Wᵀ (W [out, in]) or x·W (W [in, out]); on a gradient path a custom op whose backward
+/// returns only x's gradient.
+fn frozen_weight_product(
+    xs: &Tensor,
+    weight: &Tensor,
+    layout: WeightLayout,
+) -> candle_core::Result<Tensor> {
     if xs.track_op() {
         xs.contiguous()?.apply_op1(FrozenWeightMatmul {
             weight: weight.clone(),
+            layout,
         })
     } else {
-        rows_times_transposed(xs, weight)
+        plain_product(xs, weight, layout)
+    }
+}
+
+/// The product without a gradient, with the leading dimensions of x flattened into rows.
+fn plain_product(
+    xs: &Tensor,
+    weight: &Tensor,
+    layout: WeightLayout,
+) -> candle_core::Result<Tensor> {
+    match layout {
+        WeightLayout::OutIn => rows_times_transposed(xs, weight),
+        WeightLayout::InOut => {
+            let mut dims = xs.dims().to_vec();
+            let in_dim = dims.pop().unwrap_or(0);
+            let rows: usize = dims.iter().product();
+            let product = xs.reshape((rows, in_dim))?.matmul(weight)?;
+            dims.push(weight.dim(1)?);
+            product.reshape(dims)
+        }
     }
 }
 
@@ -113,9 +216,10 @@ fn rows_times_transposed(xs: &Tensor, weight: &Tensor) -> candle_core::Result<Te
     product.reshape(dims)
 }
 
-/// The custom op behind [`matmul_by_transposed`] on the gradient path.
+/// The custom op behind [`frozen_weight_product`] on the gradient path.
 struct FrozenWeightMatmul {
     weight: Tensor,
+    layout: WeightLayout,
 }
 
 impl CustomOp1 for FrozenWeightMatmul {
@@ -136,7 +240,7 @@ impl CustomOp1 for FrozenWeightMatmul {
         };
         let values = data[start..end].to_vec();
         let xs = Tensor::from_vec(values, layout.shape(), &Device::Cpu)?;
-        let product = rows_times_transposed(&xs, &self.weight)?;
+        let product = plain_product(&xs, &self.weight, self.layout)?;
         let shape = product.shape().clone();
         Ok((
             CpuStorage::F32(product.flatten_all()?.to_vec1::<f32>()?),
@@ -153,12 +257,36 @@ impl CustomOp1 for FrozenWeightMatmul {
         let mut dims = grad_res.dims().to_vec();
         let out_dim = dims.pop().unwrap_or(0);
         let rows: usize = dims.iter().product();
-        let grad = grad_res
-            .contiguous()?
-            .reshape((rows, out_dim))?
-            .matmul(&self.weight)?;
-        dims.push(self.weight.dim(1)?);
+        let grad_rows = grad_res.contiguous()?.reshape((rows, out_dim))?;
+        // d(x·Wᵀ)/dx = grad·W; d(x·W)/dx = grad·Wᵀ.
+        let (grad, in_dim) = match self.layout {
+            WeightLayout::OutIn => (grad_rows.matmul(&self.weight)?, self.weight.dim(1)?),
+            WeightLayout::InOut => (grad_rows.matmul(&self.weight.t()?)?, self.weight.dim(0)?),
+        };
+        dims.push(in_dim);
         Ok(Some(grad.reshape(dims)?))
+    }
+}
+
+/// A token embedding kept as its transposed table [d_model, vocab] (how the checkpoint stores
+/// vocabulary matrices, see [`super::checkpoint::is_vocabulary_matrix`]).
+#[derive(Debug, Clone)]
+pub struct TokenEmbedding {
+    transposed: Tensor,
+}
+
+impl TokenEmbedding {
+    /// The embedding from its table stored [d_model, vocab].
+    pub fn from_transposed(transposed: Tensor) -> Self {
+        TokenEmbedding { transposed }
+    }
+
+    /// The rows of `ids` [tokens, d_model] (a gather of the table's columns).
+    pub fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        self.transposed
+            .index_select(&ids.flatten_all()?, 1)?
+            .t()?
+            .contiguous()
     }
 }
 
@@ -189,15 +317,23 @@ mod tests {
         let device = Device::Cpu;
         let weight = Tensor::randn(0f32, 1.0, (24, 16), &device)?;
         let bias = Tensor::randn(0f32, 1.0, 24, &device)?;
-        let layer = Linear::new(weight.clone(), Some(bias.clone()));
+        // The same layer with its weight stored [in, out].
+        let layers = [
+            Linear::new(weight.clone(), Some(bias.clone())),
+            Linear::in_out(weight.t()?.contiguous()?, Some(bias.clone())),
+        ];
         let reference = candle_nn::Linear::new(weight, Some(bias));
         // Rows on either side of the switch between weight-first and x·Wᵀ, batched and not.
-        for shape in [
+        for (shape, layer) in [
+            vec![1, 16],
             vec![3, 16],
             vec![MAX_WEIGHT_FIRST_ROWS, 16],
             vec![MAX_WEIGHT_FIRST_ROWS + 1, 16],
             vec![2, 50, 16],
-        ] {
+        ]
+        .into_iter()
+        .flat_map(|shape| layers.iter().map(move |layer| (shape.clone(), layer)))
+        {
             let xs = Tensor::randn(0f32, 1.0, shape.as_slice(), &device)?;
             let ours = layer.forward(&xs)?;
             assert_eq!(ours.dims()[..shape.len() - 1], shape[..shape.len() - 1]);
@@ -215,12 +351,29 @@ mod tests {
         let device = Device::Cpu;
         let weight = Tensor::randn(0f32, 1.0, (6, 4), &device)?;
         let bias = Tensor::randn(0f32, 1.0, 6, &device)?;
-        let layer = Linear::new(weight.clone(), Some(bias.clone()));
+        for layer in [
+            Linear::new(weight.clone(), Some(bias.clone())),
+            Linear::in_out(weight.t()?.contiguous()?, Some(bias.clone())),
+        ] {
+            check_linear_gradient(&layer, &weight, &bias)?;
+        }
+        Ok(())
+    }
+
+    /// `layer`'s forward and input gradient equal candle's `Linear` of `weight` [6, 4] and
+    /// `bias`, and it keeps no gradient for the weight.
+    fn check_linear_gradient(
+        layer: &Linear,
+        weight: &Tensor,
+        bias: &Tensor,
+    ) -> candle_core::Result<()> {
+        let device = Device::Cpu;
         let xs = Var::from_tensor(&Tensor::randn(0f32, 1.0, (3, 4), &device)?)?;
         let upstream = Tensor::randn(0f32, 1.0, (3, 6), &device)?;
 
         let ours = layer.forward(xs.as_tensor())?;
-        let reference = candle_nn::Linear::new(weight, Some(bias)).forward(xs.as_tensor())?;
+        let reference =
+            candle_nn::Linear::new(weight.clone(), Some(bias.clone())).forward(xs.as_tensor())?;
         let forward_gap = (&ours - &reference)?.abs()?.max_all()?.to_scalar::<f32>()?;
         assert!(forward_gap < 1e-6, "forward differs by {forward_gap}");
 

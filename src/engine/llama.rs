@@ -27,8 +27,13 @@ impl RmsNorm {
         })
     }
 
+    /// Composed ops on a gradient path (they have a backward pass), else candle-nn's one-pass op.
     fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        candle_nn::ops::rms_norm_slow(xs, &self.weight, self.eps)
+        if xs.track_op() {
+            candle_nn::ops::rms_norm_slow(xs, &self.weight, self.eps)
+        } else {
+            candle_nn::ops::rms_norm(&xs.contiguous()?, &self.weight, self.eps)
+        }
     }
 }
 
