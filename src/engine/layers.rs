@@ -260,10 +260,15 @@ impl CustomOp1 for FrozenWeightMatmul {
         let out_dim = dims.pop().unwrap_or(0);
         let rows: usize = dims.iter().product();
         let grad_rows = grad_res.contiguous()?.reshape((rows, out_dim))?;
-        // d(x·Wᵀ)/dx = grad·W; d(x·W)/dx = grad·Wᵀ.
+        // d(x·Wᵀ)/dx = grad·W; d(x·W)/dx = grad·Wᵀ, which is the product `rows_times_transposed`
+        // makes fast (the head's one-row gradient would otherwise take gemm's scalar
+        // matrix-vector path in wasm).
         let (grad, in_dim) = match self.layout {
             WeightLayout::OutIn => (grad_rows.matmul(&self.weight)?, self.weight.dim(1)?),
-            WeightLayout::InOut => (grad_rows.matmul(&self.weight.t()?)?, self.weight.dim(0)?),
+            WeightLayout::InOut => (
+                rows_times_transposed(&grad_rows, &self.weight)?,
+                self.weight.dim(0)?,
+            ),
         };
         dims.push(in_dim);
         Ok(Some(grad.reshape(dims)?))
