@@ -185,10 +185,31 @@ impl Bert {
         let Some(head) = &self.head else {
             return Ok(None);
         };
-        let transformed = self.activation.forward(&head.transform.forward(hidden)?)?;
         Ok(Some(
-            head.decoder.forward(&head.norm.forward(&transformed)?)?,
+            head.decoder.forward(&self.head_features(head, hidden)?)?,
         ))
+    }
+
+    /// The logit of token `target` alone [rows, 1] (see [`Linear::forward_one_output`]);
+    /// `None` without a head.
+    pub fn lm_head_logit(
+        &self,
+        hidden: &Tensor,
+        target: usize,
+    ) -> candle_core::Result<Option<Tensor>> {
+        let Some(head) = &self.head else {
+            return Ok(None);
+        };
+        Ok(Some(head.decoder.forward_one_output(
+            &self.head_features(head, hidden)?,
+            target,
+        )?))
+    }
+
+    /// The masked-LM head up to its decoder: dense → activation → LayerNorm.
+    fn head_features(&self, head: &MlmHead, hidden: &Tensor) -> candle_core::Result<Tensor> {
+        let transformed = self.activation.forward(&head.transform.forward(hidden)?)?;
+        head.norm.forward(&transformed)
     }
 
     /// The learned position table [max_positions, d_model].

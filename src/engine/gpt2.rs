@@ -143,6 +143,11 @@ impl Gpt2 {
         self.lm_head.forward(normed)
     }
 
+    /// The logit of token `target` alone [rows, 1] (see [`Linear::forward_one_output`]).
+    pub fn lm_head_logit(&self, normed: &Tensor, target: usize) -> candle_core::Result<Tensor> {
+        self.lm_head.forward_one_output(normed, target)
+    }
+
     /// The learned position table [max_positions, d_model].
     pub fn position_table(&self) -> &Tensor {
         &self.wpe

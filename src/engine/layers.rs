@@ -76,6 +76,21 @@ impl Linear {
 }
 
 impl Linear {
+    /// Output `index` alone for rows x [rows, in]: [rows, 1], differentiable in x. Saliency
+    /// differentiates one logit, and this is one column of the head instead of all of them
+    /// (and of the whole head's backward).
+    pub fn forward_one_output(&self, xs: &Tensor, index: usize) -> candle_core::Result<Tensor> {
+        let weights = match self.layout {
+            WeightLayout::OutIn => self.weight.narrow(0, index, 1)?.t()?.contiguous()?,
+            WeightLayout::InOut => self.weight.narrow(1, index, 1)?.contiguous()?,
+        };
+        let product = xs.matmul(&weights)?;
+        match &self.bias {
+            Some(bias) => product.broadcast_add(&bias.narrow(0, index, 1)?),
+            None => Ok(product),
+        }
+    }
+
     /// The layer on columns: given xᵀ [in, rows], returns yᵀ = W·xᵀ + b [out, rows], contiguous
     /// — the weight-first product without transposing it back to rows (see [`takes_columns`]).
     pub fn forward_columns(&self, xs_t: &Tensor) -> candle_core::Result<Tensor> {

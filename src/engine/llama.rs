@@ -172,4 +172,9 @@ impl Llama {
     pub fn lm_head(&self, normed: &Tensor) -> candle_core::Result<Tensor> {
         matmul_by_transposed(normed, &self.output)
     }
+
+    /// The logit of token `target` alone [rows, 1].
+    pub fn lm_head_logit(&self, normed: &Tensor, target: usize) -> candle_core::Result<Tensor> {
+        normed.matmul(&self.output.narrow(0, target, 1)?.t()?.contiguous()?)
+    }
 }

@@ -446,20 +446,27 @@ impl Model {
         self.lm_head_exists()?;
         let token_embeddings = Var::from_tensor(&self.embed_tokens(&self.input_tensor(ids)?)?)?;
         let pass = self.forward(token_embeddings.as_tensor(), false)?;
-        let logits = self
-            .lm_head(&pass.final_hidden.narrow(0, position, 1)?)?
-            .squeeze(0)?;
+        let hidden_row = pass.final_hidden.narrow(0, position, 1)?;
+        let vocab = self.config.vocab_size;
         let target_id = match target_id {
-            Some(id) if (id as usize) < logits.dim(0)? => id,
+            Some(id) if (id as usize) < vocab => id,
             Some(id) => {
                 return Err(EngineError::Input(format!(
-                    "target token id {id} is outside the vocabulary of {} tokens",
-                    logits.dim(0)?
+                    "target token id {id} is outside the vocabulary of {vocab} tokens"
                 )))
             }
-            None => logits.argmax(D::Minus1)?.to_scalar::<u32>()?,
+            // The top-1 token, from logits outside the gradient graph.
+            None => self
+                .lm_head(&hidden_row.detach())?
+                .squeeze(0)?
+                .argmax(D::Minus1)?
+                .to_scalar::<u32>()?,
         };
-        let gradients = logits.i(target_id as usize)?.backward()?;
+        // Only the target's logit is differentiated: one column of the head, not all of them.
+        let gradients = self
+            .target_logit(&hidden_row, target_id as usize)?
+            .sum_all()?
+            .backward()?;
         let gradient = gradients.get(token_embeddings.as_tensor()).ok_or_else(|| {
             EngineError::Compute("the target logit does not depend on the input embeddings".into())
         })?;
@@ -615,6 +622,17 @@ impl Model {
             Network::Encoder(_) => residual.clone(),
             Network::Llama(llama) => llama.final_norm(residual)?,
         })
+    }
+
+    /// The logit of token `target` alone [rows, 1], for saliency.
+    fn target_logit(&self, normed: &Tensor, target: usize) -> Result<Tensor> {
+        match &self.network {
+            Network::Gpt2(gpt2) => Ok(gpt2.lm_head_logit(normed, target)?),
+            Network::Llama(llama) => Ok(llama.lm_head_logit(normed, target)?),
+            Network::Encoder(bert) => bert.lm_head_logit(normed, target)?.ok_or_else(|| {
+                EngineError::NoPredictionHead(self.config.architecture.name().to_string())
+            }),
+        }
     }
 
     fn lm_head(&self, normed: &Tensor) -> Result<Tensor> {
