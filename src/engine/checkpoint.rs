@@ -369,8 +369,6 @@ impl Checkpoint {
     }
 }
 
-/// GPT-2's `h.N.attn.bias` / `h.N.attn.masked_bias`: constant mask buffers the engine rebuilds
-/// (4 MB each in the Hub's gpt2 file), not weights.
 /// Whether `name` is a [vocab, d_model] matrix the LM head multiplies by (GPT-2's tied `wte`,
 /// BERT's and DistilBERT's word embeddings and untied decoders), which the checkpoint stores
 /// transposed.
@@ -411,6 +409,8 @@ fn transposed(tensor: &Tensor) -> Result<Tensor> {
     Ok(out)
 }
 
+/// GPT-2's `h.N.attn.bias` / `h.N.attn.masked_bias`: constant mask buffers the engine rebuilds
+/// (4 MB each in the Hub's gpt2 file), not weights.
 fn is_causal_mask_buffer(name: &str) -> bool {
     name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias")
 }

@@ -73,9 +73,7 @@ impl Linear {
             bias,
         }
     }
-}
 
-impl Linear {
     /// Output `index` alone for rows x [rows, in]: [rows, 1], differentiable in x. Saliency
     /// differentiates one logit, and this is one column of the head instead of all of them
     /// (and of the whole head's backward).
@@ -143,14 +141,9 @@ impl Module for Linear {
     }
 }
 
-/// x·Wᵀ for x [.., in] and a frozen weight W [out, in]. When x is part of a gradient graph the
-/// product is a custom op whose backward returns grad·W for x and nothing for W.
-pub fn matmul_by_transposed(xs: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
-    frozen_weight_product(xs, weight, WeightLayout::OutIn)
-}
-
-/// x·Wᵀ (W [out, in]) or x·W (W [in, out]); on a gradient path a custom op whose backward
-/// returns only x's gradient.
+/// x·Wᵀ (W [out, in]) or x·W (W [in, out]) for x [.., in] and a frozen weight W. When x is part
+/// of a gradient graph the product is a custom op whose backward returns x's gradient (grad·W
+/// or grad·Wᵀ) and nothing for W.
 fn frozen_weight_product(
     xs: &Tensor,
     weight: &Tensor,
@@ -172,17 +165,15 @@ fn plain_product(
     weight: &Tensor,
     layout: WeightLayout,
 ) -> candle_core::Result<Tensor> {
-    match layout {
-        WeightLayout::OutIn => rows_times_transposed(xs, weight),
-        WeightLayout::InOut => {
-            let mut dims = xs.dims().to_vec();
-            let in_dim = dims.pop().unwrap_or(0);
-            let rows: usize = dims.iter().product();
-            let product = xs.reshape((rows, in_dim))?.matmul(weight)?;
-            dims.push(weight.dim(1)?);
-            product.reshape(dims)
-        }
-    }
+    let mut dims = xs.dims().to_vec();
+    let in_dim = dims.pop().unwrap_or(0);
+    let rows_of_x = xs.reshape((dims.iter().product::<usize>(), in_dim))?;
+    let (product, out_dim) = match layout {
+        WeightLayout::OutIn => (rows_times_transposed(&rows_of_x, weight)?, weight.dim(0)?),
+        WeightLayout::InOut => (rows_of_x.matmul(weight)?, weight.dim(1)?),
+    };
+    dims.push(out_dim);
+    product.reshape(dims)
 }
 
 /// Sets up candle's matmul (gemm) for this engine; cheap, and every model load calls it.
@@ -203,34 +194,29 @@ pub fn tune_matmul() {
 /// and 32 rows, mixed at 128, slower at 512; 64 is a guess between the measured 32 and 128.
 const MAX_WEIGHT_FIRST_ROWS: usize = 64;
 
-/// The plain product, with the leading dimensions of x flattened into rows.
+/// x·Wᵀ for rows x [rows, in] and W [out, in], without a gradient.
 ///
 /// For a few rows it is computed weight-first, (W·xᵀ)ᵀ: gemm works column-major, and handed
 /// x·Wᵀ it re-packs the whole weight on every call, while W·xᵀ lets it read W in place and pack
 /// only the small x. With many rows packing pays for itself and x·Wᵀ is faster (BENCHMARKS.md's
 /// floor table times both orders per shape: weight-first wins at 8 and 32 rows, loses at 512).
-fn rows_times_transposed(xs: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
-    let mut dims = xs.dims().to_vec();
-    let in_dim = dims.pop().unwrap_or(0);
-    let rows: usize = dims.iter().product();
-    let rows_of_x = xs.reshape((rows, in_dim))?;
-    let product = if rows == 1 && cfg!(target_arch = "wasm32") {
+fn rows_times_transposed(rows_of_x: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
+    let (rows, in_dim) = rows_of_x.dims2()?;
+    if rows == 1 && cfg!(target_arch = "wasm32") {
         // gemm gives a one-row product to its matrix-vector routine, which in wasm is scalar
         // code; with zero rows added it runs on the SIMD microkernel and still reads W once.
         // Measured on GPT-2's 1 × 768 × 50257 LM head when it was stored [vocab, d_model], W
         // cold, in Node's V8: 38.0 → 22.1 ms (4 rows; 2 rows 22.6), 2026-12-03. It now serves
         // one-row products such as DistilBERT's MLM transform and Llama's head (the checkpoint
         // stores the other heads [d_model, vocab]: x·E runs 14.4 ms).
-        let padding = Tensor::zeros((3, in_dim), xs.dtype(), xs.device())?;
-        let padded = Tensor::cat(&[&rows_of_x, &padding], 0)?;
-        weight.matmul(&padded.t()?)?.t()?.narrow(0, 0, 1)?
+        let padding = Tensor::zeros((3, in_dim), rows_of_x.dtype(), rows_of_x.device())?;
+        let padded = Tensor::cat(&[rows_of_x, &padding], 0)?;
+        weight.matmul(&padded.t()?)?.t()?.narrow(0, 0, 1)
     } else if rows <= MAX_WEIGHT_FIRST_ROWS {
-        weight.matmul(&rows_of_x.t()?)?.t()?
+        weight.matmul(&rows_of_x.t()?)?.t()
     } else {
-        rows_of_x.matmul(&weight.t()?)?
-    };
-    dims.push(weight.dim(0)?);
-    product.reshape(dims)
+        rows_of_x.matmul(&weight.t()?)
+    }
 }
 
 /// The custom op behind [`frozen_weight_product`] on the gradient path.

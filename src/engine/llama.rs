@@ -9,7 +9,7 @@ use super::checkpoint::Checkpoint;
 use super::config::ModelConfig;
 use super::forward::{ForwardPass, LayerRecord};
 use super::gguf::unpermute_rows;
-use super::layers::{matmul_by_transposed, Linear};
+use super::layers::Linear;
 
 /// Root-mean-square norm with a learned scale, differentiable (candle-nn's fused `RmsNorm`
 /// has no backward pass).
@@ -88,8 +88,8 @@ pub struct Llama {
     token_embd: Embedding,
     blocks: Vec<Block>,
     output_norm: RmsNorm,
-    /// [vocab, d_model]: `output.weight`, or the token embedding when tied.
-    output: Tensor,
+    /// The LM head, weight [vocab, d_model]: `output.weight`, or the token embedding when tied.
+    output: Linear,
 }
 
 impl Llama {
@@ -114,7 +114,7 @@ impl Llama {
             token_embd: Embedding::new(token_embd, cfg.d_model),
             blocks,
             output_norm: RmsNorm::load(vb.pp("output_norm"), cfg.d_model, cfg.layer_norm_eps)?,
-            output,
+            output: Linear::new(output, None),
         })
     }
 
@@ -170,11 +170,11 @@ impl Llama {
 
     /// Logits from normed rows [rows, d_model] → [rows, vocab].
     pub fn lm_head(&self, normed: &Tensor) -> candle_core::Result<Tensor> {
-        matmul_by_transposed(normed, &self.output)
+        self.output.forward(normed)
     }
 
     /// The logit of token `target` alone [rows, 1].
     pub fn lm_head_logit(&self, normed: &Tensor, target: usize) -> candle_core::Result<Tensor> {
-        normed.matmul(&self.output.narrow(0, target, 1)?.t()?.contiguous()?)
+        self.output.forward_one_output(normed, target)
     }
 }

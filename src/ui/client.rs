@@ -271,15 +271,9 @@ pub fn rotary(
 
 /// Asks for `layer`'s attention internals from the latest trace.
 pub fn layer(layer: usize) {
-    with_client(|client| {
-        let trace = client.latest_trace_id;
-        let id = client.next_id;
-        client.next_id += 1;
-        client.latest_analysis_ids[Analysis::Layer as usize] = id;
-        client.pending_analyses[Analysis::Layer as usize] =
-            Some(Request::Layer { id, trace, layer });
-        pump(client);
-    });
+    let mut trace = 0;
+    with_client(|client| trace = client.latest_trace_id);
+    request_analysis(Analysis::Layer, |id| Request::Layer { id, trace, layer });
 }
 
 /// How many candidates the predictions panel lists.
