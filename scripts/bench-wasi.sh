@@ -3,7 +3,7 @@
 # random GPT-2 small) compiled to wasm32-wasip1 with SIMD and run in Node's V8: the same wasm
 # engine code as the browser's worker, outside the browser. A benchmark, not a test.
 #   scripts/bench-wasi.sh [--tokens 32] [--runs 5] [--page-trace-only]
-# --page-trace-only times only the page's trace (Model::trace_for_page), e.g. under a profiler:
+# --page-trace-only times only the page's trace (Model::page_trace), e.g. under a profiler:
 #   node --cpu-prof scripts/run-wasi.mjs target/wasi/wasm32-wasip1/release/bench.wasm --tokens 32 --page-trace-only
 set -euo pipefail
 cd "$(dirname "$0")/.."
