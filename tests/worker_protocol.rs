@@ -486,39 +486,58 @@ fn positional_encodings_follow_the_formula_and_the_learned_table() {
 }
 
 #[test]
-fn the_matmul_benchmark_times_each_shape_three_ways_and_refuses_huge_ones() {
-    let request = Request::MatmulBenchmark {
-        id: 3,
-        shapes: vec![(4, 64, 32), (8, 32, 64)],
-        runs: 3,
-    };
-    let Response::MatmulTimes {
-        id,
-        stored_k_n_ms,
-        stored_n_k_ms,
-        weight_first_ms,
-    } = handle(&mut Session::default(), request)
-    else {
-        panic!("expected MatmulTimes")
-    };
-    assert_eq!(
-        (
+fn the_matmul_benchmark_times_each_shape_three_ways_warm_and_cold_and_refuses_huge_ones() {
+    // Warm (one weight per shape), and cold: 64 KiB of distinct weights, 8 copies of 32 × 64.
+    for cold_bytes in [0, 64 << 10] {
+        let request = Request::MatmulBenchmark {
+            id: 3,
+            shapes: vec![(4, 64, 32), (8, 32, 64)],
+            runs: 3,
+            cold_bytes,
+        };
+        let Response::MatmulTimes {
             id,
-            stored_k_n_ms.len(),
-            stored_n_k_ms.len(),
-            weight_first_ms.len()
-        ),
-        (3, 2, 2, 2)
-    );
-    assert!(stored_k_n_ms
-        .iter()
-        .chain(&stored_n_k_ms)
-        .chain(&weight_first_ms)
-        .all(|ms| ms.is_finite() && *ms >= 0.0));
+            stored_k_n_ms,
+            stored_n_k_ms,
+            weight_first_ms,
+        } = handle(&mut Session::default(), request)
+        else {
+            panic!("expected MatmulTimes")
+        };
+        assert_eq!(
+            (
+                id,
+                stored_k_n_ms.len(),
+                stored_n_k_ms.len(),
+                weight_first_ms.len()
+            ),
+            (3, 2, 2, 2)
+        );
+        assert!(stored_k_n_ms
+            .iter()
+            .chain(&stored_n_k_ms)
+            .chain(&weight_first_ms)
+            .all(|ms| ms.is_finite() && *ms >= 0.0));
+    }
+    let too_cold = Request::MatmulBenchmark {
+        id: 5,
+        shapes: vec![(4, 64, 32)],
+        runs: 1,
+        cold_bytes: 4 << 30,
+    };
+    let Response::Error {
+        id: Some(5),
+        message,
+    } = handle(&mut Session::default(), too_cold)
+    else {
+        panic!("expected an error for 4 GiB of cold weights")
+    };
+    assert!(message.contains("more than"), "{message}");
     let huge = Request::MatmulBenchmark {
         id: 4,
         shapes: vec![(100_000, 100_000, 100_000)],
         runs: 1,
+        cold_bytes: 0,
     };
     let Response::Error {
         id: Some(4),

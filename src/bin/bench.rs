@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use attention_explorer::engine::{Checkpoint, Model, ModelConfig, PredictionLogits, TextTokenizer};
+use attention_explorer::worker::protocol::{handle, Request, Response, Session};
 use candle_core::{Device, Tensor};
 
 /// A tokenizer with a one-word vocabulary: the benchmark feeds ids directly.
@@ -164,9 +165,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// The time of one pass's matmuls alone at the benchmarked model's shapes (LM head at one row),
-/// each shape timed as a plain candle matmul in the fastest of three orders — x·W with W [k,n],
-/// x·Wᵀ with W [n,k], and weight-first (W·xᵀ)ᵀ — as the browser benchmark's floor. Also prints
-/// each shape's three times.
+/// each shape timed by the worker's matmul benchmark (the browser benchmark's floor) in the
+/// fastest of its three orders — x·W with W [k,n], x·Wᵀ with W [n,k], and weight-first (W·xᵀ)ᵀ.
+/// Also prints each shape's three times, and the same with cold weights (each product on the
+/// next of 512 MB of distinct copies, as a forward pass reads its weights from memory).
 fn floor_ms(
     config: &ModelConfig,
     tokens: usize,
@@ -187,40 +189,34 @@ fn floor_ms(
         ((tokens, tokens, d / heads), heads * layers),
         ((1, d, vocab), 1),
     ];
+    let time = |shape: (usize, usize, usize), cold_bytes: usize| -> Result<[f64; 3], String> {
+        let request = Request::MatmulBenchmark {
+            id: 0,
+            shapes: vec![shape],
+            runs,
+            cold_bytes,
+        };
+        match handle(&mut Session::default(), request) {
+            Response::MatmulTimes {
+                stored_k_n_ms,
+                stored_n_k_ms,
+                weight_first_ms,
+                ..
+            } => Ok([stored_k_n_ms[0], stored_n_k_ms[0], weight_first_ms[0]]),
+            Response::Error { message, .. } => Err(message),
+            _ => Err("the matmul benchmark gave no times".into()),
+        }
+    };
     let mut total = 0.0;
-    println!(
-        "| m × k × n | x·W [k,n] ms | x·Wᵀ, W [n,k] ms | W·xᵀ, W [n,k] ms | W·xᵀ, cold W ms |"
-    );
-    println!("|---|---:|---:|---:|---:|");
-    for ((m, k, n), count) in shapes {
-        let x = Tensor::full(0.5f32, (m, k), &Device::Cpu)?;
-        let stored_k_n = Tensor::full(0.25f32, (k, n), &Device::Cpu)?;
-        let stored_n_k = Tensor::full(0.25f32, (n, k), &Device::Cpu)?;
-        let k_n = median_ms(runs, || {
-            x.matmul(&stored_k_n)?;
-            Ok(())
-        })?;
-        let n_k = median_ms(runs, || {
-            x.matmul(&stored_n_k.t()?)?;
-            Ok(())
-        })?;
-        let weight_first = median_ms(runs, || {
-            stored_n_k.matmul(&x.t()?)?.t()?;
-            Ok(())
-        })?;
-        // The model reads each weight once per pass, from memory rather than cache: the same
-        // product over enough distinct weights (≥ 256 MB) that none is cached when it is used.
-        let copies = (256usize << 20).div_ceil(n * k * 4).max(2);
-        let cold_weights = (0..copies)
-            .map(|_| Tensor::full(0.25f32, (n, k), &Device::Cpu))
-            .collect::<candle_core::Result<Vec<_>>>()?;
-        let cold = median_ms(runs, || {
-            for weight in &cold_weights {
-                weight.matmul(&x.t()?)?.t()?;
-            }
-            Ok(())
-        })? / copies as f64;
-        println!("| {m} × {k} × {n} | {k_n:.3} | {n_k:.3} | {weight_first:.3} | {cold:.3} |");
+    println!("| m × k × n | x·W [k,n] ms | x·Wᵀ, W [n,k] ms | W·xᵀ, W [n,k] ms | cold: x·W | cold: x·Wᵀ | cold: W·xᵀ |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (shape, count) in shapes {
+        let [k_n, n_k, weight_first] = time(shape, 0)?;
+        let [cold_k_n, cold_n_k, cold_weight_first] = time(shape, 512 << 20)?;
+        let (m, k, n) = shape;
+        println!(
+            "| {m} × {k} × {n} | {k_n:.3} | {n_k:.3} | {weight_first:.3} | {cold_k_n:.3} | {cold_n_k:.3} | {cold_weight_first:.3} |"
+        );
         total += count as f64 * k_n.min(n_k).min(weight_first);
     }
     Ok(total)

@@ -77,6 +77,11 @@ pub enum Request {
         id: u32,
         shapes: Vec<(usize, usize, usize)>,
         runs: usize,
+        /// 0: each product reuses one weight, which then sits in cache (the floor). Otherwise
+        /// each product takes the next of enough distinct weights to fill this many bytes, so
+        /// that, as in a forward pass, the weight comes from memory ("cold").
+        #[serde(default)]
+        cold_bytes: usize,
     },
     /// A test hook: the worker panics while handling it, as a bug in the engine would, so the
     /// tests can check that the page recovers. The page itself never sends it.
@@ -321,27 +326,46 @@ fn now_ms() -> f64 {
 /// tokens is 2·10¹⁰).
 const MAX_BENCHMARK_MACS: u64 = 40_000_000_000;
 
+/// The most memory a cold matmul benchmark may fill with copies of one weight, in bytes (wasm32
+/// has 4 GiB; one layout's copies are held at a time).
+const MAX_COLD_BYTES: usize = 1 << 30;
+
 fn time_matmuls(
     shapes: &[(usize, usize, usize)],
     runs: usize,
+    cold_bytes: usize,
 ) -> crate::engine::Result<[Vec<f64>; 3]> {
     let runs = runs.clamp(1, 50);
+    if cold_bytes > MAX_COLD_BYTES {
+        return Err(EngineError::Input(format!(
+            "cold_bytes {cold_bytes} is more than the {MAX_COLD_BYTES} bytes a cold matmul benchmark may fill"
+        )));
+    }
     // The floor runs under the engine's own matmul settings, whether or not a model is loaded.
     crate::engine::tune_matmul();
-    // Browsers round `performance.now()` to 0.1 ms without cross-origin isolation, so a small
-    // matmul is repeated until one sample lasts ~10 ms, and the sample divided.
-    let median = |work: &dyn Fn() -> candle_core::Result<Tensor>| -> crate::engine::Result<f64> {
+    // One sample is one product on each weight in turn. Browsers round `performance.now()` to
+    // 0.1 ms without cross-origin isolation, so a short sample is repeated until it lasts
+    // ~10 ms, and divided.
+    let ms_per_product = |weights: &[Tensor],
+                          product: &dyn Fn(&Tensor) -> candle_core::Result<Tensor>|
+     -> crate::engine::Result<f64> {
+        let sample = || -> candle_core::Result<()> {
+            for weight in weights {
+                product(weight)?;
+            }
+            Ok(())
+        };
         let start = now_ms();
-        work()?;
+        sample()?;
         let once = (now_ms() - start).max(0.01);
         let repeats = (10.0 / once).ceil().clamp(1.0, 1000.0) as usize;
         let mut times = Vec::with_capacity(runs);
         for _ in 0..runs {
             let start = now_ms();
             for _ in 0..repeats {
-                work()?;
+                sample()?;
             }
-            times.push((now_ms() - start) / repeats as f64);
+            times.push((now_ms() - start) / (repeats * weights.len().max(1)) as f64);
         }
         times.sort_by(f64::total_cmp);
         Ok(times[runs / 2])
@@ -353,15 +377,24 @@ fn time_matmuls(
                 "matmul {m}×{k}×{n} is empty or too large to time"
             )));
         }
+        let copies = match cold_bytes {
+            0 => 1,
+            bytes => bytes.div_ceil(k * n * 4).clamp(2, 10_000),
+        };
         // Constant operands: a matmul's time does not depend on the values, and drawing 77M
         // normal samples for GPT-2's head would take seconds in wasm (the benchmark times
         // these shapes beside every measured run).
+        let weights = |dims: (usize, usize)| -> candle_core::Result<Vec<Tensor>> {
+            (0..copies)
+                .map(|_| Tensor::full(0.25f32, dims, &Device::Cpu))
+                .collect()
+        };
         let x = Tensor::full(0.5f32, (m, k), &Device::Cpu)?;
-        let weight_k_n = Tensor::full(0.25f32, (k, n), &Device::Cpu)?;
-        let weight_n_k = Tensor::full(0.25f32, (n, k), &Device::Cpu)?;
-        k_n.push(median(&|| x.matmul(&weight_k_n))?);
-        n_k.push(median(&|| x.matmul(&weight_n_k.t()?))?);
-        weight_first.push(median(&|| weight_n_k.matmul(&x.t()?)?.t())?);
+        // One layout's copies at a time: cold copies of GPT-2's head fill ~0.6 GB.
+        k_n.push(ms_per_product(&weights((k, n))?, &|w| x.matmul(w))?);
+        let stored_n_k = weights((n, k))?;
+        n_k.push(ms_per_product(&stored_n_k, &|w| x.matmul(&w.t()?))?);
+        weight_first.push(ms_per_product(&stored_n_k, &|w| w.matmul(&x.t()?)?.t())?);
     }
     Ok([k_n, n_k, weight_first])
 }
@@ -370,8 +403,13 @@ fn time_matmuls(
 pub fn handle(session: &mut Session, request: Request) -> Response {
     let id = match &request {
         Request::CrashForTest => panic!("the test hook asked the worker to crash mid-request"),
-        Request::MatmulBenchmark { id, shapes, runs } => {
-            return time_matmuls(shapes, *runs).map_or_else(
+        Request::MatmulBenchmark {
+            id,
+            shapes,
+            runs,
+            cold_bytes,
+        } => {
+            return time_matmuls(shapes, *runs, *cold_bytes).map_or_else(
                 |e| Response::Error {
                     id: Some(*id),
                     message: e.to_string(),
