@@ -212,6 +212,7 @@ for (const [key, model] of Object.entries(MODELS)) {
     const predictRounds = await besideFloor(predictList, () => call('predictOnce', text));
     log(`${key} ${n} tokens: trace, each beside the floor`);
     const traceRounds = await besideFloor(traceList, () => call('traceOnce', text));
+    if (!traceRounds.every((r) => r.memoryBytes > 0)) throw new Error(`${key}: a trace reported no wasm memory`);
     log(`${key} ${n} tokens: switching layers`);
     const layerSwitchMs = await call('timeLayerSwitch', text, RUNS, model.layers);
     log(`${key} ${n} tokens: saliency`);
@@ -236,6 +237,7 @@ for (const [key, model] of Object.entries(MODELS)) {
                 traceRatio: median(traceRounds.map((r) => r.computeMs / r.floorMs)),
                 traceRatios: traceRounds.map((r) => r.computeMs / r.floorMs),
                 traceColdFloorMs: coldFloorMs(traceList),
+                memoryBytes: Math.max(...traceRounds.map((r) => r.memoryBytes)), weightBytes: load.parameters * 4,
                 traceFlops: flops(traceList), predictFlops: flops(predictList) });
   }
 }
@@ -359,6 +361,16 @@ lines.push('| file | raw MB | gzip -9 MB |');
 lines.push('|---|---:|---:|');
 for (const b of bundle) lines.push(`| ${b.file} | ${mb(b.raw)} | ${mb(b.gzip)} |`);
 lines.push(`| **downloaded by this browser** (${downloaded.map((b) => b.file).join(' + ')}) | ${mb(downloaded.reduce((s, b) => s + b.raw, 0))} | ${mb(downloaded.reduce((s, b) => s + b.gzip, 0))} |`);
+lines.push('');
+lines.push('## The worker\'s memory after tracing');
+lines.push('');
+lines.push('The worker\'s wasm memory after each case\'s trace rounds (the peak so far: wasm memory never shrinks), with the model loaded and the last trace\'s layers kept for layer requests.');
+lines.push('');
+lines.push('| model | tokens | wasm memory MB | ÷ f32 weight bytes |');
+lines.push('|---|---:|---:|---:|');
+for (const r of rows) {
+  lines.push(`| ${r.key === 'gpt2' ? 'GPT-2 small' : 'DistilBERT-base'} | ${r.n} | ${mb(r.memoryBytes)} | ${(r.memoryBytes / r.weightBytes).toFixed(2)} |`);
+}
 lines.push('');
 lines.push('## × floor of every round (full trace)');
 lines.push('');

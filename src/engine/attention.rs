@@ -36,14 +36,31 @@ pub struct AttentionRecord {
     pub k: Tensor,
     /// Values [heads, tokens, d_head], one per query head as for `k`.
     pub v: Tensor,
-    /// q·kᵀ/√d_head before any mask [heads, query, key].
+    /// q·kᵀ/√d_head before any mask [heads, query, key]. The masked scores the softmax read
+    /// are not kept (a trace derives them from these): they are as large (GPT-2 at 1024
+    /// tokens: 604 MB over 12 layers), and kept they brought the worker to the 4 GB that
+    /// wasm32 can address.
     pub scores: Tensor,
-    /// Scores with future keys set to −∞ for decoders (equal to `scores` for encoders).
-    pub masked_scores: Tensor,
     /// Softmax of the masked scores; every row sums to 1 [heads, query, key].
     pub probs: Tensor,
     /// probs·V, each head's output [heads, tokens, d_head].
     pub head_outputs: Tensor,
+}
+
+/// Attention weights from scores [.., query, key]: softmax over the keys, with every key after
+/// its query set to −∞ first when `causal` (so it gets exactly 0). Every row sums to 1.
+fn attention_probabilities(scores: &Tensor, causal: bool) -> candle_core::Result<Tensor> {
+    let masked_scores = if causal {
+        causal_mask(scores)?
+    } else {
+        scores.clone()
+    };
+    // Saliency needs the backward pass of the composed softmax; a trace takes the one-pass op.
+    if masked_scores.track_op() {
+        candle_nn::ops::softmax(&masked_scores, D::Minus1)
+    } else {
+        candle_nn::ops::softmax_last_dim(&masked_scores.contiguous()?)
+    }
 }
 
 impl SelfAttention {
@@ -85,17 +102,7 @@ impl SelfAttention {
         let (k, v) = (repeat_kv(k, group)?, repeat_kv(v, group)?);
 
         let scores = (q.matmul(&k.t()?)? * (1.0 / (d_head as f64).sqrt()))?;
-        let masked_scores = if self.causal {
-            causal_mask(&scores)?
-        } else {
-            scores.clone()
-        };
-        // Saliency needs the backward pass of the composed softmax; a trace takes the one-pass op.
-        let probs = if masked_scores.track_op() {
-            candle_nn::ops::softmax(&masked_scores, D::Minus1)?
-        } else {
-            candle_nn::ops::softmax_last_dim(&masked_scores.contiguous()?)?
-        };
+        let probs = attention_probabilities(&scores, self.causal)?;
         let head_outputs = probs.matmul(&v)?;
 
         let output = if columns {
@@ -116,7 +123,6 @@ impl SelfAttention {
             k,
             v,
             scores,
-            masked_scores,
             probs,
             head_outputs,
         });

@@ -8,7 +8,7 @@ use super::attention::AttentionRecord;
 pub struct LayerRecord {
     /// The rows attention reads: after ln_1 for GPT-2, the block input for BERT/DistilBERT.
     pub attention_input: Tensor,
-    /// Q, K, V, scores, mask, probabilities and head outputs.
+    /// Q, K, V, scores, probabilities and head outputs.
     pub attention: AttentionRecord,
     /// The attention output after the output projection, before the residual add [tokens, d_model].
     pub attention_output: Tensor,

@@ -373,6 +373,7 @@ fn receive(response: Response) {
             trace,
             layer_trace,
             compute_ms,
+            ..
         } => {
             if id == latest {
                 state.trace_ms.set(Some(compute_ms));

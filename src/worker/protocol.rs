@@ -9,8 +9,9 @@ use candle_core::{Device, Tensor};
 
 use crate::engine::{
     positional_encodings, rotary_view, sample_token, surviving_count, ByteSource, Candidate,
-    EngineError, LayerTensors, LayerTrace, LogitLens, Model, PageTrace, PositionalEncodings,
-    PredictionLogits, Predictions, RotaryView, Saliency, SamplingSettings, TokenizedText,
+    EngineError, LayerTensors, LayerTrace, LogitLens, Model, ModelConfig, PageTrace,
+    PositionalEncodings, PredictionLogits, Predictions, RotaryView, Saliency, SamplingSettings,
+    TokenizedText,
 };
 
 /// What the page asks of the worker. `id` ties a response to its request.
@@ -121,6 +122,9 @@ pub enum Response {
         layer_trace: Box<LayerTrace>,
         /// Milliseconds the worker spent tokenizing and tracing.
         compute_ms: f64,
+        /// The worker's wasm memory once this trace was made, in bytes: the peak so far (wasm
+        /// memory never shrinks), which includes encoding earlier responses.
+        wasm_memory_bytes: usize,
     },
     /// One layer's attention internals from the trace answered to request `trace`.
     Layer {
@@ -243,6 +247,45 @@ pub fn tokenize_within_limit(
     tokens.offsets.truncate(limit);
     tokens.special.truncate(limit);
     Ok((tokens, Some(original)))
+}
+
+/// Memory a browser gives the worker's wasm: wasm32 addresses 4 GiB.
+const WASM_MEMORY_BYTES: f64 = 4.0 * (1u64 << 30) as f64;
+/// Kept free of the estimate below: the allocator's slack and the response's encoding.
+const MEMORY_HEADROOM_BYTES: f64 = 384.0 * (1u64 << 20) as f64;
+/// A trace's memory beyond the weights, in attention-sized arrays (layers × heads × tokens² f32):
+/// the scores and weights it records, the weights copied for the page, and the softmax's
+/// temporaries. Measured in Chromium on GPT-2 small (2026-12-04): 2.34 GB at 1024 tokens,
+/// 0.68 GB at 512, i.e. 3.9 and 4.5 of them (rounded up).
+const TRACE_ATTENTION_COPIES: f64 = 5.0;
+/// The same for saliency, whose backward pass keeps every op's input (the composed softmax
+/// alone makes several arrays of that size per layer), with the last trace's layers the worker
+/// holds: GPT-2 small at 512 tokens took the worker to 3.63 GB, 20.3 of them beyond the
+/// weights; at 768 tokens the page crashed.
+const SALIENCY_ATTENTION_COPIES: f64 = 21.0;
+
+/// Refuses work whose attention arrays would not fit in the worker's wasm memory (a browser
+/// ends the page when it runs out), with the longest text that would.
+fn check_memory(
+    config: &ModelConfig,
+    weight_bytes: usize,
+    tokens: usize,
+    copies: f64,
+    what: &str,
+) -> crate::engine::Result<()> {
+    let per_token_squared = (config.n_layer * config.n_head * 4) as f64 * copies;
+    let available = WASM_MEMORY_BYTES - MEMORY_HEADROOM_BYTES - weight_bytes as f64;
+    let needed = per_token_squared * (tokens * tokens) as f64;
+    if needed <= available {
+        return Ok(());
+    }
+    let longest = (available.max(0.0) / per_token_squared).sqrt().floor() as usize;
+    Err(EngineError::Input(format!(
+        "{what} over {tokens} tokens would need about {:.1} GB of memory for the attention \
+         alone, more than the 4 GB a browser gives this page's model. Shorten the text to at \
+         most {longest} tokens.",
+        needed / 1e9
+    )))
 }
 
 /// Most positions the positional-encoding views compute (the similarity matrix is its square).
@@ -454,6 +497,13 @@ pub fn handle(session: &mut Session, request: Request) -> Response {
             }
             Request::Trace { id, text, layer } => {
                 let (tokens, truncated_from) = tokenize_within_limit(model, &text)?;
+                check_memory(
+                    &model.config,
+                    model.parameter_count * 4,
+                    tokens.ids.len(),
+                    TRACE_ATTENTION_COPIES,
+                    "A trace",
+                )?;
                 // The last trace's tensors go before this one's are made.
                 *last_layers = None;
                 let parts = model.page_trace(&tokens.ids)?;
@@ -472,6 +522,7 @@ pub fn handle(session: &mut Session, request: Request) -> Response {
                     trace: Box::new(parts.trace),
                     layer_trace: Box::new(layer_trace),
                     compute_ms: 0.0,
+                    wasm_memory_bytes: 0,
                 }
             }
             Request::Layer { id, trace, layer } => {
@@ -603,6 +654,13 @@ pub fn handle(session: &mut Session, request: Request) -> Response {
                 target,
             } => {
                 let (tokens, _) = tokenize_within_limit(model, &text)?;
+                check_memory(
+                    &model.config,
+                    model.parameter_count * 4,
+                    tokens.ids.len(),
+                    SALIENCY_ATTENTION_COPIES,
+                    "Saliency",
+                )?;
                 Response::Saliency {
                     id,
                     saliency: model.saliency(&tokens.ids, position, target)?,
@@ -614,4 +672,31 @@ pub fn handle(session: &mut Session, request: Request) -> Response {
         id,
         message: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// GPT-2 small's limits in the worker: a trace fits at its longest context, saliency at
+    /// 512 tokens (measured to fit) but not at 768 (measured to crash the page).
+    #[test]
+    fn memory_check_allows_what_fits_in_wasm32_and_names_the_longest_text() {
+        let config = ModelConfig::from_json(
+            br#"{"model_type":"gpt2","n_embd":768,"n_layer":12,"n_head":12,"n_positions":1024,"vocab_size":50257}"#,
+        )
+        .unwrap();
+        let weight_bytes = 124_439_808 * 4;
+        let check =
+            |tokens, copies| check_memory(&config, weight_bytes, tokens, copies, "Saliency");
+        assert!(check(1024, TRACE_ATTENTION_COPIES).is_ok());
+        assert!(check(512, SALIENCY_ATTENTION_COPIES).is_ok());
+        let Err(EngineError::Input(message)) = check(768, SALIENCY_ATTENTION_COPIES) else {
+            panic!("saliency over 768 tokens should be refused");
+        };
+        assert!(
+            message.contains("Saliency over 768 tokens") && message.contains("at most 529 tokens"),
+            "{message}"
+        );
+    }
 }

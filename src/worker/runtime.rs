@@ -66,7 +66,14 @@ pub fn start() {
                 *wasm_memory_bytes = memory_bytes();
                 *load_ms = now_ms() - started;
             }
-            Response::Trace { compute_ms, .. } => *compute_ms = now_ms() - started,
+            Response::Trace {
+                compute_ms,
+                wasm_memory_bytes,
+                ..
+            } => {
+                *compute_ms = now_ms() - started;
+                *wasm_memory_bytes = memory_bytes();
+            }
             _ => {}
         }
         post(&response);
