@@ -10,10 +10,10 @@ use candle_transformers::models::{bert, distilbert};
 
 fn our_last_hidden(model: &Model, ids: &[u32]) -> (Vec<usize>, Vec<f32>) {
     let trace = model.trace(ids).expect("trace");
-    let layers = trace.hidden_states.shape[0];
+    let layers = trace.page.hidden_states.shape[0];
     (
-        trace.hidden_states.shape[1..].to_vec(),
-        trace.hidden_states.slice(layers - 1).to_vec(),
+        trace.page.hidden_states.shape[1..].to_vec(),
+        trace.page.hidden_states.slice(layers - 1).to_vec(),
     )
 }
 

@@ -265,7 +265,7 @@ fn attention_rows_sum_to_one_and_decoders_never_see_the_future() {
             let trace = fixture.model.trace(&ids).expect("trace");
             common::check_attention_properties(
                 fixture.name,
-                &trace.attentions,
+                &trace.page.attentions,
                 config.architecture.is_causal(),
             );
             if config.architecture.is_causal() {

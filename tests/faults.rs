@@ -260,7 +260,7 @@ fn nan_and_infinite_weights_warn_but_load() {
     let ids = model.tokenize("The cat sat.").expect("tokens").ids;
     let trace = model.trace(&ids).expect("the trace still runs");
     assert!(
-        trace.attentions.data.iter().any(|v| v.is_nan()),
+        trace.page.attentions.data.iter().any(|v| v.is_nan()),
         "the NaN flows into the attention it feeds"
     );
     record(

@@ -44,8 +44,8 @@ fn query_heads_of_one_group_read_the_same_keys_and_values() {
     let fixture = tiny_llama();
     let ids = fixture.ids(0);
     let trace = fixture.model.trace(&ids).expect("trace");
-    assert_eq!(trace.n_kv_head, 2);
-    assert!(trace.position_embeddings.is_none());
+    assert_eq!(trace.page.n_kv_head, 2);
+    assert!(trace.page.position_embeddings.is_none());
     let [layers, heads, tokens, d_head] = trace.k.shape[..] else {
         panic!("k rank")
     };
@@ -62,7 +62,7 @@ fn query_heads_of_one_group_read_the_same_keys_and_values() {
         // Their queries differ, so their attention does too.
         assert_ne!(head(&trace.q, layer, 0), head(&trace.q, layer, 1));
     }
-    common::check_attention_properties(fixture.name, &trace.attentions, true);
+    common::check_attention_properties(fixture.name, &trace.page.attentions, true);
 }
 
 #[test]

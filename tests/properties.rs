@@ -30,7 +30,7 @@ fn attention_rows_sum_to_one_and_decoders_never_look_ahead() {
             ids.truncate(model.config.max_positions);
             let trace = model.trace(&ids).expect("trace");
             let n = ids.len();
-            for (row_index, row) in trace.attentions.data.chunks(n).enumerate() {
+            for (row_index, row) in trace.page.attentions.data.chunks(n).enumerate() {
                 let sum: f32 = row.iter().sum();
                 assert!(
                     (sum - 1.0).abs() < 1e-4,

@@ -156,13 +156,18 @@ fn the_page_trace_and_each_layer_on_request_equal_the_full_trace_after_serialisa
             trace.causal,
             trace.n_kv_head
         ),
-        (&full.input_ids, &full.tokens, full.causal, full.n_kv_head)
+        (
+            &full.page.input_ids,
+            &full.page.tokens,
+            full.page.causal,
+            full.page.n_kv_head
+        )
     );
-    assert_eq!(trace.token_embeddings, full.token_embeddings);
-    assert_eq!(trace.position_embeddings, full.position_embeddings);
-    assert_eq!(trace.embedding_sum, full.embedding_sum);
-    assert_eq!(trace.attentions, full.attentions);
-    assert_eq!(trace.hidden_states, full.hidden_states);
+    assert_eq!(trace.token_embeddings, full.page.token_embeddings);
+    assert_eq!(trace.position_embeddings, full.page.position_embeddings);
+    assert_eq!(trace.embedding_sum, full.page.embedding_sum);
+    assert_eq!(trace.attentions, full.page.attentions);
+    assert_eq!(trace.hidden_states, full.page.hidden_states);
 
     // Every layer on request is that layer of the full trace.
     let layer_of = |array: &attention_explorer::engine::Array, layer: usize| {

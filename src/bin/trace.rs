@@ -88,13 +88,13 @@ fn run(args: Args) -> Result<(), String> {
         }
     };
     let output = json!({
-        "input_ids": trace.input_ids,
-        "tokens": trace.tokens,
-        "token_embeddings": trace.token_embeddings.to_nested_json(),
-        "position_embeddings": trace.position_embeddings.as_ref().map(|table| table.to_nested_json()),
-        "n_kv_head": trace.n_kv_head,
-        "embedding_sum": trace.embedding_sum.to_nested_json(),
-        "attentions": trace.attentions.to_nested_json(),
+        "input_ids": trace.page.input_ids,
+        "tokens": trace.page.tokens,
+        "token_embeddings": trace.page.token_embeddings.to_nested_json(),
+        "position_embeddings": trace.page.position_embeddings.as_ref().map(|table| table.to_nested_json()),
+        "n_kv_head": trace.page.n_kv_head,
+        "embedding_sum": trace.page.embedding_sum.to_nested_json(),
+        "attentions": trace.page.attentions.to_nested_json(),
         "scores": trace.scores.to_nested_json(),
         "masked_scores": trace.masked_scores().to_nested_json(),
         "q": trace.q.to_nested_json(),
@@ -102,7 +102,7 @@ fn run(args: Args) -> Result<(), String> {
         "v": trace.v.to_nested_json(),
         "head_outputs": trace.head_outputs.to_nested_json(),
         "attention_outputs": trace.attention_outputs.to_nested_json(),
-        "hidden_states": trace.hidden_states.to_nested_json(),
+        "hidden_states": trace.page.hidden_states.to_nested_json(),
         "logits": trace.logits.as_ref().map(|l| l.to_nested_json()),
         "saliency": saliency,
     });
@@ -114,7 +114,7 @@ fn run(args: Args) -> Result<(), String> {
         eprintln!(
             "wrote {} ({} tokens, {} layers × {} heads)",
             args.out,
-            trace.input_ids.len(),
+            trace.page.input_ids.len(),
             model.config.n_layer,
             model.config.n_head
         );

@@ -105,9 +105,42 @@ impl Array {
     }
 }
 
-/// Everything the panels show about one input.
+/// Everything the engine records about one input (what the CLI writes): the page's part, and
+/// every layer's attention internals, MLP activations and logits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trace {
+    /// The embeddings, attention weights and hidden states the page receives.
+    #[serde(flatten)]
+    pub page: PageTrace,
+    /// Rows attention reads per layer [layer, token, d_model] (after ln_1 for GPT-2).
+    pub attention_inputs: Array,
+    /// Queries [layer, head, token, d_head].
+    pub q: Array,
+    /// Keys [layer, head, token, d_head].
+    pub k: Array,
+    /// Values [layer, head, token, d_head].
+    pub v: Array,
+    /// q·kᵀ/√d_head before masking [layer, head, query, key]. The masked scores the softmax
+    /// reads are not stored: [`Trace::masked_scores`] derives them from these and `causal`.
+    pub scores: Array,
+    /// probs·V per head [layer, head, token, d_head].
+    pub head_outputs: Array,
+    /// Attention output after the output projection [layer, token, d_model].
+    pub attention_outputs: Array,
+    /// MLP hidden layer after the activation [layer, token, d_ff]; only when asked for (it is
+    /// 4 × d_model values per token).
+    pub mlp_activations: Option<Array>,
+    /// Final logits at every position [token, vocab]; `None` for a model without a head.
+    pub logits: Option<Array>,
+}
+
+/// What the page receives for one input: every layer's attention weights (the overview draws
+/// them all), the embeddings and hidden states, but not the attention internals — those come one
+/// layer at a time as [`LayerTrace`]s, the layer on screen with the trace and any other on
+/// request. Sending every layer's scores, Q, K, V and head outputs at once made the worker → page
+/// copy a large share of a long text's trace (GPT-2 at 512 tokens: 470 MB instead of ~190).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PageTrace {
     /// The model family.
     pub architecture: Architecture,
     /// Whether attention was causally masked (decoders).
@@ -126,59 +159,9 @@ pub struct Trace {
     pub n_kv_head: usize,
     /// Their sum (+ segment embedding for BERT), before any norm [token, d_model].
     pub embedding_sum: Array,
-    /// Rows attention reads per layer [layer, token, d_model] (after ln_1 for GPT-2).
-    pub attention_inputs: Array,
-    /// Queries [layer, head, token, d_head].
-    pub q: Array,
-    /// Keys [layer, head, token, d_head].
-    pub k: Array,
-    /// Values [layer, head, token, d_head].
-    pub v: Array,
-    /// q·kᵀ/√d_head before masking [layer, head, query, key]. The masked scores the softmax
-    /// reads are not stored: [`Trace::masked_scores`] derives them from these and `causal`.
-    pub scores: Array,
     /// Attention probabilities, = HF `output_attentions` [layer, head, query, key].
     pub attentions: Array,
-    /// probs·V per head [layer, head, token, d_head].
-    pub head_outputs: Array,
-    /// Attention output after the output projection [layer, token, d_model].
-    pub attention_outputs: Array,
-    /// MLP hidden layer after the activation [layer, token, d_ff]; `None` in the page's trace
-    /// (no panel shows it, and it is 4 × d_model values per token to carry across).
-    pub mlp_activations: Option<Array>,
     /// = HF `output_hidden_states` [layer + 1, token, d_model] (GPT-2's last entry after ln_f).
-    pub hidden_states: Array,
-    /// Final logits at every position [token, vocab]; `None` for a model without a head.
-    pub logits: Option<Array>,
-}
-
-/// What the page receives for one input: every layer's attention weights (the overview draws
-/// them all), the embeddings and hidden states, but not the attention internals — those come one
-/// layer at a time as [`LayerTrace`]s, the layer on screen with the trace and any other on
-/// request. Sending every layer's scores, Q, K, V and head outputs at once made the worker → page
-/// copy a large share of a long text's trace (GPT-2 at 512 tokens: 470 MB instead of ~190).
-/// The fields mean what [`Trace`]'s fields of the same names mean.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PageTrace {
-    /// The model family.
-    pub architecture: Architecture,
-    /// Whether attention was causally masked (decoders).
-    pub causal: bool,
-    /// Token ids of the input.
-    pub input_ids: Vec<u32>,
-    /// Display strings of the tokens.
-    pub tokens: Vec<String>,
-    /// Token embedding rows [token, d_model].
-    pub token_embeddings: Array,
-    /// Position embedding rows [token, d_model]; `None` for rotary models.
-    pub position_embeddings: Option<Array>,
-    /// Key/value heads per layer (see [`Trace::n_kv_head`]).
-    pub n_kv_head: usize,
-    /// The embeddings' sum before any norm [token, d_model].
-    pub embedding_sum: Array,
-    /// Attention probabilities [layer, head, query, key].
-    pub attentions: Array,
-    /// = HF `output_hidden_states` [layer + 1, token, d_model].
     pub hidden_states: Array,
 }
 
@@ -279,7 +262,8 @@ impl PageTrace {
         })
     }
 
-    /// Whether the softmax gave `key` no weight for `query` (see [`Trace::is_masked`]).
+    /// Whether the softmax gave `key` no weight for `query`: a decoder's query never sees a
+    /// later token (the engine sets those scores to −∞ before the softmax).
     pub fn is_masked(&self, query: usize, key: usize) -> bool {
         self.causal && key > query
     }
@@ -294,14 +278,8 @@ impl PageTrace {
 }
 
 impl Trace {
-    /// Whether the softmax gave `key` no weight for `query`: a decoder's query never sees a
-    /// later token (the engine sets those scores to −∞ before the softmax).
-    pub fn is_masked(&self, query: usize, key: usize) -> bool {
-        self.causal && key > query
-    }
-
     /// The scores the softmax read [layer, head, query, key]: `scores`, with −∞ where
-    /// [`Trace::is_masked`]. Derived rather than stored — it would be as large as `scores`
+    /// [`PageTrace::is_masked`]. Derived rather than stored — it would be as large as `scores`
     /// (GPT-2 at 512 tokens: 151 MB) for nothing but the −∞ cells.
     pub fn masked_scores(&self) -> Array {
         let n_keys = self.scores.shape.last().copied().unwrap_or(0);
@@ -313,7 +291,7 @@ impl Trace {
             .enumerate()
             .map(|(i, &score)| {
                 let (query, key) = ((i / n_keys.max(1)) % n_queries.max(1), i % n_keys.max(1));
-                if self.is_masked(query, key) {
+                if self.page.is_masked(query, key) {
                     f32::NEG_INFINITY
                 } else {
                     score
@@ -346,28 +324,18 @@ impl Trace {
                     .collect::<Vec<_>>(),
             )
         };
-        let page = PageTrace::from_forward(config, input_ids, tokens, token_embeddings, pass)?;
         Ok(Trace {
-            architecture: page.architecture,
-            causal: page.causal,
-            input_ids: page.input_ids,
-            tokens: page.tokens,
-            token_embeddings: page.token_embeddings,
-            position_embeddings: page.position_embeddings,
-            n_kv_head: page.n_kv_head,
-            embedding_sum: page.embedding_sum,
+            page: PageTrace::from_forward(config, input_ids, tokens, token_embeddings, pass)?,
             attention_inputs: per_layer(|l| &l.attention_input)?,
             q: per_layer(|l| &l.attention.q)?,
             k: per_layer(|l| &l.attention.k)?,
             v: per_layer(|l| &l.attention.v)?,
             scores: per_layer(|l| &l.attention.scores)?,
-            attentions: page.attentions,
             head_outputs: per_layer(|l| &l.attention.head_outputs)?,
             attention_outputs: per_layer(|l| &l.attention_output)?,
             mlp_activations: with_mlp_activations
                 .then(|| per_layer(|l| &l.mlp_activations))
                 .transpose()?,
-            hidden_states: page.hidden_states,
             logits: logits.map(Array::from_tensor).transpose()?,
         })
     }

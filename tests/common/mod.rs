@@ -176,7 +176,7 @@ pub fn check_fixture(fixture: &Fixture) -> Vec<(String, f32)> {
         let masked_scores = trace.masked_scores();
         let mlp_activations = trace.mlp_activations.as_ref().expect("mlp activations");
         for (field, ours) in [
-            ("attentions", &trace.attentions),
+            ("attentions", &trace.page.attentions),
             ("scores", &trace.scores),
             ("masked_scores", &masked_scores),
             ("q", &trace.q),
@@ -185,7 +185,7 @@ pub fn check_fixture(fixture: &Fixture) -> Vec<(String, f32)> {
             ("head_outputs", &trace.head_outputs),
             ("attention_outputs", &trace.attention_outputs),
             ("mlp_activations", mlp_activations),
-            ("hidden_states", &trace.hidden_states),
+            ("hidden_states", &trace.page.hidden_states),
         ] {
             compare_array(&mut errors, field, ours, fixture.reference(i, field));
         }
