@@ -12,7 +12,7 @@ fn gpt2_fixture_matches_transformers_in_the_browser() {
     let fixture = fixture!("gpt2").load();
     common::assert_within_tolerance(fixture.name, &common::check_fixture(&fixture));
     let trace = fixture.model.trace(&fixture.ids(0)).expect("trace");
-    common::check_attention_properties(fixture.name, &trace.attentions, true);
+    common::check_attention_properties(fixture.name, &trace.page.attentions, true);
 }
 
 #[wasm_bindgen_test]
@@ -26,7 +26,7 @@ fn distilbert_fixture_matches_transformers_in_the_browser() {
     let fixture = fixture!("distilbert").load();
     common::assert_within_tolerance(fixture.name, &common::check_fixture(&fixture));
     let trace = fixture.model.trace(&fixture.ids(0)).expect("trace");
-    common::check_attention_properties(fixture.name, &trace.attentions, false);
+    common::check_attention_properties(fixture.name, &trace.page.attentions, false);
 }
 
 /// candle's matmul in this build, in the three orders the engine and the floor use, at shapes
