@@ -30,19 +30,21 @@ const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const site = makeBenchSite(ROOT);
 
 /** GPT-2 small and DistilBERT-base as the engine computes them: every matmul [m,k]×[k,n] of one
- *  forward pass, with how many times it runs. `logitRows`: rows sent through the LM head. */
+ *  forward pass, with how many times it runs and whether its right operand is a weight (read
+ *  from memory once per pass) or activations (attention's per-head products, in cache).
+ *  `logitRows`: rows sent through the LM head. */
 function forwardMatmuls(model, tokens, logitRows) {
   const { layers, d, ff, heads, vocab, mlmTransform } = model;
   const dHead = d / heads;
   const list = [
-    [[tokens, d, d], 4 * layers], // q, k, v, output projection
-    [[tokens, d, ff], layers],
-    [[tokens, ff, d], layers],
-    [[tokens, dHead, tokens], heads * layers], // scores = q kᵀ per head
-    [[tokens, tokens, dHead], heads * layers], // weights × v per head
+    [[tokens, d, d], 4 * layers, 'weight'], // q, k, v, output projection
+    [[tokens, d, ff], layers, 'weight'],
+    [[tokens, ff, d], layers, 'weight'],
+    [[tokens, dHead, tokens], heads * layers, 'activations'], // scores = q kᵀ per head
+    [[tokens, tokens, dHead], heads * layers, 'activations'], // weights × v per head
   ];
-  if (mlmTransform) list.push([[logitRows, d, d], 1]);
-  list.push([[logitRows, d, vocab], 1]);
+  if (mlmTransform) list.push([[logitRows, d, d], 1, 'weight']);
+  list.push([[logitRows, d, vocab], 1, 'weight']);
   return list;
 }
 const MODELS = {
@@ -113,12 +115,16 @@ log('timing matmuls (the floor)');
 await floorCall('startWorker');
 const shapeTimes = new Map();
 const allShapes = [];
+// The shapes whose right operand is a weight (forwardMatmuls): only these are timed cold.
+const weightShapes = new Set();
+const isWeightShape = (shape) => weightShapes.has(shape.join('x'));
 for (const key of Object.keys(MODELS)) {
   for (const n of LENGTHS) {
     for (const rows of [n, 1]) {
-      for (const [shape] of forwardMatmuls(MODELS[key], n, rows)) {
+      for (const [shape, , operand] of forwardMatmuls(MODELS[key], n, rows)) {
         const id = shape.join('x');
         if (!shapeTimes.has(id)) { shapeTimes.set(id, null); allShapes.push(shape); }
+        if (operand === 'weight') weightShapes.add(id);
       }
     }
   }
@@ -138,8 +144,6 @@ for (const runs of [1, RUNS]) {
 // activations, which are in cache, so they keep their (warm) floor time.
 log(`timing matmuls with cold weights (${COLD_MB} MB of copies per shape, up to ${COLD_MAX_ROWS} rows)`);
 const coldTimes = new Map();
-// Weights only: the per-head products (k or n = d_head) multiply activations.
-const isWeightShape = ([, k, n]) => k * n >= 768 * 768;
 for (const shape of allShapes.filter((shape) => shape[0] <= COLD_MAX_ROWS && isWeightShape(shape))) {
   const { kn, nk, wf } = await floorCall('timeMatmuls', [shape], 3, COLD_MB << 20);
   coldTimes.set(shape.join('x'), { kn: kn[0], nk: nk[0], wf: wf[0] });

@@ -524,34 +524,35 @@ fn the_matmul_benchmark_times_each_shape_three_ways_warm_and_cold_and_refuses_hu
             .chain(&weight_first_ms)
             .all(|ms| ms.is_finite() && *ms >= 0.0));
     }
-    let too_cold = Request::MatmulBenchmark {
-        id: 5,
-        shapes: vec![(4, 64, 32)],
-        runs: 1,
-        cold_bytes: 4 << 30,
+    // What the worker answers to a benchmark it must refuse: the error's message.
+    let refusal = |shape: (usize, usize, usize), cold_bytes: usize| -> String {
+        let request = Request::MatmulBenchmark {
+            id: 5,
+            shapes: vec![shape],
+            runs: 1,
+            cold_bytes,
+        };
+        match handle(&mut Session::default(), request) {
+            Response::Error {
+                id: Some(5),
+                message,
+            } => message,
+            other => {
+                panic!("{shape:?} with {cold_bytes} cold bytes: expected an error, got {other:?}")
+            }
+        }
     };
-    let Response::Error {
-        id: Some(5),
-        message,
-    } = handle(&mut Session::default(), too_cold)
-    else {
-        panic!("expected an error for 4 GiB of cold weights")
-    };
-    assert!(message.contains("more than"), "{message}");
-    let huge = Request::MatmulBenchmark {
-        id: 4,
-        shapes: vec![(100_000, 100_000, 100_000)],
-        runs: 1,
-        cold_bytes: 0,
-    };
-    let Response::Error {
-        id: Some(4),
-        message,
-    } = handle(&mut Session::default(), huge)
-    else {
-        panic!("expected an error")
-    };
-    assert!(message.contains("too large"), "{message}");
+    let too_cold = refusal((4, 64, 32), 4 << 30);
+    assert!(too_cold.contains("more than"), "{too_cold}");
+    // Within the cap as asked, but two copies of a 640 MB weight (the least a cold timing
+    // uses) would not be.
+    let two_copies_too_many = refusal((1, 40_000, 4_000), 1 << 20);
+    assert!(
+        two_copies_too_many.contains("2 copies"),
+        "{two_copies_too_many}"
+    );
+    let huge = refusal((100_000, 100_000, 100_000), 0);
+    assert!(huge.contains("too large"), "{huge}");
 }
 
 #[test]

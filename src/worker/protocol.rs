@@ -420,10 +420,21 @@ fn time_matmuls(
                 "matmul {m}×{k}×{n} is empty or too large to time"
             )));
         }
+        // Cold: enough distinct copies to fill `cold_bytes`, and at least two, so that each
+        // product reads a weight the previous one did not.
+        let weight_bytes = k * n * std::mem::size_of::<f32>();
         let copies = match cold_bytes {
             0 => 1,
-            bytes => bytes.div_ceil(k * n * 4).clamp(2, 10_000),
+            bytes => bytes.div_ceil(weight_bytes).clamp(2, 10_000),
         };
+        if copies * weight_bytes > MAX_COLD_BYTES.max(weight_bytes) {
+            return Err(EngineError::Input(format!(
+                "timing {m}×{k}×{n} cold needs {copies} copies of its {:.0} MB weight, more than \
+                 the {MAX_COLD_BYTES} bytes a cold matmul benchmark may fill: time it warm \
+                 (cold_bytes 0)",
+                weight_bytes as f64 / 1e6
+            )));
+        }
         // Constant operands: a matmul's time does not depend on the values, and drawing 77M
         // normal samples for GPT-2's head would take seconds in wasm (the benchmark times
         // these shapes beside every measured run).
