@@ -47,6 +47,17 @@ function forwardMatmuls(model, tokens, logitRows) {
   list.push([[logitRows, d, vocab], 1, 'weight']);
   return list;
 }
+/** The matmuls of a saliency at `tokens`: the forward pass (the LM head at one row, for the
+ *  top-1 token) and the backward pass, which computes input gradients only: each weight's product
+ *  once more (grad·W), attention's per-head products twice each (∂q and ∂k from the scores'
+ *  gradient, ∂weights and ∂v from the output's), and one column of the LM head (left out). */
+function saliencyMatmuls(model, tokens) {
+  const forward = forwardMatmuls(model, tokens, 1);
+  const backward = forward
+    .filter(([[, , n]]) => n !== model.vocab)
+    .map(([shape, count, operand]) => [shape, operand === 'weight' ? count : 2 * count, operand]);
+  return [...forward, ...backward];
+}
 const MODELS = {
   gpt2: { folder: 'bench-models/gpt2-small', name: 'GPT-2 small (random weights, 124M)', layers: 12, d: 768, ff: 3072, heads: 12, vocab: 50257,
           text: (n) => 'the' + ' the'.repeat(n - 1), onnx: 'bench-models/gpt2-small/model.onnx',
@@ -242,7 +253,8 @@ for (const [key, model] of Object.entries(MODELS)) {
                 traceRatios: traceRounds.map((r) => r.computeMs / r.floorMs),
                 traceColdFloorMs: coldFloorMs(traceList),
                 memoryBytes: Math.max(...traceRounds.map((r) => r.memoryBytes)), weightBytes: load.parameters * 4,
-                traceFlops: flops(traceList), predictFlops: flops(predictList) });
+                traceFlops: flops(traceList), predictFlops: flops(predictList),
+                saliencyFlops: flops(saliencyMatmuls(model, n)) });
   }
 }
 
@@ -296,7 +308,8 @@ lines.push('**Floor** = the time of this forward pass\'s matmuls alone, each tim
   'the worker keeps the other layers\' internals and sends one when it is selected (**layer switch** = that request\'s round trip, median of the layers 2, 3, … in turn). ' +
   '**Transfer** = the rest of the trace\'s round trip (encoding, postMessage, reading it in the page; ' +
   'this page is plain JavaScript — the app also copies the arrays into its own wasm memory, which is not counted here). ' +
-  '**Predictions** = one forward pass and the top-10 at one position. **Saliency** = forward + backward (gradient × input).');
+  '**Predictions** = one forward pass and the top-10 at one position. **Saliency** = forward + backward (gradient × input). ' +
+  '**GFLOP/s** = the case\'s matmul FLOPs ÷ its time (saliency: the forward\'s and the backward\'s, which computes input gradients only — each weight\'s product once more, attention\'s per-head products twice).');
 lines.push('');
 lines.push('Every case (model × length) runs in fresh pages, each in its own renderer process: the measured page and the floor\'s ' +
   'page beside it (onnxruntime-web has a third), so this table is what a page that was just opened does. Until 2026-12-03 a ' +
@@ -307,8 +320,8 @@ lines.push('Every case (model × length) runs in fresh pages, each in its own re
   'access in its inner loop (vendor/README.md); since then `node scripts/bench-jit.mjs` measures 0.94–1.00 after ÷ before for ' +
   'the same triggers (two runs, 2026-12-03).');
 lines.push('');
-lines.push('| model | tokens | full trace ms | GFLOP/s | floor ms | × floor | cold floor ms | × cold floor | transfer ms | % of trace | layer switch ms | predictions ms | × floor | saliency ms | × predictions | ort, same head ms | ours ÷ ort | ort, all-positions logits ms | ours ÷ ort |');
-lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+lines.push('| model | tokens | full trace ms | GFLOP/s | floor ms | × floor | cold floor ms | × cold floor | transfer ms | % of trace | layer switch ms | predictions ms | GFLOP/s | × floor | saliency ms | GFLOP/s | × predictions | ort, same head ms | ours ÷ ort | ort, all-positions logits ms | ours ÷ ort |');
+lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
   const ort = (value) => (value === undefined ? '— | —' : `${ms(value.ms)} | ${value.ratio.toFixed(2)}`);
   const cold = r.traceColdFloorMs === null ? '— | —'
@@ -316,7 +329,8 @@ for (const r of rows) {
   lines.push(`| ${r.key === 'gpt2' ? 'GPT-2 small' : 'DistilBERT-base'} | ${r.n} | ${ms(r.trace.computeMs)} | ` +
     `${gflops(r.traceFlops, r.trace.computeMs)} | ${ms(r.traceFloorMs)} | ${r.traceRatio.toFixed(2)} | ${cold} | ` +
     `${ms(r.trace.transferMs)} | ${(100 * r.trace.transferMs / r.trace.computeMs).toFixed(1)} % | ${ms(r.layerSwitchMs)} | ${ms(r.predictMs)} | ` +
-    `${r.predictRatio.toFixed(2)} | ${ms(r.saliencyMs)} | ${(r.saliencyMs / r.predictMs).toFixed(2)} | ` +
+    `${gflops(r.predictFlops, r.predictMs)} | ${r.predictRatio.toFixed(2)} | ${ms(r.saliencyMs)} | ` +
+    `${gflops(r.saliencyFlops, r.saliencyMs)} | ${(r.saliencyMs / r.predictMs).toFixed(2)} | ` +
     `${ort(r.ort_next)} | ${ort(r.ort_all)} |`);
 }
 lines.push('');
