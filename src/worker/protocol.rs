@@ -344,9 +344,10 @@ impl Session {
     }
 }
 
-/// Milliseconds on a monotonic clock (the worker's `performance.now()` in the browser).
+/// Milliseconds on a monotonic clock (the worker's `performance.now()` in the browser; std's
+/// clock natively and in wasm32-wasip1, where `scripts/bench-wasi.sh` runs the engine).
 fn now_ms() -> f64 {
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
     {
         use wasm_bindgen::JsCast;
         js_sys::global()
@@ -354,7 +355,7 @@ fn now_ms() -> f64 {
             .performance()
             .map_or_else(js_sys::Date::now, |p| p.now())
     }
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     {
         static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
         START
