@@ -277,6 +277,48 @@ if (existsSync(join(ROOT, 'dist', SMOLLM2, 'model.gguf'))) {
               trace: await call('timeTrace', text, RUNS), saliencyMs: await call('timeSaliency', text, RUNS) };
 }
 
+// The app itself, which this benchmark page is not: reading a trace's message in the app copies
+// its arrays into the app's wasm memory, part of the worker → UI transfer. The app reports that
+// time (data-read-ms) beside the worker's (data-ms) on its trace line.
+log('the app: reading each trace out of the worker\'s message');
+const appReads = [];
+for (const key of Object.keys(MODELS)) {
+  const model = MODELS[key];
+  for (const n of LENGTHS) {
+    const texts = [model.text(n), model.text(n).replace(/^the/, 'a')];
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    page.on('pageerror', (error) => log(`app page error: ${error.message}`));
+    const folder = `bench-${model.folder.split('/').pop()}`;
+    await page.goto(`${origin}/?model=folder:${folder}&text=${encodeURIComponent(texts[0])}`);
+    // Every trace the app shows: the trace line's data-read-ms goes to -1 when a trace is asked
+    // for and to the read time when it arrives (an observer, as two traces may read alike).
+    await page.waitForFunction(() => {
+      const span = document.querySelector('[data-testid=trace-time]');
+      if (!span || span.dataset.readMs === '-1') return false;
+      window.benchTraceReads = [Number(span.dataset.readMs)];
+      new MutationObserver(() => {
+        if (span.dataset.readMs !== '-1') window.benchTraceReads.push(Number(span.dataset.readMs));
+      }).observe(span, { attributes: true, attributeFilter: ['data-read-ms'] });
+      return true;
+    }, null, { timeout: 300_000, polling: 50 });
+    const runs = [];
+    for (let run = 0; run < RUNS; run++) {
+      await page.fill('[data-testid=text]', texts[(run + 1) % 2]);
+      const handle = await page.waitForFunction((count) => window.benchTraceReads.length > count && [
+        window.benchTraceReads.at(-1), Number(document.querySelector('[data-testid=trace-time]').dataset.ms),
+      ], run + 1, { timeout: 300_000, polling: 50 });
+      const [readMs, workerMs] = await handle.jsonValue();
+      runs.push({ readMs, workerMs });
+    }
+    const tokens = await page.$$eval('[data-testid=token]', (chips) => chips.length);
+    if (tokens !== n) throw new Error(`the app traced ${tokens} tokens of ${model.name}, wanted ${n}`);
+    appReads.push({ key, n, readMs: median(runs.map((r) => r.readMs)), workerMs: median(runs.map((r) => r.workerMs)),
+                    share: median(runs.map((r) => r.readMs / r.workerMs)) });
+    await context.close();
+  }
+}
+
 await close();
 
 // The bundle.
@@ -379,6 +421,21 @@ lines.push('| file | raw MB | gzip -9 MB |');
 lines.push('|---|---:|---:|');
 for (const b of bundle) lines.push(`| ${b.file} | ${mb(b.raw)} | ${mb(b.gzip)} |`);
 lines.push(`| **downloaded by this browser** (${downloaded.map((b) => b.file).join(' + ')}) | ${mb(downloaded.reduce((s, b) => s + b.raw, 0))} | ${mb(downloaded.reduce((s, b) => s + b.gzip, 0))} |`);
+lines.push('');
+lines.push('## The app reading a trace');
+lines.push('');
+lines.push(`The app (index.html, same worker build) in a fresh page per case, the text given in the URL, then ${RUNS} retraces alternating two texts of the same length: ` +
+  'the worker\'s time for the trace, and the app\'s time to read the message (serde-wasm-bindgen copying the arrays into the app\'s wasm memory), which the benchmark page above, plain JavaScript, does not do. ' +
+  '**Worker → UI** = that read plus the benchmark page\'s transfer (table above), ÷ the trace.');
+lines.push('');
+lines.push('| model | tokens | worker\'s trace ms | app reads the message ms | ÷ trace | transfer above | worker → UI, ÷ trace |');
+lines.push('|---|---:|---:|---:|---:|---:|---:|');
+for (const a of appReads) {
+  const row = rows.find((r) => r.key === a.key && r.n === a.n);
+  const transfer = row.trace.transferMs / row.trace.computeMs;
+  lines.push(`| ${a.key === 'gpt2' ? 'GPT-2 small' : 'DistilBERT-base'} | ${a.n} | ${ms(a.workerMs)} | ${ms(a.readMs)} | ` +
+    `${(100 * a.share).toFixed(1)} % | ${(100 * transfer).toFixed(1)} % | ${(100 * (a.share + transfer)).toFixed(1)} % |`);
+}
 lines.push('');
 lines.push('## The worker\'s memory after tracing');
 lines.push('');

@@ -73,8 +73,13 @@ pub fn start(state: AppState) {
         }
     };
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        match serde_wasm_bindgen::from_value::<Response>(event.data()) {
-            Ok(response) => receive(response),
+        // Reading the message copies its arrays into this page's wasm memory: the page's share
+        // of a trace's transfer, which the trace reports beside the worker's time.
+        let started_ms = super::loader::now_seconds() * 1e3;
+        let response = serde_wasm_bindgen::from_value::<Response>(event.data());
+        let read_ms = super::loader::now_seconds() * 1e3 - started_ms;
+        match response {
+            Ok(response) => receive(response, read_ms),
             Err(e) => state
                 .error
                 .set(Some(trf("client.unreadable", &[("error", &e)]))),
@@ -163,6 +168,7 @@ pub fn trace(text: String) {
         let id = client.next_id;
         client.next_id += 1;
         client.latest_trace_id = id;
+        client.state.trace_read_ms.set(None);
         client.pending_tokenize = Some(Request::Tokenize {
             id,
             text: text.clone(),
@@ -326,7 +332,8 @@ fn pump(client: &mut Client) {
     }
 }
 
-fn receive(response: Response) {
+/// Applies one of the worker's answers; `read_ms` is how long reading its message took.
+fn receive(response: Response, read_ms: f64) {
     let Some((state, latest, analyses)) = CLIENT.with(|c| {
         c.borrow()
             .as_ref()
@@ -377,6 +384,7 @@ fn receive(response: Response) {
         } => {
             if id == latest {
                 state.trace_ms.set(Some(compute_ms));
+                state.trace_read_ms.set(Some(read_ms));
                 state.tokens.set(Some(tokens));
                 state.truncated_from.set(truncated_from);
                 state.trace.set(Some(Arc::new(*trace)));

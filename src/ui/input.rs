@@ -129,7 +129,8 @@ fn TokenChips() -> impl IntoView {
             <Show when=move || state.busy.get()>
                 <span class="busy" aria-live="polite">{tr("input.computing")}</span>
             </Show>
-            <span class="muted trace-time" data-testid="trace-time" data-ms=move || state.trace_ms.get().unwrap_or(-1.0).to_string()>
+            <span class="muted trace-time" data-testid="trace-time" data-ms=move || state.trace_ms.get().unwrap_or(-1.0).to_string()
+                data-read-ms=move || state.trace_read_ms.get().unwrap_or(-1.0).to_string()>
                 {move || state.trace_ms.get().filter(|_| state.tokens.with(|t| t.is_some())).map(|ms| trf("input.traced", &[("ms", &format!("{ms:.0}"))]))}
             </span>
         </div>

@@ -103,7 +103,8 @@ fn js_message(value: &JsValue) -> String {
         .unwrap_or_else(|| format!("{value:?}"))
 }
 
-fn now_seconds() -> f64 {
+/// Seconds on the page's monotonic clock (`performance.now()`).
+pub(crate) fn now_seconds() -> f64 {
     web_sys::window()
         .and_then(|w| w.performance())
         .map_or(0.0, |p| p.now() / 1000.0)

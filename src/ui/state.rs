@@ -159,6 +159,9 @@ pub struct AppState {
     pub worker_memory: RwSignal<Option<usize>>,
     /// How long the worker took for the current trace.
     pub trace_ms: RwSignal<Option<f64>>,
+    /// How long the page took to read the current trace out of the worker's message (copying
+    /// its arrays into the page's wasm memory); `None` while a new trace is on its way.
+    pub trace_read_ms: RwSignal<Option<f64>>,
     /// Bumped to reload the current source (after the worker was restarted).
     pub reload: RwSignal<u32>,
     /// Model loading progress.
@@ -255,6 +258,7 @@ impl AppState {
             model_bytes: RwSignal::new(None),
             worker_memory: RwSignal::new(None),
             trace_ms: RwSignal::new(None),
+            trace_read_ms: RwSignal::new(None),
             reload: RwSignal::new(0),
             load: RwSignal::new(LoadStatus::Idle),
             notice: RwSignal::new(None),

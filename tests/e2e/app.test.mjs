@@ -64,6 +64,9 @@ test('typing shows tokens; hovering and clicking a token sets the shared query t
   assert.equal(probabilities.length, 12, 'an encoder query attends to every token');
   assert.ok(Math.abs(probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-5, 'the weights sum to 1');
   assert.ok(probabilities.every((p) => p > 0), 'nothing is masked in an encoder');
+  // The trace reports the worker's time and the page's time to read the message (-1: none yet).
+  const [workerMs, readMs] = await page.$eval('[data-testid=trace-time]', (span) => [Number(span.dataset.ms), Number(span.dataset.readMs)]);
+  assert.ok(workerMs > 0 && readMs >= 0, `trace times ${workerMs} and ${readMs} ms`);
   await screenshot(page, 'tokens-and-pinned-query');
   await page.fill('[data-testid=text]', '   ');
   await page.waitForSelector('[data-testid=empty-hint]');
