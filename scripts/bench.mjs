@@ -349,7 +349,7 @@ lines.push('**Floor** = the time of this forward pass\'s matmuls alone, each tim
   'computed in the worker, and what the page receives first: every layer\'s attention weights (the overview draws them all), the embeddings, the hidden states, and the internals (Q, K, V, scores, head outputs, attention input and output) of the layer on screen; ' +
   'the worker keeps the other layers\' internals and sends one when it is selected (**layer switch** = that request\'s round trip, median of the layers 2, 3, … in turn). ' +
   '**Transfer** = the rest of the trace\'s round trip (encoding, postMessage, reading it in the page; ' +
-  'this page is plain JavaScript — the app also copies the arrays into its own wasm memory, which is not counted here). ' +
+  'this page is plain JavaScript — the app also copies the arrays into its own wasm memory: timed in the app itself, below). ' +
   '**Predictions** = one forward pass and the top-10 at one position. **Saliency** = forward + backward (gradient × input). ' +
   '**GFLOP/s** = the case\'s matmul FLOPs ÷ its time (saliency: the forward\'s and the backward\'s, which computes input gradients only — each weight\'s product once more, attention\'s per-head products twice).');
 lines.push('');
