@@ -68,6 +68,8 @@ const MODELS = {
 };
 /** The middle value (the upper one of an even count). */
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+/** A shape's floor: the fastest of its three orders ({kn, nk, wf} ms, see timeMatmuls). */
+const fastest = (t) => Math.min(t.kn, t.nk, t.wf);
 const flops = (list) => list.reduce((sum, [[m, k, n], count]) => sum + 2 * m * k * n * count, 0);
 
 const log = (...parts) => console.error(new Date().toISOString().slice(11, 19), ...parts);
@@ -163,12 +165,8 @@ for (const shape of allShapes.filter((shape) => shape[0] <= COLD_MAX_ROWS && isW
  *  shape was not timed cold. */
 const coldFloorMs = (list) => list.reduce((sum, [shape, count]) => {
   if (sum === null) return null;
-  if (!isWeightShape(shape)) {
-    const t = shapeTimes.get(shape.join('x'));
-    return sum + count * Math.min(t.kn, t.nk, t.wf);
-  }
-  const t = coldTimes.get(shape.join('x'));
-  return t ? sum + count * Math.min(t.kn, t.nk, t.wf) : null;
+  const t = (isWeightShape(shape) ? coldTimes : shapeTimes).get(shape.join('x'));
+  return t ? sum + count * fastest(t) : null;
 }, 0);
 
 /** The floor beside the work, so a machine that slows down or speeds up over minutes moves
@@ -178,7 +176,7 @@ const coldFloorMs = (list) => list.reduce((sum, [shape, count]) => {
 async function besideFloor(list, work) {
   const floor = async () => {
     const { kn, nk, wf } = await floorCall('timeMatmuls', list.map(([shape]) => shape), 1);
-    return list.reduce((sum, [, count], i) => sum + count * Math.min(kn[i], nk[i], wf[i]), 0);
+    return list.reduce((sum, [, count], i) => sum + count * fastest({ kn: kn[i], nk: nk[i], wf: wf[i] }), 0);
   };
   await work();
   const rounds = [];
@@ -465,8 +463,8 @@ for (const shape of allShapes) {
   const t = shapeTimes.get(shape.join('x'));
   const c = coldTimes.get(shape.join('x'));
   const f = 2 * shape[0] * shape[1] * shape[2];
-  const best = Math.min(t.kn, t.nk, t.wf);
-  const cold = c ? `${c.kn.toFixed(3)} | ${c.nk.toFixed(3)} | ${c.wf.toFixed(3)} | ${(Math.min(c.kn, c.nk, c.wf) / best).toFixed(2)}` : '— | — | — | —';
+  const best = fastest(t);
+  const cold = c ? `${c.kn.toFixed(3)} | ${c.nk.toFixed(3)} | ${c.wf.toFixed(3)} | ${(fastest(c) / best).toFixed(2)}` : '— | — | — | —';
   lines.push(`| ${shape.join(' × ')} | ${t.kn.toFixed(3)} | ${t.nk.toFixed(3)} | ${t.wf.toFixed(3)} | ${gflops(f, best)} | ${cold} |`);
 }
 const report = lines.join('\n') + '\n';

@@ -428,7 +428,7 @@ fn time_matmuls(
             0 => 1,
             bytes => bytes.div_ceil(weight_bytes).clamp(2, 10_000),
         };
-        if copies * weight_bytes > MAX_COLD_BYTES.max(weight_bytes) {
+        if cold_bytes > 0 && copies * weight_bytes > MAX_COLD_BYTES {
             return Err(EngineError::Input(format!(
                 "timing {m}×{k}×{n} cold needs {copies} copies of its {:.0} MB weight, more than \
                  the {MAX_COLD_BYTES} bytes a cold matmul benchmark may fill: time it warm \
