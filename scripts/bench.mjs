@@ -68,8 +68,8 @@ const MODELS = {
 };
 /** The middle value (the upper one of an even count). */
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-/** A shape's floor: the fastest of its three orders ({kn, nk, wf} ms, see timeMatmuls). */
-const fastest = (t) => Math.min(t.kn, t.nk, t.wf);
+/** A shape's floor: the fastest of its four orders ({kn, nk, wf, en} ms, see timeMatmuls). */
+const fastest = (t) => Math.min(t.kn, t.nk, t.wf, t.en);
 const flops = (list) => list.reduce((sum, [[m, k, n], count]) => sum + 2 * m * k * n * count, 0);
 
 const log = (...parts) => console.error(new Date().toISOString().slice(11, 19), ...parts);
@@ -147,8 +147,8 @@ for (const key of Object.keys(MODELS)) {
 for (const runs of [1, RUNS]) {
   for (let i = 0; i < allShapes.length; i += 4) {
     const batch = allShapes.slice(i, i + 4);
-    const { kn, nk, wf } = await floorCall('timeMatmuls', batch, runs);
-    batch.forEach((shape, j) => shapeTimes.set(shape.join('x'), { kn: kn[j], nk: nk[j], wf: wf[j] }));
+    const { kn, nk, wf, en } = await floorCall('timeMatmuls', batch, runs);
+    batch.forEach((shape, j) => shapeTimes.set(shape.join('x'), { kn: kn[j], nk: nk[j], wf: wf[j], en: en[j] }));
   }
 }
 
@@ -158,8 +158,8 @@ for (const runs of [1, RUNS]) {
 log(`timing matmuls with cold weights (${COLD_MB} MB of copies per shape, up to ${COLD_MAX_ROWS} rows)`);
 const coldTimes = new Map();
 for (const shape of allShapes.filter((shape) => shape[0] <= COLD_MAX_ROWS && isWeightShape(shape))) {
-  const { kn, nk, wf } = await floorCall('timeMatmuls', [shape], 3, COLD_MB << 20);
-  coldTimes.set(shape.join('x'), { kn: kn[0], nk: nk[0], wf: wf[0] });
+  const { kn, nk, wf, en } = await floorCall('timeMatmuls', [shape], 3, COLD_MB << 20);
+  coldTimes.set(shape.join('x'), { kn: kn[0], nk: nk[0], wf: wf[0], en: en[0] });
 }
 /** The floor of `list` with every weight cold (the fastest order per shape), or null when a
  *  shape was not timed cold. */
@@ -175,8 +175,8 @@ const coldFloorMs = (list) => list.reduce((sum, [shape, count]) => {
  *  before one run of `work` here. Resolves to every round's {floorMs, ...work's result}. */
 async function besideFloor(list, work) {
   const floor = async () => {
-    const { kn, nk, wf } = await floorCall('timeMatmuls', list.map(([shape]) => shape), 1);
-    return list.reduce((sum, [, count], i) => sum + count * fastest({ kn: kn[i], nk: nk[i], wf: wf[i] }), 0);
+    const { kn, nk, wf, en } = await floorCall('timeMatmuls', list.map(([shape]) => shape), 1);
+    return list.reduce((sum, [, count], i) => sum + count * fastest({ kn: kn[i], nk: nk[i], wf: wf[i], en: en[i] }), 0);
   };
   await work();
   const rounds = [];
@@ -338,7 +338,7 @@ lines.push(`Written by \`scripts/bench.sh\` on ${new Date().toISOString().slice(
   'shapes (timing does not depend on the values). This machine: 2 vCPUs — numbers are noisy; compare within one run.');
 lines.push('');
 lines.push('**Floor** = the time of this forward pass\'s matmuls alone, each timed as a candle matmul in the app\'s worker, run by a second page in its own renderer process (see below) ' +
-  '(the fastest of three: x·W with W [k,n], x·Wᵀ with W [n,k], and (W·xᵀ)ᵀ — the engine\'s own order), i.e. its FLOPs ÷ the browser\'s matmul rate at those shapes. Each shape is repeated for ~10 ms, so its weight is in cache; a forward pass reads each weight from memory once, which the floor does not count. ' +
+  '(the fastest of four: x·W with W [k,n], x·Wᵀ with W [n,k], (W·xᵀ)ᵀ, and x·Wᵀ as the engine\'s linear layers compute it — up to 64 rows (W·xᵀ)ᵀ split into four products over every fourth row of W), i.e. its FLOPs ÷ the browser\'s matmul rate at those shapes. Each shape is repeated for ~10 ms, so its weight is in cache; a forward pass reads each weight from memory once, which the floor does not count. ' +
   `**Cold floor** = the same sum with each weight's product timed cold: on the next of ${COLD_MB} MB of distinct copies of that weight (timed once, at the start, up to ${COLD_MAX_ROWS} rows; attention's per-head products, on activations, keep their floor time); ` +
   '**× cold floor** = the full trace\'s median ÷ the cold floor (minutes apart, so drift is not cancelled). The floor is timed ' +
   'right before every measured run (rounds alternate floor and run, after one warm-up run), and **× floor** is the median ' +
@@ -455,17 +455,17 @@ for (const r of rows) {
 lines.push('');
 lines.push('## The floor\'s matmuls (every shape, timed at the start after one warm-up pass)');
 lines.push('');
-lines.push(`Cold: the same three orders, each product on the next of ${COLD_MB} MB of distinct copies of the weight (median of 3), as a forward pass reads its weights.`);
+lines.push(`Cold: the same four orders, each product on the next of ${COLD_MB} MB of distinct copies of the weight (median of 3), as a forward pass reads its weights.`);
 lines.push('');
-lines.push('| m × k × n | x·W, W [k,n] ms | x·Wᵀ, W [n,k] ms | (W·xᵀ)ᵀ, W [n,k] ms | best GFLOP/s | cold: x·W ms | cold: x·Wᵀ ms | cold: (W·xᵀ)ᵀ ms | best cold ÷ best |');
-lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+lines.push('| m × k × n | x·W, W [k,n] ms | x·Wᵀ, W [n,k] ms | (W·xᵀ)ᵀ, W [n,k] ms | engine\'s x·Wᵀ ms | best GFLOP/s | cold: x·W ms | cold: x·Wᵀ ms | cold: (W·xᵀ)ᵀ ms | cold: engine\'s ms | best cold ÷ best |');
+lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const shape of allShapes) {
   const t = shapeTimes.get(shape.join('x'));
   const c = coldTimes.get(shape.join('x'));
   const f = 2 * shape[0] * shape[1] * shape[2];
   const best = fastest(t);
-  const cold = c ? `${c.kn.toFixed(3)} | ${c.nk.toFixed(3)} | ${c.wf.toFixed(3)} | ${(fastest(c) / best).toFixed(2)}` : '— | — | — | —';
-  lines.push(`| ${shape.join(' × ')} | ${t.kn.toFixed(3)} | ${t.nk.toFixed(3)} | ${t.wf.toFixed(3)} | ${gflops(f, best)} | ${cold} |`);
+  const cold = c ? `${c.kn.toFixed(3)} | ${c.nk.toFixed(3)} | ${c.wf.toFixed(3)} | ${c.en.toFixed(3)} | ${(fastest(c) / best).toFixed(2)}` : '— | — | — | — | —';
+  lines.push(`| ${shape.join(' × ')} | ${t.kn.toFixed(3)} | ${t.nk.toFixed(3)} | ${t.wf.toFixed(3)} | ${t.en.toFixed(3)} | ${gflops(f, best)} | ${cold} |`);
 }
 const report = lines.join('\n') + '\n';
 writeFileSync(resolve(ROOT, OUT), report);

@@ -505,6 +505,7 @@ fn the_matmul_benchmark_times_each_shape_three_ways_warm_and_cold_and_refuses_hu
             stored_k_n_ms,
             stored_n_k_ms,
             weight_first_ms,
+            engine_ms,
         } = handle(&mut Session::default(), request)
         else {
             panic!("expected MatmulTimes")
@@ -514,14 +515,16 @@ fn the_matmul_benchmark_times_each_shape_three_ways_warm_and_cold_and_refuses_hu
                 id,
                 stored_k_n_ms.len(),
                 stored_n_k_ms.len(),
-                weight_first_ms.len()
+                weight_first_ms.len(),
+                engine_ms.len()
             ),
-            (3, 2, 2, 2)
+            (3, 2, 2, 2, 2)
         );
         assert!(stored_k_n_ms
             .iter()
             .chain(&stored_n_k_ms)
             .chain(&weight_first_ms)
+            .chain(&engine_ms)
             .all(|ms| ms.is_finite() && *ms >= 0.0));
     }
     // What the worker answers to a benchmark it must refuse: the error's message.

@@ -26,7 +26,7 @@ pub use checkpoint::{to_half_precision, ByteSource, Checkpoint};
 pub use config::{Activation, Architecture, ModelConfig};
 pub use error::{EngineError, Result};
 pub use gguf::is_gguf;
-pub use layers::tune_matmul;
+pub use layers::{tune_matmul, Linear};
 pub use model::{
     Candidate, LensLayer, LogitLens, Model, PageTraceParts, PositionPredictions, PredictionLogits,
     Predictions, Saliency,

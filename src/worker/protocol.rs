@@ -5,11 +5,11 @@
 //! weights tensor by tensor from JS memory ([`Session::load`]).
 use serde::{Deserialize, Serialize};
 
-use candle_core::{Device, Tensor};
+use candle_core::{Device, Module, Tensor};
 
 use crate::engine::{
     positional_encodings, rotary_view, sample_token, surviving_count, ByteSource, Candidate,
-    EngineError, LayerTensors, LayerTrace, LogitLens, Model, ModelConfig, PageTrace,
+    EngineError, LayerTensors, LayerTrace, Linear, LogitLens, Model, ModelConfig, PageTrace,
     PositionalEncodings, PredictionLogits, Predictions, RotaryView, Saliency, SamplingSettings,
     TokenizedText,
 };
@@ -155,12 +155,14 @@ pub enum Response {
     /// The RoPE view.
     Rotary { id: u32, view: RotaryView },
     /// Median milliseconds per shape of a `MatmulBenchmark`: x·W with W `[k, n]`, x·Wᵀ with
-    /// W `[n, k]`, and the same weight-first, (W·xᵀ)ᵀ.
+    /// W `[n, k]`, the same weight-first, (W·xᵀ)ᵀ, and x·Wᵀ as the engine's linear layers
+    /// compute it (weight-first over strided rows for up to 64 rows, see `engine::Linear`).
     MatmulTimes {
         id: u32,
         stored_k_n_ms: Vec<f64>,
         stored_n_k_ms: Vec<f64>,
         weight_first_ms: Vec<f64>,
+        engine_ms: Vec<f64>,
     },
     /// A request failed; `message` is for the user.
     Error { id: Option<u32>, message: String },
@@ -378,7 +380,7 @@ fn time_matmuls(
     shapes: &[(usize, usize, usize)],
     runs: usize,
     cold_bytes: usize,
-) -> crate::engine::Result<[Vec<f64>; 3]> {
+) -> crate::engine::Result<[Vec<f64>; 4]> {
     let runs = runs.clamp(1, 50);
     if cold_bytes > MAX_COLD_BYTES {
         return Err(EngineError::Input(format!(
@@ -414,7 +416,8 @@ fn time_matmuls(
         times.sort_by(f64::total_cmp);
         Ok(times[runs / 2])
     };
-    let (mut k_n, mut n_k, mut weight_first) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut k_n, mut n_k, mut weight_first, mut engine) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for &(m, k, n) in shapes {
         if m == 0 || k == 0 || n == 0 || (m as u64) * (k as u64) * (n as u64) > MAX_BENCHMARK_MACS {
             return Err(EngineError::Input(format!(
@@ -450,8 +453,11 @@ fn time_matmuls(
         let stored_n_k = weights((n, k))?;
         n_k.push(ms_per_product(&stored_n_k, &|w| x.matmul(&w.t()?))?);
         weight_first.push(ms_per_product(&stored_n_k, &|w| w.matmul(&x.t()?)?.t())?);
+        engine.push(ms_per_product(&stored_n_k, &|w| {
+            Linear::new(w.clone(), None).forward(&x)
+        })?);
     }
-    Ok([k_n, n_k, weight_first])
+    Ok([k_n, n_k, weight_first, engine])
 }
 
 /// Runs one request against the loaded model.
@@ -469,11 +475,14 @@ pub fn handle(session: &mut Session, request: Request) -> Response {
                     id: Some(*id),
                     message: e.to_string(),
                 },
-                |[stored_k_n_ms, stored_n_k_ms, weight_first_ms]| Response::MatmulTimes {
-                    id: *id,
-                    stored_k_n_ms,
-                    stored_n_k_ms,
-                    weight_first_ms,
+                |[stored_k_n_ms, stored_n_k_ms, weight_first_ms, engine_ms]| {
+                    Response::MatmulTimes {
+                        id: *id,
+                        stored_k_n_ms,
+                        stored_n_k_ms,
+                        weight_first_ms,
+                        engine_ms,
+                    }
                 },
             )
         }
