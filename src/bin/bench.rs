@@ -166,8 +166,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// The time of one pass's matmuls alone at the benchmarked model's shapes (LM head at one row),
 /// each shape timed by the worker's matmul benchmark (the browser benchmark's floor) in the
-/// fastest of its three orders — x·W with W [k,n], x·Wᵀ with W [n,k], and weight-first (W·xᵀ)ᵀ.
-/// Also prints each shape's three times, and the same with cold weights (each product on the
+/// fastest of its four orders — x·W with W [k,n], x·Wᵀ with W [n,k], weight-first (W·xᵀ)ᵀ, and
+/// x·Wᵀ as the engine's linear layers compute it. Also prints each shape's four times, and the same with cold weights (each product on the
 /// next of 512 MB of distinct copies, as a forward pass reads its weights from memory).
 fn floor_ms(
     config: &ModelConfig,
@@ -189,7 +189,7 @@ fn floor_ms(
         ((tokens, tokens, d / heads), heads * layers),
         ((1, d, vocab), 1),
     ];
-    let time = |shape: (usize, usize, usize), cold_bytes: usize| -> Result<[f64; 3], String> {
+    let time = |shape: (usize, usize, usize), cold_bytes: usize| -> Result<[f64; 4], String> {
         let request = Request::MatmulBenchmark {
             id: 0,
             shapes: vec![shape],
@@ -201,23 +201,28 @@ fn floor_ms(
                 stored_k_n_ms,
                 stored_n_k_ms,
                 weight_first_ms,
+                engine_ms,
                 ..
-            } => Ok([stored_k_n_ms[0], stored_n_k_ms[0], weight_first_ms[0]]),
+            } => Ok([
+                stored_k_n_ms[0],
+                stored_n_k_ms[0],
+                weight_first_ms[0],
+                engine_ms[0],
+            ]),
             Response::Error { message, .. } => Err(message),
             _ => Err("the matmul benchmark gave no times".into()),
         }
     };
     let mut total = 0.0;
-    println!("| m × k × n | x·W [k,n] ms | x·Wᵀ, W [n,k] ms | W·xᵀ, W [n,k] ms | cold: x·W | cold: x·Wᵀ | cold: W·xᵀ |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("| m × k × n | x·W [k,n] ms | x·Wᵀ, W [n,k] ms | W·xᵀ, W [n,k] ms | engine's x·Wᵀ ms | cold: x·W | cold: x·Wᵀ | cold: W·xᵀ | cold: engine's |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (shape, count) in shapes {
-        let [k_n, n_k, weight_first] = time(shape, 0)?;
-        let [cold_k_n, cold_n_k, cold_weight_first] = time(shape, 512 << 20)?;
+        let warm = time(shape, 0)?;
+        let cold = time(shape, 512 << 20)?;
         let (m, k, n) = shape;
-        println!(
-            "| {m} × {k} × {n} | {k_n:.3} | {n_k:.3} | {weight_first:.3} | {cold_k_n:.3} | {cold_n_k:.3} | {cold_weight_first:.3} |"
-        );
-        total += count as f64 * k_n.min(n_k).min(weight_first);
+        let cells = |times: [f64; 4]| times.map(|ms| format!("{ms:.3}")).join(" | ");
+        println!("| {m} × {k} × {n} | {} | {} |", cells(warm), cells(cold));
+        total += count as f64 * warm.into_iter().fold(f64::INFINITY, f64::min);
     }
     Ok(total)
 }

@@ -96,7 +96,7 @@ impl Linear {
             // Not used so (see [`takes_columns`]), but correct: the row product, transposed.
             return self.forward(&xs_t.t()?)?.t()?.contiguous();
         }
-        weight_first_product(&self.weight, xs_t, self.bias.as_ref())
+        weight_first_product(&self.weight, xs_t, self.bias.as_ref(), WEIGHT_ROW_STRIDE)
     }
 }
 
@@ -207,22 +207,23 @@ fn rows_times_transposed(rows_of_x: &Tensor, weight: &Tensor) -> candle_core::Re
         // stores the other heads [d_model, vocab]: x·E runs 14.4 ms).
         let padding = Tensor::zeros((3, in_dim), rows_of_x.dtype(), rows_of_x.device())?;
         let padded = Tensor::cat(&[rows_of_x, &padding], 0)?;
-        weight_first_product(weight, &padded.t()?, None)?
+        weight_first_product(weight, &padded.t()?, None, WEIGHT_ROW_STRIDE)?
             .t()?
             .narrow(0, 0, 1)
     } else if rows <= MAX_WEIGHT_FIRST_ROWS {
-        weight_first_product(weight, &rows_of_x.t()?, None)?.t()
+        weight_first_product(weight, &rows_of_x.t()?, None, WEIGHT_ROW_STRIDE)?.t()
     } else {
         rows_of_x.matmul(&weight.t()?)
     }
 }
 
-/// How many products [`weight_first_product`] splits W·xᵀ into: product s takes W's rows s,
-/// s + 4, s + 8, …, so the four rows gemm's kernel reads side by side lie four rows apart.
-const WEIGHT_ROW_STRIDE: usize = 4;
+/// How many products [`weight_first_product`] splits W·xᵀ into in wasm: product s takes W's rows
+/// s, s + 4, s + 8, …, so the four rows gemm's kernel reads side by side lie four rows apart.
+/// Natively (multi-threaded gemm, AVX kernels) the split measured slower and is not made.
+const WEIGHT_ROW_STRIDE: usize = if cfg!(target_arch = "wasm32") { 4 } else { 1 };
 
 /// W·xᵀ + b [out, rows], contiguous, for W [out, in] (contiguous), xᵀ [in, rows] and an optional
-/// bias [out].
+/// bias [out], split into `stride` products when `stride` divides `out` (and is less).
 ///
 /// gemm's kernel (8 × 4 in wasm, vendor/README.md) reads four of W's rows side by side, four
 /// ascending streams. Handed W whole, those are four adjacent rows, 3 KB apart for d_model 768,
@@ -236,13 +237,13 @@ fn weight_first_product(
     weight: &Tensor,
     xs_t: &Tensor,
     bias: Option<&Tensor>,
+    stride: usize,
 ) -> candle_core::Result<Tensor> {
     let (out_dim, in_dim) = weight.dims2()?;
     let rows = xs_t.dim(1)?;
-    let stride = WEIGHT_ROW_STRIDE;
     // With one row per product candle would fold the products into one matmul that reads W as
     // if its rows were adjacent (its fold for a batch-invariant right operand).
-    if out_dim % stride != 0 || out_dim == stride {
+    if stride < 2 || out_dim % stride != 0 || out_dim == stride {
         let product = weight.matmul(xs_t)?;
         return match bias {
             Some(bias) => product.broadcast_add(&bias.unsqueeze(1)?),
@@ -371,10 +372,35 @@ mod tests {
 
     #[test]
     fn both_multiplication_orders_equal_candles_linear() -> candle_core::Result<()> {
-        // Outputs split into strided products (24), not split (10), and exactly one stride (4,
-        // where candle would misread a split).
-        for out_dim in [24, 10, WEIGHT_ROW_STRIDE] {
+        // Output sizes the wasm build splits into strided products (24), does not split (10),
+        // and must not split (4: candle would misread it).
+        for out_dim in [24, 10, 4] {
             check_both_orders(out_dim)?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn strided_weight_first_products_equal_the_plain_product() -> candle_core::Result<()> {
+        let device = Device::Cpu;
+        for (out_dim, stride) in [(24, 4), (24, 2), (24, 3), (10, 4), (4, 4), (8, 4)] {
+            let weight = Tensor::randn(0f32, 1.0, (out_dim, 16), &device)?;
+            let bias = Tensor::randn(0f32, 1.0, out_dim, &device)?;
+            // x's columns as a transposed view, as the layers pass them.
+            let xs_t = Tensor::randn(0f32, 1.0, (5, 16), &device)?.t()?;
+            let plain = weight.matmul(&xs_t)?;
+            for (bias, expected) in [
+                (None, plain.clone()),
+                (Some(&bias), plain.broadcast_add(&bias.unsqueeze(1)?)?),
+            ] {
+                let split = weight_first_product(&weight, &xs_t, bias, stride)?;
+                assert!(split.is_contiguous());
+                let gap = (split - expected)?.abs()?.max_all()?.to_scalar::<f32>()?;
+                assert!(
+                    gap < 1e-5,
+                    "{out_dim} rows, stride {stride}: differs by {gap}"
+                );
+            }
         }
         Ok(())
     }
