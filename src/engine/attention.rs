@@ -76,7 +76,13 @@ impl SelfAttention {
         // On columns (see `takes_columns`) a projection is [heads·d_head, tokens], and each head's
         // rows are a transposed view of it: no copy.
         let columns = takes_columns(xs);
-        let xs_t = xs.t()?;
+        // On columns, x's columns are copied out once for the three projections (each would
+        // otherwise make the same strided copy, see `Linear::forward_columns`).
+        let xs_t = if columns {
+            xs.t()?.contiguous()?
+        } else {
+            xs.t()?
+        };
         let project = |layer: &Linear, heads: usize| -> candle_core::Result<Tensor> {
             if columns {
                 layer

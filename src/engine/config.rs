@@ -74,18 +74,67 @@ impl Activation {
 }
 
 /// GELU with the tanh approximation, 0.5·x·(1 + tanh(u)) with u = √(2/π)·x·(1 + 0.044715·x²),
-/// computed as x·σ(2u) — the same function, since 0.5·(1 + tanh(u)) = σ(2u). Built from candle
-/// ops for two reasons: candle's own `gelu` calls libm's tanhf per element (~27 ns in wasm,
-/// ~10 % of a GPT-2 trace), and its backward calls `powf` twice per element (~20 % of a GPT-2
-/// saliency at 8 tokens); here each element costs one `exp` (in `sigmoid`, which stays finite
-/// for any input and whose backward uses its own result).
+/// computed as x·σ(2u) — the same function, since 0.5·(1 + tanh(u)) = σ(2u). Not candle's own
+/// `gelu`: it calls libm's tanhf per element (~27 ns in wasm, ~10 % of a GPT-2 trace), and its
+/// backward calls `powf` twice per element (~20 % of a GPT-2 saliency at 8 tokens). On a
+/// gradient path it is built from candle ops (one `exp` per element, in `sigmoid`, which stays
+/// finite for any input and whose backward uses its own result); without one it is a single
+/// pass, [`GeluTanhForward`].
 fn gelu_tanh(xs: &candle_core::Tensor) -> candle_core::Result<candle_core::Tensor> {
-    let sqrt_two_over_pi = (2.0 / std::f64::consts::PI).sqrt();
-    // 2·√(2/π)·(1 + 0.044715·x²), then times x: 2u.
+    if !xs.track_op() && xs.dtype() == candle_core::DType::F32 {
+        return xs.contiguous()?.apply_op1_no_bwd(&GeluTanhForward);
+    }
     let two_scale = xs
         .sqr()?
-        .affine(2.0 * 0.044715 * sqrt_two_over_pi, 2.0 * sqrt_two_over_pi)?;
+        .affine(2.0 * GELU_CUBIC * SQRT_TWO_OVER_PI, 2.0 * SQRT_TWO_OVER_PI)?;
     xs * candle_nn::ops::sigmoid(&(xs * two_scale)?)?
+}
+
+/// √(2/π), the tanh GELU's scale.
+const SQRT_TWO_OVER_PI: f64 = 0.797_884_560_802_865_4;
+/// The tanh GELU's cubic coefficient.
+const GELU_CUBIC: f64 = 0.044715;
+
+/// The tanh GELU (x·σ(2u), see [`gelu_tanh`]) in one pass over contiguous f32, four lanes at a
+/// time with `wide`'s vectorised exp: the op-by-op form makes five passes (each with its output
+/// allocated) and calls libm's scalar expf per element, ~3 % of GPT-2 small's 32-token trace in
+/// Node's V8 (CPU profile, 2026-12-04). No backward: the gradient path takes the op-by-op form.
+struct GeluTanhForward;
+
+impl candle_core::CustomOp1 for GeluTanhForward {
+    fn name(&self) -> &'static str {
+        "gelu-tanh-forward"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        use wide::f32x4;
+        let (candle_core::CpuStorage::F32(data), Some((start, end))) =
+            (storage, layout.contiguous_offsets())
+        else {
+            candle_core::bail!("gelu-tanh-forward expects contiguous f32 values")
+        };
+        let two_scale = f32x4::splat((2.0 * SQRT_TWO_OVER_PI) as f32);
+        let two_cubic = f32x4::splat((2.0 * GELU_CUBIC * SQRT_TWO_OVER_PI) as f32);
+        // x / (1 + exp(-2u)): exp overflowing to infinity gives 0, GELU's limit at -∞.
+        let gelu = |x: f32x4| x / (f32x4::ONE + (-(x * (two_scale + two_cubic * x * x))).exp());
+        let values = &data[start..end];
+        let mut output = Vec::with_capacity(values.len());
+        let mut lanes = values.chunks_exact(4);
+        for chunk in &mut lanes {
+            let x: [f32; 4] = chunk.try_into().map_err(candle_core::Error::wrap)?;
+            output.extend_from_slice(&gelu(f32x4::new(x)).to_array());
+        }
+        // The last 0–3 values through the same lanes, so every element gets the same exp.
+        let rest = lanes.remainder();
+        let mut last = [0f32; 4];
+        last[..rest.len()].copy_from_slice(rest);
+        output.extend_from_slice(&gelu(f32x4::new(last)).to_array()[..rest.len()]);
+        Ok((candle_core::CpuStorage::F32(output), layout.shape().clone()))
+    }
 }
 
 /// Everything the engine reads from config.json, with the family's field names unified.
