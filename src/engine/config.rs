@@ -66,7 +66,7 @@ impl Activation {
     pub fn forward(self, xs: &candle_core::Tensor) -> candle_core::Result<candle_core::Tensor> {
         match self {
             Activation::GeluTanh => gelu_tanh(xs),
-            Activation::GeluErf => xs.gelu_erf(),
+            Activation::GeluErf => gelu_erf(xs),
             Activation::Relu => xs.relu(),
             Activation::Silu => xs.silu(),
         }
@@ -79,10 +79,10 @@ impl Activation {
 /// backward calls `powf` twice per element (~20 % of a GPT-2 saliency at 8 tokens). On a
 /// gradient path it is built from candle ops (one `exp` per element, in `sigmoid`, which stays
 /// finite for any input and whose backward uses its own result); without one it is a single
-/// pass, [`GeluTanhForward`].
+/// pass, [`GeluForward`].
 fn gelu_tanh(xs: &candle_core::Tensor) -> candle_core::Result<candle_core::Tensor> {
     if !xs.track_op() && xs.dtype() == candle_core::DType::F32 {
-        return xs.contiguous()?.apply_op1_no_bwd(&GeluTanhForward);
+        return xs.contiguous()?.apply_op1_no_bwd(&GeluForward::Tanh);
     }
     let two_scale = xs
         .sqr()?
@@ -90,20 +90,73 @@ fn gelu_tanh(xs: &candle_core::Tensor) -> candle_core::Result<candle_core::Tenso
     xs * candle_nn::ops::sigmoid(&(xs * two_scale)?)?
 }
 
+/// Exact GELU, 0.5·x·(1 + erf(x/√2)): candle's `gelu_erf` on a gradient path (it has a backward
+/// pass), otherwise a single pass, [`GeluForward`]. candle's computes erf in f64, scalar: ~14 ns
+/// per element in wasm (Node's V8, 2026-12-04), ~8 ms of DistilBERT's 32-token trace.
+fn gelu_erf(xs: &candle_core::Tensor) -> candle_core::Result<candle_core::Tensor> {
+    if !xs.track_op() && xs.dtype() == candle_core::DType::F32 {
+        return xs.contiguous()?.apply_op1_no_bwd(&GeluForward::Erf);
+    }
+    xs.gelu_erf()
+}
+
 /// √(2/π), the tanh GELU's scale.
 const SQRT_TWO_OVER_PI: f64 = 0.797_884_560_802_865_4;
 /// The tanh GELU's cubic coefficient.
 const GELU_CUBIC: f64 = 0.044715;
 
-/// The tanh GELU (x·σ(2u), see [`gelu_tanh`]) in one pass over contiguous f32, four lanes at a
-/// time with `wide`'s vectorised exp: the op-by-op form makes five passes (each with its output
-/// allocated) and calls libm's scalar expf per element, ~3 % of GPT-2 small's 32-token trace in
-/// Node's V8 (CPU profile, 2026-12-04). No backward: the gradient path takes the op-by-op form.
-struct GeluTanhForward;
+/// A GELU in one pass over contiguous f32, four lanes at a time with `wide`'s vectorised exp.
+/// The op-by-op forms make several passes (each with its output allocated) and call scalar
+/// libm per element. No backward: gradient paths take the op-by-op forms.
+enum GeluForward {
+    /// x·σ(2u), see [`gelu_tanh`] (op by op: ~3 % of GPT-2 small's 32-token trace in Node's
+    /// CPU profile, 2.3 % in one pass, 2026-12-04).
+    Tanh,
+    /// 0.5·x·(1 + erf(x/√2)) with erf from Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5·10⁻⁷),
+    /// the approximation PyTorch's vectorised CPU erf uses.
+    Erf,
+}
 
-impl candle_core::CustomOp1 for GeluTanhForward {
+impl GeluForward {
+    /// The activation of four values.
+    fn lanes(&self, x: wide::f32x4) -> wide::f32x4 {
+        use wide::f32x4;
+        match self {
+            GeluForward::Tanh => {
+                let two_scale = f32x4::splat((2.0 * SQRT_TWO_OVER_PI) as f32);
+                let two_cubic = f32x4::splat((2.0 * GELU_CUBIC * SQRT_TWO_OVER_PI) as f32);
+                // x / (1 + exp(-2u)): exp overflowing to infinity gives 0, GELU's limit at -∞.
+                x / (f32x4::ONE + (-(x * (two_scale + two_cubic * x * x))).exp())
+            }
+            GeluForward::Erf => {
+                let z = (x * f32x4::splat(std::f32::consts::FRAC_1_SQRT_2)).abs();
+                let t = f32x4::ONE / (f32x4::ONE + f32x4::splat(0.327_591_1) * z);
+                let polynomial = [
+                    1.061_405_4,
+                    -1.453_152,
+                    1.421_413_8,
+                    -0.284_496_72,
+                    0.254_829_6,
+                ]
+                .iter()
+                .fold(f32x4::ZERO, |sum, &c| (sum + f32x4::splat(c)) * t);
+                // erfc(|x/√2|); 1 + erf(x/√2) is that for x < 0 (no cancellation) and 2 − it.
+                let erfc = polynomial * (-(z * z)).exp();
+                let one_plus_erf = x
+                    .simd_lt(f32x4::ZERO)
+                    .select(erfc, f32x4::splat(2.0) - erfc);
+                f32x4::splat(0.5) * x * one_plus_erf
+            }
+        }
+    }
+}
+
+impl candle_core::CustomOp1 for GeluForward {
     fn name(&self) -> &'static str {
-        "gelu-tanh-forward"
+        match self {
+            GeluForward::Tanh => "gelu-tanh-forward",
+            GeluForward::Erf => "gelu-erf-forward",
+        }
     }
 
     fn cpu_fwd(
@@ -115,24 +168,20 @@ impl candle_core::CustomOp1 for GeluTanhForward {
         let (candle_core::CpuStorage::F32(data), Some((start, end))) =
             (storage, layout.contiguous_offsets())
         else {
-            candle_core::bail!("gelu-tanh-forward expects contiguous f32 values")
+            candle_core::bail!("{} expects contiguous f32 values", self.name())
         };
-        let two_scale = f32x4::splat((2.0 * SQRT_TWO_OVER_PI) as f32);
-        let two_cubic = f32x4::splat((2.0 * GELU_CUBIC * SQRT_TWO_OVER_PI) as f32);
-        // x / (1 + exp(-2u)): exp overflowing to infinity gives 0, GELU's limit at -∞.
-        let gelu = |x: f32x4| x / (f32x4::ONE + (-(x * (two_scale + two_cubic * x * x))).exp());
         let values = &data[start..end];
         let mut output = Vec::with_capacity(values.len());
-        let mut lanes = values.chunks_exact(4);
-        for chunk in &mut lanes {
-            let x: [f32; 4] = chunk.try_into().map_err(candle_core::Error::wrap)?;
-            output.extend_from_slice(&gelu(f32x4::new(x)).to_array());
+        let mut quads = values.chunks_exact(4);
+        for quad in &mut quads {
+            let x: [f32; 4] = quad.try_into().map_err(candle_core::Error::wrap)?;
+            output.extend_from_slice(&self.lanes(f32x4::new(x)).to_array());
         }
-        // The last 0–3 values through the same lanes, so every element gets the same exp.
-        let rest = lanes.remainder();
+        // The last 0–3 values through the same lanes, so every element gets the same formula.
+        let rest = quads.remainder();
         let mut last = [0f32; 4];
         last[..rest.len()].copy_from_slice(rest);
-        output.extend_from_slice(&gelu(f32x4::new(last)).to_array()[..rest.len()]);
+        output.extend_from_slice(&self.lanes(f32x4::new(last)).to_array()[..rest.len()]);
         Ok((candle_core::CpuStorage::F32(output), layout.shape().clone()))
     }
 }
@@ -360,6 +409,34 @@ impl Fields<'_> {
 mod tests {
     use super::*;
     use candle_core::{Device, Tensor, Var};
+
+    /// The exact GELU equals candle's `gelu_erf` (erf in f64) without a gradient, in one pass
+    /// (the 3-value tail too), and keeps candle's op, with its backward, on a gradient path.
+    #[test]
+    fn erf_gelu_equals_candles() -> candle_core::Result<()> {
+        let device = Device::Cpu;
+        let mut values: Vec<f32> = (-60..=60).map(|i| i as f32 * 0.125).collect();
+        values.extend([-1000.0, -30.0, -12.0, 12.0, 30.0, 1000.0]);
+        let untracked = Tensor::new(values.as_slice(), &device)?;
+        let ours = Activation::GeluErf.forward(&untracked)?.to_vec1::<f32>()?;
+        let candles = untracked.gelu_erf()?.to_vec1::<f32>()?;
+        for ((x, ours), candles) in values.iter().zip(&ours).zip(&candles) {
+            // Far left, GELU is tiny: compare relatively there (erfc, not 1 + erf, so no
+            // cancellation), absolutely elsewhere.
+            let tolerance = 1e-6f32.max(candles.abs() * 1e-3);
+            assert!(
+                (ours - candles).abs() <= tolerance,
+                "x = {x}: {ours} vs candle's {candles}"
+            );
+        }
+        let xs = Var::from_tensor(&untracked.narrow(0, 0, 121)?)?;
+        let grads = Activation::GeluErf
+            .forward(xs.as_tensor())?
+            .sum_all()?
+            .backward()?;
+        assert!(grads.get(&xs).is_some(), "no gradient reached the input");
+        Ok(())
+    }
 
     /// Our GELU equals candle's `gelu`, with and without gradients, and its gradient is the
     /// exact derivative of the tanh formula (candle's own backward, with 6-digit constants,
