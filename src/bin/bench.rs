@@ -1,8 +1,9 @@
 //! Prints how long the engine takes natively on a GPT-2-small-shaped model with random weights
-//! (124M parameters, 12 layers × 12 heads, d_model 768): full trace, predictions only and
-//! saliency, median of N runs after one warm-up. A benchmark, not a test.
+//! (124M parameters, 12 layers × 12 heads, d_model 768) or a DistilBERT-base-shaped one (66M, 6
+//! layers; a [MASK] at the next-to-last position): full trace, predictions only and saliency,
+//! median of N runs after one warm-up. A benchmark, not a test.
 //!
-//! cargo run --release --bin bench -- [--tokens 32] [--runs 5] [--page-trace-only]
+//! cargo run --release --bin bench -- [--model gpt2|distilbert] [--tokens 32] [--runs 5] [--page-trace-only]
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -10,25 +11,42 @@ use attention_explorer::engine::{Checkpoint, Model, ModelConfig, PredictionLogit
 use attention_explorer::worker::protocol::{handle, Request, Response, Session};
 use candle_core::{Device, Tensor};
 
-/// A tokenizer with a one-word vocabulary: the benchmark feeds ids directly.
+/// A tokenizer whose vocabulary is only [UNK] and [MASK] (BERT's id 103): the benchmark feeds
+/// ids directly, and a masked LM finds its [MASK] by the token.
 const PLACEHOLDER_TOKENIZER: &str = r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],
   "normalizer":null,"pre_tokenizer":null,"post_processor":null,"decoder":null,
-  "model":{"type":"WordLevel","vocab":{"[UNK]":0},"unk_token":"[UNK]"}}"#;
+  "model":{"type":"WordLevel","vocab":{"[UNK]":0,"[MASK]":103},"unk_token":"[UNK]"}}"#;
+
+/// The [MASK] id of [`PLACEHOLDER_TOKENIZER`].
+const MASK_ID: u32 = 103;
+
+/// A model of `config_json` whose tensors are normal noise (name, shape, standard deviation).
+fn random_model(
+    config_json: &str,
+    tensors: Vec<(String, Vec<usize>, f32)>,
+) -> Result<Model, Box<dyn std::error::Error>> {
+    let tensors = tensors
+        .into_iter()
+        .map(|(name, shape, std)| Ok((name, Tensor::randn(0f32, std, shape, &Device::Cpu)?)))
+        .collect::<candle_core::Result<HashMap<_, _>>>()?;
+    Ok(Model::from_parts(
+        ModelConfig::from_json(config_json.as_bytes())?,
+        TextTokenizer::from_json(PLACEHOLDER_TOKENIZER.as_bytes())?,
+        Checkpoint::from_tensors(tensors)?,
+    )?)
+}
 
 fn gpt2_small() -> Result<Model, Box<dyn std::error::Error>> {
     let (vocab, positions, d, layers) = (50257usize, 1024usize, 768usize, 12usize);
-    let config = ModelConfig::from_json(
-        format!(r#"{{"model_type":"gpt2","n_embd":{d},"n_layer":{layers},"n_head":12,"n_positions":{positions},"vocab_size":{vocab}}}"#)
-            .as_bytes(),
-    )?;
-    let device = Device::Cpu;
-    let mut tensors = HashMap::new();
-    let mut add = |name: String, shape: &[usize], std: f64| -> candle_core::Result<()> {
-        tensors.insert(name, Tensor::randn(0f32, std as f32, shape, &device)?);
-        Ok(())
-    };
-    add("wte.weight".into(), &[vocab, d], 0.02)?;
-    add("wpe.weight".into(), &[positions, d], 0.01)?;
+    let config = format!(
+        r#"{{"model_type":"gpt2","n_embd":{d},"n_layer":{layers},"n_head":12,"n_positions":{positions},"vocab_size":{vocab}}}"#
+    );
+    let mut tensors = vec![
+        ("wte.weight".to_string(), vec![vocab, d], 0.02),
+        ("wpe.weight".to_string(), vec![positions, d], 0.01),
+        ("ln_f.weight".to_string(), vec![d], 0.02),
+        ("ln_f.bias".to_string(), vec![d], 0.02),
+    ];
     for i in 0..layers {
         for (name, shape) in [
             ("ln_1.weight", vec![d]),
@@ -44,17 +62,68 @@ fn gpt2_small() -> Result<Model, Box<dyn std::error::Error>> {
             ("mlp.c_proj.weight", vec![4 * d, d]),
             ("mlp.c_proj.bias", vec![d]),
         ] {
-            add(format!("h.{i}.{name}"), &shape, 0.02)?;
+            tensors.push((format!("h.{i}.{name}"), shape, 0.02));
         }
     }
-    add("ln_f.weight".into(), &[d], 0.02)?;
-    add("ln_f.bias".into(), &[d], 0.02)?;
-    let tokenizer = TextTokenizer::from_json(PLACEHOLDER_TOKENIZER.as_bytes())?;
-    Ok(Model::from_parts(
-        config,
-        tokenizer,
-        Checkpoint::from_tensors(tensors)?,
-    )?)
+    random_model(&config, tensors)
+}
+
+/// DistilBERT-base with its masked-LM head (the projector tied to the word embeddings).
+fn distilbert_base() -> Result<Model, Box<dyn std::error::Error>> {
+    let (vocab, positions, d, ff, layers) = (30522usize, 512usize, 768usize, 3072usize, 6usize);
+    let config = format!(
+        r#"{{"model_type":"distilbert","architectures":["DistilBertForMaskedLM"],"dim":{d},"n_layers":{layers},"n_heads":12,"hidden_dim":{ff},"max_position_embeddings":{positions},"vocab_size":{vocab}}}"#
+    );
+    let mut tensors = vec![
+        (
+            "distilbert.embeddings.word_embeddings.weight".to_string(),
+            vec![vocab, d],
+            0.02,
+        ),
+        (
+            "distilbert.embeddings.position_embeddings.weight".to_string(),
+            vec![positions, d],
+            0.02,
+        ),
+        ("vocab_transform.weight".to_string(), vec![d, d], 0.02),
+        ("vocab_projector.bias".to_string(), vec![vocab], 0.02),
+    ];
+    let linears = [
+        ("attention.q_lin", d, d),
+        ("attention.k_lin", d, d),
+        ("attention.v_lin", d, d),
+        ("attention.out_lin", d, d),
+        ("ffn.lin1", d, ff),
+        ("ffn.lin2", ff, d),
+    ];
+    let mut vectors = vec![
+        ("vocab_transform.bias".to_string(), d),
+        ("vocab_layer_norm".to_string(), d),
+        ("distilbert.embeddings.LayerNorm".to_string(), d),
+    ];
+    for i in 0..layers {
+        let layer = format!("distilbert.transformer.layer.{i}");
+        for (name, in_dim, out_dim) in linears {
+            tensors.push((
+                format!("{layer}.{name}.weight"),
+                vec![out_dim, in_dim],
+                0.02,
+            ));
+            vectors.push((format!("{layer}.{name}.bias"), out_dim));
+        }
+        vectors.push((format!("{layer}.sa_layer_norm"), d));
+        vectors.push((format!("{layer}.output_layer_norm"), d));
+    }
+    for (name, size) in vectors {
+        if name.ends_with(".bias") {
+            tensors.push((name, vec![size], 0.02));
+        } else {
+            // A LayerNorm: its weight and bias.
+            tensors.push((format!("{name}.weight"), vec![size], 0.02));
+            tensors.push((format!("{name}.bias"), vec![size], 0.02));
+        }
+    }
+    random_model(&config, tensors)
 }
 
 /// What the worker does for the page's trace: the page trace and the first layer's internals
@@ -86,9 +155,14 @@ fn median_ms(
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let (mut tokens, mut runs, mut page_trace_only) = (32usize, 5usize, false);
+    let mut model_name = "gpt2".to_string();
     while let Some(flag) = args.next() {
         if flag == "--page-trace-only" {
             page_trace_only = true;
+            continue;
+        }
+        if flag == "--model" {
+            model_name = args.next().ok_or("--model takes gpt2 or distilbert")?;
             continue;
         }
         let value: usize = args
@@ -100,20 +174,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--runs" => runs = value.max(1),
             _ => {
                 return Err(format!(
-                    "unknown flag {flag}; use --tokens N --runs N [--page-trace-only]"
+                    "unknown flag {flag}; use [--model gpt2|distilbert] --tokens N --runs N [--page-trace-only]"
                 )
                 .into())
             }
         }
     }
     let start = Instant::now();
-    let model = gpt2_small()?;
+    let (model, title) = match model_name.as_str() {
+        "gpt2" => (gpt2_small()?, "GPT-2 small"),
+        "distilbert" => (distilbert_base()?, "DistilBERT-base"),
+        other => return Err(format!("unknown model {other}; use gpt2 or distilbert").into()),
+    };
     eprintln!(
-        "built a random GPT-2 small ({} parameters) in {:.1} s",
+        "built a random {title} ({} parameters) in {:.1} s",
         model.parameter_count,
         start.elapsed().as_secs_f64()
     );
-    let ids: Vec<u32> = (0..tokens as u32).map(|i| (i * 7919) % 50257).collect();
+    let vocab = model.config.vocab_size as u32;
+    let mut ids: Vec<u32> = (0..tokens as u32).map(|i| (i * 7919) % vocab).collect();
+    if !model.config.architecture.is_causal() {
+        // A masked LM predicts at its [MASK]: the next-to-last token, before a final [SEP].
+        let position = tokens.saturating_sub(2);
+        *ids.get_mut(position).ok_or("--tokens must be at least 1")? = MASK_ID;
+    }
     if page_trace_only {
         // Only the page's trace, for a profiler (`node --cpu-prof scripts/run-wasi.mjs …`).
         let page_trace = median_ms(runs, || {
@@ -142,7 +226,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(())
     })?;
     println!(
-        "| engine (candle, {}, release) | GPT-2 small, {tokens} tokens | median of {runs} |",
+        "| engine (candle, {}, release) | {title}, {tokens} tokens | median of {runs} |",
         if cfg!(target_family = "wasm") {
             "wasm32"
         } else {
@@ -164,11 +248,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The time of one pass's matmuls alone at the benchmarked model's shapes (LM head at one row),
-/// each shape timed by the worker's matmul benchmark (the browser benchmark's floor) in the
-/// fastest of its four orders — x·W with W [k,n], x·Wᵀ with W [n,k], weight-first (W·xᵀ)ᵀ, and
-/// x·Wᵀ as the engine's linear layers compute it. Also prints each shape's four times, and the same with cold weights (each product on the
-/// next of 512 MB of distinct copies, as a forward pass reads its weights from memory).
+/// The time of one pass's matmuls alone at the benchmarked model's shapes (the head at one row,
+/// and a masked LM's transform before it), each shape timed by the worker's matmul benchmark (the
+/// browser benchmark's floor) in the fastest of its four orders — x·W with W [k,n], x·Wᵀ with
+/// W [n,k], weight-first (W·xᵀ)ᵀ, and x·Wᵀ as the engine's linear layers compute it. Also prints
+/// each shape's four times, and the same with cold weights (each product on the next of 512 MB
+/// of distinct copies, as a forward pass reads its weights from memory).
 fn floor_ms(
     config: &ModelConfig,
     tokens: usize,
@@ -181,12 +266,14 @@ fn floor_ms(
         config.vocab_size,
         config.n_layer,
     );
+    let masked_lm_transform = usize::from(!config.architecture.is_causal());
     let shapes = [
         ((tokens, d, d), 4 * layers),
         ((tokens, d, ff), layers),
         ((tokens, ff, d), layers),
         ((tokens, d / heads, tokens), heads * layers),
         ((tokens, tokens, d / heads), heads * layers),
+        ((1, d, d), masked_lm_transform),
         ((1, d, vocab), 1),
     ];
     let time = |shape: (usize, usize, usize), cold_bytes: usize| -> Result<[f64; 4], String> {
@@ -216,7 +303,7 @@ fn floor_ms(
     let mut total = 0.0;
     println!("| m × k × n | x·W [k,n] ms | x·Wᵀ, W [n,k] ms | W·xᵀ, W [n,k] ms | engine's x·Wᵀ ms | cold: x·W | cold: x·Wᵀ | cold: W·xᵀ | cold: engine's |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (shape, count) in shapes {
+    for (shape, count) in shapes.into_iter().filter(|&(_, count)| count > 0) {
         let warm = time(shape, 0)?;
         let cold = time(shape, 512 << 20)?;
         let (m, k, n) = shape;
