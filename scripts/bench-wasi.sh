@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The engine's benchmark (src/bin/bench.rs: trace, predictions, saliency and the floor of a
-# random GPT-2 small, or DistilBERT-base) compiled to wasm32-wasip1 with SIMD and run in Node's V8: the same wasm
-# engine code as the browser's worker, outside the browser. A benchmark, not a test.
+# random GPT-2 small, or DistilBERT-base) compiled to wasm32-wasip1 with SIMD and run in Node's
+# V8: the same wasm engine code as the browser's worker, outside the browser. Not a test.
 #   scripts/bench-wasi.sh [--model gpt2|distilbert] [--tokens 32] [--runs 5] [--page-trace-only]
 # --page-trace-only times only the page's trace (Model::page_trace), e.g. under a profiler:
 #   node --cpu-prof scripts/run-wasi.mjs target/wasi/wasm32-wasip1/release/bench.wasm --tokens 32 --page-trace-only

@@ -74,54 +74,48 @@ fn distilbert_base() -> Result<Model, Box<dyn std::error::Error>> {
     let config = format!(
         r#"{{"model_type":"distilbert","architectures":["DistilBertForMaskedLM"],"dim":{d},"n_layers":{layers},"n_heads":12,"hidden_dim":{ff},"max_position_embeddings":{positions},"vocab_size":{vocab}}}"#
     );
+    let noise = |name: String, shape: Vec<usize>| (name, shape, 0.02);
+    // A LayerNorm's weight and bias, or a linear layer's [out, in] weight and bias.
+    let norm = |name: &str| {
+        [
+            noise(format!("{name}.weight"), vec![d]),
+            noise(format!("{name}.bias"), vec![d]),
+        ]
+    };
+    let linear = |name: &str, in_dim: usize, out_dim: usize| {
+        [
+            noise(format!("{name}.weight"), vec![out_dim, in_dim]),
+            noise(format!("{name}.bias"), vec![out_dim]),
+        ]
+    };
     let mut tensors = vec![
-        (
-            "distilbert.embeddings.word_embeddings.weight".to_string(),
+        noise(
+            "distilbert.embeddings.word_embeddings.weight".into(),
             vec![vocab, d],
-            0.02,
         ),
-        (
-            "distilbert.embeddings.position_embeddings.weight".to_string(),
+        noise(
+            "distilbert.embeddings.position_embeddings.weight".into(),
             vec![positions, d],
-            0.02,
         ),
-        ("vocab_transform.weight".to_string(), vec![d, d], 0.02),
-        ("vocab_projector.bias".to_string(), vec![vocab], 0.02),
+        noise("vocab_projector.bias".into(), vec![vocab]),
     ];
-    let linears = [
-        ("attention.q_lin", d, d),
-        ("attention.k_lin", d, d),
-        ("attention.v_lin", d, d),
-        ("attention.out_lin", d, d),
-        ("ffn.lin1", d, ff),
-        ("ffn.lin2", ff, d),
-    ];
-    let mut vectors = vec![
-        ("vocab_transform.bias".to_string(), d),
-        ("vocab_layer_norm".to_string(), d),
-        ("distilbert.embeddings.LayerNorm".to_string(), d),
-    ];
+    tensors.extend(norm("distilbert.embeddings.LayerNorm"));
+    tensors.extend(linear("vocab_transform", d, d));
+    tensors.extend(norm("vocab_layer_norm"));
     for i in 0..layers {
         let layer = format!("distilbert.transformer.layer.{i}");
-        for (name, in_dim, out_dim) in linears {
-            tensors.push((
-                format!("{layer}.{name}.weight"),
-                vec![out_dim, in_dim],
-                0.02,
-            ));
-            vectors.push((format!("{layer}.{name}.bias"), out_dim));
+        for (name, in_dim, out_dim) in [
+            ("attention.q_lin", d, d),
+            ("attention.k_lin", d, d),
+            ("attention.v_lin", d, d),
+            ("attention.out_lin", d, d),
+            ("ffn.lin1", d, ff),
+            ("ffn.lin2", ff, d),
+        ] {
+            tensors.extend(linear(&format!("{layer}.{name}"), in_dim, out_dim));
         }
-        vectors.push((format!("{layer}.sa_layer_norm"), d));
-        vectors.push((format!("{layer}.output_layer_norm"), d));
-    }
-    for (name, size) in vectors {
-        if name.ends_with(".bias") {
-            tensors.push((name, vec![size], 0.02));
-        } else {
-            // A LayerNorm: its weight and bias.
-            tensors.push((format!("{name}.weight"), vec![size], 0.02));
-            tensors.push((format!("{name}.bias"), vec![size], 0.02));
-        }
+        tensors.extend(norm(&format!("{layer}.sa_layer_norm")));
+        tensors.extend(norm(&format!("{layer}.output_layer_norm")));
     }
     random_model(&config, tensors)
 }

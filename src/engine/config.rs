@@ -62,11 +62,24 @@ impl Activation {
         }
     }
 
-    /// Applies the activation; every branch has a backward pass for saliency.
+    /// Applies the activation; every branch has a backward pass for saliency. Without a gradient
+    /// a GELU on f32 is one pass ([`GeluForward`]).
     pub fn forward(self, xs: &candle_core::Tensor) -> candle_core::Result<candle_core::Tensor> {
+        let one_pass = match self {
+            Activation::GeluTanh => Some(GeluForward::Tanh),
+            Activation::GeluErf => Some(GeluForward::Erf),
+            Activation::Relu | Activation::Silu => None,
+        };
+        if let Some(op) =
+            one_pass.filter(|_| !xs.track_op() && xs.dtype() == candle_core::DType::F32)
+        {
+            return xs.contiguous()?.apply_op1_no_bwd(&op);
+        }
         match self {
             Activation::GeluTanh => gelu_tanh(xs),
-            Activation::GeluErf => gelu_erf(xs),
+            // candle's computes erf in f64, scalar: ~14 ns per element in wasm (Node's V8,
+            // 2026-12-04), ~8 ms of DistilBERT's 32-token trace; it has a backward pass.
+            Activation::GeluErf => xs.gelu_erf(),
             Activation::Relu => xs.relu(),
             Activation::Silu => xs.silu(),
         }
@@ -81,23 +94,10 @@ impl Activation {
 /// finite for any input and whose backward uses its own result); without one it is a single
 /// pass, [`GeluForward`].
 fn gelu_tanh(xs: &candle_core::Tensor) -> candle_core::Result<candle_core::Tensor> {
-    if !xs.track_op() && xs.dtype() == candle_core::DType::F32 {
-        return xs.contiguous()?.apply_op1_no_bwd(&GeluForward::Tanh);
-    }
     let two_scale = xs
         .sqr()?
         .affine(2.0 * GELU_CUBIC * SQRT_TWO_OVER_PI, 2.0 * SQRT_TWO_OVER_PI)?;
     xs * candle_nn::ops::sigmoid(&(xs * two_scale)?)?
-}
-
-/// Exact GELU, 0.5·x·(1 + erf(x/√2)): candle's `gelu_erf` on a gradient path (it has a backward
-/// pass), otherwise a single pass, [`GeluForward`]. candle's computes erf in f64, scalar: ~14 ns
-/// per element in wasm (Node's V8, 2026-12-04), ~8 ms of DistilBERT's 32-token trace.
-fn gelu_erf(xs: &candle_core::Tensor) -> candle_core::Result<candle_core::Tensor> {
-    if !xs.track_op() && xs.dtype() == candle_core::DType::F32 {
-        return xs.contiguous()?.apply_op1_no_bwd(&GeluForward::Erf);
-    }
-    xs.gelu_erf()
 }
 
 /// √(2/π), the tanh GELU's scale.
