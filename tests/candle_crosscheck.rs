@@ -13,7 +13,12 @@ fn our_last_hidden(model: &Model, ids: &[u32]) -> (Vec<usize>, Vec<f32>) {
     let layers = trace.page.hidden_states.shape[0];
     (
         trace.page.hidden_states.shape[1..].to_vec(),
-        trace.page.hidden_states.slice(layers - 1).to_vec(),
+        trace
+            .page
+            .hidden_states
+            .block(&[layers - 1])
+            .expect("a layer")
+            .to_vec(),
     )
 }
 

@@ -46,7 +46,7 @@ fn query_heads_of_one_group_read_the_same_keys_and_values() {
     let trace = fixture.model.trace(&ids).expect("trace");
     assert_eq!(trace.page.n_kv_head, 2);
     assert!(trace.page.position_embeddings.is_none());
-    let [layers, heads, tokens, d_head] = trace.k.shape[..] else {
+    let [layers, heads, tokens, d_head] = trace.attention.k.shape[..] else {
         panic!("k rank")
     };
     let head = |array: &attention_explorer::engine::Array, layer: usize, head: usize| {
@@ -56,11 +56,23 @@ fn query_heads_of_one_group_read_the_same_keys_and_values() {
     };
     for layer in 0..layers {
         // Query heads 0, 1 read key/value head 0; heads 2, 3 read head 1.
-        assert_eq!(head(&trace.k, layer, 0), head(&trace.k, layer, 1));
-        assert_eq!(head(&trace.v, layer, 2), head(&trace.v, layer, 3));
-        assert_ne!(head(&trace.k, layer, 1), head(&trace.k, layer, 2));
+        assert_eq!(
+            head(&trace.attention.k, layer, 0),
+            head(&trace.attention.k, layer, 1)
+        );
+        assert_eq!(
+            head(&trace.attention.v, layer, 2),
+            head(&trace.attention.v, layer, 3)
+        );
+        assert_ne!(
+            head(&trace.attention.k, layer, 1),
+            head(&trace.attention.k, layer, 2)
+        );
         // Their queries differ, so their attention does too.
-        assert_ne!(head(&trace.q, layer, 0), head(&trace.q, layer, 1));
+        assert_ne!(
+            head(&trace.attention.q, layer, 0),
+            head(&trace.attention.q, layer, 1)
+        );
     }
     common::check_attention_properties(fixture.name, &trace.page.attentions, true);
 }

@@ -171,10 +171,7 @@ fn the_page_trace_and_each_layer_on_request_equal_the_full_trace_after_serialisa
 
     // Every layer on request is that layer of the full trace.
     let layer_of = |array: &attention_explorer::engine::Array, layer: usize| {
-        attention_explorer::engine::Array {
-            shape: array.shape[1..].to_vec(),
-            data: array.slice(layer).to_vec(),
-        }
+        array.sub_array(layer).expect("the layer exists")
     };
     for layer in 0..2 {
         let Response::Layer {
@@ -193,21 +190,16 @@ fn the_page_trace_and_each_layer_on_request_equal_the_full_trace_after_serialisa
             panic!("expected layer {layer}")
         };
         assert_eq!(layer_trace.layer, layer);
+        let (ours, full) = (&layer_trace.internals, &full.attention);
+        assert_eq!(ours.attention_input, layer_of(&full.attention_input, layer));
+        assert_eq!(ours.q, layer_of(&full.q, layer));
+        assert_eq!(ours.k, layer_of(&full.k, layer));
+        assert_eq!(ours.v, layer_of(&full.v, layer));
+        assert_eq!(ours.scores, layer_of(&full.scores, layer));
+        assert_eq!(ours.head_outputs, layer_of(&full.head_outputs, layer));
         assert_eq!(
-            layer_trace.attention_inputs,
-            layer_of(&full.attention_inputs, layer)
-        );
-        assert_eq!(layer_trace.q, layer_of(&full.q, layer));
-        assert_eq!(layer_trace.k, layer_of(&full.k, layer));
-        assert_eq!(layer_trace.v, layer_of(&full.v, layer));
-        assert_eq!(layer_trace.scores, layer_of(&full.scores, layer));
-        assert_eq!(
-            layer_trace.head_outputs,
-            layer_of(&full.head_outputs, layer)
-        );
-        assert_eq!(
-            layer_trace.attention_outputs,
-            layer_of(&full.attention_outputs, layer)
+            ours.attention_output,
+            layer_of(&full.attention_output, layer)
         );
     }
     // Scores are sent before the mask; the page knows which the mask hid.
@@ -268,14 +260,15 @@ fn predictions_rescore_the_traced_logits_count_survivors_and_sample_reproducibly
     };
     // The page's trace has no all-positions logits (it shows none of them); the reference is
     // the model's full logits, computed apart.
-    let logits = session
+    let full = session
         .model()
         .expect("loaded")
-        .logits(&trace.input_ids)
-        .expect("logits")
-        .to_vec2::<f32>()
-        .expect("rows");
-    let last = logits.last().expect("a row").as_slice();
+        .trace(&trace.input_ids)
+        .expect("full trace");
+    let logits = full.logits.expect("logits");
+    let last = logits
+        .row(&[trace.input_ids.len() - 1])
+        .expect("the last row");
     let vocab = last.len();
     let predict =
         |session: &mut Session, settings: SamplingSettings, seed: Option<u64>| match handle(
@@ -640,12 +633,12 @@ fn a_gguf_file_loads_alone_and_every_request_works_on_it() {
     // placed at every position. At their own positions the score is the trace's score, and it
     // depends only on the distance (constant along diagonals).
     assert_eq!(layer_trace.layer, 1);
-    let [_, tokens, d_head] = layer_trace.q.shape[..] else {
+    let layer_trace = &layer_trace.internals;
+    let Some([_, _, d_head]) = layer_trace.q.dims() else {
         panic!("q rank")
     };
     let vector = |array: &attention_explorer::engine::Array, token: usize| {
-        let start = (2 * tokens + token) * d_head;
-        array.data[start..start + d_head].to_vec()
+        array.row(&[2, token]).expect("head 2's row").to_vec()
     };
     let Response::Rotary { view, .. } = handle(
         &mut session,
@@ -664,7 +657,7 @@ fn a_gguf_file_loads_alone_and_every_request_works_on_it() {
     assert_eq!(view.inverse_frequencies[0], 1.0);
     assert_eq!(view.relative_scores.shape, vec![12, 12]);
     let score = |m: usize, n: usize| view.relative_scores.data[m * 12 + n];
-    let traced = layer_trace.scores.data[(2 * tokens + 3) * tokens + 1];
+    let traced = layer_trace.scores.value(&[2, 3, 1]).expect("a score");
     assert!(
         (score(3, 1) - traced).abs() < 1e-4,
         "{} vs the trace's {traced}",

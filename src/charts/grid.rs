@@ -96,12 +96,11 @@ pub fn attention_grid(
     head: usize,
     options: GridOptions,
 ) -> Result<AttentionGrid> {
-    let [_, heads, tokens, _] = trace.attentions.shape[..] else {
+    let Some([layers, heads, tokens, _]) = trace.attentions.dims() else {
         return Err(crate::engine::EngineError::Input(
             "the trace has no attention matrix".into(),
         ));
     };
-    let layers = trace.attentions.shape[0];
     if layer >= layers || head >= heads {
         return Err(crate::engine::EngineError::Input(format!(
             "layer {} head {} does not exist: the model has {layers} layers of {heads} heads",
@@ -110,11 +109,7 @@ pub fn attention_grid(
         )));
     }
     let head_size = tokens * tokens;
-    let layer_start = layer * heads * head_size;
-    let head_matrix = |h: usize| {
-        let start = layer_start + h * head_size;
-        &trace.attentions.data[start..start + head_size]
-    };
+    let head_matrix = |h: usize| trace.attentions.block(&[layer, h]).unwrap_or_default();
     let mut matrix: Vec<f32> = if options.average_heads {
         (0..head_size)
             .map(|cell| (0..heads).map(|h| head_matrix(h)[cell]).sum::<f32>() / heads as f32)

@@ -1,7 +1,11 @@
 //! The one multi-head self-attention every architecture uses, instrumented: it can hand back
 //! every intermediate a student steps through (Q, K, V, scores, mask, softmax, weighted sum).
-use super::layers::{takes_columns, Linear};
-use candle_core::{Module, Tensor, D};
+use candle_core::{Tensor, D};
+
+use super::layers::Linear;
+use super::matmul::{merge_heads, LayerInput};
+use super::recorder::Recorder;
+use super::trace::AttentionInternals;
 
 /// The projections of one attention block, as [out, in] linear layers.
 #[derive(Debug, Clone)]
@@ -25,31 +29,46 @@ pub struct SelfAttention {
     pub causal: bool,
 }
 
-/// Every intermediate of one attention block, each with heads first.
-#[derive(Debug, Clone)]
-pub struct AttentionRecord {
-    /// Queries [heads, tokens, d_head], after the rotation for rotary models.
-    pub q: Tensor,
-    /// Keys [heads, tokens, d_head], after the rotation for rotary models. With grouped-query
-    /// attention each query head's row is the key/value head it reads, so heads in one group
-    /// hold the same keys.
-    pub k: Tensor,
-    /// Values [heads, tokens, d_head], one per query head as for `k`.
-    pub v: Tensor,
-    /// q·kᵀ/√d_head before any mask [heads, query, key]. The masked scores the softmax read
-    /// are not kept (a trace derives them from these): they are as large (GPT-2 at 1024
-    /// tokens: 604 MB over 12 layers), and kept they brought the worker to the 4 GB that
-    /// wasm32 can address.
-    pub scores: Tensor,
-    /// Softmax of the masked scores; every row sums to 1 [heads, query, key].
-    pub probs: Tensor,
-    /// probs·V, each head's output [heads, tokens, d_head].
-    pub head_outputs: Tensor,
+impl SelfAttention {
+    /// softmax(QKᵀ/√d_head + M)·V over x [tokens, d_model], then the output projection
+    /// [tokens, d_model]; every intermediate goes to the recorder's attention hook.
+    pub fn forward(&self, xs: &Tensor, rec: &mut Recorder) -> candle_core::Result<Tensor> {
+        let input = LayerInput::new(xs)?;
+        let q = self.rotate(input.heads(&self.query, self.n_head)?)?;
+        let k = self.rotate(input.heads(&self.key, self.n_kv_head)?)?;
+        let v = input.heads(&self.value, self.n_kv_head)?;
+        let group = self.n_head / self.n_kv_head;
+        let (k, v) = (repeat_kv(k, group)?, repeat_kv(v, group)?);
+        let d_head = q.dim(D::Minus1)?;
+        let scores = (q.matmul(&k.t()?)? * (1.0 / (d_head as f64).sqrt()))?;
+        let weights = attention_weights(&scores, self.causal)?;
+        let head_outputs = weights.matmul(&v)?;
+        let output = merge_heads(&self.output, &head_outputs)?;
+        let internals = AttentionInternals {
+            attention_input: xs.clone(),
+            q,
+            k,
+            v,
+            scores,
+            head_outputs,
+            attention_output: output.clone(),
+        };
+        rec.attention(internals, weights);
+        Ok(output)
+    }
+
+    /// Queries or keys [heads, tokens, d_head] rotated by position (rotary models), else as they are.
+    fn rotate(&self, xs: Tensor) -> candle_core::Result<Tensor> {
+        match &self.rotary {
+            Some(rotary) => rotary.rotate(&xs),
+            None => Ok(xs),
+        }
+    }
 }
 
 /// Attention weights from scores [.., query, key]: softmax over the keys, with every key after
 /// its query set to −∞ first when `causal` (so it gets exactly 0). Every row sums to 1.
-fn attention_probabilities(scores: &Tensor, causal: bool) -> candle_core::Result<Tensor> {
+fn attention_weights(scores: &Tensor, causal: bool) -> candle_core::Result<Tensor> {
     let masked_scores = if causal {
         causal_mask(scores)?
     } else {
@@ -60,79 +79,6 @@ fn attention_probabilities(scores: &Tensor, causal: bool) -> candle_core::Result
         candle_nn::ops::softmax(&masked_scores, D::Minus1)
     } else {
         candle_nn::ops::softmax_last_dim(&masked_scores.contiguous()?)
-    }
-}
-
-impl SelfAttention {
-    /// Attention over a [tokens, d_model] input; returns the output projection's result
-    /// [tokens, d_model] and, when `record` is set, every intermediate.
-    pub fn forward(
-        &self,
-        xs: &Tensor,
-        record: bool,
-    ) -> candle_core::Result<(Tensor, Option<AttentionRecord>)> {
-        let (n_tokens, d_model) = xs.dims2()?;
-        let d_head = d_model / self.n_head;
-        // On columns (see `takes_columns`) a projection is [heads·d_head, tokens], and each head's
-        // rows are a transposed view of it: no copy.
-        let columns = takes_columns(xs);
-        // On columns, x's columns are copied out once for the three projections (each would
-        // otherwise make the same strided copy, see `Linear::forward_columns`).
-        let xs_t = if columns {
-            xs.t()?.contiguous()?
-        } else {
-            xs.t()?
-        };
-        let project = |layer: &Linear, heads: usize| -> candle_core::Result<Tensor> {
-            if columns {
-                layer
-                    .forward_columns(&xs_t)?
-                    .reshape((heads, d_head, n_tokens))?
-                    .transpose(1, 2)
-            } else {
-                layer
-                    .forward(xs)?
-                    .reshape((n_tokens, heads, d_head))?
-                    .transpose(0, 1)?
-                    .contiguous()
-            }
-        };
-        let q = project(&self.query, self.n_head)?;
-        let k = project(&self.key, self.n_kv_head)?;
-        let v = project(&self.value, self.n_kv_head)?;
-        let (q, k) = match &self.rotary {
-            Some(rotary) => (rotary.rotate(&q)?, rotary.rotate(&k)?),
-            None => (q, k),
-        };
-        let group = self.n_head / self.n_kv_head;
-        let (k, v) = (repeat_kv(k, group)?, repeat_kv(v, group)?);
-
-        let scores = (q.matmul(&k.t()?)? * (1.0 / (d_head as f64).sqrt()))?;
-        let probs = attention_probabilities(&scores, self.causal)?;
-        let head_outputs = probs.matmul(&v)?;
-
-        let output = if columns {
-            let concatenated_t = head_outputs
-                .transpose(1, 2)?
-                .contiguous()?
-                .reshape((d_model, n_tokens))?;
-            self.output.forward_columns(&concatenated_t)?.t()?
-        } else {
-            let concatenated = head_outputs
-                .transpose(0, 1)?
-                .contiguous()?
-                .reshape((n_tokens, d_model))?;
-            self.output.forward(&concatenated)?
-        };
-        let record = record.then(|| AttentionRecord {
-            q,
-            k,
-            v,
-            scores,
-            probs,
-            head_outputs,
-        });
-        Ok((output, record))
     }
 }
 

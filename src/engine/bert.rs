@@ -1,31 +1,87 @@
 //! BERT (bert-base-uncased, all-MiniLM-L6-v2 …): a post-LayerNorm bidirectional encoder with an
 //! optional masked-LM head. DistilBERT shares these structs under other tensor names
 //! (see `distilbert.rs`).
-use candle_core::{Module, Tensor};
+use candle_core::Tensor;
+use candle_nn::VarBuilder;
 
 use super::attention::SelfAttention;
 use super::checkpoint::Checkpoint;
-use super::config::{Activation, ModelConfig};
-use super::forward::{ForwardPass, LayerRecord};
-use super::layers::{linear, mlp, LayerNorm, Linear, TokenEmbedding};
+use super::config::ModelConfig;
+use super::layers::{linear, LayerNorm, Linear, LmHead, Mlp, TokenEmbedding};
+use super::network::{Block, Embedded, Network};
+use super::recorder::Recorder;
 
-/// One encoder layer: h = norm(x + attn(x)), then norm(h + mlp(h)).
+/// One encoder layer (post-norm).
 #[derive(Debug, Clone)]
 pub(crate) struct EncoderLayer {
     pub attention: SelfAttention,
     pub attention_norm: LayerNorm,
-    pub mlp_in: Linear,
-    pub mlp_out: Linear,
+    pub mlp: Mlp,
     pub output_norm: LayerNorm,
 }
 
-/// The masked-LM head: dense → activation → LayerNorm → decoder (usually tied to the embeddings).
-#[derive(Debug, Clone)]
-pub(crate) struct MlmHead {
-    pub transform: Linear,
-    pub norm: LayerNorm,
-    pub decoder: Linear,
+impl Block for EncoderLayer {
+    fn forward(&self, x: &Tensor, rec: &mut Recorder) -> candle_core::Result<Tensor> {
+        let h = self
+            .attention_norm
+            .forward(&(self.attention.forward(x, rec)? + x)?)?;
+        self.output_norm
+            .forward(&(self.mlp.forward(&h, rec)? + &h)?)
+    }
 }
+
+/// The names of one encoder layer's tensors under a family's prefix.
+pub(crate) struct EncoderNames {
+    pub query: &'static str,
+    pub key: &'static str,
+    pub value: &'static str,
+    pub output: &'static str,
+    pub attention_norm: &'static str,
+    pub mlp_in: &'static str,
+    pub mlp_out: &'static str,
+    pub output_norm: &'static str,
+}
+
+impl EncoderLayer {
+    /// Loads one layer from `vb` under `names`.
+    pub(crate) fn load(
+        vb: VarBuilder,
+        names: &EncoderNames,
+        cfg: &ModelConfig,
+    ) -> candle_core::Result<Self> {
+        let (d, eps) = (cfg.d_model, cfg.layer_norm_eps);
+        Ok(EncoderLayer {
+            attention: SelfAttention {
+                query: linear(vb.pp(names.query), d, d)?,
+                key: linear(vb.pp(names.key), d, d)?,
+                value: linear(vb.pp(names.value), d, d)?,
+                output: linear(vb.pp(names.output), d, d)?,
+                n_head: cfg.n_head,
+                n_kv_head: cfg.n_kv_head,
+                rotary: None,
+                causal: false,
+            },
+            attention_norm: LayerNorm::load(vb.pp(names.attention_norm), d, eps)?,
+            mlp: Mlp {
+                fc_in: linear(vb.pp(names.mlp_in), d, cfg.d_ff)?,
+                activation: cfg.activation,
+                fc_out: linear(vb.pp(names.mlp_out), cfg.d_ff, d)?,
+            },
+            output_norm: LayerNorm::load(vb.pp(names.output_norm), d, eps)?,
+        })
+    }
+}
+
+const BERT_NAMES: EncoderNames = EncoderNames {
+    query: "attention.self.query",
+    key: "attention.self.key",
+    value: "attention.self.value",
+    output: "attention.output.dense",
+    attention_norm: "attention.output.LayerNorm",
+    mlp_in: "intermediate.dense",
+    mlp_out: "output.dense",
+    output_norm: "output.LayerNorm",
+};
 
 /// A BERT-style encoder: embeddings, layers and maybe a masked-LM head.
 #[derive(Debug, Clone)]
@@ -36,8 +92,7 @@ pub struct Bert {
     pub(crate) token_type_embedding: Option<Tensor>,
     pub(crate) embeddings_norm: LayerNorm,
     pub(crate) layers: Vec<EncoderLayer>,
-    pub(crate) head: Option<MlmHead>,
-    pub(crate) activation: Activation,
+    pub(crate) head: Option<LmHead>,
 }
 
 impl Bert {
@@ -63,29 +118,7 @@ impl Bert {
             None
         };
         let layers = (0..cfg.n_layer)
-            .map(|i| {
-                let layer = vb.pp(format!("encoder.layer.{i}"));
-                Ok(EncoderLayer {
-                    attention: SelfAttention {
-                        query: linear(layer.pp("attention.self.query"), d, d)?,
-                        key: linear(layer.pp("attention.self.key"), d, d)?,
-                        value: linear(layer.pp("attention.self.value"), d, d)?,
-                        output: linear(layer.pp("attention.output.dense"), d, d)?,
-                        n_head: cfg.n_head,
-                        n_kv_head: cfg.n_kv_head,
-                        rotary: None,
-                        causal: false,
-                    },
-                    attention_norm: LayerNorm::load(
-                        layer.pp("attention.output.LayerNorm"),
-                        d,
-                        eps,
-                    )?,
-                    mlp_in: linear(layer.pp("intermediate.dense"), d, cfg.d_ff)?,
-                    mlp_out: linear(layer.pp("output.dense"), cfg.d_ff, d)?,
-                    output_norm: LayerNorm::load(layer.pp("output.LayerNorm"), d, eps)?,
-                })
-            })
+            .map(|i| EncoderLayer::load(vb.pp(format!("encoder.layer.{i}")), &BERT_NAMES, cfg))
             .collect::<candle_core::Result<Vec<_>>>()?;
         let head = if has_head {
             let predictions = root.pp("cls.predictions");
@@ -99,9 +132,12 @@ impl Bert {
             } else {
                 "decoder.bias"
             };
-            Some(MlmHead {
-                transform: linear(predictions.pp("transform.dense"), d, d)?,
-                norm: LayerNorm::load(predictions.pp("transform.LayerNorm"), d, eps)?,
+            Some(LmHead {
+                transform: Some((
+                    linear(predictions.pp("transform.dense"), d, d)?,
+                    cfg.activation,
+                    LayerNorm::load(predictions.pp("transform.LayerNorm"), d, eps)?,
+                )),
                 decoder: Linear::in_out(
                     decoder_weight,
                     Some(predictions.get(cfg.vocab_size, bias_name)?),
@@ -118,102 +154,44 @@ impl Bert {
             embeddings_norm: LayerNorm::load(embeddings.pp("LayerNorm"), d, eps)?,
             layers,
             head,
-            activation: cfg.activation,
         })
     }
+}
 
-    /// The word embedding rows for `ids` [tokens, d_model].
-    pub fn embed_tokens(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+impl Network for Bert {
+    fn embed_tokens(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
         self.word_embeddings.forward(ids)
     }
 
-    /// Runs the encoder over word embeddings; position and segment embeddings are added here.
-    pub fn forward(
-        &self,
-        token_embeddings: &Tensor,
-        record: bool,
-    ) -> candle_core::Result<ForwardPass> {
+    /// Adds positions and segment A, then the embeddings' LayerNorm.
+    fn embed(&self, token_embeddings: &Tensor) -> candle_core::Result<Embedded> {
         let n_tokens = token_embeddings.dim(0)?;
         let position_embeddings = self.position_embeddings.narrow(0, 0, n_tokens)?;
         let mut embedding_sum = (token_embeddings + &position_embeddings)?;
         if let Some(token_type) = &self.token_type_embedding {
             embedding_sum = embedding_sum.broadcast_add(token_type)?;
         }
-        let mut hidden = self.embeddings_norm.forward(&embedding_sum)?;
-        let mut residual_streams = vec![hidden.clone()];
-        let mut layers = Vec::new();
-        for layer in &self.layers {
-            let attention_input = hidden.clone();
-            let (attention_output, attention) =
-                layer.attention.forward(&attention_input, record)?;
-            let after_attention = layer
-                .attention_norm
-                .forward(&(&attention_output + &hidden)?)?;
-            let (mlp_output, mlp_activations) =
-                mlp(&after_attention, &layer.mlp_in, &layer.mlp_out, |x| {
-                    self.activation.forward(x)
-                })?;
-            hidden = layer
-                .output_norm
-                .forward(&(mlp_output + &after_attention)?)?;
-            residual_streams.push(hidden.clone());
-            if let Some(attention) = attention {
-                layers.push(LayerRecord {
-                    attention_input,
-                    attention,
-                    attention_output,
-                    mlp_activations,
-                });
-            }
-        }
-        Ok(ForwardPass {
+        Ok(Embedded {
+            block_input: self.embeddings_norm.forward(&embedding_sum)?,
             position_embeddings: Some(position_embeddings),
             embedding_sum,
-            residual_streams,
-            final_hidden: hidden,
-            layers,
         })
     }
 
-    /// Whether the checkpoint carries a masked-LM head.
-    pub fn has_head(&self) -> bool {
-        self.head.is_some()
+    fn blocks(&self) -> Vec<&dyn Block> {
+        self.layers.iter().map(|b| b as &dyn Block).collect()
     }
 
-    /// Logits from hidden rows [rows, d_model] → [rows, vocab]; `None` without a head.
-    pub fn lm_head(&self, hidden: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        let Some(head) = &self.head else {
-            return Ok(None);
-        };
-        Ok(Some(
-            head.decoder.forward(&self.head_features(head, hidden)?)?,
-        ))
+    /// Post-norm: the last layer's output is already normalised.
+    fn final_norm(&self, residual: &Tensor) -> candle_core::Result<Tensor> {
+        Ok(residual.clone())
     }
 
-    /// The logit of token `target` alone [rows, 1] (see [`Linear::forward_one_output`]);
-    /// `None` without a head.
-    pub fn lm_head_logit(
-        &self,
-        hidden: &Tensor,
-        target: usize,
-    ) -> candle_core::Result<Option<Tensor>> {
-        let Some(head) = &self.head else {
-            return Ok(None);
-        };
-        Ok(Some(head.decoder.forward_one_output(
-            &self.head_features(head, hidden)?,
-            target,
-        )?))
+    fn head(&self) -> Option<&LmHead> {
+        self.head.as_ref()
     }
 
-    /// The masked-LM head up to its decoder: dense → activation → LayerNorm.
-    fn head_features(&self, head: &MlmHead, hidden: &Tensor) -> candle_core::Result<Tensor> {
-        let transformed = self.activation.forward(&head.transform.forward(hidden)?)?;
-        head.norm.forward(&transformed)
-    }
-
-    /// The learned position table [max_positions, d_model].
-    pub fn position_table(&self) -> &Tensor {
-        &self.position_embeddings
+    fn position_table(&self) -> Option<&Tensor> {
+        Some(&self.position_embeddings)
     }
 }

@@ -12,10 +12,9 @@ use super::error::{EngineError, Result};
 ///
 /// Token-embedding tables that double as the LM head ([`is_vocabulary_matrix`]) are stored
 /// transposed, [d_model, vocab]: the head then multiplies x·E on gemm's SIMD kernel, reading
-/// the table once along its rows. (Stored [vocab, d_model], a one-row head x·Eᵀ ran 22–38 ms in
-/// V8 for GPT-2 small against 14.4 ms this way, and cost a 32-token trace ~8 %: 192 → 177 ms,
-/// Node, 2026-12-03.) A transposed tensor is read before every other one, so its second copy is
-/// made while little else is in memory and the first is freed before the rest is read.
+/// the table once along its rows (docs/MEASUREMENTS.md). A transposed tensor is read before
+/// every other one, so its second copy is made while little else is in memory and the first is
+/// freed before the rest is read.
 pub struct Checkpoint {
     tensors: HashMap<String, Tensor>,
 }
@@ -178,11 +177,6 @@ fn foreign_format(bytes: &[u8]) -> Option<&'static str> {
 }
 
 impl Checkpoint {
-    /// Parses a safetensors file held in memory.
-    pub fn from_safetensors(bytes: &[u8]) -> Result<Self> {
-        Self::from_source(bytes)
-    }
-
     /// Reads a safetensors file tensor by tensor from `source`: each tensor's bytes are copied
     /// once, into the storage its `Tensor` then owns (f16/bf16/f64 are widened to f32 one tensor
     /// at a time), so loading needs the weights' size in memory plus one tensor, not the file

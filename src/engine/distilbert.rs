@@ -1,12 +1,21 @@
 //! DistilBERT (distilbert-base-uncased): BERT's post-LayerNorm encoder without segment
 //! embeddings, under its own tensor names, with `vocab_transform` / `vocab_layer_norm` /
 //! `vocab_projector` as the masked-LM head. It runs on the `Bert` structs.
-
-use super::attention::SelfAttention;
-use super::bert::{Bert, EncoderLayer, MlmHead};
+use super::bert::{Bert, EncoderLayer, EncoderNames};
 use super::checkpoint::Checkpoint;
 use super::config::ModelConfig;
-use super::layers::{linear, LayerNorm, Linear, TokenEmbedding};
+use super::layers::{linear, LayerNorm, Linear, LmHead, TokenEmbedding};
+
+const DISTILBERT_NAMES: EncoderNames = EncoderNames {
+    query: "attention.q_lin",
+    key: "attention.k_lin",
+    value: "attention.v_lin",
+    output: "attention.out_lin",
+    attention_norm: "sa_layer_norm",
+    mlp_in: "ffn.lin1",
+    mlp_out: "ffn.lin2",
+    output_norm: "output_layer_norm",
+};
 
 /// Loads `DistilBertForMaskedLM` (`distilbert.` prefix) or a headless `DistilBertModel`.
 /// `vocab_projector.weight` may be absent: it is tied to the word embeddings.
@@ -22,22 +31,7 @@ pub fn load(checkpoint: Checkpoint, cfg: &ModelConfig) -> candle_core::Result<Be
     let layers = (0..cfg.n_layer)
         .map(|i| {
             let layer = vb.pp(format!("transformer.layer.{i}"));
-            Ok(EncoderLayer {
-                attention: SelfAttention {
-                    query: linear(layer.pp("attention.q_lin"), d, d)?,
-                    key: linear(layer.pp("attention.k_lin"), d, d)?,
-                    value: linear(layer.pp("attention.v_lin"), d, d)?,
-                    output: linear(layer.pp("attention.out_lin"), d, d)?,
-                    n_head: cfg.n_head,
-                    n_kv_head: cfg.n_kv_head,
-                    rotary: None,
-                    causal: false,
-                },
-                attention_norm: LayerNorm::load(layer.pp("sa_layer_norm"), d, eps)?,
-                mlp_in: linear(layer.pp("ffn.lin1"), d, cfg.d_ff)?,
-                mlp_out: linear(layer.pp("ffn.lin2"), cfg.d_ff, d)?,
-                output_norm: LayerNorm::load(layer.pp("output_layer_norm"), d, eps)?,
-            })
+            EncoderLayer::load(layer, &DISTILBERT_NAMES, cfg)
         })
         .collect::<candle_core::Result<Vec<_>>>()?;
     let head = if has_head {
@@ -46,9 +40,12 @@ pub fn load(checkpoint: Checkpoint, cfg: &ModelConfig) -> candle_core::Result<Be
         } else {
             word_embeddings.clone()
         };
-        Some(MlmHead {
-            transform: linear(root.pp("vocab_transform"), d, d)?,
-            norm: LayerNorm::load(root.pp("vocab_layer_norm"), d, eps)?,
+        Some(LmHead {
+            transform: Some((
+                linear(root.pp("vocab_transform"), d, d)?,
+                cfg.activation,
+                LayerNorm::load(root.pp("vocab_layer_norm"), d, eps)?,
+            )),
             decoder: Linear::in_out(
                 projector_weight,
                 Some(root.get(cfg.vocab_size, "vocab_projector.bias")?),
@@ -65,6 +62,5 @@ pub fn load(checkpoint: Checkpoint, cfg: &ModelConfig) -> candle_core::Result<Be
         embeddings_norm: LayerNorm::load(embeddings.pp("LayerNorm"), d, eps)?,
         layers,
         head,
-        activation: cfg.activation,
     })
 }

@@ -8,8 +8,9 @@ use candle_core::quantized::gguf_file::{Content, Value};
 use candle_core::Tensor;
 use serde_json::json;
 
+use super::activation::Activation;
 use super::checkpoint::{ByteSource, Checkpoint};
-use super::config::{Activation, Architecture, ModelConfig};
+use super::config::{Architecture, ModelConfig};
 use super::error::{EngineError, Result};
 use super::tokenizer::TextTokenizer;
 use super::Device;

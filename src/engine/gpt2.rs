@@ -1,25 +1,32 @@
 //! GPT-2 (gpt2, distilgpt2, gpt2-medium …): a pre-LayerNorm causal decoder whose LM head is
 //! tied to the token embedding. Conv1D weights are stored [in, out].
-use candle_core::{Module, Tensor};
+use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
 use super::attention::SelfAttention;
 use super::checkpoint::Checkpoint;
 use super::config::ModelConfig;
-use super::forward::{ForwardPass, LayerRecord};
-use super::layers::{conv1d, mlp, LayerNorm, Linear, TokenEmbedding};
+use super::layers::{conv1d, LayerNorm, Linear, LmHead, Mlp, TokenEmbedding};
+use super::network::{Block, Embedded, Network};
+use super::recorder::Recorder;
 
-/// One GPT-2 block: x + attn(ln_1(x)), then x + mlp(ln_2(x)).
+/// One GPT-2 block.
 #[derive(Debug, Clone)]
-struct Block {
+struct Gpt2Block {
     ln_1: LayerNorm,
-    attention: SelfAttention,
+    attn: SelfAttention,
     ln_2: LayerNorm,
-    mlp_in: Linear,
-    mlp_out: Linear,
+    mlp: Mlp,
 }
 
-impl Block {
+impl Block for Gpt2Block {
+    fn forward(&self, x: &Tensor, rec: &mut Recorder) -> candle_core::Result<Tensor> {
+        let x = (x + self.attn.forward(&self.ln_1.forward(x)?, rec)?)?;
+        &x + self.mlp.forward(&self.ln_2.forward(&x)?, rec)?
+    }
+}
+
+impl Gpt2Block {
     fn load(vb: VarBuilder, cfg: &ModelConfig) -> candle_core::Result<Self> {
         let d = cfg.d_model;
         // c_attn packs the Q, K and V projections side by side: [d, 3d].
@@ -33,9 +40,9 @@ impl Block {
                 Some(qkv_bias.narrow(0, index * d, d)?.contiguous()?),
             ))
         };
-        Ok(Block {
+        Ok(Gpt2Block {
             ln_1: LayerNorm::load(vb.pp("ln_1"), d, cfg.layer_norm_eps)?,
-            attention: SelfAttention {
+            attn: SelfAttention {
                 query: projection(0)?,
                 key: projection(1)?,
                 value: projection(2)?,
@@ -46,8 +53,11 @@ impl Block {
                 causal: true,
             },
             ln_2: LayerNorm::load(vb.pp("ln_2"), d, cfg.layer_norm_eps)?,
-            mlp_in: conv1d(vb.pp("mlp.c_fc"), d, cfg.d_ff)?,
-            mlp_out: conv1d(vb.pp("mlp.c_proj"), cfg.d_ff, d)?,
+            mlp: Mlp {
+                fc_in: conv1d(vb.pp("mlp.c_fc"), d, cfg.d_ff)?,
+                activation: cfg.activation,
+                fc_out: conv1d(vb.pp("mlp.c_proj"), cfg.d_ff, d)?,
+            },
         })
     }
 }
@@ -56,12 +66,11 @@ impl Block {
 #[derive(Debug, Clone)]
 pub struct Gpt2 {
     wte: TokenEmbedding,
-    /// The LM head, tied to `wte`: x·E with the table stored [d_model, vocab].
-    lm_head: Linear,
     wpe: Tensor,
-    blocks: Vec<Block>,
+    blocks: Vec<Gpt2Block>,
     ln_f: LayerNorm,
-    cfg: ModelConfig,
+    /// Tied to `wte`: x·E with the table stored [d_model, vocab].
+    lm_head: LmHead,
 }
 
 impl Gpt2 {
@@ -72,84 +81,50 @@ impl Gpt2 {
         // Stored transposed by the checkpoint (a vocabulary matrix).
         let wte = vb.get((cfg.d_model, cfg.vocab_size), "wte.weight")?;
         let blocks = (0..cfg.n_layer)
-            .map(|i| Block::load(vb.pp(format!("h.{i}")), cfg))
+            .map(|i| Gpt2Block::load(vb.pp(format!("h.{i}")), cfg))
             .collect::<candle_core::Result<Vec<_>>>()?;
         Ok(Gpt2 {
-            lm_head: Linear::in_out(wte.clone(), None),
+            lm_head: LmHead {
+                transform: None,
+                decoder: Linear::in_out(wte.clone(), None),
+            },
             wte: TokenEmbedding::from_transposed(wte),
             wpe: vb.get((cfg.max_positions, cfg.d_model), "wpe.weight")?,
             blocks,
             ln_f: LayerNorm::load(vb.pp("ln_f"), cfg.d_model, cfg.layer_norm_eps)?,
-            cfg: cfg.clone(),
         })
     }
+}
 
-    /// The token embedding rows for `ids` [tokens, d_model].
-    pub fn embed_tokens(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+impl Network for Gpt2 {
+    fn embed_tokens(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
         self.wte.forward(ids)
     }
 
-    /// Runs the blocks over token embeddings; positions are added here, as with HF `inputs_embeds`.
-    pub fn forward(
-        &self,
-        token_embeddings: &Tensor,
-        record: bool,
-    ) -> candle_core::Result<ForwardPass> {
-        let n_tokens = token_embeddings.dim(0)?;
-        let position_embeddings = self.wpe.narrow(0, 0, n_tokens)?;
+    /// Adds the learned positions, as HF does with `inputs_embeds`.
+    fn embed(&self, token_embeddings: &Tensor) -> candle_core::Result<Embedded> {
+        let position_embeddings = self.wpe.narrow(0, 0, token_embeddings.dim(0)?)?;
         let embedding_sum = (token_embeddings + &position_embeddings)?;
-        let mut residual_streams = vec![embedding_sum.clone()];
-        let mut layers = Vec::new();
-        let mut hidden = embedding_sum.clone();
-        for block in &self.blocks {
-            let attention_input = block.ln_1.forward(&hidden)?;
-            let (attention_output, attention) =
-                block.attention.forward(&attention_input, record)?;
-            hidden = (hidden + &attention_output)?;
-            let (mlp_output, mlp_activations) = mlp(
-                &block.ln_2.forward(&hidden)?,
-                &block.mlp_in,
-                &block.mlp_out,
-                |x| self.cfg.activation.forward(x),
-            )?;
-            hidden = (hidden + mlp_output)?;
-            residual_streams.push(hidden.clone());
-            if let Some(attention) = attention {
-                layers.push(LayerRecord {
-                    attention_input,
-                    attention,
-                    attention_output,
-                    mlp_activations,
-                });
-            }
-        }
-        let final_hidden = self.final_norm(&hidden)?;
-        Ok(ForwardPass {
+        Ok(Embedded {
             position_embeddings: Some(position_embeddings),
+            block_input: embedding_sum.clone(),
             embedding_sum,
-            residual_streams,
-            final_hidden,
-            layers,
         })
     }
 
-    /// ln_f, the norm before the LM head.
-    pub fn final_norm(&self, residual: &Tensor) -> candle_core::Result<Tensor> {
+    fn blocks(&self) -> Vec<&dyn Block> {
+        self.blocks.iter().map(|b| b as &dyn Block).collect()
+    }
+
+    fn final_norm(&self, residual: &Tensor) -> candle_core::Result<Tensor> {
         self.ln_f.forward(residual)
     }
 
-    /// Logits from normed rows [rows, d_model] → [rows, vocab], through the tied `wte`.
-    pub fn lm_head(&self, normed: &Tensor) -> candle_core::Result<Tensor> {
-        self.lm_head.forward(normed)
+    fn head(&self) -> Option<&LmHead> {
+        Some(&self.lm_head)
     }
 
-    /// The logit of token `target` alone [rows, 1] (see [`Linear::forward_one_output`]).
-    pub fn lm_head_logit(&self, normed: &Tensor, target: usize) -> candle_core::Result<Tensor> {
-        self.lm_head.forward_one_output(normed, target)
-    }
-
-    /// The learned position table [max_positions, d_model].
-    pub fn position_table(&self) -> &Tensor {
-        &self.wpe
+    fn position_table(&self) -> Option<&Tensor> {
+        Some(&self.wpe)
     }
 }

@@ -7,48 +7,28 @@ use candle_nn::{Embedding, VarBuilder};
 use super::attention::{Rotary, SelfAttention};
 use super::checkpoint::Checkpoint;
 use super::config::ModelConfig;
-use super::forward::{ForwardPass, LayerRecord};
 use super::gguf::unpermute_rows;
-use super::layers::Linear;
+use super::layers::{GatedMlp, Linear, LmHead, RmsNorm};
+use super::network::{Block, Embedded, Network};
+use super::recorder::Recorder;
 
-/// Root-mean-square norm with a learned scale, differentiable (candle-nn's fused `RmsNorm`
-/// has no backward pass).
+/// One Llama block.
 #[derive(Debug, Clone)]
-struct RmsNorm {
-    weight: Tensor,
-    eps: f32,
-}
-
-impl RmsNorm {
-    fn load(vb: VarBuilder, size: usize, eps: f64) -> candle_core::Result<Self> {
-        Ok(RmsNorm {
-            weight: vb.get(size, "weight")?,
-            eps: eps as f32,
-        })
-    }
-
-    /// Composed ops on a gradient path (they have a backward pass), else candle-nn's one-pass op.
-    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        if xs.track_op() {
-            candle_nn::ops::rms_norm_slow(xs, &self.weight, self.eps)
-        } else {
-            candle_nn::ops::rms_norm(&xs.contiguous()?, &self.weight, self.eps)
-        }
-    }
-}
-
-/// One Llama block: x + attn(norm(x)), then x + down(silu(gate(norm(x))) · up(norm(x))).
-#[derive(Debug, Clone)]
-struct Block {
+struct LlamaBlock {
     attn_norm: RmsNorm,
     attention: SelfAttention,
     ffn_norm: RmsNorm,
-    gate: Linear,
-    up: Linear,
-    down: Linear,
+    mlp: GatedMlp,
 }
 
-impl Block {
+impl Block for LlamaBlock {
+    fn forward(&self, x: &Tensor, rec: &mut Recorder) -> candle_core::Result<Tensor> {
+        let x = (x + self.attention.forward(&self.attn_norm.forward(x)?, rec)?)?;
+        &x + self.mlp.forward(&self.ffn_norm.forward(&x)?, rec)?
+    }
+}
+
+impl LlamaBlock {
     fn load(vb: VarBuilder, cfg: &ModelConfig, rotary: &Rotary) -> candle_core::Result<Self> {
         let (d, d_head) = (cfg.d_model, cfg.d_head());
         let projection = |name: &str, rows: usize| -> candle_core::Result<Tensor> {
@@ -59,7 +39,7 @@ impl Block {
             &projection("attn_k", cfg.n_kv_head * d_head)?,
             cfg.n_kv_head,
         )?;
-        Ok(Block {
+        Ok(LlamaBlock {
             attn_norm: RmsNorm::load(vb.pp("attn_norm"), d, cfg.layer_norm_eps)?,
             attention: SelfAttention {
                 query: Linear::new(query, None),
@@ -75,9 +55,11 @@ impl Block {
                 causal: true,
             },
             ffn_norm: RmsNorm::load(vb.pp("ffn_norm"), d, cfg.layer_norm_eps)?,
-            gate: Linear::new(vb.get((cfg.d_ff, d), "ffn_gate.weight")?, None),
-            up: Linear::new(vb.get((cfg.d_ff, d), "ffn_up.weight")?, None),
-            down: Linear::new(vb.get((d, cfg.d_ff), "ffn_down.weight")?, None),
+            mlp: GatedMlp {
+                gate: Linear::new(vb.get((cfg.d_ff, d), "ffn_gate.weight")?, None),
+                up: Linear::new(vb.get((cfg.d_ff, d), "ffn_up.weight")?, None),
+                down: Linear::new(vb.get((d, cfg.d_ff), "ffn_down.weight")?, None),
+            },
         })
     }
 }
@@ -86,10 +68,10 @@ impl Block {
 #[derive(Debug, Clone)]
 pub struct Llama {
     token_embd: Embedding,
-    blocks: Vec<Block>,
+    blocks: Vec<LlamaBlock>,
     output_norm: RmsNorm,
-    /// The LM head, weight [vocab, d_model]: `output.weight`, or the token embedding when tied.
-    output: Linear,
+    /// Weight [vocab, d_model]: `output.weight`, or the token embedding when tied.
+    output: LmHead,
 }
 
 impl Llama {
@@ -103,7 +85,7 @@ impl Llama {
             d_head: cfg.d_head(),
         };
         let blocks = (0..cfg.n_layer)
-            .map(|i| Block::load(vb.pp(format!("blk.{i}")), cfg, &rotary))
+            .map(|i| LlamaBlock::load(vb.pp(format!("blk.{i}")), cfg, &rotary))
             .collect::<candle_core::Result<Vec<_>>>()?;
         let output = if tied {
             token_embd.clone()
@@ -114,67 +96,41 @@ impl Llama {
             token_embd: Embedding::new(token_embd, cfg.d_model),
             blocks,
             output_norm: RmsNorm::load(vb.pp("output_norm"), cfg.d_model, cfg.layer_norm_eps)?,
-            output: Linear::new(output, None),
+            output: LmHead {
+                transform: None,
+                decoder: Linear::new(output, None),
+            },
         })
     }
+}
 
-    /// The token embedding rows for `ids` [tokens, d_model].
-    pub fn embed_tokens(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+impl Network for Llama {
+    fn embed_tokens(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
         self.token_embd.forward(ids)
     }
 
-    /// Runs the blocks over token embeddings; positions enter only through the rotation of q
-    /// and k inside attention.
-    pub fn forward(
-        &self,
-        token_embeddings: &Tensor,
-        record: bool,
-    ) -> candle_core::Result<ForwardPass> {
-        let mut residual_streams = vec![token_embeddings.clone()];
-        let mut layers = Vec::new();
-        let mut hidden = token_embeddings.clone();
-        for block in &self.blocks {
-            let attention_input = block.attn_norm.forward(&hidden)?;
-            let (attention_output, attention) =
-                block.attention.forward(&attention_input, record)?;
-            hidden = (hidden + &attention_output)?;
-            let mlp_input = block.ffn_norm.forward(&hidden)?;
-            // SwiGLU: the gate's SiLU times the up projection is what the down projection reads.
-            let mlp_activations =
-                (block.gate.forward(&mlp_input)?.silu()? * block.up.forward(&mlp_input)?)?;
-            hidden = (hidden + block.down.forward(&mlp_activations)?)?;
-            residual_streams.push(hidden.clone());
-            if let Some(attention) = attention {
-                layers.push(LayerRecord {
-                    attention_input,
-                    attention,
-                    attention_output,
-                    mlp_activations,
-                });
-            }
-        }
-        let final_hidden = self.final_norm(&hidden)?;
-        Ok(ForwardPass {
+    /// Nothing is added: positions enter only through the rotation of q and k.
+    fn embed(&self, token_embeddings: &Tensor) -> candle_core::Result<Embedded> {
+        Ok(Embedded {
             position_embeddings: None,
             embedding_sum: token_embeddings.clone(),
-            residual_streams,
-            final_hidden,
-            layers,
+            block_input: token_embeddings.clone(),
         })
     }
 
-    /// The RMSNorm before the LM head.
-    pub fn final_norm(&self, residual: &Tensor) -> candle_core::Result<Tensor> {
+    fn blocks(&self) -> Vec<&dyn Block> {
+        self.blocks.iter().map(|b| b as &dyn Block).collect()
+    }
+
+    fn final_norm(&self, residual: &Tensor) -> candle_core::Result<Tensor> {
         self.output_norm.forward(residual)
     }
 
-    /// Logits from normed rows [rows, d_model] → [rows, vocab].
-    pub fn lm_head(&self, normed: &Tensor) -> candle_core::Result<Tensor> {
-        self.output.forward(normed)
+    fn head(&self) -> Option<&LmHead> {
+        Some(&self.output)
     }
 
-    /// The logit of token `target` alone [rows, 1].
-    pub fn lm_head_logit(&self, normed: &Tensor, target: usize) -> candle_core::Result<Tensor> {
-        self.output.forward_one_output(normed, target)
+    fn position_table(&self) -> Option<&Tensor> {
+        None
     }
 }

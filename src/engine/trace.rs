@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{Architecture, ModelConfig};
 use super::error::{EngineError, Result};
-use super::forward::{ForwardPass, LayerRecord};
+use super::network::ForwardPass;
 
 /// A row-major f32 array with its shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,10 +78,53 @@ impl Array {
         Ok(Array { shape, data })
     }
 
-    /// The sub-array at `index` of the first axis, e.g. one layer of a [layer, …] array.
-    pub fn slice(&self, index: usize) -> &[f32] {
-        let stride: usize = self.shape[1..].iter().product();
-        &self.data[index * stride..(index + 1) * stride]
+    /// The shape as exactly `N` dimensions, or `None` for another rank:
+    /// `let Some([layers, heads, queries, keys]) = attentions.dims() else { … }`.
+    pub fn dims<const N: usize>(&self) -> Option<[usize; N]> {
+        self.shape.as_slice().try_into().ok()
+    }
+
+    /// The values under a leading index: `block(&[layer])` is one layer of a
+    /// [layer, head, query, key] array, `block(&[layer, head])` one head's matrix. `None` when
+    /// the index has more entries than the array has axes or is out of range.
+    pub fn block(&self, index: &[usize]) -> Option<&[f32]> {
+        if index.len() > self.shape.len() {
+            return None;
+        }
+        let mut start = 0;
+        for (&i, &size) in index.iter().zip(&self.shape) {
+            if i >= size {
+                return None;
+            }
+            start = start * size + i;
+        }
+        let size: usize = self.shape[index.len()..].iter().product();
+        self.data.get(start * size..(start + 1) * size)
+    }
+
+    /// One innermost row: `index` names every axis but the last (e.g. [layer, head, query] of
+    /// attention weights gives that query's weights over the keys).
+    pub fn row(&self, index: &[usize]) -> Option<&[f32]> {
+        (index.len() + 1 == self.shape.len())
+            .then(|| self.block(index))
+            .flatten()
+    }
+
+    /// One value: `index` names every axis.
+    pub fn value(&self, index: &[usize]) -> Option<f32> {
+        (index.len() == self.shape.len())
+            .then(|| self.block(index))
+            .flatten()
+            .and_then(|values| values.first().copied())
+    }
+
+    /// The sub-array at `index` of the first axis, as an array of its own (one layer of a
+    /// [layer, …] array).
+    pub fn sub_array(&self, index: usize) -> Option<Array> {
+        Some(Array {
+            shape: self.shape.get(1..)?.to_vec(),
+            data: self.block(&[index])?.to_vec(),
+        })
     }
 
     /// The array as nested JSON lists ([layer][head][query][key] …); −∞ becomes `null`.
@@ -105,6 +148,105 @@ impl Array {
     }
 }
 
+/// One layer's attention internals, held as candle tensors in the engine, as [`Array`]s for the
+/// page ([`LayerTrace`]) and, with a leading layer axis, in a [`Trace`]. The shapes below are one
+/// layer's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttentionInternals<T> {
+    /// Rows attention reads [token, d_model]: after ln_1 for GPT-2, the block input for BERT.
+    pub attention_input: T,
+    /// Queries [head, token, d_head], after the rotation for rotary models.
+    pub q: T,
+    /// Keys [head, token, d_head], after the rotation for rotary models. With grouped-query
+    /// attention each query head's row is the key/value head it reads, so heads in one group
+    /// hold the same keys.
+    pub k: T,
+    /// Values [head, token, d_head], one per query head as for `k`.
+    pub v: T,
+    /// q·kᵀ/√d_head before any mask [head, query, key]. The masked scores the softmax read are
+    /// not kept ([`Trace::masked_scores`] derives them): they are as large, and kept they
+    /// brought the worker to the 4 GB that wasm32 can address.
+    pub scores: T,
+    /// weights·V, each head's output [head, token, d_head].
+    pub head_outputs: T,
+    /// The attention output after the output projection, before the residual add
+    /// [token, d_model].
+    pub attention_output: T,
+}
+
+impl<T> AttentionInternals<T> {
+    /// The fields in declaration order (the one place besides the declaration that lists them).
+    fn fields(&self) -> [&T; 7] {
+        [
+            &self.attention_input,
+            &self.q,
+            &self.k,
+            &self.v,
+            &self.scores,
+            &self.head_outputs,
+            &self.attention_output,
+        ]
+    }
+
+    fn from_fields(
+        [attention_input, q, k, v, scores, head_outputs, attention_output]: [T; 7],
+    ) -> Self {
+        AttentionInternals {
+            attention_input,
+            q,
+            k,
+            v,
+            scores,
+            head_outputs,
+            attention_output,
+        }
+    }
+
+    /// Each field through `f`.
+    pub fn try_map<U, E>(
+        &self,
+        f: impl FnMut(&T) -> std::result::Result<U, E>,
+    ) -> std::result::Result<AttentionInternals<U>, E> {
+        let mapped: Vec<U> = self
+            .fields()
+            .into_iter()
+            .map(f)
+            .collect::<std::result::Result<_, _>>()?;
+        let Ok(fields) = <[U; 7]>::try_from(mapped) else {
+            unreachable!("seven fields in, seven out")
+        };
+        Ok(AttentionInternals::from_fields(fields))
+    }
+}
+
+impl AttentionInternals<Tensor> {
+    /// Copies one layer's tensors out of candle.
+    pub fn to_arrays(&self) -> Result<AttentionInternals<Array>> {
+        self.try_map(Array::from_tensor)
+    }
+
+    /// Copies one layer's tensors out of candle as layer `layer`.
+    pub fn to_layer_trace(&self, layer: usize) -> Result<LayerTrace> {
+        Ok(LayerTrace {
+            layer,
+            internals: self.to_arrays()?,
+        })
+    }
+
+    /// Every layer's tensors stacked along a new first axis.
+    pub fn stack(layers: &[AttentionInternals<Tensor>]) -> Result<AttentionInternals<Array>> {
+        let mut field = 0;
+        let first = layers
+            .first()
+            .ok_or_else(|| EngineError::Compute("a trace of no layers".into()))?;
+        first.try_map(|_| {
+            let column: Vec<Tensor> = layers.iter().map(|l| l.fields()[field].clone()).collect();
+            field += 1;
+            Array::stack(&column)
+        })
+    }
+}
+
 /// Everything the engine records about one input (what the CLI writes): the page's part, and
 /// every layer's attention internals, MLP activations and logits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,24 +254,10 @@ pub struct Trace {
     /// The embeddings, attention weights and hidden states the page receives.
     #[serde(flatten)]
     pub page: PageTrace,
-    /// Rows attention reads per layer [layer, token, d_model] (after ln_1 for GPT-2).
-    pub attention_inputs: Array,
-    /// Queries [layer, head, token, d_head].
-    pub q: Array,
-    /// Keys [layer, head, token, d_head].
-    pub k: Array,
-    /// Values [layer, head, token, d_head].
-    pub v: Array,
-    /// q·kᵀ/√d_head before masking [layer, head, query, key]. The masked scores the softmax
-    /// reads are not stored: [`Trace::masked_scores`] derives them from these and `causal`.
-    pub scores: Array,
-    /// probs·V per head [layer, head, token, d_head].
-    pub head_outputs: Array,
-    /// Attention output after the output projection [layer, token, d_model].
-    pub attention_outputs: Array,
-    /// MLP hidden layer after the activation [layer, token, d_ff]; only when asked for (it is
-    /// 4 × d_model values per token).
-    pub mlp_activations: Option<Array>,
+    /// Every layer's attention internals, each with a leading layer axis.
+    pub attention: AttentionInternals<Array>,
+    /// MLP hidden layer after the activation [layer, token, d_ff].
+    pub mlp_activations: Array,
     /// Final logits at every position [token, vocab]; `None` for a model without a head.
     pub logits: Option<Array>,
 }
@@ -165,69 +293,13 @@ pub struct PageTrace {
     pub hidden_states: Array,
 }
 
-/// One layer's attention internals, as [`Trace`] holds them for every layer (the same arrays
-/// without the layer axis).
+/// One layer's attention internals, as the page receives them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerTrace {
     /// Which layer (0-based).
     pub layer: usize,
-    /// Rows attention reads [token, d_model].
-    pub attention_inputs: Array,
-    /// Queries [head, token, d_head].
-    pub q: Array,
-    /// Keys [head, token, d_head].
-    pub k: Array,
-    /// Values [head, token, d_head].
-    pub v: Array,
-    /// q·kᵀ/√d_head before masking [head, query, key].
-    pub scores: Array,
-    /// probs·V per head [head, token, d_head].
-    pub head_outputs: Array,
-    /// Attention output after the output projection [token, d_model].
-    pub attention_outputs: Array,
-}
-
-/// One layer's attention internals as candle tensors: the worker keeps these after a page trace
-/// and copies a [`LayerTrace`] out of them when the page asks for that layer.
-#[derive(Debug, Clone)]
-pub struct LayerTensors {
-    attention_input: Tensor,
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    scores: Tensor,
-    head_outputs: Tensor,
-    attention_output: Tensor,
-}
-
-impl LayerTensors {
-    /// Keeps what a [`LayerTrace`] needs of a recorded block (not its masked scores,
-    /// probabilities — the page trace has those — or MLP activations).
-    pub(crate) fn of(record: &LayerRecord) -> Self {
-        LayerTensors {
-            attention_input: record.attention_input.clone(),
-            q: record.attention.q.clone(),
-            k: record.attention.k.clone(),
-            v: record.attention.v.clone(),
-            scores: record.attention.scores.clone(),
-            head_outputs: record.attention.head_outputs.clone(),
-            attention_output: record.attention_output.clone(),
-        }
-    }
-
-    /// Copies the arrays out of candle as layer `layer`.
-    pub fn to_layer_trace(&self, layer: usize) -> Result<LayerTrace> {
-        Ok(LayerTrace {
-            layer,
-            attention_inputs: Array::from_tensor(&self.attention_input)?,
-            q: Array::from_tensor(&self.q)?,
-            k: Array::from_tensor(&self.k)?,
-            v: Array::from_tensor(&self.v)?,
-            scores: Array::from_tensor(&self.scores)?,
-            head_outputs: Array::from_tensor(&self.head_outputs)?,
-            attention_outputs: Array::from_tensor(&self.attention_output)?,
-        })
-    }
+    /// Its internals.
+    pub internals: AttentionInternals<Array>,
 }
 
 impl PageTrace {
@@ -242,7 +314,7 @@ impl PageTrace {
         let attentions: Vec<Tensor> = pass
             .layers
             .iter()
-            .map(|layer| layer.attention.probs.clone())
+            .map(|layer| layer.attention_weights.clone())
             .collect();
         Ok(PageTrace {
             architecture: config.architecture,
@@ -251,12 +323,13 @@ impl PageTrace {
             tokens,
             token_embeddings: Array::from_tensor(token_embeddings)?,
             position_embeddings: pass
+                .embedded
                 .position_embeddings
                 .as_ref()
                 .map(Array::from_tensor)
                 .transpose()?,
             n_kv_head: config.n_kv_head,
-            embedding_sum: Array::from_tensor(&pass.embedding_sum)?,
+            embedding_sum: Array::from_tensor(&pass.embedded.embedding_sum)?,
             attentions: Array::stack(&attentions)?,
             hidden_states: Array::stack(&pass.hidden_states())?,
         })
@@ -282,9 +355,18 @@ impl Trace {
     /// [`PageTrace::is_masked`]. Derived rather than stored — it would be as large as `scores`
     /// (GPT-2 at 512 tokens: 151 MB) for nothing but the −∞ cells.
     pub fn masked_scores(&self) -> Array {
-        let n_keys = self.scores.shape.last().copied().unwrap_or(0);
-        let n_queries = self.scores.shape.iter().rev().nth(1).copied().unwrap_or(0);
+        let n_keys = self.attention.scores.shape.last().copied().unwrap_or(0);
+        let n_queries = self
+            .attention
+            .scores
+            .shape
+            .iter()
+            .rev()
+            .nth(1)
+            .copied()
+            .unwrap_or(0);
         let data = self
+            .attention
             .scores
             .data
             .iter()
@@ -299,44 +381,67 @@ impl Trace {
             })
             .collect();
         Array {
-            shape: self.scores.shape.clone(),
+            shape: self.attention.scores.shape.clone(),
             data,
         }
     }
 
-    /// Copies a recorded forward pass out of candle; the MLP's hidden layer only when
-    /// `with_mlp_activations`.
+    /// Copies a recorded forward pass out of candle.
     pub(crate) fn from_forward(
-        config: &ModelConfig,
-        input_ids: Vec<u32>,
-        tokens: Vec<String>,
-        token_embeddings: &Tensor,
+        page: PageTrace,
         pass: &ForwardPass,
         logits: Option<&Tensor>,
-        with_mlp_activations: bool,
     ) -> Result<Self> {
-        let per_layer = |field: fn(&LayerRecord) -> &Tensor| -> Result<Array> {
-            Array::stack(
-                &pass
-                    .layers
-                    .iter()
-                    .map(|layer| field(layer).clone())
-                    .collect::<Vec<_>>(),
-            )
-        };
+        let attention: Vec<AttentionInternals<Tensor>> =
+            pass.layers.iter().map(|l| l.attention.clone()).collect();
+        let mlp_activations: Vec<Tensor> = pass
+            .layers
+            .iter()
+            .map(|l| l.mlp_activations.clone())
+            .collect();
         Ok(Trace {
-            page: PageTrace::from_forward(config, input_ids, tokens, token_embeddings, pass)?,
-            attention_inputs: per_layer(|l| &l.attention_input)?,
-            q: per_layer(|l| &l.attention.q)?,
-            k: per_layer(|l| &l.attention.k)?,
-            v: per_layer(|l| &l.attention.v)?,
-            scores: per_layer(|l| &l.attention.scores)?,
-            head_outputs: per_layer(|l| &l.attention.head_outputs)?,
-            attention_outputs: per_layer(|l| &l.attention_output)?,
-            mlp_activations: with_mlp_activations
-                .then(|| per_layer(|l| &l.mlp_activations))
-                .transpose()?,
+            page,
+            attention: AttentionInternals::stack(&attention)?,
+            mlp_activations: Array::stack(&mlp_activations)?,
             logits: logits.map(Array::from_tensor).transpose()?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Array;
+
+    /// A [2, 3, 4] array whose value at [i, j, k] is i·100 + j·10 + k.
+    fn numbered() -> Array {
+        let data = (0..2)
+            .flat_map(|i| {
+                (0..3).flat_map(move |j| (0..4).map(move |k| (i * 100 + j * 10 + k) as f32))
+            })
+            .collect();
+        Array {
+            shape: vec![2, 3, 4],
+            data,
+        }
+    }
+
+    #[test]
+    fn views_find_the_values_by_index_and_refuse_what_is_not_there() {
+        let array = numbered();
+        assert_eq!(array.dims::<3>(), Some([2, 3, 4]));
+        assert_eq!(array.dims::<2>(), None);
+        assert_eq!(array.row(&[1, 2]), Some(&[120.0, 121.0, 122.0, 123.0][..]));
+        assert_eq!(array.row(&[1]), None, "a row names every axis but the last");
+        assert_eq!(array.row(&[2, 0]), None);
+        assert_eq!(array.row(&[0, 3]), None);
+        assert_eq!(array.value(&[1, 0, 3]), Some(103.0));
+        assert_eq!(array.value(&[1, 0, 4]), None);
+        assert_eq!(array.block(&[1]).map(<[f32]>::len), Some(12));
+        assert_eq!(array.block(&[]).map(<[f32]>::len), Some(24));
+        assert_eq!(array.block(&[0, 0, 0, 0]), None);
+        let layer = array.sub_array(1).expect("layer 1");
+        assert_eq!(layer.shape, vec![3, 4]);
+        assert_eq!(layer.value(&[2, 1]), Some(121.0));
+        assert_eq!(array.sub_array(2), None);
     }
 }

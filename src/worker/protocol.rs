@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use candle_core::{Device, Module, Tensor};
 
 use crate::engine::{
-    positional_encodings, rotary_view, sample_token, surviving_count, ByteSource, Candidate,
-    EngineError, LayerTensors, LayerTrace, Linear, LogitLens, Model, ModelConfig, PageTrace,
-    PositionalEncodings, PredictionLogits, Predictions, RotaryView, Saliency, SamplingSettings,
-    TokenizedText,
+    positional_encodings, rotary_view, sample_token, surviving_count, AttentionInternals,
+    ByteSource, Candidate, EngineError, LayerTrace, Linear, LogitLens, Model, ModelConfig,
+    PageTrace, PositionalEncodings, PredictionLogits, Predictions, RotaryView, Saliency,
+    SamplingSettings, TokenizedText,
 };
 
 /// What the page asks of the worker. `id` ties a response to its request.
@@ -304,7 +304,7 @@ pub struct Session {
     /// re-score them without running the model again.
     last_logits: Option<(Vec<u32>, PredictionLogits)>,
     /// The last trace's request id and every layer's attention internals, for `Layer`.
-    last_layers: Option<(u32, Vec<LayerTensors>)>,
+    last_layers: Option<(u32, Vec<AttentionInternals<Tensor>>)>,
 }
 
 impl Session {

@@ -174,17 +174,16 @@ pub fn check_fixture(fixture: &Fixture) -> Vec<(String, f32)> {
 
         let trace = fixture.model.trace(&ids).expect("trace");
         let masked_scores = trace.masked_scores();
-        let mlp_activations = trace.mlp_activations.as_ref().expect("mlp activations");
         for (field, ours) in [
             ("attentions", &trace.page.attentions),
-            ("scores", &trace.scores),
+            ("scores", &trace.attention.scores),
             ("masked_scores", &masked_scores),
-            ("q", &trace.q),
-            ("k", &trace.k),
-            ("v", &trace.v),
-            ("head_outputs", &trace.head_outputs),
-            ("attention_outputs", &trace.attention_outputs),
-            ("mlp_activations", mlp_activations),
+            ("q", &trace.attention.q),
+            ("k", &trace.attention.k),
+            ("v", &trace.attention.v),
+            ("head_outputs", &trace.attention.head_outputs),
+            ("attention_outputs", &trace.attention.attention_output),
+            ("mlp_activations", &trace.mlp_activations),
             ("hidden_states", &trace.page.hidden_states),
         ] {
             compare_array(&mut errors, field, ours, fixture.reference(i, field));

@@ -42,7 +42,7 @@ pub fn Positions() -> impl IntoView {
         encodings
             .with(|e| {
                 e.as_ref().map(|e| {
-                    let [rows, width] = e.sinusoidal.shape[..] else {
+                    let Some([rows, width]) = e.sinusoidal.dims() else {
                         return Vec::new();
                     };
                     chosen
@@ -54,7 +54,7 @@ pub fn Positions() -> impl IntoView {
                             (
                                 trf("positions.dim", &[("d", &d)]),
                                 (0..rows)
-                                    .map(|p| e.sinusoidal.data[p * width + d])
+                                    .filter_map(|p| e.sinusoidal.value(&[p, d]))
                                     .collect(),
                             )
                         })
@@ -226,15 +226,15 @@ fn MatrixCanvas(
                     on:pointermove=move |ev| on_pointer(ev.into())
                     on:pointerdown=move |ev| on_pointer(ev.into())
                     on:pointerleave=move |_| hovered.set(None)></canvas>
-                {move || hovered.get().and_then(|cell| values.with(|v| v.as_ref().map(|array| {
-                    let value = array.data[cell.row * array.shape[1] + cell.column];
-                    view! {
+                {move || hovered.get().and_then(|cell| values.with(|v| v.as_ref().and_then(|array| {
+                    let value = array.value(&[cell.row, cell.column])?;
+                    Some(view! {
                         <div class="tooltip" role="status" data-testid=format!("{testid}-tooltip")
                             style:left=format!("{:.0}px", cell.x + 14.0) style:top=format!("{:.0}px", cell.y + 14.0)
                             data-row=cell.row.to_string() data-column=cell.column.to_string() data-value=value.to_string()>
                             {format!("{} {}, {} {}: ", row_name, cell.row, column_name, cell.column)}<strong>{format!("{value:.4}")}</strong>
                         </div>
-                    }
+                    })
                 })))}
             </div>
             <ExportButtons exports=exports name=testid.to_string() testid=testid/>
@@ -331,17 +331,11 @@ fn RotarySection(positions: RwSignal<usize>) -> impl IntoView {
         let detail = state.selected_layer_trace()?;
         let query = state.query_token()?;
         let head = state.head.get();
-        let [_, tokens, d_head] = detail.q.shape[..] else {
-            return None;
-        };
-        let vector = |data: &[f32], token: usize| {
-            let start = (head * tokens + token) * d_head;
-            data.get(start..start + d_head).map(<[f32]>::to_vec)
-        };
+        let vector = |array: &Array, token: usize| array.row(&[head, token]).map(<[f32]>::to_vec);
         Some((
-            vector(&detail.q.data, query)?,
+            vector(&detail.internals.q, query)?,
             query,
-            vector(&detail.k.data, 0)?,
+            vector(&detail.internals.k, 0)?,
             trace.tokens.get(query)?.clone(),
             trace.tokens.first()?.clone(),
         ))

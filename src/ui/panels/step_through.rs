@@ -27,6 +27,7 @@ struct HeadView {
     layer: usize,
     head: usize,
     query: usize,
+    heads: usize,
     n_tokens: usize,
     d_head: usize,
 }
@@ -36,9 +37,7 @@ impl HeadView {
         let trace = state.trace.get()?;
         let detail = state.selected_layer_trace()?;
         let query = state.query_token()?;
-        let [heads, n_tokens, d_head] = detail.q.shape[..] else {
-            return None;
-        };
+        let [heads, n_tokens, d_head] = detail.internals.q.dims()?;
         let (layer, head) = (detail.layer, state.head.get());
         (head < heads && query < n_tokens).then_some(HeadView {
             trace,
@@ -46,6 +45,7 @@ impl HeadView {
             layer,
             head,
             query,
+            heads,
             n_tokens,
             d_head,
         })
@@ -53,30 +53,29 @@ impl HeadView {
 
     /// Row `token` of one of the layer's [head, token, d] arrays at this head.
     fn head_row<'a>(&self, array: &'a Array, token: usize) -> &'a [f32] {
-        let width = array.shape[2];
-        let start = (self.head * array.shape[1] + token) * width;
-        &array.data[start..start + width]
+        array.row(&[self.head, token]).unwrap_or_default()
     }
 
     /// Row `token` of one of the layer's [token, d] arrays.
     fn token_row<'a>(&self, array: &'a Array, token: usize) -> &'a [f32] {
-        let width = array.shape[1];
-        &array.data[token * width..(token + 1) * width]
+        array.row(&[token]).unwrap_or_default()
     }
 
     /// The query's attention weights at this layer and head (from the trace's [layer, head,
     /// query, key] weights).
     fn attention_row(&self) -> Vec<f32> {
-        let heads = self.trace.attentions.shape[1];
-        let start = ((self.layer * heads + self.head) * self.n_tokens + self.query) * self.n_tokens;
-        self.trace.attentions.data[start..start + self.n_tokens].to_vec()
+        let index = [self.layer, self.head, self.query];
+        self.trace
+            .attentions
+            .row(&index)
+            .unwrap_or_default()
+            .to_vec()
     }
 
     /// The residual stream entering this layer at `token` (the trace's hidden states).
     fn residual_row(&self, token: usize) -> &[f32] {
-        let width = self.trace.hidden_states.shape[2];
-        let start = (self.layer * self.n_tokens + token) * width;
-        &self.trace.hidden_states.data[start..start + width]
+        let index = [self.layer, token];
+        self.trace.hidden_states.row(&index).unwrap_or_default()
     }
 
     fn token(&self, index: usize) -> String {
@@ -214,15 +213,17 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
     let scale = (v.d_head as f32).sqrt();
     let body = match step {
         0 => {
-            let input = v.token_row(&v.detail.attention_inputs, v.query).to_vec();
+            let input = v
+                .token_row(&v.detail.internals.attention_input, v.query)
+                .to_vec();
             let rows = (0..v.n_tokens)
                 .map(|j| {
                     view! {
                         <tr class:query-row=j == v.query>
                             <th>{v.token(j)}</th>
-                            <td>{vector(v.head_row(&v.detail.q, j), "q")}</td>
-                            <td>{vector(v.head_row(&v.detail.k, j), "k")}</td>
-                            <td>{vector(v.head_row(&v.detail.v, j), "v")}</td>
+                            <td>{vector(v.head_row(&v.detail.internals.q, j), "q")}</td>
+                            <td>{vector(v.head_row(&v.detail.internals.k, j), "k")}</td>
+                            <td>{vector(v.head_row(&v.detail.internals.v, j), "v")}</td>
                         </tr>
                     }
                 })
@@ -236,10 +237,10 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
             }.into_any()
         }
         1 | 2 => {
-            let q = v.head_row(&v.detail.q, v.query).to_vec();
-            let scores = row_of(&v, &v.detail.scores);
+            let q = v.head_row(&v.detail.internals.q, v.query).to_vec();
+            let scores = row_of(&v, &v.detail.internals.scores);
             let rows = (0..v.n_tokens).map(|j| {
-                let k = v.head_row(&v.detail.k, j);
+                let k = v.head_row(&v.detail.internals.k, j);
                 // The trace holds q·k/√dₖ; the unscaled dot product is that times √dₖ.
                 let dot = scores[j] * scale;
                 let terms: Vec<String> = q.iter().zip(k).take(3).map(|(a, b)| format!("({a:.3})·({b:.3})")).collect();
@@ -257,7 +258,7 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
                     &[("d_head", &v.d_head), ("scale", &format!("{scale:.4}"))],
                 )
             };
-            let k = v.head_row(&v.detail.k, key);
+            let k = v.head_row(&v.detail.internals.k, key);
             let dot = scores[key] * scale;
             let formula = if step == 1 {
                 let terms = q.iter().zip(k).take(2).map(|(a, b)| view! { <mn>{format!("{a:.3}")}</mn><mo>"×"</mo><mn>{format!("{b:.3}")}</mn><mo>"+"</mo> }).collect_view();
@@ -312,14 +313,16 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
         }
         5 => {
             let probs = &probs_row;
-            let output = v.head_row(&v.detail.head_outputs, v.query).to_vec();
+            let output = v
+                .head_row(&v.detail.internals.head_outputs, v.query)
+                .to_vec();
             let rows = (0..v.n_tokens).map(|j| {
-                let scaled: Vec<f32> = v.head_row(&v.detail.v, j).iter().map(|x| x * probs[j]).collect();
+                let scaled: Vec<f32> = v.head_row(&v.detail.internals.v, j).iter().map(|x| x * probs[j]).collect();
                 view! { <tr><th>{v.token(j)}</th><td>{number(probs[j], "prob")} " × v"</td><td>{vector(&scaled, "scaled-v")}</td></tr> }
             }).collect_view();
             let formula = view! { <math display="block" data-testid="formula">
             <msub><mi>"o"</mi><mn>"1"</mn></msub><mo>"="</mo><munder><mo>"∑"</mo><mi>"j"</mi></munder><msub><mi>"p"</mi><mi>"j"</mi></msub><msub><mi>"v"</mi><mrow><mi>"j"</mi><mo>","</mo><mn>"1"</mn></mrow></msub><mo>"="</mo>
-            {(0..v.n_tokens.min(2)).map(|j| view! { <mn>{format!("{:.3}", probs[j])}</mn><mo>"×"</mo><mn>{format!("{:.3}", v.head_row(&v.detail.v, j)[0])}</mn><mo>"+"</mo> }).collect_view()}
+            {(0..v.n_tokens.min(2)).map(|j| view! { <mn>{format!("{:.3}", probs[j])}</mn><mo>"×"</mo><mn>{format!("{:.3}", v.head_row(&v.detail.internals.v, j)[0])}</mn><mo>"+"</mo> }).collect_view()}
             <mo>"…"</mo><mo>"="</mo><mn>{format!("{:.4}", output[0])}</mn></math> };
             view! {
                 {formula}
@@ -329,7 +332,9 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
             }.into_any()
         }
         _ => {
-            let attention_output = v.token_row(&v.detail.attention_outputs, v.query).to_vec();
+            let attention_output = v
+                .token_row(&v.detail.internals.attention_output, v.query)
+                .to_vec();
             let residual = v.residual_row(v.query).to_vec();
             let sum: Vec<f32> = residual
                 .iter()
@@ -338,11 +343,10 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
                 .collect();
             view! {
                 <p>{trf(if v.trace.causal { "step.output_explain_causal" } else { "step.output_explain" },
-                    &[("heads", &v.detail.q.shape[0]), ("width", &(v.detail.q.shape[0] * v.d_head))])}</p>
+                    &[("heads", &v.heads), ("width", &(v.heads * v.d_head))])}</p>
                 <p class="concat" data-testid="concatenated-heads">{format!("{} ", tr("step.side_by_side"))}
-                    {(0..v.detail.q.shape[0]).map(|h| {
-                        let start = (h * v.n_tokens + v.query) * v.d_head;
-                        let values = &v.detail.head_outputs.data[start..start + v.d_head];
+                    {(0..v.heads).map(|h| {
+                        let values = v.detail.internals.head_outputs.row(&[h, v.query]).unwrap_or_default();
                         view! { <span class="head-block" class:selected=h == v.head title=trf("step.head_n", &[("head", &(h + 1))])>{vector(values, "concatenated")}</span> }
                     }).collect_view()}
                 </p>
@@ -362,7 +366,7 @@ fn row_of(v: &HeadView, array: &Array) -> Vec<f32> {
 
 /// The query's scores as the softmax read them: −∞ for the keys the causal mask hides.
 fn masked_row(v: &HeadView) -> Vec<f32> {
-    row_of(v, &v.detail.scores)
+    row_of(v, &v.detail.internals.scores)
         .into_iter()
         .enumerate()
         .map(|(key, score)| {
