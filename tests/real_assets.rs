@@ -261,8 +261,7 @@ fn real_smollm2_gguf_matches_transformers() {
         let parts = model.page_trace(&ids).expect("trace");
         let trace = parts.trace;
         let last = parts.predicted.expect("next-token logits").rows;
-        let last = attention_explorer::engine::Array::from_tensor(&last.i(0).expect("row"))
-            .expect("array");
+        let last = attention_explorer::engine::to_array(&last.i(0).expect("row")).expect("array");
         for (field, ours) in [
             ("attentions", &trace.attentions),
             ("hidden_states", &trace.hidden_states),

@@ -1,6 +1,6 @@
-//! The page's English and Chinese string tables (`src/ui/lang/*.json`): the same keys, the same
+//! The page's English and Chinese string tables (`crates/app/src/lang/*.json`): the same keys, the same
 //! `{placeholders}`, every Chinese string translated, every key the code asks for present and
-//! every key used, and no English sentence left hard-coded in `src/ui`.
+//! every key used, and no English sentence left hard-coded in `crates/app/src`.
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -11,7 +11,7 @@ fn root() -> PathBuf {
 }
 
 fn table(name: &str) -> Table {
-    let path = root().join("src/ui/lang").join(name);
+    let path = root().join("crates/app/src/lang").join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("{} is not a JSON object of strings: {e}", path.display()))
@@ -20,7 +20,7 @@ fn table(name: &str) -> Table {
 /// Strings that are the same in both languages (technical names).
 const SAME_IN_BOTH: [&str; 1] = ["step.name5"];
 
-/// Literal text allowed in `src/ui` although it reads as English: names and code (the embed
+/// Literal text allowed in `crates/app/src` although it reads as English: names and code (the embed
 /// snippet's script, the CSSOM shim's JavaScript).
 const ALLOWED_LITERALS: [&str; 4] = [
     "Attention Explorer",
@@ -112,7 +112,7 @@ fn literals(file: &str, source: &str) -> Vec<Literal> {
 fn ui_sources() -> Vec<(String, String)> {
     fn walk(dir: &Path, out: &mut Vec<(String, String)>) {
         let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .expect("src/ui")
+            .expect("crates/app/src")
             .flatten()
             .map(|e| e.path())
             .collect();
@@ -127,7 +127,7 @@ fn ui_sources() -> Vec<(String, String)> {
         }
     }
     let mut out = Vec::new();
-    walk(&root().join("src/ui"), &mut out);
+    walk(&root().join("crates/app/src"), &mut out);
     out
 }
 

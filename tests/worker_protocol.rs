@@ -1,7 +1,8 @@
 //! The worker's request handling, natively: the same code runs in the browser worker.
 mod common;
 
-use attention_explorer::worker::protocol::{handle, Request, Response, Session};
+use attention_explorer::messages::{Request, Response};
+use attention_explorer::worker::{handle, Session};
 
 fn load(files: &common::FixtureFiles) -> Session {
     let mut session = Session::default();

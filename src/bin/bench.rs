@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use attention_explorer::engine::{Checkpoint, Model, ModelConfig, PredictionLogits, TextTokenizer};
-use attention_explorer::worker::protocol::{handle, Request, Response, Session};
+use attention_explorer::messages::{Request, Response};
+use attention_explorer::worker::{handle, Session};
 use candle_core::{Device, Tensor};
 
 /// A tokenizer whose vocabulary is only [UNK] and [MASK] (BERT's id 103): the benchmark feeds
@@ -127,7 +128,7 @@ fn page_trace(
     ids: &[u32],
 ) -> Result<Option<PredictionLogits>, Box<dyn std::error::Error>> {
     let parts = model.page_trace(ids)?;
-    parts.layers.first().ok_or("no layers")?.to_layer_trace(0)?;
+    attention_explorer::engine::layer_trace(0, parts.layers.first().ok_or("no layers")?)?;
     Ok(parts.predicted)
 }
 

@@ -207,7 +207,7 @@ pub fn check_fixture(fixture: &Fixture) -> Vec<(String, f32)> {
         let lens_reference = fixture.reference(i, "lens_logits");
         for position in 0..ids.len() {
             let ours = fixture.model.lens_logits(&ids, position).expect("lens");
-            let ours = Array::from_tensor(&ours).expect("lens array");
+            let ours = attention_explorer::engine::to_array(&ours).expect("lens array");
             let expected = lens_reference.i((.., position, ..)).expect("lens row");
             compare_array(&mut errors, "lens_logits", &ours, &expected);
         }

@@ -1,0 +1,128 @@
+//! The panel area: tab navigation and one file per panel.
+mod heatmaps;
+mod positions;
+mod predictions;
+mod saliency;
+mod step_through;
+
+use leptos::prelude::*;
+
+pub(crate) use predictions::BarChart;
+
+use super::i18n::{tr, trf};
+use super::state::{use_state, Panel};
+
+/// With grouped-query attention: which key/value head the selected query head reads and which
+/// query heads share it. Nothing when every head has its own keys and values.
+#[component]
+pub(crate) fn KeyValueGroup() -> impl IntoView {
+    let state = use_state();
+    move || {
+        let trace = state.trace.get()?;
+        let (_, heads) = trace.layers_and_heads();
+        let kv_heads = trace.n_kv_head;
+        if kv_heads == 0 || kv_heads >= heads || !heads.is_multiple_of(kv_heads) {
+            return None;
+        }
+        let group = heads / kv_heads;
+        let head = state.head.get().min(heads - 1);
+        let kv_head = head / group;
+        let text = trf(
+            "panels.kv_group",
+            &[
+                ("head", &(head + 1)),
+                ("kv_head", &(kv_head + 1)),
+                ("first", &(kv_head * group + 1)),
+                ("last", &((kv_head + 1) * group)),
+                ("kv_heads", &kv_heads),
+                ("heads", &heads),
+            ],
+        );
+        Some(view! {
+            <p class="explain" data-testid="kv-group" data-kv-head=kv_head.to_string()>{text}</p>
+        })
+    }
+}
+
+/// Tabs and the visible panel.
+#[component]
+pub fn PanelArea() -> impl IntoView {
+    let state = use_state();
+    view! {
+        <nav class="panel-tabs" aria-label=tr("panels.label")>
+            <div class="tab-list" role="tablist" aria-label=tr("panels.label")>
+            {state.offered_panels().into_iter().map(|panel| view! {
+                <button role="tab" data-testid=format!("tab-{}", panel.id())
+                    aria-selected=move || (state.panel.get() == panel).to_string()
+                    class:active=move || state.panel.get() == panel
+                    on:click=move |_| state.panel.set(panel)>{panel.label()}</button>
+            }).collect_view()}
+            </div>
+            <CopyLink/>
+            <EmbedDialog/>
+        </nav>
+        <section class="panel" role="tabpanel" data-testid=move || format!("panel-{}", state.panel.get().id())>
+            {move || match state.panel.get() {
+                Panel::StepThrough => step_through::StepThrough().into_any(),
+                Panel::Heatmaps => heatmaps::Heatmaps().into_any(),
+                Panel::Positions => positions::Positions().into_any(),
+                Panel::Predictions => predictions::Predictions().into_any(),
+                Panel::Saliency => saliency::Saliency().into_any(),
+            }}
+        </section>
+    }
+}
+
+/// Copies the address (which always describes the current view) to the clipboard.
+#[component]
+fn CopyLink() -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let copy = move |_| {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let Ok(address) = window.location().href() else {
+            return;
+        };
+        let promise = window.navigator().clipboard().write_text(&address);
+        leptos::task::spawn_local(async move {
+            // `try_set`: the panels may have been rebuilt while the clipboard answered.
+            let written = wasm_bindgen_futures::JsFuture::from(promise).await.is_ok();
+            copied.try_set(written);
+        });
+    };
+    view! {
+        <button class="copy-link" data-testid="copy-link" on:click=copy
+            title=tr("panels.copy_link_title")>
+            {move || if copied.get() { tr("panels.link_copied") } else { tr("panels.copy_link") }}
+        </button>
+    }
+}
+
+/// Writes the `<iframe>` snippet for the current view (embedded: no site header, height sent to
+/// the parent page).
+#[component]
+fn EmbedDialog() -> impl IntoView {
+    let state = use_state();
+    let open = RwSignal::new(false);
+    let snippet = move || {
+        let address = crate::url::embed_address(state)
+            .replace('&', "&amp;")
+            .replace('"', "&quot;");
+        format!(
+            "<iframe src=\"{address}\" width=\"100%\" height=\"900\" style=\"border:0\" title=\"Attention Explorer\" loading=\"lazy\"></iframe>\n\
+             <script>addEventListener('message', (e) => {{ if (e.data && e.data.type === 'attention-explorer:height') \
+             for (const f of document.querySelectorAll('iframe')) if (f.contentWindow === e.source) f.style.height = e.data.height + 'px'; }});</script>"
+        )
+    };
+    view! {
+        <button class="copy-link embed-button" data-testid="embed-open" on:click=move |_| open.update(|o| *o = !*o)
+            aria-expanded=move || open.get().to_string()>{tr("panels.embed")}</button>
+        <Show when=move || open.get()>
+            <div class="embed-dialog" role="dialog" aria-label=tr("panels.embed_label")>
+                <label for="embed-snippet">{tr("panels.embed_explain")}</label>
+                <textarea id="embed-snippet" data-testid="embed-snippet" rows="5" readonly prop:value=snippet></textarea>
+            </div>
+        </Show>
+    }
+}

@@ -1,0 +1,437 @@
+//! Positional encoding: the sinusoidal encoding of "Attention Is All You Need" (heatmap with
+//! d_model and position sliders, chosen dimensions as lines), the model's own learned position
+//! embeddings, the cosine similarity between positions for both, and token + position = input
+//! for the query token — all computed by the worker.
+use leptos::html::Canvas;
+use leptos::prelude::*;
+
+use super::step_through::vector;
+use crate::canvas::{canvas_point, chart_width, draw_on};
+use crate::client;
+use crate::export::{ExportButtons, Exports};
+use crate::i18n::{tr, trf};
+use crate::state::use_state;
+use ae_charts::{
+    draw_matrix, draw_series_lines, matrix_table, series_table, svg_document, Matrix, PlotArea,
+};
+use ae_messages::Array;
+
+/// The panel.
+#[component]
+pub fn Positions() -> impl IntoView {
+    let state = use_state();
+    let model_width = move || state.model.with(|m| m.as_ref().map_or(64, |c| c.d_model));
+    let d_model = RwSignal::new(model_width().clamp(4, 1024));
+    let positions = RwSignal::new(64usize);
+    let dimensions = RwSignal::new("4, 5, 6, 7".to_string());
+    Effect::new(move |_| {
+        if state.model.with(|m| m.is_some()) {
+            client::positional_encodings(positions.get(), d_model.get());
+        }
+    });
+    let encodings = state.encodings;
+    let sinusoidal = Signal::derive(move || encodings.get().map(|e| e.sinusoidal.clone()));
+    let learned = Signal::derive(move || encodings.get().and_then(|e| e.learned.clone()));
+    let sinusoidal_similarity =
+        Signal::derive(move || encodings.get().map(|e| e.sinusoidal_similarity.clone()));
+    let learned_similarity =
+        Signal::derive(move || encodings.get().and_then(|e| e.learned_similarity.clone()));
+    let rotary = move || state.model.with(|m| m.as_ref().and_then(|c| c.rope_theta));
+    let lines = Signal::derive(move || {
+        let chosen = dimensions.get();
+        encodings
+            .with(|e| {
+                e.as_ref().map(|e| {
+                    let Some([rows, width]) = e.sinusoidal.dims() else {
+                        return Vec::new();
+                    };
+                    chosen
+                        .split(|c: char| c == ',' || c.is_whitespace())
+                        .filter_map(|d| d.parse::<usize>().ok())
+                        .filter(|&d| d < width)
+                        .take(6)
+                        .map(|d| {
+                            (
+                                trf("positions.dim", &[("d", &d)]),
+                                (0..rows)
+                                    .filter_map(|p| e.sinusoidal.value(&[p, d]))
+                                    .collect(),
+                            )
+                        })
+                        .collect()
+                })
+            })
+            .unwrap_or_default()
+    });
+    let whole = |ev: &leptos::ev::Event| event_target_value(ev).parse::<usize>().ok();
+    let table_name = move || {
+        state
+            .model
+            .with(|m| match m.as_ref().map(|c| c.architecture.as_str()) {
+                Some("GPT-2") => "wpe",
+                _ => "position_embeddings",
+            })
+    };
+    view! {
+        <h2>{tr("panel.positions")}</h2>
+        <p class="explain">{tr("positions.explain")}</p>
+        <math display="block" data-testid="pe-formula">
+            <mrow><mi>"PE"</mi><mo>"("</mo><mi>"pos"</mi><mo>","</mo><mn>"2"</mn><mi>"i"</mi><mo>")"</mo><mo>"="</mo><mi>"sin"</mi><mo>"("</mo>
+            <mfrac><mi>"pos"</mi><msup><mn>"10000"</mn><mrow><mn>"2"</mn><mi>"i"</mi><mo>"/"</mo><msub><mi>"d"</mi><mtext>"model"</mtext></msub></mrow></msup></mfrac><mo>")"</mo></mrow>
+        </math>
+        <math display="block">
+            <mrow><mi>"PE"</mi><mo>"("</mo><mi>"pos"</mi><mo>","</mo><mn>"2"</mn><mi>"i"</mi><mo>"+"</mo><mn>"1"</mn><mo>")"</mo><mo>"="</mo><mi>"cos"</mi><mo>"("</mo><mo>"…"</mo><mo>")"</mo></mrow>
+        </math>
+        <fieldset class="chart-options">
+            <legend>{tr("positions.sinusoidal_encoding")}</legend>
+            <label>"d_model "
+                <input type="range" min="4" max="1024" step="2" data-testid="pe-d-model" prop:value=move || d_model.get().to_string()
+                    on:change=move |ev| if let Some(v) = whole(&ev) { d_model.set(v.clamp(4, 1024)) }/>
+                {move || format!(" {}", d_model.get())}</label>
+            <label>{format!("{} ", tr("positions.positions"))}
+                <input type="range" min="8" max="512" step="8" data-testid="pe-positions" prop:value=move || positions.get().to_string()
+                    on:change=move |ev| if let Some(v) = whole(&ev) { positions.set(v.clamp(8, 512)) }/>
+                {move || format!(" {}", positions.get())}</label>
+            <label>{format!("{} ", tr("positions.dimensions"))}
+                <input type="text" size="12" data-testid="pe-dimensions" prop:value=move || dimensions.get()
+                    on:change=move |ev| dimensions.set(event_target_value(&ev))/></label>
+        </fieldset>
+        <div class="chart-row">
+            <MatrixCanvas values=sinusoidal testid="pe-sinusoidal" caption=tr("positions.sinusoidal_caption")
+                row_name=tr("positions.position") column_name=tr("positions.dimension") fixed_limit=Some(1.0)/>
+            <LinesCanvas series=lines/>
+        </div>
+        {move || rotary().map(|theta| view! {
+            <p class="explain" data-testid="pe-rotary-note">{trf("positions.rotary_note", &[("theta", &theta)])}</p>
+            <RotarySection positions=positions/>
+        })}
+        <div class="chart-row" class:hidden=move || rotary().is_some()>
+            <MatrixCanvas values=learned testid="pe-learned"
+                caption=Signal::derive(move || trf("positions.learned_caption", &[("table", &table_name())]))
+                row_name=tr("positions.position") column_name=tr("positions.dimension") fixed_limit=None/>
+        </div>
+        <h3>{tr("positions.similarity")}</h3>
+        <p class="explain">{tr("positions.similarity_explain")}</p>
+        <div class="chart-row">
+            <MatrixCanvas values=sinusoidal_similarity testid="pe-sinusoidal-similarity" caption=tr("positions.sinusoidal")
+                row_name=tr("positions.position") column_name=tr("positions.position") fixed_limit=Some(1.0)/>
+            <Show when=move || rotary().is_none()>
+            <MatrixCanvas values=learned_similarity testid="pe-learned-similarity" caption=tr("positions.learned")
+                row_name=tr("positions.position") column_name=tr("positions.position") fixed_limit=Some(1.0)/>
+            </Show>
+        </div>
+        <TokenPlusPosition/>
+    }
+}
+
+/// The hovered cell of a matrix chart.
+#[derive(Clone, Copy, PartialEq)]
+struct MatrixHover {
+    row: usize,
+    column: usize,
+    x: f64,
+    y: f64,
+}
+
+/// A [rows, columns] array as a diverging heatmap with the exact value on hover.
+#[component]
+fn MatrixCanvas(
+    values: Signal<Option<Array>>,
+    testid: &'static str,
+    #[prop(into)] caption: Signal<String>,
+    row_name: String,
+    column_name: String,
+    /// The colour scale's ±limit; `None`: the largest |value|.
+    fixed_limit: Option<f32>,
+) -> impl IntoView {
+    let state = use_state();
+    let canvas_ref = NodeRef::<Canvas>::new();
+    let area = RwSignal::new(None::<(PlotArea, usize, usize)>);
+    let hovered = RwSignal::new(None::<MatrixHover>);
+    let names = StoredValue::new((row_name, column_name));
+    let limit_of = move |array: &Array| {
+        fixed_limit.unwrap_or_else(|| {
+            array.data.iter().fold(
+                1e-6f32,
+                |m, v| if v.is_finite() { m.max(v.abs()) } else { m },
+            )
+        })
+    };
+    Effect::new(move |_| {
+        let Some(canvas) = canvas_ref.get() else {
+            return;
+        };
+        let Some(array) = values.get() else { return };
+        let theme = state.chart_theme();
+        let width = chart_width(state.viewport_width.get(), 500);
+        let height = (width * 4 / 5).max(200);
+        let drawn = as_matrix(&array, &names.get_value(), limit_of(&array), |matrix| {
+            draw_on(&canvas, width, height, |root| {
+                draw_matrix(root, matrix, theme)
+            })
+            .map(|plot| (plot, matrix.rows, matrix.columns))
+        });
+        match drawn.unwrap_or_else(|| Err(ae_charts::ChartError(tr("positions.not_matrix")))) {
+            Ok(drawn) => area.set(Some(drawn)),
+            Err(e) => state.error.set(Some(e.to_string())),
+        }
+    });
+    let on_pointer = move |ev: web_sys::MouseEvent| {
+        let Some(canvas) = canvas_ref.get_untracked() else {
+            return;
+        };
+        let (x, y) = canvas_point(&canvas, &ev);
+        let cell = area.with_untracked(|a| {
+            a.and_then(|(plot, rows, columns)| plot.cell_at(x, y, rows, columns))
+        });
+        hovered.set(cell.map(|(row, column)| MatrixHover {
+            row,
+            column,
+            x: ev.offset_x() as f64,
+            y: ev.offset_y() as f64,
+        }));
+    };
+    let exports = Exports {
+        canvas: canvas_ref,
+        svg: Callback::new(move |(width, height)| {
+            let theme = state.chart_theme();
+            values.with_untracked(|v| {
+                let array = v.as_ref()?;
+                as_matrix(array, &names.get_value(), limit_of(array), |matrix| {
+                    svg_document(width, height, |root| draw_matrix(root, matrix, theme))
+                })
+            })
+        }),
+        table: Callback::new(move |()| {
+            values.with_untracked(|v| {
+                let array = v.as_ref()?;
+                as_matrix(array, &names.get_value(), limit_of(array), |matrix| {
+                    matrix_table(matrix, caption.get_untracked())
+                })
+            })
+        }),
+    };
+    let (row_name, column_name) = names.get_value();
+    view! {
+        <figure class="matrix">
+            <figcaption>{move || caption.get()}</figcaption>
+            <div class="canvas-wrap">
+                <canvas node_ref=canvas_ref data-testid=testid role="img"
+                    aria-label={
+                        let (row_name, column_name) = (row_name.clone(), column_name.clone());
+                        move || trf("positions.matrix_label", &[("caption", &caption.get()), ("rows", &row_name), ("columns", &column_name)])
+                    }
+                    data-plot=move || area.get().map(|(a, _, _)| format!("{} {} {} {}", a.left, a.top, a.right, a.bottom)).unwrap_or_default()
+                    data-shape=move || area.get().map(|(_, r, c)| format!("{r} {c}")).unwrap_or_default()
+                    on:pointermove=move |ev| on_pointer(ev.into())
+                    on:pointerdown=move |ev| on_pointer(ev.into())
+                    on:pointerleave=move |_| hovered.set(None)></canvas>
+                {move || hovered.get().and_then(|cell| values.with(|v| v.as_ref().and_then(|array| {
+                    let value = array.value(&[cell.row, cell.column])?;
+                    Some(view! {
+                        <div class="tooltip" role="status" data-testid=format!("{testid}-tooltip")
+                            style:left=format!("{:.0}px", cell.x + 14.0) style:top=format!("{:.0}px", cell.y + 14.0)
+                            data-row=cell.row.to_string() data-column=cell.column.to_string() data-value=value.to_string()>
+                            {format!("{} {}, {} {}: ", row_name, cell.row, column_name, cell.column)}<strong>{format!("{value:.4}")}</strong>
+                        </div>
+                    })
+                })))}
+            </div>
+            <ExportButtons exports=exports name=testid.to_string() testid=testid/>
+        </figure>
+    }
+}
+
+/// Runs `draw` on a [rows, columns] array seen as a matrix (`None` for other shapes).
+fn as_matrix<R>(
+    array: &Array,
+    (row_name, column_name): &(String, String),
+    limit: f32,
+    draw: impl FnOnce(&Matrix) -> R,
+) -> Option<R> {
+    let [rows, columns] = array.shape[..] else {
+        return None;
+    };
+    Some(draw(&Matrix {
+        values: &array.data,
+        rows,
+        columns,
+        row_name,
+        column_name,
+        limit,
+    }))
+}
+
+/// Chosen sinusoidal dimensions against position.
+#[component]
+fn LinesCanvas(
+    series: Signal<Vec<(String, Vec<f32>)>>,
+    #[prop(default = "pe-lines")] testid: &'static str,
+    /// Default: the sinusoid lines' caption.
+    #[prop(optional)]
+    caption: Option<String>,
+    /// The x axis; default: position.
+    #[prop(optional)]
+    x_name: Option<String>,
+) -> impl IntoView {
+    let state = use_state();
+    let caption = caption.unwrap_or_else(|| tr("positions.lines_caption"));
+    let x_name = StoredValue::new(x_name.unwrap_or_else(|| tr("positions.position")));
+    let table_caption = caption.clone();
+    let canvas_ref = NodeRef::<Canvas>::new();
+    Effect::new(move |_| {
+        let Some(canvas) = canvas_ref.get() else {
+            return;
+        };
+        let series = series.get();
+        let theme = state.chart_theme();
+        let width = chart_width(state.viewport_width.get(), 460);
+        if let Err(e) = draw_on(&canvas, width, 260, |root| {
+            draw_series_lines(root, &series, &x_name.get_value(), theme)
+        }) {
+            state.error.set(Some(e.to_string()));
+        }
+    });
+    let exports = Exports {
+        canvas: canvas_ref,
+        svg: Callback::new(move |(width, height)| {
+            let theme = state.chart_theme();
+            let series = series.get_untracked();
+            Some(svg_document(width, height, |root| {
+                draw_series_lines(root, &series, &x_name.get_value(), theme)
+            }))
+        }),
+        table: Callback::new(move |()| {
+            Some(series_table(
+                &series.get_untracked(),
+                x_name.get_value(),
+                table_caption.clone(),
+            ))
+        }),
+    };
+    view! {
+        <figure>
+            <figcaption>{caption}</figcaption>
+            <canvas node_ref=canvas_ref data-testid=testid role="img"
+                data-series=move || series.with(|s| s.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>().join(","))
+                aria-label=tr("positions.lines_label")></canvas>
+            <ExportButtons exports=exports name=testid.to_string() testid=testid/>
+        </figure>
+    }
+}
+
+/// RoPE as this model does it: the rotation frequencies from its θ, one real query pair turning
+/// with position, and the score of a real query and key at every pair of positions.
+#[component]
+fn RotarySection(positions: RwSignal<usize>) -> impl IntoView {
+    let state = use_state();
+    // The trace's query of the query token and key of the first token, this layer and head.
+    let chosen = Memo::new(move |_| {
+        let trace = state.trace.get()?;
+        let detail = state.selected_layer_trace()?;
+        let query = state.query_token()?;
+        let head = state.head.get();
+        let vector = |array: &Array, token: usize| array.row(&[head, token]).map(<[f32]>::to_vec);
+        Some((
+            vector(&detail.internals.q, query)?,
+            query,
+            vector(&detail.internals.k, 0)?,
+            trace.tokens.get(query)?.clone(),
+            trace.tokens.first()?.clone(),
+        ))
+    });
+    Effect::new(move |_| {
+        if let Some((query, query_position, key, _, _)) = chosen.get() {
+            client::rotary(positions.get().min(128), query, query_position, key, 0);
+        }
+    });
+    let view_of = state.rotary;
+    let frequencies = Signal::derive(move || {
+        view_of.with(|v| {
+            v.as_ref()
+                .map(|v| vec![(tr("positions.rope_theta_i"), v.inverse_frequencies.clone())])
+                .unwrap_or_default()
+        })
+    });
+    let rotation = Signal::derive(move || {
+        view_of.with(|v| {
+            v.as_ref()
+                .map(|v| {
+                    let column = |c: usize| {
+                        v.pair_rotation
+                            .data
+                            .iter()
+                            .skip(c)
+                            .step_by(4)
+                            .copied()
+                            .collect::<Vec<f32>>()
+                    };
+                    let slowest = v.inverse_frequencies.len().saturating_sub(1);
+                    vec![
+                        (trf("positions.rope_pair_x", &[("i", &0)]), column(0)),
+                        (trf("positions.rope_pair_y", &[("i", &0)]), column(1)),
+                        (trf("positions.rope_pair_x", &[("i", &slowest)]), column(2)),
+                        (trf("positions.rope_pair_y", &[("i", &slowest)]), column(3)),
+                    ]
+                })
+                .unwrap_or_default()
+        })
+    });
+    let relative = Signal::derive(move || view_of.get().map(|v| v.relative_scores.clone()));
+    let explain = move || {
+        chosen.get().map(|(_, position, _, query, key)| {
+            trf(
+                "positions.rope_explain",
+                &[
+                    ("query", &query),
+                    ("position", &position),
+                    ("key", &key),
+                    ("layer", &(state.layer.get() + 1)),
+                    ("head", &(state.head.get() + 1)),
+                ],
+            )
+        })
+    };
+    view! {
+        <section data-testid="rope-section">
+            <h3>{tr("positions.rope_heading")}</h3>
+            <p class="explain">{explain}</p>
+            <div class="chart-row">
+                <LinesCanvas series=frequencies testid="rope-frequencies" caption=tr("positions.rope_frequencies_caption") x_name=tr("positions.rope_pair")/>
+                <LinesCanvas series=rotation testid="rope-rotation" caption=tr("positions.rope_rotation_caption")/>
+            </div>
+            <div class="chart-row">
+                <MatrixCanvas values=relative testid="rope-relative" caption=tr("positions.rope_relative_caption")
+                    row_name=tr("positions.rope_query_position") column_name=tr("positions.rope_key_position") fixed_limit=None/>
+            </div>
+        </section>
+    }
+}
+
+/// Token embedding + position embedding = the first layer's input, for the query token.
+#[component]
+fn TokenPlusPosition() -> impl IntoView {
+    let state = use_state();
+    view! {
+        {move || {
+            let trace = state.trace.get()?;
+            let query = state.query_token()?;
+            let width = trace.token_embeddings.shape.get(1).copied()?;
+            let row = |array: &Array| array.data.get(query * width..(query + 1) * width).map(<[f32]>::to_vec);
+            let (token, position, sum) = (row(&trace.token_embeddings)?, row(trace.position_embeddings.as_ref()?)?, row(&trace.embedding_sum)?);
+            let segment = !trace.causal;
+            let first = |values: &[f32]| values.iter().take(4).map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(", ");
+            Some(view! {
+                <section class="token-plus-position" data-testid="token-plus-position" data-token=query.to_string()>
+                    <h3>{trf("positions.token_plus", &[("token", &trace.tokens[query]), ("position", &query)])}</h3>
+                    <table class="qkv"><tbody>
+                        <tr><th>{tr("positions.token_embedding")}</th><td>{vector(&token, "token-embedding")}</td><td class="muted">{format!("[{}, …]", first(&token))}</td></tr>
+                        <tr><th>{format!("+ {}", tr("positions.position_embedding"))}</th><td>{vector(&position, "position-embedding")}</td><td class="muted">{format!("[{}, …]", first(&position))}</td></tr>
+                        <tr><th>{if segment { tr("positions.input_segment") } else { tr("positions.input") }}</th><td>{vector(&sum, "embedding-sum")}</td><td class="muted">{format!("[{}, …]", first(&sum))}</td></tr>
+                    </tbody></table>
+                    <p class="muted">{if segment { tr("positions.segment_note") } else { tr("positions.gpt2_note") }}</p>
+                </section>
+            })
+        }}
+    }
+}

@@ -1,0 +1,353 @@
+//! Predictions: GPT-2's next-token candidates (temperature re-scores the traced logits; top-k
+//! and top-p show which can be drawn; click or sample to append), [MASK] fills as completed
+//! sentences for masked LMs, and the logit lens.
+use leptos::html::Canvas;
+use leptos::prelude::*;
+
+use super::saliency::{request_saliency, SalientTokens};
+use crate::canvas::{chart_width, draw_on};
+use crate::client;
+use crate::export::{ExportButtons, Exports};
+use crate::i18n::{tr, trf};
+use crate::state::{append_generated, use_state, AppState};
+use ae_charts::{bars_table, draw_bars, svg_document, Bar, BAR_ROW};
+use ae_messages::{Candidate, PositionPredictions, Predictions as ModelPredictions};
+
+/// The panel; asks the worker for predictions and the logit lens whenever the trace or the
+/// sampling settings change.
+#[component]
+pub fn Predictions() -> impl IntoView {
+    let state = use_state();
+    Effect::new(move |_| {
+        let traced = state.has_logits();
+        let settings = state.sampling.get();
+        if traced {
+            let text = state.text.get_untracked();
+            client::predict(text, settings, None);
+        }
+    });
+    // The logit lens reads the pinned token's position (default: where the model predicts).
+    Effect::new(move |_| {
+        let traced = state.has_logits();
+        let pinned = state.pinned.get();
+        if traced {
+            client::logit_lens(state.text.get_untracked(), pinned);
+        }
+    });
+    let has_head = move || {
+        state
+            .model
+            .with(|m| m.as_ref().map(|c| c.has_prediction_head))
+    };
+    view! {
+        <h2>{tr("panel.predictions")}</h2>
+        {move || match has_head() {
+            None => view! { <p class="muted">{tr("predictions.load_first")}</p> }.into_any(),
+            Some(false) => view! { <p class="notice" data-testid="no-head">{tr("predictions.no_head")}</p> }.into_any(),
+            Some(true) => view! {
+                {move || match state.predictions.get().map(|p| p.predictions) {
+                    None => view! { <p class="muted" data-testid="predictions-waiting">{move || if state.trace.with(|t| t.is_some()) { tr("input.computing") } else { tr("predictions.empty") }}</p> }.into_any(),
+                    Some(ModelPredictions::NextToken(next)) => view! { <NextToken next=next/> }.into_any(),
+                    Some(ModelPredictions::MaskFill(fills)) => view! { <MaskFills fills=fills/> }.into_any(),
+                }}
+                <MaskControl/>
+                <LogitLensTable/>
+            }.into_any(),
+        }}
+    }
+}
+
+/// Temperature, top-k, top-p and seed.
+#[component]
+fn SamplingControls() -> impl IntoView {
+    let state = use_state();
+    let sampling = state.sampling;
+    let number = |ev: &leptos::ev::Event| {
+        event_target_value(ev)
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+    };
+    view! {
+        <fieldset class="chart-options" data-testid="sampling">
+            <legend>{tr("predictions.sampling")}</legend>
+            <label>{format!("{} ", tr("predictions.temperature"))}
+                <input type="range" min="0.1" max="3" step="0.1" data-testid="temperature"
+                    prop:value=move || sampling.get().temperature.to_string()
+                    on:input=move |ev| if let Some(t) = number(&ev) { sampling.update(|s| s.temperature = (t as f32).clamp(0.1, 3.0)) }/>
+                {move || format!(" {:.1}", sampling.get().temperature)}</label>
+            <label>"top-k "
+                <input type="number" min="1" max="1000" data-testid="top-k" class="narrow"
+                    prop:value=move || sampling.get().top_k.to_string()
+                    on:change=move |ev| if let Some(k) = number(&ev) { sampling.update(|s| s.top_k = (k as usize).clamp(1, 1000)) }/></label>
+            <label>"top-p "
+                <input type="range" min="0.05" max="1" step="0.05" data-testid="top-p"
+                    prop:value=move || sampling.get().top_p.to_string()
+                    on:input=move |ev| if let Some(p) = number(&ev) { sampling.update(|s| s.top_p = (p as f32).clamp(0.05, 1.0)) }/>
+                {move || format!(" {:.2}", sampling.get().top_p)}</label>
+            <label>{format!("{} ", tr("predictions.seed"))}
+                <input type="number" min="0" data-testid="seed" class="narrow"
+                    prop:value=move || state.seed.get().to_string()
+                    on:change=move |ev| if let Some(seed) = number(&ev) { state.seed.set(seed.max(0.0) as u64) }/></label>
+        </fieldset>
+    }
+}
+
+/// GPT-2's next-token candidates, the sample button and the generation timeline.
+#[component]
+fn NextToken(next: PositionPredictions) -> impl IntoView {
+    let state = use_state();
+    let survivors = Memo::new(move |_| {
+        state
+            .predictions
+            .with(|p| p.as_ref().and_then(|p| p.survivors))
+            .unwrap_or(0)
+    });
+    let reused = move || {
+        state
+            .predictions
+            .with(|p| p.as_ref().is_some_and(|p| p.reused_logits))
+    };
+    let after = state
+        .tokens
+        .with_untracked(|t| {
+            t.as_ref()
+                .and_then(|t| t.tokens.get(next.position).cloned())
+        })
+        .unwrap_or_default();
+    let candidates = next.candidates.clone();
+    let bars = Signal::derive(move || {
+        let survivors = survivors.get();
+        candidates
+            .iter()
+            .enumerate()
+            .map(|(rank, c)| Bar {
+                label: c.token.clone(),
+                value: c.probability,
+                active: rank < survivors,
+            })
+            .collect::<Vec<_>>()
+    });
+    let sample = move |_| {
+        let step = state.generated.with_untracked(|g| g.len()) as u64;
+        client::predict(
+            state.text.get_untracked(),
+            state.sampling.get_untracked(),
+            Some(state.seed.get_untracked() + step),
+        );
+    };
+    let list = next.candidates.iter().enumerate().map(move |(rank, candidate)| {
+        let candidate = candidate.clone();
+        let shown = candidate.clone();
+        view! {
+            <li class:filtered=move || { let filtered: bool = rank >= survivors.get(); filtered }>
+                <button data-testid="candidate" data-token-id=candidate.token_id.to_string()
+                    data-probability=candidate.probability.to_string()
+                    data-survives=move || (rank < survivors.get()).to_string()
+                    title=tr("predictions.append_title")
+                    on:click=move |_| append_generated(state, candidate.clone())>
+                    <span class="token-text">{shown.token.clone()}</span>
+                    <span class="num">{format!("{:.4}", shown.probability)}</span>
+                </button>
+            </li>
+        }
+    }).collect_view();
+    view! {
+        <p>{trf("predictions.next_explain", &[("token", &after), ("position", &next.position)])}
+            <span class="muted" data-testid="reused-logits" data-reused=move || reused().to_string()>
+                {move || if reused() { format!(" {}", tr("predictions.reused")) } else { String::new() }}</span></p>
+        <SamplingControls/>
+        <p class="muted" data-testid="survivors" data-count=move || survivors.get().to_string()>{move || {
+            let s = state.sampling.get();
+            trf("predictions.survivors", &[("count", &survivors.get()), ("k", &s.top_k), ("p", &format!("{:.2}", s.top_p))])
+        }}</p>
+        <div class="chart-row">
+            <BarChart bars=bars testid="prediction-bars" value_name=tr("predictions.probability")/>
+            <ol class="candidates" data-testid="candidates">{list}</ol>
+        </div>
+        <p>
+            <button data-testid="sample" on:click=sample>{tr("predictions.sample")}</button>
+            <span class="muted">{format!(" {}", tr("predictions.sample_explain"))}</span>
+        </p>
+        <GenerationTimeline/>
+    }
+}
+
+/// A bar chart drawn with plotters on a canvas.
+#[component]
+pub fn BarChart(bars: Signal<Vec<Bar>>, testid: &'static str, value_name: String) -> impl IntoView {
+    let state = use_state();
+    let canvas_ref = NodeRef::<Canvas>::new();
+    Effect::new(move |_| {
+        let Some(canvas) = canvas_ref.get() else {
+            return;
+        };
+        let bars = bars.get();
+        let theme = state.chart_theme();
+        let width = chart_width(state.viewport_width.get(), 460);
+        let height = BAR_ROW * bars.len().max(1) as u32 + 8;
+        if let Err(e) = draw_on(&canvas, width, height, |root| draw_bars(root, &bars, theme)) {
+            state.error.set(Some(e.to_string()));
+        }
+    });
+    let exports = Exports {
+        canvas: canvas_ref,
+        svg: Callback::new(move |(width, height)| {
+            let theme = state.chart_theme();
+            let bars = bars.get_untracked();
+            Some(svg_document(width, height, |root| {
+                draw_bars(root, &bars, theme)
+            }))
+        }),
+        table: Callback::new(move |()| {
+            Some(bars_table(
+                &bars.get_untracked(),
+                value_name.clone(),
+                tr("step.token"),
+                value_name.clone(),
+            ))
+        }),
+    };
+    view! {
+        <div class="bar-chart">
+            <canvas node_ref=canvas_ref data-testid=testid role="img"
+                aria-label=move || bars.with(|b| b.iter().map(|b| format!("{} {:.3}", b.label, b.value)).collect::<Vec<_>>().join(", "))></canvas>
+            <ExportButtons exports=exports name=testid.to_string() testid=testid/>
+        </div>
+    }
+}
+
+/// The appended tokens: hovering one shows the saliency that produced it; clicking one pins it
+/// and opens the saliency panel.
+#[component]
+fn GenerationTimeline() -> impl IntoView {
+    let state = use_state();
+    let hovering = RwSignal::new(false);
+    request_saliency(state, hovering.into());
+    view! {
+        <Show when=move || state.generated.with(|g| !g.is_empty())>
+            <div class="timeline" data-testid="timeline">
+                <span class="muted">{format!("{} ", tr("predictions.generated"))}</span>
+                {move || state.generated.get().into_iter().enumerate().map(|(step, generated)| {
+                    let target = (generated.position.saturating_sub(1), generated.candidate.token_id);
+                    view! {
+                        <button class="token" data-testid="generated" data-position=generated.position.to_string()
+                            on:mouseenter=move |_| { hovering.set(true); state.saliency_target.set(Some(target)) }
+                            on:focus=move |_| { hovering.set(true); state.saliency_target.set(Some(target)) }
+                            on:mouseleave=move |_| hovering.set(false)
+                            title=trf("predictions.generated_title", &[("step", &(step + 1)), ("p", &format!("{:.4}", generated.candidate.probability))])
+                            on:click=move |_| {
+                                state.pinned.set(Some(target.0 + 1));
+                                state.saliency_target.set(Some(target));
+                                state.panel.set(crate::state::Panel::Saliency);
+                            }>{generated.candidate.token.clone()}</button>
+                    }
+                }).collect_view()}
+            </div>
+            <Show when=move || hovering.get()>
+                <div class="timeline-saliency" data-testid="timeline-saliency"><SalientTokens/></div>
+            </Show>
+        </Show>
+    }
+}
+
+/// Fills for every [MASK], each as the completed sentence.
+#[component]
+fn MaskFills(fills: Vec<PositionPredictions>) -> impl IntoView {
+    let state = use_state();
+    let text = state.text.get_untracked();
+    let offsets = state
+        .tokens
+        .with_untracked(|t| t.as_ref().map(|t| t.offsets.clone()).unwrap_or_default());
+    fills.into_iter().enumerate().map(|(index, fill)| {
+        let (start, end) = offsets.get(fill.position).copied().unwrap_or((0, 0));
+        let sentences = fill.candidates.iter().map(|candidate| {
+            let (before, after) = (text.get(..start).unwrap_or(""), text.get(end..).unwrap_or(""));
+            view! {
+                <li data-testid="fill" data-token-id=candidate.token_id.to_string() data-probability=candidate.probability.to_string()>
+                    <span class="num">{format!("{:.4} ", candidate.probability)}</span>
+                    {before.to_string()}<mark>{candidate.text.clone()}</mark>{after.to_string()}
+                </li>
+            }
+        }).collect_view();
+        view! {
+            <section class="mask-fill" data-testid="mask-fill" data-position=fill.position.to_string()>
+                <h3>{trf("predictions.mask_n", &[("n", &(index + 1)), ("position", &fill.position)])}</h3>
+                <ol>{sentences}</ol>
+            </section>
+        }
+    }).collect_view()
+}
+
+/// For masked LMs: replace the query token by the mask token.
+#[component]
+fn MaskControl() -> impl IntoView {
+    let state = use_state();
+    let mask = move || {
+        state
+            .model
+            .with(|m| m.as_ref().and_then(|c| c.mask_token.clone()))
+    };
+    let mask_query = move |_| mask_query_token(state);
+    view! {
+        <Show when=move || mask().is_some()>
+            <p>
+                <button data-testid="mask-query" on:click=mask_query>{move || trf("predictions.mask_query", &[("mask", &mask().unwrap_or_default())])}</button>
+                <span class="muted">{move || format!(" {}", trf("predictions.mask_explain", &[("mask", &mask().unwrap_or_default())]))}</span>
+            </p>
+        </Show>
+    }
+}
+
+fn mask_query_token(state: AppState) {
+    let Some(mask) = state
+        .model
+        .with_untracked(|m| m.as_ref().and_then(|c| c.mask_token.clone()))
+    else {
+        return;
+    };
+    let Some(query) = state.query_token() else {
+        return;
+    };
+    let range = state.tokens.with_untracked(|t| {
+        t.as_ref()
+            .filter(|t| !t.special[query])
+            .map(|t| t.offsets[query])
+    });
+    if let Some((start, end)) = range {
+        state.text.update(|text| {
+            if text.is_char_boundary(start) && text.is_char_boundary(end) && start < end {
+                text.replace_range(start..end, &mask);
+            }
+        });
+        state.pinned.set(None);
+    }
+}
+
+/// The logit lens: what the model would predict if it stopped after each layer.
+#[component]
+fn LogitLensTable() -> impl IntoView {
+    let state = use_state();
+    view! {
+        {move || state.lens.get().map(|lens| {
+            let final_token = state.tokens.with_untracked(|_| lens.layers.last().and_then(|l| l.top.first()).map(|c| c.token.clone())).unwrap_or_default();
+            let rows = lens.layers.iter().map(|layer| {
+                let name = if layer.layer == 0 { tr("predictions.embeddings") } else { trf("predictions.after_layer", &[("layer", &layer.layer)]) };
+                let top = layer.top.iter().map(|c: &Candidate| format!("{} {:.3}", c.token, c.probability)).collect::<Vec<_>>().join(" · ");
+                let rank = layer.final_token_rank;
+                let shade = format!("{:.2}", 1.0 / rank as f64);
+                view! { <tr><th scope="row">{name}</th><td>{top}</td><td class="rank" style:--rank-shade=shade data-testid="lens-rank" data-rank=rank.to_string()>{rank}</td></tr> }
+            }).collect_view();
+            view! {
+                <section class="lens" data-testid="logit-lens" data-position=lens.position.to_string()>
+                    <h3>{trf("predictions.lens_title", &[("position", &lens.position)])}</h3>
+                    <p class="muted">{trf("predictions.lens_explain", &[("token", &final_token)])}</p>
+                    <div class="table-scroll"><table class="values-table">
+                        <thead><tr><th scope="col">{tr("predictions.residual")}</th><th scope="col">{tr("predictions.top_tokens")}</th><th scope="col">{tr("predictions.rank")}</th></tr></thead>
+                        <tbody>{rows}</tbody>
+                    </table></div>
+                </section>
+            }
+        })}
+    }
+}

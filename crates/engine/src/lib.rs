@@ -1,0 +1,54 @@
+//! The engine: real models, instrumented. Pure Rust on candle; compiles natively and to wasm.
+//!
+//! Bytes in (config.json, tokenizer.json, model.safetensors or one .gguf) → [`Model`] →
+//! [`Trace`], [`Predictions`], [`LogitLens`] and [`Saliency`], all computed in f32 on the CPU.
+//!
+//! A family is one file (`gpt2.rs`, `bert.rs`, `llama.rs` …) whose blocks implement
+//! `network::Block` and whose model implements `network::Network`; `network::forward` is the one
+//! loop that runs them, and `recorder::Recorder` decides what a pass keeps. `matmul.rs` decides
+//! how products are computed, so the model code reads like the model.
+mod activation;
+mod analysis;
+mod attention;
+mod bert;
+mod checkpoint;
+mod config;
+mod distilbert;
+mod error;
+mod gguf;
+mod gpt2;
+mod layers;
+mod llama;
+mod matmul;
+mod model;
+mod network;
+mod positional;
+mod recorder;
+mod sampling;
+mod tokenizer;
+mod trace;
+
+use candle_core::Device;
+
+pub use activation::Activation;
+pub use analysis::PredictionLogits;
+pub use attention::Rotary;
+pub use checkpoint::{to_half_precision, ByteSource, Checkpoint};
+pub use config::ModelConfig;
+pub use error::{EngineError, Result};
+pub use gguf::is_gguf;
+pub use layers::Linear;
+pub use matmul::tune_matmul;
+pub use model::{Model, PageTraceParts};
+pub use positional::{
+    cosine_similarity, positional_encodings, rotary_view, sinusoidal_position_encoding,
+};
+pub use sampling::{sample_token, surviving_count};
+pub use tokenizer::TextTokenizer;
+pub use trace::{layer_trace, stack, to_array};
+// The engine's answers are the messages' types (re-exported so a caller needs one crate).
+pub use ae_messages::{
+    Architecture, Array, AttentionInternals, Candidate, LayerTrace, LensLayer, LogitLens,
+    PageTrace, PositionPredictions, PositionalEncodings, Predictions, RotaryView, Saliency,
+    SamplingSettings, TokenizedText, Trace,
+};

@@ -1,0 +1,282 @@
+//! A loaded model — config, tokenizer and network — and the traces the page and the CLI read.
+//! The other analyses (predictions, the logit lens, saliency) are in `analysis/`.
+use candle_core::Tensor;
+
+use super::analysis::PredictionLogits;
+use super::checkpoint::{ByteSource, Checkpoint};
+use super::config::ModelConfig;
+use super::error::{EngineError, Result};
+use super::gguf;
+use super::layers::LmHead;
+use super::network::{self, ForwardPass, Network};
+use super::recorder::Recorder;
+use super::tokenizer::TextTokenizer;
+use super::trace::{full_trace, page_trace, to_array};
+use super::Device;
+use ae_messages::{Array, AttentionInternals, PageTrace, TokenizedText, Trace};
+
+/// A model ready to run.
+pub struct Model {
+    /// The numbers read from config.json.
+    pub config: ModelConfig,
+    /// The model's tokenizer.
+    pub tokenizer: TextTokenizer,
+    /// Number of weights in the checkpoint (buffers such as position ids excluded).
+    pub parameter_count: usize,
+    network: Box<dyn Network>,
+    warnings: Vec<String>,
+}
+
+/// What [`Model::page_trace`] returns.
+#[derive(Debug, Clone)]
+pub struct PageTraceParts {
+    /// What the page receives first.
+    pub trace: PageTrace,
+    /// Every layer's attention internals, for the layer the page shows and any it asks for.
+    pub layers: Vec<AttentionInternals<Tensor>>,
+    /// The logits where the model predicts, when it can predict here.
+    pub predicted: Option<PredictionLogits>,
+}
+
+impl Model {
+    /// Builds the model from config.json and tokenizer.json bytes and a safetensors file read
+    /// tensor by tensor from `weights` (in the browser: the downloaded file in JS memory).
+    pub fn from_source<S: ByteSource + ?Sized>(
+        config_json: &[u8],
+        tokenizer_json: &[u8],
+        weights: &S,
+    ) -> Result<Self> {
+        let config = ModelConfig::from_json(config_json)?;
+        let tokenizer = TextTokenizer::from_json(tokenizer_json)?;
+        let checkpoint = Checkpoint::from_source(weights)?;
+        Self::from_parts(config, tokenizer, checkpoint)
+    }
+
+    /// [`Model::from_source`] with the weights in memory.
+    pub fn from_bytes(
+        config_json: &[u8],
+        tokenizer_json: &[u8],
+        safetensors: &[u8],
+    ) -> Result<Self> {
+        Self::from_source(config_json, tokenizer_json, safetensors)
+    }
+
+    /// Loads a Llama-family model from one .gguf file (weights, numbers and tokenizer), read
+    /// from `source` and dequantised to f32.
+    pub fn from_gguf<S: ByteSource + ?Sized>(source: &S) -> Result<Self> {
+        let file = gguf::read(source)?;
+        Self::from_parts(file.config, file.tokenizer, file.checkpoint)
+    }
+
+    /// Loads the three files from a directory (native only: the browser has no filesystem,
+    /// and there this returns the read error).
+    /// A folder holding `model.gguf` (or a path to a .gguf file) loads that file instead.
+    pub fn from_dir(dir: &std::path::Path) -> Result<Self> {
+        let gguf_file = if dir.extension().is_some_and(|e| e == "gguf") {
+            Some(dir.to_path_buf())
+        } else {
+            Some(dir.join("model.gguf")).filter(|path| path.is_file())
+        };
+        let read = |path: &std::path::Path| {
+            std::fs::read(path)
+                .map_err(|e| EngineError::Input(format!("cannot read {}: {e}", path.display())))
+        };
+        if let Some(path) = gguf_file {
+            return Self::from_gguf(read(&path)?.as_slice());
+        }
+        Self::from_bytes(
+            &read(&dir.join("config.json"))?,
+            &read(&dir.join("tokenizer.json"))?,
+            &read(&dir.join("model.safetensors"))?,
+        )
+    }
+
+    /// Builds the network from an already parsed checkpoint (the benchmark's random models).
+    pub fn from_parts(
+        config: ModelConfig,
+        tokenizer: TextTokenizer,
+        checkpoint: Checkpoint,
+    ) -> Result<Self> {
+        super::tune_matmul();
+        if tokenizer.vocab_size() > config.vocab_size {
+            return Err(EngineError::Tokenizer(format!(
+                "it has {} tokens but the model's embedding has only {} rows: the tokenizer belongs \
+                 to a different model",
+                tokenizer.vocab_size(),
+                config.vocab_size
+            )));
+        }
+        let parameter_count = checkpoint.parameter_count();
+        let warnings = non_finite_warning(&checkpoint.non_finite_tensors()?)
+            .into_iter()
+            .collect();
+        let network = network::load(&config, checkpoint)?;
+        Ok(Model {
+            config,
+            tokenizer,
+            parameter_count,
+            network,
+            warnings,
+        })
+    }
+
+    /// What the user should know about the loaded files although they load (e.g. NaN weights).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Tokenizes text the way the model expects it.
+    pub fn tokenize(&self, text: &str) -> Result<TokenizedText> {
+        self.tokenizer.encode(text)
+    }
+
+    /// Whether the model can predict tokens (a decoder, or an encoder with its masked-LM head).
+    pub fn has_prediction_head(&self) -> bool {
+        self.network.head().is_some()
+    }
+
+    /// The full trace: every layer's and head's Q, K, V, scores, probabilities, outputs, MLP
+    /// activations, the residual stream and, with a head, the logits at every position.
+    pub fn trace(&self, ids: &[u32]) -> Result<Trace> {
+        let (token_embeddings, pass) = self.run(ids, Recorder::everything())?;
+        let logits = match self.network.head() {
+            Some(head) => Some(head.logits(&pass.final_hidden)?),
+            None => None,
+        };
+        let page = self.page_trace_of(ids, &token_embeddings, &pass)?;
+        full_trace(page, &pass, logits.as_ref())
+    }
+
+    /// The trace the page needs ([`PageTrace`]), the attention internals of every layer kept as
+    /// tensors (the worker copies one layer out at a time), and the logits where the model
+    /// predicts (the last position of a decoder, each [MASK] of a masked LM), for the
+    /// predictions and their re-scoring. No all-positions logits: the page shows no other
+    /// position's, and the LM head over every position is a large share of a short text's
+    /// forward pass (GPT-2: 768 × 50,257 multiply-adds per token). The logits are `None` when
+    /// the model cannot predict here (no head, or no [MASK] in the text).
+    pub fn page_trace(&self, ids: &[u32]) -> Result<PageTraceParts> {
+        let (token_embeddings, pass) = self.run(ids, Recorder::everything())?;
+        let predicted = match self.default_positions(ids) {
+            Ok(positions) => Some(self.logits_at(&pass.final_hidden, positions)?),
+            Err(_) => None,
+        };
+        Ok(PageTraceParts {
+            trace: self.page_trace_of(ids, &token_embeddings, &pass)?,
+            layers: pass.layers.into_iter().map(|l| l.attention).collect(),
+            predicted,
+        })
+    }
+
+    fn page_trace_of(
+        &self,
+        ids: &[u32],
+        token_embeddings: &Tensor,
+        pass: &ForwardPass,
+    ) -> Result<PageTrace> {
+        let tokens = ids
+            .iter()
+            .map(|&id| self.tokenizer.display_token(id))
+            .collect();
+        page_trace(&self.config, ids.to_vec(), tokens, token_embeddings, pass)
+    }
+
+    /// The model's learned position table [max_positions, d_model] (GPT-2 `wpe`, BERT
+    /// `position_embeddings`); `None` for rotary models (Llama), which rotate queries and keys
+    /// by position instead.
+    pub fn position_table(&self) -> Result<Option<Array>> {
+        self.network.position_table().map(to_array).transpose()
+    }
+
+    /// Embeds `ids` and runs the network, recording into `rec`; returns the token embeddings
+    /// and the pass.
+    pub(crate) fn run(&self, ids: &[u32], rec: Recorder) -> Result<(Tensor, ForwardPass)> {
+        let token_embeddings = self.embed_tokens(ids)?;
+        let pass = network::forward(self.network.as_ref(), &token_embeddings, rec)?;
+        Ok((token_embeddings, pass))
+    }
+
+    /// Runs the network from given token embeddings (saliency differentiates with respect to
+    /// them), keeping the residual streams only.
+    pub(crate) fn run_from(&self, token_embeddings: &Tensor) -> Result<ForwardPass> {
+        Ok(network::forward(
+            self.network.as_ref(),
+            token_embeddings,
+            Recorder::streams_only(),
+        )?)
+    }
+
+    /// The token embeddings of `ids` [tokens, d_model], after checking the ids fit the model.
+    pub(crate) fn embed_tokens(&self, ids: &[u32]) -> Result<Tensor> {
+        if ids.is_empty() {
+            return Err(EngineError::Input(
+                "The text is empty: type a few words first.".into(),
+            ));
+        }
+        if ids.len() > self.config.max_positions {
+            return Err(EngineError::Input(format!(
+                "The text has {} tokens but this model reads at most {}; shorten it.",
+                ids.len(),
+                self.config.max_positions
+            )));
+        }
+        if let Some(&bad) = ids
+            .iter()
+            .find(|&&id| id as usize >= self.config.vocab_size)
+        {
+            return Err(EngineError::Input(format!(
+                "token id {bad} is outside the model's vocabulary of {} tokens: the tokenizer does \
+                 not belong to this model",
+                self.config.vocab_size
+            )));
+        }
+        Ok(self
+            .network
+            .embed_tokens(&Tensor::new(ids, &Device::Cpu)?)?)
+    }
+
+    /// The final norm (identity for post-norm encoders).
+    pub(crate) fn final_norm(&self, residual: &Tensor) -> Result<Tensor> {
+        Ok(self.network.final_norm(residual)?)
+    }
+
+    /// An error unless `position` is one of the tokens of `ids`.
+    pub(crate) fn check_position(&self, ids: &[u32], position: usize) -> Result<()> {
+        if position >= ids.len() {
+            return Err(EngineError::Input(format!(
+                "position {position} is past the end of the {} tokens",
+                ids.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The LM head, or the error that says this checkpoint has none.
+    pub(crate) fn head(&self) -> Result<&LmHead> {
+        self.network.head().ok_or_else(|| {
+            EngineError::NoPredictionHead(self.config.architecture.name().to_string())
+        })
+    }
+}
+
+/// The warning for weights holding NaN or infinite values, if any do.
+fn non_finite_warning(tensors: &[(String, usize)]) -> Option<String> {
+    if tensors.is_empty() {
+        return None;
+    }
+    let listed = tensors
+        .iter()
+        .take(3)
+        .map(|(name, count)| format!("`{name}` ({count})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = if tensors.len() > 3 {
+        format!(" and {} more", tensors.len() - 3)
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "model.safetensors: {} tensor(s) hold NaN or infinite values: {listed}{more}. The model \
+         runs, but numbers that depend on them will be NaN; the checkpoint is probably damaged.",
+        tensors.len()
+    ))
+}

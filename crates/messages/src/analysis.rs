@@ -1,0 +1,82 @@
+//! The answers of the analyses beyond the trace: predictions, the logit lens, saliency, and the
+//! sampling settings a prediction is drawn with.
+use serde::{Deserialize, Serialize};
+
+/// One candidate token with its probability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// Token id.
+    pub token_id: u32,
+    /// Display string.
+    pub token: String,
+    /// The text it adds to a sentence.
+    pub text: String,
+    /// softmax(logits / temperature) for this token.
+    pub probability: f32,
+    /// The raw logit.
+    pub logit: f32,
+}
+
+/// Top-k candidates at one position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PositionPredictions {
+    /// Token position the prediction is for.
+    pub position: usize,
+    /// Most probable first.
+    pub candidates: Vec<Candidate>,
+}
+
+/// What the model predicts: the next token (decoders) or each [MASK] (masked LMs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Predictions {
+    /// Next-token candidates after the last position.
+    NextToken(PositionPredictions),
+    /// Fills for every mask position, in order.
+    MaskFill(Vec<PositionPredictions>),
+}
+
+/// One layer of the logit lens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LensLayer {
+    /// 0 = embeddings, i = after block i.
+    pub layer: usize,
+    /// Top-k tokens if the model stopped here.
+    pub top: Vec<Candidate>,
+    /// Rank (1 = top) of the final prediction at this layer.
+    pub final_token_rank: usize,
+}
+
+/// The final norm and LM head applied to every layer's residual stream at one position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogitLens {
+    /// The position read.
+    pub position: usize,
+    /// The model's final top-1 token at that position.
+    pub final_token_id: u32,
+    /// One entry per residual stream: n_layer + 1.
+    pub layers: Vec<LensLayer>,
+}
+
+/// Gradient×input saliency of one target logit over the input tokens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Saliency {
+    /// Position whose logit was differentiated.
+    pub position: usize,
+    /// Token whose (pre-softmax) logit was differentiated.
+    pub target_id: u32,
+    /// Its display string.
+    pub target_token: String,
+    /// ‖∂logit/∂eᵢ ⊙ eᵢ‖₂ per input token, divided by their sum (shares sum to 1).
+    pub scores: Vec<f32>,
+}
+
+/// How the next token is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SamplingSettings {
+    /// Logits are divided by this before softmax.
+    pub temperature: f32,
+    /// Only the k most probable tokens may be drawn.
+    pub top_k: usize,
+    /// Of those, only the most probable that together first reach this probability.
+    pub top_p: f32,
+}

@@ -1,0 +1,18 @@
+//! The types shared by the worker and the page: the requests and answers that cross
+//! `postMessage`, and the plain arrays they carry. Serde only, no candle: the page's wasm
+//! depends on this crate and not on the engine.
+mod analysis;
+mod model;
+mod positions;
+mod protocol;
+mod tokens;
+mod trace;
+
+pub use analysis::{
+    Candidate, LensLayer, LogitLens, PositionPredictions, Predictions, Saliency, SamplingSettings,
+};
+pub use model::Architecture;
+pub use positions::{PositionalEncodings, RotaryView};
+pub use protocol::{ModelCard, Request, Response};
+pub use tokens::TokenizedText;
+pub use trace::{Array, AttentionInternals, LayerTrace, PageTrace, Trace};

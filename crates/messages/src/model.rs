@@ -1,0 +1,33 @@
+//! The model families, as the page and the engine name them.
+use serde::{Deserialize, Serialize};
+
+/// The model families the engine implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Architecture {
+    /// GPT-2 family decoders (gpt2, distilgpt2, gpt2-medium …): causal attention.
+    Gpt2,
+    /// DistilBERT encoders with a masked-LM head.
+    DistilBert,
+    /// BERT encoders, with or without a masked-LM head.
+    Bert,
+    /// Llama-family decoders (SmolLM2, TinyLlama …) read from GGUF: RMSNorm, rotary position
+    /// embeddings, grouped-query attention, SwiGLU MLP.
+    Llama,
+}
+
+impl Architecture {
+    /// Human-readable name, as the model card shows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Architecture::Gpt2 => "GPT-2",
+            Architecture::DistilBert => "DistilBERT",
+            Architecture::Bert => "BERT",
+            Architecture::Llama => "Llama",
+        }
+    }
+
+    /// Decoders mask future tokens; encoders attend both ways.
+    pub fn is_causal(self) -> bool {
+        matches!(self, Architecture::Gpt2 | Architecture::Llama)
+    }
+}

@@ -1,0 +1,203 @@
+//! The messages between the page and the worker. Both cross `postMessage` as plain JS objects
+//! made by serde-wasm-bindgen; trace arrays travel as `Uint8Array`s. Loading a model is not a
+//! [`Request`]: the page posts `{kind: "load", config, tokenizer, model}` with the three files
+//! as `Uint8Array`s (the model's buffer transferred, not copied) and the worker reads the
+//! weights tensor by tensor from JS memory.
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    Candidate, LayerTrace, LogitLens, PageTrace, PositionalEncodings, Predictions, RotaryView,
+    Saliency, SamplingSettings, TokenizedText,
+};
+
+/// What the page asks of the worker. `id` ties a response to its request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Request {
+    /// Tokenize a text (cheap: lets the page show tokens before the trace is done).
+    Tokenize { id: u32, text: String },
+    /// Tokenize and trace a text (truncated to the model's positions); the answer carries
+    /// `layer`'s attention internals (clamped to the last layer).
+    Trace {
+        id: u32,
+        text: String,
+        #[serde(default)]
+        layer: usize,
+    },
+    /// Another layer's attention internals from the trace answered to request `trace`.
+    Layer { id: u32, trace: u32, layer: usize },
+    /// Top-k predictions for a text (from the last trace's logits when it is the same text),
+    /// and for decoders how many candidates survive top-k/top-p and, with a seed, a drawn token.
+    Predict {
+        id: u32,
+        text: String,
+        k: usize,
+        settings: SamplingSettings,
+        seed: Option<u64>,
+    },
+    /// The logit lens at a position (default: where the model predicts).
+    LogitLens {
+        id: u32,
+        text: String,
+        position: Option<usize>,
+        k: usize,
+    },
+    /// The sinusoidal encoding for `positions` × `d_model` beside the model's learned
+    /// position embeddings, with cosine similarities.
+    PositionalEncodings {
+        id: u32,
+        positions: usize,
+        d_model: usize,
+    },
+    /// The RoPE view of a rotary model: its rotation frequencies and one real query and key of
+    /// the trace (head width each) placed at every position 0..`positions`.
+    Rotary {
+        id: u32,
+        positions: usize,
+        query: Vec<f32>,
+        query_position: usize,
+        key: Vec<f32>,
+        key_position: usize,
+    },
+    /// Gradient×input saliency for a text.
+    Saliency {
+        id: u32,
+        text: String,
+        position: Option<usize>,
+        target: Option<u32>,
+    },
+    /// The benchmark's floor: times candle f32 matmuls `[m, k] × [k, n]` (the shapes of a
+    /// model's forward pass) with the weight stored both ways, `[k, n]` and `[n, k]` (as
+    /// `Linear` keeps it), and `[n, k]` multiplied weight-first, (W·xᵀ)ᵀ, as `Linear` computes
+    /// it; median of `runs` after one warm-up. Needs no model.
+    MatmulBenchmark {
+        id: u32,
+        shapes: Vec<(usize, usize, usize)>,
+        runs: usize,
+        /// 0: each product reuses one weight, which then sits in cache (the floor). Otherwise
+        /// each product takes the next of enough distinct weights to fill this many bytes, so
+        /// that, as in a forward pass, the weight comes from memory ("cold").
+        #[serde(default)]
+        cold_bytes: usize,
+    },
+    /// A test hook: the worker panics while handling it, as a bug in the engine would, so the
+    /// tests can check that the page recovers. The page itself never sends it.
+    CrashForTest,
+}
+
+/// What the worker answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Response {
+    /// The worker's wasm is running and listening; sent once at start.
+    Ready,
+    /// A model was built.
+    Loaded {
+        card: ModelCard,
+        /// The worker's wasm memory after loading, in bytes (wasm memory never shrinks, so
+        /// this is the peak so far).
+        wasm_memory_bytes: usize,
+        /// Milliseconds from the files arriving in the worker to the model being ready.
+        load_ms: f64,
+    },
+    /// The tokens of a text.
+    Tokens {
+        id: u32,
+        tokens: TokenizedText,
+        /// Token count before truncation, when the text was longer than the model reads.
+        truncated_from: Option<usize>,
+    },
+    /// The trace of a text.
+    Trace {
+        id: u32,
+        tokens: TokenizedText,
+        /// Token count before truncation, when the text was longer than the model reads.
+        truncated_from: Option<usize>,
+        trace: Box<PageTrace>,
+        /// The asked-for layer's attention internals.
+        layer_trace: Box<LayerTrace>,
+        /// Milliseconds the worker spent tokenizing and tracing.
+        compute_ms: f64,
+        /// The worker's wasm memory once this trace was made, in bytes: the peak so far (wasm
+        /// memory never shrinks), which includes encoding earlier responses.
+        wasm_memory_bytes: usize,
+    },
+    /// One layer's attention internals from the trace answered to request `trace`.
+    Layer {
+        id: u32,
+        trace: u32,
+        layer_trace: Box<LayerTrace>,
+    },
+    /// Predictions for a text.
+    Predictions {
+        id: u32,
+        predictions: Predictions,
+        /// Decoders: how many of the most probable tokens top-k and top-p leave drawable.
+        survivors: Option<usize>,
+        /// Decoders, when a seed was given: the drawn token.
+        sampled: Option<Candidate>,
+        /// Whether the cached logits of the last trace were re-scored (the model did not run).
+        reused_logits: bool,
+    },
+    /// The logit lens for a text.
+    LogitLens { id: u32, lens: LogitLens },
+    /// Saliency for a text.
+    Saliency { id: u32, saliency: Saliency },
+    /// Positional encodings and their similarities.
+    PositionalEncodings {
+        id: u32,
+        encodings: PositionalEncodings,
+    },
+    /// The RoPE view.
+    Rotary { id: u32, view: RotaryView },
+    /// Median milliseconds per shape of a `MatmulBenchmark`: x·W with W `[k, n]`, x·Wᵀ with
+    /// W `[n, k]`, the same weight-first, (W·xᵀ)ᵀ, and x·Wᵀ as the engine's linear layers
+    /// compute it (weight-first over strided rows for up to 64 rows, see `engine::Linear`).
+    MatmulTimes {
+        id: u32,
+        stored_k_n_ms: Vec<f64>,
+        stored_n_k_ms: Vec<f64>,
+        weight_first_ms: Vec<f64>,
+        engine_ms: Vec<f64>,
+    },
+    /// A request failed; `message` is for the user.
+    Error { id: Option<u32>, message: String },
+    /// The worker panicked and must be restarted.
+    Panic { message: String },
+}
+
+/// What the model card shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelCard {
+    /// "GPT-2", "DistilBERT", "BERT" or "Llama".
+    pub architecture: String,
+    /// Decoder (causal) or encoder.
+    pub causal: bool,
+    /// Transformer blocks.
+    pub n_layer: usize,
+    /// Heads per block.
+    pub n_head: usize,
+    /// Key/value heads per block (fewer than `n_head` with grouped-query attention).
+    #[serde(default)]
+    pub n_kv_head: usize,
+    /// The rotary embedding's base θ for rotary models (Llama).
+    #[serde(default)]
+    pub rope_theta: Option<f64>,
+    /// Residual width.
+    pub d_model: usize,
+    /// Head width.
+    pub d_head: usize,
+    /// Number of weights.
+    pub parameters: usize,
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Longest input in tokens.
+    pub max_positions: usize,
+    /// Whether predictions and saliency are available.
+    pub has_prediction_head: bool,
+    /// The mask token, for masked language models.
+    pub mask_token: Option<String>,
+    /// Problems in the files that did not stop the model from loading (e.g. NaN weights).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}

@@ -1,0 +1,340 @@
+//! The trace of one forward pass as plain arrays: what crosses the worker boundary and what the
+//! CLI writes. Arrays are flat row-major f32 with their shape, so they travel as typed arrays.
+use serde::{Deserialize, Serialize};
+
+use crate::Architecture;
+
+/// A row-major f32 array with its shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Array {
+    /// Dimensions, outermost first.
+    pub shape: Vec<usize>,
+    /// The values, row-major; masked scores hold −∞. Serialised as little-endian bytes so
+    /// they cross the worker boundary as one typed array, not a list of numbers.
+    #[serde(with = "f32_bytes")]
+    pub data: Vec<f32>,
+}
+
+/// Serde for `Vec<f32>` as little-endian bytes.
+mod f32_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    // The values' own memory, viewed as bytes: wasm and the CPUs this runs on are
+    // little-endian, so no per-value conversion or second buffer is needed.
+    pub fn serialize<S: Serializer>(values: &[f32], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(bytemuck::cast_slice(values))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<f32>, D::Error> {
+        let bytes = serde_bytes::ByteBuf::deserialize(deserializer)?;
+        if bytes.len() % 4 != 0 {
+            return Err(serde::de::Error::custom(
+                "f32 data must be a multiple of 4 bytes",
+            ));
+        }
+        // One copy into an f32-aligned buffer.
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+}
+
+impl Array {
+    /// The shape as exactly `N` dimensions, or `None` for another rank:
+    /// `let Some([layers, heads, queries, keys]) = attentions.dims() else { … }`.
+    pub fn dims<const N: usize>(&self) -> Option<[usize; N]> {
+        self.shape.as_slice().try_into().ok()
+    }
+
+    /// The values under a leading index: `block(&[layer])` is one layer of a
+    /// [layer, head, query, key] array, `block(&[layer, head])` one head's matrix. `None` when
+    /// the index has more entries than the array has axes or is out of range.
+    pub fn block(&self, index: &[usize]) -> Option<&[f32]> {
+        if index.len() > self.shape.len() {
+            return None;
+        }
+        let mut start = 0;
+        for (&i, &size) in index.iter().zip(&self.shape) {
+            if i >= size {
+                return None;
+            }
+            start = start * size + i;
+        }
+        let size: usize = self.shape[index.len()..].iter().product();
+        self.data.get(start * size..(start + 1) * size)
+    }
+
+    /// One innermost row: `index` names every axis but the last (e.g. [layer, head, query] of
+    /// attention weights gives that query's weights over the keys).
+    pub fn row(&self, index: &[usize]) -> Option<&[f32]> {
+        (index.len() + 1 == self.shape.len())
+            .then(|| self.block(index))
+            .flatten()
+    }
+
+    /// One value: `index` names every axis.
+    pub fn value(&self, index: &[usize]) -> Option<f32> {
+        (index.len() == self.shape.len())
+            .then(|| self.block(index))
+            .flatten()
+            .and_then(|values| values.first().copied())
+    }
+
+    /// The sub-array at `index` of the first axis, as an array of its own (one layer of a
+    /// [layer, …] array).
+    pub fn sub_array(&self, index: usize) -> Option<Array> {
+        Some(Array {
+            shape: self.shape.get(1..)?.to_vec(),
+            data: self.block(&[index])?.to_vec(),
+        })
+    }
+
+    /// The array as nested JSON lists ([layer][head][query][key] …); −∞ becomes `null`.
+    pub fn to_nested_json(&self) -> serde_json::Value {
+        fn nest(shape: &[usize], data: &[f32]) -> serde_json::Value {
+            match shape {
+                [] => serde_json::Value::from(data[0] as f64),
+                [_] => data
+                    .iter()
+                    .map(|&x| serde_json::Value::from(x as f64))
+                    .collect(),
+                [n, rest @ ..] => {
+                    let stride = data.len() / n.max(&1);
+                    (0..*n)
+                        .map(|i| nest(rest, &data[i * stride..(i + 1) * stride]))
+                        .collect()
+                }
+            }
+        }
+        nest(&self.shape, &self.data)
+    }
+}
+
+/// One layer's attention internals, held as candle tensors in the engine, as [`Array`]s for the
+/// page ([`LayerTrace`]) and, with a leading layer axis, in a [`Trace`]. The shapes below are one
+/// layer's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttentionInternals<T> {
+    /// Rows attention reads [token, d_model]: after ln_1 for GPT-2, the block input for BERT.
+    pub attention_input: T,
+    /// Queries [head, token, d_head], after the rotation for rotary models.
+    pub q: T,
+    /// Keys [head, token, d_head], after the rotation for rotary models. With grouped-query
+    /// attention each query head's row is the key/value head it reads, so heads in one group
+    /// hold the same keys.
+    pub k: T,
+    /// Values [head, token, d_head], one per query head as for `k`.
+    pub v: T,
+    /// q·kᵀ/√d_head before any mask [head, query, key]. The masked scores the softmax read are
+    /// not kept ([`Trace::masked_scores`] derives them): they are as large, and kept they
+    /// brought the worker to the 4 GB that wasm32 can address.
+    pub scores: T,
+    /// weights·V, each head's output [head, token, d_head].
+    pub head_outputs: T,
+    /// The attention output after the output projection, before the residual add
+    /// [token, d_model].
+    pub attention_output: T,
+}
+
+impl<T> AttentionInternals<T> {
+    /// The fields in declaration order (the one place besides the declaration that lists them).
+    fn fields(&self) -> [&T; 7] {
+        [
+            &self.attention_input,
+            &self.q,
+            &self.k,
+            &self.v,
+            &self.scores,
+            &self.head_outputs,
+            &self.attention_output,
+        ]
+    }
+
+    fn from_fields(
+        [attention_input, q, k, v, scores, head_outputs, attention_output]: [T; 7],
+    ) -> Self {
+        AttentionInternals {
+            attention_input,
+            q,
+            k,
+            v,
+            scores,
+            head_outputs,
+            attention_output,
+        }
+    }
+
+    /// Each field through `f`.
+    pub fn try_map<U, E>(
+        &self,
+        f: impl FnMut(&T) -> std::result::Result<U, E>,
+    ) -> std::result::Result<AttentionInternals<U>, E> {
+        let mapped = self.fields().into_iter().map(f);
+        Ok(AttentionInternals::from_fields(collect_seven(mapped)?))
+    }
+
+    /// Each field across `layers` through `f`: every layer's `q` to one value, every layer's
+    /// `k` to another, … (the engine stacks them into arrays with a layer axis).
+    pub fn try_across<U, E>(
+        layers: &[Self],
+        mut f: impl FnMut(Vec<&T>) -> std::result::Result<U, E>,
+    ) -> std::result::Result<AttentionInternals<U>, E> {
+        let per_field = (0..7).map(|i| f(layers.iter().map(|l| l.fields()[i]).collect()));
+        Ok(AttentionInternals::from_fields(collect_seven(per_field)?))
+    }
+}
+
+/// Everything the engine records about one input (what the CLI writes): the page's part, and
+/// every layer's attention internals, MLP activations and logits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trace {
+    /// The embeddings, attention weights and hidden states the page receives.
+    #[serde(flatten)]
+    pub page: PageTrace,
+    /// Every layer's attention internals, each with a leading layer axis.
+    pub attention: AttentionInternals<Array>,
+    /// MLP hidden layer after the activation [layer, token, d_ff].
+    pub mlp_activations: Array,
+    /// Final logits at every position [token, vocab]; `None` for a model without a head.
+    pub logits: Option<Array>,
+}
+
+/// What the page receives for one input: every layer's attention weights (the overview draws
+/// them all), the embeddings and hidden states, but not the attention internals — those come one
+/// layer at a time as [`LayerTrace`]s, the layer on screen with the trace and any other on
+/// request. Sending every layer's scores, Q, K, V and head outputs at once made the worker → page
+/// copy a large share of a long text's trace (GPT-2 at 512 tokens: 470 MB instead of ~190).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PageTrace {
+    /// The model family.
+    pub architecture: Architecture,
+    /// Whether attention was causally masked (decoders).
+    pub causal: bool,
+    /// Token ids of the input.
+    pub input_ids: Vec<u32>,
+    /// Display strings of the tokens.
+    pub tokens: Vec<String>,
+    /// Token embedding rows [token, d_model].
+    pub token_embeddings: Array,
+    /// Position embedding rows [token, d_model]; `None` for rotary models (Llama), which rotate
+    /// q and k by position instead of adding anything to the input.
+    pub position_embeddings: Option<Array>,
+    /// Key/value heads per layer: equal to the number of heads unless attention is grouped, in
+    /// which case query head h reads key/value head h / (heads / n_kv_head).
+    pub n_kv_head: usize,
+    /// Their sum (+ segment embedding for BERT), before any norm [token, d_model].
+    pub embedding_sum: Array,
+    /// Attention probabilities, = HF `output_attentions` [layer, head, query, key].
+    pub attentions: Array,
+    /// = HF `output_hidden_states` [layer + 1, token, d_model] (GPT-2's last entry after ln_f).
+    pub hidden_states: Array,
+}
+
+/// One layer's attention internals, as the page receives them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerTrace {
+    /// Which layer (0-based).
+    pub layer: usize,
+    /// Its internals.
+    pub internals: AttentionInternals<Array>,
+}
+
+/// Seven results into an array of seven values, or the first error.
+fn collect_seven<U, E>(
+    values: impl Iterator<Item = std::result::Result<U, E>>,
+) -> std::result::Result<[U; 7], E> {
+    let values: Vec<U> = values.collect::<std::result::Result<_, _>>()?;
+    let Ok(seven) = <[U; 7]>::try_from(values) else {
+        unreachable!("seven fields in, seven out")
+    };
+    Ok(seven)
+}
+
+impl PageTrace {
+    /// Whether the softmax gave `key` no weight for `query`: a decoder's query never sees a
+    /// later token (the engine sets those scores to −∞ before the softmax).
+    pub fn is_masked(&self, query: usize, key: usize) -> bool {
+        self.causal && key > query
+    }
+
+    /// Layers and heads, from the attention weights' shape.
+    pub fn layers_and_heads(&self) -> (usize, usize) {
+        match self.attentions.shape[..] {
+            [layers, heads, ..] => (layers, heads),
+            _ => (0, 0),
+        }
+    }
+}
+
+impl Trace {
+    /// The scores the softmax read [layer, head, query, key]: `scores`, with −∞ where
+    /// [`PageTrace::is_masked`]. Derived rather than stored — it would be as large as `scores`
+    /// (GPT-2 at 512 tokens: 151 MB) for nothing but the −∞ cells.
+    pub fn masked_scores(&self) -> Array {
+        let n_keys = self.attention.scores.shape.last().copied().unwrap_or(0);
+        let n_queries = self
+            .attention
+            .scores
+            .shape
+            .iter()
+            .rev()
+            .nth(1)
+            .copied()
+            .unwrap_or(0);
+        let data = self
+            .attention
+            .scores
+            .data
+            .iter()
+            .enumerate()
+            .map(|(i, &score)| {
+                let (query, key) = ((i / n_keys.max(1)) % n_queries.max(1), i % n_keys.max(1));
+                if self.page.is_masked(query, key) {
+                    f32::NEG_INFINITY
+                } else {
+                    score
+                }
+            })
+            .collect();
+        Array {
+            shape: self.attention.scores.shape.clone(),
+            data,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Array;
+
+    /// A [2, 3, 4] array whose value at [i, j, k] is i·100 + j·10 + k.
+    fn numbered() -> Array {
+        let data = (0..2)
+            .flat_map(|i| {
+                (0..3).flat_map(move |j| (0..4).map(move |k| (i * 100 + j * 10 + k) as f32))
+            })
+            .collect();
+        Array {
+            shape: vec![2, 3, 4],
+            data,
+        }
+    }
+
+    #[test]
+    fn views_find_the_values_by_index_and_refuse_what_is_not_there() {
+        let array = numbered();
+        assert_eq!(array.dims::<3>(), Some([2, 3, 4]));
+        assert_eq!(array.dims::<2>(), None);
+        assert_eq!(array.row(&[1, 2]), Some(&[120.0, 121.0, 122.0, 123.0][..]));
+        assert_eq!(array.row(&[1]), None, "a row names every axis but the last");
+        assert_eq!(array.row(&[2, 0]), None);
+        assert_eq!(array.row(&[0, 3]), None);
+        assert_eq!(array.value(&[1, 0, 3]), Some(103.0));
+        assert_eq!(array.value(&[1, 0, 4]), None);
+        assert_eq!(array.block(&[1]).map(<[f32]>::len), Some(12));
+        assert_eq!(array.block(&[]).map(<[f32]>::len), Some(24));
+        assert_eq!(array.block(&[0, 0, 0, 0]), None);
+        let layer = array.sub_array(1).expect("layer 1");
+        assert_eq!(layer.shape, vec![3, 4]);
+        assert_eq!(layer.value(&[2, 1]), Some(121.0));
+        assert_eq!(array.sub_array(2), None);
+    }
+}

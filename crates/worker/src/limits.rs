@@ -1,0 +1,90 @@
+//! What the worker refuses before it runs out of memory or time: texts longer than the model
+//! reads (cut), attention arrays that would not fit in wasm32's 4 GB, and position views larger
+//! than the panel draws.
+use ae_engine::{EngineError, Model, ModelConfig, Result};
+use ae_messages::TokenizedText;
+
+/// Tokenizes `text` for `model`, cutting it to the model's positions; returns the tokens and
+/// the original length when it was cut.
+pub fn tokenize_within_limit(model: &Model, text: &str) -> Result<(TokenizedText, Option<usize>)> {
+    let mut tokens = model.tokenize(text)?;
+    let limit = model.config.max_positions;
+    if tokens.ids.len() <= limit {
+        return Ok((tokens, None));
+    }
+    let original = tokens.ids.len();
+    tokens.ids.truncate(limit);
+    tokens.tokens.truncate(limit);
+    tokens.offsets.truncate(limit);
+    tokens.special.truncate(limit);
+    Ok((tokens, Some(original)))
+}
+
+/// Memory a browser gives the worker's wasm: wasm32 addresses 4 GiB.
+const WASM_MEMORY_BYTES: f64 = 4.0 * (1u64 << 30) as f64;
+/// Kept free of the estimate below: the allocator's slack and the response's encoding.
+const MEMORY_HEADROOM_BYTES: f64 = 384.0 * (1u64 << 20) as f64;
+/// A trace's memory beyond the weights, in attention-sized arrays (layers × heads × tokens² f32):
+/// the scores and weights it records, the weights copied for the page, and the softmax's
+/// temporaries: 3.9 to 4.5 of them measured on GPT-2 small (docs/MEASUREMENTS.md), rounded up.
+pub(crate) const TRACE_ATTENTION_COPIES: f64 = 5.0;
+/// The same for saliency, whose backward pass keeps every op's input (the composed softmax
+/// alone makes several arrays of that size per layer), with the last trace's layers the worker
+/// holds: 20.3 of them measured on GPT-2 small (docs/MEASUREMENTS.md).
+pub(crate) const SALIENCY_ATTENTION_COPIES: f64 = 21.0;
+
+/// Refuses work whose attention arrays would not fit in the worker's wasm memory (a browser
+/// ends the page when it runs out), with the longest text that would.
+pub(crate) fn check_memory(
+    config: &ModelConfig,
+    weight_bytes: usize,
+    tokens: usize,
+    copies: f64,
+    what: &str,
+) -> Result<()> {
+    let per_token_squared = (config.n_layer * config.n_head * 4) as f64 * copies;
+    let available = WASM_MEMORY_BYTES - MEMORY_HEADROOM_BYTES - weight_bytes as f64;
+    let needed = per_token_squared * (tokens * tokens) as f64;
+    if needed <= available {
+        return Ok(());
+    }
+    let longest = (available.max(0.0) / per_token_squared).sqrt().floor() as usize;
+    Err(EngineError::Input(format!(
+        "{what} over {tokens} tokens would need about {:.1} GB of memory for the attention \
+         alone, more than the 4 GB a browser gives this page's model. Shorten the text to at \
+         most {longest} tokens.",
+        needed / 1e9
+    )))
+}
+
+/// Most positions the positional-encoding views compute (the similarity matrix is its square).
+pub const MAX_ENCODING_POSITIONS: usize = 512;
+/// Widest sinusoidal encoding the panel may ask for.
+pub const MAX_ENCODING_WIDTH: usize = 2048;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// GPT-2 small's limits in the worker: a trace fits at its longest context, saliency at
+    /// 512 tokens (measured to fit) but not at 768 (measured to crash the page).
+    #[test]
+    fn memory_check_allows_what_fits_in_wasm32_and_names_the_longest_text() {
+        let config = ModelConfig::from_json(
+            br#"{"model_type":"gpt2","n_embd":768,"n_layer":12,"n_head":12,"n_positions":1024,"vocab_size":50257}"#,
+        )
+        .unwrap();
+        let weight_bytes = 124_439_808 * 4;
+        let check =
+            |tokens, copies| check_memory(&config, weight_bytes, tokens, copies, "Saliency");
+        assert!(check(1024, TRACE_ATTENTION_COPIES).is_ok());
+        assert!(check(512, SALIENCY_ATTENTION_COPIES).is_ok());
+        let Err(EngineError::Input(message)) = check(768, SALIENCY_ATTENTION_COPIES) else {
+            panic!("saliency over 768 tokens should be refused");
+        };
+        assert!(
+            message.contains("Saliency over 768 tokens") && message.contains("at most 529 tokens"),
+            "{message}"
+        );
+    }
+}

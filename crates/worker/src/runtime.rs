@@ -1,0 +1,153 @@
+//! The worker's event loop in the browser: one model, one request at a time.
+use std::cell::RefCell;
+
+use js_sys::Uint8Array;
+use wasm_bindgen::prelude::*;
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+use ae_engine::ByteSource;
+use ae_messages::{Request, Response};
+
+use crate::benchmark::now_ms;
+use crate::session::{handle, Session};
+
+thread_local! {
+    static SESSION: RefCell<Session> = RefCell::new(Session::default());
+}
+
+fn scope() -> DedicatedWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+fn post(response: &Response) {
+    match serde_wasm_bindgen::to_value(response) {
+        Ok(value) => {
+            // The trace's arrays (fresh `Uint8Array`s made by the encoder) are transferred to
+            // the page, not copied again.
+            let transfer = js_sys::Array::new();
+            collect_buffers(&value, 3, &transfer);
+            if let Err(e) = scope().post_message_with_transfer(&value, &transfer) {
+                web_sys::console::error_2(&"worker: cannot post a response".into(), &e);
+            }
+        }
+        Err(e) => {
+            web_sys::console::error_1(&format!("worker: cannot encode a response: {e}").into())
+        }
+    }
+}
+
+/// Installs the message handler, then tells the page it is ready (a message posted before the
+/// handler exists would be lost, so the page waits for this).
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        post(&Response::Panic {
+            message: info.to_string(),
+        });
+        console_error_panic_hook::hook(info);
+    }));
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| {
+        let started = now_ms();
+        let data = event.data();
+        let kind = js_sys::Reflect::get(&data, &"kind".into()).ok();
+        let mut response = if kind.and_then(|k| k.as_string()).as_deref() == Some("load") {
+            load(&data)
+        } else {
+            match serde_wasm_bindgen::from_value::<Request>(data) {
+                Ok(request) => SESSION.with(|session| handle(&mut session.borrow_mut(), request)),
+                Err(e) => Response::Error {
+                    id: None,
+                    message: format!("the page sent a malformed request ({e})"),
+                },
+            }
+        };
+        match &mut response {
+            Response::Loaded {
+                wasm_memory_bytes,
+                load_ms,
+                ..
+            } => {
+                *wasm_memory_bytes = memory_bytes();
+                *load_ms = now_ms() - started;
+            }
+            Response::Trace {
+                compute_ms,
+                wasm_memory_bytes,
+                ..
+            } => {
+                *compute_ms = now_ms() - started;
+                *wasm_memory_bytes = memory_bytes();
+            }
+            _ => {}
+        }
+        post(&response);
+    });
+    scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+    post(&Response::Ready);
+}
+
+/// Adds the buffers of the `Uint8Array`s inside `value`'s objects (down to `depth` levels) to
+/// `transfer`. Lists are not walked: the big data are the arrays' byte fields.
+fn collect_buffers(value: &JsValue, depth: u32, transfer: &js_sys::Array) {
+    if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
+        transfer.push(&bytes.buffer());
+        return;
+    }
+    if depth == 0 || !value.is_object() || js_sys::Array::is_array(value) {
+        return;
+    }
+    for field in js_sys::Object::values(value.unchecked_ref()).iter() {
+        collect_buffers(&field, depth - 1, transfer);
+    }
+}
+
+/// The downloaded model file in JS memory, read by the engine one tensor at a time.
+struct JsBytes(Uint8Array);
+
+impl ByteSource for JsBytes {
+    fn byte_len(&self) -> u64 {
+        u64::from(self.0.length())
+    }
+
+    fn read_into(&self, offset: u64, out: &mut [u8]) -> Option<()> {
+        let start = u32::try_from(offset).ok()?;
+        let end = start.checked_add(u32::try_from(out.len()).ok()?)?;
+        if end > self.0.length() {
+            return None;
+        }
+        self.0.subarray(start, end).copy_to(out);
+        Some(())
+    }
+}
+
+/// `{kind: "load", config, tokenizer, model}`: the three files as `Uint8Array`s.
+fn load(data: &JsValue) -> Response {
+    let file = |name: &str| -> Option<Uint8Array> {
+        js_sys::Reflect::get(data, &name.into())
+            .ok()?
+            .dyn_into::<Uint8Array>()
+            .ok()
+    };
+    let (Some(config), Some(tokenizer), Some(model)) =
+        (file("config"), file("tokenizer"), file("model"))
+    else {
+        return Response::Error {
+            id: None,
+            message: "the page sent a load request without its three files".into(),
+        };
+    };
+    SESSION.with(|session| {
+        session
+            .borrow_mut()
+            .load(&config.to_vec(), &tokenizer.to_vec(), &JsBytes(model))
+    })
+}
+
+/// Size of this worker's wasm memory in bytes.
+fn memory_bytes() -> usize {
+    wasm_bindgen::memory()
+        .unchecked_into::<js_sys::WebAssembly::Memory>()
+        .buffer()
+        .unchecked_into::<js_sys::ArrayBuffer>()
+        .byte_length() as usize
+}
