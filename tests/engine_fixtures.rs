@@ -2,7 +2,9 @@
 //! tools/make_fixtures.py), plus properties that must hold for any input.
 mod common;
 
-use attention_explorer::engine::{sinusoidal_position_encoding, EngineError, Model, Predictions};
+use attention_explorer::engine::{
+    sinusoidal_position_encoding, EngineError, Model, ModelFile, Predictions,
+};
 
 fn gpt2() -> common::Fixture {
     fixture!("gpt2").load()
@@ -65,7 +67,12 @@ fn headless_bert_matches_transformers_and_refuses_predictions() {
         fixture.model.logit_lens(&ids, Some(0), 5).err(),
     ] {
         let err = err.expect("a headless model must refuse");
-        assert!(matches!(err, EngineError::NoPredictionHead(_)), "{err}");
+        assert_eq!(
+            err,
+            EngineError::NoPredictionHead {
+                architecture: "BERT".into()
+            }
+        );
         assert!(
             err.to_string()
                 .contains("this model has no prediction head"),
@@ -140,12 +147,16 @@ fn gpt2_next_token_predictions_with_temperature_match_reference_logits() {
             );
         }
     }
-    assert!(
-        fixture.model.predict(&fixture.ids(0), 5, 0.0).is_err(),
+    assert_eq!(
+        fixture.model.predict(&fixture.ids(0), 5, 0.0).err(),
+        Some(EngineError::BadTemperature { temperature: 0.0 }),
         "temperature 0 must be refused"
     );
     assert!(
-        fixture.model.predict(&fixture.ids(0), 5, f32::NAN).is_err(),
+        matches!(
+            fixture.model.predict(&fixture.ids(0), 5, f32::NAN),
+            Err(EngineError::BadTemperature { temperature }) if temperature.is_nan()
+        ),
         "NaN temperature must be refused"
     );
 }
@@ -180,6 +191,12 @@ fn masked_lm_fills_every_mask_and_requires_one() {
             .model
             .predict(&no_mask.ids, 5, 1.0)
             .expect_err("no mask must be refused");
+        assert_eq!(
+            err,
+            EngineError::NoMask {
+                mask: "[MASK]".into()
+            }
+        );
         assert_eq!(err.to_string(), "Input must include the mask token [MASK]");
     }
 }
@@ -230,12 +247,20 @@ fn saliency_shares_sum_to_one_and_bad_requests_are_errors() {
     let total: f32 = saliency.scores.iter().sum();
     assert!((total - 1.0).abs() < 1e-5, "shares sum to {total}");
     assert!(saliency.scores.iter().all(|&s| s >= 0.0));
-    assert!(
-        fixture.model.saliency(&ids, Some(ids.len()), None).is_err(),
+    assert_eq!(
+        fixture.model.saliency(&ids, Some(ids.len()), None).err(),
+        Some(EngineError::PositionOutOfRange {
+            position: ids.len(),
+            tokens: ids.len()
+        }),
         "position past the end"
     );
-    assert!(
-        fixture.model.saliency(&ids, None, Some(1_000_000)).is_err(),
+    assert_eq!(
+        fixture.model.saliency(&ids, None, Some(1_000_000)).err(),
+        Some(EngineError::TargetOutOfVocabulary {
+            id: 1_000_000,
+            vocab: fixture.model.config.vocab_size
+        }),
         "target outside the vocabulary"
     );
 }
@@ -292,11 +317,25 @@ fn inputs_the_model_cannot_read_are_errors_not_panics() {
     let model = &fixture.model;
     let too_long: Vec<u32> = vec![1; model.config.max_positions + 1];
     let err = model.trace(&too_long).expect_err("too long");
+    assert_eq!(
+        err,
+        EngineError::TextTooLong {
+            tokens: too_long.len(),
+            max: model.config.max_positions
+        }
+    );
     assert!(err.to_string().contains("reads at most"), "{err}");
-    assert!(model.trace(&[]).is_err(), "empty input");
+    assert_eq!(model.trace(&[]).err(), Some(EngineError::TextEmpty));
     let err = model
         .trace(&[model.config.vocab_size as u32])
         .expect_err("id out of range");
+    assert_eq!(
+        err,
+        EngineError::TokenOutOfVocabulary {
+            id: model.config.vocab_size as u32,
+            vocab: model.config.vocab_size
+        }
+    );
     assert!(
         err.to_string().contains("outside the model's vocabulary"),
         "{err}"
@@ -315,7 +354,10 @@ fn missing_or_misshapen_tensors_name_the_tensor_and_shapes() {
     let err = Model::from_bytes(files.config, files.tokenizer, &bytes)
         .err()
         .expect("missing tensor");
-    assert!(err.to_string().contains("h.1.mlp.c_fc.weight"), "{err}");
+    assert!(
+        matches!(&err, EngineError::DamagedFile { file: ModelFile::Weights, what } if what.contains("h.1.mlp.c_fc.weight")),
+        "{err}"
+    );
 
     let mut wrong = tensors.clone();
     wrong.insert(
@@ -335,10 +377,24 @@ fn missing_or_misshapen_tensors_name_the_tensor_and_shapes() {
     let err = Model::from_bytes(b"{\"model_type\": \"t5\"}", files.tokenizer, files.model)
         .err()
         .expect("t5");
+    assert!(
+        matches!(&err, EngineError::UnsupportedArchitecture { model_type, .. } if model_type == "t5"),
+        "{err}"
+    );
     assert!(err.to_string().contains("not supported"), "{err}");
     let err = Model::from_bytes(files.config, files.tokenizer, &files.model[..100])
         .err()
         .expect("truncated");
+    assert!(
+        matches!(
+            err,
+            EngineError::DamagedFile {
+                file: ModelFile::Weights,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().starts_with("model.safetensors"), "{err}");
 }
 
@@ -401,5 +457,8 @@ fn sinusoidal_encoding_follows_the_paper() {
             }
         }
     }
-    assert!(sinusoidal_position_encoding(0, 8).is_err());
+    assert!(matches!(
+        sinusoidal_position_encoding(0, 8),
+        Err(EngineError::BadRequest { .. })
+    ));
 }

@@ -2,7 +2,7 @@
 //! the f32 model predicts within a stated tolerance.
 mod common;
 
-use attention_explorer::engine::{to_half_precision, Model};
+use attention_explorer::engine::{to_half_precision, EngineError, Model, ModelFile};
 use candle_core::DType;
 
 /// softmax of one logits row.
@@ -84,6 +84,15 @@ fn f16_and_bf16_copies_predict_what_f32_predicts() {
 #[test]
 fn only_half_precision_is_offered() {
     let files = fixture!("gpt2");
-    assert!(to_half_precision(files.model, DType::F32).is_err());
-    assert!(to_half_precision(b"GGUF....", DType::F16).is_err());
+    assert!(matches!(
+        to_half_precision(files.model, DType::F32),
+        Err(EngineError::BadRequest { .. })
+    ));
+    assert!(matches!(
+        to_half_precision(b"GGUF....", DType::F16),
+        Err(EngineError::DamagedFile {
+            file: ModelFile::Weights,
+            ..
+        })
+    ));
 }

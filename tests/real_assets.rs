@@ -183,6 +183,13 @@ fn real_minilm_refuses_predictions_with_a_clear_message() {
         .ids;
     let err = model.predict(&ids, 5, 1.0).expect_err("no head");
     assert!(
+        matches!(
+            &err,
+            attention_explorer::engine::EngineError::NoPredictionHead { architecture } if architecture == "BERT"
+        ),
+        "{err}"
+    );
+    assert!(
         err.to_string()
             .contains("this model has no prediction head"),
         "{err}"

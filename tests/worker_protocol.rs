@@ -1,7 +1,7 @@
 //! The worker's request handling, natively: the same code runs in the browser worker.
 mod common;
 
-use attention_explorer::messages::{Request, Response};
+use attention_explorer::messages::{EngineError, ModelFile, Request, Response};
 use attention_explorer::worker::{handle, Session};
 
 fn load(files: &common::FixtureFiles) -> Session {
@@ -28,17 +28,17 @@ fn load(files: &common::FixtureFiles) -> Session {
 fn requests_before_a_model_is_loaded_get_a_readable_error() {
     let response = handle(
         &mut Session::default(),
+        7,
         Request::Trace {
-            id: 7,
             text: "hello".into(),
             layer: 0,
         },
     );
-    let Response::Error { id, message } = response else {
+    let Response::Error { error } = response else {
         panic!("expected an error")
     };
-    assert_eq!(id, Some(7));
-    assert!(message.contains("No model is loaded"), "{message}");
+    assert_eq!(error, EngineError::NoModel);
+    assert!(error.to_string().contains("No model is loaded"), "{error}");
 }
 
 #[test]
@@ -46,10 +46,23 @@ fn a_broken_model_file_is_an_error_response_and_leaves_no_model() {
     let files = fixture!("gpt2");
     let mut session = load(&files);
     let broken = session.load(files.config, files.tokenizer, &files.model[..1000]);
-    let Response::Error { id: None, message } = broken else {
-        panic!("expected an error")
+    let Response::LoadFailed { error } = broken else {
+        panic!("expected a failed load")
     };
-    assert!(message.starts_with("model.safetensors"), "{message}");
+    assert!(
+        matches!(
+            error,
+            EngineError::DamagedFile {
+                file: ModelFile::Weights,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(
+        error.to_string().starts_with("model.safetensors"),
+        "{error}"
+    );
     assert!(
         session.model().is_none(),
         "the old model is dropped before the new one is built"
@@ -66,8 +79,8 @@ fn tokenize_and_trace_agree_and_long_texts_are_cut_to_the_positions() {
         ..
     } = handle(
         &mut session,
+        1,
         Request::Tokenize {
-            id: 1,
             text: "Hello world".into(),
         },
     )
@@ -75,14 +88,13 @@ fn tokenize_and_trace_agree_and_long_texts_are_cut_to_the_positions() {
         panic!("expected tokens")
     };
     let Response::Trace {
-        id: 2,
         tokens: traced,
         trace,
         ..
     } = handle(
         &mut session,
+        2,
         Request::Trace {
-            id: 2,
             text: "Hello world".into(),
             layer: 0,
         },
@@ -104,8 +116,8 @@ fn tokenize_and_trace_agree_and_long_texts_are_cut_to_the_positions() {
         ..
     } = handle(
         &mut session,
+        3,
         Request::Trace {
-            id: 3,
             text: long,
             layer: 0,
         },
@@ -128,8 +140,8 @@ fn the_page_trace_and_each_layer_on_request_equal_the_full_trace_after_serialisa
         trace, layer_trace, ..
     } = handle(
         &mut session,
+        1,
         Request::Trace {
-            id: 1,
             text: "Hello world".into(),
             layer: 9,
         },
@@ -176,17 +188,9 @@ fn the_page_trace_and_each_layer_on_request_equal_the_full_trace_after_serialisa
     };
     for layer in 0..2 {
         let Response::Layer {
-            id: 2,
             trace: 1,
             layer_trace,
-        } = handle(
-            &mut session,
-            Request::Layer {
-                id: 2,
-                trace: 1,
-                layer,
-            },
-        )
+        } = handle(&mut session, 2, Request::Layer { trace: 1, layer })
         else {
             panic!("expected layer {layer}")
         };
@@ -207,28 +211,28 @@ fn the_page_trace_and_each_layer_on_request_equal_the_full_trace_after_serialisa
     assert!(trace.is_masked(0, 1) && !trace.is_masked(1, 0));
 
     // A layer that does not exist, and a trace the worker no longer has, are readable errors.
-    for (request, expected) in [
+    for (id, request, expected, words) in [
         (
-            Request::Layer {
-                id: 3,
-                trace: 1,
+            3,
+            Request::Layer { trace: 1, layer: 2 },
+            EngineError::LayerOutOfRange {
                 layer: 2,
+                layers: 2,
             },
             "layer 3 does not exist",
         ),
         (
-            Request::Layer {
-                id: 4,
-                trace: 7,
-                layer: 0,
-            },
+            4,
+            Request::Layer { trace: 7, layer: 0 },
+            EngineError::TraceGone,
             "trace the text again",
         ),
     ] {
-        let Response::Error { message, .. } = handle(&mut session, request) else {
+        let Response::Error { error } = handle(&mut session, id, request) else {
             panic!("expected an error")
         };
-        assert!(message.contains(expected), "{message}");
+        assert_eq!(error, expected);
+        assert!(error.to_string().contains(words), "{error}");
     }
 }
 
@@ -251,8 +255,8 @@ fn predictions_rescore_the_traced_logits_count_survivors_and_sample_reproducibly
     let text = "The cat sat on the";
     let Response::Trace { trace, .. } = handle(
         &mut session,
+        1,
         Request::Trace {
-            id: 1,
             text: text.into(),
             layer: 0,
         },
@@ -274,8 +278,8 @@ fn predictions_rescore_the_traced_logits_count_survivors_and_sample_reproducibly
     let predict =
         |session: &mut Session, settings: SamplingSettings, seed: Option<u64>| match handle(
             session,
+            2,
             Request::Predict {
-                id: 2,
                 text: text.into(),
                 k: 10,
                 settings,
@@ -358,8 +362,8 @@ fn predictions_rescore_the_traced_logits_count_survivors_and_sample_reproducibly
     // A different text runs the model instead.
     let other = handle(
         &mut session,
+        3,
         Request::Predict {
-            id: 3,
             text: "A dog".into(),
             k: 3,
             settings,
@@ -379,8 +383,8 @@ fn predictions_rescore_the_traced_logits_count_survivors_and_sample_reproducibly
     // The logit lens answers through the same session.
     let Response::LogitLens { lens, .. } = handle(
         &mut session,
+        4,
         Request::LogitLens {
-            id: 4,
             text: text.into(),
             position: None,
             k: 3,
@@ -392,8 +396,8 @@ fn predictions_rescore_the_traced_logits_count_survivors_and_sample_reproducibly
     assert_eq!(lens.layers[2].final_token_rank, 1);
     let bad = handle(
         &mut session,
+        5,
         Request::Predict {
-            id: 5,
             text: text.into(),
             k: 3,
             settings: SamplingSettings {
@@ -405,7 +409,12 @@ fn predictions_rescore_the_traced_logits_count_survivors_and_sample_reproducibly
         },
     );
     assert!(
-        matches!(bad, Response::Error { id: Some(5), .. }),
+        matches!(
+            bad,
+            Response::Error {
+                error: EngineError::BadTemperature { temperature: 0.0 }
+            }
+        ),
         "{bad:?}"
     );
 }
@@ -414,12 +423,8 @@ fn predictions_rescore_the_traced_logits_count_survivors_and_sample_reproducibly
 fn positional_encodings_follow_the_formula_and_the_learned_table() {
     let files = fixture!("gpt2");
     let mut session = load(&files);
-    let request = |positions, d_model| Request::PositionalEncodings {
-        id: 9,
-        positions,
-        d_model,
-    };
-    let Response::PositionalEncodings { encodings, .. } = handle(&mut session, request(40, 16))
+    let request = |positions, d_model| Request::PositionalEncodings { positions, d_model };
+    let Response::PositionalEncodings { encodings, .. } = handle(&mut session, 9, request(40, 16))
     else {
         panic!("encodings")
     };
@@ -436,8 +441,8 @@ fn positional_encodings_follow_the_formula_and_the_learned_table() {
     // The learned rows are the model's position embeddings (the trace's, for its positions).
     let Response::Trace { trace, .. } = handle(
         &mut session,
+        10,
         Request::Trace {
-            id: 10,
             text: "The cat sat".into(),
             layer: 0,
         },
@@ -474,14 +479,14 @@ fn positional_encodings_follow_the_formula_and_the_learned_table() {
             }
         }
     }
-    assert!(matches!(
-        handle(&mut session, request(0, 16)),
-        Response::Error { id: Some(9), .. }
-    ));
-    assert!(matches!(
-        handle(&mut session, request(40, 100_000)),
-        Response::Error { id: Some(9), .. }
-    ));
+    for (positions, d_model) in [(0, 16), (40, 100_000)] {
+        assert!(matches!(
+            handle(&mut session, 9, request(positions, d_model)),
+            Response::Error {
+                error: EngineError::ViewOutOfRange { .. }
+            }
+        ));
+    }
 }
 
 #[test]
@@ -489,30 +494,27 @@ fn the_matmul_benchmark_times_each_shape_three_ways_warm_and_cold_and_refuses_hu
     // Warm (one weight per shape), and cold: 64 KiB of distinct weights, 8 copies of 32 × 64.
     for cold_bytes in [0, 64 << 10] {
         let request = Request::MatmulBenchmark {
-            id: 3,
             shapes: vec![(4, 64, 32), (8, 32, 64)],
             runs: 3,
             cold_bytes,
         };
         let Response::MatmulTimes {
-            id,
             stored_k_n_ms,
             stored_n_k_ms,
             weight_first_ms,
             engine_ms,
-        } = handle(&mut Session::default(), request)
+        } = handle(&mut Session::default(), 0, request)
         else {
             panic!("expected MatmulTimes")
         };
         assert_eq!(
             (
-                id,
                 stored_k_n_ms.len(),
                 stored_n_k_ms.len(),
                 weight_first_ms.len(),
                 engine_ms.len()
             ),
-            (3, 2, 2, 2, 2)
+            (2, 2, 2, 2)
         );
         assert!(stored_k_n_ms
             .iter()
@@ -524,16 +526,14 @@ fn the_matmul_benchmark_times_each_shape_three_ways_warm_and_cold_and_refuses_hu
     // What the worker answers to a benchmark it must refuse: the error's message.
     let refusal = |shape: (usize, usize, usize), cold_bytes: usize| -> String {
         let request = Request::MatmulBenchmark {
-            id: 5,
             shapes: vec![shape],
             runs: 1,
             cold_bytes,
         };
-        match handle(&mut Session::default(), request) {
+        match handle(&mut Session::default(), 0, request) {
             Response::Error {
-                id: Some(5),
-                message,
-            } => message,
+                error: error @ EngineError::BadRequest { .. },
+            } => error.to_string(),
             other => {
                 panic!("{shape:?} with {cold_bytes} cold bytes: expected an error, got {other:?}")
             }
@@ -571,8 +571,8 @@ fn a_gguf_file_loads_alone_and_every_request_works_on_it() {
         trace, layer_trace, ..
     } = handle(
         &mut session,
+        1,
         Request::Trace {
-            id: 1,
             text: text.into(),
             layer: 1,
         },
@@ -583,8 +583,8 @@ fn a_gguf_file_loads_alone_and_every_request_works_on_it() {
     assert_eq!(trace.n_kv_head, 2);
     match handle(
         &mut session,
+        2,
         Request::Predict {
-            id: 2,
             text: text.into(),
             k: 5,
             settings: SamplingSettings {
@@ -603,8 +603,8 @@ fn a_gguf_file_loads_alone_and_every_request_works_on_it() {
     }
     match handle(
         &mut session,
+        3,
         Request::Saliency {
-            id: 3,
             text: text.into(),
             position: None,
             target: None,
@@ -618,8 +618,8 @@ fn a_gguf_file_loads_alone_and_every_request_works_on_it() {
     }
     match handle(
         &mut session,
+        4,
         Request::PositionalEncodings {
-            id: 4,
             positions: 16,
             d_model: 8,
         },
@@ -643,8 +643,8 @@ fn a_gguf_file_loads_alone_and_every_request_works_on_it() {
     };
     let Response::Rotary { view, .. } = handle(
         &mut session,
+        5,
         Request::Rotary {
-            id: 5,
             positions: 12,
             query: vector(&layer_trace.q, 3),
             query_position: 3,
@@ -688,8 +688,8 @@ fn a_model_that_adds_positions_has_no_rotary_view() {
     let mut session = load(&files);
     let reply = handle(
         &mut session,
+        1,
         Request::Rotary {
-            id: 1,
             positions: 8,
             query: vec![0.0; 8],
             query_position: 0,
@@ -698,7 +698,12 @@ fn a_model_that_adds_positions_has_no_rotary_view() {
         },
     );
     assert!(
-        matches!(reply, Response::Error { id: Some(1), .. }),
+        matches!(
+            reply,
+            Response::Error {
+                error: EngineError::NoRotaryView
+            }
+        ),
         "{reply:?}"
     );
 }

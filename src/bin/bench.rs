@@ -273,12 +273,11 @@ fn floor_ms(
     ];
     let time = |shape: (usize, usize, usize), cold_bytes: usize| -> Result<[f64; 4], String> {
         let request = Request::MatmulBenchmark {
-            id: 0,
             shapes: vec![shape],
             runs,
             cold_bytes,
         };
-        match handle(&mut Session::default(), request) {
+        match handle(&mut Session::default(), 0, request) {
             Response::MatmulTimes {
                 stored_k_n_ms,
                 stored_n_k_ms,
@@ -291,7 +290,7 @@ fn floor_ms(
                 weight_first_ms[0],
                 engine_ms[0],
             ]),
-            Response::Error { message, .. } => Err(message),
+            Response::Error { error } => Err(error.to_string()),
             _ => Err("the matmul benchmark gave no times".into()),
         }
     };

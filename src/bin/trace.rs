@@ -80,7 +80,7 @@ fn run(args: Args) -> Result<(), String> {
                 json!({ "position": s.position, "target_id": s.target_id, "scores": s.scores })
             }
             // Without --position, a masked LM needs a [MASK] to know where to explain.
-            Err(EngineError::Input(reason)) if args.position.is_none() => {
+            Err(reason @ EngineError::NoMask { .. }) if args.position.is_none() => {
                 eprintln!("note: no saliency: {reason}");
                 Value::Null
             }

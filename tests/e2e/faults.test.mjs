@@ -342,7 +342,7 @@ test('the worker crashes in the middle of a request; the page recovers and the n
   await page.waitForSelector('[data-testid=token]');
   const [worker] = page.workers();
   await page.fill('[data-testid=text]', 'a new sentence to trace');
-  await worker.evaluate(() => self.dispatchEvent(new MessageEvent('message', { data: { kind: 'crash_for_test' } })));
+  await worker.evaluate(() => self.dispatchEvent(new MessageEvent('message', { data: { id: 1, request: { kind: 'crash_for_test' } } })));
   await page.waitForSelector('[data-testid=error]');
   const seen = await visible(page, '[data-testid=error]');
   assert.match(seen, /model worker stopped.*restarted/s);

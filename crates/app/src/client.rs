@@ -8,22 +8,22 @@ use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
+use super::i18n::describe_error;
 use super::i18n::trf;
 use super::loader::ModelFiles;
 use super::state::{append_generated, AppState, LoadStatus, PredictionResult};
-use ae_messages::SamplingSettings;
-use ae_messages::{Request, Response};
+use ae_messages::{Envelope, Request, Response, SamplingSettings, WorkerMessage, WEIGHTS_FIELD};
 
 struct Client {
     worker: Worker,
     ready: bool,
     busy: bool,
     pending_load: Option<ModelFiles>,
-    pending_tokenize: Option<Request>,
-    pending_trace: Option<Request>,
+    pending_tokenize: Option<Envelope>,
+    pending_trace: Option<Envelope>,
     latest_trace_id: u32,
     /// Waiting predictions, logit-lens and saliency requests (a newer one replaces the older).
-    pending_analyses: [Option<Request>; 6],
+    pending_analyses: [Option<Envelope>; 6],
     /// The newest id of each analysis kind; older answers are dropped.
     latest_analysis_ids: [u32; 6],
     next_id: u32,
@@ -76,10 +76,10 @@ pub fn start(state: AppState) {
         // Reading the message copies its arrays into this page's wasm memory: the page's share
         // of a trace's transfer, which the trace reports beside the worker's time.
         let started_ms = super::loader::now_seconds() * 1e3;
-        let response = serde_wasm_bindgen::from_value::<Response>(event.data());
+        let message = serde_wasm_bindgen::from_value::<WorkerMessage>(event.data());
         let read_ms = super::loader::now_seconds() * 1e3 - started_ms;
-        match response {
-            Ok(response) => receive(response, read_ms),
+        match message {
+            Ok(message) => receive(message, read_ms),
             Err(e) => state
                 .error
                 .set(Some(trf("client.unreadable", &[("error", &e)]))),
@@ -146,18 +146,18 @@ pub fn load(files: ModelFiles) {
     });
 }
 
-/// Posts `{kind: "load", config, tokenizer, model}`; the weights' buffer is transferred to the
+/// Posts a `Load` envelope with the weights beside it; their buffer is transferred to the
 /// worker, not copied (the page has no further use for it: a reload reads the cache again).
-fn post_load(worker: &Worker, files: ModelFiles) -> Result<(), JsValue> {
-    let message = js_sys::Object::new();
-    let set = |key: &str, value: &JsValue| js_sys::Reflect::set(&message, &key.into(), value);
-    set("kind", &"load".into())?;
-    set("config", &js_sys::Uint8Array::from(files.config.as_slice()))?;
-    set(
-        "tokenizer",
-        &js_sys::Uint8Array::from(files.tokenizer.as_slice()),
-    )?;
-    set("model", &files.model)?;
+fn post_load(worker: &Worker, id: u32, files: ModelFiles) -> Result<(), JsValue> {
+    let envelope = Envelope {
+        id,
+        request: Request::Load {
+            config: files.config,
+            tokenizer: files.tokenizer,
+        },
+    };
+    let message = serde_wasm_bindgen::to_value(&envelope).map_err(JsValue::from)?;
+    js_sys::Reflect::set(&message, &WEIGHTS_FIELD.into(), &files.model)?;
     let transfer = js_sys::Array::of1(&files.model.buffer());
     worker.post_message_with_transfer(&message, &transfer)
 }
@@ -169,14 +169,16 @@ pub fn trace(text: String) {
         client.next_id += 1;
         client.latest_trace_id = id;
         client.state.trace_read_ms.set(None);
-        client.pending_tokenize = Some(Request::Tokenize {
+        client.pending_tokenize = Some(Envelope {
             id,
-            text: text.clone(),
+            request: Request::Tokenize { text: text.clone() },
         });
-        client.pending_trace = Some(Request::Trace {
+        client.pending_trace = Some(Envelope {
             id,
-            text,
-            layer: client.state.layer.get_untracked(),
+            request: Request::Trace {
+                text,
+                layer: client.state.layer.get_untracked(),
+            },
         });
         // A layer of the previous trace is no longer wanted.
         client.pending_analyses[Analysis::Layer as usize] = None;
@@ -205,12 +207,12 @@ enum Analysis {
     Layer = 5,
 }
 
-fn request_analysis(kind: Analysis, make: impl FnOnce(u32) -> Request) {
+fn request_analysis(kind: Analysis, request: Request) {
     with_client(|client| {
         let id = client.next_id;
         client.next_id += 1;
         client.latest_analysis_ids[kind as usize] = id;
-        client.pending_analyses[kind as usize] = Some(make(id));
+        client.pending_analyses[kind as usize] = Some(Envelope { id, request });
         pump(client);
     });
 }
@@ -218,42 +220,47 @@ fn request_analysis(kind: Analysis, make: impl FnOnce(u32) -> Request) {
 /// Asks for predictions of `text`; with a seed the worker also draws the next token, which the
 /// page appends.
 pub fn predict(text: String, settings: SamplingSettings, seed: Option<u64>) {
-    request_analysis(Analysis::Predict, |id| Request::Predict {
-        id,
-        text,
-        k: PREDICTION_COUNT,
-        settings,
-        seed,
-    });
+    request_analysis(
+        Analysis::Predict,
+        Request::Predict {
+            text,
+            k: PREDICTION_COUNT,
+            settings,
+            seed,
+        },
+    );
 }
 
 /// Asks for the logit lens of `text` at `position` (default: the prediction position).
 pub fn logit_lens(text: String, position: Option<usize>) {
-    request_analysis(Analysis::LogitLens, |id| Request::LogitLens {
-        id,
-        text,
-        position,
-        k: 3,
-    });
+    request_analysis(
+        Analysis::LogitLens,
+        Request::LogitLens {
+            text,
+            position,
+            k: 3,
+        },
+    );
 }
 
 /// Asks for gradient×input saliency of `target` (default: the top prediction) at `position`.
 pub fn saliency(text: String, position: Option<usize>, target: Option<u32>) {
-    request_analysis(Analysis::Saliency, |id| Request::Saliency {
-        id,
-        text,
-        position,
-        target,
-    });
+    request_analysis(
+        Analysis::Saliency,
+        Request::Saliency {
+            text,
+            position,
+            target,
+        },
+    );
 }
 
 /// Asks for the sinusoidal encoding at `positions` × `d_model` beside the model's learned one.
 pub fn positional_encodings(positions: usize, d_model: usize) {
-    request_analysis(Analysis::Positions, |id| Request::PositionalEncodings {
-        id,
-        positions,
-        d_model,
-    });
+    request_analysis(
+        Analysis::Positions,
+        Request::PositionalEncodings { positions, d_model },
+    );
 }
 
 /// Asks for the RoPE view: the model's rotation frequencies, and `query` (at `query_position`)
@@ -265,21 +272,23 @@ pub fn rotary(
     key: Vec<f32>,
     key_position: usize,
 ) {
-    request_analysis(Analysis::Rotary, |id| Request::Rotary {
-        id,
-        positions,
-        query,
-        query_position,
-        key,
-        key_position,
-    });
+    request_analysis(
+        Analysis::Rotary,
+        Request::Rotary {
+            positions,
+            query,
+            query_position,
+            key,
+            key_position,
+        },
+    );
 }
 
 /// Asks for `layer`'s attention internals from the latest trace.
 pub fn layer(layer: usize) {
     let mut trace = 0;
     with_client(|client| trace = client.latest_trace_id);
-    request_analysis(Analysis::Layer, |id| Request::Layer { id, trace, layer });
+    request_analysis(Analysis::Layer, Request::Layer { trace, layer });
 }
 
 /// How many candidates the predictions panel lists.
@@ -299,9 +308,11 @@ fn pump(client: &mut Client) {
         return;
     }
     let posted = if let Some(files) = client.pending_load.take() {
-        post_load(&client.worker, files)
+        let id = client.next_id;
+        client.next_id += 1;
+        post_load(&client.worker, id, files)
     } else {
-        let Some(request) = client
+        let Some(envelope) = client
             .pending_tokenize
             .take()
             .or_else(|| client.pending_trace.take())
@@ -309,7 +320,7 @@ fn pump(client: &mut Client) {
         else {
             return;
         };
-        match serde_wasm_bindgen::to_value(&request) {
+        match serde_wasm_bindgen::to_value(&envelope) {
             Ok(message) => client.worker.post_message(&message),
             Err(e) => {
                 client
@@ -332,8 +343,43 @@ fn pump(client: &mut Client) {
     }
 }
 
-/// Applies one of the worker's answers; `read_ms` is how long reading its message took.
-fn receive(response: Response, read_ms: f64) {
+/// Applies one of the worker's messages; `read_ms` is how long reading it took.
+fn receive(message: WorkerMessage, read_ms: f64) {
+    match message {
+        WorkerMessage::Ready => {
+            with_client(|client| {
+                client.ready = true;
+                pump(client);
+            });
+        }
+        WorkerMessage::Answer {
+            id,
+            compute_ms,
+            wasm_memory_bytes,
+            response,
+        } => {
+            apply(id, response, compute_ms, wasm_memory_bytes, read_ms);
+            with_client(|client| {
+                client.busy = false;
+                client.state.busy.set(false);
+                pump(client);
+            });
+        }
+        // A bug in the page: shown, and the worker is free again; no load failed.
+        WorkerMessage::Unreadable { error } => {
+            with_client(|client| {
+                client.state.error.set(Some(describe_error(&error)));
+                client.busy = false;
+                client.state.busy.set(false);
+                pump(client);
+            });
+        }
+        WorkerMessage::Panic { message } => crashed(message),
+    }
+}
+
+/// Applies the answer to request `id`, if it is still the one the page waits for.
+fn apply(id: u32, response: Response, compute_ms: f64, wasm_memory_bytes: usize, read_ms: f64) {
     let Some((state, latest, analyses)) = CLIENT.with(|c| {
         c.borrow()
             .as_ref()
@@ -341,16 +387,9 @@ fn receive(response: Response, read_ms: f64) {
     }) else {
         return;
     };
-    let is_latest = |id: u32, kind: Analysis| analyses[kind as usize] == id;
+    let is_latest = |kind: Analysis| analyses[kind as usize] == id;
     match response {
-        Response::Ready => {
-            with_client(|client| client.ready = true);
-        }
-        Response::Loaded {
-            card,
-            wasm_memory_bytes,
-            ..
-        } => {
+        Response::Loaded { card } => {
             state.worker_memory.set(Some(wasm_memory_bytes));
             state.clear_analyses();
             state.saliency_target.set(None);
@@ -363,8 +402,18 @@ fn receive(response: Response, read_ms: f64) {
             state.load.set(LoadStatus::Ready);
             state.error.set(None);
         }
+        Response::LoadFailed { error } => {
+            let message = describe_error(&error);
+            state.load.set(LoadStatus::Failed(message.clone()));
+            state.error.set(Some(message));
+            // The files did not make a model: the next try downloads them afresh.
+            if let Some(source) = state.source.get_untracked() {
+                leptos::task::spawn_local(
+                    async move { super::loader::forget_source(&source).await },
+                );
+            }
+        }
         Response::Tokens {
-            id,
             tokens,
             truncated_from,
         } => {
@@ -374,13 +423,10 @@ fn receive(response: Response, read_ms: f64) {
             }
         }
         Response::Trace {
-            id,
             tokens,
             truncated_from,
             trace,
             layer_trace,
-            compute_ms,
-            ..
         } => {
             if id == latest {
                 state.trace_ms.set(Some(compute_ms));
@@ -395,13 +441,12 @@ fn receive(response: Response, read_ms: f64) {
             }
         }
         Response::Predictions {
-            id,
             predictions,
             survivors,
             sampled,
             reused_logits,
         } => {
-            if is_latest(id, Analysis::Predict) {
+            if is_latest(Analysis::Predict) {
                 if let Some(token) = sampled.clone() {
                     append_generated(state, token);
                 }
@@ -413,59 +458,37 @@ fn receive(response: Response, read_ms: f64) {
                 }));
             }
         }
-        Response::Layer {
-            id,
-            trace,
-            layer_trace,
-        } => {
-            if is_latest(id, Analysis::Layer) && trace == latest {
+        Response::Layer { trace, layer_trace } => {
+            if is_latest(Analysis::Layer) && trace == latest {
                 state.layer_trace.set(Some(Arc::new(*layer_trace)));
             }
         }
-        Response::LogitLens { id, lens } => {
-            if is_latest(id, Analysis::LogitLens) {
+        Response::LogitLens { lens } => {
+            if is_latest(Analysis::LogitLens) {
                 state.lens.set(Some(lens));
             }
         }
-        Response::PositionalEncodings { id, encodings } => {
-            if is_latest(id, Analysis::Positions) {
+        Response::PositionalEncodings { encodings } => {
+            if is_latest(Analysis::Positions) {
                 state.encodings.set(Some(Arc::new(encodings)));
             }
         }
-        Response::Rotary { id, view } => {
-            if is_latest(id, Analysis::Rotary) {
+        Response::Rotary { view } => {
+            if is_latest(Analysis::Rotary) {
                 state.rotary.set(Some(Arc::new(view)));
             }
         }
-        Response::Saliency { id, saliency } => {
-            if is_latest(id, Analysis::Saliency) {
+        Response::Saliency { saliency } => {
+            if is_latest(Analysis::Saliency) {
                 state.saliency.set(Some(saliency));
             }
         }
-        Response::Error { id, message } => {
-            if id.is_none() {
-                state.load.set(LoadStatus::Failed(message.clone()));
-                if let Some(source) = state.source.get_untracked() {
-                    leptos::task::spawn_local(async move {
-                        super::loader::forget_source(&source).await
-                    });
-                }
+        Response::Error { error } => {
+            if id == latest || analyses.contains(&id) {
+                state.error.set(Some(describe_error(&error)));
             }
-            let current = |id: u32| id == latest || analyses.contains(&id);
-            if id.is_none_or(current) {
-                state.error.set(Some(message));
-            }
-        }
-        Response::Panic { message } => {
-            crashed(message);
-            return;
         }
         // The page never asks for benchmarks (scripts/bench.mjs talks to the worker directly).
         Response::MatmulTimes { .. } => {}
     }
-    with_client(|client| {
-        client.busy = false;
-        client.state.busy.set(false);
-        pump(client);
-    });
 }

@@ -94,3 +94,92 @@ pub fn trf(key: &str, values: &[(&str, &dyn Display)]) -> String {
     }
     text
 }
+
+/// An engine or worker error in the current language. A damaged file's own description
+/// (`what`) quotes the file and stays as the engine wrote it.
+pub fn describe_error(error: &ae_messages::EngineError) -> String {
+    use ae_messages::{EngineError as E, ModelFile, Work};
+    match error {
+        E::TextEmpty => tr("error.text_empty"),
+        E::TextTooLong { tokens, max } => {
+            trf("error.text_too_long", &[("tokens", tokens), ("max", max)])
+        }
+        E::NoMask { mask } => trf("error.no_mask", &[("mask", mask)]),
+        E::NoMaskInVocabulary => tr("error.no_mask_in_vocabulary"),
+        E::TokenOutOfVocabulary { id, vocab } => trf(
+            "error.token_out_of_vocabulary",
+            &[("id", id), ("vocab", vocab)],
+        ),
+        E::TargetOutOfVocabulary { id, vocab } => trf(
+            "error.target_out_of_vocabulary",
+            &[("id", id), ("vocab", vocab)],
+        ),
+        E::BadTemperature { temperature } => {
+            trf("error.bad_temperature", &[("temperature", temperature)])
+        }
+        E::BadSampling { top_k, top_p } => {
+            trf("error.bad_sampling", &[("top_k", top_k), ("top_p", top_p)])
+        }
+        E::PositionOutOfRange { position, tokens } => trf(
+            "error.position_out_of_range",
+            &[("position", position), ("tokens", tokens)],
+        ),
+        E::UnsupportedArchitecture { model_type, class } => trf(
+            "error.unsupported_architecture",
+            &[("model_type", model_type), ("class", class)],
+        ),
+        E::DamagedFile { file, what } => {
+            let file = match file {
+                ModelFile::Config => "config.json".to_string(),
+                ModelFile::Tokenizer => "tokenizer.json".to_string(),
+                ModelFile::Weights => "model.safetensors".to_string(),
+                ModelFile::Gguf => tr("error.gguf_file"),
+            };
+            trf("error.damaged_file", &[("file", &file), ("what", what)])
+        }
+        E::CannotRead { path, reason } => {
+            trf("error.cannot_read", &[("path", path), ("reason", reason)])
+        }
+        E::NoPredictionHead { architecture } => trf(
+            "error.no_prediction_head",
+            &[("architecture", architecture)],
+        ),
+        E::NoModel => tr("error.no_model"),
+        E::OutOfMemory {
+            work,
+            tokens,
+            gigabytes,
+            longest,
+        } => {
+            let key = match work {
+                Work::Trace => "error.out_of_memory_trace",
+                Work::Saliency => "error.out_of_memory_saliency",
+            };
+            let gigabytes = format!("{gigabytes:.1}");
+            trf(
+                key,
+                &[
+                    ("tokens", tokens),
+                    ("gigabytes", &gigabytes),
+                    ("longest", longest),
+                ],
+            )
+        }
+        E::TraceGone => tr("error.trace_gone"),
+        E::LayerOutOfRange { layer, layers } => trf(
+            "error.layer_out_of_range",
+            &[("layer", &(layer + 1)), ("layers", layers)],
+        ),
+        E::ViewOutOfRange {
+            positions,
+            max_positions,
+            ..
+        } => trf(
+            "error.view_out_of_range",
+            &[("positions", positions), ("max", max_positions)],
+        ),
+        E::NoRotaryView => tr("error.no_rotary_view"),
+        E::BadRequest { what } => trf("error.bad_request", &[("what", what)]),
+        E::Compute { message } => trf("error.compute", &[("message", message)]),
+    }
+}

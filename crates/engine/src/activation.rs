@@ -24,7 +24,7 @@ impl Activation {
             "gelu" | "gelu_python" => Ok(Activation::GeluErf),
             "relu" => Ok(Activation::Relu),
             "silu" | "swish" => Ok(Activation::Silu),
-            other => Err(EngineError::Config(format!(
+            other => Err(EngineError::config(format!(
                 "the activation function `{other}` is not supported (use gelu, gelu_new or relu)"
             ))),
         }

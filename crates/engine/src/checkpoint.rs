@@ -62,7 +62,7 @@ fn read_layout<S: ByteSource + ?Sized>(source: &S) -> Result<Layout> {
     // signatures are only consulted then: a valid header length can begin with the same bytes).
     let signature = &first[..file_len.min(8) as usize];
     let weights = |message: String| {
-        Err(EngineError::Weights(
+        Err(EngineError::weights(
             foreign_format(signature).map_or(message, String::from),
         ))
     };
@@ -134,7 +134,7 @@ fn read_layout<S: ByteSource + ?Sized>(source: &S) -> Result<Layout> {
     }
     // The format's own checks: offsets contiguous, sizes matching shape × dtype.
     let metadata: safetensors::tensor::Metadata = serde_json::from_slice(&header).map_err(|e| {
-        EngineError::Weights(format!(
+        EngineError::weights(format!(
             "cannot read the file ({e}); is it a complete .safetensors file?"
         ))
     })?;
@@ -195,7 +195,7 @@ impl Checkpoint {
             let shape = info.shape.as_slice();
             let elements = info.shape.iter().product::<usize>();
             let cut_off = || {
-                EngineError::Weights(format!(
+                EngineError::weights(format!(
                     "the tensor `{name}` cannot be read: the file is cut off; download it again"
                 ))
             };
@@ -413,7 +413,7 @@ fn is_causal_mask_buffer(name: &str) -> bool {
 /// the download for the same model. Integer buffers are kept as they are. (`tools/to-f16`.)
 pub fn to_half_precision(bytes: &[u8], dtype: DType) -> Result<Vec<u8>> {
     if !matches!(dtype, DType::F16 | DType::BF16) {
-        return Err(EngineError::Input(format!(
+        return Err(EngineError::bad_request(format!(
             "half precision is F16 or BF16, not {dtype:?}"
         )));
     }
@@ -430,7 +430,7 @@ pub fn to_half_precision(bytes: &[u8], dtype: DType) -> Result<Vec<u8>> {
     halved.sort_by(|a, b| a.0.cmp(&b.0));
     let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
     safetensors::serialize(halved, Some(metadata))
-        .map_err(|e| EngineError::Weights(format!("cannot write the copy: {e}")))
+        .map_err(|e| EngineError::weights(format!("cannot write the copy: {e}")))
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ impl ModelConfig {
     /// Parses config.json, choosing the architecture from `model_type` or `architectures`.
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         let json: Value = serde_json::from_slice(bytes).map_err(|e| {
-            EngineError::Config(format!(
+            EngineError::config(format!(
                 "not valid JSON ({e}); is this the model's config.json?"
             ))
         })?;
@@ -96,10 +96,9 @@ impl ModelConfig {
                 rope_theta: None,
             },
             Architecture::Llama => {
-                return Err(EngineError::Config(
+                return Err(EngineError::config(
                     "Llama models are read from a single .gguf file, not config.json + \
-                     model.safetensors; choose the .gguf file"
-                        .into(),
+                     model.safetensors; choose the .gguf file",
                 ))
             }
         };
@@ -124,17 +123,17 @@ impl ModelConfig {
             ("number of positions", self.max_positions),
         ] {
             if value == 0 {
-                return Err(EngineError::Config(format!("the {name} is 0")));
+                return Err(EngineError::config(format!("the {name} is 0")));
             }
         }
         if !self.d_model.is_multiple_of(self.n_head) {
-            return Err(EngineError::Config(format!(
+            return Err(EngineError::config(format!(
                 "the model width {} is not divisible by the {} heads",
                 self.d_model, self.n_head
             )));
         }
         if !self.n_head.is_multiple_of(self.n_kv_head) {
-            return Err(EngineError::Config(format!(
+            return Err(EngineError::config(format!(
                 "the {} query heads cannot share the {} key/value heads evenly",
                 self.n_head, self.n_kv_head
             )));
@@ -167,13 +166,12 @@ fn detect_architecture(json: &Value) -> Result<Architecture> {
     } else {
         None
     };
-    by_type.or(by_class).ok_or_else(|| {
-        EngineError::Config(format!(
-            "the model type `{model_type}` ({first_architecture}) is not supported; \
-             Attention Explorer runs GPT-2, DistilBERT and BERT checkpoints, and Llama-family \
-             models from a .gguf file"
-        ))
-    })
+    by_type
+        .or(by_class)
+        .ok_or_else(|| EngineError::UnsupportedArchitecture {
+            model_type: model_type.to_string(),
+            class: first_architecture.to_string(),
+        })
 }
 
 /// Typed access to config.json fields with messages that name the field.
@@ -186,7 +184,7 @@ impl Fields<'_> {
                 return Ok(value);
             }
         }
-        Err(EngineError::Config(format!(
+        Err(EngineError::config(format!(
             "the field `{}` is missing",
             names.join("` or `")
         )))
@@ -200,7 +198,7 @@ impl Fields<'_> {
                 .and_then(|v| usize::try_from(v).ok())
                 .map(Some)
                 .ok_or_else(|| {
-                    EngineError::Config(format!("`{name}` should be a whole number, not {value}"))
+                    EngineError::config(format!("`{name}` should be a whole number, not {value}"))
                 }),
         }
     }
@@ -209,7 +207,7 @@ impl Fields<'_> {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(default),
             Some(value) => value.as_f64().ok_or_else(|| {
-                EngineError::Config(format!("`{name}` should be a number, not {value}"))
+                EngineError::config(format!("`{name}` should be a number, not {value}"))
             }),
         }
     }
@@ -218,7 +216,7 @@ impl Fields<'_> {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(default.to_string()),
             Some(Value::String(s)) => Ok(s.clone()),
-            Some(value) => Err(EngineError::Config(format!(
+            Some(value) => Err(EngineError::config(format!(
                 "`{name}` should be a string, not {value}"
             ))),
         }

@@ -15,6 +15,7 @@ use super::error::{EngineError, Result};
 use super::tokenizer::TextTokenizer;
 use super::Device;
 use ae_messages::Architecture;
+use ae_messages::ModelFile;
 
 /// The first four bytes of every GGUF file.
 pub const GGUF_MAGIC: &[u8; 4] = b"GGUF";
@@ -77,7 +78,7 @@ pub fn read<S: ByteSource + ?Sized>(source: &S) -> Result<GgufModel> {
 }
 
 fn damaged(detail: &str) -> EngineError {
-    EngineError::Gguf(format!(
+    EngineError::gguf(format!(
         "it cannot be read ({detail}). Download it again, or check that it is a complete GGUF \
          model file."
     ))
@@ -87,8 +88,14 @@ fn damaged(detail: &str) -> EngineError {
 /// tokenizer.json, as one about the .gguf file's metadata.
 fn in_gguf(error: EngineError) -> EngineError {
     match error {
-        EngineError::Config(msg) => EngineError::Gguf(msg),
-        EngineError::Tokenizer(msg) => EngineError::Gguf(format!("its tokenizer: {msg}")),
+        EngineError::DamagedFile {
+            file: ModelFile::Config,
+            what,
+        } => EngineError::gguf(what),
+        EngineError::DamagedFile {
+            file: ModelFile::Tokenizer,
+            what,
+        } => EngineError::gguf(format!("its tokenizer: {what}")),
         other => other,
     }
 }
@@ -137,7 +144,7 @@ impl Metadata<'_> {
     fn get(&self, key: &str) -> Result<&Value> {
         self.0
             .get(key)
-            .ok_or_else(|| EngineError::Config(format!("its metadata has no `{key}` entry")))
+            .ok_or_else(|| EngineError::config(format!("its metadata has no `{key}` entry")))
     }
 
     fn usize(&self, key: &str) -> Result<usize> {
@@ -148,7 +155,7 @@ impl Metadata<'_> {
             .or_else(|| value.to_u32().ok().map(u64::from))
             .or_else(|| value.to_i32().ok().and_then(|v| u64::try_from(v).ok()))
             .and_then(|v| usize::try_from(v).ok())
-            .ok_or_else(|| EngineError::Config(format!("`{key}` should be a whole number")))
+            .ok_or_else(|| EngineError::config(format!("`{key}` should be a whole number")))
     }
 
     fn f64(&self, key: &str) -> Result<Option<f64>> {
@@ -159,7 +166,7 @@ impl Metadata<'_> {
                 .map(f64::from)
                 .or_else(|_| value.to_f64())
                 .map(Some)
-                .map_err(|_| EngineError::Config(format!("`{key}` should be a number"))),
+                .map_err(|_| EngineError::config(format!("`{key}` should be a number"))),
         }
     }
 
@@ -167,17 +174,17 @@ impl Metadata<'_> {
         self.get(key)?
             .to_string()
             .map(String::as_str)
-            .map_err(|_| EngineError::Config(format!("`{key}` should be text")))
+            .map_err(|_| EngineError::config(format!("`{key}` should be text")))
     }
 
     fn strings(&self, key: &str) -> Result<Vec<&str>> {
         self.get(key)?
             .to_vec()
-            .map_err(|_| EngineError::Config(format!("`{key}` should be a list")))?
+            .map_err(|_| EngineError::config(format!("`{key}` should be a list")))?
             .iter()
             .map(|value| {
                 value.to_string().map(String::as_str).map_err(|_| {
-                    EngineError::Config(format!("`{key}` should be a list of strings"))
+                    EngineError::config(format!("`{key}` should be a list of strings"))
                 })
             })
             .collect()
@@ -189,7 +196,7 @@ impl Metadata<'_> {
         };
         value
             .to_vec()
-            .map_err(|_| EngineError::Config(format!("`{key}` should be a list")))?
+            .map_err(|_| EngineError::config(format!("`{key}` should be a list")))?
             .iter()
             .map(|value| {
                 value
@@ -197,7 +204,7 @@ impl Metadata<'_> {
                     .map(i64::from)
                     .or_else(|_| value.to_u32().map(i64::from))
                     .or_else(|_| value.to_i64())
-                    .map_err(|_| EngineError::Config(format!("`{key}` should hold integers")))
+                    .map_err(|_| EngineError::config(format!("`{key}` should hold integers")))
             })
             .collect()
     }
@@ -208,7 +215,7 @@ fn config_from_metadata(metadata: &HashMap<String, Value>) -> Result<ModelConfig
     let field = Metadata(metadata);
     let architecture = field.string("general.architecture")?;
     if architecture != "llama" {
-        return Err(EngineError::Config(format!(
+        return Err(EngineError::config(format!(
             "the .gguf file holds a `{architecture}` model; Attention Explorer reads Llama-family \
              GGUF files (SmolLM2, TinyLlama …)"
         )));
@@ -250,7 +257,7 @@ fn tokenizer_from_metadata(metadata: &HashMap<String, Value>) -> Result<TextToke
     let field = Metadata(metadata);
     let model = field.string("tokenizer.ggml.model")?;
     if model != "gpt2" {
-        return Err(EngineError::Tokenizer(format!(
+        return Err(EngineError::tokenizer(format!(
             "the .gguf file's tokenizer is `{model}`; only byte-level BPE (`gpt2`, as in \
              SmolLM2) is supported so far"
         )));

@@ -49,6 +49,6 @@ pub use trace::{layer_trace, stack, to_array};
 // The engine's answers are the messages' types (re-exported so a caller needs one crate).
 pub use ae_messages::{
     Architecture, Array, AttentionInternals, Candidate, LayerTrace, LensLayer, LogitLens,
-    PageTrace, PositionPredictions, PositionalEncodings, Predictions, RotaryView, Saliency,
-    SamplingSettings, TokenizedText, Trace,
+    ModelFile, PageTrace, PositionPredictions, PositionalEncodings, Predictions, RotaryView,
+    Saliency, SamplingSettings, TokenizedText, Trace, Work,
 };

@@ -78,8 +78,10 @@ impl Model {
             Some(dir.join("model.gguf")).filter(|path| path.is_file())
         };
         let read = |path: &std::path::Path| {
-            std::fs::read(path)
-                .map_err(|e| EngineError::Input(format!("cannot read {}: {e}", path.display())))
+            std::fs::read(path).map_err(|e| EngineError::CannotRead {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })
         };
         if let Some(path) = gguf_file {
             return Self::from_gguf(read(&path)?.as_slice());
@@ -99,7 +101,7 @@ impl Model {
     ) -> Result<Self> {
         super::tune_matmul();
         if tokenizer.vocab_size() > config.vocab_size {
-            return Err(EngineError::Tokenizer(format!(
+            return Err(EngineError::tokenizer(format!(
                 "it has {} tokens but the model's embedding has only {} rows: the tokenizer belongs \
                  to a different model",
                 tokenizer.vocab_size(),
@@ -208,26 +210,22 @@ impl Model {
     /// The token embeddings of `ids` [tokens, d_model], after checking the ids fit the model.
     pub(crate) fn embed_tokens(&self, ids: &[u32]) -> Result<Tensor> {
         if ids.is_empty() {
-            return Err(EngineError::Input(
-                "The text is empty: type a few words first.".into(),
-            ));
+            return Err(EngineError::TextEmpty);
         }
         if ids.len() > self.config.max_positions {
-            return Err(EngineError::Input(format!(
-                "The text has {} tokens but this model reads at most {}; shorten it.",
-                ids.len(),
-                self.config.max_positions
-            )));
+            return Err(EngineError::TextTooLong {
+                tokens: ids.len(),
+                max: self.config.max_positions,
+            });
         }
         if let Some(&bad) = ids
             .iter()
             .find(|&&id| id as usize >= self.config.vocab_size)
         {
-            return Err(EngineError::Input(format!(
-                "token id {bad} is outside the model's vocabulary of {} tokens: the tokenizer does \
-                 not belong to this model",
-                self.config.vocab_size
-            )));
+            return Err(EngineError::TokenOutOfVocabulary {
+                id: bad,
+                vocab: self.config.vocab_size,
+            });
         }
         Ok(self
             .network
@@ -242,19 +240,21 @@ impl Model {
     /// An error unless `position` is one of the tokens of `ids`.
     pub(crate) fn check_position(&self, ids: &[u32], position: usize) -> Result<()> {
         if position >= ids.len() {
-            return Err(EngineError::Input(format!(
-                "position {position} is past the end of the {} tokens",
-                ids.len()
-            )));
+            return Err(EngineError::PositionOutOfRange {
+                position,
+                tokens: ids.len(),
+            });
         }
         Ok(())
     }
 
     /// The LM head, or the error that says this checkpoint has none.
     pub(crate) fn head(&self) -> Result<&LmHead> {
-        self.network.head().ok_or_else(|| {
-            EngineError::NoPredictionHead(self.config.architecture.name().to_string())
-        })
+        self.network
+            .head()
+            .ok_or_else(|| EngineError::NoPredictionHead {
+                architecture: self.config.architecture.name().to_string(),
+            })
     }
 }
 

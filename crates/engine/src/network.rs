@@ -109,7 +109,7 @@ pub fn load(config: &ModelConfig, checkpoint: Checkpoint) -> Result<Box<dyn Netw
         }
         Architecture::Llama => Box::new(
             llama::Llama::load(checkpoint, config)
-                .map_err(|e| EngineError::Gguf(describe_candle_error(&e)))?,
+                .map_err(|e| EngineError::gguf(describe_candle_error(&e)))?,
         ),
     })
 }

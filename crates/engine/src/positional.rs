@@ -9,8 +9,8 @@ use ae_messages::{Array, PositionalEncodings, RotaryView};
 /// The encoding for positions 0..`positions` and `d_model` dimensions, as [positions, d_model].
 pub fn sinusoidal_position_encoding(positions: usize, d_model: usize) -> Result<Array> {
     if positions == 0 || d_model == 0 {
-        return Err(EngineError::Input(
-            "positions and d_model must both be at least 1".into(),
+        return Err(EngineError::bad_request(
+            "positions and d_model must both be at least 1",
         ));
     }
     let device = Device::Cpu;
@@ -30,7 +30,7 @@ pub fn sinusoidal_position_encoding(positions: usize, d_model: usize) -> Result<
 /// Cosine similarity between every pair of rows of a [rows, d] table, as [rows, rows].
 pub fn cosine_similarity(table: &Array) -> Result<Array> {
     let [rows, width] = table.shape[..] else {
-        return Err(EngineError::Input(format!(
+        return Err(EngineError::bad_request(format!(
             "cosine similarity needs a [rows, d] table, not {:?}",
             table.shape
         )));
@@ -82,7 +82,7 @@ pub fn rotary_view(
 ) -> Result<RotaryView> {
     let d_head = query.len();
     if d_head < 2 || !d_head.is_multiple_of(2) || key.len() != d_head || positions == 0 {
-        return Err(EngineError::Input(format!(
+        return Err(EngineError::bad_request(format!(
             "a rotary view needs a query and key of the same even width and ≥ 1 position, not \
              {} / {} and {positions}",
             query.len(),

@@ -9,16 +9,15 @@ use ae_messages::SamplingSettings;
 /// An error unless the settings can draw a token.
 fn check(settings: &SamplingSettings) -> Result<()> {
     if !(settings.temperature.is_finite() && settings.temperature > 0.0) {
-        return Err(EngineError::Input(format!(
-            "temperature must be a positive number, not {}",
-            settings.temperature
-        )));
+        return Err(EngineError::BadTemperature {
+            temperature: settings.temperature,
+        });
     }
     if settings.top_k == 0 || !(settings.top_p > 0.0 && settings.top_p <= 1.0) {
-        return Err(EngineError::Input(format!(
-            "top-k must be at least 1 and top-p in (0, 1], not {} and {}",
-            settings.top_k, settings.top_p
-        )));
+        return Err(EngineError::BadSampling {
+            top_k: settings.top_k,
+            top_p: settings.top_p,
+        });
     }
     Ok(())
 }

@@ -24,7 +24,7 @@ impl TextTokenizer {
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         check_tokenizer_json(bytes)?;
         let inner = Tokenizer::from_bytes(bytes).map_err(|e| {
-            EngineError::Tokenizer(format!(
+            EngineError::tokenizer(format!(
                 "cannot read it ({e}); use the model's own tokenizer.json"
             ))
         })?;
@@ -34,10 +34,10 @@ impl TextTokenizer {
     /// Builds GPT-2's byte-level BPE from OpenAI's original `encoder.json` and `vocab.bpe`.
     pub fn from_gpt2_vocab(encoder_json: &[u8], vocab_bpe: &[u8]) -> Result<Self> {
         let vocab: HashMap<String, u32> = serde_json::from_slice(encoder_json).map_err(|e| {
-            EngineError::Tokenizer(format!("encoder.json is not a token → id map ({e})"))
+            EngineError::tokenizer(format!("encoder.json is not a token → id map ({e})"))
         })?;
         let merges_text = std::str::from_utf8(vocab_bpe)
-            .map_err(|_| EngineError::Tokenizer("vocab.bpe is not UTF-8 text".into()))?;
+            .map_err(|_| EngineError::tokenizer("vocab.bpe is not UTF-8 text"))?;
         let merges = merges_text
             .lines()
             .filter(|line| !line.starts_with("#version") && !line.trim().is_empty())
@@ -45,14 +45,14 @@ impl TextTokenizer {
                 line.split_once(' ')
                     .map(|(a, b)| (a.to_string(), b.to_string()))
                     .ok_or_else(|| {
-                        EngineError::Tokenizer(format!("vocab.bpe has a bad merge line `{line}`"))
+                        EngineError::tokenizer(format!("vocab.bpe has a bad merge line `{line}`"))
                     })
             })
             .collect::<Result<Vec<_>>>()?;
         let bpe = BPE::builder()
             .vocab_and_merges(vocab.into_iter().collect::<Vocab>(), merges)
             .build()
-            .map_err(|e| EngineError::Tokenizer(format!("cannot build GPT-2's BPE ({e})")))?;
+            .map_err(|e| EngineError::tokenizer(format!("cannot build GPT-2's BPE ({e})")))?;
         let mut inner = Tokenizer::new(bpe);
         inner
             .with_pre_tokenizer(Some(ByteLevel::new(false, true, true)))
@@ -66,7 +66,7 @@ impl TextTokenizer {
         inner.with_padding(None);
         inner
             .with_truncation(None)
-            .map_err(|e| EngineError::Tokenizer(format!("cannot switch truncation off ({e})")))?;
+            .map_err(|e| EngineError::tokenizer(format!("cannot switch truncation off ({e})")))?;
         let byte_level = matches!(inner.get_decoder(), Some(DecoderWrapper::ByteLevel(_)));
         let mask_token = MASK_TOKENS
             .iter()
@@ -83,7 +83,7 @@ impl TextTokenizer {
         let encoding = self
             .inner
             .encode(text, true)
-            .map_err(|e| EngineError::Tokenizer(format!("cannot tokenize this text ({e})")))?;
+            .map_err(|e| EngineError::tokenizer(format!("cannot tokenize this text ({e})")))?;
         let ids = encoding.get_ids().to_vec();
         Ok(TokenizedText {
             tokens: ids.iter().map(|&id| self.display_token(id)).collect(),
@@ -101,7 +101,7 @@ impl TextTokenizer {
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
         self.inner
             .decode(ids, false)
-            .map_err(|e| EngineError::Tokenizer(format!("cannot decode these ids ({e})")))
+            .map_err(|e| EngineError::tokenizer(format!("cannot decode these ids ({e})")))
     }
 
     /// How a token is shown: the text it stands for, with spaces and newlines made visible.
@@ -154,7 +154,7 @@ impl TextTokenizer {
 /// not define (`encode` indexes a map with it).
 fn check_tokenizer_json(bytes: &[u8]) -> Result<()> {
     let json: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        EngineError::Tokenizer(format!(
+        EngineError::tokenizer(format!(
             "not valid JSON ({e}); use the model's own tokenizer.json"
         ))
     })?;
@@ -198,7 +198,7 @@ fn check_post_processor(processor: Option<&serde_json::Value>) -> Result<()> {
                     match (ids, tokens) {
                         (Some(ids), Some(tokens)) if ids.len() == tokens.len() => {}
                         _ => {
-                            return Err(EngineError::Tokenizer(format!(
+                            return Err(EngineError::tokenizer(format!(
                                 "its post-processor template uses the special token `{id}`, \
                                  which it does not define (with matching ids and tokens); use \
                                  the model's own tokenizer.json"

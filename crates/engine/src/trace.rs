@@ -19,14 +19,14 @@ pub fn to_array(tensor: &Tensor) -> Result<Array> {
 /// attention weights at 1024 tokens: 604 MB).
 pub fn stack(tensors: &[Tensor]) -> Result<Array> {
     let Some(first) = tensors.first() else {
-        return Err(EngineError::Compute("nothing to stack".into()));
+        return Err(EngineError::compute("nothing to stack"));
     };
     let mut shape = vec![tensors.len()];
     shape.extend(first.dims());
     let mut data = Vec::with_capacity(shape.iter().product());
     for tensor in tensors {
         if tensor.dims() != first.dims() {
-            return Err(EngineError::Compute(format!(
+            return Err(EngineError::compute(format!(
                 "cannot stack a {:?} tensor onto {:?} ones",
                 tensor.dims(),
                 first.dims()

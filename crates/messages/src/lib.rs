@@ -2,6 +2,7 @@
 //! `postMessage`, and the plain arrays they carry. Serde only, no candle: the page's wasm
 //! depends on this crate and not on the engine.
 mod analysis;
+mod error;
 mod model;
 mod positions;
 mod protocol;
@@ -11,8 +12,11 @@ mod trace;
 pub use analysis::{
     Candidate, LensLayer, LogitLens, PositionPredictions, Predictions, Saliency, SamplingSettings,
 };
+#[cfg(feature = "candle")]
+pub use error::describe_candle_error;
+pub use error::{EngineError, ModelFile, Result, Work};
 pub use model::Architecture;
 pub use positions::{PositionalEncodings, RotaryView};
-pub use protocol::{ModelCard, Request, Response};
+pub use protocol::{Envelope, ModelCard, Request, Response, WorkerMessage, WEIGHTS_FIELD};
 pub use tokens::TokenizedText;
 pub use trace::{Array, AttentionInternals, LayerTrace, PageTrace, Trace};

@@ -1,35 +1,57 @@
 //! The messages between the page and the worker. Both cross `postMessage` as plain JS objects
-//! made by serde-wasm-bindgen; trace arrays travel as `Uint8Array`s. Loading a model is not a
-//! [`Request`]: the page posts `{kind: "load", config, tokenizer, model}` with the three files
-//! as `Uint8Array`s (the model's buffer transferred, not copied) and the worker reads the
-//! weights tensor by tensor from JS memory.
+//! made by serde-wasm-bindgen; arrays travel as `Uint8Array`s.
+//!
+//! The page posts an [`Envelope`]: a request and the id its answer will carry. The worker posts
+//! [`WorkerMessage`]s: `Ready` once, then one `Answer` per envelope, with the worker's time and
+//! memory beside the [`Response`]. A `Load` envelope carries the weights file beside it, in the
+//! JS object's `weights` field (a `Uint8Array` whose buffer is transferred, not copied), which the
+//! worker reads tensor by tensor from JS memory.
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Candidate, LayerTrace, LogitLens, PageTrace, PositionalEncodings, Predictions, RotaryView,
-    Saliency, SamplingSettings, TokenizedText,
+    Candidate, EngineError, LayerTrace, LogitLens, PageTrace, PositionalEncodings, Predictions,
+    RotaryView, Saliency, SamplingSettings, TokenizedText,
 };
 
-/// What the page asks of the worker. `id` ties a response to its request.
+/// A request and the id its answer will carry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Chosen by the page; the answer carries it back.
+    pub id: u32,
+    /// What is asked.
+    pub request: Request,
+}
+
+/// The name of the JS field beside a `Load` envelope that holds the weights file.
+pub const WEIGHTS_FIELD: &str = "weights";
+
+/// What the page asks of the worker.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Request {
+    /// Build a model from its files, replacing the loaded one: config.json and tokenizer.json
+    /// here, the weights (model.safetensors or a .gguf, which needs neither) beside the
+    /// envelope ([`WEIGHTS_FIELD`]).
+    Load {
+        #[serde(with = "serde_bytes")]
+        config: Vec<u8>,
+        #[serde(with = "serde_bytes")]
+        tokenizer: Vec<u8>,
+    },
     /// Tokenize a text (cheap: lets the page show tokens before the trace is done).
-    Tokenize { id: u32, text: String },
+    Tokenize { text: String },
     /// Tokenize and trace a text (truncated to the model's positions); the answer carries
     /// `layer`'s attention internals (clamped to the last layer).
     Trace {
-        id: u32,
         text: String,
         #[serde(default)]
         layer: usize,
     },
     /// Another layer's attention internals from the trace answered to request `trace`.
-    Layer { id: u32, trace: u32, layer: usize },
+    Layer { trace: u32, layer: usize },
     /// Top-k predictions for a text (from the last trace's logits when it is the same text),
     /// and for decoders how many candidates survive top-k/top-p and, with a seed, a drawn token.
     Predict {
-        id: u32,
         text: String,
         k: usize,
         settings: SamplingSettings,
@@ -37,22 +59,16 @@ pub enum Request {
     },
     /// The logit lens at a position (default: where the model predicts).
     LogitLens {
-        id: u32,
         text: String,
         position: Option<usize>,
         k: usize,
     },
     /// The sinusoidal encoding for `positions` × `d_model` beside the model's learned
     /// position embeddings, with cosine similarities.
-    PositionalEncodings {
-        id: u32,
-        positions: usize,
-        d_model: usize,
-    },
+    PositionalEncodings { positions: usize, d_model: usize },
     /// The RoPE view of a rotary model: its rotation frequencies and one real query and key of
     /// the trace (head width each) placed at every position 0..`positions`.
     Rotary {
-        id: u32,
         positions: usize,
         query: Vec<f32>,
         query_position: usize,
@@ -61,17 +77,16 @@ pub enum Request {
     },
     /// Gradient×input saliency for a text.
     Saliency {
-        id: u32,
         text: String,
         position: Option<usize>,
         target: Option<u32>,
     },
-    /// The benchmark's floor: times candle f32 matmuls `[m, k] × [k, n]` (the shapes of a
-    /// model's forward pass) with the weight stored both ways, `[k, n]` and `[n, k]` (as
-    /// `Linear` keeps it), and `[n, k]` multiplied weight-first, (W·xᵀ)ᵀ, as `Linear` computes
-    /// it; median of `runs` after one warm-up. Needs no model.
+    /// The benchmark's floor (`scripts/bench.mjs`; the page never asks it): times candle f32
+    /// matmuls `[m, k] × [k, n]` (the shapes of a model's forward pass) with the weight stored
+    /// both ways, `[k, n]` and `[n, k]` (as `Linear` keeps it), and `[n, k]` multiplied
+    /// weight-first, (W·xᵀ)ᵀ, as `Linear` computes it; median of `runs` after one warm-up.
+    /// Needs no model.
     MatmulBenchmark {
-        id: u32,
         shapes: Vec<(usize, usize, usize)>,
         runs: usize,
         /// 0: each product reuses one weight, which then sits in cache (the floor). Otherwise
@@ -85,52 +100,59 @@ pub enum Request {
     CrashForTest,
 }
 
-/// What the worker answers.
+/// What the worker posts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WorkerMessage {
+    /// The worker's wasm is running and listening; sent once at start.
+    Ready,
+    /// The answer to envelope `id`.
+    Answer {
+        id: u32,
+        /// Milliseconds the worker spent on it, from reading the envelope to the answer.
+        compute_ms: f64,
+        /// The worker's wasm memory afterwards, in bytes: the peak so far (wasm memory never
+        /// shrinks), which includes encoding earlier answers.
+        wasm_memory_bytes: usize,
+        response: Response,
+    },
+    /// The page posted something that is not an envelope (a bug in the page; nothing failed
+    /// to load).
+    Unreadable { error: EngineError },
+    /// The worker panicked and must be restarted.
+    Panic { message: String },
+}
+
+/// The answer to one request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Response {
-    /// The worker's wasm is running and listening; sent once at start.
-    Ready,
     /// A model was built.
-    Loaded {
-        card: ModelCard,
-        /// The worker's wasm memory after loading, in bytes (wasm memory never shrinks, so
-        /// this is the peak so far).
-        wasm_memory_bytes: usize,
-        /// Milliseconds from the files arriving in the worker to the model being ready.
-        load_ms: f64,
-    },
+    Loaded { card: ModelCard },
+    /// The files did not make a model (the page forgets its cached copy of them).
+    LoadFailed { error: EngineError },
     /// The tokens of a text.
     Tokens {
-        id: u32,
         tokens: TokenizedText,
         /// Token count before truncation, when the text was longer than the model reads.
         truncated_from: Option<usize>,
     },
     /// The trace of a text.
     Trace {
-        id: u32,
         tokens: TokenizedText,
         /// Token count before truncation, when the text was longer than the model reads.
         truncated_from: Option<usize>,
         trace: Box<PageTrace>,
         /// The asked-for layer's attention internals.
         layer_trace: Box<LayerTrace>,
-        /// Milliseconds the worker spent tokenizing and tracing.
-        compute_ms: f64,
-        /// The worker's wasm memory once this trace was made, in bytes: the peak so far (wasm
-        /// memory never shrinks), which includes encoding earlier responses.
-        wasm_memory_bytes: usize,
     },
     /// One layer's attention internals from the trace answered to request `trace`.
     Layer {
-        id: u32,
         trace: u32,
         layer_trace: Box<LayerTrace>,
     },
     /// Predictions for a text.
     Predictions {
-        id: u32,
         predictions: Predictions,
         /// Decoders: how many of the most probable tokens top-k and top-p leave drawable.
         survivors: Option<usize>,
@@ -140,30 +162,24 @@ pub enum Response {
         reused_logits: bool,
     },
     /// The logit lens for a text.
-    LogitLens { id: u32, lens: LogitLens },
+    LogitLens { lens: LogitLens },
     /// Saliency for a text.
-    Saliency { id: u32, saliency: Saliency },
+    Saliency { saliency: Saliency },
     /// Positional encodings and their similarities.
-    PositionalEncodings {
-        id: u32,
-        encodings: PositionalEncodings,
-    },
+    PositionalEncodings { encodings: PositionalEncodings },
     /// The RoPE view.
-    Rotary { id: u32, view: RotaryView },
+    Rotary { view: RotaryView },
     /// Median milliseconds per shape of a `MatmulBenchmark`: x·W with W `[k, n]`, x·Wᵀ with
     /// W `[n, k]`, the same weight-first, (W·xᵀ)ᵀ, and x·Wᵀ as the engine's linear layers
     /// compute it (weight-first over strided rows for up to 64 rows, see `engine::Linear`).
     MatmulTimes {
-        id: u32,
         stored_k_n_ms: Vec<f64>,
         stored_n_k_ms: Vec<f64>,
         weight_first_ms: Vec<f64>,
         engine_ms: Vec<f64>,
     },
-    /// A request failed; `message` is for the user.
-    Error { id: Option<u32>, message: String },
-    /// The worker panicked and must be restarted.
-    Panic { message: String },
+    /// The request failed; the page words `error` in its language.
+    Error { error: EngineError },
 }
 
 /// What the model card shows.

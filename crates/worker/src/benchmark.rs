@@ -43,7 +43,7 @@ fn time_matmuls(
 ) -> Result<[Vec<f64>; 4]> {
     let runs = runs.clamp(1, 50);
     if cold_bytes > MAX_COLD_BYTES {
-        return Err(EngineError::Input(format!(
+        return Err(EngineError::bad_request(format!(
             "cold_bytes {cold_bytes} is more than the {MAX_COLD_BYTES} bytes a cold matmul benchmark may fill"
         )));
     }
@@ -80,7 +80,7 @@ fn time_matmuls(
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for &(m, k, n) in shapes {
         if m == 0 || k == 0 || n == 0 || (m as u64) * (k as u64) * (n as u64) > MAX_BENCHMARK_MACS {
-            return Err(EngineError::Input(format!(
+            return Err(EngineError::bad_request(format!(
                 "matmul {m}×{k}×{n} is empty or too large to time"
             )));
         }
@@ -92,7 +92,7 @@ fn time_matmuls(
             bytes => bytes.div_ceil(weight_bytes).clamp(2, 10_000),
         };
         if cold_bytes > 0 && copies * weight_bytes > MAX_COLD_BYTES {
-            return Err(EngineError::Input(format!(
+            return Err(EngineError::bad_request(format!(
                 "timing {m}×{k}×{n} cold needs {copies} copies of its {:.0} MB weight, more than \
                  the {MAX_COLD_BYTES} bytes a cold matmul benchmark may fill: time it warm \
                  (cold_bytes 0)",
@@ -122,7 +122,6 @@ fn time_matmuls(
 
 /// Answers a `MatmulBenchmark` request.
 pub fn matmul_times(
-    id: u32,
     shapes: &[(usize, usize, usize)],
     runs: usize,
     cold_bytes: usize,
@@ -130,7 +129,6 @@ pub fn matmul_times(
     let [stored_k_n_ms, stored_n_k_ms, weight_first_ms, engine_ms] =
         time_matmuls(shapes, runs, cold_bytes)?;
     Ok(Response::MatmulTimes {
-        id,
         stored_k_n_ms,
         stored_n_k_ms,
         weight_first_ms,

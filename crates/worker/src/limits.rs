@@ -2,7 +2,7 @@
 //! reads (cut), attention arrays that would not fit in wasm32's 4 GB, and position views larger
 //! than the panel draws.
 use ae_engine::{EngineError, Model, ModelConfig, Result};
-use ae_messages::TokenizedText;
+use ae_messages::{TokenizedText, Work};
 
 /// Tokenizes `text` for `model`, cutting it to the model's positions; returns the tokens and
 /// the original length when it was cut.
@@ -27,11 +27,11 @@ const MEMORY_HEADROOM_BYTES: f64 = 384.0 * (1u64 << 20) as f64;
 /// A trace's memory beyond the weights, in attention-sized arrays (layers × heads × tokens² f32):
 /// the scores and weights it records, the weights copied for the page, and the softmax's
 /// temporaries: 3.9 to 4.5 of them measured on GPT-2 small (docs/MEASUREMENTS.md), rounded up.
-pub(crate) const TRACE_ATTENTION_COPIES: f64 = 5.0;
+const TRACE_ATTENTION_COPIES: f64 = 5.0;
 /// The same for saliency, whose backward pass keeps every op's input (the composed softmax
 /// alone makes several arrays of that size per layer), with the last trace's layers the worker
 /// holds: 20.3 of them measured on GPT-2 small (docs/MEASUREMENTS.md).
-pub(crate) const SALIENCY_ATTENTION_COPIES: f64 = 21.0;
+const SALIENCY_ATTENTION_COPIES: f64 = 21.0;
 
 /// Refuses work whose attention arrays would not fit in the worker's wasm memory (a browser
 /// ends the page when it runs out), with the longest text that would.
@@ -39,9 +39,12 @@ pub(crate) fn check_memory(
     config: &ModelConfig,
     weight_bytes: usize,
     tokens: usize,
-    copies: f64,
-    what: &str,
+    work: Work,
 ) -> Result<()> {
+    let copies = match work {
+        Work::Trace => TRACE_ATTENTION_COPIES,
+        Work::Saliency => SALIENCY_ATTENTION_COPIES,
+    };
     let per_token_squared = (config.n_layer * config.n_head * 4) as f64 * copies;
     let available = WASM_MEMORY_BYTES - MEMORY_HEADROOM_BYTES - weight_bytes as f64;
     let needed = per_token_squared * (tokens * tokens) as f64;
@@ -49,18 +52,28 @@ pub(crate) fn check_memory(
         return Ok(());
     }
     let longest = (available.max(0.0) / per_token_squared).sqrt().floor() as usize;
-    Err(EngineError::Input(format!(
-        "{what} over {tokens} tokens would need about {:.1} GB of memory for the attention \
-         alone, more than the 4 GB a browser gives this page's model. Shorten the text to at \
-         most {longest} tokens.",
-        needed / 1e9
-    )))
+    Err(EngineError::OutOfMemory {
+        work,
+        tokens,
+        gigabytes: needed / 1e9,
+        longest,
+    })
 }
 
 /// Most positions the positional-encoding views compute (the similarity matrix is its square).
 pub const MAX_ENCODING_POSITIONS: usize = 512;
 /// Widest sinusoidal encoding the panel may ask for.
 pub const MAX_ENCODING_WIDTH: usize = 2048;
+
+/// The error for a positional view outside these limits (`d_model` `None` for the rotary view).
+pub(crate) fn view_out_of_range(positions: usize, d_model: Option<usize>) -> EngineError {
+    EngineError::ViewOutOfRange {
+        positions,
+        d_model,
+        max_positions: MAX_ENCODING_POSITIONS,
+        max_width: MAX_ENCODING_WIDTH,
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -75,16 +88,17 @@ mod tests {
         )
         .unwrap();
         let weight_bytes = 124_439_808 * 4;
-        let check =
-            |tokens, copies| check_memory(&config, weight_bytes, tokens, copies, "Saliency");
-        assert!(check(1024, TRACE_ATTENTION_COPIES).is_ok());
-        assert!(check(512, SALIENCY_ATTENTION_COPIES).is_ok());
-        let Err(EngineError::Input(message)) = check(768, SALIENCY_ATTENTION_COPIES) else {
-            panic!("saliency over 768 tokens should be refused");
+        let check = |tokens, work| check_memory(&config, weight_bytes, tokens, work);
+        assert!(check(1024, Work::Trace).is_ok());
+        assert!(check(512, Work::Saliency).is_ok());
+        let Err(EngineError::OutOfMemory {
+            work: Work::Saliency,
+            tokens: 768,
+            longest: 529,
+            ..
+        }) = check(768, Work::Saliency)
+        else {
+            panic!("saliency over 768 tokens should be refused, naming 529 tokens as the longest");
         };
-        assert!(
-            message.contains("Saliency over 768 tokens") && message.contains("at most 529 tokens"),
-            "{message}"
-        );
     }
 }

@@ -6,7 +6,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use ae_engine::ByteSource;
-use ae_messages::{Request, Response};
+use ae_messages::{EngineError, Envelope, Request, Response, WorkerMessage, WEIGHTS_FIELD};
 
 use crate::benchmark::now_ms;
 use crate::session::{handle, Session};
@@ -19,19 +19,20 @@ fn scope() -> DedicatedWorkerGlobalScope {
     js_sys::global().unchecked_into()
 }
 
-fn post(response: &Response) {
-    match serde_wasm_bindgen::to_value(response) {
+fn post(message: &WorkerMessage) {
+    match serde_wasm_bindgen::to_value(message) {
         Ok(value) => {
             // The trace's arrays (fresh `Uint8Array`s made by the encoder) are transferred to
-            // the page, not copied again.
+            // the page, not copied again. Deepest: answer → response → layer_trace →
+            // internals → q → its bytes.
             let transfer = js_sys::Array::new();
-            collect_buffers(&value, 3, &transfer);
+            collect_buffers(&value, 5, &transfer);
             if let Err(e) = scope().post_message_with_transfer(&value, &transfer) {
-                web_sys::console::error_2(&"worker: cannot post a response".into(), &e);
+                web_sys::console::error_2(&"worker: cannot post a message".into(), &e);
             }
         }
         Err(e) => {
-            web_sys::console::error_1(&format!("worker: cannot encode a response: {e}").into())
+            web_sys::console::error_1(&format!("worker: cannot encode a message: {e}").into())
         }
     }
 }
@@ -40,50 +41,56 @@ fn post(response: &Response) {
 /// handler exists would be lost, so the page waits for this).
 pub fn start() {
     std::panic::set_hook(Box::new(|info| {
-        post(&Response::Panic {
+        post(&WorkerMessage::Panic {
             message: info.to_string(),
         });
         console_error_panic_hook::hook(info);
     }));
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| {
-        let started = now_ms();
-        let data = event.data();
-        let kind = js_sys::Reflect::get(&data, &"kind".into()).ok();
-        let mut response = if kind.and_then(|k| k.as_string()).as_deref() == Some("load") {
-            load(&data)
-        } else {
-            match serde_wasm_bindgen::from_value::<Request>(data) {
-                Ok(request) => SESSION.with(|session| handle(&mut session.borrow_mut(), request)),
-                Err(e) => Response::Error {
-                    id: None,
-                    message: format!("the page sent a malformed request ({e})"),
-                },
-            }
-        };
-        match &mut response {
-            Response::Loaded {
-                wasm_memory_bytes,
-                load_ms,
-                ..
-            } => {
-                *wasm_memory_bytes = memory_bytes();
-                *load_ms = now_ms() - started;
-            }
-            Response::Trace {
-                compute_ms,
-                wasm_memory_bytes,
-                ..
-            } => {
-                *compute_ms = now_ms() - started;
-                *wasm_memory_bytes = memory_bytes();
-            }
-            _ => {}
-        }
-        post(&response);
+        post(&answer(&event.data()));
     });
     scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
-    post(&Response::Ready);
+    post(&WorkerMessage::Ready);
+}
+
+/// The answer to one envelope, timed, with the memory after it.
+fn answer(data: &JsValue) -> WorkerMessage {
+    let started = now_ms();
+    let envelope = match serde_wasm_bindgen::from_value::<Envelope>(data.clone()) {
+        Ok(envelope) => envelope,
+        Err(e) => {
+            return WorkerMessage::Unreadable {
+                error: EngineError::bad_request(format!("the page sent a malformed request ({e})")),
+            }
+        }
+    };
+    let response = SESSION.with(|session| {
+        let mut session = session.borrow_mut();
+        match envelope.request {
+            Request::Load { config, tokenizer } => match weights(data) {
+                Some(weights) => session.load(&config, &tokenizer, &JsBytes(weights)),
+                None => Response::LoadFailed {
+                    error: EngineError::bad_request("the page sent a load request without weights"),
+                },
+            },
+            request => handle(&mut session, envelope.id, request),
+        }
+    });
+    WorkerMessage::Answer {
+        id: envelope.id,
+        compute_ms: now_ms() - started,
+        wasm_memory_bytes: memory_bytes(),
+        response,
+    }
+}
+
+/// The weights file beside a `Load` envelope.
+fn weights(data: &JsValue) -> Option<Uint8Array> {
+    js_sys::Reflect::get(data, &WEIGHTS_FIELD.into())
+        .ok()?
+        .dyn_into::<Uint8Array>()
+        .ok()
 }
 
 /// Adds the buffers of the `Uint8Array`s inside `value`'s objects (down to `depth` levels) to
@@ -118,29 +125,6 @@ impl ByteSource for JsBytes {
         self.0.subarray(start, end).copy_to(out);
         Some(())
     }
-}
-
-/// `{kind: "load", config, tokenizer, model}`: the three files as `Uint8Array`s.
-fn load(data: &JsValue) -> Response {
-    let file = |name: &str| -> Option<Uint8Array> {
-        js_sys::Reflect::get(data, &name.into())
-            .ok()?
-            .dyn_into::<Uint8Array>()
-            .ok()
-    };
-    let (Some(config), Some(tokenizer), Some(model)) =
-        (file("config"), file("tokenizer"), file("model"))
-    else {
-        return Response::Error {
-            id: None,
-            message: "the page sent a load request without its three files".into(),
-        };
-    };
-    SESSION.with(|session| {
-        session
-            .borrow_mut()
-            .load(&config.to_vec(), &tokenizer.to_vec(), &JsBytes(model))
-    })
 }
 
 /// Size of this worker's wasm memory in bytes.

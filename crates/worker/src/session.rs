@@ -7,13 +7,13 @@ use ae_engine::{
     EngineError, Model, PredictionLogits, Result,
 };
 use ae_messages::{
-    AttentionInternals, ModelCard, Predictions, Request, Response, SamplingSettings,
+    AttentionInternals, ModelCard, Predictions, Request, Response, SamplingSettings, Work,
 };
 
 use crate::benchmark;
 use crate::limits::{
-    check_memory, tokenize_within_limit, MAX_ENCODING_POSITIONS, MAX_ENCODING_WIDTH,
-    SALIENCY_ATTENTION_COPIES, TRACE_ATTENTION_COPIES,
+    check_memory, tokenize_within_limit, view_out_of_range, MAX_ENCODING_POSITIONS,
+    MAX_ENCODING_WIDTH,
 };
 
 /// What the worker keeps between requests: the model, and the logits and attention internals
@@ -28,85 +28,51 @@ pub struct Session {
     last_layers: Option<(u32, Vec<AttentionInternals<Tensor>>)>,
 }
 
-/// Runs one request against the session.
-pub fn handle(session: &mut Session, request: Request) -> Response {
-    let id = request_id(&request);
+/// Answers request `id`. A `Load` comes with its weights beside it: the browser's event loop
+/// calls [`Session::load`] with them, and natively so do the tests.
+pub fn handle(session: &mut Session, id: u32, request: Request) -> Response {
     let answer = match request {
         Request::CrashForTest => panic!("the test hook asked the worker to crash mid-request"),
+        Request::Load { .. } => Err(EngineError::bad_request(
+            "a Load request carries its weights beside it: the worker's event loop loads it",
+        )),
         Request::MatmulBenchmark {
-            id,
             shapes,
             runs,
             cold_bytes,
-        } => benchmark::matmul_times(id, &shapes, runs, cold_bytes),
-        Request::Tokenize { id, text } => session.tokenize(id, &text),
-        Request::Trace { id, text, layer } => session.trace(id, &text, layer),
-        Request::Layer { id, trace, layer } => session.layer(id, trace, layer),
+        } => benchmark::matmul_times(&shapes, runs, cold_bytes),
+        Request::Tokenize { text } => session.tokenize(&text),
+        Request::Trace { text, layer } => session.trace(id, &text, layer),
+        Request::Layer { trace, layer } => session.layer(trace, layer),
         Request::Predict {
-            id,
             text,
             k,
             settings,
             seed,
-        } => session.predict(id, &text, k, settings, seed),
-        Request::LogitLens {
-            id,
-            text,
-            position,
-            k,
-        } => session.logit_lens(id, &text, position, k),
-        Request::PositionalEncodings {
-            id,
-            positions,
-            d_model,
-        } => session.positional_encodings(id, positions, d_model),
+        } => session.predict(&text, k, settings, seed),
+        Request::LogitLens { text, position, k } => session.logit_lens(&text, position, k),
+        Request::PositionalEncodings { positions, d_model } => {
+            session.positional_encodings(positions, d_model)
+        }
         Request::Rotary {
-            id,
             positions,
             query,
             query_position,
             key,
             key_position,
-        } => session.rotary(
-            id,
-            positions,
-            (&query, query_position),
-            (&key, key_position),
-        ),
+        } => session.rotary(positions, (&query, query_position), (&key, key_position)),
         Request::Saliency {
-            id,
             text,
             position,
             target,
-        } => session.saliency(id, &text, position, target),
+        } => session.saliency(&text, position, target),
     };
-    answer.unwrap_or_else(|e| Response::Error {
-        id,
-        message: e.to_string(),
-    })
-}
-
-/// The id a request carries.
-fn request_id(request: &Request) -> Option<u32> {
-    match request {
-        Request::CrashForTest => None,
-        Request::MatmulBenchmark { id, .. }
-        | Request::Tokenize { id, .. }
-        | Request::Trace { id, .. }
-        | Request::Layer { id, .. }
-        | Request::Predict { id, .. }
-        | Request::LogitLens { id, .. }
-        | Request::PositionalEncodings { id, .. }
-        | Request::Rotary { id, .. }
-        | Request::Saliency { id, .. } => Some(*id),
-    }
+    answer.unwrap_or_else(|error| Response::Error { error })
 }
 
 /// The loaded model, or the error that asks for one.
 fn loaded(model: &Option<Model>) -> Result<&Model> {
-    model
-        .as_ref()
-        .ok_or_else(|| EngineError::Input("No model is loaded yet: pick one first.".into()))
+    model.as_ref().ok_or(EngineError::NoModel)
 }
 
 /// The card of a loaded model.
@@ -158,23 +124,15 @@ impl Session {
             Ok(loaded) => {
                 let card = model_card(&loaded);
                 self.model = Some(loaded);
-                Response::Loaded {
-                    card,
-                    wasm_memory_bytes: 0,
-                    load_ms: 0.0,
-                }
+                Response::Loaded { card }
             }
-            Err(e) => Response::Error {
-                id: None,
-                message: e.to_string(),
-            },
+            Err(error) => Response::LoadFailed { error },
         }
     }
 
-    fn tokenize(&self, id: u32, text: &str) -> Result<Response> {
+    fn tokenize(&self, text: &str) -> Result<Response> {
         let (tokens, truncated_from) = tokenize_within_limit(loaded(&self.model)?, text)?;
         Ok(Response::Tokens {
-            id,
             tokens,
             truncated_from,
         })
@@ -187,13 +145,7 @@ impl Session {
         let (tokens, truncated_from) = tokenize_within_limit(model, text)?;
         let weight_bytes = model.parameter_count * 4;
         let n_tokens = tokens.ids.len();
-        check_memory(
-            &model.config,
-            weight_bytes,
-            n_tokens,
-            TRACE_ATTENTION_COPIES,
-            "A trace",
-        )?;
+        check_memory(&model.config, weight_bytes, n_tokens, Work::Trace)?;
         // The last trace's tensors go before this one's are made.
         self.last_layers = None;
         let parts = model.page_trace(&tokens.ids)?;
@@ -202,40 +154,29 @@ impl Session {
         let internals = parts
             .layers
             .get(layer)
-            .ok_or_else(|| EngineError::Compute("the model has no layers".into()))?;
+            .ok_or_else(|| EngineError::compute("the model has no layers"))?;
         let layer_trace = layer_trace(layer, internals)?;
         self.last_layers = Some((id, parts.layers));
         Ok(Response::Trace {
-            id,
             tokens,
             truncated_from,
             trace: Box::new(parts.trace),
             layer_trace: Box::new(layer_trace),
-            compute_ms: 0.0,
-            wasm_memory_bytes: 0,
         })
     }
 
     /// Another layer's internals from the trace answered to request `trace`.
-    fn layer(&self, id: u32, trace: u32, layer: usize) -> Result<Response> {
+    fn layer(&self, trace: u32, layer: usize) -> Result<Response> {
         loaded(&self.model)?;
         let layers = match &self.last_layers {
             Some((traced, layers)) if *traced == trace => layers,
-            _ => {
-                return Err(EngineError::Input(
-                    "that trace is no longer in the worker: trace the text again".into(),
-                ))
-            }
+            _ => return Err(EngineError::TraceGone),
         };
-        let internals = layers.get(layer).ok_or_else(|| {
-            EngineError::Input(format!(
-                "layer {} does not exist: the model has {} layers",
-                layer + 1,
-                layers.len()
-            ))
+        let internals = layers.get(layer).ok_or(EngineError::LayerOutOfRange {
+            layer,
+            layers: layers.len(),
         })?;
         Ok(Response::Layer {
-            id,
             trace,
             layer_trace: Box::new(layer_trace(layer, internals)?),
         })
@@ -245,7 +186,6 @@ impl Session {
     /// the number of candidates top-k/top-p leave and, with a seed, a drawn token.
     fn predict(
         &self,
-        id: u32,
         text: &str,
         k: usize,
         settings: SamplingSettings,
@@ -278,7 +218,6 @@ impl Session {
             Predictions::MaskFill(_) => (None, None),
         };
         Ok(Response::Predictions {
-            id,
             predictions,
             survivors,
             sampled,
@@ -286,33 +225,23 @@ impl Session {
         })
     }
 
-    fn logit_lens(
-        &self,
-        id: u32,
-        text: &str,
-        position: Option<usize>,
-        k: usize,
-    ) -> Result<Response> {
+    fn logit_lens(&self, text: &str, position: Option<usize>, k: usize) -> Result<Response> {
         let model = loaded(&self.model)?;
         let (tokens, _) = tokenize_within_limit(model, text)?;
         Ok(Response::LogitLens {
-            id,
             lens: model.logit_lens(&tokens.ids, position, k)?,
         })
     }
 
-    fn positional_encodings(&self, id: u32, positions: usize, d_model: usize) -> Result<Response> {
+    fn positional_encodings(&self, positions: usize, d_model: usize) -> Result<Response> {
         let model = loaded(&self.model)?;
         if !(1..=MAX_ENCODING_POSITIONS).contains(&positions)
             || !(2..=MAX_ENCODING_WIDTH).contains(&d_model)
         {
-            return Err(EngineError::Input(format!(
-                "positions must be 1–{MAX_ENCODING_POSITIONS} and d_model 2–{MAX_ENCODING_WIDTH}, not {positions} and {d_model}"
-            )));
+            return Err(view_out_of_range(positions, Some(d_model)));
         }
         let table = model.position_table()?;
         Ok(Response::PositionalEncodings {
-            id,
             encodings: positional_encodings(positions, d_model, table.as_ref())?,
         })
     }
@@ -320,29 +249,22 @@ impl Session {
     /// The RoPE view of a (query, its position) and a (key, its position) of the trace.
     fn rotary(
         &self,
-        id: u32,
         positions: usize,
         (query, query_position): (&[f32], usize),
         (key, key_position): (&[f32], usize),
     ) -> Result<Response> {
         let model = loaded(&self.model)?;
-        let theta = model.config.rope_theta.ok_or_else(|| {
-            EngineError::Input("this model adds position embeddings; it has no rotary view".into())
-        })?;
+        let theta = model.config.rope_theta.ok_or(EngineError::NoRotaryView)?;
         if !(1..=MAX_ENCODING_POSITIONS).contains(&positions) {
-            return Err(EngineError::Input(format!(
-                "positions must be 1–{MAX_ENCODING_POSITIONS}, not {positions}"
-            )));
+            return Err(view_out_of_range(positions, None));
         }
         Ok(Response::Rotary {
-            id,
             view: rotary_view(theta, positions, query, query_position, key, key_position)?,
         })
     }
 
     fn saliency(
         &self,
-        id: u32,
         text: &str,
         position: Option<usize>,
         target: Option<u32>,
@@ -351,15 +273,8 @@ impl Session {
         let (tokens, _) = tokenize_within_limit(model, text)?;
         let weight_bytes = model.parameter_count * 4;
         let n_tokens = tokens.ids.len();
-        check_memory(
-            &model.config,
-            weight_bytes,
-            n_tokens,
-            SALIENCY_ATTENTION_COPIES,
-            "Saliency",
-        )?;
+        check_memory(&model.config, weight_bytes, n_tokens, Work::Saliency)?;
         Ok(Response::Saliency {
-            id,
             saliency: model.saliency(&tokens.ids, position, target)?,
         })
     }

@@ -51,7 +51,7 @@ impl Model {
         temperature: f32,
     ) -> Result<Predictions> {
         if logits.rows.dims() != [logits.positions.len(), self.config.vocab_size] {
-            return Err(EngineError::Input(format!(
+            return Err(EngineError::compute(format!(
                 "logits of shape {:?} do not belong to {} positions",
                 logits.rows.dims(),
                 logits.positions.len()
@@ -92,17 +92,14 @@ impl Model {
         self.head()?;
         if self.config.architecture.is_causal() {
             return match ids.len() {
-                0 => Err(EngineError::Input(
-                    "The text is empty: type a few words first.".into(),
-                )),
+                0 => Err(EngineError::TextEmpty),
                 n => Ok(vec![n - 1]),
             };
         }
-        let (mask_text, mask_id) = self.tokenizer.mask_token().ok_or_else(|| {
-            EngineError::Tokenizer(
-                "this masked language model's vocabulary has no mask token".into(),
-            )
-        })?;
+        let (mask_text, mask_id) = self
+            .tokenizer
+            .mask_token()
+            .ok_or(EngineError::NoMaskInVocabulary)?;
         let positions: Vec<usize> = ids
             .iter()
             .enumerate()
@@ -110,9 +107,9 @@ impl Model {
             .map(|(i, _)| i)
             .collect();
         if positions.is_empty() {
-            return Err(EngineError::Input(format!(
-                "Input must include the mask token {mask_text}"
-            )));
+            return Err(EngineError::NoMask {
+                mask: mask_text.to_string(),
+            });
         }
         Ok(positions)
     }
@@ -125,9 +122,7 @@ impl Model {
         temperature: f32,
     ) -> Result<Vec<Candidate>> {
         if !(temperature.is_finite() && temperature > 0.0) {
-            return Err(EngineError::Input(format!(
-                "temperature must be a positive number, not {temperature}"
-            )));
+            return Err(EngineError::BadTemperature { temperature });
         }
         let probabilities = candle_nn::ops::softmax_last_dim(&(logits / temperature as f64)?)?;
         let order = probabilities.arg_sort_last_dim(false)?;

@@ -27,11 +27,7 @@ impl Model {
         let vocab = self.config.vocab_size;
         let target_id = match target_id {
             Some(id) if (id as usize) < vocab => id,
-            Some(id) => {
-                return Err(EngineError::Input(format!(
-                    "target token id {id} is outside the vocabulary of {vocab} tokens"
-                )))
-            }
+            Some(id) => return Err(EngineError::TargetOutOfVocabulary { id, vocab }),
             // The top-1 token, from logits outside the gradient graph.
             None => head
                 .logits(&hidden_row.detach())?
@@ -45,7 +41,7 @@ impl Model {
             .sum_all()?
             .backward()?;
         let gradient = gradients.get(token_embeddings.as_tensor()).ok_or_else(|| {
-            EngineError::Compute("the target logit does not depend on the input embeddings".into())
+            EngineError::compute("the target logit does not depend on the input embeddings")
         })?;
         let per_token = (gradient * token_embeddings.as_tensor())?
             .sqr()?
