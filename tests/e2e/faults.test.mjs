@@ -153,6 +153,16 @@ test('text: a masked LM without [MASK], and with 20 masks', async () => {
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=mask-fill]').length === 20, null, { timeout: 30_000 });
   record('Text and URL input', 'masked LM, 20 masks', '20 fill lists, one per [MASK], each as a completed sentence', name);
   assert.deepEqual(errors.filter((e) => !/MASK/.test(e)), []);
+  // The Chinese page words the engine's error itself: no English sentence left.
+  const zh = await openPage(context, site.origin, '?model=folder:fixture-distilbert&panel=predictions&lang=zh');
+  await zh.page.waitForSelector(READY, { timeout: 60_000 });
+  await zh.page.fill('[data-testid=text]', 'the cat sat on the mat');
+  await zh.page.waitForSelector('[data-testid=error]');
+  const chinese = await visible(zh.page, '[data-testid=error]');
+  assert.match(chinese, /输入中必须包含掩码词元 \[MASK\]/);
+  assert.doesNotMatch(chinese, /Input must include/);
+  await zh.page.screenshot({ path: 'test-artifacts/zh-error-no-mask.png' });
+  record('Text and URL input', 'masked LM, no [MASK] in the text (Chinese page)', chinese, name);
   await context.close();
 });
 

@@ -103,12 +103,49 @@ impl Bert {
         let has_decoder = checkpoint.contains("cls.predictions.decoder.weight");
         let has_head_bias = checkpoint.contains("cls.predictions.bias");
         let (root, vb) = checkpoint.var_builders(&["bert"], "embeddings.word_embeddings.weight");
-        let (d, eps) = (cfg.d_model, cfg.layer_norm_eps);
+        let head = |word_embeddings: &Tensor| -> candle_core::Result<Option<LmHead>> {
+            if !has_head {
+                return Ok(None);
+            }
+            let predictions = root.pp("cls.predictions");
+            let decoder_weight = if has_decoder {
+                predictions.get((cfg.d_model, cfg.vocab_size), "decoder.weight")?
+            } else {
+                word_embeddings.clone()
+            };
+            let bias_name = if has_head_bias {
+                "bias"
+            } else {
+                "decoder.bias"
+            };
+            let bias = predictions.get(cfg.vocab_size, bias_name)?;
+            let transform = (
+                predictions.pp("transform.dense"),
+                predictions.pp("transform.LayerNorm"),
+            );
+            masked_lm_head(transform, decoder_weight, bias, cfg).map(Some)
+        };
+        let layout = EncoderLayout {
+            layers: "encoder.layer",
+            names: &BERT_NAMES,
+            segments: cfg.type_vocab_size > 0,
+        };
+        Bert::assemble(&vb, cfg, &layout, head)
+    }
 
+    /// The encoder under `vb` laid out as `layout`, with the head `head` builds from the word
+    /// embeddings (its decoder is usually tied to them).
+    pub(crate) fn assemble(
+        vb: &VarBuilder,
+        cfg: &ModelConfig,
+        layout: &EncoderLayout,
+        head: impl FnOnce(&Tensor) -> candle_core::Result<Option<LmHead>>,
+    ) -> candle_core::Result<Self> {
+        let (d, eps) = (cfg.d_model, cfg.layer_norm_eps);
         let embeddings = vb.pp("embeddings");
         // Vocabulary matrices come transposed from the checkpoint, [d_model, vocab].
         let word_embeddings = embeddings.get((d, cfg.vocab_size), "word_embeddings.weight")?;
-        let token_type_embedding = if cfg.type_vocab_size > 0 {
+        let token_type_embedding = if layout.segments {
             Some(
                 embeddings
                     .get((cfg.type_vocab_size, d), "token_type_embeddings.weight")?
@@ -118,34 +155,12 @@ impl Bert {
             None
         };
         let layers = (0..cfg.n_layer)
-            .map(|i| EncoderLayer::load(vb.pp(format!("encoder.layer.{i}")), &BERT_NAMES, cfg))
-            .collect::<candle_core::Result<Vec<_>>>()?;
-        let head = if has_head {
-            let predictions = root.pp("cls.predictions");
-            let decoder_weight = if has_decoder {
-                predictions.get((d, cfg.vocab_size), "decoder.weight")?
-            } else {
-                word_embeddings.clone()
-            };
-            let bias_name = if has_head_bias {
-                "bias"
-            } else {
-                "decoder.bias"
-            };
-            Some(LmHead {
-                transform: Some((
-                    linear(predictions.pp("transform.dense"), d, d)?,
-                    cfg.activation,
-                    LayerNorm::load(predictions.pp("transform.LayerNorm"), d, eps)?,
-                )),
-                decoder: Linear::in_out(
-                    decoder_weight,
-                    Some(predictions.get(cfg.vocab_size, bias_name)?),
-                ),
+            .map(|i| {
+                let layer = vb.pp(format!("{}.{i}", layout.layers));
+                EncoderLayer::load(layer, layout.names, cfg)
             })
-        } else {
-            None
-        };
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let head = head(&word_embeddings)?;
         Ok(Bert {
             word_embeddings: TokenEmbedding::from_transposed(word_embeddings),
             position_embeddings: embeddings
@@ -156,6 +171,35 @@ impl Bert {
             head,
         })
     }
+}
+
+/// Where a BERT-style checkpoint keeps its layers.
+pub(crate) struct EncoderLayout {
+    /// The layers' prefix, numbered from 0 (`encoder.layer`).
+    pub layers: &'static str,
+    /// The tensor names inside each layer.
+    pub names: &'static EncoderNames,
+    /// Whether it has segment (token type) embeddings.
+    pub segments: bool,
+}
+
+/// A masked-LM head: dense → activation → LayerNorm (`transform`: the dense layer's and the
+/// norm's folders), then the decoder to the vocabulary with its bias.
+pub(crate) fn masked_lm_head(
+    (dense, norm): (VarBuilder, VarBuilder),
+    decoder_weight: Tensor,
+    bias: Tensor,
+    cfg: &ModelConfig,
+) -> candle_core::Result<LmHead> {
+    let d = cfg.d_model;
+    Ok(LmHead {
+        transform: Some((
+            linear(dense, d, d)?,
+            cfg.activation,
+            LayerNorm::load(norm, d, cfg.layer_norm_eps)?,
+        )),
+        decoder: Linear::in_out(decoder_weight, Some(bias)),
+    })
 }
 
 impl Network for Bert {
