@@ -359,23 +359,24 @@ fn receive(message: WorkerMessage, read_ms: f64) {
             response,
         } => {
             apply(id, response, compute_ms, wasm_memory_bytes, read_ms);
-            with_client(|client| {
-                client.busy = false;
-                client.state.busy.set(false);
-                pump(client);
-            });
+            with_client(worker_free);
         }
         // A bug in the page: shown, and the worker is free again; no load failed.
         WorkerMessage::Unreadable { error } => {
             with_client(|client| {
                 client.state.error.set(Some(describe_error(&error)));
-                client.busy = false;
-                client.state.busy.set(false);
-                pump(client);
+                worker_free(client);
             });
         }
         WorkerMessage::Panic { message } => crashed(message),
     }
+}
+
+/// The worker has answered: it is free for the next waiting request.
+fn worker_free(client: &mut Client) {
+    client.busy = false;
+    client.state.busy.set(false);
+    pump(client);
 }
 
 /// Applies the answer to request `id`, if it is still the one the page waits for.

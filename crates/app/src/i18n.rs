@@ -172,6 +172,21 @@ pub fn describe_error(error: &ae_messages::EngineError) -> String {
         ),
         E::ViewOutOfRange {
             positions,
+            d_model: Some(d_model),
+            max_positions,
+            max_width,
+        } => trf(
+            "error.encoding_out_of_range",
+            &[
+                ("positions", positions),
+                ("d_model", d_model),
+                ("max", max_positions),
+                ("max_width", max_width),
+            ],
+        ),
+        E::ViewOutOfRange {
+            positions,
+            d_model: None,
             max_positions,
             ..
         } => trf(

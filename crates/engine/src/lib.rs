@@ -45,7 +45,7 @@ pub use positional::{
 };
 pub use sampling::{sample_token, surviving_count};
 pub use tokenizer::TextTokenizer;
-pub use trace::{layer_trace, stack, to_array};
+pub use trace::{layer_trace, to_array};
 // The engine's answers are the messages' types (re-exported so a caller needs one crate).
 pub use ae_messages::{
     Architecture, Array, AttentionInternals, Candidate, LayerTrace, LensLayer, LogitLens,

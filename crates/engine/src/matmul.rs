@@ -32,7 +32,7 @@ pub fn tune_matmul() {
 
 /// Up to this many rows [`rows_times_transposed`] multiplies weight-first: measured faster at 8
 /// and 32 rows, mixed at 128, slower at 512; 64 is a guess between the measured 32 and 128.
-pub(crate) const MAX_WEIGHT_FIRST_ROWS: usize = 64;
+const MAX_WEIGHT_FIRST_ROWS: usize = 64;
 
 /// How many products [`weight_first_product`] splits W·xᵀ into in wasm: product s takes W's rows
 /// s, s + 4, s + 8, …, so the four rows gemm's kernel reads side by side lie four rows apart.
@@ -130,7 +130,7 @@ fn takes_columns(rows: usize, tracked: bool) -> bool {
 
 /// The layer on columns: given xᵀ [in, rows], returns yᵀ = W·xᵀ + b [out, rows], contiguous
 /// — the weight-first product without transposing it back to rows.
-pub(crate) fn forward_columns(layer: &Linear, xs_t: &Tensor) -> candle_core::Result<Tensor> {
+fn forward_columns(layer: &Linear, xs_t: &Tensor) -> candle_core::Result<Tensor> {
     if xs_t.track_op() || layer.layout != WeightLayout::OutIn {
         // Not used so (see [`takes_columns`]), but correct: the row product, transposed.
         return layer.forward(&xs_t.t()?)?.t()?.contiguous();
@@ -181,10 +181,7 @@ fn plain_product(
 /// x·Wᵀ it re-packs the whole weight on every call, while W·xᵀ lets it read W in place and pack
 /// only the small x. With many rows packing pays for itself and x·Wᵀ is faster (BENCHMARKS.md's
 /// floor table times both orders per shape: weight-first wins at 8 and 32 rows, loses at 512).
-pub(crate) fn rows_times_transposed(
-    rows_of_x: &Tensor,
-    weight: &Tensor,
-) -> candle_core::Result<Tensor> {
+fn rows_times_transposed(rows_of_x: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
     let (rows, in_dim) = rows_of_x.dims2()?;
     if rows == 1 && cfg!(target_arch = "wasm32") {
         // gemm gives a one-row product to its matrix-vector routine, which in wasm is scalar

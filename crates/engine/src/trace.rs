@@ -17,7 +17,7 @@ pub fn to_array(tensor: &Tensor) -> Result<Array> {
 /// Stacks equally shaped tensors along a new first axis (one per layer), each copied straight
 /// into the one buffer: a stacked tensor in between would be one more copy of them all (GPT-2's
 /// attention weights at 1024 tokens: 604 MB).
-pub fn stack(tensors: &[Tensor]) -> Result<Array> {
+pub(crate) fn stack(tensors: &[Tensor]) -> Result<Array> {
     let Some(first) = tensors.first() else {
         return Err(EngineError::compute("nothing to stack"));
     };

@@ -8,7 +8,7 @@ use ae_messages::Response;
 
 /// Milliseconds on a monotonic clock (the worker's `performance.now()` in the browser; std's
 /// clock natively and in wasm32-wasip1, where `scripts/bench-wasi.sh` runs the engine).
-pub fn now_ms() -> f64 {
+pub(crate) fn now_ms() -> f64 {
     #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
     {
         use wasm_bindgen::JsCast;

@@ -8,9 +8,7 @@ mod limits;
 mod runtime;
 mod session;
 
-pub use benchmark::now_ms;
-pub use limits::{tokenize_within_limit, MAX_ENCODING_POSITIONS, MAX_ENCODING_WIDTH};
-pub use session::{handle, model_card, Session};
+pub use session::{handle, Session};
 
 /// `main` of the worker binaries (`worker`, and `worker_relaxed` built with `--features
 /// relaxed-simd`): in the browser it starts the worker; natively it says how to build one.

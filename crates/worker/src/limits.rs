@@ -6,7 +6,10 @@ use ae_messages::{TokenizedText, Work};
 
 /// Tokenizes `text` for `model`, cutting it to the model's positions; returns the tokens and
 /// the original length when it was cut.
-pub fn tokenize_within_limit(model: &Model, text: &str) -> Result<(TokenizedText, Option<usize>)> {
+pub(crate) fn tokenize_within_limit(
+    model: &Model,
+    text: &str,
+) -> Result<(TokenizedText, Option<usize>)> {
     let mut tokens = model.tokenize(text)?;
     let limit = model.config.max_positions;
     if tokens.ids.len() <= limit {
@@ -61,9 +64,9 @@ pub(crate) fn check_memory(
 }
 
 /// Most positions the positional-encoding views compute (the similarity matrix is its square).
-pub const MAX_ENCODING_POSITIONS: usize = 512;
+pub(crate) const MAX_ENCODING_POSITIONS: usize = 512;
 /// Widest sinusoidal encoding the panel may ask for.
-pub const MAX_ENCODING_WIDTH: usize = 2048;
+pub(crate) const MAX_ENCODING_WIDTH: usize = 2048;
 
 /// The error for a positional view outside these limits (`d_model` `None` for the rotary view).
 pub(crate) fn view_out_of_range(positions: usize, d_model: Option<usize>) -> EngineError {

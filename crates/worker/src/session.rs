@@ -76,7 +76,7 @@ fn loaded(model: &Option<Model>) -> Result<&Model> {
 }
 
 /// The card of a loaded model.
-pub fn model_card(model: &Model) -> ModelCard {
+fn model_card(model: &Model) -> ModelCard {
     let config = &model.config;
     ModelCard {
         architecture: config.architecture.name().to_string(),
