@@ -3,7 +3,7 @@
 mod common;
 
 use attention_explorer::engine::{
-    sinusoidal_position_encoding, EngineError, Model, ModelFile, Predictions,
+    sinusoidal_position_encoding, Damage, EngineError, Model, ModelFile, Predictions, WeightsDamage,
 };
 
 fn gpt2() -> common::Fixture {
@@ -355,7 +355,7 @@ fn missing_or_misshapen_tensors_name_the_tensor_and_shapes() {
         .err()
         .expect("missing tensor");
     assert!(
-        matches!(&err, EngineError::DamagedFile { file: ModelFile::Weights, what } if what.contains("h.1.mlp.c_fc.weight")),
+        matches!(&err, EngineError::DamagedFile { file: ModelFile::Weights, damage: Damage::Weights(WeightsDamage::MissingTensor { tensor }) } if tensor.contains("h.1.mlp.c_fc.weight")),
         "{err}"
     );
 

@@ -1,6 +1,7 @@
-//! Damaged and wrong model files: each gives a message that names the file and the problem —
-//! never a panic, never an allocation sized by an untrusted field. Every case appends its row
-//! (fault, what the user sees, test) to `test-artifacts/faults/native.jsonl`, from which
+//! Damaged and wrong model files: each gives a message that names the file and the problem, in
+//! English and in Chinese with no English sentence left — never a panic, never an allocation
+//! sized by an untrusted field. Every case appends its row (fault, what the user sees in each
+//! language, test) to `test-artifacts/faults/native.jsonl`, from which
 //! `scripts/faults.sh` writes `tests/FAULTS.md`.
 mod common;
 
@@ -8,16 +9,17 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use attention_explorer::engine::Model;
+use attention_explorer::messages::Lang;
 use candle_core::{safetensors, DType, Device, Tensor};
 
 const CONFIG: &[u8] = include_bytes!("fixtures/gpt2/config.json");
 const TOKENIZER: &[u8] = include_bytes!("fixtures/gpt2/tokenizer.json");
 const WEIGHTS: &[u8] = include_bytes!("fixtures/gpt2/model.safetensors");
 
-/// Appends one row of the fault table.
-fn record(fault: &str, seen: &str, test: &str) {
+/// Appends one row of the fault table: what the English and the Chinese page show.
+fn record(fault: &str, seen: &str, seen_zh: &str, test: &str) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/test-artifacts/faults");
-    let row = serde_json::json!({ "group": "Model files", "fault": fault, "seen": seen, "test": format!("tests/faults.rs::{test}") });
+    let row = serde_json::json!({ "group": "Model files", "fault": fault, "seen": seen, "seen_zh": seen_zh, "test": format!("tests/faults.rs::{test}") });
     // Tests run on parallel threads: `writeln!` may split a row into several writes that
     // interleave with another test's, so each row is one `write_all` under a lock.
     static ROWS: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -36,7 +38,7 @@ fn record(fault: &str, seen: &str, test: &str) {
 }
 
 /// Loads the three files, expects an error whose message starts with `file` and contains every
-/// one of `words`, and records the row.
+/// one of `words`, whose Chinese wording leaves no English phrase, and records the row.
 fn expect_error(
     test: &str,
     fault: &str,
@@ -46,11 +48,22 @@ fn expect_error(
     file: &str,
     words: &[&str],
 ) {
-    let message = match std::panic::catch_unwind(|| Model::from_bytes(config, tokenizer, weights)) {
+    let error = match std::panic::catch_unwind(|| Model::from_bytes(config, tokenizer, weights)) {
         Err(_) => panic!("{fault}: the loader panicked"),
         Ok(Ok(_)) => panic!("{fault}: the model loaded"),
-        Ok(Err(e)) => e.to_string(),
+        Ok(Err(e)) => e,
     };
+    let message = error.to_string();
+    let chinese = error.words(Lang::Zh);
+    assert!(
+        chinese.starts_with(file),
+        "{fault}: the Chinese message does not name {file}: {chinese}"
+    );
+    let english = common::english_phrases(&chinese);
+    assert!(
+        english.is_empty(),
+        "{fault}: English left in the Chinese message ({english:?}): {chinese}"
+    );
     assert!(
         message.starts_with(&format!("{file}: ")),
         "{fault}: the message does not name {file}: {message}"
@@ -61,7 +74,7 @@ fn expect_error(
             "{fault}: the message lacks “{word}”: {message}"
         );
     }
-    record(fault, &message, test);
+    record(fault, &message, &chinese, test);
 }
 
 /// The fixture's tensors, to be changed and written back.
@@ -250,7 +263,15 @@ fn nan_and_infinite_weights_warn_but_load() {
     let bytes = to_bytes(&changed, "nan");
     let model =
         Model::from_bytes(CONFIG, TOKENIZER, &bytes).expect("a model with NaN weights still loads");
-    let warnings = model.warnings().join(" ");
+    let words = |lang| {
+        let warnings = model.warnings().iter().map(|w| w.words(lang));
+        warnings.collect::<Vec<_>>().join(" ")
+    };
+    let (warnings, chinese) = (words(Lang::En), words(Lang::Zh));
+    assert!(
+        chinese.contains("NaN 或无穷大") && common::english_phrases(&chinese).is_empty(),
+        "{chinese}"
+    );
     assert!(
         warnings.contains("NaN or infinite")
             && warnings.contains("c_attn.weight")
@@ -266,6 +287,7 @@ fn nan_and_infinite_weights_warn_but_load() {
     record(
         "NaN/Inf weights",
         &format!("loads, with the warning: {warnings}"),
+        &format!("可以加载，并显示警告：{chinese}"),
         "nan_and_infinite_weights_warn_but_load",
     );
     let clean = Model::from_bytes(CONFIG, TOKENIZER, WEIGHTS).expect("fixture");

@@ -1,8 +1,16 @@
 //! The page's English and Chinese string tables (`crates/app/src/lang/*.json`): the same keys, the same
 //! `{placeholders}`, every Chinese string translated, every key the code asks for present and
-//! every key used, and no English sentence left hard-coded in `crates/app/src`.
+//! every key used, and no English sentence left hard-coded in `crates/app/src`; and the worker's
+//! errors and warnings (worded in `ae_messages`) read in Chinese with no English phrase left.
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+use attention_explorer::messages::{
+    ConfigDamage as C, Damage, EngineError as E, GgufDamage as G, Lang, ModelFile, ModelWarning,
+    Quantity, TokenizerDamage as T, WeightsDamage as W, Work,
+};
 
 type Table = BTreeMap<String, String>;
 
@@ -290,5 +298,414 @@ fn the_checks_catch_what_they_look_for() {
     assert!(
         !without_examples("const X_EXAMPLES: [&str; 1] = [\n  \"A cat sat.\",\n];\n")
             .contains("cat")
+    );
+}
+
+fn text(s: &str) -> String {
+    s.to_string()
+}
+
+/// One of every error, with every kind of damage in the file it concerns.
+fn every_error() -> Vec<E> {
+    let damage = [
+        (
+            ModelFile::Config,
+            Damage::Config(C::NotJson {
+                detail: text("expected value at line 1"),
+            }),
+        ),
+        (ModelFile::Config, Damage::Config(C::LlamaNeedsGguf)),
+        (
+            ModelFile::Config,
+            Damage::Config(C::ZeroSize {
+                quantity: Quantity::Layers,
+            }),
+        ),
+        (
+            ModelFile::Config,
+            Damage::Config(C::ZeroSize {
+                quantity: Quantity::KeyValueHeads,
+            }),
+        ),
+        (
+            ModelFile::Config,
+            Damage::Config(C::WidthNotDivisible {
+                width: 10,
+                heads: 3,
+            }),
+        ),
+        (
+            ModelFile::Config,
+            Damage::Config(C::HeadsNotShared {
+                heads: 9,
+                kv_heads: 2,
+            }),
+        ),
+        (
+            ModelFile::Config,
+            Damage::Config(C::MissingField {
+                names: vec![text("n_layer"), text("num_hidden_layers")],
+            }),
+        ),
+        (
+            ModelFile::Config,
+            Damage::Config(C::NotWholeNumber {
+                name: text("n_head"),
+                value: Some(text("1.5")),
+            }),
+        ),
+        (
+            ModelFile::Config,
+            Damage::Config(C::NotNumber {
+                name: text("layer_norm_eps"),
+                value: Some(text("\"small\"")),
+            }),
+        ),
+        (
+            ModelFile::Config,
+            Damage::Config(C::NotText {
+                name: text("activation_function"),
+                value: Some(text("3")),
+            }),
+        ),
+        (
+            ModelFile::Gguf,
+            Damage::Config(C::NotList {
+                name: text("tokenizer.ggml.tokens"),
+            }),
+        ),
+        (
+            ModelFile::Gguf,
+            Damage::Config(C::NotListOfText {
+                name: text("tokenizer.ggml.merges"),
+            }),
+        ),
+        (
+            ModelFile::Gguf,
+            Damage::Config(C::NotListOfIntegers {
+                name: text("tokenizer.ggml.token_type"),
+            }),
+        ),
+        (
+            ModelFile::Gguf,
+            Damage::Config(C::NoMetadataEntry {
+                key: text("llama.block_count"),
+            }),
+        ),
+        (
+            ModelFile::Gguf,
+            Damage::Config(C::NotLlama {
+                architecture: text("falcon"),
+            }),
+        ),
+        (
+            ModelFile::Config,
+            Damage::Config(C::UnsupportedActivation { name: text("mish") }),
+        ),
+        (
+            ModelFile::Tokenizer,
+            Damage::Tokenizer(T::NotJson {
+                detail: text("EOF while parsing"),
+            }),
+        ),
+        (
+            ModelFile::Tokenizer,
+            Damage::Tokenizer(T::Unreadable {
+                detail: text("unknown variant"),
+            }),
+        ),
+        (
+            ModelFile::Tokenizer,
+            Damage::Tokenizer(T::EncoderNotMap {
+                detail: text("invalid type"),
+            }),
+        ),
+        (ModelFile::Tokenizer, Damage::Tokenizer(T::MergesNotText)),
+        (
+            ModelFile::Tokenizer,
+            Damage::Tokenizer(T::BadMergeLine { line: text("abc") }),
+        ),
+        (
+            ModelFile::Tokenizer,
+            Damage::Tokenizer(T::BpeNotBuilt {
+                detail: text("merge token out of vocabulary"),
+            }),
+        ),
+        (
+            ModelFile::Tokenizer,
+            Damage::Tokenizer(T::TruncationStuck {
+                detail: text("stride too large"),
+            }),
+        ),
+        (
+            ModelFile::Tokenizer,
+            Damage::Tokenizer(T::CannotTokenize {
+                detail: text("no word"),
+            }),
+        ),
+        (
+            ModelFile::Tokenizer,
+            Damage::Tokenizer(T::CannotDecode {
+                detail: text("no token"),
+            }),
+        ),
+        (
+            ModelFile::Tokenizer,
+            Damage::Tokenizer(T::UndefinedSpecialToken {
+                token: text("[SEP]"),
+            }),
+        ),
+        (
+            ModelFile::Tokenizer,
+            Damage::Tokenizer(T::LargerThanEmbeddings {
+                tokens: 50257,
+                rows: 1000,
+            }),
+        ),
+        (
+            ModelFile::Gguf,
+            Damage::Tokenizer(T::UnsupportedGgufKind {
+                model: text("llama"),
+            }),
+        ),
+        (
+            ModelFile::Gguf,
+            Damage::Tokenizer(T::Unreadable {
+                detail: text("unknown variant"),
+            }),
+        ),
+        (
+            ModelFile::Weights,
+            Damage::Weights(W::TooShort { bytes: 3 }),
+        ),
+        (
+            ModelFile::Weights,
+            Damage::Weights(W::ImplausibleHeader {
+                bytes: 2_000_000_000,
+            }),
+        ),
+        (
+            ModelFile::Weights,
+            Damage::Weights(W::HeaderCutOff {
+                bytes: 900,
+                available: 100,
+            }),
+        ),
+        (ModelFile::Weights, Damage::Weights(W::HeaderUnreadable)),
+        (ModelFile::Weights, Damage::Weights(W::HeaderNotObject)),
+        (
+            ModelFile::Weights,
+            Damage::Weights(W::UnknownDataType {
+                tensor: text("wte.weight"),
+                dtype: text("Q7X"),
+            }),
+        ),
+        (
+            ModelFile::Weights,
+            Damage::Weights(W::TensorPastEnd {
+                tensor: text("wte.weight"),
+                end: 900,
+                data: 100,
+            }),
+        ),
+        (
+            ModelFile::Weights,
+            Damage::Weights(W::DataCutOff {
+                described: 900,
+                data: 100,
+            }),
+        ),
+        (
+            ModelFile::Weights,
+            Damage::Weights(W::NoDataOffsets {
+                tensor: text("wte.weight"),
+            }),
+        ),
+        (
+            ModelFile::Weights,
+            Damage::Weights(W::NotSafetensors {
+                detail: text("invalid offset"),
+            }),
+        ),
+        (
+            ModelFile::Weights,
+            Damage::Weights(W::TensorCutOff {
+                tensor: text("wte.weight"),
+            }),
+        ),
+        (ModelFile::Weights, Damage::Weights(W::IsGguf)),
+        (ModelFile::Weights, Damage::Weights(W::IsPickle)),
+        (
+            ModelFile::Weights,
+            Damage::Weights(W::MissingTensor {
+                tensor: text("h.1.mlp.c_proj.weight"),
+            }),
+        ),
+        (
+            ModelFile::Weights,
+            Damage::Weights(W::WrongShape {
+                tensor: text("wte.weight"),
+                expected: vec![10, 4],
+                found: vec![7],
+            }),
+        ),
+        (
+            ModelFile::Gguf,
+            Damage::Weights(W::MissingTensor {
+                tensor: text("output_norm.weight"),
+            }),
+        ),
+        (
+            ModelFile::Weights,
+            Damage::Weights(W::Unusable {
+                detail: text("dtype mismatch"),
+            }),
+        ),
+        (
+            ModelFile::Weights,
+            Damage::Weights(W::CannotWriteCopy {
+                detail: text("too large"),
+            }),
+        ),
+        (
+            ModelFile::Gguf,
+            Damage::Gguf(G::Unreadable {
+                detail: text("unknown dtype for tensor 99"),
+            }),
+        ),
+        (
+            ModelFile::Gguf,
+            Damage::Gguf(G::ImpossibleShape {
+                tensor: text("blk.0.attn_q.weight"),
+                shape: vec![0, 4],
+            }),
+        ),
+        (
+            ModelFile::Gguf,
+            Damage::Gguf(G::TensorUnreadable {
+                tensor: text("blk.0.attn_q.weight"),
+                detail: text("unexpected end of file"),
+            }),
+        ),
+    ];
+    let mut errors: Vec<E> = damage
+        .into_iter()
+        .map(|(file, damage)| E::DamagedFile { file, damage })
+        .collect();
+    errors.extend([
+        E::TextEmpty,
+        E::TextTooLong {
+            tokens: 70,
+            max: 64,
+        },
+        E::NoMask {
+            mask: text("[MASK]"),
+        },
+        E::NoMaskInVocabulary,
+        E::TokenOutOfVocabulary { id: 9, vocab: 5 },
+        E::TargetOutOfVocabulary { id: 9, vocab: 5 },
+        E::BadTemperature { temperature: -1.0 },
+        E::BadSampling {
+            top_k: 0,
+            top_p: 1.5,
+        },
+        E::PositionOutOfRange {
+            position: 9,
+            tokens: 5,
+        },
+        E::UnsupportedArchitecture {
+            model_type: text("t5"),
+            class: text("T5Model"),
+        },
+        E::CannotRead {
+            path: text("config.json"),
+            reason: text("No such file or directory"),
+        },
+        E::NoPredictionHead {
+            architecture: text("BERT"),
+        },
+        E::NoModel,
+        E::OutOfMemory {
+            work: Work::Trace,
+            tokens: 4000,
+            gigabytes: 5.2,
+            longest: 3000,
+        },
+        E::OutOfMemory {
+            work: Work::Saliency,
+            tokens: 4000,
+            gigabytes: 9.1,
+            longest: 2000,
+        },
+        E::TraceGone,
+        E::LayerOutOfRange {
+            layer: 12,
+            layers: 12,
+        },
+        E::ViewOutOfRange {
+            positions: 0,
+            d_model: Some(1),
+            max_positions: 512,
+            max_width: 1024,
+        },
+        E::ViewOutOfRange {
+            positions: 0,
+            d_model: None,
+            max_positions: 512,
+            max_width: 1024,
+        },
+        E::NoRotaryView,
+        E::BadRequest {
+            what: text("malformed"),
+        },
+        E::Compute {
+            message: text("shape mismatch"),
+        },
+    ]);
+    errors
+}
+
+#[test]
+fn every_error_and_warning_reads_in_chinese() {
+    let warning = ModelWarning::NonFinite {
+        tensors: (0..5)
+            .map(|i| (format!("h.{i}.attn.c_attn.weight"), 3))
+            .collect(),
+    };
+    let mut messages: Vec<(String, String)> = every_error()
+        .iter()
+        .map(|e| (e.words(Lang::En), e.words(Lang::Zh)))
+        .collect();
+    messages.push((warning.words(Lang::En), warning.words(Lang::Zh)));
+    let mut offenders = Vec::new();
+    for (english, chinese) in &messages {
+        assert_eq!(english, &english.trim(), "stray space: {english:?}");
+        let left = common::english_phrases(chinese);
+        if !chinese.chars().any(is_cjk) || !left.is_empty() || chinese.contains('{') {
+            offenders.push(format!(
+                "{chinese}\n    (English: {english}; left: {left:?})"
+            ));
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "Chinese wordings that are not Chinese:\n{}",
+        offenders.join("\n")
+    );
+}
+
+#[test]
+fn english_phrases_are_found_outside_quotes_only() {
+    assert_eq!(
+        common::english_phrases(".gguf 文件 无法使用：its tokenizer: 错误"),
+        vec!["its tokenizer"]
+    );
+    assert!(common::english_phrases(
+        "无法读取（cannot find it）：`the key` 和 BERT、GPT-2 约 4 GB"
+    )
+    .is_empty());
+    assert_eq!(
+        common::english_phrases("config.json 无法使用：the field `n_layer` is missing"),
+        vec!["the field", "is missing"]
     );
 }

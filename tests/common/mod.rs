@@ -374,3 +374,47 @@ pub fn check_round_trip(tokenizer: &TextTokenizer, cases: usize, seed: u64) {
         assert_eq!(back, text, "case {case}: {text:?} → {ids:?} → {back:?}");
     }
 }
+
+/// English phrases left in a Chinese message: two ASCII words in a row (a space between them),
+/// outside what the message quotes — `code`, and a library's own detail in （…）. Names such as
+/// "config.json 和 BERT" are single words between Chinese text, so they pass.
+pub fn english_phrases(chinese: &str) -> Vec<String> {
+    let mut unquoted = String::new();
+    let (mut in_code, mut depth) = (false, 0usize);
+    for c in chinese.chars() {
+        match c {
+            '`' => in_code = !in_code,
+            '（' => depth += 1,
+            '）' => depth = depth.saturating_sub(1),
+            _ if in_code || depth > 0 => {}
+            _ => unquoted.push(c),
+        }
+        if in_code || depth > 0 || matches!(c, '`' | '（' | '）') {
+            unquoted.push('|');
+        }
+    }
+    let is_word_char = |c: char| c.is_ascii_alphanumeric() || "_.-'/".contains(c);
+    let has_letter = |word: &str| word.chars().any(|c| c.is_ascii_alphabetic());
+    let mut phrases = Vec::new();
+    let mut previous: Option<&str> = None;
+    let mut rest = unquoted.as_str();
+    while let Some(start) = rest.find(is_word_char) {
+        let gap = &rest[..start];
+        let word_len = rest[start..]
+            .find(|c| !is_word_char(c))
+            .unwrap_or(rest.len() - start);
+        let word = &rest[start..start + word_len];
+        if let Some(before) = previous {
+            if !gap.is_empty()
+                && gap.chars().all(|c| c == ' ')
+                && has_letter(before)
+                && has_letter(word)
+            {
+                phrases.push(format!("{before} {word}"));
+            }
+        }
+        previous = Some(word);
+        rest = &rest[start + word_len..];
+    }
+    phrases
+}

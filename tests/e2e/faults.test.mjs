@@ -14,9 +14,14 @@ const GPT2 = (file) => readFileSync(`tests/fixtures/gpt2/${file}`);
 let site, special;
 
 /** Appends a row of the fault table. */
-function record(group, fault, seen, name) {
-  appendFileSync(ROWS, JSON.stringify({ group, fault, seen: seen.replace(/\s+/g, ' ').trim(), test: `tests/e2e/faults.test.mjs: ${name}` }) + '\n');
+function record(group, fault, seen, name, seenZh) {
+  const squeeze = (text) => text?.replace(/\s+/g, ' ').trim();
+  appendFileSync(ROWS, JSON.stringify({ group, fault, seen: squeeze(seen), seen_zh: squeeze(seenZh), test: `tests/e2e/faults.test.mjs: ${name}` }) + '\n');
 }
+
+/** English phrases (two ASCII words in a row) outside `code` and a library's detail in （…）. */
+const englishPhrases = (chinese) => chinese.replace(/`[^`]*`|（[^）]*）/g, '|')
+  .match(/[A-Za-z][\w.'/-]* +(?=[A-Za-z.])/g) ?? [];
 
 /** A server in front of dist/ whose models/drop, models/slow and models/cutfile misbehave. */
 async function specialServer(staticServer) {
@@ -243,7 +248,15 @@ test('model files: a cut-off file and NaN weights picked by the user', async () 
   await page.waitForSelector('[data-testid=load-failed]');
   const failed = await visible(page, '[data-testid=load-failed]');
   assert.match(failed, /model\.safetensors: .*cut off/);
-  record('Model files', 'a cut-off model.safetensors picked from disk', failed, name);
+  const zh = await openGpt2('&lang=zh');
+  await pickFiles(zh.page, { 'config.json': GPT2('config.json'), 'tokenizer.json': GPT2('tokenizer.json'), 'model.safetensors': weights.subarray(0, weights.length / 2) });
+  await zh.page.waitForSelector('[data-testid=load-failed]');
+  const failedZh = await visible(zh.page, '[data-testid=load-failed]');
+  assert.match(failedZh, /model\.safetensors 无法使用：.*不完整/);
+  assert.deepEqual(englishPhrases(failedZh), [], failedZh);
+  await zh.page.screenshot({ path: 'test-artifacts/zh-error-cut-off-file.png' });
+  await zh.context.close();
+  record('Model files', 'a cut-off model.safetensors picked from disk', failed, name, failedZh);
 
   // NaN in the first value of the first F32 tensor.
   const length = Number(weights.readBigUInt64LE(0));

@@ -1,5 +1,6 @@
 //! English and Simplified Chinese: every string the page shows lives in `lang/en.json` and
-//! `lang/zh.json` under the same keys (`tests/strings.rs` checks that the tables match and that
+//! `lang/zh.json` under the same keys, except the worker's errors and warnings, which
+//! `ae_messages` words in both languages (`tests/strings.rs` checks that the tables match and that
 //! every key used here exists). `{name}` in a string is filled by [`trf`].
 //!
 //! The page rebuilds its views when the language changes (see `ui::App`), so components read the
@@ -9,47 +10,7 @@ use std::collections::HashMap;
 use std::fmt::Display;
 use std::sync::OnceLock;
 
-/// A language of the page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    /// English.
-    En,
-    /// Simplified Chinese.
-    Zh,
-}
-
-impl Lang {
-    /// Every language, in menu order.
-    pub const ALL: [Lang; 2] = [Lang::En, Lang::Zh];
-
-    /// The code used in links and in `<html lang>`.
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Zh => "zh-Hans",
-        }
-    }
-
-    /// The language's own name, for the menu.
-    pub fn native_name(self) -> &'static str {
-        match self {
-            Lang::En => "English",
-            Lang::Zh => "简体中文",
-        }
-    }
-
-    /// Reads a link parameter or a browser language ("zh", "zh-CN", "zh-Hans", "en-GB" …).
-    pub fn from_code(code: &str) -> Option<Lang> {
-        let code = code.trim().to_ascii_lowercase();
-        if code.starts_with("zh") {
-            Some(Lang::Zh)
-        } else if code.starts_with("en") {
-            Some(Lang::En)
-        } else {
-            None
-        }
-    }
-}
+pub use ae_messages::Lang;
 
 thread_local! {
     static CURRENT: Cell<Lang> = const { Cell::new(Lang::En) };
@@ -95,106 +56,8 @@ pub fn trf(key: &str, values: &[(&str, &dyn Display)]) -> String {
     text
 }
 
-/// An engine or worker error in the current language. A damaged file's own description
-/// (`what`) quotes the file and stays as the engine wrote it.
+/// An engine or worker error in the current language (worded in `ae_messages`, beside the
+/// English the CLI prints).
 pub fn describe_error(error: &ae_messages::EngineError) -> String {
-    use ae_messages::{EngineError as E, ModelFile, Work};
-    match error {
-        E::TextEmpty => tr("error.text_empty"),
-        E::TextTooLong { tokens, max } => {
-            trf("error.text_too_long", &[("tokens", tokens), ("max", max)])
-        }
-        E::NoMask { mask } => trf("error.no_mask", &[("mask", mask)]),
-        E::NoMaskInVocabulary => tr("error.no_mask_in_vocabulary"),
-        E::TokenOutOfVocabulary { id, vocab } => trf(
-            "error.token_out_of_vocabulary",
-            &[("id", id), ("vocab", vocab)],
-        ),
-        E::TargetOutOfVocabulary { id, vocab } => trf(
-            "error.target_out_of_vocabulary",
-            &[("id", id), ("vocab", vocab)],
-        ),
-        E::BadTemperature { temperature } => {
-            trf("error.bad_temperature", &[("temperature", temperature)])
-        }
-        E::BadSampling { top_k, top_p } => {
-            trf("error.bad_sampling", &[("top_k", top_k), ("top_p", top_p)])
-        }
-        E::PositionOutOfRange { position, tokens } => trf(
-            "error.position_out_of_range",
-            &[("position", position), ("tokens", tokens)],
-        ),
-        E::UnsupportedArchitecture { model_type, class } => trf(
-            "error.unsupported_architecture",
-            &[("model_type", model_type), ("class", class)],
-        ),
-        E::DamagedFile { file, what } => {
-            let file = match file {
-                ModelFile::Config => "config.json".to_string(),
-                ModelFile::Tokenizer => "tokenizer.json".to_string(),
-                ModelFile::Weights => "model.safetensors".to_string(),
-                ModelFile::Gguf => tr("error.gguf_file"),
-            };
-            trf("error.damaged_file", &[("file", &file), ("what", what)])
-        }
-        E::CannotRead { path, reason } => {
-            trf("error.cannot_read", &[("path", path), ("reason", reason)])
-        }
-        E::NoPredictionHead { architecture } => trf(
-            "error.no_prediction_head",
-            &[("architecture", architecture)],
-        ),
-        E::NoModel => tr("error.no_model"),
-        E::OutOfMemory {
-            work,
-            tokens,
-            gigabytes,
-            longest,
-        } => {
-            let key = match work {
-                Work::Trace => "error.out_of_memory_trace",
-                Work::Saliency => "error.out_of_memory_saliency",
-            };
-            let gigabytes = format!("{gigabytes:.1}");
-            trf(
-                key,
-                &[
-                    ("tokens", tokens),
-                    ("gigabytes", &gigabytes),
-                    ("longest", longest),
-                ],
-            )
-        }
-        E::TraceGone => tr("error.trace_gone"),
-        E::LayerOutOfRange { layer, layers } => trf(
-            "error.layer_out_of_range",
-            &[("layer", &(layer + 1)), ("layers", layers)],
-        ),
-        E::ViewOutOfRange {
-            positions,
-            d_model: Some(d_model),
-            max_positions,
-            max_width,
-        } => trf(
-            "error.encoding_out_of_range",
-            &[
-                ("positions", positions),
-                ("d_model", d_model),
-                ("max", max_positions),
-                ("max_width", max_width),
-            ],
-        ),
-        E::ViewOutOfRange {
-            positions,
-            d_model: None,
-            max_positions,
-            ..
-        } => trf(
-            "error.view_out_of_range",
-            &[("positions", positions), ("max", max_positions)],
-        ),
-        E::NoRotaryView => tr("error.no_rotary_view"),
-        E::BadRequest { what } => trf("error.bad_request", &[("what", what)]),
-        E::Compute { message } => trf("error.compute", &[("message", message)]),
-    }
+    error.words(current())
 }

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use web_sys::{File, FileList};
 
-use super::i18n::{tr, trf};
+use super::i18n::{self, tr, trf};
 use super::loader::{self, ModelSource, OFFLINE_MODELS};
 use super::state::{use_state, AppState, LoadStatus, Lock, Progress};
 use super::{
@@ -169,7 +169,7 @@ fn ModelCard() -> impl IntoView {
                         </span>
                     </div>
                     {card.warnings.iter().map(|warning| view! {
-                        <div class="notice" role="status" data-testid="model-warning">{warning.clone()}</div>
+                        <div class="notice" role="status" data-testid="model-warning">{warning.words(i18n::current())}</div>
                     }).collect_view()}
                     {(!card.has_prediction_head).then(|| view! {
                         <div class="hint">{tr("picker.no_head")}</div>

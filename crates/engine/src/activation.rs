@@ -1,6 +1,6 @@
 //! The MLP's activation functions, each with a backward pass for saliency, and the GELUs'
 //! one-pass kernels used where no gradient flows.
-use super::error::{EngineError, Result};
+use super::error::{ConfigDamage, EngineError, Result};
 
 /// The activation function inside the MLP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,9 +24,9 @@ impl Activation {
             "gelu" | "gelu_python" => Ok(Activation::GeluErf),
             "relu" => Ok(Activation::Relu),
             "silu" | "swish" => Ok(Activation::Silu),
-            other => Err(EngineError::config(format!(
-                "the activation function `{other}` is not supported (use gelu, gelu_new or relu)"
-            ))),
+            other => Err(EngineError::config(ConfigDamage::UnsupportedActivation {
+                name: other.to_string(),
+            })),
         }
     }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use candle_core::{DType, Device, Shape, Tensor};
 use candle_nn::{Init, VarBuilder};
 
-use super::error::{EngineError, Result};
+use super::error::{EngineError, Result, WeightsDamage};
 
 /// All tensors of one safetensors file, stored as f32 (f16/bf16 are widened on load).
 ///
@@ -61,40 +61,32 @@ fn read_layout<S: ByteSource + ?Sized>(source: &S) -> Result<Layout> {
     // A file that does not parse as safetensors is named by its signature when it has one (the
     // signatures are only consulted then: a valid header length can begin with the same bytes).
     let signature = &first[..file_len.min(8) as usize];
-    let weights = |message: String| {
+    let weights = |damage: WeightsDamage| {
         Err(EngineError::weights(
-            foreign_format(signature).map_or(message, String::from),
+            foreign_format(signature).unwrap_or(damage),
         ))
     };
     if !has_length {
-        return weights(format!(
-            "the file has only {file_len} bytes: it is empty or cut off; download it again"
-        ));
+        return weights(WeightsDamage::TooShort { bytes: file_len });
     }
     let header_len = u64::from_le_bytes(first);
     let available = file_len - 8;
     if header_len > MAX_HEADER_BYTES {
-        return weights(format!(
-            "the file claims a {header_len}-byte header, which no real checkpoint has: it is \
-             damaged or not a .safetensors file"
-        ));
+        return weights(WeightsDamage::ImplausibleHeader { bytes: header_len });
     }
     if header_len > available {
-        return weights(format!(
-            "the header should be {header_len} bytes but the file has only {available} after \
-             the length field: the file is cut off; download it again"
-        ));
+        return weights(WeightsDamage::HeaderCutOff {
+            bytes: header_len,
+            available,
+        });
     }
     let mut header = vec![0u8; header_len as usize];
     if source.read_into(8, &mut header).is_none() {
-        return weights("the header cannot be read: the file is cut off".into());
+        return weights(WeightsDamage::HeaderUnreadable);
     }
     let parsed: std::result::Result<serde_json::Value, _> = serde_json::from_slice(&header);
     let Ok(serde_json::Value::Object(entries)) = parsed else {
-        return weights(
-            "the header is not a JSON object: the file is damaged or not a .safetensors file"
-                .into(),
-        );
+        return weights(WeightsDamage::HeaderNotObject);
     };
     let data_len = available - header_len;
     for (name, entry) in &entries {
@@ -107,10 +99,10 @@ fn read_layout<S: ByteSource + ?Sized>(source: &S) -> Result<Layout> {
             "U64",
         ];
         if !KNOWN.contains(&dtype) {
-            return weights(format!(
-                "the tensor `{name}` has the data type `{dtype}`, which Attention Explorer \
-                 cannot read (it reads F32, F16 and BF16 weights)"
-            ));
+            return weights(WeightsDamage::UnknownDataType {
+                tensor: name.clone(),
+                dtype: dtype.to_string(),
+            });
         }
         let end = entry
             .get("data_offsets")
@@ -119,24 +111,25 @@ fn read_layout<S: ByteSource + ?Sized>(source: &S) -> Result<Layout> {
             .and_then(|o| o.as_u64());
         match end {
             Some(end) if end > data_len => {
-                return weights(format!(
-                    "the tensor `{name}` ends at byte {end} of the data but the file holds only \
-                     {data_len}: the file is cut off; download it again"
-                ))
+                return weights(WeightsDamage::TensorPastEnd {
+                    tensor: name.clone(),
+                    end,
+                    data: data_len,
+                })
             }
             Some(_) => {}
             None => {
-                return weights(format!(
-                    "the tensor `{name}` has no valid `data_offsets`: the file is damaged"
-                ))
+                return weights(WeightsDamage::NoDataOffsets {
+                    tensor: name.clone(),
+                })
             }
         }
     }
     // The format's own checks: offsets contiguous, sizes matching shape × dtype.
     let metadata: safetensors::tensor::Metadata = serde_json::from_slice(&header).map_err(|e| {
-        EngineError::weights(format!(
-            "cannot read the file ({e}); is it a complete .safetensors file?"
-        ))
+        EngineError::weights(WeightsDamage::NotSafetensors {
+            detail: e.to_string(),
+        })
     })?;
     let data_end = metadata
         .tensors()
@@ -145,10 +138,10 @@ fn read_layout<S: ByteSource + ?Sized>(source: &S) -> Result<Layout> {
         .max()
         .unwrap_or(0);
     if data_end != data_len {
-        return weights(format!(
-            "the header describes {data_end} bytes of tensor data but the file holds \
-             {data_len}: the file is damaged or cut off; download it again"
-        ));
+        return weights(WeightsDamage::DataCutOff {
+            described: data_end,
+            data: data_len,
+        });
     }
     Ok(Layout {
         data_start: 8 + header_len,
@@ -157,20 +150,13 @@ fn read_layout<S: ByteSource + ?Sized>(source: &S) -> Result<Layout> {
 }
 
 /// What a file is when it is a known non-safetensors format.
-fn foreign_format(bytes: &[u8]) -> Option<&'static str> {
+fn foreign_format(bytes: &[u8]) -> Option<WeightsDamage> {
     if bytes.starts_with(b"GGUF") {
-        Some(
-            "this is a GGUF file (llama.cpp's format), not .safetensors; pick the repository's \
-             model.safetensors",
-        )
+        Some(WeightsDamage::IsGguf)
     } else if bytes.starts_with(b"PK\x03\x04")
         || (bytes.first() == Some(&0x80) && bytes.get(1).is_some_and(|p| (2..=5).contains(p)))
     {
-        Some(
-            "this is a PyTorch .bin checkpoint (a pickle), not .safetensors; pick the \
-             repository's model.safetensors, or convert the .bin with the `safetensors` Python \
-             package",
-        )
+        Some(WeightsDamage::IsPickle)
     } else {
         None
     }
@@ -195,9 +181,9 @@ impl Checkpoint {
             let shape = info.shape.as_slice();
             let elements = info.shape.iter().product::<usize>();
             let cut_off = || {
-                EngineError::weights(format!(
-                    "the tensor `{name}` cannot be read: the file is cut off; download it again"
-                ))
+                EngineError::weights(WeightsDamage::TensorCutOff {
+                    tensor: name.clone(),
+                })
             };
             use safetensors::Dtype;
             let tensor = match info.dtype {
@@ -311,7 +297,7 @@ impl candle_nn::var_builder::SimpleBackend for HandOver {
         let tensor = self.get_unchecked(name, dtype, dev)?;
         if tensor.shape() != &shape {
             return Err(candle_core::Error::UnexpectedShape {
-                msg: format!("the tensor `{name}` has the wrong shape"),
+                msg: name.to_string(),
                 expected: shape,
                 got: tensor.shape().clone(),
             });
@@ -429,8 +415,11 @@ pub fn to_half_precision(bytes: &[u8], dtype: DType) -> Result<Vec<u8>> {
     }
     halved.sort_by(|a, b| a.0.cmp(&b.0));
     let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
-    safetensors::serialize(halved, Some(metadata))
-        .map_err(|e| EngineError::weights(format!("cannot write the copy: {e}")))
+    safetensors::serialize(halved, Some(metadata)).map_err(|e| {
+        EngineError::weights(WeightsDamage::CannotWriteCopy {
+            detail: e.to_string(),
+        })
+    })
 }
 
 #[cfg(test)]

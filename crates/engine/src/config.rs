@@ -2,7 +2,7 @@
 use serde_json::Value;
 
 use super::activation::Activation;
-use super::error::{EngineError, Result};
+use super::error::{ConfigDamage, EngineError, Quantity, Result};
 use ae_messages::Architecture;
 
 /// Everything the engine reads from config.json, with the family's field names unified.
@@ -40,9 +40,9 @@ impl ModelConfig {
     /// Parses config.json, choosing the architecture from `model_type` or `architectures`.
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         let json: Value = serde_json::from_slice(bytes).map_err(|e| {
-            EngineError::config(format!(
-                "not valid JSON ({e}); is this the model's config.json?"
-            ))
+            EngineError::config(ConfigDamage::NotJson {
+                detail: e.to_string(),
+            })
         })?;
         let architecture = detect_architecture(&json)?;
         let field = Fields(&json);
@@ -95,12 +95,7 @@ impl ModelConfig {
                 activation: Activation::parse(&field.string_or("hidden_act", "gelu")?)?,
                 rope_theta: None,
             },
-            Architecture::Llama => {
-                return Err(EngineError::config(
-                    "Llama models are read from a single .gguf file, not config.json + \
-                     model.safetensors; choose the .gguf file",
-                ))
-            }
+            Architecture::Llama => return Err(EngineError::config(ConfigDamage::LlamaNeedsGguf)),
         };
         config.validate()
     }
@@ -113,30 +108,30 @@ impl ModelConfig {
     /// Checks the numbers are usable: nothing zero, heads divide the width and the key/value
     /// heads divide the query heads.
     pub(crate) fn validate(self) -> Result<Self> {
-        for (name, value) in [
-            ("number of layers", self.n_layer),
-            ("number of heads", self.n_head),
-            ("number of key/value heads", self.n_kv_head),
-            ("model width", self.d_model),
-            ("MLP width", self.d_ff),
-            ("vocabulary size", self.vocab_size),
-            ("number of positions", self.max_positions),
+        for (quantity, value) in [
+            (Quantity::Layers, self.n_layer),
+            (Quantity::Heads, self.n_head),
+            (Quantity::KeyValueHeads, self.n_kv_head),
+            (Quantity::Width, self.d_model),
+            (Quantity::MlpWidth, self.d_ff),
+            (Quantity::Vocabulary, self.vocab_size),
+            (Quantity::Positions, self.max_positions),
         ] {
             if value == 0 {
-                return Err(EngineError::config(format!("the {name} is 0")));
+                return Err(EngineError::config(ConfigDamage::ZeroSize { quantity }));
             }
         }
         if !self.d_model.is_multiple_of(self.n_head) {
-            return Err(EngineError::config(format!(
-                "the model width {} is not divisible by the {} heads",
-                self.d_model, self.n_head
-            )));
+            return Err(EngineError::config(ConfigDamage::WidthNotDivisible {
+                width: self.d_model,
+                heads: self.n_head,
+            }));
         }
         if !self.n_head.is_multiple_of(self.n_kv_head) {
-            return Err(EngineError::config(format!(
-                "the {} query heads cannot share the {} key/value heads evenly",
-                self.n_head, self.n_kv_head
-            )));
+            return Err(EngineError::config(ConfigDamage::HeadsNotShared {
+                heads: self.n_head,
+                kv_heads: self.n_kv_head,
+            }));
         }
         Ok(self)
     }
@@ -184,10 +179,9 @@ impl Fields<'_> {
                 return Ok(value);
             }
         }
-        Err(EngineError::config(format!(
-            "the field `{}` is missing",
-            names.join("` or `")
-        )))
+        Err(EngineError::config(ConfigDamage::MissingField {
+            names: names.iter().map(|name| name.to_string()).collect(),
+        }))
     }
 
     fn optional_usize(&self, name: &str) -> Result<Option<usize>> {
@@ -198,7 +192,10 @@ impl Fields<'_> {
                 .and_then(|v| usize::try_from(v).ok())
                 .map(Some)
                 .ok_or_else(|| {
-                    EngineError::config(format!("`{name}` should be a whole number, not {value}"))
+                    EngineError::config(ConfigDamage::NotWholeNumber {
+                        name: name.to_string(),
+                        value: Some(value.to_string()),
+                    })
                 }),
         }
     }
@@ -207,7 +204,10 @@ impl Fields<'_> {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(default),
             Some(value) => value.as_f64().ok_or_else(|| {
-                EngineError::config(format!("`{name}` should be a number, not {value}"))
+                EngineError::config(ConfigDamage::NotNumber {
+                    name: name.to_string(),
+                    value: Some(value.to_string()),
+                })
             }),
         }
     }
@@ -216,9 +216,10 @@ impl Fields<'_> {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(default.to_string()),
             Some(Value::String(s)) => Ok(s.clone()),
-            Some(value) => Err(EngineError::config(format!(
-                "`{name}` should be a string, not {value}"
-            ))),
+            Some(value) => Err(EngineError::config(ConfigDamage::NotText {
+                name: name.to_string(),
+                value: Some(value.to_string()),
+            })),
         }
     }
 }

@@ -11,7 +11,9 @@ use serde_json::json;
 use super::activation::Activation;
 use super::checkpoint::{ByteSource, Checkpoint};
 use super::config::ModelConfig;
-use super::error::{EngineError, Result};
+use super::error::{
+    describe_candle_error, ConfigDamage, EngineError, GgufDamage, Result, TokenizerDamage,
+};
 use super::tokenizer::TextTokenizer;
 use super::Device;
 use ae_messages::Architecture;
@@ -42,7 +44,11 @@ pub fn read<S: ByteSource + ?Sized>(source: &S) -> Result<GgufModel> {
         source,
         position: 0,
     };
-    let content = Content::read(&mut reader).map_err(|e| damaged(&e.to_string()))?;
+    let content = Content::read(&mut reader).map_err(|e| {
+        EngineError::gguf_structure(GgufDamage::Unreadable {
+            detail: e.to_string(),
+        })
+    })?;
     let config = config_from_metadata(&content.metadata).map_err(in_gguf)?;
     let tokenizer = tokenizer_from_metadata(&content.metadata).map_err(in_gguf)?;
     let mut tensors = HashMap::new();
@@ -57,17 +63,21 @@ pub fn read<S: ByteSource + ?Sized>(source: &S) -> Result<GgufModel> {
         if elements
             .is_none_or(|count| count == 0 || count as u64 > source.byte_len().saturating_mul(4))
         {
-            return Err(damaged(&format!(
-                "the tensor `{name}` claims the impossible shape {:?}",
-                info.shape.dims()
-            )));
+            return Err(EngineError::gguf_structure(GgufDamage::ImpossibleShape {
+                tensor: name.clone(),
+                shape: info.shape.dims().to_vec(),
+            }));
         }
+        let unreadable = |e: candle_core::Error| {
+            EngineError::gguf_structure(GgufDamage::TensorUnreadable {
+                tensor: name.clone(),
+                detail: describe_candle_error(&e),
+            })
+        };
         let quantized = content
             .tensor(&mut reader, name, &Device::Cpu)
-            .map_err(|e| damaged(&format!("the tensor `{name}`: {e}")))?;
-        let tensor = quantized
-            .dequantize(&Device::Cpu)
-            .map_err(|e| damaged(&format!("the tensor `{name}`: {e}")))?;
+            .map_err(unreadable)?;
+        let tensor = quantized.dequantize(&Device::Cpu).map_err(unreadable)?;
         tensors.insert(name.clone(), tensor);
     }
     Ok(GgufModel {
@@ -77,25 +87,14 @@ pub fn read<S: ByteSource + ?Sized>(source: &S) -> Result<GgufModel> {
     })
 }
 
-fn damaged(detail: &str) -> EngineError {
-    EngineError::gguf(format!(
-        "it cannot be read ({detail}). Download it again, or check that it is a complete GGUF \
-         model file."
-    ))
-}
-
 /// Re-labels an error from the config or tokenizer code, which names config.json or
 /// tokenizer.json, as one about the .gguf file's metadata.
 fn in_gguf(error: EngineError) -> EngineError {
     match error {
         EngineError::DamagedFile {
-            file: ModelFile::Config,
-            what,
-        } => EngineError::gguf(what),
-        EngineError::DamagedFile {
-            file: ModelFile::Tokenizer,
-            what,
-        } => EngineError::gguf(format!("its tokenizer: {what}")),
+            file: ModelFile::Config | ModelFile::Tokenizer,
+            damage,
+        } => EngineError::gguf(damage),
         other => other,
     }
 }
@@ -142,9 +141,11 @@ struct Metadata<'a>(&'a HashMap<String, Value>);
 
 impl Metadata<'_> {
     fn get(&self, key: &str) -> Result<&Value> {
-        self.0
-            .get(key)
-            .ok_or_else(|| EngineError::config(format!("its metadata has no `{key}` entry")))
+        self.0.get(key).ok_or_else(|| {
+            EngineError::config(ConfigDamage::NoMetadataEntry {
+                key: key.to_string(),
+            })
+        })
     }
 
     fn usize(&self, key: &str) -> Result<usize> {
@@ -155,7 +156,12 @@ impl Metadata<'_> {
             .or_else(|| value.to_u32().ok().map(u64::from))
             .or_else(|| value.to_i32().ok().and_then(|v| u64::try_from(v).ok()))
             .and_then(|v| usize::try_from(v).ok())
-            .ok_or_else(|| EngineError::config(format!("`{key}` should be a whole number")))
+            .ok_or_else(|| {
+                EngineError::config(ConfigDamage::NotWholeNumber {
+                    name: key.to_string(),
+                    value: None,
+                })
+            })
     }
 
     fn f64(&self, key: &str) -> Result<Option<f64>> {
@@ -166,25 +172,38 @@ impl Metadata<'_> {
                 .map(f64::from)
                 .or_else(|_| value.to_f64())
                 .map(Some)
-                .map_err(|_| EngineError::config(format!("`{key}` should be a number"))),
+                .map_err(|_| {
+                    EngineError::config(ConfigDamage::NotNumber {
+                        name: key.to_string(),
+                        value: None,
+                    })
+                }),
         }
     }
 
     fn string(&self, key: &str) -> Result<&str> {
-        self.get(key)?
-            .to_string()
-            .map(String::as_str)
-            .map_err(|_| EngineError::config(format!("`{key}` should be text")))
+        self.get(key)?.to_string().map(String::as_str).map_err(|_| {
+            EngineError::config(ConfigDamage::NotText {
+                name: key.to_string(),
+                value: None,
+            })
+        })
     }
 
     fn strings(&self, key: &str) -> Result<Vec<&str>> {
         self.get(key)?
             .to_vec()
-            .map_err(|_| EngineError::config(format!("`{key}` should be a list")))?
+            .map_err(|_| {
+                EngineError::config(ConfigDamage::NotList {
+                    name: key.to_string(),
+                })
+            })?
             .iter()
             .map(|value| {
                 value.to_string().map(String::as_str).map_err(|_| {
-                    EngineError::config(format!("`{key}` should be a list of strings"))
+                    EngineError::config(ConfigDamage::NotListOfText {
+                        name: key.to_string(),
+                    })
                 })
             })
             .collect()
@@ -196,7 +215,11 @@ impl Metadata<'_> {
         };
         value
             .to_vec()
-            .map_err(|_| EngineError::config(format!("`{key}` should be a list")))?
+            .map_err(|_| {
+                EngineError::config(ConfigDamage::NotList {
+                    name: key.to_string(),
+                })
+            })?
             .iter()
             .map(|value| {
                 value
@@ -204,7 +227,11 @@ impl Metadata<'_> {
                     .map(i64::from)
                     .or_else(|_| value.to_u32().map(i64::from))
                     .or_else(|_| value.to_i64())
-                    .map_err(|_| EngineError::config(format!("`{key}` should hold integers")))
+                    .map_err(|_| {
+                        EngineError::config(ConfigDamage::NotListOfIntegers {
+                            name: key.to_string(),
+                        })
+                    })
             })
             .collect()
     }
@@ -215,10 +242,9 @@ fn config_from_metadata(metadata: &HashMap<String, Value>) -> Result<ModelConfig
     let field = Metadata(metadata);
     let architecture = field.string("general.architecture")?;
     if architecture != "llama" {
-        return Err(EngineError::config(format!(
-            "the .gguf file holds a `{architecture}` model; Attention Explorer reads Llama-family \
-             GGUF files (SmolLM2, TinyLlama …)"
-        )));
+        return Err(EngineError::config(ConfigDamage::NotLlama {
+            architecture: architecture.to_string(),
+        }));
     }
     let key = |name: &str| format!("llama.{name}");
     let n_head = field.usize(&key("attention.head_count"))?;
@@ -257,10 +283,11 @@ fn tokenizer_from_metadata(metadata: &HashMap<String, Value>) -> Result<TextToke
     let field = Metadata(metadata);
     let model = field.string("tokenizer.ggml.model")?;
     if model != "gpt2" {
-        return Err(EngineError::tokenizer(format!(
-            "the .gguf file's tokenizer is `{model}`; only byte-level BPE (`gpt2`, as in \
-             SmolLM2) is supported so far"
-        )));
+        return Err(EngineError::tokenizer(
+            TokenizerDamage::UnsupportedGgufKind {
+                model: model.to_string(),
+            },
+        ));
     }
     let tokens = field.strings("tokenizer.ggml.tokens")?;
     let merges = field.strings("tokenizer.ggml.merges")?;

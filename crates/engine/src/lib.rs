@@ -35,7 +35,10 @@ pub use analysis::PredictionLogits;
 pub use attention::Rotary;
 pub use checkpoint::{to_half_precision, ByteSource, Checkpoint};
 pub use config::ModelConfig;
-pub use error::{EngineError, Result};
+pub use error::{
+    ConfigDamage, Damage, EngineError, GgufDamage, ModelWarning, Result, TokenizerDamage,
+    WeightsDamage,
+};
 pub use gguf::is_gguf;
 pub use layers::Linear;
 pub use matmul::tune_matmul;

@@ -5,7 +5,7 @@ use candle_core::Tensor;
 use super::analysis::PredictionLogits;
 use super::checkpoint::{ByteSource, Checkpoint};
 use super::config::ModelConfig;
-use super::error::{EngineError, Result};
+use super::error::{EngineError, ModelWarning, Result, TokenizerDamage};
 use super::gguf;
 use super::layers::LmHead;
 use super::network::{self, ForwardPass, Network};
@@ -24,7 +24,7 @@ pub struct Model {
     /// Number of weights in the checkpoint (buffers such as position ids excluded).
     pub parameter_count: usize,
     network: Box<dyn Network>,
-    warnings: Vec<String>,
+    warnings: Vec<ModelWarning>,
 }
 
 /// What [`Model::page_trace`] returns.
@@ -101,15 +101,15 @@ impl Model {
     ) -> Result<Self> {
         super::tune_matmul();
         if tokenizer.vocab_size() > config.vocab_size {
-            return Err(EngineError::tokenizer(format!(
-                "it has {} tokens but the model's embedding has only {} rows: the tokenizer belongs \
-                 to a different model",
-                tokenizer.vocab_size(),
-                config.vocab_size
-            )));
+            return Err(EngineError::tokenizer(
+                TokenizerDamage::LargerThanEmbeddings {
+                    tokens: tokenizer.vocab_size(),
+                    rows: config.vocab_size,
+                },
+            ));
         }
         let parameter_count = checkpoint.parameter_count();
-        let warnings = non_finite_warning(&checkpoint.non_finite_tensors()?)
+        let warnings = non_finite_warning(checkpoint.non_finite_tensors()?)
             .into_iter()
             .collect();
         let network = network::load(&config, checkpoint)?;
@@ -123,7 +123,7 @@ impl Model {
     }
 
     /// What the user should know about the loaded files although they load (e.g. NaN weights).
-    pub fn warnings(&self) -> &[String] {
+    pub fn warnings(&self) -> &[ModelWarning] {
         &self.warnings
     }
 
@@ -259,24 +259,6 @@ impl Model {
 }
 
 /// The warning for weights holding NaN or infinite values, if any do.
-fn non_finite_warning(tensors: &[(String, usize)]) -> Option<String> {
-    if tensors.is_empty() {
-        return None;
-    }
-    let listed = tensors
-        .iter()
-        .take(3)
-        .map(|(name, count)| format!("`{name}` ({count})"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let more = if tensors.len() > 3 {
-        format!(" and {} more", tensors.len() - 3)
-    } else {
-        String::new()
-    };
-    Some(format!(
-        "model.safetensors: {} tensor(s) hold NaN or infinite values: {listed}{more}. The model \
-         runs, but numbers that depend on them will be NaN; the checkpoint is probably damaged.",
-        tensors.len()
-    ))
+fn non_finite_warning(tensors: Vec<(String, usize)>) -> Option<ModelWarning> {
+    (!tensors.is_empty()).then_some(ModelWarning::NonFinite { tensors })
 }

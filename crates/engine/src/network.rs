@@ -5,7 +5,7 @@ use candle_core::Tensor;
 
 use super::checkpoint::Checkpoint;
 use super::config::ModelConfig;
-use super::error::{describe_candle_error, weights_error, EngineError, Result};
+use super::error::{tensor_damage, weights_error, Damage, EngineError, Result};
 use super::layers::LmHead;
 use super::recorder::{LayerRecord, Recorder};
 use super::{bert, distilbert, gpt2, llama};
@@ -109,7 +109,7 @@ pub fn load(config: &ModelConfig, checkpoint: Checkpoint) -> Result<Box<dyn Netw
         }
         Architecture::Llama => Box::new(
             llama::Llama::load(checkpoint, config)
-                .map_err(|e| EngineError::gguf(describe_candle_error(&e)))?,
+                .map_err(|e| EngineError::gguf(Damage::Weights(tensor_damage(&e))))?,
         ),
     })
 }

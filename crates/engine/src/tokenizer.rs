@@ -7,7 +7,7 @@ use tokenizers::decoders::byte_level::ByteLevel;
 use tokenizers::models::bpe::{Vocab, BPE};
 use tokenizers::{AddedToken, DecoderWrapper, Tokenizer};
 
-use super::error::{EngineError, Result};
+use super::error::{EngineError, Result, TokenizerDamage};
 
 /// Mask tokens the engine recognises, in the order it looks for them.
 const MASK_TOKENS: [&str; 2] = ["[MASK]", "<mask>"];
@@ -24,9 +24,9 @@ impl TextTokenizer {
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         check_tokenizer_json(bytes)?;
         let inner = Tokenizer::from_bytes(bytes).map_err(|e| {
-            EngineError::tokenizer(format!(
-                "cannot read it ({e}); use the model's own tokenizer.json"
-            ))
+            EngineError::tokenizer(TokenizerDamage::Unreadable {
+                detail: e.to_string(),
+            })
         })?;
         Self::new(inner)
     }
@@ -34,10 +34,12 @@ impl TextTokenizer {
     /// Builds GPT-2's byte-level BPE from OpenAI's original `encoder.json` and `vocab.bpe`.
     pub fn from_gpt2_vocab(encoder_json: &[u8], vocab_bpe: &[u8]) -> Result<Self> {
         let vocab: HashMap<String, u32> = serde_json::from_slice(encoder_json).map_err(|e| {
-            EngineError::tokenizer(format!("encoder.json is not a token → id map ({e})"))
+            EngineError::tokenizer(TokenizerDamage::EncoderNotMap {
+                detail: e.to_string(),
+            })
         })?;
         let merges_text = std::str::from_utf8(vocab_bpe)
-            .map_err(|_| EngineError::tokenizer("vocab.bpe is not UTF-8 text"))?;
+            .map_err(|_| EngineError::tokenizer(TokenizerDamage::MergesNotText))?;
         let merges = merges_text
             .lines()
             .filter(|line| !line.starts_with("#version") && !line.trim().is_empty())
@@ -45,14 +47,20 @@ impl TextTokenizer {
                 line.split_once(' ')
                     .map(|(a, b)| (a.to_string(), b.to_string()))
                     .ok_or_else(|| {
-                        EngineError::tokenizer(format!("vocab.bpe has a bad merge line `{line}`"))
+                        EngineError::tokenizer(TokenizerDamage::BadMergeLine {
+                            line: line.to_string(),
+                        })
                     })
             })
             .collect::<Result<Vec<_>>>()?;
         let bpe = BPE::builder()
             .vocab_and_merges(vocab.into_iter().collect::<Vocab>(), merges)
             .build()
-            .map_err(|e| EngineError::tokenizer(format!("cannot build GPT-2's BPE ({e})")))?;
+            .map_err(|e| {
+                EngineError::tokenizer(TokenizerDamage::BpeNotBuilt {
+                    detail: e.to_string(),
+                })
+            })?;
         let mut inner = Tokenizer::new(bpe);
         inner
             .with_pre_tokenizer(Some(ByteLevel::new(false, true, true)))
@@ -64,9 +72,11 @@ impl TextTokenizer {
 
     fn new(mut inner: Tokenizer) -> Result<Self> {
         inner.with_padding(None);
-        inner
-            .with_truncation(None)
-            .map_err(|e| EngineError::tokenizer(format!("cannot switch truncation off ({e})")))?;
+        inner.with_truncation(None).map_err(|e| {
+            EngineError::tokenizer(TokenizerDamage::TruncationStuck {
+                detail: e.to_string(),
+            })
+        })?;
         let byte_level = matches!(inner.get_decoder(), Some(DecoderWrapper::ByteLevel(_)));
         let mask_token = MASK_TOKENS
             .iter()
@@ -80,10 +90,11 @@ impl TextTokenizer {
 
     /// Tokenizes `text`, adding the model's special tokens ([CLS] … [SEP] for BERT).
     pub fn encode(&self, text: &str) -> Result<TokenizedText> {
-        let encoding = self
-            .inner
-            .encode(text, true)
-            .map_err(|e| EngineError::tokenizer(format!("cannot tokenize this text ({e})")))?;
+        let encoding = self.inner.encode(text, true).map_err(|e| {
+            EngineError::tokenizer(TokenizerDamage::CannotTokenize {
+                detail: e.to_string(),
+            })
+        })?;
         let ids = encoding.get_ids().to_vec();
         Ok(TokenizedText {
             tokens: ids.iter().map(|&id| self.display_token(id)).collect(),
@@ -99,9 +110,11 @@ impl TextTokenizer {
 
     /// The text of `ids` (special tokens included), as the tokenizer's decoder writes it.
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
-        self.inner
-            .decode(ids, false)
-            .map_err(|e| EngineError::tokenizer(format!("cannot decode these ids ({e})")))
+        self.inner.decode(ids, false).map_err(|e| {
+            EngineError::tokenizer(TokenizerDamage::CannotDecode {
+                detail: e.to_string(),
+            })
+        })
     }
 
     /// How a token is shown: the text it stands for, with spaces and newlines made visible.
@@ -154,9 +167,9 @@ impl TextTokenizer {
 /// not define (`encode` indexes a map with it).
 fn check_tokenizer_json(bytes: &[u8]) -> Result<()> {
     let json: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        EngineError::tokenizer(format!(
-            "not valid JSON ({e}); use the model's own tokenizer.json"
-        ))
+        EngineError::tokenizer(TokenizerDamage::NotJson {
+            detail: e.to_string(),
+        })
     })?;
     check_post_processor(json.get("post_processor"))
 }
@@ -198,11 +211,11 @@ fn check_post_processor(processor: Option<&serde_json::Value>) -> Result<()> {
                     match (ids, tokens) {
                         (Some(ids), Some(tokens)) if ids.len() == tokens.len() => {}
                         _ => {
-                            return Err(EngineError::tokenizer(format!(
-                                "its post-processor template uses the special token `{id}`, \
-                                 which it does not define (with matching ids and tokens); use \
-                                 the model's own tokenizer.json"
-                            )))
+                            return Err(EngineError::tokenizer(
+                                TokenizerDamage::UndefinedSpecialToken {
+                                    token: id.to_string(),
+                                },
+                            ))
                         }
                     }
                 }

@@ -1,10 +1,12 @@
 //! Everything that can go wrong between bytes and a trace, as structured values: the worker
-//! sends them to the page, which words each in its own language (`error.*` strings); `Display`
-//! is the English wording the CLI and the tests use. Every message says what is wrong and what
-//! to do.
+//! sends them to the page, which words each in its own language with
+//! [`EngineError::words`] (`wording.rs`); `Display` is the English wording, for the CLI and the
+//! tests. Every message says what is wrong and what to do.
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use crate::Lang;
 
 /// One of the files a model comes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,17 +20,6 @@ pub enum ModelFile {
     Weights,
     /// A single .gguf file (numbers, tokenizer and weights).
     Gguf,
-}
-
-impl fmt::Display for ModelFile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ModelFile::Config => "config.json",
-            ModelFile::Tokenizer => "tokenizer.json",
-            ModelFile::Weights => "model.safetensors",
-            ModelFile::Gguf => "the .gguf file",
-        })
-    }
 }
 
 /// Work the worker measures against its memory before starting it.
@@ -65,9 +56,8 @@ pub enum EngineError {
     PositionOutOfRange { position: usize, tokens: usize },
     /// A model family the engine does not implement.
     UnsupportedArchitecture { model_type: String, class: String },
-    /// A model file that cannot be used; `what` says what is wrong with it (in English: it
-    /// quotes the file).
-    DamagedFile { file: ModelFile, what: String },
+    /// A model file that cannot be used, and what is wrong with it.
+    DamagedFile { file: ModelFile, damage: Damage },
     /// A file that could not be read at all (the command-line tools).
     CannotRead { path: String, reason: String },
     /// The checkpoint has no language-model head, so it cannot predict tokens.
@@ -103,23 +93,28 @@ pub enum EngineError {
 
 impl EngineError {
     /// config.json cannot be used.
-    pub fn config(what: impl Into<String>) -> Self {
-        Self::damaged(ModelFile::Config, what)
+    pub fn config(damage: ConfigDamage) -> Self {
+        Self::damaged(ModelFile::Config, Damage::Config(damage))
     }
 
     /// tokenizer.json cannot be used.
-    pub fn tokenizer(what: impl Into<String>) -> Self {
-        Self::damaged(ModelFile::Tokenizer, what)
+    pub fn tokenizer(damage: TokenizerDamage) -> Self {
+        Self::damaged(ModelFile::Tokenizer, Damage::Tokenizer(damage))
     }
 
     /// model.safetensors cannot be used.
-    pub fn weights(what: impl Into<String>) -> Self {
-        Self::damaged(ModelFile::Weights, what)
+    pub fn weights(damage: WeightsDamage) -> Self {
+        Self::damaged(ModelFile::Weights, Damage::Weights(damage))
     }
 
     /// The .gguf file cannot be used.
-    pub fn gguf(what: impl Into<String>) -> Self {
-        Self::damaged(ModelFile::Gguf, what)
+    pub fn gguf(damage: Damage) -> Self {
+        Self::damaged(ModelFile::Gguf, damage)
+    }
+
+    /// The .gguf file's structure is damaged.
+    pub fn gguf_structure(damage: GgufDamage) -> Self {
+        Self::gguf(Damage::Gguf(damage))
     }
 
     /// A bug: a computation that should not fail did.
@@ -134,11 +129,174 @@ impl EngineError {
         EngineError::BadRequest { what: what.into() }
     }
 
-    fn damaged(file: ModelFile, what: impl Into<String>) -> Self {
-        EngineError::DamagedFile {
-            file,
-            what: what.into(),
-        }
+    fn damaged(file: ModelFile, damage: Damage) -> Self {
+        EngineError::DamagedFile { file, damage }
+    }
+}
+
+/// What is wrong with a damaged model file, by the part of the model it concerns. Details
+/// quoted from a library (`detail`) stay as the library wrote them; everything else is worded
+/// in the page's language.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Damage {
+    /// The model's numbers: config.json, or a .gguf file's metadata.
+    Config(ConfigDamage),
+    /// The tokenizer: tokenizer.json, GPT-2's encoder.json and vocab.bpe, or a .gguf file's.
+    Tokenizer(TokenizerDamage),
+    /// The weights: model.safetensors, or the tensors of a .gguf file.
+    Weights(WeightsDamage),
+    /// The .gguf file's own structure.
+    Gguf(GgufDamage),
+}
+
+/// What is wrong with a .gguf file's structure (its metadata and tensors are checked as the
+/// other files are).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "damage", rename_all = "snake_case")]
+pub enum GgufDamage {
+    /// candle's GGUF reader refuses the file.
+    Unreadable { detail: String },
+    /// A tensor whose shape cannot be right.
+    ImpossibleShape { tensor: String, shape: Vec<usize> },
+    /// A tensor that cannot be read or dequantised.
+    TensorUnreadable { tensor: String, detail: String },
+}
+
+/// What is wrong with the model's numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "damage", rename_all = "snake_case")]
+pub enum ConfigDamage {
+    /// config.json does not parse as JSON.
+    NotJson { detail: String },
+    /// A Llama config.json offered instead of a .gguf file.
+    LlamaNeedsGguf,
+    /// A size of the model that is zero.
+    ZeroSize { quantity: Quantity },
+    /// The width does not split into the heads.
+    WidthNotDivisible { width: usize, heads: usize },
+    /// The query heads do not share the key/value heads evenly.
+    HeadsNotShared { heads: usize, kv_heads: usize },
+    /// None of the names a field goes by is present.
+    MissingField { names: Vec<String> },
+    /// A field that should be a whole number; `value` is what it holds, when it can be shown.
+    NotWholeNumber { name: String, value: Option<String> },
+    /// A field that should be a number.
+    NotNumber { name: String, value: Option<String> },
+    /// A field that should be text.
+    NotText { name: String, value: Option<String> },
+    /// A field that should be a list.
+    NotList { name: String },
+    /// A field that should be a list of strings.
+    NotListOfText { name: String },
+    /// A field that should be a list of integers.
+    NotListOfIntegers { name: String },
+    /// A .gguf file's metadata lacks an entry.
+    NoMetadataEntry { key: String },
+    /// A .gguf file of a family other than Llama.
+    NotLlama { architecture: String },
+    /// An activation function the engine does not implement.
+    UnsupportedActivation { name: String },
+}
+
+/// What is wrong with the tokenizer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "damage", rename_all = "snake_case")]
+pub enum TokenizerDamage {
+    /// tokenizer.json does not parse as JSON.
+    NotJson { detail: String },
+    /// The tokenizers library refuses tokenizer.json.
+    Unreadable { detail: String },
+    /// encoder.json is not a token → id map.
+    EncoderNotMap { detail: String },
+    /// vocab.bpe is not UTF-8.
+    MergesNotText,
+    /// A line of vocab.bpe that is not two tokens.
+    BadMergeLine { line: String },
+    /// The tokenizers library cannot build GPT-2's BPE from the two files.
+    BpeNotBuilt { detail: String },
+    /// The tokenizer's truncation cannot be switched off.
+    TruncationStuck { detail: String },
+    /// The tokenizer fails on this text.
+    CannotTokenize { detail: String },
+    /// The tokenizer cannot decode these ids.
+    CannotDecode { detail: String },
+    /// The post-processor template names a special token the file does not define.
+    UndefinedSpecialToken { token: String },
+    /// The tokenizer has more tokens than the model has embedding rows.
+    LargerThanEmbeddings { tokens: usize, rows: usize },
+    /// A .gguf tokenizer other than byte-level BPE.
+    UnsupportedGgufKind { model: String },
+}
+
+/// What is wrong with the weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "damage", rename_all = "snake_case")]
+pub enum WeightsDamage {
+    /// Shorter than the 8-byte header length.
+    TooShort { bytes: u64 },
+    /// A header length no real checkpoint has.
+    ImplausibleHeader { bytes: u64 },
+    /// The header runs past the end of the file.
+    HeaderCutOff { bytes: u64, available: u64 },
+    /// The header cannot be read.
+    HeaderUnreadable,
+    /// The header is not a JSON object.
+    HeaderNotObject,
+    /// A tensor of a data type the format does not know.
+    UnknownDataType { tensor: String, dtype: String },
+    /// A tensor whose data ends past the file's end.
+    TensorPastEnd { tensor: String, end: u64, data: u64 },
+    /// The header describes more tensor data than the file holds.
+    DataCutOff { described: u64, data: u64 },
+    /// A tensor without valid `data_offsets`.
+    NoDataOffsets { tensor: String },
+    /// The safetensors library refuses the header.
+    NotSafetensors { detail: String },
+    /// A tensor's bytes cannot be read: the file is cut off.
+    TensorCutOff { tensor: String },
+    /// A GGUF file offered as model.safetensors.
+    IsGguf,
+    /// A PyTorch pickle offered as model.safetensors.
+    IsPickle,
+    /// A tensor the model needs is not in the file.
+    MissingTensor { tensor: String },
+    /// A tensor has another shape than the model's numbers imply.
+    WrongShape {
+        tensor: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
+    /// Another failure while building the model from its tensors.
+    Unusable { detail: String },
+    /// A half-precision copy cannot be written (a tool).
+    CannotWriteCopy { detail: String },
+}
+
+/// A size of the model, as config.json states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quantity {
+    Layers,
+    Heads,
+    KeyValueHeads,
+    Width,
+    MlpWidth,
+    Vocabulary,
+    Positions,
+}
+
+/// Something odd about a model that still loads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ModelWarning {
+    /// Tensors holding NaN or infinite values: each tensor's name and how many it holds.
+    NonFinite { tensors: Vec<(String, usize)> },
+}
+
+impl fmt::Display for ModelWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.words(Lang::En))
     }
 }
 
@@ -147,103 +305,7 @@ pub type Result<T> = std::result::Result<T, EngineError>;
 
 impl fmt::Display for EngineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use EngineError as E;
-        match self {
-            E::TextEmpty => write!(f, "The text is empty: type a few words first."),
-            E::TextTooLong { tokens, max } => write!(
-                f,
-                "The text has {tokens} tokens but this model reads at most {max}; shorten it."
-            ),
-            E::NoMask { mask } => write!(f, "Input must include the mask token {mask}"),
-            E::NoMaskInVocabulary => write!(
-                f,
-                "tokenizer.json: this masked language model's vocabulary has no mask token"
-            ),
-            E::TokenOutOfVocabulary { id, vocab } => write!(
-                f,
-                "token id {id} is outside the model's vocabulary of {vocab} tokens: the tokenizer \
-                 does not belong to this model"
-            ),
-            E::TargetOutOfVocabulary { id, vocab } => write!(
-                f,
-                "target token id {id} is outside the vocabulary of {vocab} tokens"
-            ),
-            E::BadTemperature { temperature } => write!(
-                f,
-                "temperature must be a positive number, not {temperature}"
-            ),
-            E::BadSampling { top_k, top_p } => write!(
-                f,
-                "top-k must be at least 1 and top-p in (0, 1], not {top_k} and {top_p}"
-            ),
-            E::PositionOutOfRange { position, tokens } => write!(
-                f,
-                "position {position} is past the end of the {tokens} tokens"
-            ),
-            E::UnsupportedArchitecture { model_type, class } => write!(
-                f,
-                "config.json: the model type `{model_type}` ({class}) is not supported; \
-                 Attention Explorer runs GPT-2, DistilBERT and BERT checkpoints, and Llama-family \
-                 models from a .gguf file"
-            ),
-            E::DamagedFile { file, what } => write!(f, "{file}: {what}"),
-            E::CannotRead { path, reason } => write!(f, "cannot read {path}: {reason}"),
-            E::NoPredictionHead { architecture } => write!(
-                f,
-                "this model has no prediction head ({architecture} checkpoint): attention and \
-                 hidden states work, but predictions and saliency need GPT-2, DistilBERT or BERT \
-                 with its masked-LM head"
-            ),
-            E::NoModel => write!(f, "No model is loaded yet: pick one first."),
-            E::OutOfMemory {
-                work,
-                tokens,
-                gigabytes,
-                longest,
-            } => {
-                let work = match work {
-                    Work::Trace => "A trace",
-                    Work::Saliency => "Saliency",
-                };
-                write!(
-                    f,
-                    "{work} over {tokens} tokens would need about {gigabytes:.1} GB of memory for \
-                     the attention alone, more than the 4 GB a browser gives this page's model. \
-                     Shorten the text to at most {longest} tokens."
-                )
-            }
-            E::TraceGone => write!(
-                f,
-                "that trace is no longer in the worker: trace the text again"
-            ),
-            E::LayerOutOfRange { layer, layers } => write!(
-                f,
-                "layer {} does not exist: the model has {layers} layers",
-                layer + 1
-            ),
-            E::ViewOutOfRange {
-                positions,
-                d_model: Some(d_model),
-                max_positions,
-                max_width,
-            } => write!(
-                f,
-                "positions must be 1–{max_positions} and d_model 2–{max_width}, not {positions} \
-                 and {d_model}"
-            ),
-            E::ViewOutOfRange {
-                positions,
-                d_model: None,
-                max_positions,
-                ..
-            } => write!(f, "positions must be 1–{max_positions}, not {positions}"),
-            E::NoRotaryView => write!(
-                f,
-                "this model adds position embeddings; it has no rotary view"
-            ),
-            E::BadRequest { what } => write!(f, "{what}"),
-            E::Compute { message } => write!(f, "internal computation error: {message}"),
-        }
+        f.write_str(&self.words(Lang::En))
     }
 }
 

@@ -3,18 +3,24 @@
 //! depends on this crate and not on the engine.
 mod analysis;
 mod error;
+mod language;
 mod model;
 mod positions;
 mod protocol;
 mod tokens;
 mod trace;
+mod wording;
 
 pub use analysis::{
     Candidate, LensLayer, LogitLens, PositionPredictions, Predictions, Saliency, SamplingSettings,
 };
 #[cfg(feature = "candle")]
 pub use error::describe_candle_error;
-pub use error::{EngineError, ModelFile, Result, Work};
+pub use error::{
+    ConfigDamage, Damage, EngineError, GgufDamage, ModelFile, ModelWarning, Quantity, Result,
+    TokenizerDamage, WeightsDamage, Work,
+};
+pub use language::Lang;
 pub use model::Architecture;
 pub use positions::{PositionalEncodings, RotaryView};
 pub use protocol::{Envelope, ModelCard, Request, Response, WorkerMessage, WEIGHTS_FIELD};

@@ -215,5 +215,5 @@ pub struct ModelCard {
     pub mask_token: Option<String>,
     /// Problems in the files that did not stop the model from loading (e.g. NaN weights).
     #[serde(default)]
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::ModelWarning>,
 }
