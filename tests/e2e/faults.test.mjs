@@ -359,6 +359,27 @@ test('network: Hub 404, CORS refusal, offline, a dropped connection, a slow down
   await damaged.close();
 });
 
+test('an answer without a request (the worker could not read a message) is shown; the model and its cache stay', async () => {
+  const name = 'unreadable message';
+  const { page, errors, context } = await openGpt2();
+  await page.waitForSelector('[data-testid=token]');
+  const cached = (await cachedFiles(page, 'fixture-gpt2')).sort();
+  assert.deepEqual(cached, ['config.json', 'model.safetensors', 'tokenizer.json']);
+  const [worker] = page.workers();
+  await worker.evaluate(() => self.dispatchEvent(new MessageEvent('message', { data: { id: 99, request: { kind: 'no_such_request' } } })));
+  await page.waitForSelector('[data-testid=error]');
+  const seen = await visible(page, '[data-testid=error]');
+  assert.match(seen, /malformed request/);
+  assert.equal(await page.isVisible('[data-testid=load-failed]'), false, 'no load failed');
+  assert.ok(await page.isVisible(READY), 'the model is still loaded');
+  assert.deepEqual((await cachedFiles(page, 'fixture-gpt2')).sort(), cached, 'nothing is evicted');
+  await page.fill('[data-testid=text]', 'and the next text traces');
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=token]')].map((t) => t.textContent).join('').includes('traces'));
+  record('Network and runtime', 'the worker answers a message it cannot read (an answer with no request id)', `${seen} — the model stays loaded, its cached files stay, the next text traces`, name);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('the worker crashes in the middle of a request; the page recovers and the next request works', async () => {
   const name = 'worker crash';
   const { page, errors, context } = await openGpt2();

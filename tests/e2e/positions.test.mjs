@@ -89,3 +89,19 @@ test('sinusoidal and learned encodings, their similarities and token + position 
   assert.deepEqual(opened.errors, []);
   await phone.close();
 });
+
+test('token + position says what each family adds: nothing for DistilBERT, a segment for BERT-style sums', async () => {
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const { page, errors } = await openPage(context, site.origin, `?model=folder:fixture-distilbert&panel=positions&text=${encodeURIComponent(TEXT)}`);
+  await page.waitForSelector('[data-testid=token-plus-position]', { timeout: 60_000 });
+  const shown = await page.textContent('[data-testid=token-plus-position]');
+  assert.doesNotMatch(shown, /\(\+ segment embedding\)|also add a segment/, 'DistilBERT has no segment embedding');
+  assert.match(shown, /= input/);
+  assert.match(shown, /no segment embedding/);
+  // The sum shown is the model's own: token + position, exactly.
+  const vector = (kind) => page.$$eval(`[data-testid=token-plus-position] .vector[data-kind=${kind}] .cell`, (cells) => cells.map((c) => Number(c.dataset.value)));
+  const [token, position, sum] = [await vector('token-embedding'), await vector('position-embedding'), await vector('embedding-sum')];
+  sum.forEach((v, i) => assert.ok(Math.abs(v - token[i] - position[i]) <= TOLERANCE, `sum [${i}]`));
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -4,8 +4,8 @@ use leptos::html::Canvas;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::i18n::{tr, trf};
-use super::state::use_state;
+use crate::i18n::{tr, trf};
+use crate::state::{use_state, Message};
 use ae_charts::{ChartError, DataTable};
 
 /// What a chart offers for download; each is computed only when its button is pressed.
@@ -66,12 +66,13 @@ pub fn ExportButtons(
     #[prop(into)] name: Signal<String>,
     testid: &'static str,
 ) -> impl IntoView {
-    let state = use_state();
+    let view_state = use_state().view;
     let fail = move |format: &str, message: String| {
-        state.error.set(Some(trf(
+        let failed = Message::new(
             "export.failed",
             &[("format", &format), ("message", &message)],
-        )))
+        );
+        view_state.report(failed)
     };
     let png = move |_| {
         let Some(canvas) = exports.canvas.get_untracked() else {

@@ -55,9 +55,3 @@ pub fn trf(key: &str, values: &[(&str, &dyn Display)]) -> String {
     }
     text
 }
-
-/// An engine or worker error in the current language (worded in `ae_messages`, beside the
-/// English the CLI prints).
-pub fn describe_error(error: &ae_messages::EngineError) -> String {
-    error.words(current())
-}

@@ -35,58 +35,68 @@ fn examples_for(causal: bool, masked: bool) -> [&'static str; 3] {
 #[component]
 pub fn TextInput() -> impl IntoView {
     let state = use_state();
+    let text = state.text;
     let examples = move || {
-        state.model.with(|m| {
-            m.as_ref().map(|card| {
-                examples_for(
-                    card.causal,
-                    card.has_prediction_head && card.mask_token.is_some(),
-                )
-            })
+        state.model.read(None, |card| {
+            Some(examples_for(
+                card.causal,
+                card.has_prediction_head && card.mask_token.is_some(),
+            ))
         })
     };
     // A new model starts from its first example unless the user typed their own text.
     Effect::new(move |_| {
         if let Some(list) = examples() {
-            let current = state.text.get_untracked();
+            let current = text.text.get_untracked();
             let is_example = [DECODER_EXAMPLES, MASKED_EXAMPLES, ENCODER_EXAMPLES]
                 .iter()
                 .flatten()
                 .any(|e| *e == current);
-            if state.text_from_link.get_untracked() {
-                state.text_from_link.set(false);
+            if text.from_link.get_untracked() {
+                text.from_link.set(false);
             } else if current.trim().is_empty() || is_example {
-                state.text.set(list[0].to_string());
+                text.text.set(list[0].to_string());
             }
         }
     });
+    let locked = move || state.view.locked(Lock::Text);
+    let typed = move |ev| {
+        state.selection.forget_tokens();
+        text.generated.set(Vec::new());
+        text.text.set(event_target_value(&ev))
+    };
+    let example_button = move |example: &'static str| {
+        let choose = move |_| {
+            text.generated.set(Vec::new());
+            text.text.set(example.to_string())
+        };
+        view! { <button class="example" on:click=choose>{example}</button> }
+    };
+    let truncated = move || {
+        let max = state.model.read(0, |c| c.max_positions);
+        text.truncated_from()
+            .map(|count| trf("input.truncated", &[("count", &count), ("max", &max)]))
+    };
     view! {
         <section class="text-input" aria-label=tr("input.label")>
             <label for="text">{tr("input.sentence")}</label>
-            <textarea id="text" data-testid="text" rows="2" prop:readOnly=move || state.locked(Lock::Text)
-                prop:value=move || state.text.get()
-                on:input=move |ev| { state.pinned.set(None); state.hovered.set(None); state.generated.set(Vec::new()); state.text.set(event_target_value(&ev)) }></textarea>
-            <div class="examples" class:hidden=move || state.locked(Lock::Text)>
-                {move || examples().map(|list| list.iter().map(|example| {
-                    let example = example.to_string();
-                    let label = example.clone();
-                    view! { <button class="example" on:click=move |_| { state.generated.set(Vec::new()); state.text.set(example.clone()) }>{label}</button> }
-                }).collect_view())}
+            <textarea
+                id="text"
+                data-testid="text"
+                rows="2"
+                prop:readOnly=locked
+                prop:value=move || text.text.get()
+                on:input=typed
+            ></textarea>
+            <div class="examples" class:hidden=locked>
+                {move || examples().map(|list| list.into_iter().map(example_button).collect_view())}
             </div>
-            <Show when=move || state.model.with(|m| m.is_some()) && state.text.with(|t| t.trim().is_empty())>
+            <Show when=move || state.model.is_loaded() && text.text.with(|t| t.trim().is_empty())>
                 <p class="hint" data-testid="empty-hint">{tr("input.empty")}</p>
             </Show>
-            <Show when=move || state.truncated_from.with(|t| t.is_some())>
-                <p class="notice" data-testid="truncated">
-                    {move || trf(
-                        "input.truncated",
-                        &[
-                            ("count", &state.truncated_from.get().unwrap_or(0)),
-                            ("max", &state.model.with(|m| m.as_ref().map_or(0, |c| c.max_positions))),
-                        ],
-                    )}
-                </p>
-            </Show>
+            {move || truncated().map(|notice| view! {
+                <p class="notice" data-testid="truncated">{notice}</p>
+            })}
             <TokenChips/>
             <Selection/>
         </section>
@@ -97,9 +107,16 @@ pub fn TextInput() -> impl IntoView {
 #[component]
 fn TokenChips() -> impl IntoView {
     let state = use_state();
+    let selection = state.selection;
+    let toggle_pin = move |index: usize| {
+        selection
+            .pinned
+            .update(|p| *p = if *p == Some(index) { None } else { Some(index) })
+    };
+    let timing = move || state.text.timing().filter(|_| state.text.token_count() > 0);
     view! {
         <div class="tokens" data-testid="tokens" role="group" aria-label=tr("input.tokens")>
-            {move || state.tokens.get().map(|tokens| {
+            {move || state.text.tokens().map(|tokens| {
                 tokens.tokens.iter().enumerate().map(|(index, token)| {
                     let special = tokens.special[index];
                     let id = tokens.ids[index];
@@ -108,17 +125,17 @@ fn TokenChips() -> impl IntoView {
                             data-testid="token" data-index=index
                             title=trf("input.token_title", &[("position", &index), ("id", &id)])
                             aria-label=trf("input.token_label", &[("token", &token), ("position", &index), ("id", &id)])
-                            class:hovered=move || state.hovered.get() == Some(index)
-                            class:pinned=move || state.pinned.get() == Some(index)
-                            aria-pressed=move || (state.pinned.get() == Some(index)).to_string()
-                            on:mouseenter=move |_| state.hovered.set(Some(index))
-                            on:focus=move |_| state.hovered.set(Some(index))
-                            on:mouseleave=move |_| state.hovered.set(None)
-                            on:click=move |_| state.pinned.update(|p| *p = if *p == Some(index) { None } else { Some(index) })
+                            class:hovered=move || selection.hovered.get() == Some(index)
+                            class:pinned=move || selection.pinned.get() == Some(index)
+                            aria-pressed=move || (selection.pinned.get() == Some(index)).to_string()
+                            on:mouseenter=move |_| selection.hovered.set(Some(index))
+                            on:focus=move |_| selection.hovered.set(Some(index))
+                            on:mouseleave=move |_| selection.hovered.set(None)
+                            on:click=move |_| toggle_pin(index)
                             on:keydown=move |ev: leptos::ev::KeyboardEvent| {
                                 if ev.key() == "Enter" || ev.key() == " " {
                                     ev.prevent_default();
-                                    state.pinned.update(|p| *p = if *p == Some(index) { None } else { Some(index) });
+                                    toggle_pin(index);
                                 }
                             }>
                             {token.clone()}
@@ -126,12 +143,16 @@ fn TokenChips() -> impl IntoView {
                     }
                 }).collect_view()
             })}
-            <Show when=move || state.busy.get()>
+            <Show when=move || state.client.busy.get()>
                 <span class="busy" aria-live="polite">{tr("input.computing")}</span>
             </Show>
-            <span class="muted trace-time" data-testid="trace-time" data-ms=move || state.trace_ms.get().unwrap_or(-1.0).to_string()
-                data-read-ms=move || state.trace_read_ms.get().unwrap_or(-1.0).to_string()>
-                {move || state.trace_ms.get().filter(|_| state.tokens.with(|t| t.is_some())).map(|ms| trf("input.traced", &[("ms", &format!("{ms:.0}"))]))}
+            <span
+                class="muted trace-time"
+                data-testid="trace-time"
+                data-ms=move || timing().map_or(-1.0, |t| t.0).to_string()
+                data-read-ms=move || timing().map_or(-1.0, |t| t.1).to_string()
+            >
+                {move || timing().map(|(ms, _)| trf("input.traced", &[("ms", &format!("{ms:.0}"))]))}
             </span>
         </div>
     }
@@ -141,29 +162,37 @@ fn TokenChips() -> impl IntoView {
 #[component]
 fn Selection() -> impl IntoView {
     let state = use_state();
-    let layers = move || state.model.with(|m| m.as_ref().map_or(0, |c| c.n_layer));
-    let heads = move || state.model.with(|m| m.as_ref().map_or(0, |c| c.n_head));
+    let selection = state.selection;
+    let layers = move || state.model.read(0, |c| c.n_layer);
+    let heads = move || state.model.read(0, |c| c.n_head);
     view! {
         <div class="selection">
             <label>{format!("{} ", tr("input.layer"))}
-                <select data-testid="layer" prop:disabled=move || state.locked(Lock::Layer) on:change=move |ev| state.layer.set(event_target_value(&ev).parse().unwrap_or(0))
-                    prop:value=move || state.layer.get().to_string()>
+                <select
+                    data-testid="layer"
+                    prop:disabled=move || state.view.locked(Lock::Layer)
+                    on:change=move |ev| selection.layer.set(event_target_value(&ev).parse().unwrap_or(0))
+                    prop:value=move || selection.layer.get().to_string()
+                >
                     {move || (0..layers()).map(|l| view! { <option value=l.to_string()>{l + 1}</option> }).collect_view()}
                 </select>
             </label>
             <label>{format!("{} ", tr("input.head"))}
-                <select data-testid="head" prop:disabled=move || state.locked(Lock::Head) on:change=move |ev| state.head.set(event_target_value(&ev).parse().unwrap_or(0))
-                    prop:value=move || state.head.get().to_string()>
+                <select
+                    data-testid="head"
+                    prop:disabled=move || state.view.locked(Lock::Head)
+                    on:change=move |ev| selection.head.set(event_target_value(&ev).parse().unwrap_or(0))
+                    prop:value=move || selection.head.get().to_string()
+                >
                     {move || (0..heads()).map(|h| view! { <option value=h.to_string()>{h + 1}</option> }).collect_view()}
                 </select>
             </label>
             <span class="query" data-testid="query-token">
-                {move || match (state.query_token(), state.tokens.get()) {
-                    (Some(index), Some(tokens)) => trf(
-                        if state.pinned.get().is_some() { "input.query_pinned" } else { "input.query" },
-                        &[("token", &tokens.tokens[index]), ("position", &index)],
-                    ),
-                    _ => String::new(),
+                {move || {
+                    let index = state.query_token()?;
+                    let token = state.text.with_tokens(|t| t?.tokens.get(index).cloned())?;
+                    let key = if selection.pinned.get().is_some() { "input.query_pinned" } else { "input.query" };
+                    Some(trf(key, &[("token", &token), ("position", &index)]))
                 }}
             </span>
         </div>

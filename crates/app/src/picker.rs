@@ -4,74 +4,31 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use web_sys::{File, FileList};
 
-use super::i18n::{self, tr, trf};
-use super::loader::{self, ModelSource, OFFLINE_MODELS};
-use super::state::{use_state, AppState, LoadStatus, Lock, Progress};
-use super::{
-    begin_load, build_model, open_with_offline_fallback, report, DEFAULT_HUB_MODEL,
-    SMALL_SCREEN_HUB_MODEL,
-};
-
-/// The suggested Hub models, smallest first on small screens (phones have less memory and
-/// slower downloads).
-fn hub_suggestions() -> [&'static str; 3] {
-    if super::state::small_screen() {
-        [
-            SMALL_SCREEN_HUB_MODEL,
-            "distilbert/distilbert-base-uncased",
-            DEFAULT_HUB_MODEL,
-        ]
-    } else {
-        [
-            DEFAULT_HUB_MODEL,
-            "distilbert/distilbert-base-uncased",
-            SMALL_SCREEN_HUB_MODEL,
-        ]
-    }
-}
+use crate::i18n::{self, tr, trf};
+use crate::loading::{self, hub_suggestions, use_loader, ModelSource, OFFLINE_MODELS};
+use crate::state::{small_screen, use_state, LoadStatus, Lock, Progress};
 
 fn files_of(list: Option<FileList>) -> Vec<File> {
     let Some(list) = list else { return Vec::new() };
     (0..list.length()).filter_map(|i| list.get(i)).collect()
 }
 
-fn load_local(files: Vec<File>, state: AppState) {
-    if files.is_empty() {
-        return;
-    }
-    loader::cancel_download();
-    let names = files
-        .iter()
-        .map(|f| f.name())
-        .collect::<Vec<_>>()
-        .join(", ");
-    begin_load(state, None, trf("picker.your_files", &[("names", &names)]));
-    state.load.set(LoadStatus::Building);
-    spawn_local(async move {
-        match loader::read_local_files(files).await {
-            Ok(files) => build_model(files, state),
-            Err(message) => {
-                state.load.set(LoadStatus::Failed(message.clone()));
-                state.error.set(Some(message));
-            }
-        }
-    });
-}
-
 /// The model chooser with its progress bar and card.
 #[component]
 pub fn ModelPicker() -> impl IntoView {
     let state = use_state();
-    let repo = RwSignal::new(hub_suggestions()[0].to_string());
+    let loader = use_loader();
+    let suggestions = hub_suggestions(small_screen());
+    let repo = RwSignal::new(suggestions[0].to_string());
     let revision = RwSignal::new("main".to_string());
     let hosted = RwSignal::new(Vec::<String>::new());
     let folder = RwSignal::new(OFFLINE_MODELS[0].to_string());
     let dragging = RwSignal::new(false);
     // `try_set` after an await: the picker may be gone by the time the answer comes.
     spawn_local(async move {
-        let names = loader::hosted_models().await;
+        let names = loading::hosted_models().await;
         if let Some(first) = names.first() {
-            let best = loader::best_offline_model(&names);
+            let best = loading::best_offline_model(&names);
             folder.try_set(if names.iter().any(|n| n == best) {
                 best.to_string()
             } else {
@@ -86,29 +43,29 @@ pub fn ModelPicker() -> impl IntoView {
             repo: repo.get_untracked().trim().to_string(),
             revision: revision.get_untracked().trim().to_string(),
         };
-        state.notice.set(None);
-        spawn_local(async move { report(open_with_offline_fallback(source, state).await, state) });
+        state.view.notices.set(Vec::new());
+        loader.spawn(loader.open_with_offline_fallback(source));
     };
     let load_folder = move |_| {
         let source = ModelSource::Folder(folder.get_untracked());
-        state.notice.set(None);
-        spawn_local(async move { report(super::open_source(source, state).await, state) });
+        state.view.notices.set(Vec::new());
+        loader.spawn(loader.open(source));
     };
     let on_files = move |ev: leptos::ev::Event| {
         let input: web_sys::HtmlInputElement = event_target(&ev);
-        load_local(files_of(input.files()), state);
+        loader.open_files(files_of(input.files()));
     };
     let on_drop = move |ev: leptos::ev::DragEvent| {
         ev.prevent_default();
         dragging.set(false);
-        load_local(files_of(ev.data_transfer().and_then(|d| d.files())), state);
+        loader.open_files(files_of(ev.data_transfer().and_then(|d| d.files())));
     };
 
     view! {
         <section class="model-picker" aria-label=tr("picker.label")>
             <ModelCard/>
             <LoadProgress/>
-            <Show when=move || !state.locked(Lock::Model)>
+            <Show when=move || !state.view.locked(Lock::Model)>
             <details class="sources">
                 <summary>{tr("picker.choose")}</summary>
                 <div class="source-row">
@@ -117,7 +74,7 @@ pub fn ModelPicker() -> impl IntoView {
                             on:input=move |ev| repo.set(event_target_value(&ev))/>
                     </label>
                     <datalist id="hub-suggestions">
-                        {hub_suggestions().iter().map(|name| view! { <option value=*name/> }).collect_view()}
+                        {suggestions.iter().map(|name| view! { <option value=*name/> }).collect_view()}
                     </datalist>
                     <label>{format!("{} ", tr("picker.revision"))}
                         <input type="text" size="8" prop:value=move || revision.get() on:input=move |ev| revision.set(event_target_value(&ev))/>
@@ -154,18 +111,18 @@ fn ModelCard() -> impl IntoView {
     let state = use_state();
     view! {
         <div class="model-card" data-testid="model-card">
-            {move || match state.model.get() {
+            {move || match state.model.card.get() {
                 Some(card) => view! {
                     <strong data-testid="model-ready">{card.architecture.clone()}</strong>
                     {format!(" · {}", trf("picker.shape", &[("layers", &card.n_layer), ("heads", &card.n_head), ("d_model", &card.d_model)]))}
                     {(card.n_kv_head > 0 && card.n_kv_head < card.n_head).then(|| format!(" · {}", trf("picker.kv_heads", &[("kv", &card.n_kv_head), ("group", &(card.n_head / card.n_kv_head))])))}
                     {card.rope_theta.map(|theta| format!(" · {}", trf("picker.rope", &[("theta", &theta)])))}
                     {format!(" · {}", trf("picker.parameters", &[("count", &describe_count(card.parameters))]))}
-                    {move || state.model_bytes.get().map(|bytes| format!(" · {}", trf("picker.weights_mb", &[("mb", &format!("{:.1}", bytes as f64 / 1e6))])))}
+                    {move || state.model.bytes.get().map(|bytes| format!(" · {}", trf("picker.weights_mb", &[("mb", &format!("{:.1}", bytes as f64 / 1e6))])))}
                     {format!(" · {}", if card.causal { tr("picker.decoder") } else { tr("picker.encoder") })}
-                    <div class="source">{move || trf("picker.from", &[("source", &state.model_source.get())])}
-                        <span data-testid="worker-memory" data-bytes=move || state.worker_memory.get().unwrap_or(0).to_string()>
-                            {move || state.worker_memory.get().map(|bytes| format!(" · {}", trf("picker.worker_mb", &[("mb", &format!("{:.0}", bytes as f64 / 1e6))])))}
+                    <div class="source">{move || trf("picker.from", &[("source", &loading::origin_label(&state.model))])}
+                        <span data-testid="worker-memory" data-bytes=move || state.model.worker_memory.get().unwrap_or(0).to_string()>
+                            {move || state.model.worker_memory.get().map(|bytes| format!(" · {}", trf("picker.worker_mb", &[("mb", &format!("{:.0}", bytes as f64 / 1e6))])))}
                         </span>
                     </div>
                     {card.warnings.iter().map(|warning| view! {
@@ -191,6 +148,11 @@ fn describe_count(count: usize) -> String {
 }
 
 fn describe_progress(progress: &Progress) -> String {
+    let file = if progress.from_cache {
+        trf("loader.from_cache", &[("file", &progress.file)])
+    } else {
+        progress.file.clone()
+    };
     let mb = progress.loaded / 1e6;
     let speed = if progress.elapsed > 0.0 {
         mb / progress.elapsed
@@ -207,7 +169,7 @@ fn describe_progress(progress: &Progress) -> String {
             trf(
                 "picker.progress",
                 &[
-                    ("file", &progress.file),
+                    ("file", &file),
                     ("mb", &format!("{mb:.1}")),
                     ("total", &format!("{:.1}", total / 1e6)),
                     (
@@ -222,12 +184,12 @@ fn describe_progress(progress: &Progress) -> String {
         _ if progress.loaded > 0.0 => trf(
             "picker.progress_unknown",
             &[
-                ("file", &progress.file),
+                ("file", &file),
                 ("mb", &format!("{mb:.1}")),
                 ("speed", &format!("{speed:.1}")),
             ],
         ),
-        _ => progress.file.clone(),
+        _ => file,
     }
 }
 
@@ -235,28 +197,31 @@ fn describe_progress(progress: &Progress) -> String {
 #[component]
 fn LoadProgress() -> impl IntoView {
     let state = use_state();
+    let loader = use_loader();
+    let retry = move |source: ModelSource| {
+        state.view.error.set(None);
+        loader.spawn(loader.open_with_offline_fallback(source));
+    };
     view! {
-        {move || match state.load.get() {
+        {move || match state.model.load.get() {
             LoadStatus::Downloading(progress) => {
                 let percent = progress.total.filter(|t| *t > 0.0).map(|t| 100.0 * progress.loaded / t);
                 view! {
                     <div class="progress" data-testid="progress">
                         <progress max="100" value=percent.map(|p| p.to_string()) aria-label=tr("picker.download_progress")></progress>
                         <span>{describe_progress(&progress)}</span>
-                        <button on:click=move |_| loader::cancel_download() data-testid="cancel-download">{tr("picker.cancel")}</button>
+                        <button on:click=move |_| loading::cancel_download() data-testid="cancel-download">{tr("picker.cancel")}</button>
                     </div>
                 }.into_any()
             }
             LoadStatus::Building => view! { <div class="progress" data-testid="progress"><progress aria-label=tr("picker.building")></progress>{format!(" {}", tr("picker.building"))}</div> }.into_any(),
-            LoadStatus::Failed(message) => view! {
+            LoadStatus::Failed(problem) => view! {
                 <div class="load-failed" data-testid="load-failed">
-                    {trf("picker.failed", &[("message", &message)])}
-                    {move || state.source.get().map(|source| view! {
-                        " " <button data-testid="retry-load" on:click=move |_| {
-                            let source = source.clone();
-                            state.error.set(None);
-                            spawn_local(async move { report(open_with_offline_fallback(source, state).await, state) });
-                        }>{tr("picker.retry")}</button>
+                    {move || trf("picker.failed", &[("message", &problem.describe())])}
+                    {move || state.model.source.get().map(|source| view! {
+                        " " <button data-testid="retry-load" on:click=move |_| retry(source.clone())>
+                            {tr("picker.retry")}
+                        </button>
                     })}
                 </div>
             }.into_any(),
@@ -272,7 +237,7 @@ fn CacheControl() -> impl IntoView {
     // `try_set` after an await: the list may have closed (a new model) while the cache answered.
     let refresh = move || {
         spawn_local(async move {
-            cached.try_set(loader::cached_urls().await);
+            cached.try_set(loading::cached_urls().await);
         })
     };
     refresh();
@@ -280,7 +245,7 @@ fn CacheControl() -> impl IntoView {
         <div class="source-row cache">
             <span data-testid="cache-count">{move || trf("picker.cached", &[("count", &cached.with(|c| c.len()))])}</span>
             <button on:click=move |_| refresh()>{tr("picker.refresh")}</button>
-            <button data-testid="clear-cache" on:click=move |_| spawn_local(async move { loader::clear_cache().await; cached.try_set(loader::cached_urls().await); })>{tr("picker.clear_cache")}</button>
+            <button data-testid="clear-cache" on:click=move |_| spawn_local(async move { loading::clear_cache().await; cached.try_set(loading::cached_urls().await); })>{tr("picker.clear_cache")}</button>
             <ul class="cached">{move || cached.get().into_iter().map(|url| view! { <li>{url}</li> }).collect_view()}</ul>
         </div>
     }

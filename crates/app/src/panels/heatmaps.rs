@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use crate::canvas::{canvas_point, chart_width, draw_on};
 use crate::export::{ExportButtons, Exports};
 use crate::i18n::{tr, trf};
-use crate::state::{use_state, AppState, Lock};
+use crate::state::{use_state, AppState, Lock, Problem};
 use ae_charts::{
     attention_grid, css_colour, draw_head_lines, draw_heatmap, draw_thumbnail, grid_table,
     head_colour, svg_document, AttentionGrid, Cell, DataRow, DataTable, GridOptions, HeadLines,
@@ -19,10 +19,9 @@ use ae_messages::PageTrace;
 
 /// The current trace with the special-token flags of its tokens.
 fn traced(state: &AppState) -> Option<(Arc<PageTrace>, Vec<bool>)> {
-    let trace = state.trace.get()?;
-    let special = state.tokens.with(|tokens| {
+    let trace = state.text.page_trace()?;
+    let special = state.text.with_tokens(|tokens| {
         tokens
-            .as_ref()
             .filter(|t| t.special.len() == trace.tokens.len())
             .map_or_else(|| vec![false; trace.tokens.len()], |t| t.special.clone())
     });
@@ -36,7 +35,7 @@ pub fn Heatmaps() -> impl IntoView {
     view! {
         <h2>{tr("heatmaps.title")}</h2>
         <p class="explain">{tr("heatmaps.explain")}</p>
-        <Show when=move || state.trace.with(|t| t.is_some())
+        <Show when=move || state.text.is_traced()
             fallback=|| view! { <p class="muted">{tr("heatmaps.empty")}</p> }>
             <HeatmapOptions/>
             <super::KeyValueGroup/>
@@ -53,8 +52,8 @@ pub fn Heatmaps() -> impl IntoView {
 #[component]
 fn HeatmapOptions() -> impl IntoView {
     let state = use_state();
-    let options = state.heatmap_options;
-    let causal = move || state.trace.with(|t| t.as_ref().is_some_and(|t| t.causal));
+    let options = state.settings.heatmap;
+    let causal = move || state.text.page_trace().is_some_and(|t| t.causal);
     let percent = move || (options.get().top_share * 100.0).round() as u32;
     view! {
         <fieldset class="chart-options" data-testid="heatmap-options">
@@ -112,11 +111,11 @@ fn HeadHeatmap() -> impl IntoView {
         let Some((trace, special)) = traced(&state) else {
             return;
         };
-        let options = state.heatmap_options.get();
-        let (layer, head) = (state.layer.get(), state.head.get());
-        let highlight = state.highlighted_token();
-        let theme = state.chart_theme();
-        let width = chart_width(state.viewport_width.get(), 540);
+        let options = state.settings.heatmap.get();
+        let (layer, head) = (state.selection.layer.get(), state.selection.head.get());
+        let highlight = state.selection.highlighted_token();
+        let theme = state.view.chart_theme();
+        let width = chart_width(state.view.viewport_width.get(), 540);
         let result = attention_grid(&trace, &special, layer, head, options)
             .map_err(|e| e.to_string())
             .and_then(|grid| {
@@ -159,37 +158,44 @@ fn HeadHeatmap() -> impl IntoView {
     let on_click = move |_| {
         if let Some(cell) = hovered.get_untracked() {
             let position = drawn.with_untracked(|d| d.as_ref().map(|(_, g)| g.positions[cell.row]));
-            state.pinned.set(position);
+            state.selection.pinned.set(position);
         }
     };
     let title = move || {
-        let options = state.heatmap_options.get();
-        let layer = state.layer.get() + 1;
+        let options = state.settings.heatmap.get();
+        let layer = state.selection.layer.get() + 1;
         if options.average_heads {
             trf("heatmaps.title_average", &[("layer", &layer)])
         } else {
             trf(
                 "heatmaps.title_head",
-                &[("layer", &layer), ("head", &(state.head.get() + 1))],
+                &[
+                    ("layer", &layer),
+                    ("head", &(state.selection.head.get() + 1)),
+                ],
             )
         }
     };
     let file_name = move || {
-        let layer = state.layer.get() + 1;
-        if state.heatmap_options.get().average_heads {
+        let layer = state.selection.layer.get() + 1;
+        if state.settings.heatmap.get().average_heads {
             format!("attention-layer{layer}-average")
         } else {
-            format!("attention-layer{layer}-head{}", state.head.get() + 1)
+            format!(
+                "attention-layer{layer}-head{}",
+                state.selection.head.get() + 1
+            )
         }
     };
     let exports = Exports {
         canvas: canvas_ref,
         svg: Callback::new(move |(width, height)| {
             let highlight = state
+                .selection
                 .hovered
                 .get_untracked()
-                .or(state.pinned.get_untracked());
-            let theme = state.chart_theme();
+                .or(state.selection.pinned.get_untracked());
+            let theme = state.view.chart_theme();
             let (weight, masked) = (tr("chart.weight"), tr("chart.masked"));
             drawn.with_untracked(|d| {
                 d.as_ref().map(|(_, grid)| {
@@ -225,10 +231,10 @@ fn HeadHeatmap() -> impl IntoView {
             <div class="canvas-wrap">
                 <canvas node_ref=canvas_ref data-testid="heatmap" role="img"
                     aria-label=move || trf("heatmaps.canvas_label", &[("title", &title())])
-                    data-layer=move || state.layer.get().to_string()
-                    data-head=move || state.head.get().to_string()
-                    data-average=move || state.heatmap_options.get().average_heads.to_string()
-                    data-highlight=move || state.highlighted_token().map(|t| t.to_string()).unwrap_or_default()
+                    data-layer=move || state.selection.layer.get().to_string()
+                    data-head=move || state.selection.head.get().to_string()
+                    data-average=move || state.settings.heatmap.get().average_heads.to_string()
+                    data-highlight=move || state.selection.highlighted_token().map(|t| t.to_string()).unwrap_or_default()
                     data-plot=attribute(|a, _| format!("{} {} {} {}", a.left, a.top, a.right, a.bottom))
                     data-positions=attribute(|_, g| g.positions.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","))
                     on:pointermove=move |ev| on_pointer(ev.into())
@@ -266,7 +272,7 @@ fn tooltip(grid: &AttentionGrid, cell: HoveredCell, state: AppState) -> impl Int
                         "percent",
                         &format!(
                             "{:.0}",
-                            state.heatmap_options.get_untracked().top_share * 100.0
+                            state.settings.heatmap.get_untracked().top_share * 100.0
                         )
                     )]
                 )
@@ -324,14 +330,14 @@ fn value_table(grid: &AttentionGrid) -> impl IntoView {
 fn Overview() -> impl IntoView {
     let state = use_state();
     let shape = move || {
-        state.trace.with(|t| {
-            t.as_ref()
-                .map_or((0, 0), |t| (t.attentions.shape[0], t.attentions.shape[1]))
-        })
+        state
+            .text
+            .page_trace()
+            .map_or((0, 0), |t| (t.attentions.shape[0], t.attentions.shape[1]))
     };
     let size = move || {
         let heads = shape().1.max(1) as u32;
-        ((chart_width(state.viewport_width.get(), 1200) - 80) / heads)
+        ((chart_width(state.view.viewport_width.get(), 1200) - 80) / heads)
             .saturating_sub(6)
             .clamp(16, 64)
     };
@@ -360,7 +366,8 @@ fn Overview() -> impl IntoView {
 fn Thumbnail(layer: usize, head: usize, size: u32) -> impl IntoView {
     let state = use_state();
     let canvas_ref = NodeRef::<Canvas>::new();
-    let selected = move || state.layer.get() == layer && state.head.get() == head;
+    let selected =
+        move || state.selection.layer.get() == layer && state.selection.head.get() == head;
     Effect::new(move |_| {
         let Some(canvas) = canvas_ref.get() else {
             return;
@@ -370,10 +377,10 @@ fn Thumbnail(layer: usize, head: usize, size: u32) -> impl IntoView {
         };
         let options = GridOptions {
             average_heads: false,
-            ..state.heatmap_options.get()
+            ..state.settings.heatmap.get()
         };
         let selected = selected();
-        let theme = state.chart_theme();
+        let theme = state.view.chart_theme();
         let drawn = attention_grid(&trace, &special, layer, head, options)
             .map_err(|e| e.to_string())
             .and_then(|grid| {
@@ -383,7 +390,7 @@ fn Thumbnail(layer: usize, head: usize, size: u32) -> impl IntoView {
                 .map_err(|e| e.to_string())
             });
         if let Err(message) = drawn {
-            state.error.set(Some(message));
+            state.view.report(Problem::Chart(message));
         }
     });
     view! {
@@ -391,8 +398,8 @@ fn Thumbnail(layer: usize, head: usize, size: u32) -> impl IntoView {
             aria-label=trf("heatmaps.title_head", &[("layer", &(layer + 1)), ("head", &(head + 1))])
             aria-pressed=move || selected().to_string()
             title=trf("heatmaps.title_head", &[("layer", &(layer + 1)), ("head", &(head + 1))])
-            prop:disabled=move || state.locked(Lock::Layer) || state.locked(Lock::Head)
-            on:click=move |_| { state.layer.set(layer); state.head.set(head); state.heatmap_options.update(|o| o.average_heads = false) }>
+            prop:disabled=move || state.view.locked(Lock::Layer) || state.view.locked(Lock::Head)
+            on:click=move |_| { state.selection.layer.set(layer); state.selection.head.set(head); state.settings.heatmap.update(|o| o.average_heads = false) }>
             <canvas node_ref=canvas_ref width=size height=size></canvas>
         </button>
     }
@@ -403,11 +410,7 @@ fn Thumbnail(layer: usize, head: usize, size: u32) -> impl IntoView {
 fn LineView() -> impl IntoView {
     let state = use_state();
     let canvas_ref = NodeRef::<Canvas>::new();
-    let n_heads = Memo::new(move |_| {
-        state
-            .trace
-            .with(|t| t.as_ref().map_or(0, |t| t.attentions.shape[1]))
-    });
+    let n_heads = Memo::new(move |_| state.text.page_trace().map_or(0, |t| t.attentions.shape[1]));
     let shown = RwSignal::new(Vec::<bool>::new());
     Effect::new(move |_| shown.set(vec![true; n_heads.get()]));
     let lines_drawn = RwSignal::new(0usize);
@@ -423,13 +426,17 @@ fn LineView() -> impl IntoView {
         };
         let options = GridOptions {
             average_heads: false,
-            ..state.heatmap_options.get()
+            ..state.settings.heatmap.get()
         };
-        let layer = state.layer.get();
-        let focus = state.hovered.get().or(state.pinned.get());
+        let layer = state.selection.layer.get();
+        let focus = state
+            .selection
+            .hovered
+            .get()
+            .or(state.selection.pinned.get());
         let shown = shown.get();
-        let theme = state.chart_theme();
-        let width = chart_width(state.viewport_width.get(), 400);
+        let theme = state.view.chart_theme();
+        let width = chart_width(state.view.viewport_width.get(), 400);
         let result = (|| {
             let mut heads = Vec::new();
             let mut reference = None;
@@ -474,7 +481,7 @@ fn LineView() -> impl IntoView {
     let exports = Exports {
         canvas: canvas_ref,
         svg: Callback::new(move |(width, height)| {
-            let theme = state.chart_theme();
+            let theme = state.view.chart_theme();
             line_data.with_untracked(|d| {
                 d.as_ref().map(|data| {
                     svg_document(width, height, |root| {
@@ -486,7 +493,7 @@ fn LineView() -> impl IntoView {
         table: Callback::new(move |()| {
             let title = trf(
                 "heatmaps.lines_title",
-                &[("layer", &(state.layer.get_untracked() + 1))],
+                &[("layer", &(state.selection.layer.get_untracked() + 1))],
             );
             line_data.with_untracked(|d| d.as_ref().map(|data| data.table(title)))
         }),
@@ -502,15 +509,15 @@ fn LineView() -> impl IntoView {
         let row = (y / canvas.height().max(1) as f64 * positions.len() as f64).floor();
         if row >= 0.0 {
             if let Some(&position) = positions.get(row as usize) {
-                if state.hovered.get_untracked() != Some(position) {
-                    state.hovered.set(Some(position));
+                if state.selection.hovered.get_untracked() != Some(position) {
+                    state.selection.hovered.set(Some(position));
                 }
             }
         }
     };
     view! {
         <figure class="line-view">
-            <figcaption>{move || trf("heatmaps.lines_title", &[("layer", &(state.layer.get() + 1))])}</figcaption>
+            <figcaption>{move || trf("heatmaps.lines_title", &[("layer", &(state.selection.layer.get() + 1))])}</figcaption>
             <div class="head-toggles" role="group" aria-label=tr("heatmaps.lines_heads")>
                 {move || (0..n_heads.get()).map(|head| view! {
                     <label class="head-toggle" style:--head-colour=css_colour(head_colour(head))>
@@ -522,18 +529,18 @@ fn LineView() -> impl IntoView {
                 }).collect_view()}
                 <button on:click=move |_| shown.update(|s| s.iter_mut().for_each(|x| *x = true))>{tr("heatmaps.all_heads")}</button>
                 <button data-testid="line-only-selected" on:click=move |_| {
-                    let selected = state.head.get_untracked();
+                    let selected = state.selection.head.get_untracked();
                     shown.update(|s| s.iter_mut().enumerate().for_each(|(h, x)| *x = h == selected))
                 }>{tr("heatmaps.only_selected")}</button>
             </div>
             <canvas node_ref=canvas_ref data-testid="line-view" role="img"
                 aria-label=tr("heatmaps.lines_label")
                 data-lines=move || lines_drawn.get().to_string()
-                data-focus=move || state.hovered.get().or(state.pinned.get()).map(|t| t.to_string()).unwrap_or_default()
+                data-focus=move || state.selection.hovered.get().or(state.selection.pinned.get()).map(|t| t.to_string()).unwrap_or_default()
                 on:pointermove=move |ev| on_pointer(ev.into())
                 on:pointerdown=move |ev| on_pointer(ev.into())
-                on:pointerleave=move |_| state.hovered.set(None)></canvas>
-            <ExportButtons exports=exports name=Signal::derive(move || format!("lines-layer{}", state.layer.get() + 1)) testid="lines-export"/>
+                on:pointerleave=move |_| state.selection.hovered.set(None)></canvas>
+            <ExportButtons exports=exports name=Signal::derive(move || format!("lines-layer{}", state.selection.layer.get() + 1)) testid="lines-export"/>
             {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
         </figure>
     }

@@ -1,4 +1,5 @@
 //! The panel area: tab navigation and one file per panel.
+mod analyses;
 mod heatmaps;
 mod positions;
 mod predictions;
@@ -18,14 +19,14 @@ use super::state::{use_state, Panel};
 pub(crate) fn KeyValueGroup() -> impl IntoView {
     let state = use_state();
     move || {
-        let trace = state.trace.get()?;
+        let trace = state.text.page_trace()?;
         let (_, heads) = trace.layers_and_heads();
         let kv_heads = trace.n_kv_head;
         if kv_heads == 0 || kv_heads >= heads || !heads.is_multiple_of(kv_heads) {
             return None;
         }
         let group = heads / kv_heads;
-        let head = state.head.get().min(heads - 1);
+        let head = state.selection.head.get().min(heads - 1);
         let kv_head = head / group;
         let text = trf(
             "panels.kv_group",
@@ -51,18 +52,18 @@ pub fn PanelArea() -> impl IntoView {
     view! {
         <nav class="panel-tabs" aria-label=tr("panels.label")>
             <div class="tab-list" role="tablist" aria-label=tr("panels.label")>
-            {state.offered_panels().into_iter().map(|panel| view! {
+            {state.view.offered_panels().into_iter().map(|panel| view! {
                 <button role="tab" data-testid=format!("tab-{}", panel.id())
-                    aria-selected=move || (state.panel.get() == panel).to_string()
-                    class:active=move || state.panel.get() == panel
-                    on:click=move |_| state.panel.set(panel)>{panel.label()}</button>
+                    aria-selected=move || (state.view.panel.get() == panel).to_string()
+                    class:active=move || state.view.panel.get() == panel
+                    on:click=move |_| state.view.panel.set(panel)>{panel.label()}</button>
             }).collect_view()}
             </div>
             <CopyLink/>
             <EmbedDialog/>
         </nav>
-        <section class="panel" role="tabpanel" data-testid=move || format!("panel-{}", state.panel.get().id())>
-            {move || match state.panel.get() {
+        <section class="panel" role="tabpanel" data-testid=move || format!("panel-{}", state.view.panel.get().id())>
+            {move || match state.view.panel.get() {
                 Panel::StepThrough => step_through::StepThrough().into_any(),
                 Panel::Heatmaps => heatmaps::Heatmaps().into_any(),
                 Panel::Positions => positions::Positions().into_any(),

@@ -7,41 +7,46 @@ use leptos::prelude::*;
 
 use super::step_through::vector;
 use crate::canvas::{canvas_point, chart_width, draw_on};
-use crate::client;
+use std::sync::Arc;
+
+use crate::client::owned_request;
 use crate::export::{ExportButtons, Exports};
 use crate::i18n::{tr, trf};
-use crate::state::use_state;
+use crate::state::{use_state, Problem};
 use ae_charts::{
     draw_matrix, draw_series_lines, matrix_table, series_table, svg_document, Matrix, PlotArea,
 };
-use ae_messages::Array;
+use ae_messages::{Array, PositionalEncodings, Request, Response};
 
 /// The panel.
 #[component]
 pub fn Positions() -> impl IntoView {
     let state = use_state();
-    let model_width = move || state.model.with(|m| m.as_ref().map_or(64, |c| c.d_model));
-    let d_model = RwSignal::new(model_width().clamp(4, 1024));
+    let model_width = untrack(|| state.model.read(64, |c| c.d_model));
+    let d_model = RwSignal::new(model_width.clamp(4, 1024));
     let positions = RwSignal::new(64usize);
     let dimensions = RwSignal::new("4, 5, 6, 7".to_string());
-    Effect::new(move |_| {
-        if state.model.with(|m| m.is_some()) {
-            client::positional_encodings(positions.get(), d_model.get());
-        }
-    });
-    let encodings = state.encodings;
-    let sinusoidal = Signal::derive(move || encodings.get().map(|e| e.sinusoidal.clone()));
-    let learned = Signal::derive(move || encodings.get().and_then(|e| e.learned.clone()));
-    let sinusoidal_similarity =
-        Signal::derive(move || encodings.get().map(|e| e.sinusoidal_similarity.clone()));
-    let learned_similarity =
-        Signal::derive(move || encodings.get().and_then(|e| e.learned_similarity.clone()));
-    let rotary = move || state.model.with(|m| m.as_ref().and_then(|c| c.rope_theta));
+    let encodings = owned_request(
+        move || Some((state.model.loaded()?, positions.get(), d_model.get())),
+        |&(_, positions, d_model)| Request::PositionalEncodings { positions, d_model },
+        |answer| match answer.response {
+            Response::PositionalEncodings { encodings } => Some(Arc::new(encodings)),
+            _ => None,
+        },
+    );
+    let part = move |pick: fn(&PositionalEncodings) -> Option<Array>| {
+        Signal::derive(move || encodings.with_latest(|e| e.and_then(|e| pick(e))))
+    };
+    let sinusoidal = part(|e| Some(e.sinusoidal.clone()));
+    let learned = part(|e| e.learned.clone());
+    let sinusoidal_similarity = part(|e| Some(e.sinusoidal_similarity.clone()));
+    let learned_similarity = part(|e| e.learned_similarity.clone());
+    let rotary = move || state.model.read(None, |c| c.rope_theta);
     let lines = Signal::derive(move || {
         let chosen = dimensions.get();
         encodings
-            .with(|e| {
-                e.as_ref().map(|e| {
+            .with_latest(|e| {
+                e.map(|e| {
                     let Some([rows, width]) = e.sinusoidal.dims() else {
                         return Vec::new();
                     };
@@ -67,8 +72,8 @@ pub fn Positions() -> impl IntoView {
     let table_name = move || {
         state
             .model
-            .with(|m| match m.as_ref().map(|c| c.architecture.as_str()) {
-                Some("GPT-2") => "wpe",
+            .read("position_embeddings", |c| match c.architecture.as_str() {
+                "GPT-2" => "wpe",
                 _ => "position_embeddings",
             })
     };
@@ -162,8 +167,8 @@ fn MatrixCanvas(
             return;
         };
         let Some(array) = values.get() else { return };
-        let theme = state.chart_theme();
-        let width = chart_width(state.viewport_width.get(), 500);
+        let theme = state.view.chart_theme();
+        let width = chart_width(state.view.viewport_width.get(), 500);
         let height = (width * 4 / 5).max(200);
         let drawn = as_matrix(&array, &names.get_value(), limit_of(&array), |matrix| {
             draw_on(&canvas, width, height, |root| {
@@ -173,7 +178,7 @@ fn MatrixCanvas(
         });
         match drawn.unwrap_or_else(|| Err(ae_charts::ChartError(tr("positions.not_matrix")))) {
             Ok(drawn) => area.set(Some(drawn)),
-            Err(e) => state.error.set(Some(e.to_string())),
+            Err(e) => state.view.report(Problem::Chart(e.to_string())),
         }
     });
     let on_pointer = move |ev: web_sys::MouseEvent| {
@@ -194,7 +199,7 @@ fn MatrixCanvas(
     let exports = Exports {
         canvas: canvas_ref,
         svg: Callback::new(move |(width, height)| {
-            let theme = state.chart_theme();
+            let theme = state.view.chart_theme();
             values.with_untracked(|v| {
                 let array = v.as_ref()?;
                 as_matrix(array, &names.get_value(), limit_of(array), |matrix| {
@@ -284,18 +289,18 @@ fn LinesCanvas(
             return;
         };
         let series = series.get();
-        let theme = state.chart_theme();
-        let width = chart_width(state.viewport_width.get(), 460);
+        let theme = state.view.chart_theme();
+        let width = chart_width(state.view.viewport_width.get(), 460);
         if let Err(e) = draw_on(&canvas, width, 260, |root| {
             draw_series_lines(root, &series, &x_name.get_value(), theme)
         }) {
-            state.error.set(Some(e.to_string()));
+            state.view.report(Problem::Chart(e.to_string()));
         }
     });
     let exports = Exports {
         canvas: canvas_ref,
         svg: Callback::new(move |(width, height)| {
-            let theme = state.chart_theme();
+            let theme = state.view.chart_theme();
             let series = series.get_untracked();
             Some(svg_document(width, height, |root| {
                 draw_series_lines(root, &series, &x_name.get_value(), theme)
@@ -327,10 +332,10 @@ fn RotarySection(positions: RwSignal<usize>) -> impl IntoView {
     let state = use_state();
     // The trace's query of the query token and key of the first token, this layer and head.
     let chosen = Memo::new(move |_| {
-        let trace = state.trace.get()?;
+        let trace = state.text.page_trace()?;
         let detail = state.selected_layer_trace()?;
         let query = state.query_token()?;
-        let head = state.head.get();
+        let head = state.selection.head.get();
         let vector = |array: &Array, token: usize| array.row(&[head, token]).map(<[f32]>::to_vec);
         Some((
             vector(&detail.internals.q, query)?,
@@ -340,44 +345,54 @@ fn RotarySection(positions: RwSignal<usize>) -> impl IntoView {
             trace.tokens.first()?.clone(),
         ))
     });
-    Effect::new(move |_| {
-        if let Some((query, query_position, key, _, _)) = chosen.get() {
-            client::rotary(positions.get().min(128), query, query_position, key, 0);
-        }
-    });
-    let view_of = state.rotary;
+    let view_of = owned_request(
+        move || {
+            let (query, query_position, key, _, _) = chosen.get()?;
+            Some((positions.get().min(128), query, query_position, key))
+        },
+        |(positions, query, query_position, key)| Request::Rotary {
+            positions: *positions,
+            query: query.clone(),
+            query_position: *query_position,
+            key: key.clone(),
+            key_position: 0,
+        },
+        |answer| match answer.response {
+            Response::Rotary { view } => Some(Arc::new(view)),
+            _ => None,
+        },
+    );
     let frequencies = Signal::derive(move || {
-        view_of.with(|v| {
-            v.as_ref()
-                .map(|v| vec![(tr("positions.rope_theta_i"), v.inverse_frequencies.clone())])
+        view_of.with_latest(|v| {
+            v.map(|v| vec![(tr("positions.rope_theta_i"), v.inverse_frequencies.clone())])
                 .unwrap_or_default()
         })
     });
     let rotation = Signal::derive(move || {
-        view_of.with(|v| {
-            v.as_ref()
-                .map(|v| {
-                    let column = |c: usize| {
-                        v.pair_rotation
-                            .data
-                            .iter()
-                            .skip(c)
-                            .step_by(4)
-                            .copied()
-                            .collect::<Vec<f32>>()
-                    };
-                    let slowest = v.inverse_frequencies.len().saturating_sub(1);
-                    vec![
-                        (trf("positions.rope_pair_x", &[("i", &0)]), column(0)),
-                        (trf("positions.rope_pair_y", &[("i", &0)]), column(1)),
-                        (trf("positions.rope_pair_x", &[("i", &slowest)]), column(2)),
-                        (trf("positions.rope_pair_y", &[("i", &slowest)]), column(3)),
-                    ]
-                })
-                .unwrap_or_default()
+        view_of.with_latest(|v| {
+            v.map(|v| {
+                let column = |c: usize| {
+                    v.pair_rotation
+                        .data
+                        .iter()
+                        .skip(c)
+                        .step_by(4)
+                        .copied()
+                        .collect::<Vec<f32>>()
+                };
+                let slowest = v.inverse_frequencies.len().saturating_sub(1);
+                vec![
+                    (trf("positions.rope_pair_x", &[("i", &0)]), column(0)),
+                    (trf("positions.rope_pair_y", &[("i", &0)]), column(1)),
+                    (trf("positions.rope_pair_x", &[("i", &slowest)]), column(2)),
+                    (trf("positions.rope_pair_y", &[("i", &slowest)]), column(3)),
+                ]
+            })
+            .unwrap_or_default()
         })
     });
-    let relative = Signal::derive(move || view_of.get().map(|v| v.relative_scores.clone()));
+    let relative =
+        Signal::derive(move || view_of.with_latest(|v| v.map(|v| v.relative_scores.clone())));
     let explain = move || {
         chosen.get().map(|(_, position, _, query, key)| {
             trf(
@@ -386,8 +401,8 @@ fn RotarySection(positions: RwSignal<usize>) -> impl IntoView {
                     ("query", &query),
                     ("position", &position),
                     ("key", &key),
-                    ("layer", &(state.layer.get() + 1)),
-                    ("head", &(state.head.get() + 1)),
+                    ("layer", &(state.selection.layer.get() + 1)),
+                    ("head", &(state.selection.head.get() + 1)),
                 ],
             )
         })
@@ -414,12 +429,14 @@ fn TokenPlusPosition() -> impl IntoView {
     let state = use_state();
     view! {
         {move || {
-            let trace = state.trace.get()?;
+            let trace = state.text.page_trace()?;
             let query = state.query_token()?;
             let width = trace.token_embeddings.shape.get(1).copied()?;
             let row = |array: &Array| array.data.get(query * width..(query + 1) * width).map(<[f32]>::to_vec);
             let (token, position, sum) = (row(&trace.token_embeddings)?, row(trace.position_embeddings.as_ref()?)?, row(&trace.embedding_sum)?);
-            let segment = !trace.causal;
+            // What the model adds besides token and position, read from its own numbers: BERT
+            // adds a segment embedding, DistilBERT and GPT-2 add nothing.
+            let segment = sum.iter().zip(&token).zip(&position).any(|((s, t), p)| (s - t - p).abs() > 1e-5 * (1.0 + s.abs()));
             let first = |values: &[f32]| values.iter().take(4).map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(", ");
             Some(view! {
                 <section class="token-plus-position" data-testid="token-plus-position" data-token=query.to_string()>
@@ -429,7 +446,11 @@ fn TokenPlusPosition() -> impl IntoView {
                         <tr><th>{format!("+ {}", tr("positions.position_embedding"))}</th><td>{vector(&position, "position-embedding")}</td><td class="muted">{format!("[{}, …]", first(&position))}</td></tr>
                         <tr><th>{if segment { tr("positions.input_segment") } else { tr("positions.input") }}</th><td>{vector(&sum, "embedding-sum")}</td><td class="muted">{format!("[{}, …]", first(&sum))}</td></tr>
                     </tbody></table>
-                    <p class="muted">{if segment { tr("positions.segment_note") } else { tr("positions.gpt2_note") }}</p>
+                    <p class="muted">{tr(match (trace.causal, segment) {
+                        (true, _) => "positions.gpt2_note",
+                        (false, true) => "positions.segment_note",
+                        (false, false) => "positions.norm_note",
+                    })}</p>
                 </section>
             })
         }}

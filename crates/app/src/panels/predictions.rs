@@ -4,52 +4,51 @@
 use leptos::html::Canvas;
 use leptos::prelude::*;
 
-use super::saliency::{request_saliency, SalientTokens};
+use super::analyses::{self, predict_request, prediction_result, PredictionResult};
+use super::saliency::SalientTokens;
 use crate::canvas::{chart_width, draw_on};
 use crate::client;
 use crate::export::{ExportButtons, Exports};
 use crate::i18n::{tr, trf};
-use crate::state::{append_generated, use_state, AppState};
+use crate::state::{use_state, AppState, Problem};
 use ae_charts::{bars_table, draw_bars, svg_document, Bar, BAR_ROW};
 use ae_messages::{Candidate, PositionPredictions, Predictions as ModelPredictions};
 
-/// The panel; asks the worker for predictions and the logit lens whenever the trace or the
-/// sampling settings change.
+/// The panel; it owns its predictions and logit lens, asked again whenever the trace, the
+/// sampling settings or the pinned token change.
 #[component]
 pub fn Predictions() -> impl IntoView {
     let state = use_state();
-    Effect::new(move |_| {
-        let traced = state.has_logits();
-        let settings = state.sampling.get();
-        if traced {
-            let text = state.text.get_untracked();
-            client::predict(text, settings, None);
-        }
-    });
-    // The logit lens reads the pinned token's position (default: where the model predicts).
-    Effect::new(move |_| {
-        let traced = state.has_logits();
-        let pinned = state.pinned.get();
-        if traced {
-            client::logit_lens(state.text.get_untracked(), pinned);
-        }
-    });
-    let has_head = move || {
-        state
-            .model
-            .with(|m| m.as_ref().map(|c| c.has_prediction_head))
+    let predictions = analyses::predictions(state);
+    let has_head = move || state.model.read(None, |c| Some(c.has_prediction_head));
+    let waiting = move || {
+        // A failed request says so in the banner; the panel then stops saying "computing".
+        let failed = predictions.current().is_some_and(|r| r.is_err());
+        let key = if state.text.is_traced() && !failed {
+            "input.computing"
+        } else {
+            "predictions.empty"
+        };
+        view! { <p class="muted" data-testid="predictions-waiting">{tr(key)}</p> }
+    };
+    let shown = move || match predictions.value() {
+        None => waiting().into_any(),
+        Some(result) => match result.predictions.clone() {
+            ModelPredictions::NextToken(next) => {
+                view! { <NextToken next=next result=result/> }.into_any()
+            }
+            ModelPredictions::MaskFill(fills) => view! { <MaskFills fills=fills/> }.into_any(),
+        },
     };
     view! {
         <h2>{tr("panel.predictions")}</h2>
         {move || match has_head() {
             None => view! { <p class="muted">{tr("predictions.load_first")}</p> }.into_any(),
-            Some(false) => view! { <p class="notice" data-testid="no-head">{tr("predictions.no_head")}</p> }.into_any(),
+            Some(false) => view! {
+                <p class="notice" data-testid="no-head">{tr("predictions.no_head")}</p>
+            }.into_any(),
             Some(true) => view! {
-                {move || match state.predictions.get().map(|p| p.predictions) {
-                    None => view! { <p class="muted" data-testid="predictions-waiting">{move || if state.trace.with(|t| t.is_some()) { tr("input.computing") } else { tr("predictions.empty") }}</p> }.into_any(),
-                    Some(ModelPredictions::NextToken(next)) => view! { <NextToken next=next/> }.into_any(),
-                    Some(ModelPredictions::MaskFill(fills)) => view! { <MaskFills fills=fills/> }.into_any(),
-                }}
+                {shown}
                 <MaskControl/>
                 <LogitLensTable/>
             }.into_any(),
@@ -61,7 +60,7 @@ pub fn Predictions() -> impl IntoView {
 #[component]
 fn SamplingControls() -> impl IntoView {
     let state = use_state();
-    let sampling = state.sampling;
+    let sampling = state.settings.sampling;
     let number = |ev: &leptos::ev::Event| {
         event_target_value(ev)
             .parse::<f64>()
@@ -87,34 +86,24 @@ fn SamplingControls() -> impl IntoView {
                 {move || format!(" {:.2}", sampling.get().top_p)}</label>
             <label>{format!("{} ", tr("predictions.seed"))}
                 <input type="number" min="0" data-testid="seed" class="narrow"
-                    prop:value=move || state.seed.get().to_string()
-                    on:change=move |ev| if let Some(seed) = number(&ev) { state.seed.set(seed.max(0.0) as u64) }/></label>
+                    prop:value=move || state.settings.seed.get().to_string()
+                    on:change=move |ev| if let Some(seed) = number(&ev) { state.settings.seed.set(seed.max(0.0) as u64) }/></label>
         </fieldset>
     }
 }
 
 /// GPT-2's next-token candidates, the sample button and the generation timeline.
 #[component]
-fn NextToken(next: PositionPredictions) -> impl IntoView {
+fn NextToken(next: PositionPredictions, result: PredictionResult) -> impl IntoView {
     let state = use_state();
-    let survivors = Memo::new(move |_| {
+    let survivors = Signal::stored(result.survivors.unwrap_or(0));
+    let reused = move || result.reused_logits;
+    let after = untrack(|| {
         state
-            .predictions
-            .with(|p| p.as_ref().and_then(|p| p.survivors))
-            .unwrap_or(0)
-    });
-    let reused = move || {
-        state
-            .predictions
-            .with(|p| p.as_ref().is_some_and(|p| p.reused_logits))
-    };
-    let after = state
-        .tokens
-        .with_untracked(|t| {
-            t.as_ref()
-                .and_then(|t| t.tokens.get(next.position).cloned())
-        })
-        .unwrap_or_default();
+            .text
+            .with_tokens(|t| t.and_then(|t| t.tokens.get(next.position).cloned()))
+    })
+    .unwrap_or_default();
     let candidates = next.candidates.clone();
     let bars = Signal::derive(move || {
         let survivors = survivors.get();
@@ -128,13 +117,22 @@ fn NextToken(next: PositionPredictions) -> impl IntoView {
             })
             .collect::<Vec<_>>()
     });
+    // A draw is an action, not a view: its answer appends the token, which re-traces the text.
     let sample = move |_| {
-        let step = state.generated.with_untracked(|g| g.len()) as u64;
-        client::predict(
-            state.text.get_untracked(),
-            state.sampling.get_untracked(),
-            Some(state.seed.get_untracked() + step),
-        );
+        let step = state.text.generated.with_untracked(|g| g.len()) as u64;
+        let seed = state.settings.seed.get_untracked() + step;
+        let settings = state.settings.sampling.get_untracked();
+        let asked = client::request(predict_request(state, settings, Some(seed)));
+        leptos::task::spawn_local(async move {
+            let sampled = asked
+                .await
+                .ok()
+                .and_then(|answer| prediction_result(answer.response))
+                .and_then(|result| result.sampled);
+            if let Some(token) = sampled {
+                state.text.append_generated(token);
+            }
+        });
     };
     let list = next.candidates.iter().enumerate().map(move |(rank, candidate)| {
         let candidate = candidate.clone();
@@ -145,7 +143,7 @@ fn NextToken(next: PositionPredictions) -> impl IntoView {
                     data-probability=candidate.probability.to_string()
                     data-survives=move || (rank < survivors.get()).to_string()
                     title=tr("predictions.append_title")
-                    on:click=move |_| append_generated(state, candidate.clone())>
+                    on:click=move |_| state.text.append_generated(candidate.clone())>
                     <span class="token-text">{shown.token.clone()}</span>
                     <span class="num">{format!("{:.4}", shown.probability)}</span>
                 </button>
@@ -158,7 +156,7 @@ fn NextToken(next: PositionPredictions) -> impl IntoView {
                 {move || if reused() { format!(" {}", tr("predictions.reused")) } else { String::new() }}</span></p>
         <SamplingControls/>
         <p class="muted" data-testid="survivors" data-count=move || survivors.get().to_string()>{move || {
-            let s = state.sampling.get();
+            let s = state.settings.sampling.get();
             trf("predictions.survivors", &[("count", &survivors.get()), ("k", &s.top_k), ("p", &format!("{:.2}", s.top_p))])
         }}</p>
         <div class="chart-row">
@@ -183,17 +181,17 @@ pub fn BarChart(bars: Signal<Vec<Bar>>, testid: &'static str, value_name: String
             return;
         };
         let bars = bars.get();
-        let theme = state.chart_theme();
-        let width = chart_width(state.viewport_width.get(), 460);
+        let theme = state.view.chart_theme();
+        let width = chart_width(state.view.viewport_width.get(), 460);
         let height = BAR_ROW * bars.len().max(1) as u32 + 8;
         if let Err(e) = draw_on(&canvas, width, height, |root| draw_bars(root, &bars, theme)) {
-            state.error.set(Some(e.to_string()));
+            state.view.report(Problem::Chart(e.to_string()));
         }
     });
     let exports = Exports {
         canvas: canvas_ref,
         svg: Callback::new(move |(width, height)| {
-            let theme = state.chart_theme();
+            let theme = state.view.chart_theme();
             let bars = bars.get_untracked();
             Some(svg_document(width, height, |root| {
                 draw_bars(root, &bars, theme)
@@ -223,29 +221,31 @@ pub fn BarChart(bars: Signal<Vec<Bar>>, testid: &'static str, value_name: String
 fn GenerationTimeline() -> impl IntoView {
     let state = use_state();
     let hovering = RwSignal::new(false);
-    request_saliency(state, hovering.into());
+    let saliency = analyses::saliency(state, hovering.into());
     view! {
-        <Show when=move || state.generated.with(|g| !g.is_empty())>
+        <Show when=move || state.text.generated.with(|g| !g.is_empty())>
             <div class="timeline" data-testid="timeline">
                 <span class="muted">{format!("{} ", tr("predictions.generated"))}</span>
-                {move || state.generated.get().into_iter().enumerate().map(|(step, generated)| {
+                {move || state.text.generated.get().into_iter().enumerate().map(|(step, generated)| {
                     let target = (generated.position.saturating_sub(1), generated.candidate.token_id);
                     view! {
                         <button class="token" data-testid="generated" data-position=generated.position.to_string()
-                            on:mouseenter=move |_| { hovering.set(true); state.saliency_target.set(Some(target)) }
-                            on:focus=move |_| { hovering.set(true); state.saliency_target.set(Some(target)) }
+                            on:mouseenter=move |_| { hovering.set(true); state.selection.saliency_target.set(Some(target)) }
+                            on:focus=move |_| { hovering.set(true); state.selection.saliency_target.set(Some(target)) }
                             on:mouseleave=move |_| hovering.set(false)
                             title=trf("predictions.generated_title", &[("step", &(step + 1)), ("p", &format!("{:.4}", generated.candidate.probability))])
                             on:click=move |_| {
-                                state.pinned.set(Some(target.0 + 1));
-                                state.saliency_target.set(Some(target));
-                                state.panel.set(crate::state::Panel::Saliency);
+                                state.selection.pinned.set(Some(target.0 + 1));
+                                state.selection.saliency_target.set(Some(target));
+                                state.view.panel.set(crate::state::Panel::Saliency);
                             }>{generated.candidate.token.clone()}</button>
                     }
                 }).collect_view()}
             </div>
             <Show when=move || hovering.get()>
-                <div class="timeline-saliency" data-testid="timeline-saliency"><SalientTokens/></div>
+                <div class="timeline-saliency" data-testid="timeline-saliency">
+                    <SalientTokens saliency=saliency/>
+                </div>
             </Show>
         </Show>
     }
@@ -255,10 +255,9 @@ fn GenerationTimeline() -> impl IntoView {
 #[component]
 fn MaskFills(fills: Vec<PositionPredictions>) -> impl IntoView {
     let state = use_state();
-    let text = state.text.get_untracked();
-    let offsets = state
-        .tokens
-        .with_untracked(|t| t.as_ref().map(|t| t.offsets.clone()).unwrap_or_default());
+    let text = state.text.text.get_untracked();
+    let offsets =
+        untrack(|| state.text.with_tokens(|t| t.map(|t| t.offsets.clone()))).unwrap_or_default();
     fills.into_iter().enumerate().map(|(index, fill)| {
         let (start, end) = offsets.get(fill.position).copied().unwrap_or((0, 0));
         let sentences = fill.candidates.iter().map(|candidate| {
@@ -283,11 +282,7 @@ fn MaskFills(fills: Vec<PositionPredictions>) -> impl IntoView {
 #[component]
 fn MaskControl() -> impl IntoView {
     let state = use_state();
-    let mask = move || {
-        state
-            .model
-            .with(|m| m.as_ref().and_then(|c| c.mask_token.clone()))
-    };
+    let mask = move || state.model.read(None, |c| c.mask_token.clone());
     let mask_query = move |_| mask_query_token(state);
     view! {
         <Show when=move || mask().is_some()>
@@ -300,37 +295,34 @@ fn MaskControl() -> impl IntoView {
 }
 
 fn mask_query_token(state: AppState) {
-    let Some(mask) = state
-        .model
-        .with_untracked(|m| m.as_ref().and_then(|c| c.mask_token.clone()))
-    else {
+    let Some(mask) = untrack(|| state.model.read(None, |c| c.mask_token.clone())) else {
         return;
     };
-    let Some(query) = state.query_token() else {
+    let Some(query) = untrack(|| state.query_token()) else {
         return;
     };
-    let range = state.tokens.with_untracked(|t| {
-        t.as_ref()
-            .filter(|t| !t.special[query])
-            .map(|t| t.offsets[query])
+    let range = untrack(|| {
+        state
+            .text
+            .with_tokens(|t| t.filter(|t| !t.special[query]).map(|t| t.offsets[query]))
     });
     if let Some((start, end)) = range {
-        state.text.update(|text| {
+        state.text.text.update(|text| {
             if text.is_char_boundary(start) && text.is_char_boundary(end) && start < end {
                 text.replace_range(start..end, &mask);
             }
         });
-        state.pinned.set(None);
+        state.selection.pinned.set(None);
     }
 }
 
 /// The logit lens: what the model would predict if it stopped after each layer.
 #[component]
 fn LogitLensTable() -> impl IntoView {
-    let state = use_state();
+    let lens = analyses::logit_lens(use_state());
     view! {
-        {move || state.lens.get().map(|lens| {
-            let final_token = state.tokens.with_untracked(|_| lens.layers.last().and_then(|l| l.top.first()).map(|c| c.token.clone())).unwrap_or_default();
+        {move || lens.value().map(|lens| {
+            let final_token = lens.layers.last().and_then(|l| l.top.first()).map(|c| c.token.clone()).unwrap_or_default();
             let rows = lens.layers.iter().map(|layer| {
                 let name = if layer.layer == 0 { tr("predictions.embeddings") } else { trf("predictions.after_layer", &[("layer", &layer.layer)]) };
                 let top = layer.top.iter().map(|c: &Candidate| format!("{} {:.3}", c.token, c.probability)).collect::<Vec<_>>().join(" · ");

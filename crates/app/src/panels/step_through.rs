@@ -34,11 +34,11 @@ struct HeadView {
 
 impl HeadView {
     fn new(state: &AppState) -> Option<Self> {
-        let trace = state.trace.get()?;
+        let trace = state.text.page_trace()?;
         let detail = state.selected_layer_trace()?;
         let query = state.query_token()?;
         let [heads, n_tokens, d_head] = detail.internals.q.dims()?;
-        let (layer, head) = (detail.layer, state.head.get());
+        let (layer, head) = (detail.layer, state.selection.head.get());
         (head < heads && query < n_tokens).then_some(HeadView {
             trace,
             detail,
@@ -112,7 +112,7 @@ pub(super) fn vector(values: &[f32], kind: &'static str) -> impl IntoView {
 #[component]
 pub fn StepThrough() -> impl IntoView {
     let state = use_state();
-    let step = state.step;
+    let step = state.selection.step;
     let last = STEPS.len() - 1;
     let playing = RwSignal::new(false);
     // The key whose arithmetic the formulas show: the hovered row, else the most attended key.
@@ -168,8 +168,8 @@ pub fn StepThrough() -> impl IntoView {
         </div>
         <div class="step-body" data-testid=move || format!("step-{}", step.get() + 1) aria-live="polite">
             {move || match HeadView::new(&state) {
-                None if state.trace.with(Option::is_some) => view! {
-                    <p class="muted">{trf("step.loading_layer", &[("layer", &(state.layer.get() + 1))])}</p>
+                None if state.text.is_traced() => view! {
+                    <p class="muted">{trf("step.loading_layer", &[("layer", &(state.selection.layer.get() + 1))])}</p>
                 }.into_any(),
                 None => view! { <p class="muted">{tr("step.empty")}</p> }.into_any(),
                 Some(view) => step_content(view, step.get(), focus_key).into_any(),

@@ -1,0 +1,430 @@
+//! The page's side of the worker, as an async API: [`request`] and [`load`] return futures of
+//! the worker's answer. The client owns the worker and the [`Queue`] of what waits for it (the
+//! worker runs one request at a time); dropping a future cancels its request if it has not been
+//! sent. It writes nothing into the page's state: its only signals are its own [`Status`].
+//! It restarts the worker when it dies, failing what was waiting.
+mod owned;
+mod queue;
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_channel::oneshot;
+use js_sys::Uint8Array;
+use leptos::prelude::*;
+use wasm_bindgen::prelude::*;
+use web_sys::{ErrorEvent, MessageEvent, Worker};
+
+use crate::i18n::{current, trf};
+use ae_messages::{EngineError, Envelope, Request, Response, WorkerMessage, WEIGHTS_FIELD};
+pub use owned::{owned_request, Owned};
+use queue::{Priority, Queue, Ticket};
+
+/// The files the worker builds a model from.
+pub struct ModelFiles {
+    pub config: Vec<u8>,
+    pub tokenizer: Vec<u8>,
+    /// model.safetensors or a .gguf file, transferred to the worker (not copied).
+    pub model: Uint8Array,
+}
+
+/// The worker's answer to one request.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The request's envelope id (a trace's id names it in later `Layer` requests).
+    pub id: u32,
+    pub response: Response,
+    /// How long the worker computed.
+    pub compute_ms: f64,
+    /// The worker's wasm memory after answering.
+    pub wasm_memory_bytes: usize,
+    /// How long the page took to read the message (copying its arrays in).
+    pub read_ms: f64,
+}
+
+/// Why a request got no answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    /// The engine refused: bad input, or a request it cannot serve.
+    Engine(EngineError),
+    /// The model files did not make a model.
+    LoadFailed(EngineError),
+    /// The worker cannot be started or reached, or it died.
+    Worker(WorkerTrouble),
+}
+
+/// What went wrong with the worker itself.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WorkerTrouble {
+    CannotStart(String),
+    CannotSend(String),
+    /// The page could not read the worker's message.
+    Unreadable(String),
+    /// The worker crashed (it is restarted).
+    Crashed(String),
+}
+
+impl Failure {
+    /// An answer of another kind than the request's: a bug in the page or the worker.
+    pub fn unexpected() -> Self {
+        Failure::Worker(WorkerTrouble::Unreadable(
+            "an answer of the wrong kind".into(),
+        ))
+    }
+
+    /// The message in the page's language.
+    pub fn describe(&self) -> String {
+        match self {
+            Failure::Engine(error) | Failure::LoadFailed(error) => error.words(current()),
+            Failure::Worker(WorkerTrouble::CannotStart(e)) => {
+                trf("client.cannot_start", &[("error", e)])
+            }
+            Failure::Worker(WorkerTrouble::CannotSend(e)) => {
+                trf("client.cannot_reach", &[("error", e)])
+            }
+            Failure::Worker(WorkerTrouble::Unreadable(e)) => {
+                trf("client.unreadable", &[("error", e)])
+            }
+            Failure::Worker(WorkerTrouble::Crashed(reason)) => {
+                trf("client.crashed", &[("reason", reason)])
+            }
+        }
+    }
+}
+
+/// What the page may show of the client: whether the worker computes, and its crashes.
+#[derive(Clone, Copy)]
+pub struct Status {
+    /// A request is running.
+    pub busy: RwSignal<bool>,
+    /// Counts the worker's crashes: the app reloads the model when it changes.
+    pub restarts: RwSignal<u32>,
+    /// The last failure of a request whose asker still waited for it.
+    pub failure: RwSignal<Option<Failure>>,
+}
+
+enum Payload {
+    Message(Request),
+    Load(ModelFiles),
+}
+
+struct Job {
+    payload: Payload,
+    reply: oneshot::Sender<Result<Answer, Failure>>,
+}
+
+struct Client {
+    worker: Worker,
+    ready: bool,
+    queue: Queue<Job>,
+    /// Where the running request's answer goes.
+    running_reply: Option<oneshot::Sender<Result<Answer, Failure>>>,
+    status: Status,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+}
+
+thread_local! {
+    static CLIENT: RefCell<Option<Client>> = const { RefCell::new(None) };
+}
+
+/// A module of one function, `f32x4.relaxed_madd` of three constants: it validates exactly
+/// where the browser has relaxed SIMD.
+const RELAXED_SIMD_PROBE: &[u8] = &[
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type section: () -> v128
+    0x03, 0x02, 0x01, 0x00, // function section: one function of that type
+    0x0a, 0x3d, 0x01, 0x3b, 0x00, // code section: one body of 59 bytes, no locals
+    0xfd, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // v128.const 0
+    0xfd, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // v128.const 0
+    0xfd, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // v128.const 0
+    0xfd, 0x85, 0x02, // f32x4.relaxed_madd
+    0x0b, // end
+];
+
+/// The worker this browser can run: the relaxed-SIMD build (fused multiply-add matmul) where
+/// relaxed SIMD validates, otherwise the plain SIMD build.
+pub fn worker_script() -> &'static str {
+    let probe = js_sys::Uint8Array::from(RELAXED_SIMD_PROBE);
+    match js_sys::WebAssembly::validate(&probe) {
+        Ok(true) => "./worker_relaxed_loader.js",
+        _ => "./worker_loader.js",
+    }
+}
+
+/// Starts the worker; the page reads the returned status.
+pub fn start() -> Status {
+    let status = Status {
+        busy: RwSignal::new(false),
+        restarts: RwSignal::new(0),
+        failure: RwSignal::new(None),
+    };
+    start_worker(status, Queue::default());
+    status
+}
+
+fn milliseconds() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
+}
+
+/// Starts a worker with `queue` waiting for it (empty, or ticket numbers kept after a crash).
+fn start_worker(status: Status, queue: Queue<Job>) {
+    let worker = match Worker::new(worker_script()) {
+        Ok(worker) => worker,
+        Err(e) => {
+            let trouble = WorkerTrouble::CannotStart(format!("{e:?}"));
+            status.failure.set(Some(Failure::Worker(trouble)));
+            return;
+        }
+    };
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        // Reading the message copies its arrays into this page's wasm memory: the page's share
+        // of a trace's transfer, which the trace reports beside the worker's time.
+        let started_ms = milliseconds();
+        let message = serde_wasm_bindgen::from_value::<WorkerMessage>(event.data());
+        let read_ms = milliseconds() - started_ms;
+        match message {
+            Ok(message) => receive(message, read_ms),
+            Err(e) => answer_running(Err(Failure::Worker(WorkerTrouble::Unreadable(
+                e.to_string(),
+            )))),
+        }
+    });
+    let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
+        event.prevent_default();
+        crashed(format!("{} (line {})", event.message(), event.lineno()));
+    });
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    let old = CLIENT.with(|c| {
+        c.borrow_mut().replace(Client {
+            worker,
+            ready: false,
+            queue,
+            running_reply: None,
+            status,
+            _on_message: on_message,
+            _on_error: on_error,
+        })
+    });
+    if let Some(old) = old {
+        // Detach the handlers first: events the dead worker already queued must not reach
+        // closures that are dropped with it.
+        old.worker.set_onmessage(None);
+        old.worker.set_onerror(None);
+        old.worker.terminate();
+    }
+    status.busy.set(false);
+}
+
+/// The worker died: what was running or waiting fails, and a new worker starts.
+fn crashed(reason: String) {
+    let taken = CLIENT.with(|c| {
+        let mut client = c.borrow_mut();
+        let client = client.as_mut()?;
+        let mut replies: Vec<_> = client.queue.drain().into_iter().map(|j| j.reply).collect();
+        replies.extend(client.running_reply.take());
+        // The ticket counter carries over, so a cancelled old ticket never matches a new one.
+        let queue = std::mem::take(&mut client.queue);
+        Some((client.status, queue, replies))
+    });
+    let Some((status, queue, replies)) = taken else {
+        return;
+    };
+    let failure = Failure::Worker(WorkerTrouble::Crashed(reason));
+    for reply in replies {
+        let _ = reply.send(Err(failure.clone()));
+    }
+    status.failure.set(Some(failure));
+    // This runs inside the dying worker's own event handler; replacing the client drops that
+    // handler, so restart from a fresh task.
+    leptos::task::spawn_local(async move {
+        start_worker(status, queue);
+        status.restarts.update(|n| *n += 1);
+    });
+}
+
+/// A request on its way; dropping it cancels the request if it has not been sent.
+pub struct Pending {
+    ticket: Ticket,
+    answer: oneshot::Receiver<Result<Answer, Failure>>,
+}
+
+impl Future for Pending {
+    type Output = Result<Answer, Failure>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.answer).poll(cx).map(|answer| {
+            answer.unwrap_or_else(|_| {
+                Err(Failure::Worker(WorkerTrouble::CannotStart(
+                    "no worker".into(),
+                )))
+            })
+        })
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let ticket = self.ticket;
+        CLIENT.with(|c| {
+            if let Ok(mut client) = c.try_borrow_mut() {
+                if let Some(client) = client.as_mut() {
+                    client.queue.cancel(ticket);
+                }
+            }
+        });
+    }
+}
+
+/// Asks the worker; tokens and traces go before the panels' analyses.
+pub fn request(request: Request) -> Pending {
+    let priority = match request {
+        Request::Load { .. } => Priority::Load,
+        Request::Tokenize { .. } | Request::Trace { .. } => Priority::Text,
+        _ => Priority::Analysis,
+    };
+    enqueue(priority, Payload::Message(request))
+}
+
+/// Sends model files to the worker to build a model, before anything else waiting.
+pub fn load(files: ModelFiles) -> Pending {
+    enqueue(Priority::Load, Payload::Load(files))
+}
+
+fn enqueue(priority: Priority, payload: Payload) -> Pending {
+    let (reply, answer) = oneshot::channel();
+    let job = Job { payload, reply };
+    let ticket = CLIENT.with(|c| {
+        let mut client = c.borrow_mut();
+        let client = client.as_mut()?;
+        let ticket = client.queue.push(priority, job);
+        pump(client);
+        Some(ticket)
+    });
+    // Without a client the job (and its reply) is dropped: the future fails at once.
+    Pending {
+        ticket: ticket.unwrap_or(Ticket(0)),
+        answer,
+    }
+}
+
+/// Sends the next waiting request if the worker is ready and idle.
+fn pump(client: &mut Client) {
+    if !client.ready {
+        return;
+    }
+    let Some((ticket, job)) = client.queue.start_next() else {
+        return;
+    };
+    match post(&client.worker, ticket.0, job.payload) {
+        Ok(()) => {
+            client.running_reply = Some(job.reply);
+            client.status.busy.set(true);
+        }
+        Err(e) => {
+            client.queue.finish();
+            let _ = job
+                .reply
+                .send(Err(Failure::Worker(WorkerTrouble::CannotSend(e))));
+            pump(client);
+        }
+    }
+}
+
+/// Posts one envelope; a load's weights go beside it, their buffer transferred (the page has no
+/// further use for it: a reload reads the cache again).
+fn post(worker: &Worker, id: u32, payload: Payload) -> Result<(), String> {
+    let js_error = |e: JsValue| format!("{e:?}");
+    match payload {
+        Payload::Message(request) => {
+            let message = serde_wasm_bindgen::to_value(&Envelope { id, request })
+                .map_err(|e| e.to_string())?;
+            worker.post_message(&message).map_err(js_error)
+        }
+        Payload::Load(files) => {
+            let request = Request::Load {
+                config: files.config,
+                tokenizer: files.tokenizer,
+            };
+            let message = serde_wasm_bindgen::to_value(&Envelope { id, request })
+                .map_err(|e| e.to_string())?;
+            js_sys::Reflect::set(&message, &WEIGHTS_FIELD.into(), &files.model)
+                .map_err(js_error)?;
+            let transfer = js_sys::Array::of1(&files.model.buffer());
+            worker
+                .post_message_with_transfer(&message, &transfer)
+                .map_err(js_error)
+        }
+    }
+}
+
+/// Applies one of the worker's messages; `read_ms` is how long reading it took.
+fn receive(message: WorkerMessage, read_ms: f64) {
+    match message {
+        WorkerMessage::Ready => {
+            CLIENT.with(|c| {
+                if let Some(client) = c.borrow_mut().as_mut() {
+                    client.ready = true;
+                    pump(client);
+                }
+            });
+        }
+        WorkerMessage::Answer {
+            id,
+            compute_ms,
+            wasm_memory_bytes,
+            response,
+        } => {
+            let answer = match response {
+                Response::Error { error } => Err(Failure::Engine(error)),
+                Response::LoadFailed { error } => Err(Failure::LoadFailed(error)),
+                response => Ok(Answer {
+                    id,
+                    response,
+                    compute_ms,
+                    wasm_memory_bytes,
+                    read_ms,
+                }),
+            };
+            answer_running(answer);
+        }
+        // The worker could not read the request (a bug in the page): the running request fails,
+        // and the worker is free again. Nothing failed to load.
+        WorkerMessage::Unreadable { error } => answer_running(Err(Failure::Engine(error))),
+        WorkerMessage::Panic { message } => crashed(message),
+    }
+}
+
+/// Hands the running request its answer (if its asker still waits) and starts the next.
+fn answer_running(answer: Result<Answer, Failure>) {
+    let reply = CLIENT.with(|c| {
+        let mut client = c.borrow_mut();
+        let client = client.as_mut()?;
+        client.queue.finish();
+        client.status.busy.set(false);
+        Some((client.running_reply.take(), client.status))
+    });
+    let Some((reply, status)) = reply else {
+        return;
+    };
+    if let Err(failure) = &answer {
+        // Shown unless its asker has gone (a newer request replaced it); an answer to nothing
+        // running is a bug, and shown too.
+        if reply.as_ref().is_none_or(|r| !r.is_canceled()) {
+            status.failure.set(Some(failure.clone()));
+        }
+    }
+    if let Some(reply) = reply {
+        let _ = reply.send(answer);
+    }
+    CLIENT.with(|c| {
+        if let Some(client) = c.borrow_mut().as_mut() {
+            pump(client);
+        }
+    });
+}

@@ -1,0 +1,276 @@
+//! The view as link parameters, both ways, as plain values (tested natively): [`LinkView::parse`]
+//! reads a link, naming each parameter it cannot use; [`LinkView::parameters`] writes one.
+//!
+//! Parameters: `model` (`hub:owner/name[@revision]` or `folder:name`), `text`, `layer` and `head`
+//! (counted from 1, as the page shows them), `token` (the pinned query token's position),
+//! `panel` (step, heatmaps, positions, predictions, saliency), `step` (1–7), `temperature`,
+//! `top_k`, `top_p`, `seed`, `lang` (en, zh), `theme` (light, dark; absent: the system's); for
+//! embedding: `embed=1` (no site header; the page reports its height to the parent), `panels=`
+//! (the tabs offered), `lock=` (model, text, layer, head).
+use crate::i18n::Lang;
+use crate::state::{Embedding, Lock, Panel, ThemeChoice};
+
+/// Everything a link can say; `None` where it says nothing (or nothing usable).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LinkView {
+    /// The `model` parameter as written (checked when the model opens).
+    pub model: Option<String>,
+    pub text: Option<String>,
+    /// 0-based, like the state.
+    pub layer: Option<usize>,
+    pub head: Option<usize>,
+    pub token: Option<usize>,
+    pub step: Option<usize>,
+    pub temperature: Option<f32>,
+    pub top_k: Option<usize>,
+    pub top_p: Option<f32>,
+    pub seed: Option<u64>,
+    pub lang: Option<Lang>,
+    pub theme: Option<ThemeChoice>,
+    pub panel: Option<Panel>,
+    pub embedding: Embedding,
+}
+
+/// A link read: what it asks for, and the parameters it could not use (`name=value`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ParsedLink {
+    pub view: LinkView,
+    pub ignored: Vec<String>,
+}
+
+impl LinkView {
+    /// Reads link parameters (name, value), in order; unknown names are not this page's.
+    pub fn parse(parameters: &[(String, String)]) -> ParsedLink {
+        let get = |name: &str| {
+            parameters
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        let mut ignored = Vec::new();
+        // A number in [min, max] (a whole one where `whole`); anything else is named.
+        let mut number = |name: &str, min: f64, max: f64, whole: bool| -> Option<f64> {
+            let raw = get(name)?;
+            match raw.trim().parse::<f64>() {
+                Ok(v) if (min..=max).contains(&v) && (!whole || v.fract() == 0.0) => Some(v),
+                _ => {
+                    ignored.push(format!("{name}={raw}"));
+                    None
+                }
+            }
+        };
+        let mut view = LinkView {
+            model: get("model"),
+            text: get("text"),
+            layer: number("layer", 1.0, 1e6, true).map(|l| l as usize - 1),
+            head: number("head", 1.0, 1e6, true).map(|h| h as usize - 1),
+            token: number("token", 0.0, 1e6, true).map(|t| t as usize),
+            step: number("step", 1.0, 7.0, true).map(|s| s as usize - 1),
+            temperature: number("temperature", 0.1, 3.0, false).map(|t| t as f32),
+            top_k: number("top_k", 1.0, 1000.0, true).map(|k| k as usize),
+            top_p: number("top_p", 0.05, 1.0, false).map(|p| p as f32),
+            seed: number("seed", 0.0, 9e15, true).map(|s| s as u64),
+            ..LinkView::default()
+        };
+        let mut choose = |name: &str, pick: &dyn Fn(&str) -> bool| match get(name) {
+            Some(value) if pick(&value) => Some(value),
+            Some(value) => {
+                ignored.push(format!("{name}={value}"));
+                None
+            }
+            None => None,
+        };
+        view.lang =
+            choose("lang", &|v| Lang::from_code(v).is_some()).and_then(|v| Lang::from_code(&v));
+        view.theme = choose("theme", &|v| theme_named(v).is_some()).and_then(|v| theme_named(&v));
+        view.panel = choose("panel", &|v| panel_named(v).is_some()).and_then(|v| panel_named(&v));
+        view.embedding = parse_embedding(&get, &mut ignored);
+        if let Some(&first) = view.embedding.panels.first() {
+            // A link that offers some panels shows one of them (the first panel by default).
+            let shown = view.panel.unwrap_or(Panel::ALL[0]);
+            if !view.embedding.panels.contains(&shown) {
+                view.panel = Some(first);
+            }
+        }
+        ParsedLink { view, ignored }
+    }
+
+    /// The view as link parameters, in a fixed order.
+    pub fn parameters(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let mut put = |name: &'static str, value: Option<String>| {
+            if let Some(value) = value {
+                out.push((name, value));
+            }
+        };
+        put("model", self.model.clone());
+        put("text", self.text.clone());
+        put("layer", self.layer.map(|l| (l + 1).to_string()));
+        put("head", self.head.map(|h| (h + 1).to_string()));
+        put("token", self.token.map(|t| t.to_string()));
+        put("panel", self.panel.map(|p| p.id().to_string()));
+        put("step", self.step.map(|s| (s + 1).to_string()));
+        put("temperature", self.temperature.map(|t| t.to_string()));
+        put("top_k", self.top_k.map(|k| k.to_string()));
+        put("top_p", self.top_p.map(|p| p.to_string()));
+        put("seed", self.seed.map(|s| s.to_string()));
+        put("lang", self.lang.map(|l| link_code(l).to_string()));
+        put("theme", self.theme.map(|t| t.id().to_string()));
+        let embedding = &self.embedding;
+        put("embed", embedding.compact.then(|| "1".to_string()));
+        let panels = embedding.panels.iter().map(|p| p.id()).collect::<Vec<_>>();
+        put("panels", (!panels.is_empty()).then(|| panels.join(",")));
+        let locks = Lock::ALL
+            .iter()
+            .filter(|(lock, _)| embedding.locked.contains(lock))
+            .map(|(_, name)| *name)
+            .collect::<Vec<_>>();
+        put("lock", (!locks.is_empty()).then(|| locks.join(",")));
+        out
+    }
+}
+
+/// The language as a link writes it.
+fn link_code(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "en",
+        Lang::Zh => "zh",
+    }
+}
+
+fn theme_named(name: &str) -> Option<ThemeChoice> {
+    [ThemeChoice::Light, ThemeChoice::Dark]
+        .into_iter()
+        .find(|t| t.id() == name)
+}
+
+fn panel_named(name: &str) -> Option<Panel> {
+    Panel::ALL.into_iter().find(|p| p.id() == name)
+}
+
+/// `embed`, `panels` and `lock`.
+fn parse_embedding(get: &dyn Fn(&str) -> Option<String>, ignored: &mut Vec<String>) -> Embedding {
+    let list = |name: &str| -> Vec<String> {
+        get(name)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut embedding = Embedding {
+        compact: get("embed").is_some_and(|v| v == "1"),
+        ..Embedding::default()
+    };
+    for name in list("panels") {
+        match panel_named(&name) {
+            Some(panel) => embedding.panels.push(panel),
+            None => ignored.push(format!("panels={name}")),
+        }
+    }
+    for name in list("lock") {
+        match Lock::ALL.iter().find(|(_, n)| *n == name) {
+            Some(&(lock, _)) => embedding.locked.push(lock),
+            None => ignored.push(format!("lock={name}")),
+        }
+    }
+    embedding
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(link: &str) -> ParsedLink {
+        let parameters: Vec<(String, String)> = link
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (name, value) = p.split_once('=').unwrap_or((p, ""));
+                (name.to_string(), value.to_string())
+            })
+            .collect();
+        LinkView::parse(&parameters)
+    }
+
+    #[test]
+    fn a_written_view_reads_back_the_same() {
+        let view = LinkView {
+            model: Some("hub:openai-community/gpt2".into()),
+            text: Some("The cat sat".into()),
+            layer: Some(4),
+            head: Some(0),
+            token: Some(2),
+            step: Some(6),
+            temperature: Some(0.7),
+            top_k: Some(5),
+            top_p: Some(0.5),
+            seed: Some(7),
+            lang: Some(Lang::Zh),
+            theme: Some(ThemeChoice::Dark),
+            panel: Some(Panel::Predictions),
+            embedding: Embedding {
+                compact: true,
+                panels: vec![Panel::Heatmaps, Panel::Predictions],
+                locked: vec![Lock::Model, Lock::Text],
+            },
+        };
+        let parameters: Vec<(String, String)> = view
+            .parameters()
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v))
+            .collect();
+        assert_eq!(
+            LinkView::parse(&parameters),
+            ParsedLink {
+                view,
+                ignored: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn values_out_of_range_are_named_and_ignored() {
+        let parsed = parse("layer=99&head=-1&temperature=NaN&step=8&top_k=2.5&lang=fr&theme=pink&panel=x&lock=text,everything&panels=heatmaps,nope");
+        assert_eq!(
+            parsed.view.layer,
+            Some(98),
+            "checked against the model later"
+        );
+        assert_eq!(parsed.view.head, None);
+        assert_eq!(parsed.view.temperature, None);
+        assert_eq!(
+            parsed.ignored,
+            [
+                "head=-1",
+                "step=8",
+                "temperature=NaN",
+                "top_k=2.5",
+                "lang=fr",
+                "theme=pink",
+                "panel=x",
+                "panels=nope",
+                "lock=everything"
+            ]
+        );
+        assert_eq!(parsed.view.embedding.locked, [Lock::Text]);
+        assert_eq!(
+            parsed.view.panel,
+            Some(Panel::Heatmaps),
+            "one of the offered panels"
+        );
+    }
+
+    #[test]
+    fn a_plain_link_asks_for_nothing() {
+        assert_eq!(parse(""), ParsedLink::default());
+        let zh = parse("lang=zh-CN&layer=1&head=1");
+        assert_eq!(
+            (zh.view.lang, zh.view.layer, zh.view.head),
+            (Some(Lang::Zh), Some(0), Some(0))
+        );
+    }
+}

@@ -1,0 +1,398 @@
+//! Getting a model's files into memory: downloads with progress (reported through a callback,
+//! so this module writes no state), cancellation, Cache Storage, and files the user picks.
+//! It knows nothing of the page beyond the string tables.
+use std::cell::RefCell;
+
+use js_sys::{Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortController, Cache, File, ReadableStreamDefaultReader, Response};
+
+use super::sources::{gguf_file_named_in, ModelSource, MODEL_FILES};
+use crate::client::ModelFiles;
+use crate::i18n::{tr, trf};
+
+/// The name of the Cache Storage bucket that keeps downloaded model files.
+const CACHE_NAME: &str = "attention-explorer-models-v1";
+
+thread_local! {
+    static DOWNLOAD: RefCell<Option<AbortController>> = const { RefCell::new(None) };
+}
+
+/// Download progress of one file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// The file being fetched.
+    pub file: String,
+    /// It is read from Cache Storage, not downloaded.
+    pub from_cache: bool,
+    /// Bytes received so far.
+    pub loaded: f64,
+    /// Content-Length, when the server sent one.
+    pub total: Option<f64>,
+    /// Seconds since the download started.
+    pub elapsed: f64,
+}
+
+/// Why a model's files could not be had.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FetchError {
+    /// The server could not be reached at all (offline, blocked, DNS).
+    Unreachable(String),
+    /// The user cancelled.
+    Cancelled,
+    /// The server answered 404.
+    NotFound { url: String },
+    /// The server answered another error status.
+    Http { url: String, status: String },
+    /// The response had no body.
+    NoBody { url: String },
+    /// The connection broke during the download.
+    BrokeOff { file: String, message: String },
+    /// Fewer bytes than Content-Length.
+    Incomplete {
+        file: String,
+        loaded: u32,
+        total: f64,
+    },
+    /// A picked file could not be read.
+    CannotRead { file: String, message: String },
+    /// A file of the set is missing from the picked files.
+    MissingFile { file: String },
+    /// The browser refused (no window, a fetch without a response, a JS error).
+    Browser(String),
+}
+
+impl FetchError {
+    /// The problem in the page's language.
+    pub fn describe(&self) -> String {
+        match self {
+            FetchError::Unreachable(url) => trf("loader.unreachable", &[("url", url)]),
+            FetchError::Cancelled => tr("loader.cancelled"),
+            FetchError::NotFound { url } => trf("loader.http_404", &[("url", url)]),
+            FetchError::Http { url, status } => {
+                trf("loader.http", &[("url", url), ("status", status)])
+            }
+            FetchError::NoBody { url } => trf("loader.no_body", &[("url", url)]),
+            FetchError::BrokeOff { file, message } => {
+                trf("loader.broke_off", &[("file", file), ("message", message)])
+            }
+            FetchError::Incomplete {
+                file,
+                loaded,
+                total,
+            } => trf(
+                "loader.incomplete",
+                &[("file", file), ("loaded", loaded), ("total", total)],
+            ),
+            FetchError::CannotRead { file, message } => trf(
+                "loader.cannot_read",
+                &[("file", file), ("message", message)],
+            ),
+            FetchError::MissingFile { file } => trf("loader.missing_file", &[("file", file)]),
+            FetchError::Browser(message) => message.clone(),
+        }
+    }
+}
+
+fn js_message(value: &JsValue) -> String {
+    value
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| value.as_string())
+        .unwrap_or_else(|| format!("{value:?}"))
+}
+
+fn browser(value: JsValue) -> FetchError {
+    FetchError::Browser(js_message(&value))
+}
+
+/// Seconds on the page's monotonic clock (`performance.now()`).
+fn now_seconds() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now() / 1000.0)
+}
+
+async fn open_cache() -> Option<Cache> {
+    let caches = web_sys::window()?.caches().ok()?;
+    JsFuture::from(caches.open(CACHE_NAME))
+        .await
+        .ok()?
+        .dyn_into()
+        .ok()
+}
+
+async fn response_bytes(response: &Response) -> Result<Uint8Array, FetchError> {
+    let buffer = JsFuture::from(response.array_buffer().map_err(browser)?)
+        .await
+        .map_err(browser)?;
+    Ok(Uint8Array::new(&buffer))
+}
+
+/// The file from Cache Storage, if it is there.
+async fn cached_file(cache: &Cache, url: &str) -> Option<Response> {
+    let hit = JsFuture::from(cache.match_with_str(url)).await.ok()?;
+    hit.dyn_into::<Response>().ok()
+}
+
+/// Starts the download of `url`, checking the answer's status.
+async fn start_download(url: &str, signal: &web_sys::AbortSignal) -> Result<Response, FetchError> {
+    let window = web_sys::window().ok_or_else(|| FetchError::Browser(tr("loader.no_window")))?;
+    let init = web_sys::RequestInit::new();
+    init.set_signal(Some(signal));
+    let response: Response = match JsFuture::from(window.fetch_with_str_and_init(url, &init)).await
+    {
+        Ok(response) => response
+            .dyn_into()
+            .map_err(|_| FetchError::Browser(tr("loader.no_response")))?,
+        Err(_) if signal.aborted() => return Err(FetchError::Cancelled),
+        Err(_) => return Err(FetchError::Unreachable(url.to_string())),
+    };
+    match response.status() {
+        _ if response.ok() => Ok(response),
+        404 => Err(FetchError::NotFound { url: url.into() }),
+        status => Err(FetchError::Http {
+            url: url.into(),
+            status: format!("{status} {}", response.status_text()),
+        }),
+    }
+}
+
+/// Reads a download's body chunk by chunk, reporting progress at most every 0.1 s, into one
+/// buffer in JS memory.
+async fn read_body(
+    response: &Response,
+    url: &str,
+    file: &str,
+    signal: &web_sys::AbortSignal,
+    progress: &dyn Fn(Progress),
+) -> Result<Uint8Array, FetchError> {
+    let headers = response.headers();
+    let encoded = headers.get("content-encoding").ok().flatten().is_some();
+    let total = headers
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|_| !encoded);
+    let body = response
+        .body()
+        .ok_or_else(|| FetchError::NoBody { url: url.into() })?;
+    let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let started = now_seconds();
+    let report = |loaded: u32| {
+        progress(Progress {
+            file: file.to_string(),
+            from_cache: false,
+            loaded: f64::from(loaded),
+            total,
+            elapsed: now_seconds() - started,
+        })
+    };
+    let mut chunks: Vec<Uint8Array> = Vec::new();
+    let (mut loaded, mut last_report) = (0u32, 0.0);
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(|e| {
+            if signal.aborted() {
+                FetchError::Cancelled
+            } else {
+                FetchError::BrokeOff {
+                    file: file.into(),
+                    message: js_message(&e),
+                }
+            }
+        })?;
+        let done = Reflect::get(&chunk, &"done".into())
+            .ok()
+            .and_then(|d| d.as_bool());
+        if done.unwrap_or(true) {
+            break;
+        }
+        let value: Uint8Array = Reflect::get(&chunk, &"value".into())
+            .map_err(browser)?
+            .unchecked_into();
+        loaded = loaded.saturating_add(value.length());
+        chunks.push(value);
+        if now_seconds() - last_report > 0.1 {
+            last_report = now_seconds();
+            report(loaded);
+        }
+    }
+    if let Some(total) = total.filter(|&total| f64::from(loaded) != total) {
+        return Err(FetchError::Incomplete {
+            file: file.into(),
+            loaded,
+            total,
+        });
+    }
+    let bytes = Uint8Array::new_with_length(loaded);
+    let mut offset = 0;
+    for chunk in chunks {
+        bytes.set(&chunk, offset);
+        offset += chunk.length();
+    }
+    report(loaded);
+    Ok(bytes)
+}
+
+/// Downloads one file with progress, or reads it from Cache Storage. Only a complete download
+/// is cached.
+async fn fetch_file(
+    url: &str,
+    file: &str,
+    signal: &web_sys::AbortSignal,
+    progress: &dyn Fn(Progress),
+) -> Result<Uint8Array, FetchError> {
+    let cache = open_cache().await;
+    if let Some(cache) = &cache {
+        if let Some(response) = cached_file(cache, url).await {
+            progress(Progress {
+                file: file.to_string(),
+                from_cache: true,
+                loaded: 0.0,
+                total: None,
+                elapsed: 0.0,
+            });
+            return response_bytes(&response).await;
+        }
+    }
+    let response = start_download(url, signal).await?;
+    let bytes = read_body(&response, url, file, signal, progress).await?;
+    if let Some(cache) = &cache {
+        if let Ok(copy) = Response::new_with_opt_buffer_source(Some(&bytes)) {
+            // Caching is an optimisation: a full disk must not fail the load.
+            let _ = JsFuture::from(cache.put_with_str(url, &copy)).await;
+        }
+    }
+    Ok(bytes)
+}
+
+/// Fetches a model's files: config.json, then tokenizer.json and model.safetensors — or the
+/// .gguf file config.json names. A new call cancels a download still running.
+pub async fn fetch_model(
+    source: &ModelSource,
+    progress: &dyn Fn(Progress),
+) -> Result<ModelFiles, FetchError> {
+    cancel_download();
+    let controller = AbortController::new().map_err(browser)?;
+    let signal = controller.signal();
+    DOWNLOAD.with(|d| *d.borrow_mut() = Some(controller));
+    let fetch = |file: String| {
+        let signal = signal.clone();
+        async move { fetch_file(&source.url(&file), &file, &signal, progress).await }
+    };
+    let [config_name, tokenizer_name, weights_name] = MODEL_FILES;
+    let config = fetch(config_name.into()).await?.to_vec();
+    let (tokenizer, model) = match gguf_file_named_in(&config) {
+        Some(gguf) => (Vec::new(), fetch(gguf).await?),
+        None => (
+            fetch(tokenizer_name.into()).await?.to_vec(),
+            fetch(weights_name.into()).await?,
+        ),
+    };
+    DOWNLOAD.with(|d| *d.borrow_mut() = None);
+    Ok(ModelFiles {
+        config,
+        tokenizer,
+        model,
+    })
+}
+
+/// Cancels the download in progress, if any.
+pub fn cancel_download() {
+    if let Some(controller) = DOWNLOAD.with(|d| d.borrow_mut().take()) {
+        controller.abort();
+    }
+}
+
+/// Reads the files picked or dropped by the user: one .gguf file, or config.json,
+/// tokenizer.json and a .safetensors file.
+pub async fn read_local_files(files: Vec<File>) -> Result<ModelFiles, FetchError> {
+    let find = |wanted: &dyn Fn(&str) -> bool| files.iter().find(|f| wanted(&f.name())).cloned();
+    let missing = |name: &str| FetchError::MissingFile { file: name.into() };
+    let read = |file: File| async move {
+        let buffer =
+            JsFuture::from(file.array_buffer())
+                .await
+                .map_err(|e| FetchError::CannotRead {
+                    file: file.name(),
+                    message: js_message(&e),
+                })?;
+        Ok::<Uint8Array, FetchError>(Uint8Array::new(&buffer))
+    };
+    if let Some(gguf) = find(&|n| n.ends_with(".gguf")) {
+        return Ok(ModelFiles {
+            config: Vec::new(),
+            tokenizer: Vec::new(),
+            model: read(gguf).await?,
+        });
+    }
+    let config = find(&|n| n == "config.json").ok_or_else(|| missing("config.json"))?;
+    let tokenizer = find(&|n| n == "tokenizer.json").ok_or_else(|| missing("tokenizer.json"))?;
+    let model = find(&|n| n.ends_with(".safetensors")).ok_or_else(|| missing(".safetensors"))?;
+    Ok(ModelFiles {
+        config: read(config).await?.to_vec(),
+        tokenizer: read(tokenizer).await?.to_vec(),
+        model: read(model).await?,
+    })
+}
+
+/// The URLs held in the model cache.
+pub async fn cached_urls() -> Vec<String> {
+    let Some(cache) = open_cache().await else {
+        return Vec::new();
+    };
+    let Ok(keys) = JsFuture::from(cache.keys()).await else {
+        return Vec::new();
+    };
+    js_sys::Array::from(&keys)
+        .iter()
+        .filter_map(|request| request.dyn_into::<web_sys::Request>().ok().map(|r| r.url()))
+        .collect()
+}
+
+/// Drops a source's files from the cache, so that a model that failed to load from them is
+/// downloaded afresh next time instead of failing again from a damaged copy.
+pub async fn forget_source(source: &ModelSource) {
+    let Some(cache) = open_cache().await else {
+        return;
+    };
+    let mut files: Vec<String> = MODEL_FILES.iter().map(|f| f.to_string()).collect();
+    // A folder's .gguf file is named in its config.json, which is still in the cache.
+    if let Some(config) = cached_file(&cache, &source.url(MODEL_FILES[0])).await {
+        if let Ok(bytes) = response_bytes(&config).await {
+            files.extend(gguf_file_named_in(&bytes.to_vec()));
+        }
+    }
+    for file in files {
+        let _ = JsFuture::from(cache.delete_with_str(&source.url(&file))).await;
+    }
+}
+
+/// Deletes every cached model file.
+pub async fn clear_cache() {
+    if let Some(caches) = web_sys::window().and_then(|w| w.caches().ok()) {
+        let _ = JsFuture::from(caches.delete(CACHE_NAME)).await;
+    }
+}
+
+/// The folder models this site hosts, from `models/index.json` (written by the set-up scripts).
+pub async fn hosted_models() -> Vec<String> {
+    let Some(window) = web_sys::window() else {
+        return Vec::new();
+    };
+    let Ok(response) = JsFuture::from(window.fetch_with_str("models/index.json")).await else {
+        return Vec::new();
+    };
+    let Ok(response) = response.dyn_into::<Response>() else {
+        return Vec::new();
+    };
+    if !response.ok() {
+        return Vec::new();
+    }
+    let Ok(bytes) = response_bytes(&response).await else {
+        return Vec::new();
+    };
+    serde_json::from_slice(&bytes.to_vec()).unwrap_or_default()
+}

@@ -1,0 +1,173 @@
+//! Opening a model, in one place: a source (the Hub, this site's folder, the user's files) is
+//! fetched (`fetch`, a leaf that reports progress through a callback), handed to the worker,
+//! and the answer written into the [`ModelState`] — which only this module writes. With the
+//! Hub unreachable the best offline model opens instead; after a worker crash the same model
+//! is opened again from the cache.
+mod fetch;
+mod sources;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use web_sys::File;
+
+pub use fetch::{cached_urls, cancel_download, clear_cache, hosted_models, FetchError, Progress};
+pub use sources::{best_offline_model, hub_suggestions, ModelSource, OFFLINE_MODELS};
+
+use crate::client::{self, Failure, ModelFiles};
+use crate::i18n::trf;
+use crate::state::{AppState, LoadStatus, Message, ModelState, ModelWriter, Problem};
+use ae_messages::Response;
+
+/// What opens models: the model state's writer and the slices a new model resets.
+#[derive(Clone, Copy)]
+pub struct Loader {
+    writer: ModelWriter,
+    state: AppState,
+}
+
+impl Loader {
+    /// The loader of `state`, whose model slice `writer` writes; reloads the model after a
+    /// worker crash.
+    pub fn new(state: AppState, writer: ModelWriter) -> Self {
+        let loader = Loader { writer, state };
+        loader.reopen_after_crashes();
+        loader
+    }
+
+    /// Opens a source: fetch (or cache) → worker.
+    pub async fn open(self, source: ModelSource) -> Result<(), Problem> {
+        self.begin(Some(source.clone()), None);
+        let progress = move |p: Progress| self.writer.load.set(LoadStatus::Downloading(p));
+        let files = fetch::fetch_model(&source, &progress).await?;
+        self.build(files, Some(source)).await
+    }
+
+    /// Opens a source; when it is the Hub and the Hub cannot be reached, opens the best
+    /// offline model with a notice.
+    pub async fn open_with_offline_fallback(self, source: ModelSource) -> Result<(), Problem> {
+        let result = self.open(source.clone()).await;
+        let hub_unreachable = matches!(result, Err(Problem::Fetch(FetchError::Unreachable(_))));
+        if !(hub_unreachable && matches!(source, ModelSource::Hub { .. })) {
+            return result;
+        }
+        let offline = best_offline_model(&hosted_models().await);
+        let key = if offline == OFFLINE_MODELS[0] {
+            "app.offline_decoder"
+        } else {
+            "app.offline"
+        };
+        self.state
+            .view
+            .add_notice(Message::new(key, &[("model", &offline)]));
+        self.open(ModelSource::Folder(offline.into())).await
+    }
+
+    /// Opens the files the user picked or dropped.
+    pub fn open_files(self, files: Vec<File>) {
+        if files.is_empty() {
+            return;
+        }
+        cancel_download();
+        let names = files.iter().map(|f| f.name()).collect::<Vec<_>>();
+        self.begin(None, Some(names.join(", ")));
+        self.writer.load.set(LoadStatus::Building);
+        spawn_local(async move {
+            let result = match fetch::read_local_files(files).await {
+                Ok(files) => self.build(files, None).await,
+                Err(error) => Err(error.into()),
+            };
+            self.report(result);
+        });
+    }
+
+    /// Runs `open` in the background and shows how it ended.
+    pub fn spawn(self, open: impl std::future::Future<Output = Result<(), Problem>> + 'static) {
+        spawn_local(async move { self.report(open.await) });
+    }
+
+    /// Shows a failed load in the page (a cancelled download only in the progress line).
+    pub fn report(self, result: Result<(), Problem>) {
+        if let Err(problem) = result {
+            if problem != Problem::Fetch(FetchError::Cancelled) {
+                self.state.view.report(problem.clone());
+            }
+            self.writer.load.set(LoadStatus::Failed(problem));
+        }
+    }
+
+    /// Clears what belonged to the previous model and names the one now loading.
+    fn begin(self, source: Option<ModelSource>, local_files: Option<String>) {
+        self.writer.source.set(source);
+        self.writer.local_files.set(local_files);
+        self.writer.card.set(None);
+    }
+
+    /// Hands a model's files to the worker to build, and takes its card.
+    async fn build(self, files: ModelFiles, source: Option<ModelSource>) -> Result<(), Problem> {
+        self.writer.load.set(LoadStatus::Building);
+        self.writer.bytes.set(Some(files.model.length() as usize));
+        match client::load(files).await {
+            Ok(answer) => match answer.response {
+                Response::Loaded { card } => {
+                    self.writer
+                        .worker_memory
+                        .set(Some(answer.wasm_memory_bytes));
+                    let selection = self.state.selection;
+                    selection.saliency_target.set(None);
+                    selection.layer.update(|l| *l = (*l).min(card.n_layer - 1));
+                    selection.head.update(|h| *h = (*h).min(card.n_head - 1));
+                    self.state.text.generated.set(Vec::new());
+                    self.writer.generation.update(|g| *g += 1);
+                    self.writer.card.set(Some(card));
+                    self.writer.load.set(LoadStatus::Ready);
+                    self.state.view.error.set(None);
+                    Ok(())
+                }
+                _ => Err(Failure::unexpected().into()),
+            },
+            Err(failure) => {
+                // Files that did not make a model are downloaded afresh next time.
+                if let (Failure::LoadFailed(_), Some(source)) = (&failure, &source) {
+                    fetch::forget_source(source).await;
+                }
+                Err(failure.into())
+            }
+        }
+    }
+
+    /// After a worker crash, loads the same model again (from the cache).
+    fn reopen_after_crashes(self) {
+        let restarts = self.state.client.restarts;
+        Effect::new(move |previous: Option<u32>| {
+            let count = restarts.get();
+            if previous.is_some() {
+                self.writer.card.set(None);
+                self.writer.load.set(LoadStatus::Idle);
+                if let Some(source) = self.state.model.source.get_untracked() {
+                    self.spawn(self.open(source));
+                }
+            }
+            count
+        });
+    }
+}
+
+/// How the loaded (or loading) model's origin is shown (tracked).
+pub fn origin_label(model: &ModelState) -> String {
+    match (model.source.get(), model.local_files.get()) {
+        (Some(ModelSource::Hub { repo, revision }), _) if revision == "main" => {
+            format!("Hugging Face Hub: {repo}")
+        }
+        (Some(ModelSource::Hub { repo, revision }), _) => {
+            format!("Hugging Face Hub: {repo} @ {revision}")
+        }
+        (Some(ModelSource::Folder(name)), _) => trf("loader.folder", &[("name", &name)]),
+        (None, Some(names)) => trf("picker.your_files", &[("names", &names)]),
+        (None, None) => String::new(),
+    }
+}
+
+/// The loader, from any component.
+pub fn use_loader() -> Loader {
+    expect_context::<Loader>()
+}

@@ -1,0 +1,175 @@
+//! Where models come from, as plain values: the Hub, this site's `models/` folder, the default
+//! and the offline choices, and how a source is written in a link. Tested natively.
+
+/// The three files every safetensors model needs.
+pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+/// The offline models the set-up places in `models/`, best first: SmolLM2 (a decoder that
+/// predicts, samples and explains), then all-MiniLM-L6-v2 (attention only).
+pub const OFFLINE_MODELS: [&str; 2] = ["SmolLM2-135M-Instruct", "all-MiniLM-L6-v2"];
+/// The default model when the Hub is reachable.
+pub const DEFAULT_HUB_MODEL: &str = "openai-community/gpt2";
+/// The default model on small screens: distilled GPT-2 (82M parameters instead of 124M).
+pub const SMALL_SCREEN_HUB_MODEL: &str = "distilbert/distilgpt2";
+
+/// Where a model comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelSource {
+    /// A Hugging Face Hub repository at a revision.
+    Hub { repo: String, revision: String },
+    /// A same-origin folder `models/{name}/`.
+    Folder(String),
+}
+
+impl ModelSource {
+    /// The URL of one of the model's files (relative URLs keep the site working from any
+    /// sub-path).
+    pub fn url(&self, file: &str) -> String {
+        match self {
+            ModelSource::Hub { repo, revision } => {
+                format!("https://huggingface.co/{repo}/resolve/{revision}/{file}")
+            }
+            ModelSource::Folder(name) => format!("models/{name}/{file}"),
+        }
+    }
+
+    /// The source as the link's `model` parameter.
+    pub fn to_link(&self) -> String {
+        match self {
+            ModelSource::Hub { repo, revision } if revision == "main" => format!("hub:{repo}"),
+            ModelSource::Hub { repo, revision } => format!("hub:{repo}@{revision}"),
+            ModelSource::Folder(name) => format!("folder:{name}"),
+        }
+    }
+
+    /// Reads the link's `model` parameter (`hub:owner/name[@revision]` or `folder:name`);
+    /// `None` for anything else, including names that could leave the intended path.
+    pub fn from_link(value: &str) -> Option<ModelSource> {
+        let valid = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+                && !s.contains("..")
+        };
+        if let Some(hub) = value.strip_prefix("hub:") {
+            let (repo, revision) = hub.split_once('@').unwrap_or((hub, "main"));
+            return (valid(repo) && valid(revision)).then(|| ModelSource::Hub {
+                repo: repo.into(),
+                revision: revision.into(),
+            });
+        }
+        let name = value.strip_prefix("folder:")?;
+        (valid(name) && !name.contains('/')).then(|| ModelSource::Folder(name.into()))
+    }
+
+    /// The Hub model a page opens with: GPT-2, or distilled GPT-2 on a small screen.
+    pub fn default_hub(small_screen: bool) -> ModelSource {
+        ModelSource::Hub {
+            repo: hub_suggestions(small_screen)[0].into(),
+            revision: "main".into(),
+        }
+    }
+}
+
+/// The suggested Hub models, smallest first on small screens (phones have less memory and
+/// slower downloads).
+pub fn hub_suggestions(small_screen: bool) -> [&'static str; 3] {
+    let distilbert = "distilbert/distilbert-base-uncased";
+    if small_screen {
+        [SMALL_SCREEN_HUB_MODEL, distilbert, DEFAULT_HUB_MODEL]
+    } else {
+        [DEFAULT_HUB_MODEL, distilbert, SMALL_SCREEN_HUB_MODEL]
+    }
+}
+
+/// The best offline model among `hosted` (the folder names in models/index.json); the first of
+/// [`OFFLINE_MODELS`] when none is listed.
+pub fn best_offline_model(hosted: &[String]) -> &'static str {
+    OFFLINE_MODELS
+        .into_iter()
+        .find(|name| hosted.iter().any(|h| h == name))
+        .unwrap_or(OFFLINE_MODELS[0])
+}
+
+/// The GGUF file a hosted folder's config.json points to (`"gguf_file": "model.gguf"`), if any:
+/// such a folder holds one .gguf file with its own numbers and tokenizer instead of the usual
+/// tokenizer.json and model.safetensors.
+pub fn gguf_file_named_in(config_json: &[u8]) -> Option<String> {
+    let config: serde_json::Value = serde_json::from_slice(config_json).ok()?;
+    let name = config.get("gguf_file")?.as_str()?;
+    (name.ends_with(".gguf") && !name.contains('/') && !name.contains(".."))
+        .then(|| name.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_parameters_round_trip_and_unsafe_names_are_refused() {
+        for link in [
+            "hub:openai-community/gpt2",
+            "hub:owner/name@v1.0",
+            "folder:fixture-gpt2",
+        ] {
+            let source = ModelSource::from_link(link).expect(link);
+            assert_eq!(source.to_link(), link);
+        }
+        assert_eq!(
+            ModelSource::from_link("hub:owner/name@main").map(|s| s.to_link()),
+            Some("hub:owner/name".into())
+        );
+        for bad in [
+            "folder:../secret",
+            "folder:a/b",
+            "hub:",
+            "hub:owner/../x",
+            "gpt5:secret",
+            "folder:<script>",
+            "hub:owner/name@",
+        ] {
+            assert_eq!(ModelSource::from_link(bad), None, "{bad}");
+        }
+        assert_eq!(
+            ModelSource::from_link("folder:x").map(|s| s.url("config.json")),
+            Some("models/x/config.json".into())
+        );
+    }
+
+    #[test]
+    fn the_offline_choice_prefers_the_decoder_that_is_hosted() {
+        let hosted = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            best_offline_model(&hosted(&["all-MiniLM-L6-v2", "SmolLM2-135M-Instruct"])),
+            "SmolLM2-135M-Instruct"
+        );
+        assert_eq!(
+            best_offline_model(&hosted(&["fixture-gpt2", "all-MiniLM-L6-v2"])),
+            "all-MiniLM-L6-v2"
+        );
+        assert_eq!(best_offline_model(&[]), OFFLINE_MODELS[0]);
+        assert_eq!(
+            ModelSource::default_hub(true),
+            ModelSource::Hub {
+                repo: SMALL_SCREEN_HUB_MODEL.into(),
+                revision: "main".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_folder_may_name_one_gguf_file_beside_it() {
+        assert_eq!(
+            gguf_file_named_in(br#"{"gguf_file": "model.gguf"}"#),
+            Some("model.gguf".into())
+        );
+        for refused in [
+            &br#"{"gguf_file": "../x.gguf"}"#[..],
+            br#"{"gguf_file": "a/b.gguf"}"#,
+            br#"{"gguf_file": "model.bin"}"#,
+            br#"{"model_type": "gpt2"}"#,
+            b"not json",
+        ] {
+            assert_eq!(gguf_file_named_in(refused), None);
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! The text and what the model made of it. The text box writes the text; its tokens and trace
+//! are asked for here, whenever the text or the model changes, and kept as owned answers
+//! (`crate::client::Owned`) that nobody else can write. A newer text drops the request for an
+//! older one that still waits.
+use std::sync::Arc;
+
+use leptos::prelude::*;
+
+use super::{ModelState, Selection};
+use crate::client::{owned_request, Owned};
+use ae_messages::{Candidate, LayerTrace, PageTrace, Request, Response, TokenizedText};
+
+/// One token appended by clicking a candidate or sampling.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeneratedToken {
+    /// Its position in the new text's tokens (the position it was predicted for + 1).
+    pub position: usize,
+    /// The candidate that was appended.
+    pub candidate: Candidate,
+}
+
+/// A text's tokens, and its token count before truncation when it was too long.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tokens {
+    pub tokens: TokenizedText,
+    pub truncated_from: Option<usize>,
+}
+
+/// A text's trace as the worker sent it.
+#[derive(Debug, Clone)]
+pub struct Traced {
+    /// The id the worker keeps the trace under (for other layers' internals).
+    pub id: u32,
+    pub trace: Arc<PageTrace>,
+    /// The internals of the layer selected when it was asked for.
+    pub layer: Arc<LayerTrace>,
+    /// How long the worker computed, and how long the page took to read the answer.
+    pub compute_ms: f64,
+    pub read_ms: f64,
+}
+
+/// The text, its tokens and its trace.
+#[derive(Clone, Copy)]
+pub struct TextState {
+    /// The input text.
+    pub text: RwSignal<String>,
+    /// The text came from the link: the first model keeps it instead of its example sentence.
+    pub from_link: RwSignal<bool>,
+    /// Tokens appended by clicking candidates or sampling, oldest first.
+    pub generated: RwSignal<Vec<GeneratedToken>>,
+    tokens: Owned<(u32, String), Tokens>,
+    traced: Owned<(u32, String), Traced>,
+    /// Another layer's internals than the one the trace came with.
+    other_layer: Owned<(u32, usize), Arc<LayerTrace>>,
+}
+
+impl TextState {
+    /// Empty text; asks for tokens and trace of every non-empty text while a model is loaded.
+    pub fn new(model: ModelState, selection: Selection) -> Self {
+        let text = RwSignal::new(String::new());
+        // The text, for the model loaded; empty text asks for nothing.
+        let wanted = move || {
+            let model = model.loaded()?;
+            let text = text.get();
+            (!text.trim().is_empty()).then_some((model, text))
+        };
+        let tokens = owned_request(
+            wanted,
+            |(_, text)| Request::Tokenize { text: text.clone() },
+            |answer| match answer.response {
+                Response::Tokens {
+                    tokens,
+                    truncated_from,
+                } => Some(Tokens {
+                    tokens,
+                    truncated_from,
+                }),
+                _ => None,
+            },
+        );
+        let layer = selection.layer;
+        let traced = owned_request(
+            wanted,
+            move |(_, text)| Request::Trace {
+                text: text.clone(),
+                layer: layer.get_untracked(),
+            },
+            |answer| match answer.response {
+                Response::Trace {
+                    trace, layer_trace, ..
+                } => Some(Traced {
+                    id: answer.id,
+                    trace: Arc::new(*trace),
+                    layer: Arc::new(*layer_trace),
+                    compute_ms: answer.compute_ms,
+                    read_ms: answer.read_ms,
+                }),
+                _ => None,
+            },
+        );
+        let other_layer = owned_request(
+            move || {
+                let layer = layer.get();
+                let traced = traced.value()?;
+                (traced.layer.layer != layer).then_some((traced.id, layer))
+            },
+            |&(trace, layer)| Request::Layer { trace, layer },
+            |answer| match answer.response {
+                Response::Layer { layer_trace, .. } => Some(Arc::new(*layer_trace)),
+                _ => None,
+            },
+        );
+        TextState {
+            text,
+            from_link: RwSignal::new(false),
+            generated: RwSignal::new(Vec::new()),
+            tokens,
+            traced,
+            other_layer,
+        }
+    }
+
+    /// The text's tokens (tracked): the latest, kept while a newer text's are on their way.
+    pub fn tokens(&self) -> Option<TokenizedText> {
+        self.tokens.with_latest(|t| t.map(|t| t.tokens.clone()))
+    }
+
+    /// Reads the tokens without cloning them (tracked).
+    pub fn with_tokens<R>(&self, f: impl FnOnce(Option<&TokenizedText>) -> R) -> R {
+        self.tokens.with_latest(|t| f(t.map(|t| &t.tokens)))
+    }
+
+    /// How many tokens the text has (tracked); 0 before it is tokenized.
+    pub fn token_count(&self) -> usize {
+        self.with_tokens(|t| t.map_or(0, |t| t.ids.len()))
+    }
+
+    /// The token count before truncation, when the text was too long (tracked).
+    pub fn truncated_from(&self) -> Option<usize> {
+        self.tokens
+            .with_latest(|t| t.and_then(|t| t.truncated_from))
+    }
+
+    /// The current trace (tracked): the latest, kept while a newer text's is on its way.
+    pub fn page_trace(&self) -> Option<Arc<PageTrace>> {
+        self.traced.with_latest(|t| t.map(|t| Arc::clone(&t.trace)))
+    }
+
+    /// Whether there is a trace (tracked).
+    pub fn is_traced(&self) -> bool {
+        self.traced.with_latest(|t| t.is_some())
+    }
+
+    /// The trace's id in the worker (tracked), which changes with every new trace.
+    pub fn trace_id(&self) -> Option<u32> {
+        self.traced.with_latest(|t| t.map(|t| t.id))
+    }
+
+    /// Worker and read time of the current text's trace (tracked); `None` while it is on its
+    /// way.
+    pub fn timing(&self) -> Option<(f64, f64)> {
+        self.traced.value().map(|t| (t.compute_ms, t.read_ms))
+    }
+
+    /// `layer`'s attention internals from the current trace (tracked), `None` while they are
+    /// on their way.
+    pub fn layer_trace(&self, layer: usize) -> Option<Arc<LayerTrace>> {
+        let with_trace = self.traced.with_latest(|t| {
+            t.filter(|t| t.layer.layer == layer)
+                .map(|t| Arc::clone(&t.layer))
+        });
+        with_trace.or_else(|| self.other_layer.value().filter(|l| l.layer == layer))
+    }
+
+    /// Appends a predicted token to the text and records it in the generation timeline.
+    pub fn append_generated(&self, candidate: Candidate) {
+        let position = untrack(|| self.token_count());
+        self.text.update(|text| text.push_str(&candidate.text));
+        self.generated.update(|generated| {
+            generated.push(GeneratedToken {
+                position,
+                candidate,
+            })
+        });
+    }
+}

@@ -1,0 +1,256 @@
+//! How the page is shown: the panel, the embedding and its locks, the language, the colours, the
+//! page width, and the banners (notices and the last error).
+use leptos::prelude::*;
+
+use super::Problem;
+use crate::i18n::{trf, Lang};
+
+/// The panels, in navigation order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Panel {
+    /// Q/K/V → scores → softmax → weighted sum, step by step.
+    StepThrough,
+    /// Per-head heatmaps and the layers × heads overview.
+    Heatmaps,
+    /// Sinusoidal and learned positional encodings.
+    Positions,
+    /// Next-token or [MASK] predictions.
+    Predictions,
+    /// Gradient×input saliency.
+    Saliency,
+}
+
+impl Panel {
+    /// Every panel, in navigation order.
+    pub const ALL: [Panel; 5] = [
+        Panel::StepThrough,
+        Panel::Heatmaps,
+        Panel::Positions,
+        Panel::Predictions,
+        Panel::Saliency,
+    ];
+
+    /// The tab label, in the page's language.
+    pub fn label(self) -> String {
+        crate::i18n::tr(match self {
+            Panel::StepThrough => "panel.step",
+            Panel::Heatmaps => "panel.heatmaps",
+            Panel::Positions => "panel.positions",
+            Panel::Predictions => "panel.predictions",
+            Panel::Saliency => "panel.saliency",
+        })
+    }
+
+    /// A stable id for URLs and tests.
+    pub fn id(self) -> &'static str {
+        match self {
+            Panel::StepThrough => "step",
+            Panel::Heatmaps => "heatmaps",
+            Panel::Positions => "positions",
+            Panel::Predictions => "predictions",
+            Panel::Saliency => "saliency",
+        }
+    }
+}
+
+/// Controls a teacher can lock in an embedded view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// The model picker.
+    Model,
+    /// The text box and example sentences.
+    Text,
+    /// The layer picker.
+    Layer,
+    /// The head picker.
+    Head,
+}
+
+impl Lock {
+    /// Every lock, with its name in the link.
+    pub const ALL: [(Lock, &'static str); 4] = [
+        (Lock::Model, "model"),
+        (Lock::Text, "text"),
+        (Lock::Layer, "layer"),
+        (Lock::Head, "head"),
+    ];
+}
+
+/// How the page is embedded (`embed=1`, `panels=`, `lock=` in the link).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Embedding {
+    /// Compact view without the site header.
+    pub compact: bool,
+    /// Only these panels' tabs (all when empty).
+    pub panels: Vec<Panel>,
+    /// Controls hidden or fixed.
+    pub locked: Vec<Lock>,
+}
+
+/// Light or dark colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThemeChoice {
+    /// Dark text on light backgrounds.
+    Light,
+    /// Light text on dark backgrounds.
+    Dark,
+}
+
+impl ThemeChoice {
+    /// The name in links and in `<html data-theme>`.
+    pub fn id(self) -> &'static str {
+        match self {
+            ThemeChoice::Light => "light",
+            ThemeChoice::Dark => "dark",
+        }
+    }
+}
+
+/// A string-table message with its values, worded when shown (so in the current language).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub key: &'static str,
+    pub values: Vec<(&'static str, String)>,
+}
+
+impl Message {
+    pub fn new(key: &'static str, values: &[(&'static str, &dyn std::fmt::Display)]) -> Self {
+        Message {
+            key,
+            values: values
+                .iter()
+                .map(|(name, value)| (*name, value.to_string()))
+                .collect(),
+        }
+    }
+
+    /// The message in the page's language (tracked).
+    pub fn describe(&self) -> String {
+        let values: Vec<(&str, &dyn std::fmt::Display)> = self
+            .values
+            .iter()
+            .map(|(name, value)| (*name, value as &dyn std::fmt::Display))
+            .collect();
+        trf(self.key, &values)
+    }
+}
+
+/// How the page is shown.
+#[derive(Clone, Copy)]
+pub struct ViewState {
+    /// The visible panel.
+    pub panel: RwSignal<Panel>,
+    /// Embedding options from the link.
+    pub embedding: RwSignal<Embedding>,
+    /// The page's language.
+    pub lang: RwSignal<Lang>,
+    /// Light or dark as chosen by the link or the toggle; `None` follows the system setting.
+    pub theme_choice: RwSignal<Option<ThemeChoice>>,
+    /// Whether the system asks for dark colours (`prefers-color-scheme`).
+    pub system_dark: RwSignal<bool>,
+    /// The page's width in CSS pixels, for sizing charts.
+    pub viewport_width: RwSignal<f64>,
+    /// Notices for the user (e.g. "the Hub is unreachable, opened the offline model").
+    pub notices: RwSignal<Vec<Message>>,
+    /// The last error.
+    pub error: RwSignal<Option<Problem>>,
+}
+
+impl ViewState {
+    pub fn new() -> Self {
+        ViewState {
+            panel: RwSignal::new(Panel::StepThrough),
+            embedding: RwSignal::new(Embedding::default()),
+            lang: RwSignal::new(browser_language()),
+            theme_choice: RwSignal::new(None),
+            system_dark: RwSignal::new(system_prefers_dark()),
+            viewport_width: RwSignal::new(viewport_width()),
+            notices: RwSignal::new(Vec::new()),
+            error: RwSignal::new(None),
+        }
+    }
+
+    /// The colours in use (tracked): the chosen ones, else the system's.
+    pub fn theme(&self) -> ThemeChoice {
+        self.theme_choice
+            .get()
+            .unwrap_or(if self.system_dark.get() {
+                ThemeChoice::Dark
+            } else {
+                ThemeChoice::Light
+            })
+    }
+
+    /// The chart colours for the theme in use (tracked).
+    pub fn chart_theme(&self) -> &'static ae_charts::Theme {
+        match self.theme() {
+            ThemeChoice::Light => &ae_charts::Theme::LIGHT,
+            ThemeChoice::Dark => &ae_charts::Theme::DARK,
+        }
+    }
+
+    /// Whether a control is locked by the embedding.
+    pub fn locked(&self, lock: Lock) -> bool {
+        self.embedding.with(|e| e.locked.contains(&lock))
+    }
+
+    /// The panels offered: the embedding's choice, else all.
+    pub fn offered_panels(&self) -> Vec<Panel> {
+        self.embedding.with(|e| {
+            if e.panels.is_empty() {
+                Panel::ALL.to_vec()
+            } else {
+                e.panels.clone()
+            }
+        })
+    }
+
+    /// Adds a notice (several link problems can be reported together).
+    pub fn add_notice(&self, message: Message) {
+        self.notices.update(|notices| notices.push(message));
+    }
+
+    /// Shows a problem in the error banner.
+    pub fn report(&self, problem: impl Into<Problem>) {
+        self.error.set(Some(problem.into()));
+    }
+}
+
+/// The window's inner width in CSS pixels (1024 if unknown).
+pub fn viewport_width() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.inner_width().ok())
+        .and_then(|w| w.as_f64())
+        .unwrap_or(1024.0)
+}
+
+/// Whether the page is phone-sized (narrower than 700 CSS pixels).
+pub fn small_screen() -> bool {
+    viewport_width() < 700.0
+}
+
+/// The browser's preferred language if it is one of ours, else English.
+fn browser_language() -> Lang {
+    let Some(navigator) = web_sys::window().map(|w| w.navigator()) else {
+        return Lang::En;
+    };
+    navigator
+        .languages()
+        .iter()
+        .filter_map(|l| l.as_string())
+        .chain(navigator.language())
+        .find_map(|code| Lang::from_code(&code))
+        .unwrap_or(Lang::En)
+}
+
+/// The system's `prefers-color-scheme: dark`.
+pub fn dark_query() -> Option<web_sys::MediaQueryList> {
+    web_sys::window()?
+        .match_media("(prefers-color-scheme: dark)")
+        .ok()
+        .flatten()
+}
+
+fn system_prefers_dark() -> bool {
+    dark_query().is_some_and(|q| q.matches())
+}
