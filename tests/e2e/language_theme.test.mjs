@@ -61,6 +61,52 @@ test('a Chinese browser gets Chinese; the switch changes every panel\'s text and
   await context.close();
 });
 
+test('switching language re-words the page in place: panel state, charts and messages stay', async () => {
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US' });
+  const { page, errors } = await openPage(context, site.origin, `?model=folder:fixture-gpt2&text=${encodeURIComponent(TEXT)}&panel=heatmaps`);
+  await page.waitForSelector('[data-testid=heatmap][data-plot*=" "]', { timeout: 60_000 });
+  // Panel-local state: a head switched off in the line view.
+  await page.uncheck('[data-testid=line-head-0]');
+  // Mark the elements: a rebuilt page would drop the marks.
+  await page.$eval('[data-testid=heatmap]', (canvas) => { canvas.dataset.mark = 'kept'; });
+  await page.$eval('[data-testid=text]', (box) => { box.dataset.mark = 'kept'; });
+  await page.selectOption('[data-testid=language]', 'zh-Hans');
+  await page.waitForFunction(() => document.documentElement.lang === 'zh-Hans');
+  await page.waitForSelector('[data-testid=tab-heatmaps]:has-text("热力图")');
+  assert.equal(await page.isChecked('[data-testid=line-head-0]'), false, 'the head stays switched off');
+  assert.equal(await page.getAttribute('[data-testid=heatmap]', 'data-mark'), 'kept', 'the heatmap is the same element');
+  assert.equal(await page.getAttribute('[data-testid=text]', 'data-mark'), 'kept', 'the text box is the same element');
+
+  // The positions panel's sliders survive a switch too.
+  await page.click('[data-testid=tab-positions]');
+  await page.$eval('[data-testid=pe-d-model]', (s) => { s.value = '16'; s.dispatchEvent(new Event('change', { bubbles: true })); });
+  await page.waitForSelector('[data-testid=pe-sinusoidal][data-shape="64 16"]');
+  await page.selectOption('[data-testid=language]', 'en');
+  await page.waitForSelector('[data-testid=tab-positions]:has-text("Positional encoding")');
+  assert.equal(await page.inputValue('[data-testid=pe-d-model]'), '16');
+  assert.equal(await page.getAttribute('[data-testid=pe-sinusoidal]', 'data-shape'), '64 16');
+  // A hint shown before the switch is re-worded in place.
+  await page.fill('[data-testid=text]', '');
+  await page.waitForSelector('[data-testid=empty-hint]');
+  await page.selectOption('[data-testid=language]', 'zh-Hans');
+  await page.waitForFunction(() => /[\u4e00-\u9fff]/.test(document.querySelector('[data-testid=empty-hint]').textContent));
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('a failed load is re-worded when the language changes', async () => {
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const { page, errors } = await openPage(context, site.origin, '?model=folder:no-such-model');
+  await page.waitForSelector('[data-testid=load-failed]', { timeout: 60_000 });
+  const english = await page.textContent('[data-testid=load-failed]');
+  assert.ok(!hasChinese(english), english);
+  await page.selectOption('[data-testid=language]', 'zh-Hans');
+  await page.waitForFunction(() => /[\u4e00-\u9fff]/.test(document.querySelector('[data-testid=load-failed]').textContent));
+  assert.ok(hasChinese(await page.textContent('[data-testid=error]')), 'the banner too');
+  assert.deepEqual(errors.filter((e) => !/404|no-such-model/.test(e)), []);
+  await context.close();
+});
+
 test('lang= in the link wins over the browser language; a bad value falls back with a notice', async () => {
   const zh = await open({ locale: 'en-US' }, '&lang=zh');
   assert.equal(await zh.page.getAttribute('html', 'lang'), 'zh-Hans');

@@ -96,6 +96,7 @@ fn connect(state: AppState) {
 #[component]
 fn App() -> impl IntoView {
     let (state, loader) = provide_state();
+    i18n::follow(state.view.lang);
     let requested_model = url::follow_link(state);
     url::report_height_to_parent(state);
     open_initial_model(state, loader, requested_model);
@@ -103,27 +104,23 @@ fn App() -> impl IntoView {
     follow_theme_and_language(state);
 
     let compact = state.view.embedding.with_untracked(|e| e.compact);
-    // Every view is rebuilt in the new language when it changes; the state lives on.
-    move || {
-        i18n::set_current(state.view.lang.get());
-        view! {
-            {(!compact).then(|| view! {
-                <header class="site-header">
-                    <div>
-                        <h1>"Attention Explorer"</h1>
-                        <p class="tagline">{tr("app.tagline")}</p>
-                    </div>
-                    <Settings/>
-                </header>
-            })}
-            <main class:embed=compact>
-                {compact.then(|| view! { <Settings/> })}
-                <Notices/>
-                <picker::ModelPicker/>
-                <input::TextInput/>
-                <panels::PanelArea/>
-            </main>
-        }
+    view! {
+        {(!compact).then(|| view! {
+            <header class="site-header">
+                <div>
+                    <h1>"Attention Explorer"</h1>
+                    <p class="tagline">{move || tr("app.tagline")}</p>
+                </div>
+                <Settings/>
+            </header>
+        })}
+        <main class:embed=compact>
+            {compact.then(|| view! { <Settings/> })}
+            <Notices/>
+            <picker::ModelPicker/>
+            <input::TextInput/>
+            <panels::PanelArea/>
+        </main>
     }
 }
 
@@ -174,10 +171,10 @@ fn Settings() -> impl IntoView {
     view! {
         <div class="settings">
             <label>
-                <span class="visually-hidden">{tr("app.language")}</span>
+                <span class="visually-hidden">{move || tr("app.language")}</span>
                 <select
                     data-testid="language"
-                    aria-label=tr("app.language")
+                    aria-label=move || tr("app.language")
                     prop:value=move || view_state.lang.get().code()
                     on:change=choose_language
                 >
@@ -219,14 +216,14 @@ fn Notices() -> impl IntoView {
             dismiss=Callback::new(move |()| view_state.notices.set(Vec::new()))
             class="notice"
             role="status"
-            label=tr("app.dismiss_notice")
+            label="app.dismiss_notice"
         />
         <Banner
             message=error
             dismiss=Callback::new(move |()| view_state.error.set(None))
             class="error"
             role="alert"
-            label=tr("app.dismiss_error")
+            label="app.dismiss_error"
         />
     }
 }
@@ -238,13 +235,14 @@ fn Banner(
     dismiss: Callback<()>,
     class: &'static str,
     role: &'static str,
-    label: String,
+    /// String key of the dismiss button's label.
+    label: &'static str,
 ) -> impl IntoView {
     view! {
         <Show when=move || message.with(|m| m.is_some())>
             <div class=class role=role data-testid=class>
                 {move || message.get().unwrap_or_default()}
-                <button class="dismiss" aria-label=label.clone() on:click=move |_| dismiss.run(())>
+                <button class="dismiss" aria-label=move || tr(label) on:click=move |_| dismiss.run(())>
                     "×"
                 </button>
             </div>

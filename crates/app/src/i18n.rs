@@ -3,27 +3,33 @@
 //! `ae_messages` words in both languages (`tests/strings.rs` checks that the tables match and that
 //! every key used here exists). `{name}` in a string is filled by [`trf`].
 //!
-//! The page rebuilds its views when the language changes (see `ui::App`), so components read the
-//! current language once, untracked.
+//! The language is a signal (`ViewState::lang`, followed by [`follow`]); [`tr`] reads it, so
+//! every view, attribute or chart that words something re-renders when it changes, and nothing
+//! else is rebuilt.
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::sync::OnceLock;
 
+use leptos::prelude::*;
+
 pub use ae_messages::Lang;
 
 thread_local! {
-    static CURRENT: Cell<Lang> = const { Cell::new(Lang::En) };
+    static LANGUAGE: Cell<Option<RwSignal<Lang>>> = const { Cell::new(None) };
 }
 
-/// Sets the language the next views are built in.
-pub fn set_current(lang: Lang) {
-    CURRENT.with(|c| c.set(lang));
+/// Words the page in the language `lang` holds, from now on.
+pub fn follow(lang: RwSignal<Lang>) {
+    LANGUAGE.with(|l| l.set(Some(lang)));
 }
 
-/// The language views are being built in.
+/// The page's language (tracked); English before the page follows a language.
 pub fn current() -> Lang {
-    CURRENT.with(|c| c.get())
+    LANGUAGE
+        .with(Cell::get)
+        .and_then(|lang| lang.try_get())
+        .unwrap_or(Lang::En)
 }
 
 fn table(lang: Lang) -> &'static HashMap<String, String> {

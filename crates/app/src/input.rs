@@ -78,8 +78,8 @@ pub fn TextInput() -> impl IntoView {
             .map(|count| trf("input.truncated", &[("count", &count), ("max", &max)]))
     };
     view! {
-        <section class="text-input" aria-label=tr("input.label")>
-            <label for="text">{tr("input.sentence")}</label>
+        <section class="text-input" aria-label=move || tr("input.label")>
+            <label for="text">{move || tr("input.sentence")}</label>
             <textarea
                 id="text"
                 data-testid="text"
@@ -92,7 +92,7 @@ pub fn TextInput() -> impl IntoView {
                 {move || examples().map(|list| list.into_iter().map(example_button).collect_view())}
             </div>
             <Show when=move || state.model.is_loaded() && text.text.with(|t| t.trim().is_empty())>
-                <p class="hint" data-testid="empty-hint">{tr("input.empty")}</p>
+                <p class="hint" data-testid="empty-hint">{move || tr("input.empty")}</p>
             </Show>
             {move || truncated().map(|notice| view! {
                 <p class="notice" data-testid="truncated">{notice}</p>
@@ -115,7 +115,7 @@ fn TokenChips() -> impl IntoView {
     };
     let timing = move || state.text.timing().filter(|_| state.text.token_count() > 0);
     view! {
-        <div class="tokens" data-testid="tokens" role="group" aria-label=tr("input.tokens")>
+        <div class="tokens" data-testid="tokens" role="group" aria-label=move || tr("input.tokens")>
             {move || state.text.tokens().map(|tokens| {
                 tokens.tokens.iter().enumerate().map(|(index, token)| {
                     let special = tokens.special[index];
@@ -144,7 +144,7 @@ fn TokenChips() -> impl IntoView {
                 }).collect_view()
             })}
             <Show when=move || state.client.busy.get()>
-                <span class="busy" aria-live="polite">{tr("input.computing")}</span>
+                <span class="busy" aria-live="polite">{move || tr("input.computing")}</span>
             </Show>
             <span
                 class="muted trace-time"
@@ -167,7 +167,7 @@ fn Selection() -> impl IntoView {
     let heads = move || state.model.read(0, |c| c.n_head);
     view! {
         <div class="selection">
-            <label>{format!("{} ", tr("input.layer"))}
+            <label>{move || format!("{} ", tr("input.layer"))}
                 <select
                     data-testid="layer"
                     prop:disabled=move || state.view.locked(Lock::Layer)
@@ -177,7 +177,7 @@ fn Selection() -> impl IntoView {
                     {move || (0..layers()).map(|l| view! { <option value=l.to_string()>{l + 1}</option> }).collect_view()}
                 </select>
             </label>
-            <label>{format!("{} ", tr("input.head"))}
+            <label>{move || format!("{} ", tr("input.head"))}
                 <select
                     data-testid="head"
                     prop:disabled=move || state.view.locked(Lock::Head)

@@ -33,10 +33,10 @@ fn traced(state: &AppState) -> Option<(Arc<PageTrace>, Vec<bool>)> {
 pub fn Heatmaps() -> impl IntoView {
     let state = use_state();
     view! {
-        <h2>{tr("heatmaps.title")}</h2>
-        <p class="explain">{tr("heatmaps.explain")}</p>
+        <h2>{move || tr("heatmaps.title")}</h2>
+        <p class="explain">{move || tr("heatmaps.explain")}</p>
         <Show when=move || state.text.is_traced()
-            fallback=|| view! { <p class="muted">{tr("heatmaps.empty")}</p> }>
+            fallback=|| view! { <p class="muted">{move || tr("heatmaps.empty")}</p> }>
             <HeatmapOptions/>
             <super::KeyValueGroup/>
             <div class="chart-row">
@@ -57,18 +57,18 @@ fn HeatmapOptions() -> impl IntoView {
     let percent = move || (options.get().top_share * 100.0).round() as u32;
     view! {
         <fieldset class="chart-options" data-testid="heatmap-options">
-            <legend>{tr("heatmaps.show")}</legend>
+            <legend>{move || tr("heatmaps.show")}</legend>
             <label><input type="checkbox" data-testid="average-heads"
                 prop:checked=move || options.get().average_heads
                 on:change=move |ev| { let on = event_target_checked(&ev); options.update(|o| o.average_heads = on) }/>
-                {format!(" {}", tr("heatmaps.average"))}</label>
+                {move || format!(" {}", tr("heatmaps.average"))}</label>
             <label><input type="checkbox" data-testid="hide-special"
                 prop:checked=move || options.get().hide_special
                 on:change=move |ev| { let on = event_target_checked(&ev); options.update(|o| o.hide_special = on) }/>
                 {move || format!(" {}", if causal() { tr("heatmaps.hide_special_causal") } else { tr("heatmaps.hide_special") })}</label>
-            <label>{format!("{} ", tr("heatmaps.top"))}
+            <label>{move || format!("{} ", tr("heatmaps.top"))}
                 <input type="range" min="5" max="100" step="5" data-testid="top-share"
-                    aria-label=tr("heatmaps.top_label")
+                    aria-label=move || tr("heatmaps.top_label")
                     prop:value=move || percent().to_string()
                     on:input=move |ev| {
                         let value: f32 = event_target_value(&ev).parse().unwrap_or(100.0);
@@ -76,10 +76,10 @@ fn HeatmapOptions() -> impl IntoView {
                     }/>
                 {move || format!(" {}", trf("heatmaps.top_value", &[("percent", &percent())]))}</label>
             <Show when=move || options.get().hide_special>
-                <p class="notice" data-testid="renormalised">{tr("heatmaps.renormalised")}</p>
+                <p class="notice" data-testid="renormalised">{move || tr("heatmaps.renormalised")}</p>
             </Show>
             <Show when=move || { options.get().top_share < 1.0 }>
-                <p class="muted">{tr("heatmaps.top_explain")}</p>
+                <p class="muted">{move || tr("heatmaps.top_explain")}</p>
             </Show>
         </fieldset>
     }
@@ -227,7 +227,7 @@ fn HeadHeatmap() -> impl IntoView {
     };
     view! {
         <figure class="heatmap">
-            <figcaption data-testid="heatmap-title">{title}{format!(" — {}", tr("heatmaps.axes"))}</figcaption>
+            <figcaption data-testid="heatmap-title">{title}{move || format!(" — {}", tr("heatmaps.axes"))}</figcaption>
             <div class="canvas-wrap">
                 <canvas node_ref=canvas_ref data-testid="heatmap" role="img"
                     aria-label=move || trf("heatmaps.canvas_label", &[("title", &title())])
@@ -246,10 +246,10 @@ fn HeadHeatmap() -> impl IntoView {
             <ExportButtons exports=exports name=Signal::derive(file_name) testid="heatmap-export"/>
             {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
             {move || drawn.with(|d| d.as_ref().is_some_and(|(_, g)| g.size() == 0)).then(|| view! {
-                <p class="muted">{tr("heatmaps.all_hidden")}</p>
+                <p class="muted">{move || tr("heatmaps.all_hidden")}</p>
             })}
             <details on:toggle=move |ev| show_table.set(event_target::<web_sys::HtmlDetailsElement>(&ev).open())>
-                <summary>{tr("heatmaps.values_table")}</summary>
+                <summary>{move || tr("heatmaps.values_table")}</summary>
                 {move || show_table.get().then(|| drawn.with(|d| d.as_ref().map(|(_, grid)| value_table(grid))))}
             </details>
         </figure>
@@ -302,7 +302,7 @@ fn value_table(grid: &AttentionGrid) -> impl IntoView {
             let cells = (0..grid.size())
                 .map(|column| match grid.cell(row, column) {
                     Cell::Masked => {
-                        view! { <td class="masked" data-value="masked">{tr("chart.masked")}</td> }
+                        view! { <td class="masked" data-value="masked">{move || tr("chart.masked")}</td> }
                             .into_any()
                     }
                     cell => {
@@ -318,7 +318,7 @@ fn value_table(grid: &AttentionGrid) -> impl IntoView {
     view! {
         <div class="table-scroll">
             <table class="values-table" data-testid="heatmap-table">
-                <thead><tr><th>{tr("heatmaps.corner")}</th>{header}</tr></thead>
+                <thead><tr><th>{move || tr("heatmaps.corner")}</th>{header}</tr></thead>
                 <tbody>{rows}</tbody>
             </table>
         </div>
@@ -342,9 +342,9 @@ fn Overview() -> impl IntoView {
             .clamp(16, 64)
     };
     view! {
-        <section class="overview" aria-label=tr("heatmaps.overview_label")>
-            <h3>{tr("heatmaps.overview")}</h3>
-            <p class="muted">{tr("heatmaps.overview_explain")}</p>
+        <section class="overview" aria-label=move || tr("heatmaps.overview_label")>
+            <h3>{move || tr("heatmaps.overview")}</h3>
+            <p class="muted">{move || tr("heatmaps.overview_explain")}</p>
             <div class="overview-grid" data-testid="overview">
                 {move || {
                     let (layers, heads) = shape();
@@ -395,9 +395,9 @@ fn Thumbnail(layer: usize, head: usize, size: u32) -> impl IntoView {
     });
     view! {
         <button class="thumbnail" class:selected=selected data-testid=format!("thumb-{layer}-{head}")
-            aria-label=trf("heatmaps.title_head", &[("layer", &(layer + 1)), ("head", &(head + 1))])
+            aria-label=move || trf("heatmaps.title_head", &[("layer", &(layer + 1)), ("head", &(head + 1))])
             aria-pressed=move || selected().to_string()
-            title=trf("heatmaps.title_head", &[("layer", &(layer + 1)), ("head", &(head + 1))])
+            title=move || trf("heatmaps.title_head", &[("layer", &(layer + 1)), ("head", &(head + 1))])
             prop:disabled=move || state.view.locked(Lock::Layer) || state.view.locked(Lock::Head)
             on:click=move |_| { state.selection.layer.set(layer); state.selection.head.set(head); state.settings.heatmap.update(|o| o.average_heads = false) }>
             <canvas node_ref=canvas_ref width=size height=size></canvas>
@@ -518,23 +518,23 @@ fn LineView() -> impl IntoView {
     view! {
         <figure class="line-view">
             <figcaption>{move || trf("heatmaps.lines_title", &[("layer", &(state.selection.layer.get() + 1))])}</figcaption>
-            <div class="head-toggles" role="group" aria-label=tr("heatmaps.lines_heads")>
+            <div class="head-toggles" role="group" aria-label=move || tr("heatmaps.lines_heads")>
                 {move || (0..n_heads.get()).map(|head| view! {
                     <label class="head-toggle" style:--head-colour=css_colour(head_colour(head))>
                         <input type="checkbox" data-testid=format!("line-head-{head}")
                             prop:checked=move || shown.with(|s| s.get(head).copied().unwrap_or(false))
                             on:change=move |ev| { let on = event_target_checked(&ev); shown.update(|s| if let Some(x) = s.get_mut(head) { *x = on }) }/>
-                        <span class="swatch"></span>{format!("{}", head + 1)}<span class="visually-hidden">{format!(" {}", tr("heatmaps.head_word"))}</span>
+                        <span class="swatch"></span>{move || format!("{}", head + 1)}<span class="visually-hidden">{move || format!(" {}", tr("heatmaps.head_word"))}</span>
                     </label>
                 }).collect_view()}
-                <button on:click=move |_| shown.update(|s| s.iter_mut().for_each(|x| *x = true))>{tr("heatmaps.all_heads")}</button>
+                <button on:click=move |_| shown.update(|s| s.iter_mut().for_each(|x| *x = true))>{move || tr("heatmaps.all_heads")}</button>
                 <button data-testid="line-only-selected" on:click=move |_| {
                     let selected = state.selection.head.get_untracked();
                     shown.update(|s| s.iter_mut().enumerate().for_each(|(h, x)| *x = h == selected))
-                }>{tr("heatmaps.only_selected")}</button>
+                }>{move || tr("heatmaps.only_selected")}</button>
             </div>
             <canvas node_ref=canvas_ref data-testid="line-view" role="img"
-                aria-label=tr("heatmaps.lines_label")
+                aria-label=move || tr("heatmaps.lines_label")
                 data-lines=move || lines_drawn.get().to_string()
                 data-focus=move || state.selection.hovered.get().or(state.selection.pinned.get()).map(|t| t.to_string()).unwrap_or_default()
                 on:pointermove=move |ev| on_pointer(ev.into())

@@ -50,13 +50,13 @@ pub(crate) fn KeyValueGroup() -> impl IntoView {
 pub fn PanelArea() -> impl IntoView {
     let state = use_state();
     view! {
-        <nav class="panel-tabs" aria-label=tr("panels.label")>
-            <div class="tab-list" role="tablist" aria-label=tr("panels.label")>
+        <nav class="panel-tabs" aria-label=move || tr("panels.label")>
+            <div class="tab-list" role="tablist" aria-label=move || tr("panels.label")>
             {state.view.offered_panels().into_iter().map(|panel| view! {
                 <button role="tab" data-testid=format!("tab-{}", panel.id())
                     aria-selected=move || (state.view.panel.get() == panel).to_string()
                     class:active=move || state.view.panel.get() == panel
-                    on:click=move |_| state.view.panel.set(panel)>{panel.label()}</button>
+                    on:click=move |_| state.view.panel.set(panel)>{move || panel.label()}</button>
             }).collect_view()}
             </div>
             <CopyLink/>
@@ -94,7 +94,7 @@ fn CopyLink() -> impl IntoView {
     };
     view! {
         <button class="copy-link" data-testid="copy-link" on:click=copy
-            title=tr("panels.copy_link_title")>
+            title=move || tr("panels.copy_link_title")>
             {move || if copied.get() { tr("panels.link_copied") } else { tr("panels.copy_link") }}
         </button>
     }
@@ -118,10 +118,10 @@ fn EmbedDialog() -> impl IntoView {
     };
     view! {
         <button class="copy-link embed-button" data-testid="embed-open" on:click=move |_| open.update(|o| *o = !*o)
-            aria-expanded=move || open.get().to_string()>{tr("panels.embed")}</button>
+            aria-expanded=move || open.get().to_string()>{move || tr("panels.embed")}</button>
         <Show when=move || open.get()>
-            <div class="embed-dialog" role="dialog" aria-label=tr("panels.embed_label")>
-                <label for="embed-snippet">{tr("panels.embed_explain")}</label>
+            <div class="embed-dialog" role="dialog" aria-label=move || tr("panels.embed_label")>
+                <label for="embed-snippet">{move || tr("panels.embed_explain")}</label>
                 <textarea id="embed-snippet" data-testid="embed-snippet" rows="5" readonly prop:value=snippet></textarea>
             </div>
         </Show>

@@ -78,8 +78,8 @@ pub fn Positions() -> impl IntoView {
             })
     };
     view! {
-        <h2>{tr("panel.positions")}</h2>
-        <p class="explain">{tr("positions.explain")}</p>
+        <h2>{move || tr("panel.positions")}</h2>
+        <p class="explain">{move || tr("positions.explain")}</p>
         <math display="block" data-testid="pe-formula">
             <mrow><mi>"PE"</mi><mo>"("</mo><mi>"pos"</mi><mo>","</mo><mn>"2"</mn><mi>"i"</mi><mo>")"</mo><mo>"="</mo><mi>"sin"</mi><mo>"("</mo>
             <mfrac><mi>"pos"</mi><msup><mn>"10000"</mn><mrow><mn>"2"</mn><mi>"i"</mi><mo>"/"</mo><msub><mi>"d"</mi><mtext>"model"</mtext></msub></mrow></msup></mfrac><mo>")"</mo></mrow>
@@ -88,41 +88,41 @@ pub fn Positions() -> impl IntoView {
             <mrow><mi>"PE"</mi><mo>"("</mo><mi>"pos"</mi><mo>","</mo><mn>"2"</mn><mi>"i"</mi><mo>"+"</mo><mn>"1"</mn><mo>")"</mo><mo>"="</mo><mi>"cos"</mi><mo>"("</mo><mo>"…"</mo><mo>")"</mo></mrow>
         </math>
         <fieldset class="chart-options">
-            <legend>{tr("positions.sinusoidal_encoding")}</legend>
+            <legend>{move || tr("positions.sinusoidal_encoding")}</legend>
             <label>"d_model "
                 <input type="range" min="4" max="1024" step="2" data-testid="pe-d-model" prop:value=move || d_model.get().to_string()
                     on:change=move |ev| if let Some(v) = whole(&ev) { d_model.set(v.clamp(4, 1024)) }/>
                 {move || format!(" {}", d_model.get())}</label>
-            <label>{format!("{} ", tr("positions.positions"))}
+            <label>{move || format!("{} ", tr("positions.positions"))}
                 <input type="range" min="8" max="512" step="8" data-testid="pe-positions" prop:value=move || positions.get().to_string()
                     on:change=move |ev| if let Some(v) = whole(&ev) { positions.set(v.clamp(8, 512)) }/>
                 {move || format!(" {}", positions.get())}</label>
-            <label>{format!("{} ", tr("positions.dimensions"))}
+            <label>{move || format!("{} ", tr("positions.dimensions"))}
                 <input type="text" size="12" data-testid="pe-dimensions" prop:value=move || dimensions.get()
                     on:change=move |ev| dimensions.set(event_target_value(&ev))/></label>
         </fieldset>
         <div class="chart-row">
-            <MatrixCanvas values=sinusoidal testid="pe-sinusoidal" caption=tr("positions.sinusoidal_caption")
-                row_name=tr("positions.position") column_name=tr("positions.dimension") fixed_limit=Some(1.0)/>
+            <MatrixCanvas values=sinusoidal testid="pe-sinusoidal" caption=Signal::derive(move || tr("positions.sinusoidal_caption"))
+                row_name="positions.position" column_name="positions.dimension" fixed_limit=Some(1.0)/>
             <LinesCanvas series=lines/>
         </div>
         {move || rotary().map(|theta| view! {
-            <p class="explain" data-testid="pe-rotary-note">{trf("positions.rotary_note", &[("theta", &theta)])}</p>
+            <p class="explain" data-testid="pe-rotary-note">{move || trf("positions.rotary_note", &[("theta", &theta)])}</p>
             <RotarySection positions=positions/>
         })}
         <div class="chart-row" class:hidden=move || rotary().is_some()>
             <MatrixCanvas values=learned testid="pe-learned"
                 caption=Signal::derive(move || trf("positions.learned_caption", &[("table", &table_name())]))
-                row_name=tr("positions.position") column_name=tr("positions.dimension") fixed_limit=None/>
+                row_name="positions.position" column_name="positions.dimension" fixed_limit=None/>
         </div>
-        <h3>{tr("positions.similarity")}</h3>
-        <p class="explain">{tr("positions.similarity_explain")}</p>
+        <h3>{move || tr("positions.similarity")}</h3>
+        <p class="explain">{move || tr("positions.similarity_explain")}</p>
         <div class="chart-row">
-            <MatrixCanvas values=sinusoidal_similarity testid="pe-sinusoidal-similarity" caption=tr("positions.sinusoidal")
-                row_name=tr("positions.position") column_name=tr("positions.position") fixed_limit=Some(1.0)/>
+            <MatrixCanvas values=sinusoidal_similarity testid="pe-sinusoidal-similarity" caption=Signal::derive(move || tr("positions.sinusoidal"))
+                row_name="positions.position" column_name="positions.position" fixed_limit=Some(1.0)/>
             <Show when=move || rotary().is_none()>
-            <MatrixCanvas values=learned_similarity testid="pe-learned-similarity" caption=tr("positions.learned")
-                row_name=tr("positions.position") column_name=tr("positions.position") fixed_limit=Some(1.0)/>
+            <MatrixCanvas values=learned_similarity testid="pe-learned-similarity" caption=Signal::derive(move || tr("positions.learned"))
+                row_name="positions.position" column_name="positions.position" fixed_limit=Some(1.0)/>
             </Show>
         </div>
         <TokenPlusPosition/>
@@ -144,8 +144,9 @@ fn MatrixCanvas(
     values: Signal<Option<Array>>,
     testid: &'static str,
     #[prop(into)] caption: Signal<String>,
-    row_name: String,
-    column_name: String,
+    /// String keys of the axes' names.
+    row_name: &'static str,
+    column_name: &'static str,
     /// The colour scale's ±limit; `None`: the largest |value|.
     fixed_limit: Option<f32>,
 ) -> impl IntoView {
@@ -153,7 +154,8 @@ fn MatrixCanvas(
     let canvas_ref = NodeRef::<Canvas>::new();
     let area = RwSignal::new(None::<(PlotArea, usize, usize)>);
     let hovered = RwSignal::new(None::<MatrixHover>);
-    let names = StoredValue::new((row_name, column_name));
+    // The axes' names in the page's language (tracked).
+    let names = move || (tr(row_name), tr(column_name));
     let limit_of = move |array: &Array| {
         fixed_limit.unwrap_or_else(|| {
             array.data.iter().fold(
@@ -170,7 +172,7 @@ fn MatrixCanvas(
         let theme = state.view.chart_theme();
         let width = chart_width(state.view.viewport_width.get(), 500);
         let height = (width * 4 / 5).max(200);
-        let drawn = as_matrix(&array, &names.get_value(), limit_of(&array), |matrix| {
+        let drawn = as_matrix(&array, &names(), limit_of(&array), |matrix| {
             draw_on(&canvas, width, height, |root| {
                 draw_matrix(root, matrix, theme)
             })
@@ -202,7 +204,7 @@ fn MatrixCanvas(
             let theme = state.view.chart_theme();
             values.with_untracked(|v| {
                 let array = v.as_ref()?;
-                as_matrix(array, &names.get_value(), limit_of(array), |matrix| {
+                as_matrix(array, &untrack(names), limit_of(array), |matrix| {
                     svg_document(width, height, |root| draw_matrix(root, matrix, theme))
                 })
             })
@@ -210,21 +212,20 @@ fn MatrixCanvas(
         table: Callback::new(move |()| {
             values.with_untracked(|v| {
                 let array = v.as_ref()?;
-                as_matrix(array, &names.get_value(), limit_of(array), |matrix| {
+                as_matrix(array, &untrack(names), limit_of(array), |matrix| {
                     matrix_table(matrix, caption.get_untracked())
                 })
             })
         }),
     };
-    let (row_name, column_name) = names.get_value();
     view! {
         <figure class="matrix">
             <figcaption>{move || caption.get()}</figcaption>
             <div class="canvas-wrap">
                 <canvas node_ref=canvas_ref data-testid=testid role="img"
-                    aria-label={
-                        let (row_name, column_name) = (row_name.clone(), column_name.clone());
-                        move || trf("positions.matrix_label", &[("caption", &caption.get()), ("rows", &row_name), ("columns", &column_name)])
+                    aria-label=move || {
+                        let (rows, columns) = names();
+                        trf("positions.matrix_label", &[("caption", &caption.get()), ("rows", &rows), ("columns", &columns)])
                     }
                     data-plot=move || area.get().map(|(a, _, _)| format!("{} {} {} {}", a.left, a.top, a.right, a.bottom)).unwrap_or_default()
                     data-shape=move || area.get().map(|(_, r, c)| format!("{r} {c}")).unwrap_or_default()
@@ -237,7 +238,7 @@ fn MatrixCanvas(
                         <div class="tooltip" role="status" data-testid=format!("{testid}-tooltip")
                             style:left=format!("{:.0}px", cell.x + 14.0) style:top=format!("{:.0}px", cell.y + 14.0)
                             data-row=cell.row.to_string() data-column=cell.column.to_string() data-value=value.to_string()>
-                            {format!("{} {}, {} {}: ", row_name, cell.row, column_name, cell.column)}<strong>{format!("{value:.4}")}</strong>
+                            {move || { let (rows, columns) = names(); format!("{rows} {}, {columns} {}: ", cell.row, cell.column) }}<strong>{format!("{value:.4}")}</strong>
                         </div>
                     })
                 })))}
@@ -272,17 +273,14 @@ fn as_matrix<R>(
 fn LinesCanvas(
     series: Signal<Vec<(String, Vec<f32>)>>,
     #[prop(default = "pe-lines")] testid: &'static str,
-    /// Default: the sinusoid lines' caption.
-    #[prop(optional)]
-    caption: Option<String>,
-    /// The x axis; default: position.
-    #[prop(optional)]
-    x_name: Option<String>,
+    /// String key of the caption.
+    #[prop(default = "positions.lines_caption")]
+    caption: &'static str,
+    /// String key of the x axis's name.
+    #[prop(default = "positions.position")]
+    x_name: &'static str,
 ) -> impl IntoView {
     let state = use_state();
-    let caption = caption.unwrap_or_else(|| tr("positions.lines_caption"));
-    let x_name = StoredValue::new(x_name.unwrap_or_else(|| tr("positions.position")));
-    let table_caption = caption.clone();
     let canvas_ref = NodeRef::<Canvas>::new();
     Effect::new(move |_| {
         let Some(canvas) = canvas_ref.get() else {
@@ -292,7 +290,7 @@ fn LinesCanvas(
         let theme = state.view.chart_theme();
         let width = chart_width(state.view.viewport_width.get(), 460);
         if let Err(e) = draw_on(&canvas, width, 260, |root| {
-            draw_series_lines(root, &series, &x_name.get_value(), theme)
+            draw_series_lines(root, &series, &tr(x_name), theme)
         }) {
             state.view.report(Problem::Chart(e.to_string()));
         }
@@ -303,23 +301,23 @@ fn LinesCanvas(
             let theme = state.view.chart_theme();
             let series = series.get_untracked();
             Some(svg_document(width, height, |root| {
-                draw_series_lines(root, &series, &x_name.get_value(), theme)
+                draw_series_lines(root, &series, &tr(x_name), theme)
             }))
         }),
         table: Callback::new(move |()| {
             Some(series_table(
                 &series.get_untracked(),
-                x_name.get_value(),
-                table_caption.clone(),
+                tr(x_name),
+                tr(caption),
             ))
         }),
     };
     view! {
         <figure>
-            <figcaption>{caption}</figcaption>
+            <figcaption>{move || tr(caption)}</figcaption>
             <canvas node_ref=canvas_ref data-testid=testid role="img"
                 data-series=move || series.with(|s| s.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>().join(","))
-                aria-label=tr("positions.lines_label")></canvas>
+                aria-label=move || tr("positions.lines_label")></canvas>
             <ExportButtons exports=exports name=testid.to_string() testid=testid/>
         </figure>
     }
@@ -409,15 +407,15 @@ fn RotarySection(positions: RwSignal<usize>) -> impl IntoView {
     };
     view! {
         <section data-testid="rope-section">
-            <h3>{tr("positions.rope_heading")}</h3>
+            <h3>{move || tr("positions.rope_heading")}</h3>
             <p class="explain">{explain}</p>
             <div class="chart-row">
-                <LinesCanvas series=frequencies testid="rope-frequencies" caption=tr("positions.rope_frequencies_caption") x_name=tr("positions.rope_pair")/>
-                <LinesCanvas series=rotation testid="rope-rotation" caption=tr("positions.rope_rotation_caption")/>
+                <LinesCanvas series=frequencies testid="rope-frequencies" caption="positions.rope_frequencies_caption" x_name="positions.rope_pair"/>
+                <LinesCanvas series=rotation testid="rope-rotation" caption="positions.rope_rotation_caption"/>
             </div>
             <div class="chart-row">
-                <MatrixCanvas values=relative testid="rope-relative" caption=tr("positions.rope_relative_caption")
-                    row_name=tr("positions.rope_query_position") column_name=tr("positions.rope_key_position") fixed_limit=None/>
+                <MatrixCanvas values=relative testid="rope-relative" caption=Signal::derive(move || tr("positions.rope_relative_caption"))
+                    row_name="positions.rope_query_position" column_name="positions.rope_key_position" fixed_limit=None/>
             </div>
         </section>
     }

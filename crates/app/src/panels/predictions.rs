@@ -29,7 +29,7 @@ pub fn Predictions() -> impl IntoView {
         } else {
             "predictions.empty"
         };
-        view! { <p class="muted" data-testid="predictions-waiting">{tr(key)}</p> }
+        view! { <p class="muted" data-testid="predictions-waiting">{move || tr(key)}</p> }
     };
     let shown = move || match predictions.value() {
         None => waiting().into_any(),
@@ -41,11 +41,11 @@ pub fn Predictions() -> impl IntoView {
         },
     };
     view! {
-        <h2>{tr("panel.predictions")}</h2>
+        <h2>{move || tr("panel.predictions")}</h2>
         {move || match has_head() {
-            None => view! { <p class="muted">{tr("predictions.load_first")}</p> }.into_any(),
+            None => view! { <p class="muted">{move || tr("predictions.load_first")}</p> }.into_any(),
             Some(false) => view! {
-                <p class="notice" data-testid="no-head">{tr("predictions.no_head")}</p>
+                <p class="notice" data-testid="no-head">{move || tr("predictions.no_head")}</p>
             }.into_any(),
             Some(true) => view! {
                 {shown}
@@ -69,8 +69,8 @@ fn SamplingControls() -> impl IntoView {
     };
     view! {
         <fieldset class="chart-options" data-testid="sampling">
-            <legend>{tr("predictions.sampling")}</legend>
-            <label>{format!("{} ", tr("predictions.temperature"))}
+            <legend>{move || tr("predictions.sampling")}</legend>
+            <label>{move || format!("{} ", tr("predictions.temperature"))}
                 <input type="range" min="0.1" max="3" step="0.1" data-testid="temperature"
                     prop:value=move || sampling.get().temperature.to_string()
                     on:input=move |ev| if let Some(t) = number(&ev) { sampling.update(|s| s.temperature = (t as f32).clamp(0.1, 3.0)) }/>
@@ -84,7 +84,7 @@ fn SamplingControls() -> impl IntoView {
                     prop:value=move || sampling.get().top_p.to_string()
                     on:input=move |ev| if let Some(p) = number(&ev) { sampling.update(|s| s.top_p = (p as f32).clamp(0.05, 1.0)) }/>
                 {move || format!(" {:.2}", sampling.get().top_p)}</label>
-            <label>{format!("{} ", tr("predictions.seed"))}
+            <label>{move || format!("{} ", tr("predictions.seed"))}
                 <input type="number" min="0" data-testid="seed" class="narrow"
                     prop:value=move || state.settings.seed.get().to_string()
                     on:change=move |ev| if let Some(seed) = number(&ev) { state.settings.seed.set(seed.max(0.0) as u64) }/></label>
@@ -142,7 +142,7 @@ fn NextToken(next: PositionPredictions, result: PredictionResult) -> impl IntoVi
                 <button data-testid="candidate" data-token-id=candidate.token_id.to_string()
                     data-probability=candidate.probability.to_string()
                     data-survives=move || (rank < survivors.get()).to_string()
-                    title=tr("predictions.append_title")
+                    title=move || tr("predictions.append_title")
                     on:click=move |_| state.text.append_generated(candidate.clone())>
                     <span class="token-text">{shown.token.clone()}</span>
                     <span class="num">{format!("{:.4}", shown.probability)}</span>
@@ -151,7 +151,7 @@ fn NextToken(next: PositionPredictions, result: PredictionResult) -> impl IntoVi
         }
     }).collect_view();
     view! {
-        <p>{trf("predictions.next_explain", &[("token", &after), ("position", &next.position)])}
+        <p>{move || trf("predictions.next_explain", &[("token", &after), ("position", &next.position)])}
             <span class="muted" data-testid="reused-logits" data-reused=move || reused().to_string()>
                 {move || if reused() { format!(" {}", tr("predictions.reused")) } else { String::new() }}</span></p>
         <SamplingControls/>
@@ -160,12 +160,12 @@ fn NextToken(next: PositionPredictions, result: PredictionResult) -> impl IntoVi
             trf("predictions.survivors", &[("count", &survivors.get()), ("k", &s.top_k), ("p", &format!("{:.2}", s.top_p))])
         }}</p>
         <div class="chart-row">
-            <BarChart bars=bars testid="prediction-bars" value_name=tr("predictions.probability")/>
+            <BarChart bars=bars testid="prediction-bars" value_name="predictions.probability"/>
             <ol class="candidates" data-testid="candidates">{list}</ol>
         </div>
         <p>
-            <button data-testid="sample" on:click=sample>{tr("predictions.sample")}</button>
-            <span class="muted">{format!(" {}", tr("predictions.sample_explain"))}</span>
+            <button data-testid="sample" on:click=sample>{move || tr("predictions.sample")}</button>
+            <span class="muted">{move || format!(" {}", tr("predictions.sample_explain"))}</span>
         </p>
         <GenerationTimeline/>
     }
@@ -173,7 +173,12 @@ fn NextToken(next: PositionPredictions, result: PredictionResult) -> impl IntoVi
 
 /// A bar chart drawn with plotters on a canvas.
 #[component]
-pub fn BarChart(bars: Signal<Vec<Bar>>, testid: &'static str, value_name: String) -> impl IntoView {
+pub fn BarChart(
+    bars: Signal<Vec<Bar>>,
+    testid: &'static str,
+    /// String key of the values' name.
+    value_name: &'static str,
+) -> impl IntoView {
     let state = use_state();
     let canvas_ref = NodeRef::<Canvas>::new();
     Effect::new(move |_| {
@@ -200,9 +205,9 @@ pub fn BarChart(bars: Signal<Vec<Bar>>, testid: &'static str, value_name: String
         table: Callback::new(move |()| {
             Some(bars_table(
                 &bars.get_untracked(),
-                value_name.clone(),
+                tr(value_name),
                 tr("step.token"),
-                value_name.clone(),
+                tr(value_name),
             ))
         }),
     };
@@ -225,7 +230,7 @@ fn GenerationTimeline() -> impl IntoView {
     view! {
         <Show when=move || state.text.generated.with(|g| !g.is_empty())>
             <div class="timeline" data-testid="timeline">
-                <span class="muted">{format!("{} ", tr("predictions.generated"))}</span>
+                <span class="muted">{move || format!("{} ", tr("predictions.generated"))}</span>
                 {move || state.text.generated.get().into_iter().enumerate().map(|(step, generated)| {
                     let target = (generated.position.saturating_sub(1), generated.candidate.token_id);
                     view! {
@@ -233,7 +238,7 @@ fn GenerationTimeline() -> impl IntoView {
                             on:mouseenter=move |_| { hovering.set(true); state.selection.saliency_target.set(Some(target)) }
                             on:focus=move |_| { hovering.set(true); state.selection.saliency_target.set(Some(target)) }
                             on:mouseleave=move |_| hovering.set(false)
-                            title=trf("predictions.generated_title", &[("step", &(step + 1)), ("p", &format!("{:.4}", generated.candidate.probability))])
+                            title=move || trf("predictions.generated_title", &[("step", &(step + 1)), ("p", &format!("{:.4}", generated.candidate.probability))])
                             on:click=move |_| {
                                 state.selection.pinned.set(Some(target.0 + 1));
                                 state.selection.saliency_target.set(Some(target));
@@ -271,7 +276,7 @@ fn MaskFills(fills: Vec<PositionPredictions>) -> impl IntoView {
         }).collect_view();
         view! {
             <section class="mask-fill" data-testid="mask-fill" data-position=fill.position.to_string()>
-                <h3>{trf("predictions.mask_n", &[("n", &(index + 1)), ("position", &fill.position)])}</h3>
+                <h3>{move || trf("predictions.mask_n", &[("n", &(index + 1)), ("position", &fill.position)])}</h3>
                 <ol>{sentences}</ol>
             </section>
         }
@@ -332,10 +337,10 @@ fn LogitLensTable() -> impl IntoView {
             }).collect_view();
             view! {
                 <section class="lens" data-testid="logit-lens" data-position=lens.position.to_string()>
-                    <h3>{trf("predictions.lens_title", &[("position", &lens.position)])}</h3>
-                    <p class="muted">{trf("predictions.lens_explain", &[("token", &final_token)])}</p>
+                    <h3>{move || trf("predictions.lens_title", &[("position", &lens.position)])}</h3>
+                    <p class="muted">{move || trf("predictions.lens_explain", &[("token", &final_token)])}</p>
                     <div class="table-scroll"><table class="values-table">
-                        <thead><tr><th scope="col">{tr("predictions.residual")}</th><th scope="col">{tr("predictions.top_tokens")}</th><th scope="col">{tr("predictions.rank")}</th></tr></thead>
+                        <thead><tr><th scope="col">{move || tr("predictions.residual")}</th><th scope="col">{move || tr("predictions.top_tokens")}</th><th scope="col">{move || tr("predictions.rank")}</th></tr></thead>
                         <tbody>{rows}</tbody>
                     </table></div>
                 </section>

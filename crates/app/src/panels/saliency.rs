@@ -23,7 +23,7 @@ pub fn SalientTokens(saliency: OwnedSaliency) -> impl IntoView {
             let largest = saliency.scores.iter().fold(1e-9f32, |m, &s| m.max(s));
             view! {
                 <p data-testid="saliency-header" data-position=saliency.position.to_string() data-target=saliency.target_id.to_string()>
-                    {trf("saliency.header", &[("token", &saliency.target_token), ("position", &saliency.position)])}
+                    {move || trf("saliency.header", &[("token", &saliency.target_token), ("position", &saliency.position)])}
                 </p>
                 <p class="saliency-text" data-testid="saliency-tokens">
                     {saliency.scores.iter().zip(tokens).enumerate().map(|(index, (&share, token))| {
@@ -81,11 +81,11 @@ pub fn Saliency() -> impl IntoView {
     });
     let has_head = move || state.model.read(false, |c| c.has_prediction_head);
     view! {
-        <h2>{tr("panel.saliency")}</h2>
-        <p class="caution" data-testid="caution">{tr("saliency.caution")}</p>
-        <Show when=has_head fallback=|| view! { <p class="notice">{tr("saliency.no_head")}</p> }>
+        <h2>{move || tr("panel.saliency")}</h2>
+        <p class="caution" data-testid="caution">{move || tr("saliency.caution")}</p>
+        <Show when=has_head fallback=|| view! { <p class="notice">{move || tr("saliency.no_head")}</p> }>
             <div class="saliency-targets" data-testid="saliency-targets">
-                <span>{format!("{} ", tr("saliency.explain"))}</span>
+                <span>{move || format!("{} ", tr("saliency.explain"))}</span>
                 {move || choices().map(|(position, candidates)| candidates.into_iter().enumerate().map(|(rank, c)| {
                     let id = c.token_id;
                     let chosen = move || match state.selection.saliency_target.get() {
@@ -103,11 +103,11 @@ pub fn Saliency() -> impl IntoView {
                 None => {
                     let failed = saliency.current().is_some_and(|r| r.is_err());
                     let key = if state.text.is_traced() && !failed { "saliency.computing" } else { "saliency.empty" };
-                    view! { <p class="muted">{tr(key)}</p> }.into_any()
+                    view! { <p class="muted">{move || tr(key)}</p> }.into_any()
                 }
                 Some(_) => view! {
                         <SalientTokens saliency=saliency/>
-                        <BarChart bars=bars testid="saliency-bars" value_name=tr("saliency.share")/>
+                        <BarChart bars=bars testid="saliency-bars" value_name="saliency.share"/>
                     }.into_any(),
             }}
         </Show>

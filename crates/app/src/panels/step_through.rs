@@ -153,25 +153,25 @@ pub fn StepThrough() -> impl IntoView {
         _ => {}
     };
     view! {
-        <h2>{tr("panel.step")}</h2>
+        <h2>{move || tr("panel.step")}</h2>
         <div class="stepper" tabindex="0" role="group" data-testid="stepper" on:keydown=on_key
-            aria-label=tr("step.stepper_label")>
-            <button data-testid="step-prev" on:click=move |_| go(-1) prop:disabled=move || step.get() == 0>{tr("step.prev")}</button>
+            aria-label=move || tr("step.stepper_label")>
+            <button data-testid="step-prev" on:click=move |_| go(-1) prop:disabled=move || step.get() == 0>{move || tr("step.prev")}</button>
             <button data-testid="step-play" on:click=move |_| playing.update(|p| *p = !*p)>{move || if playing.get() { tr("step.pause") } else { tr("step.play") }}</button>
-            <button data-testid="step-next" on:click=move |_| go(1) prop:disabled=move || step.get() == last>{tr("step.next")}</button>
+            <button data-testid="step-next" on:click=move |_| go(1) prop:disabled=move || step.get() == last>{move || tr("step.next")}</button>
             <ol class="step-list">
                 {STEPS.iter().enumerate().map(|(i, key)| view! {
                     <li class:current=move || step.get() == i><button on:click=move |_| step.set(i)
-                        aria-current=move || (step.get() == i).then_some("step")>{format!("{}. {}", i + 1, tr(key))}</button></li>
+                        aria-current=move || (step.get() == i).then_some("step")>{move || format!("{}. {}", i + 1, tr(key))}</button></li>
                 }).collect_view()}
             </ol>
         </div>
         <div class="step-body" data-testid=move || format!("step-{}", step.get() + 1) aria-live="polite">
             {move || match HeadView::new(&state) {
                 None if state.text.is_traced() => view! {
-                    <p class="muted">{trf("step.loading_layer", &[("layer", &(state.selection.layer.get() + 1))])}</p>
+                    <p class="muted">{move || trf("step.loading_layer", &[("layer", &(state.selection.layer.get() + 1))])}</p>
                 }.into_any(),
-                None => view! { <p class="muted">{tr("step.empty")}</p> }.into_any(),
+                None => view! { <p class="muted">{move || tr("step.empty")}</p> }.into_any(),
                 Some(view) => step_content(view, step.get(), focus_key).into_any(),
             }}
         </div>
