@@ -2,9 +2,7 @@
 //! → trace → shared signals → panels. It runs in a browser; natively it compiles so its plain
 //! parts (the request queue, link parsing, model sources) are unit-tested.
 mod app;
-mod canvas;
 mod client;
-mod export;
 mod i18n;
 mod input;
 mod link;
@@ -13,5 +11,6 @@ mod panels;
 mod picker;
 mod state;
 mod url;
+mod widgets;
 
 pub use app::start;

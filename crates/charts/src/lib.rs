@@ -3,6 +3,7 @@
 //! No UI types here, so it compiles and is tested natively.
 mod attention;
 mod bars;
+mod chart;
 mod export;
 mod grid;
 mod positions;
@@ -11,6 +12,10 @@ pub use attention::{
     draw_head_lines, draw_heatmap, draw_thumbnail, HeadLines, HeatmapWords, PlotArea,
 };
 pub use bars::{draw_bars, Bar, BAR_ROW};
+pub use chart::{
+    BarsChart, CellLayout, Chart, Drawn, HeadLinesChart, HeatmapChart, MatrixChart, SeriesChart,
+    ThumbnailChart,
+};
 pub use export::{
     bars_table, grid_table, matrix_table, series_table, svg_document, DataRow, DataTable,
 };

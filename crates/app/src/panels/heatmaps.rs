@@ -3,17 +3,14 @@
 //! (BertViz's model view), and the line view (BertViz's head view). Charts: `ae_charts`.
 use std::sync::Arc;
 
-use leptos::html::Canvas;
 use leptos::prelude::*;
 
-use crate::canvas::{canvas_point, chart_width, draw_on};
-use crate::export::{ExportButtons, Exports};
 use crate::i18n::{tr, trf};
-use crate::state::{use_state, AppState, Lock, Problem};
+use crate::state::{use_state, AppState, Lock};
+use crate::widgets::{chart_width, ChartCanvas, KeyValueGroup, Pointed, Tooltip};
 use ae_charts::{
-    attention_grid, css_colour, draw_head_lines, draw_heatmap, draw_thumbnail, grid_table,
-    head_colour, svg_document, AttentionGrid, Cell, DataRow, DataTable, GridOptions, HeadLines,
-    HeatmapWords, PlotArea,
+    attention_grid, css_colour, head_colour, AttentionGrid, Cell, GridOptions, HeadLinesChart,
+    HeatmapChart, ThumbnailChart,
 };
 use ae_messages::PageTrace;
 
@@ -38,7 +35,7 @@ pub fn Heatmaps() -> impl IntoView {
         <Show when=move || state.text.is_traced()
             fallback=|| view! { <p class="muted">{move || tr("heatmaps.empty")}</p> }>
             <HeatmapOptions/>
-            <super::KeyValueGroup/>
+            <KeyValueGroup/>
             <div class="chart-row">
                 <HeadHeatmap/>
                 <LineView/>
@@ -85,209 +82,127 @@ fn HeatmapOptions() -> impl IntoView {
     }
 }
 
-/// The hovered cell of the heatmap, in grid rows/columns and CSS pixels for the tooltip.
-#[derive(Clone, Copy, PartialEq)]
-struct HoveredCell {
-    row: usize,
-    column: usize,
-    x: f64,
-    y: f64,
+/// The heatmap's title: the layer and head, or the layer's average (tracked).
+fn heatmap_title(state: AppState) -> String {
+    let layer = state.selection.layer.get() + 1;
+    if state.settings.heatmap.get().average_heads {
+        trf("heatmaps.title_average", &[("layer", &layer)])
+    } else {
+        let head = state.selection.head.get() + 1;
+        trf("heatmaps.title_head", &[("layer", &layer), ("head", &head)])
+    }
 }
 
 /// One head's (or the average's) query × key heatmap with tooltip and table.
 #[component]
 fn HeadHeatmap() -> impl IntoView {
     let state = use_state();
-    let canvas_ref = NodeRef::<Canvas>::new();
-    let drawn = RwSignal::new(None::<(PlotArea, AttentionGrid)>);
-    let error = RwSignal::new(None::<String>);
-    let hovered = RwSignal::new(None::<HoveredCell>);
+    let selection = state.selection;
     let show_table = RwSignal::new(false);
-
-    Effect::new(move |_| {
-        let Some(canvas) = canvas_ref.get() else {
-            return;
-        };
-        let Some((trace, special)) = traced(&state) else {
-            return;
-        };
+    let chart = Memo::new(move |_| {
+        let (trace, special) = traced(&state)?;
         let options = state.settings.heatmap.get();
-        let (layer, head) = (state.selection.layer.get(), state.selection.head.get());
-        let highlight = state.selection.highlighted_token();
-        let theme = state.view.chart_theme();
-        let width = chart_width(state.view.viewport_width.get(), 540);
-        let result = attention_grid(&trace, &special, layer, head, options)
-            .map_err(|e| e.to_string())
-            .and_then(|grid| {
-                draw_on(&canvas, width, width.saturating_sub(40), |root| {
-                    let (weight, masked) = (tr("chart.weight"), tr("chart.masked"));
-                    let words = HeatmapWords {
-                        weight: &weight,
-                        masked: &masked,
-                    };
-                    draw_heatmap(root, &grid, highlight, theme, &words)
-                })
-                .map(|area| (area, grid))
-                .map_err(|e| e.to_string())
-            });
-        match result {
-            Ok(done) => {
-                drawn.set(Some(done));
-                error.set(None);
-            }
-            Err(message) => error.set(Some(message)),
-        }
+        let (layer, head) = (selection.layer.get(), selection.head.get());
+        let grid = attention_grid(&trace, &special, layer, head, options).ok()?;
+        Some(HeatmapChart {
+            grid,
+            highlight: selection.highlighted_token(),
+            weight: tr("chart.weight"),
+            masked: tr("chart.masked"),
+            title: heatmap_title(state),
+            corner: tr("heatmaps.corner"),
+        })
     });
-
-    let on_pointer = move |ev: web_sys::MouseEvent| {
-        let Some(canvas) = canvas_ref.get_untracked() else {
-            return;
-        };
-        let (x, y) = canvas_point(&canvas, &ev);
-        let cell = drawn.with_untracked(|d| {
-            d.as_ref()
-                .and_then(|(area, grid)| area.cell_at(x, y, grid.size(), grid.size()))
-        });
-        hovered.set(cell.map(|(row, column)| HoveredCell {
-            row,
-            column,
-            x: ev.offset_x() as f64,
-            y: ev.offset_y() as f64,
-        }));
-    };
-    let on_click = move |_| {
-        if let Some(cell) = hovered.get_untracked() {
-            let position = drawn.with_untracked(|d| d.as_ref().map(|(_, g)| g.positions[cell.row]));
-            state.selection.pinned.set(position);
-        }
-    };
-    let title = move || {
-        let options = state.settings.heatmap.get();
-        let layer = state.selection.layer.get() + 1;
-        if options.average_heads {
-            trf("heatmaps.title_average", &[("layer", &layer)])
-        } else {
-            trf(
-                "heatmaps.title_head",
-                &[
-                    ("layer", &layer),
-                    ("head", &(state.selection.head.get() + 1)),
-                ],
-            )
-        }
-    };
     let file_name = move || {
-        let layer = state.selection.layer.get() + 1;
+        let layer = selection.layer.get() + 1;
         if state.settings.heatmap.get().average_heads {
             format!("attention-layer{layer}-average")
         } else {
-            format!(
-                "attention-layer{layer}-head{}",
-                state.selection.head.get() + 1
-            )
+            format!("attention-layer{layer}-head{}", selection.head.get() + 1)
         }
     };
-    let exports = Exports {
-        canvas: canvas_ref,
-        svg: Callback::new(move |(width, height)| {
-            let highlight = state
-                .selection
-                .hovered
-                .get_untracked()
-                .or(state.selection.pinned.get_untracked());
-            let theme = state.view.chart_theme();
-            let (weight, masked) = (tr("chart.weight"), tr("chart.masked"));
-            drawn.with_untracked(|d| {
-                d.as_ref().map(|(_, grid)| {
-                    svg_document(width, height, |root| {
-                        let words = HeatmapWords {
-                            weight: &weight,
-                            masked: &masked,
-                        };
-                        draw_heatmap(root, grid, highlight, theme, &words)
-                    })
-                })
-            })
-        }),
-        table: Callback::new(move |()| {
-            drawn.with_untracked(|d| {
-                d.as_ref()
-                    .map(|(_, grid)| grid_table(grid, untrack(title), tr("heatmaps.corner")))
-            })
-        }),
-    };
-    let attribute = move |pick: fn(&PlotArea, &AttentionGrid) -> String| {
-        move || {
-            drawn.with(|d| {
-                d.as_ref()
-                    .map(|(area, grid)| pick(area, grid))
-                    .unwrap_or_default()
-            })
-        }
-    };
+    let data = Callback::new(move |(chart, _): (HeatmapChart, _)| {
+        let positions = chart.grid.positions.iter().map(|p| p.to_string());
+        vec![
+            ("data-layer", selection.layer.get().to_string()),
+            ("data-head", selection.head.get().to_string()),
+            (
+                "data-average",
+                state.settings.heatmap.get().average_heads.to_string(),
+            ),
+            (
+                "data-highlight",
+                selection
+                    .highlighted_token()
+                    .map(|t| t.to_string())
+                    .unwrap_or_default(),
+            ),
+            ("data-positions", positions.collect::<Vec<_>>().join(",")),
+        ]
+    });
+    let pin = Callback::new(move |cell: Pointed| {
+        let position = chart.with_untracked(|c| c.as_ref().map(|c| c.grid.positions[cell.row]));
+        selection.pinned.set(position);
+    });
+    let label = move || trf("heatmaps.canvas_label", &[("title", &heatmap_title(state))]);
+    let grid = move || chart.with(|c| c.as_ref().map(|c| c.grid.clone()));
     view! {
         <figure class="heatmap">
-            <figcaption data-testid="heatmap-title">{title}{move || format!(" — {}", tr("heatmaps.axes"))}</figcaption>
-            <div class="canvas-wrap">
-                <canvas node_ref=canvas_ref data-testid="heatmap" role="img"
-                    aria-label=move || trf("heatmaps.canvas_label", &[("title", &title())])
-                    data-layer=move || state.selection.layer.get().to_string()
-                    data-head=move || state.selection.head.get().to_string()
-                    data-average=move || state.settings.heatmap.get().average_heads.to_string()
-                    data-highlight=move || state.selection.highlighted_token().map(|t| t.to_string()).unwrap_or_default()
-                    data-plot=attribute(|a, _| format!("{} {} {} {}", a.left, a.top, a.right, a.bottom))
-                    data-positions=attribute(|_, g| g.positions.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","))
-                    on:pointermove=move |ev| on_pointer(ev.into())
-                    on:pointerdown=move |ev| on_pointer(ev.into())
-                    on:pointerleave=move |_| hovered.set(None)
-                    on:click=on_click></canvas>
-                {move || hovered.get().and_then(|cell| drawn.with(|d| d.as_ref().map(|(_, grid)| tooltip(grid, cell, state))))}
-            </div>
-            <ExportButtons exports=exports name=Signal::derive(file_name) testid="heatmap-export"/>
-            {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
-            {move || drawn.with(|d| d.as_ref().is_some_and(|(_, g)| g.size() == 0)).then(|| view! {
-                <p class="muted">{move || tr("heatmaps.all_hidden")}</p>
+            <figcaption data-testid="heatmap-title">
+                {move || format!("{} — {}", heatmap_title(state), tr("heatmaps.axes"))}
+            </figcaption>
+            <ChartCanvas
+                chart=chart
+                max_width=540
+                testid="heatmap"
+                label=Signal::derive(label)
+                file_name=Signal::derive(file_name)
+                export_testid="heatmap-export"
+                data=data
+                tooltip=Callback::new(move |(chart, cell): (HeatmapChart, Pointed)| heatmap_tooltip(&chart.grid, cell, state))
+                on_click=pin
+            />
+            {move || grid().is_some_and(|g| g.size() == 0).then(|| view! {
+                <p class="muted">{tr("heatmaps.all_hidden")}</p>
             })}
             <details on:toggle=move |ev| show_table.set(event_target::<web_sys::HtmlDetailsElement>(&ev).open())>
                 <summary>{move || tr("heatmaps.values_table")}</summary>
-                {move || show_table.get().then(|| drawn.with(|d| d.as_ref().map(|(_, grid)| value_table(grid))))}
+                {move || show_table.get().then(|| grid().map(|grid| value_table(&grid)))}
             </details>
         </figure>
     }
 }
 
-/// The tooltip over the hovered cell: both tokens and the exact weight.
-fn tooltip(grid: &AttentionGrid, cell: HoveredCell, state: AppState) -> impl IntoView {
-    let (query, key) = (grid.positions[cell.row], grid.positions[cell.column]);
+/// What the tooltip says about a cell: both tokens and the exact weight.
+fn heatmap_tooltip(grid: &AttentionGrid, cell: Pointed, state: AppState) -> Option<Tooltip> {
+    let (query, key) = (
+        *grid.positions.get(cell.row)?,
+        *grid.positions.get(cell.column)?,
+    );
     let (kind, value, note) = match grid.cell(cell.row, cell.column) {
         Cell::Weight(v) => ("weight", v, String::new()),
-        Cell::BelowShare(v) => (
-            "below-share",
-            v,
-            format!(
-                " {}",
-                trf(
-                    "heatmaps.below_share",
-                    &[(
-                        "percent",
-                        &format!(
-                            "{:.0}",
-                            state.settings.heatmap.get_untracked().top_share * 100.0
-                        )
-                    )]
-                )
-            ),
-        ),
+        Cell::BelowShare(v) => {
+            let percent = format!(
+                "{:.0}",
+                state.settings.heatmap.get_untracked().top_share * 100.0
+            );
+            let note = trf("heatmaps.below_share", &[("percent", &percent)]);
+            ("below-share", v, format!(" {note}"))
+        }
         Cell::Masked => ("masked", 0.0, format!(" {}", tr("heatmaps.masked_future"))),
     };
-    view! {
-        <div class="tooltip" role="status" data-testid="heatmap-tooltip"
-            style:left=format!("{:.0}px", cell.x + 14.0) style:top=format!("{:.0}px", cell.y + 14.0)
-            data-query=query.to_string() data-key=key.to_string() data-kind=kind data-value=value.to_string()>
-            <span>{format!("“{}” ({query}) → “{}” ({key})", grid.labels[cell.row], grid.labels[cell.column])}</span>
-            <strong>{format!("{value:.4}")}</strong>{note}
-        </div>
-    }
+    let (query_label, key_label) = (&grid.labels[cell.row], &grid.labels[cell.column]);
+    Some(Tooltip {
+        text: format!("“{query_label}” ({query}) → “{key_label}” ({key})"),
+        value: format!("{value:.4}"),
+        note,
+        data: vec![
+            ("data-query", query.to_string()),
+            ("data-key", key.to_string()),
+            ("data-kind", kind.to_string()),
+            ("data-value", value.to_string()),
+        ],
+    })
 }
 
 /// The heatmap's numbers as a table (rows: queries, columns: keys).
@@ -365,42 +280,44 @@ fn Overview() -> impl IntoView {
 #[component]
 fn Thumbnail(layer: usize, head: usize, size: u32) -> impl IntoView {
     let state = use_state();
-    let canvas_ref = NodeRef::<Canvas>::new();
-    let selected =
-        move || state.selection.layer.get() == layer && state.selection.head.get() == head;
-    Effect::new(move |_| {
-        let Some(canvas) = canvas_ref.get() else {
-            return;
-        };
-        let Some((trace, special)) = traced(&state) else {
-            return;
-        };
+    let selection = state.selection;
+    let selected = move || selection.layer.get() == layer && selection.head.get() == head;
+    let chart = Memo::new(move |_| {
+        let (trace, special) = traced(&state)?;
         let options = GridOptions {
             average_heads: false,
             ..state.settings.heatmap.get()
         };
-        let selected = selected();
-        let theme = state.view.chart_theme();
-        let drawn = attention_grid(&trace, &special, layer, head, options)
-            .map_err(|e| e.to_string())
-            .and_then(|grid| {
-                draw_on(&canvas, size, size, |root| {
-                    draw_thumbnail(root, &grid, selected, theme)
-                })
-                .map_err(|e| e.to_string())
-            });
-        if let Err(message) = drawn {
-            state.view.report(Problem::Chart(message));
-        }
+        let grid = attention_grid(&trace, &special, layer, head, options).ok()?;
+        Some(ThumbnailChart {
+            grid,
+            selected: selected(),
+            side: size,
+        })
     });
+    let name = move || {
+        trf(
+            "heatmaps.title_head",
+            &[("layer", &(layer + 1)), ("head", &(head + 1))],
+        )
+    };
+    let choose = move |_| {
+        selection.layer.set(layer);
+        selection.head.set(head);
+        state.settings.heatmap.update(|o| o.average_heads = false)
+    };
     view! {
-        <button class="thumbnail" class:selected=selected data-testid=format!("thumb-{layer}-{head}")
-            aria-label=move || trf("heatmaps.title_head", &[("layer", &(layer + 1)), ("head", &(head + 1))])
+        <button
+            class="thumbnail"
+            class:selected=selected
+            data-testid=format!("thumb-{layer}-{head}")
+            aria-label=name
             aria-pressed=move || selected().to_string()
-            title=move || trf("heatmaps.title_head", &[("layer", &(layer + 1)), ("head", &(head + 1))])
+            title=name
             prop:disabled=move || state.view.locked(Lock::Layer) || state.view.locked(Lock::Head)
-            on:click=move |_| { state.selection.layer.set(layer); state.selection.head.set(head); state.settings.heatmap.update(|o| o.average_heads = false) }>
-            <canvas node_ref=canvas_ref width=size height=size></canvas>
+            on:click=choose
+        >
+            <ChartCanvas chart=chart max_width=size testid="thumbnail" label=Signal::derive(name)/>
         </button>
     }
 }
@@ -409,186 +326,119 @@ fn Thumbnail(layer: usize, head: usize, size: u32) -> impl IntoView {
 #[component]
 fn LineView() -> impl IntoView {
     let state = use_state();
-    let canvas_ref = NodeRef::<Canvas>::new();
+    let selection = state.selection;
     let n_heads = Memo::new(move |_| state.text.page_trace().map_or(0, |t| t.attentions.shape[1]));
     let shown = RwSignal::new(Vec::<bool>::new());
     Effect::new(move |_| shown.set(vec![true; n_heads.get()]));
-    let lines_drawn = RwSignal::new(0usize);
-    let line_data = RwSignal::new(None::<LineData>);
-    let error = RwSignal::new(None::<String>);
-
-    Effect::new(move |_| {
-        let Some(canvas) = canvas_ref.get() else {
-            return;
-        };
-        let Some((trace, special)) = traced(&state) else {
-            return;
-        };
+    let title = move || {
+        trf(
+            "heatmaps.lines_title",
+            &[("layer", &(selection.layer.get() + 1))],
+        )
+    };
+    let chart = Memo::new(move |_| {
+        let (trace, special) = traced(&state)?;
         let options = GridOptions {
             average_heads: false,
             ..state.settings.heatmap.get()
         };
-        let layer = state.selection.layer.get();
-        let focus = state
-            .selection
-            .hovered
-            .get()
-            .or(state.selection.pinned.get());
+        let layer = selection.layer.get();
+        let grid = |head| attention_grid(&trace, &special, layer, head, options).ok();
         let shown = shown.get();
-        let theme = state.view.chart_theme();
-        let width = chart_width(state.view.viewport_width.get(), 400);
-        let result = (|| {
-            let mut heads = Vec::new();
-            let mut reference = None;
-            for head in (0..shown.len()).filter(|&h| shown[h]) {
-                let grid = attention_grid(&trace, &special, layer, head, options)
-                    .map_err(|e| e.to_string())?;
-                let weights = grid
-                    .cells
-                    .iter()
-                    .map(|c| if let Cell::Weight(v) = c { *v } else { 0.0 })
-                    .collect();
-                heads.push((head, weights));
-                reference.get_or_insert(grid);
-            }
-            let reference = match reference {
-                Some(grid) => grid,
-                None => attention_grid(&trace, &special, layer, 0, options)
-                    .map_err(|e| e.to_string())?,
-            };
-            let data = LineData {
-                focus: focus.and_then(|p| reference.row_of(p)),
-                labels: reference.labels,
-                positions: reference.positions,
-                heads,
-            };
-            let height = (data.labels.len() as u32 * 22).max(120);
-            let drawn = draw_on(&canvas, width, height, |root| {
-                draw_head_lines(root, &data.lines(), theme)
-            })
-            .map_err(|e| e.to_string())?;
-            Ok::<_, String>((drawn, data))
-        })();
-        match result {
-            Ok((drawn, data)) => {
-                lines_drawn.set(drawn);
-                line_data.set(Some(data));
-                error.set(None);
-            }
-            Err(message) => error.set(Some(message)),
-        }
+        let heads: Vec<(usize, AttentionGrid)> = (0..shown.len())
+            .filter(|&h| shown[h])
+            .map(|head| Some((head, grid(head)?)))
+            .collect::<Option<_>>()?;
+        let reference = match heads.first() {
+            Some((_, grid)) => grid.clone(),
+            None => grid(0)?,
+        };
+        let weights = |grid: &AttentionGrid| {
+            let weight = |c: &Cell| if let Cell::Weight(v) = c { *v } else { 0.0 };
+            grid.cells.iter().map(weight).collect()
+        };
+        Some(HeadLinesChart {
+            focus: selection
+                .highlighted_token()
+                .and_then(|p| reference.row_of(p)),
+            heads: heads
+                .iter()
+                .map(|(head, grid)| (*head, weights(grid)))
+                .collect(),
+            labels: reference.labels,
+            positions: reference.positions,
+            title: title(),
+            corner: tr("heatmaps.lines_corner"),
+            head_word: tr("heatmaps.head_word"),
+        })
     });
-    let exports = Exports {
-        canvas: canvas_ref,
-        svg: Callback::new(move |(width, height)| {
-            let theme = state.view.chart_theme();
-            line_data.with_untracked(|d| {
-                d.as_ref().map(|data| {
-                    svg_document(width, height, |root| {
-                        draw_head_lines(root, &data.lines(), theme)
-                    })
-                })
-            })
-        }),
-        table: Callback::new(move |()| {
-            let title = trf(
-                "heatmaps.lines_title",
-                &[("layer", &(state.selection.layer.get_untracked() + 1))],
-            );
-            line_data.with_untracked(|d| d.as_ref().map(|data| data.table(title)))
-        }),
-    };
-
-    let on_pointer = move |ev: web_sys::MouseEvent| {
-        let Some(canvas) = canvas_ref.get_untracked() else {
+    let data = Callback::new(move |(_, drawn): (HeadLinesChart, ae_charts::Drawn)| {
+        let focus = selection.highlighted_token().map(|t| t.to_string());
+        vec![
+            ("data-lines", drawn.marks.to_string()),
+            ("data-focus", focus.unwrap_or_default()),
+        ]
+    });
+    // Pointing at a token's row hovers that token everywhere.
+    let point = Callback::new(move |cell: Option<Pointed>| {
+        let Some(cell) = cell else {
+            selection.hovered.set(None);
             return;
         };
-        let (_, y) = canvas_point(&canvas, &ev);
-        let positions = line_data
-            .with_untracked(|d| d.as_ref().map(|d| d.positions.clone()).unwrap_or_default());
-        let row = (y / canvas.height().max(1) as f64 * positions.len() as f64).floor();
-        if row >= 0.0 {
-            if let Some(&position) = positions.get(row as usize) {
-                if state.selection.hovered.get_untracked() != Some(position) {
-                    state.selection.hovered.set(Some(position));
-                }
-            }
+        let position =
+            chart.with_untracked(|c| c.as_ref().and_then(|c| c.positions.get(cell.row).copied()));
+        if position.is_some() && selection.hovered.get_untracked() != position {
+            selection.hovered.set(position);
         }
+    });
+    let toggle = move |head: usize| {
+        view! {
+            <label class="head-toggle" style:--head-colour=css_colour(head_colour(head))>
+                <input
+                    type="checkbox"
+                    data-testid=format!("line-head-{head}")
+                    prop:checked=move || shown.with(|s| s.get(head).copied().unwrap_or(false))
+                    on:change=move |ev| {
+                        let on = event_target_checked(&ev);
+                        shown.update(|s| if let Some(x) = s.get_mut(head) { *x = on })
+                    }
+                />
+                <span class="swatch"></span>
+                {head + 1}
+                <span class="visually-hidden">{move || format!(" {}", tr("heatmaps.head_word"))}</span>
+            </label>
+        }
+    };
+    let only_selected = move |_| {
+        let selected = selection.head.get_untracked();
+        shown.update(|s| {
+            s.iter_mut()
+                .enumerate()
+                .for_each(|(h, x)| *x = h == selected)
+        })
     };
     view! {
         <figure class="line-view">
-            <figcaption>{move || trf("heatmaps.lines_title", &[("layer", &(state.selection.layer.get() + 1))])}</figcaption>
+            <figcaption>{title}</figcaption>
             <div class="head-toggles" role="group" aria-label=move || tr("heatmaps.lines_heads")>
-                {move || (0..n_heads.get()).map(|head| view! {
-                    <label class="head-toggle" style:--head-colour=css_colour(head_colour(head))>
-                        <input type="checkbox" data-testid=format!("line-head-{head}")
-                            prop:checked=move || shown.with(|s| s.get(head).copied().unwrap_or(false))
-                            on:change=move |ev| { let on = event_target_checked(&ev); shown.update(|s| if let Some(x) = s.get_mut(head) { *x = on }) }/>
-                        <span class="swatch"></span>{move || format!("{}", head + 1)}<span class="visually-hidden">{move || format!(" {}", tr("heatmaps.head_word"))}</span>
-                    </label>
-                }).collect_view()}
-                <button on:click=move |_| shown.update(|s| s.iter_mut().for_each(|x| *x = true))>{move || tr("heatmaps.all_heads")}</button>
-                <button data-testid="line-only-selected" on:click=move |_| {
-                    let selected = state.selection.head.get_untracked();
-                    shown.update(|s| s.iter_mut().enumerate().for_each(|(h, x)| *x = h == selected))
-                }>{move || tr("heatmaps.only_selected")}</button>
+                <For each=move || 0..n_heads.get() key=|head| *head children=toggle/>
+                <button on:click=move |_| shown.update(|s| s.iter_mut().for_each(|x| *x = true))>
+                    {move || tr("heatmaps.all_heads")}
+                </button>
+                <button data-testid="line-only-selected" on:click=only_selected>
+                    {move || tr("heatmaps.only_selected")}
+                </button>
             </div>
-            <canvas node_ref=canvas_ref data-testid="line-view" role="img"
-                aria-label=move || tr("heatmaps.lines_label")
-                data-lines=move || lines_drawn.get().to_string()
-                data-focus=move || state.selection.hovered.get().or(state.selection.pinned.get()).map(|t| t.to_string()).unwrap_or_default()
-                on:pointermove=move |ev| on_pointer(ev.into())
-                on:pointerdown=move |ev| on_pointer(ev.into())
-                on:pointerleave=move |_| state.selection.hovered.set(None)></canvas>
-            <ExportButtons exports=exports name=Signal::derive(move || format!("lines-layer{}", state.selection.layer.get() + 1)) testid="lines-export"/>
-            {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+            <ChartCanvas
+                chart=chart
+                max_width=400
+                testid="line-view"
+                label=Signal::derive(move || tr("heatmaps.lines_label"))
+                file_name=Signal::derive(move || format!("lines-layer{}", selection.layer.get() + 1))
+                export_testid="lines-export"
+                data=data
+                on_point=point
+            />
         </figure>
-    }
-}
-
-/// What the line view draws: the shown tokens and each shown head's weights over them.
-#[derive(Clone, PartialEq)]
-struct LineData {
-    labels: Vec<String>,
-    positions: Vec<usize>,
-    /// (head, row-major query × key weights; hidden or masked cells 0).
-    heads: Vec<(usize, Vec<f32>)>,
-    /// The grid row whose lines alone are drawn.
-    focus: Option<usize>,
-}
-
-impl LineData {
-    fn lines(&self) -> HeadLines<'_> {
-        HeadLines {
-            labels: &self.labels,
-            heads: self.heads.iter().map(|(h, w)| (*h, w.as_slice())).collect(),
-            focus: self.focus,
-            min_weight: 0.01,
-        }
-    }
-
-    /// One row per shown head and query: its weights over the keys.
-    fn table(&self, title: String) -> DataTable {
-        let size = self.labels.len();
-        let head_word = tr("heatmaps.head_word");
-        DataTable {
-            title,
-            row_header: tr("heatmaps.lines_corner"),
-            columns: self.labels.clone(),
-            rows: self
-                .heads
-                .iter()
-                .flat_map(|(head, weights)| {
-                    weights
-                        .chunks(size.max(1))
-                        .enumerate()
-                        .map(move |(row, values)| (head, row, values))
-                })
-                .map(|(head, row, values)| DataRow {
-                    label: format!("{head_word} {} · {}", head + 1, self.labels[row]),
-                    values: values.iter().map(|&v| Some(v)).collect(),
-                })
-                .collect(),
-        }
     }
 }

@@ -2,20 +2,15 @@
 //! d_model and position sliders, chosen dimensions as lines), the model's own learned position
 //! embeddings, the cosine similarity between positions for both, and token + position = input
 //! for the query token — all computed by the worker.
-use leptos::html::Canvas;
-use leptos::prelude::*;
-
-use super::step_through::vector;
-use crate::canvas::{canvas_point, chart_width, draw_on};
 use std::sync::Arc;
 
+use leptos::prelude::*;
+
 use crate::client::owned_request;
-use crate::export::{ExportButtons, Exports};
 use crate::i18n::{tr, trf};
-use crate::state::{use_state, Problem};
-use ae_charts::{
-    draw_matrix, draw_series_lines, matrix_table, series_table, svg_document, Matrix, PlotArea,
-};
+use crate::state::use_state;
+use crate::widgets::{vector, ChartCanvas, Pointed, Tooltip};
+use ae_charts::{MatrixChart, SeriesChart};
 use ae_messages::{Array, PositionalEncodings, Request, Response};
 
 /// The panel.
@@ -129,15 +124,6 @@ pub fn Positions() -> impl IntoView {
     }
 }
 
-/// The hovered cell of a matrix chart.
-#[derive(Clone, Copy, PartialEq)]
-struct MatrixHover {
-    row: usize,
-    column: usize,
-    x: f64,
-    y: f64,
-}
-
 /// A [rows, columns] array as a diverging heatmap with the exact value on hover.
 #[component]
 fn MatrixCanvas(
@@ -150,125 +136,75 @@ fn MatrixCanvas(
     /// The colour scale's ±limit; `None`: the largest |value|.
     fixed_limit: Option<f32>,
 ) -> impl IntoView {
-    let state = use_state();
-    let canvas_ref = NodeRef::<Canvas>::new();
-    let area = RwSignal::new(None::<(PlotArea, usize, usize)>);
-    let hovered = RwSignal::new(None::<MatrixHover>);
-    // The axes' names in the page's language (tracked).
-    let names = move || (tr(row_name), tr(column_name));
-    let limit_of = move |array: &Array| {
-        fixed_limit.unwrap_or_else(|| {
-            array.data.iter().fold(
-                1e-6f32,
-                |m, v| if v.is_finite() { m.max(v.abs()) } else { m },
-            )
+    let chart = Memo::new(move |_| {
+        values.with(|array| {
+            let array = array.as_ref()?;
+            let [rows, columns] = array.shape[..] else {
+                return None;
+            };
+            let largest = array
+                .data
+                .iter()
+                .filter(|v| v.is_finite())
+                .fold(1e-6f32, |m, v| m.max(v.abs()));
+            Some(MatrixChart {
+                values: array.data.clone(),
+                rows,
+                columns,
+                row_name: tr(row_name),
+                column_name: tr(column_name),
+                title: caption.get(),
+                limit: fixed_limit.unwrap_or(largest),
+            })
         })
-    };
-    Effect::new(move |_| {
-        let Some(canvas) = canvas_ref.get() else {
-            return;
-        };
-        let Some(array) = values.get() else { return };
-        let theme = state.view.chart_theme();
-        let width = chart_width(state.view.viewport_width.get(), 500);
-        let height = (width * 4 / 5).max(200);
-        let drawn = as_matrix(&array, &names(), limit_of(&array), |matrix| {
-            draw_on(&canvas, width, height, |root| {
-                draw_matrix(root, matrix, theme)
-            })
-            .map(|plot| (plot, matrix.rows, matrix.columns))
-        });
-        match drawn.unwrap_or_else(|| Err(ae_charts::ChartError(tr("positions.not_matrix")))) {
-            Ok(drawn) => area.set(Some(drawn)),
-            Err(e) => state.view.report(Problem::Chart(e.to_string())),
-        }
     });
-    let on_pointer = move |ev: web_sys::MouseEvent| {
-        let Some(canvas) = canvas_ref.get_untracked() else {
-            return;
-        };
-        let (x, y) = canvas_point(&canvas, &ev);
-        let cell = area.with_untracked(|a| {
-            a.and_then(|(plot, rows, columns)| plot.cell_at(x, y, rows, columns))
-        });
-        hovered.set(cell.map(|(row, column)| MatrixHover {
-            row,
-            column,
-            x: ev.offset_x() as f64,
-            y: ev.offset_y() as f64,
-        }));
+    let label = move || {
+        let (rows, columns) = (tr(row_name), tr(column_name));
+        trf(
+            "positions.matrix_label",
+            &[
+                ("caption", &caption.get()),
+                ("rows", &rows),
+                ("columns", &columns),
+            ],
+        )
     };
-    let exports = Exports {
-        canvas: canvas_ref,
-        svg: Callback::new(move |(width, height)| {
-            let theme = state.view.chart_theme();
-            values.with_untracked(|v| {
-                let array = v.as_ref()?;
-                as_matrix(array, &untrack(names), limit_of(array), |matrix| {
-                    svg_document(width, height, |root| draw_matrix(root, matrix, theme))
-                })
-            })
-        }),
-        table: Callback::new(move |()| {
-            values.with_untracked(|v| {
-                let array = v.as_ref()?;
-                as_matrix(array, &untrack(names), limit_of(array), |matrix| {
-                    matrix_table(matrix, caption.get_untracked())
-                })
-            })
-        }),
-    };
+    let data = Callback::new(|(chart, _): (MatrixChart, _)| {
+        vec![("data-shape", format!("{} {}", chart.rows, chart.columns))]
+    });
+    let tooltip = Callback::new(|(chart, cell): (MatrixChart, Pointed)| {
+        let value = chart.value(cell.row, cell.column)?;
+        Some(Tooltip {
+            text: format!(
+                "{} {}, {} {}: ",
+                chart.row_name, cell.row, chart.column_name, cell.column
+            ),
+            value: format!("{value:.4}"),
+            note: String::new(),
+            data: vec![
+                ("data-row", cell.row.to_string()),
+                ("data-column", cell.column.to_string()),
+                ("data-value", value.to_string()),
+            ],
+        })
+    });
     view! {
         <figure class="matrix">
             <figcaption>{move || caption.get()}</figcaption>
-            <div class="canvas-wrap">
-                <canvas node_ref=canvas_ref data-testid=testid role="img"
-                    aria-label=move || {
-                        let (rows, columns) = names();
-                        trf("positions.matrix_label", &[("caption", &caption.get()), ("rows", &rows), ("columns", &columns)])
-                    }
-                    data-plot=move || area.get().map(|(a, _, _)| format!("{} {} {} {}", a.left, a.top, a.right, a.bottom)).unwrap_or_default()
-                    data-shape=move || area.get().map(|(_, r, c)| format!("{r} {c}")).unwrap_or_default()
-                    on:pointermove=move |ev| on_pointer(ev.into())
-                    on:pointerdown=move |ev| on_pointer(ev.into())
-                    on:pointerleave=move |_| hovered.set(None)></canvas>
-                {move || hovered.get().and_then(|cell| values.with(|v| v.as_ref().and_then(|array| {
-                    let value = array.value(&[cell.row, cell.column])?;
-                    Some(view! {
-                        <div class="tooltip" role="status" data-testid=format!("{testid}-tooltip")
-                            style:left=format!("{:.0}px", cell.x + 14.0) style:top=format!("{:.0}px", cell.y + 14.0)
-                            data-row=cell.row.to_string() data-column=cell.column.to_string() data-value=value.to_string()>
-                            {move || { let (rows, columns) = names(); format!("{rows} {}, {columns} {}: ", cell.row, cell.column) }}<strong>{format!("{value:.4}")}</strong>
-                        </div>
-                    })
-                })))}
-            </div>
-            <ExportButtons exports=exports name=testid.to_string() testid=testid/>
+            <ChartCanvas
+                chart=chart
+                max_width=500
+                testid=testid
+                label=Signal::derive(label)
+                file_name=Signal::stored(testid.to_string())
+                data=data
+                tooltip=tooltip
+            />
         </figure>
     }
 }
 
-/// Runs `draw` on a [rows, columns] array seen as a matrix (`None` for other shapes).
-fn as_matrix<R>(
-    array: &Array,
-    (row_name, column_name): &(String, String),
-    limit: f32,
-    draw: impl FnOnce(&Matrix) -> R,
-) -> Option<R> {
-    let [rows, columns] = array.shape[..] else {
-        return None;
-    };
-    Some(draw(&Matrix {
-        values: &array.data,
-        rows,
-        columns,
-        row_name,
-        column_name,
-        limit,
-    }))
-}
-
-/// Chosen sinusoidal dimensions against position.
+/// Named series against position (or another index).
 #[component]
 fn LinesCanvas(
     series: Signal<Vec<(String, Vec<f32>)>>,
@@ -280,45 +216,28 @@ fn LinesCanvas(
     #[prop(default = "positions.position")]
     x_name: &'static str,
 ) -> impl IntoView {
-    let state = use_state();
-    let canvas_ref = NodeRef::<Canvas>::new();
-    Effect::new(move |_| {
-        let Some(canvas) = canvas_ref.get() else {
-            return;
-        };
-        let series = series.get();
-        let theme = state.view.chart_theme();
-        let width = chart_width(state.view.viewport_width.get(), 460);
-        if let Err(e) = draw_on(&canvas, width, 260, |root| {
-            draw_series_lines(root, &series, &tr(x_name), theme)
-        }) {
-            state.view.report(Problem::Chart(e.to_string()));
-        }
+    let chart = Memo::new(move |_| {
+        Some(SeriesChart {
+            series: series.get(),
+            x_name: tr(x_name),
+            title: tr(caption),
+        })
     });
-    let exports = Exports {
-        canvas: canvas_ref,
-        svg: Callback::new(move |(width, height)| {
-            let theme = state.view.chart_theme();
-            let series = series.get_untracked();
-            Some(svg_document(width, height, |root| {
-                draw_series_lines(root, &series, &tr(x_name), theme)
-            }))
-        }),
-        table: Callback::new(move |()| {
-            Some(series_table(
-                &series.get_untracked(),
-                tr(x_name),
-                tr(caption),
-            ))
-        }),
-    };
+    let data = Callback::new(|(chart, _): (SeriesChart, _)| {
+        let names: Vec<&str> = chart.series.iter().map(|(name, _)| name.as_str()).collect();
+        vec![("data-series", names.join(","))]
+    });
     view! {
         <figure>
             <figcaption>{move || tr(caption)}</figcaption>
-            <canvas node_ref=canvas_ref data-testid=testid role="img"
-                data-series=move || series.with(|s| s.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>().join(","))
-                aria-label=move || tr("positions.lines_label")></canvas>
-            <ExportButtons exports=exports name=testid.to_string() testid=testid/>
+            <ChartCanvas
+                chart=chart
+                max_width=460
+                testid=testid
+                label=Signal::derive(move || tr("positions.lines_label"))
+                file_name=Signal::stored(testid.to_string())
+                data=data
+            />
         </figure>
     }
 }

@@ -1,17 +1,15 @@
 //! Predictions: GPT-2's next-token candidates (temperature re-scores the traced logits; top-k
 //! and top-p show which can be drawn; click or sample to append), [MASK] fills as completed
 //! sentences for masked LMs, and the logit lens.
-use leptos::html::Canvas;
 use leptos::prelude::*;
 
 use super::analyses::{self, predict_request, prediction_result, PredictionResult};
 use super::saliency::SalientTokens;
-use crate::canvas::{chart_width, draw_on};
 use crate::client;
-use crate::export::{ExportButtons, Exports};
 use crate::i18n::{tr, trf};
-use crate::state::{use_state, AppState, Problem};
-use ae_charts::{bars_table, draw_bars, svg_document, Bar, BAR_ROW};
+use crate::state::{use_state, AppState};
+use crate::widgets::BarChart;
+use ae_charts::Bar;
 use ae_messages::{Candidate, PositionPredictions, Predictions as ModelPredictions};
 
 /// The panel; it owns its predictions and logit lens, asked again whenever the trace, the
@@ -168,55 +166,6 @@ fn NextToken(next: PositionPredictions, result: PredictionResult) -> impl IntoVi
             <span class="muted">{move || format!(" {}", tr("predictions.sample_explain"))}</span>
         </p>
         <GenerationTimeline/>
-    }
-}
-
-/// A bar chart drawn with plotters on a canvas.
-#[component]
-pub fn BarChart(
-    bars: Signal<Vec<Bar>>,
-    testid: &'static str,
-    /// String key of the values' name.
-    value_name: &'static str,
-) -> impl IntoView {
-    let state = use_state();
-    let canvas_ref = NodeRef::<Canvas>::new();
-    Effect::new(move |_| {
-        let Some(canvas) = canvas_ref.get() else {
-            return;
-        };
-        let bars = bars.get();
-        let theme = state.view.chart_theme();
-        let width = chart_width(state.view.viewport_width.get(), 460);
-        let height = BAR_ROW * bars.len().max(1) as u32 + 8;
-        if let Err(e) = draw_on(&canvas, width, height, |root| draw_bars(root, &bars, theme)) {
-            state.view.report(Problem::Chart(e.to_string()));
-        }
-    });
-    let exports = Exports {
-        canvas: canvas_ref,
-        svg: Callback::new(move |(width, height)| {
-            let theme = state.view.chart_theme();
-            let bars = bars.get_untracked();
-            Some(svg_document(width, height, |root| {
-                draw_bars(root, &bars, theme)
-            }))
-        }),
-        table: Callback::new(move |()| {
-            Some(bars_table(
-                &bars.get_untracked(),
-                tr(value_name),
-                tr("step.token"),
-                tr(value_name),
-            ))
-        }),
-    };
-    view! {
-        <div class="bar-chart">
-            <canvas node_ref=canvas_ref data-testid=testid role="img"
-                aria-label=move || bars.with(|b| b.iter().map(|b| format!("{} {:.3}", b.label, b.value)).collect::<Vec<_>>().join(", "))></canvas>
-            <ExportButtons exports=exports name=testid.to_string() testid=testid/>
-        </div>
     }
 }
 

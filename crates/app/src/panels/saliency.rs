@@ -3,10 +3,10 @@
 use leptos::prelude::*;
 
 use super::analyses::{self, PredictionResult};
-use super::BarChart;
 use crate::client::Owned;
 use crate::i18n::{tr, trf};
 use crate::state::use_state;
+use crate::widgets::BarChart;
 use ae_charts::Bar;
 use ae_messages::{Predictions, Saliency as TokenSaliency};
 

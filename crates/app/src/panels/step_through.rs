@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 use crate::i18n::{tr, trf};
 use crate::state::{use_state, AppState};
+use crate::widgets::{vector, KeyValueGroup};
 use ae_messages::{Array, LayerTrace, PageTrace};
 
 /// The steps' names (string keys), in order.
@@ -91,21 +92,6 @@ fn number(value: f32, kind: &'static str) -> impl IntoView {
         format!("{value:.4}")
     };
     view! { <span class="num" data-kind=kind data-value=value.to_string() title=value.to_string()>{shown}</span> }
-}
-
-/// A vector as coloured cells (blue negative, red positive), exact values on hover.
-pub(super) fn vector(values: &[f32], kind: &'static str) -> impl IntoView {
-    let scale = values.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
-    let cells = values
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            let alpha = (v.abs() / scale).min(1.0);
-            let colour = if v >= 0.0 { format!("rgba(214, 39, 40, {alpha:.3})") } else { format!("rgba(31, 119, 180, {alpha:.3})") };
-            view! { <span class="cell" style:background=colour data-value=v.to_string() title=format!("[{i}] = {v}")></span> }
-        })
-        .collect_view();
-    view! { <span class="vector" data-kind=kind>{cells}</span> }
 }
 
 /// Step controls, the current step and its content.
@@ -231,7 +217,7 @@ fn step_content(v: HeadView, step: usize, focus_key: RwSignal<Option<usize>>) ->
             view! {
                 <p>{trf(if v.trace.causal { "step.qkv_explain_causal" } else { "step.qkv_explain" },
                     &[("width", &input.len()), ("d_head", &v.d_head)])}</p>
-                <super::KeyValueGroup/>
+                <KeyValueGroup/>
                 <p>"x: " {vector(&input, "x")}</p>
                 <table class="qkv" data-testid="qkv"><thead><tr><th scope="col">{tr("step.token")}</th><th scope="col">"q"</th><th scope="col">"k"</th><th scope="col">"v"</th></tr></thead><tbody>{rows}</tbody></table>
             }.into_any()

@@ -40,8 +40,6 @@ pub enum Problem {
     Fetch(FetchError),
     /// Anything else, as a string-table message.
     Message(Message),
-    /// A chart that could not be drawn (plotters' own message).
-    Chart(String),
 }
 
 impl Problem {
@@ -51,7 +49,6 @@ impl Problem {
             Problem::Request(failure) => failure.describe(),
             Problem::Fetch(error) => error.describe(),
             Problem::Message(message) => message.describe(),
-            Problem::Chart(message) => message.clone(),
         }
     }
 }

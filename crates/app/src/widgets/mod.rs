@@ -1,0 +1,12 @@
+//! Widgets the panels share: the one chart component ([`ChartCanvas`]) with its downloads, the
+//! bar chart, the vector strip and the key/value-group sentence.
+mod bar_chart;
+mod chart_canvas;
+mod export;
+mod kv_group;
+mod vector;
+
+pub use bar_chart::BarChart;
+pub use chart_canvas::{chart_width, ChartCanvas, Pointed, Tooltip};
+pub use kv_group::KeyValueGroup;
+pub use vector::vector;

@@ -1,0 +1,354 @@
+//! Every chart as a value that draws itself on any backend, gives its numbers as a table and
+//! says where its cells are — so one canvas component in the page can redraw, export and point
+//! into any of them, and the same value writes the SVG export and the native tests' SVG.
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::{
+    bars_table, draw_bars, draw_head_lines, draw_heatmap, draw_matrix, draw_series_lines,
+    draw_thumbnail, grid_table, matrix_table, series_table, svg_document, AttentionGrid, Bar,
+    ChartError, DataRow, DataTable, HeadLines, HeatmapWords, Matrix, PlotArea, Theme, BAR_ROW,
+};
+
+/// Where a drawn chart's cells are: a plot area split into rows and columns.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CellLayout {
+    pub plot: PlotArea,
+    pub rows: usize,
+    pub columns: usize,
+}
+
+impl CellLayout {
+    /// The (row, column) under a point in the canvas's pixels.
+    pub fn cell_at(&self, x: f64, y: f64) -> Option<(usize, usize)> {
+        self.plot.cell_at(x, y, self.rows, self.columns)
+    }
+}
+
+/// What a drawing produced.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Drawn {
+    /// Where the cells are, when a pointer can pick one.
+    pub cells: Option<CellLayout>,
+    /// How many marks were drawn (the line view's lines; 0 where it means nothing).
+    pub marks: usize,
+}
+
+/// A chart as a value.
+pub trait Chart {
+    /// Its size in pixels when `width` is available.
+    fn size(&self, width: u32) -> (u32, u32);
+
+    /// Draws it on `root`.
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        theme: &Theme,
+    ) -> Result<Drawn, ChartError>
+    where
+        DB::ErrorType: 'static;
+
+    /// Its numbers, for CSV and JSON.
+    fn table(&self) -> DataTable;
+
+    /// The chart as an SVG document of `width` × `height`.
+    fn svg(&self, width: u32, height: u32, theme: &Theme) -> Result<String, ChartError> {
+        svg_document(width, height, |root| self.draw(root, theme))
+    }
+}
+
+/// One head's (or the average's) query × key weights.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeatmapChart {
+    pub grid: AttentionGrid,
+    /// The token whose row and column are outlined.
+    pub highlight: Option<usize>,
+    /// The legend's words, in the page's language.
+    pub weight: String,
+    pub masked: String,
+    /// The table's title and its corner cell.
+    pub title: String,
+    pub corner: String,
+}
+
+impl Chart for HeatmapChart {
+    fn size(&self, width: u32) -> (u32, u32) {
+        (width, width.saturating_sub(40))
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        theme: &Theme,
+    ) -> Result<Drawn, ChartError>
+    where
+        DB::ErrorType: 'static,
+    {
+        let words = HeatmapWords {
+            weight: &self.weight,
+            masked: &self.masked,
+        };
+        let plot = draw_heatmap(root, &self.grid, self.highlight, theme, &words)?;
+        let size = self.grid.size();
+        Ok(Drawn {
+            cells: Some(CellLayout {
+                plot,
+                rows: size,
+                columns: size,
+            }),
+            marks: size * size,
+        })
+    }
+
+    fn table(&self) -> DataTable {
+        grid_table(&self.grid, self.title.clone(), self.corner.clone())
+    }
+}
+
+/// A head's thumbnail in the layers × heads overview.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThumbnailChart {
+    pub grid: AttentionGrid,
+    pub selected: bool,
+    /// Its side in pixels.
+    pub side: u32,
+}
+
+impl Chart for ThumbnailChart {
+    fn size(&self, _: u32) -> (u32, u32) {
+        (self.side, self.side)
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        theme: &Theme,
+    ) -> Result<Drawn, ChartError>
+    where
+        DB::ErrorType: 'static,
+    {
+        draw_thumbnail(root, &self.grid, self.selected, theme)?;
+        Ok(Drawn::default())
+    }
+
+    fn table(&self) -> DataTable {
+        grid_table(&self.grid, String::new(), String::new())
+    }
+}
+
+/// BertViz's head view: the shown heads' weights as lines between two columns of tokens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeadLinesChart {
+    pub labels: Vec<String>,
+    /// The tokens' positions in the text (hidden special tokens leave gaps).
+    pub positions: Vec<usize>,
+    /// (head, row-major query × key weights; hidden or masked cells 0).
+    pub heads: Vec<(usize, Vec<f32>)>,
+    /// The grid row whose lines alone are drawn.
+    pub focus: Option<usize>,
+    /// The table's title, corner and the word "head", in the page's language.
+    pub title: String,
+    pub corner: String,
+    pub head_word: String,
+}
+
+impl Chart for HeadLinesChart {
+    fn size(&self, width: u32) -> (u32, u32) {
+        (width, (self.labels.len() as u32 * 22).max(120))
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        theme: &Theme,
+    ) -> Result<Drawn, ChartError>
+    where
+        DB::ErrorType: 'static,
+    {
+        let lines = HeadLines {
+            labels: &self.labels,
+            heads: self.heads.iter().map(|(h, w)| (*h, w.as_slice())).collect(),
+            focus: self.focus,
+            min_weight: 0.01,
+        };
+        let marks = draw_head_lines(root, &lines, theme)?;
+        // A pointer picks a token row: the rows span the whole canvas.
+        let (width, height) = root.dim_in_pixel();
+        let plot = PlotArea {
+            left: 0,
+            top: 0,
+            right: width as i32,
+            bottom: height as i32,
+        };
+        let rows = self.labels.len();
+        Ok(Drawn {
+            cells: Some(CellLayout {
+                plot,
+                rows,
+                columns: 1,
+            }),
+            marks,
+        })
+    }
+
+    /// One row per shown head and query: its weights over the keys.
+    fn table(&self) -> DataTable {
+        let size = self.labels.len();
+        DataTable {
+            title: self.title.clone(),
+            row_header: self.corner.clone(),
+            columns: self.labels.clone(),
+            rows: self
+                .heads
+                .iter()
+                .flat_map(|(head, weights)| {
+                    weights
+                        .chunks(size.max(1))
+                        .enumerate()
+                        .map(move |(row, values)| (head, row, values))
+                })
+                .map(|(head, row, values)| DataRow {
+                    label: format!("{} {} · {}", self.head_word, head + 1, self.labels[row]),
+                    values: values.iter().map(|&v| Some(v)).collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Horizontal bars with their labels and values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BarsChart {
+    pub bars: Vec<Bar>,
+    /// The values' name (table title and column) and the labels' name.
+    pub value_name: String,
+    pub label_name: String,
+}
+
+impl Chart for BarsChart {
+    fn size(&self, width: u32) -> (u32, u32) {
+        (width, BAR_ROW * self.bars.len().max(1) as u32 + 8)
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        theme: &Theme,
+    ) -> Result<Drawn, ChartError>
+    where
+        DB::ErrorType: 'static,
+    {
+        draw_bars(root, &self.bars, theme)?;
+        Ok(Drawn {
+            cells: None,
+            marks: self.bars.len(),
+        })
+    }
+
+    fn table(&self) -> DataTable {
+        bars_table(
+            &self.bars,
+            self.value_name.clone(),
+            self.label_name.clone(),
+            self.value_name.clone(),
+        )
+    }
+}
+
+/// A rows × columns matrix of real numbers on a diverging scale.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatrixChart {
+    /// Row-major values.
+    pub values: Vec<f32>,
+    pub rows: usize,
+    pub columns: usize,
+    /// The axes' names and the table's title, in the page's language.
+    pub row_name: String,
+    pub column_name: String,
+    pub title: String,
+    /// The colour scale runs from −limit to +limit.
+    pub limit: f32,
+}
+
+impl MatrixChart {
+    fn matrix(&self) -> Matrix<'_> {
+        Matrix {
+            values: &self.values,
+            rows: self.rows,
+            columns: self.columns,
+            row_name: &self.row_name,
+            column_name: &self.column_name,
+            limit: self.limit,
+        }
+    }
+
+    /// The value at (row, column).
+    pub fn value(&self, row: usize, column: usize) -> Option<f32> {
+        (column < self.columns)
+            .then(|| self.values.get(row * self.columns + column).copied())
+            .flatten()
+    }
+}
+
+impl Chart for MatrixChart {
+    fn size(&self, width: u32) -> (u32, u32) {
+        (width, (width * 4 / 5).max(200))
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        theme: &Theme,
+    ) -> Result<Drawn, ChartError>
+    where
+        DB::ErrorType: 'static,
+    {
+        let plot = draw_matrix(root, &self.matrix(), theme)?;
+        Ok(Drawn {
+            cells: Some(CellLayout {
+                plot,
+                rows: self.rows,
+                columns: self.columns,
+            }),
+            marks: self.rows * self.columns,
+        })
+    }
+
+    fn table(&self) -> DataTable {
+        matrix_table(&self.matrix(), self.title.clone())
+    }
+}
+
+/// Named series against their index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesChart {
+    pub series: Vec<(String, Vec<f32>)>,
+    /// The x axis's name and the table's title, in the page's language.
+    pub x_name: String,
+    pub title: String,
+}
+
+impl Chart for SeriesChart {
+    fn size(&self, width: u32) -> (u32, u32) {
+        (width, 260)
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        theme: &Theme,
+    ) -> Result<Drawn, ChartError>
+    where
+        DB::ErrorType: 'static,
+    {
+        draw_series_lines(root, &self.series, &self.x_name, theme)?;
+        Ok(Drawn {
+            cells: None,
+            marks: self.series.len(),
+        })
+    }
+
+    fn table(&self) -> DataTable {
+        series_table(&self.series, self.x_name.clone(), self.title.clone())
+    }
+}
