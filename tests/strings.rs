@@ -143,7 +143,9 @@ fn ui_sources() -> Vec<(String, String)> {
 fn without_examples(source: &str) -> String {
     let mut kept = String::new();
     let mut skipping = false;
-    for line in source.lines() {
+    // Unit tests (a `#[cfg(test)]` module closes a file) are not the page.
+    let page = source.split("#[cfg(test)]").next().unwrap_or(source);
+    for line in page.lines() {
         if line.starts_with("const ") && line.contains("_EXAMPLES") {
             skipping = true;
         }
@@ -707,5 +709,31 @@ fn english_phrases_are_found_outside_quotes_only() {
     assert_eq!(
         common::english_phrases("config.json 无法使用：the field `n_layer` is missing"),
         vec!["the field", "is missing"]
+    );
+}
+
+/// Long `view!` lines hide attributes: the page's sources keep lines within 120 characters
+/// (`leptosfmt -m 100` puts one attribute per line), except lines that are mostly a string.
+#[test]
+fn page_source_lines_fit_in_120_characters() {
+    let mut long = Vec::new();
+    for (path, text) in ui_sources() {
+        for (number, line) in text.lines().enumerate() {
+            let literal = line
+                .split('"')
+                .skip(1)
+                .step_by(2)
+                .map(str::len)
+                .max()
+                .unwrap_or(0);
+            if line.chars().count() > 120 && literal < 60 {
+                long.push(format!("{path}:{}", number + 1));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "lines over 120 characters:\n{}",
+        long.join("\n")
     );
 }

@@ -105,21 +105,21 @@ fn App() -> impl IntoView {
 
     let compact = state.view.embedding.with_untracked(|e| e.compact);
     view! {
-        {(!compact).then(|| view! {
-            <header class="site-header">
-                <div>
-                    <h1>"Attention Explorer"</h1>
-                    <p class="tagline">{move || tr("app.tagline")}</p>
-                </div>
-                <Settings/>
-            </header>
-        })}
+        {(!compact)
+            .then(|| {
+                view! {
+                    <header class="site-header">
+                        <div>
+                            <h1>"Attention Explorer"</h1>
+                            <p class="tagline">{move || tr("app.tagline")}</p>
+                        </div>
+                        <Settings />
+                    </header>
+                }
+            })}
         <main class:embed=compact>
-            {compact.then(|| view! { <Settings/> })}
-            <Notices/>
-            <picker::ModelPicker/>
-            <input::TextInput/>
-            <panels::PanelArea/>
+            {compact.then(|| view! { <Settings /> })} <Notices /> <picker::ModelPicker />
+            <input::TextInput /> <panels::PanelArea />
         </main>
     }
 }
@@ -178,11 +178,19 @@ fn Settings() -> impl IntoView {
                     prop:value=move || view_state.lang.get().code()
                     on:change=choose_language
                 >
-                    {Lang::ALL.iter().map(|lang| view! {
-                        <option value=lang.code() selected=view_state.lang.get_untracked() == *lang>
-                            {lang.native_name()}
-                        </option>
-                    }).collect_view()}
+                    {Lang::ALL
+                        .iter()
+                        .map(|lang| {
+                            view! {
+                                <option
+                                    value=lang.code()
+                                    selected=view_state.lang.get_untracked() == *lang
+                                >
+                                    {lang.native_name()}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
                 </select>
             </label>
             <button
@@ -242,7 +250,11 @@ fn Banner(
         <Show when=move || message.with(|m| m.is_some())>
             <div class=class role=role data-testid=class>
                 {move || message.get().unwrap_or_default()}
-                <button class="dismiss" aria-label=move || tr(label) on:click=move |_| dismiss.run(())>
+                <button
+                    class="dismiss"
+                    aria-label=move || tr(label)
+                    on:click=move |_| dismiss.run(())
+                >
                     "×"
                 </button>
             </div>

@@ -3,6 +3,7 @@ use leptos::prelude::*;
 
 use super::i18n::{tr, trf};
 use super::state::{use_state, Lock};
+use super::widgets::IndexSelect;
 
 /// Example sentences for decoders (next-token prediction).
 const DECODER_EXAMPLES: [&str; 3] = [
@@ -70,7 +71,11 @@ pub fn TextInput() -> impl IntoView {
             text.generated.set(Vec::new());
             text.text.set(example.to_string())
         };
-        view! { <button class="example" on:click=choose>{example}</button> }
+        view! {
+            <button class="example" on:click=choose>
+                {example}
+            </button>
+        }
     };
     let truncated = move || {
         let max = state.model.read(0, |c| c.max_positions);
@@ -92,13 +97,22 @@ pub fn TextInput() -> impl IntoView {
                 {move || examples().map(|list| list.into_iter().map(example_button).collect_view())}
             </div>
             <Show when=move || state.model.is_loaded() && text.text.with(|t| t.trim().is_empty())>
-                <p class="hint" data-testid="empty-hint">{move || tr("input.empty")}</p>
+                <p class="hint" data-testid="empty-hint">
+                    {move || tr("input.empty")}
+                </p>
             </Show>
-            {move || truncated().map(|notice| view! {
-                <p class="notice" data-testid="truncated">{notice}</p>
-            })}
-            <TokenChips/>
-            <Selection/>
+            {move || {
+                truncated()
+                    .map(|notice| {
+                        view! {
+                            <p class="notice" data-testid="truncated">
+                                {notice}
+                            </p>
+                        }
+                    })
+            }}
+            <TokenChips />
+            <Selection />
         </section>
     }
 }
@@ -116,35 +130,61 @@ fn TokenChips() -> impl IntoView {
     let timing = move || state.text.timing().filter(|_| state.text.token_count() > 0);
     view! {
         <div class="tokens" data-testid="tokens" role="group" aria-label=move || tr("input.tokens")>
-            {move || state.text.tokens().map(|tokens| {
-                tokens.tokens.iter().enumerate().map(|(index, token)| {
-                    let special = tokens.special[index];
-                    let id = tokens.ids[index];
-                    view! {
-                        <span class="token" class:special=special tabindex="0" role="button"
-                            data-testid="token" data-index=index
-                            title=trf("input.token_title", &[("position", &index), ("id", &id)])
-                            aria-label=trf("input.token_label", &[("token", &token), ("position", &index), ("id", &id)])
-                            class:hovered=move || selection.hovered.get() == Some(index)
-                            class:pinned=move || selection.pinned.get() == Some(index)
-                            aria-pressed=move || (selection.pinned.get() == Some(index)).to_string()
-                            on:mouseenter=move |_| selection.hovered.set(Some(index))
-                            on:focus=move |_| selection.hovered.set(Some(index))
-                            on:mouseleave=move |_| selection.hovered.set(None)
-                            on:click=move |_| toggle_pin(index)
-                            on:keydown=move |ev: leptos::ev::KeyboardEvent| {
-                                if ev.key() == "Enter" || ev.key() == " " {
-                                    ev.prevent_default();
-                                    toggle_pin(index);
+            {move || {
+                state
+                    .text
+                    .tokens()
+                    .map(|tokens| {
+                        tokens
+                            .tokens
+                            .iter()
+                            .enumerate()
+                            .map(|(index, token)| {
+                                let special = tokens.special[index];
+                                let id = tokens.ids[index];
+                                view! {
+                                    <span
+                                        class="token"
+                                        class:special=special
+                                        tabindex="0"
+                                        role="button"
+                                        data-testid="token"
+                                        data-index=index
+                                        title=trf(
+                                            "input.token_title",
+                                            &[("position", &index), ("id", &id)],
+                                        )
+                                        aria-label=trf(
+                                            "input.token_label",
+                                            &[("token", &token), ("position", &index), ("id", &id)],
+                                        )
+                                        class:hovered=move || selection.hovered.get() == Some(index)
+                                        class:pinned=move || selection.pinned.get() == Some(index)
+                                        aria-pressed=move || {
+                                            (selection.pinned.get() == Some(index)).to_string()
+                                        }
+                                        on:mouseenter=move |_| selection.hovered.set(Some(index))
+                                        on:focus=move |_| selection.hovered.set(Some(index))
+                                        on:mouseleave=move |_| selection.hovered.set(None)
+                                        on:click=move |_| toggle_pin(index)
+                                        on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                                            if ev.key() == "Enter" || ev.key() == " " {
+                                                ev.prevent_default();
+                                                toggle_pin(index);
+                                            }
+                                        }
+                                    >
+                                        {token.clone()}
+                                    </span>
                                 }
-                            }>
-                            {token.clone()}
-                        </span>
-                    }
-                }).collect_view()
-            })}
+                            })
+                            .collect_view()
+                    })
+            }}
             <Show when=move || state.client.busy.get()>
-                <span class="busy" aria-live="polite">{move || tr("input.computing")}</span>
+                <span class="busy" aria-live="polite">
+                    {move || tr("input.computing")}
+                </span>
             </Show>
             <span
                 class="muted trace-time"
@@ -152,7 +192,9 @@ fn TokenChips() -> impl IntoView {
                 data-ms=move || timing().map_or(-1.0, |t| t.0).to_string()
                 data-read-ms=move || timing().map_or(-1.0, |t| t.1).to_string()
             >
-                {move || timing().map(|(ms, _)| trf("input.traced", &[("ms", &format!("{ms:.0}"))]))}
+                {move || {
+                    timing().map(|(ms, _)| trf("input.traced", &[("ms", &format!("{ms:.0}"))]))
+                }}
             </span>
         </div>
     }
@@ -167,31 +209,29 @@ fn Selection() -> impl IntoView {
     let heads = move || state.model.read(0, |c| c.n_head);
     view! {
         <div class="selection">
-            <label>{move || format!("{} ", tr("input.layer"))}
-                <select
-                    data-testid="layer"
-                    prop:disabled=move || state.view.locked(Lock::Layer)
-                    on:change=move |ev| selection.layer.set(event_target_value(&ev).parse().unwrap_or(0))
-                    prop:value=move || selection.layer.get().to_string()
-                >
-                    {move || (0..layers()).map(|l| view! { <option value=l.to_string()>{l + 1}</option> }).collect_view()}
-                </select>
-            </label>
-            <label>{move || format!("{} ", tr("input.head"))}
-                <select
-                    data-testid="head"
-                    prop:disabled=move || state.view.locked(Lock::Head)
-                    on:change=move |ev| selection.head.set(event_target_value(&ev).parse().unwrap_or(0))
-                    prop:value=move || selection.head.get().to_string()
-                >
-                    {move || (0..heads()).map(|h| view! { <option value=h.to_string()>{h + 1}</option> }).collect_view()}
-                </select>
-            </label>
+            <IndexSelect
+                label="input.layer"
+                value=selection.layer
+                count=Signal::derive(layers)
+                locked=Signal::derive(move || state.view.locked(Lock::Layer))
+                testid="layer"
+            />
+            <IndexSelect
+                label="input.head"
+                value=selection.head
+                count=Signal::derive(heads)
+                locked=Signal::derive(move || state.view.locked(Lock::Head))
+                testid="head"
+            />
             <span class="query" data-testid="query-token">
                 {move || {
                     let index = state.query_token()?;
                     let token = state.text.with_tokens(|t| t?.tokens.get(index).cloned())?;
-                    let key = if selection.pinned.get().is_some() { "input.query_pinned" } else { "input.query" };
+                    let key = if selection.pinned.get().is_some() {
+                        "input.query_pinned"
+                    } else {
+                        "input.query"
+                    };
                     Some(trf(key, &[("token", &token), ("position", &index)]))
                 }}
             </span>

@@ -3,12 +3,12 @@
 //!
 //! Parameters: `model` (`hub:owner/name[@revision]` or `folder:name`), `text`, `layer` and `head`
 //! (counted from 1, as the page shows them), `token` (the pinned query token's position),
-//! `panel` (step, heatmaps, positions, predictions, saliency), `step` (1–7), `temperature`,
+//! `panel` (step, heatmaps, positions, predictions, saliency), `step` (1–7, see `Step`), `temperature`,
 //! `top_k`, `top_p`, `seed`, `lang` (en, zh), `theme` (light, dark; absent: the system's); for
 //! embedding: `embed=1` (no site header; the page reports its height to the parent), `panels=`
 //! (the tabs offered), `lock=` (model, text, layer, head).
 use crate::i18n::Lang;
-use crate::state::{Embedding, Lock, Panel, ThemeChoice};
+use crate::state::{Embedding, Lock, Panel, Step, ThemeChoice};
 
 /// Everything a link can say; `None` where it says nothing (or nothing usable).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20,7 +20,7 @@ pub struct LinkView {
     pub layer: Option<usize>,
     pub head: Option<usize>,
     pub token: Option<usize>,
-    pub step: Option<usize>,
+    pub step: Option<Step>,
     pub temperature: Option<f32>,
     pub top_k: Option<usize>,
     pub top_p: Option<f32>,
@@ -65,7 +65,8 @@ impl LinkView {
             layer: number("layer", 1.0, 1e6, true).map(|l| l as usize - 1),
             head: number("head", 1.0, 1e6, true).map(|h| h as usize - 1),
             token: number("token", 0.0, 1e6, true).map(|t| t as usize),
-            step: number("step", 1.0, 7.0, true).map(|s| s as usize - 1),
+            step: number("step", 1.0, Step::ALL.len() as f64, true)
+                .and_then(|s| Step::from_number(s as usize)),
             temperature: number("temperature", 0.1, 3.0, false).map(|t| t as f32),
             top_k: number("top_k", 1.0, 1000.0, true).map(|k| k as usize),
             top_p: number("top_p", 0.05, 1.0, false).map(|p| p as f32),
@@ -109,7 +110,7 @@ impl LinkView {
         put("head", self.head.map(|h| (h + 1).to_string()));
         put("token", self.token.map(|t| t.to_string()));
         put("panel", self.panel.map(|p| p.id().to_string()));
-        put("step", self.step.map(|s| (s + 1).to_string()));
+        put("step", self.step.map(|s| s.number().to_string()));
         put("temperature", self.temperature.map(|t| t.to_string()));
         put("top_k", self.top_k.map(|k| k.to_string()));
         put("top_p", self.top_p.map(|p| p.to_string()));
@@ -204,7 +205,7 @@ mod tests {
             layer: Some(4),
             head: Some(0),
             token: Some(2),
-            step: Some(6),
+            step: Some(Step::Output),
             temperature: Some(0.7),
             top_k: Some(5),
             top_p: Some(0.5),

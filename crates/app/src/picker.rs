@@ -63,43 +63,89 @@ pub fn ModelPicker() -> impl IntoView {
 
     view! {
         <section class="model-picker" aria-label=move || tr("picker.label")>
-            <ModelCard/>
-            <LoadProgress/>
+            <ModelCard />
+            <LoadProgress />
             <Show when=move || !state.view.locked(Lock::Model)>
-            <details class="sources">
-                <summary>{move || tr("picker.choose")}</summary>
-                <div class="source-row">
-                    <label>{move || format!("{} ", tr("picker.hub_repo"))}
-                        <input type="text" list="hub-suggestions" data-testid="hub-repo" prop:value=move || repo.get()
-                            on:input=move |ev| repo.set(event_target_value(&ev))/>
-                    </label>
-                    <datalist id="hub-suggestions">
-                        {suggestions.iter().map(|name| view! { <option value=*name/> }).collect_view()}
-                    </datalist>
-                    <label>{move || format!("{} ", tr("picker.revision"))}
-                        <input type="text" size="8" prop:value=move || revision.get() on:input=move |ev| revision.set(event_target_value(&ev))/>
-                    </label>
-                    <button on:click=load_hub data-testid="load-hub">{move || tr("picker.load_hub")}</button>
-                </div>
-                <div class="source-row">
-                    <label>{move || format!("{} ", tr("picker.folder"))}
-                        <select data-testid="folder-select" on:change=move |ev| folder.set(event_target_value(&ev)) prop:value=move || folder.get()>
-                            {move || hosted.get().into_iter().map(|name| view! { <option value=name.clone()>{name.clone()}</option> }).collect_view()}
-                        </select>
-                    </label>
-                    <button on:click=load_folder data-testid="load-folder">{move || tr("picker.load")}</button>
-                </div>
-                <div class="source-row drop-zone" class:dragging=move || dragging.get() data-testid="drop-zone"
-                    on:dragover=move |ev: leptos::ev::DragEvent| { ev.prevent_default(); dragging.set(true); }
-                    on:dragleave=move |_| dragging.set(false)
-                    on:drop=on_drop>
-                    <label>{move || format!("{} ", tr("picker.own_files"))}
-                        <input type="file" multiple accept=".json,.safetensors,.gguf" data-testid="file-input" on:change=on_files/>
-                    </label>
-                    <span class="hint">{move || format!(" {}", tr("picker.drop"))}</span>
-                </div>
-                <CacheControl/>
-            </details>
+                <details class="sources">
+                    <summary>{move || tr("picker.choose")}</summary>
+                    <div class="source-row">
+                        <label>
+                            {move || format!("{} ", tr("picker.hub_repo"))}
+                            <input
+                                type="text"
+                                list="hub-suggestions"
+                                data-testid="hub-repo"
+                                prop:value=move || repo.get()
+                                on:input=move |ev| repo.set(event_target_value(&ev))
+                            />
+                        </label>
+                        <datalist id="hub-suggestions">
+                            {suggestions
+                                .iter()
+                                .map(|name| view! { <option value=*name /> })
+                                .collect_view()}
+                        </datalist>
+                        <label>
+                            {move || format!("{} ", tr("picker.revision"))}
+                            <input
+                                type="text"
+                                size="8"
+                                prop:value=move || revision.get()
+                                on:input=move |ev| revision.set(event_target_value(&ev))
+                            />
+                        </label>
+                        <button on:click=load_hub data-testid="load-hub">
+                            {move || tr("picker.load_hub")}
+                        </button>
+                    </div>
+                    <div class="source-row">
+                        <label>
+                            {move || format!("{} ", tr("picker.folder"))}
+                            <select
+                                data-testid="folder-select"
+                                on:change=move |ev| folder.set(event_target_value(&ev))
+                                prop:value=move || folder.get()
+                            >
+                                {move || {
+                                    hosted
+                                        .get()
+                                        .into_iter()
+                                        .map(|name| {
+                                            view! { <option value=name.clone()>{name.clone()}</option> }
+                                        })
+                                        .collect_view()
+                                }}
+                            </select>
+                        </label>
+                        <button on:click=load_folder data-testid="load-folder">
+                            {move || tr("picker.load")}
+                        </button>
+                    </div>
+                    <div
+                        class="source-row drop-zone"
+                        class:dragging=move || dragging.get()
+                        data-testid="drop-zone"
+                        on:dragover=move |ev: leptos::ev::DragEvent| {
+                            ev.prevent_default();
+                            dragging.set(true);
+                        }
+                        on:dragleave=move |_| dragging.set(false)
+                        on:drop=on_drop
+                    >
+                        <label>
+                            {move || format!("{} ", tr("picker.own_files"))}
+                            <input
+                                type="file"
+                                multiple
+                                accept=".json,.safetensors,.gguf"
+                                data-testid="file-input"
+                                on:change=on_files
+                            />
+                        </label>
+                        <span class="hint">{move || format!(" {}", tr("picker.drop"))}</span>
+                    </div>
+                    <CacheControl />
+                </details>
             </Show>
         </section>
     }
@@ -112,26 +158,120 @@ fn ModelCard() -> impl IntoView {
     view! {
         <div class="model-card" data-testid="model-card">
             {move || match state.model.card.get() {
-                Some(card) => view! {
-                    <strong data-testid="model-ready">{card.architecture.clone()}</strong>
-                    {move || format!(" · {}", trf("picker.shape", &[("layers", &card.n_layer), ("heads", &card.n_head), ("d_model", &card.d_model)]))}
-                    {(card.n_kv_head > 0 && card.n_kv_head < card.n_head).then(|| format!(" · {}", trf("picker.kv_heads", &[("kv", &card.n_kv_head), ("group", &(card.n_head / card.n_kv_head))])))}
-                    {card.rope_theta.map(|theta| format!(" · {}", trf("picker.rope", &[("theta", &theta)])))}
-                    {move || format!(" · {}", trf("picker.parameters", &[("count", &describe_count(card.parameters))]))}
-                    {move || state.model.bytes.get().map(|bytes| format!(" · {}", trf("picker.weights_mb", &[("mb", &format!("{:.1}", bytes as f64 / 1e6))])))}
-                    {move || format!(" · {}", if card.causal { tr("picker.decoder") } else { tr("picker.encoder") })}
-                    <div class="source">{move || trf("picker.from", &[("source", &loading::origin_label(&state.model))])}
-                        <span data-testid="worker-memory" data-bytes=move || state.model.worker_memory.get().unwrap_or(0).to_string()>
-                            {move || state.model.worker_memory.get().map(|bytes| format!(" · {}", trf("picker.worker_mb", &[("mb", &format!("{:.0}", bytes as f64 / 1e6))])))}
-                        </span>
-                    </div>
-                    {card.warnings.iter().map(|warning| view! {
-                        <div class="notice" role="status" data-testid="model-warning">{warning.words(i18n::current())}</div>
-                    }).collect_view()}
-                    {(!card.has_prediction_head).then(|| view! {
-                        <div class="hint">{move || tr("picker.no_head")}</div>
-                    })}
-                }.into_any(),
+                Some(card) => {
+                    view! {
+                        <strong data-testid="model-ready">{card.architecture.clone()}</strong>
+                        {move || {
+                            format!(
+                                " · {}",
+                                trf(
+                                    "picker.shape",
+                                    &[
+                                        ("layers", &card.n_layer),
+                                        ("heads", &card.n_head),
+                                        ("d_model", &card.d_model),
+                                    ],
+                                ),
+                            )
+                        }}
+                        {(card.n_kv_head > 0 && card.n_kv_head < card.n_head)
+                            .then(|| {
+                                format!(
+                                    " · {}",
+                                    trf(
+                                        "picker.kv_heads",
+                                        &[
+                                            ("kv", &card.n_kv_head),
+                                            ("group", &(card.n_head / card.n_kv_head)),
+                                        ],
+                                    ),
+                                )
+                            })}
+                        {card
+                            .rope_theta
+                            .map(|theta| {
+                                format!(" · {}", trf("picker.rope", &[("theta", &theta)]))
+                            })}
+                        {move || {
+                            format!(
+                                " · {}",
+                                trf(
+                                    "picker.parameters",
+                                    &[("count", &describe_count(card.parameters))],
+                                ),
+                            )
+                        }}
+                        {move || {
+                            state
+                                .model
+                                .bytes
+                                .get()
+                                .map(|bytes| {
+                                    format!(
+                                        " · {}",
+                                        trf(
+                                            "picker.weights_mb",
+                                            &[("mb", &format!("{:.1}", bytes as f64 / 1e6))],
+                                        ),
+                                    )
+                                })
+                        }}
+                        {move || {
+                            format!(
+                                " · {}",
+                                if card.causal {
+                                    tr("picker.decoder")
+                                } else {
+                                    tr("picker.encoder")
+                                },
+                            )
+                        }}
+                        <div class="source">
+                            {move || trf(
+                                "picker.from",
+                                &[("source", &loading::origin_label(&state.model))],
+                            )}
+                            <span
+                                data-testid="worker-memory"
+                                data-bytes=move || {
+                                    state.model.worker_memory.get().unwrap_or(0).to_string()
+                                }
+                            >
+                                {move || {
+                                    state
+                                        .model
+                                        .worker_memory
+                                        .get()
+                                        .map(|bytes| {
+                                            format!(
+                                                " · {}",
+                                                trf(
+                                                    "picker.worker_mb",
+                                                    &[("mb", &format!("{:.0}", bytes as f64 / 1e6))],
+                                                ),
+                                            )
+                                        })
+                                }}
+                            </span>
+                        </div>
+                        {card
+                            .warnings
+                            .iter()
+                            .map(|warning| {
+                                view! {
+                                    <div class="notice" role="status" data-testid="model-warning">
+                                        {warning.words(i18n::current())}
+                                    </div>
+                                }
+                            })
+                            .collect_view()}
+                        {(!card.has_prediction_head)
+                            .then(|| {
+                                view! { <div class="hint">{move || tr("picker.no_head")}</div> }
+                            })}
+                    }
+                        .into_any()
+                }
                 None => view! { <span class="muted">{move || tr("picker.none")}</span> }.into_any(),
             }}
         </div>
@@ -205,26 +345,62 @@ fn LoadProgress() -> impl IntoView {
     view! {
         {move || match state.model.load.get() {
             LoadStatus::Downloading(progress) => {
-                let percent = progress.total.filter(|t| *t > 0.0).map(|t| 100.0 * progress.loaded / t);
+                let percent = progress
+                    .total
+                    .filter(|t| *t > 0.0)
+                    .map(|t| 100.0 * progress.loaded / t);
                 view! {
                     <div class="progress" data-testid="progress">
-                        <progress max="100" value=percent.map(|p| p.to_string()) aria-label=move || tr("picker.download_progress")></progress>
+                        <progress
+                            max="100"
+                            value=percent.map(|p| p.to_string())
+                            aria-label=move || tr("picker.download_progress")
+                        ></progress>
                         <span>{describe_progress(&progress)}</span>
-                        <button on:click=move |_| loading::cancel_download() data-testid="cancel-download">{move || tr("picker.cancel")}</button>
-                    </div>
-                }.into_any()
-            }
-            LoadStatus::Building => view! { <div class="progress" data-testid="progress"><progress aria-label=move || tr("picker.building")></progress>{move || format!(" {}", tr("picker.building"))}</div> }.into_any(),
-            LoadStatus::Failed(problem) => view! {
-                <div class="load-failed" data-testid="load-failed">
-                    {move || trf("picker.failed", &[("message", &problem.describe())])}
-                    {move || state.model.source.get().map(|source| view! {
-                        " " <button data-testid="retry-load" on:click=move |_| retry(source.clone())>
-                            {move || tr("picker.retry")}
+                        <button
+                            on:click=move |_| loading::cancel_download()
+                            data-testid="cancel-download"
+                        >
+                            {move || tr("picker.cancel")}
                         </button>
-                    })}
-                </div>
-            }.into_any(),
+                    </div>
+                }
+                    .into_any()
+            }
+            LoadStatus::Building => {
+                view! {
+                    <div class="progress" data-testid="progress">
+                        <progress aria-label=move || tr("picker.building")></progress>
+                        {move || format!(" {}", tr("picker.building"))}
+                    </div>
+                }
+                    .into_any()
+            }
+            LoadStatus::Failed(problem) => {
+                view! {
+                    <div class="load-failed" data-testid="load-failed">
+                        {move || trf("picker.failed", &[("message", &problem.describe())])}
+                        {move || {
+                            state
+                                .model
+                                .source
+                                .get()
+                                .map(|source| {
+                                    view! {
+                                        " "
+                                        <button
+                                            data-testid="retry-load"
+                                            on:click=move |_| retry(source.clone())
+                                        >
+                                            {move || tr("picker.retry")}
+                                        </button>
+                                    }
+                                })
+                        }}
+                    </div>
+                }
+                    .into_any()
+            }
             LoadStatus::Idle | LoadStatus::Ready => ().into_any(),
         }}
     }
@@ -243,10 +419,24 @@ fn CacheControl() -> impl IntoView {
     refresh();
     view! {
         <div class="source-row cache">
-            <span data-testid="cache-count">{move || trf("picker.cached", &[("count", &cached.with(|c| c.len()))])}</span>
+            <span data-testid="cache-count">
+                {move || trf("picker.cached", &[("count", &cached.with(|c| c.len()))])}
+            </span>
             <button on:click=move |_| refresh()>{move || tr("picker.refresh")}</button>
-            <button data-testid="clear-cache" on:click=move |_| spawn_local(async move { loading::clear_cache().await; cached.try_set(loading::cached_urls().await); })>{move || tr("picker.clear_cache")}</button>
-            <ul class="cached">{move || cached.get().into_iter().map(|url| view! { <li>{url}</li> }).collect_view()}</ul>
+            <button
+                data-testid="clear-cache"
+                on:click=move |_| spawn_local(async move {
+                    loading::clear_cache().await;
+                    cached.try_set(loading::cached_urls().await);
+                })
+            >
+                {move || tr("picker.clear_cache")}
+            </button>
+            <ul class="cached">
+                {move || {
+                    cached.get().into_iter().map(|url| view! { <li>{url}</li> }).collect_view()
+                }}
+            </ul>
         </div>
     }
 }

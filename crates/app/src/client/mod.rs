@@ -17,7 +17,7 @@ use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
-use crate::i18n::{current, trf};
+use crate::i18n::{current, tr, trf};
 use ae_messages::{EngineError, Envelope, Request, Response, WorkerMessage, WEIGHTS_FIELD};
 pub use owned::{owned_request, Owned};
 use queue::{Priority, Queue, Ticket};
@@ -64,14 +64,16 @@ pub enum WorkerTrouble {
     Unreadable(String),
     /// The worker crashed (it is restarted).
     Crashed(String),
+    /// An answer of another kind than the request's: a bug in the page or the worker.
+    WrongAnswer,
+    /// No worker runs to answer (it could not be started).
+    Gone,
 }
 
 impl Failure {
     /// An answer of another kind than the request's: a bug in the page or the worker.
     pub fn unexpected() -> Self {
-        Failure::Worker(WorkerTrouble::Unreadable(
-            "an answer of the wrong kind".into(),
-        ))
+        Failure::Worker(WorkerTrouble::WrongAnswer)
     }
 
     /// The message in the page's language.
@@ -90,6 +92,8 @@ impl Failure {
             Failure::Worker(WorkerTrouble::Crashed(reason)) => {
                 trf("client.crashed", &[("reason", reason)])
             }
+            Failure::Worker(WorkerTrouble::WrongAnswer) => tr("client.wrong_answer"),
+            Failure::Worker(WorkerTrouble::Gone) => tr("client.gone"),
         }
     }
 }
@@ -258,13 +262,9 @@ impl Future for Pending {
     type Output = Result<Answer, Failure>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.answer).poll(cx).map(|answer| {
-            answer.unwrap_or_else(|_| {
-                Err(Failure::Worker(WorkerTrouble::CannotStart(
-                    "no worker".into(),
-                )))
-            })
-        })
+        Pin::new(&mut self.answer)
+            .poll(cx)
+            .map(|answer| answer.unwrap_or(Err(Failure::Worker(WorkerTrouble::Gone))))
     }
 }
 

@@ -32,15 +32,17 @@ pub fn Heatmaps() -> impl IntoView {
     view! {
         <h2>{move || tr("heatmaps.title")}</h2>
         <p class="explain">{move || tr("heatmaps.explain")}</p>
-        <Show when=move || state.text.is_traced()
-            fallback=|| view! { <p class="muted">{move || tr("heatmaps.empty")}</p> }>
-            <HeatmapOptions/>
-            <KeyValueGroup/>
+        <Show
+            when=move || state.text.is_traced()
+            fallback=|| view! { <p class="muted">{move || tr("heatmaps.empty")}</p> }
+        >
+            <HeatmapOptions />
+            <KeyValueGroup />
             <div class="chart-row">
-                <HeadHeatmap/>
-                <LineView/>
+                <HeadHeatmap />
+                <LineView />
             </div>
-            <Overview/>
+            <Overview />
         </Show>
     }
 }
@@ -55,25 +57,59 @@ fn HeatmapOptions() -> impl IntoView {
     view! {
         <fieldset class="chart-options" data-testid="heatmap-options">
             <legend>{move || tr("heatmaps.show")}</legend>
-            <label><input type="checkbox" data-testid="average-heads"
-                prop:checked=move || options.get().average_heads
-                on:change=move |ev| { let on = event_target_checked(&ev); options.update(|o| o.average_heads = on) }/>
-                {move || format!(" {}", tr("heatmaps.average"))}</label>
-            <label><input type="checkbox" data-testid="hide-special"
-                prop:checked=move || options.get().hide_special
-                on:change=move |ev| { let on = event_target_checked(&ev); options.update(|o| o.hide_special = on) }/>
-                {move || format!(" {}", if causal() { tr("heatmaps.hide_special_causal") } else { tr("heatmaps.hide_special") })}</label>
-            <label>{move || format!("{} ", tr("heatmaps.top"))}
-                <input type="range" min="5" max="100" step="5" data-testid="top-share"
+            <label>
+                <input
+                    type="checkbox"
+                    data-testid="average-heads"
+                    prop:checked=move || options.get().average_heads
+                    on:change=move |ev| {
+                        let on = event_target_checked(&ev);
+                        options.update(|o| o.average_heads = on)
+                    }
+                />
+                {move || format!(" {}", tr("heatmaps.average"))}
+            </label>
+            <label>
+                <input
+                    type="checkbox"
+                    data-testid="hide-special"
+                    prop:checked=move || options.get().hide_special
+                    on:change=move |ev| {
+                        let on = event_target_checked(&ev);
+                        options.update(|o| o.hide_special = on)
+                    }
+                />
+                {move || {
+                    format!(
+                        " {}",
+                        if causal() {
+                            tr("heatmaps.hide_special_causal")
+                        } else {
+                            tr("heatmaps.hide_special")
+                        },
+                    )
+                }}
+            </label>
+            <label>
+                {move || format!("{} ", tr("heatmaps.top"))}
+                <input
+                    type="range"
+                    min="5"
+                    max="100"
+                    step="5"
+                    data-testid="top-share"
                     aria-label=move || tr("heatmaps.top_label")
                     prop:value=move || percent().to_string()
                     on:input=move |ev| {
                         let value: f32 = event_target_value(&ev).parse().unwrap_or(100.0);
                         options.update(|o| o.top_share = (value / 100.0).clamp(0.05, 1.0))
-                    }/>
-                {move || format!(" {}", trf("heatmaps.top_value", &[("percent", &percent())]))}</label>
+                    }
+                /> {move || format!(" {}", trf("heatmaps.top_value", &[("percent", &percent())]))}
+            </label>
             <Show when=move || options.get().hide_special>
-                <p class="notice" data-testid="renormalised">{move || tr("heatmaps.renormalised")}</p>
+                <p class="notice" data-testid="renormalised">
+                    {move || tr("heatmaps.renormalised")}
+                </p>
             </Show>
             <Show when=move || { options.get().top_share < 1.0 }>
                 <p class="muted">{move || tr("heatmaps.top_explain")}</p>
@@ -159,13 +195,21 @@ fn HeadHeatmap() -> impl IntoView {
                 file_name=Signal::derive(file_name)
                 export_testid="heatmap-export"
                 data=data
-                tooltip=Callback::new(move |(chart, cell): (HeatmapChart, Pointed)| heatmap_tooltip(&chart.grid, cell, state))
+                tooltip=Callback::new(move |(chart, cell): (HeatmapChart, Pointed)| heatmap_tooltip(
+                    &chart.grid,
+                    cell,
+                    state,
+                ))
                 on_click=pin
             />
-            {move || grid().is_some_and(|g| g.size() == 0).then(|| view! {
-                <p class="muted">{tr("heatmaps.all_hidden")}</p>
-            })}
-            <details on:toggle=move |ev| show_table.set(event_target::<web_sys::HtmlDetailsElement>(&ev).open())>
+            {move || {
+                grid()
+                    .is_some_and(|g| g.size() == 0)
+                    .then(|| view! { <p class="muted">{tr("heatmaps.all_hidden")}</p> })
+            }}
+            <details on:toggle=move |ev| {
+                show_table.set(event_target::<web_sys::HtmlDetailsElement>(&ev).open())
+            }>
                 <summary>{move || tr("heatmaps.values_table")}</summary>
                 {move || show_table.get().then(|| grid().map(|grid| value_table(&grid)))}
             </details>
@@ -216,10 +260,12 @@ fn value_table(grid: &AttentionGrid) -> impl IntoView {
         .map(|row| {
             let cells = (0..grid.size())
                 .map(|column| match grid.cell(row, column) {
-                    Cell::Masked => {
-                        view! { <td class="masked" data-value="masked">{move || tr("chart.masked")}</td> }
-                            .into_any()
+                    Cell::Masked => view! {
+                        <td class="masked" data-value="masked">
+                            {move || tr("chart.masked")}
+                        </td>
                     }
+                    .into_any(),
                     cell => {
                         let value = cell.value().unwrap_or(0.0);
                         view! { <td data-value=value.to_string()>{format!("{value:.3}")}</td> }
@@ -227,13 +273,23 @@ fn value_table(grid: &AttentionGrid) -> impl IntoView {
                     }
                 })
                 .collect_view();
-            view! { <tr><th scope="row">{grid.labels[row].clone()}</th>{cells}</tr> }
+            view! {
+                <tr>
+                    <th scope="row">{grid.labels[row].clone()}</th>
+                    {cells}
+                </tr>
+            }
         })
         .collect_view();
     view! {
         <div class="table-scroll">
             <table class="values-table" data-testid="heatmap-table">
-                <thead><tr><th>{move || tr("heatmaps.corner")}</th>{header}</tr></thead>
+                <thead>
+                    <tr>
+                        <th>{move || tr("heatmaps.corner")}</th>
+                        {header}
+                    </tr>
+                </thead>
                 <tbody>{rows}</tbody>
             </table>
         </div>
@@ -264,12 +320,20 @@ fn Overview() -> impl IntoView {
                 {move || {
                     let (layers, heads) = shape();
                     let size = size();
-                    (0..layers).map(|layer| view! {
-                        <div class="overview-row">
-                            <span class="overview-label">{format!("L{}", layer + 1)}</span>
-                            {(0..heads).map(|head| view! { <Thumbnail layer=layer head=head size=size/> }).collect_view()}
-                        </div>
-                    }).collect_view()
+                    (0..layers)
+                        .map(|layer| {
+                            view! {
+                                <div class="overview-row">
+                                    <span class="overview-label">{format!("L{}", layer + 1)}</span>
+                                    {(0..heads)
+                                        .map(|head| {
+                                            view! { <Thumbnail layer=layer head=head size=size /> }
+                                        })
+                                        .collect_view()}
+                                </div>
+                            }
+                        })
+                        .collect_view()
                 }}
             </div>
         </section>
@@ -317,7 +381,7 @@ fn Thumbnail(layer: usize, head: usize, size: u32) -> impl IntoView {
             prop:disabled=move || state.view.locked(Lock::Layer) || state.view.locked(Lock::Head)
             on:click=choose
         >
-            <ChartCanvas chart=chart max_width=size testid="thumbnail" label=Signal::derive(name)/>
+            <ChartCanvas chart=chart max_width=size testid="thumbnail" label=Signal::derive(name) />
         </button>
     }
 }
@@ -421,10 +485,10 @@ fn LineView() -> impl IntoView {
         <figure class="line-view">
             <figcaption>{title}</figcaption>
             <div class="head-toggles" role="group" aria-label=move || tr("heatmaps.lines_heads")>
-                <For each=move || 0..n_heads.get() key=|head| *head children=toggle/>
-                <button on:click=move |_| shown.update(|s| s.iter_mut().for_each(|x| *x = true))>
-                    {move || tr("heatmaps.all_heads")}
-                </button>
+                <For each=move || 0..n_heads.get() key=|head| *head children=toggle />
+                <button on:click=move |_| {
+                    shown.update(|s| s.iter_mut().for_each(|x| *x = true))
+                }>{move || tr("heatmaps.all_heads")}</button>
                 <button data-testid="line-only-selected" on:click=only_selected>
                     {move || tr("heatmaps.only_selected")}
                 </button>
@@ -434,7 +498,9 @@ fn LineView() -> impl IntoView {
                 max_width=400
                 testid="line-view"
                 label=Signal::derive(move || tr("heatmaps.lines_label"))
-                file_name=Signal::derive(move || format!("lines-layer{}", selection.layer.get() + 1))
+                file_name=Signal::derive(move || {
+                    format!("lines-layer{}", selection.layer.get() + 1)
+                })
                 export_testid="lines-export"
                 data=data
                 on_point=point

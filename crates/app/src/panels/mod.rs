@@ -18,17 +18,33 @@ pub fn PanelArea() -> impl IntoView {
     view! {
         <nav class="panel-tabs" aria-label=move || tr("panels.label")>
             <div class="tab-list" role="tablist" aria-label=move || tr("panels.label")>
-            {state.view.offered_panels().into_iter().map(|panel| view! {
-                <button role="tab" data-testid=format!("tab-{}", panel.id())
-                    aria-selected=move || (state.view.panel.get() == panel).to_string()
-                    class:active=move || state.view.panel.get() == panel
-                    on:click=move |_| state.view.panel.set(panel)>{move || panel.label()}</button>
-            }).collect_view()}
+                {state
+                    .view
+                    .offered_panels()
+                    .into_iter()
+                    .map(|panel| {
+                        view! {
+                            <button
+                                role="tab"
+                                data-testid=format!("tab-{}", panel.id())
+                                aria-selected=move || (state.view.panel.get() == panel).to_string()
+                                class:active=move || state.view.panel.get() == panel
+                                on:click=move |_| state.view.panel.set(panel)
+                            >
+                                {move || panel.label()}
+                            </button>
+                        }
+                    })
+                    .collect_view()}
             </div>
-            <CopyLink/>
-            <EmbedDialog/>
+            <CopyLink />
+            <EmbedDialog />
         </nav>
-        <section class="panel" role="tabpanel" data-testid=move || format!("panel-{}", state.view.panel.get().id())>
+        <section
+            class="panel"
+            role="tabpanel"
+            data-testid=move || format!("panel-{}", state.view.panel.get().id())
+        >
             {move || match state.view.panel.get() {
                 Panel::StepThrough => step_through::StepThrough().into_any(),
                 Panel::Heatmaps => heatmaps::Heatmaps().into_any(),
@@ -59,8 +75,12 @@ fn CopyLink() -> impl IntoView {
         });
     };
     view! {
-        <button class="copy-link" data-testid="copy-link" on:click=copy
-            title=move || tr("panels.copy_link_title")>
+        <button
+            class="copy-link"
+            data-testid="copy-link"
+            on:click=copy
+            title=move || tr("panels.copy_link_title")
+        >
             {move || if copied.get() { tr("panels.link_copied") } else { tr("panels.copy_link") }}
         </button>
     }
@@ -76,19 +96,30 @@ fn EmbedDialog() -> impl IntoView {
         let address = crate::url::embed_address(state)
             .replace('&', "&amp;")
             .replace('"', "&quot;");
-        format!(
-            "<iframe src=\"{address}\" width=\"100%\" height=\"900\" style=\"border:0\" title=\"Attention Explorer\" loading=\"lazy\"></iframe>\n\
-             <script>addEventListener('message', (e) => {{ if (e.data && e.data.type === 'attention-explorer:height') \
-             for (const f of document.querySelectorAll('iframe')) if (f.contentWindow === e.source) f.style.height = e.data.height + 'px'; }});</script>"
-        )
+        // The snippet a teacher pastes: the iframe, and the listener that fits its height.
+        include_str!("embed_snippet.html")
+            .trim_end()
+            .replace("{address}", &address)
     };
     view! {
-        <button class="copy-link embed-button" data-testid="embed-open" on:click=move |_| open.update(|o| *o = !*o)
-            aria-expanded=move || open.get().to_string()>{move || tr("panels.embed")}</button>
+        <button
+            class="copy-link embed-button"
+            data-testid="embed-open"
+            on:click=move |_| open.update(|o| *o = !*o)
+            aria-expanded=move || open.get().to_string()
+        >
+            {move || tr("panels.embed")}
+        </button>
         <Show when=move || open.get()>
             <div class="embed-dialog" role="dialog" aria-label=move || tr("panels.embed_label")>
                 <label for="embed-snippet">{move || tr("panels.embed_explain")}</label>
-                <textarea id="embed-snippet" data-testid="embed-snippet" rows="5" readonly prop:value=snippet></textarea>
+                <textarea
+                    id="embed-snippet"
+                    data-testid="embed-snippet"
+                    rows="5"
+                    readonly
+                    prop:value=snippet
+                ></textarea>
             </div>
         </Show>
     }

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use crate::client::owned_request;
 use crate::i18n::{tr, trf};
 use crate::state::use_state;
-use crate::widgets::{vector, ChartCanvas, Pointed, Tooltip};
+use crate::widgets::{vector, ChartCanvas, Pointed, Tooltip, WholeSlider};
 use ae_charts::{MatrixChart, SeriesChart};
 use ae_messages::{Array, PositionalEncodings, Request, Response};
 
@@ -63,7 +63,6 @@ pub fn Positions() -> impl IntoView {
             })
             .unwrap_or_default()
     });
-    let whole = |ev: &leptos::ev::Event| event_target_value(ev).parse::<usize>().ok();
     let table_name = move || {
         state
             .model
@@ -76,51 +75,133 @@ pub fn Positions() -> impl IntoView {
         <h2>{move || tr("panel.positions")}</h2>
         <p class="explain">{move || tr("positions.explain")}</p>
         <math display="block" data-testid="pe-formula">
-            <mrow><mi>"PE"</mi><mo>"("</mo><mi>"pos"</mi><mo>","</mo><mn>"2"</mn><mi>"i"</mi><mo>")"</mo><mo>"="</mo><mi>"sin"</mi><mo>"("</mo>
-            <mfrac><mi>"pos"</mi><msup><mn>"10000"</mn><mrow><mn>"2"</mn><mi>"i"</mi><mo>"/"</mo><msub><mi>"d"</mi><mtext>"model"</mtext></msub></mrow></msup></mfrac><mo>")"</mo></mrow>
+            <mrow>
+                <mi>"PE"</mi>
+                <mo>"("</mo>
+                <mi>"pos"</mi>
+                <mo>","</mo>
+                <mn>"2"</mn>
+                <mi>"i"</mi>
+                <mo>")"</mo>
+                <mo>"="</mo>
+                <mi>"sin"</mi>
+                <mo>"("</mo>
+                <mfrac>
+                    <mi>"pos"</mi>
+                    <msup>
+                        <mn>"10000"</mn>
+                        <mrow>
+                            <mn>"2"</mn>
+                            <mi>"i"</mi>
+                            <mo>"/"</mo>
+                            <msub>
+                                <mi>"d"</mi>
+                                <mtext>"model"</mtext>
+                            </msub>
+                        </mrow>
+                    </msup>
+                </mfrac>
+                <mo>")"</mo>
+            </mrow>
         </math>
         <math display="block">
-            <mrow><mi>"PE"</mi><mo>"("</mo><mi>"pos"</mi><mo>","</mo><mn>"2"</mn><mi>"i"</mi><mo>"+"</mo><mn>"1"</mn><mo>")"</mo><mo>"="</mo><mi>"cos"</mi><mo>"("</mo><mo>"…"</mo><mo>")"</mo></mrow>
+            <mrow>
+                <mi>"PE"</mi>
+                <mo>"("</mo>
+                <mi>"pos"</mi>
+                <mo>","</mo>
+                <mn>"2"</mn>
+                <mi>"i"</mi>
+                <mo>"+"</mo>
+                <mn>"1"</mn>
+                <mo>")"</mo>
+                <mo>"="</mo>
+                <mi>"cos"</mi>
+                <mo>"("</mo>
+                <mo>"…"</mo>
+                <mo>")"</mo>
+            </mrow>
         </math>
         <fieldset class="chart-options">
             <legend>{move || tr("positions.sinusoidal_encoding")}</legend>
-            <label>"d_model "
-                <input type="range" min="4" max="1024" step="2" data-testid="pe-d-model" prop:value=move || d_model.get().to_string()
-                    on:change=move |ev| if let Some(v) = whole(&ev) { d_model.set(v.clamp(4, 1024)) }/>
-                {move || format!(" {}", d_model.get())}</label>
-            <label>{move || format!("{} ", tr("positions.positions"))}
-                <input type="range" min="8" max="512" step="8" data-testid="pe-positions" prop:value=move || positions.get().to_string()
-                    on:change=move |ev| if let Some(v) = whole(&ev) { positions.set(v.clamp(8, 512)) }/>
-                {move || format!(" {}", positions.get())}</label>
-            <label>{move || format!("{} ", tr("positions.dimensions"))}
-                <input type="text" size="12" data-testid="pe-dimensions" prop:value=move || dimensions.get()
-                    on:change=move |ev| dimensions.set(event_target_value(&ev))/></label>
+            <WholeSlider label="d_model" value=d_model min=4 max=1024 step=2 testid="pe-d-model"/>
+            <WholeSlider
+                label="positions.positions"
+                value=positions
+                min=8
+                max=512
+                step=8
+                testid="pe-positions"
+            />
+            <label>
+                {move || format!("{} ", tr("positions.dimensions"))}
+                <input
+                    type="text"
+                    size="12"
+                    data-testid="pe-dimensions"
+                    prop:value=move || dimensions.get()
+                    on:change=move |ev| dimensions.set(event_target_value(&ev))
+                />
+            </label>
         </fieldset>
         <div class="chart-row">
-            <MatrixCanvas values=sinusoidal testid="pe-sinusoidal" caption=Signal::derive(move || tr("positions.sinusoidal_caption"))
-                row_name="positions.position" column_name="positions.dimension" fixed_limit=Some(1.0)/>
-            <LinesCanvas series=lines/>
+            <MatrixCanvas
+                values=sinusoidal
+                testid="pe-sinusoidal"
+                caption=Signal::derive(move || tr("positions.sinusoidal_caption"))
+                row_name="positions.position"
+                column_name="positions.dimension"
+                fixed_limit=Some(1.0)
+            />
+            <LinesCanvas series=lines />
         </div>
-        {move || rotary().map(|theta| view! {
-            <p class="explain" data-testid="pe-rotary-note">{move || trf("positions.rotary_note", &[("theta", &theta)])}</p>
-            <RotarySection positions=positions/>
-        })}
+        {move || {
+            rotary()
+                .map(|theta| {
+                    view! {
+                        <p class="explain" data-testid="pe-rotary-note">
+                            {move || trf("positions.rotary_note", &[("theta", &theta)])}
+                        </p>
+                        <RotarySection positions=positions />
+                    }
+                })
+        }}
         <div class="chart-row" class:hidden=move || rotary().is_some()>
-            <MatrixCanvas values=learned testid="pe-learned"
-                caption=Signal::derive(move || trf("positions.learned_caption", &[("table", &table_name())]))
-                row_name="positions.position" column_name="positions.dimension" fixed_limit=None/>
+            <MatrixCanvas
+                values=learned
+                testid="pe-learned"
+                caption=Signal::derive(move || trf(
+                    "positions.learned_caption",
+                    &[("table", &table_name())],
+                ))
+                row_name="positions.position"
+                column_name="positions.dimension"
+                fixed_limit=None
+            />
         </div>
         <h3>{move || tr("positions.similarity")}</h3>
         <p class="explain">{move || tr("positions.similarity_explain")}</p>
         <div class="chart-row">
-            <MatrixCanvas values=sinusoidal_similarity testid="pe-sinusoidal-similarity" caption=Signal::derive(move || tr("positions.sinusoidal"))
-                row_name="positions.position" column_name="positions.position" fixed_limit=Some(1.0)/>
+            <MatrixCanvas
+                values=sinusoidal_similarity
+                testid="pe-sinusoidal-similarity"
+                caption=Signal::derive(move || tr("positions.sinusoidal"))
+                row_name="positions.position"
+                column_name="positions.position"
+                fixed_limit=Some(1.0)
+            />
             <Show when=move || rotary().is_none()>
-            <MatrixCanvas values=learned_similarity testid="pe-learned-similarity" caption=Signal::derive(move || tr("positions.learned"))
-                row_name="positions.position" column_name="positions.position" fixed_limit=Some(1.0)/>
+                <MatrixCanvas
+                    values=learned_similarity
+                    testid="pe-learned-similarity"
+                    caption=Signal::derive(move || tr("positions.learned"))
+                    row_name="positions.position"
+                    column_name="positions.position"
+                    fixed_limit=Some(1.0)
+                />
             </Show>
         </div>
-        <TokenPlusPosition/>
+        <TokenPlusPosition />
     }
 }
 
@@ -329,12 +410,27 @@ fn RotarySection(positions: RwSignal<usize>) -> impl IntoView {
             <h3>{move || tr("positions.rope_heading")}</h3>
             <p class="explain">{explain}</p>
             <div class="chart-row">
-                <LinesCanvas series=frequencies testid="rope-frequencies" caption="positions.rope_frequencies_caption" x_name="positions.rope_pair"/>
-                <LinesCanvas series=rotation testid="rope-rotation" caption="positions.rope_rotation_caption"/>
+                <LinesCanvas
+                    series=frequencies
+                    testid="rope-frequencies"
+                    caption="positions.rope_frequencies_caption"
+                    x_name="positions.rope_pair"
+                />
+                <LinesCanvas
+                    series=rotation
+                    testid="rope-rotation"
+                    caption="positions.rope_rotation_caption"
+                />
             </div>
             <div class="chart-row">
-                <MatrixCanvas values=relative testid="rope-relative" caption=Signal::derive(move || tr("positions.rope_relative_caption"))
-                    row_name="positions.rope_query_position" column_name="positions.rope_key_position" fixed_limit=None/>
+                <MatrixCanvas
+                    values=relative
+                    testid="rope-relative"
+                    caption=Signal::derive(move || tr("positions.rope_relative_caption"))
+                    row_name="positions.rope_query_position"
+                    column_name="positions.rope_key_position"
+                    fixed_limit=None
+                />
             </div>
         </section>
     }
@@ -349,27 +445,74 @@ fn TokenPlusPosition() -> impl IntoView {
             let trace = state.text.page_trace()?;
             let query = state.query_token()?;
             let width = trace.token_embeddings.shape.get(1).copied()?;
-            let row = |array: &Array| array.data.get(query * width..(query + 1) * width).map(<[f32]>::to_vec);
-            let (token, position, sum) = (row(&trace.token_embeddings)?, row(trace.position_embeddings.as_ref()?)?, row(&trace.embedding_sum)?);
-            // What the model adds besides token and position, read from its own numbers: BERT
-            // adds a segment embedding, DistilBERT and GPT-2 add nothing.
-            let segment = sum.iter().zip(&token).zip(&position).any(|((s, t), p)| (s - t - p).abs() > 1e-5 * (1.0 + s.abs()));
-            let first = |values: &[f32]| values.iter().take(4).map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(", ");
-            Some(view! {
-                <section class="token-plus-position" data-testid="token-plus-position" data-token=query.to_string()>
-                    <h3>{trf("positions.token_plus", &[("token", &trace.tokens[query]), ("position", &query)])}</h3>
-                    <table class="qkv"><tbody>
-                        <tr><th>{tr("positions.token_embedding")}</th><td>{vector(&token, "token-embedding")}</td><td class="muted">{format!("[{}, …]", first(&token))}</td></tr>
-                        <tr><th>{format!("+ {}", tr("positions.position_embedding"))}</th><td>{vector(&position, "position-embedding")}</td><td class="muted">{format!("[{}, …]", first(&position))}</td></tr>
-                        <tr><th>{if segment { tr("positions.input_segment") } else { tr("positions.input") }}</th><td>{vector(&sum, "embedding-sum")}</td><td class="muted">{format!("[{}, …]", first(&sum))}</td></tr>
-                    </tbody></table>
-                    <p class="muted">{tr(match (trace.causal, segment) {
-                        (true, _) => "positions.gpt2_note",
-                        (false, true) => "positions.segment_note",
-                        (false, false) => "positions.norm_note",
-                    })}</p>
-                </section>
-            })
+            let row = |array: &Array| {
+                array.data.get(query * width..(query + 1) * width).map(<[f32]>::to_vec)
+            };
+            let (token, position, sum) = (
+                row(&trace.token_embeddings)?,
+                row(trace.position_embeddings.as_ref()?)?,
+                row(&trace.embedding_sum)?,
+            );
+            let segment = sum
+                .iter()
+                .zip(&token)
+                .zip(&position)
+                .any(|((s, t), p)| (s - t - p).abs() > 1e-5 * (1.0 + s.abs()));
+            let first = |values: &[f32]| {
+                values.iter().take(4).map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(", ")
+            };
+            Some(
+                // What the model adds besides token and position, read from its own numbers: BERT
+                // adds a segment embedding, DistilBERT and GPT-2 add nothing.
+                view! {
+                    <section
+                        class="token-plus-position"
+                        data-testid="token-plus-position"
+                        data-token=query.to_string()
+                    >
+                        <h3>
+                            {trf(
+                                "positions.token_plus",
+                                &[("token", &trace.tokens[query]), ("position", &query)],
+                            )}
+                        </h3>
+                        <table class="qkv">
+                            <tbody>
+                                <tr>
+                                    <th>{tr("positions.token_embedding")}</th>
+                                    <td>{vector(&token, "token-embedding")}</td>
+                                    <td class="muted">{format!("[{}, …]", first(&token))}</td>
+                                </tr>
+                                <tr>
+                                    <th>{format!("+ {}", tr("positions.position_embedding"))}</th>
+                                    <td>{vector(&position, "position-embedding")}</td>
+                                    <td class="muted">{format!("[{}, …]", first(&position))}</td>
+                                </tr>
+                                <tr>
+                                    <th>
+                                        {if segment {
+                                            tr("positions.input_segment")
+                                        } else {
+                                            tr("positions.input")
+                                        }}
+                                    </th>
+                                    <td>{vector(&sum, "embedding-sum")}</td>
+                                    <td class="muted">{format!("[{}, …]", first(&sum))}</td>
+                                </tr>
+                            </tbody>
+                        </table>
+                        <p class="muted">
+                            {tr(
+                                match (trace.causal, segment) {
+                                    (true, _) => "positions.gpt2_note",
+                                    (false, true) => "positions.segment_note",
+                                    (false, false) => "positions.norm_note",
+                                },
+                            )}
+                        </p>
+                    </section>
+                },
+            )
         }}
     }
 }

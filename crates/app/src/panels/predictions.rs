@@ -27,29 +27,41 @@ pub fn Predictions() -> impl IntoView {
         } else {
             "predictions.empty"
         };
-        view! { <p class="muted" data-testid="predictions-waiting">{move || tr(key)}</p> }
+        view! {
+            <p class="muted" data-testid="predictions-waiting">
+                {move || tr(key)}
+            </p>
+        }
     };
     let shown = move || match predictions.value() {
         None => waiting().into_any(),
         Some(result) => match result.predictions.clone() {
             ModelPredictions::NextToken(next) => {
-                view! { <NextToken next=next result=result/> }.into_any()
+                view! { <NextToken next=next result=result /> }.into_any()
             }
-            ModelPredictions::MaskFill(fills) => view! { <MaskFills fills=fills/> }.into_any(),
+            ModelPredictions::MaskFill(fills) => view! { <MaskFills fills=fills /> }.into_any(),
         },
     };
     view! {
         <h2>{move || tr("panel.predictions")}</h2>
         {move || match has_head() {
             None => view! { <p class="muted">{move || tr("predictions.load_first")}</p> }.into_any(),
-            Some(false) => view! {
-                <p class="notice" data-testid="no-head">{move || tr("predictions.no_head")}</p>
-            }.into_any(),
-            Some(true) => view! {
-                {shown}
-                <MaskControl/>
-                <LogitLensTable/>
-            }.into_any(),
+            Some(false) => {
+                view! {
+                    <p class="notice" data-testid="no-head">
+                        {move || tr("predictions.no_head")}
+                    </p>
+                }
+                    .into_any()
+            }
+            Some(true) => {
+                view! {
+                    {shown}
+                    <MaskControl />
+                    <LogitLensTable />
+                }
+                    .into_any()
+            }
         }}
     }
 }
@@ -68,24 +80,69 @@ fn SamplingControls() -> impl IntoView {
     view! {
         <fieldset class="chart-options" data-testid="sampling">
             <legend>{move || tr("predictions.sampling")}</legend>
-            <label>{move || format!("{} ", tr("predictions.temperature"))}
-                <input type="range" min="0.1" max="3" step="0.1" data-testid="temperature"
+            <label>
+                {move || format!("{} ", tr("predictions.temperature"))}
+                <input
+                    type="range"
+                    min="0.1"
+                    max="3"
+                    step="0.1"
+                    data-testid="temperature"
                     prop:value=move || sampling.get().temperature.to_string()
-                    on:input=move |ev| if let Some(t) = number(&ev) { sampling.update(|s| s.temperature = (t as f32).clamp(0.1, 3.0)) }/>
-                {move || format!(" {:.1}", sampling.get().temperature)}</label>
-            <label>"top-k "
-                <input type="number" min="1" max="1000" data-testid="top-k" class="narrow"
+                    on:input=move |ev| {
+                        if let Some(t) = number(&ev) {
+                            sampling.update(|s| s.temperature = (t as f32).clamp(0.1, 3.0))
+                        }
+                    }
+                /> {move || format!(" {:.1}", sampling.get().temperature)}
+            </label>
+            <label>
+                "top-k "
+                <input
+                    type="number"
+                    min="1"
+                    max="1000"
+                    data-testid="top-k"
+                    class="narrow"
                     prop:value=move || sampling.get().top_k.to_string()
-                    on:change=move |ev| if let Some(k) = number(&ev) { sampling.update(|s| s.top_k = (k as usize).clamp(1, 1000)) }/></label>
-            <label>"top-p "
-                <input type="range" min="0.05" max="1" step="0.05" data-testid="top-p"
+                    on:change=move |ev| {
+                        if let Some(k) = number(&ev) {
+                            sampling.update(|s| s.top_k = (k as usize).clamp(1, 1000))
+                        }
+                    }
+                />
+            </label>
+            <label>
+                "top-p "
+                <input
+                    type="range"
+                    min="0.05"
+                    max="1"
+                    step="0.05"
+                    data-testid="top-p"
                     prop:value=move || sampling.get().top_p.to_string()
-                    on:input=move |ev| if let Some(p) = number(&ev) { sampling.update(|s| s.top_p = (p as f32).clamp(0.05, 1.0)) }/>
-                {move || format!(" {:.2}", sampling.get().top_p)}</label>
-            <label>{move || format!("{} ", tr("predictions.seed"))}
-                <input type="number" min="0" data-testid="seed" class="narrow"
+                    on:input=move |ev| {
+                        if let Some(p) = number(&ev) {
+                            sampling.update(|s| s.top_p = (p as f32).clamp(0.05, 1.0))
+                        }
+                    }
+                /> {move || format!(" {:.2}", sampling.get().top_p)}
+            </label>
+            <label>
+                {move || format!("{} ", tr("predictions.seed"))}
+                <input
+                    type="number"
+                    min="0"
+                    data-testid="seed"
+                    class="narrow"
                     prop:value=move || state.settings.seed.get().to_string()
-                    on:change=move |ev| if let Some(seed) = number(&ev) { state.settings.seed.set(seed.max(0.0) as u64) }/></label>
+                    on:change=move |ev| {
+                        if let Some(seed) = number(&ev) {
+                            state.settings.seed.set(seed.max(0.0) as u64)
+                        }
+                    }
+                />
+            </label>
         </fieldset>
     }
 }
@@ -132,40 +189,76 @@ fn NextToken(next: PositionPredictions, result: PredictionResult) -> impl IntoVi
             }
         });
     };
-    let list = next.candidates.iter().enumerate().map(move |(rank, candidate)| {
-        let candidate = candidate.clone();
-        let shown = candidate.clone();
-        view! {
-            <li class:filtered=move || { let filtered: bool = rank >= survivors.get(); filtered }>
-                <button data-testid="candidate" data-token-id=candidate.token_id.to_string()
-                    data-probability=candidate.probability.to_string()
-                    data-survives=move || (rank < survivors.get()).to_string()
-                    title=move || tr("predictions.append_title")
-                    on:click=move |_| state.text.append_generated(candidate.clone())>
-                    <span class="token-text">{shown.token.clone()}</span>
-                    <span class="num">{format!("{:.4}", shown.probability)}</span>
-                </button>
-            </li>
-        }
-    }).collect_view();
+    let list = next
+        .candidates
+        .iter()
+        .enumerate()
+        .map(move |(rank, candidate)| {
+            let candidate = candidate.clone();
+            let shown = candidate.clone();
+            view! {
+                <li class:filtered=move || {
+                    let filtered: bool = rank >= survivors.get();
+                    filtered
+                }>
+                    <button
+                        data-testid="candidate"
+                        data-token-id=candidate.token_id.to_string()
+                        data-probability=candidate.probability.to_string()
+                        data-survives=move || (rank < survivors.get()).to_string()
+                        title=move || tr("predictions.append_title")
+                        on:click=move |_| state.text.append_generated(candidate.clone())
+                    >
+                        <span class="token-text">{shown.token.clone()}</span>
+                        <span class="num">{format!("{:.4}", shown.probability)}</span>
+                    </button>
+                </li>
+            }
+        })
+        .collect_view();
     view! {
-        <p>{move || trf("predictions.next_explain", &[("token", &after), ("position", &next.position)])}
-            <span class="muted" data-testid="reused-logits" data-reused=move || reused().to_string()>
-                {move || if reused() { format!(" {}", tr("predictions.reused")) } else { String::new() }}</span></p>
-        <SamplingControls/>
-        <p class="muted" data-testid="survivors" data-count=move || survivors.get().to_string()>{move || {
-            let s = state.settings.sampling.get();
-            trf("predictions.survivors", &[("count", &survivors.get()), ("k", &s.top_k), ("p", &format!("{:.2}", s.top_p))])
-        }}</p>
+        <p>
+            {move || trf(
+                "predictions.next_explain",
+                &[("token", &after), ("position", &next.position)],
+            )}
+            <span
+                class="muted"
+                data-testid="reused-logits"
+                data-reused=move || reused().to_string()
+            >
+                {move || {
+                    if reused() { format!(" {}", tr("predictions.reused")) } else { String::new() }
+                }}
+            </span>
+        </p>
+        <SamplingControls />
+        <p class="muted" data-testid="survivors" data-count=move || survivors.get().to_string()>
+            {move || {
+                let s = state.settings.sampling.get();
+                trf(
+                    "predictions.survivors",
+                    &[
+                        ("count", &survivors.get()),
+                        ("k", &s.top_k),
+                        ("p", &format!("{:.2}", s.top_p)),
+                    ],
+                )
+            }}
+        </p>
         <div class="chart-row">
-            <BarChart bars=bars testid="prediction-bars" value_name="predictions.probability"/>
-            <ol class="candidates" data-testid="candidates">{list}</ol>
+            <BarChart bars=bars testid="prediction-bars" value_name="predictions.probability" />
+            <ol class="candidates" data-testid="candidates">
+                {list}
+            </ol>
         </div>
         <p>
-            <button data-testid="sample" on:click=sample>{move || tr("predictions.sample")}</button>
+            <button data-testid="sample" on:click=sample>
+                {move || tr("predictions.sample")}
+            </button>
             <span class="muted">{move || format!(" {}", tr("predictions.sample_explain"))}</span>
         </p>
-        <GenerationTimeline/>
+        <GenerationTimeline />
     }
 }
 
@@ -180,25 +273,55 @@ fn GenerationTimeline() -> impl IntoView {
         <Show when=move || state.text.generated.with(|g| !g.is_empty())>
             <div class="timeline" data-testid="timeline">
                 <span class="muted">{move || format!("{} ", tr("predictions.generated"))}</span>
-                {move || state.text.generated.get().into_iter().enumerate().map(|(step, generated)| {
-                    let target = (generated.position.saturating_sub(1), generated.candidate.token_id);
-                    view! {
-                        <button class="token" data-testid="generated" data-position=generated.position.to_string()
-                            on:mouseenter=move |_| { hovering.set(true); state.selection.saliency_target.set(Some(target)) }
-                            on:focus=move |_| { hovering.set(true); state.selection.saliency_target.set(Some(target)) }
-                            on:mouseleave=move |_| hovering.set(false)
-                            title=move || trf("predictions.generated_title", &[("step", &(step + 1)), ("p", &format!("{:.4}", generated.candidate.probability))])
-                            on:click=move |_| {
-                                state.selection.pinned.set(Some(target.0 + 1));
-                                state.selection.saliency_target.set(Some(target));
-                                state.view.panel.set(crate::state::Panel::Saliency);
-                            }>{generated.candidate.token.clone()}</button>
-                    }
-                }).collect_view()}
+                {move || {
+                    state
+                        .text
+                        .generated
+                        .get()
+                        .into_iter()
+                        .enumerate()
+                        .map(|(step, generated)| {
+                            let target = (
+                                generated.position.saturating_sub(1),
+                                generated.candidate.token_id,
+                            );
+                            view! {
+                                <button
+                                    class="token"
+                                    data-testid="generated"
+                                    data-position=generated.position.to_string()
+                                    on:mouseenter=move |_| {
+                                        hovering.set(true);
+                                        state.selection.saliency_target.set(Some(target))
+                                    }
+                                    on:focus=move |_| {
+                                        hovering.set(true);
+                                        state.selection.saliency_target.set(Some(target))
+                                    }
+                                    on:mouseleave=move |_| hovering.set(false)
+                                    title=move || trf(
+                                        "predictions.generated_title",
+                                        &[
+                                            ("step", &(step + 1)),
+                                            ("p", &format!("{:.4}", generated.candidate.probability)),
+                                        ],
+                                    )
+                                    on:click=move |_| {
+                                        state.selection.pinned.set(Some(target.0 + 1));
+                                        state.selection.saliency_target.set(Some(target));
+                                        state.view.panel.set(crate::state::Panel::Saliency);
+                                    }
+                                >
+                                    {generated.candidate.token.clone()}
+                                </button>
+                            }
+                        })
+                        .collect_view()
+                }}
             </div>
             <Show when=move || hovering.get()>
                 <div class="timeline-saliency" data-testid="timeline-saliency">
-                    <SalientTokens saliency=saliency/>
+                    <SalientTokens saliency=saliency />
                 </div>
             </Show>
         </Show>
@@ -212,24 +335,50 @@ fn MaskFills(fills: Vec<PositionPredictions>) -> impl IntoView {
     let text = state.text.text.get_untracked();
     let offsets =
         untrack(|| state.text.with_tokens(|t| t.map(|t| t.offsets.clone()))).unwrap_or_default();
-    fills.into_iter().enumerate().map(|(index, fill)| {
-        let (start, end) = offsets.get(fill.position).copied().unwrap_or((0, 0));
-        let sentences = fill.candidates.iter().map(|candidate| {
-            let (before, after) = (text.get(..start).unwrap_or(""), text.get(end..).unwrap_or(""));
+    fills
+        .into_iter()
+        .enumerate()
+        .map(|(index, fill)| {
+            let (start, end) = offsets.get(fill.position).copied().unwrap_or((0, 0));
+            let sentences = fill
+                .candidates
+                .iter()
+                .map(|candidate| {
+                    let (before, after) = (
+                        text.get(..start).unwrap_or(""),
+                        text.get(end..).unwrap_or(""),
+                    );
+                    view! {
+                        <li
+                            data-testid="fill"
+                            data-token-id=candidate.token_id.to_string()
+                            data-probability=candidate.probability.to_string()
+                        >
+                            <span class="num">{format!("{:.4} ", candidate.probability)}</span>
+                            {before.to_string()}
+                            <mark>{candidate.text.clone()}</mark>
+                            {after.to_string()}
+                        </li>
+                    }
+                })
+                .collect_view();
             view! {
-                <li data-testid="fill" data-token-id=candidate.token_id.to_string() data-probability=candidate.probability.to_string()>
-                    <span class="num">{format!("{:.4} ", candidate.probability)}</span>
-                    {before.to_string()}<mark>{candidate.text.clone()}</mark>{after.to_string()}
-                </li>
+                <section
+                    class="mask-fill"
+                    data-testid="mask-fill"
+                    data-position=fill.position.to_string()
+                >
+                    <h3>
+                        {move || trf(
+                            "predictions.mask_n",
+                            &[("n", &(index + 1)), ("position", &fill.position)],
+                        )}
+                    </h3>
+                    <ol>{sentences}</ol>
+                </section>
             }
-        }).collect_view();
-        view! {
-            <section class="mask-fill" data-testid="mask-fill" data-position=fill.position.to_string()>
-                <h3>{move || trf("predictions.mask_n", &[("n", &(index + 1)), ("position", &fill.position)])}</h3>
-                <ol>{sentences}</ol>
-            </section>
-        }
-    }).collect_view()
+        })
+        .collect_view()
 }
 
 /// For masked LMs: replace the query token by the mask token.
@@ -241,8 +390,23 @@ fn MaskControl() -> impl IntoView {
     view! {
         <Show when=move || mask().is_some()>
             <p>
-                <button data-testid="mask-query" on:click=mask_query>{move || trf("predictions.mask_query", &[("mask", &mask().unwrap_or_default())])}</button>
-                <span class="muted">{move || format!(" {}", trf("predictions.mask_explain", &[("mask", &mask().unwrap_or_default())]))}</span>
+                <button data-testid="mask-query" on:click=mask_query>
+                    {move || trf(
+                        "predictions.mask_query",
+                        &[("mask", &mask().unwrap_or_default())],
+                    )}
+                </button>
+                <span class="muted">
+                    {move || {
+                        format!(
+                            " {}",
+                            trf(
+                                "predictions.mask_explain",
+                                &[("mask", &mask().unwrap_or_default())],
+                            ),
+                        )
+                    }}
+                </span>
             </p>
         </Show>
     }
@@ -275,25 +439,82 @@ fn mask_query_token(state: AppState) {
 fn LogitLensTable() -> impl IntoView {
     let lens = analyses::logit_lens(use_state());
     view! {
-        {move || lens.value().map(|lens| {
-            let final_token = lens.layers.last().and_then(|l| l.top.first()).map(|c| c.token.clone()).unwrap_or_default();
-            let rows = lens.layers.iter().map(|layer| {
-                let name = if layer.layer == 0 { tr("predictions.embeddings") } else { trf("predictions.after_layer", &[("layer", &layer.layer)]) };
-                let top = layer.top.iter().map(|c: &Candidate| format!("{} {:.3}", c.token, c.probability)).collect::<Vec<_>>().join(" · ");
-                let rank = layer.final_token_rank;
-                let shade = format!("{:.2}", 1.0 / rank as f64);
-                view! { <tr><th scope="row">{name}</th><td>{top}</td><td class="rank" style:--rank-shade=shade data-testid="lens-rank" data-rank=rank.to_string()>{rank}</td></tr> }
-            }).collect_view();
-            view! {
-                <section class="lens" data-testid="logit-lens" data-position=lens.position.to_string()>
-                    <h3>{move || trf("predictions.lens_title", &[("position", &lens.position)])}</h3>
-                    <p class="muted">{move || trf("predictions.lens_explain", &[("token", &final_token)])}</p>
-                    <div class="table-scroll"><table class="values-table">
-                        <thead><tr><th scope="col">{move || tr("predictions.residual")}</th><th scope="col">{move || tr("predictions.top_tokens")}</th><th scope="col">{move || tr("predictions.rank")}</th></tr></thead>
-                        <tbody>{rows}</tbody>
-                    </table></div>
-                </section>
-            }
-        })}
+        {move || {
+            lens
+                .value()
+                .map(|lens| {
+                    let final_token = lens
+                        .layers
+                        .last()
+                        .and_then(|l| l.top.first())
+                        .map(|c| c.token.clone())
+                        .unwrap_or_default();
+                    let rows = lens
+                        .layers
+                        .iter()
+                        .map(|layer| {
+                            let name = if layer.layer == 0 {
+                                tr("predictions.embeddings")
+                            } else {
+                                trf("predictions.after_layer", &[("layer", &layer.layer)])
+                            };
+                            let top = layer
+                                .top
+                                .iter()
+                                .map(|c: &Candidate| format!("{} {:.3}", c.token, c.probability))
+                                .collect::<Vec<_>>()
+                                .join(" · ");
+                            let rank = layer.final_token_rank;
+                            let shade = format!("{:.2}", 1.0 / rank as f64);
+                            view! {
+                                <tr>
+                                    <th scope="row">{name}</th>
+                                    <td>{top}</td>
+                                    <td
+                                        class="rank"
+                                        style:--rank-shade=shade
+                                        data-testid="lens-rank"
+                                        data-rank=rank.to_string()
+                                    >
+                                        {rank}
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view();
+                    view! {
+                        <section
+                            class="lens"
+                            data-testid="logit-lens"
+                            data-position=lens.position.to_string()
+                        >
+                            <h3>
+                                {move || trf(
+                                    "predictions.lens_title",
+                                    &[("position", &lens.position)],
+                                )}
+                            </h3>
+                            <p class="muted">
+                                {move || trf(
+                                    "predictions.lens_explain",
+                                    &[("token", &final_token)],
+                                )}
+                            </p>
+                            <div class="table-scroll">
+                                <table class="values-table">
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">{move || tr("predictions.residual")}</th>
+                                            <th scope="col">{move || tr("predictions.top_tokens")}</th>
+                                            <th scope="col">{move || tr("predictions.rank")}</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>{rows}</tbody>
+                                </table>
+                            </div>
+                        </section>
+                    }
+                })
+        }}
     }
 }

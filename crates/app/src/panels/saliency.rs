@@ -22,17 +22,30 @@ pub fn SalientTokens(saliency: OwnedSaliency) -> impl IntoView {
             let tokens = untrack(|| state.text.page_trace().map(|t| t.tokens.clone()).unwrap_or_default());
             let largest = saliency.scores.iter().fold(1e-9f32, |m, &s| m.max(s));
             view! {
-                <p data-testid="saliency-header" data-position=saliency.position.to_string() data-target=saliency.target_id.to_string()>
-                    {move || trf("saliency.header", &[("token", &saliency.target_token), ("position", &saliency.position)])}
+                <p
+                    data-testid="saliency-header"
+                    data-position=saliency.position.to_string()
+                    data-target=saliency.target_id.to_string()
+                >
+                    {move || trf(
+                        "saliency.header",
+                        &[("token", &saliency.target_token), ("position", &saliency.position)],
+                    )}
                 </p>
                 <p class="saliency-text" data-testid="saliency-tokens">
-                    {saliency.scores.iter().zip(tokens).enumerate().map(|(index, (&share, token))| {
-                        let title = format!("{token}: {share:.4}");
-                        view! {
-                            <span class="salient" data-index=index data-value=share.to_string() title=title
+                    {saliency
+                        .scores
+                        .iter()
+                        .zip(tokens)
+                        .enumerate()
+                        .map(|(index, (&share, token))| {
+                            let title = format!("{token}: {share:.4}");
+                            view! {
+                                <span class="salient" data-index=index data-value=share.to_string() title=title
                                 style:--share=format!("{:.3}", share / largest)>{token}</span>
-                        }
-                    }).collect_view()}
+                            }
+                        })
+                        .collect_view()}
                 </p>
             }
         })
@@ -82,33 +95,64 @@ pub fn Saliency() -> impl IntoView {
     let has_head = move || state.model.read(false, |c| c.has_prediction_head);
     view! {
         <h2>{move || tr("panel.saliency")}</h2>
-        <p class="caution" data-testid="caution">{move || tr("saliency.caution")}</p>
-        <Show when=has_head fallback=|| view! { <p class="notice">{move || tr("saliency.no_head")}</p> }>
+        <p class="caution" data-testid="caution">
+            {move || tr("saliency.caution")}
+        </p>
+        <Show
+            when=has_head
+            fallback=|| view! { <p class="notice">{move || tr("saliency.no_head")}</p> }
+        >
             <div class="saliency-targets" data-testid="saliency-targets">
                 <span>{move || format!("{} ", tr("saliency.explain"))}</span>
-                {move || choices().map(|(position, candidates)| candidates.into_iter().enumerate().map(|(rank, c)| {
-                    let id = c.token_id;
-                    let chosen = move || match state.selection.saliency_target.get() {
-                        Some(target) => target == (position, id),
-                        None => rank == 0,
-                    };
-                    view! {
-                        <button class="token" data-testid="saliency-target" data-token-id=id.to_string()
-                            aria-pressed=move || chosen().to_string() class:pinned=chosen
-                            on:click=move |_| state.selection.saliency_target.set(Some((position, id)))>{c.token.clone()}</button>
-                    }
-                }).collect_view())}
+                {move || {
+                    choices()
+                        .map(|(position, candidates)| {
+                            candidates
+                                .into_iter()
+                                .enumerate()
+                                .map(|(rank, c)| {
+                                    let id = c.token_id;
+                                    let chosen = move || match state.selection.saliency_target.get()
+                                    {
+                                        Some(target) => target == (position, id),
+                                        None => rank == 0,
+                                    };
+                                    view! {
+                                        <button
+                                            class="token"
+                                            data-testid="saliency-target"
+                                            data-token-id=id.to_string()
+                                            aria-pressed=move || chosen().to_string()
+                                            class:pinned=chosen
+                                            on:click=move |_| {
+                                                state.selection.saliency_target.set(Some((position, id)))
+                                            }
+                                        >
+                                            {c.token.clone()}
+                                        </button>
+                                    }
+                                })
+                                .collect_view()
+                        })
+                }}
             </div>
             {move || match saliency.value() {
                 None => {
                     let failed = saliency.current().is_some_and(|r| r.is_err());
-                    let key = if state.text.is_traced() && !failed { "saliency.computing" } else { "saliency.empty" };
+                    let key = if state.text.is_traced() && !failed {
+                        "saliency.computing"
+                    } else {
+                        "saliency.empty"
+                    };
                     view! { <p class="muted">{move || tr(key)}</p> }.into_any()
                 }
-                Some(_) => view! {
-                        <SalientTokens saliency=saliency/>
-                        <BarChart bars=bars testid="saliency-bars" value_name="saliency.share"/>
-                    }.into_any(),
+                Some(_) => {
+                    view! {
+                        <SalientTokens saliency=saliency />
+                        <BarChart bars=bars testid="saliency-bars" value_name="saliency.share" />
+                    }
+                        .into_any()
+                }
             }}
         </Show>
     }

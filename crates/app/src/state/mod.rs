@@ -18,7 +18,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 pub use model::{LoadStatus, ModelState, ModelWriter, Progress};
-pub use selection::Selection;
+pub use selection::{Selection, Step};
 pub use settings::Settings;
 pub use text::TextState;
 pub use view::{

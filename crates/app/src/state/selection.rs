@@ -12,7 +12,7 @@ pub struct Selection {
     /// The token clicked to pin it.
     pub pinned: RwSignal<Option<usize>>,
     /// Step of the attention step-through.
-    pub step: RwSignal<usize>,
+    pub step: RwSignal<Step>,
     /// The prediction whose saliency is shown: (position, token id); `None` = the top one.
     pub saliency_target: RwSignal<Option<(usize, u32)>>,
 }
@@ -24,7 +24,7 @@ impl Selection {
             head: RwSignal::new(0),
             hovered: RwSignal::new(None),
             pinned: RwSignal::new(None),
-            step: RwSignal::new(0),
+            step: RwSignal::new(Step::Vectors),
             saliency_target: RwSignal::new(None),
         }
     }
@@ -48,5 +48,91 @@ impl Selection {
     pub fn forget_tokens(&self) {
         self.pinned.set(None);
         self.hovered.set(None);
+    }
+}
+
+/// The steps of the attention step-through, in order: softmax(QKᵀ/√dₖ + M)·V, then the output
+/// projection and the residual.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The token's vector and its query, key and value.
+    Vectors,
+    /// Scores q·k.
+    Scores,
+    /// Scaled by 1/√dₖ.
+    Scale,
+    /// The mask.
+    Mask,
+    /// Softmax.
+    Softmax,
+    /// The weighted sum of the values.
+    WeightedSum,
+    /// The output projection and the residual.
+    Output,
+}
+
+impl Step {
+    /// Every step, in order.
+    pub const ALL: [Step; 7] = [
+        Step::Vectors,
+        Step::Scores,
+        Step::Scale,
+        Step::Mask,
+        Step::Softmax,
+        Step::WeightedSum,
+        Step::Output,
+    ];
+
+    /// Its number as the page and the link show it, from 1.
+    pub fn number(self) -> usize {
+        Step::ALL.iter().position(|&s| s == self).unwrap_or(0) + 1
+    }
+
+    /// The step with that number, from 1.
+    pub fn from_number(number: usize) -> Option<Step> {
+        Step::ALL.get(number.checked_sub(1)?).copied()
+    }
+
+    /// The step `delta` away, stopping at the first and the last.
+    pub fn moved(self, delta: isize) -> Step {
+        let index = (self.number() as isize - 1 + delta).clamp(0, Step::ALL.len() as isize - 1);
+        Step::ALL[index as usize]
+    }
+
+    /// Whether it is the last step.
+    pub fn is_last(self) -> bool {
+        self == Step::Output
+    }
+
+    /// The string key of its name.
+    pub fn name_key(self) -> &'static str {
+        match self {
+            Step::Vectors => "step.name1",
+            Step::Scores => "step.name2",
+            Step::Scale => "step.name3",
+            Step::Mask => "step.name4",
+            Step::Softmax => "step.name5",
+            Step::WeightedSum => "step.name6",
+            Step::Output => "step.name7",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Step;
+
+    #[test]
+    fn steps_are_numbered_from_one_and_moves_stop_at_the_ends() {
+        for (index, step) in Step::ALL.into_iter().enumerate() {
+            assert_eq!(step.number(), index + 1);
+            assert_eq!(Step::from_number(index + 1), Some(step));
+        }
+        assert_eq!(Step::from_number(0), None);
+        assert_eq!(Step::from_number(8), None);
+        assert_eq!(Step::Vectors.moved(-1), Step::Vectors);
+        assert_eq!(Step::Softmax.moved(2), Step::Output);
+        assert_eq!(Step::Output.moved(1), Step::Output);
+        assert!(Step::Output.is_last() && !Step::Mask.is_last());
     }
 }

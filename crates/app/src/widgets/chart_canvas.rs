@@ -197,14 +197,25 @@ where
                 let tooltip = tooltip?;
                 let cell = pointed.get()?;
                 let said = tooltip.run((chart.get()?, cell))?;
-                Some(view! { <TooltipBox cell=cell said=said testid=testid/> })
+                Some(view! { <TooltipBox cell=cell said=said testid=testid /> })
             }}
         </div>
-        {file_name.map(|name| {
-            let testid = export_testid.unwrap_or(testid);
-            view! { <ExportButtons exports=exports name=name testid=testid/> }
-        })}
-        {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+        {file_name
+            .map(|name| {
+                let testid = export_testid.unwrap_or(testid);
+                view! { <ExportButtons exports=exports name=name testid=testid /> }
+            })}
+        {move || {
+            error
+                .get()
+                .map(|message| {
+                    view! {
+                        <p class="error" role="alert">
+                            {message}
+                        </p>
+                    }
+                })
+        }}
     }
 }
 

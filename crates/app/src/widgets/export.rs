@@ -125,10 +125,34 @@ pub fn ExportButtons(
     view! {
         <div class="export" role="group" aria-label=move || tr("export.group")>
             <span class="muted">{move || tr("export.label")}</span>
-            <button data-testid=format!("{testid}-png") aria-label=move || trf("export.as", &[("format", &"PNG")]) on:click=png>"PNG"</button>
-            <button data-testid=format!("{testid}-svg") aria-label=move || trf("export.as", &[("format", &"SVG")]) on:click=svg>"SVG"</button>
-            <button data-testid=format!("{testid}-csv") aria-label=move || trf("export.data_as", &[("format", &"CSV")]) on:click=move |_| data(true)>"CSV"</button>
-            <button data-testid=format!("{testid}-json") aria-label=move || trf("export.data_as", &[("format", &"JSON")]) on:click=move |_| data(false)>"JSON"</button>
+            <button
+                data-testid=format!("{testid}-png")
+                aria-label=move || trf("export.as", &[("format", &"PNG")])
+                on:click=png
+            >
+                "PNG"
+            </button>
+            <button
+                data-testid=format!("{testid}-svg")
+                aria-label=move || trf("export.as", &[("format", &"SVG")])
+                on:click=svg
+            >
+                "SVG"
+            </button>
+            <button
+                data-testid=format!("{testid}-csv")
+                aria-label=move || trf("export.data_as", &[("format", &"CSV")])
+                on:click=move |_| data(true)
+            >
+                "CSV"
+            </button>
+            <button
+                data-testid=format!("{testid}-json")
+                aria-label=move || trf("export.data_as", &[("format", &"JSON")])
+                on:click=move |_| data(false)
+            >
+                "JSON"
+            </button>
         </div>
     }
 }

@@ -31,7 +31,9 @@ pub fn KeyValueGroup() -> impl IntoView {
             ],
         );
         Some(view! {
-            <p class="explain" data-testid="kv-group" data-kv-head=kv_head.to_string()>{text}</p>
+            <p class="explain" data-testid="kv-group" data-kv-head=kv_head.to_string()>
+                {text}
+            </p>
         })
     }
 }

@@ -1,12 +1,14 @@
 //! Widgets the panels share: the one chart component ([`ChartCanvas`]) with its downloads, the
-//! bar chart, the vector strip and the key/value-group sentence.
+//! bar chart, the vector strip, the key/value-group sentence, and small pickers.
 mod bar_chart;
 mod chart_canvas;
 mod export;
 mod kv_group;
+mod pickers;
 mod vector;
 
 pub use bar_chart::BarChart;
 pub use chart_canvas::{chart_width, ChartCanvas, Pointed, Tooltip};
 pub use kv_group::KeyValueGroup;
+pub use pickers::{IndexSelect, WholeSlider};
 pub use vector::vector;

@@ -9,9 +9,24 @@ pub fn vector(values: &[f32], kind: &'static str) -> impl IntoView {
         .enumerate()
         .map(|(i, &v)| {
             let alpha = (v.abs() / scale).min(1.0);
-            let colour = if v >= 0.0 { format!("rgba(214, 39, 40, {alpha:.3})") } else { format!("rgba(31, 119, 180, {alpha:.3})") };
-            view! { <span class="cell" style:background=colour data-value=v.to_string() title=format!("[{i}] = {v}")></span> }
+            let colour = if v >= 0.0 {
+                format!("rgba(214, 39, 40, {alpha:.3})")
+            } else {
+                format!("rgba(31, 119, 180, {alpha:.3})")
+            };
+            view! {
+                <span
+                    class="cell"
+                    style:background=colour
+                    data-value=v.to_string()
+                    title=format!("[{i}] = {v}")
+                ></span>
+            }
         })
         .collect_view();
-    view! { <span class="vector" data-kind=kind>{cells}</span> }
+    view! {
+        <span class="vector" data-kind=kind>
+            {cells}
+        </span>
+    }
 }

@@ -1,0 +1,68 @@
+//! Small controls the panels share: a slider over whole numbers and a picker of an index shown
+//! from 1 (layer, head).
+use leptos::prelude::*;
+
+use crate::i18n::tr;
+
+/// A labelled range slider for a whole number in `min..=max`, its value shown beside it.
+#[component]
+pub fn WholeSlider(
+    /// The label: a string key, or text shown as is (`d_model`).
+    label: &'static str,
+    value: RwSignal<usize>,
+    min: usize,
+    max: usize,
+    step: usize,
+    testid: &'static str,
+) -> impl IntoView {
+    let change = move |ev| {
+        if let Ok(v) = event_target_value(&ev).parse::<usize>() {
+            value.set(v.clamp(min, max))
+        }
+    };
+    view! {
+        <label>
+            {move || format!("{} ", tr(label))}
+            <input
+                type="range"
+                min=min
+                max=max
+                step=step
+                data-testid=testid
+                prop:value=move || value.get().to_string()
+                on:change=change
+            />
+            {move || format!(" {}", value.get())}
+        </label>
+    }
+}
+
+/// A select of `0..count()` shown as 1, 2, 3 … (layers, heads); disabled while `locked()`.
+#[component]
+pub fn IndexSelect(
+    /// String key of the label.
+    label: &'static str,
+    value: RwSignal<usize>,
+    #[prop(into)] count: Signal<usize>,
+    #[prop(into)] locked: Signal<bool>,
+    testid: &'static str,
+) -> impl IntoView {
+    let options = move || {
+        (0..count.get())
+            .map(|i| view! { <option value=i.to_string()>{i + 1}</option> })
+            .collect_view()
+    };
+    view! {
+        <label>
+            {move || format!("{} ", tr(label))}
+            <select
+                data-testid=testid
+                prop:disabled=move || locked.get()
+                on:change=move |ev| value.set(event_target_value(&ev).parse().unwrap_or(0))
+                prop:value=move || value.get().to_string()
+            >
+                {options}
+            </select>
+        </label>
+    }
+}
