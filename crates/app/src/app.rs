@@ -3,7 +3,8 @@
 use leptos::prelude::*;
 
 use crate::i18n::{self, tr, Lang};
-use crate::loading::{Loader, ModelSource};
+use crate::loading::Loader;
+use crate::sources::ModelSource;
 use crate::state::{
     self, AppState, Message, ModelState, Selection, Settings, TextState, ThemeChoice, ViewState,
 };

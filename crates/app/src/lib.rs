@@ -9,6 +9,7 @@ mod link;
 mod loading;
 mod panels;
 mod picker;
+mod sources;
 mod state;
 mod url;
 mod widgets;

@@ -5,7 +5,8 @@ use leptos::task::spawn_local;
 use web_sys::{File, FileList};
 
 use crate::i18n::{self, tr, trf};
-use crate::loading::{self, hub_suggestions, use_loader, ModelSource, OFFLINE_MODELS};
+use crate::loading::{self, use_loader};
+use crate::sources::{best_offline_model, hub_suggestions, ModelSource, OFFLINE_MODELS};
 use crate::state::{small_screen, use_state, LoadStatus, Lock, Progress};
 
 fn files_of(list: Option<FileList>) -> Vec<File> {
@@ -28,7 +29,7 @@ pub fn ModelPicker() -> impl IntoView {
     spawn_local(async move {
         let names = loading::hosted_models().await;
         if let Some(first) = names.first() {
-            let best = loading::best_offline_model(&names);
+            let best = best_offline_model(&names);
             folder.try_set(if names.iter().any(|n| n == best) {
                 best.to_string()
             } else {

@@ -125,6 +125,8 @@ struct Client {
     queue: Queue<Job>,
     /// Where the running request's answer goes.
     running_reply: Option<oneshot::Sender<Result<Answer, Failure>>>,
+    /// A pump is scheduled for after the current event.
+    pump_scheduled: bool,
     status: Status,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut(ErrorEvent)>,
@@ -210,6 +212,7 @@ fn start_worker(status: Status, queue: Queue<Job>) {
             ready: false,
             queue,
             running_reply: None,
+            pump_scheduled: false,
             status,
             _on_message: on_message,
             _on_error: on_error,
@@ -285,7 +288,8 @@ impl Drop for Pending {
 pub fn request(request: Request) -> Pending {
     let priority = match request {
         Request::Load { .. } => Priority::Load,
-        Request::Tokenize { .. } | Request::Trace { .. } => Priority::Text,
+        Request::Tokenize { .. } => Priority::Tokens,
+        Request::Trace { .. } => Priority::Trace,
         _ => Priority::Analysis,
     };
     enqueue(priority, Payload::Message(request))
@@ -303,13 +307,35 @@ fn enqueue(priority: Priority, payload: Payload) -> Pending {
         let mut client = c.borrow_mut();
         let client = client.as_mut()?;
         let ticket = client.queue.push(priority, job);
-        pump(client);
+        schedule_pump(client);
         Some(ticket)
     });
     // Without a client the job (and its reply) is dropped: the future fails at once.
     Pending {
         ticket: ticket.unwrap_or(Ticket(0)),
         answer,
+    }
+}
+
+/// Sends the next request once the current event is handled, so the requests one change makes
+/// (a text's tokens and trace, asked by two components in any order) are all queued before the
+/// queue chooses which goes first.
+fn schedule_pump(client: &mut Client) {
+    if client.pump_scheduled {
+        return;
+    }
+    client.pump_scheduled = true;
+    let pump_later = Closure::once_into_js(|| {
+        CLIENT.with(|c| {
+            if let Some(client) = c.borrow_mut().as_mut() {
+                client.pump_scheduled = false;
+                pump(client);
+            }
+        })
+    });
+    if let Some(window) = web_sys::window() {
+        let _ = window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(pump_later.unchecked_ref(), 0);
     }
 }
 

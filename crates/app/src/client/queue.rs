@@ -1,6 +1,6 @@
 //! What the page sends the worker next. The worker runs one request at a time, so requests wait
-//! here: a model load first, then the text's tokens and trace, then the panels' analyses, each
-//! kind in the order asked. A request whose asker no longer wants it is cancelled while it
+//! here: a model load first, then the text's tokens (quick, and shown at once), its trace, then
+//! the panels' analyses, each kind in the order asked. A request whose asker no longer wants it is cancelled while it
 //! waits; one already running is left to finish (its answer then goes nowhere). Plain Rust, so
 //! the rules are tested natively.
 
@@ -9,8 +9,10 @@
 pub enum Priority {
     /// A model load: everything else is about a model.
     Load,
-    /// The text's tokens and trace, which every panel reads.
-    Text,
+    /// The text's tokens: a few milliseconds, and the chips appear.
+    Tokens,
+    /// The text's trace, which every panel reads.
+    Trace,
     /// A panel's own analysis.
     Analysis,
 }
@@ -108,10 +110,10 @@ mod tests {
     fn one_runs_at_a_time_and_urgent_kinds_go_first() {
         let mut queue = Queue::default();
         queue.push(Priority::Analysis, "predict");
-        queue.push(Priority::Text, "tokenize");
+        queue.push(Priority::Trace, "trace");
         queue.push(Priority::Analysis, "lens");
         queue.push(Priority::Load, "load");
-        queue.push(Priority::Text, "trace");
+        queue.push(Priority::Tokens, "tokenize");
         let (ticket, first) = queue.start_next().expect("one starts");
         assert_eq!(first, "load");
         assert_eq!(queue.running(), Some(ticket));
@@ -124,9 +126,9 @@ mod tests {
     #[test]
     fn a_cancelled_request_is_never_sent_and_a_running_one_finishes() {
         let mut queue = Queue::default();
-        let first = queue.push(Priority::Text, "trace of 'The'");
-        let second = queue.push(Priority::Text, "trace of 'The c'");
-        let third = queue.push(Priority::Text, "trace of 'The ca'");
+        let first = queue.push(Priority::Trace, "trace of 'The'");
+        let second = queue.push(Priority::Trace, "trace of 'The c'");
+        let third = queue.push(Priority::Trace, "trace of 'The ca'");
         assert_eq!(queue.start_next().map(|(t, _)| t), Some(first));
         // Typing on: each newer text drops the one before it while it waits.
         assert_eq!(queue.cancel(second), Some("trace of 'The c'"));

@@ -1,17 +1,17 @@
-//! Opening a model, in one place: a source (the Hub, this site's folder, the user's files) is
-//! fetched (`fetch`, a leaf that reports progress through a callback), handed to the worker,
-//! and the answer written into the [`ModelState`] — which only this module writes. With the
-//! Hub unreachable the best offline model opens instead; after a worker crash the same model
-//! is opened again from the cache.
+//! Opening a model, in one place: a source (`crate::sources`: the Hub, this site's folder; or
+//! the user's files) is fetched (`fetch`, which reports progress through a callback), handed to
+//! the worker, and the answer written into the [`ModelState`] — which only this module writes.
+//! With the Hub unreachable the best offline model opens instead; after a worker crash the same
+//! model is opened again from the cache.
 mod fetch;
-mod sources;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use web_sys::File;
 
-pub use fetch::{cached_urls, cancel_download, clear_cache, hosted_models, FetchError, Progress};
-pub use sources::{best_offline_model, hub_suggestions, ModelSource, OFFLINE_MODELS};
+pub use fetch::{cached_urls, cancel_download, clear_cache, hosted_models};
+
+use crate::sources::{best_offline_model, FetchError, ModelSource, Progress, OFFLINE_MODELS};
 
 use crate::client::{self, Failure, ModelFiles};
 use crate::i18n::trf;

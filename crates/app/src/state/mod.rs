@@ -27,7 +27,7 @@ pub use view::{
 };
 
 use crate::client::{self, Failure};
-use crate::loading::FetchError;
+use crate::sources::FetchError;
 use ae_messages::LayerTrace;
 
 /// Something that went wrong, kept as a value and worded when shown (so in the current

@@ -2,8 +2,8 @@
 //! everything else reads.
 use leptos::prelude::*;
 
-use crate::loading::ModelSource;
-pub use crate::loading::Progress;
+use crate::sources::ModelSource;
+pub use crate::sources::Progress;
 use ae_messages::ModelCard;
 
 /// Where model loading stands.

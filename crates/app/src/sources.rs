@@ -1,5 +1,7 @@
 //! Where models come from, as plain values: the Hub, this site's `models/` folder, the default
-//! and the offline choices, and how a source is written in a link. Tested natively.
+//! and the offline choices, how a source is written in a link, and how fetching its files goes
+//! (progress, errors). A leaf: the state and the loader both read it. Tested natively.
+use crate::i18n::{tr, trf};
 
 /// The three files every safetensors model needs.
 pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
@@ -98,6 +100,82 @@ pub fn gguf_file_named_in(config_json: &[u8]) -> Option<String> {
     let name = config.get("gguf_file")?.as_str()?;
     (name.ends_with(".gguf") && !name.contains('/') && !name.contains(".."))
         .then(|| name.to_string())
+}
+
+/// Download progress of one file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// The file being fetched.
+    pub file: String,
+    /// It is read from Cache Storage, not downloaded.
+    pub from_cache: bool,
+    /// Bytes received so far.
+    pub loaded: f64,
+    /// Content-Length, when the server sent one.
+    pub total: Option<f64>,
+    /// Seconds since the download started.
+    pub elapsed: f64,
+}
+
+/// Why a model's files could not be had.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FetchError {
+    /// The server could not be reached at all (offline, blocked, DNS).
+    Unreachable(String),
+    /// The user cancelled.
+    Cancelled,
+    /// The server answered 404.
+    NotFound { url: String },
+    /// The server answered another error status.
+    Http { url: String, status: String },
+    /// The response had no body.
+    NoBody { url: String },
+    /// The connection broke during the download.
+    BrokeOff { file: String, message: String },
+    /// Fewer bytes than Content-Length.
+    Incomplete {
+        file: String,
+        loaded: u32,
+        total: f64,
+    },
+    /// A picked file could not be read.
+    CannotRead { file: String, message: String },
+    /// A file of the set is missing from the picked files.
+    MissingFile { file: String },
+    /// The browser refused (no window, a fetch without a response, a JS error).
+    Browser(String),
+}
+
+impl FetchError {
+    /// The problem in the page's language.
+    pub fn describe(&self) -> String {
+        match self {
+            FetchError::Unreachable(url) => trf("loader.unreachable", &[("url", url)]),
+            FetchError::Cancelled => tr("loader.cancelled"),
+            FetchError::NotFound { url } => trf("loader.http_404", &[("url", url)]),
+            FetchError::Http { url, status } => {
+                trf("loader.http", &[("url", url), ("status", status)])
+            }
+            FetchError::NoBody { url } => trf("loader.no_body", &[("url", url)]),
+            FetchError::BrokeOff { file, message } => {
+                trf("loader.broke_off", &[("file", file), ("message", message)])
+            }
+            FetchError::Incomplete {
+                file,
+                loaded,
+                total,
+            } => trf(
+                "loader.incomplete",
+                &[("file", file), ("loaded", loaded), ("total", total)],
+            ),
+            FetchError::CannotRead { file, message } => trf(
+                "loader.cannot_read",
+                &[("file", file), ("message", message)],
+            ),
+            FetchError::MissingFile { file } => trf("loader.missing_file", &[("file", file)]),
+            FetchError::Browser(message) => message.clone(),
+        }
+    }
 }
 
 #[cfg(test)]
