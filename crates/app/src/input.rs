@@ -117,70 +117,93 @@ pub fn TextInput() -> impl IntoView {
     }
 }
 
-/// One chip per token; hover or focus sets the shared hovered token, click pins it.
+/// What one chip shows: position, id, text, and whether it is a special token.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Chip {
+    index: usize,
+    id: u32,
+    token: String,
+    special: bool,
+}
+
+/// One token; hover or focus sets the shared hovered token, click or Enter pins it.
 #[component]
-fn TokenChips() -> impl IntoView {
-    let state = use_state();
-    let selection = state.selection;
-    let toggle_pin = move |index: usize| {
+fn TokenChip(chip: Chip) -> impl IntoView {
+    let selection = use_state().selection;
+    let Chip {
+        index,
+        id,
+        token,
+        special,
+    } = chip;
+    let toggle_pin = move || {
         selection
             .pinned
             .update(|p| *p = if *p == Some(index) { None } else { Some(index) })
     };
+    let title = move || trf("input.token_title", &[("position", &index), ("id", &id)]);
+    let label = {
+        let token = token.clone();
+        move || {
+            trf(
+                "input.token_label",
+                &[("token", &token), ("position", &index), ("id", &id)],
+            )
+        }
+    };
+    view! {
+        <span
+            class="token"
+            class:special=special
+            tabindex="0"
+            role="button"
+            data-testid="token"
+            data-index=index
+            title=title
+            aria-label=label
+            class:hovered=move || selection.hovered.get() == Some(index)
+            class:pinned=move || selection.pinned.get() == Some(index)
+            aria-pressed=move || (selection.pinned.get() == Some(index)).to_string()
+            on:mouseenter=move |_| selection.hovered.set(Some(index))
+            on:focus=move |_| selection.hovered.set(Some(index))
+            on:mouseleave=move |_| selection.hovered.set(None)
+            on:click=move |_| toggle_pin()
+            on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                if ev.key() == "Enter" || ev.key() == " " {
+                    ev.prevent_default();
+                    toggle_pin();
+                }
+            }
+        >
+            {token}
+        </span>
+    }
+}
+
+/// The text's tokens as chips, keyed: typing redraws only the chips that changed.
+#[component]
+fn TokenChips() -> impl IntoView {
+    let state = use_state();
+    let chips = move || {
+        state.text.with_tokens(|tokens| {
+            let Some(tokens) = tokens else {
+                return Vec::new();
+            };
+            let chip = |(index, token): (usize, &String)| Chip {
+                index,
+                id: tokens.ids[index],
+                token: token.clone(),
+                special: tokens.special[index],
+            };
+            tokens.tokens.iter().enumerate().map(chip).collect()
+        })
+    };
     let timing = move || state.text.timing().filter(|_| state.text.token_count() > 0);
     view! {
         <div class="tokens" data-testid="tokens" role="group" aria-label=move || tr("input.tokens")>
-            {move || {
-                state
-                    .text
-                    .tokens()
-                    .map(|tokens| {
-                        tokens
-                            .tokens
-                            .iter()
-                            .enumerate()
-                            .map(|(index, token)| {
-                                let special = tokens.special[index];
-                                let id = tokens.ids[index];
-                                view! {
-                                    <span
-                                        class="token"
-                                        class:special=special
-                                        tabindex="0"
-                                        role="button"
-                                        data-testid="token"
-                                        data-index=index
-                                        title=trf(
-                                            "input.token_title",
-                                            &[("position", &index), ("id", &id)],
-                                        )
-                                        aria-label=trf(
-                                            "input.token_label",
-                                            &[("token", &token), ("position", &index), ("id", &id)],
-                                        )
-                                        class:hovered=move || selection.hovered.get() == Some(index)
-                                        class:pinned=move || selection.pinned.get() == Some(index)
-                                        aria-pressed=move || {
-                                            (selection.pinned.get() == Some(index)).to_string()
-                                        }
-                                        on:mouseenter=move |_| selection.hovered.set(Some(index))
-                                        on:focus=move |_| selection.hovered.set(Some(index))
-                                        on:mouseleave=move |_| selection.hovered.set(None)
-                                        on:click=move |_| toggle_pin(index)
-                                        on:keydown=move |ev: leptos::ev::KeyboardEvent| {
-                                            if ev.key() == "Enter" || ev.key() == " " {
-                                                ev.prevent_default();
-                                                toggle_pin(index);
-                                            }
-                                        }
-                                    >
-                                        {token.clone()}
-                                    </span>
-                                }
-                            })
-                            .collect_view()
-                    })
-            }}
+            <For each=chips key=|chip| chip.clone() let:chip>
+                <TokenChip chip=chip />
+            </For>
             <Show when=move || state.client.busy.get()>
                 <span class="busy" aria-live="polite">
                     {move || tr("input.computing")}

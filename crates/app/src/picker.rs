@@ -434,9 +434,9 @@ fn CacheControl() -> impl IntoView {
                 {move || tr("picker.clear_cache")}
             </button>
             <ul class="cached">
-                {move || {
-                    cached.get().into_iter().map(|url| view! { <li>{url}</li> }).collect_view()
-                }}
+                <For each=move || cached.get() key=|url| url.clone() let:url>
+                    <li>{url}</li>
+                </For>
             </ul>
         </div>
     }

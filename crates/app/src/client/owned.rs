@@ -42,6 +42,15 @@ where
         self.current().and_then(Result::ok)
     }
 
+    /// The last value that came, if its key passes `still_shown` (tracked): e.g. the previous
+    /// settings' predictions for the same trace, shown while the new ones are on their way.
+    pub fn latest_if(&self, still_shown: impl FnOnce(&K) -> bool) -> Option<T> {
+        self.answer.with(|a| match a {
+            Some((key, Ok(value))) if still_shown(key) => Some(value.clone()),
+            _ => None,
+        })
+    }
+
     /// Reads the last value that came, for whatever key, without cloning it (tracked): shown
     /// while a newer one is on its way, so a view does not flash empty.
     pub fn with_latest<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {

@@ -114,3 +114,19 @@ pub fn saliency(
         },
     )
 }
+
+/// What a panel shows of an analysis keyed on (trace, input): the current answer, else — while
+/// it is on its way — the previous one for the same trace (tracked). A new trace shows nothing
+/// until its own answer comes.
+pub fn for_this_trace<K: Clone + PartialEq + Send + Sync + 'static, T>(
+    state: AppState,
+    owned: Owned<(u32, K), T>,
+) -> Option<T>
+where
+    T: Clone + Send + Sync + 'static,
+{
+    let trace = state.text.trace_id();
+    owned
+        .value()
+        .or_else(|| owned.latest_if(|(id, _)| Some(*id) == trace))
+}

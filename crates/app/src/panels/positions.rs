@@ -124,7 +124,7 @@ pub fn Positions() -> impl IntoView {
         </math>
         <fieldset class="chart-options">
             <legend>{move || tr("positions.sinusoidal_encoding")}</legend>
-            <WholeSlider label="d_model" value=d_model min=4 max=1024 step=2 testid="pe-d-model"/>
+            <WholeSlider label="d_model" value=d_model min=4 max=1024 step=2 testid="pe-d-model" />
             <WholeSlider
                 label="positions.positions"
                 value=positions

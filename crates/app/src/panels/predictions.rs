@@ -7,7 +7,7 @@ use super::analyses::{self, predict_request, prediction_result, PredictionResult
 use super::saliency::SalientTokens;
 use crate::client;
 use crate::i18n::{tr, trf};
-use crate::state::{use_state, AppState};
+use crate::state::{use_state, AppState, GeneratedToken};
 use crate::widgets::BarChart;
 use ae_charts::Bar;
 use ae_messages::{Candidate, PositionPredictions, Predictions as ModelPredictions};
@@ -33,7 +33,8 @@ pub fn Predictions() -> impl IntoView {
             </p>
         }
     };
-    let shown = move || match predictions.value() {
+    // New sampling settings re-score the same trace: the controls stay while they come.
+    let shown = move || match analyses::for_this_trace(state, predictions) {
         None => waiting().into_any(),
         Some(result) => match result.predictions.clone() {
             ModelPredictions::NextToken(next) => {
@@ -273,51 +274,13 @@ fn GenerationTimeline() -> impl IntoView {
         <Show when=move || state.text.generated.with(|g| !g.is_empty())>
             <div class="timeline" data-testid="timeline">
                 <span class="muted">{move || format!("{} ", tr("predictions.generated"))}</span>
-                {move || {
-                    state
-                        .text
-                        .generated
-                        .get()
-                        .into_iter()
-                        .enumerate()
-                        .map(|(step, generated)| {
-                            let target = (
-                                generated.position.saturating_sub(1),
-                                generated.candidate.token_id,
-                            );
-                            view! {
-                                <button
-                                    class="token"
-                                    data-testid="generated"
-                                    data-position=generated.position.to_string()
-                                    on:mouseenter=move |_| {
-                                        hovering.set(true);
-                                        state.selection.saliency_target.set(Some(target))
-                                    }
-                                    on:focus=move |_| {
-                                        hovering.set(true);
-                                        state.selection.saliency_target.set(Some(target))
-                                    }
-                                    on:mouseleave=move |_| hovering.set(false)
-                                    title=move || trf(
-                                        "predictions.generated_title",
-                                        &[
-                                            ("step", &(step + 1)),
-                                            ("p", &format!("{:.4}", generated.candidate.probability)),
-                                        ],
-                                    )
-                                    on:click=move |_| {
-                                        state.selection.pinned.set(Some(target.0 + 1));
-                                        state.selection.saliency_target.set(Some(target));
-                                        state.view.panel.set(crate::state::Panel::Saliency);
-                                    }
-                                >
-                                    {generated.candidate.token.clone()}
-                                </button>
-                            }
-                        })
-                        .collect_view()
-                }}
+                <For
+                    each=move || state.text.generated.get().into_iter().enumerate()
+                    key=|(step, generated)| (*step, generated.position, generated.candidate.token_id)
+                    let:((step, generated))
+                >
+                    <GeneratedButton step=step generated=generated hovering=hovering />
+                </For>
             </div>
             <Show when=move || hovering.get()>
                 <div class="timeline-saliency" data-testid="timeline-saliency">
@@ -325,6 +288,50 @@ fn GenerationTimeline() -> impl IntoView {
                 </div>
             </Show>
         </Show>
+    }
+}
+
+/// One appended token: hovering shows the saliency that produced it, a click opens it.
+#[component]
+fn GeneratedButton(
+    step: usize,
+    generated: GeneratedToken,
+    hovering: RwSignal<bool>,
+) -> impl IntoView {
+    let state = use_state();
+    let target = (
+        generated.position.saturating_sub(1),
+        generated.candidate.token_id,
+    );
+    let explain = move || {
+        state.selection.saliency_target.set(Some(target));
+        hovering.set(true);
+    };
+    let probability = format!("{:.4}", generated.candidate.probability);
+    let title = move || {
+        trf(
+            "predictions.generated_title",
+            &[("step", &(step + 1)), ("p", &probability)],
+        )
+    };
+    let open = move |_| {
+        state.selection.pinned.set(Some(target.0 + 1));
+        state.selection.saliency_target.set(Some(target));
+        state.view.panel.set(crate::state::Panel::Saliency);
+    };
+    view! {
+        <button
+            class="token"
+            data-testid="generated"
+            data-position=generated.position.to_string()
+            on:mouseenter=move |_| explain()
+            on:focus=move |_| explain()
+            on:mouseleave=move |_| hovering.set(false)
+            title=title
+            on:click=open
+        >
+            {generated.candidate.token}
+        </button>
     }
 }
 
@@ -437,11 +444,11 @@ fn mask_query_token(state: AppState) {
 /// The logit lens: what the model would predict if it stopped after each layer.
 #[component]
 fn LogitLensTable() -> impl IntoView {
-    let lens = analyses::logit_lens(use_state());
+    let state = use_state();
+    let lens = analyses::logit_lens(state);
     view! {
         {move || {
-            lens
-                .value()
+            analyses::for_this_trace(state, lens)
                 .map(|lens| {
                     let final_token = lens
                         .layers

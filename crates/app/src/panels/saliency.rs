@@ -18,7 +18,7 @@ pub type OwnedSaliency = Owned<(u32, Option<(usize, u32)>), TokenSaliency>;
 pub fn SalientTokens(saliency: OwnedSaliency) -> impl IntoView {
     let state = use_state();
     move || {
-        saliency.value().map(|saliency| {
+        analyses::for_this_trace(state, saliency).map(|saliency| {
             let tokens = untrack(|| state.text.page_trace().map(|t| t.tokens.clone()).unwrap_or_default());
             let largest = saliency.scores.iter().fold(1e-9f32, |m, &s| m.max(s));
             view! {
@@ -136,7 +136,7 @@ pub fn Saliency() -> impl IntoView {
                         })
                 }}
             </div>
-            {move || match saliency.value() {
+            {move || match analyses::for_this_trace(state, saliency) {
                 None => {
                     let failed = saliency.current().is_some_and(|r| r.is_err());
                     let key = if state.text.is_traced() && !failed {

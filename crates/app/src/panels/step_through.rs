@@ -289,7 +289,9 @@ impl StepPage {
                         {(step == Step::Scores)
                             .then(|| {
                                 view! {
-                                    <td class="arith">{format!("{} + … =", terms.join(" + "))}</td>
+                                    <td class="arith">
+                                        {format!("{} + … =", terms.join(" + "))}
+                                    </td>
                                 }
                             })}
                         <td>{number(dot, "dot")}</td>

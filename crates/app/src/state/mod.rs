@@ -20,7 +20,7 @@ use leptos::prelude::*;
 pub use model::{LoadStatus, ModelState, ModelWriter, Progress};
 pub use selection::{Selection, Step};
 pub use settings::Settings;
-pub use text::TextState;
+pub use text::{GeneratedToken, TextState};
 pub use view::{
     dark_query, small_screen, viewport_width, Embedding, Lock, Message, Panel, ThemeChoice,
     ViewState,

@@ -120,12 +120,8 @@ impl TextState {
         }
     }
 
-    /// The text's tokens (tracked): the latest, kept while a newer text's are on their way.
-    pub fn tokens(&self) -> Option<TokenizedText> {
-        self.tokens.with_latest(|t| t.map(|t| t.tokens.clone()))
-    }
-
-    /// Reads the tokens without cloning them (tracked).
+    /// Reads the text's tokens without cloning them (tracked): the latest, kept while a newer
+    /// text's are on their way.
     pub fn with_tokens<R>(&self, f: impl FnOnce(Option<&TokenizedText>) -> R) -> R {
         self.tokens.with_latest(|t| f(t.map(|t| &t.tokens)))
     }

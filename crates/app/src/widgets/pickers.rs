@@ -31,8 +31,7 @@ pub fn WholeSlider(
                 data-testid=testid
                 prop:value=move || value.get().to_string()
                 on:change=change
-            />
-            {move || format!(" {}", value.get())}
+            /> {move || format!(" {}", value.get())}
         </label>
     }
 }
