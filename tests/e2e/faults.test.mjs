@@ -228,6 +228,8 @@ test('link parameters out of range and an unknown model fall back with a notice'
   const unknown = await site.browser.newContext();
   const opened = await openPage(unknown, site.origin, '?model=gpt5:secret');
   await opened.page.waitForSelector('[data-testid=notice]');
+  // The default model is the Hub's, which is unreachable here: the offline one opens, and says so.
+  await opened.page.waitForFunction(() => /offline/.test(document.querySelector('[data-testid=notice]').textContent), null, { timeout: 60_000 });
   const said = await visible(opened.page, '[data-testid=notice]');
   assert.match(said, /gpt5:secret/);
   record('Text and URL input', 'unknown model in the link (model=gpt5:secret)', said, name);
