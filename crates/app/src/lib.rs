@@ -3,6 +3,7 @@
 //! parts (the request queue, link parsing, model sources) are unit-tested.
 mod app;
 mod client;
+mod clock;
 mod i18n;
 mod input;
 mod link;

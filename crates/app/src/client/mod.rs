@@ -17,6 +17,7 @@ use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
+use crate::clock::now_ms;
 use crate::i18n::{current, tr, trf};
 use ae_messages::{EngineError, Envelope, Request, Response, WorkerMessage, WEIGHTS_FIELD};
 pub use owned::{owned_request, Owned};
@@ -171,12 +172,6 @@ pub fn start() -> Status {
     status
 }
 
-fn milliseconds() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map_or(0.0, |p| p.now())
-}
-
 /// Starts a worker with `queue` waiting for it (empty, or ticket numbers kept after a crash).
 fn start_worker(status: Status, queue: Queue<Job>) {
     let worker = match Worker::new(worker_script()) {
@@ -190,9 +185,9 @@ fn start_worker(status: Status, queue: Queue<Job>) {
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         // Reading the message copies its arrays into this page's wasm memory: the page's share
         // of a trace's transfer, which the trace reports beside the worker's time.
-        let started_ms = milliseconds();
+        let started_ms = now_ms();
         let message = serde_wasm_bindgen::from_value::<WorkerMessage>(event.data());
-        let read_ms = milliseconds() - started_ms;
+        let read_ms = now_ms() - started_ms;
         match message {
             Ok(message) => receive(message, read_ms),
             Err(e) => answer_running(Err(Failure::Worker(WorkerTrouble::Unreadable(

@@ -9,6 +9,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Cache, File, ReadableStreamDefaultReader, Response};
 
 use crate::client::ModelFiles;
+use crate::clock::now_ms;
 use crate::i18n::tr;
 use crate::sources::{gguf_file_named_in, FetchError, ModelSource, Progress, MODEL_FILES};
 
@@ -29,13 +30,6 @@ fn js_message(value: &JsValue) -> String {
 
 fn browser(value: JsValue) -> FetchError {
     FetchError::Browser(js_message(&value))
-}
-
-/// Seconds on the page's monotonic clock (`performance.now()`).
-fn now_seconds() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map_or(0.0, |p| p.now() / 1000.0)
 }
 
 async fn open_cache() -> Option<Cache> {
@@ -104,18 +98,18 @@ async fn read_body(
         .body()
         .ok_or_else(|| FetchError::NoBody { url: url.into() })?;
     let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    let started = now_seconds();
+    let started_ms = now_ms();
     let report = |loaded: u32| {
         progress(Progress {
             file: file.to_string(),
             from_cache: false,
             loaded: f64::from(loaded),
             total,
-            elapsed: now_seconds() - started,
+            elapsed: (now_ms() - started_ms) / 1000.0,
         })
     };
     let mut chunks: Vec<Uint8Array> = Vec::new();
-    let (mut loaded, mut last_report) = (0u32, 0.0);
+    let (mut loaded, mut last_report_ms) = (0u32, 0.0);
     loop {
         let chunk = JsFuture::from(reader.read()).await.map_err(|e| {
             if signal.aborted() {
@@ -138,8 +132,8 @@ async fn read_body(
             .unchecked_into();
         loaded = loaded.saturating_add(value.length());
         chunks.push(value);
-        if now_seconds() - last_report > 0.1 {
-            last_report = now_seconds();
+        if now_ms() - last_report_ms > 100.0 {
+            last_report_ms = now_ms();
             report(loaded);
         }
     }

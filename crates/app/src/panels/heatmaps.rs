@@ -413,22 +413,21 @@ fn LineView() -> impl IntoView {
             .filter(|&h| shown[h])
             .map(|head| Some((head, grid(head)?)))
             .collect::<Option<_>>()?;
-        let reference = match heads.first() {
-            Some((_, grid)) => grid.clone(),
-            None => grid(0)?,
-        };
         let weights = |grid: &AttentionGrid| {
             let weight = |c: &Cell| if let Cell::Weight(v) = c { *v } else { 0.0 };
             grid.cells.iter().map(weight).collect()
+        };
+        let head_weights = heads.iter().map(|(head, g)| (*head, weights(g))).collect();
+        // Labels and positions are the same for every head: the first shown head's give them.
+        let reference = match heads.into_iter().next() {
+            Some((_, grid)) => grid,
+            None => grid(0)?,
         };
         Some(HeadLinesChart {
             focus: selection
                 .highlighted_token()
                 .and_then(|p| reference.row_of(p)),
-            heads: heads
-                .iter()
-                .map(|(head, grid)| (*head, weights(grid)))
-                .collect(),
+            heads: head_weights,
             labels: reference.labels,
             positions: reference.positions,
             title: title(),
