@@ -374,11 +374,11 @@ fn missing_or_misshapen_tensors_name_the_tensor_and_shapes() {
         "{message}"
     );
 
-    let err = Model::from_bytes(b"{\"model_type\": \"t5\"}", files.tokenizer, files.model)
+    let err = Model::from_bytes(b"{\"model_type\": \"mt5\"}", files.tokenizer, files.model)
         .err()
-        .expect("t5");
+        .expect("mt5");
     assert!(
-        matches!(&err, EngineError::UnsupportedArchitecture { model_type, .. } if model_type == "t5"),
+        matches!(&err, EngineError::UnsupportedArchitecture { model_type, .. } if model_type == "mt5"),
         "{err}"
     );
     assert!(err.to_string().contains("not supported"), "{err}");

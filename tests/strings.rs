@@ -371,6 +371,13 @@ fn every_error() -> Vec<E> {
             }),
         ),
         (
+            ModelFile::Config,
+            Damage::Config(C::NotTrueOrFalse {
+                name: text("scale_embedding"),
+                value: Some(text("\"yes\"")),
+            }),
+        ),
+        (
             ModelFile::Gguf,
             Damage::Config(C::NotList {
                 name: text("tokenizer.ggml.tokens"),
@@ -616,8 +623,22 @@ fn every_error() -> Vec<E> {
             tokens: 5,
         },
         E::UnsupportedArchitecture {
-            model_type: text("t5"),
-            class: text("T5Model"),
+            model_type: text("mt5"),
+            class: text("MT5Model"),
+        },
+        E::NotEncoderDecoder {
+            architecture: text("GPT-2"),
+        },
+        E::NeedsSource {
+            architecture: text("T5"),
+        },
+        E::SourceTooLong {
+            tokens: 600,
+            max: 512,
+        },
+        E::TargetTooLong {
+            tokens: 600,
+            max: 512,
         },
         E::CannotRead {
             path: text("config.json"),

@@ -12,9 +12,9 @@ use ae_messages::AttentionInternals;
 pub struct SelfAttention {
     /// x → queries.
     pub query: Linear,
-    /// x → keys.
+    /// x → keys (the encoder's output → keys in cross-attention).
     pub key: Linear,
-    /// x → values.
+    /// x → values (the encoder's output → values in cross-attention).
     pub value: Linear,
     /// Concatenated head outputs → the block's attention output.
     pub output: Linear,
@@ -27,21 +27,52 @@ pub struct SelfAttention {
     pub rotary: Option<Rotary>,
     /// Whether a token may only attend to itself and earlier tokens.
     pub causal: bool,
+    /// Whether scores are divided by √d_head; T5's are not (its initialisation absorbs it).
+    pub scaled: bool,
+}
+
+/// What is added to the scores besides the causal mask: softmax(QKᵀ/√d_head + B + M)·V.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScoreTerms<'a> {
+    /// A bias per head, query and key [heads, query, key] (T5's relative positions).
+    pub bias: Option<&'a Tensor>,
+    /// Which keys may be attended to [key], 1 or 0 (u8): 0 marks a padding token, whose
+    /// score becomes −∞.
+    pub visible_keys: Option<&'a Tensor>,
 }
 
 impl SelfAttention {
     /// softmax(QKᵀ/√d_head + M)·V over x [tokens, d_model], then the output projection
     /// [tokens, d_model]; every intermediate goes to the recorder's attention hook.
     pub fn forward(&self, xs: &Tensor, rec: &mut Recorder) -> candle_core::Result<Tensor> {
+        let (output, internals, weights) = self.attend(xs, None, ScoreTerms::default())?;
+        rec.attention(internals, weights);
+        Ok(output)
+    }
+
+    /// Attention of the queries from x [queries, d_model] over keys and values from x itself
+    /// (self-attention) or from `memory` [keys, d_model] (cross-attention: the encoder's
+    /// output), with `terms` added to the scores. Returns the output [queries, d_model], the
+    /// intermediates and the weights [heads, query, key].
+    pub fn attend(
+        &self,
+        xs: &Tensor,
+        memory: Option<&Tensor>,
+        terms: ScoreTerms,
+    ) -> candle_core::Result<(Tensor, AttentionInternals<Tensor>, Tensor)> {
         let input = LayerInput::new(xs)?;
         let q = self.rotate(input.heads(&self.query, self.n_head)?)?;
-        let k = self.rotate(input.heads(&self.key, self.n_kv_head)?)?;
-        let v = input.heads(&self.value, self.n_kv_head)?;
-        let group = self.n_head / self.n_kv_head;
-        let (k, v) = (repeat_kv(k, group)?, repeat_kv(v, group)?);
+        let (k, v) = match memory {
+            None => self.keys_and_values(&input)?,
+            Some(memory) => self.keys_and_values(&LayerInput::new(memory)?)?,
+        };
         let d_head = q.dim(D::Minus1)?;
-        let scores = (q.matmul(&k.t()?)? * (1.0 / (d_head as f64).sqrt()))?;
-        let weights = attention_weights(&scores, self.causal)?;
+        let mut scores = q.matmul(&k.t()?)?;
+        if self.scaled {
+            scores = (scores * (1.0 / (d_head as f64).sqrt()))?;
+        }
+        let masked_scores = self.masked_scores(&scores, terms)?;
+        let weights = softmax_over_keys(&masked_scores)?;
         let head_outputs = weights.matmul(&v)?;
         let output = merge_heads(&self.output, &head_outputs)?;
         let internals = AttentionInternals {
@@ -53,8 +84,30 @@ impl SelfAttention {
             head_outputs,
             attention_output: output.clone(),
         };
-        rec.attention(internals, weights);
-        Ok(output)
+        Ok((output, internals, weights))
+    }
+
+    /// Keys and values [heads, keys, d_head] of `input`, one per query head.
+    fn keys_and_values(&self, input: &LayerInput) -> candle_core::Result<(Tensor, Tensor)> {
+        let k = self.rotate(input.heads(&self.key, self.n_kv_head)?)?;
+        let v = input.heads(&self.value, self.n_kv_head)?;
+        let group = self.n_head / self.n_kv_head;
+        Ok((repeat_kv(k, group)?, repeat_kv(v, group)?))
+    }
+
+    /// The scores the softmax reads: + B, then −∞ for every key a query may not see.
+    fn masked_scores(&self, scores: &Tensor, terms: ScoreTerms) -> candle_core::Result<Tensor> {
+        let mut masked = match terms.bias {
+            Some(bias) => scores.broadcast_add(bias)?,
+            None => scores.clone(),
+        };
+        if self.causal {
+            masked = causal_mask(&masked)?;
+        }
+        if let Some(visible) = terms.visible_keys {
+            masked = hide_keys(&masked, visible)?;
+        }
+        Ok(masked)
     }
 
     /// Queries or keys [heads, tokens, d_head] rotated by position (rotary models), else as they are.
@@ -66,17 +119,12 @@ impl SelfAttention {
     }
 }
 
-/// Attention weights from scores [.., query, key]: softmax over the keys, with every key after
-/// its query set to −∞ first when `causal` (so it gets exactly 0). Every row sums to 1.
-fn attention_weights(scores: &Tensor, causal: bool) -> candle_core::Result<Tensor> {
-    let masked_scores = if causal {
-        causal_mask(scores)?
-    } else {
-        scores.clone()
-    };
+/// Softmax over the keys of masked scores [.., query, key]; every row sums to 1 and a −∞
+/// score gets exactly 0.
+fn softmax_over_keys(masked_scores: &Tensor) -> candle_core::Result<Tensor> {
     // Saliency needs the backward pass of the composed softmax; a trace takes the one-pass op.
     if masked_scores.track_op() {
-        candle_nn::ops::softmax(&masked_scores, D::Minus1)
+        candle_nn::ops::softmax(masked_scores, D::Minus1)
     } else {
         candle_nn::ops::softmax_last_dim(&masked_scores.contiguous()?)
     }
@@ -89,6 +137,14 @@ fn causal_mask(scores: &Tensor) -> candle_core::Result<Tensor> {
     let visible = positions
         .unsqueeze(1)?
         .broadcast_ge(&positions.unsqueeze(0)?)?;
+    let minus_infinity = Tensor::full(f32::NEG_INFINITY, scores.shape(), scores.device())?;
+    visible
+        .broadcast_as(scores.shape())?
+        .where_cond(scores, &minus_infinity)
+}
+
+/// Sets the scores of hidden keys (`visible` [key] is 0) to −∞ for every query.
+fn hide_keys(scores: &Tensor, visible: &Tensor) -> candle_core::Result<Tensor> {
     let minus_infinity = Tensor::full(f32::NEG_INFINITY, scores.shape(), scores.device())?;
     visible
         .broadcast_as(scores.shape())?

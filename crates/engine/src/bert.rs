@@ -60,6 +60,7 @@ impl EncoderLayer {
                 n_kv_head: cfg.n_kv_head,
                 rotary: None,
                 causal: false,
+                scaled: true,
             },
             attention_norm: LayerNorm::load(vb.pp(names.attention_norm), d, eps)?,
             mlp: Mlp {

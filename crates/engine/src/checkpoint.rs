@@ -350,14 +350,16 @@ impl Checkpoint {
 }
 
 /// Whether `name` is a [vocab, d_model] matrix the LM head multiplies by (GPT-2's tied `wte`,
-/// BERT's and DistilBERT's word embeddings and untied decoders), which the checkpoint stores
-/// transposed.
+/// BERT's and DistilBERT's word embeddings and untied decoders, the encoder–decoders' `shared`
+/// table and untied `lm_head`), which the checkpoint stores transposed.
 pub fn is_vocabulary_matrix(name: &str) -> bool {
     [
         "wte.weight",
         "word_embeddings.weight",
         "vocab_projector.weight",
         "predictions.decoder.weight",
+        "shared.weight",
+        "lm_head.weight",
     ]
     .iter()
     .any(|suffix| name == *suffix || name.ends_with(&format!(".{suffix}")))
@@ -451,6 +453,8 @@ mod tests {
             "bert.embeddings.word_embeddings.weight",
             "vocab_projector.weight",
             "cls.predictions.decoder.weight",
+            "model.shared.weight",
+            "lm_head.weight",
         ] {
             assert!(is_vocabulary_matrix(name), "{name}");
         }

@@ -34,6 +34,45 @@ pub struct ModelConfig {
     /// The rotary embedding's base θ (`rope_theta`) for models that rotate q and k by position
     /// instead of adding a position embedding.
     pub rope_theta: Option<f64>,
+    /// The decoder's shape and the special tokens of an encoder–decoder (T5, BART, Marian); the
+    /// fields above then describe the encoder.
+    pub encoder_decoder: Option<EncoderDecoderConfig>,
+}
+
+/// What an encoder–decoder's config.json says beyond its encoder's shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncoderDecoderConfig {
+    /// Decoder blocks.
+    pub decoder_layers: usize,
+    /// Decoder attention heads (self and cross).
+    pub decoder_heads: usize,
+    /// Width of the decoder's MLP hidden layer.
+    pub decoder_ffn: usize,
+    /// Width of one attention head (T5's `d_kv`: heads × d_head need not equal d_model).
+    pub d_head: usize,
+    /// The token the decoder starts from.
+    pub decoder_start_token_id: u32,
+    /// The padding token: a source token with this id is hidden from attention.
+    pub pad_token_id: u32,
+    /// The token that ends a generated target.
+    pub eos_token_id: u32,
+    /// What the token embedding rows are multiplied by (√d_model when `scale_embedding`).
+    pub embedding_scale: f64,
+    /// T5's relative position buckets; `None` for models that add positions to the input.
+    pub relative_attention: Option<RelativeAttentionConfig>,
+    /// Whether the MLP is gated (flan-t5's `gated-gelu`): act(x·W₀) ⊙ (x·W₁).
+    pub gated_mlp: bool,
+    /// Whether the decoder's output is scaled by 1/√d_model before a tied head (T5).
+    pub scale_decoder_outputs: bool,
+}
+
+/// T5's relative position buckets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RelativeAttentionConfig {
+    /// Number of buckets (`relative_attention_num_buckets`).
+    pub buckets: usize,
+    /// Distances from here on share the last bucket (`relative_attention_max_distance`).
+    pub max_distance: usize,
 }
 
 impl ModelConfig {
@@ -64,6 +103,7 @@ impl ModelConfig {
                         &field.string_or("activation_function", "gelu_new")?,
                     )?,
                     rope_theta: None,
+                    encoder_decoder: None,
                 }
             }
             Architecture::DistilBert => ModelConfig {
@@ -80,6 +120,7 @@ impl ModelConfig {
                 layer_norm_eps: 1e-12,
                 activation: Activation::parse(&field.string_or("activation", "gelu")?)?,
                 rope_theta: None,
+                encoder_decoder: None,
             },
             Architecture::Bert => ModelConfig {
                 architecture,
@@ -94,15 +135,21 @@ impl ModelConfig {
                 layer_norm_eps: field.f64_or("layer_norm_eps", 1e-12)?,
                 activation: Activation::parse(&field.string_or("hidden_act", "gelu")?)?,
                 rope_theta: None,
+                encoder_decoder: None,
             },
             Architecture::Llama => return Err(EngineError::config(ConfigDamage::LlamaNeedsGguf)),
+            Architecture::T5 => t5_config(&field)?,
+            Architecture::Bart | Architecture::Marian => bart_config(architecture, &field)?,
         };
         config.validate()
     }
 
     /// Width of one attention head.
     pub fn d_head(&self) -> usize {
-        self.d_model / self.n_head
+        match &self.encoder_decoder {
+            Some(seq2seq) => seq2seq.d_head,
+            None => self.d_model / self.n_head,
+        }
     }
 
     /// Checks the numbers are usable: nothing zero, heads divide the width and the key/value
@@ -121,7 +168,7 @@ impl ModelConfig {
                 return Err(EngineError::config(ConfigDamage::ZeroSize { quantity }));
             }
         }
-        if !self.d_model.is_multiple_of(self.n_head) {
+        if self.encoder_decoder.is_none() && !self.d_model.is_multiple_of(self.n_head) {
             return Err(EngineError::config(ConfigDamage::WidthNotDivisible {
                 width: self.d_model,
                 heads: self.n_head,
@@ -137,6 +184,114 @@ impl ModelConfig {
     }
 }
 
+/// T5 and flan-t5: relative position buckets, RMS norms, an optional gated MLP, heads of
+/// `d_kv` width.
+fn t5_config(field: &Fields) -> Result<ModelConfig> {
+    let n_layer = field.usize(&["num_layers"])?;
+    let feed_forward = field.string_or("feed_forward_proj", "relu")?;
+    let (gated_mlp, activation) = match feed_forward.strip_prefix("gated-") {
+        // transformers reads "gated-gelu" as the tanh GELU.
+        Some("gelu") => (true, Activation::GeluTanh),
+        Some(name) => (true, Activation::parse(name)?),
+        None => (false, Activation::parse(&feed_forward)?),
+    };
+    let n_head = field.usize(&["num_heads"])?;
+    let d_ff = field.usize(&["d_ff"])?;
+    let pad_token_id = field.optional_u32("pad_token_id")?.unwrap_or(0);
+    Ok(ModelConfig {
+        architecture: Architecture::T5,
+        n_layer,
+        n_head,
+        n_kv_head: n_head,
+        d_model: field.usize(&["d_model"])?,
+        d_ff,
+        vocab_size: field.usize(&["vocab_size"])?,
+        // Relative positions set no limit; transformers' tokenizers cut at n_positions (512).
+        max_positions: field.optional_usize("n_positions")?.unwrap_or(512),
+        type_vocab_size: 0,
+        layer_norm_eps: field.f64_or("layer_norm_epsilon", 1e-6)?,
+        activation,
+        rope_theta: None,
+        encoder_decoder: Some(EncoderDecoderConfig {
+            decoder_layers: field
+                .optional_usize("num_decoder_layers")?
+                .unwrap_or(n_layer),
+            decoder_heads: n_head,
+            decoder_ffn: d_ff,
+            d_head: field.usize(&["d_kv"])?,
+            decoder_start_token_id: field
+                .optional_u32("decoder_start_token_id")?
+                .unwrap_or(pad_token_id),
+            pad_token_id,
+            eos_token_id: field.optional_u32("eos_token_id")?.unwrap_or(1),
+            embedding_scale: 1.0,
+            relative_attention: Some(RelativeAttentionConfig {
+                buckets: field
+                    .optional_usize("relative_attention_num_buckets")?
+                    .unwrap_or(32),
+                max_distance: field
+                    .optional_usize("relative_attention_max_distance")?
+                    .unwrap_or(128),
+            }),
+            gated_mlp,
+            // transformers 5 writes `scale_decoder_outputs`; older configs mean it by a tied head.
+            scale_decoder_outputs: match field.optional_bool("scale_decoder_outputs")? {
+                Some(scale) => scale,
+                None => field.optional_bool("tie_word_embeddings")? != Some(false),
+            },
+        }),
+    })
+}
+
+/// BART and Marian: learned (BART) or sinusoidal (Marian) positions added to the input,
+/// post-norm blocks, embeddings scaled by √d_model when `scale_embedding`.
+fn bart_config(architecture: Architecture, field: &Fields) -> Result<ModelConfig> {
+    let d_model = field.usize(&["d_model"])?;
+    let n_head = field.usize(&["encoder_attention_heads"])?;
+    let decoder_heads = field.usize(&["decoder_attention_heads"])?;
+    let pad_token_id = field.optional_u32("pad_token_id")?.unwrap_or(1);
+    let scale_embedding = field.optional_bool("scale_embedding")?.unwrap_or(false);
+    if !d_model.is_multiple_of(decoder_heads) {
+        return Err(EngineError::config(ConfigDamage::WidthNotDivisible {
+            width: d_model,
+            heads: decoder_heads,
+        }));
+    }
+    Ok(ModelConfig {
+        architecture,
+        n_layer: field.usize(&["encoder_layers"])?,
+        n_head,
+        n_kv_head: n_head,
+        d_model,
+        d_ff: field.usize(&["encoder_ffn_dim"])?,
+        vocab_size: field.usize(&["vocab_size"])?,
+        max_positions: field.usize(&["max_position_embeddings"])?,
+        type_vocab_size: 0,
+        layer_norm_eps: 1e-5,
+        activation: Activation::parse(&field.string_or("activation_function", "gelu")?)?,
+        rope_theta: None,
+        encoder_decoder: Some(EncoderDecoderConfig {
+            decoder_layers: field.usize(&["decoder_layers"])?,
+            decoder_heads,
+            decoder_ffn: field.usize(&["decoder_ffn_dim"])?,
+            d_head: d_model / n_head.max(1),
+            decoder_start_token_id: field
+                .optional_u32("decoder_start_token_id")?
+                .unwrap_or(pad_token_id),
+            pad_token_id,
+            eos_token_id: field.optional_u32("eos_token_id")?.unwrap_or(2),
+            embedding_scale: if scale_embedding {
+                (d_model as f64).sqrt()
+            } else {
+                1.0
+            },
+            relative_attention: None,
+            gated_mlp: false,
+            scale_decoder_outputs: false,
+        }),
+    })
+}
+
 fn detect_architecture(json: &Value) -> Result<Architecture> {
     let model_type = json.get("model_type").and_then(Value::as_str).unwrap_or("");
     let first_architecture = json
@@ -150,6 +305,9 @@ fn detect_architecture(json: &Value) -> Result<Architecture> {
         "distilbert" => Some(Architecture::DistilBert),
         "bert" => Some(Architecture::Bert),
         "llama" => Some(Architecture::Llama),
+        "t5" => Some(Architecture::T5),
+        "bart" => Some(Architecture::Bart),
+        "marian" => Some(Architecture::Marian),
         _ => None,
     };
     let by_class = if first_architecture.starts_with("GPT2") {
@@ -158,6 +316,12 @@ fn detect_architecture(json: &Value) -> Result<Architecture> {
         Some(Architecture::DistilBert)
     } else if first_architecture.starts_with("Bert") {
         Some(Architecture::Bert)
+    } else if first_architecture.starts_with("T5") {
+        Some(Architecture::T5)
+    } else if first_architecture.starts_with("Bart") {
+        Some(Architecture::Bart)
+    } else if first_architecture.starts_with("Marian") {
+        Some(Architecture::Marian)
     } else {
         None
     };
@@ -197,6 +361,29 @@ impl Fields<'_> {
                         value: Some(value.to_string()),
                     })
                 }),
+        }
+    }
+
+    fn optional_u32(&self, name: &str) -> Result<Option<u32>> {
+        match self.optional_usize(name)? {
+            None => Ok(None),
+            Some(value) => u32::try_from(value).map(Some).map_err(|_| {
+                EngineError::config(ConfigDamage::NotWholeNumber {
+                    name: name.to_string(),
+                    value: Some(value.to_string()),
+                })
+            }),
+        }
+    }
+
+    fn optional_bool(&self, name: &str) -> Result<Option<bool>> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(value)) => Ok(Some(*value)),
+            Some(value) => Err(EngineError::config(ConfigDamage::NotTrueOrFalse {
+                name: name.to_string(),
+                value: Some(value.to_string()),
+            })),
         }
     }
 

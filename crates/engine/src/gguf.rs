@@ -269,6 +269,7 @@ fn config_from_metadata(metadata: &HashMap<String, Value>) -> Result<ModelConfig
             .unwrap_or(1e-5),
         activation: Activation::Silu,
         rope_theta: Some(field.f64(&key("rope.freq_base"))?.unwrap_or(10_000.0)),
+        encoder_decoder: None,
     }
     .validate()
 }

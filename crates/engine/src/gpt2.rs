@@ -51,6 +51,7 @@ impl Gpt2Block {
                 n_kv_head: cfg.n_kv_head,
                 rotary: None,
                 causal: true,
+                scaled: true,
             },
             ln_2: LayerNorm::load(vb.pp("ln_2"), d, cfg.layer_norm_eps)?,
             mlp: Mlp {

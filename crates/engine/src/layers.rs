@@ -178,10 +178,12 @@ impl Mlp {
     }
 }
 
-/// Llama's SwiGLU feed-forward network: down(silu(gate(x)) · up(x)).
+/// A gated feed-forward network: down(activation(gate(x)) · up(x)) — Llama's SwiGLU (SiLU)
+/// and flan-t5's gated GELU.
 #[derive(Debug, Clone)]
 pub struct GatedMlp {
     pub gate: Linear,
+    pub activation: Activation,
     pub up: Linear,
     pub down: Linear,
 }
@@ -189,7 +191,8 @@ pub struct GatedMlp {
 impl GatedMlp {
     /// The MLP over rows x [tokens, d_model]; records what the down projection reads.
     pub fn forward(&self, xs: &Tensor, rec: &mut Recorder) -> candle_core::Result<Tensor> {
-        let hidden = (self.gate.forward(xs)?.silu()? * self.up.forward(xs)?)?;
+        let gate = self.activation.forward(&self.gate.forward(xs)?)?;
+        let hidden = (gate * self.up.forward(xs)?)?;
         let output = self.down.forward(&hidden)?;
         rec.mlp_activations(hidden);
         Ok(output)

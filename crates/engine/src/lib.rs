@@ -10,10 +10,12 @@
 mod activation;
 mod analysis;
 mod attention;
+mod bart;
 mod bert;
 mod checkpoint;
 mod config;
 mod distilbert;
+mod encoder_decoder;
 mod error;
 mod gguf;
 mod gpt2;
@@ -25,8 +27,10 @@ mod network;
 mod positional;
 mod recorder;
 mod sampling;
+mod t5;
 mod tokenizer;
 mod trace;
+mod translation;
 
 use candle_core::Device;
 
@@ -51,7 +55,8 @@ pub use tokenizer::TextTokenizer;
 pub use trace::{layer_trace, to_array};
 // The engine's answers are the messages' types (re-exported so a caller needs one crate).
 pub use ae_messages::{
-    Architecture, Array, AttentionInternals, Candidate, LayerTrace, LensLayer, LogitLens,
-    ModelFile, PageTrace, PositionPredictions, PositionalEncodings, Predictions, RotaryView,
-    Saliency, SamplingSettings, TokenizedText, Trace, Work,
+    Architecture, Array, AttentionInternals, AttentionKind, Candidate, EncoderDecoderTrace,
+    LayerTrace, LensLayer, LogitLens, ModelFile, PageTrace, PositionPredictions,
+    PositionalEncodings, Predictions, RotaryView, Saliency, SamplingSettings, TokenizedText, Trace,
+    Work,
 };

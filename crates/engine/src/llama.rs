@@ -4,6 +4,7 @@
 use candle_core::{Module, Tensor};
 use candle_nn::{Embedding, VarBuilder};
 
+use super::activation::Activation;
 use super::attention::{Rotary, SelfAttention};
 use super::checkpoint::Checkpoint;
 use super::config::ModelConfig;
@@ -53,10 +54,12 @@ impl LlamaBlock {
                 n_kv_head: cfg.n_kv_head,
                 rotary: Some(rotary.clone()),
                 causal: true,
+                scaled: true,
             },
             ffn_norm: RmsNorm::load(vb.pp("ffn_norm"), d, cfg.layer_norm_eps)?,
             mlp: GatedMlp {
                 gate: Linear::new(vb.get((cfg.d_ff, d), "ffn_gate.weight")?, None),
+                activation: Activation::Silu,
                 up: Linear::new(vb.get((cfg.d_ff, d), "ffn_up.weight")?, None),
                 down: Linear::new(vb.get((d, cfg.d_ff), "ffn_down.weight")?, None),
             },

@@ -5,10 +5,11 @@ use candle_core::Tensor;
 use super::analysis::PredictionLogits;
 use super::checkpoint::{ByteSource, Checkpoint};
 use super::config::ModelConfig;
+use super::encoder_decoder::EncoderDecoder;
 use super::error::{EngineError, ModelWarning, Result, TokenizerDamage};
 use super::gguf;
 use super::layers::LmHead;
-use super::network::{self, ForwardPass, Network};
+use super::network::{self, ForwardPass, Loaded, Network};
 use super::recorder::Recorder;
 use super::tokenizer::TextTokenizer;
 use super::trace::{full_trace, page_trace, to_array};
@@ -23,7 +24,7 @@ pub struct Model {
     pub tokenizer: TextTokenizer,
     /// Number of weights in the checkpoint (buffers such as position ids excluded).
     pub parameter_count: usize,
-    network: Box<dyn Network>,
+    network: Loaded,
     warnings: Vec<ModelWarning>,
 }
 
@@ -134,14 +135,43 @@ impl Model {
 
     /// Whether the model can predict tokens (a decoder, or an encoder with its masked-LM head).
     pub fn has_prediction_head(&self) -> bool {
-        self.network.head().is_some()
+        match &self.network {
+            Loaded::OneStack(network) => network.head().is_some(),
+            Loaded::EncoderDecoder(_) => true,
+        }
+    }
+
+    /// Whether the model reads a source and writes a target (T5, BART, Marian).
+    pub fn is_encoder_decoder(&self) -> bool {
+        matches!(self.network, Loaded::EncoderDecoder(_))
+    }
+
+    /// The network of a model that reads one text, or the error that says this one needs a
+    /// source and a target.
+    fn network(&self) -> Result<&dyn Network> {
+        match &self.network {
+            Loaded::OneStack(network) => Ok(network.as_ref()),
+            Loaded::EncoderDecoder(_) => Err(EngineError::NeedsSource {
+                architecture: self.config.architecture.name().to_string(),
+            }),
+        }
+    }
+
+    /// The encoder–decoder, or the error that says this model reads one text.
+    pub(crate) fn encoder_decoder(&self) -> Result<&EncoderDecoder> {
+        match &self.network {
+            Loaded::EncoderDecoder(network) => Ok(network),
+            Loaded::OneStack(_) => Err(EngineError::NotEncoderDecoder {
+                architecture: self.config.architecture.name().to_string(),
+            }),
+        }
     }
 
     /// The full trace: every layer's and head's Q, K, V, scores, probabilities, outputs, MLP
     /// activations, the residual stream and, with a head, the logits at every position.
     pub fn trace(&self, ids: &[u32]) -> Result<Trace> {
         let (token_embeddings, pass) = self.run(ids, Recorder::everything())?;
-        let logits = match self.network.head() {
+        let logits = match self.network()?.head() {
             Some(head) => Some(head.logits(&pass.final_hidden)?),
             None => None,
         };
@@ -186,14 +216,18 @@ impl Model {
     /// `position_embeddings`); `None` for rotary models (Llama), which rotate queries and keys
     /// by position instead.
     pub fn position_table(&self) -> Result<Option<Array>> {
-        self.network.position_table().map(to_array).transpose()
+        let table = match &self.network {
+            Loaded::OneStack(network) => network.position_table(),
+            Loaded::EncoderDecoder(network) => network.encoder.position_table(),
+        };
+        table.map(to_array).transpose()
     }
 
     /// Embeds `ids` and runs the network, recording into `rec`; returns the token embeddings
     /// and the pass.
     pub(crate) fn run(&self, ids: &[u32], rec: Recorder) -> Result<(Tensor, ForwardPass)> {
         let token_embeddings = self.embed_tokens(ids)?;
-        let pass = network::forward(self.network.as_ref(), &token_embeddings, rec)?;
+        let pass = network::forward(self.network()?, &token_embeddings, rec)?;
         Ok((token_embeddings, pass))
     }
 
@@ -201,7 +235,7 @@ impl Model {
     /// them), keeping the residual streams only.
     pub(crate) fn run_from(&self, token_embeddings: &Tensor) -> Result<ForwardPass> {
         Ok(network::forward(
-            self.network.as_ref(),
+            self.network()?,
             token_embeddings,
             Recorder::streams_only(),
         )?)
@@ -228,13 +262,13 @@ impl Model {
             });
         }
         Ok(self
-            .network
+            .network()?
             .embed_tokens(&Tensor::new(ids, &Device::Cpu)?)?)
     }
 
     /// The final norm (identity for post-norm encoders).
     pub(crate) fn final_norm(&self, residual: &Tensor) -> Result<Tensor> {
-        Ok(self.network.final_norm(residual)?)
+        Ok(self.network()?.final_norm(residual)?)
     }
 
     /// An error unless `position` is one of the tokens of `ids`.
@@ -250,7 +284,7 @@ impl Model {
 
     /// The LM head, or the error that says this checkpoint has none.
     pub(crate) fn head(&self) -> Result<&LmHead> {
-        self.network
+        self.network()?
             .head()
             .ok_or_else(|| EngineError::NoPredictionHead {
                 architecture: self.config.architecture.name().to_string(),

@@ -5,10 +5,11 @@ use candle_core::Tensor;
 
 use super::checkpoint::Checkpoint;
 use super::config::ModelConfig;
+use super::encoder_decoder::EncoderDecoder;
 use super::error::{tensor_damage, weights_error, Damage, EngineError, Result};
 use super::layers::LmHead;
 use super::recorder::{LayerRecord, Recorder};
-use super::{bert, distilbert, gpt2, llama};
+use super::{bart, bert, distilbert, gpt2, llama, t5};
 use ae_messages::Architecture;
 
 /// One transformer block: reads the residual stream [tokens, d_model], returns the next one,
@@ -95,21 +96,36 @@ pub fn forward(
     })
 }
 
+/// A loaded family's network: one stack that reads one text, or an encoder–decoder that reads
+/// a source and writes a target.
+pub enum Loaded {
+    /// GPT-2, BERT, DistilBERT, Llama.
+    OneStack(Box<dyn Network>),
+    /// T5, BART, Marian.
+    EncoderDecoder(Box<EncoderDecoder>),
+}
+
 /// Builds the family's network from a checkpoint.
-pub fn load(config: &ModelConfig, checkpoint: Checkpoint) -> Result<Box<dyn Network>> {
-    Ok(match config.architecture {
-        Architecture::Gpt2 => {
-            Box::new(gpt2::Gpt2::load(checkpoint, config).map_err(weights_error)?)
-        }
-        Architecture::Bert => {
-            Box::new(bert::Bert::load(checkpoint, config).map_err(weights_error)?)
-        }
-        Architecture::DistilBert => {
-            Box::new(distilbert::load(checkpoint, config).map_err(weights_error)?)
-        }
-        Architecture::Llama => Box::new(
+pub fn load(config: &ModelConfig, checkpoint: Checkpoint) -> Result<Loaded> {
+    let one_stack = |network: Box<dyn Network>| Ok(Loaded::OneStack(network));
+    let encoder_decoder = |network: EncoderDecoder| Ok(Loaded::EncoderDecoder(Box::new(network)));
+    match config.architecture {
+        Architecture::Gpt2 => one_stack(Box::new(
+            gpt2::Gpt2::load(checkpoint, config).map_err(weights_error)?,
+        )),
+        Architecture::Bert => one_stack(Box::new(
+            bert::Bert::load(checkpoint, config).map_err(weights_error)?,
+        )),
+        Architecture::DistilBert => one_stack(Box::new(
+            distilbert::load(checkpoint, config).map_err(weights_error)?,
+        )),
+        Architecture::Llama => one_stack(Box::new(
             llama::Llama::load(checkpoint, config)
                 .map_err(|e| EngineError::gguf(Damage::Weights(tensor_damage(&e))))?,
-        ),
-    })
+        )),
+        Architecture::T5 => encoder_decoder(t5::load(checkpoint, config).map_err(weights_error)?),
+        Architecture::Bart | Architecture::Marian => {
+            encoder_decoder(bart::load(checkpoint, config).map_err(weights_error)?)
+        }
+    }
 }

@@ -13,6 +13,23 @@ pub fn sinusoidal_position_encoding(positions: usize, d_model: usize) -> Result<
             "positions and d_model must both be at least 1",
         ));
     }
+    to_array(&sinusoidal_table(positions, d_model)?)
+}
+
+/// Marian's table: the paper's sines and cosines with the columns reordered — every sine
+/// (columns 0, 2, 4 … of the paper's) first, then every cosine (columns 1, 3, 5 …), as
+/// transformers' `MarianSinusoidalPositionalEmbedding` lays them out [positions, d_model].
+pub(crate) fn sines_then_cosines(positions: usize, d_model: usize) -> candle_core::Result<Tensor> {
+    let paper = sinusoidal_table(positions, d_model)?;
+    let order: Vec<u32> = (0..d_model as u32)
+        .step_by(2)
+        .chain((1..d_model as u32).step_by(2))
+        .collect();
+    paper.index_select(&Tensor::new(order, &Device::Cpu)?, 1)
+}
+
+/// The paper's table [positions, d_model] in f32, computed in f64.
+fn sinusoidal_table(positions: usize, d_model: usize) -> candle_core::Result<Tensor> {
     let device = Device::Cpu;
     let pairs = d_model.div_ceil(2);
     // 10000^(-2i/d) for each pair i, and the angle pos·10000^(-2i/d) for every position.
@@ -24,7 +41,7 @@ pub fn sinusoidal_position_encoding(positions: usize, d_model: usize) -> Result<
         .broadcast_mul(&inverse_frequency.unsqueeze(0)?)?;
     let interleaved =
         Tensor::stack(&[angle.sin()?, angle.cos()?], 2)?.reshape((positions, 2 * pairs))?;
-    to_array(&interleaved.narrow(1, 0, d_model)?.to_dtype(DType::F32)?)
+    interleaved.narrow(1, 0, d_model)?.to_dtype(DType::F32)
 }
 
 /// Cosine similarity between every pair of rows of a [rows, d] table, as [rows, rows].

@@ -14,6 +14,9 @@ pub struct LayerRecord {
     pub attention_weights: Tensor,
     /// The MLP's hidden layer after the activation [tokens, d_ff] (for SwiGLU, gate × up).
     pub mlp_activations: Tensor,
+    /// An encoder–decoder's decoder block: its cross-attention over the source, with its
+    /// weights [heads, target, source].
+    pub cross_attention: Option<(AttentionInternals<Tensor>, Tensor)>,
 }
 
 /// The hook points' sink for one forward pass.
@@ -25,6 +28,7 @@ pub struct Recorder {
     residual_streams: Vec<Tensor>,
     layers: Vec<LayerRecord>,
     attention: Option<(AttentionInternals<Tensor>, Tensor)>,
+    cross_attention: Option<(AttentionInternals<Tensor>, Tensor)>,
     mlp_activations: Option<Tensor>,
 }
 
@@ -49,6 +53,13 @@ impl Recorder {
         }
     }
 
+    /// Hook: a decoder block's cross-attention over the encoder's output, with its weights.
+    pub fn cross_attention(&mut self, internals: AttentionInternals<Tensor>, weights: Tensor) {
+        if self.keep_layers {
+            self.cross_attention = Some((internals, weights));
+        }
+    }
+
     /// Hook: a block's MLP hidden layer after the activation.
     pub fn mlp_activations(&mut self, activations: Tensor) {
         if self.keep_layers {
@@ -70,6 +81,7 @@ impl Recorder {
                     attention,
                     attention_weights,
                     mlp_activations,
+                    cross_attention: self.cross_attention.take(),
                 });
                 Ok(())
             }

@@ -90,7 +90,16 @@ impl TextTokenizer {
 
     /// Tokenizes `text`, adding the model's special tokens ([CLS] … [SEP] for BERT).
     pub fn encode(&self, text: &str) -> Result<TokenizedText> {
-        let encoding = self.inner.encode(text, true).map_err(|e| {
+        self.encode_with(text, true)
+    }
+
+    /// Tokenizes `text` without adding special tokens (a decoder's target so far).
+    pub fn encode_plain(&self, text: &str) -> Result<TokenizedText> {
+        self.encode_with(text, false)
+    }
+
+    fn encode_with(&self, text: &str, add_special_tokens: bool) -> Result<TokenizedText> {
+        let encoding = self.inner.encode(text, add_special_tokens).map_err(|e| {
             EngineError::tokenizer(TokenizerDamage::CannotTokenize {
                 detail: e.to_string(),
             })

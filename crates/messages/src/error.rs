@@ -62,6 +62,14 @@ pub enum EngineError {
     CannotRead { path: String, reason: String },
     /// The checkpoint has no language-model head, so it cannot predict tokens.
     NoPredictionHead { architecture: String },
+    /// A source–target request (cross-attention, translation) to a model that reads one text.
+    NotEncoderDecoder { architecture: String },
+    /// A one-text request to an encoder–decoder, which needs a source (and a target so far).
+    NeedsSource { architecture: String },
+    /// A source longer than the encoder reads.
+    SourceTooLong { tokens: usize, max: usize },
+    /// A target (the decoder start token and what follows) longer than the decoder reads.
+    TargetTooLong { tokens: usize, max: usize },
     /// A request that needs a model before one is loaded.
     NoModel,
     /// Work whose attention arrays would not fit in the 4 GB of a browser's wasm memory.
@@ -185,6 +193,8 @@ pub enum ConfigDamage {
     NotNumber { name: String, value: Option<String> },
     /// A field that should be text.
     NotText { name: String, value: Option<String> },
+    /// A field that should be true or false.
+    NotTrueOrFalse { name: String, value: Option<String> },
     /// A field that should be a list.
     NotList { name: String },
     /// A field that should be a list of strings.

@@ -25,4 +25,7 @@ pub use model::Architecture;
 pub use positions::{PositionalEncodings, RotaryView};
 pub use protocol::{Envelope, ModelCard, Request, Response, WorkerMessage, WEIGHTS_FIELD};
 pub use tokens::TokenizedText;
-pub use trace::{Array, AttentionInternals, LayerTrace, PageTrace, Trace};
+pub use trace::{
+    Array, AttentionInternals, AttentionKind, EncoderDecoderTrace, LayerTrace, PageTrace,
+    StackTrace, Trace,
+};

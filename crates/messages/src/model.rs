@@ -13,6 +13,12 @@ pub enum Architecture {
     /// Llama-family decoders (SmolLM2, TinyLlama …) read from GGUF: RMSNorm, rotary position
     /// embeddings, grouped-query attention, SwiGLU MLP.
     Llama,
+    /// T5 encoder–decoders (t5-small, flan-t5-small): relative position buckets, RMS norms.
+    T5,
+    /// BART encoder–decoders (bart-base): learned positions offset by 2, post-norm blocks.
+    Bart,
+    /// Marian translators (opus-mt-*): sinusoidal positions, scaled embeddings, post-norm.
+    Marian,
 }
 
 impl Architecture {
@@ -23,11 +29,22 @@ impl Architecture {
             Architecture::DistilBert => "DistilBERT",
             Architecture::Bert => "BERT",
             Architecture::Llama => "Llama",
+            Architecture::T5 => "T5",
+            Architecture::Bart => "BART",
+            Architecture::Marian => "Marian",
         }
     }
 
     /// Decoders mask future tokens; encoders attend both ways.
     pub fn is_causal(self) -> bool {
         matches!(self, Architecture::Gpt2 | Architecture::Llama)
+    }
+
+    /// An encoder reads the source and a decoder writes the target, attending to it.
+    pub fn is_encoder_decoder(self) -> bool {
+        matches!(
+            self,
+            Architecture::T5 | Architecture::Bart | Architecture::Marian
+        )
     }
 }

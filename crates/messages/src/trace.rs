@@ -237,6 +237,109 @@ pub struct LayerTrace {
     pub internals: AttentionInternals<Array>,
 }
 
+/// The three attentions of an encoder–decoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttentionKind {
+    /// The encoder's self-attention over the source: both ways, padding hidden.
+    EncoderSelf,
+    /// The decoder's self-attention over the target: causal.
+    DecoderSelf,
+    /// The decoder's attention to the source: queries from the target, keys and values from
+    /// the encoder's output, padding hidden.
+    Cross,
+}
+
+/// One stack of an encoder–decoder's trace: the encoder's over the source or the decoder's
+/// over the target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackTrace {
+    /// Token ids (the target's start with the decoder start token).
+    pub input_ids: Vec<u32>,
+    /// Display strings of the tokens.
+    pub tokens: Vec<String>,
+    /// Token embedding rows, before any scale [token, d_model].
+    pub token_embeddings: Array,
+    /// Position rows added to the input [token, d_model]; `None` for T5's relative positions.
+    pub position_embeddings: Option<Array>,
+    /// Scaled token embeddings + positions, before any norm [token, d_model].
+    pub embedding_sum: Array,
+    /// Self-attention probabilities [layer, head, query, key].
+    pub attentions: Array,
+    /// = HF `encoder_hidden_states` / `decoder_hidden_states` [layer + 1, token, d_model] (the
+    /// last after the stack's final norm, if it has one).
+    pub hidden_states: Array,
+    /// Every layer's self-attention internals, each with a leading layer axis.
+    pub attention: AttentionInternals<Array>,
+    /// T5's relative position bias added to every layer's scores [head, query, key].
+    pub position_bias: Option<Array>,
+    /// The MLP's hidden layer after the activation [layer, token, d_ff].
+    pub mlp_activations: Array,
+}
+
+/// Everything an encoder–decoder computes for one (source, target) pair.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EncoderDecoderTrace {
+    /// The model family.
+    pub architecture: Architecture,
+    /// The encoder over the source.
+    pub source: StackTrace,
+    /// The decoder over the target.
+    pub target: StackTrace,
+    /// Which source tokens attention may see (false: padding).
+    pub source_visible: Vec<bool>,
+    /// Cross-attention probabilities [layer, head, target, source].
+    pub cross_attentions: Array,
+    /// Every layer's cross-attention internals: q [layer, head, target, d_head], k and v
+    /// [layer, head, source, d_head], scores [layer, head, target, source] ….
+    pub cross_attention: AttentionInternals<Array>,
+    /// Logits at every target position [target, vocab].
+    pub logits: Array,
+}
+
+impl EncoderDecoderTrace {
+    /// The scores the softmax read for one kind [layer, head, query, key]: the scores plus
+    /// any position bias, −∞ where the key is padding or (decoder) later than the query.
+    pub fn masked_scores(&self, kind: AttentionKind) -> Array {
+        let (scores, bias) = match kind {
+            AttentionKind::EncoderSelf => (
+                &self.source.attention.scores,
+                self.source.position_bias.as_ref(),
+            ),
+            AttentionKind::DecoderSelf => (
+                &self.target.attention.scores,
+                self.target.position_bias.as_ref(),
+            ),
+            AttentionKind::Cross => (&self.cross_attention.scores, None),
+        };
+        let [_, heads, queries, keys] = scores.dims().unwrap_or([0; 4]);
+        let hidden = |query: usize, key: usize| match kind {
+            AttentionKind::DecoderSelf => key > query,
+            _ => !self.source_visible.get(key).copied().unwrap_or(true),
+        };
+        let data = scores
+            .data
+            .iter()
+            .enumerate()
+            .map(|(i, &score)| {
+                let (key, query) = (i % keys.max(1), (i / keys.max(1)) % queries.max(1));
+                let head = (i / (keys * queries).max(1)) % heads.max(1);
+                if hidden(query, key) {
+                    return f32::NEG_INFINITY;
+                }
+                score
+                    + bias
+                        .and_then(|b| b.value(&[head, query, key]))
+                        .unwrap_or(0.0)
+            })
+            .collect();
+        Array {
+            shape: scores.shape.clone(),
+            data,
+        }
+    }
+}
+
 /// Seven results into an array of seven values, or the first error.
 fn collect_seven<U, E>(
     values: impl Iterator<Item = std::result::Result<U, E>>,

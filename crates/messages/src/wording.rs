@@ -72,10 +72,11 @@ impl EngineError {
             E::UnsupportedArchitecture { model_type, class } => say!(
                 lang,
                 "config.json: the model type `{model_type}` ({class}) is not supported; \
-                 Attention Explorer runs GPT-2, DistilBERT and BERT checkpoints, and Llama-family \
-                 models from a .gguf file",
+                 Attention Explorer runs GPT-2, DistilBERT, BERT, T5, BART and Marian \
+                 checkpoints, and Llama-family models from a .gguf file",
                 "config.json：不支持模型类型 `{model_type}`（{class}）；注意力探索器可运行 \
-                 GPT-2、DistilBERT 和 BERT 检查点，以及 .gguf 文件中的 Llama 系列模型"
+                 GPT-2、DistilBERT、BERT、T5、BART 和 Marian 检查点，以及 .gguf 文件中的 Llama \
+                 系列模型"
             ),
             E::DamagedFile { file, damage } => {
                 let damage = damage.words(*file, lang);
@@ -96,6 +97,30 @@ impl EngineError {
                  with its masked-LM head",
                 "这个模型没有预测头（{architecture} 检查点）：注意力和隐藏状态可以查看，但预测和\
                  显著性需要 GPT-2、DistilBERT，或带掩码语言模型头的 BERT"
+            ),
+            E::NotEncoderDecoder { architecture } => say!(
+                lang,
+                "{architecture} reads one text: a source and a target (cross-attention, \
+                 translation) need an encoder–decoder such as T5, BART or Marian",
+                "{architecture} 只读取一段文本：源文本和目标文本（交叉注意力、翻译）需要 T5、BART \
+                 或 Marian 这样的编码器–解码器"
+            ),
+            E::NeedsSource { architecture } => say!(
+                lang,
+                "{architecture} is an encoder–decoder: give it a source text to read and, if you \
+                 like, the start of its target",
+                "{architecture} 是编码器–解码器：请给它一段要读取的源文本，也可以再给出目标文本的开头"
+            ),
+            E::SourceTooLong { tokens, max } => say!(
+                lang,
+                "The source has {tokens} tokens but the encoder reads at most {max}; shorten it.",
+                "源文本有 {tokens} 个词元，但编码器最多读取 {max} 个；请缩短源文本。"
+            ),
+            E::TargetTooLong { tokens, max } => say!(
+                lang,
+                "The target has {tokens} tokens (with the start token) but the decoder reads at \
+                 most {max}; shorten it.",
+                "目标文本有 {tokens} 个词元（含起始词元），但解码器最多读取 {max} 个；请缩短目标文本。"
             ),
             E::NoModel => say!(
                 lang,
@@ -303,6 +328,9 @@ impl ConfigDamage {
             }
             D::NotNumber { name, value } => field_type(lang, name, ("a number", "数字"), value),
             D::NotText { name, value } => field_type(lang, name, ("text", "文本"), value),
+            D::NotTrueOrFalse { name, value } => {
+                field_type(lang, name, ("true or false", "true 或 false"), value)
+            }
             D::NotList { name } => field_type(lang, name, ("a list", "列表"), &None),
             D::NotListOfText { name } => {
                 field_type(lang, name, ("a list of strings", "字符串列表"), &None)

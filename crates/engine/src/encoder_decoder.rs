@@ -1,0 +1,321 @@
+//! What an encoder–decoder (T5, BART, Marian) is to the rest of the engine: an encoder
+//! [`Stack`] that reads the source, a decoder [`Stack`] whose blocks also attend to the
+//! encoder's output (cross-attention: queries from the target, keys and values from the source),
+//! and a head over the decoder's output. A family's file (`t5.rs`, `bart.rs`) builds the stacks
+//! from its blocks; [`Stack::forward`] is the one loop that runs them.
+use candle_core::{DType, Device, Tensor};
+
+use super::attention::ScoreTerms;
+use super::layers::{LayerNorm, LmHead, RmsNorm, TokenEmbedding};
+use super::network::{Embedded, ForwardPass};
+use super::recorder::Recorder;
+
+/// What a block reads besides its input.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BlockContext<'a> {
+    /// Added to the block's self-attention scores: T5's relative position bias, the source's
+    /// padding in the encoder.
+    pub self_terms: ScoreTerms<'a>,
+    /// The decoder's view of the source: the encoder's output [source, d_model] and which
+    /// source tokens are not padding. `None` in the encoder.
+    pub source: Option<(&'a Tensor, Option<&'a Tensor>)>,
+}
+
+/// One block of a stack: reads the residual stream [tokens, d_model], returns the next one,
+/// and reports to the recorder's hook points (a decoder block also to its cross-attention hook).
+pub trait StackBlock: Send + Sync {
+    /// The block's output for input `x`.
+    fn forward(
+        &self,
+        x: &Tensor,
+        context: &BlockContext,
+        rec: &mut Recorder,
+    ) -> candle_core::Result<Tensor>;
+}
+
+/// How a stack knows where each token is.
+#[derive(Debug, Clone)]
+pub enum Positions {
+    /// A learned table added to the input; position p reads row p + `offset` (BART: 2).
+    Learned { table: Tensor, offset: usize },
+    /// A fixed sinusoidal table added to the input (Marian), computed, not read.
+    Sinusoidal(Tensor),
+    /// Nothing added to the input: a learned bias per head on every score, by the bucket of
+    /// the distance between query and key (T5).
+    Relative(RelativeBias),
+}
+
+/// T5's relative position bias: the score of query i for key j gains the learned value of
+/// bucket(j − i) for each head.
+#[derive(Debug, Clone)]
+pub struct RelativeBias {
+    /// The learned values [buckets, heads].
+    pub table: Tensor,
+    /// Whether later keys count (the encoder) or share bucket 0 with the query (the decoder).
+    pub bidirectional: bool,
+    /// Number of buckets.
+    pub buckets: usize,
+    /// Distances from here on share the last bucket.
+    pub max_distance: usize,
+}
+
+impl RelativeBias {
+    /// The bucket of distance `relative` = key − query, as transformers' T5 computes it
+    /// (`_relative_position_bucket`): exact buckets for small distances, logarithmic ones up to
+    /// `max_distance`; bidirectionally, later keys take the upper half of the buckets.
+    pub fn bucket(&self, relative: i64) -> usize {
+        let (mut buckets, mut bucket) = (self.buckets as i64, 0);
+        let distance = if self.bidirectional {
+            buckets /= 2;
+            if relative > 0 {
+                bucket += buckets;
+            }
+            relative.abs()
+        } else {
+            (-relative).max(0)
+        };
+        let max_exact = buckets / 2;
+        let in_bucket = if distance < max_exact {
+            distance
+        } else {
+            // f32 as in transformers, truncated toward zero like its `.to(torch.long)`.
+            let ratio = (distance as f32 / max_exact as f32).ln()
+                / (self.max_distance as f64 / max_exact as f64).ln() as f32;
+            let large = max_exact + (ratio * (buckets - max_exact) as f32) as i64;
+            large.min(buckets - 1)
+        };
+        (bucket + in_bucket) as usize
+    }
+
+    /// The bias for `queries` × `keys` [heads, query, key].
+    pub fn bias(&self, queries: usize, keys: usize) -> candle_core::Result<Tensor> {
+        let buckets: Vec<u32> = (0..queries as i64)
+            .flat_map(|query| (0..keys as i64).map(move |key| (key, query)))
+            .map(|(key, query)| self.bucket(key - query) as u32)
+            .collect();
+        let buckets = Tensor::from_vec(buckets, queries * keys, &Device::Cpu)?;
+        let heads = self.table.dim(1)?;
+        self.table
+            .index_select(&buckets, 0)?
+            .reshape((queries, keys, heads))?
+            .permute((2, 0, 1))?
+            .contiguous()
+    }
+}
+
+/// One side of an encoder–decoder: embeddings, blocks and a final norm.
+pub struct Stack {
+    /// What the token embedding rows are multiplied by (√d_model for Marian).
+    pub embedding_scale: f64,
+    /// Where positions enter.
+    pub positions: Positions,
+    /// BART's `layernorm_embedding`, between the embeddings and the first block.
+    pub embedding_norm: Option<LayerNorm>,
+    /// The blocks, in order.
+    pub blocks: Vec<Box<dyn StackBlock>>,
+    /// The norm after the last block (T5's `final_layer_norm`); none for BART and Marian.
+    pub final_norm: Option<RmsNorm>,
+}
+
+/// A stack's pass: the usual forward pass and the position bias its self-attention added.
+pub struct StackPass {
+    /// Embeddings, residual streams, final hidden states and the blocks' records.
+    pub pass: ForwardPass,
+    /// T5's relative position bias [heads, query, key], shared by the stack's layers.
+    pub position_bias: Option<Tensor>,
+}
+
+impl Stack {
+    /// Token embeddings × scale, + positions, through BART's embedding norm.
+    fn embed(&self, token_embeddings: &Tensor) -> candle_core::Result<Embedded> {
+        let n_tokens = token_embeddings.dim(0)?;
+        let scaled = (token_embeddings * self.embedding_scale)?;
+        let position_embeddings = match &self.positions {
+            Positions::Learned { table, offset } => Some(table.narrow(0, *offset, n_tokens)?),
+            Positions::Sinusoidal(table) => Some(table.narrow(0, 0, n_tokens)?),
+            Positions::Relative(_) => None,
+        };
+        let embedding_sum = match &position_embeddings {
+            Some(positions) => (&scaled + positions)?,
+            None => scaled,
+        };
+        let block_input = match &self.embedding_norm {
+            Some(norm) => norm.forward(&embedding_sum)?,
+            None => embedding_sum.clone(),
+        };
+        Ok(Embedded {
+            position_embeddings,
+            embedding_sum,
+            block_input,
+        })
+    }
+
+    /// Runs the stack over token embeddings [tokens, d_model]. `visible` [tokens] (u8) hides
+    /// padding tokens from self-attention; `source` is the decoder's view of the encoder.
+    pub fn forward(
+        &self,
+        token_embeddings: &Tensor,
+        visible: Option<&Tensor>,
+        source: Option<(&Tensor, Option<&Tensor>)>,
+        mut rec: Recorder,
+    ) -> candle_core::Result<StackPass> {
+        let embedded = self.embed(token_embeddings)?;
+        let n_tokens = token_embeddings.dim(0)?;
+        let position_bias = match &self.positions {
+            Positions::Relative(relative) => Some(relative.bias(n_tokens, n_tokens)?),
+            _ => None,
+        };
+        let context = BlockContext {
+            self_terms: ScoreTerms {
+                bias: position_bias.as_ref(),
+                visible_keys: visible,
+            },
+            source,
+        };
+        let mut x = embedded.block_input.clone();
+        rec.residual_stream(&x)?;
+        for block in &self.blocks {
+            x = block.forward(&x, &context, &mut rec)?;
+            rec.residual_stream(&x)?;
+        }
+        let final_hidden = match &self.final_norm {
+            Some(norm) => norm.forward(&x)?,
+            None => x,
+        };
+        let (residual_streams, layers) = rec.finish();
+        Ok(StackPass {
+            pass: ForwardPass {
+                embedded,
+                residual_streams,
+                final_hidden,
+                layers,
+            },
+            position_bias,
+        })
+    }
+
+    /// The learned or sinusoidal table, as the model adds it [positions, d_model]; `None` for
+    /// relative positions.
+    pub fn position_table(&self) -> Option<&Tensor> {
+        match &self.positions {
+            Positions::Learned { table, .. } | Positions::Sinusoidal(table) => Some(table),
+            Positions::Relative(_) => None,
+        }
+    }
+}
+
+/// An encoder–decoder network.
+pub struct EncoderDecoder {
+    /// The token embedding both stacks read (the checkpoint's `shared`).
+    pub embedding: TokenEmbedding,
+    /// Reads the source.
+    pub encoder: Stack,
+    /// Writes the target, attending to the encoder's output.
+    pub decoder: Stack,
+    /// The decoder's output → vocabulary logits (BART's and Marian's `final_logits_bias` is
+    /// its bias).
+    pub head: LmHead,
+    /// What the decoder's output is multiplied by before the head (T5 with a tied head:
+    /// 1/√d_model).
+    pub head_input_scale: f64,
+}
+
+/// Both stacks' passes over one (source, target) pair.
+pub struct EncoderDecoderPass {
+    /// The source's token embeddings [source, d_model].
+    pub source_embeddings: Tensor,
+    /// The encoder's pass.
+    pub encoder: StackPass,
+    /// The target's token embeddings [target, d_model].
+    pub target_embeddings: Tensor,
+    /// The decoder's pass; its blocks' records hold the cross-attention.
+    pub decoder: StackPass,
+}
+
+impl EncoderDecoder {
+    /// Runs the encoder over the source and the decoder over the target. `source_visible`
+    /// [source] (u8) marks the source tokens that are not padding.
+    pub fn forward(
+        &self,
+        source_ids: &Tensor,
+        source_visible: Option<&Tensor>,
+        target_ids: &Tensor,
+        keep_layers: bool,
+    ) -> candle_core::Result<EncoderDecoderPass> {
+        let recorder = || {
+            if keep_layers {
+                Recorder::everything()
+            } else {
+                Recorder::streams_only()
+            }
+        };
+        let source_embeddings = self.embedding.forward(source_ids)?;
+        let encoder = self
+            .encoder
+            .forward(&source_embeddings, source_visible, None, recorder())?;
+        let target_embeddings = self.embedding.forward(target_ids)?;
+        let decoder = self.decoder.forward(
+            &target_embeddings,
+            None,
+            Some((&encoder.pass.final_hidden, source_visible)),
+            recorder(),
+        )?;
+        Ok(EncoderDecoderPass {
+            source_embeddings,
+            encoder,
+            target_embeddings,
+            decoder,
+        })
+    }
+
+    /// Vocabulary logits from the decoder's final hidden rows [rows, d_model] → [rows, vocab].
+    pub fn logits(&self, decoder_hidden: &Tensor) -> candle_core::Result<Tensor> {
+        self.head.logits(&(decoder_hidden * self.head_input_scale)?)
+    }
+}
+
+/// Which source tokens are not padding, as u8 [source] (1 = visible); `None` when none is.
+pub fn visible_tokens(ids: &[u32], pad_token_id: u32) -> candle_core::Result<Option<Tensor>> {
+    if !ids.contains(&pad_token_id) {
+        return Ok(None);
+    }
+    let visible: Vec<u8> = ids.iter().map(|&id| u8::from(id != pad_token_id)).collect();
+    Tensor::from_vec(visible, ids.len(), &Device::Cpu)?
+        .to_dtype(DType::U8)
+        .map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bias(bidirectional: bool) -> RelativeBias {
+        RelativeBias {
+            table: Tensor::zeros((32, 1), DType::F32, &Device::Cpu).expect("table"),
+            bidirectional,
+            buckets: 32,
+            max_distance: 128,
+        }
+    }
+
+    /// Buckets computed by hand from transformers' formula (32 buckets, max distance 128).
+    #[test]
+    fn buckets_follow_transformers_formula() {
+        let both = bias(true);
+        // Bidirectional: 16 buckets a side, 8 exact, then log-spaced up to 128.
+        assert_eq!(both.bucket(0), 0);
+        assert_eq!(both.bucket(-3), 3);
+        assert_eq!(both.bucket(3), 16 + 3);
+        // 8 + floor(ln(20/8) / ln(16) · 8) = 8 + floor(2.64) = 10.
+        assert_eq!(both.bucket(-20), 10);
+        assert_eq!(both.bucket(20), 16 + 10);
+        assert_eq!(both.bucket(-1000), 15);
+        let causal = bias(false);
+        // One direction: later keys all share bucket 0; 16 exact, then log-spaced.
+        assert_eq!(causal.bucket(5), 0);
+        assert_eq!(causal.bucket(-15), 15);
+        // 16 + floor(ln(40/16) / ln(8) · 16) = 16 + floor(7.05) = 23.
+        assert_eq!(causal.bucket(-40), 23);
+        assert_eq!(causal.bucket(-1000), 31);
+    }
+}

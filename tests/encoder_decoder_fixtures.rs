@@ -1,0 +1,169 @@
+//! The encoder–decoders (T5, BART, Marian) against transformers' reference outputs
+//! (tests/fixtures/{t5,bart,marian}, made by tools/make_seq2seq_fixtures.py): every field of
+//! the trace of each (source, target) pair within 1e-4.
+mod common;
+
+use attention_explorer::engine::{
+    AttentionInternals, AttentionKind, EncoderDecoderTrace, EngineError,
+};
+
+fn pairs(fixture: &common::Fixture) -> &Vec<serde_json::Value> {
+    fixture.meta["pairs"].as_array().expect("pairs")
+}
+
+fn ids(pair: &serde_json::Value, field: &str) -> Vec<u32> {
+    pair[field]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .map(|v| v.as_u64().expect("id") as u32)
+        .collect()
+}
+
+/// The trace's fields by the reference's names for one kind of attention.
+fn kind_fields<'a>(
+    prefix: &str,
+    internals: &'a AttentionInternals<attention_explorer::engine::Array>,
+) -> Vec<(String, &'a attention_explorer::engine::Array)> {
+    [
+        ("q", &internals.q),
+        ("k", &internals.k),
+        ("v", &internals.v),
+        ("scores", &internals.scores),
+        ("head_outputs", &internals.head_outputs),
+        ("attention_outputs", &internals.attention_output),
+    ]
+    .into_iter()
+    .map(|(name, array)| (format!("{prefix}_{name}"), array))
+    .collect()
+}
+
+/// Every traced field of every pair against the reference; the max error per field.
+fn check_pairs(fixture: &common::Fixture) -> Vec<(String, f32)> {
+    let mut errors = Vec::new();
+    for (i, pair) in pairs(fixture).iter().enumerate() {
+        let (source_ids, target_ids) = (ids(pair, "source_ids"), ids(pair, "target_ids"));
+        let model = &fixture.model;
+        let source = pair["source"].as_str().expect("source");
+        let tokenized = model.tokenize(source).expect("tokenize");
+        assert_eq!(
+            source_ids[..tokenized.ids.len()],
+            tokenized.ids,
+            "{}: source ids of pair {i}",
+            fixture.name
+        );
+        let target = pair["target"].as_str().expect("target");
+        assert_eq!(
+            model.target_ids(target).expect("target ids"),
+            target_ids,
+            "{}: target ids of pair {i}",
+            fixture.name
+        );
+        let trace: EncoderDecoderTrace = model
+            .encoder_decoder_trace(&source_ids, &target_ids)
+            .expect("trace");
+        let masked = [
+            ("encoder", trace.masked_scores(AttentionKind::EncoderSelf)),
+            ("decoder", trace.masked_scores(AttentionKind::DecoderSelf)),
+            ("cross", trace.masked_scores(AttentionKind::Cross)),
+        ];
+        let mut fields: Vec<(String, &attention_explorer::engine::Array)> = vec![
+            ("encoder_attentions".into(), &trace.source.attentions),
+            ("decoder_attentions".into(), &trace.target.attentions),
+            ("cross_attentions".into(), &trace.cross_attentions),
+            ("encoder_hidden_states".into(), &trace.source.hidden_states),
+            ("decoder_hidden_states".into(), &trace.target.hidden_states),
+            (
+                "encoder_mlp_activations".into(),
+                &trace.source.mlp_activations,
+            ),
+            (
+                "decoder_mlp_activations".into(),
+                &trace.target.mlp_activations,
+            ),
+            ("logits".into(), &trace.logits),
+        ];
+        fields.extend(kind_fields("encoder", &trace.source.attention));
+        fields.extend(kind_fields("decoder", &trace.target.attention));
+        fields.extend(kind_fields("cross", &trace.cross_attention));
+        for (kind, array) in &masked {
+            fields.push((format!("{kind}_masked_scores"), array));
+        }
+        for (stack, side) in [("encoder", &trace.source), ("decoder", &trace.target)] {
+            if let Some(bias) = &side.position_bias {
+                fields.push((format!("{stack}_position_bias"), bias));
+            }
+            if let Some(positions) = &side.position_embeddings {
+                fields.push((format!("{stack}_position_embeddings"), positions));
+            }
+        }
+        for (field, ours) in fields {
+            common::compare_array(&mut errors, &field, ours, fixture.reference(i, &field));
+        }
+    }
+    errors
+}
+
+#[test]
+fn t5_with_gated_mlp_untied_head_and_a_padded_source_matches_transformers() {
+    let fixture = fixture!("t5").load();
+    let config = fixture.model.config.encoder_decoder.as_ref().expect("t5");
+    assert_ne!(
+        fixture.model.config.n_head * config.d_head,
+        fixture.model.config.d_model,
+        "the fixture must keep heads × d_kv ≠ d_model"
+    );
+    assert!(
+        ids(&pairs(&fixture)[1], "source_ids").contains(&config.pad_token_id),
+        "the fixture's second source must be padded"
+    );
+    let errors = check_pairs(&fixture);
+    assert!(errors.iter().any(|(f, _)| f == "encoder_position_bias"));
+    common::assert_within_tolerance(fixture.name, &errors);
+}
+
+#[test]
+fn bart_with_learned_positions_and_logits_bias_matches_transformers() {
+    let fixture = fixture!("bart").load();
+    let errors = check_pairs(&fixture);
+    assert!(errors
+        .iter()
+        .any(|(f, _)| f == "encoder_position_embeddings"));
+    common::assert_within_tolerance(fixture.name, &errors);
+}
+
+#[test]
+fn marian_with_sinusoidal_positions_and_scaled_embeddings_matches_transformers() {
+    let fixture = fixture!("marian").load();
+    common::assert_within_tolerance(fixture.name, &check_pairs(&fixture));
+}
+
+#[test]
+fn one_text_and_two_text_requests_go_to_the_right_kind_of_model() {
+    let t5 = fixture!("t5").load();
+    let gpt2 = fixture!("gpt2").load();
+    assert!(matches!(
+        t5.model.trace(&[1, 2, 3]),
+        Err(EngineError::NeedsSource { architecture }) if architecture == "T5"
+    ));
+    assert!(matches!(
+        gpt2.model.encoder_decoder_trace(&[1, 2], &[0]),
+        Err(EngineError::NotEncoderDecoder { architecture }) if architecture == "GPT-2"
+    ));
+    let max = t5.model.config.max_positions;
+    let long = vec![3u32; max + 1];
+    assert_eq!(
+        t5.model.encoder_decoder_trace(&long, &[0]).err(),
+        Some(EngineError::SourceTooLong {
+            tokens: max + 1,
+            max
+        })
+    );
+    assert_eq!(
+        t5.model.encoder_decoder_trace(&[3, 1], &long).err(),
+        Some(EngineError::TargetTooLong {
+            tokens: max + 1,
+            max
+        })
+    );
+}
