@@ -114,3 +114,121 @@ fn distilbert_final_hidden_states_equal_candle_transformers_distilbert() {
     errors.retain(|(field, _)| field.starts_with("relu"));
     common::assert_within_tolerance("distilbert", &errors);
 }
+
+/// The (source, target) ids of a seq2seq fixture's pair.
+fn pair_ids(fixture: &common::Fixture, pair: usize) -> (Vec<u32>, Vec<u32>) {
+    let ids = |field: &str| -> Vec<u32> {
+        fixture.meta["pairs"][pair][field]
+            .as_array()
+            .expect("ids")
+            .iter()
+            .map(|v| v.as_u64().expect("id") as u32)
+            .collect()
+    };
+    (ids("source_ids"), ids("target_ids"))
+}
+
+/// Our logits at the last target position [1, vocab].
+fn our_last_logits(model: &Model, source: &[u32], target: &[u32]) -> (Vec<usize>, Vec<f32>) {
+    let trace = model.encoder_decoder_trace(source, target).expect("trace");
+    let last = trace.logits.shape[0] - 1;
+    let row = trace.logits.row(&[last]).expect("last row").to_vec();
+    (vec![1, row.len()], row)
+}
+
+/// candle-transformers' T5 has no source padding mask (the padded pair is left out); it reads
+/// the head's tying from `tie_word_embeddings`, which transformers 5 writes as true even for an
+/// untied head (it records that in `scale_decoder_outputs`), so candle is told false; and its
+/// decoder buckets distances both ways ("This only handles the bidirectional case") where
+/// transformers' decoder buckets them one way, so only the first target position — distance 0
+/// alone, the same bucket either way — is compared through the decoder.
+#[test]
+fn t5_encoder_output_and_logits_equal_candle_transformers_t5() {
+    use candle_transformers::models::t5;
+    let files = fixture!("t5");
+    let fixture = files.load();
+    let mut config: serde_json::Value = serde_json::from_slice(files.config).expect("config");
+    config["tie_word_embeddings"] = serde_json::Value::Bool(false);
+    let config: t5::Config = serde_json::from_value(config).expect("candle's T5 config");
+    let mut theirs =
+        t5::T5ForConditionalGeneration::load(weights(&files), &config).expect("candle T5");
+    let mut errors = Vec::new();
+    for pair in [0, 2] {
+        let (source, target) = pair_ids(&fixture, pair);
+        let target = &target[..1];
+        let encoded = theirs.encode(&input(&source)).expect("candle encode");
+        let logits = theirs.decode(&input(target), &encoded).expect("decode");
+        let trace = fixture
+            .model
+            .encoder_decoder_trace(&source, target)
+            .expect("trace");
+        let layers = trace.source.hidden_states.shape[0];
+        let ours = trace
+            .source
+            .hidden_states
+            .sub_array(layers - 1)
+            .expect("last");
+        let theirs_encoded = encoded.squeeze(0).expect("encoded");
+        common::compare_array(&mut errors, "encoder output", &ours, &theirs_encoded);
+        let (shape, ours) = our_last_logits(&fixture.model, &source, target);
+        errors.push((
+            "first logits".into(),
+            common::max_abs_error("logits", &ours, &shape, &logits),
+        ));
+        theirs.clear_kv_cache();
+    }
+    common::assert_within_tolerance("t5 vs candle", &errors);
+}
+
+#[test]
+fn marian_logits_equal_candle_transformers_marian() {
+    use candle_transformers::models::marian;
+    let files = fixture!("marian");
+    let fixture = files.load();
+    let json: serde_json::Value = serde_json::from_slice(files.config).expect("config");
+    let number = |name: &str| json[name].as_u64().expect(name) as usize;
+    let config = marian::Config {
+        vocab_size: number("vocab_size"),
+        decoder_vocab_size: Some(number("vocab_size")),
+        max_position_embeddings: number("max_position_embeddings"),
+        encoder_layers: number("encoder_layers"),
+        encoder_ffn_dim: number("encoder_ffn_dim"),
+        encoder_attention_heads: number("encoder_attention_heads"),
+        decoder_layers: number("decoder_layers"),
+        decoder_ffn_dim: number("decoder_ffn_dim"),
+        decoder_attention_heads: number("decoder_attention_heads"),
+        use_cache: false,
+        is_encoder_decoder: true,
+        activation_function: candle_nn::Activation::Swish,
+        d_model: number("d_model"),
+        decoder_start_token_id: number("decoder_start_token_id") as u32,
+        scale_embedding: true,
+        pad_token_id: number("pad_token_id") as u32,
+        eos_token_id: number("eos_token_id") as u32,
+        forced_eos_token_id: number("eos_token_id") as u32,
+        share_encoder_decoder_embeddings: true,
+    };
+    assert_eq!(json["activation_function"], "swish");
+    let mut theirs = marian::MTModel::new(&config, weights(&files)).expect("candle Marian");
+    let mut errors = Vec::new();
+    for pair in 0..3 {
+        let (source, target) = pair_ids(&fixture, pair);
+        let encoded = theirs
+            .encoder()
+            .forward(&input(&source), 0)
+            .expect("encode");
+        let logits = theirs
+            .decode(&input(&target), &encoded, 0)
+            .and_then(|l| l.squeeze(0))
+            .expect("decode");
+        let last = logits.dim(0).expect("rows") - 1;
+        let last = logits.narrow(0, last, 1).expect("last row");
+        let (shape, ours) = our_last_logits(&fixture.model, &source, &target);
+        errors.push((
+            "last logits".into(),
+            common::max_abs_error("logits", &ours, &shape, &last),
+        ));
+        theirs.reset_kv_cache();
+    }
+    common::assert_within_tolerance("marian vs candle", &errors);
+}

@@ -4,8 +4,12 @@
 mod common;
 
 use attention_explorer::engine::{
-    AttentionInternals, AttentionKind, EncoderDecoderTrace, EngineError,
+    AttentionInternals, AttentionKind, Decoding, EncoderDecoderTrace, EngineError, Model,
+    SamplingSettings,
 };
+
+/// How many tokens the fixtures' `generate` references wrote.
+const GENERATED_TOKENS: usize = 8;
 
 fn pairs(fixture: &common::Fixture) -> &Vec<serde_json::Value> {
     fixture.meta["pairs"].as_array().expect("pairs")
@@ -165,5 +169,93 @@ fn one_text_and_two_text_requests_go_to_the_right_kind_of_model() {
             tokens: max + 1,
             max
         })
+    );
+}
+
+/// The fixture's model with another end token (the early-end references' `eos_token_id`).
+fn with_end_token(files: &common::FixtureFiles, fixture: &common::Fixture) -> Model {
+    let mut config: serde_json::Value = serde_json::from_slice(files.config).expect("config");
+    config["eos_token_id"] = fixture.meta["early_end_token_id"].clone();
+    let config = serde_json::to_vec(&config).expect("config");
+    Model::from_bytes(&config, files.tokenizer, files.model).expect("model")
+}
+
+/// Greedy and beam-3 generation write the ids transformers' `generate` wrote, for every pair of
+/// every family, with the model's end token and with one it writes early (so greedy stops and
+/// beam search finishes hypotheses before the limit).
+#[test]
+fn greedy_and_beam_search_write_what_transformers_generate_writes() {
+    let mut ended_early = 0;
+    for files in [fixture!("t5"), fixture!("bart"), fixture!("marian")] {
+        let fixture = files.load();
+        let early_end = with_end_token(&files, &fixture);
+        for (i, pair) in pairs(&fixture).iter().enumerate() {
+            let source_ids = ids(pair, "source_ids");
+            for (name, decoding, model) in [
+                ("greedy", Decoding::Greedy, &fixture.model),
+                ("beam3", Decoding::Beam { width: 3 }, &fixture.model),
+                ("greedy_early_end", Decoding::Greedy, &early_end),
+                ("beam3_early_end", Decoding::Beam { width: 3 }, &early_end),
+            ] {
+                let expected: Vec<u32> = fixture
+                    .reference(i, name)
+                    .to_vec1::<i64>()
+                    .expect("ids")
+                    .into_iter()
+                    .map(|id| id as u32)
+                    .collect();
+                let written = model
+                    .generate(&source_ids, GENERATED_TOKENS, decoding)
+                    .expect("generate");
+                assert_eq!(written.ids, expected, "{} pair {i} {name}", fixture.name);
+                assert_eq!(written.log_probabilities.len(), written.ids.len() - 1);
+                if written.finished {
+                    ended_early += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        ended_early >= 3,
+        "too few references end early: {ended_early}"
+    );
+}
+
+/// A sampled target is reproducible from its seed, and the width is checked.
+#[test]
+fn sampling_repeats_with_its_seed_and_beam_width_is_bounded() {
+    let fixture = fixture!("marian").load();
+    let source = ids(&pairs(&fixture)[0], "source_ids");
+    let sample = |seed| Decoding::Sample {
+        settings: SamplingSettings {
+            temperature: 1.5,
+            top_k: 20,
+            top_p: 0.95,
+        },
+        seed,
+    };
+    let first = fixture
+        .model
+        .generate(&source, 6, sample(7))
+        .expect("sample");
+    let again = fixture
+        .model
+        .generate(&source, 6, sample(7))
+        .expect("sample");
+    assert_eq!(first, again);
+    let greedy = fixture
+        .model
+        .generate(&source, 6, Decoding::Greedy)
+        .expect("greedy");
+    assert_ne!(
+        first.ids, greedy.ids,
+        "a hot sample should leave the greedy path"
+    );
+    assert_eq!(
+        fixture
+            .model
+            .generate(&source, 6, Decoding::Beam { width: 6 })
+            .err(),
+        Some(EngineError::BadBeamWidth { width: 6, max: 5 })
     );
 }

@@ -640,6 +640,7 @@ fn every_error() -> Vec<E> {
             tokens: 600,
             max: 512,
         },
+        E::BadBeamWidth { width: 9, max: 5 },
         E::CannotRead {
             path: text("config.json"),
             reason: text("No such file or directory"),

@@ -142,3 +142,51 @@ fn a_gguf_folder_traces_with_rotary_positions_and_grouped_heads() {
     }
     common::assert_within_tolerance("trace CLI (llama)", &errors);
 }
+
+#[test]
+fn an_encoder_decoder_traces_a_source_and_target_and_generates() {
+    let fixture = fixture!("bart").load();
+    let pair = &fixture.meta["pairs"][0];
+    let source = pair["source"].as_str().expect("source");
+    let target = pair["target"].as_str().expect("target");
+    let (ok, json, stderr) = run_trace(
+        "bart",
+        source,
+        &["--decoder-text", target, "--generate", "8", "--beams", "3"],
+    );
+    assert!(ok, "{stderr}");
+    assert_eq!(json["encoder_input_ids"], pair["source_ids"]);
+    assert_eq!(json["decoder_input_ids"], pair["target_ids"]);
+    let mut errors = Vec::new();
+    let mut fields = vec![
+        "encoder_attentions".to_string(),
+        "decoder_attentions".into(),
+        "cross_attentions".into(),
+        "encoder_hidden_states".into(),
+        "decoder_hidden_states".into(),
+        "logits".into(),
+    ];
+    for kind in ["encoder", "decoder", "cross"] {
+        for name in ["q", "k", "v", "scores", "masked_scores", "head_outputs"] {
+            fields.push(format!("{kind}_{name}"));
+        }
+    }
+    for field in &fields {
+        let (shape, values) = common::flatten(&json[field]);
+        errors.push((
+            field.clone(),
+            common::max_abs_error(field, &values, &shape, fixture.reference(0, field)),
+        ));
+    }
+    common::assert_within_tolerance("trace CLI (bart)", &errors);
+    let beam: Vec<i64> = fixture.reference(0, "beam3").to_vec1().expect("beam3 ids");
+    assert_eq!(json["generated"], serde_json::json!(beam));
+
+    let (ok, json, stderr) = run_trace("t5", "Attention", &[]);
+    assert!(ok, "{stderr}");
+    assert_eq!(json["decoder_input_ids"], serde_json::json!([0]));
+    assert!(json["encoder_position_bias"].is_array());
+
+    let (ok, _, stderr) = run_trace("gpt2", "hello", &["--decoder-text", "hallo"]);
+    assert!(!ok && stderr.contains("reads one text"), "{stderr}");
+}

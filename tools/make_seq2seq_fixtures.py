@@ -46,6 +46,8 @@ PAIRS = [
     ("naïve café 中文 注意力", "", 0),
 ]
 GENERATE_TOKENS = 8
+# A token each random model writes often, used as its end token in the early-end references.
+EOS_TEST_ID = {"t5": 67, "bart": 77, "marian": 6}
 
 
 def sentencepiece_like(specials, eos):
@@ -233,15 +235,21 @@ def reference(kind, model, source_ids, visible, target_ids):
         if stack_name != "cross":
             ref[f"{stack_name}_mlp_activations"] = torch.stack(
                 [h[f"act.{stack_name}.{i}"][0] for i in layers])
-    with torch.no_grad():
-        for name, beams in (("greedy", 1), ("beam3", 3)):
-            generated = model.generate(
+    def generate(beams, eos):
+        with torch.no_grad():
+            return model.generate(
                 input_ids=src, attention_mask=mask, max_new_tokens=GENERATE_TOKENS,
                 num_beams=beams, do_sample=False, length_penalty=1.0, early_stopping=False,
                 no_repeat_ngram_size=0, repetition_penalty=1.0, bad_words_ids=None,
                 forced_bos_token_id=None, forced_eos_token_id=None, min_length=0,
-                use_cache=False)
-            ref[name] = generated[0].to(torch.int64)
+                eos_token_id=eos, use_cache=False)[0].to(torch.int64)
+
+    ref["greedy"] = generate(1, cfg.eos_token_id)
+    ref["beam3"] = generate(3, cfg.eos_token_id)
+    # The random models seldom write their end token; with a token they do write as the end
+    # (EOS_TEST_ID), greedy stops early and beam search finishes hypotheses.
+    ref["greedy_early_end"] = generate(1, EOS_TEST_ID[kind])
+    ref["beam3_early_end"] = generate(3, EOS_TEST_ID[kind])
     return ref
 
 
@@ -264,7 +272,8 @@ def write_fixture(name, kind, model, tok):
     save_file(state, os.path.join(out_dir, "model.safetensors"), metadata={"format": "pt"})
     cfg = model.config
     pad = cfg.pad_token_id
-    meta = {"kind": kind, "transformers": transformers.__version__, "pairs": []}
+    meta = {"kind": kind, "transformers": transformers.__version__, "pairs": [],
+            "early_end_token_id": EOS_TEST_ID[kind]}
     tensors = {}
     for i, (source, target, padding) in enumerate(PAIRS):
         source_ids = tok.encode(source).ids

@@ -1,6 +1,8 @@
 //! Writes a model's full trace for one text as JSON — the same numbers the app shows.
 //!
 //! cargo run --release --bin trace -- --model DIR --text "..." [--position N] [--target ID] --out trace.json
+//! cargo run --release --bin trace -- --model T5_DIR --text SOURCE [--decoder-text TARGET]
+//!     [--generate N [--beams B]] --out trace.json
 //!
 //! DIR holds config.json, tokenizer.json and model.safetensors, or model.gguf (a Llama-family
 //! GGUF; DIR may also be the .gguf file itself). The JSON's fields: input_ids,
@@ -10,26 +12,47 @@
 //! attention_outputs [layer][token][d_model], hidden_states [layer+1][token][d_model], logits
 //! [token][vocab] and saliency {position, target_id, scores}. Masked (−∞) scores are written as
 //! null; logits and saliency are null for a model without a prediction head.
+//!
+//! For an encoder–decoder (T5, BART, Marian) TEXT is the source and `--decoder-text` the target
+//! so far (absent: the decoder start token alone; the target's ids are the start token and the
+//! text's tokens without special tokens). The fields: encoder_input_ids / decoder_input_ids,
+//! encoder_tokens / decoder_tokens, encoder_attentions / decoder_attentions
+//! [layer][head][query][key] and cross_attentions [layer][head][target][source],
+//! encoder_hidden_states / decoder_hidden_states [layer+1][token][d_model] (HF's
+//! output_hidden_states), logits [target][vocab], and for each kind (encoder_, decoder_,
+//! cross_) q, k, v, scores, masked_scores, head_outputs and attention_outputs; position_bias
+//! (T5, [head][query][key]) or position_embeddings per stack. `--generate N` adds `generated`:
+//! the ids greedy decoding (or beam search of width B) writes for the source.
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use attention_explorer::engine::{EngineError, Model};
-use serde_json::{json, Value};
+use attention_explorer::engine::{
+    Array, AttentionInternals, AttentionKind, Decoding, EngineError, Model,
+};
+use serde_json::{json, Map, Value};
 
-const USAGE: &str =
-    "usage: trace --model DIR --text TEXT [--position N] [--target ID] --out FILE (- for stdout)";
+const USAGE: &str = "usage: trace --model DIR --text TEXT [--position N] [--target ID] \
+     [--decoder-text TEXT] [--generate N [--beams B]] --out FILE (- for stdout)";
 
 struct Args {
     model: PathBuf,
     text: String,
     position: Option<usize>,
     target: Option<u32>,
+    decoder_text: Option<String>,
+    generate: Option<usize>,
+    beams: Option<usize>,
     out: String,
+}
+
+fn number<T: std::str::FromStr>(value: String, what: &str) -> Result<T, String> {
+    value.parse().map_err(|_| what.to_string())
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let (mut model, mut text, mut position, mut target, mut out) = (None, None, None, None, None);
+    let (mut decoder_text, mut generate, mut beams) = (None, None, None);
     while let Some(flag) = args.next() {
         let mut value = || {
             args.next()
@@ -39,19 +62,17 @@ fn parse_args() -> Result<Args, String> {
             "--model" => model = Some(PathBuf::from(value()?)),
             "--text" => text = Some(value()?),
             "--position" => {
-                position = Some(
-                    value()?
-                        .parse()
-                        .map_err(|_| "--position must be a token index (0, 1, …)")?,
-                )
+                position = Some(number(
+                    value()?,
+                    "--position must be a token index (0, 1, …)",
+                )?)
             }
-            "--target" => {
-                target = Some(
-                    value()?
-                        .parse()
-                        .map_err(|_| "--target must be a token id")?,
-                )
+            "--target" => target = Some(number(value()?, "--target must be a token id")?),
+            "--decoder-text" => decoder_text = Some(value()?),
+            "--generate" => {
+                generate = Some(number(value()?, "--generate must be a number of tokens")?)
             }
+            "--beams" => beams = Some(number(value()?, "--beams must be a number (1–5)")?),
             "--out" => out = Some(value()?),
             "--help" | "-h" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
@@ -62,13 +83,39 @@ fn parse_args() -> Result<Args, String> {
         text: text.ok_or(format!("--text is required\n{USAGE}"))?,
         position,
         target,
+        decoder_text,
+        generate,
+        beams,
         out: out.ok_or(format!("--out is required\n{USAGE}"))?,
     })
 }
 
 fn run(args: Args) -> Result<(), String> {
+    let model = Model::from_dir(&args.model).map_err(|e| e.to_string())?;
+    let (output, summary) = if model.is_encoder_decoder() {
+        encoder_decoder_json(&model, &args)?
+    } else {
+        one_text_json(&model, &args)?
+    };
+    let text = serde_json::to_string(&output).map_err(|e| format!("cannot write JSON: {e}"))?;
+    if args.out == "-" {
+        println!("{text}");
+    } else {
+        std::fs::write(&args.out, text).map_err(|e| format!("cannot write {}: {e}", args.out))?;
+        eprintln!("wrote {} ({summary})", args.out);
+    }
+    Ok(())
+}
+
+/// The trace of a model that reads one text, and a summary line.
+fn one_text_json(model: &Model, args: &Args) -> Result<(Value, String), String> {
+    if args.decoder_text.is_some() || args.generate.is_some() {
+        return Err(EngineError::NotEncoderDecoder {
+            architecture: model.config.architecture.name().to_string(),
+        }
+        .to_string());
+    }
     let describe = |e: EngineError| e.to_string();
-    let model = Model::from_dir(&args.model).map_err(describe)?;
     let tokenized = model.tokenize(&args.text).map_err(describe)?;
     let trace = model.trace(&tokenized.ids).map_err(describe)?;
 
@@ -106,20 +153,114 @@ fn run(args: Args) -> Result<(), String> {
         "logits": trace.logits.as_ref().map(|l| l.to_nested_json()),
         "saliency": saliency,
     });
-    let text = serde_json::to_string(&output).map_err(|e| format!("cannot write JSON: {e}"))?;
-    if args.out == "-" {
-        println!("{text}");
-    } else {
-        std::fs::write(&args.out, text).map_err(|e| format!("cannot write {}: {e}", args.out))?;
-        eprintln!(
-            "wrote {} ({} tokens, {} layers × {} heads)",
-            args.out,
-            trace.page.input_ids.len(),
-            model.config.n_layer,
-            model.config.n_head
+    let summary = format!(
+        "{} tokens, {} layers × {} heads",
+        trace.page.input_ids.len(),
+        model.config.n_layer,
+        model.config.n_head
+    );
+    Ok((output, summary))
+}
+
+/// The trace of an encoder–decoder over (source, target), and a summary line.
+fn encoder_decoder_json(model: &Model, args: &Args) -> Result<(Value, String), String> {
+    let describe = |e: EngineError| e.to_string();
+    let source = model.tokenize(&args.text).map_err(describe)?.ids;
+    let target_text = args.decoder_text.as_deref().unwrap_or("");
+    let target = model.target_ids(target_text).map_err(describe)?;
+    let trace = model
+        .encoder_decoder_trace(&source, &target)
+        .map_err(describe)?;
+    let mut output = Map::new();
+    let mut put = |key: &str, value: Value| output.insert(key.to_string(), value);
+    put("encoder_input_ids", json!(trace.source.input_ids));
+    put("decoder_input_ids", json!(trace.target.input_ids));
+    put("encoder_tokens", json!(trace.source.tokens));
+    put("decoder_tokens", json!(trace.target.tokens));
+    put("source_visible", json!(trace.source_visible));
+    let nested = |array: &Array| array.to_nested_json();
+    let optional = |array: &Option<Array>| array.as_ref().map(nested);
+    for (prefix, stack) in [("encoder", &trace.source), ("decoder", &trace.target)] {
+        put(&format!("{prefix}_attentions"), nested(&stack.attentions));
+        put(
+            &format!("{prefix}_hidden_states"),
+            nested(&stack.hidden_states),
+        );
+        put(
+            &format!("{prefix}_mlp_activations"),
+            nested(&stack.mlp_activations),
+        );
+        put(
+            &format!("{prefix}_token_embeddings"),
+            nested(&stack.token_embeddings),
+        );
+        put(
+            &format!("{prefix}_embedding_sum"),
+            nested(&stack.embedding_sum),
+        );
+        put(
+            &format!("{prefix}_position_embeddings"),
+            json!(optional(&stack.position_embeddings)),
+        );
+        put(
+            &format!("{prefix}_position_bias"),
+            json!(optional(&stack.position_bias)),
         );
     }
-    Ok(())
+    put("cross_attentions", nested(&trace.cross_attentions));
+    put("logits", nested(&trace.logits));
+    for (prefix, kind, internals) in [
+        (
+            "encoder",
+            AttentionKind::EncoderSelf,
+            &trace.source.attention,
+        ),
+        (
+            "decoder",
+            AttentionKind::DecoderSelf,
+            &trace.target.attention,
+        ),
+        ("cross", AttentionKind::Cross, &trace.cross_attention),
+    ] {
+        for (name, array) in internal_fields(internals) {
+            put(&format!("{prefix}_{name}"), nested(array));
+        }
+        put(
+            &format!("{prefix}_masked_scores"),
+            nested(&trace.masked_scores(kind)),
+        );
+    }
+    if let Some(tokens) = args.generate {
+        let decoding = match args.beams {
+            None => Decoding::Greedy,
+            Some(width) => Decoding::Beam { width },
+        };
+        let written = model
+            .generate(&source, tokens, decoding)
+            .map_err(describe)?;
+        put("generated", json!(written.ids));
+        put("generated_text", json!(written.text));
+    }
+    let summary = format!(
+        "{} source and {} target tokens, {} encoder and {} decoder layers",
+        source.len(),
+        target.len(),
+        trace.source.attentions.shape[0],
+        trace.target.attentions.shape[0],
+    );
+    Ok((Value::Object(output), summary))
+}
+
+/// An attention's internals by the JSON's names.
+fn internal_fields(internals: &AttentionInternals<Array>) -> [(&'static str, &Array); 6] {
+    [
+        ("q", &internals.q),
+        ("k", &internals.k),
+        ("v", &internals.v),
+        ("scores", &internals.scores),
+        ("head_outputs", &internals.head_outputs),
+        ("attention_outputs", &internals.attention_output),
+    ]
 }
 
 fn main() -> ExitCode {

@@ -242,23 +242,19 @@ impl EncoderDecoder {
         target_ids: &Tensor,
         keep_layers: bool,
     ) -> candle_core::Result<EncoderDecoderPass> {
-        let recorder = || {
-            if keep_layers {
-                Recorder::everything()
-            } else {
-                Recorder::streams_only()
-            }
-        };
         let source_embeddings = self.embedding.forward(source_ids)?;
-        let encoder = self
-            .encoder
-            .forward(&source_embeddings, source_visible, None, recorder())?;
-        let target_embeddings = self.embedding.forward(target_ids)?;
-        let decoder = self.decoder.forward(
-            &target_embeddings,
+        let encoder = self.encoder.forward(
+            &source_embeddings,
+            source_visible,
             None,
-            Some((&encoder.pass.final_hidden, source_visible)),
-            recorder(),
+            recorder(keep_layers),
+        )?;
+        let target_embeddings = self.embedding.forward(target_ids)?;
+        let decoder = self.decode(
+            &target_embeddings,
+            &encoder.pass.final_hidden,
+            source_visible,
+            keep_layers,
         )?;
         Ok(EncoderDecoderPass {
             source_embeddings,
@@ -268,9 +264,47 @@ impl EncoderDecoder {
         })
     }
 
+    /// The encoder's output [source, d_model] for the source, keeping nothing else.
+    pub fn encode(
+        &self,
+        source_ids: &Tensor,
+        source_visible: Option<&Tensor>,
+    ) -> candle_core::Result<Tensor> {
+        let source_embeddings = self.embedding.forward(source_ids)?;
+        let pass =
+            self.encoder
+                .forward(&source_embeddings, source_visible, None, recorder(false))?;
+        Ok(pass.pass.final_hidden)
+    }
+
+    /// The decoder over target embeddings, attending to the encoder's output `memory`.
+    pub fn decode(
+        &self,
+        target_embeddings: &Tensor,
+        memory: &Tensor,
+        source_visible: Option<&Tensor>,
+        keep_layers: bool,
+    ) -> candle_core::Result<StackPass> {
+        self.decoder.forward(
+            target_embeddings,
+            None,
+            Some((memory, source_visible)),
+            recorder(keep_layers),
+        )
+    }
+
     /// Vocabulary logits from the decoder's final hidden rows [rows, d_model] → [rows, vocab].
     pub fn logits(&self, decoder_hidden: &Tensor) -> candle_core::Result<Tensor> {
         self.head.logits(&(decoder_hidden * self.head_input_scale)?)
+    }
+}
+
+/// A recorder that keeps every block's intermediates, or the residual streams only.
+fn recorder(keep_layers: bool) -> Recorder {
+    if keep_layers {
+        Recorder::everything()
+    } else {
+        Recorder::streams_only()
     }
 }
 

@@ -17,6 +17,7 @@ mod config;
 mod distilbert;
 mod encoder_decoder;
 mod error;
+mod generation;
 mod gguf;
 mod gpt2;
 mod layers;
@@ -43,6 +44,7 @@ pub use error::{
     ConfigDamage, Damage, EngineError, GgufDamage, ModelWarning, Result, TokenizerDamage,
     WeightsDamage,
 };
+pub use generation::MAX_BEAM_WIDTH;
 pub use gguf::is_gguf;
 pub use layers::Linear;
 pub use matmul::tune_matmul;
@@ -55,8 +57,8 @@ pub use tokenizer::TextTokenizer;
 pub use trace::{layer_trace, to_array};
 // The engine's answers are the messages' types (re-exported so a caller needs one crate).
 pub use ae_messages::{
-    Architecture, Array, AttentionInternals, AttentionKind, Candidate, EncoderDecoderTrace,
-    LayerTrace, LensLayer, LogitLens, ModelFile, PageTrace, PositionPredictions,
-    PositionalEncodings, Predictions, RotaryView, Saliency, SamplingSettings, TokenizedText, Trace,
-    Work,
+    Architecture, Array, AttentionInternals, AttentionKind, Candidate, Decoding,
+    EncoderDecoderTrace, Generation, LayerTrace, LensLayer, LogitLens, ModelFile, PageTrace,
+    PositionPredictions, PositionalEncodings, Predictions, RotaryView, Saliency, SamplingSettings,
+    TokenizedText, Trace, Work,
 };

@@ -104,7 +104,7 @@ impl Model {
     }
 
     /// An error unless both sides have tokens the model knows and fit its positions.
-    fn check_pair(&self, source_ids: &[u32], target_ids: &[u32]) -> Result<()> {
+    pub(crate) fn check_pair(&self, source_ids: &[u32], target_ids: &[u32]) -> Result<()> {
         let max = self.config.max_positions;
         if source_ids.is_empty() || target_ids.is_empty() {
             return Err(EngineError::TextEmpty);
@@ -133,7 +133,7 @@ impl Model {
     }
 
     /// The encoder–decoder's numbers, or the error that says this model reads one text.
-    fn seq2seq_config(&self) -> Result<&super::config::EncoderDecoderConfig> {
+    pub(crate) fn seq2seq_config(&self) -> Result<&super::config::EncoderDecoderConfig> {
         self.config
             .encoder_decoder
             .as_ref()

@@ -80,3 +80,36 @@ pub struct SamplingSettings {
     /// Of those, only the most probable that together first reach this probability.
     pub top_p: f32,
 }
+
+/// How an encoder–decoder chooses each next target token.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Decoding {
+    /// The most probable token.
+    Greedy,
+    /// Beam search keeping `width` (1–5) partial targets, as transformers' `generate` with
+    /// `num_beams`, length penalty 1 and no early stopping.
+    Beam { width: usize },
+    /// A token drawn as GPT-2's continuation draws it, from a seed.
+    Sample {
+        settings: SamplingSettings,
+        seed: u64,
+    },
+}
+
+/// A target an encoder–decoder wrote for a source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Generation {
+    /// The decoder's input ids: the start token, then every written token (with the end token
+    /// when it was written).
+    pub ids: Vec<u32>,
+    /// Display strings of `ids`.
+    pub tokens: Vec<String>,
+    /// The written tokens decoded to text (without special tokens).
+    pub text: String,
+    /// Natural-log probability of each written token as it was chosen (beam search: along the
+    /// kept beam), so their sum is the target's log probability.
+    pub log_probabilities: Vec<f32>,
+    /// Whether the model wrote its end token (else it stopped at the token limit).
+    pub finished: bool,
+}

@@ -70,6 +70,8 @@ pub enum EngineError {
     SourceTooLong { tokens: usize, max: usize },
     /// A target (the decoder start token and what follows) longer than the decoder reads.
     TargetTooLong { tokens: usize, max: usize },
+    /// A beam search width outside 1..=max.
+    BadBeamWidth { width: usize, max: usize },
     /// A request that needs a model before one is loaded.
     NoModel,
     /// Work whose attention arrays would not fit in the 4 GB of a browser's wasm memory.

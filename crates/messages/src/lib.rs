@@ -12,7 +12,8 @@ mod trace;
 mod wording;
 
 pub use analysis::{
-    Candidate, LensLayer, LogitLens, PositionPredictions, Predictions, Saliency, SamplingSettings,
+    Candidate, Decoding, Generation, LensLayer, LogitLens, PositionPredictions, Predictions,
+    Saliency, SamplingSettings,
 };
 #[cfg(feature = "candle")]
 pub use error::describe_candle_error;

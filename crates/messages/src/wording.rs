@@ -122,6 +122,11 @@ impl EngineError {
                  most {max}; shorten it.",
                 "目标文本有 {tokens} 个词元（含起始词元），但解码器最多读取 {max} 个；请缩短目标文本。"
             ),
+            E::BadBeamWidth { width, max } => say!(
+                lang,
+                "beam search keeps 1 to {max} beams, not {width}",
+                "束搜索保留 1 到 {max} 个束，而不是 {width} 个"
+            ),
             E::NoModel => say!(
                 lang,
                 "No model is loaded yet: pick one first.",
