@@ -259,3 +259,41 @@ fn sampling_repeats_with_its_seed_and_beam_width_is_bounded() {
         Some(EngineError::BadBeamWidth { width: 6, max: 5 })
     );
 }
+
+/// Saliency of the last target position's top token over the source and the target so far
+/// equals transformers' autograd (gradient × input, one sum over both sides).
+#[test]
+fn saliency_over_source_and_target_matches_transformers() {
+    for files in [fixture!("t5"), fixture!("bart"), fixture!("marian")] {
+        let fixture = files.load();
+        let mut errors = Vec::new();
+        for (i, pair) in pairs(&fixture).iter().enumerate() {
+            let (source, target) = (ids(pair, "source_ids"), ids(pair, "target_ids"));
+            let saliency = fixture
+                .model
+                .pair_saliency(&source, &target, None, None)
+                .expect("saliency");
+            let expected_id = fixture.reference(i, "saliency_target_id").to_vec1::<i64>();
+            assert_eq!(
+                saliency.target_id as i64,
+                expected_id.expect("id")[0],
+                "{} pair {i}: default token",
+                fixture.name
+            );
+            assert_eq!(saliency.position, target.len() - 1);
+            let sum: f32 = saliency.source.iter().chain(&saliency.target).sum();
+            assert!((sum - 1.0).abs() < 1e-5, "shares sum to {sum}");
+            for (field, ours) in [
+                ("saliency_source", &saliency.source),
+                ("saliency_target", &saliency.target),
+            ] {
+                let reference = fixture.reference(i, field);
+                errors.push((
+                    field.to_string(),
+                    common::max_abs_error(field, ours, &[ours.len()], reference),
+                ));
+            }
+        }
+        common::assert_within_tolerance(fixture.name, &errors);
+    }
+}

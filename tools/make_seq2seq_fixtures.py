@@ -235,6 +235,24 @@ def reference(kind, model, source_ids, visible, target_ids):
         if stack_name != "cross":
             ref[f"{stack_name}_mlp_activations"] = torch.stack(
                 [h[f"act.{stack_name}.{i}"][0] for i in layers])
+    # Saliency of the top-1 logit at the last target position over both sides' embeddings.
+    # Marian's encoder takes `inputs_embeds` scaled by √d_model, its decoder unscaled (it
+    # scales them itself); gradient × input is the same for scaled or unscaled rows.
+    scale = model.model.encoder.embed_scale if kind == "marian" else 1.0
+    embed = model.get_input_embeddings()
+    source_embeddings = (embed(src) * scale).detach().requires_grad_(True)
+    target_embeddings = embed(tgt).detach().requires_grad_(True)
+    logits = model(inputs_embeds=source_embeddings, attention_mask=mask,
+                   decoder_inputs_embeds=target_embeddings, use_cache=False).logits
+    position = len(target_ids) - 1
+    target = int(logits[0, position].argmax())
+    logits[0, position, target].backward()
+    norms = [(e.grad * e).norm(dim=-1)[0] for e in (source_embeddings, target_embeddings)]
+    total = norms[0].sum() + norms[1].sum()
+    ref["saliency_source"] = (norms[0] / total).detach()
+    ref["saliency_target"] = (norms[1] / total).detach()
+    ref["saliency_target_id"] = torch.tensor([target], dtype=torch.int64)
+
     def generate(beams, eos):
         with torch.no_grad():
             return model.generate(

@@ -243,13 +243,30 @@ impl EncoderDecoder {
         keep_layers: bool,
     ) -> candle_core::Result<EncoderDecoderPass> {
         let source_embeddings = self.embedding.forward(source_ids)?;
+        let target_embeddings = self.embedding.forward(target_ids)?;
+        self.forward_embeddings(
+            source_embeddings,
+            source_visible,
+            target_embeddings,
+            keep_layers,
+        )
+    }
+
+    /// [`EncoderDecoder::forward`] from the token embeddings of both sides (saliency
+    /// differentiates with respect to them).
+    pub fn forward_embeddings(
+        &self,
+        source_embeddings: Tensor,
+        source_visible: Option<&Tensor>,
+        target_embeddings: Tensor,
+        keep_layers: bool,
+    ) -> candle_core::Result<EncoderDecoderPass> {
         let encoder = self.encoder.forward(
             &source_embeddings,
             source_visible,
             None,
             recorder(keep_layers),
         )?;
-        let target_embeddings = self.embedding.forward(target_ids)?;
         let decoder = self.decode(
             &target_embeddings,
             &encoder.pass.final_hidden,

@@ -70,6 +70,23 @@ pub struct Saliency {
     pub scores: Vec<f32>,
 }
 
+/// Gradient×input saliency of one target logit of an encoder–decoder over the source and the
+/// target so far: ‖∂logit/∂eᵢ ⊙ eᵢ‖₂ per token, divided by the sum over both sides, so the two
+/// rows together sum to 1 (Ecco's normalisation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairSaliency {
+    /// Target position whose logit was differentiated.
+    pub position: usize,
+    /// Token whose (pre-softmax) logit was differentiated.
+    pub target_id: u32,
+    /// Its display string.
+    pub target_token: String,
+    /// Shares of the source tokens.
+    pub source: Vec<f32>,
+    /// Shares of the target tokens (0 after `position`: the decoder does not see them).
+    pub target: Vec<f32>,
+}
+
 /// How the next token is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SamplingSettings {

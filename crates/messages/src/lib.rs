@@ -12,8 +12,8 @@ mod trace;
 mod wording;
 
 pub use analysis::{
-    Candidate, Decoding, Generation, LensLayer, LogitLens, PositionPredictions, Predictions,
-    Saliency, SamplingSettings,
+    Candidate, Decoding, Generation, LensLayer, LogitLens, PairSaliency, PositionPredictions,
+    Predictions, Saliency, SamplingSettings,
 };
 #[cfg(feature = "candle")]
 pub use error::describe_candle_error;

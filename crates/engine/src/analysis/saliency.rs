@@ -1,9 +1,10 @@
 //! Gradient×input saliency (Ecco's definition) of one target logit over the input tokens.
-use candle_core::{Var, D};
+use candle_core::{Device, Tensor, Var, D};
 
+use crate::encoder_decoder::visible_tokens;
 use crate::error::{EngineError, Result};
 use crate::Model;
-use ae_messages::Saliency;
+use ae_messages::{PairSaliency, Saliency};
 
 impl Model {
     /// The gradient of the target's logit at `position` with respect to the input token
@@ -54,5 +55,87 @@ impl Model {
             target_token: self.tokenizer.display_token(target_id),
             scores: shares.to_vec1::<f32>()?,
         })
+    }
+}
+
+impl Model {
+    /// Saliency of the logit of `target_id` at target `position` (default: the last) over the
+    /// source's and the target's token embeddings, shares of one sum. Default token: the
+    /// model's top-1 there.
+    pub fn pair_saliency(
+        &self,
+        source_ids: &[u32],
+        target_ids: &[u32],
+        position: Option<usize>,
+        target_id: Option<u32>,
+    ) -> Result<PairSaliency> {
+        let network = self.encoder_decoder()?;
+        self.check_pair(source_ids, target_ids)?;
+        let position = position.unwrap_or(target_ids.len() - 1);
+        self.check_position(target_ids, position)?;
+        let pad = self.config.encoder_decoder.as_ref().map(|c| c.pad_token_id);
+        let visible = match pad {
+            Some(pad) => visible_tokens(source_ids, pad)?,
+            None => None,
+        };
+        let embed = |ids: &[u32]| -> Result<Var> {
+            let ids = Tensor::new(ids, &Device::Cpu)?;
+            Ok(Var::from_tensor(&network.embedding.forward(&ids)?)?)
+        };
+        let (source, target) = (embed(source_ids)?, embed(target_ids)?);
+        let pass = network.forward_embeddings(
+            source.as_tensor().clone(),
+            visible.as_ref(),
+            target.as_tensor().clone(),
+            false,
+        )?;
+        let hidden_row =
+            (pass.decoder.pass.final_hidden.narrow(0, position, 1)? * network.head_input_scale)?;
+        let vocab = self.config.vocab_size;
+        let target_id = match target_id {
+            Some(id) if (id as usize) < vocab => id,
+            Some(id) => return Err(EngineError::TargetOutOfVocabulary { id, vocab }),
+            None => network
+                .head
+                .logits(&hidden_row.detach())?
+                .squeeze(0)?
+                .argmax(D::Minus1)?
+                .to_scalar::<u32>()?,
+        };
+        let gradients = network
+            .head
+            .logit(&hidden_row, target_id as usize)?
+            .sum_all()?
+            .backward()?;
+        let source_norms = gradient_times_input(&gradients, &source)?;
+        let target_norms = gradient_times_input(&gradients, &target)?;
+        let total = (source_norms.sum_all()? + target_norms.sum_all()?)?;
+        let share = |norms: &Tensor| -> Result<Vec<f32>> {
+            Ok(norms.broadcast_div(&total)?.to_vec1::<f32>()?)
+        };
+        Ok(PairSaliency {
+            position,
+            target_id,
+            target_token: self.tokenizer.display_token(target_id),
+            source: share(&source_norms)?,
+            target: share(&target_norms)?,
+        })
+    }
+}
+
+/// ‖∂logit/∂eᵢ ⊙ eᵢ‖₂ for each row of `embeddings` [tokens]; 0 for rows the logit does not
+/// depend on.
+fn gradient_times_input(
+    gradients: &candle_core::backprop::GradStore,
+    embeddings: &Var,
+) -> Result<Tensor> {
+    let embeddings = embeddings.as_tensor();
+    match gradients.get(embeddings) {
+        Some(gradient) => Ok((gradient * embeddings)?.sqr()?.sum(D::Minus1)?.sqrt()?),
+        None => Ok(Tensor::zeros(
+            embeddings.dim(0)?,
+            candle_core::DType::F32,
+            &Device::Cpu,
+        )?),
     }
 }
