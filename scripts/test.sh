@@ -22,7 +22,7 @@ cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
 cargo clippy --locked --workspace --lib --bins --target wasm32-unknown-unknown -- -D warnings
 cargo test --locked -p ae-messages -p ae-engine -p ae-worker -p ae-charts
-cargo test --locked --test engine_fixtures --test encoder_decoder_fixtures
+cargo test --locked --test engine_fixtures --test encoder_decoder_fixtures --test translator
 
 step "toolchain"
 ensure_wasm_bindgen; ensure_chromium; ensure_npm; ensure_trunk

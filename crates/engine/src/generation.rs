@@ -112,7 +112,7 @@ impl Model {
                 .iter()
                 .map(|&id| self.tokenizer.display_token(id))
                 .collect(),
-            text: self.tokenizer.decode(&written.ids[1..])?,
+            text: self.tokenizer.decode_plain(&written.ids[1..])?,
             ids: written.ids,
             log_probabilities: written.log_probabilities,
             finished,

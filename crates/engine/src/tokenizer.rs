@@ -119,7 +119,16 @@ impl TextTokenizer {
 
     /// The text of `ids` (special tokens included), as the tokenizer's decoder writes it.
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
-        self.inner.decode(ids, false).map_err(|e| {
+        self.decode_with(ids, false)
+    }
+
+    /// The text of `ids` without special tokens (a written target without its end token).
+    pub fn decode_plain(&self, ids: &[u32]) -> Result<String> {
+        self.decode_with(ids, true)
+    }
+
+    fn decode_with(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
+        self.inner.decode(ids, skip_special_tokens).map_err(|e| {
             EngineError::tokenizer(TokenizerDamage::CannotDecode {
                 detail: e.to_string(),
             })
