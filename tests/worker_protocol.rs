@@ -707,3 +707,75 @@ fn a_model_that_adds_positions_has_no_rotary_view() {
         "{reply:?}"
     );
 }
+
+/// The date translator through the worker: its card names the decoder; a source and target
+/// trace, a written target and saliency over both sides; a one-text trace says to give a source.
+#[test]
+fn an_encoder_decoder_answers_translation_requests() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/date-translator");
+    let read = |name: &str| std::fs::read(dir.join(name)).expect(name);
+    let mut session = Session::default();
+    let Response::Loaded { card } = session.load(
+        &read("config.json"),
+        &read("tokenizer.json"),
+        read("model.safetensors").as_slice(),
+    ) else {
+        panic!("the translator loads")
+    };
+    assert_eq!(card.architecture, "Marian");
+    let decoder = card.decoder.expect("a decoder");
+    assert_eq!((decoder.n_layer, decoder.n_head), (2, 4));
+    let source = "the fourth of july nineteen sixty nine";
+    let response = handle(
+        &mut session,
+        1,
+        Request::Generate {
+            source: source.into(),
+            max_tokens: 16,
+            decoding: attention_explorer::messages::Decoding::Beam { width: 2 },
+        },
+    );
+    let Response::Generation { generation } = response else {
+        panic!("expected a generation, got {response:?}")
+    };
+    assert_eq!(generation.text, "1969-07-04");
+    let response = handle(
+        &mut session,
+        2,
+        Request::TranslationTrace {
+            source: source.into(),
+            target: "1969-07".into(),
+        },
+    );
+    let Response::TranslationTrace { trace } = response else {
+        panic!("expected a translation trace, got {response:?}")
+    };
+    // The start token, ▁ and 7 characters; 7 words and </s>.
+    assert_eq!(trace.cross_attentions.shape, vec![2, 4, 9, 8]);
+    let response = handle(
+        &mut session,
+        3,
+        Request::PairSaliency {
+            source: source.into(),
+            target: "1969-07".into(),
+            position: None,
+            target_id: None,
+        },
+    );
+    let Response::PairSaliency { saliency } = response else {
+        panic!("expected saliency, got {response:?}")
+    };
+    assert_eq!(saliency.target_token, "-");
+    let response = handle(
+        &mut session,
+        4,
+        Request::Trace {
+            text: source.into(),
+            layer: 0,
+        },
+    );
+    assert!(
+        matches!(response, Response::Error { error: EngineError::NeedsSource { .. } }),
+        "{response:?}"
+    );
+}

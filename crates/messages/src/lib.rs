@@ -24,7 +24,9 @@ pub use error::{
 pub use language::Lang;
 pub use model::Architecture;
 pub use positions::{PositionalEncodings, RotaryView};
-pub use protocol::{Envelope, ModelCard, Request, Response, WorkerMessage, WEIGHTS_FIELD};
+pub use protocol::{
+    DecoderCard, Envelope, ModelCard, Request, Response, WorkerMessage, WEIGHTS_FIELD,
+};
 pub use tokens::TokenizedText;
 pub use trace::{
     Array, AttentionInternals, AttentionKind, EncoderDecoderTrace, LayerTrace, PageTrace,

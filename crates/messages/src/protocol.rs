@@ -9,8 +9,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Candidate, EngineError, LayerTrace, LogitLens, PageTrace, PositionalEncodings, Predictions,
-    RotaryView, Saliency, SamplingSettings, TokenizedText,
+    Candidate, Decoding, EncoderDecoderTrace, EngineError, Generation, LayerTrace, LogitLens,
+    PageTrace, PairSaliency, PositionalEncodings, Predictions, RotaryView, Saliency,
+    SamplingSettings, TokenizedText,
 };
 
 /// A request and the id its answer will carry.
@@ -80,6 +81,23 @@ pub enum Request {
         text: String,
         position: Option<usize>,
         target: Option<u32>,
+    },
+    /// The trace of a source and the target so far through an encoder–decoder (the target's
+    /// ids: the decoder start token, then the text's tokens).
+    TranslationTrace { source: String, target: String },
+    /// An encoder–decoder writes up to `max_tokens` target tokens for a source.
+    Generate {
+        source: String,
+        max_tokens: usize,
+        decoding: Decoding,
+    },
+    /// Saliency of a target logit (at `position`, default the last; token default the top one)
+    /// over the source and the target so far.
+    PairSaliency {
+        source: String,
+        target: String,
+        position: Option<usize>,
+        target_id: Option<u32>,
     },
     /// The benchmark's floor (`scripts/bench.mjs`; the page never asks it): times candle f32
     /// matmuls `[m, k] × [k, n]` (the shapes of a model's forward pass) with the weight stored
@@ -169,6 +187,12 @@ pub enum Response {
     PositionalEncodings { encodings: PositionalEncodings },
     /// The RoPE view.
     Rotary { view: RotaryView },
+    /// An encoder–decoder's trace of a (source, target) pair.
+    TranslationTrace { trace: Box<EncoderDecoderTrace> },
+    /// A written target.
+    Generation { generation: Generation },
+    /// Saliency over a source and a target.
+    PairSaliency { saliency: PairSaliency },
     /// Median milliseconds per shape of a `MatmulBenchmark`: x·W with W `[k, n]`, x·Wᵀ with
     /// W `[n, k]`, the same weight-first, (W·xᵀ)ᵀ, and x·Wᵀ as the engine's linear layers
     /// compute it (weight-first over strided rows for up to 64 rows, see `engine::Linear`).
@@ -216,4 +240,16 @@ pub struct ModelCard {
     /// Problems in the files that did not stop the model from loading (e.g. NaN weights).
     #[serde(default)]
     pub warnings: Vec<crate::ModelWarning>,
+    /// An encoder–decoder's decoder (the fields above describe its encoder).
+    #[serde(default)]
+    pub decoder: Option<DecoderCard>,
+}
+
+/// The decoder of an encoder–decoder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecoderCard {
+    /// Decoder blocks.
+    pub n_layer: usize,
+    /// Heads per decoder block (self- and cross-attention).
+    pub n_head: usize,
 }

@@ -7,7 +7,8 @@ use ae_engine::{
     EngineError, Model, PredictionLogits, Result,
 };
 use ae_messages::{
-    AttentionInternals, ModelCard, Predictions, Request, Response, SamplingSettings, Work,
+    AttentionInternals, DecoderCard, Decoding, ModelCard, Predictions, Request, Response,
+    SamplingSettings, Work,
 };
 
 use crate::benchmark;
@@ -66,6 +67,18 @@ pub fn handle(session: &mut Session, id: u32, request: Request) -> Response {
             position,
             target,
         } => session.saliency(&text, position, target),
+        Request::TranslationTrace { source, target } => session.translation_trace(&source, &target),
+        Request::Generate {
+            source,
+            max_tokens,
+            decoding,
+        } => session.generate(&source, max_tokens, decoding),
+        Request::PairSaliency {
+            source,
+            target,
+            position,
+            target_id,
+        } => session.pair_saliency(&source, &target, position, target_id),
     };
     answer.unwrap_or_else(|error| Response::Error { error })
 }
@@ -96,7 +109,21 @@ fn model_card(model: &Model) -> ModelCard {
             .tokenizer
             .mask_token()
             .map(|(text, _)| text.to_string()),
+        decoder: config.encoder_decoder.as_ref().map(|seq2seq| DecoderCard {
+            n_layer: seq2seq.decoder_layers,
+            n_head: seq2seq.decoder_heads,
+        }),
     }
+}
+
+/// A source's and a target's ids for an encoder–decoder, after checking they fit the memory a
+/// trace or saliency (`work`) of the longer side needs.
+fn pair_ids(model: &Model, source: &str, target: &str, work: Work) -> Result<(Vec<u32>, Vec<u32>)> {
+    let source = model.tokenize(source)?.ids;
+    let target = model.target_ids(target)?;
+    let longest = source.len().max(target.len());
+    check_memory(&model.config, model.parameter_count * 4, longest, work)?;
+    Ok((source, target))
 }
 
 impl Session {
@@ -276,6 +303,42 @@ impl Session {
         check_memory(&model.config, weight_bytes, n_tokens, Work::Saliency)?;
         Ok(Response::Saliency {
             saliency: model.saliency(&tokens.ids, position, target)?,
+        })
+    }
+}
+
+/// An encoder–decoder's requests.
+impl Session {
+    /// The full trace of (source, target so far).
+    fn translation_trace(&self, source: &str, target: &str) -> Result<Response> {
+        let model = loaded(&self.model)?;
+        let (source, target) = pair_ids(model, source, target, Work::Trace)?;
+        Ok(Response::TranslationTrace {
+            trace: Box::new(model.encoder_decoder_trace(&source, &target)?),
+        })
+    }
+
+    /// A target written for the source.
+    fn generate(&self, source: &str, max_tokens: usize, decoding: Decoding) -> Result<Response> {
+        let model = loaded(&self.model)?;
+        let (source, _) = pair_ids(model, source, "", Work::Trace)?;
+        Ok(Response::Generation {
+            generation: model.generate(&source, max_tokens, decoding)?,
+        })
+    }
+
+    /// Saliency of one target logit over the source and the target so far.
+    fn pair_saliency(
+        &self,
+        source: &str,
+        target: &str,
+        position: Option<usize>,
+        target_id: Option<u32>,
+    ) -> Result<Response> {
+        let model = loaded(&self.model)?;
+        let (source, target) = pair_ids(model, source, target, Work::Saliency)?;
+        Ok(Response::PairSaliency {
+            saliency: model.pair_saliency(&source, &target, position, target_id)?,
         })
     }
 }
