@@ -775,7 +775,12 @@ fn an_encoder_decoder_answers_translation_requests() {
         },
     );
     assert!(
-        matches!(response, Response::Error { error: EngineError::NeedsSource { .. } }),
+        matches!(
+            response,
+            Response::Error {
+                error: EngineError::NeedsSource { .. }
+            }
+        ),
         "{response:?}"
     );
 }

@@ -57,7 +57,8 @@ export function traceCli(model, text, extra = []) {
   return JSON.parse(execFileSync(binary, ['--model', `tests/fixtures/${model}`, '--text', text, '--out', '-', ...extra], { maxBuffer: 1 << 28 }));
 }
 
-/** Hovers cell (row, column) of a matrix canvas and returns its tooltip's data. */
+/** Hovers cell (row, column) of a matrix canvas (a `data-shape` "rows columns" chart) and
+ *  returns its tooltip's value; an attention heatmap's tooltip names the cell by query and key. */
 export async function hoverMatrix(page, testid, row, column) {
   const canvas = page.locator(`[data-testid=${testid}]`);
   await canvas.scrollIntoViewIfNeeded();
@@ -73,7 +74,8 @@ export async function hoverMatrix(page, testid, row, column) {
   );
   const tooltip = await page.waitForSelector(`[data-testid=${testid}-tooltip]`);
   const data = await tooltip.evaluate((node) => ({ ...node.dataset }));
-  assert.deepEqual([Number(data.row), Number(data.column)], [row, column], `${testid}: the hovered cell`);
+  const cell = [Number(data.row ?? data.query), Number(data.column ?? data.key)];
+  assert.deepEqual(cell, [row, column], `${testid}: the hovered cell`);
   return Number(data.value);
 }
 

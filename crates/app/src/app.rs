@@ -6,7 +6,8 @@ use crate::i18n::{self, tr, Lang};
 use crate::loading::Loader;
 use crate::sources::ModelSource;
 use crate::state::{
-    self, AppState, Message, ModelState, Selection, Settings, TextState, ThemeChoice, ViewState,
+    self, AppState, Message, ModelState, Selection, Settings, TextState, ThemeChoice,
+    TranslationState, ViewState,
 };
 use crate::{client, input, panels, picker, url};
 
@@ -42,9 +43,11 @@ fn provide_state() -> (AppState, Loader) {
     let client = client::start();
     let (model, model_writer) = ModelState::new();
     let selection = Selection::new();
+    let text = TextState::new(model, selection);
     let state = AppState {
         model,
-        text: TextState::new(model, selection),
+        text,
+        translation: TranslationState::new(model, text),
         selection,
         view: ViewState::new(),
         settings: Settings::new(),

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use super::i18n::{tr, trf};
 use super::state::{use_state, Lock};
 use super::widgets::IndexSelect;
+use ae_messages::ModelCard;
 
 /// Example sentences for decoders (next-token prediction).
 const DECODER_EXAMPLES: [&str; 3] = [
@@ -24,11 +25,21 @@ const ENCODER_EXAMPLES: [&str; 3] = [
     "Attention lets every word look at every other word.",
 ];
 
-fn examples_for(causal: bool, masked: bool) -> [&'static str; 3] {
-    match (causal, masked) {
-        (true, _) => DECODER_EXAMPLES,
-        (false, true) => MASKED_EXAMPLES,
-        (false, false) => ENCODER_EXAMPLES,
+/// Example sources for encoder–decoders: dates the offline translator knows, and a sentence
+/// for the Hub's translators.
+const TRANSLATION_EXAMPLES: [&str; 3] = [
+    "the twenty first of march nineteen ninety nine",
+    "march the fourth two thousand and eight",
+    "The house is wonderful.",
+];
+
+fn examples_for(card: &ModelCard) -> [&'static str; 3] {
+    let masked = card.has_prediction_head && card.mask_token.is_some();
+    match (card.decoder.is_some(), card.causal, masked) {
+        (true, _, _) => TRANSLATION_EXAMPLES,
+        (false, true, _) => DECODER_EXAMPLES,
+        (false, false, true) => MASKED_EXAMPLES,
+        (false, false, false) => ENCODER_EXAMPLES,
     }
 }
 
@@ -37,22 +48,20 @@ fn examples_for(causal: bool, masked: bool) -> [&'static str; 3] {
 pub fn TextInput() -> impl IntoView {
     let state = use_state();
     let text = state.text;
-    let examples = move || {
-        state.model.read(None, |card| {
-            Some(examples_for(
-                card.causal,
-                card.has_prediction_head && card.mask_token.is_some(),
-            ))
-        })
-    };
+    let examples = move || state.model.read(None, |card| Some(examples_for(card)));
     // A new model starts from its first example unless the user typed their own text.
     Effect::new(move |_| {
         if let Some(list) = examples() {
             let current = text.text.get_untracked();
-            let is_example = [DECODER_EXAMPLES, MASKED_EXAMPLES, ENCODER_EXAMPLES]
-                .iter()
-                .flatten()
-                .any(|e| *e == current);
+            let is_example = [
+                DECODER_EXAMPLES,
+                MASKED_EXAMPLES,
+                ENCODER_EXAMPLES,
+                TRANSLATION_EXAMPLES,
+            ]
+            .iter()
+            .flatten()
+            .any(|e| *e == current);
             if text.from_link.get_untracked() {
                 text.from_link.set(false);
             } else if current.trim().is_empty() || is_example {
@@ -84,7 +93,17 @@ pub fn TextInput() -> impl IntoView {
     };
     view! {
         <section class="text-input" aria-label=move || tr("input.label")>
-            <label for="text">{move || tr("input.sentence")}</label>
+            <label for="text">
+                {move || {
+                    tr(
+                        if state.model.is_encoder_decoder() {
+                            "input.source"
+                        } else {
+                            "input.sentence"
+                        },
+                    )
+                }}
+            </label>
             <textarea
                 id="text"
                 data-testid="text"
@@ -112,7 +131,10 @@ pub fn TextInput() -> impl IntoView {
                     })
             }}
             <TokenChips />
-            <Selection />
+            // An encoder–decoder's layers and heads are chosen per attention in its panel.
+            <Show when=move || !state.model.is_encoder_decoder()>
+                <Selection />
+            </Show>
         </section>
     }
 }

@@ -218,14 +218,17 @@ fn ModelCard() -> impl IntoView {
                                 })
                         }}
                         {move || {
-                            format!(
-                                " · {}",
-                                if card.causal {
-                                    tr("picker.decoder")
-                                } else {
-                                    tr("picker.encoder")
-                                },
-                            )
+                            let kind = match (&card.decoder, card.causal) {
+                                (Some(decoder), _) => {
+                                    trf(
+                                        "picker.encoder_decoder",
+                                        &[("layers", &decoder.n_layer), ("heads", &decoder.n_head)],
+                                    )
+                                }
+                                (None, true) => tr("picker.decoder"),
+                                (None, false) => tr("picker.encoder"),
+                            };
+                            format!(" · {kind}")
                         }}
                         <div class="source">
                             {move || trf(

@@ -100,50 +100,53 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&theme.background)?;
-    let size = grid.size();
-    if size == 0 {
+    let (rows, columns) = (grid.size(), grid.columns());
+    if rows == 0 || columns == 0 {
         return Ok(PlotArea::default());
     }
     let (width, _) = root.dim_in_pixel();
     let (chart_area, legend_area) = root.split_horizontally(width.saturating_sub(LEGEND_WIDTH));
-    let font = font_size(size);
-    let labels_px = label_space(&grid.labels, font);
+    let font = font_size(rows.max(columns));
+    let row_labels_px = label_space(&grid.labels, font);
+    let column_labels_px = label_space(&grid.key_labels, font);
     let (chart_width, chart_height) = chart_area.dim_in_pixel();
-    let plot_px = chart_width.min(chart_height).saturating_sub(labels_px + 16);
     let mut chart = ChartBuilder::on(&chart_area)
         .margin(8)
-        .x_label_area_size(labels_px)
-        .y_label_area_size(labels_px)
-        .build_cartesian_2d(0f64..size as f64, 0f64..size as f64)?;
+        .x_label_area_size(column_labels_px)
+        .y_label_area_size(row_labels_px)
+        .build_cartesian_2d(0f64..columns as f64, 0f64..rows as f64)?;
     // Token labels: queries left of their rows, keys rotated under their columns; every
     // `stride`-th when the cells are smaller than the font.
     let label_font = ("sans-serif", font).into_font().color(&theme.text);
     let base = chart_area.get_base_pixel();
     let to_area = |(x, y): (i32, i32)| (x - base.0, y - base.1);
-    for centre in label_centres(size, plot_px, font) {
-        let index = centre.floor() as usize;
+    let plot_width = chart_width.saturating_sub(row_labels_px + 16);
+    let plot_height = chart_height.saturating_sub(column_labels_px + 16);
+    for centre in label_centres(columns, plot_width, font) {
         let (x, bottom) = to_area(chart.backend_coord(&(centre, 0.0)));
         chart_area.draw(&Text::new(
-            grid.labels[index].clone(),
+            grid.key_labels[centre.floor() as usize].clone(),
             (x, bottom + 4),
             label_font
                 .clone()
                 .transform(FontTransform::Rotate90)
                 .pos(Pos::new(HPos::Left, VPos::Center)),
         ))?;
-        let (left, y) = to_area(chart.backend_coord(&(0.0, size as f64 - centre)));
+    }
+    for centre in label_centres(rows, plot_height, font) {
+        let (left, y) = to_area(chart.backend_coord(&(0.0, rows as f64 - centre)));
         chart_area.draw(&Text::new(
-            grid.labels[index].clone(),
+            grid.labels[centre.floor() as usize].clone(),
             (left - 4, y),
             label_font.clone().pos(Pos::new(HPos::Right, VPos::Center)),
         ))?;
     }
     let cell_rect = |row: usize, column: usize| {
-        let top = (size - row) as f64;
+        let top = (rows - row) as f64;
         [(column as f64, top), (column as f64 + 1.0, top - 1.0)]
     };
-    chart.draw_series((0..size * size).map(|index| {
-        let (row, column) = (index / size, index % size);
+    chart.draw_series((0..rows * columns).map(|index| {
+        let (row, column) = (index / columns, index % columns);
         let fill = match grid.cell(row, column) {
             Cell::Weight(value) => sequential(value).filled(),
             Cell::BelowShare(_) => theme.background.filled(),
@@ -153,14 +156,19 @@ where
     }))?;
     if let Some(row) = highlight.and_then(|position| grid.row_of(position)) {
         let outline = theme.highlight.stroke_width(2);
-        let top = (size - row) as f64;
-        chart.draw_series([
-            Rectangle::new([(0.0, top), (size as f64, top - 1.0)], outline),
-            Rectangle::new(
-                [(row as f64, 0.0), (row as f64 + 1.0, size as f64)],
+        let top = (rows - row) as f64;
+        let mut outlines = vec![Rectangle::new(
+            [(0.0, top), (columns as f64, top - 1.0)],
+            outline,
+        )];
+        // In self-attention the token's column is outlined too.
+        if grid.key_positions == grid.positions {
+            outlines.push(Rectangle::new(
+                [(row as f64, 0.0), (row as f64 + 1.0, rows as f64)],
                 outline,
-            ),
-        ])?;
+            ));
+        }
+        chart.draw_series(outlines)?;
     }
     let area = PlotArea::of(chart.plotting_area());
     draw_legend(
@@ -236,15 +244,15 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&theme.background)?;
-    let size = grid.size();
-    if size == 0 {
+    let (rows, columns) = (grid.size(), grid.columns());
+    if rows == 0 || columns == 0 {
         return Ok(());
     }
     let (width, height) = root.dim_in_pixel();
-    let cell_w = width as f64 / size as f64;
-    let cell_h = height as f64 / size as f64;
-    for index in 0..size * size {
-        let (row, column) = (index / size, index % size);
+    let cell_w = width as f64 / columns as f64;
+    let cell_h = height as f64 / rows as f64;
+    for index in 0..rows * columns {
+        let (row, column) = (index / columns, index % columns);
         let fill = match grid.cell(row, column) {
             Cell::Weight(value) => sequential(value),
             Cell::BelowShare(_) => theme.background,

@@ -89,14 +89,14 @@ impl Chart for HeatmapChart {
             masked: &self.masked,
         };
         let plot = draw_heatmap(root, &self.grid, self.highlight, theme, &words)?;
-        let size = self.grid.size();
+        let (rows, columns) = (self.grid.size(), self.grid.columns());
         Ok(Drawn {
             cells: Some(CellLayout {
                 plot,
-                rows: size,
-                columns: size,
+                rows,
+                columns,
             }),
-            marks: size * size,
+            marks: rows * columns,
         })
     }
 

@@ -89,11 +89,11 @@ pub fn grid_table(grid: &AttentionGrid, title: String, row_header: String) -> Da
     DataTable {
         title,
         row_header,
-        columns: grid.labels.clone(),
+        columns: grid.key_labels.clone(),
         rows: (0..grid.size())
             .map(|row| DataRow {
                 label: grid.labels[row].clone(),
-                values: (0..grid.size())
+                values: (0..grid.columns())
                     .map(|c| grid.cell(row, c).value())
                     .collect(),
             })

@@ -52,28 +52,74 @@ impl Cell {
     }
 }
 
-/// A query × key matrix over the shown token positions.
+/// A query × key matrix over the shown token positions: square for self-attention, target ×
+/// source for cross-attention.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttentionGrid {
-    /// The token positions shown, for rows (queries) and columns (keys) alike.
+    /// The query positions shown (rows).
     pub positions: Vec<usize>,
-    /// The token text at each shown position.
+    /// The token text at each shown query position.
     pub labels: Vec<String>,
-    /// Row-major cells, `positions.len()` squared.
+    /// The key positions shown (columns); the query positions in self-attention.
+    pub key_positions: Vec<usize>,
+    /// The token text at each shown key position.
+    pub key_labels: Vec<String>,
+    /// Row-major cells, rows × columns.
     pub cells: Vec<Cell>,
     /// Whether rows were renormalised after hiding tokens.
     pub renormalised: bool,
 }
 
 impl AttentionGrid {
-    /// Number of rows (and columns).
+    /// Number of rows (queries).
     pub fn size(&self) -> usize {
         self.positions.len()
     }
 
+    /// Number of columns (keys).
+    pub fn columns(&self) -> usize {
+        self.key_positions.len()
+    }
+
     /// The cell at a row and column of the grid (not token positions).
     pub fn cell(&self, row: usize, column: usize) -> Cell {
-        self.cells[row * self.size() + column]
+        self.cells[row * self.columns() + column]
+    }
+
+    /// A grid of every weight of a rows × columns matrix (cross-attention: target × source);
+    /// `masked(row, column)` marks the cells the softmax gave no weight by a mask.
+    pub fn of_matrix(
+        weights: &[f32],
+        labels: Vec<String>,
+        key_labels: Vec<String>,
+        masked: impl Fn(usize, usize) -> bool,
+    ) -> Result<Self, ChartError> {
+        let (rows, columns) = (labels.len(), key_labels.len());
+        if weights.len() != rows * columns {
+            return Err(ChartError(format!(
+                "{} weights for a {rows} × {columns} grid",
+                weights.len()
+            )));
+        }
+        let cells = weights
+            .iter()
+            .enumerate()
+            .map(|(i, &weight)| {
+                if masked(i / columns.max(1), i % columns.max(1)) {
+                    Cell::Masked
+                } else {
+                    Cell::Weight(weight)
+                }
+            })
+            .collect();
+        Ok(AttentionGrid {
+            positions: (0..rows).collect(),
+            labels,
+            key_positions: (0..columns).collect(),
+            key_labels,
+            cells,
+            renormalised: false,
+        })
     }
 
     /// The grid row showing a token position, if it is shown.
@@ -157,8 +203,11 @@ pub fn attention_grid(
             })
         })
         .collect();
+    let labels: Vec<String> = positions.iter().map(|&p| trace.tokens[p].clone()).collect();
     Ok(AttentionGrid {
-        labels: positions.iter().map(|&p| trace.tokens[p].clone()).collect(),
+        key_positions: positions.clone(),
+        key_labels: labels.clone(),
+        labels,
         positions,
         cells,
         renormalised: options.hide_special,

@@ -8,10 +8,7 @@ use super::error::{EngineError, Result};
 use super::model::Model;
 use super::sampling::sample_token;
 use super::Device;
-use ae_messages::{Decoding, Generation};
-
-/// The widest beam search the engine runs.
-pub const MAX_BEAM_WIDTH: usize = 5;
+use ae_messages::{Decoding, Generation, MAX_BEAM_WIDTH};
 
 /// A target being written: its ids (from the decoder start token) and the log probability of
 /// each written token.

@@ -44,7 +44,6 @@ pub use error::{
     ConfigDamage, Damage, EngineError, GgufDamage, ModelWarning, Result, TokenizerDamage,
     WeightsDamage,
 };
-pub use generation::MAX_BEAM_WIDTH;
 pub use gguf::is_gguf;
 pub use layers::Linear;
 pub use matmul::tune_matmul;
@@ -59,6 +58,6 @@ pub use trace::{layer_trace, to_array};
 pub use ae_messages::{
     Architecture, Array, AttentionInternals, AttentionKind, Candidate, Decoding,
     EncoderDecoderTrace, Generation, LayerTrace, LensLayer, LogitLens, ModelFile, PageTrace,
-    PositionPredictions, PositionalEncodings, Predictions, RotaryView, Saliency, SamplingSettings,
-    TokenizedText, Trace, Work,
+    PairSaliency, PositionPredictions, PositionalEncodings, Predictions, RotaryView, Saliency,
+    SamplingSettings, TokenizedText, Trace, Work, MAX_BEAM_WIDTH,
 };

@@ -98,13 +98,16 @@ pub struct SamplingSettings {
     pub top_p: f32,
 }
 
+/// The widest beam search the engine runs and the page offers.
+pub const MAX_BEAM_WIDTH: usize = 5;
+
 /// How an encoder–decoder chooses each next target token.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Decoding {
     /// The most probable token.
     Greedy,
-    /// Beam search keeping `width` (1–5) partial targets, as transformers' `generate` with
+    /// Beam search keeping `width` (1 to [`MAX_BEAM_WIDTH`]) partial targets, as transformers' `generate` with
     /// `num_beams`, length penalty 1 and no early stopping.
     Beam { width: usize },
     /// A token drawn as GPT-2's continuation draws it, from a seed.

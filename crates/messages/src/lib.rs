@@ -13,7 +13,7 @@ mod wording;
 
 pub use analysis::{
     Candidate, Decoding, Generation, LensLayer, LogitLens, PairSaliency, PositionPredictions,
-    Predictions, Saliency, SamplingSettings,
+    Predictions, Saliency, SamplingSettings, MAX_BEAM_WIDTH,
 };
 #[cfg(feature = "candle")]
 pub use error::describe_candle_error;

@@ -284,7 +284,7 @@ pub fn request(request: Request) -> Pending {
     let priority = match request {
         Request::Load { .. } => Priority::Load,
         Request::Tokenize { .. } => Priority::Tokens,
-        Request::Trace { .. } => Priority::Trace,
+        Request::Trace { .. } | Request::TranslationTrace { .. } => Priority::Trace,
         _ => Priority::Analysis,
     };
     enqueue(priority, Payload::Message(request))

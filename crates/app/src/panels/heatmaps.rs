@@ -199,6 +199,7 @@ fn HeadHeatmap() -> impl IntoView {
                     &chart.grid,
                     cell,
                     state,
+                    "heatmaps.masked_future",
                 ))
                 on_click=pin
             />
@@ -217,11 +218,17 @@ fn HeadHeatmap() -> impl IntoView {
     }
 }
 
-/// What the tooltip says about a cell: both tokens and the exact weight.
-fn heatmap_tooltip(grid: &AttentionGrid, cell: Pointed, state: AppState) -> Option<Tooltip> {
+/// What the tooltip says about a cell: both tokens and the exact weight; `masked_note` (a
+/// string key) says why a masked cell has none.
+pub(crate) fn heatmap_tooltip(
+    grid: &AttentionGrid,
+    cell: Pointed,
+    state: AppState,
+    masked_note: &str,
+) -> Option<Tooltip> {
     let (query, key) = (
         *grid.positions.get(cell.row)?,
-        *grid.positions.get(cell.column)?,
+        *grid.key_positions.get(cell.column)?,
     );
     let (kind, value, note) = match grid.cell(cell.row, cell.column) {
         Cell::Weight(v) => ("weight", v, String::new()),
@@ -233,9 +240,9 @@ fn heatmap_tooltip(grid: &AttentionGrid, cell: Pointed, state: AppState) -> Opti
             let note = trf("heatmaps.below_share", &[("percent", &percent)]);
             ("below-share", v, format!(" {note}"))
         }
-        Cell::Masked => ("masked", 0.0, format!(" {}", tr("heatmaps.masked_future"))),
+        Cell::Masked => ("masked", 0.0, format!(" {}", tr(masked_note))),
     };
-    let (query_label, key_label) = (&grid.labels[cell.row], &grid.labels[cell.column]);
+    let (query_label, key_label) = (&grid.labels[cell.row], &grid.key_labels[cell.column]);
     Some(Tooltip {
         text: format!("“{query_label}” ({query}) → “{key_label}” ({key})"),
         value: format!("{value:.4}"),
@@ -250,15 +257,15 @@ fn heatmap_tooltip(grid: &AttentionGrid, cell: Pointed, state: AppState) -> Opti
 }
 
 /// The heatmap's numbers as a table (rows: queries, columns: keys).
-fn value_table(grid: &AttentionGrid) -> impl IntoView {
+pub(crate) fn value_table(grid: &AttentionGrid) -> impl IntoView {
     let header = grid
-        .labels
+        .key_labels
         .iter()
         .map(|l| view! { <th scope="col">{l.clone()}</th> })
         .collect_view();
     let rows = (0..grid.size())
         .map(|row| {
-            let cells = (0..grid.size())
+            let cells = (0..grid.columns())
                 .map(|column| match grid.cell(row, column) {
                     Cell::Masked => view! {
                         <td class="masked" data-value="masked">

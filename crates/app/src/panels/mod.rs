@@ -5,6 +5,7 @@ mod positions;
 mod predictions;
 mod saliency;
 mod step_through;
+mod translation;
 
 use leptos::prelude::*;
 
@@ -15,27 +16,39 @@ use super::state::{use_state, Panel};
 #[component]
 pub fn PanelArea() -> impl IntoView {
     let state = use_state();
+    // The chosen panel, or the first this model offers when it offers not that one (an
+    // encoder–decoder offers only its translation panel).
+    let shown = Memo::new(move |_| {
+        let offered = state.offered_panels();
+        let chosen = state.view.panel.get();
+        if offered.contains(&chosen) {
+            chosen
+        } else {
+            offered.first().copied().unwrap_or(chosen)
+        }
+    });
     view! {
         <nav class="panel-tabs" aria-label=move || tr("panels.label")>
             <div class="tab-list" role="tablist" aria-label=move || tr("panels.label")>
-                {state
-                    .view
-                    .offered_panels()
-                    .into_iter()
-                    .map(|panel| {
-                        view! {
-                            <button
-                                role="tab"
-                                data-testid=format!("tab-{}", panel.id())
-                                aria-selected=move || (state.view.panel.get() == panel).to_string()
-                                class:active=move || state.view.panel.get() == panel
-                                on:click=move |_| state.view.panel.set(panel)
-                            >
-                                {move || panel.label()}
-                            </button>
-                        }
-                    })
-                    .collect_view()}
+                {move || {
+                    state
+                        .offered_panels()
+                        .into_iter()
+                        .map(|panel| {
+                            view! {
+                                <button
+                                    role="tab"
+                                    data-testid=format!("tab-{}", panel.id())
+                                    aria-selected=move || (shown.get() == panel).to_string()
+                                    class:active=move || shown.get() == panel
+                                    on:click=move |_| state.view.panel.set(panel)
+                                >
+                                    {move || panel.label()}
+                                </button>
+                            }
+                        })
+                        .collect_view()
+                }}
             </div>
             <CopyLink />
             <EmbedDialog />
@@ -43,14 +56,15 @@ pub fn PanelArea() -> impl IntoView {
         <section
             class="panel"
             role="tabpanel"
-            data-testid=move || format!("panel-{}", state.view.panel.get().id())
+            data-testid=move || format!("panel-{}", shown.get().id())
         >
-            {move || match state.view.panel.get() {
+            {move || match shown.get() {
                 Panel::StepThrough => step_through::StepThrough().into_any(),
                 Panel::Heatmaps => heatmaps::Heatmaps().into_any(),
                 Panel::Positions => positions::Positions().into_any(),
                 Panel::Predictions => predictions::Predictions().into_any(),
                 Panel::Saliency => saliency::Saliency().into_any(),
+                Panel::Translation => translation::Translation().into_any(),
             }}
         </section>
     }

@@ -104,7 +104,7 @@ pub fn StepThrough() -> impl IntoView {
             leptos::task::spawn_local(async move {
                 let still_playing = || playing.try_get_untracked() == Some(true);
                 while still_playing() && !step.get_untracked().is_last() {
-                    gloo_sleep(1000).await;
+                    crate::clock::sleep_ms(1000).await;
                     if still_playing() {
                         go(1);
                     }
@@ -194,15 +194,6 @@ pub fn StepThrough() -> impl IntoView {
             }}
         </div>
     }
-}
-
-async fn gloo_sleep(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-        }
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 /// One step's numbers: the head, the query's attention row, and the key whose arithmetic the

@@ -3,7 +3,8 @@
 //! - [`TextState`]: the text (the text box writes it), its tokens and trace (owned answers);
 //! - [`Selection`]: layer, head, hovered/pinned token, step (controls and charts);
 //! - [`ViewState`]: panel, embedding and locks, language, theme, banners;
-//! - [`Settings`]: sampling, seed, heatmap options.
+//! - [`Settings`]: sampling, seed, heatmap options;
+//! - [`TranslationState`]: an encoder–decoder's target, shown attention and pair trace.
 //!
 //! A panel's own analyses (predictions, saliency, encodings …) are not here: each panel owns
 //! the request for what it shows (`crate::client::owned_request`).
@@ -11,6 +12,7 @@ mod model;
 mod selection;
 mod settings;
 mod text;
+mod translation;
 mod view;
 
 use std::sync::Arc;
@@ -21,6 +23,7 @@ pub use model::{LoadStatus, ModelState, ModelWriter, Progress};
 pub use selection::{Selection, Step};
 pub use settings::Settings;
 pub use text::{GeneratedToken, TextState};
+pub use translation::TranslationState;
 pub use view::{
     dark_query, small_screen, viewport_width, Embedding, Lock, Message, Panel, ThemeChoice,
     ViewState,
@@ -76,6 +79,7 @@ impl From<Message> for Problem {
 pub struct AppState {
     pub model: ModelState,
     pub text: TextState,
+    pub translation: TranslationState,
     pub selection: Selection,
     pub view: ViewState,
     pub settings: Settings,
@@ -84,6 +88,17 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The panels this model and the embedding offer (tracked): an encoder–decoder has its
+    /// translation panel; the others read one text.
+    pub fn offered_panels(&self) -> Vec<Panel> {
+        let encoder_decoder = self.model.is_encoder_decoder();
+        self.view
+            .embedded_panels()
+            .into_iter()
+            .filter(|panel| (*panel == Panel::Translation) == encoder_decoder)
+            .collect()
+    }
+
     /// Whether there is a trace and the model can predict (it has a prediction head), tracked.
     pub fn has_logits(&self) -> bool {
         self.text.is_traced() && self.model.read(false, |card| card.has_prediction_head)

@@ -93,6 +93,11 @@ impl ModelState {
         self.card.with(Option::is_some)
     }
 
+    /// Whether the loaded model is an encoder–decoder (tracked).
+    pub fn is_encoder_decoder(&self) -> bool {
+        self.read(false, |card| card.decoder.is_some())
+    }
+
     /// A number from the card (tracked), or `default` without a model.
     pub fn read<T>(&self, default: T, pick: impl FnOnce(&ModelCard) -> T) -> T {
         self.card.with(|card| card.as_ref().map_or(default, pick))

@@ -79,8 +79,10 @@ impl TextState {
             },
         );
         let layer = selection.layer;
+        // An encoder–decoder's trace is of a source and a target (`TranslationState`).
+        let one_text = move || wanted().filter(|_| !model.is_encoder_decoder());
         let traced = owned_request(
-            wanted,
+            one_text,
             move |(_, text)| Request::Trace {
                 text: text.clone(),
                 layer: layer.get_untracked(),

@@ -18,16 +18,19 @@ pub enum Panel {
     Predictions,
     /// Gradient×input saliency.
     Saliency,
+    /// An encoder–decoder's source, target, three attentions and written target.
+    Translation,
 }
 
 impl Panel {
     /// Every panel, in navigation order.
-    pub const ALL: [Panel; 5] = [
+    pub const ALL: [Panel; 6] = [
         Panel::StepThrough,
         Panel::Heatmaps,
         Panel::Positions,
         Panel::Predictions,
         Panel::Saliency,
+        Panel::Translation,
     ];
 
     /// The tab label, in the page's language.
@@ -38,6 +41,7 @@ impl Panel {
             Panel::Positions => "panel.positions",
             Panel::Predictions => "panel.predictions",
             Panel::Saliency => "panel.saliency",
+            Panel::Translation => "panel.translation",
         })
     }
 
@@ -49,6 +53,7 @@ impl Panel {
             Panel::Positions => "positions",
             Panel::Predictions => "predictions",
             Panel::Saliency => "saliency",
+            Panel::Translation => "translation",
         }
     }
 }
@@ -194,8 +199,9 @@ impl ViewState {
         self.embedding.with(|e| e.locked.contains(&lock))
     }
 
-    /// The panels offered: the embedding's choice, else all.
-    pub fn offered_panels(&self) -> Vec<Panel> {
+    /// The panels the embedding allows (all when it names none); which of them the model
+    /// offers is `AppState::offered_panels`.
+    pub fn embedded_panels(&self) -> Vec<Panel> {
         self.embedding.with(|e| {
             if e.panels.is_empty() {
                 Panel::ALL.to_vec()

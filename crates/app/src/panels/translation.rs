@@ -1,0 +1,523 @@
+//! An encoder–decoder's panel: the text box holds the source, this panel the target so far.
+//! The model writes a target (greedy or beam search) that can be replayed token by token with
+//! its cross-attention growing row by row; a selector shows the encoder's self-attention, the
+//! decoder's (causal) self-attention or the cross-attention (target × source) of any layer and
+//! head; a pinned target position shows what it attends to and its saliency over both sides.
+use std::sync::Arc;
+
+use leptos::prelude::*;
+
+use super::heatmaps::{heatmap_tooltip, value_table};
+use crate::client::{self, owned_request};
+use crate::i18n::{tr, trf};
+use crate::state::{use_state, AppState};
+use crate::widgets::{BarChart, ChartCanvas, IndexSelect, Pointed};
+use ae_charts::{AttentionGrid, Bar, HeatmapChart};
+use ae_messages::{
+    AttentionKind, Decoding, EncoderDecoderTrace, Request, Response, MAX_BEAM_WIDTH,
+};
+
+/// The most target tokens the translate button asks for.
+const MAX_WRITTEN_TOKENS: usize = 48;
+/// Milliseconds between the tokens of a replayed target.
+const REPLAY_STEP_MS: i32 = 600;
+
+/// The panel.
+#[component]
+pub fn Translation() -> impl IntoView {
+    let state = use_state();
+    let failure = move || {
+        state.translation.failure().map(|f| {
+            view! {
+                <p class="error" data-testid="translation-error">
+                    {f.describe()}
+                </p>
+            }
+        })
+    };
+    view! {
+        <h2>{move || tr("translation.title")}</h2>
+        <p class="explain">{move || tr("translation.explain")}</p>
+        <WriteTarget />
+        {failure}
+        <Show
+            when=move || state.translation.trace().is_some()
+            fallback=|| view! { <p class="muted">{move || tr("translation.empty")}</p> }
+        >
+            <TargetTokens />
+            <AttentionChoice />
+            <PairHeatmap />
+            <PinnedTarget />
+        </Show>
+    }
+}
+
+/// The target box, the decoding choice, the translate button and the written tokens.
+#[component]
+fn WriteTarget() -> impl IntoView {
+    let state = use_state();
+    let t = state.translation;
+    let beams = RwSignal::new(1usize);
+    let typed = move |ev| {
+        t.written.set(None);
+        t.revealed.set(None);
+        t.pinned.set(None);
+        t.target.set(event_target_value(&ev));
+    };
+    let translate = move |_| translate(state, beams.get_untracked());
+    let replay = move |_| replay(state);
+    let decoding_name = |width: usize| match width {
+        1 => tr("translation.greedy"),
+        width => trf("translation.beam", &[("width", &width)]),
+    };
+    view! {
+        <div class="target-row">
+            <label for="target">{move || tr("translation.target")}</label>
+            <input
+                id="target"
+                type="text"
+                data-testid="target"
+                prop:value=move || t.target.get()
+                on:input=typed
+            />
+            <label>
+                {move || format!("{} ", tr("translation.decoding"))}
+                <select
+                    data-testid="decoding"
+                    on:change=move |ev| beams.set(event_target_value(&ev).parse().unwrap_or(1))
+                    prop:value=move || beams.get().to_string()
+                >
+                    {move || {
+                        (1..=MAX_BEAM_WIDTH)
+                            .map(|w| {
+                                view! { <option value=w.to_string()>{decoding_name(w)}</option> }
+                            })
+                            .collect_view()
+                    }}
+                </select>
+            </label>
+            <button data-testid="translate" on:click=translate>
+                {move || tr("translation.translate")}
+            </button>
+            <Show when=move || t.written.with(Option::is_some)>
+                <button data-testid="replay" on:click=replay>
+                    {move || tr("translation.replay")}
+                </button>
+            </Show>
+        </div>
+        <WrittenTokens />
+    }
+}
+
+/// Asks the model to write a target for the text box's source; the answer becomes the target
+/// and is replayed.
+fn translate(state: AppState, beams: usize) {
+    let decoding = match beams {
+        1 => Decoding::Greedy,
+        width => Decoding::Beam { width },
+    };
+    let asked = client::request(Request::Generate {
+        source: state.text.text.get_untracked(),
+        max_tokens: MAX_WRITTEN_TOKENS,
+        decoding,
+    });
+    leptos::task::spawn_local(async move {
+        match asked.await {
+            Ok(answer) => {
+                if let Response::Generation { generation } = answer.response {
+                    let t = state.translation;
+                    t.pinned.try_set(None);
+                    t.target.try_set(generation.text.clone());
+                    t.written.try_set(Some(generation));
+                    replay(state);
+                }
+            }
+            Err(failure) => state.view.report(failure),
+        }
+    });
+}
+
+/// Shows the written target's rows one token at a time: row k of the decoder's attentions is
+/// what the model computed when it wrote token k (the decoder is causal).
+fn replay(state: AppState) {
+    let t = state.translation;
+    let Some(count) = t
+        .written
+        .with_untracked(|w| w.as_ref().map(|w| w.ids.len()))
+    else {
+        return;
+    };
+    leptos::task::spawn_local(async move {
+        for shown in 1..=count {
+            if t.revealed.try_set(Some(shown)).is_some() {
+                return;
+            }
+            crate::clock::sleep_ms(REPLAY_STEP_MS).await;
+        }
+        t.revealed.try_set(None);
+    });
+}
+
+/// The written tokens with the probability each had when it was chosen.
+#[component]
+fn WrittenTokens() -> impl IntoView {
+    let t = use_state().translation;
+    let chips = move || {
+        t.written.with(|written| {
+            let Some(written) = written else {
+                return Vec::new();
+            };
+            written.tokens[1..]
+                .iter()
+                .zip(&written.log_probabilities)
+                .enumerate()
+                .map(|(i, (token, lp))| (i, token.clone(), lp.exp()))
+                .collect::<Vec<_>>()
+        })
+    };
+    view! {
+        <ol class="written" data-testid="written" aria-label=move || tr("translation.written")>
+            {move || {
+                chips()
+                    .into_iter()
+                    .map(|(i, token, probability)| {
+                        view! {
+                            <li
+                                data-testid="written-token"
+                                data-index=i
+                                data-probability=probability.to_string()
+                                title=move || {
+                                    trf(
+                                        "translation.written_title",
+                                        &[("percent", &format!("{:.1}", probability * 100.0))],
+                                    )
+                                }
+                                on:click=move |_| t.pinned.set(Some(i))
+                            >
+                                {token}
+                            </li>
+                        }
+                    })
+                    .collect_view()
+            }}
+        </ol>
+    }
+}
+
+/// The target's tokens as chips (the source's are under the text box); click pins one.
+#[component]
+fn TargetTokens() -> impl IntoView {
+    let state = use_state();
+    let t = state.translation;
+    let tokens = move || {
+        t.trace()
+            .map(|trace| trace.target.tokens.clone())
+            .unwrap_or_default()
+    };
+    view! {
+        <div class="tokens target-tokens" data-testid="target-tokens">
+            <span class="row-name">{move || tr("translation.target_tokens")}</span>
+            {move || {
+                tokens()
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, token)| {
+                        let toggle = move |_| {
+                            t.pinned.update(|p| *p = if *p == Some(i) { None } else { Some(i) })
+                        };
+                        view! {
+                            <span
+                                class="token"
+                                role="button"
+                                tabindex="0"
+                                data-testid="target-token"
+                                data-index=i
+                                class:pinned=move || t.pinned.get() == Some(i)
+                                on:click=toggle
+                            >
+                                {token}
+                            </span>
+                        }
+                    })
+                    .collect_view()
+            }}
+        </div>
+    }
+}
+
+/// Encoder self / decoder self / cross, and the layer and head (the stack's own counts).
+#[component]
+fn AttentionChoice() -> impl IntoView {
+    let state = use_state();
+    let t = state.translation;
+    let kinds = [
+        (
+            AttentionKind::EncoderSelf,
+            "encoder",
+            "translation.kind_encoder",
+        ),
+        (
+            AttentionKind::DecoderSelf,
+            "decoder",
+            "translation.kind_decoder",
+        ),
+        (AttentionKind::Cross, "cross", "translation.kind_cross"),
+    ];
+    let radio = move |(kind, id, label): (AttentionKind, &'static str, &'static str)| {
+        view! {
+            <label>
+                <input
+                    type="radio"
+                    name="attention-kind"
+                    data-testid=format!("kind-{id}")
+                    prop:checked=move || t.kind.get() == kind
+                    on:change=move |_| t.kind.set(kind)
+                />
+                {move || tr(label)}
+            </label>
+        }
+    };
+    let (layers, heads) = (
+        Signal::derive(move || stack_shape(state).0),
+        Signal::derive(move || stack_shape(state).1),
+    );
+    view! {
+        <fieldset class="chart-options" data-testid="attention-kind">
+            <legend>{move || tr("translation.kind")}</legend>
+            {kinds.into_iter().map(radio).collect_view()}
+            <IndexSelect
+                label="input.layer"
+                value=t.layer
+                count=layers
+                locked=Signal::stored(false)
+                testid="pair-layer"
+            />
+            <IndexSelect
+                label="input.head"
+                value=t.head
+                count=heads
+                locked=Signal::stored(false)
+                testid="pair-head"
+            />
+        </fieldset>
+    }
+}
+
+/// Layers and heads of the stack the shown attention belongs to (tracked).
+fn stack_shape(state: AppState) -> (usize, usize) {
+    state.model.read((0, 0), |card| {
+        match (state.translation.kind.get(), &card.decoder) {
+            (AttentionKind::EncoderSelf, _) | (_, None) => (card.n_layer, card.n_head),
+            (_, Some(decoder)) => (decoder.n_layer, decoder.n_head),
+        }
+    })
+}
+
+/// The shown attention's weights, token labels and masked cells: rows × columns, the rows cut
+/// to the replayed target's first tokens.
+fn pair_grid(trace: &EncoderDecoderTrace, state: AppState) -> Option<AttentionGrid> {
+    let t = state.translation;
+    let kind = t.kind.get();
+    let (attentions, rows, columns) = match kind {
+        AttentionKind::EncoderSelf => (
+            &trace.source.attentions,
+            &trace.source.tokens,
+            &trace.source.tokens,
+        ),
+        AttentionKind::DecoderSelf => (
+            &trace.target.attentions,
+            &trace.target.tokens,
+            &trace.target.tokens,
+        ),
+        AttentionKind::Cross => (
+            &trace.cross_attentions,
+            &trace.target.tokens,
+            &trace.source.tokens,
+        ),
+    };
+    let [layers, heads, _, n_columns] = attentions.dims()?;
+    let (layer, head) = (t.layer.get().min(layers - 1), t.head.get().min(heads - 1));
+    let weights = attentions.block(&[layer, head])?;
+    let shown_rows = match (kind, t.revealed.get()) {
+        (AttentionKind::EncoderSelf, _) | (_, None) => rows.len(),
+        (_, Some(revealed)) => revealed.min(rows.len()),
+    };
+    let shown_columns = if kind == AttentionKind::DecoderSelf {
+        shown_rows
+    } else {
+        n_columns
+    };
+    let shown: Vec<f32> = (0..shown_rows)
+        .flat_map(|row| weights[row * n_columns..row * n_columns + shown_columns].to_vec())
+        .collect();
+    let visible = &trace.source_visible;
+    let masked = move |row: usize, column: usize| match kind {
+        AttentionKind::DecoderSelf => column > row,
+        _ => !visible.get(column).copied().unwrap_or(true),
+    };
+    AttentionGrid::of_matrix(
+        &shown,
+        rows[..shown_rows].to_vec(),
+        columns[..shown_columns].to_vec(),
+        masked,
+    )
+    .ok()
+}
+
+/// The shown attention as a heatmap: exact values on hover, a click pins a target row.
+#[component]
+fn PairHeatmap() -> impl IntoView {
+    let state = use_state();
+    let t = state.translation;
+    let chart = Memo::new(move |_| {
+        let trace = t.trace()?;
+        let grid = pair_grid(&trace, state)?;
+        let highlight = (t.kind.get() != AttentionKind::EncoderSelf)
+            .then(|| t.pinned.get())
+            .flatten();
+        Some(HeatmapChart {
+            grid,
+            highlight,
+            weight: tr("chart.weight"),
+            masked: tr("chart.masked"),
+            title: heatmap_title(state),
+            corner: tr("heatmaps.axes"),
+        })
+    });
+    let data = Callback::new(move |(chart, _): (HeatmapChart, _)| {
+        vec![
+            ("data-kind", format!("{:?}", t.kind.get())),
+            ("data-layer", t.layer.get().to_string()),
+            ("data-head", t.head.get().to_string()),
+            (
+                "data-shape",
+                format!("{} {}", chart.grid.size(), chart.grid.columns()),
+            ),
+        ]
+    });
+    let masked_note = move || match t.kind.get_untracked() {
+        AttentionKind::DecoderSelf => "heatmaps.masked_future",
+        _ => "translation.masked_padding",
+    };
+    let tooltip = Callback::new(move |(chart, cell): (HeatmapChart, Pointed)| {
+        heatmap_tooltip(&chart.grid, cell, state, masked_note())
+    });
+    let pin = Callback::new(move |cell: Pointed| {
+        if t.kind.get_untracked() != AttentionKind::EncoderSelf {
+            t.pinned.set(Some(cell.row));
+        }
+    });
+    let show_table = RwSignal::new(false);
+    let grid = move || chart.with(|c| c.as_ref().map(|c| c.grid.clone()));
+    view! {
+        <figure class="heatmap">
+            <figcaption data-testid="pair-heatmap-title">
+                {move || format!("{} — {}", heatmap_title(state), tr("heatmaps.axes"))}
+            </figcaption>
+            <ChartCanvas
+                chart=chart
+                max_width=540
+                testid="pair-heatmap"
+                label=Signal::derive(move || heatmap_title(state))
+                file_name=Signal::derive(move || format!("{:?}-attention", t.kind.get()))
+                data=data
+                tooltip=tooltip
+                on_click=pin
+            />
+            <details on:toggle=move |ev| {
+                show_table.set(event_target::<web_sys::HtmlDetailsElement>(&ev).open())
+            }>
+                <summary>{move || tr("heatmaps.values_table")}</summary>
+                {move || show_table.get().then(|| grid().map(|grid| value_table(&grid)))}
+            </details>
+        </figure>
+    }
+}
+
+/// "Cross-attention, layer 2, head 4" in the page's language (tracked).
+fn heatmap_title(state: AppState) -> String {
+    let t = state.translation;
+    let kind = match t.kind.get() {
+        AttentionKind::EncoderSelf => tr("translation.kind_encoder"),
+        AttentionKind::DecoderSelf => tr("translation.kind_decoder"),
+        AttentionKind::Cross => tr("translation.kind_cross"),
+    };
+    let (layer, head) = (t.layer.get() + 1, t.head.get() + 1);
+    trf(
+        "translation.heatmap_title",
+        &[("kind", &kind), ("layer", &layer), ("head", &head)],
+    )
+}
+
+/// The pinned target position: what it attends to in the source (this layer and head) and
+/// what its next token's choice depended on (saliency over source and target).
+#[component]
+fn PinnedTarget() -> impl IntoView {
+    let state = use_state();
+    let t = state.translation;
+    let key = move || {
+        let position = t.pinned.get()?;
+        let generation = state.model.loaded()?;
+        Some((generation, state.text.text.get(), t.target.get(), position))
+    };
+    let saliency = owned_request(
+        key,
+        |(_, source, target, position)| Request::PairSaliency {
+            source: source.clone(),
+            target: target.clone(),
+            position: Some(*position),
+            target_id: None,
+        },
+        |answer| match answer.response {
+            Response::PairSaliency { saliency } => Some(Arc::new(saliency)),
+            _ => None,
+        },
+    );
+    let bars = move |side: fn(&ae_messages::PairSaliency) -> &Vec<f32>,
+                     tokens: fn(&EncoderDecoderTrace) -> &Vec<String>| {
+        Signal::derive(move || {
+            let (Some(saliency), Some(trace)) = (saliency.value(), t.trace()) else {
+                return Vec::new();
+            };
+            tokens(&trace)
+                .iter()
+                .zip(side(&saliency))
+                .map(|(label, &value)| Bar {
+                    label: label.clone(),
+                    value,
+                    active: true,
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let heading = move || {
+        let saliency = saliency.value()?;
+        Some(trf(
+            "translation.saliency_title",
+            &[
+                ("token", &saliency.target_token),
+                ("position", &saliency.position),
+            ],
+        ))
+    };
+    view! {
+        <Show when=move || t.pinned.get().is_some()>
+            <section class="pinned-target" data-testid="pinned-target">
+                <h3>{heading}</h3>
+                <p class="explain">{move || tr("translation.saliency_explain")}</p>
+                <h4>{move || tr("translation.source_tokens")}</h4>
+                <BarChart
+                    bars=bars(|s| &s.source, |t| &t.source.tokens)
+                    testid="saliency-source"
+                    value_name="saliency.share"
+                />
+                <h4>{move || tr("translation.target_tokens")}</h4>
+                <BarChart
+                    bars=bars(|s| &s.target, |t| &t.target.tokens)
+                    testid="saliency-target"
+                    value_name="saliency.share"
+                />
+            </section>
+        </Show>
+    }
+}

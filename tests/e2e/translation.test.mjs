@@ -1,0 +1,72 @@
+// The date translator the set-up places in models/ (assets/date-translator): it opens offline
+// with only the translation panel, writes the held-out date a student types, replays it, and
+// its cross-attention, decoder attention and saliency show the trace CLI's numbers.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { hoverMatrix, openPage, start, traceCli, waitShape } from './support.mjs';
+
+const FOLDER = 'date-translator';
+const MODEL = '../../assets/date-translator'; // traceCli reads tests/fixtures/<model>
+const TOLERANCE = 1e-4;
+let site;
+
+before(async () => {
+  mkdirSync('test-artifacts', { recursive: true });
+  site = await start();
+});
+
+after(async () => site?.close());
+
+test('the offline translator writes a held-out date and shows the CLI’s cross-attention, decoder attention and saliency', async () => {
+  assert.ok(existsSync(`dist/models/${FOLDER}/model.safetensors`), 'scripts/fetch-assets.sh places the translator in public/models');
+  const [pair] = JSON.parse(readFileSync('assets/date-translator/held_out.json', 'utf8'));
+  const cli = traceCli(MODEL, pair.source, ['--decoder-text', pair.target]);
+
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const { page, errors } = await openPage(context, site.origin, `?model=folder:${FOLDER}`);
+  await page.waitForSelector('[data-testid=model-ready]', { timeout: 120_000 });
+  await page.waitForSelector('[data-testid=panel-translation]');
+  const tabs = await page.$$eval('[role=tab]', (nodes) => nodes.map((n) => n.dataset.testid));
+  assert.deepEqual(tabs, ['tab-translation'], 'an encoder–decoder offers its translation panel only');
+
+  await page.fill('[data-testid=text]', pair.source);
+  await page.click('[data-testid=translate]');
+  await page.waitForFunction((target) => document.querySelector('[data-testid=target]')?.value === target, pair.target);
+  const written = await page.$$eval('[data-testid=written-token]', (nodes) => nodes.map((n) => n.textContent));
+  assert.equal(written.length, cli.decoder_input_ids.length, 'the written tokens: ▁, the characters and </s>');
+
+  // The cross-attention of layer 1, head 1 (the default), after the replay shows every row.
+  const rows = cli.decoder_input_ids.length;
+  const columns = cli.encoder_input_ids.length;
+  await waitShape(page, 'pair-heatmap', `${rows} ${columns}`);
+  for (const [row, column] of [[0, 0], [3, columns - 1], [rows - 1, 2]]) {
+    const shown = await hoverMatrix(page, 'pair-heatmap', row, column);
+    assert.ok(Math.abs(shown - cli.cross_attentions[0][0][row][column]) < TOLERANCE, `cross ${row},${column}`);
+  }
+  await page.screenshot({ path: 'test-artifacts/translation-cross.png', fullPage: true });
+
+  // Layer 2, head 4: the head that aligns the year's digits with the year's words.
+  await page.selectOption('[data-testid=pair-layer]', { label: '2' });
+  await page.selectOption('[data-testid=pair-head]', { label: '4' });
+  await page.waitForSelector('[data-testid=pair-heatmap][data-layer="1"][data-head="3"]');
+  const shown = await hoverMatrix(page, 'pair-heatmap', 2, 5);
+  assert.ok(Math.abs(shown - cli.cross_attentions[1][3][2][5]) < TOLERANCE);
+
+  // The decoder's self-attention is causal: a later target token is masked.
+  await page.check('[data-testid=kind-decoder]');
+  await waitShape(page, 'pair-heatmap', `${rows} ${rows}`);
+  assert.ok(Math.abs(await hoverMatrix(page, 'pair-heatmap', 4, 2) - cli.decoder_attentions[1][3][4][2]) < TOLERANCE);
+  await hoverMatrix(page, 'pair-heatmap', 2, 4);
+  const masked = await page.$eval('[data-testid=pair-heatmap-tooltip]', (n) => n.dataset.kind);
+  assert.equal(masked, 'masked');
+
+  // Pin target position 2: saliency over source and target, two rows summing to 1.
+  await page.check('[data-testid=kind-cross]');
+  await page.click('[data-testid=target-token][data-index="2"]');
+  await page.waitForSelector('[data-testid=saliency-source]');
+  await page.waitForSelector('[data-testid=pinned-target] h3:not(:empty)');
+  await page.screenshot({ path: 'test-artifacts/translation-saliency.png', fullPage: true });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
