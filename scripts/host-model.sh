@@ -6,6 +6,8 @@
 #   e.g. scripts/host-model.sh openai-community/gpt2
 #        scripts/host-model.sh distilbert/distilbert-base-uncased main distilbert
 # HF_ENDPOINT (default https://huggingface.co) and MODELS_DIR (default public/models) override.
+# A repository without tokenizer.json that ships SentencePiece files (Marian's opus-mt-*:
+# source.spm, target.spm, vocab.json) gets one written by tools/convert_marian_tokenizer.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=${1:?usage: scripts/host-model.sh REPO [REVISION] [NAME]}
@@ -17,14 +19,25 @@ target="$models_dir/$name"
 partial="$target.partial"
 rm -rf "$partial"
 mkdir -p "$partial"
-for file in config.json tokenizer.json model.safetensors; do
-  echo "host-model: $repo@$revision/$file"
-  if ! curl -fL --retry 3 --progress-bar -o "$partial/$file" "$endpoint/$repo/resolve/$revision/$file"; then
-    echo "host-model: cannot download $file of $repo at $revision from $endpoint" >&2
-    rm -rf "$partial"
-    exit 1
-  fi
+fetch() {
+  echo "host-model: $repo@$revision/$1"
+  curl -fL --retry 3 --progress-bar -o "$partial/$1" "$endpoint/$repo/resolve/$revision/$1"
+}
+give_up() {
+  echo "host-model: cannot download $1 of $repo at $revision from $endpoint" >&2
+  rm -rf "$partial"
+  exit 1
+}
+for file in config.json model.safetensors; do
+  fetch "$file" || give_up "$file"
 done
+if ! fetch tokenizer.json; then
+  echo "host-model: no tokenizer.json; looking for SentencePiece files (Marian)"
+  for file in source.spm target.spm vocab.json; do
+    fetch "$file" || give_up "tokenizer.json (nor $file)"
+  done
+  python3 tools/convert_marian_tokenizer.py "$partial" || give_up "a convertible tokenizer"
+fi
 # Only a complete download replaces what was there.
 rm -rf "$target"
 mv "$partial" "$target"

@@ -492,3 +492,67 @@ fn a_valid_file_whose_header_length_looks_like_a_pickle_still_loads() {
     let model = Model::from_bytes(CONFIG, TOKENIZER, &bytes);
     assert!(model.is_ok(), "{:?}", model.err().map(|e| e.to_string()));
 }
+
+/// A T5 config over GPT-2's weights: the config says encoder–decoder, the tensors are missing.
+#[test]
+fn an_encoder_decoder_config_without_its_tensors() {
+    let t5_config = include_bytes!("fixtures/t5/config.json");
+    let t5_tokenizer = include_bytes!("fixtures/t5/tokenizer.json");
+    expect_error(
+        "an_encoder_decoder_config_without_its_tensors",
+        "config.json says encoder–decoder (T5), the weights are GPT-2's",
+        t5_config,
+        t5_tokenizer,
+        WEIGHTS,
+        "model.safetensors",
+        &["shared.weight", "missing"],
+    );
+}
+
+/// An encoder–decoder asked for what it cannot do, and a decoder-only model asked for
+/// cross-attention: the engine's own errors, in both languages.
+#[test]
+fn source_and_target_requests_to_the_wrong_model_or_too_long() {
+    let t5 = Model::from_bytes(
+        include_bytes!("fixtures/t5/config.json"),
+        include_bytes!("fixtures/t5/tokenizer.json"),
+        include_bytes!("fixtures/t5/model.safetensors"),
+    )
+    .expect("t5");
+    let gpt2 = Model::from_bytes(CONFIG, TOKENIZER, WEIGHTS).expect("gpt2");
+    let max = t5.config.max_positions;
+    let long = vec![3u32; max + 1];
+    let cases = [
+        (
+            "a decoder-only model (GPT-2) asked for cross-attention",
+            gpt2.encoder_decoder_trace(&[1, 2], &[0]).err(),
+        ),
+        (
+            "an encoder–decoder asked for a one-text trace",
+            t5.trace(&[1, 2]).err(),
+        ),
+        (
+            "a source over the encoder's limit",
+            t5.encoder_decoder_trace(&long, &[0]).err(),
+        ),
+        (
+            "a target over the decoder's limit",
+            t5.encoder_decoder_trace(&[3, 1], &long).err(),
+        ),
+    ];
+    for (fault, error) in cases {
+        let error = error.unwrap_or_else(|| panic!("{fault}: no error"));
+        let chinese = error.words(Lang::Zh);
+        let english = common::english_phrases(&chinese);
+        assert!(
+            english.is_empty(),
+            "{fault}: English left ({english:?}): {chinese}"
+        );
+        record(
+            fault,
+            &error.to_string(),
+            &chinese,
+            "source_and_target_requests_to_the_wrong_model_or_too_long",
+        );
+    }
+}

@@ -284,6 +284,22 @@ test('model files: a cut-off file and NaN weights picked by the user', async () 
 const cachedFiles = (page, part) => page.evaluate(async (part) =>
   (await (await caches.open('attention-explorer-models-v1')).keys()).map((r) => r.url).filter((u) => u.includes(part)).map((u) => u.split('/').pop()), part);
 
+test('a Marian Hub repository without tokenizer.json says to convert its SentencePiece files', async () => {
+  const name = 'Marian without tokenizer.json';
+  const context = await site.browser.newContext();
+  const headers = { 'access-control-allow-origin': '*' };
+  const { page, errors } = await openPage(context, site.origin, '?model=hub:Helsinki-NLP/opus-mt-en-de', (url) => {
+    if (url.endsWith('/config.json')) return { status: 200, body: readFileSync('tests/fixtures/marian/config.json'), headers };
+    return { status: 404, body: 'Entry not found', headers };
+  });
+  await page.waitForSelector('[data-testid=load-failed]', { timeout: 30_000 });
+  const seen = await visible(page, '[data-testid=load-failed]');
+  assert.match(seen, /tokenizer\.json does not exist: this Marian repository ships SentencePiece files.*scripts\/host-model\.sh/);
+  record('Model files', 'a Marian Hub repository without tokenizer.json (SentencePiece files only)', seen, name);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('network: Hub 404, CORS refusal, offline, a dropped connection, a slow download, a damaged download', async () => {
   const name = 'network faults';
   const hub404 = await site.browser.newContext();

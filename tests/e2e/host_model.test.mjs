@@ -10,7 +10,7 @@ import { serve } from '../../scripts/static-server.mjs';
 
 const run = promisify(execFile);
 
-test('host-model.sh fetches a repository revision into the models folder and lists it', async () => {
+test('host-model.sh fetches a repository revision into the models folder and lists it, converting a Marian repository’s SentencePiece files', async () => {
   const hub = mkdtempSync(join(tmpdir(), 'fake-hub-'));
   const models = mkdtempSync(join(tmpdir(), 'models-'));
   const resolve = join(hub, 'attention-explorer/tiny-gpt2/resolve/v1');
@@ -22,6 +22,16 @@ test('host-model.sh fetches a repository revision into the models folder and lis
     await run('scripts/host-model.sh', ['attention-explorer/tiny-gpt2', 'v1', 'tiny'], { env });
     assert.deepEqual(readFileSync(join(models, 'tiny/model.safetensors')), readFileSync('tests/fixtures/gpt2/model.safetensors'));
     assert.deepEqual(JSON.parse(readFileSync(join(models, 'index.json'), 'utf8')), ['tiny']);
+
+    // A Marian repository: SentencePiece files instead of tokenizer.json, converted on the way.
+    const marian = join(hub, 'attention-explorer/tiny-marian/resolve/main');
+    mkdirSync(marian, { recursive: true });
+    for (const file of ['config.json', 'model.safetensors']) cpSync(`tests/fixtures/marian/${file}`, join(marian, file));
+    for (const file of ['source.spm', 'target.spm', 'vocab.json']) cpSync(`tests/fixtures/marian_spm/${file}`, join(marian, file));
+    await run('scripts/host-model.sh', ['attention-explorer/tiny-marian', 'main', 'marian'], { env });
+    const converted = JSON.parse(readFileSync(join(models, 'marian/tokenizer.json'), 'utf8'));
+    assert.equal(converted.model.type, 'Unigram');
+    assert.deepEqual(JSON.parse(readFileSync(join(models, 'index.json'), 'utf8')), ['marian', 'tiny']);
 
     await assert.rejects(run('scripts/host-model.sh', ['attention-explorer/missing', 'main', 'missing'], { env }));
     assert.ok(!existsSync(join(models, 'missing')) && !existsSync(join(models, 'missing.partial')), 'a failed download leaves nothing behind');

@@ -102,6 +102,15 @@ pub fn gguf_file_named_in(config_json: &[u8]) -> Option<String> {
         .then(|| name.to_string())
 }
 
+/// Whether a model whose config.json this is ships SentencePiece files rather than
+/// tokenizer.json on the Hub (Marian's opus-mt-* repositories).
+pub fn ships_sentencepiece(config_json: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(config_json)
+        .ok()
+        .and_then(|config| config.get("model_type")?.as_str().map(|t| t == "marian"))
+        .unwrap_or(false)
+}
+
 /// Download progress of one file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Progress {
@@ -142,6 +151,8 @@ pub enum FetchError {
     CannotRead { file: String, message: String },
     /// A file of the set is missing from the picked files.
     MissingFile { file: String },
+    /// A repository (Marian's opus-mt-*) without tokenizer.json: it ships SentencePiece files.
+    SentencePieceOnly { url: String },
     /// The browser refused (no window, a fetch without a response, a JS error).
     Browser(String),
 }
@@ -153,6 +164,9 @@ impl FetchError {
             FetchError::Unreachable(url) => trf("loader.unreachable", &[("url", url)]),
             FetchError::Cancelled => tr("loader.cancelled"),
             FetchError::NotFound { url } => trf("loader.http_404", &[("url", url)]),
+            FetchError::SentencePieceOnly { url } => {
+                trf("loader.sentencepiece_only", &[("url", url)])
+            }
             FetchError::Http { url, status } => {
                 trf("loader.http", &[("url", url), ("status", status)])
             }
@@ -181,6 +195,15 @@ impl FetchError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn marian_configs_ship_sentencepiece() {
+        assert!(ships_sentencepiece(
+            br#"{"model_type": "marian", "d_model": 512}"#
+        ));
+        assert!(!ships_sentencepiece(br#"{"model_type": "t5"}"#));
+        assert!(!ships_sentencepiece(b"not json"));
+    }
 
     #[test]
     fn link_parameters_round_trip_and_unsafe_names_are_refused() {

@@ -11,7 +11,9 @@ use web_sys::{AbortController, Cache, File, ReadableStreamDefaultReader, Respons
 use crate::client::ModelFiles;
 use crate::clock::now_ms;
 use crate::i18n::tr;
-use crate::sources::{gguf_file_named_in, FetchError, ModelSource, Progress, MODEL_FILES};
+use crate::sources::{
+    gguf_file_named_in, ships_sentencepiece, FetchError, ModelSource, Progress, MODEL_FILES,
+};
 
 /// The name of the Cache Storage bucket that keeps downloaded model files.
 const CACHE_NAME: &str = "attention-explorer-models-v1";
@@ -204,10 +206,15 @@ pub async fn fetch_model(
     let config = fetch(config_name.into()).await?.to_vec();
     let (tokenizer, model) = match gguf_file_named_in(&config) {
         Some(gguf) => (Vec::new(), fetch(gguf).await?),
-        None => (
-            fetch(tokenizer_name.into()).await?.to_vec(),
-            fetch(weights_name.into()).await?,
-        ),
+        None => {
+            let tokenizer = match fetch(tokenizer_name.into()).await {
+                Err(FetchError::NotFound { url }) if ships_sentencepiece(&config) => {
+                    return Err(FetchError::SentencePieceOnly { url })
+                }
+                fetched => fetched?.to_vec(),
+            };
+            (tokenizer, fetch(weights_name.into()).await?)
+        }
     };
     DOWNLOAD.with(|d| *d.borrow_mut() = None);
     Ok(ModelFiles {
