@@ -66,6 +66,28 @@ const MODELS = {
                 vocab: 30522, mlmTransform: true,
                 text: (n) => Array.from({ length: n - 2 }, (_, i) => (i === Math.floor((n - 2) / 2) ? '[MASK]' : 'the')).join(' ') },
 };
+/** t5-small's shape: an encoder–decoder with heads of d_kv width and ReLU MLPs. */
+const T5 = { folder: 'bench-models/t5-small', name: 't5-small (random weights, 60M)', layers: 6, d: 512, dKv: 64,
+             heads: 8, ff: 2048, vocab: 32128 };
+/** The matmuls of an encoder–decoder trace of `s` source and `t` target tokens, as
+ *  forwardMatmuls lists them: the encoder's blocks, the decoder's (self-attention, cross-attention
+ *  with its keys and values from the source, MLP) and the LM head at every target position. */
+function encoderDecoderMatmuls(model, s, t) {
+  const { layers, d, dKv, heads, ff, vocab } = model;
+  const inner = dKv * heads;
+  const block = (rows, keys) => [
+    [[rows, dKv, keys], heads * layers, 'activations'], // scores per head
+    [[rows, keys, dKv], heads * layers, 'activations'], // weights × v per head
+  ];
+  const mlp = (rows) => [[[rows, d, ff], layers, 'weight'], [[rows, ff, d], layers, 'weight']];
+  return [
+    [[s, d, inner], 3 * layers, 'weight'], [[s, inner, d], layers, 'weight'], ...block(s, s), ...mlp(s),
+    [[t, d, inner], 3 * layers, 'weight'], [[t, inner, d], layers, 'weight'], ...block(t, t),
+    [[t, d, inner], layers, 'weight'], [[s, d, inner], 2 * layers, 'weight'], [[t, inner, d], layers, 'weight'],
+    ...block(t, s), ...mlp(t),
+    [[t, d, vocab], 1, 'weight'],
+  ];
+}
 /** The middle value (the upper one of an even count). */
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 /** A shape's floor: the fastest of its four orders ({kn, nk, wf, en} ms, see timeMatmuls). */
@@ -275,6 +297,29 @@ if (existsSync(join(ROOT, 'dist', SMOLLM2, 'model.gguf'))) {
               trace: await call('timeTrace', text, RUNS), saliencyMs: await call('timeSaliency', text, RUNS) };
 }
 
+// t5-small's shape, random weights: a trace of 32 source and 32 target tokens (the decoder start
+// token and 31) beside its matmul floor, saliency over both sides, writing 32 tokens greedily and
+// with beam search of width 3, and the worker's memory ÷ the weights.
+let t5 = null;
+if (existsSync(join(ROOT, T5.folder, 'model.safetensors'))) {
+  log('t5-small: fresh pages, loading');
+  const load = await freshPages(T5.folder);
+  loads.push({ name: T5.name, file: 'f32', ...load });
+  const text = MODELS.gpt2.text(31);
+  const list = encoderDecoderMatmuls(T5, 32, 32);
+  log('t5-small: trace of 32 + 32 tokens, each beside the floor');
+  const rounds = await besideFloor(list, () => call('translationOnce', text, text));
+  log('t5-small: saliency, greedy and beam-3 generation of 32 tokens');
+  const saliencyMs = await call('timePairSaliency', text, text, RUNS);
+  const greedy = await call('timeGenerate', text, 32, 1, RUNS);
+  const beam = await call('timeGenerate', text, 32, 3, RUNS);
+  const traceMs = median(rounds.map((r) => r.computeMs));
+  t5 = { traceMs, transferMs: median(rounds.map((r) => r.transferMs)), floorMs: median(rounds.map((r) => r.floorMs)),
+         ratio: median(rounds.map((r) => r.computeMs / r.floorMs)), saliencyMs, greedy, beam,
+         peakBytes: Math.max(...rounds.map((r) => r.memoryBytes), greedy.memoryBytes, beam.memoryBytes),
+         weightBytes: load.parameters * 4 };
+}
+
 // The app itself, which this benchmark page is not: reading a trace's message in the app copies
 // its arrays into the app's wasm memory, part of the worker → UI transfer. The app reports that
 // time (data-read-ms) beside the worker's (data-ms) on its trace line.
@@ -389,6 +434,21 @@ for (const r of rows.filter((row) => row.ort_next)) {
   lines.push(`| ${r.n} | ${ms(r.trace.computeMs)} | ${ms(r.ort_next.oursMs)} | ${ms(r.ort_next.ms)} | ${ms(r.ort_all.oursMs)} | ${ms(r.ort_all.ms)} |`);
 }
 lines.push('');
+if (t5) {
+  lines.push('## t5-small (encoder–decoder, random weights)');
+  lines.push('');
+  lines.push('Trace = both stacks recording every layer\'s internals, the cross-attention and the logits at every target position, ' +
+    '32 source and 32 target tokens (the decoder start token and 31); **× floor** as above, the floor being that trace\'s matmuls ' +
+    '(the LM head at all 32 target positions). Generation: the encoder once, its keys and values for every decoder block once, then one ' +
+    'decoder step per token and beam from the cached keys and values of the earlier ones. Saliency: forward and backward over both sides.');
+  lines.push('');
+  lines.push('| trace ms | floor ms | × floor | transfer ms | saliency ms | saliency ÷ trace | greedy, tokens written | ms | beam 3, tokens written | ms | peak wasm memory MB | ÷ f32 weight bytes |');
+  lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push(`| ${ms(t5.traceMs)} | ${ms(t5.floorMs)} | ${t5.ratio.toFixed(2)} | ${ms(t5.transferMs)} | ${ms(t5.saliencyMs)} | ` +
+    `${(t5.saliencyMs / t5.traceMs).toFixed(2)} | ${t5.greedy.written} | ${ms(t5.greedy.ms)} | ${t5.beam.written} | ${ms(t5.beam.ms)} | ` +
+    `${mb(t5.peakBytes)} | ${(t5.peakBytes / t5.weightBytes).toFixed(2)} |`);
+  lines.push('');
+}
 if (smollm2) {
   lines.push('## SmolLM2-135M-Instruct (Llama, real weights, Q4_1 GGUF dequantised to f32)');
   lines.push('');

@@ -27,6 +27,9 @@ if [ ! -f bench-models/gpt2-small/model-next-token.onnx ] || [ ! -f bench-models
   fi
   "$python" tools/make_bench_models.py --out bench-models
 fi
+if [ ! -f bench-models/t5-small/model.safetensors ]; then
+  "$python" tools/make_bench_models.py --out bench-models --t5-only
+fi
 if [ ! -f bench-models/gpt2-small-f16/model.safetensors ]; then
   tools/to-f16 bench-models/gpt2-small bench-models/gpt2-small-f16
 fi

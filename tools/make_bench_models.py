@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Writes the benchmark's models: GPT-2 small (124M) and DistilBERT-base (66M) with random
-weights of the real shapes (timing does not depend on the values), each as
+"""Writes the benchmark's models: GPT-2 small (124M), DistilBERT-base (66M) and t5-small (60M)
+with random weights of the real shapes (timing does not depend on the values), each as
 config.json + tokenizer.json + model.safetensors, and the same GPT-2 as ONNX (logits and all
 attention maps) for onnxruntime-web.
 
-    python tools/make_bench_models.py [--out bench-models]
+    python tools/make_bench_models.py [--out bench-models] [--t5-only]
 
 Needs torch, transformers, onnx and onnxscript (pip install torch transformers onnx onnxscript),
 the real GPT-2 BPE in .cache/gpt2-bpe and the BERT vocabulary of public/models/all-MiniLM-L6-v2
@@ -47,6 +47,25 @@ def bert_tokenizer_json(out: pathlib.Path):
     (out / "tokenizer.json").write_text(json.dumps(tokenizer))
 
 
+def t5_small(out: pathlib.Path):
+    """t5-small's shape (transformers' T5Config defaults) and a word-level tokenizer that knows
+    "the" (the benchmark's text), with `$A </s>` as T5's."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    out.mkdir(parents=True, exist_ok=True)
+    model = T5ForConditionalGeneration(T5Config(attn_implementation="eager")).eval()
+    model.save_pretrained(out, safe_serialization=True)
+    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2, "▁the": 3}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.add_special_tokens(["<pad>", "</s>", "<unk>"])
+    tok.post_processor = processors.TemplateProcessing(single="$A </s>",
+                                                       special_tokens=[("</s>", 1)])
+    tok.save(str(out / "tokenizer.json"))
+    print(f"wrote {out} ({sum(p.numel() for p in model.parameters()):,} parameters)")
+
+
 class LogitsAndAttentions(torch.nn.Module):
     """A forward pass as transformers returns it: logits at every position and all attentions."""
 
@@ -79,9 +98,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "bench-models"))
     parser.add_argument("--skip-onnx", action="store_true")
+    parser.add_argument("--t5-only", action="store_true")
     args = parser.parse_args()
     out = pathlib.Path(args.out)
     torch.manual_seed(20261122)
+    t5_small(out / "t5-small")
+    if args.t5_only:
+        return
 
     gpt2_dir = out / "gpt2-small"
     gpt2_dir.mkdir(parents=True, exist_ok=True)

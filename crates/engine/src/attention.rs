@@ -41,30 +41,55 @@ pub struct ScoreTerms<'a> {
     pub visible_keys: Option<&'a Tensor>,
 }
 
+/// Where attention's keys and values come from.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyValues<'a> {
+    /// x itself: self-attention over the whole sequence.
+    Own,
+    /// x, after the projected keys and values [heads, earlier, d_head] of the positions before
+    /// it: a decoder writing one token at a time.
+    AfterPast(&'a Tensor, &'a Tensor),
+    /// Another sequence's rows [keys, d_model]: cross-attention over the encoder's output.
+    Of(&'a Tensor),
+    /// Keys and values already projected [heads, keys, d_head] (the encoder's, once per
+    /// source, while a decoder writes).
+    Projected(&'a Tensor, &'a Tensor),
+}
+
 impl SelfAttention {
     /// softmax(QKᵀ/√d_head + M)·V over x [tokens, d_model], then the output projection
     /// [tokens, d_model]; every intermediate goes to the recorder's attention hook.
     pub fn forward(&self, xs: &Tensor, rec: &mut Recorder) -> candle_core::Result<Tensor> {
-        let (output, internals, weights) = self.attend(xs, None, ScoreTerms::default())?;
+        let (output, internals, weights) =
+            self.attend(xs, KeyValues::Own, ScoreTerms::default())?;
         rec.attention(internals, weights);
         Ok(output)
     }
 
-    /// Attention of the queries from x [queries, d_model] over keys and values from x itself
-    /// (self-attention) or from `memory` [keys, d_model] (cross-attention: the encoder's
-    /// output), with `terms` added to the scores. Returns the output [queries, d_model], the
-    /// intermediates and the weights [heads, query, key].
+    /// Attention of the queries from x [queries, d_model] over the keys and values `kv` says
+    /// (x itself, after earlier positions', or the encoder's output), with `terms` added to the
+    /// scores. Returns the output [queries, d_model], the intermediates (k and v: every key
+    /// attended to) and the weights [heads, query, key]. With earlier positions, query i is
+    /// position earlier + i for the causal mask.
     pub fn attend(
         &self,
         xs: &Tensor,
-        memory: Option<&Tensor>,
+        kv: KeyValues,
         terms: ScoreTerms,
     ) -> candle_core::Result<(Tensor, AttentionInternals<Tensor>, Tensor)> {
         let input = LayerInput::new(xs)?;
         let q = self.rotate(input.heads(&self.query, self.n_head)?)?;
-        let (k, v) = match memory {
-            None => self.keys_and_values(&input)?,
-            Some(memory) => self.keys_and_values(&LayerInput::new(memory)?)?,
+        let (k, v) = match kv {
+            KeyValues::Own => self.keys_and_values(&input)?,
+            KeyValues::AfterPast(past_k, past_v) => {
+                let (k, v) = self.keys_and_values(&input)?;
+                (
+                    Tensor::cat(&[past_k, &k], 1)?,
+                    Tensor::cat(&[past_v, &v], 1)?,
+                )
+            }
+            KeyValues::Of(memory) => self.keys_and_values(&LayerInput::new(memory)?)?,
+            KeyValues::Projected(k, v) => (k.clone(), v.clone()),
         };
         let d_head = q.dim(D::Minus1)?;
         let mut scores = q.matmul(&k.t()?)?;
@@ -85,6 +110,12 @@ impl SelfAttention {
             attention_output: output.clone(),
         };
         Ok((output, internals, weights))
+    }
+
+    /// The projected keys and values [heads, keys, d_head] of rows [keys, d_model] (the
+    /// encoder's output, which a writing decoder attends to at every step).
+    pub fn project_keys_values(&self, rows: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
+        self.keys_and_values(&LayerInput::new(rows)?)
     }
 
     /// Keys and values [heads, keys, d_head] of `input`, one per query head.
@@ -130,13 +161,15 @@ fn softmax_over_keys(masked_scores: &Tensor) -> candle_core::Result<Tensor> {
     }
 }
 
-/// Sets every score of a key after its query to −∞, so softmax gives it exactly 0.
+/// Sets every score of a key after its query to −∞, so softmax gives it exactly 0. With more
+/// keys than queries the queries are the last positions (the keys before them are earlier ones).
 fn causal_mask(scores: &Tensor) -> candle_core::Result<Tensor> {
-    let n_tokens = scores.dim(D::Minus1)?;
-    let positions = Tensor::arange(0u32, n_tokens as u32, scores.device())?;
-    let visible = positions
-        .unsqueeze(1)?
-        .broadcast_ge(&positions.unsqueeze(0)?)?;
+    let n_keys = scores.dim(D::Minus1)?;
+    let n_queries = scores.dim(D::Minus2)?;
+    let earlier = n_keys.saturating_sub(n_queries) as u32;
+    let queries = Tensor::arange(earlier, earlier + n_queries as u32, scores.device())?;
+    let keys = Tensor::arange(0u32, n_keys as u32, scores.device())?;
+    let visible = queries.unsqueeze(1)?.broadcast_ge(&keys.unsqueeze(0)?)?;
     let minus_infinity = Tensor::full(f32::NEG_INFINITY, scores.shape(), scores.device())?;
     visible
         .broadcast_as(scores.shape())?

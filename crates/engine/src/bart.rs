@@ -37,21 +37,26 @@ impl StackBlock for BartBlock {
         rec: &mut Recorder,
     ) -> candle_core::Result<Tensor> {
         let (attended, internals, weights) =
-            self.self_attention.attend(x, None, context.self_terms)?;
+            self.self_attention
+                .attend(x, context.self_kv, context.self_terms)?;
         rec.attention(internals, weights);
         let mut x = self.self_attention_norm.forward(&(x + attended)?)?;
-        if let (Some((cross, norm)), Some((memory, visible))) =
+        if let (Some((cross, norm)), Some((keys_values, visible))) =
             (&self.cross_attention, context.source)
         {
             let terms = ScoreTerms {
                 bias: None,
                 visible_keys: visible,
             };
-            let (attended, internals, weights) = cross.attend(&x, Some(memory), terms)?;
+            let (attended, internals, weights) = cross.attend(&x, keys_values, terms)?;
             rec.cross_attention(internals, weights);
             x = norm.forward(&(&x + attended)?)?;
         }
         self.mlp_norm.forward(&(&x + self.mlp.forward(&x, rec)?)?)
+    }
+
+    fn cross_attention(&self) -> Option<&SelfAttention> {
+        self.cross_attention.as_ref().map(|(cross, _)| cross)
     }
 }
 

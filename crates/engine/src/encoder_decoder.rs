@@ -5,21 +5,39 @@
 //! from its blocks; [`Stack::forward`] is the one loop that runs them.
 use candle_core::{DType, Device, Tensor};
 
-use super::attention::ScoreTerms;
+use super::attention::{KeyValues, ScoreTerms, SelfAttention};
 use super::layers::{LayerNorm, LmHead, RmsNorm, TokenEmbedding};
 use super::network::{Embedded, ForwardPass};
 use super::recorder::Recorder;
 
 /// What a block reads besides its input.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct BlockContext<'a> {
+    /// Where its self-attention's keys and values come from: the input, or the input after
+    /// the earlier positions' (a decoder writing one token at a time).
+    pub self_kv: KeyValues<'a>,
     /// Added to the block's self-attention scores: T5's relative position bias, the source's
     /// padding in the encoder.
     pub self_terms: ScoreTerms<'a>,
-    /// The decoder's view of the source: the encoder's output [source, d_model] and which
-    /// source tokens are not padding. `None` in the encoder.
-    pub source: Option<(&'a Tensor, Option<&'a Tensor>)>,
+    /// The decoder's view of the source: where its cross-attention's keys and values come from
+    /// (the encoder's output, or its projections) and which source tokens are not padding.
+    /// `None` in the encoder.
+    pub source: Option<(KeyValues<'a>, Option<&'a Tensor>)>,
 }
+
+/// What a decoder reads of the source.
+#[derive(Debug, Clone, Copy)]
+pub enum SourceView<'a> {
+    /// The encoder's output [source, d_model]; each block projects its keys and values.
+    Rows(&'a Tensor, Option<&'a Tensor>),
+    /// Each block's projected keys and values of it, made once per source
+    /// ([`Stack::project_source`]).
+    Projected(&'a [(Tensor, Tensor)], Option<&'a Tensor>),
+}
+
+/// Every block's self-attention keys and values [heads, positions, d_head] so far: what a
+/// decoder writing one token at a time does not compute again.
+pub type PastKeyValues = Vec<(Tensor, Tensor)>;
 
 /// One block of a stack: reads the residual stream [tokens, d_model], returns the next one,
 /// and reports to the recorder's hook points (a decoder block also to its cross-attention hook).
@@ -31,6 +49,9 @@ pub trait StackBlock: Send + Sync {
         context: &BlockContext,
         rec: &mut Recorder,
     ) -> candle_core::Result<Tensor>;
+
+    /// A decoder block's cross-attention (`None` in the encoder).
+    fn cross_attention(&self) -> Option<&SelfAttention>;
 }
 
 /// How a stack knows where each token is.
@@ -87,9 +108,11 @@ impl RelativeBias {
         (bucket + in_bucket) as usize
     }
 
-    /// The bias for `queries` × `keys` [heads, query, key].
-    pub fn bias(&self, queries: usize, keys: usize) -> candle_core::Result<Tensor> {
-        let buckets: Vec<u32> = (0..queries as i64)
+    /// The bias for queries at positions `earlier`..`earlier + queries` and keys at 0..`keys`
+    /// [heads, query, key].
+    pub fn bias(&self, earlier: usize, queries: usize, keys: usize) -> candle_core::Result<Tensor> {
+        let first = earlier as i64;
+        let buckets: Vec<u32> = (first..first + queries as i64)
             .flat_map(|query| (0..keys as i64).map(move |key| (key, query)))
             .map(|(key, query)| self.bucket(key - query) as u32)
             .collect();
@@ -126,13 +149,16 @@ pub struct StackPass {
 }
 
 impl Stack {
-    /// Token embeddings × scale, + positions, through BART's embedding norm.
-    fn embed(&self, token_embeddings: &Tensor) -> candle_core::Result<Embedded> {
+    /// Token embeddings × scale, + the positions from `earlier` on, through BART's embedding
+    /// norm.
+    fn embed(&self, token_embeddings: &Tensor, earlier: usize) -> candle_core::Result<Embedded> {
         let n_tokens = token_embeddings.dim(0)?;
         let scaled = (token_embeddings * self.embedding_scale)?;
         let position_embeddings = match &self.positions {
-            Positions::Learned { table, offset } => Some(table.narrow(0, *offset, n_tokens)?),
-            Positions::Sinusoidal(table) => Some(table.narrow(0, 0, n_tokens)?),
+            Positions::Learned { table, offset } => {
+                Some(table.narrow(0, offset + earlier, n_tokens)?)
+            }
+            Positions::Sinusoidal(table) => Some(table.narrow(0, earlier, n_tokens)?),
             Positions::Relative(_) => None,
         };
         let embedding_sum = match &position_embeddings {
@@ -156,25 +182,92 @@ impl Stack {
         &self,
         token_embeddings: &Tensor,
         visible: Option<&Tensor>,
-        source: Option<(&Tensor, Option<&Tensor>)>,
+        source: Option<SourceView>,
+        rec: Recorder,
+    ) -> candle_core::Result<StackPass> {
+        self.run(token_embeddings, None, visible, source, rec)
+    }
+
+    /// The decoder's next rows: token embeddings [new, d_model] at the positions after
+    /// `past`'s, attending to them and to the source. Returns the final hidden rows
+    /// [new, d_model] and the keys and values of every position so far.
+    pub fn step(
+        &self,
+        token_embeddings: &Tensor,
+        past: &PastKeyValues,
+        source: SourceView,
+    ) -> candle_core::Result<(Tensor, PastKeyValues)> {
+        let pass = self.run(
+            token_embeddings,
+            Some(past),
+            None,
+            Some(source),
+            Recorder::everything(),
+        )?;
+        let keys_values = pass
+            .pass
+            .layers
+            .iter()
+            .map(|layer| (layer.attention.k.clone(), layer.attention.v.clone()))
+            .collect();
+        Ok((pass.pass.final_hidden, keys_values))
+    }
+
+    /// Each block's cross-attention keys and values of the encoder's output: what a writing
+    /// decoder reads at every step, projected once.
+    pub fn project_source(&self, memory: &Tensor) -> candle_core::Result<PastKeyValues> {
+        self.blocks
+            .iter()
+            .filter_map(|block| block.cross_attention())
+            .map(|cross| cross.project_keys_values(memory))
+            .collect()
+    }
+
+    /// The one loop: embeddings at the positions after `past`'s (none: from 0), then every
+    /// block with its context.
+    fn run(
+        &self,
+        token_embeddings: &Tensor,
+        past: Option<&PastKeyValues>,
+        visible: Option<&Tensor>,
+        source: Option<SourceView>,
         mut rec: Recorder,
     ) -> candle_core::Result<StackPass> {
-        let embedded = self.embed(token_embeddings)?;
+        let earlier = match past.and_then(|p| p.first()) {
+            Some((k, _)) => k.dim(1)?,
+            None => 0,
+        };
+        let embedded = self.embed(token_embeddings, earlier)?;
         let n_tokens = token_embeddings.dim(0)?;
         let position_bias = match &self.positions {
-            Positions::Relative(relative) => Some(relative.bias(n_tokens, n_tokens)?),
+            Positions::Relative(relative) => {
+                Some(relative.bias(earlier, n_tokens, earlier + n_tokens)?)
+            }
             _ => None,
         };
-        let context = BlockContext {
-            self_terms: ScoreTerms {
-                bias: position_bias.as_ref(),
-                visible_keys: visible,
-            },
-            source,
+        let self_terms = ScoreTerms {
+            bias: position_bias.as_ref(),
+            visible_keys: visible,
         };
         let mut x = embedded.block_input.clone();
         rec.residual_stream(&x)?;
-        for block in &self.blocks {
+        for (i, block) in self.blocks.iter().enumerate() {
+            let self_kv = match past.and_then(|p| p.get(i)) {
+                Some((k, v)) => KeyValues::AfterPast(k, v),
+                None => KeyValues::Own,
+            };
+            let source = match source {
+                None => None,
+                Some(SourceView::Rows(memory, visible)) => Some((KeyValues::Of(memory), visible)),
+                Some(SourceView::Projected(projected, visible)) => projected
+                    .get(i)
+                    .map(|(k, v)| (KeyValues::Projected(k, v), visible)),
+            };
+            let context = BlockContext {
+                self_kv,
+                self_terms,
+                source,
+            };
             x = block.forward(&x, &context, &mut rec)?;
             rec.residual_stream(&x)?;
         }
@@ -305,7 +398,7 @@ impl EncoderDecoder {
         self.decoder.forward(
             target_embeddings,
             None,
-            Some((memory, source_visible)),
+            Some(SourceView::Rows(memory, source_visible)),
             recorder(keep_layers),
         )
     }

@@ -52,10 +52,10 @@ impl StackBlock for T5Block {
         let normed = self.self_attention_norm.forward(x)?;
         let (attended, internals, weights) =
             self.self_attention
-                .attend(&normed, None, context.self_terms)?;
+                .attend(&normed, context.self_kv, context.self_terms)?;
         rec.attention(internals, weights);
         let mut x = (x + attended)?;
-        if let (Some((norm, cross)), Some((memory, visible))) =
+        if let (Some((norm, cross)), Some((keys_values, visible))) =
             (&self.cross_attention, context.source)
         {
             let terms = super::attention::ScoreTerms {
@@ -63,11 +63,15 @@ impl StackBlock for T5Block {
                 visible_keys: visible,
             };
             let (attended, internals, weights) =
-                cross.attend(&norm.forward(&x)?, Some(memory), terms)?;
+                cross.attend(&norm.forward(&x)?, keys_values, terms)?;
             rec.cross_attention(internals, weights);
             x = (x + attended)?;
         }
         &x + self.mlp.forward(&self.mlp_norm.forward(&x)?, rec)?
+    }
+
+    fn cross_attention(&self) -> Option<&SelfAttention> {
+        self.cross_attention.as_ref().map(|(_, cross)| cross)
     }
 }
 
