@@ -70,3 +70,33 @@ test('the offline translator writes a held-out date and shows the CLI’s cross-
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('a link opens a translation view (source, target, attention, layer, head, pinned target token) and the address follows it', async () => {
+  const [, pair] = JSON.parse(readFileSync('assets/date-translator/held_out.json', 'utf8'));
+  const target = pair.target.slice(0, 7);
+  const cli = traceCli(MODEL, pair.source, ['--decoder-text', target]);
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const query = `?model=folder:${FOLDER}&source=${encodeURIComponent(pair.source)}&target=${encodeURIComponent(target)}` +
+    '&attention=decoder&layer=2&head=3&token=4&lang=zh';
+  const { page, errors } = await openPage(context, site.origin, query);
+  await page.waitForSelector('[data-testid=model-ready]', { timeout: 120_000 });
+  await page.waitForSelector('[data-testid=pair-heatmap][data-kind="DecoderSelf"][data-layer="1"][data-head="2"]');
+  assert.equal(await page.inputValue('[data-testid=text]'), pair.source);
+  assert.equal(await page.inputValue('[data-testid=target]'), target);
+  assert.ok(await page.isChecked('[data-testid=kind-decoder]'));
+  await page.waitForSelector('[data-testid=target-token][data-index="4"].pinned');
+  const rows = cli.decoder_input_ids.length;
+  await waitShape(page, 'pair-heatmap', `${rows} ${rows}`);
+  assert.ok(Math.abs(await hoverMatrix(page, 'pair-heatmap', 4, 1) - cli.decoder_attentions[1][2][4][1]) < TOLERANCE);
+  assert.match(await page.textContent('[data-testid=pair-heatmap-title]'), /解码器自注意力/);
+  // The address follows the view: choose cross-attention, and the link says so.
+  await page.check('[data-testid=kind-cross]');
+  await page.waitForFunction(() => new URLSearchParams(location.search).get('attention') === 'cross');
+  const address = new URLSearchParams(await page.evaluate(() => location.search));
+  assert.equal(address.get('source'), pair.source);
+  assert.equal(address.get('target'), target);
+  assert.equal(address.get('token'), '4');
+  assert.equal(address.get('panel'), 'translation');
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -1,7 +1,9 @@
 //! The view as link parameters, both ways, as plain values (tested natively): [`LinkView::parse`]
 //! reads a link, naming each parameter it cannot use; [`LinkView::parameters`] writes one.
 //!
-//! Parameters: `model` (`hub:owner/name[@revision]` or `folder:name`), `text`, `layer` and `head`
+//! Parameters: `model` (`hub:owner/name[@revision]` or `folder:name`), `text` (`source` for an
+//! encoder–decoder, which also reads `target`, the target so far, and `attention`: encoder,
+//! decoder or cross), `layer` and `head`
 //! (counted from 1, as the page shows them), `token` (the pinned query token's position),
 //! `panel` (step, heatmaps, positions, predictions, saliency), `step` (1–7, see `Step`), `temperature`,
 //! `top_k`, `top_p`, `seed`, `lang` (en, zh), `theme` (light, dark; absent: the system's); for
@@ -9,6 +11,7 @@
 //! (the tabs offered), `lock=` (model, text, layer, head).
 use crate::i18n::Lang;
 use crate::state::{Embedding, Lock, Panel, Step, ThemeChoice};
+use ae_messages::AttentionKind;
 
 /// Everything a link can say; `None` where it says nothing (or nothing usable).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -16,6 +19,10 @@ pub struct LinkView {
     /// The `model` parameter as written (checked when the model opens).
     pub model: Option<String>,
     pub text: Option<String>,
+    /// An encoder–decoder's target so far and shown attention; `attention` set means the view
+    /// is an encoder–decoder's, whose text is written as `source`.
+    pub target: Option<String>,
+    pub attention: Option<AttentionKind>,
     /// 0-based, like the state.
     pub layer: Option<usize>,
     pub head: Option<usize>,
@@ -61,7 +68,8 @@ impl LinkView {
         };
         let mut view = LinkView {
             model: get("model"),
-            text: get("text"),
+            text: get("text").or_else(|| get("source")),
+            target: get("target"),
             layer: number("layer", 1.0, 1e6, true).map(|l| l as usize - 1),
             head: number("head", 1.0, 1e6, true).map(|h| h as usize - 1),
             token: number("token", 0.0, 1e6, true).map(|t| t as usize),
@@ -85,6 +93,8 @@ impl LinkView {
             choose("lang", &|v| Lang::from_code(v).is_some()).and_then(|v| Lang::from_code(&v));
         view.theme = choose("theme", &|v| theme_named(v).is_some()).and_then(|v| theme_named(&v));
         view.panel = choose("panel", &|v| panel_named(v).is_some()).and_then(|v| panel_named(&v));
+        view.attention = choose("attention", &|v| attention_named(v).is_some())
+            .and_then(|v| attention_named(&v));
         view.embedding = parse_embedding(&get, &mut ignored);
         if let Some(&first) = view.embedding.panels.first() {
             // A link that offers some panels shows one of them (the first panel by default).
@@ -105,7 +115,17 @@ impl LinkView {
             }
         };
         put("model", self.model.clone());
-        put("text", self.text.clone());
+        let text_name = if self.attention.is_some() {
+            "source"
+        } else {
+            "text"
+        };
+        put(text_name, self.text.clone());
+        put("target", self.target.clone());
+        put(
+            "attention",
+            self.attention.map(|a| attention_name(a).to_string()),
+        );
         put("layer", self.layer.map(|l| (l + 1).to_string()));
         put("head", self.head.map(|h| (h + 1).to_string()));
         put("token", self.token.map(|t| t.to_string()));
@@ -143,6 +163,27 @@ fn theme_named(name: &str) -> Option<ThemeChoice> {
     [ThemeChoice::Light, ThemeChoice::Dark]
         .into_iter()
         .find(|t| t.id() == name)
+}
+
+/// The attention kinds by their names in a link.
+const ATTENTION_NAMES: [(AttentionKind, &str); 3] = [
+    (AttentionKind::EncoderSelf, "encoder"),
+    (AttentionKind::DecoderSelf, "decoder"),
+    (AttentionKind::Cross, "cross"),
+];
+
+fn attention_named(name: &str) -> Option<AttentionKind> {
+    ATTENTION_NAMES
+        .into_iter()
+        .find(|(_, n)| *n == name)
+        .map(|(kind, _)| kind)
+}
+
+fn attention_name(kind: AttentionKind) -> &'static str {
+    ATTENTION_NAMES
+        .into_iter()
+        .find(|(k, _)| *k == kind)
+        .map_or("cross", |(_, name)| name)
 }
 
 fn panel_named(name: &str) -> Option<Panel> {
@@ -202,6 +243,8 @@ mod tests {
         let view = LinkView {
             model: Some("hub:openai-community/gpt2".into()),
             text: Some("The cat sat".into()),
+            target: None,
+            attention: None,
             layer: Some(4),
             head: Some(0),
             token: Some(2),
@@ -263,6 +306,32 @@ mod tests {
             Some(Panel::Heatmaps),
             "one of the offered panels"
         );
+    }
+
+    #[test]
+    fn an_encoder_decoder_view_reads_back_with_its_source_target_and_attention() {
+        let view = LinkView {
+            model: Some("folder:date-translator".into()),
+            text: Some("the first of may".into()),
+            target: Some("2001-05".into()),
+            attention: Some(AttentionKind::DecoderSelf),
+            layer: Some(1),
+            panel: Some(Panel::Translation),
+            ..LinkView::default()
+        };
+        let parameters: Vec<(String, String)> = view
+            .parameters()
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v))
+            .collect();
+        assert_eq!(
+            parameters[1],
+            ("source".to_string(), "the first of may".to_string())
+        );
+        assert_eq!(LinkView::parse(&parameters).view, view);
+        let parsed = parse("source=a&attention=sideways");
+        assert_eq!(parsed.view.text.as_deref(), Some("a"));
+        assert_eq!(parsed.ignored, ["attention=sideways"]);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 use leptos::prelude::*;
 
 use crate::link::LinkView;
-use crate::state::{AppState, Message};
+use crate::state::{AppState, Message, Panel};
+use ae_messages::AttentionKind;
 
 /// The address's parameters, in order.
 fn address_parameters() -> Vec<(String, String)> {
@@ -61,6 +62,12 @@ pub fn follow_link(state: AppState) -> Option<String> {
         state.text.text.set(text);
         state.text.from_link.set(true);
     }
+    if let Some(target) = link.target.clone() {
+        state.translation.target.set(target);
+    }
+    if let Some(kind) = link.attention {
+        state.translation.kind.set(kind);
+    }
     apply_when_known(state, link.layer, link.head, link.token);
     write_to_address_bar(state);
     link.model
@@ -76,13 +83,35 @@ fn apply_when_known(
 ) {
     let waiting = StoredValue::new((layer, head));
     Effect::new(move |_| {
-        let Some((layers, heads)) = state.model.read(None, |c| Some((c.n_layer, c.n_head))) else {
+        let Some(card) = state.model.card.get() else {
             return;
+        };
+        // An encoder–decoder's layer and head are its shown attention's, in its stack.
+        let translation = state.translation;
+        let (layers, heads, layer_signal, head_signal) = match &card.decoder {
+            Some(decoder) if translation.kind.get_untracked() != AttentionKind::EncoderSelf => (
+                decoder.n_layer,
+                decoder.n_head,
+                translation.layer,
+                translation.head,
+            ),
+            Some(_) => (
+                card.n_layer,
+                card.n_head,
+                translation.layer,
+                translation.head,
+            ),
+            None => (
+                card.n_layer,
+                card.n_head,
+                state.selection.layer,
+                state.selection.head,
+            ),
         };
         let (layer, head) = waiting.get_value();
         let mut problems = Vec::new();
         match layer {
-            Some(l) if l < layers => state.selection.layer.set(l),
+            Some(l) if l < layers => layer_signal.set(l),
             Some(l) => problems.push(Message::new(
                 "link.layer_missing",
                 &[("layer", &(l + 1)), ("layers", &layers)],
@@ -90,7 +119,7 @@ fn apply_when_known(
             None => {}
         }
         match head {
-            Some(h) if h < heads => state.selection.head.set(h),
+            Some(h) if h < heads => head_signal.set(h),
             Some(h) => problems.push(Message::new(
                 "link.head_missing",
                 &[("head", &(h + 1)), ("heads", &heads)],
@@ -107,6 +136,18 @@ fn apply_when_known(
     });
     let waiting_token = StoredValue::new(token);
     Effect::new(move |_| {
+        if state.model.is_encoder_decoder() {
+            // The pinned token is a target position.
+            if let (Some(token), Some(trace)) =
+                (waiting_token.get_value(), state.translation.trace())
+            {
+                if token < trace.target.tokens.len() {
+                    state.translation.pinned.set(Some(token));
+                }
+                waiting_token.set_value(None);
+            }
+            return;
+        }
         let count = state.text.token_count();
         let Some(token) = waiting_token.get_value().filter(|_| count > 0) else {
             return;
@@ -127,12 +168,26 @@ fn apply_when_known(
 /// The current view as a link (tracked).
 pub fn current_view(state: AppState) -> LinkView {
     let sampling = state.settings.sampling.get();
+    let translation = state
+        .model
+        .is_encoder_decoder()
+        .then_some(state.translation);
+    let (layer, head, token) = match translation {
+        Some(t) => (t.layer.get(), t.head.get(), t.pinned.get()),
+        None => (
+            state.selection.layer.get(),
+            state.selection.head.get(),
+            state.selection.pinned.get(),
+        ),
+    };
     LinkView {
         model: state.model.source.get().map(|source| source.to_link()),
         text: Some(state.text.text.get()),
-        layer: Some(state.selection.layer.get()),
-        head: Some(state.selection.head.get()),
-        token: state.selection.pinned.get(),
+        target: translation.map(|t| t.target.get()),
+        attention: translation.map(|t| t.kind.get()),
+        layer: Some(layer),
+        head: Some(head),
+        token,
         step: Some(state.selection.step.get()),
         temperature: Some(sampling.temperature),
         top_k: Some(sampling.top_k),
@@ -140,7 +195,10 @@ pub fn current_view(state: AppState) -> LinkView {
         seed: Some(state.settings.seed.get()),
         lang: Some(state.view.lang.get()),
         theme: state.view.theme_choice.get(),
-        panel: Some(state.view.panel.get()),
+        panel: Some(match translation {
+            Some(_) => Panel::Translation,
+            None => state.view.panel.get(),
+        }),
         embedding: state.view.embedding.get(),
     }
 }
