@@ -61,6 +61,11 @@ test('the offline translator writes a held-out date and shows the CLI’s cross-
   const masked = await page.$eval('[data-testid=pair-heatmap-tooltip]', (n) => n.dataset.kind);
   assert.equal(masked, 'masked');
 
+  // Marian adds the sinusoids: the decoder's rows are the CLI's position embeddings.
+  await page.check('[data-testid=kind-cross]');
+  await page.waitForSelector('[data-testid=pair-position-embeddings]');
+  assert.ok(Math.abs(await hoverMatrix(page, 'pair-position-embeddings', 2, 5) - cli.decoder_position_embeddings[2][5]) < TOLERANCE);
+
   // Pin target position 2: saliency over source and target, two rows summing to 1.
   await page.check('[data-testid=kind-cross]');
   await page.click('[data-testid=target-token][data-index="2"]');
@@ -97,6 +102,26 @@ test('a link opens a translation view (source, target, attention, layer, head, p
   assert.equal(address.get('target'), target);
   assert.equal(address.get('token'), '4');
   assert.equal(address.get('panel'), 'translation');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('T5 (the fixture): the encoder’s relative position bias of the chosen head is the CLI’s', async () => {
+  assert.ok(existsSync('dist/models/fixture-t5/model.safetensors'), 'scripts/test.sh serves the T5 fixture');
+  const source = 'Attention is all you need.';
+  const cli = traceCli('t5', source);
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const { page, errors } = await openPage(context, site.origin,
+    `?model=folder:fixture-t5&source=${encodeURIComponent(source)}&attention=encoder&head=3`);
+  await page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
+  const n = cli.encoder_input_ids.length;
+  await waitShape(page, 'pair-position-bias', `${n} ${n}`);
+  for (const [q, k] of [[0, n - 1], [n - 1, 0], [3, 3]]) {
+    const shown = await hoverMatrix(page, 'pair-position-bias', q, k);
+    assert.ok(Math.abs(shown - cli.encoder_position_bias[2][q][k]) < TOLERANCE, `bias ${q},${k}`);
+  }
+  assert.equal(await page.$('[data-testid=pair-position-embeddings]'), null, 'T5 adds no position to its input');
+  await page.screenshot({ path: 'test-artifacts/translation-t5-bias.png', fullPage: true });
   assert.deepEqual(errors, []);
   await context.close();
 });

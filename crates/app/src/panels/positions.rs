@@ -207,7 +207,7 @@ pub fn Positions() -> impl IntoView {
 
 /// A [rows, columns] array as a diverging heatmap with the exact value on hover.
 #[component]
-fn MatrixCanvas(
+pub(crate) fn MatrixCanvas(
     values: Signal<Option<Array>>,
     testid: &'static str,
     #[prop(into)] caption: Signal<String>,

@@ -8,13 +8,15 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use super::heatmaps::{heatmap_tooltip, value_table};
+use super::positions::MatrixCanvas;
 use crate::client::{self, owned_request};
 use crate::i18n::{tr, trf};
 use crate::state::{use_state, AppState};
 use crate::widgets::{BarChart, ChartCanvas, IndexSelect, Pointed};
 use ae_charts::{AttentionGrid, Bar, HeatmapChart};
 use ae_messages::{
-    AttentionKind, Decoding, EncoderDecoderTrace, Request, Response, MAX_BEAM_WIDTH,
+    Array, AttentionKind, Decoding, EncoderDecoderTrace, Request, Response, StackTrace,
+    MAX_BEAM_WIDTH,
 };
 
 /// The most target tokens the translate button asks for.
@@ -48,6 +50,7 @@ pub fn Translation() -> impl IntoView {
             <AttentionChoice />
             <PairHeatmap />
             <PinnedTarget />
+            <PairPositions />
         </Show>
     }
 }
@@ -519,5 +522,75 @@ fn PinnedTarget() -> impl IntoView {
                 />
             </section>
         </Show>
+    }
+}
+
+/// The stack of the shown attention: the encoder's for its self-attention, else the decoder's.
+fn shown_stack(trace: &EncoderDecoderTrace, kind: AttentionKind) -> &StackTrace {
+    match kind {
+        AttentionKind::EncoderSelf => &trace.source,
+        AttentionKind::DecoderSelf | AttentionKind::Cross => &trace.target,
+    }
+}
+
+/// Where positions enter the shown stack, with the model's own numbers: T5's learned bias on
+/// the scores by query–key distance (the selected head's, the same in every layer), or the
+/// table added to the input (Marian's sinusoids, BART's learned rows).
+#[component]
+fn PairPositions() -> impl IntoView {
+    let state = use_state();
+    let t = state.translation;
+    let bias = Signal::derive(move || {
+        let trace = t.trace()?;
+        let bias = shown_stack(&trace, t.kind.get()).position_bias.as_ref()?;
+        let heads = bias.shape.first().copied()?;
+        bias.sub_array(t.head.get().min(heads.saturating_sub(1)))
+    });
+    let added = Signal::derive(move || -> Option<Array> {
+        let trace = t.trace()?;
+        shown_stack(&trace, t.kind.get())
+            .position_embeddings
+            .clone()
+    });
+    let architecture = move || {
+        state
+            .model
+            .read(String::new(), |card| card.architecture.clone())
+    };
+    let added_explain = move || {
+        tr(if architecture() == "Marian" {
+            "translation.positions_sinusoidal"
+        } else {
+            "translation.positions_learned"
+        })
+    };
+    view! {
+        <section class="pair-positions" data-testid="pair-positions">
+            <h3>{move || tr("translation.positions_title")}</h3>
+            <Show when=move || bias.with(Option::is_some)>
+                <p class="explain">{move || tr("translation.positions_relative")}</p>
+                <MatrixCanvas
+                    values=bias
+                    testid="pair-position-bias"
+                    caption=Signal::derive(move || {
+                        trf("translation.positions_bias_caption", &[("head", &(t.head.get() + 1))])
+                    })
+                    row_name="positions.rope_query_position"
+                    column_name="positions.rope_key_position"
+                    fixed_limit=None
+                />
+            </Show>
+            <Show when=move || added.with(Option::is_some)>
+                <p class="explain">{added_explain}</p>
+                <MatrixCanvas
+                    values=added
+                    testid="pair-position-embeddings"
+                    caption=Signal::derive(move || tr("positions.position_embedding"))
+                    row_name="positions.position"
+                    column_name="positions.dimension"
+                    fixed_limit=None
+                />
+            </Show>
+        </section>
     }
 }
