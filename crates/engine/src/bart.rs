@@ -171,19 +171,14 @@ pub fn load(checkpoint: Checkpoint, cfg: &ModelConfig) -> candle_core::Result<En
     } else {
         None
     };
-    let shape = |decoder: bool| StackShape {
-        n_head: if decoder {
-            seq2seq.decoder_heads
-        } else {
-            cfg.n_head
-        },
-        d_ff: if decoder {
-            seq2seq.decoder_ffn
-        } else {
-            cfg.d_ff
-        },
-        decoder,
-        config: cfg,
+    let shape = |decoder: bool| {
+        let (n_head, d_ff) = cfg.heads_and_mlp_width(decoder);
+        StackShape {
+            n_head,
+            d_ff,
+            decoder,
+            config: cfg,
+        }
     };
     let scale = seq2seq.embedding_scale;
     Ok(EncoderDecoder {

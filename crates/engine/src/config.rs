@@ -144,6 +144,14 @@ impl ModelConfig {
         config.validate()
     }
 
+    /// Heads and MLP width of the encoder's blocks (`decoder` false) or the decoder's.
+    pub fn heads_and_mlp_width(&self, decoder: bool) -> (usize, usize) {
+        match (&self.encoder_decoder, decoder) {
+            (Some(seq2seq), true) => (seq2seq.decoder_heads, seq2seq.decoder_ffn),
+            _ => (self.n_head, self.d_ff),
+        }
+    }
+
     /// Width of one attention head.
     pub fn d_head(&self) -> usize {
         match &self.encoder_decoder {

@@ -203,20 +203,15 @@ pub fn load(checkpoint: Checkpoint, cfg: &ModelConfig) -> candle_core::Result<En
     } else {
         shared.clone()
     };
-    let shape = |decoder: bool| StackShape {
-        n_head: if decoder {
-            seq2seq.decoder_heads
-        } else {
-            cfg.n_head
-        },
-        d_ff: if decoder {
-            seq2seq.decoder_ffn
-        } else {
-            cfg.d_ff
-        },
-        decoder,
-        config: cfg,
-        seq2seq,
+    let shape = |decoder: bool| {
+        let (n_head, d_ff) = cfg.heads_and_mlp_width(decoder);
+        StackShape {
+            n_head,
+            d_ff,
+            decoder,
+            config: cfg,
+            seq2seq,
+        }
     };
     Ok(EncoderDecoder {
         embedding: TokenEmbedding::from_transposed(shared),

@@ -134,7 +134,6 @@ fn heatmap_title(state: AppState) -> String {
 fn HeadHeatmap() -> impl IntoView {
     let state = use_state();
     let selection = state.selection;
-    let show_table = RwSignal::new(false);
     let chart = Memo::new(move |_| {
         let (trace, special) = traced(&state)?;
         let options = state.settings.heatmap.get();
@@ -208,12 +207,7 @@ fn HeadHeatmap() -> impl IntoView {
                     .is_some_and(|g| g.size() == 0)
                     .then(|| view! { <p class="muted">{tr("heatmaps.all_hidden")}</p> })
             }}
-            <details on:toggle=move |ev| {
-                show_table.set(event_target::<web_sys::HtmlDetailsElement>(&ev).open())
-            }>
-                <summary>{move || tr("heatmaps.values_table")}</summary>
-                {move || show_table.get().then(|| grid().map(|grid| value_table(&grid)))}
-            </details>
+            <ValuesTable grid=Signal::derive(grid) />
         </figure>
     }
 }
@@ -256,8 +250,22 @@ pub(crate) fn heatmap_tooltip(
     })
 }
 
+/// The heatmap's numbers as a table, built when it is opened.
+#[component]
+pub(crate) fn ValuesTable(grid: Signal<Option<AttentionGrid>>) -> impl IntoView {
+    let open = RwSignal::new(false);
+    view! {
+        <details on:toggle=move |ev| {
+            open.set(event_target::<web_sys::HtmlDetailsElement>(&ev).open())
+        }>
+            <summary>{move || tr("heatmaps.values_table")}</summary>
+            {move || open.get().then(|| grid.get().map(|grid| value_table(&grid)))}
+        </details>
+    }
+}
+
 /// The heatmap's numbers as a table (rows: queries, columns: keys).
-pub(crate) fn value_table(grid: &AttentionGrid) -> impl IntoView {
+fn value_table(grid: &AttentionGrid) -> impl IntoView {
     let header = grid
         .key_labels
         .iter()

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use super::heatmaps::{heatmap_tooltip, value_table};
+use super::heatmaps::{heatmap_tooltip, ValuesTable};
 use super::positions::MatrixCanvas;
 use crate::client::{self, owned_request};
 use crate::i18n::{tr, trf};
@@ -410,7 +410,6 @@ fn PairHeatmap() -> impl IntoView {
             t.pinned.set(Some(cell.row));
         }
     });
-    let show_table = RwSignal::new(false);
     let grid = move || chart.with(|c| c.as_ref().map(|c| c.grid.clone()));
     view! {
         <figure class="heatmap">
@@ -427,12 +426,7 @@ fn PairHeatmap() -> impl IntoView {
                 tooltip=tooltip
                 on_click=pin
             />
-            <details on:toggle=move |ev| {
-                show_table.set(event_target::<web_sys::HtmlDetailsElement>(&ev).open())
-            }>
-                <summary>{move || tr("heatmaps.values_table")}</summary>
-                {move || show_table.get().then(|| grid().map(|grid| value_table(&grid)))}
-            </details>
+            <ValuesTable grid=Signal::derive(grid) />
         </figure>
     }
 }
