@@ -46,9 +46,10 @@ test('the offline translator writes a held-out date and shows the CLI’s cross-
   }
   await page.screenshot({ path: 'test-artifacts/translation-cross.png', fullPage: true });
 
-  // Layer 2, head 4: the head that aligns the year's digits with the year's words.
-  await page.selectOption('[data-testid=pair-layer]', { label: '2' });
-  await page.selectOption('[data-testid=pair-head]', { label: '4' });
+  // Layer 2, head 4 (its thumbnail in the overview): the head that aligns the year's digits
+  // with the year's words.
+  assert.equal(await page.$$eval('[data-testid^=pair-thumb-]', (n) => n.length), 2 * 4);
+  await page.click('[data-testid=pair-thumb-1-3]');
   await page.waitForSelector('[data-testid=pair-heatmap][data-layer="1"][data-head="3"]');
   const shown = await hoverMatrix(page, 'pair-heatmap', 2, 5);
   assert.ok(Math.abs(shown - cli.cross_attentions[1][3][2][5]) < TOLERANCE);

@@ -321,12 +321,7 @@ fn Overview() -> impl IntoView {
             .page_trace()
             .map_or((0, 0), |t| (t.attentions.shape[0], t.attentions.shape[1]))
     };
-    let size = move || {
-        let heads = shape().1.max(1) as u32;
-        ((chart_width(state.view.viewport_width.get(), 1200) - 80) / heads)
-            .saturating_sub(6)
-            .clamp(16, 64)
-    };
+    let size = move || thumbnail_side(state, shape().1);
     view! {
         <section class="overview" aria-label=move || tr("heatmaps.overview_label")>
             <h3>{move || tr("heatmaps.overview")}</h3>
@@ -353,6 +348,13 @@ fn Overview() -> impl IntoView {
             </div>
         </section>
     }
+}
+
+/// A thumbnail's side in pixels: a row of `heads` fits the page (tracked).
+pub(crate) fn thumbnail_side(state: AppState, heads: usize) -> u32 {
+    ((chart_width(state.view.viewport_width.get(), 1200) - 80) / heads.max(1) as u32)
+        .saturating_sub(6)
+        .clamp(16, 64)
 }
 
 /// One head's thumbnail button.

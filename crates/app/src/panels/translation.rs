@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use super::heatmaps::{heatmap_tooltip, ValuesTable};
+use super::heatmaps::{heatmap_tooltip, thumbnail_side, ValuesTable};
 use super::positions::MatrixCanvas;
 use crate::client::{self, owned_request};
 use crate::i18n::{tr, trf};
 use crate::state::{use_state, AppState};
 use crate::widgets::{BarChart, ChartCanvas, IndexSelect, Pointed};
-use ae_charts::{AttentionGrid, Bar, HeatmapChart};
+use ae_charts::{AttentionGrid, Bar, HeatmapChart, ThumbnailChart};
 use ae_messages::{
     Array, AttentionKind, Decoding, EncoderDecoderTrace, Request, Response, StackTrace,
     MAX_BEAM_WIDTH,
@@ -49,6 +49,7 @@ pub fn Translation() -> impl IntoView {
             <TargetTokens />
             <AttentionChoice />
             <PairHeatmap />
+            <PairOverview />
             <PinnedTarget />
             <PairPositions />
         </Show>
@@ -320,7 +321,24 @@ fn stack_shape(state: AppState) -> (usize, usize) {
 /// to the replayed target's first tokens.
 fn pair_grid(trace: &EncoderDecoderTrace, state: AppState) -> Option<AttentionGrid> {
     let t = state.translation;
-    let kind = t.kind.get();
+    grid_at(
+        trace,
+        t.kind.get(),
+        t.layer.get(),
+        t.head.get(),
+        t.revealed.get(),
+    )
+}
+
+/// The grid of `kind` at `layer` and `head` (clamped to the stack's), its rows cut to the first
+/// `revealed` target tokens while a written target replays.
+fn grid_at(
+    trace: &EncoderDecoderTrace,
+    kind: AttentionKind,
+    layer: usize,
+    head: usize,
+    revealed: Option<usize>,
+) -> Option<AttentionGrid> {
     let (attentions, rows, columns) = match kind {
         AttentionKind::EncoderSelf => (
             &trace.source.attentions,
@@ -339,9 +357,9 @@ fn pair_grid(trace: &EncoderDecoderTrace, state: AppState) -> Option<AttentionGr
         ),
     };
     let [layers, heads, _, n_columns] = attentions.dims()?;
-    let (layer, head) = (t.layer.get().min(layers - 1), t.head.get().min(heads - 1));
+    let (layer, head) = (layer.min(layers - 1), head.min(heads - 1));
     let weights = attentions.block(&[layer, head])?;
-    let shown_rows = match (kind, t.revealed.get()) {
+    let shown_rows = match (kind, revealed) {
         (AttentionKind::EncoderSelf, _) | (_, None) => rows.len(),
         (_, Some(revealed)) => revealed.min(rows.len()),
     };
@@ -428,6 +446,78 @@ fn PairHeatmap() -> impl IntoView {
             />
             <ValuesTable grid=Signal::derive(grid) />
         </figure>
+    }
+}
+
+/// Every layer × head of the shown attention as thumbnails (BertViz's model view); a click
+/// shows that head.
+#[component]
+fn PairOverview() -> impl IntoView {
+    let state = use_state();
+    let size = move || thumbnail_side(state, stack_shape(state).1);
+    view! {
+        <section class="overview" aria-label=move || tr("heatmaps.overview_label")>
+            <h3>{move || tr("heatmaps.overview")}</h3>
+            <div class="overview-grid" data-testid="pair-overview">
+                {move || {
+                    let (layers, heads) = stack_shape(state);
+                    let size = size();
+                    (0..layers)
+                        .map(|layer| {
+                            view! {
+                                <div class="overview-row">
+                                    <span class="overview-label">{format!("L{}", layer + 1)}</span>
+                                    {(0..heads)
+                                        .map(|head| {
+                                            view! { <PairThumbnail layer=layer head=head size=size /> }
+                                        })
+                                        .collect_view()}
+                                </div>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </div>
+        </section>
+    }
+}
+
+/// One head's thumbnail button.
+#[component]
+fn PairThumbnail(layer: usize, head: usize, size: u32) -> impl IntoView {
+    let t = use_state().translation;
+    let selected = move || t.layer.get() == layer && t.head.get() == head;
+    let chart = Memo::new(move |_| {
+        let trace = t.trace()?;
+        let grid = grid_at(&trace, t.kind.get(), layer, head, t.revealed.get())?;
+        Some(ThumbnailChart {
+            grid,
+            selected: selected(),
+            side: size,
+        })
+    });
+    let name = move || {
+        trf(
+            "heatmaps.title_head",
+            &[("layer", &(layer + 1)), ("head", &(head + 1))],
+        )
+    };
+    let choose = move |_| {
+        t.layer.set(layer);
+        t.head.set(head);
+    };
+    view! {
+        <button
+            class="thumbnail"
+            class:selected=selected
+            data-testid=format!("pair-thumb-{layer}-{head}")
+            aria-label=name
+            aria-pressed=move || selected().to_string()
+            title=name
+            on:click=choose
+        >
+            <ChartCanvas chart=chart max_width=size testid="thumbnail" label=Signal::derive(name) />
+        </button>
     }
 }
 
