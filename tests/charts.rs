@@ -4,8 +4,8 @@ mod common;
 
 use attention_explorer::charts::{
     attention_grid, bars_table, draw_bars, draw_head_lines, draw_heatmap, draw_thumbnail,
-    grid_table, hidden_positions, matrix_table, series_table, svg_document, Bar, Cell, DataRow,
-    DataTable, GridOptions, HeadLines, HeatmapWords, Matrix, Theme,
+    grid_table, hidden_positions, matrix_table, series_table, svg_document, AttentionGrid, Bar,
+    Cell, DataRow, DataTable, GridOptions, HeadLines, HeatmapWords, Highlight, Matrix, Theme,
 };
 use attention_explorer::engine::PageTrace;
 use plotters::prelude::*;
@@ -173,6 +173,53 @@ fn svg_texts(svg: &str) -> Vec<&str> {
         .collect()
 }
 
+/// A cross-attention grid (target × source) is drawn with its own row and column labels, and
+/// its cells map back from pixels with rows ≠ columns.
+#[test]
+fn a_rectangular_grid_has_its_rows_and_columns() {
+    let weights = [0.5, 0.25, 0.25, 0.0, 1.0, 0.0];
+    let rows = vec!["<pad>".to_string(), "2".into()];
+    let columns = vec!["▁two".to_string(), "▁thousand".into(), "</s>".into()];
+    let grid =
+        AttentionGrid::of_matrix(&weights, rows, columns, |_, column| column == 2).expect("grid");
+    assert_eq!((grid.size(), grid.columns()), (2, 3));
+    assert_eq!(grid.cell(1, 1), Cell::Weight(1.0));
+    assert_eq!(grid.cell(0, 2), Cell::Masked);
+    assert!(AttentionGrid::of_matrix(&weights, vec![], vec![], |_, _| false).is_err());
+    let mut svg = String::new();
+    let area = {
+        let root = SVGBackend::with_string(&mut svg, (520, 440)).into_drawing_area();
+        let highlight = Highlight {
+            query: Some(1),
+            key: Some(0),
+        };
+        let area = draw_heatmap(
+            &root,
+            &grid,
+            highlight,
+            &Theme::LIGHT,
+            &HeatmapWords::ENGLISH,
+        )
+        .expect("draw");
+        root.present().expect("present");
+        area
+    };
+    let texts = svg_texts(&svg);
+    for label in ["▁two", "▁thousand", "&lt;/s&gt;", "&lt;pad&gt;", "2"] {
+        assert!(texts.contains(&label), "label {label} missing: {texts:?}");
+    }
+    let cell_w = (area.right - area.left) as f64 / 3.0;
+    let cell_h = (area.bottom - area.top) as f64 / 2.0;
+    let centre = |row: usize, column: usize| {
+        (
+            area.left as f64 + (column as f64 + 0.5) * cell_w,
+            area.top as f64 + (row as f64 + 0.5) * cell_h,
+        )
+    };
+    let (x, y) = centre(1, 2);
+    assert_eq!(area.cell_at(x, y, 2, 3), Some((1, 2)));
+}
+
 #[test]
 fn heatmap_svg_has_labels_legend_and_every_cell() {
     let (trace, special) = traced(fixture!("gpt2"), "The cat sat on the mat.");
@@ -180,8 +227,15 @@ fn heatmap_svg_has_labels_legend_and_every_cell() {
     let mut svg = String::new();
     let area = {
         let root = SVGBackend::with_string(&mut svg, (520, 440)).into_drawing_area();
-        let area = draw_heatmap(&root, &grid, Some(2), &Theme::LIGHT, &HeatmapWords::ENGLISH)
-            .expect("draw");
+        let highlight = Highlight::token(Some(2));
+        let area = draw_heatmap(
+            &root,
+            &grid,
+            highlight,
+            &Theme::LIGHT,
+            &HeatmapWords::ENGLISH,
+        )
+        .expect("draw");
         root.present().expect("present");
         area
     };

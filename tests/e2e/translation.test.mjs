@@ -46,6 +46,10 @@ test('the offline translator writes a held-out date and shows the CLI’s cross-
   }
   await page.screenshot({ path: 'test-artifacts/translation-cross.png', fullPage: true });
 
+  // A source token pinned under the text box outlines its column of the cross-attention.
+  await page.click('[data-testid=token][data-index="1"]');
+  await page.waitForSelector('[data-testid=pair-heatmap][data-highlight-key="1"]');
+
   // Layer 2, head 4 (its thumbnail in the overview): the head that aligns the year's digits
   // with the year's words.
   assert.equal(await page.$$eval('[data-testid^=pair-thumb-]', (n) => n.length), 2 * 4);

@@ -87,12 +87,30 @@ impl HeatmapWords<'static> {
     };
 }
 
+/// What a heatmap outlines: a query token's row and a key token's column (token positions; in
+/// self-attention usually the same token).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Highlight {
+    pub query: Option<usize>,
+    pub key: Option<usize>,
+}
+
+impl Highlight {
+    /// One token's row and column (self-attention).
+    pub fn token(position: Option<usize>) -> Self {
+        Highlight {
+            query: position,
+            key: position,
+        }
+    }
+}
+
 /// The query × key heatmap of `grid` with token labels on both axes and a colour legend
-/// (0 to 1). `highlight` (a token position) outlines that token's row and column.
+/// (0 to 1), outlining `highlight`'s row and column.
 pub fn draw_heatmap<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     grid: &AttentionGrid,
-    highlight: Option<usize>,
+    highlight: Highlight,
     theme: &Theme,
     words: &HeatmapWords,
 ) -> Result<PlotArea, ChartError>
@@ -154,22 +172,26 @@ where
         };
         Rectangle::new(cell_rect(row, column), fill)
     }))?;
-    if let Some(row) = highlight.and_then(|position| grid.row_of(position)) {
-        let outline = theme.highlight.stroke_width(2);
+    let outline = theme.highlight.stroke_width(2);
+    let mut outlines = Vec::new();
+    if let Some(row) = highlight.query.and_then(|position| grid.row_of(position)) {
         let top = (rows - row) as f64;
-        let mut outlines = vec![Rectangle::new(
+        outlines.push(Rectangle::new(
             [(0.0, top), (columns as f64, top - 1.0)],
             outline,
-        )];
-        // In self-attention the token's column is outlined too.
-        if grid.key_positions == grid.positions {
-            outlines.push(Rectangle::new(
-                [(row as f64, 0.0), (row as f64 + 1.0, rows as f64)],
-                outline,
-            ));
-        }
-        chart.draw_series(outlines)?;
+        ));
     }
+    let column = highlight
+        .key
+        .and_then(|position| grid.key_positions.iter().position(|&p| p == position));
+    if let Some(column) = column {
+        let left = column as f64;
+        outlines.push(Rectangle::new(
+            [(left, 0.0), (left + 1.0, rows as f64)],
+            outline,
+        ));
+    }
+    chart.draw_series(outlines)?;
     let area = PlotArea::of(chart.plotting_area());
     draw_legend(
         &legend_area,

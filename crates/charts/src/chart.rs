@@ -7,7 +7,8 @@ use plotters::prelude::*;
 use super::{
     bars_table, draw_bars, draw_head_lines, draw_heatmap, draw_matrix, draw_series_lines,
     draw_thumbnail, grid_table, matrix_table, series_table, svg_document, AttentionGrid, Bar,
-    ChartError, DataRow, DataTable, HeadLines, HeatmapWords, Matrix, PlotArea, Theme, BAR_ROW,
+    ChartError, DataRow, DataTable, HeadLines, HeatmapWords, Highlight, Matrix, PlotArea, Theme,
+    BAR_ROW,
 };
 
 /// Where a drawn chart's cells are: a plot area split into rows and columns.
@@ -62,7 +63,7 @@ pub trait Chart {
 pub struct HeatmapChart {
     pub grid: AttentionGrid,
     /// The token whose row and column are outlined.
-    pub highlight: Option<usize>,
+    pub highlight: Highlight,
     /// The legend's words, in the page's language.
     pub weight: String,
     pub masked: String,

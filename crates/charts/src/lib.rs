@@ -9,7 +9,7 @@ mod grid;
 mod positions;
 
 pub use attention::{
-    draw_head_lines, draw_heatmap, draw_thumbnail, HeadLines, HeatmapWords, PlotArea,
+    draw_head_lines, draw_heatmap, draw_thumbnail, HeadLines, HeatmapWords, Highlight, PlotArea,
 };
 pub use bars::{draw_bars, Bar, BAR_ROW};
 pub use chart::{

@@ -10,7 +10,7 @@ use crate::state::{use_state, AppState, Lock};
 use crate::widgets::{chart_width, ChartCanvas, KeyValueGroup, Pointed, Tooltip};
 use ae_charts::{
     attention_grid, css_colour, head_colour, AttentionGrid, Cell, GridOptions, HeadLinesChart,
-    HeatmapChart, ThumbnailChart,
+    HeatmapChart, Highlight, ThumbnailChart,
 };
 use ae_messages::PageTrace;
 
@@ -141,7 +141,7 @@ fn HeadHeatmap() -> impl IntoView {
         let grid = attention_grid(&trace, &special, layer, head, options).ok()?;
         Some(HeatmapChart {
             grid,
-            highlight: selection.highlighted_token(),
+            highlight: Highlight::token(selection.highlighted_token()),
             weight: tr("chart.weight"),
             masked: tr("chart.masked"),
             title: heatmap_title(state),

@@ -13,7 +13,7 @@ use crate::client::{self, owned_request};
 use crate::i18n::{tr, trf};
 use crate::state::{use_state, AppState};
 use crate::widgets::{BarChart, ChartCanvas, IndexSelect, Pointed};
-use ae_charts::{AttentionGrid, Bar, HeatmapChart, ThumbnailChart};
+use ae_charts::{AttentionGrid, Bar, HeatmapChart, Highlight, ThumbnailChart};
 use ae_messages::{
     Array, AttentionKind, Decoding, EncoderDecoderTrace, Request, Response, StackTrace,
     MAX_BEAM_WIDTH,
@@ -393,9 +393,17 @@ fn PairHeatmap() -> impl IntoView {
     let chart = Memo::new(move |_| {
         let trace = t.trace()?;
         let grid = pair_grid(&trace, state)?;
-        let highlight = (t.kind.get() != AttentionKind::EncoderSelf)
-            .then(|| t.pinned.get())
-            .flatten();
+        // Rows: the pinned target token (the source token in the encoder); columns: the
+        // pinned source token (the source chips under the text box pin it).
+        let source = state.selection.pinned.get();
+        let highlight = match t.kind.get() {
+            AttentionKind::EncoderSelf => Highlight::token(source),
+            AttentionKind::DecoderSelf => Highlight::token(t.pinned.get()),
+            AttentionKind::Cross => Highlight {
+                query: t.pinned.get(),
+                key: source,
+            },
+        };
         Some(HeatmapChart {
             grid,
             highlight,
@@ -413,6 +421,14 @@ fn PairHeatmap() -> impl IntoView {
             (
                 "data-shape",
                 format!("{} {}", chart.grid.size(), chart.grid.columns()),
+            ),
+            (
+                "data-highlight-key",
+                chart
+                    .highlight
+                    .key
+                    .map(|k| k.to_string())
+                    .unwrap_or_default(),
             ),
         ]
     });
