@@ -58,6 +58,24 @@ for (const scheme of ['light', 'dark']) {
   });
 }
 
+test('axe: no serious or critical violations on the translation panel (light and dark)', async () => {
+  const found = [];
+  for (const colorScheme of ['light', 'dark']) {
+    const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme });
+    const source = 'the twenty first of march nineteen ninety nine';
+    const { page, errors } = await openPage(context, site.origin,
+      `?model=folder:date-translator&source=${encodeURIComponent(source)}&target=1999-03&token=2`);
+    await page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
+    await page.waitForSelector('[data-testid=pair-heatmap][data-plot*=" "]');
+    await page.waitForSelector('[data-testid=saliency-source]');
+    await page.click('summary:has-text("Values as a table")');
+    for (const line of await axeViolations(page)) found.push(`${colorScheme}: ${line}`);
+    assert.deepEqual(errors, []);
+    await context.close();
+  }
+  assert.deepEqual(found, []);
+});
+
 test('axe finds a planted violation (the check can fail)', async () => {
   const { page, context } = await open({});
   await page.evaluate(() => {

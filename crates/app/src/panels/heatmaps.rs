@@ -362,7 +362,8 @@ pub(crate) fn thumbnail_side(state: AppState, heads: usize) -> u32 {
 fn Thumbnail(layer: usize, head: usize, size: u32) -> impl IntoView {
     let state = use_state();
     let selection = state.selection;
-    let selected = move || selection.layer.get() == layer && selection.head.get() == head;
+    let selected =
+        Signal::derive(move || selection.layer.get() == layer && selection.head.get() == head);
     let chart = Memo::new(move |_| {
         let (trace, special) = traced(&state)?;
         let options = GridOptions {
@@ -372,31 +373,59 @@ fn Thumbnail(layer: usize, head: usize, size: u32) -> impl IntoView {
         let grid = attention_grid(&trace, &special, layer, head, options).ok()?;
         Some(ThumbnailChart {
             grid,
-            selected: selected(),
+            selected: selected.get(),
             side: size,
         })
     });
+    let choose = Callback::new(move |_| {
+        selection.layer.set(layer);
+        selection.head.set(head);
+        state.settings.heatmap.update(|o| o.average_heads = false)
+    });
+    view! {
+        <ThumbnailButton
+            chart=chart
+            layer=layer
+            head=head
+            size=size
+            selected=selected
+            locked=Signal::derive(move || {
+                state.view.locked(Lock::Layer) || state.view.locked(Lock::Head)
+            })
+            testid=format!("thumb-{layer}-{head}")
+            on_choose=choose
+        />
+    }
+}
+
+/// A head's thumbnail as a button that shows that head (both overviews).
+#[component]
+pub(crate) fn ThumbnailButton(
+    chart: Memo<Option<ThumbnailChart>>,
+    layer: usize,
+    head: usize,
+    size: u32,
+    selected: Signal<bool>,
+    locked: Signal<bool>,
+    testid: String,
+    on_choose: Callback<()>,
+) -> impl IntoView {
     let name = move || {
         trf(
             "heatmaps.title_head",
             &[("layer", &(layer + 1)), ("head", &(head + 1))],
         )
     };
-    let choose = move |_| {
-        selection.layer.set(layer);
-        selection.head.set(head);
-        state.settings.heatmap.update(|o| o.average_heads = false)
-    };
     view! {
         <button
             class="thumbnail"
-            class:selected=selected
-            data-testid=format!("thumb-{layer}-{head}")
+            class:selected=move || selected.get()
+            data-testid=testid
             aria-label=name
-            aria-pressed=move || selected().to_string()
+            aria-pressed=move || selected.get().to_string()
             title=name
-            prop:disabled=move || state.view.locked(Lock::Layer) || state.view.locked(Lock::Head)
-            on:click=choose
+            prop:disabled=move || locked.get()
+            on:click=move |_| on_choose.run(())
         >
             <ChartCanvas chart=chart max_width=size testid="thumbnail" label=Signal::derive(name) />
         </button>

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use super::heatmaps::{heatmap_tooltip, thumbnail_side, ValuesTable};
+use super::heatmaps::{heatmap_tooltip, thumbnail_side, ThumbnailButton, ValuesTable};
 use super::positions::MatrixCanvas;
 use crate::client::{self, owned_request};
 use crate::i18n::{tr, trf};
@@ -502,38 +502,31 @@ fn PairOverview() -> impl IntoView {
 #[component]
 fn PairThumbnail(layer: usize, head: usize, size: u32) -> impl IntoView {
     let t = use_state().translation;
-    let selected = move || t.layer.get() == layer && t.head.get() == head;
+    let selected = Signal::derive(move || t.layer.get() == layer && t.head.get() == head);
     let chart = Memo::new(move |_| {
         let trace = t.trace()?;
         let grid = grid_at(&trace, t.kind.get(), layer, head, t.revealed.get())?;
         Some(ThumbnailChart {
             grid,
-            selected: selected(),
+            selected: selected.get(),
             side: size,
         })
     });
-    let name = move || {
-        trf(
-            "heatmaps.title_head",
-            &[("layer", &(layer + 1)), ("head", &(head + 1))],
-        )
-    };
-    let choose = move |_| {
+    let choose = Callback::new(move |_| {
         t.layer.set(layer);
         t.head.set(head);
-    };
+    });
     view! {
-        <button
-            class="thumbnail"
-            class:selected=selected
-            data-testid=format!("pair-thumb-{layer}-{head}")
-            aria-label=name
-            aria-pressed=move || selected().to_string()
-            title=name
-            on:click=choose
-        >
-            <ChartCanvas chart=chart max_width=size testid="thumbnail" label=Signal::derive(name) />
-        </button>
+        <ThumbnailButton
+            chart=chart
+            layer=layer
+            head=head
+            size=size
+            selected=selected
+            locked=Signal::stored(false)
+            testid=format!("pair-thumb-{layer}-{head}")
+            on_choose=choose
+        />
     }
 }
 
