@@ -43,6 +43,15 @@ pub(crate) fn stack(tensors: &[Tensor]) -> Result<Array> {
     Ok(Array { shape, data })
 }
 
+/// Every layer's attention internals, each field stacked along a new layer axis.
+pub(crate) fn stack_internals(
+    layers: &[AttentionInternals<Tensor>],
+) -> Result<AttentionInternals<Array>> {
+    AttentionInternals::try_across(layers, |column| {
+        stack(&column.into_iter().cloned().collect::<Vec<_>>())
+    })
+}
+
 /// Copies one layer's attention internals out of candle as layer `layer`.
 pub fn layer_trace(layer: usize, internals: &AttentionInternals<Tensor>) -> Result<LayerTrace> {
     Ok(LayerTrace {
@@ -92,9 +101,7 @@ pub(crate) fn full_trace(
 ) -> Result<Trace> {
     let layers: Vec<AttentionInternals<Tensor>> =
         pass.layers.iter().map(|l| l.attention.clone()).collect();
-    let attention = AttentionInternals::try_across(&layers, |column| {
-        stack(&column.into_iter().cloned().collect::<Vec<_>>())
-    })?;
+    let attention = stack_internals(&layers)?;
     let mlp_activations: Vec<Tensor> = pass
         .layers
         .iter()

@@ -4,9 +4,9 @@ use candle_core::Tensor;
 use super::encoder_decoder::{visible_tokens, StackPass};
 use super::error::{EngineError, Result};
 use super::model::Model;
-use super::trace::{stack, to_array};
+use super::trace::{stack, stack_internals, to_array};
 use super::Device;
-use ae_messages::{AttentionInternals, EncoderDecoderTrace, StackTrace};
+use ae_messages::{EncoderDecoderTrace, StackTrace};
 
 impl Model {
     /// The decoder's input for a target text: the decoder start token, then the text's tokens
@@ -49,9 +49,7 @@ impl Model {
             target: self.stack_trace(target_ids, &pass.target_embeddings, &pass.decoder)?,
             source_visible: source_ids.iter().map(|&id| id != pad).collect(),
             cross_attentions: stack(&cross_weights)?,
-            cross_attention: AttentionInternals::try_across(&cross_internals, |column| {
-                stack(&column.into_iter().cloned().collect::<Vec<_>>())
-            })?,
+            cross_attention: stack_internals(&cross_internals)?,
             logits: to_array(&logits)?,
         })
     }
@@ -91,9 +89,7 @@ impl Model {
             embedding_sum: to_array(&pass.embedded.embedding_sum)?,
             attentions: stack(&weights)?,
             hidden_states: stack(&pass.hidden_states())?,
-            attention: AttentionInternals::try_across(&internals, |column| {
-                stack(&column.into_iter().cloned().collect::<Vec<_>>())
-            })?,
+            attention: stack_internals(&internals)?,
             position_bias: stack_pass
                 .position_bias
                 .as_ref()
