@@ -321,24 +321,45 @@ fn Overview() -> impl IntoView {
             .page_trace()
             .map_or((0, 0), |t| (t.attentions.shape[0], t.attentions.shape[1]))
     };
-    let size = move || thumbnail_side(state, shape().1);
+    view! {
+        <OverviewGrid
+            shape=Signal::derive(shape)
+            explain=Some("heatmaps.overview_explain")
+            testid="overview"
+            thumbnail=Callback::new(|(layer, head, size): (usize, usize, u32)| {
+                view! { <Thumbnail layer=layer head=head size=size /> }.into_any()
+            })
+        />
+    }
+}
+
+/// Layers × heads of thumbnails (BertViz's model view), sized so a row of heads fits the page;
+/// `thumbnail(layer, head, side)` draws one (both overviews).
+#[component]
+pub(crate) fn OverviewGrid(
+    /// (layers, heads), tracked.
+    shape: Signal<(usize, usize)>,
+    /// String key of a line under the heading.
+    explain: Option<&'static str>,
+    testid: &'static str,
+    thumbnail: Callback<(usize, usize, u32), AnyView>,
+) -> impl IntoView {
+    let state = use_state();
     view! {
         <section class="overview" aria-label=move || tr("heatmaps.overview_label")>
             <h3>{move || tr("heatmaps.overview")}</h3>
-            <p class="muted">{move || tr("heatmaps.overview_explain")}</p>
-            <div class="overview-grid" data-testid="overview">
+            {explain.map(|key| view! { <p class="muted">{move || tr(key)}</p> })}
+            <div class="overview-grid" data-testid=testid>
                 {move || {
-                    let (layers, heads) = shape();
-                    let size = size();
+                    let (layers, heads) = shape.get();
+                    let size = thumbnail_side(state, heads);
                     (0..layers)
                         .map(|layer| {
                             view! {
                                 <div class="overview-row">
                                     <span class="overview-label">{format!("L{}", layer + 1)}</span>
                                     {(0..heads)
-                                        .map(|head| {
-                                            view! { <Thumbnail layer=layer head=head size=size /> }
-                                        })
+                                        .map(|head| thumbnail.run((layer, head, size)))
                                         .collect_view()}
                                 </div>
                             }
@@ -351,7 +372,7 @@ fn Overview() -> impl IntoView {
 }
 
 /// A thumbnail's side in pixels: a row of `heads` fits the page (tracked).
-pub(crate) fn thumbnail_side(state: AppState, heads: usize) -> u32 {
+fn thumbnail_side(state: AppState, heads: usize) -> u32 {
     ((chart_width(state.view.viewport_width.get(), 1200) - 80) / heads.max(1) as u32)
         .saturating_sub(6)
         .clamp(16, 64)

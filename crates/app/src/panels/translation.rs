@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use super::heatmaps::{heatmap_tooltip, thumbnail_side, ThumbnailButton, ValuesTable};
+use super::heatmaps::{heatmap_tooltip, OverviewGrid, ThumbnailButton, ValuesTable};
 use super::positions::MatrixCanvas;
 use crate::client::{self, owned_request};
 use crate::i18n::{tr, trf};
@@ -470,31 +470,15 @@ fn PairHeatmap() -> impl IntoView {
 #[component]
 fn PairOverview() -> impl IntoView {
     let state = use_state();
-    let size = move || thumbnail_side(state, stack_shape(state).1);
     view! {
-        <section class="overview" aria-label=move || tr("heatmaps.overview_label")>
-            <h3>{move || tr("heatmaps.overview")}</h3>
-            <div class="overview-grid" data-testid="pair-overview">
-                {move || {
-                    let (layers, heads) = stack_shape(state);
-                    let size = size();
-                    (0..layers)
-                        .map(|layer| {
-                            view! {
-                                <div class="overview-row">
-                                    <span class="overview-label">{format!("L{}", layer + 1)}</span>
-                                    {(0..heads)
-                                        .map(|head| {
-                                            view! { <PairThumbnail layer=layer head=head size=size /> }
-                                        })
-                                        .collect_view()}
-                                </div>
-                            }
-                        })
-                        .collect_view()
-                }}
-            </div>
-        </section>
+        <OverviewGrid
+            shape=Signal::derive(move || stack_shape(state))
+            explain=None
+            testid="pair-overview"
+            thumbnail=Callback::new(|(layer, head, size): (usize, usize, u32)| {
+                view! { <PairThumbnail layer=layer head=head size=size /> }.into_any()
+            })
+        />
     }
 }
 
