@@ -77,6 +77,13 @@ test('the offline translator writes a held-out date and shows the CLI’s cross-
   await page.waitForSelector('[data-testid=saliency-source]');
   await page.waitForSelector('[data-testid=pinned-target] h3:not(:empty)');
   await page.screenshot({ path: 'test-artifacts/translation-saliency.png', fullPage: true });
+
+  // The step-through of the pinned token's cross-attention: Marian divides q·k by √dₖ.
+  await page.click('[data-testid=pair-step] .step-list li:nth-child(3) button');
+  await page.waitForSelector('[data-testid=pair-step] [data-testid=step-3]');
+  const scores = await page.$$eval('[data-testid=pair-step] .num[data-kind=score]', (nodes) => nodes.map((n) => Number(n.dataset.value)));
+  assert.equal(scores.length, columns);
+  scores.forEach((s, i) => assert.ok(Math.abs(s - cli.cross_scores[1][3][2][i]) < TOLERANCE, `scaled score ${i}`));
   assert.deepEqual(errors, []);
   await context.close();
 });
@@ -127,6 +134,85 @@ test('T5 (the fixture): the encoder’s relative position bias of the chosen hea
   }
   assert.equal(await page.$('[data-testid=pair-position-embeddings]'), null, 'T5 adds no position to its input');
   await page.screenshot({ path: 'test-artifacts/translation-t5-bias.png', fullPage: true });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('T5 (the fixture): the step-through of cross, decoder and encoder attention shows the CLI’s numbers, padding masked', async () => {
+  // "<pad>" typed in the source is T5's padding token: the encoder and the cross-attention hide it.
+  const [source, target] = ['Attention <pad> is all', 'Hi there'];
+  const [LAYER, HEAD, QUERY] = [1, 2, 3];
+  const cli = traceCli('t5', source, ['--decoder-text', target]);
+  const padding = cli.source_visible.filter((visible) => !visible).length;
+  assert.equal(padding, 1, 'the fixture tokenizer reads <pad> as the padding token');
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const { page, errors } = await openPage(context, site.origin,
+    `?model=folder:fixture-t5&source=${encodeURIComponent(source)}&target=${encodeURIComponent(target)}` +
+    `&attention=cross&layer=${LAYER + 1}&head=${HEAD + 1}&token=${QUERY}`);
+  await page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
+  const step = (selector) => `[data-testid=pair-step] ${selector}`;
+  const values = async (selector) => (await page.$$eval(step(selector), (nodes) => nodes.map((n) => n.dataset.value)))
+    .map((text) => (text === '-inf' ? -Infinity : Number(text)));
+  const close = (shown, expected, what) => {
+    assert.equal(shown.length, expected.length, `${what}: count`);
+    shown.forEach((value, i) => {
+      if (expected[i] === null) assert.equal(value, -Infinity, `${what}[${i}] must be −∞`);
+      else assert.ok(Math.abs(value - expected[i]) <= TOLERANCE, `${what}[${i}]: shown ${value}, trace CLI ${expected[i]}`);
+    });
+  };
+  const goTo = async (number) => {
+    await page.click(step(`.step-list li:nth-child(${number}) button`));
+    await page.waitForSelector(step(`[data-testid=step-${number}]`));
+  };
+  await page.waitForFunction(() => /Layer 2, head 3.*position 3/.test(
+    document.querySelector('[data-testid=pair-step] [data-testid=step-header]')?.textContent ?? ''));
+
+  // The line view: every head of layer 2, the pinned target token's lines only (source left).
+  const visible = (rows) => rows.flat().filter((w) => w >= 0.01).length;
+  const lines = (count) => page.waitForFunction((n) => document.querySelector('[data-testid=line-view]')?.dataset.lines === String(n), count);
+  await lines(visible(cli.cross_attentions[LAYER].map((head) => head[QUERY])));
+  await page.click('[data-testid=line-only-selected]');
+  await lines(visible([cli.cross_attentions[LAYER][HEAD][QUERY]]));
+  await page.locator('[data-testid=line-view]').screenshot({ path: 'test-artifacts/translation-lines-cross.png' });
+
+  // Cross: q from the decoder (target token 3), k and v from the encoder's output (every source token).
+  await goTo(1);
+  close(await values('[data-testid=cross-query] .vector[data-kind=q] .cell'), cli.cross_q[LAYER][HEAD][QUERY], 'cross q');
+  close(await values('[data-testid=qkv] .vector[data-kind=k] .cell'), cli.cross_k[LAYER][HEAD].flat(), 'cross k');
+  close(await values('[data-testid=qkv] .vector[data-kind=v] .cell'), cli.cross_v[LAYER][HEAD].flat(), 'cross v');
+  await goTo(2);
+  close(await values('.num[data-kind=dot]'), cli.cross_scores[LAYER][HEAD][QUERY], 'q·k (T5 does not scale)');
+  await goTo(3);
+  assert.match(await page.textContent(step('.step-list li.current')), /No scaling \(T5\)/);
+  await goTo(4);
+  close(await values('.num[data-kind=masked]'), cli.cross_masked_scores[LAYER][HEAD][QUERY], 'cross masked scores');
+  assert.match(await page.textContent(step('[data-testid=step-4]')), /1 source token\(s\) are padding/);
+  await goTo(5);
+  close(await values('.num[data-kind=prob]'), cli.cross_attentions[LAYER][HEAD][QUERY], 'cross weights');
+  await page.screenshot({ path: 'test-artifacts/translation-step-cross-softmax.png', fullPage: true });
+  await goTo(6);
+  close(await values('[data-testid=head-output] .num'), cli.cross_head_outputs[LAYER][HEAD][QUERY], 'cross head output');
+  await goTo(7);
+  close(await values('.vector[data-kind=concatenated] .cell'), cli.cross_head_outputs[LAYER].flatMap((h) => h[QUERY]), 'heads side by side');
+  close(await values('.vector[data-kind=attention-output] .cell'), cli.cross_attention_outputs[LAYER][QUERY], 'cross attention output');
+
+  // Decoder self-attention: T5 adds its position bias instead of dividing by √dₖ, and hides later tokens.
+  await page.check('[data-testid=kind-decoder]');
+  await goTo(3);
+  await page.waitForSelector(step('.num[data-kind=bias]'));
+  close(await values('.num[data-kind=bias]'), cli.decoder_position_bias[HEAD][QUERY], 'decoder position bias');
+  await goTo(4);
+  const masked = await values('.num[data-kind=masked]');
+  close(masked, cli.decoder_masked_scores[LAYER][HEAD][QUERY], 'decoder masked scores (bias included)');
+  assert.equal(masked.filter((m) => m === -Infinity).length, cli.decoder_input_ids.length - QUERY - 1, 'later tokens are masked');
+
+  // Encoder self-attention: the query is the source token pinned under the text box.
+  await page.check('[data-testid=kind-encoder]');
+  await page.click('[data-testid=token][data-index="2"]');
+  await page.waitForFunction(() => /position 2/.test(
+    document.querySelector('[data-testid=pair-step] [data-testid=step-header]')?.textContent ?? ''));
+  close(await values('.num[data-kind=masked]'), cli.encoder_masked_scores[LAYER][HEAD][2], 'encoder masked scores');
+  await page.screenshot({ path: 'test-artifacts/translation-step-encoder-mask.png', fullPage: true });
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -299,12 +299,18 @@ where
     Ok(())
 }
 
-/// The line view of one layer: token labels in two columns (queries left, keys right) and one
-/// line per head and (query, key) pair, as opaque as the weight.
+/// The line view of one layer: token labels in two columns and one line per head and (query,
+/// key) pair, as opaque as the weight. Queries are on the left and keys on the right, except in
+/// cross-attention, where the keys (the source) are on the left and the queries (the target)
+/// on the right.
 pub struct HeadLines<'a> {
-    /// Token labels, in order.
-    pub labels: &'a [String],
-    /// The shown heads: head index and its row-major tokens × tokens weights.
+    /// Query token labels, in order.
+    pub queries: &'a [String],
+    /// Key token labels (the same as the queries in self-attention).
+    pub keys: &'a [String],
+    /// Whether the keys' column is the left one.
+    pub keys_left: bool,
+    /// The shown heads: head index and its row-major queries × keys weights.
     pub heads: Vec<(usize, &'a [f32])>,
     /// Only draw the lines of this query token.
     pub focus: Option<usize>,
@@ -322,46 +328,57 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&theme.background)?;
-    let count = lines.labels.len();
-    if count == 0 {
+    let (n_queries, n_keys) = (lines.queries.len(), lines.keys.len());
+    if n_queries == 0 || n_keys == 0 {
         return Ok(0);
     }
     let (width, height) = root.dim_in_pixel();
-    let row_height = height as f64 / count as f64;
-    let y = |token: usize| (row_height * (token as f64 + 0.5)) as i32;
+    // Each column spreads its own tokens over the full height.
+    let y =
+        |index: usize, count: usize| (height as f64 * (index as f64 + 0.5) / count as f64) as i32;
     let (left, right) = ((width as f64 * 0.3) as i32, (width as f64 * 0.7) as i32);
-    let font = ("sans-serif", font_size(count) + 1).into_font();
-    for (token, label) in lines.labels.iter().enumerate() {
-        let focused = lines.focus == Some(token);
-        let colour = if focused { theme.highlight } else { theme.text };
-        let style = font.clone().color(&colour);
-        root.draw(&Text::new(
-            label.clone(),
-            (left - 6, y(token)),
-            style.pos(Pos::new(HPos::Right, VPos::Center)),
-        ))?;
-        root.draw(&Text::new(
-            label.clone(),
-            (right + 6, y(token)),
-            font.clone()
-                .color(&theme.text)
-                .pos(Pos::new(HPos::Left, VPos::Center)),
-        ))?;
-    }
+    let (query_x, key_x) = if lines.keys_left {
+        (right, left)
+    } else {
+        (left, right)
+    };
+    let font = ("sans-serif", font_size(n_queries.max(n_keys)) + 1).into_font();
+    let column = |labels: &[String], x: i32, focus: Option<usize>| {
+        let (anchor, gap) = if x == left {
+            (HPos::Right, -6)
+        } else {
+            (HPos::Left, 6)
+        };
+        labels.iter().enumerate().try_for_each(|(index, label)| {
+            let colour = if focus == Some(index) {
+                theme.highlight
+            } else {
+                theme.text
+            };
+            let style = font.clone().color(&colour);
+            root.draw(&Text::new(
+                label.clone(),
+                (x + gap, y(index, labels.len())),
+                style.pos(Pos::new(anchor, VPos::Center)),
+            ))
+        })
+    };
+    column(lines.queries, query_x, lines.focus)?;
+    column(lines.keys, key_x, None)?;
     let mut drawn = 0;
     for &(head, weights) in &lines.heads {
         let colour = head_colour(head);
-        for query in 0..count {
+        for query in 0..n_queries {
             if lines.focus.is_some_and(|focus| focus != query) {
                 continue;
             }
-            for key in 0..count {
-                let weight = weights[query * count + key];
+            for key in 0..n_keys {
+                let weight = weights[query * n_keys + key];
                 if weight < lines.min_weight {
                     continue;
                 }
                 root.draw(&PathElement::new(
-                    vec![(left, y(query)), (right, y(key))],
+                    vec![(query_x, y(query, n_queries)), (key_x, y(key, n_keys))],
                     colour.mix(weight as f64).stroke_width(2),
                 ))?;
                 drawn += 1;

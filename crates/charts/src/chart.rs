@@ -140,7 +140,12 @@ impl Chart for ThumbnailChart {
 /// BertViz's head view: the shown heads' weights as lines between two columns of tokens.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HeadLinesChart {
+    /// The query tokens' labels.
     pub labels: Vec<String>,
+    /// The key tokens' labels: the same as `labels` in self-attention, the source's in
+    /// cross-attention, whose keys are drawn on the left.
+    pub key_labels: Vec<String>,
+    pub keys_left: bool,
     /// The tokens' positions in the text (hidden special tokens leave gaps).
     pub positions: Vec<usize>,
     /// (head, row-major query × key weights; hidden or masked cells 0).
@@ -155,7 +160,8 @@ pub struct HeadLinesChart {
 
 impl Chart for HeadLinesChart {
     fn size(&self, width: u32) -> (u32, u32) {
-        (width, (self.labels.len() as u32 * 22).max(120))
+        let rows = self.labels.len().max(self.key_labels.len());
+        (width, (rows as u32 * 22).max(120))
     }
 
     fn draw<DB: DrawingBackend>(
@@ -167,7 +173,9 @@ impl Chart for HeadLinesChart {
         DB::ErrorType: 'static,
     {
         let lines = HeadLines {
-            labels: &self.labels,
+            queries: &self.labels,
+            keys: &self.key_labels,
+            keys_left: self.keys_left,
             heads: self.heads.iter().map(|(h, w)| (*h, w.as_slice())).collect(),
             focus: self.focus,
             min_weight: 0.01,
@@ -194,11 +202,11 @@ impl Chart for HeadLinesChart {
 
     /// One row per shown head and query: its weights over the keys.
     fn table(&self) -> DataTable {
-        let size = self.labels.len();
+        let size = self.key_labels.len();
         DataTable {
             title: self.title.clone(),
             row_header: self.corner.clone(),
-            columns: self.labels.clone(),
+            columns: self.key_labels.clone(),
             rows: self
                 .heads
                 .iter()

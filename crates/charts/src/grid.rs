@@ -122,6 +122,15 @@ impl AttentionGrid {
         })
     }
 
+    /// The weights a line view draws, row-major: 0 for a filtered-out or masked cell.
+    pub fn line_weights(&self) -> Vec<f32> {
+        let weight = |cell: &Cell| match cell {
+            Cell::Weight(value) => *value,
+            _ => 0.0,
+        };
+        self.cells.iter().map(weight).collect()
+    }
+
     /// The grid row showing a token position, if it is shown.
     pub fn row_of(&self, position: usize) -> Option<usize> {
         self.positions.iter().position(|&p| p == position)

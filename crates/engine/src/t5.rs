@@ -14,6 +14,7 @@ use super::encoder_decoder::{
 };
 use super::layers::{GatedMlp, Linear, LmHead, Mlp, RmsNorm, TokenEmbedding};
 use super::recorder::Recorder;
+use ae_messages::Architecture;
 
 /// T5's feed-forward network: plain (`relu`) or gated (`gated-gelu`).
 #[derive(Debug, Clone)]
@@ -100,7 +101,7 @@ impl StackShape<'_> {
             n_kv_head: self.n_head,
             rotary: None,
             causal: false,
-            scaled: false,
+            scaled: Architecture::T5.scales_scores(),
         })
     }
 

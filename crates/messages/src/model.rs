@@ -40,6 +40,20 @@ impl Architecture {
         matches!(self, Architecture::Gpt2 | Architecture::Llama)
     }
 
+    /// Pre-norm blocks normalise a block's input before attention (x + attn(ln(x))); post-norm
+    /// blocks attend to the block's input and normalise after the residual add.
+    pub fn normalises_first(self) -> bool {
+        matches!(
+            self,
+            Architecture::Gpt2 | Architecture::Llama | Architecture::T5
+        )
+    }
+
+    /// Whether attention divides q·k by √d_head; T5's does not (its initialisation absorbs it).
+    pub fn scales_scores(self) -> bool {
+        self != Architecture::T5
+    }
+
     /// An encoder reads the source and a decoder writes the target, attending to it.
     pub fn is_encoder_decoder(self) -> bool {
         matches!(

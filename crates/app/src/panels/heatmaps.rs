@@ -453,21 +453,21 @@ pub(crate) fn ThumbnailButton(
     }
 }
 
-/// BertViz's head view: tokens in two columns, a line per head and token pair, heads toggled.
+/// BertViz's head view of the selected layer: tokens in two columns, a line per head and token
+/// pair, heads toggled; pointing at a token's row hovers that token everywhere.
 #[component]
 fn LineView() -> impl IntoView {
     let state = use_state();
     let selection = state.selection;
-    let n_heads = Memo::new(move |_| state.text.page_trace().map_or(0, |t| t.attentions.shape[1]));
-    let shown = RwSignal::new(Vec::<bool>::new());
-    Effect::new(move |_| shown.set(vec![true; n_heads.get()]));
-    let title = move || {
+    let n_heads =
+        Signal::derive(move || state.text.page_trace().map_or(0, |t| t.attentions.shape[1]));
+    let title = Signal::derive(move || {
         trf(
             "heatmaps.lines_title",
             &[("layer", &(selection.layer.get() + 1))],
         )
-    };
-    let chart = Memo::new(move |_| {
+    });
+    let chart = Callback::new(move |shown: Vec<bool>| {
         let (trace, special) = traced(&state)?;
         let options = GridOptions {
             average_heads: false,
@@ -475,50 +475,80 @@ fn LineView() -> impl IntoView {
         };
         let layer = selection.layer.get();
         let grid = |head| attention_grid(&trace, &special, layer, head, options).ok();
-        let shown = shown.get();
         let heads: Vec<(usize, AttentionGrid)> = (0..shown.len())
             .filter(|&h| shown[h])
             .map(|head| Some((head, grid(head)?)))
             .collect::<Option<_>>()?;
-        let weights = |grid: &AttentionGrid| {
-            let weight = |c: &Cell| if let Cell::Weight(v) = c { *v } else { 0.0 };
-            grid.cells.iter().map(weight).collect()
-        };
-        let head_weights = heads.iter().map(|(head, g)| (*head, weights(g))).collect();
         // Labels and positions are the same for every head: the first shown head's give them.
-        let reference = match heads.into_iter().next() {
-            Some((_, grid)) => grid,
+        let reference = match heads.first() {
+            Some((_, grid)) => grid.clone(),
             None => grid(0)?,
         };
         Some(HeadLinesChart {
             focus: selection
                 .highlighted_token()
                 .and_then(|p| reference.row_of(p)),
-            heads: head_weights,
+            heads: heads
+                .iter()
+                .map(|(head, g)| (*head, g.line_weights()))
+                .collect(),
+            key_labels: reference.key_labels,
+            keys_left: false,
             labels: reference.labels,
             positions: reference.positions,
-            title: title(),
+            title: title.get(),
             corner: tr("heatmaps.lines_corner"),
             head_word: tr("heatmaps.head_word"),
         })
     });
-    let data = Callback::new(move |(_, drawn): (HeadLinesChart, ae_charts::Drawn)| {
-        let focus = selection.highlighted_token().map(|t| t.to_string());
+    let point = Callback::new(move |(chart, cell): (HeadLinesChart, Option<Pointed>)| {
+        let position = cell.and_then(|cell| chart.positions.get(cell.row).copied());
+        if selection.hovered.get_untracked() != position {
+            selection.hovered.set(position);
+        }
+    });
+    view! {
+        <HeadLinesFigure
+            n_heads
+            selected_head=selection.head.into()
+            chart
+            title
+            label=Signal::derive(move || tr("heatmaps.lines_label"))
+            file_name=Signal::derive(move || format!("lines-layer{}", selection.layer.get() + 1))
+            on_point=point
+        />
+    }
+}
+
+/// A line view with its head toggles: `chart` draws the shown heads (`shown[h]`).
+#[component]
+pub(crate) fn HeadLinesFigure(
+    n_heads: Signal<usize>,
+    selected_head: Signal<usize>,
+    chart: Callback<Vec<bool>, Option<HeadLinesChart>>,
+    title: Signal<String>,
+    label: Signal<String>,
+    file_name: Signal<String>,
+    #[prop(optional)] on_point: Option<Callback<(HeadLinesChart, Option<Pointed>)>>,
+) -> impl IntoView {
+    let shown = RwSignal::new(Vec::<bool>::new());
+    Effect::new(move |_| shown.set(vec![true; n_heads.get()]));
+    let chart = Memo::new(move |_| chart.run(shown.get()));
+    let data = Callback::new(move |(chart, drawn): (HeadLinesChart, ae_charts::Drawn)| {
+        let focus = chart
+            .focus
+            .and_then(|row| chart.positions.get(row).copied());
         vec![
             ("data-lines", drawn.marks.to_string()),
-            ("data-focus", focus.unwrap_or_default()),
+            (
+                "data-focus",
+                focus.map(|f| f.to_string()).unwrap_or_default(),
+            ),
         ]
     });
-    // Pointing at a token's row hovers that token everywhere.
     let point = Callback::new(move |cell: Option<Pointed>| {
-        let Some(cell) = cell else {
-            selection.hovered.set(None);
-            return;
-        };
-        let position =
-            chart.with_untracked(|c| c.as_ref().and_then(|c| c.positions.get(cell.row).copied()));
-        if position.is_some() && selection.hovered.get_untracked() != position {
-            selection.hovered.set(position);
+        if let (Some(on_point), Some(chart)) = (on_point, chart.get_untracked()) {
+            on_point.run((chart, cell));
         }
     });
     let toggle = move |head: usize| {
@@ -540,7 +570,7 @@ fn LineView() -> impl IntoView {
         }
     };
     let only_selected = move |_| {
-        let selected = selection.head.get_untracked();
+        let selected = selected_head.get_untracked();
         shown.update(|s| {
             s.iter_mut()
                 .enumerate()
@@ -563,10 +593,8 @@ fn LineView() -> impl IntoView {
                 chart=chart
                 max_width=400
                 testid="line-view"
-                label=Signal::derive(move || tr("heatmaps.lines_label"))
-                file_name=Signal::derive(move || {
-                    format!("lines-layer{}", selection.layer.get() + 1)
-                })
+                label=label
+                file_name=file_name
                 export_testid="lines-export"
                 data=data
                 on_point=point

@@ -7,13 +7,16 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use super::heatmaps::{heatmap_tooltip, OverviewGrid, ThumbnailButton, ValuesTable};
+use super::heatmaps::{
+    heatmap_tooltip, HeadLinesFigure, OverviewGrid, ThumbnailButton, ValuesTable,
+};
 use super::positions::MatrixCanvas;
+use super::step_through::{HeadNumbers, Stepper};
 use crate::client::{self, owned_request};
 use crate::i18n::{tr, trf};
 use crate::state::{use_state, AppState};
 use crate::widgets::{BarChart, ChartCanvas, IndexSelect, Pointed};
-use ae_charts::{AttentionGrid, Bar, HeatmapChart, Highlight, ThumbnailChart};
+use ae_charts::{AttentionGrid, Bar, HeadLinesChart, HeatmapChart, Highlight, ThumbnailChart};
 use ae_messages::{
     Array, AttentionKind, Decoding, EncoderDecoderTrace, Request, Response, StackTrace,
     MAX_BEAM_WIDTH,
@@ -50,7 +53,9 @@ pub fn Translation() -> impl IntoView {
             <AttentionChoice />
             <PairHeatmap />
             <PairOverview />
+            <PairLines />
             <PinnedTarget />
+            <PairStepThrough />
             <PairPositions />
         </Show>
     }
@@ -514,14 +519,80 @@ fn PairThumbnail(layer: usize, head: usize, size: u32) -> impl IntoView {
     }
 }
 
+/// Every head of the shown attention at its layer as lines (BertViz's head view): queries left
+/// and keys right, or for cross-attention the source left and the target right. The pinned
+/// query shows its lines alone.
+#[component]
+fn PairLines() -> impl IntoView {
+    let state = use_state();
+    let t = state.translation;
+    let cross = move || t.kind.get() == AttentionKind::Cross;
+    let chart = Callback::new(move |shown: Vec<bool>| {
+        let trace = t.trace()?;
+        let kind = t.kind.get();
+        let grid = |head| grid_at(&trace, kind, t.layer.get(), head, t.revealed.get());
+        let heads: Vec<(usize, AttentionGrid)> = (0..shown.len())
+            .filter(|&h| shown[h])
+            .map(|head| Some((head, grid(head)?)))
+            .collect::<Option<_>>()?;
+        let reference = grid(0)?;
+        let pinned = match kind {
+            AttentionKind::EncoderSelf => state.selection.pinned.get(),
+            _ => t.pinned.get(),
+        };
+        Some(HeadLinesChart {
+            focus: pinned.and_then(|p| reference.row_of(p)),
+            heads: heads.iter().map(|(h, g)| (*h, g.line_weights())).collect(),
+            keys_left: kind == AttentionKind::Cross,
+            labels: reference.labels,
+            key_labels: reference.key_labels,
+            positions: reference.positions,
+            title: lines_title(state),
+            corner: tr("heatmaps.lines_corner"),
+            head_word: tr("heatmaps.head_word"),
+        })
+    });
+    view! {
+        <HeadLinesFigure
+            n_heads=Signal::derive(move || stack_shape(state).1)
+            selected_head=t.head.into()
+            chart
+            title=Signal::derive(move || lines_title(state))
+            label=Signal::derive(move || {
+                tr(if cross() { "translation.lines_label_cross" } else { "heatmaps.lines_label" })
+            })
+            file_name=Signal::derive(move || {
+                format!("{:?}-lines-layer{}", t.kind.get(), t.layer.get() + 1)
+            })
+        />
+    }
+}
+
+/// "Cross-attention, layer 2: every head" in the page's language (tracked).
+fn lines_title(state: AppState) -> String {
+    let t = state.translation;
+    trf(
+        "translation.lines_title",
+        &[
+            ("kind", &kind_name(t.kind.get())),
+            ("layer", &(t.layer.get() + 1)),
+        ],
+    )
+}
+
+/// The attention kind's name in the page's language (tracked).
+fn kind_name(kind: AttentionKind) -> String {
+    tr(match kind {
+        AttentionKind::EncoderSelf => "translation.kind_encoder",
+        AttentionKind::DecoderSelf => "translation.kind_decoder",
+        AttentionKind::Cross => "translation.kind_cross",
+    })
+}
+
 /// "Cross-attention, layer 2, head 4" in the page's language (tracked).
 fn heatmap_title(state: AppState) -> String {
     let t = state.translation;
-    let kind = match t.kind.get() {
-        AttentionKind::EncoderSelf => tr("translation.kind_encoder"),
-        AttentionKind::DecoderSelf => tr("translation.kind_decoder"),
-        AttentionKind::Cross => tr("translation.kind_cross"),
-    };
+    let kind = kind_name(t.kind.get());
     let (layer, head) = (t.layer.get() + 1, t.head.get() + 1);
     trf(
         "translation.heatmap_title",
@@ -599,6 +670,35 @@ fn PinnedTarget() -> impl IntoView {
                 />
             </section>
         </Show>
+    }
+}
+
+/// The shown attention's step-through at its layer and head, for the pinned query (a target
+/// token; in the encoder, the source token pinned under the text box), else the last token.
+#[component]
+fn PairStepThrough() -> impl IntoView {
+    let state = use_state();
+    let t = state.translation;
+    let numbers = Memo::new(move |_| {
+        let trace = t.trace()?;
+        let kind = t.kind.get();
+        let pinned = match kind {
+            AttentionKind::EncoderSelf => state.selection.pinned.get(),
+            _ => t.pinned.get(),
+        };
+        let last = shown_stack(&trace, kind).tokens.len().checked_sub(1)?;
+        let (layers, heads) = stack_shape(state);
+        let layer = t.layer.get().min(layers.saturating_sub(1));
+        let head = t.head.get().min(heads.saturating_sub(1));
+        let query = pinned.filter(|&q| q <= last).unwrap_or(last);
+        HeadNumbers::of_pair(&trace, kind, layer, head, query)
+    });
+    view! {
+        <section class="pair-step" data-testid="pair-step">
+            <h3>{move || tr("translation.step_title")}</h3>
+            <p class="explain">{move || tr("translation.step_explain")}</p>
+            <Stepper numbers=numbers.into() waiting=Signal::derive(|| tr("step.empty")) />
+        </section>
     }
 }
 
