@@ -420,7 +420,7 @@ fn matrices_and_lines_draw_with_a_diverging_scale_that_survives_nan() {
                 )
             })
             .collect();
-        draw_series_lines(&root, &series, "position", &Theme::LIGHT).expect("lines");
+        draw_series_lines(&root, &series, "position", 0, &Theme::LIGHT).expect("lines");
         root.present().expect("present");
     }
     assert!(
@@ -487,10 +487,12 @@ fn every_chart_kind_has_a_table_that_matches_what_it_draws() {
             ("dim 4".into(), vec![0.5, 0.25]),
             ("dim 5".into(), vec![1.0]),
         ],
+        -1,
         "position".into(),
         "s".into(),
     );
     assert_eq!(table.rows[1].values, [Some(0.25), None]);
+    assert_eq!(table.rows[0].label, "-1", "rows are labelled from x_from");
     let bars = [Bar {
         label: " cat".into(),
         value: 0.5,

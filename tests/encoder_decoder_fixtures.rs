@@ -127,6 +127,64 @@ fn t5_with_gated_mlp_untied_head_and_a_padded_source_matches_transformers() {
 }
 
 #[test]
+fn t5_buckets_by_distance_are_transformers_and_are_what_the_scores_gained() {
+    let fixture = fixture!("t5").load();
+    let reference: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string("tests/fixtures/t5_buckets.json")
+            .expect("tests/fixtures/t5_buckets.json (tools/make_t5_bucket_fixture.py)"),
+    )
+    .expect("bucket json");
+    let pair = &pairs(&fixture)[0];
+    let trace = fixture
+        .model
+        .encoder_decoder_trace(&ids(pair, "source_ids"), &ids(pair, "target_ids"))
+        .expect("trace");
+    for (stack, bidirectional) in [(&trace.source, true), (&trace.target, false)] {
+        let relative = stack
+            .relative_positions
+            .as_ref()
+            .expect("T5 has relative positions");
+        let case = reference["cases"]
+            .as_array()
+            .expect("cases")
+            .iter()
+            .find(|c| c["config"] == "fixture" && c["bidirectional"] == bidirectional)
+            .expect("the fixture's case");
+        let expected = |distance: i64| {
+            let index = case["distances"]
+                .as_array()
+                .expect("distances")
+                .iter()
+                .position(|d| d.as_i64() == Some(distance))
+                .expect("distance in the reference");
+            case["buckets"][index].as_u64().expect("bucket") as u32
+        };
+        let last = if bidirectional { 16 } else { 0 };
+        assert_eq!(relative.distances, (-16..=last).collect::<Vec<i64>>());
+        for (&distance, &bucket) in relative.distances.iter().zip(&relative.buckets) {
+            assert_eq!(bucket, expected(distance), "bucket of {distance}");
+        }
+        // The bias by distance is what every (query, key) of the trace gained.
+        let bias = stack.position_bias.as_ref().expect("bias");
+        let [heads, queries, keys] = bias.dims().expect("[head, query, key]");
+        let cells = (0..heads)
+            .flat_map(|h| (0..queries).flat_map(move |q| (0..keys).map(move |k| (h, q, k))));
+        for (head, query, key) in cells {
+            let distance = key as i64 - query as i64;
+            // The decoder's later keys are masked: their distances are not in its table.
+            let Some(column) = relative.distances.iter().position(|&d| d == distance) else {
+                continue;
+            };
+            assert_eq!(
+                relative.bias.value(&[head, column]),
+                bias.value(&[head, query, key]),
+                "head {head}, query {query}, key {key}"
+            );
+        }
+    }
+}
+
+#[test]
 fn bart_with_learned_positions_and_logits_bias_matches_transformers() {
     let fixture = fixture!("bart").load();
     let errors = check_pairs(&fixture);

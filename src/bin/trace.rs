@@ -206,6 +206,10 @@ fn encoder_decoder_json(model: &Model, args: &Args) -> Result<(Value, String), S
             &format!("{prefix}_position_bias"),
             json!(optional(&stack.position_bias)),
         );
+        let relative = stack.relative_positions.as_ref().map(
+            |r| json!({"distances": r.distances, "buckets": r.buckets, "bias": nested(&r.bias)}),
+        );
+        put(&format!("{prefix}_relative_positions"), json!(relative));
     }
     put("cross_attentions", nested(&trace.cross_attentions));
     put("logits", nested(&trace.logits));

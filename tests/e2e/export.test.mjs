@@ -2,8 +2,8 @@
 // carries the chart's labels, and the heatmap's numbers are the trace CLI's attention weights.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { openPage, start, traceCli } from './support.mjs';
+import { mkdirSync } from 'node:fs';
+import { download, openPage, start, traceCli } from './support.mjs';
 
 const TEXT = 'The cat sat on the mat because it was warm.';
 let site;
@@ -13,26 +13,6 @@ before(async () => {
   site = await start();
 });
 after(async () => site?.close());
-
-/** Clicks a download button and returns the saved file's name and bytes. Headless Chromium
- *  drops an occasional download after about twenty from one page (the same click again starts
- *  it; a desktop browser asks "allow multiple downloads?" instead), so up to three clicks are
- *  made and any retry is printed. */
-async function download(page, testid) {
-  const button = page.locator(`[data-testid=${testid}]`);
-  await button.scrollIntoViewIfNeeded();
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const [file] = await Promise.all([page.waitForEvent('download', { timeout: 5_000 }), button.click()]);
-      const path = `test-artifacts/downloads/${file.suggestedFilename()}`;
-      await file.saveAs(path);
-      if (attempt > 1) console.log(`${testid}: download started on click ${attempt}`);
-      return { name: file.suggestedFilename(), bytes: readFileSync(path) };
-    } catch (error) {
-      if (attempt === 3) throw new Error(`no download from ${testid} after 3 clicks: ${error.message}`);
-    }
-  }
-}
 
 /** Parses RFC 4180 CSV (quoted fields, doubled quotes, CRLF). */
 function parseCsv(text) {

@@ -2,7 +2,7 @@
 // Chromium, open pages with the Hub simulated (unreachable unless a handler answers) and every
 // console error, page error and dialog recorded.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { serve } from '../../scripts/static-server.mjs';
@@ -81,4 +81,25 @@ export async function hoverMatrix(page, testid, row, column) {
 
 export async function waitShape(page, testid, shape) {
   await page.waitForFunction(([t, s]) => document.querySelector(`[data-testid=${t}]`)?.dataset.shape === s, [testid, shape]);
+}
+
+/** Clicks a download button and returns the saved file's name and bytes (under
+ *  test-artifacts/downloads). Headless Chromium drops an occasional download after about twenty
+ *  from one page (the same click again starts it; a desktop browser asks "allow multiple
+ *  downloads?" instead), so up to three clicks are made and any retry is printed. */
+export async function download(page, testid) {
+  const button = page.locator(`[data-testid=${testid}]`);
+  await button.scrollIntoViewIfNeeded();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const [file] = await Promise.all([page.waitForEvent('download', { timeout: 5_000 }), button.click()]);
+      mkdirSync('test-artifacts/downloads', { recursive: true });
+      const path = `test-artifacts/downloads/${file.suggestedFilename()}`;
+      await file.saveAs(path);
+      if (attempt > 1) console.log(`${testid}: download started on click ${attempt}`);
+      return { name: file.suggestedFilename(), bytes: readFileSync(path) };
+    } catch (error) {
+      if (attempt === 3) throw new Error(`no download from ${testid} after 3 clicks: ${error.message}`);
+    }
+  }
 }

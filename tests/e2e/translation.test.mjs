@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { hoverMatrix, openPage, start, traceCli, waitShape } from './support.mjs';
+import { download, hoverMatrix, openPage, start, traceCli, waitShape } from './support.mjs';
 
 const FOLDER = 'date-translator';
 const MODEL = '../../assets/date-translator'; // traceCli reads tests/fixtures/<model>
@@ -122,7 +122,7 @@ test('T5 (the fixture): the encoder’s relative position bias of the chosen hea
   assert.ok(existsSync('dist/models/fixture-t5/model.safetensors'), 'scripts/test.sh serves the T5 fixture');
   const source = 'Attention is all you need.';
   const cli = traceCli('t5', source);
-  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
   const { page, errors } = await openPage(context, site.origin,
     `?model=folder:fixture-t5&source=${encodeURIComponent(source)}&attention=encoder&head=3`);
   await page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
@@ -133,6 +133,15 @@ test('T5 (the fixture): the encoder’s relative position bias of the chosen hea
     assert.ok(Math.abs(shown - cli.encoder_position_bias[2][q][k]) < TOLERANCE, `bias ${q},${k}`);
   }
   assert.equal(await page.$('[data-testid=pair-position-embeddings]'), null, 'T5 adds no position to its input');
+  // Beyond the sentence: the bucket of every distance up to the model's reach, and each head's bias.
+  const relative = cli.encoder_relative_positions;
+  const buckets = JSON.parse((await download(page, 'pair-buckets-json')).bytes.toString('utf8'));
+  assert.deepEqual(buckets.rows.map((r) => Number(r.label)), relative.distances);
+  assert.deepEqual(buckets.rows.map((r) => r.values[0]), relative.buckets);
+  const bias = JSON.parse((await download(page, 'pair-bias-by-distance-json')).bytes.toString('utf8'));
+  assert.equal(bias.columns.length, relative.bias.length, 'one line per head');
+  bias.rows.forEach((row, d) => row.values.forEach((value, h) =>
+    assert.ok(Math.abs(value - relative.bias[h][d]) < TOLERANCE, `head ${h}, distance ${relative.distances[d]}`)));
   await page.screenshot({ path: 'test-artifacts/translation-t5-bias.png', fullPage: true });
   assert.deepEqual(errors, []);
   await context.close();

@@ -332,6 +332,8 @@ impl Chart for MatrixChart {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesChart {
     pub series: Vec<(String, Vec<f32>)>,
+    /// The x of every series' first value (then one apart).
+    pub x_from: i64,
     /// The x axis's name and the table's title, in the page's language.
     pub x_name: String,
     pub title: String,
@@ -350,7 +352,7 @@ impl Chart for SeriesChart {
     where
         DB::ErrorType: 'static,
     {
-        draw_series_lines(root, &self.series, &self.x_name, theme)?;
+        draw_series_lines(root, &self.series, &self.x_name, self.x_from, theme)?;
         Ok(Drawn {
             cells: None,
             marks: self.series.len(),
@@ -358,6 +360,11 @@ impl Chart for SeriesChart {
     }
 
     fn table(&self) -> DataTable {
-        series_table(&self.series, self.x_name.clone(), self.title.clone())
+        series_table(
+            &self.series,
+            self.x_from,
+            self.x_name.clone(),
+            self.title.clone(),
+        )
     }
 }

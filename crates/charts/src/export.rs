@@ -121,7 +121,12 @@ pub fn matrix_table(matrix: &Matrix, title: String) -> DataTable {
 }
 
 /// Named series over a shared x (0, 1, 2 …) as a table: one row per x, one column per series.
-pub fn series_table(series: &[(String, Vec<f32>)], x_name: String, title: String) -> DataTable {
+pub fn series_table(
+    series: &[(String, Vec<f32>)],
+    x_from: i64,
+    x_name: String,
+    title: String,
+) -> DataTable {
     let length = series.iter().map(|(_, v)| v.len()).max().unwrap_or(0);
     DataTable {
         title,
@@ -129,7 +134,7 @@ pub fn series_table(series: &[(String, Vec<f32>)], x_name: String, title: String
         columns: series.iter().map(|(name, _)| name.clone()).collect(),
         rows: (0..length)
             .map(|x| DataRow {
-                label: x.to_string(),
+                label: (x_from + x as i64).to_string(),
                 values: series.iter().map(|(_, v)| v.get(x).copied()).collect(),
             })
             .collect(),

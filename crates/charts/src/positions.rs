@@ -134,6 +134,7 @@ pub fn draw_series_lines<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     series: &[(String, Vec<f32>)],
     x_name: &str,
+    x_from: i64,
     theme: &Theme,
 ) -> Result<(), ChartError>
 where
@@ -161,11 +162,19 @@ where
         .margin(8)
         .x_label_area_size(34)
         .y_label_area_size(40)
-        .build_cartesian_2d(0f64..(length - 1).max(1) as f64, low..high)?;
+        .build_cartesian_2d(
+            x_from as f64..(x_from + (length as i64 - 1).max(1)) as f64,
+            low..high,
+        )?;
     chart
         .configure_mesh()
         .light_line_style(theme.masked)
         .x_desc(x_name)
+        // x is a position, a distance or an index: whole numbers unless the ticks fall between.
+        .x_label_formatter(&|x| match x.fract() == 0.0 {
+            true => format!("{x:.0}"),
+            false => format!("{x:.1}"),
+        })
         .label_style(font.clone())
         .axis_desc_style(font.clone())
         .axis_style(theme.text)
@@ -178,7 +187,7 @@ where
                     .iter()
                     .enumerate()
                     .filter(|(_, v)| v.is_finite())
-                    .map(|(x, &y)| (x as f64, y as f64)),
+                    .map(|(x, &y)| ((x_from + x as i64) as f64, y as f64)),
                 colour.stroke_width(2),
             ))?
             .label(name.clone())

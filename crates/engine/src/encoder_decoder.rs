@@ -108,6 +108,18 @@ impl RelativeBias {
         (bucket + in_bucket) as usize
     }
 
+    /// Every distance up to `max_distance` (none later than the query in the decoder), its
+    /// bucket and each head's bias [head, distance].
+    pub fn by_distance(&self) -> candle_core::Result<(Vec<i64>, Vec<u32>, Tensor)> {
+        let reach = self.max_distance as i64;
+        let last = if self.bidirectional { reach } else { 0 };
+        let distances: Vec<i64> = (-reach..=last).collect();
+        let buckets: Vec<u32> = distances.iter().map(|&d| self.bucket(d) as u32).collect();
+        let index = Tensor::new(buckets.as_slice(), &Device::Cpu)?;
+        let bias = self.table.index_select(&index, 0)?.t()?.contiguous()?;
+        Ok((distances, buckets, bias))
+    }
+
     /// The bias for queries at positions `earlier`..`earlier + queries` and keys at 0..`keys`
     /// [heads, query, key].
     pub fn bias(&self, earlier: usize, queries: usize, keys: usize) -> candle_core::Result<Tensor> {
@@ -433,33 +445,40 @@ pub fn visible_tokens(ids: &[u32], pad_token_id: u32) -> candle_core::Result<Opt
 mod tests {
     use super::*;
 
-    fn bias(bidirectional: bool) -> RelativeBias {
-        RelativeBias {
-            table: Tensor::zeros((32, 1), DType::F32, &Device::Cpu).expect("table"),
-            bidirectional,
-            buckets: 32,
-            max_distance: 128,
-        }
-    }
-
-    /// Buckets computed by hand from transformers' formula (32 buckets, max distance 128).
+    /// Every bucket of distances −200..200 equals transformers' `_relative_position_bucket`
+    /// (tests/fixtures/t5_buckets.json, tools/make_t5_bucket_fixture.py) for the T5 fixture's
+    /// configuration and t5-small's, both ways and causal.
     #[test]
-    fn buckets_follow_transformers_formula() {
-        let both = bias(true);
-        // Bidirectional: 16 buckets a side, 8 exact, then log-spaced up to 128.
-        assert_eq!(both.bucket(0), 0);
-        assert_eq!(both.bucket(-3), 3);
-        assert_eq!(both.bucket(3), 16 + 3);
-        // 8 + floor(ln(20/8) / ln(16) · 8) = 8 + floor(2.64) = 10.
-        assert_eq!(both.bucket(-20), 10);
-        assert_eq!(both.bucket(20), 16 + 10);
-        assert_eq!(both.bucket(-1000), 15);
-        let causal = bias(false);
-        // One direction: later keys all share bucket 0; 16 exact, then log-spaced.
-        assert_eq!(causal.bucket(5), 0);
-        assert_eq!(causal.bucket(-15), 15);
-        // 16 + floor(ln(40/16) / ln(8) · 16) = 16 + floor(7.05) = 23.
-        assert_eq!(causal.bucket(-40), 23);
-        assert_eq!(causal.bucket(-1000), 31);
+    fn buckets_are_transformers_buckets() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/t5_buckets.json"
+        );
+        let text = std::fs::read_to_string(path).expect("tests/fixtures/t5_buckets.json");
+        let reference: serde_json::Value = serde_json::from_str(&text).expect("json");
+        let cases = reference["cases"].as_array().expect("cases");
+        assert_eq!(cases.len(), 4);
+        for case in cases {
+            let number = |key: &str| case[key].as_u64().expect(key) as usize;
+            let relative = RelativeBias {
+                table: Tensor::zeros((number("num_buckets"), 1), DType::F32, &Device::Cpu)
+                    .expect("table"),
+                bidirectional: case["bidirectional"].as_bool().expect("bidirectional"),
+                buckets: number("num_buckets"),
+                max_distance: number("max_distance"),
+            };
+            let pairs = case["distances"].as_array().zip(case["buckets"].as_array());
+            let (distances, buckets) = pairs.expect("distances and buckets");
+            for (distance, bucket) in distances.iter().zip(buckets) {
+                let distance = distance.as_i64().expect("distance");
+                assert_eq!(
+                    Some(relative.bucket(distance) as u64),
+                    bucket.as_u64(),
+                    "{} both ways {}: distance {distance}",
+                    case["config"],
+                    case["bidirectional"]
+                );
+            }
+        }
     }
 }

@@ -1,12 +1,12 @@
 //! An encoder–decoder over a (source, target) pair: the target's ids and the full trace.
 use candle_core::Tensor;
 
-use super::encoder_decoder::{visible_tokens, StackPass};
+use super::encoder_decoder::{visible_tokens, Positions, Stack, StackPass};
 use super::error::{EngineError, Result};
 use super::model::Model;
 use super::trace::{stack, stack_internals, to_array};
 use super::Device;
-use ae_messages::{EncoderDecoderTrace, StackTrace};
+use ae_messages::{EncoderDecoderTrace, RelativePositions, StackTrace};
 
 impl Model {
     /// The decoder's input for a target text: the decoder start token, then the text's tokens
@@ -45,8 +45,18 @@ impl Model {
         let (cross_internals, cross_weights): (Vec<_>, Vec<_>) = cross.into_iter().unzip();
         Ok(EncoderDecoderTrace {
             architecture: self.config.architecture,
-            source: self.stack_trace(source_ids, &pass.source_embeddings, &pass.encoder)?,
-            target: self.stack_trace(target_ids, &pass.target_embeddings, &pass.decoder)?,
+            source: self.stack_trace(
+                source_ids,
+                &pass.source_embeddings,
+                &pass.encoder,
+                &network.encoder,
+            )?,
+            target: self.stack_trace(
+                target_ids,
+                &pass.target_embeddings,
+                &pass.decoder,
+                &network.decoder,
+            )?,
             source_visible: source_ids.iter().map(|&id| id != pad).collect(),
             cross_attentions: stack(&cross_weights)?,
             cross_attention: stack_internals(&cross_internals)?,
@@ -60,6 +70,7 @@ impl Model {
         ids: &[u32],
         token_embeddings: &Tensor,
         stack_pass: &StackPass,
+        side: &Stack,
     ) -> Result<StackTrace> {
         let pass = &stack_pass.pass;
         let internals: Vec<_> = pass.layers.iter().map(|l| l.attention.clone()).collect();
@@ -95,6 +106,7 @@ impl Model {
                 .as_ref()
                 .map(to_array)
                 .transpose()?,
+            relative_positions: relative_positions(side)?,
             mlp_activations: stack(&activations)?,
         })
     }
@@ -137,4 +149,17 @@ impl Model {
                 architecture: self.config.architecture.name().to_string(),
             })
     }
+}
+
+/// T5's bias by distance (`None` for a stack that adds positions to its input).
+fn relative_positions(stack: &Stack) -> Result<Option<RelativePositions>> {
+    let Positions::Relative(relative) = &stack.positions else {
+        return Ok(None);
+    };
+    let (distances, buckets, bias) = relative.by_distance()?;
+    Ok(Some(RelativePositions {
+        distances,
+        buckets,
+        bias: to_array(&bias)?,
+    }))
 }

@@ -30,5 +30,5 @@ pub use protocol::{
 pub use tokens::TokenizedText;
 pub use trace::{
     Array, AttentionInternals, AttentionKind, EncoderDecoderTrace, LayerTrace, PageTrace,
-    StackTrace, Trace,
+    RelativePositions, StackTrace, Trace,
 };

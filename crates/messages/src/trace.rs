@@ -273,8 +273,25 @@ pub struct StackTrace {
     pub attention: AttentionInternals<Array>,
     /// T5's relative position bias added to every layer's scores [head, query, key].
     pub position_bias: Option<Array>,
+    /// T5's bias by distance, beyond this text's length: what [`position_bias`] reads from.
+    ///
+    /// [`position_bias`]: StackTrace::position_bias
+    pub relative_positions: Option<RelativePositions>,
     /// The MLP's hidden layer after the activation [layer, token, d_ff].
     pub mlp_activations: Array,
+}
+
+/// T5's relative positions: every key − query distance up to the model's `max_distance` (the
+/// decoder, which sees no later key: only distances ≤ 0), its bucket, and each head's learned
+/// bias for that bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelativePositions {
+    /// Key position − query position, ascending, one apart.
+    pub distances: Vec<i64>,
+    /// The bucket of each distance.
+    pub buckets: Vec<u32>,
+    /// The bias each head adds at each distance [head, distance].
+    pub bias: Array,
 }
 
 /// Everything an encoder–decoder computes for one (source, target) pair.

@@ -285,9 +285,9 @@ pub(crate) fn MatrixCanvas(
     }
 }
 
-/// Named series against position (or another index).
+/// Named series against position (or another index, from `x_from` on).
 #[component]
-fn LinesCanvas(
+pub(crate) fn LinesCanvas(
     series: Signal<Vec<(String, Vec<f32>)>>,
     #[prop(default = "pe-lines")] testid: &'static str,
     /// String key of the caption.
@@ -296,10 +296,14 @@ fn LinesCanvas(
     /// String key of the x axis's name.
     #[prop(default = "positions.position")]
     x_name: &'static str,
+    /// The x of the series' first values.
+    #[prop(default = Signal::stored(0))]
+    x_from: Signal<i64>,
 ) -> impl IntoView {
     let chart = Memo::new(move |_| {
         Some(SeriesChart {
             series: series.get(),
+            x_from: x_from.get(),
             x_name: tr(x_name),
             title: tr(caption),
         })
@@ -315,7 +319,7 @@ fn LinesCanvas(
                 chart=chart
                 max_width=460
                 testid=testid
-                label=Signal::derive(move || tr("positions.lines_label"))
+                label=Signal::derive(move || tr(caption))
                 file_name=Signal::stored(testid.to_string())
                 data=data
             />

@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use super::heatmaps::{
     heatmap_tooltip, HeadLinesFigure, OverviewGrid, ThumbnailButton, ValuesTable,
 };
-use super::positions::MatrixCanvas;
+use super::positions::{LinesCanvas, MatrixCanvas};
 use super::step_through::{HeadNumbers, Stepper};
 use crate::client::{self, owned_request};
 use crate::i18n::{tr, trf};
@@ -702,6 +702,64 @@ fn PairStepThrough() -> impl IntoView {
     }
 }
 
+/// T5's relative positions beyond the text: the bucket of every key − query distance up to the
+/// model's reach, and the bias each head adds for it (one line per head, in the line view's
+/// colours).
+#[component]
+fn RelativeDistances() -> impl IntoView {
+    let t = use_state().translation;
+    let relative = Memo::new(move |_| {
+        let trace = t.trace()?;
+        shown_stack(&trace, t.kind.get()).relative_positions.clone()
+    });
+    let x_from = Signal::derive(move || {
+        relative.with(|r| {
+            r.as_ref()
+                .and_then(|r| r.distances.first().copied())
+                .unwrap_or(0)
+        })
+    });
+    let buckets = Signal::derive(move || {
+        relative.with(|r| {
+            r.iter()
+                .map(|r| {
+                    let buckets = r.buckets.iter().map(|&b| b as f32).collect();
+                    (tr("translation.bucket"), buckets)
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let bias = Signal::derive(move || {
+        relative.with(|r| {
+            let Some(r) = r else { return Vec::new() };
+            let heads = r.bias.shape.first().copied().unwrap_or(0);
+            (0..heads)
+                .filter_map(|h| {
+                    let name = trf("step.head_n", &[("head", &(h + 1))]);
+                    Some((name, r.bias.row(&[h])?.to_vec()))
+                })
+                .collect()
+        })
+    });
+    view! {
+        <p class="explain">{move || tr("translation.buckets_explain")}</p>
+        <LinesCanvas
+            series=buckets
+            testid="pair-buckets"
+            caption="translation.buckets_caption"
+            x_name="translation.distance"
+            x_from=x_from
+        />
+        <LinesCanvas
+            series=bias
+            testid="pair-bias-by-distance"
+            caption="translation.bias_by_distance_caption"
+            x_name="translation.distance"
+            x_from=x_from
+        />
+    }
+}
+
 /// The stack of the shown attention: the encoder's for its self-attention, else the decoder's.
 fn shown_stack(trace: &EncoderDecoderTrace, kind: AttentionKind) -> &StackTrace {
     match kind {
@@ -756,6 +814,7 @@ fn PairPositions() -> impl IntoView {
                     column_name="positions.rope_key_position"
                     fixed_limit=None
                 />
+                <RelativeDistances />
             </Show>
             <Show when=move || added.with(Option::is_some)>
                 <p class="explain">{added_explain}</p>

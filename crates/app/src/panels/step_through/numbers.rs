@@ -310,6 +310,7 @@ mod tests {
             hidden_states: array(&[3, tokens, 4]),
             attention: internals(2, heads, tokens, tokens),
             position_bias: Some(array(&[heads, tokens, tokens])),
+            relative_positions: None,
             mlp_activations: array(&[2, tokens, 8]),
         }
     }
