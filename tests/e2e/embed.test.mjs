@@ -59,3 +59,35 @@ test('the Embed dialog writes an iframe snippet that opens the same view embedde
   assert.deepEqual([...errors, ...embedded.errors], []);
   await context.close();
 });
+
+test('a translation view embeds: the Embed snippet opens the same pair, attention, head and pinned token', async () => {
+  const [source, target] = ['march the fourth two thousand and eight', '2008-'];
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const { page, errors } = await openPage(context, site.origin, `?model=folder:date-translator&source=${encodeURIComponent(source)}` +
+    `&target=${encodeURIComponent(target)}&attention=cross&layer=2&head=4&token=3`);
+  await page.waitForSelector('[data-testid=model-ready]', { timeout: 120_000 });
+  await page.waitForSelector('[data-testid=pair-heatmap][data-layer="1"][data-head="3"]');
+  await page.click('[data-testid=embed-open]');
+  const snippet = await page.inputValue('[data-testid=embed-snippet]');
+  const src = snippet.match(/src="([^"]+)"/)[1].replaceAll('&amp;', '&');
+  const address = new URL(src);
+  for (const [key, value] of [['source', source], ['target', target], ['attention', 'cross'], ['layer', '2'], ['head', '4'], ['token', '3'], ['embed', '1']]) {
+    assert.equal(address.searchParams.get(key), value, key);
+  }
+  // Embedded with the model and the text locked, as a course page would.
+  address.searchParams.set('lock', 'model,text');
+  const embedded = await openPage(context, address.origin, address.pathname.replace(/^\//, '') + address.search);
+  const frame = embedded.page;
+  await frame.waitForSelector('[data-testid=model-ready]', { timeout: 120_000 });
+  assert.equal(await frame.$('.site-header'), null, 'no site header when embedded');
+  assert.equal(await frame.$('details.sources'), null, 'the model is locked');
+  assert.equal(await frame.$eval('[data-testid=text]', (t) => t.readOnly), true, 'the source is locked');
+  assert.equal(await frame.inputValue('[data-testid=target]'), target);
+  await frame.waitForSelector('[data-testid=pair-heatmap][data-kind="Cross"][data-layer="1"][data-head="3"]');
+  await frame.waitForSelector('[data-testid=target-token][data-index="3"].pinned');
+  const tabs = await frame.$$eval('[role=tab]', (nodes) => nodes.map((n) => n.dataset.testid));
+  assert.deepEqual(tabs, ['tab-translation']);
+  await frame.screenshot({ path: 'test-artifacts/embed-translation-1280.png', fullPage: true });
+  assert.deepEqual([...errors, ...embedded.errors], []);
+  await context.close();
+});
