@@ -8,10 +8,63 @@ use ae_messages::{Array, AttentionInternals, LayerTrace, PageTrace, Trace};
 
 /// Copies a tensor out of candle.
 pub fn to_array(tensor: &Tensor) -> Result<Array> {
+    let mut data = Vec::with_capacity(tensor.elem_count());
+    append_values(tensor, &mut data)?;
     Ok(Array {
         shape: tensor.dims().to_vec(),
-        data: tensor.flatten_all()?.to_vec1::<f32>()?,
+        data,
     })
+}
+
+/// Appends a tensor's values in row-major order. Contiguous values are one copy. A batch of
+/// transposed matrices (strides [.., 1, rows]: what the fast matmul orders leave in q, k, v and
+/// the token × feature outputs) is read column by column of its storage, which is several times
+/// faster than candle's general strided copy; anything else takes that copy.
+fn append_values(tensor: &Tensor, data: &mut Vec<f32>) -> Result<()> {
+    {
+        let (storage, layout) = tensor.storage_and_layout();
+        if let Storage::Cpu(CpuStorage::F32(values)) = &*storage {
+            if let Some((start, end)) = layout.contiguous_offsets() {
+                data.extend_from_slice(&values[start..end]);
+                return Ok(());
+            }
+            if let Some((batches, rows, columns)) =
+                transposed_batches(layout.dims(), layout.stride())
+            {
+                let block = rows * columns;
+                let start = layout.start_offset();
+                for stored in values[start..start + batches * block].chunks_exact(block) {
+                    // `stored` is the matrix's transpose, columns × rows.
+                    for row in 0..rows {
+                        data.extend(stored[row..].iter().step_by(rows).take(columns));
+                    }
+                }
+                return Ok(());
+            }
+        }
+    }
+    data.extend(tensor.flatten_all()?.to_vec1::<f32>()?);
+    Ok(())
+}
+
+/// (batches, rows, columns) when `dims` [.., rows, columns] are stored as contiguous
+/// columns × rows transposes, one after another.
+fn transposed_batches(dims: &[usize], strides: &[usize]) -> Option<(usize, usize, usize)> {
+    let [.., rows, columns] = *dims else {
+        return None;
+    };
+    let n = dims.len();
+    if strides[n - 2] != 1 || strides[n - 1] != rows {
+        return None;
+    }
+    let mut size = rows * columns;
+    for axis in (0..n - 2).rev() {
+        if dims[axis] > 1 && strides[axis] != size {
+            return None;
+        }
+        size *= dims[axis];
+    }
+    Some((size / (rows * columns).max(1), rows, columns))
 }
 
 /// Stacks equally shaped tensors along a new first axis (one per layer), each copied straight
@@ -32,13 +85,7 @@ pub(crate) fn stack(tensors: &[Tensor]) -> Result<Array> {
                 first.dims()
             )));
         }
-        let (storage, layout) = tensor.storage_and_layout();
-        match (&*storage, layout.contiguous_offsets()) {
-            (Storage::Cpu(CpuStorage::F32(values)), Some((start, end))) => {
-                data.extend_from_slice(&values[start..end])
-            }
-            _ => data.extend(tensor.flatten_all()?.to_vec1::<f32>()?),
-        }
+        append_values(tensor, &mut data)?;
     }
     Ok(Array { shape, data })
 }
@@ -113,4 +160,33 @@ pub(crate) fn full_trace(
         mlp_activations: stack(&mlp_activations)?,
         logits: logits.map(to_array).transpose()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    /// Transposed batches (the fast path), a narrowed transpose and a permutation (candle's
+    /// copy) all come out as candle's own row-major values.
+    #[test]
+    fn copies_equal_candles_row_major_values() {
+        let stored = Tensor::arange(0f32, 2.0 * 3.0 * 5.0, &Device::Cpu)
+            .and_then(|t| t.reshape((2, 5, 3)))
+            .expect("tensor");
+        let transposed = stored.transpose(1, 2).expect("[2, 3, 5] view");
+        assert_eq!(
+            transposed_batches(transposed.dims(), transposed.stride()),
+            Some((2, 3, 5))
+        );
+        let narrowed = transposed.narrow(2, 1, 3).expect("narrowed");
+        let permuted = stored.permute((1, 0, 2)).expect("permuted");
+        for view in [transposed, narrowed, permuted] {
+            let expected = view.flatten_all().and_then(|t| t.to_vec1::<f32>());
+            assert_eq!(
+                to_array(&view).expect("copy").data,
+                expected.expect("candle")
+            );
+        }
+    }
 }
