@@ -225,3 +225,19 @@ test('T5 (the fixture): the step-through of cross, decoder and encoder attention
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('T5 (the fixture): beam search of width 3 writes the CLI’s ids', async () => {
+  const source = 'Attention is all you need.';
+  const cli = traceCli('t5', source, ['--generate', '48', '--beams', '3']);
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const { page, errors } = await openPage(context, site.origin, `?model=folder:fixture-t5&source=${encodeURIComponent(source)}`);
+  await page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
+  await page.selectOption('[data-testid=decoding]', '3');
+  await page.click('[data-testid=translate]');
+  const written = cli.generated.length - 1; // after the decoder start token
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=written-token]').length === n, written);
+  const ids = await page.$$eval('[data-testid=written-token]', (nodes) => nodes.map((n) => Number(n.dataset.id)));
+  assert.deepEqual(ids, cli.generated.slice(1));
+  assert.deepEqual(errors, []);
+  await context.close();
+});

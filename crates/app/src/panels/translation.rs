@@ -176,11 +176,13 @@ fn WrittenTokens() -> impl IntoView {
             let Some(written) = written else {
                 return Vec::new();
             };
+            let written_ids = written.ids.iter().skip(1);
             written.tokens[1..]
                 .iter()
+                .zip(written_ids)
                 .zip(&written.log_probabilities)
                 .enumerate()
-                .map(|(i, (token, lp))| (i, token.clone(), lp.exp()))
+                .map(|(i, ((token, id), lp))| (i, token.clone(), *id, lp.exp()))
                 .collect::<Vec<_>>()
         })
     };
@@ -189,11 +191,12 @@ fn WrittenTokens() -> impl IntoView {
             {move || {
                 chips()
                     .into_iter()
-                    .map(|(i, token, probability)| {
+                    .map(|(i, token, id, probability)| {
                         view! {
                             <li
                                 data-testid="written-token"
                                 data-index=i
+                                data-id=id
                                 data-probability=probability.to_string()
                                 title=move || {
                                     trf(
