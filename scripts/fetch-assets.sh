@@ -30,9 +30,9 @@ fi
 
 # In the repository: copied first, so it is offered even when a registry cannot be reached.
 translator=public/models/date-translator
-if [ ! -s "$translator/model.safetensors" ]; then
+if [ ! -s "$translator/model.safetensors" ] || [ ! -s "$translator/target_tokenizer.json" ]; then
   mkdir -p "$translator"
-  cp assets/date-translator/{config.json,tokenizer.json,model.safetensors} "$translator/"
+  cp assets/date-translator/{config.json,tokenizer.json,target_tokenizer.json,model.safetensors} "$translator/"
   echo "fetch-assets: date-translator is in $translator"
   write_index public/models
 fi

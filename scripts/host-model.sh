@@ -7,7 +7,8 @@
 #        scripts/host-model.sh distilbert/distilbert-base-uncased main distilbert
 # HF_ENDPOINT (default https://huggingface.co) and MODELS_DIR (default public/models) override.
 # A repository without tokenizer.json that ships SentencePiece files (Marian's opus-mt-*:
-# source.spm, target.spm, vocab.json) gets one written by tools/convert_marian_tokenizer.py.
+# source.spm, target.spm, vocab.json) gets one written by tools/convert_marian_tokenizer.py,
+# and target_tokenizer.json beside it for the targets (from target.spm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=${1:?usage: scripts/host-model.sh REPO [REVISION] [NAME]}

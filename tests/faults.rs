@@ -48,7 +48,19 @@ fn expect_error(
     file: &str,
     words: &[&str],
 ) {
-    let error = match std::panic::catch_unwind(|| Model::from_bytes(config, tokenizer, weights)) {
+    let load = || Model::from_bytes(config, tokenizer, weights);
+    expect_load_error(test, fault, load, file, words);
+}
+
+/// [`expect_error`] for any way of loading.
+fn expect_load_error(
+    test: &str,
+    fault: &str,
+    load: impl Fn() -> attention_explorer::engine::Result<Model> + std::panic::UnwindSafe,
+    file: &str,
+    words: &[&str],
+) {
+    let error = match std::panic::catch_unwind(load) {
         Err(_) => panic!("{fault}: the loader panicked"),
         Ok(Ok(_)) => panic!("{fault}: the model loaded"),
         Ok(Err(e)) => e,
@@ -506,6 +518,29 @@ fn an_encoder_decoder_config_without_its_tensors() {
         WEIGHTS,
         "model.safetensors",
         &["shared.weight", "missing"],
+    );
+}
+
+#[test]
+fn a_target_tokenizer_that_is_not_a_tokenizer() {
+    let translator = |name: &str| {
+        let path = format!(
+            "{}/assets/date-translator/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(path).expect(name)
+    };
+    let (config, tokenizer) = (translator("config.json"), translator("tokenizer.json"));
+    let weights = translator("model.safetensors");
+    let load = || {
+        Model::from_bytes(&config, &tokenizer, &weights)?.with_target_tokenizer(b"{\"model\": 17}")
+    };
+    expect_load_error(
+        "a_target_tokenizer_that_is_not_a_tokenizer",
+        "a translator's target_tokenizer.json that is not a tokenizer",
+        load,
+        "target_tokenizer.json",
+        &["cannot read it"],
     );
 }
 

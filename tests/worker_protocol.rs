@@ -6,7 +6,7 @@ use attention_explorer::worker::{handle, Session};
 
 fn load(files: &common::FixtureFiles) -> Session {
     let mut session = Session::default();
-    match session.load(files.config, files.tokenizer, files.model) {
+    match session.load(files.config, files.tokenizer, None, files.model) {
         Response::Loaded { card, .. } => {
             assert_eq!(
                 (
@@ -45,7 +45,7 @@ fn requests_before_a_model_is_loaded_get_a_readable_error() {
 fn a_broken_model_file_is_an_error_response_and_leaves_no_model() {
     let files = fixture!("gpt2");
     let mut session = load(&files);
-    let broken = session.load(files.config, files.tokenizer, &files.model[..1000]);
+    let broken = session.load(files.config, files.tokenizer, None, &files.model[..1000]);
     let Response::LoadFailed { error } = broken else {
         panic!("expected a failed load")
     };
@@ -558,7 +558,7 @@ fn a_gguf_file_loads_alone_and_every_request_works_on_it() {
     let files = gguf_fixture!("llama");
     let mut session = Session::default();
     // The page sends empty config and tokenizer bytes with a .gguf file.
-    let card = match session.load(b"", b"", files.model) {
+    let card = match session.load(b"", b"", None, files.model) {
         Response::Loaded { card, .. } => card,
         other => panic!("expected Loaded, got {other:?}"),
     };
@@ -718,6 +718,7 @@ fn an_encoder_decoder_answers_translation_requests() {
     let Response::Loaded { card } = session.load(
         &read("config.json"),
         &read("tokenizer.json"),
+        None,
         read("model.safetensors").as_slice(),
     ) else {
         panic!("the translator loads")

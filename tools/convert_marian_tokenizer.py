@@ -5,12 +5,19 @@ reads only tokenizer.json. Python's standard library only (no sentencepiece, no 
 
     python3 tools/convert_marian_tokenizer.py DIR [OUT]     (OUT defaults to DIR/tokenizer.json)
 
+and, from target.spm, target_tokenizer.json beside OUT: what MarianTokenizer does to a target
+(`text_target=`), which the engine uses for the target a student types.
+
 What transformers' MarianTokenizer does to a source, the written tokenizer does too:
 source.spm's normalisation (its precompiled character map, e.g. nmt_nfkc, and one space for
 many) and its Unigram pieces with their scores, `▁` before every word, the ids from vocab.json
 (the pieces of vocab.json that source.spm lacks are never chosen), `</s>` at the end, and the
-language codes (`>>deu<<`) kept whole. Only the source side is converted: a target typed on the
-page is cut into pieces by source.spm as well, where transformers would use target.spm.
+language codes (`>>deu<<`) kept whole. The target side is the same with target.spm's
+normalisation and pieces.
+
+One difference remains: SentencePiece fuses a run of two or more characters its model does not
+know into one piece, which MarianTokenizer turns into <unk>; the written tokenizer keeps each
+such character that vocab.json holds (from the other side's model) as its own token.
 """
 import base64
 import json
@@ -24,6 +31,8 @@ import sys
 # unknown piece, the lowest score less 10), which MarianTokenizer then looks up in vocab.json.
 ABSENT_PIECE_SCORE = -1e9
 UNKNOWN_PIECE_PENALTY = 10.0
+# The target side's tokenizer, beside tokenizer.json (the engine and the page look for this name).
+TARGET_FILE = "target_tokenizer.json"
 
 
 def varint(data, pos):
@@ -142,12 +151,16 @@ def main():
         sys.exit(__doc__)
     folder = sys.argv[1]
     out = sys.argv[2] if len(sys.argv) > 2 else os.path.join(folder, "tokenizer.json")
-    pieces, normalizer = read_spm(os.path.join(folder, "source.spm"))
     with open(os.path.join(folder, "vocab.json"), encoding="utf-8") as f:
         vocab = json.load(f)
-    with open(out, "w", encoding="utf-8") as f:
-        json.dump(tokenizer_json(pieces, normalizer, vocab), f, ensure_ascii=False)
-    print(f"convert-marian: wrote {out} ({len(vocab)} tokens)")
+    outputs = [("source.spm", out)]
+    if os.path.exists(os.path.join(folder, "target.spm")):
+        outputs.append(("target.spm", os.path.join(os.path.dirname(out) or ".", TARGET_FILE)))
+    for spm_file, path in outputs:
+        pieces, normalizer = read_spm(os.path.join(folder, spm_file))
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(tokenizer_json(pieces, normalizer, vocab), f, ensure_ascii=False)
+        print(f"convert-marian: wrote {path} from {spm_file} ({len(vocab)} tokens)")
 
 
 if __name__ == "__main__":

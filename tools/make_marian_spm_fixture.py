@@ -3,7 +3,8 @@
 vocab.json, trained here with sentencepiece, nmt_nfkc normalisation) and reference.json, the ids
 transformers' MarianTokenizer gives for sentences full of Unicode. tests/marian_tokenizer.rs
 converts the folder with tools/convert_marian_tokenizer.py and checks the engine gives the same
-ids. Needs sentencepiece + transformers (tests never do).
+ids, for sources (source.spm) and for targets (target.spm, `text_target=`). Needs sentencepiece +
+transformers (tests never do).
 
     /opt/ref-venv/bin/python tools/make_marian_spm_fixture.py
 """
@@ -34,6 +35,18 @@ SENTENCES = [
     "e\u0301 combining, Straße, 中文 注意力, 😀",
     "\u3000ideographic space\u3000and a\ttab ",
     "Zero\u200bwidth and right-to-left: שלום مرحبا",
+    "",
+]
+
+# Targets, cut by target.spm (German pieces) where the source side would cut them differently.
+# Not "½": NFKC makes it 1⁄2, which target.spm does not know, and SentencePiece fuses a run of
+# unknown characters into one <unk>, where the converted tokenizer keeps the characters that
+# vocab.json holds (tools/convert_marian_tokenizer.py says so).
+TARGETS = [
+    "Das Haus ist wunderbar.",
+    "Straße, Größe, Übung und Öl.",
+    "Die Katze saß auf der Matte, ﬁne.",
+    "Aufmerksamkeit  ist alles ",
     "",
 ]
 
@@ -68,7 +81,8 @@ def main():
     tok = MarianTokenizer(os.path.join(OUT, "source.spm"), os.path.join(OUT, "target.spm"),
                           os.path.join(OUT, "vocab.json"))
     reference = {"transformers": transformers.__version__,
-                 "sentences": [{"text": s, "ids": tok(s)["input_ids"]} for s in SENTENCES]}
+                 "sentences": [{"text": s, "ids": tok(s)["input_ids"]} for s in SENTENCES],
+                 "targets": [{"text": s, "ids": tok(text_target=s)["input_ids"]} for s in TARGETS]}
     with open(os.path.join(OUT, "reference.json"), "w", encoding="utf-8") as f:
         json.dump(reference, f, ensure_ascii=False, indent=1)
     print(json.dumps(reference, ensure_ascii=False)[:600])

@@ -8,7 +8,8 @@ from the month's name, the day's from the day's words).
 
 The model is transformers' MarianMTModel (sinusoidal positions as in "Attention Is All You
 Need", embeddings scaled by √d_model, post-norm blocks), small enough to train in minutes on two
-CPU cores; everything is seeded. It writes config.json, tokenizer.json and model.safetensors to
+CPU cores; everything is seeded. It writes config.json, tokenizer.json (and the same as
+target_tokenizer.json: both sides share its characters) and model.safetensors to
 OUT (default assets/date-translator), REPORT.md (the held-out exact-match accuracy and how much
 of each part's digits' cross-attention lands on that part's words) and held_out.json (twelve
 held-out pairs with their word spans, for the tests).
@@ -230,6 +231,9 @@ def save(model, tok, report):
     os.makedirs(OUT, exist_ok=True)
     model.config.to_json_file(os.path.join(OUT, "config.json"))
     tok.save(os.path.join(OUT, "tokenizer.json"))
+    # A Marian folder's target side has its own tokenizer file; this model's two sides share
+    # one vocabulary of characters, so it is the same tokenizer.
+    tok.save(os.path.join(OUT, "target_tokenizer.json"))
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()
              if not k.endswith(("embed_tokens.weight", "embed_positions.weight", "lm_head.weight"))}
     save_file(state, os.path.join(OUT, "model.safetensors"), metadata={"format": "pt"})

@@ -280,6 +280,28 @@ test('model files: a cut-off file and NaN weights picked by the user', async () 
   await context.close();
 });
 
+test('model files: a translator picked with its target_tokenizer.json, valid and damaged', async () => {
+  const name = 'picked translator files';
+  const TRANSLATOR = (file) => readFileSync(`assets/date-translator/${file}`);
+  const translator = (target) => ({ 'config.json': TRANSLATOR('config.json'), 'tokenizer.json': TRANSLATOR('tokenizer.json'),
+    'target_tokenizer.json': target, 'model.safetensors': TRANSLATOR('model.safetensors') });
+  const { page, errors, context } = await openGpt2();
+  // Its own tokenizer as the target side's: the file reaches the worker and the model loads.
+  await pickFiles(page, translator(TRANSLATOR('tokenizer.json')));
+  await page.waitForSelector('[data-testid=panel-translation]', { timeout: 60_000 });
+  await page.fill('[data-testid=text]', 'the first of may');
+  await page.fill('[data-testid=target]', '1969');
+  // The decoder start token, ▁ and the four digits.
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=target-token]').length === 6);
+  await pickFiles(page, translator(Buffer.from('{"model": 17}')));
+  await page.waitForSelector('[data-testid=load-failed]');
+  const failed = await visible(page, '[data-testid=load-failed]');
+  assert.match(failed, /target_tokenizer\.json: .*cannot read it/);
+  record('Model files', 'a translator picked with a target_tokenizer.json that is not a tokenizer', failed, name);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 /** Cache entries whose URL contains `part`. */
 const cachedFiles = (page, part) => page.evaluate(async (part) =>
   (await (await caches.open('attention-explorer-models-v1')).keys()).map((r) => r.url).filter((u) => u.includes(part)).map((u) => u.split('/').pop()), part);

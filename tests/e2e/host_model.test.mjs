@@ -31,6 +31,10 @@ test('host-model.sh fetches a repository revision into the models folder and lis
     await run('scripts/host-model.sh', ['attention-explorer/tiny-marian', 'main', 'marian'], { env });
     const converted = JSON.parse(readFileSync(join(models, 'marian/tokenizer.json'), 'utf8'));
     assert.equal(converted.model.type, 'Unigram');
+    // The target side from target.spm: the same ids, German pieces' scores.
+    const target = JSON.parse(readFileSync(join(models, 'marian/target_tokenizer.json'), 'utf8'));
+    assert.equal(target.model.vocab.length, converted.model.vocab.length);
+    assert.notDeepEqual(target.model.vocab, converted.model.vocab);
     assert.deepEqual(JSON.parse(readFileSync(join(models, 'index.json'), 'utf8')), ['marian', 'tiny']);
 
     await assert.rejects(run('scripts/host-model.sh', ['attention-explorer/missing', 'main', 'missing'], { env }));

@@ -136,9 +136,11 @@ impl Model {
             tokens: written
                 .ids
                 .iter()
-                .map(|&id| self.tokenizer.display_token(id))
+                .map(|&id| self.target_side_tokenizer().display_token(id))
                 .collect(),
-            text: self.tokenizer.decode_plain(&written.ids[1..])?,
+            text: self
+                .target_side_tokenizer()
+                .decode_plain(&written.ids[1..])?,
             ids: written.ids,
             log_probabilities: written.log_probabilities,
             finished,

@@ -14,7 +14,9 @@ use super::recorder::Recorder;
 use super::tokenizer::TextTokenizer;
 use super::trace::{full_trace, page_trace, to_array};
 use super::Device;
-use ae_messages::{Array, AttentionInternals, PageTrace, TokenizedText, Trace};
+use ae_messages::{
+    Array, AttentionInternals, PageTrace, TokenizedText, Trace, TARGET_TOKENIZER_FILE,
+};
 
 /// A model ready to run.
 pub struct Model {
@@ -22,6 +24,9 @@ pub struct Model {
     pub config: ModelConfig,
     /// The model's tokenizer.
     pub tokenizer: TextTokenizer,
+    /// A translator's own tokenizer for the target side (Marian's target.spm), if it has one;
+    /// else targets are cut by `tokenizer` too.
+    target_tokenizer: Option<TextTokenizer>,
     /// Number of weights in the checkpoint (buffers such as position ids excluded).
     pub parameter_count: usize,
     network: Loaded,
@@ -87,11 +92,36 @@ impl Model {
         if let Some(path) = gguf_file {
             return Self::from_gguf(read(&path)?.as_slice());
         }
-        Self::from_bytes(
+        let model = Self::from_bytes(
             &read(&dir.join("config.json"))?,
             &read(&dir.join("tokenizer.json"))?,
             &read(&dir.join("model.safetensors"))?,
-        )
+        )?;
+        let target_file = dir.join(TARGET_TOKENIZER_FILE);
+        match target_file.is_file() {
+            true => model.with_target_tokenizer(&read(&target_file)?),
+            false => Ok(model),
+        }
+    }
+
+    /// Cuts targets with this tokenizer (target_tokenizer.json) instead of the source's.
+    pub fn with_target_tokenizer(mut self, tokenizer_json: &[u8]) -> Result<Self> {
+        let tokenizer = TextTokenizer::from_json(tokenizer_json)
+            .map_err(EngineError::about_target_tokenizer)?;
+        if tokenizer.vocab_size() > self.config.vocab_size {
+            let damage = TokenizerDamage::LargerThanEmbeddings {
+                tokens: tokenizer.vocab_size(),
+                rows: self.config.vocab_size,
+            };
+            return Err(EngineError::tokenizer(damage).about_target_tokenizer());
+        }
+        self.target_tokenizer = Some(tokenizer);
+        Ok(self)
+    }
+
+    /// The tokenizer that cuts a target: the target side's own, else the model's.
+    pub(crate) fn target_side_tokenizer(&self) -> &TextTokenizer {
+        self.target_tokenizer.as_ref().unwrap_or(&self.tokenizer)
     }
 
     /// Builds the network from an already parsed checkpoint (the benchmark's random models).
@@ -117,6 +147,7 @@ impl Model {
         Ok(Model {
             config,
             tokenizer,
+            target_tokenizer: None,
             parameter_count,
             network,
             warnings,

@@ -14,7 +14,7 @@ impl Model {
     pub fn target_ids(&self, text: &str) -> Result<Vec<u32>> {
         let start = self.seq2seq_config()?.decoder_start_token_id;
         let mut ids = vec![start];
-        ids.extend(self.tokenizer.encode_plain(text)?.ids);
+        ids.extend(self.target_side_tokenizer().encode_plain(text)?.ids);
         Ok(ids)
     }
 

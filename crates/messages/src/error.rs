@@ -16,11 +16,17 @@ pub enum ModelFile {
     Config,
     /// tokenizer.json (or GPT-2's encoder.json and vocab.bpe).
     Tokenizer,
+    /// target_tokenizer.json: a Marian translator's target side ([`TARGET_TOKENIZER_FILE`]).
+    TargetTokenizer,
     /// model.safetensors.
     Weights,
     /// A single .gguf file (numbers, tokenizer and weights).
     Gguf,
 }
+
+/// A translator's target-side tokenizer, beside tokenizer.json (tools/convert_marian_tokenizer.py
+/// writes it from target.spm); optional.
+pub const TARGET_TOKENIZER_FILE: &str = "target_tokenizer.json";
 
 /// Work the worker measures against its memory before starting it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,6 +147,17 @@ impl EngineError {
 
     fn damaged(file: ModelFile, damage: Damage) -> Self {
         EngineError::DamagedFile { file, damage }
+    }
+
+    /// The same error about the target side's tokenizer file instead of tokenizer.json.
+    pub fn about_target_tokenizer(self) -> Self {
+        match self {
+            EngineError::DamagedFile {
+                file: ModelFile::Tokenizer,
+                damage,
+            } => Self::damaged(ModelFile::TargetTokenizer, damage),
+            other => other,
+        }
     }
 }
 

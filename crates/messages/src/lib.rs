@@ -19,7 +19,7 @@ pub use analysis::{
 pub use error::describe_candle_error;
 pub use error::{
     ConfigDamage, Damage, EngineError, GgufDamage, ModelFile, ModelWarning, Quantity, Result,
-    TokenizerDamage, WeightsDamage, Work,
+    TokenizerDamage, WeightsDamage, Work, TARGET_TOKENIZER_FILE,
 };
 pub use language::Lang;
 pub use model::Architecture;

@@ -38,6 +38,9 @@ pub enum Request {
         config: Vec<u8>,
         #[serde(with = "serde_bytes")]
         tokenizer: Vec<u8>,
+        /// A translator's target_tokenizer.json, when its folder has one.
+        #[serde(default, with = "serde_bytes")]
+        target_tokenizer: Option<Vec<u8>>,
     },
     /// Tokenize a text (cheap: lets the page show tokens before the trace is done).
     Tokenize { text: String },

@@ -215,6 +215,7 @@ impl ModelFile {
         match self {
             ModelFile::Config => "config.json".into(),
             ModelFile::Tokenizer => "tokenizer.json".into(),
+            ModelFile::TargetTokenizer => crate::TARGET_TOKENIZER_FILE.into(),
             ModelFile::Weights => "model.safetensors".into(),
             ModelFile::Gguf => say!(lang, "the .gguf file", ".gguf 文件"),
         }
@@ -367,13 +368,13 @@ impl TokenizerDamage {
         match self {
             D::NotJson { detail } => say!(
                 lang,
-                "not valid JSON ({detail}); use the model's own tokenizer.json",
-                "不是有效的 JSON（{detail}）；请使用模型自己的 tokenizer.json"
+                "not valid JSON ({detail}); use the file that came with the model",
+                "不是有效的 JSON（{detail}）；请使用模型自带的这个文件"
             ),
             D::Unreadable { detail } => say!(
                 lang,
-                "cannot read it ({detail}); use the model's own tokenizer.json",
-                "无法读取（{detail}）；请使用模型自己的 tokenizer.json"
+                "cannot read it ({detail}); use the file that came with the model",
+                "无法读取（{detail}）；请使用模型自带的这个文件"
             ),
             D::EncoderNotMap { detail } => say!(
                 lang,
@@ -413,9 +414,9 @@ impl TokenizerDamage {
             D::UndefinedSpecialToken { token } => say!(
                 lang,
                 "its post-processor template uses the special token `{token}`, which it does not \
-                 define (with matching ids and tokens); use the model's own tokenizer.json",
+                 define (with matching ids and tokens); use the file that came with the model",
                 "它的后处理模板使用了特殊词元 `{token}`，但文件中没有定义它（或其 id 与词元不\
-                 对应）；请使用模型自己的 tokenizer.json"
+                 对应）；请使用模型自带的这个文件"
             ),
             D::LargerThanEmbeddings { tokens, rows } => say!(
                 lang,

@@ -68,8 +68,17 @@ fn answer(data: &JsValue) -> WorkerMessage {
     let response = SESSION.with(|session| {
         let mut session = session.borrow_mut();
         match envelope.request {
-            Request::Load { config, tokenizer } => match weights(data) {
-                Some(weights) => session.load(&config, &tokenizer, &JsBytes(weights)),
+            Request::Load {
+                config,
+                tokenizer,
+                target_tokenizer,
+            } => match weights(data) {
+                Some(weights) => session.load(
+                    &config,
+                    &tokenizer,
+                    target_tokenizer.as_deref(),
+                    &JsBytes(weights),
+                ),
                 None => Response::LoadFailed {
                     error: EngineError::bad_request("the page sent a load request without weights"),
                 },

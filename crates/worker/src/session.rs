@@ -138,6 +138,7 @@ impl Session {
         &mut self,
         config_json: &[u8],
         tokenizer_json: &[u8],
+        target_tokenizer_json: Option<&[u8]>,
         weights: &S,
     ) -> Response {
         *self = Session::default();
@@ -145,7 +146,12 @@ impl Session {
         let loaded = if ae_engine::is_gguf(weights) {
             Model::from_gguf(weights)
         } else {
-            Model::from_source(config_json, tokenizer_json, weights)
+            Model::from_source(config_json, tokenizer_json, weights).and_then(|model| {
+                match target_tokenizer_json {
+                    Some(json) => model.with_target_tokenizer(json),
+                    None => Ok(model),
+                }
+            })
         };
         match loaded {
             Ok(loaded) => {

@@ -27,6 +27,8 @@ use queue::{Priority, Queue, Ticket};
 pub struct ModelFiles {
     pub config: Vec<u8>,
     pub tokenizer: Vec<u8>,
+    /// A translator's target_tokenizer.json, when it has one.
+    pub target_tokenizer: Option<Vec<u8>>,
     /// model.safetensors or a .gguf file, transferred to the worker (not copied).
     pub model: Uint8Array,
 }
@@ -371,6 +373,7 @@ fn post(worker: &Worker, id: u32, payload: Payload) -> Result<(), String> {
             let request = Request::Load {
                 config: files.config,
                 tokenizer: files.tokenizer,
+                target_tokenizer: files.target_tokenizer,
             };
             let message = serde_wasm_bindgen::to_value(&Envelope { id, request })
                 .map_err(|e| e.to_string())?;

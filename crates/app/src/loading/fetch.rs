@@ -14,6 +14,7 @@ use crate::i18n::tr;
 use crate::sources::{
     gguf_file_named_in, ships_sentencepiece, FetchError, ModelSource, Progress, MODEL_FILES,
 };
+use ae_messages::TARGET_TOKENIZER_FILE;
 
 /// The name of the Cache Storage bucket that keeps downloaded model files.
 const CACHE_NAME: &str = "attention-explorer-models-v1";
@@ -188,8 +189,9 @@ async fn fetch_file(
     Ok(bytes)
 }
 
-/// Fetches a model's files: config.json, then tokenizer.json and model.safetensors — or the
-/// .gguf file config.json names. A new call cancels a download still running.
+/// Fetches a model's files: config.json, then tokenizer.json (and a Marian translator's
+/// target_tokenizer.json, if there is one) and model.safetensors — or the .gguf file
+/// config.json names. A new call cancels a download still running.
 pub async fn fetch_model(
     source: &ModelSource,
     progress: &dyn Fn(Progress),
@@ -204,8 +206,8 @@ pub async fn fetch_model(
     };
     let [config_name, tokenizer_name, weights_name] = MODEL_FILES;
     let config = fetch(config_name.into()).await?.to_vec();
-    let (tokenizer, model) = match gguf_file_named_in(&config) {
-        Some(gguf) => (Vec::new(), fetch(gguf).await?),
+    let (tokenizer, target_tokenizer, model) = match gguf_file_named_in(&config) {
+        Some(gguf) => (Vec::new(), None, fetch(gguf).await?),
         None => {
             let tokenizer = match fetch(tokenizer_name.into()).await {
                 Err(FetchError::NotFound { url }) if ships_sentencepiece(&config) => {
@@ -213,13 +215,27 @@ pub async fn fetch_model(
                 }
                 fetched => fetched?.to_vec(),
             };
-            (tokenizer, fetch(weights_name.into()).await?)
+            // Only a Marian translator has a target side of its own (scripts/host-model.sh
+            // writes it); a folder without one cuts targets with tokenizer.json.
+            let target_tokenizer = match ships_sentencepiece(&config) {
+                true => match fetch(TARGET_TOKENIZER_FILE.into()).await {
+                    Err(FetchError::NotFound { .. }) => None,
+                    fetched => Some(fetched?.to_vec()),
+                },
+                false => None,
+            };
+            (
+                tokenizer,
+                target_tokenizer,
+                fetch(weights_name.into()).await?,
+            )
         }
     };
     DOWNLOAD.with(|d| *d.borrow_mut() = None);
     Ok(ModelFiles {
         config,
         tokenizer,
+        target_tokenizer,
         model,
     })
 }
@@ -232,7 +248,8 @@ pub fn cancel_download() {
 }
 
 /// Reads the files picked or dropped by the user: one .gguf file, or config.json,
-/// tokenizer.json and a .safetensors file.
+/// tokenizer.json and a .safetensors file (and a translator's target_tokenizer.json, if
+/// picked).
 pub async fn read_local_files(files: Vec<File>) -> Result<ModelFiles, FetchError> {
     let find = |wanted: &dyn Fn(&str) -> bool| files.iter().find(|f| wanted(&f.name())).cloned();
     let missing = |name: &str| FetchError::MissingFile { file: name.into() };
@@ -250,15 +267,21 @@ pub async fn read_local_files(files: Vec<File>) -> Result<ModelFiles, FetchError
         return Ok(ModelFiles {
             config: Vec::new(),
             tokenizer: Vec::new(),
+            target_tokenizer: None,
             model: read(gguf).await?,
         });
     }
     let config = find(&|n| n == "config.json").ok_or_else(|| missing("config.json"))?;
     let tokenizer = find(&|n| n == "tokenizer.json").ok_or_else(|| missing("tokenizer.json"))?;
     let model = find(&|n| n.ends_with(".safetensors")).ok_or_else(|| missing(".safetensors"))?;
+    let target_tokenizer = match find(&|n| n == TARGET_TOKENIZER_FILE) {
+        Some(file) => Some(read(file).await?.to_vec()),
+        None => None,
+    };
     Ok(ModelFiles {
         config: read(config).await?.to_vec(),
         tokenizer: read(tokenizer).await?.to_vec(),
+        target_tokenizer,
         model: read(model).await?,
     })
 }
@@ -284,6 +307,7 @@ pub async fn forget_source(source: &ModelSource) {
         return;
     };
     let mut files: Vec<String> = MODEL_FILES.iter().map(|f| f.to_string()).collect();
+    files.push(TARGET_TOKENIZER_FILE.to_string());
     // A folder's .gguf file is named in its config.json, which is still in the cache.
     if let Some(config) = cached_file(&cache, &source.url(MODEL_FILES[0])).await {
         if let Ok(bytes) = response_bytes(&config).await {

@@ -539,12 +539,8 @@ fn PairLines() -> impl IntoView {
             .map(|head| Some((head, grid(head)?)))
             .collect::<Option<_>>()?;
         let reference = grid(0)?;
-        let pinned = match kind {
-            AttentionKind::EncoderSelf => state.selection.pinned.get(),
-            _ => t.pinned.get(),
-        };
         Some(HeadLinesChart {
-            focus: pinned.and_then(|p| reference.row_of(p)),
+            focus: pinned_query(state, kind).and_then(|p| reference.row_of(p)),
             heads: heads.iter().map(|(h, g)| (*h, g.line_weights())).collect(),
             keys_left: kind == AttentionKind::Cross,
             labels: reference.labels,
@@ -685,15 +681,13 @@ fn PairStepThrough() -> impl IntoView {
     let numbers = Memo::new(move |_| {
         let trace = t.trace()?;
         let kind = t.kind.get();
-        let pinned = match kind {
-            AttentionKind::EncoderSelf => state.selection.pinned.get(),
-            _ => t.pinned.get(),
-        };
         let last = shown_stack(&trace, kind).tokens.len().checked_sub(1)?;
         let (layers, heads) = stack_shape(state);
         let layer = t.layer.get().min(layers.saturating_sub(1));
         let head = t.head.get().min(heads.saturating_sub(1));
-        let query = pinned.filter(|&q| q <= last).unwrap_or(last);
+        let query = pinned_query(state, kind)
+            .filter(|&q| q <= last)
+            .unwrap_or(last);
         HeadNumbers::of_pair(&trace, kind, layer, head, query)
     });
     view! {
@@ -760,6 +754,15 @@ fn RelativeDistances() -> impl IntoView {
             x_name="translation.distance"
             x_from=x_from
         />
+    }
+}
+
+/// The pinned query of `kind` (tracked): a target token, or in the encoder's self-attention the
+/// source token pinned under the text box.
+fn pinned_query(state: AppState, kind: AttentionKind) -> Option<usize> {
+    match kind {
+        AttentionKind::EncoderSelf => state.selection.pinned.get(),
+        _ => state.translation.pinned.get(),
     }
 }
 
