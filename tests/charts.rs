@@ -318,6 +318,7 @@ fn line_view_draws_one_line_per_visible_weight_and_focus_narrows_it() {
                 queries: &trace.tokens,
                 keys: &trace.tokens,
                 keys_left: false,
+                titles: None,
                 heads: heads.clone(),
                 focus,
                 min_weight,
@@ -339,25 +340,35 @@ fn cross_attention_lines_join_the_target_on_the_right_to_the_source_on_the_left(
     );
     // 2 target × 3 source weights; one under the minimum.
     let weights = [0.5, 0.001, 0.499, 0.2, 0.3, 0.5];
-    let mut svg = String::new();
-    let drawn = {
-        let root = SVGBackend::with_string(&mut svg, (400, 300)).into_drawing_area();
-        let lines = HeadLines {
-            queries: &target,
-            keys: &source,
-            keys_left: true,
-            heads: vec![(0, &weights[..])],
-            focus: None,
-            min_weight: 0.01,
+    let draw = |titles: Option<[&str; 2]>| {
+        let mut svg = String::new();
+        let drawn = {
+            let root = SVGBackend::with_string(&mut svg, (400, 300)).into_drawing_area();
+            let lines = HeadLines {
+                queries: &target,
+                keys: &source,
+                keys_left: true,
+                titles,
+                heads: vec![(0, &weights[..])],
+                focus: None,
+                min_weight: 0.01,
+            };
+            let drawn = draw_head_lines(&root, &lines, &Theme::LIGHT).expect("draw");
+            root.present().expect("present");
+            drawn
         };
-        let drawn = draw_head_lines(&root, &lines, &Theme::LIGHT).expect("draw");
-        root.present().expect("present");
-        drawn
+        (drawn, svg)
     };
+    let (drawn, svg) = draw(None);
     assert_eq!(drawn, 5);
     // Each column spreads its own tokens over the height: target a at y 75, source z at y 250;
     // the target column is at 70 % of the width, the source at 30 %.
     assert!(svg.contains("points=\"280,75 120,250 \""), "{svg}");
+    // Titles take the top band; the tokens share the 278 pixels below it.
+    let (drawn, svg) = draw(Some(["Source", "Target"]));
+    assert_eq!(drawn, 5);
+    assert!(svg.contains("Source") && svg.contains("Target"), "{svg}");
+    assert!(svg.contains("points=\"280,91 120,253 \""), "{svg}");
 }
 
 #[test]

@@ -154,7 +154,7 @@ test('T5 (the fixture): the step-through of cross, decoder and encoder attention
   const cli = traceCli('t5', source, ['--decoder-text', target]);
   const padding = cli.source_visible.filter((visible) => !visible).length;
   assert.equal(padding, 1, 'the fixture tokenizer reads <pad> as the padding token');
-  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
   const { page, errors } = await openPage(context, site.origin,
     `?model=folder:fixture-t5&source=${encodeURIComponent(source)}&target=${encodeURIComponent(target)}` +
     `&attention=cross&layer=${LAYER + 1}&head=${HEAD + 1}&token=${QUERY}`);
@@ -183,6 +183,8 @@ test('T5 (the fixture): the step-through of cross, decoder and encoder attention
   await page.click('[data-testid=line-only-selected]');
   await lines(visible([cli.cross_attentions[LAYER][HEAD][QUERY]]));
   await page.locator('[data-testid=line-view]').screenshot({ path: 'test-artifacts/translation-lines-cross.png' });
+  const linesSvg = (await download(page, 'lines-export-svg')).bytes.toString('utf8');
+  assert.ok(linesSvg.indexOf('Source') >= 0 && linesSvg.indexOf('Target') >= 0, 'the columns are titled');
 
   // Cross: q from the decoder (target token 3), k and v from the encoder's output (every source token).
   await goTo(1);

@@ -310,12 +310,45 @@ pub struct HeadLines<'a> {
     pub keys: &'a [String],
     /// Whether the keys' column is the left one.
     pub keys_left: bool,
+    /// Titles over the left and the right column, if any.
+    pub titles: Option<[&'a str; 2]>,
     /// The shown heads: head index and its row-major queries × keys weights.
     pub heads: Vec<(usize, &'a [f32])>,
     /// Only draw the lines of this query token.
     pub focus: Option<usize>,
     /// Weights below this are not drawn (they would be invisible).
     pub min_weight: f32,
+}
+
+/// Height of the band a line view's column titles take.
+pub const TITLE_BAND: u32 = 22;
+
+/// The two column titles, bold, over the token columns at `x` (left, right); returns the
+/// height they take.
+fn draw_column_titles<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    titles: [&str; 2],
+    x: (i32, i32),
+    theme: &Theme,
+) -> Result<u32, ChartError>
+where
+    DB::ErrorType: 'static,
+{
+    let font = ("sans-serif", 13, FontStyle::Bold)
+        .into_font()
+        .color(&theme.text);
+    let middle = (TITLE_BAND / 2) as i32;
+    root.draw(&Text::new(
+        titles[0].to_string(),
+        (x.0 - 6, middle),
+        font.pos(Pos::new(HPos::Right, VPos::Center)),
+    ))?;
+    root.draw(&Text::new(
+        titles[1].to_string(),
+        (x.1 + 6, middle),
+        font.pos(Pos::new(HPos::Left, VPos::Center)),
+    ))?;
+    Ok(TITLE_BAND)
 }
 
 /// Draws the line view; returns the number of lines drawn.
@@ -333,10 +366,16 @@ where
         return Ok(0);
     }
     let (width, height) = root.dim_in_pixel();
-    // Each column spreads its own tokens over the full height.
-    let y =
-        |index: usize, count: usize| (height as f64 * (index as f64 + 0.5) / count as f64) as i32;
     let (left, right) = ((width as f64 * 0.3) as i32, (width as f64 * 0.7) as i32);
+    let top = match lines.titles {
+        Some(titles) => draw_column_titles(root, titles, (left, right), theme)?,
+        None => 0,
+    };
+    // Each column spreads its own tokens over the height below the titles.
+    let rows_height = height.saturating_sub(top) as f64;
+    let y = |index: usize, count: usize| {
+        top as i32 + (rows_height * (index as f64 + 0.5) / count as f64) as i32
+    };
     let (query_x, key_x) = if lines.keys_left {
         (right, left)
     } else {

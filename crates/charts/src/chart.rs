@@ -8,7 +8,7 @@ use super::{
     bars_table, draw_bars, draw_head_lines, draw_heatmap, draw_matrix, draw_series_lines,
     draw_thumbnail, grid_table, matrix_table, series_table, svg_document, AttentionGrid, Bar,
     ChartError, DataRow, DataTable, HeadLines, HeatmapWords, Highlight, Matrix, PlotArea, Theme,
-    BAR_ROW,
+    BAR_ROW, TITLE_BAND,
 };
 
 /// Where a drawn chart's cells are: a plot area split into rows and columns.
@@ -146,6 +146,8 @@ pub struct HeadLinesChart {
     /// cross-attention, whose keys are drawn on the left.
     pub key_labels: Vec<String>,
     pub keys_left: bool,
+    /// Titles over the left and the right column (cross-attention: source, target).
+    pub column_titles: Option<(String, String)>,
     /// The tokens' positions in the text (hidden special tokens leave gaps).
     pub positions: Vec<usize>,
     /// (head, row-major query × key weights; hidden or masked cells 0).
@@ -161,7 +163,12 @@ pub struct HeadLinesChart {
 impl Chart for HeadLinesChart {
     fn size(&self, width: u32) -> (u32, u32) {
         let rows = self.labels.len().max(self.key_labels.len());
-        (width, (rows as u32 * 22).max(120))
+        let titles = if self.column_titles.is_some() {
+            TITLE_BAND
+        } else {
+            0
+        };
+        (width, (rows as u32 * 22).max(120) + titles)
     }
 
     fn draw<DB: DrawingBackend>(
@@ -176,6 +183,10 @@ impl Chart for HeadLinesChart {
             queries: &self.labels,
             keys: &self.key_labels,
             keys_left: self.keys_left,
+            titles: self
+                .column_titles
+                .as_ref()
+                .map(|(left, right)| [left.as_str(), right.as_str()]),
             heads: self.heads.iter().map(|(h, w)| (*h, w.as_slice())).collect(),
             focus: self.focus,
             min_weight: 0.01,
@@ -185,7 +196,11 @@ impl Chart for HeadLinesChart {
         let (width, height) = root.dim_in_pixel();
         let plot = PlotArea {
             left: 0,
-            top: 0,
+            top: if self.column_titles.is_some() {
+                TITLE_BAND as i32
+            } else {
+                0
+            },
             right: width as i32,
             bottom: height as i32,
         };

@@ -10,6 +10,7 @@ mod positions;
 
 pub use attention::{
     draw_head_lines, draw_heatmap, draw_thumbnail, HeadLines, HeatmapWords, Highlight, PlotArea,
+    TITLE_BAND,
 };
 pub use bars::{draw_bars, Bar, BAR_ROW};
 pub use chart::{

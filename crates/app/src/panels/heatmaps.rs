@@ -494,6 +494,7 @@ fn LineView() -> impl IntoView {
                 .collect(),
             key_labels: reference.key_labels,
             keys_left: false,
+            column_titles: None,
             labels: reference.labels,
             positions: reference.positions,
             title: title.get(),

@@ -543,6 +543,12 @@ fn PairLines() -> impl IntoView {
             focus: pinned_query(state, kind).and_then(|p| reference.row_of(p)),
             heads: heads.iter().map(|(h, g)| (*h, g.line_weights())).collect(),
             keys_left: kind == AttentionKind::Cross,
+            column_titles: (kind == AttentionKind::Cross).then(|| {
+                (
+                    tr("translation.source_tokens"),
+                    tr("translation.target_tokens"),
+                )
+            }),
             labels: reference.labels,
             key_labels: reference.key_labels,
             positions: reference.positions,
