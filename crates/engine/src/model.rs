@@ -44,6 +44,19 @@ pub struct PageTraceParts {
     pub predicted: Option<PredictionLogits>,
 }
 
+/// An error unless every token of `tokenizer` has a row in the model's embeddings.
+fn fits_embeddings(tokenizer: &TextTokenizer, config: &ModelConfig) -> Result<()> {
+    if tokenizer.vocab_size() > config.vocab_size {
+        return Err(EngineError::tokenizer(
+            TokenizerDamage::LargerThanEmbeddings {
+                tokens: tokenizer.vocab_size(),
+                rows: config.vocab_size,
+            },
+        ));
+    }
+    Ok(())
+}
+
 impl Model {
     /// Builds the model from config.json and tokenizer.json bytes and a safetensors file read
     /// tensor by tensor from `weights` (in the browser: the downloaded file in JS memory).
@@ -107,14 +120,8 @@ impl Model {
     /// Cuts targets with this tokenizer (target_tokenizer.json) instead of the source's.
     pub fn with_target_tokenizer(mut self, tokenizer_json: &[u8]) -> Result<Self> {
         let tokenizer = TextTokenizer::from_json(tokenizer_json)
+            .and_then(|tokenizer| fits_embeddings(&tokenizer, &self.config).map(|_| tokenizer))
             .map_err(EngineError::about_target_tokenizer)?;
-        if tokenizer.vocab_size() > self.config.vocab_size {
-            let damage = TokenizerDamage::LargerThanEmbeddings {
-                tokens: tokenizer.vocab_size(),
-                rows: self.config.vocab_size,
-            };
-            return Err(EngineError::tokenizer(damage).about_target_tokenizer());
-        }
         self.target_tokenizer = Some(tokenizer);
         Ok(self)
     }
@@ -131,14 +138,7 @@ impl Model {
         checkpoint: Checkpoint,
     ) -> Result<Self> {
         super::tune_matmul();
-        if tokenizer.vocab_size() > config.vocab_size {
-            return Err(EngineError::tokenizer(
-                TokenizerDamage::LargerThanEmbeddings {
-                    tokens: tokenizer.vocab_size(),
-                    rows: config.vocab_size,
-                },
-            ));
-        }
+        fits_embeddings(&tokenizer, &config)?;
         let parameter_count = checkpoint.parameter_count();
         let warnings = non_finite_warning(checkpoint.non_finite_tensors()?)
             .into_iter()

@@ -318,7 +318,43 @@ impl EncoderDecoderTrace {
     /// The scores the softmax read for one kind [layer, head, query, key]: the scores plus
     /// any position bias, −∞ where the key is padding or (decoder) later than the query.
     pub fn masked_scores(&self, kind: AttentionKind) -> Array {
-        let (scores, bias) = match kind {
+        let scores = self.scores_and_bias(kind).0;
+        let [_, heads, queries, keys] = scores.dims().unwrap_or([0; 4]);
+        let data = scores
+            .data
+            .iter()
+            .enumerate()
+            .map(|(i, &score)| {
+                let (key, query) = (i % keys.max(1), (i / keys.max(1)) % queries.max(1));
+                let head = (i / (keys * queries).max(1)) % heads.max(1);
+                self.masked_score(kind, head, query, key, score)
+            })
+            .collect();
+        Array {
+            shape: scores.shape.clone(),
+            data,
+        }
+    }
+
+    /// One query's row of [`masked_scores`](Self::masked_scores), computed alone.
+    pub fn masked_score_row(
+        &self,
+        kind: AttentionKind,
+        layer: usize,
+        head: usize,
+        query: usize,
+    ) -> Vec<f32> {
+        let scores = self.scores_and_bias(kind).0;
+        let row = scores.row(&[layer, head, query]).unwrap_or_default();
+        row.iter()
+            .enumerate()
+            .map(|(key, &score)| self.masked_score(kind, head, query, key, score))
+            .collect()
+    }
+
+    /// One kind's traced scores [layer, head, query, key] and the position bias added to them.
+    fn scores_and_bias(&self, kind: AttentionKind) -> (&Array, Option<&Array>) {
+        match kind {
             AttentionKind::EncoderSelf => (
                 &self.source.attention.scores,
                 self.source.position_bias.as_ref(),
@@ -328,32 +364,30 @@ impl EncoderDecoderTrace {
                 self.target.position_bias.as_ref(),
             ),
             AttentionKind::Cross => (&self.cross_attention.scores, None),
-        };
-        let [_, heads, queries, keys] = scores.dims().unwrap_or([0; 4]);
-        let hidden = |query: usize, key: usize| match kind {
+        }
+    }
+
+    /// A score as the softmax read it: + the bias, −∞ where the key is hidden from the query.
+    fn masked_score(
+        &self,
+        kind: AttentionKind,
+        head: usize,
+        query: usize,
+        key: usize,
+        score: f32,
+    ) -> f32 {
+        let hidden = match kind {
             AttentionKind::DecoderSelf => key > query,
             _ => !self.source_visible.get(key).copied().unwrap_or(true),
         };
-        let data = scores
-            .data
-            .iter()
-            .enumerate()
-            .map(|(i, &score)| {
-                let (key, query) = (i % keys.max(1), (i / keys.max(1)) % queries.max(1));
-                let head = (i / (keys * queries).max(1)) % heads.max(1);
-                if hidden(query, key) {
-                    return f32::NEG_INFINITY;
-                }
-                score
-                    + bias
-                        .and_then(|b| b.value(&[head, query, key]))
-                        .unwrap_or(0.0)
-            })
-            .collect();
-        Array {
-            shape: scores.shape.clone(),
-            data,
+        if hidden {
+            return f32::NEG_INFINITY;
         }
+        let bias = self.scores_and_bias(kind).1;
+        score
+            + bias
+                .and_then(|b| b.value(&[head, query, key]))
+                .unwrap_or(0.0)
     }
 }
 

@@ -475,32 +475,7 @@ fn LineView() -> impl IntoView {
         };
         let layer = selection.layer.get();
         let grid = |head| attention_grid(&trace, &special, layer, head, options).ok();
-        let heads: Vec<(usize, AttentionGrid)> = (0..shown.len())
-            .filter(|&h| shown[h])
-            .map(|head| Some((head, grid(head)?)))
-            .collect::<Option<_>>()?;
-        // Labels and positions are the same for every head: the first shown head's give them.
-        let reference = match heads.first() {
-            Some((_, grid)) => grid.clone(),
-            None => grid(0)?,
-        };
-        Some(HeadLinesChart {
-            focus: selection
-                .highlighted_token()
-                .and_then(|p| reference.row_of(p)),
-            heads: heads
-                .iter()
-                .map(|(head, g)| (*head, g.line_weights()))
-                .collect(),
-            key_labels: reference.key_labels,
-            keys_left: false,
-            column_titles: None,
-            labels: reference.labels,
-            positions: reference.positions,
-            title: title.get(),
-            corner: tr("heatmaps.lines_corner"),
-            head_word: tr("heatmaps.head_word"),
-        })
+        head_lines_chart(&shown, grid, selection.highlighted_token(), title.get())
     });
     let point = Callback::new(move |(chart, cell): (HeadLinesChart, Option<Pointed>)| {
         let position = cell.and_then(|cell| chart.positions.get(cell.row).copied());
@@ -519,6 +494,40 @@ fn LineView() -> impl IntoView {
             on_point=point
         />
     }
+}
+
+/// The line view of the shown heads (`shown[h]`, each head's grid from `grid`), queries left,
+/// its lines narrowed to the query at token position `focus`.
+pub(crate) fn head_lines_chart(
+    shown: &[bool],
+    grid: impl Fn(usize) -> Option<AttentionGrid>,
+    focus: Option<usize>,
+    title: String,
+) -> Option<HeadLinesChart> {
+    let heads: Vec<(usize, AttentionGrid)> = (0..shown.len())
+        .filter(|&h| shown[h])
+        .map(|head| Some((head, grid(head)?)))
+        .collect::<Option<_>>()?;
+    // Labels and positions are the same for every head: the first shown head's give them.
+    let reference = match heads.first() {
+        Some((_, grid)) => grid.clone(),
+        None => grid(0)?,
+    };
+    Some(HeadLinesChart {
+        focus: focus.and_then(|p| reference.row_of(p)),
+        heads: heads
+            .iter()
+            .map(|(head, g)| (*head, g.line_weights()))
+            .collect(),
+        key_labels: reference.key_labels,
+        keys_left: false,
+        column_titles: None,
+        labels: reference.labels,
+        positions: reference.positions,
+        title,
+        corner: tr("heatmaps.lines_corner"),
+        head_word: tr("heatmaps.head_word"),
+    })
 }
 
 /// A line view with its head toggles: `chart` draws the shown heads (`shown[h]`).

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use super::heatmaps::{
-    heatmap_tooltip, HeadLinesFigure, OverviewGrid, ThumbnailButton, ValuesTable,
+    head_lines_chart, heatmap_tooltip, HeadLinesFigure, OverviewGrid, ThumbnailButton, ValuesTable,
 };
 use super::positions::{LinesCanvas, MatrixCanvas};
 use super::step_through::{HeadNumbers, Stepper};
@@ -534,27 +534,18 @@ fn PairLines() -> impl IntoView {
         let trace = t.trace()?;
         let kind = t.kind.get();
         let grid = |head| grid_at(&trace, kind, t.layer.get(), head, t.revealed.get());
-        let heads: Vec<(usize, AttentionGrid)> = (0..shown.len())
-            .filter(|&h| shown[h])
-            .map(|head| Some((head, grid(head)?)))
-            .collect::<Option<_>>()?;
-        let reference = grid(0)?;
+        let lines = head_lines_chart(&shown, grid, pinned_query(state, kind), lines_title(state))?;
+        // Cross-attention: the source (keys) left, the target right, both titled.
+        let cross = kind == AttentionKind::Cross;
         Some(HeadLinesChart {
-            focus: pinned_query(state, kind).and_then(|p| reference.row_of(p)),
-            heads: heads.iter().map(|(h, g)| (*h, g.line_weights())).collect(),
-            keys_left: kind == AttentionKind::Cross,
-            column_titles: (kind == AttentionKind::Cross).then(|| {
+            keys_left: cross,
+            column_titles: cross.then(|| {
                 (
                     tr("translation.source_tokens"),
                     tr("translation.target_tokens"),
                 )
             }),
-            labels: reference.labels,
-            key_labels: reference.key_labels,
-            positions: reference.positions,
-            title: lines_title(state),
-            corner: tr("heatmaps.lines_corner"),
-            head_word: tr("heatmaps.head_word"),
+            ..lines
         })
     });
     view! {

@@ -221,7 +221,7 @@ impl HeadNumbers {
             v: cut.head_rows(&internals.v, n_keys),
             scores: cut.query_row(&internals.scores, query),
             bias: bias.map(|b| row(b, &[head, query])),
-            masked: row(&trace.masked_scores(kind), &[layer, head, query]),
+            masked: trace.masked_score_row(kind, layer, head, query),
             probs: row(weights, &[layer, head, query]),
             head_outputs: cut.every_head(heads, query),
             attention_output: cut.token_row(&internals.attention_output, query),
