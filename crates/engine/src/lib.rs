@@ -46,7 +46,6 @@ pub use error::{
 };
 pub use gguf::is_gguf;
 pub use layers::Linear;
-pub use matmul::tune_matmul;
 pub use model::{Model, PageTraceParts};
 pub use positional::{
     cosine_similarity, positional_encodings, rotary_view, sinusoidal_position_encoding,

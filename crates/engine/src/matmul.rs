@@ -1,7 +1,7 @@
 //! How the engine's products are computed, so the model code need not know: the order of each
 //! product (x·Wᵀ or weight-first, (W·xᵀ)ᵀ), activations kept as columns between weight-first
-//! products, strided products in wasm, gemm's packing threshold, and the backward pass that
-//! skips the frozen weights' gradients. The model code calls [`LayerInput::heads`],
+//! products, strided products in wasm, and the backward pass that skips the frozen weights'
+//! gradients and has gemm pack W. The model code calls [`LayerInput::heads`],
 //! [`merge_heads`], [`through_hidden_layer`] and `Linear::forward`; every result equals the
 //! plain product (the tests below check each order against candle's own layer).
 use candle_core::{CpuStorage, CustomOp1, Device, Layout, Module, Shape, Tensor};
@@ -17,17 +17,26 @@ pub(crate) enum WeightLayout {
     InOut,
 }
 
-/// Sets up candle's matmul (gemm) for this engine; cheap, and every model load calls it.
+/// Runs the backward pass's grad·W (W [out, in]) with gemm told to pack W into MR-row panels.
 ///
-/// In wasm, gemm is told to pack its left operand (into MR-row panels) even when that operand is
-/// already column-major, as soon as the product has more than 4 columns (gemm's default: more than
-/// 32). gemm sees every row-major product transposed, so this operand is the weight in the
-/// backward pass's grad·W (W [out, in]): unpacked, each step of the kernel reads 8 floats, half
-/// a cache line, from a row 3–12 KB away (docs/MEASUREMENTS.md: GPT-2 small's saliency a quarter
-/// faster, the trace unchanged). Natively gemm's own choice is kept.
-pub fn tune_matmul() {
+/// gemm sees every row-major product transposed, so W is its left operand, already
+/// column-major, and gemm packs it only for products over 32 columns. In wasm, unpacked, each
+/// step of the kernel reads 8 floats, half a cache line, from a row 3–12 KB away; packed from
+/// 5 columns on, GPT-2 small's saliency is a quarter faster (docs/MEASUREMENTS.md). Forward
+/// products keep gemm's own choice: forced there, a 32-row x·E head re-packs the whole
+/// vocabulary matrix. The worker is single-threaded, so the setting is restored before
+/// anything else multiplies; natively gemm's own choice is always kept.
+fn with_weight_packed<T>(product: impl FnOnce() -> T) -> T {
     #[cfg(target_arch = "wasm32")]
-    gemm::set_lhs_packing_threshold_single_thread(1);
+    {
+        let default = gemm::get_lhs_packing_threshold_single_thread();
+        gemm::set_lhs_packing_threshold_single_thread(1);
+        let result = product();
+        gemm::set_lhs_packing_threshold_single_thread(default);
+        result
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    product()
 }
 
 /// Up to this many rows [`rows_times_transposed`] multiplies weight-first: measured faster at 8
@@ -291,7 +300,10 @@ impl CustomOp1 for FrozenWeightMatmul {
         // makes fast (the head's one-row gradient would otherwise take gemm's scalar
         // matrix-vector path in wasm).
         let (grad, in_dim) = match self.layout {
-            WeightLayout::OutIn => (grad_rows.matmul(&self.weight)?, self.weight.dim(1)?),
+            WeightLayout::OutIn => (
+                with_weight_packed(|| grad_rows.matmul(&self.weight))?,
+                self.weight.dim(1)?,
+            ),
             WeightLayout::InOut => (
                 rows_times_transposed(&grad_rows, &self.weight)?,
                 self.weight.dim(0)?,

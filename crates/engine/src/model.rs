@@ -137,7 +137,6 @@ impl Model {
         tokenizer: TextTokenizer,
         checkpoint: Checkpoint,
     ) -> Result<Self> {
-        super::tune_matmul();
         fits_embeddings(&tokenizer, &config)?;
         let parameter_count = checkpoint.parameter_count();
         let warnings = non_finite_warning(checkpoint.non_finite_tensors()?)

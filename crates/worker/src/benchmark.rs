@@ -47,8 +47,6 @@ fn time_matmuls(
             "cold_bytes {cold_bytes} is more than the {MAX_COLD_BYTES} bytes a cold matmul benchmark may fill"
         )));
     }
-    // The floor runs under the engine's own matmul settings, whether or not a model is loaded.
-    ae_engine::tune_matmul();
     // One sample is one product on each weight in turn. Browsers round `performance.now()` to
     // 0.1 ms without cross-origin isolation, so a short sample is repeated until it lasts
     // ~10 ms, and divided.
