@@ -77,16 +77,12 @@ fn check_pairs(fixture: &common::Fixture) -> Vec<(String, f32)> {
             ("cross_attentions".into(), &trace.cross_attentions),
             ("encoder_hidden_states".into(), &trace.source.hidden_states),
             ("decoder_hidden_states".into(), &trace.target.hidden_states),
-            (
-                "encoder_mlp_activations".into(),
-                &trace.source.mlp_activations,
-            ),
-            (
-                "decoder_mlp_activations".into(),
-                &trace.target.mlp_activations,
-            ),
             ("logits".into(), &trace.logits),
         ];
+        for (prefix, stack) in [("encoder", &trace.source), ("decoder", &trace.target)] {
+            let named = stack.feed_forward.named_fields();
+            fields.extend(named.into_iter().map(|(n, a)| (format!("{prefix}_{n}"), a)));
+        }
         fields.extend(kind_fields("encoder", &trace.source.attention));
         fields.extend(kind_fields("decoder", &trace.target.attention));
         fields.extend(kind_fields("cross", &trace.cross_attention));

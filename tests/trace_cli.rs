@@ -49,8 +49,13 @@ fn writes_exactly_the_documented_fields_with_reference_numbers() {
             "hidden_states",
             "input_ids",
             "k",
+            "ln2_outputs",
             "logits",
             "masked_scores",
+            "mlp_activations",
+            "mlp_outputs",
+            "mlp_pre_activations",
+            "mlp_up",
             "n_kv_head",
             "position_embeddings",
             "q",
@@ -78,6 +83,10 @@ fn writes_exactly_the_documented_fields_with_reference_numbers() {
         "token_embeddings",
         "position_embeddings",
         "embedding_sum",
+        "ln2_outputs",
+        "mlp_pre_activations",
+        "mlp_activations",
+        "mlp_outputs",
     ] {
         if !fixture.has_reference(1, field) {
             assert!(json[field].is_array(), "{field} missing");

@@ -140,6 +140,33 @@ class Recorder:
             h.remove()
 
 
+def feed_forward_hooks(rec, key, reads, first, second, up=None):
+    """Hooks on one block's feed-forward network: what it reads (the input of `reads`), the
+    first matrix's output (a gated network's gate), the up projection, what the second matrix
+    reads (the activations) and its output, keyed "{name}.{key}"."""
+    rec.input(reads, f"ln2_out.{key}")
+    rec.output(first, f"mlp_pre.{key}")
+    if up is not None:
+        rec.output(up, f"mlp_up.{key}")
+    rec.input(second, f"mlp_act.{key}")
+    rec.output(second, f"mlp_out.{key}")
+
+
+FEED_FORWARD_FIELDS = [("ln2_outputs", "ln2_out"), ("mlp_pre_activations", "mlp_pre"),
+                       ("mlp_up", "mlp_up"), ("mlp_activations", "mlp_act"),
+                       ("mlp_outputs", "mlp_out")]
+
+
+def feed_forward_reference(values, keys, prefix=""):
+    """The trace CLI's feed-forward fields [layer, token, ...] from `feed_forward_hooks`' values
+    at `keys` (one per layer); mlp_up only where the network is gated."""
+    ref = {}
+    for field, name in FEED_FORWARD_FIELDS:
+        if f"{name}.{keys[0]}" in values:
+            ref[prefix + field] = torch.stack([values[f"{name}.{k}"][0] for k in keys])
+    return ref
+
+
 def attach_hooks(kind, model, rec):
     if kind == "gpt2":
         blocks = model.transformer.h
@@ -147,7 +174,7 @@ def attach_hooks(kind, model, rec):
             rec.output(b.attn.c_attn, f"qkv.{i}")
             rec.input(b.attn.c_proj, f"merged_heads.{i}")
             rec.output(b.attn.c_proj, f"attn_out.{i}")
-            rec.output(b.mlp.act, f"mlp_act.{i}")
+            feed_forward_hooks(rec, i, b.mlp, b.mlp.c_fc, b.mlp.c_proj)
         rec.input(model.transformer.ln_f, "pre_final_norm")
         return len(blocks)
     if kind == "distilbert":
@@ -158,7 +185,7 @@ def attach_hooks(kind, model, rec):
             rec.output(l.attention.v_lin, f"v.{i}")
             rec.input(l.attention.out_lin, f"merged_heads.{i}")
             rec.output(l.attention.out_lin, f"attn_out.{i}")
-            rec.output(l.ffn.activation, f"mlp_act.{i}")
+            feed_forward_hooks(rec, i, l.ffn, l.ffn.lin1, l.ffn.lin2)
         return len(layers)
     bert = model.bert if hasattr(model, "bert") else model
     layers = bert.encoder.layer
@@ -168,8 +195,27 @@ def attach_hooks(kind, model, rec):
         rec.output(l.attention.self.value, f"v.{i}")
         rec.output(l.attention.self, f"merged_heads.{i}")
         rec.output(l.attention.output.dense, f"attn_out.{i}")
-        rec.output(l.intermediate, f"mlp_act.{i}")
+        feed_forward_hooks(rec, i, l.intermediate, l.intermediate.dense, l.output.dense)
     return len(layers)
+
+
+def ranks(lens_logits, targets):
+    """1 + how many tokens score above `targets` [token] in each lens row [layer, token, vocab]."""
+    index = targets.view(1, -1, 1).expand(lens_logits.shape[0], -1, 1)
+    return ((lens_logits > lens_logits.gather(-1, index)).sum(-1) + 1).to(torch.float32)
+
+
+def ranking_references(lens_logits, logits, ids, causal):
+    """Ecco's rankings from the lens: at every layer and position the rank of the token the
+    model finally predicts there; for a causal model also the rank of the actual next token
+    and its surprisal, -log p (nats), under the final logits."""
+    ref = {"lens_ranks_of_prediction": ranks(lens_logits, logits.argmax(-1))}
+    if causal and len(ids) > 1:
+        following = torch.tensor(ids[1:])
+        ref["lens_ranks_of_next_token"] = ranks(lens_logits[:, :-1], following)
+        log_p = torch.log_softmax(logits[:-1].double(), dim=-1)
+        ref["surprisal"] = -log_p[torch.arange(len(ids) - 1), following]
+    return ref
 
 
 def lens_head(kind, model):
@@ -217,7 +263,7 @@ def reference(kind, model, n_head, ids, saliency_request):
     ref["head_outputs"] = torch.stack([split_heads(v[f"merged_heads.{i}"], n_head)
                                        for i in range(n_layer)])
     ref["attention_outputs"] = torch.stack([v[f"attn_out.{i}"][0] for i in range(n_layer)])
-    ref["mlp_activations"] = torch.stack([v[f"mlp_act.{i}"][0] for i in range(n_layer)])
+    ref.update(feed_forward_reference(v, range(n_layer)))
     head = lens_head(kind, model)
     if head is None:
         return ref
@@ -228,6 +274,7 @@ def reference(kind, model, n_head, ids, saliency_request):
             # HF's last hidden state already went through ln_f; the lens wants the raw stream.
             residual[-1] = v["pre_final_norm"]
         ref["lens_logits"] = torch.stack([head(h)[0] for h in residual])
+    ref.update(ranking_references(ref["lens_logits"], ref["logits"], ids, kind == "gpt2"))
 
     position, target = saliency_request
     embeddings = model.get_input_embeddings()(input_ids).detach().requires_grad_(True)
@@ -280,7 +327,8 @@ def write_fixture(name, kind, model, tok, texts, state, dtype=None, saliency_ove
     plain.no_truncation()
     mask_id = plain.token_to_id("[MASK]")
     n_head = model.config.num_attention_heads if kind != "gpt2" else model.config.n_head
-    meta = {"kind": kind, "transformers": transformers.__version__, "texts": []}
+    meta = {"kind": kind, "transformers": transformers.__version__,
+            "parameters": sum(p.numel() for p in model.parameters()), "texts": []}
     tensors = {}
     for i, text in enumerate(texts):
         enc = plain.encode(text)

@@ -148,7 +148,8 @@ def llama_reference(model, ids, saliency_request):
         rec.output(layer.self_attn.v_proj, f"v.{i}")
         rec.input(layer.self_attn.o_proj, f"merged_heads.{i}")
         rec.output(layer.self_attn.o_proj, f"attn_out.{i}")
-        rec.input(layer.mlp.down_proj, f"mlp_act.{i}")
+        mf.feed_forward_hooks(rec, i, layer.mlp, layer.mlp.gate_proj, layer.mlp.down_proj,
+                              up=layer.mlp.up_proj)
         rec.output(layer.input_layernorm, f"attn_in.{i}")
     rec.input(model.model.norm, "pre_final_norm")
     input_ids = torch.tensor([ids])
@@ -176,12 +177,13 @@ def llama_reference(model, ids, saliency_request):
     ref["head_outputs"] = torch.stack([mf.split_heads(v[f"merged_heads.{i}"], heads)
                                        for i in range(len(layers))])
     ref["attention_outputs"] = torch.stack([v[f"attn_out.{i}"][0] for i in range(len(layers))])
-    ref["mlp_activations"] = torch.stack([v[f"mlp_act.{i}"][0] for i in range(len(layers))])
+    ref.update(mf.feed_forward_reference(v, range(len(layers))))
     ref["logits"] = out.logits[0]
     with torch.no_grad():
         residual = list(out.hidden_states)
         residual[-1] = v["pre_final_norm"]
         ref["lens_logits"] = torch.stack([model.lm_head(model.model.norm(h))[0] for h in residual])
+    ref.update(mf.ranking_references(ref["lens_logits"], ref["logits"], ids, causal=True))
     position, target = saliency_request
     embeddings = model.get_input_embeddings()(input_ids).detach().requires_grad_(True)
     logits = model(inputs_embeds=embeddings).logits
@@ -220,7 +222,7 @@ def reference_from_gguf(out_dir, path, texts, full):
                                                  dtype=torch.float32).eval()
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
     meta = {"kind": "llama", "transformers": transformers.__version__, "gguf": name, "texts": [],
-            "tokenization": []}
+            "tokenization": [], "parameters": sum(p.numel() for p in model.parameters())}
     for sentence in TOKENIZATION_SENTENCES:
         meta["tokenization"].append({"text": sentence,
                                      "input_ids": tokenizer(sentence, add_special_tokens=False)["input_ids"]})

@@ -18,11 +18,14 @@ import json
 import math
 import os
 import shutil
+import sys
 
 import torch
 from safetensors.torch import save_file
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 import transformers
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_fixtures as mf  # noqa: E402  (the forward hooks shared by every fixture)
 from transformers import (BartConfig, BartForConditionalGeneration, MarianConfig, MarianMTModel,
                           T5Config, T5ForConditionalGeneration)
 
@@ -115,28 +118,9 @@ def split_heads(x, d_head):
     return x[0].reshape(t, -1, d_head).transpose(0, 1).contiguous()
 
 
-class Hooks:
-    def __init__(self):
-        self.values, self.handles = {}, []
-
-    def output(self, module, key):
-        def hook(_m, _inp, out):
-            self.values[key] = (out[0] if isinstance(out, tuple) else out).detach().clone()
-        self.handles.append(module.register_forward_hook(hook))
-
-    def input(self, module, key):
-        def hook(_m, inp):
-            self.values[key] = inp[0].detach().clone()
-        self.handles.append(module.register_forward_pre_hook(hook))
-
-    def remove(self):
-        for h in self.handles:
-            h.remove()
-
-
 def attention_modules(kind, model):
-    """{(stack kind, layer): (q, k, v, o) modules} and {(stack, layer): module whose input is
-    the MLP's activations}."""
+    """{(stack kind, layer): (q, k, v, o) modules} and {(stack, layer): the feed-forward
+    network's (module it reads through, first matrix, second matrix, up projection or None)}."""
     attention, mlp = {}, {}
     if kind == "t5":
         for stack_name, stack in (("encoder", model.encoder), ("decoder", model.decoder)):
@@ -146,7 +130,10 @@ def attention_modules(kind, model):
                 if stack_name == "decoder":
                     ca = block.layer[1].EncDecAttention
                     attention[("cross", i)] = (ca.q, ca.k, ca.v, ca.o)
-                mlp[(stack_name, i)] = block.layer[-1].DenseReluDense.wo
+                dense = block.layer[-1].DenseReluDense
+                gated = hasattr(dense, "wi_0")
+                mlp[(stack_name, i)] = (dense, dense.wi_0 if gated else dense.wi, dense.wo,
+                                        dense.wi_1 if gated else None)
         return attention, mlp
     inner = model.model
     for stack_name, stack in (("encoder", inner.encoder), ("decoder", inner.decoder)):
@@ -156,14 +143,14 @@ def attention_modules(kind, model):
             if stack_name == "decoder":
                 ca = layer.encoder_attn
                 attention[("cross", i)] = (ca.q_proj, ca.k_proj, ca.v_proj, ca.out_proj)
-            mlp[(stack_name, i)] = layer.fc2
+            mlp[(stack_name, i)] = (layer.fc1, layer.fc1, layer.fc2, None)
     return attention, mlp
 
 
 def reference(kind, model, source_ids, visible, target_ids):
     cfg = model.config
     attention, mlp = attention_modules(kind, model)
-    hooks = Hooks()
+    hooks = mf.Recorder()
     for key, (q, k, v, o) in attention.items():
         tag = f"{key[0]}.{key[1]}"
         hooks.output(q, f"q.{tag}")
@@ -171,8 +158,8 @@ def reference(kind, model, source_ids, visible, target_ids):
         hooks.output(v, f"v.{tag}")
         hooks.input(o, f"merged.{tag}")
         hooks.output(o, f"out.{tag}")
-    for (stack_name, i), module in mlp.items():
-        hooks.input(module, f"act.{stack_name}.{i}")
+    for (stack_name, i), (reads, first, second, up) in mlp.items():
+        mf.feed_forward_hooks(hooks, f"{stack_name}.{i}", reads, first, second, up)
     src = torch.tensor([source_ids])
     mask = torch.tensor([visible], dtype=torch.long)
     tgt = torch.tensor([target_ids])
@@ -233,8 +220,8 @@ def reference(kind, model, source_ids, visible, target_ids):
         ref[f"{stack_name}_attention_outputs"] = torch.stack(
             [h[f"out.{stack_name}.{i}"][0] for i in layers])
         if stack_name != "cross":
-            ref[f"{stack_name}_mlp_activations"] = torch.stack(
-                [h[f"act.{stack_name}.{i}"][0] for i in layers])
+            ref.update(mf.feed_forward_reference(h, [f"{stack_name}.{i}" for i in layers],
+                                                 prefix=f"{stack_name}_"))
     # Saliency of the top-1 logit at the last target position over both sides' embeddings.
     # Marian's encoder takes `inputs_embeds` scaled by √d_model, its decoder unscaled (it
     # scales them itself); gradient × input is the same for scaled or unscaled rows.
@@ -291,7 +278,8 @@ def write_fixture(name, kind, model, tok):
     cfg = model.config
     pad = cfg.pad_token_id
     meta = {"kind": kind, "transformers": transformers.__version__, "pairs": [],
-            "early_end_token_id": EOS_TEST_ID[kind]}
+            "early_end_token_id": EOS_TEST_ID[kind],
+            "parameters": sum(p.numel() for p in model.parameters())}
     tensors = {}
     for i, (source, target, padding) in enumerate(PAIRS):
         source_ids = tok.encode(source).ids

@@ -9,8 +9,11 @@
 //! tokens, n_kv_head, token_embeddings / position_embeddings (null for rotary models) / embedding_sum [token][d_model] (the first
 //! layer's input before any norm), attentions / scores / masked_scores
 //! [layer][head][query][key], q / k / v / head_outputs [layer][head][token][d_head],
-//! attention_outputs [layer][token][d_model], hidden_states [layer+1][token][d_model], logits
-//! [token][vocab] and saliency {position, target_id, scores}. Masked (−∞) scores are written as
+//! attention_outputs [layer][token][d_model], hidden_states [layer+1][token][d_model], the
+//! feed-forward network's ln2_outputs (what it reads, after whichever norm) and mlp_outputs
+//! [layer][token][d_model], mlp_pre_activations and mlp_activations [layer][token][d_ff] (for a
+//! gated network the gate projection, and mlp_up the up projection, else null), logits [token][vocab]
+//! and saliency {position, target_id, scores}. Masked (−∞) scores are written as
 //! null; logits and saliency are null for a model without a prediction head.
 //!
 //! For an encoder–decoder (T5, BART, Marian) TEXT is the source and `--decoder-text` the target
@@ -19,7 +22,8 @@
 //! encoder_tokens / decoder_tokens, encoder_attentions / decoder_attentions
 //! [layer][head][query][key] and cross_attentions [layer][head][target][source],
 //! encoder_hidden_states / decoder_hidden_states [layer+1][token][d_model] (HF's
-//! output_hidden_states), logits [target][vocab], and for each kind (encoder_, decoder_,
+//! output_hidden_states), the feed-forward fields above per stack (encoder_mlp_activations …),
+//! logits [target][vocab], and for each kind (encoder_, decoder_,
 //! cross_) q, k, v, scores, masked_scores, head_outputs and attention_outputs; position_bias
 //! (T5, [head][query][key]) or position_embeddings per stack. `--generate N` adds `generated`:
 //! the ids greedy decoding (or beam search of width B) writes for the source.
@@ -134,7 +138,7 @@ fn one_text_json(model: &Model, args: &Args) -> Result<(Value, String), String> 
             Err(e) => return Err(e.to_string()),
         }
     };
-    let output = json!({
+    let mut output = json!({
         "input_ids": trace.page.input_ids,
         "tokens": trace.page.tokens,
         "token_embeddings": trace.page.token_embeddings.to_nested_json(),
@@ -153,6 +157,10 @@ fn one_text_json(model: &Model, args: &Args) -> Result<(Value, String), String> 
         "logits": trace.logits.as_ref().map(|l| l.to_nested_json()),
         "saliency": saliency,
     });
+    output["mlp_up"] = Value::Null;
+    for (name, array) in trace.feed_forward.named_fields() {
+        output[name] = array.to_nested_json();
+    }
     let summary = format!(
         "{} tokens, {} layers × {} heads",
         trace.page.input_ids.len(),
@@ -186,10 +194,9 @@ fn encoder_decoder_json(model: &Model, args: &Args) -> Result<(Value, String), S
             &format!("{prefix}_hidden_states"),
             nested(&stack.hidden_states),
         );
-        put(
-            &format!("{prefix}_mlp_activations"),
-            nested(&stack.mlp_activations),
-        );
+        for (name, array) in stack.feed_forward.named_fields() {
+            put(&format!("{prefix}_{name}"), nested(array));
+        }
         put(
             &format!("{prefix}_token_embeddings"),
             nested(&stack.token_embeddings),

@@ -183,9 +183,11 @@ pub fn check_fixture(fixture: &Fixture) -> Vec<(String, f32)> {
             ("v", &trace.attention.v),
             ("head_outputs", &trace.attention.head_outputs),
             ("attention_outputs", &trace.attention.attention_output),
-            ("mlp_activations", &trace.mlp_activations),
             ("hidden_states", &trace.page.hidden_states),
-        ] {
+        ]
+        .into_iter()
+        .chain(trace.feed_forward.named_fields())
+        {
             compare_array(&mut errors, field, ours, fixture.reference(i, field));
         }
         if !fixture.has_reference(i, "logits") {

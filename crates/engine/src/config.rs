@@ -152,6 +152,13 @@ impl ModelConfig {
         }
     }
 
+    /// Whether the feed-forward network is gated (Llama's SwiGLU, flan-t5's gated GELU), with an
+    /// up projection beside the gate.
+    pub fn gated_mlp(&self) -> bool {
+        self.architecture == Architecture::Llama
+            || self.encoder_decoder.as_ref().is_some_and(|s| s.gated_mlp)
+    }
+
     /// Width of one attention head.
     pub fn d_head(&self) -> usize {
         match &self.encoder_decoder {

@@ -8,6 +8,7 @@ use candle_nn::VarBuilder;
 use super::activation::Activation;
 use super::matmul::{self, WeightLayout};
 use super::recorder::Recorder;
+use ae_messages::FeedForwardInternals;
 
 /// LayerNorm over the last dimension, differentiable.
 #[derive(Debug, Clone)]
@@ -168,13 +169,18 @@ pub struct Mlp {
 }
 
 impl Mlp {
-    /// The MLP over rows x [tokens, d_model]; records the hidden activations [tokens, d_ff].
+    /// The MLP over rows x [tokens, d_model]; records its internals.
     pub fn forward(&self, xs: &Tensor, rec: &mut Recorder) -> candle_core::Result<Tensor> {
         let activation = |x: &Tensor| self.activation.forward(x);
-        let (output, hidden) =
-            matmul::through_hidden_layer(xs, &self.fc_in, activation, &self.fc_out)?;
-        rec.mlp_activations(hidden);
-        Ok(output)
+        let hidden = matmul::through_hidden_layer(xs, &self.fc_in, activation, &self.fc_out)?;
+        rec.feed_forward(FeedForwardInternals {
+            input: xs.clone(),
+            pre_activations: hidden.pre_activations,
+            up: None,
+            activations: hidden.activations,
+            output: hidden.output.clone(),
+        });
+        Ok(hidden.output)
     }
 }
 
@@ -189,12 +195,19 @@ pub struct GatedMlp {
 }
 
 impl GatedMlp {
-    /// The MLP over rows x [tokens, d_model]; records what the down projection reads.
+    /// The MLP over rows x [tokens, d_model]; records its internals.
     pub fn forward(&self, xs: &Tensor, rec: &mut Recorder) -> candle_core::Result<Tensor> {
-        let gate = self.activation.forward(&self.gate.forward(xs)?)?;
-        let hidden = (gate * self.up.forward(xs)?)?;
-        let output = self.down.forward(&hidden)?;
-        rec.mlp_activations(hidden);
+        let gate = self.gate.forward(xs)?;
+        let up = self.up.forward(xs)?;
+        let activations = (self.activation.forward(&gate)? * &up)?;
+        let output = self.down.forward(&activations)?;
+        rec.feed_forward(FeedForwardInternals {
+            input: xs.clone(),
+            pre_activations: gate,
+            up: Some(up),
+            activations,
+            output: output.clone(),
+        });
         Ok(output)
     }
 }

@@ -52,11 +52,11 @@ pub use positional::{
 };
 pub use sampling::{sample_token, surviving_count};
 pub use tokenizer::TextTokenizer;
-pub use trace::{layer_trace, to_array};
+pub use trace::{layer_trace, to_array, LayerInternals};
 // The engine's answers are the messages' types (re-exported so a caller needs one crate).
 pub use ae_messages::{
     Architecture, Array, AttentionInternals, AttentionKind, Candidate, Decoding,
-    EncoderDecoderTrace, Generation, LayerTrace, LensLayer, LogitLens, ModelFile, PageTrace,
-    PairSaliency, PositionPredictions, PositionalEncodings, Predictions, RotaryView, Saliency,
-    SamplingSettings, TokenizedText, Trace, Work, MAX_BEAM_WIDTH,
+    EncoderDecoderTrace, FeedForwardInternals, Generation, LayerTrace, LensLayer, LogitLens,
+    ModelFile, PageTrace, PairSaliency, PositionPredictions, PositionalEncodings, Predictions,
+    RotaryView, Saliency, SamplingSettings, TokenizedText, Trace, Work, MAX_BEAM_WIDTH,
 };

@@ -111,22 +111,39 @@ pub fn merge_heads(layer: &Linear, head_outputs: &Tensor) -> candle_core::Result
     layer.forward(&concatenated)
 }
 
-/// `second(activation(first(x)))` for rows x [tokens, d_model]: the output [tokens, d_model] and
-/// the hidden activations [tokens, d_ff] (views of columns when the layers take columns: the
-/// d_ff-wide hidden layer then never goes back to rows).
+/// `second(activation(first(x)))` for rows x [tokens, d_model]: the output [tokens, d_model],
+/// and the hidden layer before and after the activation [tokens, d_ff] (views of columns when
+/// the layers take columns: the d_ff-wide hidden layer then never goes back to rows).
 pub fn through_hidden_layer(
     xs: &Tensor,
     first: &Linear,
     activation: impl Fn(&Tensor) -> candle_core::Result<Tensor>,
     second: &Linear,
-) -> candle_core::Result<(Tensor, Tensor)> {
+) -> candle_core::Result<HiddenLayer> {
     if takes_columns(xs.dim(0)?, xs.track_op()) {
-        let hidden = activation(&forward_columns(first, &xs.t()?)?)?;
-        let output = forward_columns(second, &hidden)?;
-        return Ok((output.t()?, hidden.t()?));
+        let pre_activations = forward_columns(first, &xs.t()?)?;
+        let activations = activation(&pre_activations)?;
+        let output = forward_columns(second, &activations)?;
+        return Ok(HiddenLayer {
+            pre_activations: pre_activations.t()?,
+            activations: activations.t()?,
+            output: output.t()?,
+        });
     }
-    let hidden = activation(&first.forward(xs)?)?;
-    Ok((second.forward(&hidden)?, hidden))
+    let pre_activations = first.forward(xs)?;
+    let activations = activation(&pre_activations)?;
+    Ok(HiddenLayer {
+        output: second.forward(&activations)?,
+        pre_activations,
+        activations,
+    })
+}
+
+/// What [`through_hidden_layer`] computes, each [tokens, …].
+pub struct HiddenLayer {
+    pub pre_activations: Tensor,
+    pub activations: Tensor,
+    pub output: Tensor,
 }
 
 /// Whether layers should pass `rows` rows between them as columns ([`forward_columns`]): off

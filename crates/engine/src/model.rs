@@ -12,11 +12,9 @@ use super::layers::LmHead;
 use super::network::{self, ForwardPass, Loaded, Network};
 use super::recorder::Recorder;
 use super::tokenizer::TextTokenizer;
-use super::trace::{full_trace, page_trace, to_array};
+use super::trace::{full_trace, page_trace, to_array, LayerInternals};
 use super::Device;
-use ae_messages::{
-    Array, AttentionInternals, PageTrace, TokenizedText, Trace, TARGET_TOKENIZER_FILE,
-};
+use ae_messages::{Array, PageTrace, TokenizedText, Trace, TARGET_TOKENIZER_FILE};
 
 /// A model ready to run.
 pub struct Model {
@@ -38,8 +36,8 @@ pub struct Model {
 pub struct PageTraceParts {
     /// What the page receives first.
     pub trace: PageTrace,
-    /// Every layer's attention internals, for the layer the page shows and any it asks for.
-    pub layers: Vec<AttentionInternals<Tensor>>,
+    /// Every layer's internals, for the layer the page shows and any it asks for.
+    pub layers: Vec<LayerInternals>,
     /// The logits where the model predicts, when it can predict here.
     pub predicted: Option<PredictionLogits>,
 }
@@ -224,7 +222,7 @@ impl Model {
         };
         Ok(PageTraceParts {
             trace: self.page_trace_of(ids, &token_embeddings, &pass)?,
-            layers: pass.layers.into_iter().map(|l| l.attention).collect(),
+            layers: pass.layers.into_iter().map(LayerInternals::from).collect(),
             predicted,
         })
     }

@@ -3,7 +3,7 @@
 //! TransformerLens does with its hook points.
 use candle_core::Tensor;
 
-use ae_messages::AttentionInternals;
+use ae_messages::{AttentionInternals, FeedForwardInternals};
 
 /// One block's recorded intermediates.
 #[derive(Debug, Clone)]
@@ -12,8 +12,8 @@ pub struct LayerRecord {
     pub attention: AttentionInternals<Tensor>,
     /// Softmax of the masked scores; every row sums to 1 [heads, query, key].
     pub attention_weights: Tensor,
-    /// The MLP's hidden layer after the activation [tokens, d_ff] (for SwiGLU, gate × up).
-    pub mlp_activations: Tensor,
+    /// The feed-forward network's input, pre-activations, activations and output.
+    pub feed_forward: FeedForwardInternals<Tensor>,
     /// An encoder–decoder's decoder block: its cross-attention over the source, with its
     /// weights [heads, target, source].
     pub cross_attention: Option<(AttentionInternals<Tensor>, Tensor)>,
@@ -29,7 +29,7 @@ pub struct Recorder {
     layers: Vec<LayerRecord>,
     attention: Option<(AttentionInternals<Tensor>, Tensor)>,
     cross_attention: Option<(AttentionInternals<Tensor>, Tensor)>,
-    mlp_activations: Option<Tensor>,
+    feed_forward: Option<FeedForwardInternals<Tensor>>,
 }
 
 impl Recorder {
@@ -60,10 +60,10 @@ impl Recorder {
         }
     }
 
-    /// Hook: a block's MLP hidden layer after the activation.
-    pub fn mlp_activations(&mut self, activations: Tensor) {
+    /// Hook: a block's feed-forward network (MLP).
+    pub fn feed_forward(&mut self, internals: FeedForwardInternals<Tensor>) {
         if self.keep_layers {
-            self.mlp_activations = Some(activations);
+            self.feed_forward = Some(internals);
         }
     }
 
@@ -75,12 +75,12 @@ impl Recorder {
         if first || !self.keep_layers {
             return Ok(());
         }
-        match (self.attention.take(), self.mlp_activations.take()) {
-            (Some((attention, attention_weights)), Some(mlp_activations)) => {
+        match (self.attention.take(), self.feed_forward.take()) {
+            (Some((attention, attention_weights)), Some(feed_forward)) => {
                 self.layers.push(LayerRecord {
                     attention,
                     attention_weights,
-                    mlp_activations,
+                    feed_forward,
                     cross_attention: self.cross_attention.take(),
                 });
                 Ok(())
@@ -119,7 +119,13 @@ mod tests {
         for (mut rec, kept) in [(Recorder::streams_only(), 0), (Recorder::everything(), 1)] {
             rec.residual_stream(&x)?;
             rec.attention(internals.clone(), x.clone());
-            rec.mlp_activations(x.clone());
+            rec.feed_forward(FeedForwardInternals {
+                input: x.clone(),
+                pre_activations: x.clone(),
+                up: None,
+                activations: x.clone(),
+                output: x.clone(),
+            });
             rec.residual_stream(&x)?;
             let (streams, layers) = rec.finish();
             assert_eq!((streams.len(), layers.len()), (2, kept));

@@ -4,7 +4,8 @@ use candle_core::{CpuStorage, Storage, Tensor};
 use super::config::ModelConfig;
 use super::error::{EngineError, Result};
 use super::network::ForwardPass;
-use ae_messages::{Array, AttentionInternals, LayerTrace, PageTrace, Trace};
+use super::recorder::LayerRecord;
+use ae_messages::{Array, AttentionInternals, FeedForwardInternals, LayerTrace, PageTrace, Trace};
 
 /// Copies a tensor out of candle.
 pub fn to_array(tensor: &Tensor) -> Result<Array> {
@@ -99,11 +100,37 @@ pub(crate) fn stack_internals(
     })
 }
 
-/// Copies one layer's attention internals out of candle as layer `layer`.
-pub fn layer_trace(layer: usize, internals: &AttentionInternals<Tensor>) -> Result<LayerTrace> {
+/// Every layer's feed-forward internals, each field stacked along a new layer axis.
+pub(crate) fn stack_feed_forward(layers: &[LayerRecord]) -> Result<FeedForwardInternals<Array>> {
+    let feed_forward: Vec<_> = layers.iter().map(|l| l.feed_forward.clone()).collect();
+    FeedForwardInternals::try_across(&feed_forward, |column| {
+        stack(&column.into_iter().cloned().collect::<Vec<_>>())
+    })
+}
+
+/// One layer's internals as candle tensors, which the worker keeps so that it copies a layer
+/// out only when the page shows it.
+#[derive(Debug, Clone)]
+pub struct LayerInternals {
+    pub attention: AttentionInternals<Tensor>,
+    pub feed_forward: FeedForwardInternals<Tensor>,
+}
+
+impl From<LayerRecord> for LayerInternals {
+    fn from(record: LayerRecord) -> Self {
+        LayerInternals {
+            attention: record.attention,
+            feed_forward: record.feed_forward,
+        }
+    }
+}
+
+/// Copies one layer's internals out of candle as layer `layer`.
+pub fn layer_trace(layer: usize, internals: &LayerInternals) -> Result<LayerTrace> {
     Ok(LayerTrace {
         layer,
-        internals: internals.try_map(to_array)?,
+        internals: internals.attention.try_map(to_array)?,
+        feed_forward: internals.feed_forward.try_map(to_array)?,
     })
 }
 
@@ -139,7 +166,7 @@ pub(crate) fn page_trace(
     })
 }
 
-/// The whole trace: the page's part, every layer's attention internals and MLP activations
+/// The whole trace: the page's part, every layer's attention and feed-forward internals
 /// stacked along a layer axis, and the logits.
 pub(crate) fn full_trace(
     page: PageTrace,
@@ -148,16 +175,10 @@ pub(crate) fn full_trace(
 ) -> Result<Trace> {
     let layers: Vec<AttentionInternals<Tensor>> =
         pass.layers.iter().map(|l| l.attention.clone()).collect();
-    let attention = stack_internals(&layers)?;
-    let mlp_activations: Vec<Tensor> = pass
-        .layers
-        .iter()
-        .map(|l| l.mlp_activations.clone())
-        .collect();
     Ok(Trace {
         page,
-        attention,
-        mlp_activations: stack(&mlp_activations)?,
+        attention: stack_internals(&layers)?,
+        feed_forward: stack_feed_forward(&pass.layers)?,
         logits: logits.map(to_array).transpose()?,
     })
 }

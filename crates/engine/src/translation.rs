@@ -4,7 +4,7 @@ use candle_core::Tensor;
 use super::encoder_decoder::{visible_tokens, Positions, Stack, StackPass};
 use super::error::{EngineError, Result};
 use super::model::Model;
-use super::trace::{stack, stack_internals, to_array};
+use super::trace::{stack, stack_feed_forward, stack_internals, to_array};
 use super::Device;
 use ae_messages::{EncoderDecoderTrace, RelativePositions, StackTrace};
 
@@ -79,11 +79,6 @@ impl Model {
             .iter()
             .map(|l| l.attention_weights.clone())
             .collect();
-        let activations: Vec<_> = pass
-            .layers
-            .iter()
-            .map(|l| l.mlp_activations.clone())
-            .collect();
         Ok(StackTrace {
             input_ids: ids.to_vec(),
             tokens: ids
@@ -107,7 +102,7 @@ impl Model {
                 .map(to_array)
                 .transpose()?,
             relative_positions: relative_positions(side)?,
-            mlp_activations: stack(&activations)?,
+            feed_forward: stack_feed_forward(&pass.layers)?,
         })
     }
 

@@ -29,6 +29,6 @@ pub use protocol::{
 };
 pub use tokens::TokenizedText;
 pub use trace::{
-    Array, AttentionInternals, AttentionKind, EncoderDecoderTrace, LayerTrace, PageTrace,
-    RelativePositions, StackTrace, Trace,
+    Array, AttentionInternals, AttentionKind, EncoderDecoderTrace, FeedForwardInternals,
+    LayerTrace, PageTrace, RelativePositions, StackTrace, Trace,
 };

@@ -182,8 +182,77 @@ impl<T> AttentionInternals<T> {
     }
 }
 
+/// One layer's position-wise feed-forward network (the MLP): what it reads, its two matrices'
+/// outputs and the activation between them. As for [`AttentionInternals`], the shapes are one
+/// layer's; a [`Trace`] gives each a leading layer axis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedForwardInternals<T> {
+    /// What the network reads [token, d_model]: the second norm's output in a pre-norm block
+    /// (GPT-2's ln_2, Llama's post_attention_layernorm), attention's add & norm in a post-norm
+    /// one (BERT, DistilBERT, BART).
+    pub input: T,
+    /// The first matrix's output, before the activation [token, d_ff]; in a gated network
+    /// (Llama's SwiGLU, flan-t5) the gate projection.
+    pub pre_activations: T,
+    /// A gated network's up projection [token, d_ff]; `None` otherwise.
+    pub up: Option<T>,
+    /// After the activation [token, d_ff] (gated: activation(gate) × up): what the second
+    /// matrix reads, Ecco's neuron activations.
+    pub activations: T,
+    /// The second matrix's output, before the residual add [token, d_model].
+    pub output: T,
+}
+
+impl<T> FeedForwardInternals<T> {
+    /// Each field through `f`.
+    pub fn try_map<U, E>(
+        &self,
+        mut f: impl FnMut(&T) -> std::result::Result<U, E>,
+    ) -> std::result::Result<FeedForwardInternals<U>, E> {
+        Ok(FeedForwardInternals {
+            input: f(&self.input)?,
+            pre_activations: f(&self.pre_activations)?,
+            up: self.up.as_ref().map(&mut f).transpose()?,
+            activations: f(&self.activations)?,
+            output: f(&self.output)?,
+        })
+    }
+
+    /// The fields by the names the trace CLI's JSON gives them (and the reference fixtures):
+    /// `ln2_outputs` (the input, whichever norm made it), `mlp_pre_activations`, `mlp_up`
+    /// (gated networks only), `mlp_activations` and `mlp_outputs`.
+    pub fn named_fields(&self) -> Vec<(&'static str, &T)> {
+        let mut fields = vec![
+            ("ln2_outputs", &self.input),
+            ("mlp_pre_activations", &self.pre_activations),
+        ];
+        fields.extend(self.up.as_ref().map(|up| ("mlp_up", up)));
+        fields.extend([
+            ("mlp_activations", &self.activations),
+            ("mlp_outputs", &self.output),
+        ]);
+        fields
+    }
+
+    /// Each field across `layers` through `f`, as [`AttentionInternals::try_across`] does
+    /// (`up` only when every layer has one).
+    pub fn try_across<U, E>(
+        layers: &[Self],
+        mut f: impl FnMut(Vec<&T>) -> std::result::Result<U, E>,
+    ) -> std::result::Result<FeedForwardInternals<U>, E> {
+        let ups: Option<Vec<&T>> = layers.iter().map(|l| l.up.as_ref()).collect();
+        Ok(FeedForwardInternals {
+            input: f(layers.iter().map(|l| &l.input).collect())?,
+            pre_activations: f(layers.iter().map(|l| &l.pre_activations).collect())?,
+            up: ups.filter(|u| !u.is_empty()).map(&mut f).transpose()?,
+            activations: f(layers.iter().map(|l| &l.activations).collect())?,
+            output: f(layers.iter().map(|l| &l.output).collect())?,
+        })
+    }
+}
+
 /// Everything the engine records about one input (what the CLI writes): the page's part, and
-/// every layer's attention internals, MLP activations and logits.
+/// every layer's attention internals, feed-forward internals and logits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trace {
     /// The embeddings, attention weights and hidden states the page receives.
@@ -191,8 +260,8 @@ pub struct Trace {
     pub page: PageTrace,
     /// Every layer's attention internals, each with a leading layer axis.
     pub attention: AttentionInternals<Array>,
-    /// MLP hidden layer after the activation [layer, token, d_ff].
-    pub mlp_activations: Array,
+    /// Every layer's feed-forward internals, each with a leading layer axis.
+    pub feed_forward: FeedForwardInternals<Array>,
     /// Final logits at every position [token, vocab]; `None` for a model without a head.
     pub logits: Option<Array>,
 }
@@ -228,13 +297,15 @@ pub struct PageTrace {
     pub hidden_states: Array,
 }
 
-/// One layer's attention internals, as the page receives them.
+/// One layer's internals, as the page receives them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerTrace {
     /// Which layer (0-based).
     pub layer: usize,
-    /// Its internals.
+    /// Its attention's internals.
     pub internals: AttentionInternals<Array>,
+    /// Its feed-forward network's.
+    pub feed_forward: FeedForwardInternals<Array>,
 }
 
 /// The three attentions of an encoder–decoder.
@@ -277,8 +348,8 @@ pub struct StackTrace {
     ///
     /// [`position_bias`]: StackTrace::position_bias
     pub relative_positions: Option<RelativePositions>,
-    /// The MLP's hidden layer after the activation [layer, token, d_ff].
-    pub mlp_activations: Array,
+    /// Every layer's feed-forward internals, each with a leading layer axis.
+    pub feed_forward: FeedForwardInternals<Array>,
 }
 
 /// T5's relative positions: every key − query distance up to the model's `max_distance` (the

@@ -36,8 +36,17 @@ const TRACE_ATTENTION_COPIES: f64 = 5.0;
 /// holds: 20.3 of them measured on GPT-2 small (docs/MEASUREMENTS.md).
 const SALIENCY_ATTENTION_COPIES: f64 = 21.0;
 
-/// Refuses work whose attention arrays would not fit in the worker's wasm memory (a browser
-/// ends the page when it runs out), with the longest text that would.
+/// The floats per token that a trace keeps of each layer's feed-forward internals beyond the
+/// activations, which the measured copies above already held: its input and output (d_model
+/// wide), the first matrix's output, and a gated network's up projection (d_ff wide).
+fn feed_forward_floats_per_token(config: &ModelConfig) -> usize {
+    let d_ff_rows = if config.gated_mlp() { 2 } else { 1 };
+    config.n_layer * (2 * config.d_model + d_ff_rows * config.d_ff)
+}
+
+/// Refuses work whose arrays would not fit in the worker's wasm memory (a browser ends the
+/// page when it runs out), with the longest text that would: attention's arrays grow with the
+/// square of the tokens, the feed-forward network's linearly.
 pub(crate) fn check_memory(
     config: &ModelConfig,
     weight_bytes: usize,
@@ -49,12 +58,15 @@ pub(crate) fn check_memory(
         Work::Saliency => SALIENCY_ATTENTION_COPIES,
     };
     let per_token_squared = (config.n_layer * config.n_head * 4) as f64 * copies;
+    let per_token = (feed_forward_floats_per_token(config) * 4) as f64;
     let available = WASM_MEMORY_BYTES - MEMORY_HEADROOM_BYTES - weight_bytes as f64;
-    let needed = per_token_squared * (tokens * tokens) as f64;
+    let needed = per_token_squared * (tokens * tokens) as f64 + per_token * tokens as f64;
     if needed <= available {
         return Ok(());
     }
-    let longest = (available.max(0.0) / per_token_squared).sqrt().floor() as usize;
+    // The positive root of per_token_squared·n² + per_token·n = available.
+    let root = (per_token * per_token + 4.0 * per_token_squared * available.max(0.0)).sqrt();
+    let longest = ((root - per_token) / (2.0 * per_token_squared)).floor() as usize;
     Err(EngineError::OutOfMemory {
         work,
         tokens,
@@ -97,11 +109,11 @@ mod tests {
         let Err(EngineError::OutOfMemory {
             work: Work::Saliency,
             tokens: 768,
-            longest: 529,
+            longest: 520,
             ..
         }) = check(768, Work::Saliency)
         else {
-            panic!("saliency over 768 tokens should be refused, naming 529 tokens as the longest");
+            panic!("saliency over 768 tokens should be refused, naming 520 tokens as the longest");
         };
     }
 }

@@ -1,14 +1,12 @@
 //! What the worker keeps between requests and how it answers each: one method per request, and
 //! [`handle`], the dispatcher that picks it.
-use candle_core::Tensor;
 
 use ae_engine::{
     layer_trace, positional_encodings, rotary_view, sample_token, surviving_count, ByteSource,
-    EngineError, Model, PredictionLogits, Result,
+    EngineError, LayerInternals, Model, PredictionLogits, Result,
 };
 use ae_messages::{
-    AttentionInternals, DecoderCard, Decoding, ModelCard, Predictions, Request, Response,
-    SamplingSettings, Work,
+    DecoderCard, Decoding, ModelCard, Predictions, Request, Response, SamplingSettings, Work,
 };
 
 use crate::benchmark;
@@ -26,7 +24,7 @@ pub struct Session {
     /// re-score them without running the model again.
     last_logits: Option<(Vec<u32>, PredictionLogits)>,
     /// The last trace's request id and every layer's attention internals, for `Layer`.
-    last_layers: Option<(u32, Vec<AttentionInternals<Tensor>>)>,
+    last_layers: Option<(u32, Vec<LayerInternals>)>,
 }
 
 /// Answers request `id`. A `Load` comes with its weights beside it: the browser's event loop

@@ -311,7 +311,13 @@ mod tests {
             attention: internals(2, heads, tokens, tokens),
             position_bias: Some(array(&[heads, tokens, tokens])),
             relative_positions: None,
-            mlp_activations: array(&[2, tokens, 8]),
+            feed_forward: ae_messages::FeedForwardInternals {
+                input: array(&[2, tokens, 4]),
+                pre_activations: array(&[2, tokens, 8]),
+                up: None,
+                activations: array(&[2, tokens, 8]),
+                output: array(&[2, tokens, 4]),
+            },
         }
     }
 
