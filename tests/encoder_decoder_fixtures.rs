@@ -44,6 +44,7 @@ fn kind_fields<'a>(
 
 /// Every traced field of every pair against the reference; the max error per field.
 fn check_pairs(fixture: &common::Fixture) -> Vec<(String, f32)> {
+    common::check_anatomy(fixture);
     let mut errors = Vec::new();
     for (i, pair) in pairs(fixture).iter().enumerate() {
         let (source_ids, target_ids) = (ids(pair, "source_ids"), ids(pair, "target_ids"));

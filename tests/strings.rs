@@ -622,6 +622,7 @@ fn every_error() -> Vec<E> {
             position: 9,
             tokens: 5,
         },
+        E::TooManyWatchedTokens { given: 9, max: 8 },
         E::UnsupportedArchitecture {
             model_type: text("mt5"),
             class: text("MT5Model"),

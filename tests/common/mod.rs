@@ -159,6 +159,7 @@ pub fn compare_array(
 /// Compares every traced field, prediction, lens row and saliency of a fixture with the
 /// reference; returns the max error per field (every entry must be ≤ TOLERANCE).
 pub fn check_fixture(fixture: &Fixture) -> Vec<(String, f32)> {
+    check_anatomy(fixture);
     let mut errors: Vec<(String, f32)> = Vec::new();
     for (i, text) in fixture.texts().iter().enumerate() {
         let ids = fixture.ids(i);
@@ -227,6 +228,8 @@ pub fn check_fixture(fixture: &Fixture) -> Vec<(String, f32)> {
             max_abs_error("saliency", &saliency.scores, &[ids.len()], reference),
         ));
 
+        check_rankings(fixture, i, &mut errors);
+
         let default = &text["default_saliency"];
         let chosen = fixture
             .model
@@ -246,6 +249,99 @@ pub fn check_fixture(fixture: &Fixture) -> Vec<(String, f32)> {
         );
     }
     errors
+}
+
+/// The rankings grid and surprisal of text `i` against ranks and log-softmax computed by
+/// transformers (and, for a watched word, ranks counted here from transformers' lens logits).
+fn check_rankings(fixture: &Fixture, i: usize, errors: &mut Vec<(String, f32)>) {
+    let ids = fixture.ids(i);
+    let word = fixture.model.tokenizer.token_text(ids[ids.len() / 2]);
+    let rankings = fixture.model.rankings(&ids, &[word]).expect("rankings");
+    let grid = |ranks: &[Vec<u32>]| Array {
+        shape: vec![ranks.len(), ranks.first().map_or(0, Vec::len)],
+        data: ranks.iter().flatten().map(|&r| r as f32).collect(),
+    };
+    let mut compare =
+        |field: &str, ours: Array| compare_array(errors, field, &ours, fixture.reference(i, field));
+    compare("lens_ranks_of_prediction", grid(&rankings.prediction_ranks));
+    let causal = fixture.has_reference(i, "surprisal");
+    assert_eq!(
+        rankings.surprisal.is_some(),
+        causal,
+        "{}: surprisal",
+        fixture.name
+    );
+    if let (Some(next), Some(surprisal)) = (&rankings.next_token_ranks, &rankings.surprisal) {
+        compare("lens_ranks_of_next_token", grid(next));
+        let shape = vec![surprisal.len()];
+        compare(
+            "surprisal",
+            Array {
+                shape,
+                data: surprisal.clone(),
+            },
+        );
+    }
+    let watched = &rankings.watched[0];
+    let lens = fixture.reference(i, "lens_logits");
+    let expected: Vec<f32> = (0..lens.dim(0).expect("streams"))
+        .flat_map(|stream| {
+            (0..ids.len()).map(move |position| {
+                let row: Vec<f32> = lens
+                    .i((stream, position))
+                    .and_then(|r| r.to_vec1())
+                    .expect("row");
+                let target = row[watched.token.token_id as usize];
+                1.0 + row.iter().filter(|&&x| x > target).count() as f32
+            })
+        })
+        .collect();
+    let ours = grid(&watched.ranks);
+    errors.push((
+        "watched_ranks".into(),
+        max_abs_error(
+            "watched_ranks",
+            &ours.data,
+            &ours.shape,
+            &Tensor::new(expected, &Device::Cpu)
+                .expect("t")
+                .reshape(ours.shape.clone())
+                .expect("shape"),
+        ),
+    ));
+}
+
+/// The anatomy's total against transformers' `sum(p.numel() for p in model.parameters())`
+/// (tied matrices once), with every weight in a named part but BERT's pooler. transformers
+/// also counts Marian's sinusoidal position tables (frozen `nn.Embedding`s), which are a
+/// formula, not weights in the file.
+pub fn check_anatomy(fixture: &Fixture) {
+    let anatomy = &fixture.model.anatomy;
+    let config = &fixture.model.config;
+    let sinusoidal_tables = match config.architecture {
+        attention_explorer::engine::Architecture::Marian => {
+            2 * config.max_positions * config.d_model
+        }
+        _ => 0,
+    };
+    let expected = fixture.meta["parameters"].as_u64().expect("parameters") as usize;
+    assert_eq!(
+        anatomy.total() + sinusoidal_tables,
+        expected,
+        "{}: parameters",
+        fixture.name
+    );
+    assert_eq!(anatomy.total(), fixture.model.parameter_count);
+    for weight in &anatomy.weights {
+        let pooler = weight.name.starts_with("pooler.");
+        assert_eq!(
+            weight.part == attention_explorer::engine::ModelPart::Other,
+            pooler,
+            "{}: the part of {}",
+            fixture.name,
+            weight.name
+        );
+    }
 }
 
 /// Reduces per-call errors to the max per field, in first-seen order.

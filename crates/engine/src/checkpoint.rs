@@ -323,9 +323,28 @@ impl candle_nn::var_builder::SimpleBackend for HandOver {
 }
 
 impl Checkpoint {
-    /// Number of f32 values held: the model's parameter count.
+    /// Number of f32 values held, buffers excluded: the model's parameter count.
     pub fn parameter_count(&self) -> usize {
-        self.tensors.values().map(Tensor::elem_count).sum()
+        self.weight_shapes()
+            .iter()
+            .map(|(_, shape)| shape.iter().product::<usize>())
+            .sum()
+    }
+
+    /// Every weight's name and shape as the file stores it (a vocabulary matrix kept transposed
+    /// is given back in the file's order); buffers are not weights.
+    pub fn weight_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        self.tensors
+            .iter()
+            .filter(|(name, _)| !is_float_buffer(name))
+            .map(|(name, tensor)| {
+                let mut shape = tensor.dims().to_vec();
+                if is_vocabulary_matrix(name) {
+                    shape.reverse();
+                }
+                (name.clone(), shape)
+            })
+            .collect()
     }
 
     /// Tensors holding NaN or infinite values, with how many, sorted by name. Such a model
@@ -389,6 +408,12 @@ fn transposed(tensor: &Tensor) -> Result<Tensor> {
         out.slice_set(&block, 1, start)?;
     }
     Ok(out)
+}
+
+/// Float tensors that transformers keeps as buffers, not parameters: the engine reads them but
+/// they are not counted (BART's and Marian's `final_logits_bias`).
+fn is_float_buffer(name: &str) -> bool {
+    name == "final_logits_bias" || name.ends_with(".final_logits_bias")
 }
 
 /// GPT-2's `h.N.attn.bias` / `h.N.attn.masked_bias`: constant mask buffers the engine rebuilds

@@ -9,6 +9,7 @@
 //! how products are computed, so the model code reads like the model.
 mod activation;
 mod analysis;
+mod anatomy;
 mod attention;
 mod bart;
 mod bert;
@@ -36,7 +37,7 @@ mod translation;
 use candle_core::Device;
 
 pub use activation::Activation;
-pub use analysis::PredictionLogits;
+pub use analysis::{PredictionLogits, MAX_WATCHED_TOKENS};
 pub use attention::Rotary;
 pub use checkpoint::{to_half_precision, ByteSource, Checkpoint};
 pub use config::ModelConfig;
@@ -55,8 +56,9 @@ pub use tokenizer::TextTokenizer;
 pub use trace::{layer_trace, to_array, LayerInternals};
 // The engine's answers are the messages' types (re-exported so a caller needs one crate).
 pub use ae_messages::{
-    Architecture, Array, AttentionInternals, AttentionKind, Candidate, Decoding,
+    Anatomy, Architecture, Array, AttentionInternals, AttentionKind, Candidate, Decoding,
     EncoderDecoderTrace, FeedForwardInternals, Generation, LayerTrace, LensLayer, LogitLens,
-    ModelFile, PageTrace, PairSaliency, PositionPredictions, PositionalEncodings, Predictions,
-    RotaryView, Saliency, SamplingSettings, TokenizedText, Trace, Work, MAX_BEAM_WIDTH,
+    ModelFile, ModelPart, PageTrace, PairSaliency, PositionPredictions, PositionalEncodings,
+    Predictions, RankedToken, Rankings, RotaryView, Saliency, SamplingSettings, TokenizedText,
+    Trace, WatchedToken, Weight, Work, MAX_BEAM_WIDTH,
 };

@@ -3,6 +3,7 @@
 use candle_core::Tensor;
 
 use super::analysis::PredictionLogits;
+use super::anatomy::anatomy;
 use super::checkpoint::{ByteSource, Checkpoint};
 use super::config::ModelConfig;
 use super::encoder_decoder::EncoderDecoder;
@@ -14,7 +15,7 @@ use super::recorder::Recorder;
 use super::tokenizer::TextTokenizer;
 use super::trace::{full_trace, page_trace, to_array, LayerInternals};
 use super::Device;
-use ae_messages::{Array, PageTrace, TokenizedText, Trace, TARGET_TOKENIZER_FILE};
+use ae_messages::{Anatomy, Array, PageTrace, TokenizedText, Trace, TARGET_TOKENIZER_FILE};
 
 /// A model ready to run.
 pub struct Model {
@@ -27,6 +28,8 @@ pub struct Model {
     target_tokenizer: Option<TextTokenizer>,
     /// Number of weights in the checkpoint (buffers such as position ids excluded).
     pub parameter_count: usize,
+    /// Every weight's name, shape and part; its total is `parameter_count`.
+    pub anatomy: Anatomy,
     network: Loaded,
     warnings: Vec<ModelWarning>,
 }
@@ -137,6 +140,7 @@ impl Model {
     ) -> Result<Self> {
         fits_embeddings(&tokenizer, &config)?;
         let parameter_count = checkpoint.parameter_count();
+        let anatomy = anatomy(checkpoint.weight_shapes());
         let warnings = non_finite_warning(checkpoint.non_finite_tensors()?)
             .into_iter()
             .collect();
@@ -146,6 +150,7 @@ impl Model {
             tokenizer,
             target_tokenizer: None,
             parameter_count,
+            anatomy,
             network,
             warnings,
         })

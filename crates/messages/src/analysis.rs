@@ -133,3 +133,49 @@ pub struct Generation {
     /// Whether the model wrote its end token (else it stopped at the token limit).
     pub finished: bool,
 }
+
+/// Ecco's rankings: the logit lens over the whole text. Each grid is [residual stream][position],
+/// stream 0 the embeddings and the last the model's output; a rank is 1 for the top token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rankings {
+    /// The token the model finally predicts at each position (its output's top-1).
+    pub predicted: Vec<RankedToken>,
+    /// At each stream and position, the rank of that position's final prediction.
+    pub prediction_ranks: Vec<Vec<u32>>,
+    /// A causal model's next tokens: at each stream and position but the last, the rank of the
+    /// token that actually follows; `None` for a masked language model.
+    pub next_token_ranks: Option<Vec<Vec<u32>>>,
+    /// The tokens a student watches (e.g. " is" and " are"), each with its ranks everywhere.
+    pub watched: Vec<WatchedToken>,
+    /// A causal model's surprisal of each next token, −ln p (nats), position t scoring token
+    /// t + 1 under the final logits; `None` for a masked language model.
+    pub surprisal: Option<Vec<f32>>,
+}
+
+impl Rankings {
+    /// The text's mean loss (mean surprisal, nats) and perplexity e^loss, what training
+    /// minimises; `None` without next tokens.
+    pub fn loss_and_perplexity(&self) -> Option<(f32, f32)> {
+        let surprisal = self.surprisal.as_ref().filter(|s| !s.is_empty())?;
+        let loss = surprisal.iter().sum::<f32>() / surprisal.len() as f32;
+        Some((loss, loss.exp()))
+    }
+}
+
+/// A token id with its display string.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankedToken {
+    pub token_id: u32,
+    pub token: String,
+}
+
+/// A watched token and its rank at every stream and position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WatchedToken {
+    /// What the student typed.
+    pub word: String,
+    /// The token watched: the word's first token.
+    pub token: RankedToken,
+    /// [stream][position].
+    pub ranks: Vec<Vec<u32>>,
+}

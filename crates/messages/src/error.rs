@@ -60,6 +60,8 @@ pub enum EngineError {
     BadSampling { top_k: usize, top_p: f32 },
     /// A position past the end of the text.
     PositionOutOfRange { position: usize, tokens: usize },
+    /// More watched tokens than the rankings grid shows.
+    TooManyWatchedTokens { given: usize, max: usize },
     /// A model family the engine does not implement.
     UnsupportedArchitecture { model_type: String, class: String },
     /// A model file that cannot be used, and what is wrong with it.

@@ -2,6 +2,7 @@
 //! `postMessage`, and the plain arrays they carry. Serde only, no candle: the page's wasm
 //! depends on this crate and not on the engine.
 mod analysis;
+mod anatomy;
 mod error;
 mod language;
 mod model;
@@ -13,8 +14,9 @@ mod wording;
 
 pub use analysis::{
     Candidate, Decoding, Generation, LensLayer, LogitLens, PairSaliency, PositionPredictions,
-    Predictions, Saliency, SamplingSettings, MAX_BEAM_WIDTH,
+    Predictions, RankedToken, Rankings, Saliency, SamplingSettings, WatchedToken, MAX_BEAM_WIDTH,
 };
+pub use anatomy::{Anatomy, ModelPart, Weight};
 #[cfg(feature = "candle")]
 pub use error::describe_candle_error;
 pub use error::{

@@ -69,6 +69,11 @@ impl EngineError {
                 "position {position} is past the end of the {tokens} tokens",
                 "位置 {position} 超出了这 {tokens} 个词元的末尾"
             ),
+            E::TooManyWatchedTokens { given, max } => say!(
+                lang,
+                "{given} watched tokens are too many: the rankings watch at most {max}",
+                "要观察的词元太多（{given} 个）：排名图最多观察 {max} 个"
+            ),
             E::UnsupportedArchitecture { model_type, class } => say!(
                 lang,
                 "config.json: the model type `{model_type}` ({class}) is not supported; \

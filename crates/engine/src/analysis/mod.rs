@@ -1,7 +1,10 @@
 //! What the panels ask of a loaded model beyond its trace, one file each: the predictions (next
-//! token or [MASK] fills), the logit lens, and gradient×input saliency.
+//! token or [MASK] fills), the logit lens, Ecco's rankings with the text's surprisal, and
+//! gradient×input saliency.
 mod lens;
 mod predict;
+mod rankings;
 mod saliency;
 
 pub use predict::PredictionLogits;
+pub use rankings::MAX_WATCHED_TOKENS;
