@@ -623,6 +623,11 @@ fn every_error() -> Vec<E> {
             tokens: 5,
         },
         E::TooManyWatchedTokens { given: 9, max: 8 },
+        E::BadFactorCount {
+            factors: 30,
+            min: 2,
+            max: 18,
+        },
         E::UnsupportedArchitecture {
             model_type: text("mt5"),
             class: text("MT5Model"),

@@ -62,6 +62,12 @@ pub enum EngineError {
     PositionOutOfRange { position: usize, tokens: usize },
     /// More watched tokens than the rankings grid shows.
     TooManyWatchedTokens { given: usize, max: usize },
+    /// A factor count outside what the factorisation offers.
+    BadFactorCount {
+        factors: usize,
+        min: usize,
+        max: usize,
+    },
     /// A model family the engine does not implement.
     UnsupportedArchitecture { model_type: String, class: String },
     /// A model file that cannot be used, and what is wrong with it.

@@ -74,6 +74,11 @@ impl EngineError {
                 "{given} watched tokens are too many: the rankings watch at most {max}",
                 "要观察的词元太多（{given} 个）：排名图最多观察 {max} 个"
             ),
+            E::BadFactorCount { factors, min, max } => say!(
+                lang,
+                "{factors} factors cannot be fitted: choose {min} to {max}",
+                "无法拟合 {factors} 个因子：请选择 {min} 到 {max} 个"
+            ),
             E::UnsupportedArchitecture { model_type, class } => say!(
                 lang,
                 "config.json: the model type `{model_type}` ({class}) is not supported; \
