@@ -623,6 +623,10 @@ fn every_error() -> Vec<E> {
             tokens: 5,
         },
         E::TooManyWatchedTokens { given: 9, max: 8 },
+        E::TooLongForRankings {
+            tokens: 100,
+            max: 64,
+        },
         E::BadFactorCount {
             factors: 30,
             min: 2,

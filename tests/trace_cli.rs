@@ -42,6 +42,7 @@ fn writes_exactly_the_documented_fields_with_reference_numbers() {
     assert_eq!(
         fields,
         [
+            "anatomy",
             "attention_outputs",
             "attentions",
             "embedding_sum",
@@ -59,6 +60,7 @@ fn writes_exactly_the_documented_fields_with_reference_numbers() {
             "n_kv_head",
             "position_embeddings",
             "q",
+            "rankings",
             "saliency",
             "scores",
             "token_embeddings",

@@ -186,6 +186,7 @@ fn the_page_trace_and_each_layer_on_request_equal_the_full_trace_after_serialisa
     let layer_of = |array: &attention_explorer::engine::Array, layer: usize| {
         array.sub_array(layer).expect("the layer exists")
     };
+    let full_feed_forward = &full.feed_forward;
     for layer in 0..2 {
         let Response::Layer {
             trace: 1,
@@ -206,6 +207,41 @@ fn the_page_trace_and_each_layer_on_request_equal_the_full_trace_after_serialisa
             ours.attention_output,
             layer_of(&full.attention_output, layer)
         );
+        let (ours, full) = (&layer_trace.feed_forward, full_feed_forward);
+        assert_eq!(ours.named_fields().len(), 4, "GPT-2's MLP is not gated");
+        for ((name, ours), (_, full)) in ours.named_fields().into_iter().zip(full.named_fields()) {
+            assert_eq!(*ours, layer_of(full, layer), "{name}");
+        }
+    }
+    // The residual norms are the rows' norms of the streams and the sublayers' outputs.
+    let row_norms = |array: &attention_explorer::engine::Array, index: usize| -> Vec<f32> {
+        let block = array.sub_array(index).expect("block");
+        block
+            .data
+            .chunks(block.shape[1])
+            .map(|row| row.iter().map(|x| x * x).sum::<f32>().sqrt())
+            .collect()
+    };
+    let close = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .all(|(x, y)| (x - y).abs() <= 1e-4 * y.max(1.0))
+    };
+    let norms = &trace.residual_norms;
+    assert_eq!((norms.stream.len(), norms.attention.len()), (3, 2));
+    for layer in 0..2 {
+        assert!(close(
+            &norms.stream[layer],
+            &row_norms(&full.page.hidden_states, layer)
+        ));
+        assert!(close(
+            &norms.attention[layer],
+            &row_norms(&full.attention.attention_output, layer)
+        ));
+        assert!(close(
+            &norms.feed_forward[layer],
+            &row_norms(&full.feed_forward.output, layer)
+        ));
     }
     // Scores are sent before the mask; the page knows which the mask hid.
     assert!(trace.is_masked(0, 1) && !trace.is_masked(1, 0));
@@ -234,6 +270,118 @@ fn the_page_trace_and_each_layer_on_request_equal_the_full_trace_after_serialisa
         assert_eq!(error, expected);
         assert!(error.to_string().contains(words), "{error}");
     }
+}
+
+#[test]
+fn rankings_anatomy_and_neuron_factors_answer_and_refuse_clearly() {
+    let files = fixture!("gpt2");
+    let mut session = load(&files);
+    let text = "Hello world, the cat sat on the mat.";
+    let Response::Rankings { rankings } = handle(
+        &mut session,
+        1,
+        Request::Rankings {
+            text: text.into(),
+            watch: vec![" the".into(), " cat".into()],
+        },
+    ) else {
+        panic!("expected rankings")
+    };
+    let model = session.model().expect("model");
+    let ids = model.tokenize(text).expect("tokenize").ids;
+    assert_eq!(
+        rankings,
+        model
+            .rankings(&ids, &[" the".into(), " cat".into()])
+            .expect("rankings")
+    );
+    assert_eq!(
+        rankings.watched[0].token.token_id,
+        model.tokenize(" the").expect("t").ids[0]
+    );
+    // The last stream's top token is the prediction itself.
+    assert!(rankings
+        .prediction_ranks
+        .last()
+        .expect("streams")
+        .iter()
+        .all(|&r| r == 1));
+    let (loss, perplexity) = rankings
+        .loss_and_perplexity()
+        .expect("a causal model's loss");
+    assert!((perplexity - loss.exp()).abs() < 1e-3 && loss > 0.0);
+
+    let Response::Anatomy { anatomy } = handle(&mut session, 2, Request::Anatomy) else {
+        panic!("expected the anatomy")
+    };
+    assert_eq!(anatomy.total(), 37_760);
+
+    let Response::Trace { .. } = handle(
+        &mut session,
+        3,
+        Request::Trace {
+            text: text.into(),
+            layer: 0,
+        },
+    ) else {
+        panic!("expected a trace")
+    };
+    let mut factors = |trace, layers, factors| {
+        handle(
+            &mut session,
+            4,
+            Request::Factors {
+                trace,
+                layers,
+                factors,
+            },
+        )
+    };
+    let Response::Factors { factors: found } = factors(3, (0, 1), 4) else {
+        panic!("expected factors")
+    };
+    assert_eq!(
+        (found.token_strengths.len(), found.token_strengths[0].len()),
+        (4, ids.len())
+    );
+    assert!(found
+        .top_neurons
+        .iter()
+        .flatten()
+        .all(|n| n.layer <= 1 && n.neuron < 128));
+    assert!((0.0..1.0).contains(&found.relative_error));
+    for (request, expected) in [
+        (
+            factors(3, (0, 2), 4),
+            EngineError::LayerOutOfRange {
+                layer: 2,
+                layers: 2,
+            },
+        ),
+        (
+            factors(3, (0, 1), 30),
+            EngineError::BadFactorCount {
+                factors: 30,
+                min: 2,
+                max: 18,
+            },
+        ),
+        (factors(9, (0, 1), 4), EngineError::TraceGone),
+    ] {
+        let Response::Error { error } = request else {
+            panic!("expected {expected:?}")
+        };
+        assert_eq!(error, expected);
+    }
+    // The tiny model reads 64 positions, as many as the rankings: ask the engine for 65.
+    let model = session.model().expect("model");
+    let error = model
+        .rankings(&vec![ids[0]; 65], &[])
+        .expect_err("65 tokens");
+    assert!(
+        matches!(error, EngineError::TooLongForRankings { max: 64, .. }),
+        "{error}"
+    );
 }
 
 /// softmax(logits / t) of one row, in f64.

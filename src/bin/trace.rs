@@ -13,7 +13,10 @@
 //! feed-forward network's ln2_outputs (what it reads, after whichever norm) and mlp_outputs
 //! [layer][token][d_model], mlp_pre_activations and mlp_activations [layer][token][d_ff] (for a
 //! gated network the gate projection, and mlp_up the up projection, else null), logits [token][vocab]
-//! and saliency {position, target_id, scores}. Masked (−∞) scores are written as
+//! and saliency {position, target_id, scores}; rankings (Ecco's grid, `--watch WORD` adds a
+//! watched word, repeatable: predicted, prediction_ranks / next_token_ranks / each watched
+//! word's ranks [stream][position], surprisal, loss_and_perplexity; null without a head or
+//! over 64 tokens) and anatomy (every weight's name, shape, layer and part). Masked (−∞) scores are written as
 //! null; logits and saliency are null for a model without a prediction head.
 //!
 //! For an encoder–decoder (T5, BART, Marian) TEXT is the source and `--decoder-text` the target
@@ -36,7 +39,7 @@ use attention_explorer::engine::{
 use serde_json::{json, Map, Value};
 
 const USAGE: &str = "usage: trace --model DIR --text TEXT [--position N] [--target ID] \
-     [--decoder-text TEXT] [--generate N [--beams B]] --out FILE (- for stdout)";
+     [--watch WORD]… [--decoder-text TEXT] [--generate N [--beams B]] --out FILE (- for stdout)";
 
 struct Args {
     model: PathBuf,
@@ -46,6 +49,7 @@ struct Args {
     decoder_text: Option<String>,
     generate: Option<usize>,
     beams: Option<usize>,
+    watch: Vec<String>,
     out: String,
 }
 
@@ -57,6 +61,7 @@ fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let (mut model, mut text, mut position, mut target, mut out) = (None, None, None, None, None);
     let (mut decoder_text, mut generate, mut beams) = (None, None, None);
+    let mut watch = Vec::new();
     while let Some(flag) = args.next() {
         let mut value = || {
             args.next()
@@ -77,6 +82,7 @@ fn parse_args() -> Result<Args, String> {
                 generate = Some(number(value()?, "--generate must be a number of tokens")?)
             }
             "--beams" => beams = Some(number(value()?, "--beams must be a number (1–5)")?),
+            "--watch" => watch.push(value()?),
             "--out" => out = Some(value()?),
             "--help" | "-h" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
@@ -90,6 +96,7 @@ fn parse_args() -> Result<Args, String> {
         decoder_text,
         generate,
         beams,
+        watch,
         out: out.ok_or(format!("--out is required\n{USAGE}"))?,
     })
 }
@@ -157,6 +164,8 @@ fn one_text_json(model: &Model, args: &Args) -> Result<(Value, String), String> 
         "logits": trace.logits.as_ref().map(|l| l.to_nested_json()),
         "saliency": saliency,
     });
+    output["rankings"] = rankings_json(model, &tokenized.ids, &args.watch)?;
+    output["anatomy"] = json!(model.anatomy);
     output["mlp_up"] = Value::Null;
     for (name, array) in trace.feed_forward.named_fields() {
         output[name] = array.to_nested_json();
@@ -168,6 +177,26 @@ fn one_text_json(model: &Model, args: &Args) -> Result<(Value, String), String> 
         model.config.n_head
     );
     Ok((output, summary))
+}
+
+/// The rankings with the text's loss and perplexity, or null (with a note) for a model
+/// without a head or a text longer than the rankings read.
+fn rankings_json(model: &Model, ids: &[u32], watch: &[String]) -> Result<Value, String> {
+    if !model.has_prediction_head() {
+        return Ok(Value::Null);
+    }
+    match model.rankings(ids, watch) {
+        Ok(rankings) => {
+            let mut value = json!(rankings);
+            value["loss_and_perplexity"] = json!(rankings.loss_and_perplexity());
+            Ok(value)
+        }
+        Err(reason @ EngineError::TooLongForRankings { .. }) => {
+            eprintln!("note: no rankings: {reason}");
+            Ok(Value::Null)
+        }
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// The trace of an encoder–decoder over (source, target), and a summary line.

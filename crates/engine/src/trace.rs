@@ -5,7 +5,9 @@ use super::config::ModelConfig;
 use super::error::{EngineError, Result};
 use super::network::ForwardPass;
 use super::recorder::LayerRecord;
-use ae_messages::{Array, AttentionInternals, FeedForwardInternals, LayerTrace, PageTrace, Trace};
+use ae_messages::{
+    Array, AttentionInternals, FeedForwardInternals, LayerTrace, PageTrace, ResidualNorms, Trace,
+};
 
 /// Copies a tensor out of candle.
 pub fn to_array(tensor: &Tensor) -> Result<Array> {
@@ -163,6 +165,22 @@ pub(crate) fn page_trace(
         embedding_sum: to_array(&pass.embedded.embedding_sum)?,
         attentions: stack(&attentions)?,
         hidden_states: stack(&pass.hidden_states())?,
+        residual_norms: residual_norms(pass)?,
+    })
+}
+
+/// ‖row‖ of each stream entering a block (and leaving the last, before any final norm) and
+/// of each block's attention and feed-forward outputs, per token.
+fn residual_norms(pass: &ForwardPass) -> Result<ResidualNorms> {
+    let norms = |tensors: &mut dyn Iterator<Item = &Tensor>| -> Result<Vec<Vec<f32>>> {
+        tensors
+            .map(|t| Ok(t.sqr()?.sum(1)?.sqrt()?.to_vec1::<f32>()?))
+            .collect()
+    };
+    Ok(ResidualNorms {
+        stream: norms(&mut pass.residual_streams.iter())?,
+        attention: norms(&mut pass.layers.iter().map(|l| &l.attention.attention_output))?,
+        feed_forward: norms(&mut pass.layers.iter().map(|l| &l.feed_forward.output))?,
     })
 }
 

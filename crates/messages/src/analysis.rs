@@ -179,3 +179,38 @@ pub struct WatchedToken {
     /// [stream][position].
     pub ranks: Vec<Vec<u32>>,
 }
+
+/// Ecco's factorisation of the neuron activations of a range of layers over a text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NeuronFactors {
+    /// The first and last layer factorised (their neurons side by side).
+    pub layers: (usize, usize),
+    /// Each factor's strength at each token [factor][token] (the columns of W).
+    pub token_strengths: Vec<Vec<f32>>,
+    /// Each factor's strongest neurons, strongest first.
+    pub top_neurons: Vec<Vec<NeuronLoading>>,
+    /// ‖A − W·H‖ / ‖A‖: how much of the activations the factors leave out.
+    pub relative_error: f32,
+    /// Iterations the fit ran.
+    pub iterations: usize,
+}
+
+/// One neuron's weight in a factor (a row of H).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NeuronLoading {
+    pub layer: usize,
+    pub neuron: usize,
+    pub loading: f32,
+}
+
+/// The size of the residual stream and of what each sublayer adds to it, per layer and token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResidualNorms {
+    /// ‖stream‖ entering each block and leaving the last [layer + 1][token] (before any final
+    /// norm).
+    pub stream: Vec<Vec<f32>>,
+    /// ‖attention output‖ each block adds [layer][token].
+    pub attention: Vec<Vec<f32>>,
+    /// ‖feed-forward output‖ each block adds [layer][token].
+    pub feed_forward: Vec<Vec<f32>>,
+}

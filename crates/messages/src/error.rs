@@ -62,6 +62,9 @@ pub enum EngineError {
     PositionOutOfRange { position: usize, tokens: usize },
     /// More watched tokens than the rankings grid shows.
     TooManyWatchedTokens { given: usize, max: usize },
+    /// A text longer than the rankings grid reads (the lens at every position costs a head
+    /// pass per layer).
+    TooLongForRankings { tokens: usize, max: usize },
     /// A factor count outside what the factorisation offers.
     BadFactorCount {
         factors: usize,

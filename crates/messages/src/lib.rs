@@ -13,8 +13,9 @@ mod trace;
 mod wording;
 
 pub use analysis::{
-    Candidate, Decoding, Generation, LensLayer, LogitLens, PairSaliency, PositionPredictions,
-    Predictions, RankedToken, Rankings, Saliency, SamplingSettings, WatchedToken, MAX_BEAM_WIDTH,
+    Candidate, Decoding, Generation, LensLayer, LogitLens, NeuronFactors, NeuronLoading,
+    PairSaliency, PositionPredictions, Predictions, RankedToken, Rankings, ResidualNorms, Saliency,
+    SamplingSettings, WatchedToken, MAX_BEAM_WIDTH,
 };
 pub use anatomy::{Anatomy, ModelPart, Weight};
 #[cfg(feature = "candle")]

@@ -9,9 +9,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Candidate, Decoding, EncoderDecoderTrace, EngineError, Generation, LayerTrace, LogitLens,
-    PageTrace, PairSaliency, PositionalEncodings, Predictions, RotaryView, Saliency,
-    SamplingSettings, TokenizedText,
+    Anatomy, Candidate, Decoding, EncoderDecoderTrace, EngineError, Generation, LayerTrace,
+    LogitLens, NeuronFactors, PageTrace, PairSaliency, PositionalEncodings, Predictions, Rankings,
+    RotaryView, Saliency, SamplingSettings, TokenizedText,
 };
 
 /// A request and the id its answer will carry.
@@ -66,6 +66,17 @@ pub enum Request {
         text: String,
         position: Option<usize>,
         k: usize,
+    },
+    /// Ecco's rankings over a text, with watched words (see `Rankings`).
+    Rankings { text: String, watch: Vec<String> },
+    /// Every weight of the loaded model (its anatomy).
+    Anatomy,
+    /// The NMF of the neuron activations of layers `layers.0..=layers.1` of the trace answered
+    /// to request `trace`, into `factors` factors.
+    Factors {
+        trace: u32,
+        layers: (usize, usize),
+        factors: usize,
     },
     /// The sinusoidal encoding for `positions` × `d_model` beside the model's learned
     /// position embeddings, with cosine similarities.
@@ -184,6 +195,13 @@ pub enum Response {
     },
     /// The logit lens for a text.
     LogitLens { lens: LogitLens },
+    /// Rankings for a text.
+    Rankings { rankings: Rankings },
+    /// The loaded model's weights.
+    Anatomy { anatomy: Anatomy },
+    /// Neuron factors of a trace.
+    Factors { factors: NeuronFactors },
+
     /// Saliency for a text.
     Saliency { saliency: Saliency },
     /// Positional encodings and their similarities.

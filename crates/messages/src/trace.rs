@@ -2,7 +2,7 @@
 //! CLI writes. Arrays are flat row-major f32 with their shape, so they travel as typed arrays.
 use serde::{Deserialize, Serialize};
 
-use crate::Architecture;
+use crate::{Architecture, ResidualNorms};
 
 /// A row-major f32 array with its shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -295,6 +295,8 @@ pub struct PageTrace {
     pub attentions: Array,
     /// = HF `output_hidden_states` [layer + 1, token, d_model] (GPT-2's last entry after ln_f).
     pub hidden_states: Array,
+    /// The residual stream's size and what each sublayer adds to it.
+    pub residual_norms: ResidualNorms,
 }
 
 /// One layer's internals, as the page receives them.

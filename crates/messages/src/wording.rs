@@ -74,6 +74,12 @@ impl EngineError {
                 "{given} watched tokens are too many: the rankings watch at most {max}",
                 "要观察的词元太多（{given} 个）：排名图最多观察 {max} 个"
             ),
+            E::TooLongForRankings { tokens, max } => say!(
+                lang,
+                "the rankings read at most {max} tokens and this text has {tokens}: shorten it \
+                 to see them",
+                "排名最多读取 {max} 个词元，而这段文本有 {tokens} 个：请缩短文本后再查看"
+            ),
             E::BadFactorCount { factors, min, max } => say!(
                 lang,
                 "{factors} factors cannot be fitted: choose {min} to {max}",

@@ -2,8 +2,8 @@
 //! [`handle`], the dispatcher that picks it.
 
 use ae_engine::{
-    layer_trace, positional_encodings, rotary_view, sample_token, surviving_count, ByteSource,
-    EngineError, LayerInternals, Model, PredictionLogits, Result,
+    layer_trace, neuron_factors, positional_encodings, rotary_view, sample_token, surviving_count,
+    ByteSource, EngineError, LayerInternals, Model, PredictionLogits, Result,
 };
 use ae_messages::{
     DecoderCard, Decoding, ModelCard, Predictions, Request, Response, SamplingSettings, Work,
@@ -50,6 +50,13 @@ pub fn handle(session: &mut Session, id: u32, request: Request) -> Response {
             seed,
         } => session.predict(&text, k, settings, seed),
         Request::LogitLens { text, position, k } => session.logit_lens(&text, position, k),
+        Request::Rankings { text, watch } => session.rankings(&text, &watch),
+        Request::Anatomy => session.anatomy(),
+        Request::Factors {
+            trace,
+            layers,
+            factors,
+        } => session.factors(trace, layers, factors),
         Request::PositionalEncodings { positions, d_model } => {
             session.positional_encodings(positions, d_model)
         }
@@ -196,13 +203,18 @@ impl Session {
         })
     }
 
+    /// The layers kept from the trace answered to request `trace`.
+    fn traced_layers(&self, trace: u32) -> Result<&[LayerInternals]> {
+        loaded(&self.model)?;
+        match &self.last_layers {
+            Some((traced, layers)) if *traced == trace => Ok(layers),
+            _ => Err(EngineError::TraceGone),
+        }
+    }
+
     /// Another layer's internals from the trace answered to request `trace`.
     fn layer(&self, trace: u32, layer: usize) -> Result<Response> {
-        loaded(&self.model)?;
-        let layers = match &self.last_layers {
-            Some((traced, layers)) if *traced == trace => layers,
-            _ => return Err(EngineError::TraceGone),
-        };
+        let layers = self.traced_layers(trace)?;
         let internals = layers.get(layer).ok_or(EngineError::LayerOutOfRange {
             layer,
             layers: layers.len(),
@@ -261,6 +273,27 @@ impl Session {
         let (tokens, _) = tokenize_within_limit(model, text)?;
         Ok(Response::LogitLens {
             lens: model.logit_lens(&tokens.ids, position, k)?,
+        })
+    }
+
+    fn rankings(&self, text: &str, watch: &[String]) -> Result<Response> {
+        let model = loaded(&self.model)?;
+        let (tokens, _) = tokenize_within_limit(model, text)?;
+        Ok(Response::Rankings {
+            rankings: model.rankings(&tokens.ids, watch)?,
+        })
+    }
+
+    fn anatomy(&self) -> Result<Response> {
+        Ok(Response::Anatomy {
+            anatomy: loaded(&self.model)?.anatomy.clone(),
+        })
+    }
+
+    /// The NMF of a range of layers' neuron activations from the trace answered to `trace`.
+    fn factors(&self, trace: u32, layers: (usize, usize), factors: usize) -> Result<Response> {
+        Ok(Response::Factors {
+            factors: neuron_factors(self.traced_layers(trace)?, layers, factors)?,
         })
     }
 

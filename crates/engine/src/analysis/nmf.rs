@@ -6,6 +6,8 @@
 use candle_core::{DType, Tensor};
 
 use crate::error::{EngineError, Result};
+use crate::trace::LayerInternals;
+use ae_messages::{NeuronFactors, NeuronLoading};
 
 /// Fewest and most factors a request may ask for.
 pub const FACTOR_RANGE: std::ops::RangeInclusive<usize> = 2..=18;
@@ -13,6 +15,60 @@ pub const FACTOR_RANGE: std::ops::RangeInclusive<usize> = 2..=18;
 const MAX_ITERATIONS: usize = 200;
 /// Stop once ten iterations lower the squared error by less than this fraction.
 const TOLERANCE: f32 = 1e-5;
+
+/// How many of a factor's strongest neurons are named.
+const TOP_NEURONS: usize = 10;
+
+/// Ecco's `run_nmf`: the neuron activations of layers `first..=last` of a trace side by side,
+/// [tokens, layers · d_ff], negatives set to 0 (GELU's small dips below 0; NMF needs A ≥ 0),
+/// factorised into `k` factors.
+pub fn neuron_factors(
+    layers: &[LayerInternals],
+    (first, last): (usize, usize),
+    k: usize,
+) -> Result<NeuronFactors> {
+    if first > last || last >= layers.len() {
+        return Err(EngineError::LayerOutOfRange {
+            layer: last.max(first),
+            layers: layers.len(),
+        });
+    }
+    let activations: Vec<Tensor> = layers[first..=last]
+        .iter()
+        .map(|l| l.feed_forward.activations.clone())
+        .collect();
+    let a = Tensor::cat(&activations, 1)?.relu()?;
+    let (tokens, neurons) = a.dims2()?;
+    let d_ff = neurons / activations.len();
+    let fitted = factorise(&a, k)?;
+    let norm = a.sqr()?.sum_all()?.to_scalar::<f32>()?.sqrt();
+    let top_neurons = fitted
+        .h
+        .chunks_exact(neurons)
+        .map(|loadings| {
+            let mut order: Vec<usize> = (0..neurons).collect();
+            order.sort_by(|&x, &y| loadings[y].total_cmp(&loadings[x]));
+            order
+                .into_iter()
+                .take(TOP_NEURONS)
+                .map(|c| NeuronLoading {
+                    layer: first + c / d_ff,
+                    neuron: c % d_ff,
+                    loading: loadings[c],
+                })
+                .collect()
+        })
+        .collect();
+    Ok(NeuronFactors {
+        layers: (first, last),
+        token_strengths: (0..k)
+            .map(|j| (0..tokens).map(|t| fitted.w[t * k + j]).collect())
+            .collect(),
+        top_neurons,
+        relative_error: if norm > 0.0 { fitted.error / norm } else { 0.0 },
+        iterations: fitted.iterations,
+    })
+}
 
 /// A fitted W·H with its reconstruction error.
 #[derive(Debug, Clone)]

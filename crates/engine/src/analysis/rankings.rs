@@ -8,12 +8,21 @@ use ae_messages::{RankedToken, Rankings, WatchedToken};
 
 /// The most tokens one rankings request may watch.
 pub const MAX_WATCHED_TOKENS: usize = 8;
+/// The longest text ranked: every residual stream through the head costs as much as a forward
+/// pass's LM head at every position (GPT-2 small, 64 tokens: ~64 GFLOP).
+pub const MAX_RANKED_TOKENS: usize = 64;
 
 impl Model {
     /// The rank of each position's final prediction, of the next token (causal models) and of
     /// each watched word's first token at every residual stream and position, and the
     /// surprisal of each next token.
     pub fn rankings(&self, ids: &[u32], watch: &[String]) -> Result<Rankings> {
+        if ids.len() > MAX_RANKED_TOKENS {
+            return Err(EngineError::TooLongForRankings {
+                tokens: ids.len(),
+                max: MAX_RANKED_TOKENS,
+            });
+        }
         let watched_ids = self.watched_ids(watch)?;
         let (_, pass) = self.run(ids, Recorder::streams_only())?;
         let head = self.head()?;
