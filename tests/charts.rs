@@ -541,3 +541,43 @@ fn svg_document_draws_the_chart_with_its_labels() {
         "drawn on the dark background"
     );
 }
+
+/// The rankings grid: every cell's rank written in it when there is room, its colour on a log
+/// scale (rank 1 brightest, the vocabulary's size darkest), labels and the legend's powers of
+/// ten, and a table with the ranks.
+#[test]
+fn rank_grid_writes_each_rank_on_a_log_colour_scale() {
+    use attention_explorer::charts::{rank_shade, Chart, RankChart};
+    assert_eq!(rank_shade(1, 1000), 1.0);
+    assert!(rank_shade(1000, 1000).abs() < 1e-6);
+    assert!(
+        (rank_shade(10, 1000) - 2.0 / 3.0).abs() < 1e-6,
+        "10 is a third of the way"
+    );
+    let chart = RankChart {
+        ranks: vec![900, 40, 7, 120, 3, 1],
+        row_labels: vec!["embeddings".into(), "layer 1".into()],
+        column_labels: vec![" The".into(), " cat".into(), " sat".into()],
+        vocabulary: 1000,
+        rank_word: "rank".into(),
+        title: "rank of the prediction".into(),
+        corner: "stream ↓ position →".into(),
+    };
+    let svg = chart.svg(520, 240, &Theme::LIGHT).expect("svg");
+    std::fs::write(concat!(env!("CARGO_TARGET_TMPDIR"), "/ranks.svg"), &svg).expect("write svg");
+    let texts = svg_texts(&svg);
+    for rank in &chart.ranks {
+        assert!(
+            texts.contains(&rank.to_string().as_str()),
+            "rank {rank}: {texts:?}"
+        );
+    }
+    for label in chart.row_labels.iter().chain(&chart.column_labels) {
+        assert!(texts.contains(&label.trim()), "label {label}: {texts:?}");
+    }
+    assert!(texts.contains(&"rank") && texts.contains(&"1") && texts.contains(&"100"));
+    assert_eq!(chart.rank(1, 2), Some(1));
+    assert_eq!(chart.rank(0, 3), None);
+    let table = chart.table();
+    assert_eq!(table.rows[1].values, [Some(120.0), Some(3.0), Some(1.0)]);
+}

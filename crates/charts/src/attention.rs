@@ -48,7 +48,7 @@ impl PlotArea {
     }
 }
 
-fn font_size(count: usize) -> u32 {
+pub(crate) fn font_size(count: usize) -> u32 {
     match count {
         0..=16 => 13,
         17..=32 => 11,
@@ -57,7 +57,7 @@ fn font_size(count: usize) -> u32 {
 }
 
 /// Centres of every `stride`-th of `count` unit cells, for axis labels that do not overlap.
-fn label_centres(count: usize, pixels: u32, font: u32) -> Vec<f64> {
+pub(crate) fn label_centres(count: usize, pixels: u32, font: u32) -> Vec<f64> {
     let stride = ((count as f64 * (font as f64 + 2.0)) / pixels.max(1) as f64)
         .ceil()
         .max(1.0) as usize;
@@ -65,7 +65,7 @@ fn label_centres(count: usize, pixels: u32, font: u32) -> Vec<f64> {
 }
 
 /// Space for the longest token label, in pixels.
-fn label_space(labels: &[String], font: u32) -> u32 {
+pub(crate) fn label_space(labels: &[String], font: u32) -> u32 {
     let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(1) as u32;
     (longest * font * 6 / 10 + 12).clamp(24, 120)
 }

@@ -5,10 +5,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    bars_table, draw_bars, draw_head_lines, draw_heatmap, draw_matrix, draw_series_lines,
-    draw_thumbnail, grid_table, matrix_table, series_table, svg_document, AttentionGrid, Bar,
-    ChartError, DataRow, DataTable, HeadLines, HeatmapWords, Highlight, Matrix, PlotArea, Theme,
-    BAR_ROW, TITLE_BAND,
+    bars_table, draw_bars, draw_head_lines, draw_heatmap, draw_matrix, draw_rank_grid,
+    draw_series_lines, draw_thumbnail, grid_table, matrix_table, series_table, svg_document,
+    AttentionGrid, Bar, ChartError, DataRow, DataTable, HeadLines, HeatmapWords, Highlight, Matrix,
+    PlotArea, RankGrid, Theme, BAR_ROW, TITLE_BAND,
 };
 
 /// Where a drawn chart's cells are: a plot area split into rows and columns.
@@ -381,5 +381,86 @@ impl Chart for SeriesChart {
             self.x_name.clone(),
             self.title.clone(),
         )
+    }
+}
+
+/// Ecco's rankings: a token's rank in every residual stream (rows) at every position or for
+/// every watched word (columns).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RankChart {
+    /// Row-major ranks, rows × columns.
+    pub ranks: Vec<u32>,
+    pub row_labels: Vec<String>,
+    pub column_labels: Vec<String>,
+    /// The vocabulary size (the worst rank).
+    pub vocabulary: usize,
+    /// The legend's caption, the table's title and its corner cell.
+    pub rank_word: String,
+    pub title: String,
+    pub corner: String,
+}
+
+impl RankChart {
+    /// The rank in a cell.
+    pub fn rank(&self, row: usize, column: usize) -> Option<u32> {
+        (column < self.column_labels.len())
+            .then(|| {
+                self.ranks
+                    .get(row * self.column_labels.len() + column)
+                    .copied()
+            })
+            .flatten()
+    }
+}
+
+impl Chart for RankChart {
+    fn size(&self, width: u32) -> (u32, u32) {
+        let rows = self.row_labels.len() as u32;
+        (width, (rows * 26 + 120).clamp(160, 640))
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        theme: &Theme,
+    ) -> Result<Drawn, ChartError>
+    where
+        DB::ErrorType: 'static,
+    {
+        let grid = RankGrid {
+            ranks: &self.ranks,
+            row_labels: &self.row_labels,
+            column_labels: &self.column_labels,
+            vocabulary: self.vocabulary,
+            rank_word: &self.rank_word,
+        };
+        let plot = draw_rank_grid(root, &grid, theme)?;
+        let (rows, columns) = (self.row_labels.len(), self.column_labels.len());
+        Ok(Drawn {
+            cells: Some(CellLayout {
+                plot,
+                rows,
+                columns,
+            }),
+            marks: rows * columns,
+        })
+    }
+
+    fn table(&self) -> DataTable {
+        let columns = self.column_labels.len().max(1);
+        DataTable {
+            title: self.title.clone(),
+            row_header: self.corner.clone(),
+            columns: self.column_labels.clone(),
+            rows: self
+                .row_labels
+                .iter()
+                .zip(self.ranks.chunks(columns))
+                .map(|(label, ranks)| DataRow {
+                    label: label.clone(),
+                    values: ranks.iter().map(|&r| Some(r as f32)).collect(),
+                })
+                .collect(),
+        }
     }
 }

@@ -7,6 +7,7 @@ mod chart;
 mod export;
 mod grid;
 mod positions;
+mod ranks;
 
 pub use attention::{
     draw_head_lines, draw_heatmap, draw_thumbnail, HeadLines, HeatmapWords, Highlight, PlotArea,
@@ -14,14 +15,15 @@ pub use attention::{
 };
 pub use bars::{draw_bars, Bar, BAR_ROW};
 pub use chart::{
-    BarsChart, CellLayout, Chart, Drawn, HeadLinesChart, HeatmapChart, MatrixChart, SeriesChart,
-    ThumbnailChart,
+    BarsChart, CellLayout, Chart, Drawn, HeadLinesChart, HeatmapChart, MatrixChart, RankChart,
+    SeriesChart, ThumbnailChart,
 };
 pub use export::{
     bars_table, grid_table, matrix_table, series_table, svg_document, DataRow, DataTable,
 };
 pub use grid::{attention_grid, hidden_positions, AttentionGrid, Cell, GridOptions};
 pub use positions::{diverging, draw_matrix, draw_series_lines, Matrix};
+pub use ranks::{draw_rank_grid, rank_shade, RankGrid};
 
 use plotters::prelude::*;
 use plotters::style::colors::colormaps::ViridisRGB;
