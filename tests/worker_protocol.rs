@@ -282,7 +282,7 @@ fn rankings_anatomy_and_neuron_factors_answer_and_refuse_clearly() {
         1,
         Request::Rankings {
             text: text.into(),
-            watch: vec![" the".into(), " cat".into()],
+            watch: vec!["the".into(), "cat ".into()],
         },
     ) else {
         panic!("expected rankings")
@@ -292,7 +292,7 @@ fn rankings_anatomy_and_neuron_factors_answer_and_refuse_clearly() {
     assert_eq!(
         rankings,
         model
-            .rankings(&ids, &[" the".into(), " cat".into()])
+            .rankings(&ids, &["the".into(), "cat ".into()])
             .expect("rankings")
     );
     assert_eq!(

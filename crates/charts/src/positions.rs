@@ -170,6 +170,8 @@ where
         .configure_mesh()
         .light_line_style(theme.masked)
         .x_desc(x_name)
+        // No more ticks than values, so a short series (a few blocks) has whole-number ticks.
+        .x_labels(length.clamp(2, 10))
         // x is a position, a distance or an index: whole numbers unless the ticks fall between.
         .x_label_formatter(&|x| match x.fract() == 0.0 {
             true => format!("{x:.0}"),

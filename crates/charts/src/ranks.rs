@@ -142,9 +142,7 @@ where
         .configure_mesh()
         .disable_mesh()
         .disable_x_axis()
-        .y_labels(worst.ceil() as usize + 1)
-        .y_label_formatter(&|v| format!("{:.0}", 10f64.powf(worst - v)))
-        .label_style(("sans-serif", 11).into_font().color(&theme.text))
+        .y_labels(0)
         .draw()?;
     let steps = 64;
     legend.draw_series((0..steps).map(|i| {
@@ -156,5 +154,16 @@ where
             sequential(shade).filled(),
         )
     }))?;
+    // Ticks at ranks 1, 10, 100, …: rank r sits at height worst − log10 r.
+    let font = ("sans-serif", 11).into_font().color(&theme.text);
+    let base = area.get_base_pixel();
+    for power in 0..=worst.floor() as u32 {
+        let (x, y) = legend.backend_coord(&(0.0, worst - power as f64));
+        area.draw(&Text::new(
+            10u64.pow(power).to_string(),
+            (x - base.0 - 4, y - base.1),
+            font.clone().pos(Pos::new(HPos::Right, VPos::Center)),
+        ))?;
+    }
     Ok(())
 }

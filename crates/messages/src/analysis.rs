@@ -145,7 +145,7 @@ pub struct Rankings {
     /// A causal model's next tokens: at each stream and position but the last, the rank of the
     /// token that actually follows; `None` for a masked language model.
     pub next_token_ranks: Option<Vec<Vec<u32>>>,
-    /// The tokens a student watches (e.g. " is" and " are"), each with its ranks everywhere.
+    /// The words a student watches (e.g. "is" and "are"), each with its ranks everywhere.
     pub watched: Vec<WatchedToken>,
     /// A causal model's surprisal of each next token, −ln p (nats), position t scoring token
     /// t + 1 under the final logits; `None` for a masked language model.
@@ -174,7 +174,7 @@ pub struct RankedToken {
 pub struct WatchedToken {
     /// What the student typed.
     pub word: String,
-    /// The token watched: the word's first token.
+    /// The token watched: the word's first token inside a sentence (after a space).
     pub token: RankedToken,
     /// [stream][position].
     pub ranks: Vec<Vec<u32>>,

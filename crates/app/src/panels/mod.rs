@@ -1,8 +1,11 @@
 //! The panel area: tab navigation and one file per panel.
 mod analyses;
+mod anatomy;
 mod heatmaps;
+mod neurons;
 mod positions;
 mod predictions;
+mod rankings;
 mod saliency;
 mod step_through;
 mod translation;
@@ -65,6 +68,9 @@ pub fn PanelArea() -> impl IntoView {
                 Panel::Predictions => predictions::Predictions().into_any(),
                 Panel::Saliency => saliency::Saliency().into_any(),
                 Panel::Translation => translation::Translation().into_any(),
+                Panel::Neurons => neurons::Neurons().into_any(),
+                Panel::Rankings => rankings::Rankings().into_any(),
+                Panel::Anatomy => anatomy::Anatomy().into_any(),
             }}
         </section>
     }

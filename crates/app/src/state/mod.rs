@@ -95,7 +95,7 @@ impl AppState {
         self.view
             .embedded_panels()
             .into_iter()
-            .filter(|panel| (*panel == Panel::Translation) == encoder_decoder)
+            .filter(|panel| panel.offered_for(encoder_decoder))
             .collect()
     }
 

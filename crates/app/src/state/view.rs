@@ -20,18 +20,37 @@ pub enum Panel {
     Saliency,
     /// An encoder–decoder's source, target, three attentions and written target.
     Translation,
+    /// The feed-forward network's neurons (Ecco), their NMF factors and the residual stream.
+    Neurons,
+    /// Ecco's rankings grid across layers and positions, and the text's surprisal.
+    Rankings,
+    /// Every weight matrix of the model, with its share of the parameters.
+    Anatomy,
 }
 
 impl Panel {
     /// Every panel, in navigation order.
-    pub const ALL: [Panel; 6] = [
+    pub const ALL: [Panel; 9] = [
         Panel::StepThrough,
         Panel::Heatmaps,
         Panel::Positions,
         Panel::Predictions,
         Panel::Saliency,
         Panel::Translation,
+        Panel::Neurons,
+        Panel::Rankings,
+        Panel::Anatomy,
     ];
+
+    /// Whether the panel has something to show for an encoder–decoder (`true`) or a model of
+    /// one text (`false`).
+    pub fn offered_for(self, encoder_decoder: bool) -> bool {
+        match self {
+            Panel::Translation => encoder_decoder,
+            Panel::Anatomy => true,
+            _ => !encoder_decoder,
+        }
+    }
 
     /// The tab label, in the page's language.
     pub fn label(self) -> String {
@@ -42,6 +61,9 @@ impl Panel {
             Panel::Predictions => "panel.predictions",
             Panel::Saliency => "panel.saliency",
             Panel::Translation => "panel.translation",
+            Panel::Neurons => "panel.neurons",
+            Panel::Rankings => "panel.rankings",
+            Panel::Anatomy => "panel.anatomy",
         })
     }
 
@@ -54,6 +76,9 @@ impl Panel {
             Panel::Predictions => "predictions",
             Panel::Saliency => "saliency",
             Panel::Translation => "translation",
+            Panel::Neurons => "neurons",
+            Panel::Rankings => "rankings",
+            Panel::Anatomy => "anatomy",
         }
     }
 }

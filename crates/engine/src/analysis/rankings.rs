@@ -76,7 +76,8 @@ impl Model {
         })
     }
 
-    /// The first token of each watched word (as it would appear inside a text).
+    /// The first token of each watched word as it appears inside a sentence, after a space
+    /// (GPT-2's " is", not "is" at the start of a text).
     fn watched_ids(&self, watch: &[String]) -> Result<Vec<u32>> {
         if watch.len() > MAX_WATCHED_TOKENS {
             return Err(EngineError::TooManyWatchedTokens {
@@ -87,7 +88,7 @@ impl Model {
         watch
             .iter()
             .map(|word| {
-                let tokens = self.tokenizer.encode_plain(word)?;
+                let tokens = self.tokenizer.encode_plain(&format!(" {}", word.trim()))?;
                 tokens.ids.first().copied().ok_or(EngineError::TextEmpty)
             })
             .collect()

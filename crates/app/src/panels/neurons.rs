@@ -1,0 +1,379 @@
+//! The feed-forward network's neurons, as Ecco shows them: the selected layer's activations
+//! (after the non-linearity) at the query token, one neuron's activation on every token, the
+//! NMF factors of a range of layers, and the residual stream each block writes into.
+use leptos::prelude::*;
+
+use super::positions::LinesCanvas;
+use crate::client::{owned_request, Owned};
+use crate::i18n::{tr, trf};
+use crate::state::{use_state, AppState};
+use crate::widgets::{BarChart, WholeSlider};
+use ae_charts::{css_colour, head_colour, Bar};
+use ae_messages::{LayerTrace, NeuronFactors, Request, Response};
+
+/// How many of the query token's strongest neurons are listed.
+const TOP_NEURONS: usize = 10;
+
+/// The activations [token, d_ff] of a layer trace, as rows.
+fn activation_rows(layer: &LayerTrace) -> Vec<&[f32]> {
+    let activations = &layer.feed_forward.activations;
+    let width = activations.shape.last().copied().unwrap_or(1).max(1);
+    activations.data.chunks(width).collect()
+}
+
+/// The `k` most active neurons of one token's row, strongest first, as (neuron, activation).
+fn strongest(row: &[f32], k: usize) -> Vec<(usize, f32)> {
+    let mut order: Vec<usize> = (0..row.len()).collect();
+    order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
+    order.into_iter().take(k).map(|n| (n, row[n])).collect()
+}
+
+/// The panel.
+#[component]
+pub fn Neurons() -> impl IntoView {
+    let state = use_state();
+    let chosen = RwSignal::new(None::<usize>);
+    view! {
+        <h2>{move || tr("panel.neurons")}</h2>
+        <p class="muted">{move || tr("neurons.intro")}</p>
+        {move || match state.selected_layer_trace() {
+            None => view! { <p class="muted">{move || tr("neurons.waiting")}</p> }.into_any(),
+            Some(layer) => view! { <LayerNeurons layer chosen /> }.into_any(),
+        }}
+        <Factors />
+        <ResidualStream />
+    }
+}
+
+/// The query token's strongest neurons and the chosen neuron over the text.
+#[component]
+fn LayerNeurons(
+    layer: std::sync::Arc<LayerTrace>,
+    chosen: RwSignal<Option<usize>>,
+) -> impl IntoView {
+    let state = use_state();
+    let tokens = untrack(|| {
+        state
+            .text
+            .page_trace()
+            .map(|t| t.tokens.clone())
+            .unwrap_or_default()
+    });
+    let rows: Vec<Vec<f32>> = activation_rows(&layer)
+        .into_iter()
+        .map(<[f32]>::to_vec)
+        .collect();
+    let d_ff = rows.first().map_or(0, Vec::len);
+    let last_token = rows.len().saturating_sub(1);
+    let query = move || state.query_token().unwrap_or(0).min(last_token);
+    let top_rows = rows.clone();
+    let top = Memo::new(move |_| {
+        top_rows
+            .get(query())
+            .map(|r| strongest(r, TOP_NEURONS))
+            .unwrap_or_default()
+    });
+    let bars = Signal::derive(move || {
+        top.get()
+            .into_iter()
+            .map(|(neuron, value)| Bar {
+                label: trf("neurons.neuron", &[("neuron", &neuron)]),
+                value,
+                active: true,
+            })
+            .collect()
+    });
+    // The chosen neuron, else the query token's strongest.
+    let neuron = move || {
+        chosen
+            .get()
+            .filter(|&n| n < d_ff)
+            .or_else(|| top.get().first().map(|t| t.0))
+    };
+    let layer_number = layer.layer + 1;
+    view! {
+        <section class="neurons-layer">
+            <h3>
+                {move || trf(
+                    "neurons.top_title",
+                    &[
+                        ("layer", &layer_number),
+                        ("token", &tokens.get(query()).cloned().unwrap_or_default()),
+                    ],
+                )}
+            </h3>
+            <div class="neuron-choices" data-testid="neuron-choices">
+                {move || {
+                    top.get()
+                        .into_iter()
+                        .map(|(n, value)| {
+                            view! {
+                                <button
+                                    class="token"
+                                    data-testid="neuron-choice"
+                                    data-neuron=n.to_string()
+                                    data-value=value.to_string()
+                                    aria-pressed=move || (neuron() == Some(n)).to_string()
+                                    class:pinned=move || neuron() == Some(n)
+                                    on:click=move |_| chosen.set(Some(n))
+                                >
+                                    {format!("#{n} {value:.3}")}
+                                </button>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </div>
+            <BarChart bars testid="neuron-bars" value_name="neurons.activation" />
+            {move || neuron().map(|n| view! { <NeuronOverText rows=rows.clone() neuron=n /> })}
+        </section>
+    }
+}
+
+/// One neuron's activation on every token, highlighted (Ecco's neuron view).
+#[component]
+fn NeuronOverText(rows: Vec<Vec<f32>>, neuron: usize) -> impl IntoView {
+    let state = use_state();
+    let tokens = untrack(|| {
+        state
+            .text
+            .page_trace()
+            .map(|t| t.tokens.clone())
+            .unwrap_or_default()
+    });
+    let values: Vec<f32> = rows
+        .iter()
+        .map(|r| r.get(neuron).copied().unwrap_or(0.0))
+        .collect();
+    let largest = values.iter().fold(1e-9f32, |m, &v| m.max(v));
+    view! {
+        <h4>{move || trf("neurons.over_text", &[("neuron", &neuron)])}</h4>
+        <p class="saliency-text" data-testid="neuron-tokens" data-neuron=neuron.to_string()>
+            {tokens
+                .into_iter()
+                .zip(values)
+                .enumerate()
+                .map(|(index, (token, value))| {
+                    view! {
+                        <span class="salient" data-index=index data-value=value.to_string()
+                            title=format!("{token}: {value:.4}")
+                            style:--share=format!("{:.3}", value.max(0.0) / largest)>{token.clone()}</span>
+                    }
+                })
+                .collect_view()}
+        </p>
+    }
+}
+
+/// A factorisation answer keyed on (trace, layers, factors), with the worker's milliseconds.
+type OwnedFactors = Owned<(u32, (usize, usize), usize), (NeuronFactors, f64)>;
+
+/// NMF factors of the neuron activations of layers `first..=last`.
+fn factors(
+    state: AppState,
+    layers: Signal<(usize, usize)>,
+    count: RwSignal<usize>,
+) -> OwnedFactors {
+    owned_request(
+        move || Some((state.text.trace_id()?, layers.get(), count.get())),
+        |&(trace, layers, factors)| Request::Factors {
+            trace,
+            layers,
+            factors,
+        },
+        |answer| match answer.response {
+            Response::Factors { factors } => Some((factors, answer.compute_ms)),
+            _ => None,
+        },
+    )
+}
+
+/// Ecco's NMF view: each factor's strength over the tokens, as highlights and as lines.
+#[component]
+fn Factors() -> impl IntoView {
+    let state = use_state();
+    let n_layer = untrack(|| state.model.read(1, |c| c.n_layer)).max(1);
+    let count = RwSignal::new(4usize);
+    // Layers as the page numbers them, from 1.
+    let first = RwSignal::new(1usize);
+    let last = RwSignal::new(n_layer);
+    let layers = Signal::derive(move || {
+        let (a, b) = (first.get(), last.get());
+        (a.min(b) - 1, a.max(b) - 1)
+    });
+    let found = factors(state, layers, count);
+    let series = Signal::derive(move || {
+        found
+            .value()
+            .map(|(f, _)| {
+                f.token_strengths
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (trf("neurons.factor", &[("factor", &(i + 1))]), s.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    });
+    view! {
+        <section class="neurons-factors" data-testid="nmf">
+            <h3>{move || tr("neurons.nmf_title")}</h3>
+            <p class="muted">{move || tr("neurons.nmf_intro")}</p>
+            <div class="nmf-controls">
+                <WholeSlider
+                    label="neurons.factors"
+                    value=count
+                    min=2
+                    max=18
+                    step=1
+                    testid="nmf-factors"
+                />
+                <WholeSlider
+                    label="neurons.first_layer"
+                    value=first
+                    min=1
+                    max=n_layer
+                    step=1
+                    testid="nmf-first"
+                />
+                <WholeSlider
+                    label="neurons.last_layer"
+                    value=last
+                    min=1
+                    max=n_layer
+                    step=1
+                    testid="nmf-last"
+                />
+            </div>
+            {move || match found.value() {
+                None => {
+                    view! { <p class="muted">{move || tr("neurons.nmf_computing")}</p> }.into_any()
+                }
+                Some((factors, ms)) => view! { <FactorRows factors ms /> }.into_any(),
+            }}
+            <LinesCanvas
+                series
+                testid="nmf-lines"
+                caption="neurons.nmf_lines"
+                x_name="positions.position"
+            />
+        </section>
+    }
+}
+
+/// One row of highlighted tokens per factor, and the fit's numbers.
+#[component]
+fn FactorRows(factors: NeuronFactors, ms: f64) -> impl IntoView {
+    let state = use_state();
+    let tokens = untrack(|| {
+        state
+            .text
+            .page_trace()
+            .map(|t| t.tokens.clone())
+            .unwrap_or_default()
+    });
+    let (first, last) = factors.layers;
+    let summary = trf(
+        "neurons.nmf_summary",
+        &[
+            ("first", &(first + 1)),
+            ("last", &(last + 1)),
+            ("error", &format!("{:.1}", 100.0 * factors.relative_error)),
+            ("iterations", &factors.iterations),
+            ("ms", &format!("{ms:.0}")),
+        ],
+    );
+    view! {
+        <p
+            class="muted"
+            data-testid="nmf-summary"
+            data-factors=factors.token_strengths.len().to_string()
+            data-error=factors.relative_error.to_string()
+        >
+            {summary}
+        </p>
+        {factors
+            .token_strengths
+            .iter()
+            .zip(&factors.top_neurons)
+            .enumerate()
+            .map(|(i, (strengths, neurons))| {
+                let largest = strengths.iter().fold(1e-9f32, |m, &v| m.max(v));
+                let colour = head_colour(i);
+                let rgb = format!("{}, {}, {}", colour.0, colour.1, colour.2);
+                let named = neurons
+                    .iter()
+                    .take(3)
+                    .map(|n| format!("L{}#{}", n.layer + 1, n.neuron))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                view! {
+                    <p class="saliency-text factor-row" data-testid="nmf-factor" data-factor=i.to_string()
+                        style:--salient-rgb=rgb>
+                        <span class="factor-name" style:color=css_colour(colour)
+                            title=named.clone()>{trf("neurons.factor", &[("factor", &(i + 1))])}</span>
+                        {tokens
+                            .iter()
+                            .zip(strengths)
+                            .enumerate()
+                            .map(|(index, (token, &value))| {
+                                view! {
+                                    <span class="salient" data-index=index data-value=value.to_string()
+                                        title=format!("{token}: {value:.4}")
+                                        style:--share=format!("{:.3}", value / largest)>{token.clone()}</span>
+                                }
+                            })
+                            .collect_view()}
+                    </p>
+                }
+            })
+            .collect_view()}
+    }
+}
+
+/// The size of the residual stream after each block at the query token, and what the block's
+/// attention and feed-forward network added to it.
+#[component]
+fn ResidualStream() -> impl IntoView {
+    let state = use_state();
+    let series = Signal::derive(move || {
+        let Some(trace) = state.text.page_trace() else {
+            return Vec::new();
+        };
+        let token = state.query_token().unwrap_or(0);
+        let norms = &trace.residual_norms;
+        let at = |rows: &[Vec<f32>]| {
+            rows.iter()
+                .map(|r| r.get(token).copied().unwrap_or(0.0))
+                .collect::<Vec<_>>()
+        };
+        vec![
+            (tr("neurons.stream"), at(&norms.stream[1..])),
+            (tr("neurons.attention_adds"), at(&norms.attention)),
+            (tr("neurons.feed_forward_adds"), at(&norms.feed_forward)),
+        ]
+    });
+    view! {
+        <section class="residual" data-testid="residual">
+            <h3>{move || tr("neurons.residual_title")}</h3>
+            <p class="muted">{move || tr("neurons.residual_intro")}</p>
+            <LinesCanvas
+                series
+                testid="residual-lines"
+                caption="neurons.residual_lines"
+                x_name="neurons.block"
+                x_from=Signal::stored(1)
+            />
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strongest;
+
+    #[test]
+    fn the_strongest_neurons_come_first() {
+        assert_eq!(strongest(&[0.1, 2.0, -1.0, 0.5], 2), [(1, 2.0), (3, 0.5)]);
+        assert_eq!(strongest(&[0.3], 5), [(0, 0.3)]);
+    }
+}
