@@ -171,6 +171,30 @@ test('text: a masked LM without [MASK], and with 20 masks', async () => {
   await context.close();
 });
 
+test('rankings: more watched words than the grid shows, in English and Chinese; the grid stays', async () => {
+  const name = 'watched words';
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  for (const [lang, pattern] of [['en', /9 watched tokens are too many: the rankings watch at most 8/], ['zh', /要观察的词元太多（9 个）：排名图最多观察 8 个/]]) {
+    const { page, errors } = await openPage(context, site.origin, `?model=folder:fixture-gpt2&panel=rankings&lang=${lang}`);
+    await page.waitForSelector(READY, { timeout: 60_000 });
+    await page.fill('[data-testid=text]', 'The cat sat on the mat.');
+    await page.fill('[data-testid=rankings-watch]', 'the, cat');
+    await page.press('[data-testid=rankings-watch]', 'Enter');
+    await page.waitForSelector('[data-testid=rankings-watched][data-ranks]');
+    const before = await page.getAttribute('[data-testid=rankings-watched]', 'data-ranks');
+    await page.fill('[data-testid=rankings-watch]', 'a, b, c, d, e, f, g, h, i');
+    await page.press('[data-testid=rankings-watch]', 'Enter');
+    const message = await visible(page, '[data-testid=rankings-watch-error]');
+    assert.match(message, pattern);
+    if (lang === 'zh') assert.deepEqual(englishPhrases(message), [], message);
+    assert.equal(await page.getAttribute('[data-testid=rankings-watched]', 'data-ranks'), before, 'the last watched words stay');
+    if (lang === 'en') record('Text and URL input', 'rankings: 9 watched words (at most 8)', `${message} (the last accepted words stay watched)`, name);
+    else record('Text and URL input', 'rankings: 9 watched words (Chinese page)', message, name);
+    assert.deepEqual(errors, []);
+  }
+  await context.close();
+});
+
 const PAYLOADS = ['<script>alert(1)</script>', '<img src=x onerror=alert(1)>', 'javascript:alert(1)', '"><svg onload=alert(1)>'];
 const PARAMETERS = ['model', 'text', 'layer', 'head', 'token', 'panel', 'step', 'temperature', 'top_k', 'top_p', 'seed', 'lang', 'theme', 'embed', 'panels', 'lock'];
 

@@ -38,7 +38,7 @@ use candle_core::Device;
 
 pub use activation::Activation;
 pub use analysis::nmf::{factorise, neuron_factors, Factorisation, FACTOR_RANGE};
-pub use analysis::{PredictionLogits, MAX_RANKED_TOKENS, MAX_WATCHED_TOKENS};
+pub use analysis::{PredictionLogits, MAX_RANKED_TOKENS};
 pub use attention::Rotary;
 pub use checkpoint::{to_half_precision, ByteSource, Checkpoint};
 pub use config::ModelConfig;

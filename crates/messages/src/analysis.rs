@@ -134,6 +134,9 @@ pub struct Generation {
     pub finished: bool,
 }
 
+/// The most words one rankings request may watch.
+pub const MAX_WATCHED_TOKENS: usize = 8;
+
 /// Ecco's rankings: the logit lens over the whole text. Each grid is [residual stream][position],
 /// stream 0 the embeddings and the last the model's output; a rank is 1 for the top token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

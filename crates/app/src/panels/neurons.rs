@@ -309,8 +309,10 @@ fn FactorRows(factors: NeuronFactors, ms: f64) -> impl IntoView {
                 view! {
                     <p class="saliency-text factor-row" data-testid="nmf-factor" data-factor=i.to_string()
                         style:--salient-rgb=rgb>
-                        <span class="factor-name" style:color=css_colour(colour)
-                            title=named.clone()>{trf("neurons.factor", &[("factor", &(i + 1))])}</span>
+                        <span class="factor-name" title=named.clone()>
+                            <span class="factor-swatch" style:background=css_colour(colour)></span>
+                            {trf("neurons.factor", &[("factor", &(i + 1))])}
+                        </span>
                         {tokens
                             .iter()
                             .zip(strengths)

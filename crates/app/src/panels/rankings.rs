@@ -5,11 +5,11 @@
 use leptos::prelude::*;
 
 use crate::client::{owned_request, Owned};
-use crate::i18n::{tr, trf};
+use crate::i18n::{current, tr, trf};
 use crate::state::{use_state, AppState};
 use crate::widgets::{ChartCanvas, Pointed, Tooltip};
 use ae_charts::RankChart;
-use ae_messages::{Rankings as TextRankings, Request, Response};
+use ae_messages::{EngineError, Rankings as TextRankings, Request, Response, MAX_WATCHED_TOKENS};
 
 /// The rankings of the current trace with the watched words.
 fn rankings(
@@ -45,6 +45,15 @@ fn watched_words(typed: &str) -> Vec<String> {
         .collect()
 }
 
+/// A perplexity to read: two decimals while small, whole numbers when large.
+fn shown_perplexity(perplexity: f32) -> String {
+    if perplexity < 1000.0 {
+        format!("{perplexity:.2}")
+    } else {
+        format!("{perplexity:.0}")
+    }
+}
+
 /// Row labels: the embeddings, then each layer's output.
 fn stream_labels(streams: usize) -> Vec<String> {
     (0..streams)
@@ -59,10 +68,24 @@ fn stream_labels(streams: usize) -> Vec<String> {
 #[component]
 pub fn Rankings() -> impl IntoView {
     let state = use_state();
-    let typed = RwSignal::new(String::new());
-    let watch = Signal::derive(move || watched_words(&typed.get()));
+    // The words asked for; a list over the limit is refused here (and says so) and the last
+    // accepted one stays.
+    let watch = RwSignal::new(Vec::<String>::new());
+    let refused = RwSignal::new(None::<EngineError>);
+    let type_words = move |typed: String| {
+        let words = watched_words(&typed);
+        if words.len() > MAX_WATCHED_TOKENS {
+            refused.set(Some(EngineError::TooManyWatchedTokens {
+                given: words.len(),
+                max: MAX_WATCHED_TOKENS,
+            }));
+        } else {
+            refused.set(None);
+            watch.set(words);
+        }
+    };
     let next_token = RwSignal::new(false);
-    let rankings = rankings(state, watch);
+    let rankings = rankings(state, watch.into());
     let causal = move || state.model.read(false, |c| c.causal);
     let has_head = move || state.model.read(false, |c| c.has_prediction_head);
     view! {
@@ -90,10 +113,21 @@ pub fn Rankings() -> impl IntoView {
                         type="text"
                         data-testid="rankings-watch"
                         placeholder=move || tr("rankings.watch_placeholder")
-                        on:change=move |e| typed.set(event_target_value(&e))
+                        on:change=move |e| type_words(event_target_value(&e))
                     />
                 </label>
             </div>
+            {move || {
+                refused
+                    .get()
+                    .map(|error| {
+                        view! {
+                            <p class="notice" data-testid="rankings-watch-error">
+                                {move || error.words(current())}
+                            </p>
+                        }
+                    })
+            }}
             {move || match rankings.value() {
                 Some(found) => view! { <RankingViews found next_token /> }.into_any(),
                 None => {
@@ -338,7 +372,10 @@ fn Surprisal(found: TextRankings, tokens: Vec<String>) -> impl IntoView {
             >
                 {move || trf(
                     "rankings.loss",
-                    &[("loss", &format!("{loss:.3}")), ("perplexity", &format!("{perplexity:.2}"))],
+                    &[
+                        ("loss", &format!("{loss:.3}")),
+                        ("perplexity", &shown_perplexity(perplexity)),
+                    ],
                 )}
             </p>
         </section>

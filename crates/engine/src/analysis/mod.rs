@@ -8,4 +8,4 @@ mod rankings;
 mod saliency;
 
 pub use predict::PredictionLogits;
-pub use rankings::{MAX_RANKED_TOKENS, MAX_WATCHED_TOKENS};
+pub use rankings::MAX_RANKED_TOKENS;

@@ -4,10 +4,8 @@ use candle_core::{DType, Tensor, D};
 use crate::error::{EngineError, Result};
 use crate::recorder::Recorder;
 use crate::Model;
-use ae_messages::{RankedToken, Rankings, WatchedToken};
+use ae_messages::{RankedToken, Rankings, WatchedToken, MAX_WATCHED_TOKENS};
 
-/// The most tokens one rankings request may watch.
-pub const MAX_WATCHED_TOKENS: usize = 8;
 /// The longest text ranked: every residual stream through the head costs as much as a forward
 /// pass's LM head at every position (GPT-2 small, 64 tokens: ~64 GFLOP).
 pub const MAX_RANKED_TOKENS: usize = 64;
