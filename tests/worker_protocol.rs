@@ -208,7 +208,9 @@ fn the_page_trace_and_each_layer_on_request_equal_the_full_trace_after_serialisa
             layer_of(&full.attention_output, layer)
         );
         let (ours, full) = (&layer_trace.feed_forward, full_feed_forward);
-        assert_eq!(ours.named_fields().len(), 4, "GPT-2's MLP is not gated");
+        // The norm's input, γ, β and output; the network's pre-activations, activations and
+        // output (GPT-2's network is not gated).
+        assert_eq!(ours.named_fields().len(), 7);
         for ((name, ours), (_, full)) in ours.named_fields().into_iter().zip(full.named_fields()) {
             assert_eq!(*ours, layer_of(full, layer), "{name}");
         }

@@ -140,10 +140,15 @@ class Recorder:
             h.remove()
 
 
-def feed_forward_hooks(rec, key, reads, first, second, up=None):
-    """Hooks on one block's feed-forward network: what it reads (the input of `reads`), the
-    first matrix's output (a gated network's gate), the up projection, what the second matrix
-    reads (the activations) and its output, keyed "{name}.{key}"."""
+def feed_forward_hooks(rec, key, norm, reads, first, second, up=None):
+    """Hooks on one block's feed-forward network and the norm before it: the norm's input and
+    its γ (and β), what the network reads (the input of `reads`), the first matrix's output (a
+    gated network's gate), the up projection, what the second matrix reads (the activations)
+    and its output, keyed "{name}.{key}"."""
+    rec.input(norm, f"ln2_in.{key}")
+    rec.values[f"ln2_w.{key}"] = norm.weight.detach().clone()[None]
+    if getattr(norm, "bias", None) is not None:
+        rec.values[f"ln2_b.{key}"] = norm.bias.detach().clone()[None]
     rec.input(reads, f"ln2_out.{key}")
     rec.output(first, f"mlp_pre.{key}")
     if up is not None:
@@ -152,7 +157,8 @@ def feed_forward_hooks(rec, key, reads, first, second, up=None):
     rec.output(second, f"mlp_out.{key}")
 
 
-FEED_FORWARD_FIELDS = [("ln2_outputs", "ln2_out"), ("mlp_pre_activations", "mlp_pre"),
+FEED_FORWARD_FIELDS = [("ln2_inputs", "ln2_in"), ("ln2_weights", "ln2_w"), ("ln2_biases", "ln2_b"),
+                       ("ln2_outputs", "ln2_out"), ("mlp_pre_activations", "mlp_pre"),
                        ("mlp_up", "mlp_up"), ("mlp_activations", "mlp_act"),
                        ("mlp_outputs", "mlp_out")]
 
@@ -174,7 +180,7 @@ def attach_hooks(kind, model, rec):
             rec.output(b.attn.c_attn, f"qkv.{i}")
             rec.input(b.attn.c_proj, f"merged_heads.{i}")
             rec.output(b.attn.c_proj, f"attn_out.{i}")
-            feed_forward_hooks(rec, i, b.mlp, b.mlp.c_fc, b.mlp.c_proj)
+            feed_forward_hooks(rec, i, b.ln_2, b.mlp, b.mlp.c_fc, b.mlp.c_proj)
         rec.input(model.transformer.ln_f, "pre_final_norm")
         return len(blocks)
     if kind == "distilbert":
@@ -185,7 +191,7 @@ def attach_hooks(kind, model, rec):
             rec.output(l.attention.v_lin, f"v.{i}")
             rec.input(l.attention.out_lin, f"merged_heads.{i}")
             rec.output(l.attention.out_lin, f"attn_out.{i}")
-            feed_forward_hooks(rec, i, l.ffn, l.ffn.lin1, l.ffn.lin2)
+            feed_forward_hooks(rec, i, l.sa_layer_norm, l.ffn, l.ffn.lin1, l.ffn.lin2)
         return len(layers)
     bert = model.bert if hasattr(model, "bert") else model
     layers = bert.encoder.layer
@@ -195,7 +201,8 @@ def attach_hooks(kind, model, rec):
         rec.output(l.attention.self.value, f"v.{i}")
         rec.output(l.attention.self, f"merged_heads.{i}")
         rec.output(l.attention.output.dense, f"attn_out.{i}")
-        feed_forward_hooks(rec, i, l.intermediate, l.intermediate.dense, l.output.dense)
+        feed_forward_hooks(rec, i, l.attention.output.LayerNorm, l.intermediate,
+                           l.intermediate.dense, l.output.dense)
     return len(layers)
 
 

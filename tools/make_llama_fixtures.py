@@ -148,8 +148,8 @@ def llama_reference(model, ids, saliency_request):
         rec.output(layer.self_attn.v_proj, f"v.{i}")
         rec.input(layer.self_attn.o_proj, f"merged_heads.{i}")
         rec.output(layer.self_attn.o_proj, f"attn_out.{i}")
-        mf.feed_forward_hooks(rec, i, layer.mlp, layer.mlp.gate_proj, layer.mlp.down_proj,
-                              up=layer.mlp.up_proj)
+        mf.feed_forward_hooks(rec, i, layer.post_attention_layernorm, layer.mlp,
+                              layer.mlp.gate_proj, layer.mlp.down_proj, up=layer.mlp.up_proj)
         rec.output(layer.input_layernorm, f"attn_in.{i}")
     rec.input(model.model.norm, "pre_final_norm")
     input_ids = torch.tensor([ids])

@@ -120,7 +120,8 @@ def split_heads(x, d_head):
 
 def attention_modules(kind, model):
     """{(stack kind, layer): (q, k, v, o) modules} and {(stack, layer): the feed-forward
-    network's (module it reads through, first matrix, second matrix, up projection or None)}."""
+    network's (norm before it, module it reads through, first matrix, second matrix, up
+    projection or None)}."""
     attention, mlp = {}, {}
     if kind == "t5":
         for stack_name, stack in (("encoder", model.encoder), ("decoder", model.decoder)):
@@ -132,7 +133,8 @@ def attention_modules(kind, model):
                     attention[("cross", i)] = (ca.q, ca.k, ca.v, ca.o)
                 dense = block.layer[-1].DenseReluDense
                 gated = hasattr(dense, "wi_0")
-                mlp[(stack_name, i)] = (dense, dense.wi_0 if gated else dense.wi, dense.wo,
+                mlp[(stack_name, i)] = (block.layer[-1].layer_norm, dense,
+                                        dense.wi_0 if gated else dense.wi, dense.wo,
                                         dense.wi_1 if gated else None)
         return attention, mlp
     inner = model.model
@@ -143,7 +145,8 @@ def attention_modules(kind, model):
             if stack_name == "decoder":
                 ca = layer.encoder_attn
                 attention[("cross", i)] = (ca.q_proj, ca.k_proj, ca.v_proj, ca.out_proj)
-            mlp[(stack_name, i)] = (layer.fc1, layer.fc1, layer.fc2, None)
+            norm = layer.encoder_attn_layer_norm if stack_name == "decoder" else layer.self_attn_layer_norm
+            mlp[(stack_name, i)] = (norm, layer.fc1, layer.fc1, layer.fc2, None)
     return attention, mlp
 
 
@@ -158,8 +161,8 @@ def reference(kind, model, source_ids, visible, target_ids):
         hooks.output(v, f"v.{tag}")
         hooks.input(o, f"merged.{tag}")
         hooks.output(o, f"out.{tag}")
-    for (stack_name, i), (reads, first, second, up) in mlp.items():
-        mf.feed_forward_hooks(hooks, f"{stack_name}.{i}", reads, first, second, up)
+    for (stack_name, i), (norm, reads, first, second, up) in mlp.items():
+        mf.feed_forward_hooks(hooks, f"{stack_name}.{i}", norm, reads, first, second, up)
     src = torch.tensor([source_ids])
     mask = torch.tensor([visible], dtype=torch.long)
     tgt = torch.tensor([target_ids])

@@ -10,8 +10,9 @@
 //! layer's input before any norm), attentions / scores / masked_scores
 //! [layer][head][query][key], q / k / v / head_outputs [layer][head][token][d_head],
 //! attention_outputs [layer][token][d_model], hidden_states [layer+1][token][d_model], the
-//! feed-forward network's ln2_outputs (what it reads, after whichever norm) and mlp_outputs
-//! [layer][token][d_model], mlp_pre_activations and mlp_activations [layer][token][d_ff] (for a
+//! norm before the feed-forward network: ln2_inputs (the residual sum it reads) and
+//! ln2_outputs [layer][token][d_model], ln2_weights (γ) and ln2_biases (β, null for RMS norms)
+//! [layer][d_model]; the network's mlp_outputs [layer][token][d_model], mlp_pre_activations and mlp_activations [layer][token][d_ff] (for a
 //! gated network the gate projection, and mlp_up the up projection, else null), logits [token][vocab]
 //! and saliency {position, target_id, scores}; rankings (Ecco's grid, `--watch WORD` adds a
 //! watched word, repeatable: predicted, prediction_ranks / next_token_ranks / each watched
@@ -167,6 +168,7 @@ fn one_text_json(model: &Model, args: &Args) -> Result<(Value, String), String> 
     output["rankings"] = rankings_json(model, &tokenized.ids, &args.watch)?;
     output["anatomy"] = json!(model.anatomy);
     output["mlp_up"] = Value::Null;
+    output["ln2_biases"] = Value::Null;
     for (name, array) in trace.feed_forward.named_fields() {
         output[name] = array.to_nested_json();
     }

@@ -40,19 +40,25 @@ impl StackBlock for BartBlock {
             self.self_attention
                 .attend(x, context.self_kv, context.self_terms)?;
         rec.attention(internals, weights);
-        let mut x = self.self_attention_norm.forward(&(x + attended)?)?;
-        if let (Some((cross, norm)), Some((keys_values, visible))) =
+        // Post-norm: each sublayer's residual sum is normed before the next sublayer reads it;
+        // the feed-forward network records the last of those norms.
+        let mut residual = (x + attended)?;
+        let mut norm = &self.self_attention_norm;
+        if let (Some((cross, cross_norm)), Some((keys_values, visible))) =
             (&self.cross_attention, context.source)
         {
             let terms = ScoreTerms {
                 bias: None,
                 visible_keys: visible,
             };
+            let x = norm.forward(&residual)?;
             let (attended, internals, weights) = cross.attend(&x, keys_values, terms)?;
             rec.cross_attention(internals, weights);
-            x = norm.forward(&(&x + attended)?)?;
+            residual = (&x + attended)?;
+            norm = cross_norm;
         }
-        self.mlp_norm.forward(&(&x + self.mlp.forward(&x, rec)?)?)
+        let (x, output) = self.mlp.forward(norm, &residual, rec)?;
+        self.mlp_norm.forward(&(&x + output)?)
     }
 
     fn cross_attention(&self) -> Option<&SelfAttention> {

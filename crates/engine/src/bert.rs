@@ -22,11 +22,9 @@ pub(crate) struct EncoderLayer {
 
 impl Block for EncoderLayer {
     fn forward(&self, x: &Tensor, rec: &mut Recorder) -> candle_core::Result<Tensor> {
-        let h = self
-            .attention_norm
-            .forward(&(self.attention.forward(x, rec)? + x)?)?;
-        self.output_norm
-            .forward(&(self.mlp.forward(&h, rec)? + &h)?)
+        let residual = (self.attention.forward(x, rec)? + x)?;
+        let (h, output) = self.mlp.forward(&self.attention_norm, &residual, rec)?;
+        self.output_norm.forward(&(output + &h)?)
     }
 }
 

@@ -22,7 +22,7 @@ struct Gpt2Block {
 impl Block for Gpt2Block {
     fn forward(&self, x: &Tensor, rec: &mut Recorder) -> candle_core::Result<Tensor> {
         let x = (x + self.attn.forward(&self.ln_1.forward(x)?, rec)?)?;
-        &x + self.mlp.forward(&self.ln_2.forward(&x)?, rec)?
+        &x + self.mlp.forward(&self.ln_2, &x, rec)?.1
     }
 }
 

@@ -66,6 +66,38 @@ impl RmsNorm {
     }
 }
 
+/// A norm as the feed-forward network's record names it: how it normalises, and its learned
+/// scale γ and (a LayerNorm's) shift β.
+pub trait Norm {
+    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor>;
+    /// γ [d_model] and, for a LayerNorm, β [d_model].
+    fn scale_and_shift(&self) -> (Tensor, Option<Tensor>);
+}
+
+impl Norm for LayerNorm {
+    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        LayerNorm::forward(self, xs)
+    }
+    fn scale_and_shift(&self) -> (Tensor, Option<Tensor>) {
+        (self.weight.clone(), Some(self.bias.clone()))
+    }
+}
+
+impl Norm for RmsNorm {
+    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        RmsNorm::forward(self, xs)
+    }
+    fn scale_and_shift(&self) -> (Tensor, Option<Tensor>) {
+        (self.weight.clone(), None)
+    }
+}
+
+/// What a feed-forward network records about the norm it reads through.
+fn norm_record(norm: &dyn Norm, residual: &Tensor) -> (Tensor, Tensor, Option<Tensor>) {
+    let (scale, shift) = norm.scale_and_shift();
+    (residual.clone(), scale, shift)
+}
+
 /// A linear layer y = x·Wᵀ + b with W stored [out, in], like PyTorch's `nn.Linear` (or y = x·W
 /// with W stored [in, out], see [`Linear::in_out`]). Its backward pass computes only the
 /// input's gradient (see `matmul::times_weight`).
@@ -169,18 +201,29 @@ pub struct Mlp {
 }
 
 impl Mlp {
-    /// The MLP over rows x [tokens, d_model]; records its internals.
-    pub fn forward(&self, xs: &Tensor, rec: &mut Recorder) -> candle_core::Result<Tensor> {
+    /// The MLP over `norm`(residual) [tokens, d_model], the way every block reads it; records
+    /// its internals and returns (the normed input, the output).
+    pub fn forward(
+        &self,
+        norm: &dyn Norm,
+        residual: &Tensor,
+        rec: &mut Recorder,
+    ) -> candle_core::Result<(Tensor, Tensor)> {
+        let xs = norm.forward(residual)?;
         let activation = |x: &Tensor| self.activation.forward(x);
-        let hidden = matmul::through_hidden_layer(xs, &self.fc_in, activation, &self.fc_out)?;
+        let hidden = matmul::through_hidden_layer(&xs, &self.fc_in, activation, &self.fc_out)?;
+        let (norm_input, norm_scale, norm_shift) = norm_record(norm, residual);
         rec.feed_forward(FeedForwardInternals {
+            norm_input,
+            norm_scale,
+            norm_shift,
             input: xs.clone(),
             pre_activations: hidden.pre_activations,
             up: None,
             activations: hidden.activations,
             output: hidden.output.clone(),
         });
-        Ok(hidden.output)
+        Ok((xs, hidden.output))
     }
 }
 
@@ -195,20 +238,30 @@ pub struct GatedMlp {
 }
 
 impl GatedMlp {
-    /// The MLP over rows x [tokens, d_model]; records its internals.
-    pub fn forward(&self, xs: &Tensor, rec: &mut Recorder) -> candle_core::Result<Tensor> {
-        let gate = self.gate.forward(xs)?;
-        let up = self.up.forward(xs)?;
+    /// As [`Mlp::forward`].
+    pub fn forward(
+        &self,
+        norm: &dyn Norm,
+        residual: &Tensor,
+        rec: &mut Recorder,
+    ) -> candle_core::Result<(Tensor, Tensor)> {
+        let xs = norm.forward(residual)?;
+        let gate = self.gate.forward(&xs)?;
+        let up = self.up.forward(&xs)?;
         let activations = (self.activation.forward(&gate)? * &up)?;
         let output = self.down.forward(&activations)?;
+        let (norm_input, norm_scale, norm_shift) = norm_record(norm, residual);
         rec.feed_forward(FeedForwardInternals {
+            norm_input,
+            norm_scale,
+            norm_shift,
             input: xs.clone(),
             pre_activations: gate,
             up: Some(up),
             activations,
             output: output.clone(),
         });
-        Ok(output)
+        Ok((xs, output))
     }
 }
 

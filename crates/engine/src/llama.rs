@@ -25,7 +25,7 @@ struct LlamaBlock {
 impl Block for LlamaBlock {
     fn forward(&self, x: &Tensor, rec: &mut Recorder) -> candle_core::Result<Tensor> {
         let x = (x + self.attention.forward(&self.attn_norm.forward(x)?, rec)?)?;
-        &x + self.mlp.forward(&self.ffn_norm.forward(&x)?, rec)?
+        &x + self.mlp.forward(&self.ffn_norm, &x, rec)?.1
     }
 }
 

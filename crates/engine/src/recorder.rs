@@ -120,6 +120,9 @@ mod tests {
             rec.residual_stream(&x)?;
             rec.attention(internals.clone(), x.clone());
             rec.feed_forward(FeedForwardInternals {
+                norm_input: x.clone(),
+                norm_scale: x.clone(),
+                norm_shift: None,
                 input: x.clone(),
                 pre_activations: x.clone(),
                 up: None,

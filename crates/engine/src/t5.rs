@@ -24,11 +24,18 @@ enum FeedForward {
 }
 
 impl FeedForward {
-    fn forward(&self, xs: &Tensor, rec: &mut Recorder) -> candle_core::Result<Tensor> {
-        match self {
-            FeedForward::Plain(mlp) => mlp.forward(xs, rec),
-            FeedForward::Gated(mlp) => mlp.forward(xs, rec),
-        }
+    /// The network's output over `norm`(residual).
+    fn forward(
+        &self,
+        norm: &RmsNorm,
+        residual: &Tensor,
+        rec: &mut Recorder,
+    ) -> candle_core::Result<Tensor> {
+        let (_, output) = match self {
+            FeedForward::Plain(mlp) => mlp.forward(norm, residual, rec)?,
+            FeedForward::Gated(mlp) => mlp.forward(norm, residual, rec)?,
+        };
+        Ok(output)
     }
 }
 
@@ -68,7 +75,7 @@ impl StackBlock for T5Block {
             rec.cross_attention(internals, weights);
             x = (x + attended)?;
         }
-        &x + self.mlp.forward(&self.mlp_norm.forward(&x)?, rec)?
+        &x + self.mlp.forward(&self.mlp_norm, &x, rec)?
     }
 
     fn cross_attention(&self) -> Option<&SelfAttention> {

@@ -187,6 +187,13 @@ impl<T> AttentionInternals<T> {
 /// layer's; a [`Trace`] gives each a leading layer axis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeedForwardInternals<T> {
+    /// The residual sum the norm before the network reads [token, d_model]: the stream plus
+    /// attention's output (in a decoder block also cross-attention's).
+    pub norm_input: T,
+    /// That norm's learned scale γ [d_model].
+    pub norm_scale: T,
+    /// Its shift β [d_model]; `None` for an RMS norm (Llama, T5).
+    pub norm_shift: Option<T>,
     /// What the network reads [token, d_model]: the second norm's output in a pre-norm block
     /// (GPT-2's ln_2, Llama's post_attention_layernorm), attention's add & norm in a post-norm
     /// one (BERT, DistilBERT, BART).
@@ -210,6 +217,9 @@ impl<T> FeedForwardInternals<T> {
         mut f: impl FnMut(&T) -> std::result::Result<U, E>,
     ) -> std::result::Result<FeedForwardInternals<U>, E> {
         Ok(FeedForwardInternals {
+            norm_input: f(&self.norm_input)?,
+            norm_scale: f(&self.norm_scale)?,
+            norm_shift: self.norm_shift.as_ref().map(&mut f).transpose()?,
             input: f(&self.input)?,
             pre_activations: f(&self.pre_activations)?,
             up: self.up.as_ref().map(&mut f).transpose()?,
@@ -219,13 +229,19 @@ impl<T> FeedForwardInternals<T> {
     }
 
     /// The fields by the names the trace CLI's JSON gives them (and the reference fixtures):
-    /// `ln2_outputs` (the input, whichever norm made it), `mlp_pre_activations`, `mlp_up`
-    /// (gated networks only), `mlp_activations` and `mlp_outputs`.
+    /// `ln2_inputs`, `ln2_weights`, `ln2_biases` (LayerNorms only) and `ln2_outputs` (the norm
+    /// before the network, whichever it is), `mlp_pre_activations`, `mlp_up` (gated networks
+    /// only), `mlp_activations` and `mlp_outputs`.
     pub fn named_fields(&self) -> Vec<(&'static str, &T)> {
         let mut fields = vec![
+            ("ln2_inputs", &self.norm_input),
+            ("ln2_weights", &self.norm_scale),
+        ];
+        fields.extend(self.norm_shift.as_ref().map(|shift| ("ln2_biases", shift)));
+        fields.extend([
             ("ln2_outputs", &self.input),
             ("mlp_pre_activations", &self.pre_activations),
-        ];
+        ]);
         fields.extend(self.up.as_ref().map(|up| ("mlp_up", up)));
         fields.extend([
             ("mlp_activations", &self.activations),
@@ -241,7 +257,11 @@ impl<T> FeedForwardInternals<T> {
         mut f: impl FnMut(Vec<&T>) -> std::result::Result<U, E>,
     ) -> std::result::Result<FeedForwardInternals<U>, E> {
         let ups: Option<Vec<&T>> = layers.iter().map(|l| l.up.as_ref()).collect();
+        let shifts: Option<Vec<&T>> = layers.iter().map(|l| l.norm_shift.as_ref()).collect();
         Ok(FeedForwardInternals {
+            norm_input: f(layers.iter().map(|l| &l.norm_input).collect())?,
+            norm_scale: f(layers.iter().map(|l| &l.norm_scale).collect())?,
+            norm_shift: shifts.filter(|s| !s.is_empty()).map(&mut f).transpose()?,
             input: f(layers.iter().map(|l| &l.input).collect())?,
             pre_activations: f(layers.iter().map(|l| &l.pre_activations).collect())?,
             up: ups.filter(|u| !u.is_empty()).map(&mut f).transpose()?,

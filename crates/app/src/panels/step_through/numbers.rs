@@ -312,6 +312,9 @@ mod tests {
             position_bias: Some(array(&[heads, tokens, tokens])),
             relative_positions: None,
             feed_forward: ae_messages::FeedForwardInternals {
+                norm_input: array(&[2, tokens, 4]),
+                norm_scale: array(&[2, 4]),
+                norm_shift: None,
                 input: array(&[2, tokens, 4]),
                 pre_activations: array(&[2, tokens, 8]),
                 up: None,
