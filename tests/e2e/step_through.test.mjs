@@ -91,9 +91,41 @@ test('every step shows the trace CLI numbers, and the keyboard steps through', a
   assert.ok(await page.$('.head-block.selected'), 'the selected head is marked');
   assert.ok(await page.$('.vector[data-kind=attention-output]'));
 
+  // Past attention, the same token through the rest of the block.
+  const row = (field) => cli[field][LAYER][QUERY];
+  await page.keyboard.press('ArrowRight');
+  await page.waitForSelector('[data-testid=step-8]');
+  assertClose(await values(page, '.vector[data-kind=norm-input] .cell'), row('ln2_inputs'), 'the residual sum r the norm reads');
+  assertClose(await values(page, '.vector[data-kind=gamma] .cell'), cli.ln2_weights[LAYER], 'γ');
+  assertClose(await values(page, '.vector[data-kind=beta] .cell'), cli.ln2_biases[LAYER], 'β');
+  assertClose(await values(page, '[data-testid=normed-values] .num'), row('ln2_outputs'), 'the normed row');
+  const r = row('ln2_inputs');
+  const mean = r.reduce((a, b) => a + b, 0) / r.length;
+  const variance = r.reduce((a, b) => a + (b - mean) ** 2, 0) / r.length;
+  assertClose(await values(page, '[data-testid=norm-statistics] .num'), [mean, variance], 'μ and σ² of r');
+  await page.screenshot({ path: 'test-artifacts/step-8-norm-1280.png', fullPage: true });
+  await page.keyboard.press('ArrowRight');
+  await page.waitForSelector('[data-testid=step-9]');
+  assertClose(await values(page, '[data-testid=pre-activation-values] .num'), row('mlp_pre_activations'), 'h = y·W₁ + b₁');
+  await page.keyboard.press('ArrowRight');
+  await page.waitForSelector('[data-testid=step-10]');
+  assertClose(await values(page, '[data-testid=activation-values] .num'), row('mlp_activations'), 'a = GELU(h)');
+  const strongest = row('mlp_activations').indexOf(Math.max(...row('mlp_activations')));
+  assert.equal(await page.getAttribute('[data-testid=neuron-row]', 'data-neuron'), String(strongest), 'the most active neuron first');
+  await page.screenshot({ path: 'test-artifacts/step-10-activation-1280.png', fullPage: true });
+  await page.keyboard.press('ArrowRight');
+  await page.waitForSelector('[data-testid=step-11]');
+  assertClose(await values(page, '[data-testid=ffn-output-values] .num'), row('mlp_outputs'), 'f = a·W₂ + b₂');
+  assertClose(await values(page, '.vector[data-kind=block-sum] .cell'), r.map((x, i) => x + row('mlp_outputs')[i]), 'r + f');
+  assert.ok(await page.$eval('[data-testid=step-next]', (b) => b.disabled), 'the last step');
+  assert.equal(await page.$('[data-testid=next-stream-values]'), null, "GPT-2's last stream is given after ln_f, so it is not shown as the block's");
+
   // Another layer's internals come from the worker when that layer is selected.
   await page.selectOption('[data-testid=layer]', { value: '0' });
   await page.waitForFunction(() => /^Layer 1, head/.test(document.querySelector('[data-testid=step-header]')?.textContent ?? ''));
+  assertClose(await values(page, '[data-testid=next-stream-values] .num'), cli.hidden_states[1][QUERY], 'layer 1: the stream leaving the block');
+  await page.click('[data-testid=step-list] li:nth-child(7) button');
+  await page.waitForSelector('[data-testid=step-7]');
   assertClose(await values(page, '.vector[data-kind=concatenated] .cell'), cli.head_outputs[0].flatMap((heads) => heads[QUERY]),
     'layer 1: all heads side by side');
   assertClose(await values(page, '.vector[data-kind=attention-output] .cell'), cli.attention_outputs[0][QUERY], 'layer 1: attention output');

@@ -15,6 +15,17 @@ pub enum Activation {
     Silu,
 }
 
+impl From<Activation> for ae_messages::ActivationKind {
+    fn from(activation: Activation) -> Self {
+        match activation {
+            Activation::GeluTanh => ae_messages::ActivationKind::GeluTanh,
+            Activation::GeluErf => ae_messages::ActivationKind::GeluErf,
+            Activation::Relu => ae_messages::ActivationKind::Relu,
+            Activation::Silu => ae_messages::ActivationKind::Silu,
+        }
+    }
+}
+
 impl Activation {
     pub(crate) fn parse(name: &str) -> Result<Self> {
         match name {

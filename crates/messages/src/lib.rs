@@ -25,7 +25,7 @@ pub use error::{
     TokenizerDamage, WeightsDamage, Work, TARGET_TOKENIZER_FILE,
 };
 pub use language::Lang;
-pub use model::Architecture;
+pub use model::{ActivationKind, Architecture};
 pub use positions::{PositionalEncodings, RotaryView};
 pub use protocol::{
     DecoderCard, Envelope, ModelCard, Request, Response, WorkerMessage, WEIGHTS_FIELD,

@@ -62,3 +62,16 @@ impl Architecture {
         )
     }
 }
+
+/// The feed-forward network's non-linearity (in a gated network, the gate's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ActivationKind {
+    /// GELU with the tanh approximation (GPT-2's `gelu_new`).
+    GeluTanh,
+    /// Exact GELU, x·Φ(x) (BERT's and DistilBERT's `gelu`).
+    GeluErf,
+    /// ReLU, max(0, x).
+    Relu,
+    /// SiLU, x·σ(x) (Llama's gate).
+    Silu,
+}

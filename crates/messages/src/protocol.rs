@@ -9,9 +9,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Anatomy, Candidate, Decoding, EncoderDecoderTrace, EngineError, Generation, LayerTrace,
-    LogitLens, NeuronFactors, PageTrace, PairSaliency, PositionalEncodings, Predictions, Rankings,
-    RotaryView, Saliency, SamplingSettings, TokenizedText,
+    ActivationKind, Anatomy, Candidate, Decoding, EncoderDecoderTrace, EngineError, Generation,
+    LayerTrace, LogitLens, NeuronFactors, PageTrace, PairSaliency, PositionalEncodings,
+    Predictions, Rankings, RotaryView, Saliency, SamplingSettings, TokenizedText,
 };
 
 /// A request and the id its answer will carry.
@@ -258,6 +258,15 @@ pub struct ModelCard {
     pub has_prediction_head: bool,
     /// The mask token, for masked language models.
     pub mask_token: Option<String>,
+    /// The feed-forward network's non-linearity.
+    #[serde(default)]
+    pub activation: Option<ActivationKind>,
+    /// Whether the feed-forward network is gated (SwiGLU: activation(gate) × up).
+    #[serde(default)]
+    pub gated_mlp: bool,
+    /// The ε the norms add to the variance (or mean square).
+    #[serde(default)]
+    pub norm_eps: f64,
     /// Problems in the files that did not stop the model from loading (e.g. NaN weights).
     #[serde(default)]
     pub warnings: Vec<crate::ModelWarning>,

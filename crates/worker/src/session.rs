@@ -114,6 +114,9 @@ fn model_card(model: &Model) -> ModelCard {
             .tokenizer
             .mask_token()
             .map(|(text, _)| text.to_string()),
+        activation: Some(config.activation.into()),
+        gated_mlp: config.gated_mlp(),
+        norm_eps: config.layer_norm_eps,
         decoder: config.encoder_decoder.as_ref().map(|seq2seq| DecoderCard {
             n_layer: seq2seq.decoder_layers,
             n_head: seq2seq.decoder_heads,

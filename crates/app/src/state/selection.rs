@@ -69,11 +69,19 @@ pub enum Step {
     WeightedSum,
     /// The output projection and the residual.
     Output,
+    /// The norm before the feed-forward network (add & norm).
+    FeedForwardNorm,
+    /// The feed-forward network's first matrix, 4× wider.
+    FirstMatrix,
+    /// The non-linearity: each neuron's activation.
+    Activation,
+    /// The second matrix back to d_model, and the residual.
+    SecondMatrix,
 }
 
 impl Step {
     /// Every step, in order.
-    pub const ALL: [Step; 7] = [
+    pub const ALL: [Step; 11] = [
         Step::Vectors,
         Step::Scores,
         Step::Scale,
@@ -81,7 +89,14 @@ impl Step {
         Step::Softmax,
         Step::WeightedSum,
         Step::Output,
+        Step::FeedForwardNorm,
+        Step::FirstMatrix,
+        Step::Activation,
+        Step::SecondMatrix,
     ];
+
+    /// The steps of attention alone (the first seven).
+    pub const ATTENTION: usize = 7;
 
     /// Its number as the page and the link show it, from 1.
     pub fn number(self) -> usize {
@@ -93,15 +108,17 @@ impl Step {
         Step::ALL.get(number.checked_sub(1)?).copied()
     }
 
-    /// The step `delta` away, stopping at the first and the last.
-    pub fn moved(self, delta: isize) -> Step {
-        let index = (self.number() as isize - 1 + delta).clamp(0, Step::ALL.len() as isize - 1);
+    /// The step `delta` away among the first `count` steps, stopping at the first and the
+    /// last of them.
+    pub fn moved(self, delta: isize, count: usize) -> Step {
+        let last = count.clamp(1, Step::ALL.len()) as isize - 1;
+        let index = (self.number() as isize - 1 + delta).clamp(0, last);
         Step::ALL[index as usize]
     }
 
-    /// Whether it is the last step.
-    pub fn is_last(self) -> bool {
-        self == Step::Output
+    /// Whether it is the last of the first `count` steps (or past them).
+    pub fn is_last(self, count: usize) -> bool {
+        self.number() >= count
     }
 
     /// The string key of its name.
@@ -114,6 +131,10 @@ impl Step {
             Step::Softmax => "step.name5",
             Step::WeightedSum => "step.name6",
             Step::Output => "step.name7",
+            Step::FeedForwardNorm => "step.name8",
+            Step::FirstMatrix => "step.name9",
+            Step::Activation => "step.name10",
+            Step::SecondMatrix => "step.name11",
         }
     }
 }
@@ -129,10 +150,15 @@ mod tests {
             assert_eq!(Step::from_number(index + 1), Some(step));
         }
         assert_eq!(Step::from_number(0), None);
-        assert_eq!(Step::from_number(8), None);
-        assert_eq!(Step::Vectors.moved(-1), Step::Vectors);
-        assert_eq!(Step::Softmax.moved(2), Step::Output);
-        assert_eq!(Step::Output.moved(1), Step::Output);
-        assert!(Step::Output.is_last() && !Step::Mask.is_last());
+        assert_eq!(Step::from_number(12), None);
+        assert_eq!(Step::Vectors.moved(-1, 11), Step::Vectors);
+        assert_eq!(Step::Softmax.moved(2, 11), Step::Output);
+        // Attention alone ends at the output; the whole block goes on to the network.
+        assert_eq!(Step::Output.moved(1, Step::ATTENTION), Step::Output);
+        assert!(Step::Output.is_last(Step::ATTENTION));
+        assert_eq!(Step::Output.moved(1, 11), Step::FeedForwardNorm);
+        assert_eq!(Step::SecondMatrix.moved(1, 11), Step::SecondMatrix);
+        assert!(Step::SecondMatrix.is_last(11));
+        assert!(!Step::Mask.is_last(11));
     }
 }

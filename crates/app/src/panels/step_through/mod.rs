@@ -3,12 +3,13 @@
 //! The same steps show a one-text model's self-attention and each of an encoder–decoder's
 //! three attentions ([`HeadNumbers`]). Every shown number carries its exact value in
 //! `data-value` (and a tooltip).
+mod block_pages;
 mod numbers;
 mod pages;
 
 use leptos::prelude::*;
 
-pub use numbers::HeadNumbers;
+pub use numbers::{BlockNumbers, HeadNumbers};
 
 use crate::i18n::{tr, trf};
 use crate::state::{use_state, Step};
@@ -21,7 +22,12 @@ pub fn StepThrough() -> impl IntoView {
         let trace = state.text.page_trace()?;
         let detail = state.selected_layer_trace()?;
         let query = state.query_token()?;
-        HeadNumbers::of_text(&trace, &detail, state.selection.head.get(), query)
+        let mut numbers = HeadNumbers::of_text(&trace, &detail, state.selection.head.get(), query)?;
+        let (activation, eps) = state
+            .model
+            .read((None, 0.0), |c| (c.activation, c.norm_eps));
+        numbers.block = BlockNumbers::of_layer(&trace, &detail, query, activation, eps);
+        Some(numbers)
     });
     let waiting = Signal::derive(move || {
         if state.text.is_traced() {
@@ -47,7 +53,14 @@ pub fn Stepper(numbers: Signal<Option<HeadNumbers>>, waiting: Signal<String>) ->
     let playing = RwSignal::new(false);
     // The key whose arithmetic the formulas show: the hovered row, else the most attended key.
     let focus_key = RwSignal::new(None::<usize>);
-    let go = move |delta: isize| step.update(|s| *s = s.moved(delta));
+    // Attention's seven steps, and the block's four more where the numbers have them.
+    let count = move || {
+        numbers.with(|n| match n.as_ref().and_then(|n| n.block.as_ref()) {
+            Some(_) => Step::ALL.len(),
+            None => Step::ATTENTION,
+        })
+    };
+    let go = move |delta: isize| step.update(|s| *s = s.moved(delta, count()));
     // Play advances one step a second until the last. The loop outlives a sleep, so it reads
     // `playing` with `try_`: when the panel closes (another tab, a new model) the signal is
     // disposed and playing simply stops.
@@ -55,7 +68,7 @@ pub fn Stepper(numbers: Signal<Option<HeadNumbers>>, waiting: Signal<String>) ->
         if playing.get() {
             leptos::task::spawn_local(async move {
                 let still_playing = || playing.try_get_untracked() == Some(true);
-                while still_playing() && !step.get_untracked().is_last() {
+                while still_playing() && !step.get_untracked().is_last(untrack(count)) {
                     crate::clock::sleep_ms(1000).await;
                     if still_playing() {
                         go(1);
@@ -102,25 +115,30 @@ pub fn Stepper(numbers: Signal<Option<HeadNumbers>>, waiting: Signal<String>) ->
             <button
                 data-testid="step-next"
                 on:click=move |_| go(1)
-                prop:disabled=move || step.get().is_last()
+                prop:disabled=move || step.get().is_last(count())
             >
                 {move || tr("step.next")}
             </button>
-            <ol class="step-list">
-                {Step::ALL
-                    .map(|s| {
-                        view! {
-                            <li class:current=move || step.get() == s>
-                                <button
-                                    on:click=move |_| step.set(s)
-                                    aria-current=move || (step.get() == s).then_some("step")
-                                >
-                                    {move || format!("{}. {}", s.number(), step_name(s, numbers))}
-                                </button>
-                            </li>
-                        }
-                    })
-                    .collect_view()}
+            <ol class="step-list" data-testid="step-list">
+                {move || {
+                    Step::ALL[..count()]
+                        .iter()
+                        .map(|&s| {
+                            view! {
+                                <li class:current=move || step.get() == s>
+                                    <button
+                                        on:click=move |_| step.set(s)
+                                        aria-current=move || (step.get() == s).then_some("step")
+                                    >
+                                        {move || {
+                                            format!("{}. {}", s.number(), step_name(s, numbers))
+                                        }}
+                                    </button>
+                                </li>
+                            }
+                        })
+                        .collect_view()
+                }}
             </ol>
         </div>
         <div

@@ -2,8 +2,8 @@
 //! whether the numbers come from a one-text model's layer or from one of an encoder–decoder's
 //! three attentions (encoder self, decoder self, cross).
 use ae_messages::{
-    Architecture, Array, AttentionInternals, AttentionKind, EncoderDecoderTrace, LayerTrace,
-    PageTrace,
+    ActivationKind, Architecture, Array, AttentionInternals, AttentionKind, EncoderDecoderTrace,
+    LayerTrace, PageTrace,
 };
 
 /// Which keys the mask hides from the query.
@@ -63,6 +63,98 @@ pub struct HeadNumbers {
     /// The residual stream the output is added to; `None` for cross-attention, whose residual
     /// (the stream after the decoder's self-attention) the trace does not keep.
     pub residual: Option<Vec<f32>>,
+    /// The rest of the block at the query token, where the steps go on past attention.
+    pub block: Option<BlockNumbers>,
+}
+
+/// The rest of a block at one token: the norm before the feed-forward network, the network's
+/// two matrices and the non-linearity between them, and the residual.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockNumbers {
+    /// Whether the block norms before each sublayer (GPT-2, Llama) or after adding (BERT).
+    pub normalises_first: bool,
+    pub activation: Option<ActivationKind>,
+    pub eps: f64,
+    /// The residual sum the norm reads [d_model].
+    pub norm_input: Vec<f32>,
+    /// The norm's γ and (LayerNorm) β [d_model].
+    pub gamma: Vec<f32>,
+    pub beta: Option<Vec<f32>>,
+    /// The norm's output, what the network reads [d_model].
+    pub normed: Vec<f32>,
+    /// The first matrix's output (gated: the gate) and a gated network's up projection [d_ff].
+    pub pre_activations: Vec<f32>,
+    pub up: Option<Vec<f32>>,
+    /// After the activation (gated: × up) [d_ff].
+    pub activations: Vec<f32>,
+    /// The second matrix's output [d_model].
+    pub output: Vec<f32>,
+    /// The stream leaving the block [d_model], when the trace keeps it as the block computed
+    /// it (not GPT-2's last, which transformers gives after the final norm).
+    pub next_stream: Option<Vec<f32>>,
+}
+
+impl BlockNumbers {
+    /// Layer `detail`'s feed-forward numbers at token `query`.
+    pub fn of_layer(
+        trace: &PageTrace,
+        detail: &LayerTrace,
+        query: usize,
+        activation: Option<ActivationKind>,
+        eps: f64,
+    ) -> Option<Self> {
+        let ff = &detail.feed_forward;
+        let at = |array: &Array| array.row(&[query]).map(<[f32]>::to_vec);
+        let layers = trace
+            .hidden_states
+            .shape
+            .first()
+            .copied()?
+            .saturating_sub(1);
+        let last_is_final_normed = trace.architecture.normalises_first();
+        let next_stream = (detail.layer + 1 < layers || !last_is_final_normed)
+            .then(|| {
+                trace
+                    .hidden_states
+                    .row(&[detail.layer + 1, query])
+                    .map(<[f32]>::to_vec)
+            })
+            .flatten();
+        Some(BlockNumbers {
+            normalises_first: trace.architecture.normalises_first(),
+            activation,
+            eps,
+            norm_input: at(&ff.norm_input)?,
+            gamma: ff.norm_scale.data.clone(),
+            beta: ff.norm_shift.as_ref().map(|b| b.data.clone()),
+            normed: at(&ff.input)?,
+            pre_activations: at(&ff.pre_activations)?,
+            up: ff.up.as_ref().and_then(at),
+            activations: at(&ff.activations)?,
+            output: at(&ff.output)?,
+            next_stream,
+        })
+    }
+
+    /// The norm's statistics of its input: (mean, variance) for a LayerNorm, (0, mean square)
+    /// for an RMS norm, in f64 — shown beside the formula; the normed row itself is the model's.
+    pub fn norm_statistics(&self) -> (f64, f64) {
+        let n = self.norm_input.len().max(1) as f64;
+        let values = self.norm_input.iter().map(|&x| x as f64);
+        if self.beta.is_none() {
+            return (0.0, values.map(|x| x * x).sum::<f64>() / n);
+        }
+        let mean = values.clone().sum::<f64>() / n;
+        (mean, values.map(|x| (x - mean).powi(2)).sum::<f64>() / n)
+    }
+
+    /// The `k` neurons with the largest activations, strongest first.
+    pub fn strongest_neurons(&self, k: usize) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.activations.len()).collect();
+        order.sort_by(|&a, &b| self.activations[b].total_cmp(&self.activations[a]));
+        order.truncate(k);
+        order
+    }
 }
 
 /// One layer's internals and its place in their arrays: `at` is the index prefix before the
@@ -163,6 +255,7 @@ impl HeadNumbers {
             head_outputs: cut.every_head(heads, query),
             attention_output: cut.token_row(&detail.internals.attention_output, query),
             residual: Some(row(&trace.hidden_states, &[layer, query])),
+            block: None,
         })
     }
 
@@ -227,6 +320,7 @@ impl HeadNumbers {
             attention_output: cut.token_row(&internals.attention_output, query),
             residual: (kind != AttentionKind::Cross)
                 .then(|| row(&queries.hidden_states, &[layer, query])),
+            block: None,
         })
     }
 

@@ -7,7 +7,7 @@ use crate::state::Step;
 use crate::widgets::{vector, KeyValueGroup};
 
 /// A number with its exact value in `data-value` and a tooltip.
-fn number(value: f32, kind: &'static str) -> impl IntoView {
+pub(super) fn number(value: f32, kind: &'static str) -> impl IntoView {
     let shown = if value == f32::NEG_INFINITY {
         "−∞".to_string()
     } else {
@@ -49,21 +49,36 @@ pub fn step_content(
             ("d_head", &n.d_head),
         ],
     );
+    let block = n.block.clone();
+    let token = n.query_token().to_string();
     let page = StepPage { n, key, focus_key };
-    let body = match step {
-        Step::Vectors => page.vectors(),
-        Step::Scores => page.scores(),
-        Step::Scale => page.scale(),
-        Step::Mask => page.mask(),
-        Step::Softmax => page.softmax(),
-        Step::WeightedSum => page.weighted_sum(),
-        Step::Output => page.output(),
+    let body = match (step, block) {
+        (Step::FeedForwardNorm, Some(b)) => super::block_pages::norm(&b, &token),
+        (Step::FirstMatrix, Some(b)) => super::block_pages::first_matrix(&b),
+        (Step::Activation, Some(b)) => super::block_pages::activation(&b),
+        (Step::SecondMatrix, Some(b)) => super::block_pages::second_matrix(&b),
+        (step, _) => page.attention_step(step),
     };
     view! {
         <p class="step-header" data-testid="step-header">
             {header}
         </p>
         {body}
+    }
+}
+
+impl StepPage {
+    /// One of attention's seven pages (a block step without its numbers shows the last).
+    fn attention_step(&self, step: Step) -> AnyView {
+        match step {
+            Step::Vectors => self.vectors(),
+            Step::Scores => self.scores(),
+            Step::Scale => self.scale(),
+            Step::Mask => self.mask(),
+            Step::Softmax => self.softmax(),
+            Step::WeightedSum => self.weighted_sum(),
+            _ => self.output(),
+        }
     }
 }
 
