@@ -278,6 +278,13 @@ for (const [key, model] of Object.entries(MODELS)) {
   }
 }
 
+// Ecco's views on GPT-2 small at 32 tokens: the NMF of all 12 layers' neuron activations
+// (32 × 36 864) at 2, 8 and 18 factors, re-fitted as a student drags the factor count, and the
+// rankings grid (every layer's residual stream through the head at every position).
+log('gpt2 32 tokens: NMF and rankings');
+await freshPages(MODELS.gpt2.folder);
+const neuronViews = await call('timeNeuronViews', MODELS.gpt2.text(32), MODELS.gpt2.layers, [2, 8, 18], RUNS);
+
 // Half-precision weights: load only.
 log('loading the f16 copy of GPT-2 small');
 loads.push({ name: MODELS.gpt2.name, file: 'f16', ...(await freshPages('bench-models/gpt2-small-f16')) });
@@ -433,6 +440,14 @@ lines.push('|---:|---:|---:|---:|---:|---:|');
 for (const r of rows.filter((row) => row.ort_next)) {
   lines.push(`| ${r.n} | ${ms(r.trace.computeMs)} | ${ms(r.ort_next.oursMs)} | ${ms(r.ort_next.ms)} | ${ms(r.ort_all.oursMs)} | ${ms(r.ort_all.ms)} |`);
 }
+lines.push('');
+lines.push('## Ecco\'s views: NMF and rankings (GPT-2 small, 32 tokens)');
+lines.push('');
+lines.push('NMF = the worker\'s time to factorise all 12 layers\' neuron activations after the non-linearity (32 tokens × 36 864 neurons, negatives set to 0) into k factors, from the kept trace; rankings = every residual stream through the final norm and head at every position, with two watched words. Worker compute time, median of the runs.');
+lines.push('');
+lines.push('| NMF k = 2 ms | NMF k = 8 ms | NMF k = 18 ms | rankings ms |');
+lines.push('|---:|---:|---:|---:|');
+lines.push(`| ${ms(neuronViews.factors[2])} | ${ms(neuronViews.factors[8])} | ${ms(neuronViews.factors[18])} | ${ms(neuronViews.rankingsMs)} |`);
 lines.push('');
 if (t5) {
   lines.push('## t5-small (encoder–decoder, random weights)');

@@ -64,6 +64,21 @@ fn reconstruction_is_within_five_percent_of_scikit_learn_and_repeats() {
     }
 }
 
+/// More factors than tokens start from the seeded values (NNDSVD has only as many singular
+/// pairs as tokens): still non-negative, and closer than 8 factors.
+#[test]
+fn more_factors_than_tokens_start_from_the_seeded_values() {
+    let (_, matrices) = fixture();
+    let a = matrices["gpt2.0"].narrow(0, 0, 10).expect("10 tokens");
+    let many = factorise(&a, 12).expect("factorise");
+    assert!(many
+        .w
+        .iter()
+        .chain(&many.h)
+        .all(|&x| x >= 0.0 && x.is_finite()));
+    assert!(many.error < factorise(&a, 8).expect("8").error);
+}
+
 #[test]
 fn factor_counts_outside_the_range_are_refused() {
     let (_, matrices) = fixture();
