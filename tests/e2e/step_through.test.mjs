@@ -117,8 +117,19 @@ test('every step shows the trace CLI numbers, and the keyboard steps through', a
   await page.waitForSelector('[data-testid=step-11]');
   assertClose(await values(page, '[data-testid=ffn-output-values] .num'), row('mlp_outputs'), 'f = a·W₂ + b₂');
   assertClose(await values(page, '.vector[data-kind=block-sum] .cell'), r.map((x, i) => x + row('mlp_outputs')[i]), 'r + f');
-  assert.ok(await page.$eval('[data-testid=step-next]', (b) => b.disabled), 'the last step');
   assert.equal(await page.$('[data-testid=next-stream-values]'), null, "GPT-2's last stream is given after ln_f, so it is not shown as the block's");
+  // After the last block: ln_f's row (transformers' last hidden state) and the head's logits.
+  await page.keyboard.press('ArrowRight');
+  await page.waitForSelector('[data-testid=step-12]');
+  assertClose(await values(page, '[data-testid=head-input-values] .num'), cli.hidden_states[2][QUERY], 'ln_f(x)');
+  await page.waitForSelector('[data-testid=head-candidates] tbody tr');
+  const logits = cli.logits[QUERY];
+  const top = logits.map((l, id) => [id, l]).sort((a, b) => b[1] - a[1]).slice(0, 3);
+  const shown = await page.$$eval('[data-testid=head-candidates] tbody tr', (rows) => rows.map((r) => [Number(r.dataset.tokenId), Number(r.querySelector('.num').dataset.value)]));
+  assert.deepEqual(shown.map((s) => s[0]), top.map((t) => t[0]), 'the head\'s top tokens at the query');
+  shown.forEach(([, logit], i) => assert.ok(Math.abs(logit - top[i][1]) <= TOLERANCE, `logit ${i}`));
+  assert.ok(await page.$eval('[data-testid=step-next]', (b) => b.disabled), 'the last step');
+  await page.screenshot({ path: 'test-artifacts/step-12-head-1280.png', fullPage: true });
 
   // Another layer's internals come from the worker when that layer is selected.
   await page.selectOption('[data-testid=layer]', { value: '0' });

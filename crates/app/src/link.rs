@@ -278,7 +278,7 @@ mod tests {
 
     #[test]
     fn values_out_of_range_are_named_and_ignored() {
-        let parsed = parse("layer=99&head=-1&temperature=NaN&step=12&top_k=2.5&lang=fr&theme=pink&panel=x&lock=text,everything&panels=heatmaps,nope");
+        let parsed = parse("layer=99&head=-1&temperature=NaN&step=13&top_k=2.5&lang=fr&theme=pink&panel=x&lock=text,everything&panels=heatmaps,nope");
         assert_eq!(
             parsed.view.layer,
             Some(98),
@@ -290,7 +290,7 @@ mod tests {
             parsed.ignored,
             [
                 "head=-1",
-                "step=12",
+                "step=13",
                 "temperature=NaN",
                 "top_k=2.5",
                 "lang=fr",

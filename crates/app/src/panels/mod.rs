@@ -1,5 +1,5 @@
 //! The panel area: tab navigation and one file per panel.
-mod analyses;
+pub(crate) mod analyses;
 mod anatomy;
 mod heatmaps;
 mod neurons;

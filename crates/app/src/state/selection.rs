@@ -77,11 +77,13 @@ pub enum Step {
     Activation,
     /// The second matrix back to d_model, and the residual.
     SecondMatrix,
+    /// After the last block: the final norm and the prediction head.
+    PredictionHead,
 }
 
 impl Step {
     /// Every step, in order.
-    pub const ALL: [Step; 11] = [
+    pub const ALL: [Step; 12] = [
         Step::Vectors,
         Step::Scores,
         Step::Scale,
@@ -93,10 +95,13 @@ impl Step {
         Step::FirstMatrix,
         Step::Activation,
         Step::SecondMatrix,
+        Step::PredictionHead,
     ];
 
     /// The steps of attention alone (the first seven).
     pub const ATTENTION: usize = 7;
+    /// The steps of a whole block (the first eleven); the twelfth follows the last block.
+    pub const BLOCK: usize = 11;
 
     /// Its number as the page and the link show it, from 1.
     pub fn number(self) -> usize {
@@ -135,6 +140,7 @@ impl Step {
             Step::FirstMatrix => "step.name9",
             Step::Activation => "step.name10",
             Step::SecondMatrix => "step.name11",
+            Step::PredictionHead => "step.name12",
         }
     }
 }
@@ -150,7 +156,7 @@ mod tests {
             assert_eq!(Step::from_number(index + 1), Some(step));
         }
         assert_eq!(Step::from_number(0), None);
-        assert_eq!(Step::from_number(12), None);
+        assert_eq!(Step::from_number(13), None);
         assert_eq!(Step::Vectors.moved(-1, 11), Step::Vectors);
         assert_eq!(Step::Softmax.moved(2, 11), Step::Output);
         // Attention alone ends at the output; the whole block goes on to the network.

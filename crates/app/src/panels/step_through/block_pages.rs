@@ -291,3 +291,69 @@ pub fn second_matrix(b: &BlockNumbers) -> AnyView {
     }
     .into_any()
 }
+
+/// Step 12, after the last block: the row the head reads, and the logits it makes there — the
+/// logit lens's last row at the query (the predictions panel's numbers at the last position).
+#[component]
+pub fn PredictionHead(block: BlockNumbers) -> impl IntoView {
+    let state = crate::state::use_state();
+    let lens = crate::panels::analyses::logit_lens(state);
+    let head_input = block.head_input.clone().unwrap_or_default();
+    let stream: Vec<f32> = block
+        .norm_input
+        .iter()
+        .zip(&block.output)
+        .map(|(a, b)| a + b)
+        .collect();
+    let explain = if block.normalises_first {
+        "step.head_explain_first"
+    } else {
+        "step.head_explain_after"
+    };
+    view! {
+        <p>{tr(explain)}</p>
+        {block.normalises_first.then(|| view! { <p>"x: " {vector(&stream, "last-stream")}</p> })}
+        <p>{format!("{} ", tr("step.head_input"))} {vector(&head_input, "head-input")}</p>
+        <p class="values" data-testid="head-input-values">
+            {head_input.iter().map(|&x| number(x, "head-input")).collect_view()}
+        </p>
+        {move || {
+            let query = state.query_token();
+            match lens.value().filter(|l| Some(l.position) == query) {
+                None => view! { <p class="muted">{move || tr("step.head_waiting")}</p> }.into_any(),
+                Some(lens) => {
+                    let last = lens.layers.last().cloned();
+                    view! {
+                        <table class="scores" data-testid="head-candidates">
+                            <thead>
+                                <tr>
+                                    <th>{tr("step.token")}</th>
+                                    <th>"logit"</th>
+                                    <th>"p"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {last
+                                    .map(|l| {
+                                        l.top
+                                            .into_iter()
+                                            .map(|c| {
+                                                view! {
+                                                    <tr data-token-id=c.token_id.to_string()>
+                                                        <th>{c.token.clone()}</th>
+                                                        <td>{number(c.logit, "logit")}</td>
+                                                        <td>{number(c.probability, "probability")}</td>
+                                                    </tr>
+                                                }
+                                            })
+                                            .collect_view()
+                                    })}
+                            </tbody>
+                        </table>
+                    }
+                        .into_any()
+                }
+            }
+        }}
+    }
+}

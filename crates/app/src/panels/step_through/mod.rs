@@ -23,10 +23,10 @@ pub fn StepThrough() -> impl IntoView {
         let detail = state.selected_layer_trace()?;
         let query = state.query_token()?;
         let mut numbers = HeadNumbers::of_text(&trace, &detail, state.selection.head.get(), query)?;
-        let (activation, eps) = state
-            .model
-            .read((None, 0.0), |c| (c.activation, c.norm_eps));
-        numbers.block = BlockNumbers::of_layer(&trace, &detail, query, activation, eps);
+        let model = state.model.read((None, 0.0, false), |c| {
+            (c.activation, c.norm_eps, c.has_prediction_head)
+        });
+        numbers.block = BlockNumbers::of_layer(&trace, &detail, query, model);
         Some(numbers)
     });
     let waiting = Signal::derive(move || {
@@ -53,10 +53,12 @@ pub fn Stepper(numbers: Signal<Option<HeadNumbers>>, waiting: Signal<String>) ->
     let playing = RwSignal::new(false);
     // The key whose arithmetic the formulas show: the hovered row, else the most attended key.
     let focus_key = RwSignal::new(None::<usize>);
-    // Attention's seven steps, and the block's four more where the numbers have them.
+    // Attention's seven steps, the block's four more where the numbers have them, and the
+    // prediction head after the last block.
     let count = move || {
         numbers.with(|n| match n.as_ref().and_then(|n| n.block.as_ref()) {
-            Some(_) => Step::ALL.len(),
+            Some(block) if block.head_input.is_some() => Step::ALL.len(),
+            Some(_) => Step::BLOCK,
             None => Step::ATTENTION,
         })
     };

@@ -92,6 +92,9 @@ pub struct BlockNumbers {
     /// The stream leaving the block [d_model], when the trace keeps it as the block computed
     /// it (not GPT-2's last, which transformers gives after the final norm).
     pub next_stream: Option<Vec<f32>>,
+    /// The last block of a model with a head: the row the head reads [d_model] (after the
+    /// final norm for a pre-norm model; the block's output for BERT).
+    pub head_input: Option<Vec<f32>>,
 }
 
 impl BlockNumbers {
@@ -100,8 +103,7 @@ impl BlockNumbers {
         trace: &PageTrace,
         detail: &LayerTrace,
         query: usize,
-        activation: Option<ActivationKind>,
-        eps: f64,
+        (activation, eps, has_head): (Option<ActivationKind>, f64, bool),
     ) -> Option<Self> {
         let ff = &detail.feed_forward;
         let at = |array: &Array| array.row(&[query]).map(<[f32]>::to_vec);
@@ -120,7 +122,16 @@ impl BlockNumbers {
                     .map(<[f32]>::to_vec)
             })
             .flatten();
+        let head_input = (has_head && detail.layer + 1 == layers)
+            .then(|| {
+                trace
+                    .hidden_states
+                    .row(&[layers, query])
+                    .map(<[f32]>::to_vec)
+            })
+            .flatten();
         Some(BlockNumbers {
+            head_input,
             normalises_first: trace.architecture.normalises_first(),
             activation,
             eps,

@@ -57,6 +57,10 @@ pub fn step_content(
         (Step::FirstMatrix, Some(b)) => super::block_pages::first_matrix(&b),
         (Step::Activation, Some(b)) => super::block_pages::activation(&b),
         (Step::SecondMatrix, Some(b)) => super::block_pages::second_matrix(&b),
+        (Step::PredictionHead, Some(b)) if b.head_input.is_some() => {
+            view! { <super::block_pages::PredictionHead block=b /> }.into_any()
+        }
+        (Step::PredictionHead, Some(b)) => super::block_pages::second_matrix(&b),
         (step, _) => page.attention_step(step),
     };
     view! {
