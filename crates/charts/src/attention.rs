@@ -133,32 +133,12 @@ where
         .x_label_area_size(column_labels_px)
         .y_label_area_size(row_labels_px)
         .build_cartesian_2d(0f64..columns as f64, 0f64..rows as f64)?;
-    // Token labels: queries left of their rows, keys rotated under their columns; every
-    // `stride`-th when the cells are smaller than the font.
-    let label_font = ("sans-serif", font).into_font().color(&theme.text);
-    let base = chart_area.get_base_pixel();
-    let to_area = |(x, y): (i32, i32)| (x - base.0, y - base.1);
-    let plot_width = chart_width.saturating_sub(row_labels_px + 16);
-    let plot_height = chart_height.saturating_sub(column_labels_px + 16);
-    for centre in label_centres(columns, plot_width, font) {
-        let (x, bottom) = to_area(chart.backend_coord(&(centre, 0.0)));
-        chart_area.draw(&Text::new(
-            grid.key_labels[centre.floor() as usize].clone(),
-            (x, bottom + 4),
-            label_font
-                .clone()
-                .transform(FontTransform::Rotate90)
-                .pos(Pos::new(HPos::Left, VPos::Center)),
-        ))?;
-    }
-    for centre in label_centres(rows, plot_height, font) {
-        let (left, y) = to_area(chart.backend_coord(&(0.0, rows as f64 - centre)));
-        chart_area.draw(&Text::new(
-            grid.labels[centre.floor() as usize].clone(),
-            (left - 4, y),
-            label_font.clone().pos(Pos::new(HPos::Right, VPos::Center)),
-        ))?;
-    }
+    let plot = (
+        chart_width.saturating_sub(row_labels_px + 16),
+        chart_height.saturating_sub(column_labels_px + 16),
+    );
+    let labels = (grid.labels.as_slice(), grid.key_labels.as_slice());
+    draw_cell_labels(&chart_area, &chart, labels, plot, font, theme)?;
     let cell_rect = |row: usize, column: usize| {
         let top = (rows - row) as f64;
         [(column as f64, top), (column as f64 + 1.0, top - 1.0)]
@@ -200,6 +180,48 @@ where
         words,
     )?;
     Ok(area)
+}
+
+/// Labels of a grid of unit cells (rows counted from the top): each row's left of it, each
+/// column's rotated under it; every `stride`-th when the cells are smaller than the font.
+/// `plot` is the plotting area's size in pixels.
+pub(crate) fn draw_cell_labels<DB: DrawingBackend, X, Y>(
+    area: &DrawingArea<DB, Shift>,
+    chart: &ChartContext<DB, Cartesian2d<X, Y>>,
+    (row_labels, column_labels): (&[String], &[String]),
+    (plot_width, plot_height): (u32, u32),
+    font: u32,
+    theme: &Theme,
+) -> Result<(), ChartError>
+where
+    DB::ErrorType: 'static,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let rows = row_labels.len();
+    let label_font = ("sans-serif", font).into_font().color(&theme.text);
+    let base = area.get_base_pixel();
+    let to_area = |(x, y): (i32, i32)| (x - base.0, y - base.1);
+    for centre in label_centres(column_labels.len(), plot_width, font) {
+        let (x, bottom) = to_area(chart.backend_coord(&(centre, 0.0)));
+        area.draw(&Text::new(
+            column_labels[centre.floor() as usize].clone(),
+            (x, bottom + 4),
+            label_font
+                .clone()
+                .transform(FontTransform::Rotate90)
+                .pos(Pos::new(HPos::Left, VPos::Center)),
+        ))?;
+    }
+    for centre in label_centres(rows, plot_height, font) {
+        let (left, y) = to_area(chart.backend_coord(&(0.0, rows as f64 - centre)));
+        area.draw(&Text::new(
+            row_labels[centre.floor() as usize].clone(),
+            (left - 4, y),
+            label_font.clone().pos(Pos::new(HPos::Right, VPos::Center)),
+        ))?;
+    }
+    Ok(())
 }
 
 /// The colour bar from 0 to 1, and the masked swatch when the chart has masked cells.

@@ -35,6 +35,20 @@ pub struct Drawn {
     pub marks: usize,
 }
 
+impl Drawn {
+    /// A grid of `rows` × `columns` cells in `plot`, every cell a mark.
+    fn grid(plot: PlotArea, rows: usize, columns: usize) -> Self {
+        Drawn {
+            cells: Some(CellLayout {
+                plot,
+                rows,
+                columns,
+            }),
+            marks: rows * columns,
+        }
+    }
+}
+
 /// A chart as a value.
 pub trait Chart {
     /// Its size in pixels when `width` is available.
@@ -91,14 +105,7 @@ impl Chart for HeatmapChart {
         };
         let plot = draw_heatmap(root, &self.grid, self.highlight, theme, &words)?;
         let (rows, columns) = (self.grid.size(), self.grid.columns());
-        Ok(Drawn {
-            cells: Some(CellLayout {
-                plot,
-                rows,
-                columns,
-            }),
-            marks: rows * columns,
-        })
+        Ok(Drawn::grid(plot, rows, columns))
     }
 
     fn table(&self) -> DataTable {
@@ -328,14 +335,7 @@ impl Chart for MatrixChart {
         DB::ErrorType: 'static,
     {
         let plot = draw_matrix(root, &self.matrix(), theme)?;
-        Ok(Drawn {
-            cells: Some(CellLayout {
-                plot,
-                rows: self.rows,
-                columns: self.columns,
-            }),
-            marks: self.rows * self.columns,
-        })
+        Ok(Drawn::grid(plot, self.rows, self.columns))
     }
 
     fn table(&self) -> DataTable {
@@ -436,14 +436,7 @@ impl Chart for RankChart {
         };
         let plot = draw_rank_grid(root, &grid, theme)?;
         let (rows, columns) = (self.row_labels.len(), self.column_labels.len());
-        Ok(Drawn {
-            cells: Some(CellLayout {
-                plot,
-                rows,
-                columns,
-            }),
-            marks: rows * columns,
-        })
+        Ok(Drawn::grid(plot, rows, columns))
     }
 
     fn table(&self) -> DataTable {

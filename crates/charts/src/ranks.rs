@@ -6,7 +6,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{sequential, ChartError, PlotArea, Theme};
-use crate::attention::{font_size, label_centres, label_space};
+use crate::attention::{draw_cell_labels, font_size, label_space};
 
 /// Width of the colour legend.
 const LEGEND_WIDTH: u32 = 78;
@@ -56,30 +56,17 @@ where
         .x_label_area_size(column_px)
         .y_label_area_size(row_px)
         .build_cartesian_2d(0f64..columns as f64, 0f64..rows as f64)?;
-    let label_font = ("sans-serif", font).into_font().color(&theme.text);
-    let base = chart_area.get_base_pixel();
-    let to_area = |(x, y): (i32, i32)| (x - base.0, y - base.1);
     let plot_width = chart_width.saturating_sub(row_px + 16);
     let plot_height = chart_height.saturating_sub(column_px + 16);
-    for centre in label_centres(columns, plot_width, font) {
-        let (x, bottom) = to_area(chart.backend_coord(&(centre, 0.0)));
-        chart_area.draw(&Text::new(
-            grid.column_labels[centre.floor() as usize].clone(),
-            (x, bottom + 4),
-            label_font
-                .clone()
-                .transform(FontTransform::Rotate90)
-                .pos(Pos::new(HPos::Left, VPos::Center)),
-        ))?;
-    }
-    for centre in label_centres(rows, plot_height, font) {
-        let (left, y) = to_area(chart.backend_coord(&(0.0, rows as f64 - centre)));
-        chart_area.draw(&Text::new(
-            grid.row_labels[centre.floor() as usize].clone(),
-            (left - 4, y),
-            label_font.clone().pos(Pos::new(HPos::Right, VPos::Center)),
-        ))?;
-    }
+    let labels = (grid.row_labels, grid.column_labels);
+    draw_cell_labels(
+        &chart_area,
+        &chart,
+        labels,
+        (plot_width, plot_height),
+        font,
+        theme,
+    )?;
     let cell = |index: usize| {
         let (row, column) = (index / columns, index % columns);
         let top = (rows - row) as f64;

@@ -52,13 +52,7 @@ fn LayerNeurons(
     chosen: RwSignal<Option<usize>>,
 ) -> impl IntoView {
     let state = use_state();
-    let tokens = untrack(|| {
-        state
-            .text
-            .page_trace()
-            .map(|t| t.tokens.clone())
-            .unwrap_or_default()
-    });
+    let tokens = untrack(|| state.text.traced_tokens());
     let rows: Vec<Vec<f32>> = activation_rows(&layer)
         .into_iter()
         .map(<[f32]>::to_vec)
@@ -134,13 +128,7 @@ fn LayerNeurons(
 #[component]
 fn NeuronOverText(rows: Vec<Vec<f32>>, neuron: usize) -> impl IntoView {
     let state = use_state();
-    let tokens = untrack(|| {
-        state
-            .text
-            .page_trace()
-            .map(|t| t.tokens.clone())
-            .unwrap_or_default()
-    });
+    let tokens = untrack(|| state.text.traced_tokens());
     let values: Vec<f32> = rows
         .iter()
         .map(|r| r.get(neuron).copied().unwrap_or(0.0))
@@ -264,13 +252,7 @@ fn Factors() -> impl IntoView {
 #[component]
 fn FactorRows(factors: NeuronFactors, ms: f64) -> impl IntoView {
     let state = use_state();
-    let tokens = untrack(|| {
-        state
-            .text
-            .page_trace()
-            .map(|t| t.tokens.clone())
-            .unwrap_or_default()
-    });
+    let tokens = untrack(|| state.text.traced_tokens());
     let (first, last) = factors.layers;
     let summary = trf(
         "neurons.nmf_summary",

@@ -156,13 +156,7 @@ pub fn Rankings() -> impl IntoView {
 #[component]
 fn RankingViews(found: TextRankings, next_token: RwSignal<bool>) -> impl IntoView {
     let state = use_state();
-    let tokens = untrack(|| {
-        state
-            .text
-            .page_trace()
-            .map(|t| t.tokens.clone())
-            .unwrap_or_default()
-    });
+    let tokens = untrack(|| state.text.traced_tokens());
     let vocabulary = untrack(|| state.model.read(2, |c| c.vocab_size));
     let streams = found.prediction_ranks.len();
     let grid_found = found.clone();

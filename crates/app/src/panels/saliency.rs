@@ -19,7 +19,7 @@ pub fn SalientTokens(saliency: OwnedSaliency) -> impl IntoView {
     let state = use_state();
     move || {
         analyses::for_this_trace(state, saliency).map(|saliency| {
-            let tokens = untrack(|| state.text.page_trace().map(|t| t.tokens.clone()).unwrap_or_default());
+            let tokens = untrack(|| state.text.traced_tokens());
             let largest = saliency.scores.iter().fold(1e-9f32, |m, &s| m.max(s));
             view! {
                 <p
@@ -71,11 +71,7 @@ pub fn Saliency() -> impl IntoView {
         })
     };
     let bars = Signal::derive(move || {
-        let tokens = state
-            .text
-            .page_trace()
-            .map(|t| t.tokens.clone())
-            .unwrap_or_default();
+        let tokens = state.text.traced_tokens();
         saliency
             .with_latest(|s| {
                 s.map(|s| {

@@ -144,6 +144,13 @@ impl TextState {
         self.traced.with_latest(|t| t.map(|t| Arc::clone(&t.trace)))
     }
 
+    /// The traced tokens' display strings (tracked); empty before the first trace.
+    pub fn traced_tokens(&self) -> Vec<String> {
+        self.page_trace()
+            .map(|t| t.tokens.clone())
+            .unwrap_or_default()
+    }
+
     /// Whether there is a trace (tracked).
     pub fn is_traced(&self) -> bool {
         self.traced.with_latest(|t| t.is_some())
