@@ -31,17 +31,18 @@ fn distilbert_fixture_matches_transformers_in_the_browser() {
 
 /// candle's matmul in this build, in the three orders the engine and the floor use, at shapes
 /// that reach every microkernel size (8 × 4 blocks and their remainders), against a float64
-/// reference, with gemm's default packing and with the engine's (`engine::tune_matmul`, which
-/// packs the column-major operand of x·W). The bound is the worst case of float32 summation
-/// (k · ε · Σ|a·b|); a wrong or missing term is far above it.
+/// reference, with gemm's default packing and with the packing the engine sets for the
+/// backward pass's grad·W (`matmul::with_weight_packed`: the column-major operand packed from
+/// 5 columns on). The bound is the worst case of float32 summation (k · ε · Σ|a·b|); a wrong or
+/// missing term is far above it.
 #[wasm_bindgen_test]
 fn matmul_matches_a_float64_reference_in_every_kernel_shape() {
-    gemm::set_lhs_packing_threshold_single_thread(
-        gemm::DEFAULT_LHS_PACKING_THRESHOLD_SINGLE_THREAD,
-    );
+    let default = gemm::DEFAULT_LHS_PACKING_THRESHOLD_SINGLE_THREAD;
+    gemm::set_lhs_packing_threshold_single_thread(default);
     check_matmul_shapes("gemm's default packing");
-    attention_explorer::engine::tune_matmul();
-    check_matmul_shapes("the engine's packing");
+    gemm::set_lhs_packing_threshold_single_thread(1);
+    check_matmul_shapes("the backward's packing");
+    gemm::set_lhs_packing_threshold_single_thread(default);
 }
 
 fn check_matmul_shapes(setting: &str) {
