@@ -22,7 +22,7 @@ fn activation_rows(layer: &LayerTrace) -> Vec<&[f32]> {
 }
 
 /// The `k` most active neurons of one token's row, strongest first, as (neuron, activation).
-fn strongest(row: &[f32], k: usize) -> Vec<(usize, f32)> {
+pub(super) fn strongest(row: &[f32], k: usize) -> Vec<(usize, f32)> {
     let mut order: Vec<usize> = (0..row.len()).collect();
     order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
     order.into_iter().take(k).map(|n| (n, row[n])).collect()

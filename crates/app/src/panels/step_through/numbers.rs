@@ -161,10 +161,10 @@ impl BlockNumbers {
 
     /// The `k` neurons with the largest activations, strongest first.
     pub fn strongest_neurons(&self, k: usize) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..self.activations.len()).collect();
-        order.sort_by(|&a, &b| self.activations[b].total_cmp(&self.activations[a]));
-        order.truncate(k);
-        order
+        crate::panels::neurons::strongest(&self.activations, k)
+            .into_iter()
+            .map(|(neuron, _)| neuron)
+            .collect()
     }
 }
 
