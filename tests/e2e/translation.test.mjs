@@ -207,6 +207,25 @@ test('T5 (the fixture): the step-through of cross, decoder and encoder attention
   close(await values('.vector[data-kind=concatenated] .cell'), cli.cross_head_outputs[LAYER].flatMap((h) => h[QUERY]), 'heads side by side');
   close(await values('.vector[data-kind=attention-output] .cell'), cli.cross_attention_outputs[LAYER][QUERY], 'cross attention output');
 
+  // Past cross-attention, the same target token through the rest of the decoder block.
+  const ff = (stack, field, token) => cli[`${stack}_${field}`][LAYER][token];
+  await goTo(8);
+  close(await values('.vector[data-kind=norm-input] .cell'), ff('decoder', 'ln2_inputs', QUERY), 'decoder: the residual sum r');
+  close(await values('.vector[data-kind=gamma] .cell'), cli.decoder_ln2_weights[LAYER], 'decoder: γ');
+  close(await values('[data-testid=normed-values] .num'), ff('decoder', 'ln2_outputs', QUERY), 'decoder: the normed row');
+  assert.ok(await page.$(step('[data-testid=after-cross]')), 'the decoder note says cross-attention comes first');
+  assert.equal(await page.$(step('[data-testid=norm-statistics] .num[data-kind=mean]')), null, 'T5 norms by the RMS: no μ');
+  await goTo(9);
+  close(await values('[data-testid=pre-activation-values] .num'), ff('decoder', 'mlp_pre_activations', QUERY), 'decoder: gate');
+  await goTo(10);
+  close(await values('[data-testid=activation-values] .num'), ff('decoder', 'mlp_activations', QUERY), 'decoder: activations');
+  assert.match(await page.textContent(step('[data-testid=step-10]')), /GEGLU/, 'the fixture is gated-gelu, as flan-t5');
+  await page.screenshot({ path: 'test-artifacts/translation-step-decoder-activation.png', fullPage: true });
+  await goTo(11);
+  close(await values('[data-testid=ffn-output-values] .num'), ff('decoder', 'mlp_outputs', QUERY), 'decoder: f');
+  close(await values('[data-testid=next-stream-values] .num'), cli.decoder_hidden_states[LAYER + 1][QUERY], 'decoder: the stream leaving the block');
+  assert.ok(await page.$eval(step('[data-testid=step-next]'), (b) => b.disabled), 'a translator has no step 12');
+
   // Decoder self-attention: T5 adds its position bias instead of dividing by √dₖ, and hides later tokens.
   await page.check('[data-testid=kind-decoder]');
   await goTo(3);
@@ -223,6 +242,16 @@ test('T5 (the fixture): the step-through of cross, decoder and encoder attention
   await page.waitForFunction(() => /position 2/.test(
     document.querySelector('[data-testid=pair-step] [data-testid=step-header]')?.textContent ?? ''));
   close(await values('.num[data-kind=masked]'), cli.encoder_masked_scores[LAYER][HEAD][2], 'encoder masked scores');
+  await goTo(8);
+  close(await values('.vector[data-kind=norm-input] .cell'), ff('encoder', 'ln2_inputs', 2), 'encoder: the residual sum r');
+  assert.equal(await page.$(step('[data-testid=after-cross]')), null, 'no cross-attention in the encoder');
+  await goTo(10);
+  close(await values('[data-testid=activation-values] .num'), ff('encoder', 'mlp_activations', 2), 'encoder: activations');
+  await goTo(11);
+  close(await values('[data-testid=ffn-output-values] .num'), ff('encoder', 'mlp_outputs', 2), 'encoder: f');
+  assert.equal(cli.encoder_hidden_states.length, LAYER + 2, 'layer 2 is the encoder\'s last');
+  assert.equal(await page.$(step('[data-testid=next-stream-values]')), null, "the encoder's last stream is given after its final norm");
+  await goTo(4);
   await page.screenshot({ path: 'test-artifacts/translation-step-encoder-mask.png', fullPage: true });
   assert.deepEqual(errors, []);
   await context.close();

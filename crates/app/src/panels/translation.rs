@@ -11,7 +11,7 @@ use super::heatmaps::{
     head_lines_chart, heatmap_tooltip, HeadLinesFigure, OverviewGrid, ThumbnailButton, ValuesTable,
 };
 use super::positions::{LinesCanvas, MatrixCanvas};
-use super::step_through::{HeadNumbers, Stepper};
+use super::step_through::{BlockNumbers, HeadNumbers, Stepper};
 use crate::client::{self, owned_request};
 use crate::i18n::{tr, trf};
 use crate::state::{use_state, AppState};
@@ -685,7 +685,12 @@ fn PairStepThrough() -> impl IntoView {
         let query = pinned_query(state, kind)
             .filter(|&q| q <= last)
             .unwrap_or(last);
-        HeadNumbers::of_pair(&trace, kind, layer, head, query)
+        let mut numbers = HeadNumbers::of_pair(&trace, kind, layer, head, query)?;
+        let card = state
+            .model
+            .read((None, 0.0), |c| (c.activation, c.norm_eps));
+        numbers.block = BlockNumbers::of_pair(&trace, kind, layer, query, card);
+        Some(numbers)
     });
     view! {
         <section class="pair-step" data-testid="pair-step">

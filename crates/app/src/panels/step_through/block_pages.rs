@@ -106,6 +106,9 @@ pub fn norm(b: &BlockNumbers, token: &str) -> AnyView {
     view! {
         {formula}
         <p>{trf(explain, &[("token", &token), ("width", &b.norm_input.len())])}</p>
+        {b
+            .after_cross_attention
+            .then(|| view! { <p data-testid="after-cross">{tr("step.norm_after_cross")}</p> })}
         <p>"r: " {vector(&b.norm_input, "norm-input")}</p>
         <p class="values" data-testid="norm-statistics">
             {if rms { "mean r² = ".to_string() } else { "μ = ".to_string() }}
@@ -183,7 +186,9 @@ pub fn first_matrix(b: &BlockNumbers) -> AnyView {
 /// The non-linearity's name and formula, in words.
 fn activation_key(activation: Option<ActivationKind>, gated: bool) -> &'static str {
     match (activation, gated) {
-        (_, true) => "step.activation_swiglu",
+        (Some(ActivationKind::Silu), true) => "step.activation_swiglu",
+        (Some(ActivationKind::GeluTanh | ActivationKind::GeluErf), true) => "step.activation_geglu",
+        (_, true) => "step.activation_gated_other",
         (Some(ActivationKind::GeluTanh), _) => "step.activation_gelu_tanh",
         (Some(ActivationKind::GeluErf), _) => "step.activation_gelu",
         (Some(ActivationKind::Relu), _) => "step.activation_relu",

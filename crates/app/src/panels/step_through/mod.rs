@@ -23,10 +23,10 @@ pub fn StepThrough() -> impl IntoView {
         let detail = state.selected_layer_trace()?;
         let query = state.query_token()?;
         let mut numbers = HeadNumbers::of_text(&trace, &detail, state.selection.head.get(), query)?;
-        let model = state.model.read((None, 0.0, false), |c| {
-            (c.activation, c.norm_eps, c.has_prediction_head)
+        let (card, has_head) = state.model.read(((None, 0.0), false), |c| {
+            ((c.activation, c.norm_eps), c.has_prediction_head)
         });
-        numbers.block = BlockNumbers::of_layer(&trace, &detail, query, model);
+        numbers.block = BlockNumbers::of_layer(&trace, &detail, query, card, has_head);
         Some(numbers)
     });
     let waiting = Signal::derive(move || {

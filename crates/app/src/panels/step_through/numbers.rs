@@ -3,7 +3,7 @@
 //! three attentions (encoder self, decoder self, cross).
 use ae_messages::{
     ActivationKind, Architecture, Array, AttentionInternals, AttentionKind, EncoderDecoderTrace,
-    LayerTrace, PageTrace,
+    FeedForwardInternals, LayerTrace, PageTrace,
 };
 
 /// Which keys the mask hides from the query.
@@ -73,6 +73,8 @@ pub struct HeadNumbers {
 pub struct BlockNumbers {
     /// Whether the block norms before each sublayer (GPT-2, Llama) or after adding (BERT).
     pub normalises_first: bool,
+    /// Whether cross-attention comes between the attention shown and the network (a decoder).
+    pub after_cross_attention: bool,
     pub activation: Option<ActivationKind>,
     pub eps: f64,
     /// The residual sum the norm reads [d_model].
@@ -97,53 +99,92 @@ pub struct BlockNumbers {
     pub head_input: Option<Vec<f32>>,
 }
 
+/// The model card's numbers the block steps need: the non-linearity and the norms' ε.
+pub type BlockCard = (Option<ActivationKind>, f64);
+
 impl BlockNumbers {
-    /// Layer `detail`'s feed-forward numbers at token `query`.
+    /// Layer `detail`'s feed-forward numbers at token `query`; `has_head` adds the row the
+    /// prediction head reads after the last layer.
     pub fn of_layer(
         trace: &PageTrace,
         detail: &LayerTrace,
         query: usize,
-        (activation, eps, has_head): (Option<ActivationKind>, f64, bool),
+        card: BlockCard,
+        has_head: bool,
     ) -> Option<Self> {
-        let ff = &detail.feed_forward;
-        let at = |array: &Array| array.row(&[query]).map(<[f32]>::to_vec);
         let layers = trace
             .hidden_states
             .shape
             .first()
             .copied()?
             .saturating_sub(1);
-        let last_is_final_normed = trace.architecture.normalises_first();
-        let next_stream = (detail.layer + 1 < layers || !last_is_final_normed)
-            .then(|| {
-                trace
-                    .hidden_states
-                    .row(&[detail.layer + 1, query])
-                    .map(<[f32]>::to_vec)
-            })
-            .flatten();
-        let head_input = (has_head && detail.layer + 1 == layers)
-            .then(|| {
-                trace
-                    .hidden_states
-                    .row(&[layers, query])
-                    .map(<[f32]>::to_vec)
-            })
-            .flatten();
-        Some(BlockNumbers {
-            head_input,
+        let stream = Stream {
+            hidden_states: &trace.hidden_states,
+            layers,
             normalises_first: trace.architecture.normalises_first(),
+        };
+        let mut numbers = Self::cut(&detail.feed_forward, &[], query, card, &stream)?;
+        numbers.next_stream = stream.leaving(detail.layer, query);
+        numbers.head_input = (has_head && detail.layer + 1 == layers)
+            .then(|| stream.row(layers, query))
+            .flatten();
+        Some(numbers)
+    }
+
+    /// An encoder–decoder's block at `layer` of the stack `kind` reads its queries from, at
+    /// token `query`. A decoder block's network follows cross-attention.
+    pub fn of_pair(
+        trace: &EncoderDecoderTrace,
+        kind: AttentionKind,
+        layer: usize,
+        query: usize,
+        card: BlockCard,
+    ) -> Option<Self> {
+        let stack = match kind {
+            AttentionKind::EncoderSelf => &trace.source,
+            AttentionKind::DecoderSelf | AttentionKind::Cross => &trace.target,
+        };
+        let stream = Stream {
+            hidden_states: &stack.hidden_states,
+            layers: stack
+                .hidden_states
+                .shape
+                .first()
+                .copied()?
+                .saturating_sub(1),
+            normalises_first: trace.architecture.normalises_first(),
+        };
+        let mut numbers = Self::cut(&stack.feed_forward, &[layer], query, card, &stream)?;
+        numbers.after_cross_attention = kind != AttentionKind::EncoderSelf;
+        numbers.next_stream = stream.leaving(layer, query);
+        Some(numbers)
+    }
+
+    /// The network's rows at `query` of arrays whose leading axes are `at`.
+    fn cut(
+        ff: &FeedForwardInternals<Array>,
+        at: &[usize],
+        query: usize,
+        (activation, eps): BlockCard,
+        stream: &Stream,
+    ) -> Option<Self> {
+        let token = |array: &Array| array.row(&[at, &[query]].concat()).map(<[f32]>::to_vec);
+        let weight = |array: &Array| array.row(at).map(<[f32]>::to_vec);
+        Some(BlockNumbers {
+            normalises_first: stream.normalises_first,
+            after_cross_attention: false,
             activation,
             eps,
-            norm_input: at(&ff.norm_input)?,
-            gamma: ff.norm_scale.data.clone(),
-            beta: ff.norm_shift.as_ref().map(|b| b.data.clone()),
-            normed: at(&ff.input)?,
-            pre_activations: at(&ff.pre_activations)?,
-            up: ff.up.as_ref().and_then(at),
-            activations: at(&ff.activations)?,
-            output: at(&ff.output)?,
-            next_stream,
+            norm_input: token(&ff.norm_input)?,
+            gamma: weight(&ff.norm_scale)?,
+            beta: ff.norm_shift.as_ref().and_then(weight),
+            normed: token(&ff.input)?,
+            pre_activations: token(&ff.pre_activations)?,
+            up: ff.up.as_ref().and_then(token),
+            activations: token(&ff.activations)?,
+            output: token(&ff.output)?,
+            next_stream: None,
+            head_input: None,
         })
     }
 
@@ -165,6 +206,27 @@ impl BlockNumbers {
             .into_iter()
             .map(|(neuron, _)| neuron)
             .collect()
+    }
+}
+
+/// A stack's residual stream: `hidden_states` [layers + 1, token, d_model].
+struct Stream<'a> {
+    hidden_states: &'a Array,
+    layers: usize,
+    normalises_first: bool,
+}
+
+impl Stream<'_> {
+    fn row(&self, index: usize, token: usize) -> Option<Vec<f32>> {
+        self.hidden_states.row(&[index, token]).map(<[f32]>::to_vec)
+    }
+
+    /// The stream leaving block `layer` as the block computed it: not a pre-norm stack's last,
+    /// which transformers gives after the final norm.
+    fn leaving(&self, layer: usize, token: usize) -> Option<Vec<f32>> {
+        (layer + 1 < self.layers || !self.normalises_first)
+            .then(|| self.row(layer + 1, token))
+            .flatten()
     }
 }
 
@@ -459,6 +521,30 @@ mod tests {
         assert_eq!(n.masking, Masking::Padding { count: 1 });
         assert_eq!(n.residual, None);
         assert_eq!(n.scale(), None, "T5 does not divide by √dₖ");
+    }
+
+    #[test]
+    fn a_pair_block_reads_its_stack_at_the_layer() {
+        let trace = pair();
+        let card = (Some(ActivationKind::Relu), 1e-6);
+        let b = BlockNumbers::of_pair(&trace, AttentionKind::Cross, 1, 1, card).unwrap();
+        // The target stack's norm input [layer 1, token 1] starts at (1·2 + 1)·4 = 12, its γ
+        // [layer 1] at 4, its activations [1, 1] at 24.
+        assert_eq!(b.norm_input, vec![12.0, 13.0, 14.0, 15.0]);
+        assert_eq!(b.gamma, vec![4.0, 5.0, 6.0, 7.0]);
+        assert_eq!(b.activations[0], 24.0);
+        assert!(b.after_cross_attention);
+        assert_eq!(
+            b.next_stream, None,
+            "T5's last stream is given after its final norm"
+        );
+        assert_eq!(b.head_input, None);
+        let b = BlockNumbers::of_pair(&trace, AttentionKind::EncoderSelf, 0, 2, card).unwrap();
+        assert_eq!(b.norm_input, vec![8.0, 9.0, 10.0, 11.0]);
+        assert!(!b.after_cross_attention);
+        // hidden_states [layer + 1 = 1, token 2] starts at (1·3 + 2)·4 = 20.
+        assert_eq!(b.next_stream, Some(vec![20.0, 21.0, 22.0, 23.0]));
+        assert!(BlockNumbers::of_pair(&trace, AttentionKind::EncoderSelf, 2, 0, card).is_none());
     }
 
     #[test]
