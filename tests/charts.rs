@@ -393,6 +393,8 @@ fn matrices_and_lines_draw_with_a_diverging_scale_that_survives_nan() {
         columns: 12,
         row_name: "position",
         column_name: "dimension",
+        row_labels: &[],
+        column_labels: &[],
         limit: 1.0,
     };
     let mut svg = String::new();
@@ -488,11 +490,37 @@ fn every_chart_kind_has_a_table_that_matches_what_it_draws() {
         columns: 3,
         row_name: "position",
         column_name: "dimension",
+        row_labels: &[],
+        column_labels: &[],
         limit: 6.0,
     };
     let table = matrix_table(&matrix, "m".into());
     assert_eq!(table.columns, ["0", "1", "2"]);
     assert_eq!(table.rows[1].values, [Some(4.0), Some(5.0), Some(6.0)]);
+    // A labelled matrix (tokens × neurons) names its rows and columns in the table and the chart.
+    let (tokens, neurons) = (
+        ["The", "cat"].map(String::from),
+        ["#7", "#2", "#40"].map(String::from),
+    );
+    let labelled = Matrix {
+        row_labels: &tokens,
+        column_labels: &neurons,
+        ..matrix
+    };
+    let table = matrix_table(&labelled, "m".into());
+    assert_eq!(table.columns, ["#7", "#2", "#40"]);
+    assert_eq!(table.rows[1].label, "cat");
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (480, 360)).into_drawing_area();
+        attention_explorer::charts::draw_matrix(&root, &labelled, &Theme::LIGHT)
+            .expect("labelled matrix");
+        root.present().expect("present");
+    }
+    assert!(
+        svg.contains("cat") && svg.contains("#40"),
+        "every label is drawn"
+    );
     let table = series_table(
         &[
             ("dim 4".into(), vec![0.5, 0.25]),

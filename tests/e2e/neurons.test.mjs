@@ -59,6 +59,21 @@ test('neurons: the strongest neurons, one neuron over the text, NMF at 2 and 8 f
   assert.equal(over.length, n);
   over.forEach((value, t) => assert.ok(close(value, cli.mlp_activations[0][t][third]), `token ${t}`));
 
+  // The map: every token × the neurons with the highest peaks in the text, as the CLI has them.
+  const width = cli.mlp_activations[0][0].length;
+  const peaks = [...Array(width).keys()].map((i) => [i, Math.max(...cli.mlp_activations[0].map((row) => row[i]))]);
+  const mapped = peaks.sort((a, b) => b[1] - a[1]).slice(0, 48).map(([i]) => i);
+  const map = (await download(page, 'neuron-map-csv')).bytes.toString().trim().split(/\r?\n/).map((line) => line.split(','));
+  assert.deepEqual(map[0].slice(1), mapped.map((i) => `#${i}`), 'the columns are the most active neurons, strongest first');
+  assert.equal(map.length, n + 1, 'one row per token');
+  map.slice(1).forEach((row, t) => row.slice(-mapped.length).forEach((value, c) =>
+    assert.ok(close(Number(value), cli.mlp_activations[0][t][mapped[c]]), `map token ${t}, neuron ${mapped[c]}`)));
+  assert.ok(close(await hoverMatrix(page, 'neuron-map', 2, 5), cli.mlp_activations[0][2][mapped[5]]), 'a hovered cell');
+  await page.mouse.down();
+  await page.mouse.up();
+  await page.waitForSelector(`[data-testid=neuron-tokens][data-neuron="${mapped[5]}"]`);
+  await page.locator('[data-testid=neuron-map]').screenshot({ path: 'test-artifacts/neurons-map.png' });
+
   // NMF: 4 factors by default, then 2 and 8; each repeats exactly.
   async function factors(count) {
     if (count !== null) await setSlider(page, 'nmf-factors', count);
@@ -97,6 +112,16 @@ test('neurons: the strongest neurons, one neuron over the text, NMF at 2 and 8 f
   }
   // After block 1 the stream is the hidden state HF gives (the last is after ln_f, so block 1 only).
   assert.ok(close(stream[0], norm(cli.hidden_states[1][last])), 'stream after block 1');
+
+  // In Chinese: the panel's words change, its numbers and the chosen neuron stay.
+  await page.selectOption('[data-testid=language]', 'zh-Hans');
+  await page.waitForFunction(() => document.documentElement.lang === 'zh-Hans');
+  assert.match(await page.textContent('[data-testid=panel-neurons] h2'), /神经元/);
+  assert.match(await page.textContent('[data-testid=nmf] h3'), /因子/);
+  assert.match(await page.textContent('[data-testid=residual] h3'), /残差流/);
+  assert.match(await page.textContent('[data-testid=nmf-summary]'), /层/);
+  assert.ok(await page.$(`[data-testid=neuron-tokens][data-neuron="${mapped[5]}"]`), 'the chosen neuron stays');
+  await page.screenshot({ path: 'test-artifacts/neurons-zh.png', fullPage: true });
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -182,6 +182,50 @@ where
     Ok(area)
 }
 
+/// A chart of unit cells: column c spans x ∈ [c, c + 1], row r (from the top) y ∈ [rows − r − 1,
+/// rows − r].
+pub(crate) type UnitCells<'a, DB> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// A grid of unit cells with its labels drawn, the labels' font size and the cells' area in
+/// pixels.
+pub(crate) struct LabelledCells<'a, DB: DrawingBackend> {
+    pub chart: UnitCells<'a, DB>,
+    pub font: u32,
+    pub plot: (u32, u32),
+}
+
+/// A grid of unit cells with every row's and column's label beside it (every n-th where the
+/// cells are narrow).
+pub(crate) fn labelled_cells<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    (row_labels, column_labels): (&[String], &[String]),
+    theme: &Theme,
+) -> Result<LabelledCells<'a, DB>, ChartError>
+where
+    DB::ErrorType: 'static,
+{
+    let (rows, columns) = (row_labels.len(), column_labels.len());
+    let font = font_size(rows.max(columns));
+    let row_px = label_space(row_labels, font);
+    let column_px = label_space(column_labels, font);
+    let (width, height) = area.dim_in_pixel();
+    let chart = ChartBuilder::on(area)
+        .margin(8)
+        .x_label_area_size(column_px)
+        .y_label_area_size(row_px)
+        .build_cartesian_2d(0f64..columns as f64, 0f64..rows as f64)?;
+    let plot = (
+        width.saturating_sub(row_px + 16),
+        height.saturating_sub(column_px + 16),
+    );
+    draw_cell_labels(area, &chart, (row_labels, column_labels), plot, font, theme)?;
+    Ok(LabelledCells { chart, font, plot })
+}
+
 /// Labels of a grid of unit cells (rows counted from the top): each row's left of it, each
 /// column's rotated under it; every `stride`-th when the cells are smaller than the font.
 /// `plot` is the plotting area's size in pixels.

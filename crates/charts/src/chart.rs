@@ -296,6 +296,9 @@ pub struct MatrixChart {
     /// The axes' names and the table's title, in the page's language.
     pub row_name: String,
     pub column_name: String,
+    /// Each row's and column's label; empty: numbered.
+    pub row_labels: Vec<String>,
+    pub column_labels: Vec<String>,
     pub title: String,
     /// The colour scale runs from −limit to +limit.
     pub limit: f32,
@@ -309,6 +312,8 @@ impl MatrixChart {
             columns: self.columns,
             row_name: &self.row_name,
             column_name: &self.column_name,
+            row_labels: &self.row_labels,
+            column_labels: &self.column_labels,
             limit: self.limit,
         }
     }

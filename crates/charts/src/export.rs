@@ -101,19 +101,23 @@ pub fn grid_table(grid: &AttentionGrid, title: String, row_header: String) -> Da
     }
 }
 
-/// A row-major `rows` × `columns` matrix as a table; rows and columns are numbered from 0.
+/// A row-major `rows` × `columns` matrix as a table, its rows and columns named by their labels
+/// or numbered from 0.
 pub fn matrix_table(matrix: &Matrix, title: String) -> DataTable {
+    let name = |labels: &[String], i: usize| labels.get(i).cloned().unwrap_or(i.to_string());
     DataTable {
         title,
         row_header: format!("{} \\ {}", matrix.row_name, matrix.column_name),
-        columns: (0..matrix.columns).map(|c| c.to_string()).collect(),
+        columns: (0..matrix.columns)
+            .map(|c| name(matrix.column_labels, c))
+            .collect(),
         rows: matrix
             .values
             .chunks(matrix.columns.max(1))
             .take(matrix.rows)
             .enumerate()
             .map(|(row, values)| DataRow {
-                label: row.to_string(),
+                label: name(matrix.row_labels, row),
                 values: values.iter().map(|&v| Some(v)).collect(),
             })
             .collect(),

@@ -4,6 +4,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{ChartError, PlotArea, Theme};
+use crate::attention::labelled_cells;
+use crate::attention::UnitCells;
 
 /// ColorBrewer RdBu from −1 (blue) through white to +1 (red): diverging and colour-blind safe.
 const RED_BLUE: [RGBColor; 11] = [
@@ -40,6 +42,9 @@ pub struct Matrix<'a> {
     pub row_name: &'a str,
     /// What the columns are ("dimension").
     pub column_name: &'a str,
+    /// Each row's and column's label (tokens, neurons); empty: the axes are numbered.
+    pub row_labels: &'a [String],
+    pub column_labels: &'a [String],
     /// The colour scale runs from −limit to +limit.
     pub limit: f32,
 }
@@ -59,9 +64,42 @@ where
     }
     let (width, _) = root.dim_in_pixel();
     let (chart_area, legend_area) = root.split_horizontally(width.saturating_sub(70));
+    let rows = matrix.rows as f64;
+    let mut chart = match labelled(matrix) {
+        Some(labels) => labelled_cells(&chart_area, labels, theme)?.chart,
+        None => numbered_axes(&chart_area, matrix, theme)?,
+    };
+    chart.draw_series((0..matrix.rows * matrix.columns).map(|index| {
+        let (row, column) = (index / matrix.columns, index % matrix.columns);
+        let top = rows - row as f64;
+        Rectangle::new(
+            [(column as f64, top), (column as f64 + 1.0, top - 1.0)],
+            diverging(matrix.values[index], matrix.limit).filled(),
+        )
+    }))?;
+    let area = PlotArea::of(chart.plotting_area());
+    draw_diverging_legend(&legend_area, matrix.limit, theme)?;
+    Ok(area)
+}
+
+/// The matrix's row and column labels, when it has one for every row and column.
+fn labelled<'a>(matrix: &Matrix<'a>) -> Option<(&'a [String], &'a [String])> {
+    (matrix.row_labels.len() == matrix.rows && matrix.column_labels.len() == matrix.columns)
+        .then_some((matrix.row_labels, matrix.column_labels))
+}
+
+/// Axes numbered 0, 1, 2 … with the axes' names.
+fn numbered_axes<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    matrix: &Matrix,
+    theme: &Theme,
+) -> Result<UnitCells<'a, DB>, ChartError>
+where
+    DB::ErrorType: 'static,
+{
     let (rows, columns) = (matrix.rows as f64, matrix.columns as f64);
     let font = ("sans-serif", 12).into_font().color(&theme.text);
-    let mut chart = ChartBuilder::on(&chart_area)
+    let mut chart = ChartBuilder::on(area)
         .margin(8)
         .x_label_area_size(34)
         .y_label_area_size(44)
@@ -77,20 +115,10 @@ where
         .x_label_formatter(&|v| format!("{:.0}", v.floor()))
         .y_label_formatter(&|v| format!("{:.0}", (rows - v).floor().max(0.0)))
         .label_style(font.clone())
-        .axis_desc_style(font.clone())
+        .axis_desc_style(font)
         .axis_style(theme.text)
         .draw()?;
-    chart.draw_series((0..matrix.rows * matrix.columns).map(|index| {
-        let (row, column) = (index / matrix.columns, index % matrix.columns);
-        let top = rows - row as f64;
-        Rectangle::new(
-            [(column as f64, top), (column as f64 + 1.0, top - 1.0)],
-            diverging(matrix.values[index], matrix.limit).filled(),
-        )
-    }))?;
-    let area = PlotArea::of(chart.plotting_area());
-    draw_diverging_legend(&legend_area, matrix.limit, theme)?;
-    Ok(area)
+    Ok(chart)
 }
 
 fn draw_diverging_legend<DB: DrawingBackend>(

@@ -6,7 +6,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{sequential, ChartError, PlotArea, Theme};
-use crate::attention::{draw_cell_labels, font_size, label_space};
+use crate::attention::labelled_cells;
 
 /// Width of the colour legend.
 const LEGEND_WIDTH: u32 = 78;
@@ -47,26 +47,9 @@ where
     }
     let (width, _) = root.dim_in_pixel();
     let (chart_area, legend_area) = root.split_horizontally(width.saturating_sub(LEGEND_WIDTH));
-    let font = font_size(rows.max(columns));
-    let row_px = label_space(grid.row_labels, font);
-    let column_px = label_space(grid.column_labels, font);
-    let (chart_width, chart_height) = chart_area.dim_in_pixel();
-    let mut chart = ChartBuilder::on(&chart_area)
-        .margin(8)
-        .x_label_area_size(column_px)
-        .y_label_area_size(row_px)
-        .build_cartesian_2d(0f64..columns as f64, 0f64..rows as f64)?;
-    let plot_width = chart_width.saturating_sub(row_px + 16);
-    let plot_height = chart_height.saturating_sub(column_px + 16);
     let labels = (grid.row_labels, grid.column_labels);
-    draw_cell_labels(
-        &chart_area,
-        &chart,
-        labels,
-        (plot_width, plot_height),
-        font,
-        theme,
-    )?;
+    let cells = labelled_cells(&chart_area, labels, theme)?;
+    let (mut chart, font, (plot_width, plot_height)) = (cells.chart, cells.font, cells.plot);
     let cell = |index: usize| {
         let (row, column) = (index / columns, index % columns);
         let top = (rows - row) as f64;

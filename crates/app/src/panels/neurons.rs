@@ -3,16 +3,18 @@
 //! NMF factors of a range of layers, and the residual stream each block writes into.
 use leptos::prelude::*;
 
-use super::positions::LinesCanvas;
+use super::positions::{LinesCanvas, MatrixCanvas};
 use crate::client::{owned_request, Owned};
 use crate::i18n::{tr, trf};
 use crate::state::{use_state, AppState};
-use crate::widgets::{BarChart, WholeSlider};
+use crate::widgets::{BarChart, Pointed, WholeSlider};
 use ae_charts::{css_colour, head_colour, Bar};
-use ae_messages::{LayerTrace, NeuronFactors, Request, Response};
+use ae_messages::{Array, LayerTrace, NeuronFactors, Request, Response};
 
 /// How many of the query token's strongest neurons are listed.
 const TOP_NEURONS: usize = 10;
+/// How many neurons the tokens × neurons map shows: the text's most active.
+const MAPPED_NEURONS: usize = 48;
 
 /// The activations [token, d_ff] of a layer trace, as rows.
 fn activation_rows(layer: &LayerTrace) -> Vec<&[f32]> {
@@ -119,8 +121,53 @@ fn LayerNeurons(
                 }}
             </div>
             <BarChart bars testid="neuron-bars" value_name="neurons.activation" />
+            <ActivationMap rows=rows.clone() chosen />
             {move || neuron().map(|n| view! { <NeuronOverText rows=rows.clone() neuron=n /> })}
         </section>
+    }
+}
+
+/// The `k` neurons with the largest activation anywhere in the text, strongest first.
+fn most_active_anywhere(rows: &[Vec<f32>], k: usize) -> Vec<usize> {
+    let width = rows.first().map_or(0, Vec::len);
+    let peaks: Vec<f32> = (0..width)
+        .map(|n| rows.iter().fold(f32::NEG_INFINITY, |m, r| m.max(r[n])))
+        .collect();
+    strongest(&peaks, k).into_iter().map(|(n, _)| n).collect()
+}
+
+/// Tokens × the text's most active neurons as a heatmap; a click chooses the neuron.
+#[component]
+fn ActivationMap(rows: Vec<Vec<f32>>, chosen: RwSignal<Option<usize>>) -> impl IntoView {
+    let state = use_state();
+    let tokens = untrack(|| state.text.traced_tokens());
+    let neurons = most_active_anywhere(&rows, MAPPED_NEURONS);
+    let values = Array {
+        shape: vec![rows.len(), neurons.len()],
+        data: rows
+            .iter()
+            .flat_map(|r| neurons.iter().map(|&n| r[n]))
+            .collect(),
+    };
+    let names = neurons.iter().map(|n| format!("#{n}")).collect();
+    let on_click = Callback::new(move |cell: Pointed| {
+        if let Some(&n) = neurons.get(cell.column) {
+            chosen.set(Some(n));
+        }
+    });
+    view! {
+        <MatrixCanvas
+            values=Signal::stored(Some(values))
+            testid="neuron-map"
+            caption=Signal::derive(move || {
+                trf("neurons.map_caption", &[("count", &MAPPED_NEURONS)])
+            })
+            row_name="neurons.token"
+            column_name="neurons.neuron_axis"
+            fixed_limit=None
+            labels=Signal::stored((tokens, names))
+            on_click
+        />
     }
 }
 
@@ -254,16 +301,19 @@ fn FactorRows(factors: NeuronFactors, ms: f64) -> impl IntoView {
     let state = use_state();
     let tokens = untrack(|| state.text.traced_tokens());
     let (first, last) = factors.layers;
-    let summary = trf(
-        "neurons.nmf_summary",
-        &[
-            ("first", &(first + 1)),
-            ("last", &(last + 1)),
-            ("error", &format!("{:.1}", 100.0 * factors.relative_error)),
-            ("iterations", &factors.iterations),
-            ("ms", &format!("{ms:.0}")),
-        ],
-    );
+    let (iterations, error) = (factors.iterations, factors.relative_error);
+    let summary = move || {
+        trf(
+            "neurons.nmf_summary",
+            &[
+                ("first", &(first + 1)),
+                ("last", &(last + 1)),
+                ("error", &format!("{:.1}", 100.0 * error)),
+                ("iterations", &iterations),
+                ("ms", &format!("{ms:.0}")),
+            ],
+        )
+    };
     view! {
         <p
             class="muted"
@@ -293,7 +343,7 @@ fn FactorRows(factors: NeuronFactors, ms: f64) -> impl IntoView {
                         style:--salient-rgb=rgb>
                         <span class="factor-name" title=named.clone()>
                             <span class="factor-swatch" style:background=css_colour(colour)></span>
-                            {trf("neurons.factor", &[("factor", &(i + 1))])}
+                            {move || trf("neurons.factor", &[("factor", &(i + 1))])}
                         </span>
                         {tokens
                             .iter()
@@ -353,7 +403,13 @@ fn ResidualStream() -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::strongest;
+    use super::{most_active_anywhere, strongest};
+
+    #[test]
+    fn the_map_keeps_the_neurons_with_the_highest_peaks() {
+        let rows = [vec![0.1, 3.0, -1.0, 0.5], vec![2.0, 0.0, 4.0, 0.4]];
+        assert_eq!(most_active_anywhere(&rows, 3), [2, 1, 0]);
+    }
 
     #[test]
     fn the_strongest_neurons_come_first() {

@@ -216,8 +216,15 @@ pub(crate) fn MatrixCanvas(
     column_name: &'static str,
     /// The colour scale's ±limit; `None`: the largest |value|.
     fixed_limit: Option<f32>,
+    /// The rows' and columns' labels (tracked); without them the axes are numbered.
+    #[prop(optional)]
+    labels: Option<Signal<(Vec<String>, Vec<String>)>>,
+    /// A click on a cell.
+    #[prop(optional)]
+    on_click: Option<Callback<Pointed>>,
 ) -> impl IntoView {
     let chart = Memo::new(move |_| {
+        let (row_labels, column_labels) = labels.map(|l| l.get()).unwrap_or_default();
         values.with(|array| {
             let array = array.as_ref()?;
             let [rows, columns] = array.shape[..] else {
@@ -234,6 +241,8 @@ pub(crate) fn MatrixCanvas(
                 columns,
                 row_name: tr(row_name),
                 column_name: tr(column_name),
+                row_labels,
+                column_labels,
                 title: caption.get(),
                 limit: fixed_limit.unwrap_or(largest),
             })
@@ -255,10 +264,14 @@ pub(crate) fn MatrixCanvas(
     });
     let tooltip = Callback::new(|(chart, cell): (MatrixChart, Pointed)| {
         let value = chart.value(cell.row, cell.column)?;
+        let name = |labels: &[String], i: usize| labels.get(i).cloned().unwrap_or(i.to_string());
         Some(Tooltip {
             text: format!(
                 "{} {}, {} {}: ",
-                chart.row_name, cell.row, chart.column_name, cell.column
+                chart.row_name,
+                name(&chart.row_labels, cell.row),
+                chart.column_name,
+                name(&chart.column_labels, cell.column)
             ),
             value: format!("{value:.4}"),
             note: String::new(),
@@ -280,6 +293,7 @@ pub(crate) fn MatrixCanvas(
                 file_name=Signal::stored(testid.to_string())
                 data=data
                 tooltip=tooltip
+                on_click=on_click.unwrap_or(Callback::new(|_| ()))
             />
         </figure>
     }
