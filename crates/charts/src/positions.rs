@@ -4,8 +4,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{ChartError, PlotArea, Theme};
-use crate::attention::labelled_cells;
-use crate::attention::UnitCells;
+use crate::attention::{labelled_cells, UnitCells};
 
 /// ColorBrewer RdBu from −1 (blue) through white to +1 (red): diverging and colour-blind safe.
 const RED_BLUE: [RGBColor; 11] = [
@@ -49,7 +48,7 @@ pub struct Matrix<'a> {
     pub limit: f32,
 }
 
-/// Draws `matrix` with numbered axes and a colour legend; returns where the cells landed.
+/// Draws `matrix` with labelled (else numbered) axes and a colour legend; returns where the cells landed.
 pub fn draw_matrix<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     matrix: &Matrix,
