@@ -67,6 +67,30 @@ test('a link opens the view it names, the address follows the view, and a reload
   await context.close();
 });
 
+test("Ecco's views from a link: the followed neuron, the NMF's factors and layers, the watched words", async () => {
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const query = `?model=folder:fixture-gpt2&text=${encodeURIComponent(TEXT)}&panel=neurons&neuron=7&factors=3&factor_layers=2-2&watch=the,cat`;
+  const { page, errors } = await openPage(context, site.origin, query);
+  await page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
+  await page.waitForSelector('[data-testid=neuron-tokens][data-neuron="7"]');
+  await page.waitForSelector('[data-testid=nmf-summary][data-factors="3"]');
+  assert.match(await page.textContent('[data-testid=nmf-summary]'), /Layers 2–2/);
+  // The address keeps them, and follows a new factor count.
+  await page.$eval('[data-testid=nmf-factors]', (input) => {
+    input.value = '5';
+    input.dispatchEvent(new Event('change', { bubbles: true }));
+  });
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('factors') === '5');
+  const address = new URL(page.url()).searchParams;
+  assert.deepEqual([address.get('neuron'), address.get('factor_layers'), address.get('watch')], ['7', '2-2', 'the,cat']);
+  // The rankings watch the linked words.
+  await page.click('[data-testid=tab-rankings]');
+  assert.equal(await page.inputValue('[data-testid=rankings-watch]'), 'the, cat');
+  await page.waitForFunction(() => document.querySelector('[data-testid=rankings-watched]')?.dataset.ranks?.split(' ').length === 2 * 3);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('parameters out of range or not understood fall back to the defaults with a notice', async () => {
   const context = await site.browser.newContext({ viewport: { width: 1280, height: 800 } });
   const query = `?model=folder:fixture-gpt2&text=${encodeURIComponent(TEXT)}&layer=99&head=-1&temperature=NaN&panel=nope&token=500&step=0`;

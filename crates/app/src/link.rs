@@ -5,13 +5,15 @@
 //! encoder–decoder, which also reads `target`, the target so far, and `attention`: encoder,
 //! decoder or cross), `layer` and `head`
 //! (counted from 1, as the page shows them), `token` (the pinned query token's position),
-//! `panel` (step, heatmaps, positions, predictions, saliency), `step` (1–7, see `Step`), `temperature`,
-//! `top_k`, `top_p`, `seed`, `lang` (en, zh), `theme` (light, dark; absent: the system's); for
-//! embedding: `embed=1` (no site header; the page reports its height to the parent), `panels=`
-//! (the tabs offered), `lock=` (model, text, layer, head).
+//! `panel` (a tab's id, see `Panel`), `step` (1–12, see `Step`), `temperature`, `top_k`,
+//! `top_p`, `seed`, `lang` (en, zh), `theme` (light, dark; absent: the system's); Ecco's views:
+//! `neuron` (the neuron followed, from 0), `factors` (the NMF's count) and `factor_layers`
+//! (`first-last`, from 1), `watch` (the rankings' words, comma-separated); for embedding:
+//! `embed=1` (no site header; the page reports its height to the parent), `panels=` (the tabs
+//! offered), `lock=` (model, text, layer, head).
 use crate::i18n::Lang;
 use crate::state::{Embedding, Lock, Panel, Step, ThemeChoice};
-use ae_messages::AttentionKind;
+use ae_messages::{AttentionKind, FACTOR_RANGE, MAX_WATCHED_TOKENS};
 
 /// Everything a link can say; `None` where it says nothing (or nothing usable).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -35,6 +37,12 @@ pub struct LinkView {
     pub lang: Option<Lang>,
     pub theme: Option<ThemeChoice>,
     pub panel: Option<Panel>,
+    /// The neuron followed (0-based), the NMF's factor count and layers (0-based, inclusive).
+    pub neuron: Option<usize>,
+    pub factors: Option<usize>,
+    pub factor_layers: Option<(usize, usize)>,
+    /// The rankings' watched words; empty: none.
+    pub watch: Vec<String>,
     pub embedding: Embedding,
 }
 
@@ -79,6 +87,14 @@ impl LinkView {
             top_k: number("top_k", 1.0, 1000.0, true).map(|k| k as usize),
             top_p: number("top_p", 0.05, 1.0, false).map(|p| p as f32),
             seed: number("seed", 0.0, 9e15, true).map(|s| s as u64),
+            neuron: number("neuron", 0.0, 1e6, true).map(|n| n as usize),
+            factors: number(
+                "factors",
+                *FACTOR_RANGE.start() as f64,
+                *FACTOR_RANGE.end() as f64,
+                true,
+            )
+            .map(|f| f as usize),
             ..LinkView::default()
         };
         let mut choose = |name: &str, pick: &dyn Fn(&str) -> bool| match get(name) {
@@ -95,6 +111,11 @@ impl LinkView {
         view.panel = choose("panel", &|v| panel_named(v).is_some()).and_then(|v| panel_named(&v));
         view.attention = choose("attention", &|v| attention_named(v).is_some())
             .and_then(|v| attention_named(&v));
+        view.factor_layers =
+            choose("factor_layers", &|v| layer_range(v).is_some()).and_then(|v| layer_range(&v));
+        view.watch = choose("watch", &|v| word_list(v).len() <= MAX_WATCHED_TOKENS)
+            .map(|v| word_list(&v))
+            .unwrap_or_default();
         view.embedding = parse_embedding(&get, &mut ignored);
         if let Some(&first) = view.embedding.panels.first() {
             // A link that offers some panels shows one of them (the first panel by default).
@@ -137,6 +158,17 @@ impl LinkView {
         put("seed", self.seed.map(|s| s.to_string()));
         put("lang", self.lang.map(|l| link_code(l).to_string()));
         put("theme", self.theme.map(|t| t.id().to_string()));
+        put("neuron", self.neuron.map(|n| n.to_string()));
+        put("factors", self.factors.map(|f| f.to_string()));
+        put(
+            "factor_layers",
+            self.factor_layers
+                .map(|(first, last)| format!("{}-{}", first + 1, last + 1)),
+        );
+        put(
+            "watch",
+            (!self.watch.is_empty()).then(|| self.watch.join(",")),
+        );
         let embedding = &self.embedding;
         put("embed", embedding.compact.then(|| "1".to_string()));
         let panels = embedding.panels.iter().map(|p| p.id()).collect::<Vec<_>>();
@@ -157,6 +189,25 @@ fn link_code(lang: Lang) -> &'static str {
         Lang::En => "en",
         Lang::Zh => "zh",
     }
+}
+
+/// Words separated by commas, trimmed, blanks dropped (the rankings' watch box and `watch`).
+pub fn word_list(typed: &str) -> Vec<String> {
+    typed
+        .split(',')
+        .map(|w| w.trim().to_string())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// `first-last`, counted from 1, as 0-based (first, last); `None` unless 1 ≤ first ≤ last.
+fn layer_range(text: &str) -> Option<(usize, usize)> {
+    let (first, last) = text.split_once('-')?;
+    let (first, last) = (
+        first.trim().parse::<usize>().ok()?,
+        last.trim().parse::<usize>().ok()?,
+    );
+    (1 <= first && first <= last).then(|| (first - 1, last - 1))
 }
 
 fn theme_named(name: &str) -> Option<ThemeChoice> {
@@ -256,6 +307,10 @@ mod tests {
             lang: Some(Lang::Zh),
             theme: Some(ThemeChoice::Dark),
             panel: Some(Panel::Predictions),
+            neuron: Some(3071),
+            factors: Some(8),
+            factor_layers: Some((8, 11)),
+            watch: vec!["is".into(), "are".into()],
             embedding: Embedding {
                 compact: true,
                 panels: vec![Panel::Heatmaps, Panel::Predictions],
@@ -278,7 +333,7 @@ mod tests {
 
     #[test]
     fn values_out_of_range_are_named_and_ignored() {
-        let parsed = parse("layer=99&head=-1&temperature=NaN&step=13&top_k=2.5&lang=fr&theme=pink&panel=x&lock=text,everything&panels=heatmaps,nope");
+        let parsed = parse("layer=99&head=-1&temperature=NaN&step=13&top_k=2.5&lang=fr&theme=pink&panel=x&factors=19&factor_layers=3-2&watch=a,b,c,d,e,f,g,h,i&lock=text,everything&panels=heatmaps,nope");
         assert_eq!(
             parsed.view.layer,
             Some(98),
@@ -293,9 +348,12 @@ mod tests {
                 "step=13",
                 "temperature=NaN",
                 "top_k=2.5",
+                "factors=19",
                 "lang=fr",
                 "theme=pink",
                 "panel=x",
+                "factor_layers=3-2",
+                "watch=a,b,c,d,e,f,g,h,i",
                 "panels=nope",
                 "lock=everything"
             ]
@@ -332,6 +390,13 @@ mod tests {
         let parsed = parse("source=a&attention=sideways");
         assert_eq!(parsed.view.text.as_deref(), Some("a"));
         assert_eq!(parsed.ignored, ["attention=sideways"]);
+    }
+
+    #[test]
+    fn watched_words_are_trimmed_and_blanks_dropped() {
+        assert_eq!(word_list(" is, are,, "), ["is", "are"]);
+        assert!(word_list(" , ").is_empty());
+        assert_eq!(parse("watch=is,%20are").view.watch.len(), 2);
     }
 
     #[test]

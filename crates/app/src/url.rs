@@ -50,6 +50,12 @@ pub fn follow_link(state: AppState) -> Option<String> {
     if let Some(seed) = link.seed {
         settings.seed.set(seed);
     }
+    settings.neuron.set(link.neuron);
+    if let Some(factors) = link.factors {
+        settings.factors.set(factors);
+    }
+    settings.factor_layers.set(link.factor_layers);
+    settings.watched.set(link.watch.clone());
     if let Some(lang) = link.lang {
         view.lang.set(lang);
     }
@@ -199,6 +205,10 @@ pub fn current_view(state: AppState) -> LinkView {
             Some(_) => Panel::Translation,
             None => state.view.panel.get(),
         }),
+        neuron: state.settings.neuron.get(),
+        factors: Some(state.settings.factors.get()),
+        factor_layers: state.settings.factor_layers.get(),
+        watch: state.settings.watched.get(),
         embedding: state.view.embedding.get(),
     }
 }

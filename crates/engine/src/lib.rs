@@ -37,7 +37,8 @@ mod translation;
 use candle_core::Device;
 
 pub use activation::Activation;
-pub use analysis::nmf::{factorise, neuron_factors, Factorisation, FACTOR_RANGE};
+pub use ae_messages::FACTOR_RANGE;
+pub use analysis::nmf::{factorise, neuron_factors, Factorisation};
 pub use analysis::{PredictionLogits, MAX_RANKED_TOKENS};
 pub use attention::Rotary;
 pub use checkpoint::{to_half_precision, ByteSource, Checkpoint};

@@ -137,6 +137,9 @@ pub struct Generation {
 /// The most words one rankings request may watch.
 pub const MAX_WATCHED_TOKENS: usize = 8;
 
+/// Fewest and most NMF factors a request may ask for.
+pub const FACTOR_RANGE: std::ops::RangeInclusive<usize> = 2..=18;
+
 /// Ecco's rankings: the logit lens over the whole text. Each grid is [residual stream][position],
 /// stream 0 the embeddings and the last the model's output; a rank is 1 for the top token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -15,7 +15,7 @@ mod wording;
 pub use analysis::{
     Candidate, Decoding, Generation, LensLayer, LogitLens, NeuronFactors, NeuronLoading,
     PairSaliency, PositionPredictions, Predictions, RankedToken, Rankings, ResidualNorms, Saliency,
-    SamplingSettings, WatchedToken, MAX_BEAM_WIDTH, MAX_WATCHED_TOKENS,
+    SamplingSettings, WatchedToken, FACTOR_RANGE, MAX_BEAM_WIDTH, MAX_WATCHED_TOKENS,
 };
 pub use anatomy::{Anatomy, ModelPart, Weight};
 #[cfg(feature = "candle")]

@@ -34,7 +34,7 @@ pub(super) fn strongest(row: &[f32], k: usize) -> Vec<(usize, f32)> {
 #[component]
 pub fn Neurons() -> impl IntoView {
     let state = use_state();
-    let chosen = RwSignal::new(None::<usize>);
+    let chosen = state.settings.neuron;
     view! {
         <h2>{move || tr("panel.neurons")}</h2>
         <p class="muted">{move || tr("neurons.intro")}</p>
@@ -42,7 +42,12 @@ pub fn Neurons() -> impl IntoView {
             None => view! { <p class="muted">{move || tr("neurons.waiting")}</p> }.into_any(),
             Some(layer) => view! { <LayerNeurons layer chosen /> }.into_any(),
         }}
-        <Factors />
+        {move || {
+            state
+                .model
+                .read(None, |c| Some(c.n_layer.max(1)))
+                .map(|n_layer| view! { <Factors n_layer /> })
+        }}
         <ResidualStream />
     }
 }
@@ -223,18 +228,30 @@ fn factors(
     )
 }
 
-/// Ecco's NMF view: each factor's strength over the tokens, as highlights and as lines.
+/// Ecco's NMF view of a model with `n_layer` blocks: each factor's strength over the tokens, as
+/// highlights and as lines.
 #[component]
-fn Factors() -> impl IntoView {
+fn Factors(n_layer: usize) -> impl IntoView {
     let state = use_state();
-    let n_layer = untrack(|| state.model.read(1, |c| c.n_layer)).max(1);
-    let count = RwSignal::new(4usize);
-    // Layers as the page numbers them, from 1.
-    let first = RwSignal::new(1usize);
-    let last = RwSignal::new(n_layer);
+    let settings = state.settings;
+    let count = settings.factors;
+    // Layers as the page numbers them, from 1: the link's (within the model), else all.
+    let (first_layer, last_layer) = untrack(|| settings.factor_layers.get())
+        .map_or((1, n_layer), |(a, b)| {
+            ((a + 1).min(n_layer), (b + 1).min(n_layer))
+        });
+    let first = RwSignal::new(first_layer);
+    let last = RwSignal::new(last_layer);
     let layers = Signal::derive(move || {
         let (a, b) = (first.get(), last.get());
         (a.min(b) - 1, a.max(b) - 1)
+    });
+    // The address names the layers unless they are all of them.
+    Effect::new(move |_| {
+        let range = layers.get();
+        settings
+            .factor_layers
+            .set((range != (0, n_layer - 1)).then_some(range));
     });
     let found = factors(state, layers, count);
     let series = Signal::derive(move || {

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 
 use crate::client::{owned_request, Owned};
 use crate::i18n::{current, tr, trf};
+use crate::link::word_list;
 use crate::state::{use_state, AppState};
 use crate::widgets::{ChartCanvas, Pointed, Tooltip};
 use ae_charts::RankChart;
@@ -35,16 +36,6 @@ fn rankings(
     )
 }
 
-/// The words typed into the watch box, comma-separated, trimmed, blanks dropped (the engine
-/// watches each as it appears inside a sentence).
-fn watched_words(typed: &str) -> Vec<String> {
-    typed
-        .split(',')
-        .map(|w| w.trim().to_string())
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
 /// A perplexity to read: two decimals while small, whole numbers when large.
 fn shown_perplexity(perplexity: f32) -> String {
     if perplexity < 1000.0 {
@@ -70,10 +61,11 @@ pub fn Rankings() -> impl IntoView {
     let state = use_state();
     // The words asked for; a list over the limit is refused here (and says so) and the last
     // accepted one stays.
-    let watch = RwSignal::new(Vec::<String>::new());
+    let watch = state.settings.watched;
+    let shown_words = untrack(|| watch.get().join(", "));
     let refused = RwSignal::new(None::<EngineError>);
     let type_words = move |typed: String| {
-        let words = watched_words(&typed);
+        let words = word_list(&typed);
         if words.len() > MAX_WATCHED_TOKENS {
             refused.set(Some(EngineError::TooManyWatchedTokens {
                 given: words.len(),
@@ -113,6 +105,7 @@ pub fn Rankings() -> impl IntoView {
                         type="text"
                         data-testid="rankings-watch"
                         placeholder=move || tr("rankings.watch_placeholder")
+                        prop:value=shown_words.clone()
                         on:change=move |e| type_words(event_target_value(&e))
                     />
                 </label>
@@ -375,15 +368,4 @@ fn Surprisal(found: TextRankings, tokens: Vec<String>) -> impl IntoView {
         </section>
     }
     .into_any()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::watched_words;
-
-    #[test]
-    fn watched_words_are_trimmed_and_blanks_dropped() {
-        assert_eq!(watched_words(" is, are,, "), ["is", "are"]);
-        assert!(watched_words(" , ").is_empty());
-    }
 }

@@ -1,4 +1,5 @@
-//! Settings that shape what is computed and drawn: sampling, the seed, the heatmap options.
+//! Settings that shape what is computed and drawn: sampling, the seed, the heatmap options,
+//! and what Ecco's views follow (a neuron, the NMF's factors, the watched words).
 use leptos::prelude::*;
 
 use ae_charts::GridOptions;
@@ -12,7 +13,17 @@ pub struct Settings {
     pub seed: RwSignal<u64>,
     /// How the heatmaps show attention (head average, hidden special tokens, top share).
     pub heatmap: RwSignal<GridOptions>,
+    /// The neuron followed over the text; `None`: the query token's strongest.
+    pub neuron: RwSignal<Option<usize>>,
+    /// How many NMF factors, and of which layers (0-based, first ≤ last; `None`: every layer).
+    pub factors: RwSignal<usize>,
+    pub factor_layers: RwSignal<Option<(usize, usize)>>,
+    /// The words the rankings watch.
+    pub watched: RwSignal<Vec<String>>,
 }
+
+/// The NMF's factor count before anyone chooses one.
+pub const DEFAULT_FACTORS: usize = 4;
 
 impl Settings {
     pub fn new() -> Self {
@@ -24,6 +35,10 @@ impl Settings {
             }),
             seed: RwSignal::new(42),
             heatmap: RwSignal::new(GridOptions::default()),
+            neuron: RwSignal::new(None),
+            factors: RwSignal::new(DEFAULT_FACTORS),
+            factor_layers: RwSignal::new(None),
+            watched: RwSignal::new(Vec::new()),
         }
     }
 }

@@ -7,10 +7,7 @@ use candle_core::{DType, Tensor};
 
 use crate::error::{EngineError, Result};
 use crate::trace::LayerInternals;
-use ae_messages::{NeuronFactors, NeuronLoading};
-
-/// Fewest and most factors a request may ask for.
-pub const FACTOR_RANGE: std::ops::RangeInclusive<usize> = 2..=18;
+use ae_messages::{NeuronFactors, NeuronLoading, FACTOR_RANGE};
 /// Most HALS iterations (scikit-learn's default).
 const MAX_ITERATIONS: usize = 200;
 /// Stop once ten iterations lower the squared error by less than this fraction.
