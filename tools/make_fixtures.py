@@ -12,6 +12,9 @@ wrong formula cannot hide. Needs torch + transformers + tokenizers; tests never 
 
     python tools/make_fixtures.py            # tiny models -> tests/fixtures/
     python tools/make_fixtures.py --minilm DIR   # also the real all-MiniLM-L6-v2 reference
+                                                 # (attentions, last hidden state; for the
+                                                 # first text the first and last layer's
+                                                 # feed-forward fields)
 """
 import argparse
 import json
@@ -452,14 +455,22 @@ def minilm_reference(model_dir):
     tok.no_truncation()
     texts = ["Hello world, the cat sat on the mat.",
              "The students asked why each attention head looks at different words."]
-    meta = {"transformers": transformers.__version__, "texts": []}
+    # The feed-forward fields of the first and last layer, for the first text (kept small).
+    layers = [0, model.config.num_hidden_layers - 1]
+    meta = {"transformers": transformers.__version__, "texts": [], "feed_forward_layers": layers}
     tensors = {}
     for i, text in enumerate(texts):
         ids = tok.encode(text).ids
+        rec = Recorder()
+        attach_hooks("bert", model, rec)
         with torch.no_grad():
             out = model(input_ids=torch.tensor([ids]), output_attentions=True)
+        rec.remove()
         tensors[f"{i}.attentions"] = torch.stack([a[0] for a in out.attentions]).contiguous()
         tensors[f"{i}.last_hidden_state"] = out.last_hidden_state[0].contiguous()
+        if i == 0:
+            for field, value in feed_forward_reference(rec.values, layers).items():
+                tensors[f"{i}.{field}"] = value.contiguous()
         meta["texts"].append({"text": text, "input_ids": ids})
     save_file(tensors, os.path.join(out_dir, "reference.safetensors"))
     with open(os.path.join(out_dir, "reference.json"), "w", encoding="utf-8") as f:

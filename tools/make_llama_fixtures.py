@@ -13,8 +13,9 @@ its eager forward pass gives the reference: every field the engine's trace has, 
 the rotation, k and v repeated for the query heads that read them (as transformers' repeat_kv).
 
 tests/fixtures/smollm2: for the real model only what is small enough to commit: the token ids of
-a set of sentences (Unicode included), and for two texts the attentions, the hidden states and
-the last position's logits.
+a set of sentences (Unicode included), and for two texts the attentions, the hidden states, the
+last position's logits and the rankings (lens ranks and surprisal); for the first text also the
+feed-forward fields of the first, middle and last layer.
 
 Needs torch, transformers, gguf (pip install gguf); the tests never do.
 """
@@ -215,6 +216,37 @@ def tiny_llama_fixture():
     reference_from_gguf(out_dir, path, mf.CORPUS[:3] + [mf.CORPUS[8]], full=True)
 
 
+def real_feed_forward_layers(n_layer):
+    """The layers whose feed-forward fields a real model's reference keeps (first, middle,
+    last: all of them would be megabytes)."""
+    return [0, n_layer // 2, n_layer - 1]
+
+
+def real_model_reference(model, ids, feed_forward):
+    """A real model's attentions, hidden states, last logits and rankings, and (`feed_forward`)
+    the feed-forward fields of `real_feed_forward_layers`."""
+    layers = model.model.layers
+    rec = mf.Recorder()
+    for i, layer in enumerate(layers):
+        mf.feed_forward_hooks(rec, i, layer.post_attention_layernorm, layer.mlp,
+                              layer.mlp.gate_proj, layer.mlp.down_proj, up=layer.mlp.up_proj)
+    rec.input(model.model.norm, "pre_final_norm")
+    with torch.no_grad():
+        out = model(input_ids=torch.tensor([ids]), output_attentions=True,
+                    output_hidden_states=True)
+        residual = list(out.hidden_states)
+        residual[-1] = rec.values["pre_final_norm"]
+        lens_logits = torch.stack([model.lm_head(model.model.norm(h))[0] for h in residual])
+    rec.remove()
+    ref = {"attentions": torch.stack([a[0] for a in out.attentions]),
+           "hidden_states": torch.stack([h[0] for h in out.hidden_states]),
+           "last_logits": out.logits[0, -1]}
+    ref.update(mf.ranking_references(lens_logits, out.logits[0], ids, causal=True))
+    if feed_forward:
+        ref.update(mf.feed_forward_reference(rec.values, real_feed_forward_layers(len(layers))))
+    return ref
+
+
 def reference_from_gguf(out_dir, path, texts, full):
     """Loads the GGUF with transformers (dequantising) and writes reference.json/.safetensors."""
     folder, name = os.path.split(path)
@@ -239,14 +271,9 @@ def reference_from_gguf(out_dir, path, texts, full):
         if full:
             ref = llama_reference(model, ids, request)
         else:
-            with torch.no_grad():
-                out = model(input_ids=torch.tensor([ids]), output_attentions=True,
-                            output_hidden_states=True)
-            ref = {"attentions": torch.stack([a[0] for a in out.attentions]),
-                   "hidden_states": torch.stack([h[0] for h in out.hidden_states]),
-                   "last_logits": out.logits[0, -1]}
-            top = out.logits[0, -1].topk(10)
-            entry["top10_ids"] = top.indices.tolist()
+            ref = real_model_reference(model, ids, feed_forward=(i == 0))
+            entry["top10_ids"] = ref["last_logits"].topk(10).indices.tolist()
+            meta["feed_forward_layers"] = real_feed_forward_layers(len(model.model.layers))
         for key, value in ref.items():
             tensors[f"{i}.{key}"] = value.to(torch.float32).contiguous()
         meta["texts"].append(entry)
