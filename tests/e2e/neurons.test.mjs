@@ -2,7 +2,8 @@
 // neurons and one neuron over the text = the CLI's mlp_activations, the NMF at 2 and 8 factors
 // (non-negative, the same on a re-run), the residual stream's norms, the rankings grid, watched
 // words and surprisal = the CLI's rankings, and the anatomy's total = transformers' parameter
-// count; in English and Chinese, with downloads, at phone width.
+// count; in English and Chinese, with every new chart's downloads (CSV, JSON, SVG, PNG), at phone
+// width.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -51,6 +52,11 @@ test('neurons: the strongest neurons, one neuron over the text, NMF at 2 and 8 f
     assert.equal(neuron, expected[rank][0], `rank ${rank}: neuron`);
     assert.ok(close(value, expected[rank][1]), `rank ${rank}: ${value} vs ${expected[rank][1]}`);
   });
+  // The bars download as JSON with the same ten activations, and as SVG and PNG.
+  const bars = JSON.parse((await download(page, 'neuron-bars-json')).bytes.toString());
+  assert.deepEqual(bars.rows.map((r) => r.label), expected.map(([i]) => `neuron ${i}`));
+  bars.rows.forEach((r, rank) => assert.ok(close(r.values[0], expected[rank][1]), `bar ${rank}`));
+  assert.match((await download(page, 'neuron-bars-svg')).bytes.toString(), /^<svg|<\?xml/);
   // Choose the third: its activation on every token is the CLI's column.
   const third = expected[2][0];
   await page.click(`[data-testid=neuron-choice][data-neuron="${third}"]`);
@@ -73,6 +79,8 @@ test('neurons: the strongest neurons, one neuron over the text, NMF at 2 and 8 f
   await page.mouse.up();
   await page.waitForSelector(`[data-testid=neuron-tokens][data-neuron="${mapped[5]}"]`);
   await page.locator('[data-testid=neuron-map]').screenshot({ path: 'test-artifacts/neurons-map.png' });
+  const png = (await download(page, 'neuron-map-png')).bytes;
+  assert.equal(png.subarray(1, 4).toString(), 'PNG', 'the map downloads as a PNG');
 
   // NMF: 4 factors by default, then 2 and 8; each repeats exactly.
   async function factors(count) {
@@ -97,6 +105,8 @@ test('neurons: the strongest neurons, one neuron over the text, NMF at 2 and 8 f
   await page.screenshot({ path: 'test-artifacts/neurons-nmf.png', fullPage: true });
   const csv = (await download(page, 'nmf-lines-csv')).bytes.toString();
   assert.equal(csv.trim().split('\n').length, n + 1, 'one row per position in the factor lines');
+  const svg = (await download(page, 'nmf-lines-svg')).bytes.toString();
+  assert.ok(svg.includes('factor 1') && svg.includes('factor 2'), 'the SVG names the factors');
 
   // The residual stream at the query token: the norms of the CLI's vectors.
   const norm = (v) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
@@ -148,6 +158,9 @@ test('rankings: the grid, the next-token toggle, watched words and surprisal mat
   const watched = [];
   for (let s = 0; s < streams; s++) for (const w of cli.rankings.watched) watched.push(w.ranks[s][last]);
   await page.waitForFunction((ranks) => document.querySelector('[data-testid=rankings-watched]')?.dataset.ranks === ranks, watched.join(' '));
+  const watchedCsv = (await download(page, 'rankings-watched-csv')).bytes.toString().trim().split(/\r?\n/);
+  const watchedRanks = watchedCsv.slice(1).flatMap((line) => line.split(',').slice(1).map(Number));
+  assert.deepEqual(watchedRanks, watched, 'the watched words\' ranks download as CSV');
 
   const surprisal = await page.$$eval('[data-testid=surprisal-tokens] .salient', (nodes) => nodes.map((s) => Number(s.dataset.value)));
   assert.equal(surprisal.length, cli.rankings.surprisal.length);
