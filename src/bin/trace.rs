@@ -31,16 +31,26 @@
 //! cross_) q, k, v, scores, masked_scores, head_outputs and attention_outputs; position_bias
 //! (T5, [head][query][key]) or position_embeddings per stack. `--generate N` adds `generated`:
 //! the ids greedy decoding (or beam search of width B) writes for the source.
+//!
+//! The lab (one-text models): `--ablate L:H[,L:H…]` switches heads off (counted from 1, as the
+//! page shows them; their output is zeroed before the output projection, or with
+//! `--mean-ablation` replaced by its mean over the text), `--no-causal-mask` lets a decoder's
+//! tokens see the whole text, `--pad-to N` pads an encoder's text with its padding token to N
+//! tokens and hides the padding from attention unless `--no-padding-mask` is given. Every field
+//! is then the intervened model's.
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use attention_explorer::engine::{
-    Array, AttentionInternals, AttentionKind, Decoding, EngineError, Model,
+    Ablation, Array, AttentionInternals, AttentionKind, Decoding, EngineError, HeadId,
+    Interventions, Model,
 };
 use serde_json::{json, Map, Value};
 
 const USAGE: &str = "usage: trace --model DIR --text TEXT [--position N] [--target ID] \
-     [--watch WORD]… [--decoder-text TEXT] [--generate N [--beams B]] --out FILE (- for stdout)";
+     [--watch WORD]… [--decoder-text TEXT] [--generate N [--beams B]] \
+     [--ablate L:H[,L:H…] [--mean-ablation]] [--no-causal-mask] [--pad-to N [--no-padding-mask]] \
+     --out FILE (- for stdout)";
 
 struct Args {
     model: PathBuf,
@@ -51,6 +61,7 @@ struct Args {
     generate: Option<usize>,
     beams: Option<usize>,
     watch: Vec<String>,
+    lab: Interventions,
     out: String,
 }
 
@@ -58,11 +69,32 @@ fn number<T: std::str::FromStr>(value: String, what: &str) -> Result<T, String> 
     value.parse().map_err(|_| what.to_string())
 }
 
+/// `L:H[,L:H…]`, counted from 1, as 0-based heads.
+fn heads(value: String) -> Result<Vec<HeadId>, String> {
+    let wrong =
+        || format!("--ablate takes layer:head pairs counted from 1, e.g. 1:3,2:1 (got `{value}`)");
+    value
+        .split(',')
+        .map(|pair| {
+            let (layer, head) = pair.trim().split_once(':').ok_or_else(wrong)?;
+            let from_one = |n: &str| n.trim().parse::<usize>().ok().filter(|&n| n >= 1);
+            match (from_one(layer), from_one(head)) {
+                (Some(layer), Some(head)) => Ok(HeadId {
+                    layer: layer - 1,
+                    head: head - 1,
+                }),
+                _ => Err(wrong()),
+            }
+        })
+        .collect()
+}
+
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let (mut model, mut text, mut position, mut target, mut out) = (None, None, None, None, None);
     let (mut decoder_text, mut generate, mut beams) = (None, None, None);
     let mut watch = Vec::new();
+    let mut lab = Interventions::default();
     while let Some(flag) = args.next() {
         let mut value = || {
             args.next()
@@ -84,6 +116,13 @@ fn parse_args() -> Result<Args, String> {
             }
             "--beams" => beams = Some(number(value()?, "--beams must be a number (1–5)")?),
             "--watch" => watch.push(value()?),
+            "--ablate" => lab.ablated.extend(heads(value()?)?),
+            "--mean-ablation" => lab.ablation = Ablation::Mean,
+            "--no-causal-mask" => lab.causal_mask_off = true,
+            "--pad-to" => {
+                lab.pad_to = Some(number(value()?, "--pad-to must be a number of tokens")?)
+            }
+            "--no-padding-mask" => lab.padding_mask_off = true,
             "--out" => out = Some(value()?),
             "--help" | "-h" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
@@ -98,12 +137,16 @@ fn parse_args() -> Result<Args, String> {
         generate,
         beams,
         watch,
+        lab,
         out: out.ok_or(format!("--out is required\n{USAGE}"))?,
     })
 }
 
 fn run(args: Args) -> Result<(), String> {
-    let model = Model::from_dir(&args.model).map_err(|e| e.to_string())?;
+    let mut model = Model::from_dir(&args.model).map_err(|e| e.to_string())?;
+    model
+        .set_interventions(args.lab.clone())
+        .map_err(|e| e.to_string())?;
     let (output, summary) = if model.is_encoder_decoder() {
         encoder_decoder_json(&model, &args)?
     } else {
@@ -128,7 +171,8 @@ fn one_text_json(model: &Model, args: &Args) -> Result<(Value, String), String> 
         .to_string());
     }
     let describe = |e: EngineError| e.to_string();
-    let tokenized = model.tokenize(&args.text).map_err(describe)?;
+    let mut tokenized = model.tokenize(&args.text).map_err(describe)?;
+    tokenized.ids = model.padded(&tokenized.ids).map_err(describe)?;
     let trace = model.trace(&tokenized.ids).map_err(describe)?;
 
     let saliency = if !model.has_prediction_head() {

@@ -5,7 +5,7 @@ use candle_core::{Tensor, D};
 use super::layers::Linear;
 use super::matmul::{merge_heads, LayerInput};
 use super::recorder::Recorder;
-use ae_messages::AttentionInternals;
+use ae_messages::{Ablation, AttentionInternals};
 
 /// The projections of one attention block, as [out, in] linear layers.
 #[derive(Debug, Clone)]
@@ -41,6 +41,16 @@ pub struct ScoreTerms<'a> {
     pub visible_keys: Option<&'a Tensor>,
 }
 
+/// What the lab changes in one block's attention ([`ae_messages::Interventions`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AttentionEdit {
+    /// The heads switched off, and what replaces their output before the output projection.
+    pub ablated: Vec<usize>,
+    pub ablation: Ablation,
+    /// A causal model's mask left out: every query sees every key.
+    pub causal_mask_off: bool,
+}
+
 /// Where attention's keys and values come from.
 #[derive(Debug, Clone, Copy)]
 pub enum KeyValues<'a> {
@@ -59,9 +69,14 @@ pub enum KeyValues<'a> {
 impl SelfAttention {
     /// softmax(QKᵀ/√d_head + M)·V over x [tokens, d_model], then the output projection
     /// [tokens, d_model]; every intermediate goes to the recorder's attention hook.
+    /// The lab's edits for this block come from the recorder.
     pub fn forward(&self, xs: &Tensor, rec: &mut Recorder) -> candle_core::Result<Tensor> {
-        let (output, internals, weights) =
-            self.attend(xs, KeyValues::Own, ScoreTerms::default())?;
+        let terms = ScoreTerms {
+            bias: None,
+            visible_keys: rec.visible_keys(),
+        };
+        let edit = rec.attention_edit();
+        let (output, internals, weights) = self.attend(xs, KeyValues::Own, terms, &edit)?;
         rec.attention(internals, weights);
         Ok(output)
     }
@@ -70,12 +85,13 @@ impl SelfAttention {
     /// (x itself, after earlier positions', or the encoder's output), with `terms` added to the
     /// scores. Returns the output [queries, d_model], the intermediates (k and v: every key
     /// attended to) and the weights [heads, query, key]. With earlier positions, query i is
-    /// position earlier + i for the causal mask.
+    /// position earlier + i for the causal mask. `edit` is what the lab changes.
     pub fn attend(
         &self,
         xs: &Tensor,
         kv: KeyValues,
         terms: ScoreTerms,
+        edit: &AttentionEdit,
     ) -> candle_core::Result<(Tensor, AttentionInternals<Tensor>, Tensor)> {
         let input = LayerInput::new(xs)?;
         let q = self.rotate(input.heads(&self.query, self.n_head)?)?;
@@ -96,9 +112,9 @@ impl SelfAttention {
         if self.scaled {
             scores = (scores * (1.0 / (d_head as f64).sqrt()))?;
         }
-        let masked_scores = self.masked_scores(&scores, terms)?;
+        let masked_scores = self.masked_scores(&scores, terms, edit.causal_mask_off)?;
         let weights = softmax_over_keys(&masked_scores)?;
-        let head_outputs = weights.matmul(&v)?;
+        let head_outputs = switch_off(weights.matmul(&v)?, &edit.ablated, edit.ablation)?;
         let output = merge_heads(&self.output, &head_outputs)?;
         let internals = AttentionInternals {
             attention_input: xs.clone(),
@@ -127,12 +143,17 @@ impl SelfAttention {
     }
 
     /// The scores the softmax reads: + B, then −∞ for every key a query may not see.
-    fn masked_scores(&self, scores: &Tensor, terms: ScoreTerms) -> candle_core::Result<Tensor> {
+    fn masked_scores(
+        &self,
+        scores: &Tensor,
+        terms: ScoreTerms,
+        causal_mask_off: bool,
+    ) -> candle_core::Result<Tensor> {
         let mut masked = match terms.bias {
             Some(bias) => scores.broadcast_add(bias)?,
             None => scores.clone(),
         };
-        if self.causal {
+        if self.causal && !causal_mask_off {
             masked = causal_mask(&masked)?;
         }
         if let Some(visible) = terms.visible_keys {
@@ -146,6 +167,27 @@ impl SelfAttention {
         match &self.rotary {
             Some(rotary) => rotary.rotate(&xs),
             None => Ok(xs),
+        }
+    }
+}
+
+/// Head outputs [heads, tokens, d_head] with the `heads` switched off: zeros, or each one's mean
+/// over the tokens. A product with a 0/1 mask, so saliency's gradient flows through the rest.
+fn switch_off(outputs: Tensor, heads: &[usize], ablation: Ablation) -> candle_core::Result<Tensor> {
+    if heads.is_empty() {
+        return Ok(outputs);
+    }
+    let n_head = outputs.dim(0)?;
+    let keep: Vec<f32> = (0..n_head)
+        .map(|h| if heads.contains(&h) { 0.0 } else { 1.0 })
+        .collect();
+    let keep = Tensor::from_vec(keep, (n_head, 1, 1), outputs.device())?;
+    let kept = outputs.broadcast_mul(&keep)?;
+    match ablation {
+        Ablation::Zero => Ok(kept),
+        Ablation::Mean => {
+            let mean = outputs.mean_keepdim(1)?;
+            kept.broadcast_add(&mean.broadcast_mul(&(1.0 - keep)?)?)
         }
     }
 }

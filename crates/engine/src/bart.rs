@@ -6,7 +6,7 @@
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
-use super::attention::{ScoreTerms, SelfAttention};
+use super::attention::{AttentionEdit, ScoreTerms, SelfAttention};
 use super::checkpoint::Checkpoint;
 use super::config::ModelConfig;
 use super::encoder_decoder::{BlockContext, EncoderDecoder, Positions, Stack, StackBlock};
@@ -36,9 +36,12 @@ impl StackBlock for BartBlock {
         context: &BlockContext,
         rec: &mut Recorder,
     ) -> candle_core::Result<Tensor> {
-        let (attended, internals, weights) =
-            self.self_attention
-                .attend(x, context.self_kv, context.self_terms)?;
+        let (attended, internals, weights) = self.self_attention.attend(
+            x,
+            context.self_kv,
+            context.self_terms,
+            &AttentionEdit::default(),
+        )?;
         rec.attention(internals, weights);
         // Post-norm: each sublayer's residual sum is normed before the next sublayer reads it;
         // the feed-forward network records the last of those norms.
@@ -52,7 +55,8 @@ impl StackBlock for BartBlock {
                 visible_keys: visible,
             };
             let x = norm.forward(&residual)?;
-            let (attended, internals, weights) = cross.attend(&x, keys_values, terms)?;
+            let (attended, internals, weights) =
+                cross.attend(&x, keys_values, terms, &AttentionEdit::default())?;
             rec.cross_attention(internals, weights);
             residual = (&x + attended)?;
             norm = cross_norm;

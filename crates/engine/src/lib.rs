@@ -21,6 +21,7 @@ mod error;
 mod generation;
 mod gguf;
 mod gpt2;
+mod lab;
 mod layers;
 mod llama;
 mod matmul;
@@ -58,9 +59,9 @@ pub use tokenizer::TextTokenizer;
 pub use trace::{layer_trace, to_array, LayerInternals};
 // The engine's answers are the messages' types (re-exported so a caller needs one crate).
 pub use ae_messages::{
-    Anatomy, Architecture, Array, AttentionInternals, AttentionKind, Candidate, Decoding,
-    EncoderDecoderTrace, FeedForwardInternals, Generation, LayerTrace, LensLayer, LogitLens,
-    ModelFile, ModelPart, PageTrace, PairSaliency, PositionPredictions, PositionalEncodings,
-    Predictions, RankedToken, Rankings, RotaryView, Saliency, SamplingSettings, TokenizedText,
-    Trace, WatchedToken, Weight, Work, MAX_BEAM_WIDTH,
+    Ablation, Anatomy, Architecture, Array, AttentionInternals, AttentionKind, Candidate, Decoding,
+    EncoderDecoderTrace, FeedForwardInternals, Generation, HeadId, Interventions, LayerTrace,
+    LensLayer, LogitLens, ModelFile, ModelPart, PageTrace, PairSaliency, PositionPredictions,
+    PositionalEncodings, Predictions, RankedToken, Rankings, RotaryView, Saliency,
+    SamplingSettings, TokenizedText, Trace, WatchedToken, Weight, Work, MAX_BEAM_WIDTH,
 };

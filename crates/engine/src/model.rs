@@ -15,7 +15,9 @@ use super::recorder::Recorder;
 use super::tokenizer::TextTokenizer;
 use super::trace::{full_trace, page_trace, to_array, LayerInternals};
 use super::Device;
-use ae_messages::{Anatomy, Array, PageTrace, TokenizedText, Trace, TARGET_TOKENIZER_FILE};
+use ae_messages::{
+    Anatomy, Array, Interventions, PageTrace, TokenizedText, Trace, TARGET_TOKENIZER_FILE,
+};
 
 /// A model ready to run.
 pub struct Model {
@@ -32,6 +34,8 @@ pub struct Model {
     pub anatomy: Anatomy,
     network: Loaded,
     warnings: Vec<ModelWarning>,
+    /// The lab's changes to every one-text pass (`lab.rs`); none by default.
+    pub(crate) interventions: Interventions,
 }
 
 /// What [`Model::page_trace`] returns.
@@ -153,6 +157,7 @@ impl Model {
             anatomy,
             network,
             warnings,
+            interventions: Interventions::default(),
         })
     }
 
@@ -181,7 +186,7 @@ impl Model {
 
     /// The network of a model that reads one text, or the error that says this one needs a
     /// source and a target.
-    fn network(&self) -> Result<&dyn Network> {
+    pub(crate) fn network(&self) -> Result<&dyn Network> {
         match &self.network {
             Loaded::OneStack(network) => Ok(network.as_ref()),
             Loaded::EncoderDecoder(_) => Err(EngineError::NeedsSource {
@@ -257,21 +262,19 @@ impl Model {
     }
 
     /// Embeds `ids` and runs the network, recording into `rec`; returns the token embeddings
-    /// and the pass.
+    /// and the pass. The lab's interventions apply.
     pub(crate) fn run(&self, ids: &[u32], rec: Recorder) -> Result<(Tensor, ForwardPass)> {
         let token_embeddings = self.embed_tokens(ids)?;
+        let rec = self.with_interventions(rec, ids)?;
         let pass = network::forward(self.network()?, &token_embeddings, rec)?;
         Ok((token_embeddings, pass))
     }
 
-    /// Runs the network from given token embeddings (saliency differentiates with respect to
-    /// them), keeping the residual streams only.
-    pub(crate) fn run_from(&self, token_embeddings: &Tensor) -> Result<ForwardPass> {
-        Ok(network::forward(
-            self.network()?,
-            token_embeddings,
-            Recorder::streams_only(),
-        )?)
+    /// Runs the network from the token embeddings of `ids` (saliency differentiates with
+    /// respect to them), keeping the residual streams only.
+    pub(crate) fn run_from(&self, ids: &[u32], token_embeddings: &Tensor) -> Result<ForwardPass> {
+        let rec = self.with_interventions(Recorder::streams_only(), ids)?;
+        Ok(network::forward(self.network()?, token_embeddings, rec)?)
     }
 
     /// The token embeddings of `ids` [tokens, d_model], after checking the ids fit the model.

@@ -1,9 +1,11 @@
-//! What a forward pass keeps besides its result. Every family's blocks call the same hook
-//! points (attention, MLP, block output); the recorder alone decides what is kept, as
-//! TransformerLens does with its hook points.
+//! What a forward pass keeps besides its result, and what the lab changes in it. Every family's
+//! blocks call the same hook points (attention, MLP, block output); the recorder alone decides
+//! what is kept and which edits each block's attention makes, as TransformerLens does with its
+//! hook points.
 use candle_core::Tensor;
 
-use ae_messages::{AttentionInternals, FeedForwardInternals};
+use super::attention::AttentionEdit;
+use ae_messages::{AttentionInternals, FeedForwardInternals, Interventions};
 
 /// One block's recorded intermediates.
 #[derive(Debug, Clone)]
@@ -30,6 +32,10 @@ pub struct Recorder {
     attention: Option<(AttentionInternals<Tensor>, Tensor)>,
     cross_attention: Option<(AttentionInternals<Tensor>, Tensor)>,
     feed_forward: Option<FeedForwardInternals<Tensor>>,
+    /// The lab's changes to this pass.
+    interventions: Interventions,
+    /// The keys attention may read [key] (u8 1 or 0): the key padding mask; `None`: all.
+    visible_keys: Option<Tensor>,
 }
 
 impl Recorder {
@@ -44,6 +50,32 @@ impl Recorder {
             keep_layers: true,
             ..Recorder::default()
         }
+    }
+
+    /// Runs the pass with the lab's `interventions`, hiding the keys `visible_keys` marks 0.
+    pub fn with_interventions(
+        mut self,
+        interventions: Interventions,
+        visible_keys: Option<Tensor>,
+    ) -> Self {
+        self.interventions = interventions;
+        self.visible_keys = visible_keys;
+        self
+    }
+
+    /// What the block now running changes in its attention.
+    pub fn attention_edit(&self) -> AttentionEdit {
+        let layer = self.residual_streams.len().saturating_sub(1);
+        AttentionEdit {
+            ablated: self.interventions.ablated_in(layer),
+            ablation: self.interventions.ablation,
+            causal_mask_off: self.interventions.causal_mask_off,
+        }
+    }
+
+    /// The keys every block's attention may read (the padding mask), if some are hidden.
+    pub fn visible_keys(&self) -> Option<&Tensor> {
+        self.visible_keys.as_ref()
     }
 
     /// Hook: a block's attention, with its weights (the probabilities).

@@ -6,7 +6,7 @@
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
-use super::attention::SelfAttention;
+use super::attention::{AttentionEdit, SelfAttention};
 use super::checkpoint::Checkpoint;
 use super::config::{EncoderDecoderConfig, ModelConfig, RelativeAttentionConfig};
 use super::encoder_decoder::{
@@ -58,9 +58,12 @@ impl StackBlock for T5Block {
         rec: &mut Recorder,
     ) -> candle_core::Result<Tensor> {
         let normed = self.self_attention_norm.forward(x)?;
-        let (attended, internals, weights) =
-            self.self_attention
-                .attend(&normed, context.self_kv, context.self_terms)?;
+        let (attended, internals, weights) = self.self_attention.attend(
+            &normed,
+            context.self_kv,
+            context.self_terms,
+            &AttentionEdit::default(),
+        )?;
         rec.attention(internals, weights);
         let mut x = (x + attended)?;
         if let (Some((norm, cross)), Some((keys_values, visible))) =
@@ -70,8 +73,12 @@ impl StackBlock for T5Block {
                 bias: None,
                 visible_keys: visible,
             };
-            let (attended, internals, weights) =
-                cross.attend(&norm.forward(&x)?, keys_values, terms)?;
+            let (attended, internals, weights) = cross.attend(
+                &norm.forward(&x)?,
+                keys_values,
+                terms,
+                &AttentionEdit::default(),
+            )?;
             rec.cross_attention(internals, weights);
             x = (x + attended)?;
         }

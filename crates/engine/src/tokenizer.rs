@@ -11,6 +11,8 @@ use super::error::{EngineError, Result, TokenizerDamage};
 
 /// Mask tokens the engine recognises, in the order it looks for them.
 const MASK_TOKENS: [&str; 2] = ["[MASK]", "<mask>"];
+/// Padding tokens, likewise.
+const PAD_TOKENS: [&str; 2] = ["[PAD]", "<pad>"];
 
 /// The tokenizer of one model.
 pub struct TextTokenizer {
@@ -164,6 +166,13 @@ impl TextTokenizer {
             },
             None => String::new(),
         }
+    }
+
+    /// The padding token's id ([PAD] for BERT-family vocabularies), if the vocabulary has one.
+    pub fn pad_token_id(&self) -> Option<u32> {
+        PAD_TOKENS
+            .iter()
+            .find_map(|token| self.inner.token_to_id(token))
     }
 
     /// The mask token and its id ([MASK] for BERT-family vocabularies), if the vocabulary has one.

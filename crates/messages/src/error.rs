@@ -71,6 +71,21 @@ pub enum EngineError {
         min: usize,
         max: usize,
     },
+    /// A head to switch off that the model does not have (0-based `layer` and `head`).
+    NoSuchHead {
+        layer: usize,
+        head: usize,
+        layers: usize,
+        heads: usize,
+    },
+    /// The causal mask switched off on a model that has none (an encoder reads both ways).
+    NoCausalMask { architecture: String },
+    /// Padding asked of a model that is not an encoder (a decoder's text is not padded).
+    PaddingNeedsEncoder { architecture: String },
+    /// Padding to fewer tokens than the text already has.
+    PadShorterThanText { pad_to: usize, tokens: usize },
+    /// A tokenizer without a padding token.
+    NoPaddingToken,
     /// A model family the engine does not implement.
     UnsupportedArchitecture { model_type: String, class: String },
     /// A model file that cannot be used, and what is wrong with it.

@@ -4,6 +4,7 @@
 mod analysis;
 mod anatomy;
 mod error;
+mod lab;
 mod language;
 mod model;
 mod positions;
@@ -24,6 +25,7 @@ pub use error::{
     ConfigDamage, Damage, EngineError, GgufDamage, ModelFile, ModelWarning, Quantity, Result,
     TokenizerDamage, WeightsDamage, Work, TARGET_TOKENIZER_FILE,
 };
+pub use lab::{Ablation, HeadId, Interventions};
 pub use language::Lang;
 pub use model::{ActivationKind, Architecture};
 pub use positions::{PositionalEncodings, RotaryView};

@@ -85,6 +85,43 @@ impl EngineError {
                 "{factors} factors cannot be fitted: choose {min} to {max}",
                 "无法拟合 {factors} 个因子：请选择 {min} 到 {max} 个"
             ),
+            E::NoSuchHead {
+                layer,
+                head,
+                layers,
+                heads,
+            } => {
+                let (layer, head) = (layer + 1, head + 1);
+                say!(
+                    lang,
+                    "there is no head {layer}:{head} to switch off: this model has {layers} \
+                     layers of {heads} heads (counted from 1)",
+                    "没有可关闭的注意力头 {layer}:{head}：这个模型有 {layers} 层，每层 {heads} 个头\
+                     （从 1 开始计数）"
+                )
+            }
+            E::NoCausalMask { architecture } => say!(
+                lang,
+                "{architecture} reads the whole text both ways: it has no causal mask to switch off",
+                "{architecture} 双向读取整段文本：它没有可关闭的因果掩码"
+            ),
+            E::PaddingNeedsEncoder { architecture } => say!(
+                lang,
+                "the padding demo needs an encoder such as BERT or DistilBERT: {architecture} \
+                 reads one text left to right and is not padded",
+                "填充演示需要编码器（例如 BERT 或 DistilBERT）：{architecture} 从左到右读取一段文本，\
+                 不做填充"
+            ),
+            E::PadShorterThanText { pad_to, tokens } => say!(
+                lang,
+                "the text already has {tokens} tokens: pad it to more than that, not to {pad_to}",
+                "这段文本已有 {tokens} 个词元：请填充到比它更多的长度，而不是 {pad_to}"
+            ),
+            E::NoPaddingToken => say!(
+                lang,
+                "this tokenizer has no padding token, so the text cannot be padded",
+                "这个分词器没有填充词元，因此无法填充文本"
+            ),
             E::UnsupportedArchitecture { model_type, class } => say!(
                 lang,
                 "config.json: the model type `{model_type}` ({class}) is not supported; \

@@ -23,7 +23,7 @@ impl Model {
         self.check_position(ids, position)?;
         let head = self.head()?;
         let token_embeddings = Var::from_tensor(&self.embed_tokens(ids)?)?;
-        let pass = self.run_from(token_embeddings.as_tensor())?;
+        let pass = self.run_from(ids, token_embeddings.as_tensor())?;
         let hidden_row = pass.final_hidden.narrow(0, position, 1)?;
         let vocab = self.config.vocab_size;
         let target_id = match target_id {

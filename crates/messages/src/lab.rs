@@ -1,0 +1,81 @@
+//! The lab's interventions: what a student changes in a forward pass to see what a part of the
+//! model does — heads switched off, the causal mask removed, an encoder's input padded with or
+//! without its key padding mask.
+use serde::{Deserialize, Serialize};
+
+/// One head, counted from 0 (the page and the CLI show them from 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct HeadId {
+    pub layer: usize,
+    pub head: usize,
+}
+
+/// What replaces a switched-off head's output before the output projection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ablation {
+    /// Zeros: the head contributes nothing.
+    #[default]
+    Zero,
+    /// Its own output averaged over the text's positions: the head still adds its typical
+    /// vector, but no longer depends on which tokens it attends to.
+    Mean,
+}
+
+/// Every change the lab makes to one forward pass; the default changes nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interventions {
+    /// The heads switched off.
+    #[serde(default)]
+    pub ablated: Vec<HeadId>,
+    #[serde(default)]
+    pub ablation: Ablation,
+    /// A decoder's causal mask removed: every token attends to the whole text, the future
+    /// included.
+    #[serde(default)]
+    pub causal_mask_off: bool,
+    /// An encoder's text padded with its padding token to this many tokens (a batch's length).
+    #[serde(default)]
+    pub pad_to: Option<usize>,
+    /// The padding tokens left visible to attention (no key padding mask).
+    #[serde(default)]
+    pub padding_mask_off: bool,
+}
+
+impl Interventions {
+    /// Whether the pass runs as the model was trained.
+    pub fn is_none(&self) -> bool {
+        *self == Interventions::default()
+    }
+
+    /// The heads of `layer` switched off, in order.
+    pub fn ablated_in(&self, layer: usize) -> Vec<usize> {
+        let mut heads: Vec<usize> = self
+            .ablated
+            .iter()
+            .filter(|h| h.layer == layer)
+            .map(|h| h.head)
+            .collect();
+        heads.sort_unstable();
+        heads.dedup();
+        heads
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_layer_lists_its_ablated_heads_once_in_order() {
+        let lab = Interventions {
+            ablated: [(1, 3), (0, 2), (1, 0), (1, 3)]
+                .map(|(layer, head)| HeadId { layer, head })
+                .to_vec(),
+            ..Interventions::default()
+        };
+        assert_eq!(lab.ablated_in(1), [0, 3]);
+        assert!(lab.ablated_in(2).is_empty());
+        assert!(!lab.is_none() && Interventions::default().is_none());
+    }
+}

@@ -1,0 +1,206 @@
+//! The lab's interventions against transformers (tools/make_lab_fixture.py): heads switched off
+//! (zeroed or mean-ablated), a decoder's causal mask removed, an encoder's text padded with and
+//! without its key padding mask — the attentions, hidden states and logits of the intervened
+//! model within 1e-4 on GPT-2, DistilBERT, BERT and Llama; and the interventions a model cannot
+//! take refused with their own message.
+mod common;
+
+use attention_explorer::engine::{EngineError, HeadId, Interventions, Model};
+use candle_core::{Device, Tensor};
+use std::path::{Path, PathBuf};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn lab_fixture() -> (serde_json::Value, std::collections::HashMap<String, Tensor>) {
+    let json = std::fs::read(fixtures().join("lab.json")).expect("tests/fixtures/lab.json");
+    let tensors = candle_core::safetensors::load(fixtures().join("lab.safetensors"), &Device::Cpu);
+    (
+        serde_json::from_slice(&json).expect("lab.json"),
+        tensors.expect("tests/fixtures/lab.safetensors"),
+    )
+}
+
+fn model(name: &str) -> Model {
+    Model::from_dir(&fixtures().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn interventions_match_transformers() {
+    let (meta, reference) = lab_fixture();
+    let text = meta["text"].as_str().expect("text");
+    let mut errors = Vec::new();
+    for (index, case) in meta["cases"].as_array().expect("cases").iter().enumerate() {
+        let name = case["fixture"].as_str().expect("fixture");
+        let what = format!("{name} {}", case["what"].as_str().expect("what"));
+        let lab: Interventions =
+            serde_json::from_value(case["interventions"].clone()).expect("interventions");
+        let mut model = model(name);
+        model.set_interventions(lab).expect("the model takes them");
+        let ids = model
+            .padded(&model.tokenize(text).expect("tokenize").ids)
+            .expect("pad");
+        let expected_ids: Vec<u32> =
+            serde_json::from_value(case["input_ids"].clone()).expect("ids");
+        assert_eq!(ids, expected_ids, "{what}: ids");
+        let trace = model.trace(&ids).expect("trace");
+        let mut fields = vec![
+            ("attentions", &trace.page.attentions),
+            ("hidden_states", &trace.page.hidden_states),
+        ];
+        fields.extend(trace.logits.as_ref().map(|logits| ("logits", logits)));
+        for (field, ours) in fields {
+            let theirs = &reference[&format!("{index}.{field}")];
+            common::compare_array(&mut errors, &format!("{what} {field}"), ours, theirs);
+        }
+    }
+    common::assert_within_tolerance("lab", &errors);
+}
+
+#[test]
+fn a_switched_off_head_changes_the_prediction_and_only_downstream() {
+    let mut model = model("gpt2");
+    let ids = model
+        .tokenize("Hello world, the cat sat")
+        .expect("tokenize")
+        .ids;
+    let before = model.trace(&ids).expect("trace");
+    model
+        .set_interventions(Interventions {
+            ablated: vec![HeadId { layer: 1, head: 0 }],
+            ..Interventions::default()
+        })
+        .expect("ablate");
+    let after = model.trace(&ids).expect("trace");
+    // Layer 1's attention weights are computed before its heads' outputs are dropped.
+    assert_eq!(before.page.attentions, after.page.attentions);
+    assert_ne!(before.logits, after.logits);
+    let head_outputs = &after.attention.head_outputs;
+    let per_head = head_outputs.data.len() / head_outputs.shape[..2].iter().product::<usize>();
+    let layer_1_head_0 = head_outputs.shape[1] * per_head;
+    assert!(head_outputs.data[layer_1_head_0..layer_1_head_0 + per_head]
+        .iter()
+        .all(|&x| x == 0.0));
+}
+
+#[test]
+fn interventions_a_model_cannot_take_are_refused() {
+    let mut gpt2 = model("gpt2");
+    let no_such_head = Interventions {
+        ablated: vec![HeadId { layer: 1, head: 4 }],
+        ..Interventions::default()
+    };
+    assert_eq!(
+        gpt2.set_interventions(no_such_head),
+        Err(EngineError::NoSuchHead {
+            layer: 1,
+            head: 4,
+            layers: 2,
+            heads: 4
+        })
+    );
+    let padded = Interventions {
+        pad_to: Some(20),
+        ..Interventions::default()
+    };
+    assert!(matches!(
+        gpt2.set_interventions(padded),
+        Err(EngineError::PaddingNeedsEncoder { .. })
+    ));
+    let mut bert = model("distilbert");
+    let unmasked = Interventions {
+        causal_mask_off: true,
+        ..Interventions::default()
+    };
+    assert!(matches!(
+        bert.set_interventions(unmasked),
+        Err(EngineError::NoCausalMask { .. })
+    ));
+    bert.set_interventions(Interventions {
+        pad_to: Some(3),
+        ..Interventions::default()
+    })
+    .expect("an encoder pads");
+    let ids = bert
+        .tokenize("a longer text than three")
+        .expect("tokenize")
+        .ids;
+    assert_eq!(
+        bert.padded(&ids),
+        Err(EngineError::PadShorterThanText {
+            pad_to: 3,
+            tokens: ids.len()
+        })
+    );
+    let message = EngineError::NoSuchHead {
+        layer: 1,
+        head: 4,
+        layers: 2,
+        heads: 4,
+    }
+    .to_string();
+    assert!(
+        message.contains("2:5") && message.contains("2 layers of 4 heads"),
+        "{message}"
+    );
+}
+
+/// Runs the trace CLI on fixture `model` with `extra` arguments: (success, JSON, stderr).
+fn trace_cli(model: &str, text: &str, extra: &[&str]) -> (bool, serde_json::Value, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_trace"))
+        .arg("--model")
+        .arg(fixtures().join(model))
+        .args(["--text", text, "--out", "-"])
+        .args(extra)
+        .output()
+        .expect("run trace");
+    let json = serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    (output.status.success(), json, stderr)
+}
+
+#[test]
+fn the_trace_cli_takes_the_lab_flags() {
+    let (meta, reference) = lab_fixture();
+    let text = meta["text"].as_str().expect("text");
+    let cases = meta["cases"].as_array().expect("cases");
+    // Heads counted from 1 on the command line, as on the page.
+    for (fixture, what, flags) in [
+        (
+            "gpt2",
+            "ablate_mean",
+            vec!["--ablate", "1:2,2:3", "--mean-ablation"],
+        ),
+        ("gpt2", "causal_off", vec!["--no-causal-mask"]),
+        ("bert_headless", "padded", vec!["--pad-to", "24"]),
+        (
+            "bert_headless",
+            "padded_unmasked",
+            vec!["--pad-to", "24", "--no-padding-mask"],
+        ),
+    ] {
+        let index = cases
+            .iter()
+            .position(|c| c["fixture"] == fixture && c["what"] == what)
+            .expect("case");
+        let (ok, json, stderr) = trace_cli(fixture, text, &flags);
+        assert!(ok, "{fixture} {what}: {stderr}");
+        let (shape, data) = common::flatten(&json["hidden_states"]);
+        let error = common::max_abs_error(
+            what,
+            &data,
+            &shape,
+            &reference[&format!("{index}.hidden_states")],
+        );
+        assert!(error <= 1e-4, "{fixture} {what}: {error}");
+    }
+    for (flags, says) in [
+        (vec!["--ablate", "0:1"], "layer:head pairs counted from 1"),
+        (vec!["--ablate", "3:1"], "there is no head 3:1"),
+        (vec!["--pad-to", "30"], "the padding demo needs an encoder"),
+    ] {
+        let (ok, _, stderr) = trace_cli("gpt2", text, &flags);
+        assert!(!ok && stderr.contains(says), "{flags:?}: {stderr}");
+    }
+}
