@@ -32,6 +32,7 @@ fn requests_before_a_model_is_loaded_get_a_readable_error() {
         Request::Trace {
             text: "hello".into(),
             layer: 0,
+            lab: Default::default(),
         },
     );
     let Response::Error { error } = response else {
@@ -82,6 +83,7 @@ fn tokenize_and_trace_agree_and_long_texts_are_cut_to_the_positions() {
         1,
         Request::Tokenize {
             text: "Hello world".into(),
+            lab: Default::default(),
         },
     )
     else {
@@ -97,6 +99,7 @@ fn tokenize_and_trace_agree_and_long_texts_are_cut_to_the_positions() {
         Request::Trace {
             text: "Hello world".into(),
             layer: 0,
+            lab: Default::default(),
         },
     )
     else {
@@ -120,6 +123,7 @@ fn tokenize_and_trace_agree_and_long_texts_are_cut_to_the_positions() {
         Request::Trace {
             text: long,
             layer: 0,
+            lab: Default::default(),
         },
     )
     else {
@@ -144,6 +148,7 @@ fn the_page_trace_and_each_layer_on_request_equal_the_full_trace_after_serialisa
         Request::Trace {
             text: "Hello world".into(),
             layer: 9,
+            lab: Default::default(),
         },
     )
     else {
@@ -324,6 +329,7 @@ fn rankings_anatomy_and_neuron_factors_answer_and_refuse_clearly() {
         Request::Trace {
             text: text.into(),
             layer: 0,
+            lab: Default::default(),
         },
     ) else {
         panic!("expected a trace")
@@ -409,6 +415,7 @@ fn predictions_rescore_the_traced_logits_count_survivors_and_sample_reproducibly
         Request::Trace {
             text: text.into(),
             layer: 0,
+            lab: Default::default(),
         },
     ) else {
         panic!("trace")
@@ -434,6 +441,7 @@ fn predictions_rescore_the_traced_logits_count_survivors_and_sample_reproducibly
                 k: 10,
                 settings,
                 seed,
+                as_trained: false,
             },
         ) {
             Response::Predictions {
@@ -518,6 +526,7 @@ fn predictions_rescore_the_traced_logits_count_survivors_and_sample_reproducibly
             k: 3,
             settings,
             seed: None,
+            as_trained: false,
         },
     );
     assert!(
@@ -556,6 +565,7 @@ fn predictions_rescore_the_traced_logits_count_survivors_and_sample_reproducibly
                 top_p: 0.9,
             },
             seed: None,
+            as_trained: false,
         },
     );
     assert!(
@@ -595,6 +605,7 @@ fn positional_encodings_follow_the_formula_and_the_learned_table() {
         Request::Trace {
             text: "The cat sat".into(),
             layer: 0,
+            lab: Default::default(),
         },
     ) else {
         panic!("trace")
@@ -725,6 +736,7 @@ fn a_gguf_file_loads_alone_and_every_request_works_on_it() {
         Request::Trace {
             text: text.into(),
             layer: 1,
+            lab: Default::default(),
         },
     )
     else {
@@ -743,6 +755,7 @@ fn a_gguf_file_loads_alone_and_every_request_works_on_it() {
                 top_p: 1.0,
             },
             seed: None,
+            as_trained: false,
         },
     ) {
         Response::Predictions {
@@ -923,6 +936,7 @@ fn an_encoder_decoder_answers_translation_requests() {
         Request::Trace {
             text: source.into(),
             layer: 0,
+            lab: Default::default(),
         },
     );
     assert!(
@@ -933,5 +947,78 @@ fn an_encoder_decoder_answers_translation_requests() {
             }
         ),
         "{response:?}"
+    );
+}
+
+#[test]
+fn a_trace_with_the_lab_runs_the_intervened_model_and_as_trained_sets_it_aside() {
+    use attention_explorer::messages::{HeadId, Interventions, Predictions, SamplingSettings};
+    let files = fixture!("gpt2");
+    let mut session = load(&files);
+    let text = "Hello world, the cat sat";
+    let settings = SamplingSettings {
+        temperature: 1.0,
+        top_k: 5,
+        top_p: 1.0,
+    };
+    let predict = |session: &mut Session, as_trained: bool| {
+        let request = Request::Predict {
+            text: text.into(),
+            k: 5,
+            settings,
+            seed: None,
+            as_trained,
+        };
+        match handle(session, 9, request) {
+            Response::Predictions {
+                predictions: Predictions::NextToken(next),
+                ..
+            } => next.candidates,
+            other => panic!("{other:?}"),
+        }
+    };
+    let trace = |session: &mut Session, lab: Interventions| {
+        let request = Request::Trace {
+            text: text.into(),
+            layer: 0,
+            lab,
+        };
+        handle(session, 3, request)
+    };
+    assert!(matches!(
+        trace(&mut session, Interventions::default()),
+        Response::Trace { .. }
+    ));
+    let trained = predict(&mut session, false);
+    let lab = Interventions {
+        ablated: (0..4).map(|head| HeadId { layer: 1, head }).collect(),
+        ..Interventions::default()
+    };
+    assert!(matches!(trace(&mut session, lab), Response::Trace { .. }));
+    let ablated = predict(&mut session, false);
+    assert_ne!(
+        ablated, trained,
+        "layer 2 switched off changes the prediction"
+    );
+    assert_eq!(predict(&mut session, true), trained, "as trained = before");
+    assert_eq!(
+        predict(&mut session, false),
+        ablated,
+        "and the lab stays on"
+    );
+    let too_far = Interventions {
+        ablated: vec![HeadId { layer: 2, head: 0 }],
+        ..Interventions::default()
+    };
+    match trace(&mut session, too_far) {
+        Response::Error {
+            error: EngineError::NoSuchHead { layer: 2, .. },
+        } => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        predict(&mut session, false),
+        ablated,
+        "a refused lab changes nothing"
     );
 }

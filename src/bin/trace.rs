@@ -69,26 +69,6 @@ fn number<T: std::str::FromStr>(value: String, what: &str) -> Result<T, String> 
     value.parse().map_err(|_| what.to_string())
 }
 
-/// `L:H[,L:H…]`, counted from 1, as 0-based heads.
-fn heads(value: String) -> Result<Vec<HeadId>, String> {
-    let wrong =
-        || format!("--ablate takes layer:head pairs counted from 1, e.g. 1:3,2:1 (got `{value}`)");
-    value
-        .split(',')
-        .map(|pair| {
-            let (layer, head) = pair.trim().split_once(':').ok_or_else(wrong)?;
-            let from_one = |n: &str| n.trim().parse::<usize>().ok().filter(|&n| n >= 1);
-            match (from_one(layer), from_one(head)) {
-                (Some(layer), Some(head)) => Ok(HeadId {
-                    layer: layer - 1,
-                    head: head - 1,
-                }),
-                _ => Err(wrong()),
-            }
-        })
-        .collect()
-}
-
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let (mut model, mut text, mut position, mut target, mut out) = (None, None, None, None, None);
@@ -116,7 +96,13 @@ fn parse_args() -> Result<Args, String> {
             }
             "--beams" => beams = Some(number(value()?, "--beams must be a number (1–5)")?),
             "--watch" => watch.push(value()?),
-            "--ablate" => lab.ablated.extend(heads(value()?)?),
+            "--ablate" => {
+                let pairs = value()?;
+                let heads = HeadId::parse_list(&pairs).ok_or_else(|| {
+                    format!("--ablate takes layer:head pairs counted from 1, e.g. 1:3,2:1 (got `{pairs}`)")
+                })?;
+                lab.ablated.extend(heads)
+            }
             "--mean-ablation" => lab.ablation = Ablation::Mean,
             "--no-causal-mask" => lab.causal_mask_off = true,
             "--pad-to" => {

@@ -8,12 +8,16 @@
 //! `panel` (a tab's id, see `Panel`), `step` (1–12, see `Step`), `temperature`, `top_k`,
 //! `top_p`, `seed`, `lang` (en, zh), `theme` (light, dark; absent: the system's); Ecco's views:
 //! `neuron` (the neuron followed, from 0), `factors` (the NMF's count) and `factor_layers`
-//! (`first-last`, from 1), `watch` (the rankings' words, comma-separated); for embedding:
+//! (`first-last`, from 1), `watch` (the rankings' words, comma-separated); the lab: `ablate`
+//! (`L:H,…`, from 1), `ablation=mean`, `causal_mask=off`, `pad_to` (tokens),
+//! `padding_mask=off`; for embedding:
 //! `embed=1` (no site header; the page reports its height to the parent), `panels=` (the tabs
 //! offered), `lock=` (model, text, layer, head).
 use crate::i18n::Lang;
 use crate::state::{Embedding, Lock, Panel, Step, ThemeChoice};
-use ae_messages::{AttentionKind, FACTOR_RANGE, MAX_WATCHED_TOKENS};
+use ae_messages::{
+    Ablation, AttentionKind, HeadId, Interventions, FACTOR_RANGE, MAX_WATCHED_TOKENS,
+};
 
 /// Everything a link can say; `None` where it says nothing (or nothing usable).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -43,6 +47,8 @@ pub struct LinkView {
     pub factor_layers: Option<(usize, usize)>,
     /// The rankings' watched words; empty: none.
     pub watch: Vec<String>,
+    /// The lab's interventions; the default: none.
+    pub lab: Interventions,
     pub embedding: Embedding,
 }
 
@@ -116,6 +122,7 @@ impl LinkView {
         view.watch = choose("watch", &|v| word_list(v).len() <= MAX_WATCHED_TOKENS)
             .map(|v| word_list(&v))
             .unwrap_or_default();
+        view.lab = parse_lab(&get, &mut ignored);
         view.embedding = parse_embedding(&get, &mut ignored);
         if let Some(&first) = view.embedding.panels.first() {
             // A link that offers some panels shows one of them (the first panel by default).
@@ -168,6 +175,24 @@ impl LinkView {
         put(
             "watch",
             (!self.watch.is_empty()).then(|| self.watch.join(",")),
+        );
+        let lab = &self.lab;
+        put(
+            "ablate",
+            (!lab.ablated.is_empty()).then(|| HeadId::list_text(&lab.ablated)),
+        );
+        put(
+            "ablation",
+            (lab.ablation == Ablation::Mean).then(|| "mean".to_string()),
+        );
+        put(
+            "causal_mask",
+            lab.causal_mask_off.then(|| "off".to_string()),
+        );
+        put("pad_to", lab.pad_to.map(|n| n.to_string()));
+        put(
+            "padding_mask",
+            lab.padding_mask_off.then(|| "off".to_string()),
         );
         let embedding = &self.embedding;
         put("embed", embedding.compact.then(|| "1".to_string()));
@@ -241,6 +266,40 @@ fn panel_named(name: &str) -> Option<Panel> {
     Panel::ALL.into_iter().find(|p| p.id() == name)
 }
 
+/// The lab's parameters: `ablate`, `ablation`, `causal_mask`, `pad_to`, `padding_mask`.
+fn parse_lab(get: &dyn Fn(&str) -> Option<String>, ignored: &mut Vec<String>) -> Interventions {
+    let mut lab = Interventions::default();
+    let mut reject = |name: &str, value: &str| ignored.push(format!("{name}={value}"));
+    if let Some(value) = get("ablate") {
+        match HeadId::parse_list(&value) {
+            Some(heads) => lab.ablated = heads,
+            None => reject("ablate", &value),
+        }
+    }
+    match get("ablation").as_deref() {
+        None | Some("zero") => {}
+        Some("mean") => lab.ablation = Ablation::Mean,
+        Some(other) => reject("ablation", other),
+    }
+    let mut off = |name: &str| match get(name).as_deref() {
+        None | Some("on") => false,
+        Some("off") => true,
+        Some(other) => {
+            reject(name, other);
+            false
+        }
+    };
+    lab.causal_mask_off = off("causal_mask");
+    lab.padding_mask_off = off("padding_mask");
+    if let Some(value) = get("pad_to") {
+        match value.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => lab.pad_to = Some(n),
+            _ => ignored.push(format!("pad_to={value}")),
+        }
+    }
+    lab
+}
+
 /// `embed`, `panels` and `lock`.
 fn parse_embedding(get: &dyn Fn(&str) -> Option<String>, ignored: &mut Vec<String>) -> Embedding {
     let list = |name: &str| -> Vec<String> {
@@ -311,6 +370,12 @@ mod tests {
             factors: Some(8),
             factor_layers: Some((8, 11)),
             watch: vec!["is".into(), "are".into()],
+            lab: Interventions {
+                ablated: vec![HeadId { layer: 0, head: 2 }, HeadId { layer: 4, head: 0 }],
+                ablation: Ablation::Mean,
+                causal_mask_off: true,
+                ..Interventions::default()
+            },
             embedding: Embedding {
                 compact: true,
                 panels: vec![Panel::Heatmaps, Panel::Predictions],
@@ -333,7 +398,7 @@ mod tests {
 
     #[test]
     fn values_out_of_range_are_named_and_ignored() {
-        let parsed = parse("layer=99&head=-1&temperature=NaN&step=13&top_k=2.5&lang=fr&theme=pink&panel=x&factors=19&factor_layers=3-2&watch=a,b,c,d,e,f,g,h,i&lock=text,everything&panels=heatmaps,nope");
+        let parsed = parse("layer=99&head=-1&temperature=NaN&step=13&top_k=2.5&lang=fr&theme=pink&panel=x&factors=19&factor_layers=3-2&watch=a,b,c,d,e,f,g,h,i&ablate=0:1&causal_mask=maybe&lock=text,everything&panels=heatmaps,nope");
         assert_eq!(
             parsed.view.layer,
             Some(98),
@@ -354,6 +419,8 @@ mod tests {
                 "panel=x",
                 "factor_layers=3-2",
                 "watch=a,b,c,d,e,f,g,h,i",
+                "ablate=0:1",
+                "causal_mask=maybe",
                 "panels=nope",
                 "lock=everything"
             ]

@@ -56,6 +56,7 @@ pub fn follow_link(state: AppState) -> Option<String> {
     }
     settings.factor_layers.set(link.factor_layers);
     settings.watched.set(link.watch.clone());
+    state.text.lab.set(link.lab.clone());
     if let Some(lang) = link.lang {
         view.lang.set(lang);
     }
@@ -209,6 +210,7 @@ pub fn current_view(state: AppState) -> LinkView {
         factors: Some(state.settings.factors.get()),
         factor_layers: state.settings.factor_layers.get(),
         watch: state.settings.watched.get(),
+        lab: state.text.lab.get(),
         embedding: state.view.embedding.get(),
     }
 }

@@ -247,7 +247,10 @@ impl Model {
             .iter()
             .map(|&id| self.tokenizer.display_token(id))
             .collect();
-        page_trace(&self.config, ids.to_vec(), tokens, token_embeddings, pass)
+        let mut trace = page_trace(&self.config, ids.to_vec(), tokens, token_embeddings, pass)?;
+        // Without its causal mask the pass hid nothing (the lab).
+        trace.causal &= !self.interventions.causal_mask_off;
+        Ok(trace)
     }
 
     /// The model's learned position table [max_positions, d_model] (GPT-2 `wpe`, BERT

@@ -10,6 +10,32 @@ pub struct HeadId {
     pub head: usize,
 }
 
+impl HeadId {
+    /// `L:H[,L:H…]`, counted from 1 as the page and the CLI write heads; `None` if any pair is
+    /// not two whole numbers from 1.
+    pub fn parse_list(text: &str) -> Option<Vec<HeadId>> {
+        text.split(',')
+            .map(|pair| {
+                let (layer, head) = pair.trim().split_once(':')?;
+                let from_one = |n: &str| n.trim().parse::<usize>().ok().filter(|&n| n >= 1);
+                Some(HeadId {
+                    layer: from_one(layer)? - 1,
+                    head: from_one(head)? - 1,
+                })
+            })
+            .collect()
+    }
+
+    /// The heads as [`HeadId::parse_list`] reads them.
+    pub fn list_text(heads: &[HeadId]) -> String {
+        let pairs: Vec<String> = heads
+            .iter()
+            .map(|h| format!("{}:{}", h.layer + 1, h.head + 1))
+            .collect();
+        pairs.join(",")
+    }
+}
+
 /// What replaces a switched-off head's output before the output projection.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -65,6 +91,19 @@ impl Interventions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn head_lists_are_counted_from_one_both_ways() {
+        let heads = HeadId::parse_list("1:3, 2:1").expect("two heads");
+        assert_eq!(
+            heads,
+            [HeadId { layer: 0, head: 2 }, HeadId { layer: 1, head: 0 }]
+        );
+        assert_eq!(HeadId::list_text(&heads), "1:3,2:1");
+        for bad in ["0:1", "1", "1:x", "", "1:2,"] {
+            assert_eq!(HeadId::parse_list(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn a_layer_lists_its_ablated_heads_once_in_order() {

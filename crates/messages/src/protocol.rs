@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     ActivationKind, Anatomy, Candidate, Decoding, EncoderDecoderTrace, EngineError, Generation,
-    LayerTrace, LogitLens, NeuronFactors, PageTrace, PairSaliency, PositionalEncodings,
-    Predictions, Rankings, RotaryView, Saliency, SamplingSettings, TokenizedText,
+    Interventions, LayerTrace, LogitLens, NeuronFactors, PageTrace, PairSaliency,
+    PositionalEncodings, Predictions, Rankings, RotaryView, Saliency, SamplingSettings,
+    TokenizedText,
 };
 
 /// A request and the id its answer will carry.
@@ -42,14 +43,22 @@ pub enum Request {
         #[serde(default, with = "serde_bytes")]
         target_tokenizer: Option<Vec<u8>>,
     },
-    /// Tokenize a text (cheap: lets the page show tokens before the trace is done).
-    Tokenize { text: String },
+    /// Tokenize a text (cheap: lets the page show tokens before the trace is done), padded as
+    /// `lab` asks.
+    Tokenize {
+        text: String,
+        #[serde(default)]
+        lab: Interventions,
+    },
     /// Tokenize and trace a text (truncated to the model's positions); the answer carries
-    /// `layer`'s attention internals (clamped to the last layer).
+    /// `layer`'s attention internals (clamped to the last layer). The model keeps `lab`'s
+    /// interventions for every later one-text request, until a trace asks for others.
     Trace {
         text: String,
         #[serde(default)]
         layer: usize,
+        #[serde(default)]
+        lab: Interventions,
     },
     /// Another layer's attention internals from the trace answered to request `trace`.
     Layer { trace: u32, layer: usize },
@@ -60,6 +69,10 @@ pub enum Request {
         k: usize,
         settings: SamplingSettings,
         seed: Option<u64>,
+        /// The model as trained, without the lab's interventions (the "before" of the lab's
+        /// before/after).
+        #[serde(default)]
+        as_trained: bool,
     },
     /// The logit lens at a position (default: where the model predicts).
     LogitLens {

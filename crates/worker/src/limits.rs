@@ -23,6 +23,21 @@ pub(crate) fn tokenize_within_limit(
     Ok((tokens, Some(original)))
 }
 
+/// [`tokenize_within_limit`], then padded as the model's interventions ask (the lab's padding
+/// demo): the padding tokens are special tokens at the end of the text.
+pub(crate) fn text_tokens(model: &Model, text: &str) -> Result<(TokenizedText, Option<usize>)> {
+    let (mut tokens, truncated_from) = tokenize_within_limit(model, text)?;
+    let padded = model.padded(&tokens.ids)?;
+    let end = text.len();
+    for &id in &padded[tokens.ids.len()..] {
+        tokens.tokens.push(model.tokenizer.display_token(id));
+        tokens.offsets.push((end, end));
+        tokens.special.push(true);
+    }
+    tokens.ids = padded;
+    Ok((tokens, truncated_from))
+}
+
 /// Memory a browser gives the worker's wasm: wasm32 addresses 4 GiB.
 const WASM_MEMORY_BYTES: f64 = 4.0 * (1u64 << 30) as f64;
 /// Kept free of the estimate below: the allocator's slack and the response's encoding.

@@ -6,13 +6,13 @@ use ae_engine::{
     ByteSource, EngineError, LayerInternals, Model, PredictionLogits, Result,
 };
 use ae_messages::{
-    DecoderCard, Decoding, ModelCard, Predictions, Request, Response, SamplingSettings, Work,
+    DecoderCard, Decoding, Interventions, ModelCard, Predictions, Request, Response,
+    SamplingSettings, Work,
 };
 
 use crate::benchmark;
 use crate::limits::{
-    check_memory, tokenize_within_limit, view_out_of_range, MAX_ENCODING_POSITIONS,
-    MAX_ENCODING_WIDTH,
+    check_memory, text_tokens, view_out_of_range, MAX_ENCODING_POSITIONS, MAX_ENCODING_WIDTH,
 };
 
 /// What the worker keeps between requests: the model, and the logits and attention internals
@@ -40,15 +40,19 @@ pub fn handle(session: &mut Session, id: u32, request: Request) -> Response {
             runs,
             cold_bytes,
         } => benchmark::matmul_times(&shapes, runs, cold_bytes),
-        Request::Tokenize { text } => session.tokenize(&text),
-        Request::Trace { text, layer } => session.trace(id, &text, layer),
+        Request::Tokenize { text, lab } => session.tokenize(&text, &lab),
+        Request::Trace { text, layer, lab } => session.trace(id, &text, layer, &lab),
         Request::Layer { trace, layer } => session.layer(trace, layer),
         Request::Predict {
             text,
             k,
             settings,
             seed,
-        } => session.predict(&text, k, settings, seed),
+            as_trained,
+        } => match as_trained {
+            true => session.as_trained(|s| s.predict(&text, k, settings, seed)),
+            false => session.predict(&text, k, settings, seed),
+        },
         Request::LogitLens { text, position, k } => session.logit_lens(&text, position, k),
         Request::Rankings { text, watch } => session.rankings(&text, &watch),
         Request::Anatomy => session.anatomy(),
@@ -171,8 +175,28 @@ impl Session {
         }
     }
 
-    fn tokenize(&self, text: &str) -> Result<Response> {
-        let (tokens, truncated_from) = tokenize_within_limit(loaded(&self.model)?, text)?;
+    /// Makes the model run with `lab` from now on (a no-op when it already does); the kept
+    /// logits belong to the old interventions and go.
+    fn use_lab(&mut self, lab: &Interventions) -> Result<&Model> {
+        let model = self.model.as_mut().ok_or(EngineError::NoModel)?;
+        if model.interventions() != lab {
+            model.set_interventions(lab.clone())?;
+            self.last_logits = None;
+        }
+        Ok(model)
+    }
+
+    /// `work` on the model as trained, the lab's interventions set aside and then restored.
+    fn as_trained(&mut self, work: impl FnOnce(&Self) -> Result<Response>) -> Result<Response> {
+        let lab = loaded(&self.model)?.interventions().clone();
+        self.use_lab(&Interventions::default())?;
+        let answer = work(self);
+        self.use_lab(&lab)?;
+        answer
+    }
+
+    fn tokenize(&mut self, text: &str, lab: &Interventions) -> Result<Response> {
+        let (tokens, truncated_from) = text_tokens(self.use_lab(lab)?, text)?;
         Ok(Response::Tokens {
             tokens,
             truncated_from,
@@ -181,9 +205,16 @@ impl Session {
 
     /// The page trace, with `layer`'s internals (clamped to the last layer); every layer's are
     /// kept for `Layer` requests, and the predicted logits for `Predict`.
-    fn trace(&mut self, id: u32, text: &str, layer: usize) -> Result<Response> {
+    fn trace(
+        &mut self,
+        id: u32,
+        text: &str,
+        layer: usize,
+        lab: &Interventions,
+    ) -> Result<Response> {
+        self.use_lab(lab)?;
         let model = loaded(&self.model)?;
-        let (tokens, truncated_from) = tokenize_within_limit(model, text)?;
+        let (tokens, truncated_from) = text_tokens(model, text)?;
         let weight_bytes = model.parameter_count * 4;
         let n_tokens = tokens.ids.len();
         check_memory(&model.config, weight_bytes, n_tokens, Work::Trace)?;
@@ -238,7 +269,7 @@ impl Session {
         seed: Option<u64>,
     ) -> Result<Response> {
         let model = loaded(&self.model)?;
-        let (tokens, _) = tokenize_within_limit(model, text)?;
+        let (tokens, _) = text_tokens(model, text)?;
         let cached = self
             .last_logits
             .as_ref()
@@ -273,7 +304,7 @@ impl Session {
 
     fn logit_lens(&self, text: &str, position: Option<usize>, k: usize) -> Result<Response> {
         let model = loaded(&self.model)?;
-        let (tokens, _) = tokenize_within_limit(model, text)?;
+        let (tokens, _) = text_tokens(model, text)?;
         Ok(Response::LogitLens {
             lens: model.logit_lens(&tokens.ids, position, k)?,
         })
@@ -281,7 +312,7 @@ impl Session {
 
     fn rankings(&self, text: &str, watch: &[String]) -> Result<Response> {
         let model = loaded(&self.model)?;
-        let (tokens, _) = tokenize_within_limit(model, text)?;
+        let (tokens, _) = text_tokens(model, text)?;
         Ok(Response::Rankings {
             rankings: model.rankings(&tokens.ids, watch)?,
         })
@@ -337,7 +368,7 @@ impl Session {
         target: Option<u32>,
     ) -> Result<Response> {
         let model = loaded(&self.model)?;
-        let (tokens, _) = tokenize_within_limit(model, text)?;
+        let (tokens, _) = text_tokens(model, text)?;
         let weight_bytes = model.parameter_count * 4;
         let n_tokens = tokens.ids.len();
         check_memory(&model.config, weight_bytes, n_tokens, Work::Saliency)?;

@@ -32,6 +32,7 @@ pub fn predict_request(state: AppState, settings: SamplingSettings, seed: Option
         k: PREDICTION_COUNT,
         settings,
         seed,
+        as_trained: false,
     }
 }
 

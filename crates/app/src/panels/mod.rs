@@ -2,6 +2,7 @@
 pub(crate) mod analyses;
 mod anatomy;
 mod heatmaps;
+mod lab;
 mod neurons;
 mod positions;
 mod predictions;
@@ -56,6 +57,7 @@ pub fn PanelArea() -> impl IntoView {
             <CopyLink />
             <EmbedDialog />
         </nav>
+        <lab::LabBanner />
         <section
             class="panel"
             role="tabpanel"
@@ -70,6 +72,7 @@ pub fn PanelArea() -> impl IntoView {
                 Panel::Translation => translation::Translation().into_any(),
                 Panel::Neurons => neurons::Neurons().into_any(),
                 Panel::Rankings => rankings::Rankings().into_any(),
+                Panel::Lab => lab::Lab().into_any(),
                 Panel::Anatomy => anatomy::Anatomy().into_any(),
             }}
         </section>

@@ -8,7 +8,9 @@ use leptos::prelude::*;
 
 use super::{ModelState, Selection};
 use crate::client::{owned_request, Owned};
-use ae_messages::{Candidate, LayerTrace, PageTrace, Request, Response, TokenizedText};
+use ae_messages::{
+    Candidate, Interventions, LayerTrace, PageTrace, Request, Response, TokenizedText,
+};
 
 /// One token appended by clicking a candidate or sampling.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,8 +50,10 @@ pub struct TextState {
     pub from_link: RwSignal<bool>,
     /// Tokens appended by clicking candidates or sampling, oldest first.
     pub generated: RwSignal<Vec<GeneratedToken>>,
-    tokens: Owned<(u32, String), Tokens>,
-    traced: Owned<(u32, String), Traced>,
+    /// The lab's interventions: the trace (and every analysis of it) is the intervened model's.
+    pub lab: RwSignal<Interventions>,
+    tokens: Owned<(u32, String, Interventions), Tokens>,
+    traced: Owned<(u32, String, Interventions), Traced>,
     /// Another layer's internals than the one the trace came with.
     other_layer: Owned<(u32, usize), Arc<LayerTrace>>,
 }
@@ -58,15 +62,19 @@ impl TextState {
     /// Empty text; asks for tokens and trace of every non-empty text while a model is loaded.
     pub fn new(model: ModelState, selection: Selection) -> Self {
         let text = RwSignal::new(String::new());
-        // The text, for the model loaded; empty text asks for nothing.
+        let lab = RwSignal::new(Interventions::default());
+        // The text and the lab, for the model loaded; empty text asks for nothing.
         let wanted = move || {
             let model = model.loaded()?;
             let text = text.get();
-            (!text.trim().is_empty()).then_some((model, text))
+            (!text.trim().is_empty()).then(|| (model, text, lab.get()))
         };
         let tokens = owned_request(
             wanted,
-            |(_, text)| Request::Tokenize { text: text.clone() },
+            |(_, text, lab)| Request::Tokenize {
+                text: text.clone(),
+                lab: lab.clone(),
+            },
             |answer| match answer.response {
                 Response::Tokens {
                     tokens,
@@ -83,9 +91,10 @@ impl TextState {
         let one_text = move || wanted().filter(|_| !model.is_encoder_decoder());
         let traced = owned_request(
             one_text,
-            move |(_, text)| Request::Trace {
+            move |(_, text, lab)| Request::Trace {
                 text: text.clone(),
                 layer: layer.get_untracked(),
+                lab: lab.clone(),
             },
             |answer| match answer.response {
                 Response::Trace {
@@ -116,6 +125,7 @@ impl TextState {
             text,
             from_link: RwSignal::new(false),
             generated: RwSignal::new(Vec::new()),
+            lab,
             tokens,
             traced,
             other_layer,

@@ -24,13 +24,15 @@ pub enum Panel {
     Neurons,
     /// Ecco's rankings grid across layers and positions, and the text's surprisal.
     Rankings,
+    /// Interventions: heads switched off, masks removed, with the predictions before and after.
+    Lab,
     /// Every weight matrix of the model, with its share of the parameters.
     Anatomy,
 }
 
 impl Panel {
     /// Every panel, in navigation order.
-    pub const ALL: [Panel; 9] = [
+    pub const ALL: [Panel; 10] = [
         Panel::StepThrough,
         Panel::Heatmaps,
         Panel::Positions,
@@ -39,6 +41,7 @@ impl Panel {
         Panel::Translation,
         Panel::Neurons,
         Panel::Rankings,
+        Panel::Lab,
         Panel::Anatomy,
     ];
 
@@ -63,6 +66,7 @@ impl Panel {
             Panel::Translation => "panel.translation",
             Panel::Neurons => "panel.neurons",
             Panel::Rankings => "panel.rankings",
+            Panel::Lab => "panel.lab",
             Panel::Anatomy => "panel.anatomy",
         })
     }
@@ -78,6 +82,7 @@ impl Panel {
             Panel::Translation => "translation",
             Panel::Neurons => "neurons",
             Panel::Rankings => "rankings",
+            Panel::Lab => "lab",
             Panel::Anatomy => "anatomy",
         }
     }

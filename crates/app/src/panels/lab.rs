@@ -1,0 +1,405 @@
+//! The lab: change the model and see what changes. Heads switched off (zeroed or replaced by
+//! their mean), a decoder's causal mask removed, an encoder's text padded with or without its
+//! key padding mask. The interventions live in `TextState::lab`: the trace is asked for again
+//! with them, so every panel shows the changed model's numbers, and a banner above the panels
+//! says so. This panel also shows the predictions as trained beside the changed model's.
+use leptos::prelude::*;
+
+use super::analyses::{predict_request, prediction_result, predictions, PredictionResult};
+use crate::client::owned_request;
+use crate::i18n::{tr, trf};
+use crate::state::{use_state, AppState};
+use ae_messages::{Ablation, Candidate, HeadId, Interventions, Predictions, Request};
+
+/// How many candidates the before/after table compares.
+const COMPARED: usize = 5;
+/// How many padding tokens the padding demo adds.
+const PADDING: usize = 4;
+
+/// The lab's interventions in words, for the banner (tracked); `None` when there are none.
+fn summary(lab: &Interventions) -> Option<String> {
+    let mut parts = Vec::new();
+    if !lab.ablated.is_empty() {
+        let heads: Vec<String> = lab
+            .ablated
+            .iter()
+            .map(|h| format!("{}:{}", h.layer + 1, h.head + 1))
+            .collect();
+        let key = match lab.ablation {
+            Ablation::Zero => "lab.summary_zeroed",
+            Ablation::Mean => "lab.summary_mean",
+        };
+        parts.push(trf(key, &[("heads", &heads.join(", "))]));
+    }
+    if lab.causal_mask_off {
+        parts.push(tr("lab.summary_causal_off"));
+    }
+    if let Some(pad_to) = lab.pad_to {
+        let key = match lab.padding_mask_off {
+            true => "lab.summary_padded_visible",
+            false => "lab.summary_padded",
+        };
+        parts.push(trf(key, &[("tokens", &pad_to)]));
+    }
+    (!parts.is_empty()).then(|| parts.join(" · "))
+}
+
+/// Above the panels while the lab changes the model: what it changes, and a way back.
+#[component]
+pub fn LabBanner() -> impl IntoView {
+    let lab = use_state().text.lab;
+    move || {
+        lab.with(summary).map(|said| {
+            view! {
+                <div class="notice lab-banner" role="status" data-testid="lab-banner">
+                    <strong>{move || tr("lab.banner_title")}</strong>
+                    " "
+                    {said}
+                    " — "
+                    {move || tr("lab.banner_every_number")}
+                    " "
+                    <button
+                        data-testid="lab-reset"
+                        on:click=move |_| lab.set(Interventions::default())
+                    >
+                        {move || tr("lab.reset")}
+                    </button>
+                </div>
+            }
+        })
+    }
+}
+
+/// The panel.
+#[component]
+pub fn Lab() -> impl IntoView {
+    let state = use_state();
+    let causal = move || state.model.read(false, |c| c.causal);
+    view! {
+        <h2>{move || tr("panel.lab")}</h2>
+        <p class="muted">{move || tr("lab.intro")}</p>
+        {move || {
+            state
+                .model
+                .read(None, |c| Some((c.n_layer, c.n_head)))
+                .map(|(layers, heads)| view! { <HeadSwitches layers heads /> })
+        }}
+        <BeforeAfter />
+        {move || match causal() {
+            true => view! { <CausalMask /> }.into_any(),
+            false => view! { <Padding /> }.into_any(),
+        }}
+    }
+}
+
+/// Whether `head` is switched off (tracked).
+fn is_off(state: AppState, head: HeadId) -> bool {
+    state.text.lab.with(|lab| lab.ablated.contains(&head))
+}
+
+/// Switches one head on or off.
+fn toggle(state: AppState, head: HeadId) {
+    state
+        .text
+        .lab
+        .update(|lab| match lab.ablated.iter().position(|h| *h == head) {
+            Some(at) => {
+                lab.ablated.remove(at);
+            }
+            None => {
+                lab.ablated.push(head);
+                lab.ablated.sort();
+            }
+        });
+}
+
+/// Sets the switched-off heads to `heads`.
+fn switch_off(state: AppState, heads: Vec<HeadId>) {
+    state.text.lab.update(|lab| lab.ablated = heads);
+}
+
+/// Layers × heads of toggles, the shortcuts, and zero or mean.
+#[component]
+fn HeadSwitches(layers: usize, heads: usize) -> impl IntoView {
+    let state = use_state();
+    let every = move |keep: &dyn Fn(HeadId) -> bool| -> Vec<HeadId> {
+        (0..layers)
+            .flat_map(|layer| (0..heads).map(move |head| HeadId { layer, head }))
+            .filter(|&h| !keep(h))
+            .collect()
+    };
+    let selected = move || HeadId {
+        layer: state.selection.layer.get_untracked(),
+        head: state.selection.head.get_untracked(),
+    };
+    let rows = (0..layers)
+        .map(|layer| {
+            let cells = (0..heads)
+                .map(|head| {
+                    let id = HeadId { layer, head };
+                    view! {
+                        <td>
+                            <button
+                                class="head-switch"
+                                data-testid="head-switch"
+                                data-layer=layer
+                                data-head=head
+                                aria-pressed=move || is_off(state, id).to_string()
+                                class:off=move || is_off(state, id)
+                                title=move || trf(
+                                    "lab.head_title",
+                                    &[("layer", &(layer + 1)), ("head", &(head + 1))],
+                                )
+                                on:click=move |_| toggle(state, id)
+                            >
+                                {head + 1}
+                            </button>
+                        </td>
+                    }
+                })
+                .collect_view();
+            view! {
+                <tr>
+                    <th>{move || trf("lab.layer", &[("layer", &(layer + 1))])}</th>
+                    {cells}
+                </tr>
+            }
+        })
+        .collect_view();
+    let mean = move || state.text.lab.with(|lab| lab.ablation == Ablation::Mean);
+    view! {
+        <section class="lab-heads" data-testid="lab-heads">
+            <h3>{move || tr("lab.heads_title")}</h3>
+            <p class="muted">{move || tr("lab.heads_explain")}</p>
+            <table class="head-switches">
+                <tbody>{rows}</tbody>
+            </table>
+            <div class="lab-shortcuts">
+                <button
+                    data-testid="lab-layer-off"
+                    on:click=move |_| {
+                        let layer = selected().layer;
+                        switch_off(state, every(&|h: HeadId| h.layer != layer))
+                    }
+                >
+                    {move || trf("lab.layer_off", &[("layer", &(state.selection.layer.get() + 1))])}
+                </button>
+                <button
+                    data-testid="lab-all-but"
+                    on:click=move |_| {
+                        let kept = selected();
+                        switch_off(state, every(&|h: HeadId| h == kept))
+                    }
+                >
+                    {move || {
+                        trf(
+                            "lab.all_but",
+                            &[
+                                ("layer", &(state.selection.layer.get() + 1)),
+                                ("head", &(state.selection.head.get() + 1)),
+                            ],
+                        )
+                    }}
+                </button>
+                <button data-testid="lab-all-on" on:click=move |_| switch_off(state, Vec::new())>
+                    {move || tr("lab.all_on")}
+                </button>
+                <label>
+                    <input
+                        type="checkbox"
+                        data-testid="lab-mean"
+                        prop:checked=mean
+                        on:change=move |e| {
+                            let ablation = match event_target_checked(&e) {
+                                true => Ablation::Mean,
+                                false => Ablation::Zero,
+                            };
+                            state.text.lab.update(|lab| lab.ablation = ablation)
+                        }
+                    />
+                    {move || tr("lab.mean")}
+                </label>
+            </div>
+        </section>
+    }
+}
+
+/// The first predicted position's candidates.
+fn first_candidates(result: &PredictionResult) -> Vec<Candidate> {
+    match &result.predictions {
+        Predictions::NextToken(next) => next.candidates.clone(),
+        Predictions::MaskFill(fills) => fills
+            .first()
+            .map(|f| f.candidates.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// The model as trained beside the changed one: the trained top candidates and what each
+/// became.
+#[component]
+fn BeforeAfter() -> impl IntoView {
+    let state = use_state();
+    let changed = predictions(state);
+    let trained = owned_request(
+        move || {
+            let trace = state.text.trace_id()?;
+            let active = state.text.lab.with(|lab| !lab.is_none());
+            (active && state.has_logits()).then(|| (trace, state.settings.sampling.get()))
+        },
+        move |&(_, settings)| match predict_request(state, settings, None) {
+            Request::Predict {
+                text, k, settings, ..
+            } => Request::Predict {
+                text,
+                k,
+                settings,
+                seed: None,
+                as_trained: true,
+            },
+            other => other,
+        },
+        |answer| prediction_result(answer.response),
+    );
+    let rows = move || {
+        let before = first_candidates(&trained.value()?);
+        let after = first_candidates(&changed.value()?);
+        let floor = after.last().map_or(0.0, |c| c.probability);
+        Some(
+            before
+                .into_iter()
+                .take(COMPARED)
+                .map(|b| {
+                    let now = after.iter().find(|a| a.token_id == b.token_id);
+                    (b, now.map(|a| a.probability), floor)
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+    view! {
+        <Show when=move || state.text.lab.with(|lab| !lab.is_none()) && state.has_logits()>
+            <section class="lab-before-after" data-testid="lab-before-after">
+                <h3>{move || tr("lab.before_after_title")}</h3>
+                {move || match rows() {
+                    None => view! { <p class="muted">{move || tr("lab.computing")}</p> }.into_any(),
+                    Some(rows) => {
+                        view! {
+                            <table>
+                                <thead>
+                                    <tr>
+                                        <th>{move || tr("step.token")}</th>
+                                        <th>{move || tr("lab.as_trained")}</th>
+                                        <th>{move || tr("lab.with_lab")}</th>
+                                        <th>{move || tr("lab.change")}</th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {rows
+                                        .into_iter()
+                                        .map(|(before, after, floor)| {
+                                            view! { <ComparedRow before after floor /> }
+                                        })
+                                        .collect_view()}
+                                </tbody>
+                            </table>
+                        }
+                            .into_any()
+                    }
+                }}
+            </section>
+        </Show>
+    }
+}
+
+/// One trained candidate: its probability as trained and with the lab, or the bound below
+/// which it fell (the lab's 10th candidate's probability).
+#[component]
+fn ComparedRow(before: Candidate, after: Option<f32>, floor: f32) -> impl IntoView {
+    let with_lab = match after {
+        Some(p) => view! {
+            <td class="num">{format!("{p:.4}")}</td>
+            <td class="num">{format!("{:+.4}", p - before.probability)}</td>
+        }
+        .into_any(),
+        None => view! { <td colspan="2">{move || trf("lab.dropped", &[("floor", &format!("{floor:.4}"))])}</td> }
+        .into_any(),
+    };
+    view! {
+        <tr
+            data-testid="lab-compared"
+            data-token-id=before.token_id
+            data-before=before.probability
+            data-after=after.map(|p| p.to_string())
+        >
+            <td>{before.token.clone()}</td>
+            <td class="num">{format!("{:.4}", before.probability)}</td>
+            {with_lab}
+        </tr>
+    }
+}
+
+/// A decoder's causal mask, removed on request.
+#[component]
+fn CausalMask() -> impl IntoView {
+    let lab = use_state().text.lab;
+    view! {
+        <section class="lab-mask" data-testid="lab-causal">
+            <h3>{move || tr("lab.causal_title")}</h3>
+            <label>
+                <input
+                    type="checkbox"
+                    data-testid="lab-causal-off"
+                    prop:checked=move || lab.with(|l| l.causal_mask_off)
+                    on:change=move |e| {
+                        let off = event_target_checked(&e);
+                        lab.update(|l| l.causal_mask_off = off)
+                    }
+                />
+                {move || tr("lab.causal_off")}
+            </label>
+            <p class="muted">{move || tr("lab.causal_explain")}</p>
+        </section>
+    }
+}
+
+/// An encoder's text padded as a batch pads it, with or without the key padding mask.
+#[component]
+fn Padding() -> impl IntoView {
+    let state = use_state();
+    let lab = state.text.lab;
+    let padded = move || lab.with(|l| l.pad_to.is_some());
+    // Switched on, the text (not yet padded) gets PADDING more tokens; a longer text later
+    // is refused with its own message until the padding is switched off.
+    let apply = move |on: bool| {
+        let length = untrack(|| state.text.token_count());
+        lab.update(|l| l.pad_to = on.then_some(length + PADDING));
+    };
+    view! {
+        <section class="lab-mask" data-testid="lab-padding">
+            <h3>{move || tr("lab.padding_title")}</h3>
+            <p class="muted">{move || tr("lab.padding_explain")}</p>
+            <label>
+                <input
+                    type="checkbox"
+                    data-testid="lab-pad"
+                    prop:checked=padded
+                    on:change=move |e| apply(event_target_checked(&e))
+                />
+                {move || trf("lab.pad", &[("count", &PADDING)])}
+            </label>
+            <label>
+                <input
+                    type="checkbox"
+                    data-testid="lab-padding-visible"
+                    prop:disabled=move || !padded()
+                    prop:checked=move || lab.with(|l| l.padding_mask_off)
+                    on:change=move |e| {
+                        let visible = event_target_checked(&e);
+                        lab.update(|l| l.padding_mask_off = visible)
+                    }
+                />
+                {move || tr("lab.padding_visible")}
+            </label>
+        </section>
+    }
+}
