@@ -195,8 +195,36 @@ test('rankings: more watched words than the grid shows, in English and Chinese; 
   await context.close();
 });
 
+test('lab: a head the model does not have, padding a decoder, a text longer than its padding', async () => {
+  const name = 'lab faults';
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const text = encodeURIComponent('The cat sat on the mat.');
+  const cases = [
+    ['en', 'gpt2', 'ablate=3:1', /there is no head 3:1 to switch off: this model has 2 layers of 4 heads/, 'lab: a link switching off a head the model does not have (3:1 of 2 layers)'],
+    ['zh', 'gpt2', 'ablate=3:1', /没有可关闭的注意力头 3:1：这个模型有 2 层，每层 4 个头/, 'lab: a head the model does not have (Chinese page)'],
+    ['en', 'gpt2', 'pad_to=30', /the padding demo needs an encoder such as BERT or DistilBERT: GPT-2 reads one text left to right/, 'lab: padding asked of a decoder (GPT-2)'],
+    ['en', 'distilbert', 'pad_to=5', /the text already has \d+ tokens: pad it to more than that, not to 5/, 'lab: padding to fewer tokens than the text has'],
+  ];
+  for (const [lang, model, lab, pattern, fault] of cases) {
+    const { page, errors } = await openPage(context, site.origin, `?model=folder:fixture-${model}&text=${text}&lang=${lang}&${lab}`);
+    await page.waitForSelector(READY, { timeout: 60_000 });
+    await page.waitForSelector('[data-testid=error]');
+    const message = await visible(page, '[data-testid=error]');
+    assert.match(message, pattern);
+    if (lang === 'zh') assert.deepEqual(englishPhrases(message), [], message);
+    // The banner's way back: the model as trained traces the text.
+    await page.click('[data-testid=lab-reset]');
+    await page.waitForSelector('[data-testid=step-header]');
+    record('Text and URL input', fault, `${message} (the lab banner's "Back to the model as trained" traces the text)`, name);
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+  await context.close();
+});
+
 const PAYLOADS = ['<script>alert(1)</script>', '<img src=x onerror=alert(1)>', 'javascript:alert(1)', '"><svg onload=alert(1)>'];
-const PARAMETERS = ['model', 'text', 'layer', 'head', 'token', 'panel', 'step', 'temperature', 'top_k', 'top_p', 'seed', 'lang', 'theme', 'embed', 'panels', 'lock'];
+const PARAMETERS = ['model', 'text', 'layer', 'head', 'token', 'panel', 'step', 'temperature', 'top_k', 'top_p', 'seed', 'lang', 'theme', 'embed', 'panels', 'lock',
+  'neuron', 'factors', 'factor_layers', 'watch', 'ablate', 'ablation', 'causal_mask', 'pad_to', 'padding_mask'];
 
 /** Elements a payload could have injected. */
 const injected = (page) => page.evaluate(() => ({
