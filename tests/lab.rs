@@ -204,3 +204,48 @@ fn the_trace_cli_takes_the_lab_flags() {
         assert!(!ok && stderr.contains(says), "{flags:?}: {stderr}");
     }
 }
+
+#[test]
+fn head_importance_is_the_drop_in_log_p_when_one_head_is_off() {
+    let mut model = model("gpt2");
+    let ids = model
+        .tokenize("Hello world, the cat sat")
+        .expect("tokenize")
+        .ids;
+    let importance = model.head_importance(&ids, None, None).expect("importance");
+    let last = ids.len() - 1;
+    assert_eq!(importance.position, last);
+    let log_p = |model: &Model| -> f32 {
+        let logits = model.trace(&ids).expect("trace").logits.expect("logits");
+        let row = logits.row(&[last]).expect("row");
+        let top = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let sum: f32 = row.iter().map(|x| (x - top).exp()).sum();
+        row[importance.target_id as usize] - top - sum.ln()
+    };
+    assert!((log_p(&model) - importance.log_probability).abs() < 1e-4);
+    for (layer, head) in [(0, 2), (1, 1)] {
+        model
+            .set_interventions(Interventions {
+                ablated: vec![HeadId { layer, head }],
+                ..Interventions::default()
+            })
+            .expect("ablate");
+        let drop = importance.log_probability - log_p(&model);
+        let ours = importance.drops[layer][head];
+        assert!(
+            (drop - ours).abs() < 1e-4,
+            "{layer}:{head}: {ours} vs {drop}"
+        );
+    }
+    // On top of the lab: with head 1:3 off, its own drop is 0 (switching it off again changes nothing).
+    model
+        .set_interventions(Interventions {
+            ablated: vec![HeadId { layer: 0, head: 2 }],
+            ..Interventions::default()
+        })
+        .expect("ablate");
+    let on_top = model
+        .head_importance(&ids, None, Some(importance.target_id))
+        .expect("importance");
+    assert_eq!(on_top.drops[0][2], 0.0);
+}

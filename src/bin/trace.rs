@@ -37,7 +37,10 @@
 //! `--mean-ablation` replaced by its mean over the text), `--no-causal-mask` lets a decoder's
 //! tokens see the whole text, `--pad-to N` pads an encoder's text with its padding token to N
 //! tokens and hides the padding from attention unless `--no-padding-mask` is given. Every field
-//! is then the intervened model's.
+//! is then the intervened model's. `--importance` adds head_importance: {position, target_id,
+//! target_token, log_probability, drops [layer][head]}, the drop in log p(target) at the
+//! saliency's position and target (`--position`, `--target`) when each head alone is switched
+//! off.
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -50,6 +53,7 @@ use serde_json::{json, Map, Value};
 const USAGE: &str = "usage: trace --model DIR --text TEXT [--position N] [--target ID] \
      [--watch WORD]… [--decoder-text TEXT] [--generate N [--beams B]] \
      [--ablate L:H[,L:H…] [--mean-ablation]] [--no-causal-mask] [--pad-to N [--no-padding-mask]] \
+     [--importance] \
      --out FILE (- for stdout)";
 
 struct Args {
@@ -62,6 +66,7 @@ struct Args {
     beams: Option<usize>,
     watch: Vec<String>,
     lab: Interventions,
+    importance: bool,
     out: String,
 }
 
@@ -75,6 +80,7 @@ fn parse_args() -> Result<Args, String> {
     let (mut decoder_text, mut generate, mut beams) = (None, None, None);
     let mut watch = Vec::new();
     let mut lab = Interventions::default();
+    let mut importance = false;
     while let Some(flag) = args.next() {
         let mut value = || {
             args.next()
@@ -109,6 +115,7 @@ fn parse_args() -> Result<Args, String> {
                 lab.pad_to = Some(number(value()?, "--pad-to must be a number of tokens")?)
             }
             "--no-padding-mask" => lab.padding_mask_off = true,
+            "--importance" => importance = true,
             "--out" => out = Some(value()?),
             "--help" | "-h" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
@@ -124,6 +131,7 @@ fn parse_args() -> Result<Args, String> {
         beams,
         watch,
         lab,
+        importance,
         out: out.ok_or(format!("--out is required\n{USAGE}"))?,
     })
 }
@@ -196,6 +204,10 @@ fn one_text_json(model: &Model, args: &Args) -> Result<(Value, String), String> 
         "saliency": saliency,
     });
     output["rankings"] = rankings_json(model, &tokenized.ids, &args.watch)?;
+    if args.importance {
+        let importance = model.head_importance(&tokenized.ids, args.position, args.target);
+        output["head_importance"] = json!(importance.map_err(describe)?);
+    }
     output["anatomy"] = json!(model.anatomy);
     output["mlp_up"] = Value::Null;
     output["ln2_biases"] = Value::Null;

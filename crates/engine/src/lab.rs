@@ -2,12 +2,13 @@
 //! off, a decoder's causal mask removed, an encoder's text padded with or without its key
 //! padding mask. Set once on the model; every trace, prediction, lens, saliency and ranking
 //! then runs with them.
-use candle_core::{Device, Tensor};
+use candle_core::{Device, Tensor, D};
 
 use crate::error::{EngineError, Result};
+use crate::network;
 use crate::recorder::Recorder;
 use crate::Model;
-use ae_messages::Interventions;
+use ae_messages::{HeadId, HeadImportance, Interventions};
 
 impl Model {
     /// Makes every later one-text pass run with `interventions`, after checking the model has
@@ -77,10 +78,68 @@ impl Model {
         Ok(padded)
     }
 
-    /// `rec` with the interventions, and for a padded text the mask that hides its padding
-    /// tokens from every query (what `attention_mask` does in transformers).
+    /// For the prediction at `position` (default: where the model predicts) of `target`
+    /// (default: its top token there), the drop in log p(target) when each head alone is
+    /// switched off, on top of the lab's interventions: one forward pass per head.
+    pub fn head_importance(
+        &self,
+        ids: &[u32],
+        position: Option<usize>,
+        target: Option<u32>,
+    ) -> Result<HeadImportance> {
+        let position = match position {
+            Some(position) => position,
+            None => self.default_positions(ids)?[0],
+        };
+        self.check_position(ids, position)?;
+        let head = self.head()?;
+        let token_embeddings = self.embed_tokens(ids)?;
+        let log_probabilities = |lab: &Interventions| -> Result<Vec<f32>> {
+            let rec = self.with_lab(Recorder::streams_only(), ids, lab)?;
+            let pass = network::forward(self.network()?, &token_embeddings, rec)?;
+            let logits = head.logits(&pass.final_hidden.narrow(0, position, 1)?)?;
+            Ok(candle_nn::ops::log_softmax(&logits.squeeze(0)?, D::Minus1)?.to_vec1()?)
+        };
+        let base = log_probabilities(&self.interventions)?;
+        let target_id = match target {
+            Some(id) if (id as usize) < base.len() => id,
+            Some(id) => {
+                return Err(EngineError::TargetOutOfVocabulary {
+                    id,
+                    vocab: base.len(),
+                })
+            }
+            None => (0..base.len())
+                .max_by(|&a, &b| base[a].total_cmp(&base[b]))
+                .unwrap_or(0) as u32,
+        };
+        let of_target = base[target_id as usize];
+        let (layers, heads) = (self.config.n_layer, self.config.n_head);
+        let mut drops = vec![vec![0.0; heads]; layers];
+        for (layer, row) in drops.iter_mut().enumerate() {
+            for (head, drop) in row.iter_mut().enumerate() {
+                let mut lab = self.interventions.clone();
+                lab.ablated.push(HeadId { layer, head });
+                *drop = of_target - log_probabilities(&lab)?[target_id as usize];
+            }
+        }
+        Ok(HeadImportance {
+            position,
+            target_id,
+            target_token: self.tokenizer.display_token(target_id),
+            log_probability: of_target,
+            drops,
+        })
+    }
+
+    /// `rec` with the model's interventions (see [`Model::with_lab`]).
     pub(crate) fn with_interventions(&self, rec: Recorder, ids: &[u32]) -> Result<Recorder> {
-        let lab = &self.interventions;
+        self.with_lab(rec, ids, &self.interventions)
+    }
+
+    /// `rec` with `lab`, and for a padded text the mask that hides its padding tokens from
+    /// every query (what `attention_mask` does in transformers).
+    fn with_lab(&self, rec: Recorder, ids: &[u32], lab: &Interventions) -> Result<Recorder> {
         let visible_keys = match (
             lab.pad_to,
             lab.padding_mask_off,

@@ -60,8 +60,8 @@ pub use trace::{layer_trace, to_array, LayerInternals};
 // The engine's answers are the messages' types (re-exported so a caller needs one crate).
 pub use ae_messages::{
     Ablation, Anatomy, Architecture, Array, AttentionInternals, AttentionKind, Candidate, Decoding,
-    EncoderDecoderTrace, FeedForwardInternals, Generation, HeadId, Interventions, LayerTrace,
-    LensLayer, LogitLens, ModelFile, ModelPart, PageTrace, PairSaliency, PositionPredictions,
-    PositionalEncodings, Predictions, RankedToken, Rankings, RotaryView, Saliency,
-    SamplingSettings, TokenizedText, Trace, WatchedToken, Weight, Work, MAX_BEAM_WIDTH,
+    EncoderDecoderTrace, FeedForwardInternals, Generation, HeadId, HeadImportance, Interventions,
+    LayerTrace, LensLayer, LogitLens, ModelFile, ModelPart, PageTrace, PairSaliency,
+    PositionPredictions, PositionalEncodings, Predictions, RankedToken, Rankings, RotaryView,
+    Saliency, SamplingSettings, TokenizedText, Trace, WatchedToken, Weight, Work, MAX_BEAM_WIDTH,
 };

@@ -68,6 +68,22 @@ pub struct Interventions {
     pub padding_mask_off: bool,
 }
 
+/// Which heads matter for one prediction: the drop in the target's log-probability when each
+/// head alone is switched off (on top of the lab's interventions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeadImportance {
+    /// The position predicted at.
+    pub position: usize,
+    /// The target token (by default the model's top one there) and its display string.
+    pub target_id: u32,
+    pub target_token: String,
+    /// log p(target) with every head on (nats).
+    pub log_probability: f32,
+    /// log p(target) with every head on − with head [layer][head] off: positive where the head
+    /// helps the prediction.
+    pub drops: Vec<Vec<f32>>,
+}
+
 impl Interventions {
     /// Whether the pass runs as the model was trained.
     pub fn is_none(&self) -> bool {
