@@ -126,6 +126,33 @@ test('the padding demo: [PAD] hidden by the mask, then visible, as the CLI\'s --
   await context.close();
 });
 
+test('the importance map equals the CLI\'s --importance, and a click switches that head off', async () => {
+  const cli = traceCli('gpt2', TEXT, ['--importance']).head_importance;
+  const { page, errors, context } = await openModel('gpt2', '&panel=lab');
+  await page.click('[data-testid=lab-measure]');
+  await page.waitForSelector('[data-testid=lab-importance-map][data-shape="2 4"]');
+  const csv = (await download(page, 'lab-importance-map-csv')).bytes.toString().trim().split(/\r?\n/);
+  const drops = csv.slice(1).map((line) => line.split(',').slice(1).map(Number));
+  assert.equal(drops.length, cli.drops.length);
+  drops.forEach((row, l) => row.forEach((d, h) => assert.ok(Math.abs(d - cli.drops[l][h]) <= TOLERANCE, `drop ${l}:${h}: ${d} vs ${cli.drops[l][h]}`)));
+  assert.match(await page.textContent('[data-testid=lab-importance]'), new RegExp(`position ${cli.position}`));
+  // The head that matters most, clicked on the map, is switched off.
+  const flat = cli.drops.flat();
+  const most = flat.indexOf(Math.max(...flat));
+  const [layer, head] = [Math.floor(most / 4), most % 4];
+  const { hoverMatrix } = await import('./support.mjs');
+  await hoverMatrix(page, 'lab-importance-map', layer, head);
+  await page.mouse.down();
+  await page.mouse.up();
+  await page.waitForSelector(`[data-testid=head-switch][data-layer="${layer}"][data-head="${head}"][aria-pressed=true]`);
+  await page.waitForSelector('[data-testid=lab-banner]');
+  await page.waitForSelector('[data-testid=lab-importance-stale]');
+  assert.ok(await page.$('[data-testid=lab-importance-map]'), 'the map stays, marked as measured before the change');
+  await page.locator('[data-testid=lab-importance]').screenshot({ path: 'test-artifacts/lab-importance.png' });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('the lab in Chinese and at phone width', async () => {
   const { page, errors, context } = await openModel('gpt2', '&panel=lab&lang=zh&ablate=2:1', { width: 390, height: 844 });
   await page.waitForSelector('[data-testid=lab-banner]');

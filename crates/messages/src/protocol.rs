@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     ActivationKind, Anatomy, Candidate, Decoding, EncoderDecoderTrace, EngineError, Generation,
-    Interventions, LayerTrace, LogitLens, NeuronFactors, PageTrace, PairSaliency,
+    HeadImportance, Interventions, LayerTrace, LogitLens, NeuronFactors, PageTrace, PairSaliency,
     PositionalEncodings, Predictions, Rankings, RotaryView, Saliency, SamplingSettings,
     TokenizedText,
 };
@@ -109,6 +109,14 @@ pub enum Request {
         position: Option<usize>,
         target: Option<u32>,
     },
+    /// Which heads matter for a prediction: one pass per head switched off (see
+    /// `HeadImportance`), at `position` (default: where the model predicts) for `target`
+    /// (default: the top token there).
+    HeadImportance {
+        text: String,
+        position: Option<usize>,
+        target: Option<u32>,
+    },
     /// The trace of a source and the target so far through an encoder–decoder (the target's
     /// ids: the decoder start token, then the text's tokens).
     TranslationTrace { source: String, target: String },
@@ -173,9 +181,13 @@ pub enum WorkerMessage {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Response {
     /// A model was built.
-    Loaded { card: ModelCard },
+    Loaded {
+        card: ModelCard,
+    },
     /// The files did not make a model (the page forgets its cached copy of them).
-    LoadFailed { error: EngineError },
+    LoadFailed {
+        error: EngineError,
+    },
     /// The tokens of a text.
     Tokens {
         tokens: TokenizedText,
@@ -207,26 +219,49 @@ pub enum Response {
         reused_logits: bool,
     },
     /// The logit lens for a text.
-    LogitLens { lens: LogitLens },
+    LogitLens {
+        lens: LogitLens,
+    },
     /// Rankings for a text.
-    Rankings { rankings: Rankings },
+    Rankings {
+        rankings: Rankings,
+    },
     /// The loaded model's weights.
-    Anatomy { anatomy: Anatomy },
+    Anatomy {
+        anatomy: Anatomy,
+    },
     /// Neuron factors of a trace.
-    Factors { factors: NeuronFactors },
+    Factors {
+        factors: NeuronFactors,
+    },
 
     /// Saliency for a text.
-    Saliency { saliency: Saliency },
+    Saliency {
+        saliency: Saliency,
+    },
+    HeadImportance {
+        importance: HeadImportance,
+    },
     /// Positional encodings and their similarities.
-    PositionalEncodings { encodings: PositionalEncodings },
+    PositionalEncodings {
+        encodings: PositionalEncodings,
+    },
     /// The RoPE view.
-    Rotary { view: RotaryView },
+    Rotary {
+        view: RotaryView,
+    },
     /// An encoder–decoder's trace of a (source, target) pair.
-    TranslationTrace { trace: Box<EncoderDecoderTrace> },
+    TranslationTrace {
+        trace: Box<EncoderDecoderTrace>,
+    },
     /// A written target.
-    Generation { generation: Generation },
+    Generation {
+        generation: Generation,
+    },
     /// Saliency over a source and a target.
-    PairSaliency { saliency: PairSaliency },
+    PairSaliency {
+        saliency: PairSaliency,
+    },
     /// Median milliseconds per shape of a `MatmulBenchmark`: x·W with W `[k, n]`, x·Wᵀ with
     /// W `[n, k]`, the same weight-first, (W·xᵀ)ᵀ, and x·Wᵀ as the engine's linear layers
     /// compute it (weight-first over strided rows for up to 64 rows, see `engine::Linear`).
@@ -237,7 +272,9 @@ pub enum Response {
         engine_ms: Vec<f64>,
     },
     /// The request failed; the page words `error` in its language.
-    Error { error: EngineError },
+    Error {
+        error: EngineError,
+    },
 }
 
 /// What the model card shows.

@@ -76,6 +76,11 @@ pub fn handle(session: &mut Session, id: u32, request: Request) -> Response {
             position,
             target,
         } => session.saliency(&text, position, target),
+        Request::HeadImportance {
+            text,
+            position,
+            target,
+        } => session.head_importance(&text, position, target),
         Request::TranslationTrace { source, target } => session.translation_trace(&source, &target),
         Request::Generate {
             source,
@@ -374,6 +379,22 @@ impl Session {
         check_memory(&model.config, weight_bytes, n_tokens, Work::Saliency)?;
         Ok(Response::Saliency {
             saliency: model.saliency(&tokens.ids, position, target)?,
+        })
+    }
+}
+
+impl Session {
+    /// The drop in the target's log-probability with each head alone switched off.
+    fn head_importance(
+        &self,
+        text: &str,
+        position: Option<usize>,
+        target: Option<u32>,
+    ) -> Result<Response> {
+        let model = loaded(&self.model)?;
+        let (tokens, _) = text_tokens(model, text)?;
+        Ok(Response::HeadImportance {
+            importance: model.head_importance(&tokens.ids, position, target)?,
         })
     }
 }

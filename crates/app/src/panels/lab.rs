@@ -6,10 +6,15 @@
 use leptos::prelude::*;
 
 use super::analyses::{predict_request, prediction_result, predictions, PredictionResult};
+use super::positions::MatrixCanvas;
 use crate::client::owned_request;
 use crate::i18n::{tr, trf};
 use crate::state::{use_state, AppState};
-use ae_messages::{Ablation, Candidate, HeadId, Interventions, Predictions, Request};
+use crate::widgets::Pointed;
+use ae_messages::{
+    Ablation, Array, Candidate, HeadId, HeadImportance, Interventions, Predictions, Request,
+    Response,
+};
 
 /// How many candidates the before/after table compares.
 const COMPARED: usize = 5;
@@ -85,6 +90,7 @@ pub fn Lab() -> impl IntoView {
                 .map(|(layers, heads)| view! { <HeadSwitches layers heads /> })
         }}
         <BeforeAfter />
+        <Importance />
         {move || match causal() {
             true => view! { <CausalMask /> }.into_any(),
             false => view! { <Padding /> }.into_any(),
@@ -306,6 +312,121 @@ fn BeforeAfter() -> impl IntoView {
                             .into_any()
                     }
                 }}
+            </section>
+        </Show>
+    }
+}
+
+/// Which heads matter for the current prediction, measured on request (one pass per head):
+/// a layers × heads map of the drop in log p(target); a click switches that head off.
+#[component]
+fn Importance() -> impl IntoView {
+    let state = use_state();
+    // The trace the student asked about; a new trace waits for a new click.
+    let asked = RwSignal::new(None::<u32>);
+    let importance = owned_request(
+        move || {
+            let trace = state.text.trace_id()?;
+            (asked.get() == Some(trace) && state.has_logits()).then_some(trace)
+        },
+        move |_| Request::HeadImportance {
+            text: state.text.text.get_untracked(),
+            position: None,
+            target: None,
+        },
+        |answer| match answer.response {
+            Response::HeadImportance { importance } => Some(importance),
+            _ => None,
+        },
+    );
+    // The last map stays while the lab changes (a click on it switches a head off); a note
+    // says when it was measured on an earlier trace.
+    let kept = RwSignal::new(None::<(u32, HeadImportance)>);
+    Effect::new(move |_| {
+        if let (Some(found), Some(trace)) = (importance.value(), asked.get_untracked()) {
+            kept.set(Some((trace, found)));
+        }
+    });
+    let latest = move || kept.with(|k| k.as_ref().map(|(_, found)| found.clone()));
+    let stale = move || kept.with(|k| k.as_ref().map(|(trace, _)| *trace)) != state.text.trace_id();
+    let values = Signal::derive(move || {
+        latest().map(|found| Array {
+            shape: vec![found.drops.len(), found.drops.first().map_or(0, Vec::len)],
+            data: found.drops.concat(),
+        })
+    });
+    let labels = Signal::derive(move || {
+        let (layers, heads) = state.model.read((0, 0), |c| (c.n_layer, c.n_head));
+        let rows = (1..=layers)
+            .map(|l| trf("lab.layer", &[("layer", &l)]))
+            .collect();
+        let columns = (1..=heads)
+            .map(|h| trf("step.head_n", &[("head", &h)]))
+            .collect();
+        (rows, columns)
+    });
+    let caption = Signal::derive(move || {
+        latest()
+            .map(|found| {
+                trf(
+                    "lab.importance_caption",
+                    &[
+                        ("token", &found.target_token),
+                        ("position", &found.position),
+                        ("log_p", &format!("{:.3}", found.log_probability)),
+                    ],
+                )
+            })
+            .unwrap_or_default()
+    });
+    let on_click = Callback::new(move |cell: Pointed| {
+        toggle(
+            state,
+            HeadId {
+                layer: cell.row,
+                head: cell.column,
+            },
+        )
+    });
+    let measuring = move || asked.get().is_some() && asked.get() == state.text.trace_id();
+    view! {
+        <Show when=move || state.has_logits()>
+            <section class="lab-importance" data-testid="lab-importance">
+                <h3>{move || tr("lab.importance_title")}</h3>
+                <p class="muted">{move || tr("lab.importance_explain")}</p>
+                <button
+                    data-testid="lab-measure"
+                    prop:disabled=measuring
+                    on:click=move |_| asked.set(state.text.trace_id())
+                >
+                    {move || tr("lab.measure")}
+                </button>
+                {move || {
+                    (measuring() && importance.value().is_none())
+                        .then(|| view! { <p class="muted">{move || tr("lab.measuring")}</p> })
+                }}
+                {move || {
+                    (latest().is_some() && stale() && !measuring())
+                        .then(|| {
+                            view! {
+                                <p class="notice" data-testid="lab-importance-stale">
+                                    {move || tr("lab.importance_stale")}
+                                </p>
+                            }
+                        })
+                }}
+                <Show when=move || latest().is_some()>
+                    <MatrixCanvas
+                        values
+                        testid="lab-importance-map"
+                        caption
+                        row_name="lab.layer_axis"
+                        column_name="lab.head_axis"
+                        fixed_limit=None
+                        labels
+                        on_click
+                    />
+                </Show>
             </section>
         </Show>
     }
