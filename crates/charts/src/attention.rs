@@ -124,21 +124,8 @@ where
     }
     let (width, _) = root.dim_in_pixel();
     let (chart_area, legend_area) = root.split_horizontally(width.saturating_sub(LEGEND_WIDTH));
-    let font = font_size(rows.max(columns));
-    let row_labels_px = label_space(&grid.labels, font);
-    let column_labels_px = label_space(&grid.key_labels, font);
-    let (chart_width, chart_height) = chart_area.dim_in_pixel();
-    let mut chart = ChartBuilder::on(&chart_area)
-        .margin(8)
-        .x_label_area_size(column_labels_px)
-        .y_label_area_size(row_labels_px)
-        .build_cartesian_2d(0f64..columns as f64, 0f64..rows as f64)?;
-    let plot = (
-        chart_width.saturating_sub(row_labels_px + 16),
-        chart_height.saturating_sub(column_labels_px + 16),
-    );
     let labels = (grid.labels.as_slice(), grid.key_labels.as_slice());
-    draw_cell_labels(&chart_area, &chart, labels, plot, font, theme)?;
+    let mut chart = labelled_cells(&chart_area, labels, theme)?.chart;
     let cell_rect = |row: usize, column: usize| {
         let top = (rows - row) as f64;
         [(column as f64, top), (column as f64 + 1.0, top - 1.0)]

@@ -381,9 +381,7 @@ impl Session {
             saliency: model.saliency(&tokens.ids, position, target)?,
         })
     }
-}
 
-impl Session {
     /// The drop in the target's log-probability with each head alone switched off.
     fn head_importance(
         &self,
