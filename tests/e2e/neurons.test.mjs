@@ -99,6 +99,12 @@ test('neurons: the strongest neurons, one neuron over the text, NMF at 2 and 8 f
     assert.ok(row.every((v) => v >= 0 && Number.isFinite(v)), 'factor strengths are non-negative');
   }
   const error8 = Number(await page.getAttribute('[data-testid=nmf-summary]', 'data-error'));
+  // Dragging re-fits: an input event alone (no release) asks for the new count.
+  await page.$eval('[data-testid=nmf-factors]', (input) => {
+    input.value = '3';
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+  await page.waitForSelector('[data-testid=nmf-summary][data-factors="3"]');
   assert.deepEqual(await factors(2), two, 'the same 2 factors again');
   const error2 = Number(await page.getAttribute('[data-testid=nmf-summary]', 'data-error'));
   assert.ok(error8 < error2 && error2 < 1, `8 factors explain more than 2: ${error8} < ${error2}`);

@@ -278,6 +278,7 @@ fn Factors(n_layer: usize) -> impl IntoView {
                     max=18
                     step=1
                     testid="nmf-factors"
+                    live=true
                 />
                 <WholeSlider
                     label="neurons.first_layer"

@@ -14,10 +14,18 @@ pub fn WholeSlider(
     max: usize,
     step: usize,
     testid: &'static str,
+    /// Whether the value follows the thumb while it is dragged (else when it is released).
+    #[prop(optional)]
+    live: bool,
 ) -> impl IntoView {
     let change = move |ev| {
         if let Ok(v) = event_target_value(&ev).parse::<usize>() {
             value.set(v.clamp(min, max))
+        }
+    };
+    let dragged = move |ev| {
+        if live {
+            change(ev)
         }
     };
     view! {
@@ -31,6 +39,7 @@ pub fn WholeSlider(
                 data-testid=testid
                 prop:value=move || value.get().to_string()
                 on:change=change
+                on:input=dragged
             /> {move || format!(" {}", value.get())}
         </label>
     }
