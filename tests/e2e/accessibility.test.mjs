@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { openPage, start } from './support.mjs';
 
 const TEXT = 'The cat sat on the mat.';
-const PANELS = ['step', 'heatmaps', 'positions', 'predictions', 'saliency', 'neurons', 'rankings', 'anatomy'];
+const PANELS = ['step', 'heatmaps', 'positions', 'predictions', 'saliency', 'neurons', 'rankings', 'lab', 'anatomy'];
 let site;
 before(async () => {
   mkdirSync('test-artifacts', { recursive: true });
