@@ -25,14 +25,20 @@ pub struct PredictionResult {
     pub reused_logits: bool,
 }
 
-/// The predictions request for the current text.
-pub fn predict_request(state: AppState, settings: SamplingSettings, seed: Option<u64>) -> Request {
+/// The predictions request for the current text, of the model with the lab's interventions
+/// or (`as_trained`) without them.
+pub fn predict_request(
+    state: AppState,
+    settings: SamplingSettings,
+    seed: Option<u64>,
+    as_trained: bool,
+) -> Request {
     Request::Predict {
         text: state.text.text.get_untracked(),
         k: PREDICTION_COUNT,
         settings,
         seed,
-        as_trained: false,
+        as_trained,
     }
 }
 
@@ -63,7 +69,7 @@ fn predicting(state: AppState) -> Option<u32> {
 pub fn predictions(state: AppState) -> Owned<(u32, SamplingSettings), PredictionResult> {
     owned_request(
         move || Some((predicting(state)?, state.settings.sampling.get())),
-        move |&(_, settings)| predict_request(state, settings, None),
+        move |&(_, settings)| predict_request(state, settings, None, false),
         |answer| prediction_result(answer.response),
     )
 }

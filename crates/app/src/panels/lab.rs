@@ -253,18 +253,7 @@ fn BeforeAfter() -> impl IntoView {
             let active = state.text.lab.with(|lab| !lab.is_none());
             (active && state.has_logits()).then(|| (trace, state.settings.sampling.get()))
         },
-        move |&(_, settings)| match predict_request(state, settings, None) {
-            Request::Predict {
-                text, k, settings, ..
-            } => Request::Predict {
-                text,
-                k,
-                settings,
-                seed: None,
-                as_trained: true,
-            },
-            other => other,
-        },
+        move |&(_, settings)| predict_request(state, settings, None, true),
         |answer| prediction_result(answer.response),
     );
     let rows = move || {

@@ -178,7 +178,7 @@ fn NextToken(next: PositionPredictions, result: PredictionResult) -> impl IntoVi
         let step = state.text.generated.with_untracked(|g| g.len()) as u64;
         let seed = state.settings.seed.get_untracked() + step;
         let settings = state.settings.sampling.get_untracked();
-        let asked = client::request(predict_request(state, settings, Some(seed)));
+        let asked = client::request(predict_request(state, settings, Some(seed), false));
         leptos::task::spawn_local(async move {
             let sampled = asked
                 .await
