@@ -4,6 +4,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::Serialize;
 
+use super::positions::axis_label;
 use super::{AttentionGrid, Bar, ChartError, Matrix};
 
 /// The numbers behind a chart: one labelled row per query, position or candidate.
@@ -104,12 +105,11 @@ pub fn grid_table(grid: &AttentionGrid, title: String, row_header: String) -> Da
 /// A row-major `rows` × `columns` matrix as a table, its rows and columns named by their labels
 /// or numbered from 0.
 pub fn matrix_table(matrix: &Matrix, title: String) -> DataTable {
-    let name = |labels: &[String], i: usize| labels.get(i).cloned().unwrap_or(i.to_string());
     DataTable {
         title,
         row_header: format!("{} \\ {}", matrix.row_name, matrix.column_name),
         columns: (0..matrix.columns)
-            .map(|c| name(matrix.column_labels, c))
+            .map(|c| axis_label(matrix.column_labels, c))
             .collect(),
         rows: matrix
             .values
@@ -117,7 +117,7 @@ pub fn matrix_table(matrix: &Matrix, title: String) -> DataTable {
             .take(matrix.rows)
             .enumerate()
             .map(|(row, values)| DataRow {
-                label: name(matrix.row_labels, row),
+                label: axis_label(matrix.row_labels, row),
                 values: values.iter().map(|&v| Some(v)).collect(),
             })
             .collect(),

@@ -22,7 +22,7 @@ pub use export::{
     bars_table, grid_table, matrix_table, series_table, svg_document, DataRow, DataTable,
 };
 pub use grid::{attention_grid, hidden_positions, AttentionGrid, Cell, GridOptions};
-pub use positions::{diverging, draw_matrix, draw_series_lines, Matrix};
+pub use positions::{axis_label, diverging, draw_matrix, draw_series_lines, Matrix};
 pub use ranks::{draw_rank_grid, rank_shade, RankGrid};
 
 use plotters::prelude::*;

@@ -48,6 +48,11 @@ pub struct Matrix<'a> {
     pub limit: f32,
 }
 
+/// Row or column `index`'s name: its label, or its number where the axis has no labels.
+pub fn axis_label(labels: &[String], index: usize) -> String {
+    labels.get(index).cloned().unwrap_or(index.to_string())
+}
+
 /// Draws `matrix` with labelled (else numbered) axes and a colour legend; returns where the cells landed.
 pub fn draw_matrix<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,

@@ -10,7 +10,7 @@ use crate::client::owned_request;
 use crate::i18n::{tr, trf};
 use crate::state::use_state;
 use crate::widgets::{vector, ChartCanvas, Pointed, Tooltip, WholeSlider};
-use ae_charts::{MatrixChart, SeriesChart};
+use ae_charts::{axis_label, MatrixChart, SeriesChart};
 use ae_messages::{Array, PositionalEncodings, Request, Response};
 
 /// The panel.
@@ -264,14 +264,13 @@ pub(crate) fn MatrixCanvas(
     });
     let tooltip = Callback::new(|(chart, cell): (MatrixChart, Pointed)| {
         let value = chart.value(cell.row, cell.column)?;
-        let name = |labels: &[String], i: usize| labels.get(i).cloned().unwrap_or(i.to_string());
         Some(Tooltip {
             text: format!(
                 "{} {}, {} {}: ",
                 chart.row_name,
-                name(&chart.row_labels, cell.row),
+                axis_label(&chart.row_labels, cell.row),
                 chart.column_name,
-                name(&chart.column_labels, cell.column)
+                axis_label(&chart.column_labels, cell.column)
             ),
             value: format!("{value:.4}"),
             note: String::new(),
