@@ -2,8 +2,9 @@
 //! off, a decoder's causal mask removed, an encoder's text padded with or without its key
 //! padding mask. Set once on the model; every trace, prediction, lens, saliency and ranking
 //! then runs with them.
-use candle_core::{Device, Tensor, D};
+use candle_core::D;
 
+use crate::encoder_decoder::visible_tokens;
 use crate::error::{EngineError, Result};
 use crate::network;
 use crate::recorder::Recorder;
@@ -145,10 +146,7 @@ impl Model {
             lab.padding_mask_off,
             self.tokenizer.pad_token_id(),
         ) {
-            (Some(_), false, Some(pad)) => {
-                let visible: Vec<u8> = ids.iter().map(|&id| u8::from(id != pad)).collect();
-                Some(Tensor::new(visible, &Device::Cpu)?)
-            }
+            (Some(_), false, Some(pad)) => visible_tokens(ids, pad)?,
             _ => None,
         };
         Ok(rec.with_interventions(lab.clone(), visible_keys))
