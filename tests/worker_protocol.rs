@@ -1001,6 +1001,20 @@ fn a_trace_with_the_lab_runs_the_intervened_model_and_as_trained_sets_it_aside()
         "layer 2 switched off changes the prediction"
     );
     assert_eq!(predict(&mut session, true), trained, "as trained = before");
+    let after_trained = Request::Predict {
+        text: text.into(),
+        k: 5,
+        settings,
+        seed: None,
+        as_trained: false,
+    };
+    match handle(&mut session, 10, after_trained) {
+        Response::Predictions { reused_logits, .. } => assert!(
+            reused_logits,
+            "the trace's logits survive an as-trained request"
+        ),
+        other => panic!("{other:?}"),
+    }
     assert_eq!(
         predict(&mut session, false),
         ablated,

@@ -191,12 +191,15 @@ impl Session {
         Ok(model)
     }
 
-    /// `work` on the model as trained, the lab's interventions set aside and then restored.
+    /// `work` on the model as trained, the lab's interventions set aside and then restored
+    /// with the trace's kept logits (they are the restored model's).
     fn as_trained(&mut self, work: impl FnOnce(&Self) -> Result<Response>) -> Result<Response> {
         let lab = loaded(&self.model)?.interventions().clone();
+        let kept_logits = self.last_logits.take();
         self.use_lab(&Interventions::default())?;
         let answer = work(self);
         self.use_lab(&lab)?;
+        self.last_logits = kept_logits;
         answer
     }
 
