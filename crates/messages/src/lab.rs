@@ -28,11 +28,15 @@ impl HeadId {
 
     /// The heads as [`HeadId::parse_list`] reads them.
     pub fn list_text(heads: &[HeadId]) -> String {
-        let pairs: Vec<String> = heads
-            .iter()
-            .map(|h| format!("{}:{}", h.layer + 1, h.head + 1))
-            .collect();
+        let pairs: Vec<String> = heads.iter().map(HeadId::to_string).collect();
         pairs.join(",")
+    }
+}
+
+/// `layer:head`, counted from 1.
+impl std::fmt::Display for HeadId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.layer + 1, self.head + 1)
     }
 }
 

@@ -91,12 +91,15 @@ impl EngineError {
                 layers,
                 heads,
             } => {
-                let (layer, head) = (layer + 1, head + 1);
+                let missing = crate::HeadId {
+                    layer: *layer,
+                    head: *head,
+                };
                 say!(
                     lang,
-                    "there is no head {layer}:{head} to switch off: this model has {layers} \
+                    "there is no head {missing} to switch off: this model has {layers} \
                      layers of {heads} heads (counted from 1)",
-                    "没有可关闭的注意力头 {layer}:{head}：这个模型有 {layers} 层，每层 {heads} 个头\
+                    "没有可关闭的注意力头 {missing}：这个模型有 {layers} 层，每层 {heads} 个头\
                      （从 1 开始计数）"
                 )
             }

@@ -25,11 +25,7 @@ const PADDING: usize = 4;
 fn summary(lab: &Interventions) -> Option<String> {
     let mut parts = Vec::new();
     if !lab.ablated.is_empty() {
-        let heads: Vec<String> = lab
-            .ablated
-            .iter()
-            .map(|h| format!("{}:{}", h.layer + 1, h.head + 1))
-            .collect();
+        let heads: Vec<String> = lab.ablated.iter().map(HeadId::to_string).collect();
         let key = match lab.ablation {
             Ablation::Zero => "lab.summary_zeroed",
             Ablation::Mean => "lab.summary_mean",
