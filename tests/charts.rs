@@ -396,6 +396,7 @@ fn matrices_and_lines_draw_with_a_diverging_scale_that_survives_nan() {
         row_labels: &[],
         column_labels: &[],
         limit: 1.0,
+        from_zero: false,
     };
     let mut svg = String::new();
     let area = {
@@ -493,6 +494,7 @@ fn every_chart_kind_has_a_table_that_matches_what_it_draws() {
         row_labels: &[],
         column_labels: &[],
         limit: 6.0,
+        from_zero: false,
     };
     let table = matrix_table(&matrix, "m".into());
     assert_eq!(table.columns, ["0", "1", "2"]);

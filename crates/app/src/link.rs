@@ -10,11 +10,14 @@
 //! `neuron` (the neuron followed, from 0), `factors` (the NMF's count) and `factor_layers`
 //! (`first-last`, from 1), `watch` (the rankings' words, comma-separated); the lab: `ablate`
 //! (`L:H,…`, from 1), `ablation=mean`, `causal_mask=off`, `pad_to` (tokens),
-//! `padding_mask=off`; for embedding:
+//! `padding_mask=off`, `head_stat` (the head summary: a statistic's name, or `search` with
+//! `search_from`, token positions separated by commas, and `search_to`, one position); for
+//! embedding:
 //! `embed=1` (no site header; the page reports its height to the parent), `panels=` (the tabs
 //! offered), `lock=` (model, text, layer, head).
 use crate::i18n::Lang;
-use crate::state::{Embedding, Lock, Panel, Step, ThemeChoice};
+use crate::state::{Embedding, HeadSummary, Lock, Panel, Step, ThemeChoice};
+use ae_charts::HeadStatistic;
 use ae_messages::{
     Ablation, AttentionKind, HeadId, Interventions, FACTOR_RANGE, MAX_WATCHED_TOKENS,
 };
@@ -49,6 +52,8 @@ pub struct LinkView {
     pub watch: Vec<String>,
     /// The lab's interventions; the default: none.
     pub lab: Interventions,
+    /// The lab's head summary; `None`: the default.
+    pub head_summary: Option<HeadSummary>,
     pub embedding: Embedding,
 }
 
@@ -123,6 +128,7 @@ impl LinkView {
             .map(|v| word_list(&v))
             .unwrap_or_default();
         view.lab = parse_lab(&get, &mut ignored);
+        view.head_summary = parse_head_summary(&get, &mut ignored);
         view.embedding = parse_embedding(&get, &mut ignored);
         if let Some(&first) = view.embedding.panels.first() {
             // A link that offers some panels shows one of them (the first panel by default).
@@ -194,6 +200,9 @@ impl LinkView {
             "padding_mask",
             lab.padding_mask_off.then(|| "off".to_string()),
         );
+        for (name, value) in self.head_summary.iter().flat_map(head_summary_parameters) {
+            put(name, Some(value));
+        }
         let embedding = &self.embedding;
         put("embed", embedding.compact.then(|| "1".to_string()));
         let panels = embedding.panels.iter().map(|p| p.id()).collect::<Vec<_>>();
@@ -300,6 +309,53 @@ fn parse_lab(get: &dyn Fn(&str) -> Option<String>, ignored: &mut Vec<String>) ->
     lab
 }
 
+/// `head_stat`, with `search_from` and `search_to` when it is `search`.
+fn parse_head_summary(
+    get: &dyn Fn(&str) -> Option<String>,
+    ignored: &mut Vec<String>,
+) -> Option<HeadSummary> {
+    let value = get("head_stat")?;
+    if value != "search" {
+        let found = HeadStatistic::parse(&value).map(HeadSummary::Statistic);
+        if found.is_none() {
+            ignored.push(format!("head_stat={value}"));
+        }
+        return found;
+    }
+    let positions = |name: &str| -> Option<Vec<usize>> {
+        let raw = get(name)?;
+        let parsed: Option<Vec<usize>> = raw.split(',').map(|p| p.trim().parse().ok()).collect();
+        parsed.filter(|p| !p.is_empty())
+    };
+    match (positions("search_from"), positions("search_to").as_deref()) {
+        (Some(queries), Some(&[key])) => Some(HeadSummary::Search { queries, key }),
+        _ => {
+            let said = |name: &str| get(name).unwrap_or_default();
+            ignored.push(format!(
+                "head_stat=search&search_from={}&search_to={}",
+                said("search_from"),
+                said("search_to")
+            ));
+            None
+        }
+    }
+}
+
+/// The head summary as link parameters.
+fn head_summary_parameters(summary: &HeadSummary) -> Vec<(&'static str, String)> {
+    match summary {
+        HeadSummary::Statistic(statistic) => vec![("head_stat", statistic.name().to_string())],
+        HeadSummary::Search { queries, key } => {
+            let from: Vec<String> = queries.iter().map(usize::to_string).collect();
+            vec![
+                ("head_stat", "search".to_string()),
+                ("search_from", from.join(",")),
+                ("search_to", key.to_string()),
+            ]
+        }
+    }
+}
+
 /// `embed`, `panels` and `lock`.
 fn parse_embedding(get: &dyn Fn(&str) -> Option<String>, ignored: &mut Vec<String>) -> Embedding {
     let list = |name: &str| -> Vec<String> {
@@ -376,6 +432,10 @@ mod tests {
                 causal_mask_off: true,
                 ..Interventions::default()
             },
+            head_summary: Some(HeadSummary::Search {
+                queries: vec![3, 5],
+                key: 1,
+            }),
             embedding: Embedding {
                 compact: true,
                 panels: vec![Panel::Heatmaps, Panel::Predictions],
@@ -457,6 +517,25 @@ mod tests {
         let parsed = parse("source=a&attention=sideways");
         assert_eq!(parsed.view.text.as_deref(), Some("a"));
         assert_eq!(parsed.ignored, ["attention=sideways"]);
+    }
+
+    #[test]
+    fn a_head_summary_is_a_statistic_or_a_search_with_both_ends() {
+        let previous = parse("head_stat=previous");
+        assert_eq!(
+            previous.view.head_summary,
+            Some(HeadSummary::Statistic(HeadStatistic::Previous))
+        );
+        for bad in [
+            "head_stat=loudness",
+            "head_stat=search&search_from=1",
+            "head_stat=search&search_from=1,x&search_to=2",
+            "head_stat=search&search_from=1&search_to=2,3",
+        ] {
+            let parsed = parse(bad);
+            assert_eq!(parsed.view.head_summary, None, "{bad}");
+            assert_eq!(parsed.ignored.len(), 1, "{bad}: {:?}", parsed.ignored);
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::link::LinkView;
-use crate::state::{AppState, Message, Panel};
+use crate::state::{AppState, HeadSummary, Message, Panel};
 use ae_messages::AttentionKind;
 
 /// The address's parameters, in order.
@@ -57,6 +57,9 @@ pub fn follow_link(state: AppState) -> Option<String> {
     settings.factor_layers.set(link.factor_layers);
     settings.watched.set(link.watch.clone());
     state.text.lab.set(link.lab.clone());
+    if let Some(summary) = link.head_summary.clone() {
+        settings.head_summary.set(summary);
+    }
     if let Some(lang) = link.lang {
         view.lang.set(lang);
     }
@@ -211,6 +214,8 @@ pub fn current_view(state: AppState) -> LinkView {
         factor_layers: state.settings.factor_layers.get(),
         watch: state.settings.watched.get(),
         lab: state.text.lab.get(),
+        head_summary: Some(state.settings.head_summary.get())
+            .filter(|summary| *summary != HeadSummary::default()),
         embedding: state.view.embedding.get(),
     }
 }

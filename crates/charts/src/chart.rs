@@ -302,6 +302,8 @@ pub struct MatrixChart {
     pub title: String,
     /// The colour scale runs from −limit to +limit.
     pub limit: f32,
+    /// Every value is at least 0: the legend runs from 0.
+    pub from_zero: bool,
 }
 
 impl MatrixChart {
@@ -315,6 +317,7 @@ impl MatrixChart {
             row_labels: &self.row_labels,
             column_labels: &self.column_labels,
             limit: self.limit,
+            from_zero: self.from_zero,
         }
     }
 

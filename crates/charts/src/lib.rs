@@ -6,6 +6,7 @@ mod bars;
 mod chart;
 mod export;
 mod grid;
+mod heads;
 mod positions;
 mod ranks;
 
@@ -22,6 +23,10 @@ pub use export::{
     bars_table, grid_table, matrix_table, series_table, svg_document, DataRow, DataTable,
 };
 pub use grid::{attention_grid, hidden_positions, AttentionGrid, Cell, GridOptions};
+pub use heads::{
+    attention_from_to, head_statistic, ranked_heads, separator_positions, summed_rows,
+    HeadStatistic,
+};
 pub use positions::{axis_label, diverging, draw_matrix, draw_series_lines, Matrix};
 pub use ranks::{draw_rank_grid, rank_shade, RankGrid};
 

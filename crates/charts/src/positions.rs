@@ -46,6 +46,8 @@ pub struct Matrix<'a> {
     pub column_labels: &'a [String],
     /// The colour scale runs from −limit to +limit.
     pub limit: f32,
+    /// Every value is at least 0: the legend shows the scale's upper half, 0 to +limit.
+    pub from_zero: bool,
 }
 
 /// Row or column `index`'s name: its label, or its number where the axis has no labels.
@@ -82,7 +84,7 @@ where
         )
     }))?;
     let area = PlotArea::of(chart.plotting_area());
-    draw_diverging_legend(&legend_area, matrix.limit, theme)?;
+    draw_diverging_legend(&legend_area, matrix.limit, matrix.from_zero, theme)?;
     Ok(area)
 }
 
@@ -128,18 +130,20 @@ where
 fn draw_diverging_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     limit: f32,
+    from_zero: bool,
     theme: &Theme,
 ) -> Result<(), ChartError>
 where
     DB::ErrorType: 'static,
 {
     let limit = limit as f64;
+    let bottom = if from_zero { 0.0 } else { -limit };
     let mut legend = ChartBuilder::on(area)
         .margin_top(12)
         .margin_bottom(40)
         .margin_right(8)
         .y_label_area_size(36)
-        .build_cartesian_2d(0f64..1.0, -limit..limit)?;
+        .build_cartesian_2d(0f64..1.0, bottom..limit)?;
     legend
         .configure_mesh()
         .disable_mesh()
@@ -151,8 +155,8 @@ where
         .draw()?;
     const STEPS: usize = 64;
     legend.draw_series((0..STEPS).map(|step| {
-        let low = -limit + 2.0 * limit * step as f64 / STEPS as f64;
-        let high = low + 2.0 * limit / STEPS as f64;
+        let low = bottom + (limit - bottom) * step as f64 / STEPS as f64;
+        let high = low + (limit - bottom) / STEPS as f64;
         Rectangle::new(
             [(0.0, low), (1.0, high)],
             diverging(((low + high) / 2.0) as f32, limit as f32).filled(),

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Architecture, ResidualNorms};
 
 /// A row-major f32 array with its shape.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Array {
     /// Dimensions, outermost first.
     pub shape: Vec<usize>,

@@ -15,7 +15,7 @@ use ae_charts::{
 use ae_messages::PageTrace;
 
 /// The current trace with the special-token flags of its tokens.
-fn traced(state: &AppState) -> Option<(Arc<PageTrace>, Vec<bool>)> {
+pub(crate) fn traced(state: &AppState) -> Option<(Arc<PageTrace>, Vec<bool>)> {
     let trace = state.text.page_trace()?;
     let special = state.text.with_tokens(|tokens| {
         tokens

@@ -6,6 +6,7 @@
 use leptos::prelude::*;
 
 use super::analyses::{predict_request, prediction_result, predictions, PredictionResult};
+use super::head_summary::{head_axis_labels, HeadSummaryView};
 use super::positions::MatrixCanvas;
 use crate::client::owned_request;
 use crate::i18n::{tr, trf};
@@ -87,6 +88,7 @@ pub fn Lab() -> impl IntoView {
         }}
         <BeforeAfter />
         <Importance />
+        <HeadSummaryView />
         {move || match causal() {
             true => view! { <CausalMask /> }.into_any(),
             false => view! { <Padding /> }.into_any(),
@@ -340,16 +342,7 @@ fn Importance() -> impl IntoView {
             data: found.drops.concat(),
         })
     });
-    let labels = Signal::derive(move || {
-        let (layers, heads) = state.model.read((0, 0), |c| (c.n_layer, c.n_head));
-        let rows = (1..=layers)
-            .map(|l| trf("lab.layer", &[("layer", &l)]))
-            .collect();
-        let columns = (1..=heads)
-            .map(|h| trf("step.head_n", &[("head", &h)]))
-            .collect();
-        (rows, columns)
-    });
+    let labels = Signal::derive(move || head_axis_labels(state));
     let caption = Signal::derive(move || {
         latest()
             .map(|found| {

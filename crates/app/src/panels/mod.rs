@@ -1,6 +1,7 @@
 //! The panel area: tab navigation and one file per panel.
 pub(crate) mod analyses;
 mod anatomy;
+mod head_summary;
 mod heatmaps;
 mod lab;
 mod neurons;

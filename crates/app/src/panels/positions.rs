@@ -222,6 +222,9 @@ pub(crate) fn MatrixCanvas(
     /// A click on a cell.
     #[prop(optional)]
     on_click: Option<Callback<Pointed>>,
+    /// Every value is at least 0: the legend runs from 0.
+    #[prop(optional)]
+    from_zero: bool,
 ) -> impl IntoView {
     let chart = Memo::new(move |_| {
         let (row_labels, column_labels) = labels.map(|l| l.get()).unwrap_or_default();
@@ -245,6 +248,7 @@ pub(crate) fn MatrixCanvas(
                 column_labels,
                 title: caption.get(),
                 limit: fixed_limit.unwrap_or(largest),
+                from_zero,
             })
         })
     });

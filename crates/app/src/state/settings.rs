@@ -2,7 +2,7 @@
 //! and what Ecco's views follow (a neuron, the NMF's factors, the watched words).
 use leptos::prelude::*;
 
-use ae_charts::GridOptions;
+use ae_charts::{GridOptions, HeadStatistic};
 use ae_messages::SamplingSettings;
 
 #[derive(Clone, Copy)]
@@ -20,6 +20,22 @@ pub struct Settings {
     pub factor_layers: RwSignal<Option<(usize, usize)>>,
     /// The words the rankings watch.
     pub watched: RwSignal<Vec<String>>,
+    /// What the lab's layers × heads summary shows.
+    pub head_summary: RwSignal<HeadSummary>,
+}
+
+/// What the lab's layers × heads summary shows: a statistic of each head, or the search for
+/// the heads in which the `queries` (token positions) attend to `key`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HeadSummary {
+    Statistic(HeadStatistic),
+    Search { queries: Vec<usize>, key: usize },
+}
+
+impl Default for HeadSummary {
+    fn default() -> Self {
+        HeadSummary::Statistic(HeadStatistic::Entropy)
+    }
 }
 
 /// The NMF's factor count before anyone chooses one.
@@ -39,6 +55,7 @@ impl Settings {
             factors: RwSignal::new(DEFAULT_FACTORS),
             factor_layers: RwSignal::new(None),
             watched: RwSignal::new(Vec::new()),
+            head_summary: RwSignal::new(HeadSummary::default()),
         }
     }
 }
