@@ -51,7 +51,7 @@ step "release site"
 mkdir -p public/models  # trunk copies it into dist/models, even when empty
 trunk build --release
 # Fixture models are served for the tests only; they never go into public/.
-for fixture in gpt2 distilbert t5; do
+for fixture in gpt2 distilbert t5 induction; do
   mkdir -p "dist/models/fixture-$fixture"
   cp tests/fixtures/$fixture/{config.json,tokenizer.json,model.safetensors} "dist/models/fixture-$fixture/"
 done

@@ -40,7 +40,9 @@
 //! is then the intervened model's. `--importance` adds head_importance: {position, target_id,
 //! target_token, log_probability, drops [layer][head]}, the drop in log p(target) at the
 //! saliency's position and target (`--position`, `--target`) when each head alone is switched
-//! off.
+//! off. `--induction P [--seed S]` (decoders) adds induction: {ids, tokens, period, offset,
+//! scores [layer][head]}, the induction-head detector on P random tokens drawn with seed S
+//! (default 0) repeated once after the start token.
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -53,7 +55,7 @@ use serde_json::{json, Map, Value};
 const USAGE: &str = "usage: trace --model DIR --text TEXT [--position N] [--target ID] \
      [--watch WORD]… [--decoder-text TEXT] [--generate N [--beams B]] \
      [--ablate L:H[,L:H…] [--mean-ablation]] [--no-causal-mask] [--pad-to N [--no-padding-mask]] \
-     [--importance] \
+     [--importance] [--induction P [--seed S]] \
      --out FILE (- for stdout)";
 
 struct Args {
@@ -67,6 +69,8 @@ struct Args {
     watch: Vec<String>,
     lab: Interventions,
     importance: bool,
+    /// The induction detector's period and seed.
+    induction: Option<(usize, u64)>,
     out: String,
 }
 
@@ -81,6 +85,7 @@ fn parse_args() -> Result<Args, String> {
     let mut watch = Vec::new();
     let mut lab = Interventions::default();
     let mut importance = false;
+    let (mut induction, mut seed) = (None, 0);
     while let Some(flag) = args.next() {
         let mut value = || {
             args.next()
@@ -116,6 +121,10 @@ fn parse_args() -> Result<Args, String> {
             }
             "--no-padding-mask" => lab.padding_mask_off = true,
             "--importance" => importance = true,
+            "--induction" => {
+                induction = Some(number(value()?, "--induction must be a number of tokens")?)
+            }
+            "--seed" => seed = number(value()?, "--seed must be a whole number")?,
             "--out" => out = Some(value()?),
             "--help" | "-h" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
@@ -132,6 +141,7 @@ fn parse_args() -> Result<Args, String> {
         watch,
         lab,
         importance,
+        induction: induction.map(|period| (period, seed)),
         out: out.ok_or(format!("--out is required\n{USAGE}"))?,
     })
 }
@@ -207,6 +217,16 @@ fn one_text_json(model: &Model, args: &Args) -> Result<(Value, String), String> 
     if args.importance {
         let importance = model.head_importance(&tokenized.ids, args.position, args.target);
         output["head_importance"] = json!(importance.map_err(describe)?);
+    }
+    if let Some((period, seed)) = args.induction {
+        let found = model.induction_scores(period, seed).map_err(describe)?;
+        output["induction"] = json!({
+            "ids": found.ids,
+            "tokens": found.tokens,
+            "period": found.period,
+            "offset": found.offset,
+            "scores": found.scores,
+        });
     }
     output["anatomy"] = json!(model.anatomy);
     output["mlp_up"] = Value::Null;

@@ -222,9 +222,67 @@ test('lab: a head the model does not have, padding a decoder, a text longer than
   await context.close();
 });
 
+/** The error banner's text once it matches `pattern` (a new trace clears the banner, and an
+ *  analysis keyed on the trace reports its error again). */
+async function errorMatching(page, pattern) {
+  await page.waitForFunction((source) => new RegExp(source).test(document.querySelector('[data-testid=error]')?.textContent ?? ''),
+    pattern.source, { timeout: 30_000 });
+  return visible(page, '[data-testid=error]');
+}
+
+test('lab: an induction run that does not fit the model, a second sentence too long, a head statistic that does not exist', async () => {
+  const name = 'lab detector faults';
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const text = encodeURIComponent('The cat sat on the mat.');
+  const cases = [
+    ['en', 'induction_seed=0&induction_period=40', /a repeated sequence of 40 tokens does not fit this model twice: choose 2 to 31 tokens/],
+    ['zh', 'induction_seed=0&induction_period=40', /40 个词元的序列重复两次放不进这个模型：请选择 2 到 31 个词元/],
+  ];
+  for (const [lang, query, pattern] of cases) {
+    const { page, errors } = await openPage(context, site.origin, `?model=folder:fixture-gpt2&text=${text}&lang=${lang}&panel=lab&${query}`);
+    await page.waitForSelector(READY, { timeout: 60_000 });
+    const message = await errorMatching(page, pattern);
+    if (lang === 'zh') assert.deepEqual(englishPhrases(message), [], message);
+    // The detector's own button runs within the model's limit.
+    await page.click('[data-testid=induction-run]');
+    await page.waitForSelector('[data-testid=induction-map][data-plot*=" "]');
+    const fault = lang === 'en'
+      ? 'lab: a link running the induction detector on 40 tokens repeated (GPT-2 fixture: 64 positions, at most 31)'
+      : 'lab: an induction run too long for the model (Chinese page)';
+    record('Text and URL input', fault, `${message} (the detector's button runs it with the period clamped to 31)`, name);
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+  // A second sentence longer than the model reads is refused, not truncated; the first stays.
+  for (const lang of ['en', 'zh']) {
+    const long = encodeURIComponent(Array(70).fill('cat').join(' '));
+    const { page, errors } = await openPage(context, site.origin, `?model=folder:fixture-gpt2&text=${text}&lang=${lang}&panel=lab&text2=${long}`);
+    await page.waitForSelector(READY, { timeout: 60_000 });
+    const pattern = lang === 'en' ? /the second sentence has \d+ tokens but this model reads at most 64: shorten it/
+      : /第二个句子有 \d+ 个词元，但这个模型最多读取 64 个/;
+    const message = await errorMatching(page, pattern);
+    if (lang === 'zh') assert.deepEqual(englishPhrases(message), [], message);
+    await page.waitForSelector('[data-testid=token]');
+    const fault = lang === 'en' ? 'lab: a second sentence longer than the model reads (text2 of 70 words; the fixture reads at most 64 tokens)'
+      : 'lab: a second sentence too long (Chinese page)';
+    record('Text and URL input', fault, `${message} (the first sentence stays traced; nothing is compared)`, name);
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+  const { page, errors } = await openPage(context, site.origin, `?model=folder:fixture-gpt2&text=${text}&panel=lab&head_stat=loudness`);
+  await page.waitForSelector('[data-testid=notice]', { timeout: 60_000 });
+  const notice = await visible(page, '[data-testid=notice]');
+  assert.match(notice, /head_stat=loudness/);
+  await page.waitForSelector('[data-testid=head-summary-map][data-plot*=" "]');
+  record('Text and URL input', 'lab: a head statistic the page does not have (head_stat=loudness)', `${notice} (the map shows the default, entropy)`, name);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 const PAYLOADS = ['<script>alert(1)</script>', '<img src=x onerror=alert(1)>', 'javascript:alert(1)', '"><svg onload=alert(1)>'];
 const PARAMETERS = ['model', 'text', 'layer', 'head', 'token', 'panel', 'step', 'temperature', 'top_k', 'top_p', 'seed', 'lang', 'theme', 'embed', 'panels', 'lock',
-  'neuron', 'factors', 'factor_layers', 'watch', 'ablate', 'ablation', 'causal_mask', 'pad_to', 'padding_mask'];
+  'neuron', 'factors', 'factor_layers', 'watch', 'ablate', 'ablation', 'causal_mask', 'pad_to', 'padding_mask',
+  'head_stat', 'search_from', 'search_to', 'induction_seed', 'induction_period', 'text2'];
 
 /** Elements a payload could have injected. */
 const injected = (page) => page.evaluate(() => ({

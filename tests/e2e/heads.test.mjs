@@ -129,3 +129,122 @@ test('the head summary in Chinese; a search with no tokens left says what to do'
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('the induction detector finds the head planted in the induction fixture, as the CLI does', async () => {
+  const cli = traceCli('induction', TEXT, ['--induction', '20', '--seed', '0']).induction;
+  const { page, errors, context } = await openModel('induction', '');
+  await page.click('[data-testid=induction-run]');
+  await page.waitForSelector('[data-testid=induction-map][data-plot*=" "]');
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('induction_seed') === '0');
+  const csv = (await download(page, 'induction-map-csv')).bytes.toString().trim().split(/\r?\n/);
+  const scores = csv.slice(1).map((line) => line.split(',').slice(1).map(Number));
+  assertClose(scores, cli.scores, 'induction scores');
+  // The planted head tops the ranking and its stripe is on screen once it is clicked.
+  const flat = cli.scores.flat();
+  const best = flat.indexOf(Math.max(...flat));
+  const [layer, head] = [Math.floor(best / cli.scores[0].length), best % cli.scores[0].length];
+  const top = await page.$eval('[data-testid=induction-ranked]', (n) => [Number(n.dataset.layer), Number(n.dataset.head)]);
+  assert.deepEqual(top, [layer, head]);
+  assert.ok(flat[best] > 0.5, `the planted head scores ${flat[best]}`);
+  await page.click('[data-testid=induction-ranked] button');
+  await page.waitForFunction(([l, h]) => new URL(location.href).searchParams.get('layer') === String(l + 1)
+    && new URL(location.href).searchParams.get('head') === String(h + 1), [layer, head]);
+  const period = cli.period;
+  const cell = await hoverMatrix(page, 'induction-head-attention', period + 5, period + 5 - period + 1);
+  assert.ok(cell > 0.3, `the second copy's token 5 looks at the token after its first occurrence: ${cell}`);
+  assert.match(await page.textContent('[data-testid=induction-sequence]'), new RegExp(cli.tokens.slice(1, 4).map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join(' ')));
+  // Other random tokens: the seed moves on and the link follows.
+  await page.click('[data-testid=induction-again]');
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('induction_seed') === '1');
+  await page.locator('[data-testid=lab-induction]').screenshot({ path: 'test-artifacts/lab-induction.png' });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+/** Attention rollout through `layer`, recomputed from the CLI's attentions. */
+function rollout(attentions, layer) {
+  const n = attentions[0][0].length;
+  let result = [...Array(n)].map((_, q) => [...Array(n)].map((_, k) => (q === k ? 1 : 0)));
+  for (let l = 0; l <= layer; l++) {
+    const heads = attentions[l];
+    const mixed = [...Array(n)].map((_, q) => {
+      const row = [...Array(n)].map((_, k) => 0.5 * heads.reduce((s, h) => s + h[q][k], 0) / heads.length + (q === k ? 0.5 : 0));
+      const sum = row.reduce((a, b) => a + b, 0);
+      return row.map((v) => v / sum);
+    });
+    result = mixed.map((row) => [...Array(n)].map((_, k) => row.reduce((s, w, via) => s + w * result[via][k], 0)));
+  }
+  return result;
+}
+
+test('attention rollout through a layer equals the one recomputed from the CLI, and says it is an approximation', async () => {
+  const cli = traceCli('distilbert', TEXT);
+  const { page, errors, context } = await openModel('distilbert', '&layer=2');
+  await page.click('[data-testid=tab-heatmaps]');
+  await page.waitForSelector('[data-testid=heatmap][data-plot*=" "]');
+  await page.check('[data-testid=rollout]');
+  await page.waitForSelector('[data-testid=rollout-note]');
+  await page.waitForFunction(() => /rollout/i.test(document.querySelector('[data-testid=heatmap-title]')?.textContent ?? ''));
+  const n = cli.input_ids.length;
+  const csv = (await download(page, 'heatmap-export-csv')).bytes.toString().trim().split(/\r?\n/);
+  const grid = csv.slice(1).map((line) => line.split(',').slice(-n).map(Number));
+  assertClose(grid, rollout(cli.attentions, 1), 'rollout through layer 2');
+  assert.match(await page.textContent('[data-testid=rollout-note]'), /not a number the model computes/);
+  // A head's thumbnail goes back to that head.
+  await page.click('[data-testid=thumb-0-1]');
+  await page.waitForFunction(() => !document.querySelector('[data-testid=rollout-note]'));
+  await page.screenshot({ path: 'test-artifacts/rollout.png' });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+const softmax = (row) => {
+  const top = Math.max(...row);
+  const exps = row.map((x) => Math.exp(x - top));
+  const sum = exps.reduce((a, b) => a + b, 0);
+  return exps.map((e) => e / sum);
+};
+
+test('two sentences side by side: the difference heatmap is A − B of two CLI traces, and both predictions are the CLI\'s', async () => {
+  const [first, second] = ['The doctor said that she', 'The doctor said that he'];
+  const a = traceCli('gpt2', first);
+  const b = traceCli('gpt2', second);
+  assert.equal(a.input_ids.length, b.input_ids.length, 'a minimal pair with as many tokens');
+  const context = await site.browser.newContext({ viewport: { width: 1200, height: 900 }, acceptDownloads: true });
+  const { page, errors } = await openPage(context, site.origin,
+    `?model=folder:fixture-gpt2&text=${encodeURIComponent(first)}&text2=${encodeURIComponent(second)}&panel=lab&layer=2&head=3`);
+  await page.waitForSelector('[data-testid=compare-difference][data-plot*=" "]', { timeout: 60_000 });
+  const csv = (await download(page, 'compare-difference-csv')).bytes.toString().trim().split(/\r?\n/);
+  const n = a.input_ids.length;
+  const difference = csv.slice(1).map((line) => line.split(',').slice(-n).map(Number));
+  const expected = a.attentions[1][2].map((row, q) => row.map((w, k) => w - b.attentions[1][2][q][k]));
+  assertClose(difference, expected, 'A − B');
+  assert.ok(expected.flat().some((d) => Math.abs(d) > 1e-3), 'the pair differs somewhere');
+  // Both texts' predictions.
+  await page.waitForSelector('[data-testid=compare-prediction]');
+  const [pa, pb] = [softmax(a.logits[n - 1]), softmax(b.logits[n - 1])];
+  const rows = await page.$$eval('[data-testid=compare-prediction]', (nodes) => nodes.map((r) => ({ ...r.dataset })));
+  assert.equal(rows.length, 5);
+  rows.forEach((r, i) => {
+    assert.ok(Math.abs(Number(r.first) - pa[Number(r.firstId)]) <= TOLERANCE, `first, row ${i}`);
+    assert.ok(Math.abs(Number(r.second) - pb[Number(r.secondId)]) <= TOLERANCE, `second, row ${i}`);
+  });
+  assert.equal(Number(rows[0].firstId), pa.indexOf(Math.max(...pa)));
+  // Saliency of both, on request.
+  await page.check('[data-testid=compare-saliency]');
+  for (const [testid, cli] of [['compare-saliency-first', a], ['compare-saliency-second', b]]) {
+    await page.waitForFunction((t) => /\d\.\d{3}/.test(document.querySelector(`[data-testid=${t}]`)?.getAttribute('aria-label') ?? ''), testid);
+    const bars = (await download(page, `${testid}-csv`)).bytes.toString().trim().split(/\r?\n/).slice(1)
+      .map((line) => Number(line.match(/,([^,]+)$/)[1]));
+    bars.forEach((v, i) => assert.ok(Math.abs(v - cli.saliency.scores[i]) <= TOLERANCE, `${testid} ${i}: ${v} vs ${cli.saliency.scores[i]}`));
+  }
+  await page.locator('[data-testid=lab-compare]').screenshot({ path: 'test-artifacts/lab-compare.png' });
+  assert.equal(new URL(page.url()).searchParams.get('text2'), second);
+  // A pair whose token counts differ says so instead of a difference.
+  await page.fill('[data-testid=text2]', 'The doctor said that they did');
+  await page.press('[data-testid=text2]', 'Enter');
+  await page.waitForSelector('[data-testid=compare-counts]');
+  assert.match(await page.textContent('[data-testid=compare-counts]'), new RegExp(`The first sentence has ${n} tokens`));
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -1,7 +1,8 @@
 //! The view as link parameters, both ways, as plain values (tested natively): [`LinkView::parse`]
 //! reads a link, naming each parameter it cannot use; [`LinkView::parameters`] writes one.
 //!
-//! Parameters: `model` (`hub:owner/name[@revision]` or `folder:name`), `text` (`source` for an
+//! Parameters: `model` (`hub:owner/name[@revision]` or `folder:name`), `text` (and `text2`, the
+//! lab's second sentence compared with it; `source` for an
 //! encoder–decoder, which also reads `target`, the target so far, and `attention`: encoder,
 //! decoder or cross), `layer` and `head`
 //! (counted from 1, as the page shows them), `token` (the pinned query token's position),
@@ -11,15 +12,17 @@
 //! (`first-last`, from 1), `watch` (the rankings' words, comma-separated); the lab: `ablate`
 //! (`L:H,…`, from 1), `ablation=mean`, `causal_mask=off`, `pad_to` (tokens),
 //! `padding_mask=off`, `head_stat` (the head summary: a statistic's name, or `search` with
-//! `search_from`, token positions separated by commas, and `search_to`, one position); for
-//! embedding:
+//! `search_from`, token positions separated by commas, and `search_to`, one position),
+//! `induction_seed` (the induction detector run with that seed) with `induction_period`
+//! (its repeated tokens; absent: 20); for embedding:
 //! `embed=1` (no site header; the page reports its height to the parent), `panels=` (the tabs
 //! offered), `lock=` (model, text, layer, head).
 use crate::i18n::Lang;
-use crate::state::{Embedding, HeadSummary, Lock, Panel, Step, ThemeChoice};
+use crate::state::{Embedding, HeadSummary, InductionRun, Lock, Panel, Step, ThemeChoice};
 use ae_charts::HeadStatistic;
 use ae_messages::{
-    Ablation, AttentionKind, HeadId, Interventions, FACTOR_RANGE, MAX_WATCHED_TOKENS,
+    Ablation, AttentionKind, HeadId, Interventions, FACTOR_RANGE, INDUCTION_PERIOD,
+    MAX_WATCHED_TOKENS,
 };
 
 /// Everything a link can say; `None` where it says nothing (or nothing usable).
@@ -28,6 +31,8 @@ pub struct LinkView {
     /// The `model` parameter as written (checked when the model opens).
     pub model: Option<String>,
     pub text: Option<String>,
+    /// The lab's second sentence.
+    pub text2: Option<String>,
     /// An encoder–decoder's target so far and shown attention; `attention` set means the view
     /// is an encoder–decoder's, whose text is written as `source`.
     pub target: Option<String>,
@@ -54,6 +59,8 @@ pub struct LinkView {
     pub lab: Interventions,
     /// The lab's head summary; `None`: the default.
     pub head_summary: Option<HeadSummary>,
+    /// The induction detector's run, if one was asked for.
+    pub induction: Option<InductionRun>,
     pub embedding: Embedding,
 }
 
@@ -88,6 +95,7 @@ impl LinkView {
         let mut view = LinkView {
             model: get("model"),
             text: get("text").or_else(|| get("source")),
+            text2: get("text2").filter(|t| !t.trim().is_empty()),
             target: get("target"),
             layer: number("layer", 1.0, 1e6, true).map(|l| l as usize - 1),
             head: number("head", 1.0, 1e6, true).map(|h| h as usize - 1),
@@ -108,6 +116,11 @@ impl LinkView {
             .map(|f| f as usize),
             ..LinkView::default()
         };
+        let period = number("induction_period", 2.0, 1e6, true).map(|p| p as usize);
+        view.induction = number("induction_seed", 0.0, 9e15, true).map(|seed| InductionRun {
+            period: period.unwrap_or(INDUCTION_PERIOD),
+            seed: seed as u64,
+        });
         let mut choose = |name: &str, pick: &dyn Fn(&str) -> bool| match get(name) {
             Some(value) if pick(&value) => Some(value),
             Some(value) => {
@@ -155,6 +168,7 @@ impl LinkView {
             "text"
         };
         put(text_name, self.text.clone());
+        put("text2", self.text2.clone());
         put("target", self.target.clone());
         put(
             "attention",
@@ -203,6 +217,17 @@ impl LinkView {
         for (name, value) in self.head_summary.iter().flat_map(head_summary_parameters) {
             put(name, Some(value));
         }
+        put(
+            "induction_seed",
+            self.induction.map(|run| run.seed.to_string()),
+        );
+        put(
+            "induction_period",
+            self.induction
+                .map(|run| run.period)
+                .filter(|&period| period != INDUCTION_PERIOD)
+                .map(|period| period.to_string()),
+        );
         let embedding = &self.embedding;
         put("embed", embedding.compact.then(|| "1".to_string()));
         let panels = embedding.panels.iter().map(|p| p.id()).collect::<Vec<_>>();
@@ -409,6 +434,7 @@ mod tests {
         let view = LinkView {
             model: Some("hub:openai-community/gpt2".into()),
             text: Some("The cat sat".into()),
+            text2: Some("The dog sat".into()),
             target: None,
             attention: None,
             layer: Some(4),
@@ -435,6 +461,10 @@ mod tests {
             head_summary: Some(HeadSummary::Search {
                 queries: vec![3, 5],
                 key: 1,
+            }),
+            induction: Some(InductionRun {
+                period: 12,
+                seed: 3,
             }),
             embedding: Embedding {
                 compact: true,

@@ -60,6 +60,7 @@ pub fn follow_link(state: AppState) -> Option<String> {
     if let Some(summary) = link.head_summary.clone() {
         settings.head_summary.set(summary);
     }
+    settings.induction.set(link.induction);
     if let Some(lang) = link.lang {
         view.lang.set(lang);
     }
@@ -71,6 +72,9 @@ pub fn follow_link(state: AppState) -> Option<String> {
     if let Some(text) = link.text.clone() {
         state.text.text.set(text);
         state.text.from_link.set(true);
+    }
+    if let Some(second) = link.text2.clone() {
+        state.text.second.set(second);
     }
     if let Some(target) = link.target.clone() {
         state.translation.target.set(target);
@@ -193,6 +197,7 @@ pub fn current_view(state: AppState) -> LinkView {
     LinkView {
         model: state.model.source.get().map(|source| source.to_link()),
         text: Some(state.text.text.get()),
+        text2: Some(state.text.second.get()).filter(|t| !t.trim().is_empty()),
         target: translation.map(|t| t.target.get()),
         attention: translation.map(|t| t.kind.get()),
         layer: Some(layer),
@@ -216,6 +221,7 @@ pub fn current_view(state: AppState) -> LinkView {
         lab: state.text.lab.get(),
         head_summary: Some(state.settings.head_summary.get())
             .filter(|summary| *summary != HeadSummary::default()),
+        induction: state.settings.induction.get(),
         embedding: state.view.embedding.get(),
     }
 }

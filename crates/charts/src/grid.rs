@@ -13,6 +13,9 @@ use ae_messages::PageTrace;
 pub struct GridOptions {
     /// Average the layer's heads instead of showing one head.
     pub average_heads: bool,
+    /// Show the attention rollout through the layer instead of its heads (an approximation:
+    /// see [`crate::attention_rollout`]).
+    pub rollout: bool,
     /// Drop the special tokens (and, for decoders, the first token, the usual attention sink)
     /// from rows and columns, and renormalise every remaining row to sum to 1.
     pub hide_special: bool,
@@ -25,6 +28,7 @@ impl Default for GridOptions {
     fn default() -> Self {
         GridOptions {
             average_heads: false,
+            rollout: false,
             hide_special: false,
             top_share: 1.0,
         }
@@ -164,7 +168,9 @@ pub fn attention_grid(
     }
     let head_size = tokens * tokens;
     let head_matrix = |h: usize| trace.attentions.block(&[layer, h]).unwrap_or_default();
-    let mut matrix: Vec<f32> = if options.average_heads {
+    let mut matrix: Vec<f32> = if options.rollout {
+        crate::attention_rollout(&trace.attentions, layer)
+    } else if options.average_heads {
         (0..head_size)
             .map(|cell| (0..heads).map(|h| head_matrix(h)[cell]).sum::<f32>() / heads as f32)
             .collect()

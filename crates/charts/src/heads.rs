@@ -108,22 +108,15 @@ fn shape(attentions: &Array) -> Option<(usize, usize, usize)> {
     (queries == keys).then_some((layers, heads, queries))
 }
 
-/// `statistic` for every head: [layers, heads], each the mean over the rows it describes.
-pub fn head_statistic(attentions: &Array, separators: &[bool], statistic: HeadStatistic) -> Array {
+/// `of_head(matrix, tokens)` for every head's [query, key] matrix: [layers, heads].
+fn per_head(attentions: &Array, of_head: impl Fn(&[f32], usize) -> f32) -> Array {
     let Some((layers, heads, tokens)) = shape(attentions) else {
         return Array::default();
     };
     let data = attentions
         .data
         .chunks(tokens * tokens)
-        .map(|head| {
-            let rows: Vec<f32> = head
-                .chunks(tokens)
-                .enumerate()
-                .filter_map(|(query, row)| statistic.of_row(query, row, separators))
-                .collect();
-            rows.iter().sum::<f32>() / rows.len().max(1) as f32
-        })
+        .map(|matrix| of_head(matrix, tokens))
         .collect();
     Array {
         shape: vec![layers, heads],
@@ -131,25 +124,26 @@ pub fn head_statistic(attentions: &Array, separators: &[bool], statistic: HeadSt
     }
 }
 
+/// `statistic` for every head: [layers, heads], each the mean over the rows it describes.
+pub fn head_statistic(attentions: &Array, separators: &[bool], statistic: HeadStatistic) -> Array {
+    per_head(attentions, |matrix, tokens| {
+        let rows: Vec<f32> = matrix
+            .chunks(tokens)
+            .enumerate()
+            .filter_map(|(query, row)| statistic.of_row(query, row, separators))
+            .collect();
+        rows.iter().sum::<f32>() / rows.len().max(1) as f32
+    })
+}
+
 /// For every head, the weight the `queries` give `key`, summed: [layers, heads].
 pub fn attention_from_to(attentions: &Array, queries: &[usize], key: usize) -> Array {
-    let Some((layers, heads, tokens)) = shape(attentions) else {
-        return Array::default();
-    };
-    let data = attentions
-        .data
-        .chunks(tokens * tokens)
-        .map(|head| {
-            queries
-                .iter()
-                .filter_map(|&q| head.get(q * tokens + key))
-                .sum()
-        })
-        .collect();
-    Array {
-        shape: vec![layers, heads],
-        data,
-    }
+    per_head(attentions, |matrix, tokens| {
+        queries
+            .iter()
+            .filter_map(|&q| matrix.get(q * tokens + key))
+            .sum()
+    })
 }
 
 /// One head's rows of the `queries`, summed: how much of their attention each key gets.
@@ -166,6 +160,44 @@ pub fn summed_rows(attentions: &Array, layer: usize, head: usize, queries: &[usi
                 .sum()
         })
         .collect()
+}
+
+/// Attention rollout (Abnar & Zuidema 2020) through `layer` [query, key]: each layer's
+/// head-averaged attention mixed half-and-half with the identity (the residual connection),
+/// rows renormalised, multiplied from the first layer up. An approximation of how much of
+/// each input token reaches each position — derived from the weights, not computed by the
+/// model.
+pub fn attention_rollout(attentions: &Array, layer: usize) -> Vec<f32> {
+    let Some((layers, heads, tokens)) = shape(attentions) else {
+        return Vec::new();
+    };
+    let mut rollout: Vec<f32> = (0..tokens * tokens)
+        .map(|cell| f32::from(cell / tokens == cell % tokens))
+        .collect();
+    for l in 0..=layer.min(layers.saturating_sub(1)) {
+        let mut mixed = vec![0.0f32; tokens * tokens];
+        for head in 0..heads {
+            let matrix = attentions.block(&[l, head]).unwrap_or_default();
+            for (m, a) in mixed.iter_mut().zip(matrix) {
+                *m += 0.5 * a / heads as f32;
+            }
+        }
+        for row in mixed.chunks_mut(tokens).enumerate() {
+            let (query, row) = row;
+            row[query] += 0.5;
+            let sum = row.iter().sum::<f32>().max(f32::MIN_POSITIVE);
+            row.iter_mut().for_each(|v| *v /= sum);
+        }
+        rollout = (0..tokens * tokens)
+            .map(|cell| {
+                let (query, key) = (cell / tokens, cell % tokens);
+                (0..tokens)
+                    .map(|via| mixed[query * tokens + via] * rollout[via * tokens + key])
+                    .sum()
+            })
+            .collect();
+    }
+    rollout
 }
 
 /// Every head ordered by its value in a [layers, heads] array, largest first: (layer, head,
@@ -256,6 +288,43 @@ mod tests {
         );
         let ranked = ranked_heads(&attention_from_to(&attentions(), &[2], 1));
         assert_eq!((ranked[0].0, ranked[0].1), (0, 0));
+    }
+
+    #[test]
+    fn rollout_multiplies_the_layers_mixed_with_the_residual() {
+        // Layer 1 averages to [[1, 0, 0], [0.75, 0.25, 0], [1/6, 2/3, 1/6]]; with I and halved:
+        // [[1, 0, 0], [0.375, 0.625, 0], [1/12, 1/3, 7/12]].
+        let first = attention_rollout(&attentions(), 0);
+        let expected = [
+            1.0,
+            0.0,
+            0.0, //
+            0.375,
+            0.625,
+            0.0, //
+            1.0 / 12.0,
+            1.0 / 3.0,
+            7.0 / 12.0,
+        ];
+        close(&first, &expected);
+        // Through a second, identical layer: the first layer's matrix squared.
+        let two = Array {
+            shape: vec![2, 2, 3, 3],
+            data: [attentions().data.clone(), attentions().data].concat(),
+        };
+        let squared: Vec<f32> = (0..9)
+            .map(|cell| {
+                let (q, k) = (cell / 3, cell % 3);
+                (0..3)
+                    .map(|v| expected[q * 3 + v] * expected[v * 3 + k])
+                    .sum()
+            })
+            .collect();
+        close(&attention_rollout(&two, 1), &squared);
+        // Every row still sums to 1.
+        for row in attention_rollout(&two, 1).chunks(3) {
+            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        }
     }
 
     #[test]

@@ -24,8 +24,8 @@ pub use export::{
 };
 pub use grid::{attention_grid, hidden_positions, AttentionGrid, Cell, GridOptions};
 pub use heads::{
-    attention_from_to, head_statistic, ranked_heads, separator_positions, summed_rows,
-    HeadStatistic,
+    attention_from_to, attention_rollout, head_statistic, ranked_heads, separator_positions,
+    summed_rows, HeadStatistic,
 };
 pub use positions::{axis_label, diverging, draw_matrix, draw_series_lines, Matrix};
 pub use ranks::{draw_rank_grid, rank_shade, RankGrid};

@@ -40,7 +40,9 @@ use candle_core::Device;
 pub use activation::Activation;
 pub use ae_messages::FACTOR_RANGE;
 pub use analysis::nmf::{factorise, neuron_factors, Factorisation};
-pub use analysis::{PredictionLogits, MAX_RANKED_TOKENS};
+pub use analysis::{
+    induction_stripe, repeated_random_tokens, PredictionLogits, INDUCTION_PERIOD, MAX_RANKED_TOKENS,
+};
 pub use attention::Rotary;
 pub use checkpoint::{to_half_precision, ByteSource, Checkpoint};
 pub use config::ModelConfig;

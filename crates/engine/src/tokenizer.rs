@@ -13,6 +13,8 @@ use super::error::{EngineError, Result, TokenizerDamage};
 const MASK_TOKENS: [&str; 2] = ["[MASK]", "<mask>"];
 /// Padding tokens, likewise.
 const PAD_TOKENS: [&str; 2] = ["[PAD]", "<pad>"];
+/// Tokens a decoder's training texts start with (or are separated by), likewise.
+const START_TOKENS: [&str; 3] = ["<|endoftext|>", "<s>", "<|begin_of_text|>"];
 
 /// The tokenizer of one model.
 pub struct TextTokenizer {
@@ -173,6 +175,21 @@ impl TextTokenizer {
         PAD_TOKENS
             .iter()
             .find_map(|token| self.inner.token_to_id(token))
+    }
+
+    /// The id of the token a decoder's texts start with (GPT-2's <|endoftext|>), if any.
+    pub fn start_token_id(&self) -> Option<u32> {
+        START_TOKENS
+            .iter()
+            .find_map(|token| self.inner.token_to_id(token))
+    }
+
+    /// Whether `id` is one of the tokenizer's special tokens.
+    pub fn is_special(&self, id: u32) -> bool {
+        self.inner
+            .get_added_tokens_decoder()
+            .get(&id)
+            .is_some_and(|token| token.special)
     }
 
     /// The mask token and its id ([MASK] for BERT-family vocabularies), if the vocabulary has one.

@@ -80,6 +80,13 @@ pub enum EngineError {
     },
     /// The causal mask switched off on a model that has none (an encoder reads both ways).
     NoCausalMask { architecture: String },
+    /// The lab's second text is longer than the model reads (it is compared, not truncated).
+    SecondTextTooLong { tokens: usize, max: usize },
+    /// The induction detector asked of a model that is not a decoder.
+    InductionNeedsDecoder { architecture: String },
+    /// An induction sequence whose period does not fit: two copies and a start token must fit
+    /// the model's positions.
+    InductionPeriod { period: usize, max: usize },
     /// Padding asked of a model that is not an encoder (a decoder's text is not padded).
     PaddingNeedsEncoder { architecture: String },
     /// Padding to fewer tokens than the text already has.

@@ -3,6 +3,8 @@
 //! without its key padding mask.
 use serde::{Deserialize, Serialize};
 
+use crate::Array;
+
 /// One head, counted from 0 (the page and the CLI show them from 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct HeadId {
@@ -86,6 +88,26 @@ pub struct HeadImportance {
     /// log p(target) with every head on − with head [layer][head] off: positive where the head
     /// helps the prediction.
     pub drops: Vec<Vec<f32>>,
+}
+
+/// The induction detector's repeated sequence length when nobody chooses one.
+pub const INDUCTION_PERIOD: usize = 20;
+
+/// How much each head behaves like an induction head (… A B … A → attends to B), measured on
+/// a sequence of random tokens repeated once: [start] + R + R.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InductionScores {
+    /// The sequence's ids and display strings.
+    pub ids: Vec<u32>,
+    pub tokens: Vec<String>,
+    /// R's length; R's first copy starts at `offset` (1 after a start token, else 0).
+    pub period: usize,
+    pub offset: usize,
+    /// [layer][head]: the weight from each token of the second copy to the token after its
+    /// first occurrence (query i, key i − period + 1), averaged over the second copy.
+    pub scores: Vec<Vec<f32>>,
+    /// The attention weights on the sequence [layer, head, query, key].
+    pub attentions: Array,
 }
 
 impl Interventions {

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     ActivationKind, Anatomy, Candidate, Decoding, EncoderDecoderTrace, EngineError, Generation,
-    HeadImportance, Interventions, LayerTrace, LogitLens, NeuronFactors, PageTrace, PairSaliency,
-    PositionalEncodings, Predictions, Rankings, RotaryView, Saliency, SamplingSettings,
-    TokenizedText,
+    HeadImportance, InductionScores, Interventions, LayerTrace, LogitLens, NeuronFactors,
+    PageTrace, PairSaliency, PositionalEncodings, Predictions, Rankings, RotaryView, Saliency,
+    SamplingSettings, TokenizedText,
 };
 
 /// A request and the id its answer will carry.
@@ -117,6 +117,11 @@ pub enum Request {
         position: Option<usize>,
         target: Option<u32>,
     },
+    /// A second text's trace, for the lab's comparison: the same model and interventions, and
+    /// the worker keeps nothing of it (the first text's trace stays the one `Layer` reads).
+    CompareTrace { text: String },
+    /// The induction-head detector on `period` random tokens (drawn with `seed`) repeated once.
+    InductionScores { period: usize, seed: u64 },
     /// The trace of a source and the target so far through an encoder–decoder (the target's
     /// ids: the decoder start token, then the text's tokens).
     TranslationTrace { source: String, target: String },
@@ -241,6 +246,14 @@ pub enum Response {
     },
     HeadImportance {
         importance: HeadImportance,
+    },
+    InductionScores {
+        induction: InductionScores,
+    },
+    /// The second text's tokens and trace.
+    CompareTrace {
+        tokens: TokenizedText,
+        trace: Box<PageTrace>,
     },
     /// Positional encodings and their similarities.
     PositionalEncodings {

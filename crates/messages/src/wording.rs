@@ -108,6 +108,25 @@ impl EngineError {
                 "{architecture} reads the whole text both ways: it has no causal mask to switch off",
                 "{architecture} 双向读取整段文本：它没有可关闭的因果掩码"
             ),
+            E::SecondTextTooLong { tokens, max } => say!(
+                lang,
+                "the second sentence has {tokens} tokens but this model reads at most {max}: \
+                 shorten it to compare the two",
+                "第二个句子有 {tokens} 个词元，但这个模型最多读取 {max} 个：请缩短它再比较"
+            ),
+            E::InductionNeedsDecoder { architecture } => say!(
+                lang,
+                "induction heads predict the next token from earlier ones: the detector needs a \
+                 decoder such as GPT-2, and {architecture} is not one",
+                "归纳头根据前面的词元预测下一个词元：检测器需要 GPT-2 这样的解码器，而 \
+                 {architecture} 不是"
+            ),
+            E::InductionPeriod { period, max } => say!(
+                lang,
+                "a repeated sequence of {period} tokens does not fit this model twice: choose 2 \
+                 to {max} tokens",
+                "{period} 个词元的序列重复两次放不进这个模型：请选择 2 到 {max} 个词元"
+            ),
             E::PaddingNeedsEncoder { architecture } => say!(
                 lang,
                 "the padding demo needs an encoder such as BERT or DistilBERT: {architecture} \

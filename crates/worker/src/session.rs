@@ -81,6 +81,8 @@ pub fn handle(session: &mut Session, id: u32, request: Request) -> Response {
             position,
             target,
         } => session.head_importance(&text, position, target),
+        Request::InductionScores { period, seed } => session.induction_scores(period, seed),
+        Request::CompareTrace { text } => session.compare_trace(&text),
         Request::TranslationTrace { source, target } => session.translation_trace(&source, &target),
         Request::Generate {
             source,
@@ -396,6 +398,30 @@ impl Session {
         let (tokens, _) = text_tokens(model, text)?;
         Ok(Response::HeadImportance {
             importance: model.head_importance(&tokens.ids, position, target)?,
+        })
+    }
+
+    /// A second text's page trace; nothing of it is kept.
+    fn compare_trace(&self, text: &str) -> Result<Response> {
+        let model = loaded(&self.model)?;
+        let (tokens, truncated_from) = text_tokens(model, text)?;
+        if let Some(tokens) = truncated_from {
+            let max = model.config.max_positions;
+            return Err(EngineError::SecondTextTooLong { tokens, max });
+        }
+        let weight_bytes = model.parameter_count * 4;
+        check_memory(&model.config, weight_bytes, tokens.ids.len(), Work::Trace)?;
+        let trace = model.page_trace(&tokens.ids)?.trace;
+        Ok(Response::CompareTrace {
+            tokens,
+            trace: Box::new(trace),
+        })
+    }
+
+    /// The induction-head detector's scores.
+    fn induction_scores(&self, period: usize, seed: u64) -> Result<Response> {
+        Ok(Response::InductionScores {
+            induction: loaded(&self.model)?.induction_scores(period, seed)?,
         })
     }
 }

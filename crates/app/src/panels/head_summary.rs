@@ -110,10 +110,13 @@ pub(crate) fn head_axis_labels(state: AppState) -> (Vec<String>, Vec<String>) {
 }
 
 /// Shows `layer`, `head` in every panel.
-fn select_head(state: AppState, layer: usize, head: usize) {
+pub(crate) fn select_head(state: AppState, layer: usize, head: usize) {
     state.selection.layer.set(layer);
     state.selection.head.set(head);
-    state.settings.heatmap.update(|o| o.average_heads = false);
+    state.settings.heatmap.update(|o| {
+        o.average_heads = false;
+        o.rollout = false;
+    });
 }
 
 /// The section: the choice, the map, the ranked heads and, when searching, the summed rows.
@@ -293,7 +296,12 @@ fn SearchTokens() -> impl IntoView {
 
 /// The heads with the largest values, highest first; a click shows the head.
 #[component]
-fn RankedHeads(values: Signal<Option<Array>>) -> impl IntoView {
+pub(crate) fn RankedHeads(
+    values: Signal<Option<Array>>,
+    /// The rows' test id.
+    #[prop(default = "head-ranked")]
+    testid: &'static str,
+) -> impl IntoView {
     let state = use_state();
     let rows = move || {
         let ranked = values
@@ -306,7 +314,7 @@ fn RankedHeads(values: Signal<Option<Array>>) -> impl IntoView {
             .map(|(rank, (layer, head, value))| {
                 view! {
                     <tr
-                        data-testid="head-ranked"
+                        data-testid=testid
                         data-layer=layer
                         data-head=head
                         data-value=value.to_string()

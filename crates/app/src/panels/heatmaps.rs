@@ -57,39 +57,30 @@ fn HeatmapOptions() -> impl IntoView {
     view! {
         <fieldset class="chart-options" data-testid="heatmap-options">
             <legend>{move || tr("heatmaps.show")}</legend>
-            <label>
-                <input
-                    type="checkbox"
-                    data-testid="average-heads"
-                    prop:checked=move || options.get().average_heads
-                    on:change=move |ev| {
-                        let on = event_target_checked(&ev);
-                        options.update(|o| o.average_heads = on)
+            <OptionBox
+                testid="average-heads"
+                checked=Signal::derive(move || options.get().average_heads)
+                set=Callback::new(move |on| options.update(|o| o.average_heads = on))
+                label=Signal::derive(move || tr("heatmaps.average"))
+            />
+            <OptionBox
+                testid="rollout"
+                checked=Signal::derive(move || options.get().rollout)
+                set=Callback::new(move |on| options.update(|o| o.rollout = on))
+                label=Signal::derive(move || tr("heatmaps.rollout"))
+            />
+            <OptionBox
+                testid="hide-special"
+                checked=Signal::derive(move || options.get().hide_special)
+                set=Callback::new(move |on| options.update(|o| o.hide_special = on))
+                label=Signal::derive(move || {
+                    if causal() {
+                        tr("heatmaps.hide_special_causal")
+                    } else {
+                        tr("heatmaps.hide_special")
                     }
-                />
-                {move || format!(" {}", tr("heatmaps.average"))}
-            </label>
-            <label>
-                <input
-                    type="checkbox"
-                    data-testid="hide-special"
-                    prop:checked=move || options.get().hide_special
-                    on:change=move |ev| {
-                        let on = event_target_checked(&ev);
-                        options.update(|o| o.hide_special = on)
-                    }
-                />
-                {move || {
-                    format!(
-                        " {}",
-                        if causal() {
-                            tr("heatmaps.hide_special_causal")
-                        } else {
-                            tr("heatmaps.hide_special")
-                        },
-                    )
-                }}
-            </label>
+                })
+            />
             <label>
                 {move || format!("{} ", tr("heatmaps.top"))}
                 <input
@@ -106,6 +97,11 @@ fn HeatmapOptions() -> impl IntoView {
                     }
                 /> {move || format!(" {}", trf("heatmaps.top_value", &[("percent", &percent())]))}
             </label>
+            <Show when=move || options.get().rollout>
+                <p class="notice" data-testid="rollout-note">
+                    {move || tr("heatmaps.rollout_explain")}
+                </p>
+            </Show>
             <Show when=move || options.get().hide_special>
                 <p class="notice" data-testid="renormalised">
                     {move || tr("heatmaps.renormalised")}
@@ -118,10 +114,34 @@ fn HeatmapOptions() -> impl IntoView {
     }
 }
 
+/// One checkbox of the heatmap's options.
+#[component]
+fn OptionBox(
+    testid: &'static str,
+    checked: Signal<bool>,
+    set: Callback<bool>,
+    label: Signal<String>,
+) -> impl IntoView {
+    view! {
+        <label>
+            <input
+                type="checkbox"
+                data-testid=testid
+                prop:checked=checked
+                on:change=move |ev| set.run(event_target_checked(&ev))
+            />
+            {move || format!(" {}", label.get())}
+        </label>
+    }
+}
+
 /// The heatmap's title: the layer and head, or the layer's average (tracked).
 fn heatmap_title(state: AppState) -> String {
     let layer = state.selection.layer.get() + 1;
-    if state.settings.heatmap.get().average_heads {
+    let options = state.settings.heatmap.get();
+    if options.rollout {
+        trf("heatmaps.title_rollout", &[("layer", &layer)])
+    } else if options.average_heads {
         trf("heatmaps.title_average", &[("layer", &layer)])
     } else {
         let head = state.selection.head.get() + 1;
@@ -150,7 +170,10 @@ fn HeadHeatmap() -> impl IntoView {
     });
     let file_name = move || {
         let layer = selection.layer.get() + 1;
-        if state.settings.heatmap.get().average_heads {
+        let options = state.settings.heatmap.get();
+        if options.rollout {
+            format!("attention-rollout-layer{layer}")
+        } else if options.average_heads {
             format!("attention-layer{layer}-average")
         } else {
             format!("attention-layer{layer}-head{}", selection.head.get() + 1)
@@ -389,6 +412,7 @@ fn Thumbnail(layer: usize, head: usize, size: u32) -> impl IntoView {
         let (trace, special) = traced(&state)?;
         let options = GridOptions {
             average_heads: false,
+            rollout: false,
             ..state.settings.heatmap.get()
         };
         let grid = attention_grid(&trace, &special, layer, head, options).ok()?;
@@ -401,7 +425,10 @@ fn Thumbnail(layer: usize, head: usize, size: u32) -> impl IntoView {
     let choose = Callback::new(move |_| {
         selection.layer.set(layer);
         selection.head.set(head);
-        state.settings.heatmap.update(|o| o.average_heads = false)
+        state.settings.heatmap.update(|o| {
+            o.average_heads = false;
+            o.rollout = false;
+        })
     });
     view! {
         <ThumbnailButton
@@ -471,6 +498,7 @@ fn LineView() -> impl IntoView {
         let (trace, special) = traced(&state)?;
         let options = GridOptions {
             average_heads: false,
+            rollout: false,
             ..state.settings.heatmap.get()
         };
         let layer = selection.layer.get();

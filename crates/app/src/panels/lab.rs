@@ -6,7 +6,9 @@
 use leptos::prelude::*;
 
 use super::analyses::{predict_request, prediction_result, predictions, PredictionResult};
+use super::compare::Compare;
 use super::head_summary::{head_axis_labels, HeadSummaryView};
+use super::induction::Induction;
 use super::positions::MatrixCanvas;
 use crate::client::owned_request;
 use crate::i18n::{tr, trf};
@@ -89,8 +91,15 @@ pub fn Lab() -> impl IntoView {
         <BeforeAfter />
         <Importance />
         <HeadSummaryView />
+        <Compare />
         {move || match causal() {
-            true => view! { <CausalMask /> }.into_any(),
+            true => {
+                view! {
+                    <Induction />
+                    <CausalMask />
+                }
+                    .into_any()
+            }
             false => view! { <Padding /> }.into_any(),
         }}
     }

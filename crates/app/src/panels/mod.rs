@@ -1,8 +1,10 @@
 //! The panel area: tab navigation and one file per panel.
 pub(crate) mod analyses;
 mod anatomy;
+mod compare;
 mod head_summary;
 mod heatmaps;
+mod induction;
 mod lab;
 mod neurons;
 mod positions;

@@ -21,7 +21,7 @@ use leptos::prelude::*;
 
 pub use model::{LoadStatus, ModelState, ModelWriter, Progress};
 pub use selection::{Selection, Step};
-pub use settings::{HeadSummary, Settings};
+pub use settings::{HeadSummary, InductionRun, Settings};
 pub use text::{GeneratedToken, TextState};
 pub use translation::TranslationState;
 pub use view::{

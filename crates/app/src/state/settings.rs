@@ -22,6 +22,15 @@ pub struct Settings {
     pub watched: RwSignal<Vec<String>>,
     /// What the lab's layers × heads summary shows.
     pub head_summary: RwSignal<HeadSummary>,
+    /// The induction detector's run, once asked for.
+    pub induction: RwSignal<Option<InductionRun>>,
+}
+
+/// One run of the induction detector: `period` random tokens drawn with `seed`, repeated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InductionRun {
+    pub period: usize,
+    pub seed: u64,
 }
 
 /// What the lab's layers × heads summary shows: a statistic of each head, or the search for
@@ -56,6 +65,7 @@ impl Settings {
             factor_layers: RwSignal::new(None),
             watched: RwSignal::new(Vec::new()),
             head_summary: RwSignal::new(HeadSummary::default()),
+            induction: RwSignal::new(None),
         }
     }
 }

@@ -52,6 +52,8 @@ pub struct TextState {
     pub generated: RwSignal<Vec<GeneratedToken>>,
     /// The lab's interventions: the trace (and every analysis of it) is the intervened model's.
     pub lab: RwSignal<Interventions>,
+    /// The lab's second text, compared with this one; empty: no comparison.
+    pub second: RwSignal<String>,
     tokens: Owned<(u32, String, Interventions), Tokens>,
     traced: Owned<(u32, String, Interventions), Traced>,
     /// Another layer's internals than the one the trace came with.
@@ -126,6 +128,7 @@ impl TextState {
             from_link: RwSignal::new(false),
             generated: RwSignal::new(Vec::new()),
             lab,
+            second: RwSignal::new(String::new()),
             tokens,
             traced,
             other_layer,
