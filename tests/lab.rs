@@ -26,6 +26,33 @@ fn model(name: &str) -> Model {
     Model::from_dir(&fixtures().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
+fn lab_pads(model: &Model) -> bool {
+    model.interventions().pad_to.is_some()
+}
+
+/// With the padding mask every query's scores are −∞ at the padding (as the softmax read
+/// them, and as the step-through shows them); without it, nowhere.
+fn check_padding_is_masked(
+    what: &str,
+    trace: &attention_explorer::engine::Trace,
+    ids: &[u32],
+    lab: &Interventions,
+) {
+    let masked = trace.masked_scores();
+    let n = ids.len();
+    let padding: Vec<bool> = ids.iter().map(|&id| id == ids[n - 1]).collect();
+    for (i, &score) in masked.data.iter().enumerate() {
+        let key = i % n;
+        let hidden = padding[key] && !lab.padding_mask_off;
+        assert_eq!(
+            score == f32::NEG_INFINITY,
+            hidden,
+            "{what}: key {key} ({} padding)",
+            if padding[key] { "is" } else { "not" }
+        );
+    }
+}
+
 #[test]
 fn interventions_match_transformers() {
     let (meta, reference) = lab_fixture();
@@ -45,6 +72,9 @@ fn interventions_match_transformers() {
             serde_json::from_value(case["input_ids"].clone()).expect("ids");
         assert_eq!(ids, expected_ids, "{what}: ids");
         let trace = model.trace(&ids).expect("trace");
+        if lab_pads(&model) {
+            check_padding_is_masked(&what, &trace, &ids, model.interventions());
+        }
         let mut fields = vec![
             ("attentions", &trace.page.attentions),
             ("hidden_states", &trace.page.hidden_states),

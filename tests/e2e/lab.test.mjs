@@ -69,6 +69,17 @@ test('switching heads off gives the CLI\'s --ablate predictions, beside the mode
   const shown = await page.$$eval('[data-testid=candidate]', (nodes) => nodes.map((n) => [Number(n.dataset.tokenId), Number(n.dataset.probability)]));
   shown.forEach(([id, p]) => assert.ok(Math.abs(p - afterP[id]) <= TOLERANCE, `predictions panel, token ${id}`));
   assert.ok(await page.$('[data-testid=lab-banner]'), 'the banner stays on every tab');
+  // The predictions tab shows the trained top 5 before and after, as bars.
+  await page.waitForFunction(() => /\d\.\d{3}/.test(document.querySelector('[data-testid=lab-bars-changed]')?.getAttribute('aria-label') ?? ''));
+  // A candidate that left the lab's top 10 has no bar after.
+  const stayed = trainedTop.filter((t) => rows.find((r) => r.id === t.id).after !== null);
+  for (const [testid, probabilities, shown] of [['lab-bars-trained', before, trainedTop], ['lab-bars-changed', afterP, stayed]]) {
+    const values = (await download(page, `${testid}-csv`)).bytes.toString().trim().split(/\r?\n/).slice(1)
+      .map((line) => Number(line.match(/,([^,]+)$/)[1]));
+    assert.equal(values.length, shown.length, testid);
+    values.forEach((v, i) => assert.ok(Math.abs(v - probabilities[shown[i].id]) <= TOLERANCE, `${testid} bar ${i}: ${v}`));
+  }
+  await page.locator('[data-testid=lab-before-after]').screenshot({ path: 'test-artifacts/lab-predictions-before-after.png' });
   // The address carries the lab; the banner's button switches it off.
   await page.waitForFunction(() => new URL(location.href).searchParams.get('ablate') === '1:2,2:3');
   await page.click('[data-testid=lab-reset]');
@@ -112,7 +123,27 @@ test('the padding demo: [PAD] hidden by the mask, then visible, as the CLI\'s --
   let grid = await heatmapRows(page, n + 4);
   grid.forEach((row, q) => row.forEach((w, k) => assert.ok(Math.abs(w - masked.attentions[0][0][q][k]) <= TOLERANCE, `masked (${q}, ${k})`)));
   assert.ok(grid.every((row) => row.slice(n).every((w) => w === 0)), 'no query attends to [PAD]');
+  // The padding columns are masked cells, as the causal mask's are.
+  const { hoverMatrix } = await import('./support.mjs');
+  await hoverMatrix(page, 'heatmap', 0, n + 1);
+  assert.equal(await page.getAttribute('[data-testid=heatmap-tooltip]', 'data-kind'), 'masked');
   await page.click('[data-testid=tab-lab]');
+  // Side by side in the lab: both masks' rows, and how far each token's state moves.
+  await page.waitForSelector('[data-testid=padding-visible][data-plot*=" "]');
+  for (const [testid, cli] of [['padding-masked', masked], ['padding-visible', visible]]) {
+    const csv = (await download(page, `${testid}-csv`)).bytes.toString().trim().split(/\r?\n/);
+    const rows = csv.slice(1).map((line) => line.split(',').slice(-(n + 4)).map(Number));
+    rows.forEach((row, q) => row.forEach((w, k) => assert.ok(Math.abs(w - cli.attentions[0][0][q][k]) <= TOLERANCE, `${testid} (${q}, ${k})`)));
+  }
+  const last = masked.hidden_states.length - 1;
+  const distances = masked.hidden_states[last].map((h, t) => Math.hypot(...h.map((x, i) => x - visible.hidden_states[last][t][i])));
+  await page.waitForFunction(() => /\d\.\d{3}/.test(document.querySelector('[data-testid=padding-moved]')?.getAttribute('aria-label') ?? ''));
+  const moved = (await download(page, 'padding-moved-csv')).bytes.toString().trim().split(/\r?\n/).slice(1)
+    .map((line) => Number(line.match(/,([^,]+)$/)[1]));
+  assert.equal(moved.length, n + 4);
+  moved.forEach((d, t) => assert.ok(Math.abs(d - distances[t]) <= 1e-3, `token ${t} moved ${d} vs ${distances[t]}`));
+  assert.ok(moved.slice(0, n).some((d) => d > 1e-3), 'the text itself changes without the mask');
+  await page.locator('[data-testid=lab-padding]').screenshot({ path: 'test-artifacts/lab-padding-side-by-side.png' });
   await page.check('[data-testid=lab-padding-visible]');
   await page.waitForFunction(() => /padding visible/.test(document.querySelector('[data-testid=lab-banner]')?.textContent ?? ''));
   await page.click('[data-testid=tab-heatmaps]');
@@ -154,8 +185,15 @@ test('the importance map equals the CLI\'s --importance, and a click switches th
 });
 
 test('the lab in Chinese and at phone width', async () => {
-  const { page, errors, context } = await openModel('gpt2', '&panel=lab&lang=zh&ablate=2:1', { width: 390, height: 844 });
+  const second = encodeURIComponent('Hello world, the dog sat on the mat.');
+  const { page, errors, context } = await openModel('gpt2', `&panel=lab&lang=zh&ablate=2:1&text2=${second}&induction_seed=0&head_stat=previous`, { width: 390, height: 844 });
   await page.waitForSelector('[data-testid=lab-banner]');
+  // Every part of the lab drawn: the head summary, the detector, the comparison.
+  await page.waitForSelector('[data-testid=head-summary-map][data-plot*=" "]');
+  await page.waitForSelector('[data-testid=induction-map][data-plot*=" "]');
+  await page.waitForSelector('[data-testid=compare-second][data-plot*=" "]');
+  assert.match(await page.textContent('[data-testid=lab-induction] h3'), /寻找归纳头/);
+  assert.match(await page.textContent('[data-testid=lab-compare] h3'), /两个句子并排比较/);
   assert.match(await page.textContent('[data-testid=lab-banner]'), /已关闭注意力头 2:1/);
   assert.match(await page.textContent('[data-testid=panel-lab] h2'), /实验室/);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

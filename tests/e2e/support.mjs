@@ -57,14 +57,18 @@ export function traceCli(model, text, extra = []) {
   return JSON.parse(execFileSync(binary, ['--model', `tests/fixtures/${model}`, '--text', text, '--out', '-', ...extra], { maxBuffer: 1 << 28 }));
 }
 
-/** Hovers cell (row, column) of a matrix canvas (a `data-shape` "rows columns" chart) and
+/** Hovers cell (row, column) of a matrix canvas (a `data-shape` "rows columns" chart, or an
+ *  attention heatmap's `data-positions`) and
  *  returns its tooltip's value; an attention heatmap's tooltip names the cell by query and key. */
 export async function hoverMatrix(page, testid, row, column) {
   const canvas = page.locator(`[data-testid=${testid}]`);
   await canvas.scrollIntoViewIfNeeded();
   const { plot, shape, box } = await canvas.evaluate((node) => {
     const rect = node.getBoundingClientRect();
-    return { plot: node.dataset.plot.split(' ').map(Number), shape: node.dataset.shape.split(' ').map(Number), box: { x: rect.x, y: rect.y, scale: rect.width / node.width } };
+    // An attention heatmap is square over its shown positions.
+    const side = node.dataset.positions?.split(',').length;
+    const shape = node.dataset.shape ? node.dataset.shape.split(' ').map(Number) : [side, side];
+    return { plot: node.dataset.plot.split(' ').map(Number), shape, box: { x: rect.x, y: rect.y, scale: rect.width / node.width } };
   });
   const [left, top, right, bottom] = plot;
   const [rows, columns] = shape;

@@ -141,14 +141,19 @@ impl Model {
     /// `rec` with `lab`, and for a padded text the mask that hides its padding tokens from
     /// every query (what `attention_mask` does in transformers).
     fn with_lab(&self, rec: Recorder, ids: &[u32], lab: &Interventions) -> Result<Recorder> {
-        let visible_keys = match (
-            lab.pad_to,
-            lab.padding_mask_off,
-            self.tokenizer.pad_token_id(),
-        ) {
-            (Some(_), false, Some(pad)) => visible_tokens(ids, pad)?,
-            _ => None,
+        let visible_keys = match self.hidden_padding(lab) {
+            Some(pad) => visible_tokens(ids, pad)?,
+            None => None,
         };
         Ok(rec.with_interventions(lab.clone(), visible_keys))
+    }
+
+    /// The padding token `lab` hides from every query: the text is padded and the padding
+    /// mask is on.
+    pub(crate) fn hidden_padding(&self, lab: &Interventions) -> Option<u32> {
+        match (lab.pad_to, lab.padding_mask_off) {
+            (Some(_), false) => self.tokenizer.pad_token_id(),
+            _ => None,
+        }
     }
 }

@@ -248,8 +248,13 @@ impl Model {
             .map(|&id| self.tokenizer.display_token(id))
             .collect();
         let mut trace = page_trace(&self.config, ids.to_vec(), tokens, token_embeddings, pass)?;
-        // Without its causal mask the pass hid nothing (the lab).
-        trace.causal &= !self.interventions.causal_mask_off;
+        // Without its causal mask the pass hid nothing (the lab); with the padding mask it
+        // hid the padding from every query.
+        let lab = &self.interventions;
+        trace.causal &= !lab.causal_mask_off;
+        if let Some(pad) = self.hidden_padding(lab) {
+            trace.hidden_keys = ids.iter().map(|&id| id == pad).collect();
+        }
         Ok(trace)
     }
 

@@ -166,6 +166,7 @@ pub(crate) fn page_trace(
         attentions: stack(&attentions)?,
         hidden_states: stack(&pass.hidden_states())?,
         residual_norms: residual_norms(pass)?,
+        hidden_keys: Vec::new(),
     })
 }
 

@@ -117,9 +117,14 @@ pub enum Request {
         position: Option<usize>,
         target: Option<u32>,
     },
-    /// A second text's trace, for the lab's comparison: the same model and interventions, and
-    /// the worker keeps nothing of it (the first text's trace stays the one `Layer` reads).
-    CompareTrace { text: String },
+    /// A second text's trace, for the lab's comparisons: the same model, with the current
+    /// interventions or `lab` instead (the padding demo's other mask); the worker keeps
+    /// nothing of it (the first text's trace stays the one `Layer` reads).
+    CompareTrace {
+        text: String,
+        #[serde(default)]
+        lab: Option<Interventions>,
+    },
     /// The induction-head detector on `period` random tokens (drawn with `seed`) repeated once.
     InductionScores { period: usize, seed: u64 },
     /// The trace of a source and the target so far through an encoder–decoder (the target's

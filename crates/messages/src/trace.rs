@@ -317,6 +317,9 @@ pub struct PageTrace {
     pub hidden_states: Array,
     /// The residual stream's size and what each sublayer adds to it.
     pub residual_norms: ResidualNorms,
+    /// Keys the padding mask hid from every query (the lab's padded text); empty: none.
+    #[serde(default)]
+    pub hidden_keys: Vec<bool>,
 }
 
 /// One layer's internals, as the page receives them.
@@ -497,9 +500,10 @@ fn collect_seven<U, E>(
 
 impl PageTrace {
     /// Whether the softmax gave `key` no weight for `query`: a decoder's query never sees a
-    /// later token (the engine sets those scores to −∞ before the softmax).
+    /// later token, and no query sees a padding token the padding mask hides (the engine sets
+    /// those scores to −∞ before the softmax).
     pub fn is_masked(&self, query: usize, key: usize) -> bool {
-        self.causal && key > query
+        (self.causal && key > query) || self.hidden_keys.get(key).copied().unwrap_or(false)
     }
 
     /// Layers and heads, from the attention weights' shape.

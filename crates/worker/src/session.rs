@@ -50,7 +50,9 @@ pub fn handle(session: &mut Session, id: u32, request: Request) -> Response {
             seed,
             as_trained,
         } => match as_trained {
-            true => session.as_trained(|s| s.predict(&text, k, settings, seed)),
+            true => session.with_other_lab(&Interventions::default(), |s| {
+                s.predict(&text, k, settings, seed)
+            }),
             false => session.predict(&text, k, settings, seed),
         },
         Request::LogitLens { text, position, k } => session.logit_lens(&text, position, k),
@@ -82,7 +84,10 @@ pub fn handle(session: &mut Session, id: u32, request: Request) -> Response {
             target,
         } => session.head_importance(&text, position, target),
         Request::InductionScores { period, seed } => session.induction_scores(period, seed),
-        Request::CompareTrace { text } => session.compare_trace(&text),
+        Request::CompareTrace { text, lab } => match lab {
+            Some(lab) => session.with_other_lab(&lab, |s| s.compare_trace(&text)),
+            None => session.compare_trace(&text),
+        },
         Request::TranslationTrace { source, target } => session.translation_trace(&source, &target),
         Request::Generate {
             source,
@@ -193,13 +198,20 @@ impl Session {
         Ok(model)
     }
 
-    /// `work` on the model as trained, the lab's interventions set aside and then restored
-    /// with the trace's kept logits (they are the restored model's).
-    fn as_trained(&mut self, work: impl FnOnce(&Self) -> Result<Response>) -> Result<Response> {
+    /// `work` on the model with `other` interventions (none: the model as trained), the lab's
+    /// set aside and then restored with the trace's kept logits (they are the restored
+    /// model's).
+    fn with_other_lab(
+        &mut self,
+        other: &Interventions,
+        work: impl FnOnce(&Self) -> Result<Response>,
+    ) -> Result<Response> {
         let lab = loaded(&self.model)?.interventions().clone();
         let kept_logits = self.last_logits.take();
-        self.use_lab(&Interventions::default())?;
-        let answer = work(self);
+        let answer = match self.use_lab(other) {
+            Ok(_) => work(self),
+            Err(error) => Err(error),
+        };
         self.use_lab(&lab)?;
         self.last_logits = kept_logits;
         answer

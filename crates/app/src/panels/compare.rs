@@ -32,7 +32,7 @@ const PAIR_EXAMPLES: [(&str, &str); 3] = [
 ];
 
 /// A trace with its tokens' special flags.
-type Side = (Arc<PageTrace>, Vec<bool>);
+pub(crate) type Side = (Arc<PageTrace>, Vec<bool>);
 
 /// The first candidates of a prediction (the first [MASK]'s for a fill).
 fn candidates(result: &PredictionResult) -> Vec<Candidate> {
@@ -57,7 +57,10 @@ pub fn Compare() -> impl IntoView {
             let text = second.get();
             (!text.trim().is_empty()).then(|| (state.text.trace_id(), text))
         },
-        |(_, text): &(Option<u32>, String)| Request::CompareTrace { text: text.clone() },
+        |(_, text): &(Option<u32>, String)| Request::CompareTrace {
+            text: text.clone(),
+            lab: None,
+        },
         |answer| match answer.response {
             Response::CompareTrace { tokens, trace } => Some((Arc::new(*trace), tokens.special)),
             _ => None,
@@ -125,7 +128,7 @@ fn SecondText() -> impl IntoView {
 
 /// One side's heatmap of the selected layer and head.
 #[component]
-fn SideHeatmap(
+pub(crate) fn SideHeatmap(
     side: Signal<Option<Side>>,
     testid: &'static str,
     title: &'static str,

@@ -9,11 +9,13 @@ use super::analyses::{predict_request, prediction_result, predictions, Predictio
 use super::compare::Compare;
 use super::head_summary::{head_axis_labels, HeadSummaryView};
 use super::induction::Induction;
+use super::padding::Padding;
 use super::positions::MatrixCanvas;
 use crate::client::owned_request;
 use crate::i18n::{tr, trf};
 use crate::state::{use_state, AppState};
-use crate::widgets::Pointed;
+use crate::widgets::{BarChart, Pointed};
+use ae_charts::Bar;
 use ae_messages::{
     Ablation, Array, Candidate, HeadId, HeadImportance, Interventions, Predictions, Request,
     Response,
@@ -21,8 +23,6 @@ use ae_messages::{
 
 /// How many candidates the before/after table compares.
 const COMPARED: usize = 5;
-/// How many padding tokens the padding demo adds.
-const PADDING: usize = 4;
 
 /// The lab's interventions in words, for the banner (tracked); `None` when there are none.
 fn summary(lab: &Interventions) -> Option<String> {
@@ -249,9 +249,9 @@ fn first_candidates(result: &PredictionResult) -> Vec<Candidate> {
 }
 
 /// The model as trained beside the changed one: the trained top candidates and what each
-/// became.
+/// became, as a table and as two bar charts (the lab's tab and the predictions tab).
 #[component]
-fn BeforeAfter() -> impl IntoView {
+pub(crate) fn BeforeAfter() -> impl IntoView {
     let state = use_state();
     let changed = predictions(state);
     let trained = owned_request(
@@ -285,7 +285,40 @@ fn BeforeAfter() -> impl IntoView {
                 {move || match rows() {
                     None => view! { <p class="muted">{move || tr("lab.computing")}</p> }.into_any(),
                     Some(rows) => {
+                        let bars = |after: bool| {
+                            rows.iter()
+                                .filter_map(|(before, now, _)| {
+                                    let value = if after { (*now)? } else { before.probability };
+                                    Some(Bar {
+                                        label: before.token.clone(),
+                                        value,
+                                        active: true,
+                                    })
+                                })
+                                .collect::<Vec<_>>()
+                        };
+                        let (trained_bars, lab_bars) = (bars(false), bars(true));
+                        // A candidate that left the lab's top 10 has no bar after: its
+                        // probability is not known here (the table gives its bound).
                         view! {
+                            <div class="chart-row">
+                                <figure>
+                                    <figcaption>{move || tr("lab.as_trained")}</figcaption>
+                                    <BarChart
+                                        bars=Signal::stored(trained_bars)
+                                        testid="lab-bars-trained"
+                                        value_name="predictions.probability"
+                                    />
+                                </figure>
+                                <figure>
+                                    <figcaption>{move || tr("lab.with_lab")}</figcaption>
+                                    <BarChart
+                                        bars=Signal::stored(lab_bars)
+                                        testid="lab-bars-changed"
+                                        value_name="predictions.probability"
+                                    />
+                                </figure>
+                            </div>
                             <table>
                                 <thead>
                                     <tr>
@@ -466,48 +499,6 @@ fn CausalMask() -> impl IntoView {
                 {move || tr("lab.causal_off")}
             </label>
             <p class="muted">{move || tr("lab.causal_explain")}</p>
-        </section>
-    }
-}
-
-/// An encoder's text padded as a batch pads it, with or without the key padding mask.
-#[component]
-fn Padding() -> impl IntoView {
-    let state = use_state();
-    let lab = state.text.lab;
-    let padded = move || lab.with(|l| l.pad_to.is_some());
-    // Switched on, the text (not yet padded) gets PADDING more tokens; a longer text later
-    // is refused with its own message until the padding is switched off.
-    let apply = move |on: bool| {
-        let length = untrack(|| state.text.token_count());
-        lab.update(|l| l.pad_to = on.then_some(length + PADDING));
-    };
-    view! {
-        <section class="lab-mask" data-testid="lab-padding">
-            <h3>{move || tr("lab.padding_title")}</h3>
-            <p class="muted">{move || tr("lab.padding_explain")}</p>
-            <label>
-                <input
-                    type="checkbox"
-                    data-testid="lab-pad"
-                    prop:checked=padded
-                    on:change=move |e| apply(event_target_checked(&e))
-                />
-                {move || trf("lab.pad", &[("count", &PADDING)])}
-            </label>
-            <label>
-                <input
-                    type="checkbox"
-                    data-testid="lab-padding-visible"
-                    prop:disabled=move || !padded()
-                    prop:checked=move || lab.with(|l| l.padding_mask_off)
-                    on:change=move |e| {
-                        let visible = event_target_checked(&e);
-                        lab.update(|l| l.padding_mask_off = visible)
-                    }
-                />
-                {move || tr("lab.padding_visible")}
-            </label>
         </section>
     }
 }

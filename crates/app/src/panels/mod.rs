@@ -7,6 +7,7 @@ mod heatmaps;
 mod induction;
 mod lab;
 mod neurons;
+mod padding;
 mod positions;
 mod predictions;
 mod rankings;

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use super::analyses::{self, predict_request, prediction_result, PredictionResult};
+use super::lab::BeforeAfter;
 use super::saliency::SalientTokens;
 use crate::client;
 use crate::i18n::{tr, trf};
@@ -57,6 +58,7 @@ pub fn Predictions() -> impl IntoView {
             }
             Some(true) => {
                 view! {
+                    <BeforeAfter />
                     {shown}
                     <MaskControl />
                     <LogitLensTable />
