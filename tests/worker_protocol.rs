@@ -1036,3 +1036,29 @@ fn a_trace_with_the_lab_runs_the_intervened_model_and_as_trained_sets_it_aside()
         "a refused lab changes nothing"
     );
 }
+
+/// Head importance reports each pass as it goes (the page shows "k of n heads"), then answers.
+#[test]
+fn head_importance_reports_every_pass() {
+    let files = fixture!("gpt2");
+    let reports = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let seen = reports.clone();
+    let mut session = Session::reporting(move |id, done, total| {
+        seen.borrow_mut().push((id, done, total))
+    });
+    assert!(matches!(
+        session.load(files.config, files.tokenizer, None, files.model),
+        Response::Loaded { .. }
+    ));
+    let request = Request::HeadImportance {
+        text: "The cat sat on the mat.".into(),
+        position: None,
+        target: None,
+    };
+    let Response::HeadImportance { importance } = handle(&mut session, 7, request) else {
+        panic!("head importance answers")
+    };
+    assert_eq!(importance.drops.len(), 2);
+    let expected: Vec<(u32, usize, usize)> = (1..=8).map(|done| (7, done, 8)).collect();
+    assert_eq!(*reports.borrow(), expected, "one report per head, 2 layers × 4");
+}

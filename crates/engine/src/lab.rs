@@ -88,6 +88,17 @@ impl Model {
         position: Option<usize>,
         target: Option<u32>,
     ) -> Result<HeadImportance> {
+        self.head_importance_reporting(ids, position, target, &mut |_, _| {})
+    }
+
+    /// [`Model::head_importance`], calling `progress(done, total)` after each pass.
+    pub fn head_importance_reporting(
+        &self,
+        ids: &[u32],
+        position: Option<usize>,
+        target: Option<u32>,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<HeadImportance> {
         let position = match position {
             Some(position) => position,
             None => self.default_positions(ids)?[0],
@@ -122,6 +133,7 @@ impl Model {
                 let mut lab = self.interventions.clone();
                 lab.ablated.push(HeadId { layer, head });
                 *drop = of_target - log_probabilities(&lab)?[target_id as usize];
+                progress(layer * heads + head + 1, layers * heads);
             }
         }
         Ok(HeadImportance {

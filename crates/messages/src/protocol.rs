@@ -179,6 +179,9 @@ pub enum WorkerMessage {
         wasm_memory_bytes: usize,
         response: Response,
     },
+    /// How far the running request `id` is: `done` of `total` steps (head importance: one
+    /// pass per head). Sent while it runs; its answer follows.
+    Progress { id: u32, done: usize, total: usize },
     /// The page posted something that is not an envelope (a bug in the page; nothing failed
     /// to load).
     Unreadable { error: EngineError },

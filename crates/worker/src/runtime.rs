@@ -12,7 +12,9 @@ use crate::benchmark::now_ms;
 use crate::session::{handle, Session};
 
 thread_local! {
-    static SESSION: RefCell<Session> = RefCell::new(Session::default());
+    static SESSION: RefCell<Session> = RefCell::new(Session::reporting(|id, done, total| {
+        post(&WorkerMessage::Progress { id, done, total })
+    }));
 }
 
 fn scope() -> DedicatedWorkerGlobalScope {

@@ -25,7 +25,12 @@ pub struct Session {
     last_logits: Option<(Vec<u32>, PredictionLogits)>,
     /// The last trace's request id and every layer's attention internals, for `Layer`.
     last_layers: Option<(u32, Vec<LayerInternals>)>,
+    /// Where a long request reports how far it is.
+    progress: Option<Box<ProgressReport>>,
 }
+
+/// Reports (request id, steps done, steps in all).
+type ProgressReport = dyn Fn(u32, usize, usize);
 
 /// Answers request `id`. A `Load` comes with its weights beside it: the browser's event loop
 /// calls [`Session::load`] with them, and natively so do the tests.
@@ -82,7 +87,7 @@ pub fn handle(session: &mut Session, id: u32, request: Request) -> Response {
             text,
             position,
             target,
-        } => session.head_importance(&text, position, target),
+        } => session.head_importance(id, &text, position, target),
         Request::InductionScores { period, seed } => session.induction_scores(period, seed),
         Request::CompareTrace { text, lab } => match lab {
             Some(lab) => session.with_other_lab(&lab, |s| s.compare_trace(&text)),
@@ -102,6 +107,16 @@ pub fn handle(session: &mut Session, id: u32, request: Request) -> Response {
         } => session.pair_saliency(&source, &target, position, target_id),
     };
     answer.unwrap_or_else(|error| Response::Error { error })
+}
+
+impl Session {
+    /// A session that reports long requests' progress to `progress(id, done, total)`.
+    pub fn reporting(progress: impl Fn(u32, usize, usize) + 'static) -> Self {
+        Session {
+            progress: Some(Box::new(progress)),
+            ..Session::default()
+        }
+    }
 }
 
 /// The loaded model, or the error that asks for one.
@@ -165,7 +180,11 @@ impl Session {
         target_tokenizer_json: Option<&[u8]>,
         weights: &S,
     ) -> Response {
-        *self = Session::default();
+        // The old model and everything kept of it go first; where progress goes stays.
+        *self = Session {
+            progress: self.progress.take(),
+            ..Session::default()
+        };
         // A .gguf file carries its own numbers and tokenizer; the other two files are unused.
         let loaded = if ae_engine::is_gguf(weights) {
             Model::from_gguf(weights)
@@ -399,17 +418,29 @@ impl Session {
         })
     }
 
-    /// The drop in the target's log-probability with each head alone switched off.
+    /// The drop in the target's log-probability with each head alone switched off, reporting
+    /// each pass to request `id`'s asker.
     fn head_importance(
         &self,
+        id: u32,
         text: &str,
         position: Option<usize>,
         target: Option<u32>,
     ) -> Result<Response> {
         let model = loaded(&self.model)?;
         let (tokens, _) = text_tokens(model, text)?;
+        let mut report = |done, total| {
+            if let Some(progress) = &self.progress {
+                progress(id, done, total);
+            }
+        };
         Ok(Response::HeadImportance {
-            importance: model.head_importance(&tokens.ids, position, target)?,
+            importance: model.head_importance_reporting(
+                &tokens.ids,
+                position,
+                target,
+                &mut report,
+            )?,
         })
     }
 

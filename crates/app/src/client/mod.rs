@@ -110,6 +110,9 @@ pub struct Status {
     pub restarts: RwSignal<u32>,
     /// The last failure of a request whose asker still waited for it.
     pub failure: RwSignal<Option<Failure>>,
+    /// How far the running request is (done, total), when it reports it; `None` once it
+    /// is answered.
+    pub progress: RwSignal<Option<(usize, usize)>>,
 }
 
 enum Payload {
@@ -169,6 +172,7 @@ pub fn start() -> Status {
         busy: RwSignal::new(false),
         restarts: RwSignal::new(0),
         failure: RwSignal::new(None),
+        progress: RwSignal::new(None),
     };
     start_worker(status, Queue::default());
     status
@@ -420,6 +424,11 @@ fn receive(message: WorkerMessage, read_ms: f64) {
         // The worker could not read the request (a bug in the page): the running request fails,
         // and the worker is free again. Nothing failed to load.
         WorkerMessage::Unreadable { error } => answer_running(Err(Failure::Engine(error))),
+        WorkerMessage::Progress { done, total, .. } => CLIENT.with(|c| {
+            if let Some(client) = c.borrow().as_ref() {
+                client.status.progress.set(Some((done, total)));
+            }
+        }),
         WorkerMessage::Panic { message } => crashed(message),
     }
 }
@@ -431,6 +440,7 @@ fn answer_running(answer: Result<Answer, Failure>) {
         let client = client.as_mut()?;
         client.queue.finish();
         client.status.busy.set(false);
+        client.status.progress.set(None);
         Some((client.running_reply.take(), client.status))
     });
     let Some((reply, status)) = reply else {

@@ -423,7 +423,18 @@ fn Importance() -> impl IntoView {
                 </button>
                 {move || {
                     (measuring() && importance.value().is_none())
-                        .then(|| view! { <p class="muted">{move || tr("lab.measuring")}</p> })
+                        .then(|| {
+                            view! {
+                                <p class="muted" data-testid="lab-measuring">
+                                    {move || match state.client.progress.get() {
+                                        Some((done, total)) => {
+                                            trf("lab.measured", &[("done", &done), ("total", &total)])
+                                        }
+                                        None => tr("lab.measuring"),
+                                    }}
+                                </p>
+                            }
+                        })
                 }}
                 {move || {
                     (latest().is_some() && stale() && !measuring())
