@@ -1043,9 +1043,8 @@ fn head_importance_reports_every_pass() {
     let files = fixture!("gpt2");
     let reports = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     let seen = reports.clone();
-    let mut session = Session::reporting(move |id, done, total| {
-        seen.borrow_mut().push((id, done, total))
-    });
+    let mut session =
+        Session::reporting(move |id, done, total| seen.borrow_mut().push((id, done, total)));
     assert!(matches!(
         session.load(files.config, files.tokenizer, None, files.model),
         Response::Loaded { .. }
@@ -1060,5 +1059,9 @@ fn head_importance_reports_every_pass() {
     };
     assert_eq!(importance.drops.len(), 2);
     let expected: Vec<(u32, usize, usize)> = (1..=8).map(|done| (7, done, 8)).collect();
-    assert_eq!(*reports.borrow(), expected, "one report per head, 2 layers × 4");
+    assert_eq!(
+        *reports.borrow(),
+        expected,
+        "one report per head, 2 layers × 4"
+    );
 }

@@ -91,3 +91,25 @@ test('a translation view embeds: the Embed snippet opens the same pair, attentio
   assert.deepEqual([...errors, ...embedded.errors], []);
   await context.close();
 });
+
+test('a lab view embeds: the snippet carries the second sentence, the head statistic and the detector', async () => {
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const second = encodeURIComponent('The doctor said that he');
+  const { page, errors } = await openPage(context, site.origin,
+    `?model=folder:fixture-gpt2&text=${encodeURIComponent('The doctor said that she')}&panel=lab&text2=${second}&head_stat=first&induction_seed=3`);
+  await page.waitForSelector('[data-testid=compare-second][data-plot*=" "]', { timeout: 60_000 });
+  await page.click('[data-testid=embed-open]');
+  const snippet = await page.inputValue('[data-testid=embed-snippet]');
+  const address = new URL(snippet.match(/src="([^"]+)"/)[1].replaceAll('&amp;', '&'));
+  assert.equal(address.searchParams.get('text2'), 'The doctor said that he');
+  assert.equal(address.searchParams.get('head_stat'), 'first');
+  assert.equal(address.searchParams.get('induction_seed'), '3');
+  const embedded = await openPage(context, address.origin, address.pathname.replace(/^\//, '') + address.search);
+  await embedded.page.waitForSelector('[data-testid=compare-difference][data-plot*=" "]', { timeout: 60_000 });
+  await embedded.page.waitForSelector('[data-testid=induction-map][data-plot*=" "]');
+  assert.equal(await embedded.page.$eval('[data-testid=head-stat]', (s) => s.value), 'first');
+  assert.equal(await embedded.page.$('.site-header'), null);
+  await embedded.page.screenshot({ path: 'test-artifacts/embed-lab.png', fullPage: true });
+  assert.deepEqual([...errors, ...embedded.errors], []);
+  await context.close();
+});
