@@ -2,7 +2,7 @@
 //! off, a decoder's causal mask removed, an encoder's text padded with or without its key
 //! padding mask. Set once on the model; every trace, prediction, lens, saliency and ranking
 //! then runs with them.
-use candle_core::D;
+use candle_core::{Tensor, D};
 
 use crate::encoder_decoder::visible_tokens;
 use crate::error::{EngineError, Result};
@@ -81,7 +81,8 @@ impl Model {
 
     /// For the prediction at `position` (default: where the model predicts) of `target`
     /// (default: its top token there), the drop in log p(target) when each head alone is
-    /// switched off, on top of the lab's interventions: one forward pass per head.
+    /// switched off, on top of the lab's interventions: one pass per head, from that head's
+    /// block on (the blocks before it are the base pass's).
     pub fn head_importance(
         &self,
         ids: &[u32],
@@ -105,14 +106,14 @@ impl Model {
         };
         self.check_position(ids, position)?;
         let head = self.head()?;
-        let token_embeddings = self.embed_tokens(ids)?;
-        let log_probabilities = |lab: &Interventions| -> Result<Vec<f32>> {
-            let rec = self.with_lab(Recorder::streams_only(), ids, lab)?;
-            let pass = network::forward(self.network()?, &token_embeddings, rec)?;
-            let logits = head.logits(&pass.final_hidden.narrow(0, position, 1)?)?;
+        let network = self.network()?;
+        let log_probabilities = |final_hidden: &Tensor| -> Result<Vec<f32>> {
+            let logits = head.logits(&final_hidden.narrow(0, position, 1)?)?;
             Ok(candle_nn::ops::log_softmax(&logits.squeeze(0)?, D::Minus1)?.to_vec1()?)
         };
-        let base = log_probabilities(&self.interventions)?;
+        let rec = self.with_interventions(Recorder::streams_only(), ids)?;
+        let pass = network::forward(network, &self.embed_tokens(ids)?, rec)?;
+        let base = log_probabilities(&pass.final_hidden)?;
         let target_id = match target {
             Some(id) if (id as usize) < base.len() => id,
             Some(id) => {
@@ -132,7 +133,11 @@ impl Model {
             for (head, drop) in row.iter_mut().enumerate() {
                 let mut lab = self.interventions.clone();
                 lab.ablated.push(HeadId { layer, head });
-                *drop = of_target - log_probabilities(&lab)?[target_id as usize];
+                // Blocks before `layer` are the base pass's: only the rest runs again.
+                let rec = self.with_lab(Recorder::streams_only(), ids, &lab)?;
+                let final_hidden =
+                    network::forward_from(network, &pass.residual_streams, layer, rec)?;
+                *drop = of_target - log_probabilities(&final_hidden)?[target_id as usize];
                 progress(layer * heads + head + 1, layers * heads);
             }
         }

@@ -96,6 +96,31 @@ pub fn forward(
     })
 }
 
+/// Runs `network`'s blocks from block `first` on, over the residual streams an earlier pass
+/// of the same text left entering blocks 0 to `first`; returns the last stream after the final
+/// norm. An intervention in block `first` changes nothing before it, so the lab's head
+/// importance reruns only the blocks it can change.
+pub fn forward_from(
+    network: &dyn Network,
+    streams: &[Tensor],
+    first: usize,
+    mut rec: Recorder,
+) -> candle_core::Result<Tensor> {
+    let Some(entering) = streams.get(..=first) else {
+        candle_core::bail!("no residual stream enters block {first}")
+    };
+    // The recorder counts blocks by the streams it holds: seeded, it edits block `first` next.
+    for stream in entering {
+        rec.residual_stream(stream)?;
+    }
+    let mut x = entering[first].clone();
+    for block in network.blocks().into_iter().skip(first) {
+        x = block.forward(&x, &mut rec)?;
+        rec.residual_stream(&x)?;
+    }
+    network.final_norm(&x)
+}
+
 /// A loaded family's network: one stack that reads one text, or an encoder–decoder that reads
 /// a source and writes a target.
 pub enum Loaded {

@@ -55,9 +55,12 @@ pub fn Compare() -> impl IntoView {
     let traced_second = owned_request(
         move || {
             let text = second.get();
-            (!text.trim().is_empty()).then(|| (state.text.trace_id(), text))
+            // After the first text's trace: asked before it, an error would show, be cleared
+            // by that trace's arrival, and show again.
+            let trace = state.text.trace_id()?;
+            (!text.trim().is_empty()).then_some((trace, text))
         },
-        |(_, text): &(Option<u32>, String)| Request::CompareTrace {
+        |(_, text): &(u32, String)| Request::CompareTrace {
             text: text.clone(),
             lab: None,
         },
@@ -339,9 +342,10 @@ fn CompareSaliency(other: Signal<Option<Side>>) -> impl IntoView {
                     true => state.text.second.get(),
                     false => state.text.text.get(),
                 };
-                (wanted.get() && state.has_logits()).then(|| (state.text.trace_id(), text))
+                let trace = state.text.trace_id()?;
+                (wanted.get() && state.has_logits()).then_some((trace, text))
             },
-            |(_, text): &(Option<u32>, String)| Request::Saliency {
+            |(_, text): &(u32, String)| Request::Saliency {
                 text: text.clone(),
                 position: None,
                 target: None,
