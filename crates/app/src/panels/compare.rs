@@ -12,7 +12,7 @@ use super::positions::MatrixCanvas;
 use crate::client::owned_request;
 use crate::i18n::{tr, trf};
 use crate::state::use_state;
-use crate::widgets::{BarChart, ChartCanvas, Pointed};
+use crate::widgets::{CaptionedBars, ChartCanvas, Pointed};
 use ae_charts::{attention_grid, Bar, HeatmapChart, Highlight};
 use ae_messages::{
     Array, Candidate, PageTrace, Predictions, Request, Response, Saliency, SamplingSettings,
@@ -395,26 +395,24 @@ fn CompareSaliency(other: Signal<Option<Side>>) -> impl IntoView {
             </label>
             <Show when=move || wanted.get()>
                 <div class="chart-row">
-                    <figure>
-                        <figcaption>
-                            {move || caption(first.value(), "compare.first_title")}
-                        </figcaption>
-                        <BarChart
-                            bars=Signal::derive(move || bars(first.value(), first_tokens()))
-                            testid="compare-saliency-first"
-                            value_name="chart.weight"
-                        />
-                    </figure>
-                    <figure>
-                        <figcaption>
-                            {move || caption(second.value(), "compare.second_title")}
-                        </figcaption>
-                        <BarChart
-                            bars=Signal::derive(move || bars(second.value(), second_tokens()))
-                            testid="compare-saliency-second"
-                            value_name="chart.weight"
-                        />
-                    </figure>
+                    <CaptionedBars
+                        caption=Signal::derive(move || caption(
+                            first.value(),
+                            "compare.first_title",
+                        ))
+                        bars=Signal::derive(move || bars(first.value(), first_tokens()))
+                        testid="compare-saliency-first"
+                        value_name="chart.weight"
+                    />
+                    <CaptionedBars
+                        caption=Signal::derive(move || caption(
+                            second.value(),
+                            "compare.second_title",
+                        ))
+                        bars=Signal::derive(move || bars(second.value(), second_tokens()))
+                        testid="compare-saliency-second"
+                        value_name="chart.weight"
+                    />
                 </div>
             </Show>
         </Show>

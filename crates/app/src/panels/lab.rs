@@ -14,7 +14,7 @@ use super::positions::MatrixCanvas;
 use crate::client::owned_request;
 use crate::i18n::{tr, trf};
 use crate::state::{use_state, AppState};
-use crate::widgets::{BarChart, Pointed};
+use crate::widgets::{CaptionedBars, Pointed};
 use ae_charts::Bar;
 use ae_messages::{
     Ablation, Array, Candidate, HeadId, HeadImportance, Interventions, Predictions, Request,
@@ -297,27 +297,22 @@ pub(crate) fn BeforeAfter() -> impl IntoView {
                                 })
                                 .collect::<Vec<_>>()
                         };
-                        let (trained_bars, lab_bars) = (bars(false), bars(true));
                         // A candidate that left the lab's top 10 has no bar after: its
                         // probability is not known here (the table gives its bound).
                         view! {
                             <div class="chart-row">
-                                <figure>
-                                    <figcaption>{move || tr("lab.as_trained")}</figcaption>
-                                    <BarChart
-                                        bars=Signal::stored(trained_bars)
-                                        testid="lab-bars-trained"
-                                        value_name="predictions.probability"
-                                    />
-                                </figure>
-                                <figure>
-                                    <figcaption>{move || tr("lab.with_lab")}</figcaption>
-                                    <BarChart
-                                        bars=Signal::stored(lab_bars)
-                                        testid="lab-bars-changed"
-                                        value_name="predictions.probability"
-                                    />
-                                </figure>
+                                <CaptionedBars
+                                    caption=Signal::derive(|| tr("lab.as_trained"))
+                                    bars=Signal::stored(bars(false))
+                                    testid="lab-bars-trained"
+                                    value_name="predictions.probability"
+                                />
+                                <CaptionedBars
+                                    caption=Signal::derive(|| tr("lab.with_lab"))
+                                    bars=Signal::stored(bars(true))
+                                    testid="lab-bars-changed"
+                                    value_name="predictions.probability"
+                                />
                             </div>
                             <table>
                                 <thead>

@@ -11,7 +11,7 @@ use super::heatmaps::traced;
 use crate::client::owned_request;
 use crate::i18n::{tr, trf};
 use crate::state::use_state;
-use crate::widgets::BarChart;
+use crate::widgets::CaptionedBars;
 use ae_charts::Bar;
 use ae_messages::{Interventions, Request, Response};
 
@@ -111,10 +111,12 @@ fn BothMasks() -> impl IntoView {
             <SideHeatmap side=with_mask testid="padding-masked" title="lab.padding_with_mask" />
             <SideHeatmap side=without testid="padding-visible" title="lab.padding_without_mask" />
         </div>
-        <figure>
-            <figcaption>{move || tr("lab.padding_moved")}</figcaption>
-            <BarChart bars=moved testid="padding-moved" value_name="lab.padding_distance" />
-        </figure>
+        <CaptionedBars
+            caption=Signal::derive(|| tr("lab.padding_moved"))
+            bars=moved
+            testid="padding-moved"
+            value_name="lab.padding_distance"
+        />
     }
 }
 

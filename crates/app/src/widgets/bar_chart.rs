@@ -40,3 +40,20 @@ pub fn BarChart(
         </div>
     }
 }
+
+/// A bar chart under a caption (tracked).
+#[component]
+pub fn CaptionedBars(
+    #[prop(into)] caption: Signal<String>,
+    bars: Signal<Vec<Bar>>,
+    testid: &'static str,
+    /// String key of the values' name.
+    value_name: &'static str,
+) -> impl IntoView {
+    view! {
+        <figure>
+            <figcaption>{move || caption.get()}</figcaption>
+            <BarChart bars testid value_name />
+        </figure>
+    }
+}

@@ -7,7 +7,7 @@ mod kv_group;
 mod pickers;
 mod vector;
 
-pub use bar_chart::BarChart;
+pub use bar_chart::{BarChart, CaptionedBars};
 pub use chart_canvas::{chart_width, ChartCanvas, Pointed, Tooltip};
 pub use kv_group::KeyValueGroup;
 pub use pickers::{IndexSelect, WholeSlider};
