@@ -93,6 +93,11 @@ pub struct HeadImportance {
 /// The induction detector's repeated sequence length when nobody chooses one.
 pub const INDUCTION_PERIOD: usize = 20;
 
+/// The longest period whose two copies, after a start token, fit `max_positions`.
+pub fn max_induction_period(max_positions: usize) -> usize {
+    max_positions.saturating_sub(1) / 2
+}
+
 /// How much each head behaves like an induction head (… A B … A → attends to B), measured on
 /// a sequence of random tokens repeated once: [start] + R + R.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -25,7 +25,10 @@ pub use error::{
     ConfigDamage, Damage, EngineError, GgufDamage, ModelFile, ModelWarning, Quantity, Result,
     TokenizerDamage, WeightsDamage, Work, TARGET_TOKENIZER_FILE,
 };
-pub use lab::{Ablation, HeadId, HeadImportance, InductionScores, Interventions, INDUCTION_PERIOD};
+pub use lab::{
+    max_induction_period, Ablation, HeadId, HeadImportance, InductionScores, Interventions,
+    INDUCTION_PERIOD,
+};
 pub use language::Lang;
 pub use model::{ActivationKind, Architecture};
 pub use positions::{PositionalEncodings, RotaryView};

@@ -33,8 +33,18 @@ pub fn predict_request(
     seed: Option<u64>,
     as_trained: bool,
 ) -> Request {
+    predict_text_request(state.text.text.get_untracked(), settings, seed, as_trained)
+}
+
+/// The predictions request for `text` (the lab's second sentence, or the current text).
+pub fn predict_text_request(
+    text: String,
+    settings: SamplingSettings,
+    seed: Option<u64>,
+    as_trained: bool,
+) -> Request {
     Request::Predict {
-        text: state.text.text.get_untracked(),
+        text,
         k: PREDICTION_COUNT,
         settings,
         seed,

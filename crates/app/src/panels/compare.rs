@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use super::analyses::{prediction_result, predictions, PredictionResult, PREDICTION_COUNT};
+use super::analyses::{predict_text_request, prediction_result, predictions, PredictionResult};
 use super::heatmaps::{heatmap_tooltip, traced};
 use super::positions::MatrixCanvas;
 use crate::client::owned_request;
@@ -276,12 +276,8 @@ fn ComparePredictions() -> impl IntoView {
                 .has_logits()
                 .then(|| (trace, state.settings.sampling.get(), text))
         },
-        |(_, settings, text): &(u32, SamplingSettings, String)| Request::Predict {
-            text: text.clone(),
-            k: PREDICTION_COUNT,
-            settings: *settings,
-            seed: None,
-            as_trained: false,
+        |(_, settings, text): &(u32, SamplingSettings, String)| {
+            predict_text_request(text.clone(), *settings, None, false)
         },
         |answer| prediction_result(answer.response),
     );

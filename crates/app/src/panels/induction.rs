@@ -10,7 +10,9 @@ use crate::client::owned_request;
 use crate::i18n::{tr, trf};
 use crate::state::{use_state, InductionRun};
 use crate::widgets::Pointed;
-use ae_messages::{Array, InductionScores, Request, Response, INDUCTION_PERIOD};
+use ae_messages::{
+    max_induction_period, Array, InductionScores, Request, Response, INDUCTION_PERIOD,
+};
 
 /// The section: what it does, the run button, the scores and the selected head's attention.
 #[component]
@@ -20,7 +22,7 @@ pub fn Induction() -> impl IntoView {
     let max_period = move || {
         state
             .model
-            .read(2, |c| (c.max_positions.saturating_sub(1) / 2).max(2))
+            .read(2, |c| max_induction_period(c.max_positions).max(2))
     };
     // Asked again when the trace changes: the lab's interventions apply to this pass too.
     let found = owned_request(

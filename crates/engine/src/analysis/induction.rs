@@ -5,7 +5,7 @@
 //! score, as TransformerLens computes it; random tokens so that nothing but the repetition can
 //! tell a head where to look.
 pub use ae_messages::INDUCTION_PERIOD;
-use ae_messages::{Array, EngineError, InductionScores};
+use ae_messages::{max_induction_period, Array, EngineError, InductionScores};
 
 use crate::error::Result;
 use crate::model::Model;
@@ -62,11 +62,6 @@ pub fn induction_stripe(attentions: &Array, period: usize, offset: usize) -> Vec
 }
 
 impl Model {
-    /// The longest period two copies (and a start token) fit.
-    pub fn max_induction_period(&self) -> usize {
-        self.config.max_positions.saturating_sub(1) / 2
-    }
-
     /// Every head's induction score on [start] + R + R, R of `period` random readable tokens
     /// drawn with `seed`; with the lab's interventions, like every pass.
     pub fn induction_scores(&self, period: usize, seed: u64) -> Result<InductionScores> {
@@ -75,7 +70,7 @@ impl Model {
                 architecture: self.config.architecture.name().to_string(),
             });
         }
-        let max = self.max_induction_period();
+        let max = max_induction_period(self.config.max_positions);
         if !(2..=max).contains(&period) {
             return Err(EngineError::InductionPeriod { period, max });
         }
