@@ -174,8 +174,7 @@ pub fn load(checkpoint: Checkpoint, cfg: &ModelConfig) -> candle_core::Result<En
     let has_logits_bias = checkpoint.contains("final_logits_bias");
     let (root, vb) = checkpoint.var_builders(&["model"], "shared.weight");
     let (d, vocab) = (cfg.d_model, cfg.vocab_size);
-    // Stored transposed by the checkpoint (a vocabulary matrix).
-    let shared = vb.get((d, vocab), "shared.weight")?;
+    let shared = vb.get((vocab, d), "shared.weight")?;
     let logits_bias = if has_logits_bias {
         Some(root.get((1, vocab), "final_logits_bias")?.reshape(vocab)?)
     } else {
@@ -192,12 +191,12 @@ pub fn load(checkpoint: Checkpoint, cfg: &ModelConfig) -> candle_core::Result<En
     };
     let scale = seq2seq.embedding_scale;
     Ok(EncoderDecoder {
-        embedding: TokenEmbedding::from_transposed(shared.clone()),
+        embedding: TokenEmbedding::new(shared.clone()),
         encoder: shape(false).stack(vb.pp("encoder"), cfg.n_layer, scale)?,
         decoder: shape(true).stack(vb.pp("decoder"), seq2seq.decoder_layers, scale)?,
         head: LmHead {
             transform: None,
-            decoder: Linear::in_out(shared, logits_bias),
+            decoder: Linear::new(shared, logits_bias),
         },
         head_input_scale: 1.0,
     })

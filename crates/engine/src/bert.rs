@@ -108,7 +108,7 @@ impl Bert {
             }
             let predictions = root.pp("cls.predictions");
             let decoder_weight = if has_decoder {
-                predictions.get((cfg.d_model, cfg.vocab_size), "decoder.weight")?
+                predictions.get((cfg.vocab_size, cfg.d_model), "decoder.weight")?
             } else {
                 word_embeddings.clone()
             };
@@ -142,8 +142,7 @@ impl Bert {
     ) -> candle_core::Result<Self> {
         let (d, eps) = (cfg.d_model, cfg.layer_norm_eps);
         let embeddings = vb.pp("embeddings");
-        // Vocabulary matrices come transposed from the checkpoint, [d_model, vocab].
-        let word_embeddings = embeddings.get((d, cfg.vocab_size), "word_embeddings.weight")?;
+        let word_embeddings = embeddings.get((cfg.vocab_size, d), "word_embeddings.weight")?;
         let token_type_embedding = if layout.segments {
             Some(
                 embeddings
@@ -161,7 +160,7 @@ impl Bert {
             .collect::<candle_core::Result<Vec<_>>>()?;
         let head = head(&word_embeddings)?;
         Ok(Bert {
-            word_embeddings: TokenEmbedding::from_transposed(word_embeddings),
+            word_embeddings: TokenEmbedding::new(word_embeddings),
             position_embeddings: embeddings
                 .get((cfg.max_positions, d), "position_embeddings.weight")?,
             token_type_embedding,
@@ -197,7 +196,7 @@ pub(crate) fn masked_lm_head(
             cfg.activation,
             LayerNorm::load(norm, d, cfg.layer_norm_eps)?,
         )),
-        decoder: Linear::in_out(decoder_weight, Some(bias)),
+        decoder: Linear::new(decoder_weight, Some(bias)),
     })
 }
 

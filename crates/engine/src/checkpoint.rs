@@ -8,13 +8,8 @@ use candle_nn::{Init, VarBuilder};
 
 use super::error::{EngineError, Result, WeightsDamage};
 
-/// All tensors of one safetensors file, stored as f32 (f16/bf16 are widened on load).
-///
-/// Token-embedding tables that double as the LM head ([`is_vocabulary_matrix`]) are stored
-/// transposed, [d_model, vocab]: the head then multiplies x·E on gemm's SIMD kernel, reading
-/// the table once along its rows (docs/MEASUREMENTS.md). A transposed tensor is read before
-/// every other one, so its second copy is made while little else is in memory and the first is
-/// freed before the rest is read.
+/// All tensors of one safetensors file, stored as f32 (f16/bf16 are widened on load), each in
+/// the file's own layout.
 pub struct Checkpoint {
     tensors: HashMap<String, Tensor>,
 }
@@ -170,10 +165,7 @@ impl Checkpoint {
     pub fn from_source<S: ByteSource + ?Sized>(source: &S) -> Result<Self> {
         let layout = read_layout(source)?;
         let mut tensors = HashMap::new();
-        let mut listed: Vec<_> = layout.metadata.tensors().into_iter().collect();
-        // Vocabulary matrices first (see the type's documentation); `false` sorts first.
-        listed.sort_by_key(|(name, _)| !is_vocabulary_matrix(name));
-        for (name, info) in listed {
+        for (name, info) in layout.metadata.tensors() {
             if is_causal_mask_buffer(&name) {
                 continue;
             }
@@ -219,7 +211,6 @@ impl Checkpoint {
                 // Integer buffers such as `embeddings.position_ids` are not weights.
                 _ => continue,
             };
-            let tensor = stored_layout(&name, tensor)?;
             tensors.insert(name, tensor);
         }
         Ok(Checkpoint { tensors })
@@ -227,10 +218,6 @@ impl Checkpoint {
 
     /// Builds a checkpoint from tensors made in memory (benchmarks, tests).
     pub fn from_tensors(tensors: HashMap<String, Tensor>) -> Result<Self> {
-        let tensors = tensors
-            .into_iter()
-            .map(|(name, tensor)| Ok((name.clone(), stored_layout(&name, tensor)?)))
-            .collect::<Result<_>>()?;
         Ok(Checkpoint { tensors })
     }
 
@@ -331,19 +318,12 @@ impl Checkpoint {
             .sum()
     }
 
-    /// Every weight's name and shape as the file stores it (a vocabulary matrix kept transposed
-    /// is given back in the file's order); buffers are not weights.
+    /// Every weight's name and shape; buffers are not weights.
     pub fn weight_shapes(&self) -> Vec<(String, Vec<usize>)> {
         self.tensors
             .iter()
             .filter(|(name, _)| !is_float_buffer(name))
-            .map(|(name, tensor)| {
-                let mut shape = tensor.dims().to_vec();
-                if is_vocabulary_matrix(name) {
-                    shape.reverse();
-                }
-                (name.clone(), shape)
-            })
+            .map(|(name, tensor)| (name.clone(), tensor.dims().to_vec()))
             .collect()
     }
 
@@ -366,48 +346,6 @@ impl Checkpoint {
         found.sort();
         Ok(found)
     }
-}
-
-/// Whether `name` is a [vocab, d_model] matrix the LM head multiplies by (GPT-2's tied `wte`,
-/// BERT's and DistilBERT's word embeddings and untied decoders, the encoder–decoders' `shared`
-/// table and untied `lm_head`), which the checkpoint stores transposed.
-pub fn is_vocabulary_matrix(name: &str) -> bool {
-    [
-        "wte.weight",
-        "word_embeddings.weight",
-        "vocab_projector.weight",
-        "predictions.decoder.weight",
-        "shared.weight",
-        "lm_head.weight",
-    ]
-    .iter()
-    .any(|suffix| name == *suffix || name.ends_with(&format!(".{suffix}")))
-}
-
-/// A tensor as the checkpoint keeps it: vocabulary matrices transposed, the rest as stored.
-fn stored_layout(name: &str, tensor: Tensor) -> Result<Tensor> {
-    if is_vocabulary_matrix(name) && tensor.rank() == 2 {
-        transposed(&tensor)
-    } else {
-        Ok(tensor)
-    }
-}
-
-/// Rows of a [`transposed`] block: its strided copy stays in cache.
-const TRANSPOSE_BLOCK_ROWS: usize = 128;
-
-/// `tensor` [rows, cols] as a new contiguous [cols, rows], a block of rows at a time (one
-/// strided copy of GPT-2's 50257 × 768 table, whose writes are 200 kB apart, made loading
-/// ~0.5 s slower in Chromium).
-fn transposed(tensor: &Tensor) -> Result<Tensor> {
-    let (rows, cols) = tensor.dims2()?;
-    let out = Tensor::zeros((cols, rows), tensor.dtype(), tensor.device())?;
-    for start in (0..rows).step_by(TRANSPOSE_BLOCK_ROWS) {
-        let len = TRANSPOSE_BLOCK_ROWS.min(rows - start);
-        let block = tensor.narrow(0, start, len)?.t()?.contiguous()?;
-        out.slice_set(&block, 1, start)?;
-    }
-    Ok(out)
 }
 
 /// Float tensors that transformers keeps as buffers, not parameters: the engine reads them but
@@ -447,49 +385,4 @@ pub fn to_half_precision(bytes: &[u8], dtype: DType) -> Result<Vec<u8>> {
             detail: e.to_string(),
         })
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn vocabulary_matrices_are_kept_transposed_and_other_tensors_as_stored() -> Result<()> {
-        // More rows than one block, and not a multiple of it.
-        let rows = 2 * TRANSPOSE_BLOCK_ROWS + 37;
-        let table = Tensor::randn(0f32, 1.0, (rows, 5), &Device::Cpu)?;
-        let weight = Tensor::randn(0f32, 1.0, (rows, 5), &Device::Cpu)?;
-        let checkpoint = Checkpoint::from_tensors(HashMap::from([
-            ("transformer.wte.weight".to_string(), table.clone()),
-            ("h.0.mlp.c_fc.weight".to_string(), weight.clone()),
-        ]))?;
-        let stored = &checkpoint.tensors["transformer.wte.weight"];
-        assert_eq!(stored.dims(), [5, rows]);
-        assert_eq!(
-            stored.to_vec2::<f32>()?,
-            table.t()?.contiguous()?.to_vec2::<f32>()?
-        );
-        assert_eq!(
-            checkpoint.tensors["h.0.mlp.c_fc.weight"].to_vec2::<f32>()?,
-            weight.to_vec2::<f32>()?
-        );
-        for name in [
-            "wte.weight",
-            "bert.embeddings.word_embeddings.weight",
-            "vocab_projector.weight",
-            "cls.predictions.decoder.weight",
-            "model.shared.weight",
-            "lm_head.weight",
-        ] {
-            assert!(is_vocabulary_matrix(name), "{name}");
-        }
-        for name in [
-            "wpe.weight",
-            "token_embd.weight",
-            "cls.predictions.decoder.bias",
-        ] {
-            assert!(!is_vocabulary_matrix(name), "{name}");
-        }
-        Ok(())
-    }
 }

@@ -30,7 +30,7 @@ pub fn load(checkpoint: Checkpoint, cfg: &ModelConfig) -> candle_core::Result<Be
             return Ok(None);
         }
         let projector_weight = if has_projector_weight {
-            root.get((cfg.d_model, cfg.vocab_size), "vocab_projector.weight")?
+            root.get((cfg.vocab_size, cfg.d_model), "vocab_projector.weight")?
         } else {
             word_embeddings.clone()
         };

@@ -70,7 +70,7 @@ pub struct Gpt2 {
     wpe: Tensor,
     blocks: Vec<Gpt2Block>,
     ln_f: LayerNorm,
-    /// Tied to `wte`: x·E with the table stored [d_model, vocab].
+    /// Tied to `wte`: its table [vocab, d_model] is the head's weight.
     lm_head: LmHead,
 }
 
@@ -79,17 +79,16 @@ impl Gpt2 {
     /// Hub's openai-community/gpt2); the `attn.bias` mask buffers are ignored.
     pub fn load(checkpoint: Checkpoint, cfg: &ModelConfig) -> candle_core::Result<Self> {
         let (_, vb) = checkpoint.var_builders(&["transformer"], "wte.weight");
-        // Stored transposed by the checkpoint (a vocabulary matrix).
-        let wte = vb.get((cfg.d_model, cfg.vocab_size), "wte.weight")?;
+        let wte = vb.get((cfg.vocab_size, cfg.d_model), "wte.weight")?;
         let blocks = (0..cfg.n_layer)
             .map(|i| Gpt2Block::load(vb.pp(format!("h.{i}")), cfg))
             .collect::<candle_core::Result<Vec<_>>>()?;
         Ok(Gpt2 {
             lm_head: LmHead {
                 transform: None,
-                decoder: Linear::in_out(wte.clone(), None),
+                decoder: Linear::new(wte.clone(), None),
             },
-            wte: TokenEmbedding::from_transposed(wte),
+            wte: TokenEmbedding::new(wte),
             wpe: vb.get((cfg.max_positions, cfg.d_model), "wpe.weight")?,
             blocks,
             ln_f: LayerNorm::load(vb.pp("ln_f"), cfg.d_model, cfg.layer_norm_eps)?,

@@ -6,7 +6,7 @@ use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
 use super::activation::Activation;
-use super::matmul::{self, WeightLayout};
+use super::matmul;
 use super::recorder::Recorder;
 use ae_messages::FeedForwardInternals;
 
@@ -98,44 +98,26 @@ fn norm_record(norm: &dyn Norm, residual: &Tensor) -> (Tensor, Tensor, Option<Te
     (residual.clone(), scale, shift)
 }
 
-/// A linear layer y = x·Wᵀ + b with W stored [out, in], like PyTorch's `nn.Linear` (or y = x·W
-/// with W stored [in, out], see [`Linear::in_out`]). Its backward pass computes only the
-/// input's gradient (see `matmul::times_weight`).
+/// A linear layer y = x·Wᵀ + b with W stored [out, in], like PyTorch's `nn.Linear` (the LM
+/// heads too: a vocabulary matrix [vocab, d_model] is such a weight). Its backward pass computes
+/// only the input's gradient (see `matmul::times_weight`).
 #[derive(Debug, Clone)]
 pub struct Linear {
     pub(crate) weight: Tensor,
-    pub(crate) layout: WeightLayout,
     pub(crate) bias: Option<Tensor>,
 }
 
 impl Linear {
     /// A layer from its weight [out, in] and optional bias [out].
     pub fn new(weight: Tensor, bias: Option<Tensor>) -> Self {
-        Linear {
-            weight,
-            layout: WeightLayout::OutIn,
-            bias,
-        }
-    }
-
-    /// A layer from its weight stored [in, out] and optional bias [out].
-    pub fn in_out(weight: Tensor, bias: Option<Tensor>) -> Self {
-        Linear {
-            weight,
-            layout: WeightLayout::InOut,
-            bias,
-        }
+        Linear { weight, bias }
     }
 
     /// Output `index` alone for rows x [rows, in]: [rows, 1], differentiable in x. Saliency
     /// differentiates one logit, and this is one column of the head instead of all of them
     /// (and of the whole head's backward).
     pub fn forward_one_output(&self, xs: &Tensor, index: usize) -> candle_core::Result<Tensor> {
-        let weights = match self.layout {
-            WeightLayout::OutIn => self.weight.narrow(0, index, 1)?.t()?.contiguous()?,
-            WeightLayout::InOut => self.weight.narrow(1, index, 1)?.contiguous()?,
-        };
-        let product = xs.matmul(&weights)?;
+        let product = xs.matmul(&self.weight.narrow(0, index, 1)?.t()?)?;
         match &self.bias {
             Some(bias) => product.broadcast_add(&bias.narrow(0, index, 1)?),
             None => Ok(product),
@@ -145,7 +127,7 @@ impl Linear {
 
 impl Module for Linear {
     fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        let product = matmul::times_weight(xs, &self.weight, self.layout)?;
+        let product = matmul::times_weight(xs, &self.weight)?;
         match &self.bias {
             Some(bias) => product.broadcast_add(bias),
             None => Ok(product),
@@ -170,25 +152,21 @@ pub fn conv1d(vb: VarBuilder, in_dim: usize, out_dim: usize) -> candle_core::Res
     ))
 }
 
-/// A token embedding kept as its transposed table [d_model, vocab] (how the checkpoint stores
-/// vocabulary matrices, see [`super::checkpoint::is_vocabulary_matrix`]).
+/// A token embedding: its table [vocab, d_model], often the LM head's weight too.
 #[derive(Debug, Clone)]
 pub struct TokenEmbedding {
-    transposed: Tensor,
+    table: Tensor,
 }
 
 impl TokenEmbedding {
-    /// The embedding from its table stored [d_model, vocab].
-    pub fn from_transposed(transposed: Tensor) -> Self {
-        TokenEmbedding { transposed }
+    /// The embedding from its table [vocab, d_model].
+    pub fn new(table: Tensor) -> Self {
+        TokenEmbedding { table }
     }
 
-    /// The rows of `ids` [tokens, d_model] (a gather of the table's columns).
+    /// The rows of `ids` [tokens, d_model].
     pub fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
-        self.transposed
-            .index_select(&ids.flatten_all()?, 1)?
-            .t()?
-            .contiguous()
+        self.table.index_select(&ids.flatten_all()?, 0)
     }
 }
 

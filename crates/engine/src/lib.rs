@@ -21,6 +21,7 @@ mod error;
 mod generation;
 mod gguf;
 mod gpt2;
+mod kernels;
 mod lab;
 mod layers;
 mod llama;

@@ -6,16 +6,8 @@
 //! plain product (the tests below check each order against candle's own layer).
 use candle_core::{CpuStorage, CustomOp1, Device, Layout, Module, Shape, Tensor};
 
+use super::kernels;
 use super::layers::Linear;
-
-/// How a [`Linear`] layer's weight is stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum WeightLayout {
-    /// [out, in], like PyTorch's `nn.Linear`: y = x·Wᵀ.
-    OutIn,
-    /// [in, out]: y = x·W (the LM heads, whose vocabulary matrix the checkpoint stores so).
-    InOut,
-}
 
 /// Runs the backward pass's grad·W (W [out, in]) with gemm told to pack W into MR-row panels.
 ///
@@ -23,8 +15,8 @@ pub(crate) enum WeightLayout {
 /// column-major, and gemm packs it only for products over 32 columns. In wasm, unpacked, each
 /// step of the kernel reads 8 floats, half a cache line, from a row 3–12 KB away; packed from
 /// 5 columns on, GPT-2 small's saliency is a quarter faster (docs/MEASUREMENTS.md). Forward
-/// products keep gemm's own choice: forced there, a 32-row x·E head re-packs the whole
-/// vocabulary matrix. The worker is single-threaded, so the setting is restored before
+/// products keep gemm's own choice: forced there, each weight-first product re-packs its
+/// weight (a 32-row LM head, the whole vocabulary matrix). The worker is single-threaded, so the setting is restored before
 /// anything else multiplies; natively gemm's own choice is always kept.
 fn with_weight_packed<T>(product: impl FnOnce() -> T) -> T {
     #[cfg(target_arch = "wasm32")]
@@ -157,70 +149,51 @@ fn takes_columns(rows: usize, tracked: bool) -> bool {
 /// The layer on columns: given xᵀ [in, rows], returns yᵀ = W·xᵀ + b [out, rows], contiguous
 /// — the weight-first product without transposing it back to rows.
 fn forward_columns(layer: &Linear, xs_t: &Tensor) -> candle_core::Result<Tensor> {
-    if xs_t.track_op() || layer.layout != WeightLayout::OutIn {
+    if xs_t.track_op() {
         // Not used so (see [`takes_columns`]), but correct: the row product, transposed.
         return layer.forward(&xs_t.t()?)?.t()?.contiguous();
     }
     weight_first_product(&layer.weight, xs_t, layer.bias.as_ref(), WEIGHT_ROW_STRIDE)
 }
 
-/// x·Wᵀ (W [out, in]) or x·W (W [in, out]) for x [.., in] and a frozen weight W. When x is part
-/// of a gradient graph the product is a custom op whose backward returns x's gradient (grad·W
-/// or grad·Wᵀ) and nothing for W: candle's matmul backward would also compute and keep a
-/// weight-sized gradient that saliency never reads (for GPT-2 small 124M floats, and most of the
-/// backward's time).
-pub(crate) fn times_weight(
-    xs: &Tensor,
-    weight: &Tensor,
-    layout: WeightLayout,
-) -> candle_core::Result<Tensor> {
+/// x·Wᵀ for x [.., in] and a frozen weight W [out, in]. When x is part of a gradient graph the
+/// product is a custom op whose backward returns x's gradient (grad·W) and nothing for W:
+/// candle's matmul backward would also compute and keep a weight-sized gradient that saliency
+/// never reads (for GPT-2 small 124M floats, and most of the backward's time).
+pub(crate) fn times_weight(xs: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
     if xs.track_op() {
         xs.contiguous()?.apply_op1(FrozenWeightMatmul {
             weight: weight.clone(),
-            layout,
         })
     } else {
-        plain_product(xs, weight, layout)
+        plain_product(xs, weight)
     }
 }
 
 /// The product without a gradient, with the leading dimensions of x flattened into rows.
-fn plain_product(
-    xs: &Tensor,
-    weight: &Tensor,
-    layout: WeightLayout,
-) -> candle_core::Result<Tensor> {
+fn plain_product(xs: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
     let mut dims = xs.dims().to_vec();
     let in_dim = dims.pop().unwrap_or(0);
     let rows_of_x = xs.reshape((dims.iter().product::<usize>(), in_dim))?;
-    let (product, out_dim) = match layout {
-        WeightLayout::OutIn => (rows_times_transposed(&rows_of_x, weight)?, weight.dim(0)?),
-        WeightLayout::InOut => (rows_of_x.matmul(weight)?, weight.dim(1)?),
-    };
-    dims.push(out_dim);
+    let product = rows_times_transposed(&rows_of_x, weight)?;
+    dims.push(weight.dim(0)?);
     product.reshape(dims)
 }
 
 /// x·Wᵀ for rows x [rows, in] and W [out, in], without a gradient.
 ///
-/// For a few rows it is computed weight-first, (W·xᵀ)ᵀ: gemm works column-major, and handed
-/// x·Wᵀ it re-packs the whole weight on every call, while W·xᵀ lets it read W in place and pack
-/// only the small x. With many rows packing pays for itself and x·Wᵀ is faster (BENCHMARKS.md's
-/// floor table times both orders per shape: weight-first wins at 8 and 32 rows, loses at 512).
+/// In wasm, up to [`kernels::MAX_ROWS`] rows (a generation step, an LM head at one position) go
+/// to [`kernels::few_rows_times_transposed`], which reads W once, in order. For more rows, up to [`MAX_WEIGHT_FIRST_ROWS`],
+/// it is computed weight-first, (W·xᵀ)ᵀ: gemm works column-major, and handed x·Wᵀ it re-packs
+/// the whole weight on every call, while W·xᵀ lets it read W in place and pack only the small
+/// x. With many rows packing pays for itself and x·Wᵀ is faster (BENCHMARKS.md's floor table
+/// times both orders per shape: weight-first wins at 8 and 32 rows, loses at 512).
 fn rows_times_transposed(rows_of_x: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
-    let (rows, in_dim) = rows_of_x.dims2()?;
-    if rows == 1 && cfg!(target_arch = "wasm32") {
-        // gemm gives a one-row product to its matrix-vector routine, which in wasm is scalar
-        // code; with zero rows added it runs on the SIMD microkernel and still reads W once
-        // (docs/MEASUREMENTS.md). It serves one-row products such as DistilBERT's MLM
-        // transform and Llama's head.
-        let padding = Tensor::zeros((3, in_dim), rows_of_x.dtype(), rows_of_x.device())?;
-        let padded = Tensor::cat(&[rows_of_x, &padding], 0)?;
-        weight_first_product(weight, &padded.t()?, None, WEIGHT_ROW_STRIDE)?
-            .t()?
-            .narrow(0, 0, 1)
+    let rows = rows_of_x.dim(0)?;
+    if cfg!(target_arch = "wasm32") && (1..=kernels::MAX_ROWS).contains(&rows) {
+        kernels::few_rows_times_transposed(rows_of_x, weight)
     } else if rows <= MAX_WEIGHT_FIRST_ROWS {
-        weight_first_product(weight, &rows_of_x.t()?, None, WEIGHT_ROW_STRIDE)?.t()
+        kernels::transposed(&weight_first_product(weight, &rows_of_x.t()?, None, 1)?)
     } else {
         rows_of_x.matmul(&weight.t()?)
     }
@@ -274,7 +247,6 @@ fn weight_first_product(
 /// The custom op behind [`times_weight`] on the gradient path.
 struct FrozenWeightMatmul {
     weight: Tensor,
-    layout: WeightLayout,
 }
 
 impl CustomOp1 for FrozenWeightMatmul {
@@ -295,7 +267,7 @@ impl CustomOp1 for FrozenWeightMatmul {
         };
         let values = data[start..end].to_vec();
         let xs = Tensor::from_vec(values, layout.shape(), &Device::Cpu)?;
-        let product = plain_product(&xs, &self.weight, self.layout)?;
+        let product = plain_product(&xs, &self.weight)?;
         let shape = product.shape().clone();
         Ok((
             CpuStorage::F32(product.flatten_all()?.to_vec1::<f32>()?),
@@ -313,20 +285,9 @@ impl CustomOp1 for FrozenWeightMatmul {
         let out_dim = dims.pop().unwrap_or(0);
         let rows: usize = dims.iter().product();
         let grad_rows = grad_res.contiguous()?.reshape((rows, out_dim))?;
-        // d(x·Wᵀ)/dx = grad·W; d(x·W)/dx = grad·Wᵀ, which is the product `rows_times_transposed`
-        // makes fast (the head's one-row gradient would otherwise take gemm's scalar
-        // matrix-vector path in wasm).
-        let (grad, in_dim) = match self.layout {
-            WeightLayout::OutIn => (
-                with_weight_packed(|| grad_rows.matmul(&self.weight))?,
-                self.weight.dim(1)?,
-            ),
-            WeightLayout::InOut => (
-                rows_times_transposed(&grad_rows, &self.weight)?,
-                self.weight.dim(0)?,
-            ),
-        };
-        dims.push(in_dim);
+        // d(x·Wᵀ)/dx = grad·W.
+        let grad = with_weight_packed(|| grad_rows.matmul(&self.weight))?;
+        dims.push(self.weight.dim(1)?);
         Ok(Some(grad.reshape(dims)?))
     }
 }
@@ -372,29 +333,22 @@ mod tests {
         Ok(())
     }
 
-    /// Both weight layouts of a random layer [out_dim, 16] equal candle's `Linear` on either side
-    /// of the switch between weight-first and x·Wᵀ.
+    /// A random layer [out_dim, 16] equals candle's `Linear` on either side of the switch
+    /// between weight-first and x·Wᵀ.
     fn check_both_orders(out_dim: usize) -> candle_core::Result<()> {
         let device = Device::Cpu;
         let weight = Tensor::randn(0f32, 1.0, (out_dim, 16), &device)?;
         let bias = Tensor::randn(0f32, 1.0, out_dim, &device)?;
-        // The same layer with its weight stored [in, out].
-        let layers = [
-            Linear::new(weight.clone(), Some(bias.clone())),
-            Linear::in_out(weight.t()?.contiguous()?, Some(bias.clone())),
-        ];
+        let layer = Linear::new(weight.clone(), Some(bias.clone()));
         let reference = candle_nn::Linear::new(weight, Some(bias));
         // Rows on either side of the switch between weight-first and x·Wᵀ, batched and not.
-        for (shape, layer) in [
+        for shape in [
             vec![1, 16],
             vec![3, 16],
             vec![MAX_WEIGHT_FIRST_ROWS, 16],
             vec![MAX_WEIGHT_FIRST_ROWS + 1, 16],
             vec![2, 50, 16],
-        ]
-        .into_iter()
-        .flat_map(|shape| layers.iter().map(move |layer| (shape.clone(), layer)))
-        {
+        ] {
             let xs = Tensor::randn(0f32, 1.0, shape.as_slice(), &device)?;
             let ours = layer.forward(&xs)?;
             assert_eq!(ours.dims()[..shape.len() - 1], shape[..shape.len() - 1]);
@@ -408,7 +362,7 @@ mod tests {
             );
             if shape.len() == 2 {
                 // The same layer on columns: (W·xᵀ + b) [out, rows].
-                let columns = forward_columns(layer, &xs.t()?)?;
+                let columns = forward_columns(&layer, &xs.t()?)?;
                 let gap = (columns - reference.forward(&xs)?.t()?)?
                     .abs()?
                     .max_all()?
@@ -427,13 +381,8 @@ mod tests {
         let device = Device::Cpu;
         let weight = Tensor::randn(0f32, 1.0, (6, 4), &device)?;
         let bias = Tensor::randn(0f32, 1.0, 6, &device)?;
-        for layer in [
-            Linear::new(weight.clone(), Some(bias.clone())),
-            Linear::in_out(weight.t()?.contiguous()?, Some(bias.clone())),
-        ] {
-            check_linear_gradient(&layer, &weight, &bias)?;
-        }
-        Ok(())
+        let layer = Linear::new(weight.clone(), Some(bias.clone()));
+        check_linear_gradient(&layer, &weight, &bias)
     }
 
     /// `layer`'s forward and input gradient equal candle's `Linear` of `weight` [6, 4] and

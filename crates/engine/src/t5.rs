@@ -211,10 +211,9 @@ pub fn load(checkpoint: Checkpoint, cfg: &ModelConfig) -> candle_core::Result<En
     let untied_head = checkpoint.contains("lm_head.weight");
     let (vb, _) = checkpoint.var_builders(&[], "shared.weight");
     let (d, vocab) = (cfg.d_model, cfg.vocab_size);
-    // Stored transposed by the checkpoint (a vocabulary matrix).
-    let shared = vb.get((d, vocab), "shared.weight")?;
+    let shared = vb.get((vocab, d), "shared.weight")?;
     let head_weight = if untied_head {
-        vb.get((d, vocab), "lm_head.weight")?
+        vb.get((vocab, d), "lm_head.weight")?
     } else {
         shared.clone()
     };
@@ -229,12 +228,12 @@ pub fn load(checkpoint: Checkpoint, cfg: &ModelConfig) -> candle_core::Result<En
         }
     };
     Ok(EncoderDecoder {
-        embedding: TokenEmbedding::from_transposed(shared),
+        embedding: TokenEmbedding::new(shared),
         encoder: shape(false).stack(vb.pp("encoder"), cfg.n_layer, relative)?,
         decoder: shape(true).stack(vb.pp("decoder"), seq2seq.decoder_layers, relative)?,
         head: LmHead {
             transform: None,
-            decoder: Linear::in_out(head_weight, None),
+            decoder: Linear::new(head_weight, None),
         },
         head_input_scale: if seq2seq.scale_decoder_outputs {
             1.0 / (d as f64).sqrt()

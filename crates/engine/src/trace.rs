@@ -3,6 +3,7 @@ use candle_core::{CpuStorage, Storage, Tensor};
 
 use super::config::ModelConfig;
 use super::error::{EngineError, Result};
+use super::kernels;
 use super::network::ForwardPass;
 use super::recorder::LayerRecord;
 use ae_messages::{
@@ -21,7 +22,7 @@ pub fn to_array(tensor: &Tensor) -> Result<Array> {
 
 /// Appends a tensor's values in row-major order. Contiguous values are one copy. A batch of
 /// transposed matrices (strides [.., 1, rows]: what the fast matmul orders leave in q, k, v and
-/// the token × feature outputs) is read column by column of its storage, which is several times
+/// the token × feature outputs) is transposed back a band at a time ([`kernels`]), several times
 /// faster than candle's general strided copy; anything else takes that copy.
 fn append_values(tensor: &Tensor, data: &mut Vec<f32>) -> Result<()> {
     {
@@ -38,9 +39,7 @@ fn append_values(tensor: &Tensor, data: &mut Vec<f32>) -> Result<()> {
                 let start = layout.start_offset();
                 for stored in values[start..start + batches * block].chunks_exact(block) {
                     // `stored` is the matrix's transpose, columns × rows.
-                    for row in 0..rows {
-                        data.extend(stored[row..].iter().step_by(rows).take(columns));
-                    }
+                    kernels::append_transposed(stored, columns, rows, data);
                 }
                 return Ok(());
             }
