@@ -1,8 +1,9 @@
 //! The lab's interventions against transformers (tools/make_lab_fixture.py): heads switched off
 //! (zeroed or mean-ablated), a decoder's causal mask removed, an encoder's text padded with and
 //! without its key padding mask — the attentions, hidden states and logits of the intervened
-//! model within 1e-4 on GPT-2, DistilBERT, BERT and Llama; and the interventions a model cannot
-//! take refused with their own message.
+//! model within 1e-4 on GPT-2, DistilBERT, BERT and Llama, and on T5, BART and Marian with
+//! heads switched off in the encoder, the decoder and the cross-attention; and the
+//! interventions a model cannot take refused with their own message.
 mod common;
 
 use attention_explorer::engine::{EngineError, HeadId, Interventions, Model};
@@ -89,6 +90,78 @@ fn interventions_match_transformers() {
 }
 
 #[test]
+fn encoder_decoder_interventions_match_transformers() {
+    let json = std::fs::read(fixtures().join("lab_seq2seq.json"))
+        .expect("tests/fixtures/lab_seq2seq.json");
+    let meta: serde_json::Value = serde_json::from_slice(&json).expect("lab_seq2seq.json");
+    let reference =
+        candle_core::safetensors::load(fixtures().join("lab_seq2seq.safetensors"), &Device::Cpu)
+            .expect("tests/fixtures/lab_seq2seq.safetensors");
+    let mut errors = Vec::new();
+    for (index, case) in meta["cases"].as_array().expect("cases").iter().enumerate() {
+        let name = case["fixture"].as_str().expect("fixture");
+        let ids =
+            |key: &str| -> Vec<u32> { serde_json::from_value(case[key].clone()).expect("ids") };
+        let lab: Interventions =
+            serde_json::from_value(case["interventions"].clone()).expect("interventions");
+        let mut model = model(name);
+        model.set_interventions(lab).expect("the model takes them");
+        let trace = model
+            .encoder_decoder_trace(&ids("source_ids"), &ids("target_ids"))
+            .expect("trace");
+        for (field, ours) in [
+            ("encoder_attentions", &trace.source.attentions),
+            ("decoder_attentions", &trace.target.attentions),
+            ("cross_attentions", &trace.cross_attentions),
+            ("encoder_hidden_states", &trace.source.hidden_states),
+            ("decoder_hidden_states", &trace.target.hidden_states),
+            ("logits", &trace.logits),
+        ] {
+            let theirs = &reference[&format!("{index}.{field}")];
+            common::compare_array(&mut errors, &format!("{name} {field}"), ours, theirs);
+        }
+    }
+    common::assert_within_tolerance("lab_seq2seq", &errors);
+}
+
+/// Writing with heads switched off gives, token by token, the same ids as the full pass's
+/// argmax with them off: the lab reaches generation's cached steps too.
+#[test]
+fn encoder_decoder_generation_writes_with_the_heads_off() {
+    let mut model = model("t5");
+    let source = model
+        .tokenize("Hello world, the cat sat on the mat.")
+        .expect("tokenize")
+        .ids;
+    let greedy = |model: &Model| {
+        model
+            .generate(&source, 6, attention_explorer::engine::Decoding::Greedy)
+            .expect("generate")
+            .ids
+    };
+    let trained = greedy(&model);
+    model
+        .set_interventions(Interventions {
+            ablated_cross: (0..3)
+                .flat_map(|layer| (0..4).map(move |head| HeadId { layer, head }))
+                .collect(),
+            ..Interventions::default()
+        })
+        .expect("switch every cross-attention head off");
+    let written = greedy(&model);
+    let trace = model
+        .encoder_decoder_trace(&source, &written)
+        .expect("trace");
+    let vocab = trace.logits.shape[1];
+    for (position, next) in written[1..].iter().enumerate() {
+        let row = &trace.logits.data[position * vocab..(position + 1) * vocab];
+        let argmax = (0..vocab).max_by(|&a, &b| row[a].total_cmp(&row[b]));
+        assert_eq!(argmax, Some(*next as usize), "position {position}");
+    }
+    assert_ne!(trained, written, "the source no longer reaches the decoder");
+}
+
+#[test]
 fn a_switched_off_head_changes_the_prediction_and_only_downstream() {
     let mut model = model("gpt2");
     let ids = model
@@ -163,6 +236,34 @@ fn interventions_a_model_cannot_take_are_refused() {
             tokens: ids.len()
         })
     );
+    let mut t5 = model("t5");
+    assert!(matches!(
+        t5.set_interventions(Interventions {
+            causal_mask_off: true,
+            ..Interventions::default()
+        }),
+        Err(EngineError::LabHeadsOnly { .. })
+    ));
+    // T5's fixture: 2 encoder layers, 3 decoder layers, 4 heads each.
+    assert_eq!(
+        t5.set_interventions(Interventions {
+            ablated_cross: vec![HeadId { layer: 3, head: 0 }],
+            ..Interventions::default()
+        }),
+        Err(EngineError::NoSuchHead {
+            layer: 3,
+            head: 0,
+            layers: 3,
+            heads: 4
+        })
+    );
+    assert!(matches!(
+        gpt2.set_interventions(Interventions {
+            ablated_cross: vec![HeadId { layer: 0, head: 0 }],
+            ..Interventions::default()
+        }),
+        Err(EngineError::NotEncoderDecoder { .. })
+    ));
     let message = EngineError::NoSuchHead {
         layer: 1,
         head: 4,

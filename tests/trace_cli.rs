@@ -207,3 +207,51 @@ fn an_encoder_decoder_traces_a_source_and_target_and_generates() {
     let (ok, _, stderr) = run_trace("gpt2", "hello", &["--decoder-text", "hallo"]);
     assert!(!ok && stderr.contains("reads one text"), "{stderr}");
 }
+
+/// `--ablate` (the decoder's heads) and `--ablate-cross` on Marian give transformers' numbers
+/// with the same heads switched off (tests/fixtures/lab_seq2seq.*, case 2: pair 0, decoder head
+/// 2:3, cross heads 1:1 and 2:4).
+#[test]
+fn an_encoder_decoder_traces_with_heads_switched_off() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let meta: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixtures.join("lab_seq2seq.json")).expect("lab_seq2seq.json"),
+    )
+    .expect("json");
+    let case = &meta["cases"][2];
+    assert_eq!(case["fixture"], "marian");
+    let pair = &fixture!("marian").load().meta["pairs"][0];
+    let reference = candle_core::safetensors::load(
+        fixtures.join("lab_seq2seq.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .expect("lab_seq2seq.safetensors");
+    let (ok, json, stderr) = run_trace(
+        "marian",
+        pair["source"].as_str().expect("source"),
+        &[
+            "--decoder-text",
+            pair["target"].as_str().expect("target"),
+            "--ablate",
+            "2:3",
+            "--ablate-cross",
+            "1:1,2:4",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    assert_eq!(json["encoder_input_ids"], case["source_ids"]);
+    let errors: Vec<_> = ["cross_attentions", "decoder_attentions", "logits"]
+        .iter()
+        .map(|field| {
+            let (shape, values) = common::flatten(&json[*field]);
+            let theirs = &reference[&format!("2.{field}")];
+            (
+                field.to_string(),
+                common::max_abs_error(field, &values, &shape, theirs),
+            )
+        })
+        .collect();
+    common::assert_within_tolerance("trace CLI, Marian with heads off", &errors);
+    let (ok, _, stderr) = run_trace("marian", "Hello", &["--ablate-encoder", "3:1"]);
+    assert!(!ok && stderr.contains("no head 3:1"), "{stderr}");
+}

@@ -32,9 +32,11 @@
 //! (T5, [head][query][key]) or position_embeddings per stack. `--generate N` adds `generated`:
 //! the ids greedy decoding (or beam search of width B) writes for the source.
 //!
-//! The lab (one-text models): `--ablate L:H[,L:H…]` switches heads off (counted from 1, as the
+//! The lab: `--ablate L:H[,L:H…]` switches self-attention heads off (counted from 1, as the
 //! page shows them; their output is zeroed before the output projection, or with
-//! `--mean-ablation` replaced by its mean over the text), `--no-causal-mask` lets a decoder's
+//! `--mean-ablation` replaced by its mean over the text); in an encoder–decoder those are the
+//! decoder's, and `--ablate-encoder` and `--ablate-cross` name the encoder's self-attention
+//! heads and the cross-attention heads. One-text models only: `--no-causal-mask` lets a decoder's
 //! tokens see the whole text, `--pad-to N` pads an encoder's text with its padding token to N
 //! tokens and hides the padding from attention unless `--no-padding-mask` is given. Every field
 //! is then the intervened model's. `--importance` adds head_importance: {position, target_id,
@@ -54,7 +56,8 @@ use serde_json::{json, Map, Value};
 
 const USAGE: &str = "usage: trace --model DIR --text TEXT [--position N] [--target ID] \
      [--watch WORD]… [--decoder-text TEXT] [--generate N [--beams B]] \
-     [--ablate L:H[,L:H…] [--mean-ablation]] [--no-causal-mask] [--pad-to N [--no-padding-mask]] \
+     [--ablate L:H[,L:H…] [--mean-ablation]] [--ablate-encoder L:H,…] [--ablate-cross L:H,…] \
+     [--no-causal-mask] [--pad-to N [--no-padding-mask]] \
      [--importance] [--induction P [--seed S]] \
      --out FILE (- for stdout)";
 
@@ -76,6 +79,13 @@ struct Args {
 
 fn number<T: std::str::FromStr>(value: String, what: &str) -> Result<T, String> {
     value.parse().map_err(|_| what.to_string())
+}
+
+/// The heads `pairs` names for `flag`.
+fn head_list(flag: &str, pairs: String) -> Result<Vec<HeadId>, String> {
+    HeadId::parse_list(&pairs).ok_or_else(|| {
+        format!("{flag} takes layer:head pairs counted from 1, e.g. 1:3,2:1 (got `{pairs}`)")
+    })
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -107,13 +117,9 @@ fn parse_args() -> Result<Args, String> {
             }
             "--beams" => beams = Some(number(value()?, "--beams must be a number (1–5)")?),
             "--watch" => watch.push(value()?),
-            "--ablate" => {
-                let pairs = value()?;
-                let heads = HeadId::parse_list(&pairs).ok_or_else(|| {
-                    format!("--ablate takes layer:head pairs counted from 1, e.g. 1:3,2:1 (got `{pairs}`)")
-                })?;
-                lab.ablated.extend(heads)
-            }
+            "--ablate" => lab.ablated.extend(head_list(&flag, value()?)?),
+            "--ablate-encoder" => lab.ablated_encoder.extend(head_list(&flag, value()?)?),
+            "--ablate-cross" => lab.ablated_cross.extend(head_list(&flag, value()?)?),
             "--mean-ablation" => lab.ablation = Ablation::Mean,
             "--no-causal-mask" => lab.causal_mask_off = true,
             "--pad-to" => {

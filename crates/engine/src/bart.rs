@@ -6,7 +6,7 @@
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
-use super::attention::{AttentionEdit, ScoreTerms, SelfAttention};
+use super::attention::{ScoreTerms, SelfAttention};
 use super::checkpoint::Checkpoint;
 use super::config::ModelConfig;
 use super::encoder_decoder::{BlockContext, EncoderDecoder, Positions, Stack, StackBlock};
@@ -40,7 +40,7 @@ impl StackBlock for BartBlock {
             x,
             context.self_kv,
             context.self_terms,
-            &AttentionEdit::default(),
+            &rec.attention_edit(),
         )?;
         rec.attention(internals, weights);
         // Post-norm: each sublayer's residual sum is normed before the next sublayer reads it;
@@ -56,7 +56,7 @@ impl StackBlock for BartBlock {
             };
             let x = norm.forward(&residual)?;
             let (attended, internals, weights) =
-                cross.attend(&x, keys_values, terms, &AttentionEdit::default())?;
+                cross.attend(&x, keys_values, terms, &rec.cross_attention_edit())?;
             rec.cross_attention(internals, weights);
             residual = (&x + attended)?;
             norm = cross_norm;

@@ -9,6 +9,7 @@ use super::attention::{KeyValues, ScoreTerms, SelfAttention};
 use super::layers::{LayerNorm, LmHead, RmsNorm, TokenEmbedding};
 use super::network::{Embedded, ForwardPass};
 use super::recorder::Recorder;
+use ae_messages::Interventions;
 
 /// What a block reads besides its input.
 #[derive(Debug, Clone, Copy)]
@@ -208,13 +209,14 @@ impl Stack {
         token_embeddings: &Tensor,
         past: &PastKeyValues,
         source: SourceView,
+        lab: &Interventions,
     ) -> candle_core::Result<(Tensor, PastKeyValues)> {
         let pass = self.run(
             token_embeddings,
             Some(past),
             None,
             Some(source),
-            Recorder::everything(),
+            recorder(true, lab.decoder_side()),
         )?;
         let keys_values = pass
             .pass
@@ -338,14 +340,16 @@ pub struct EncoderDecoderPass {
 }
 
 impl EncoderDecoder {
-    /// Runs the encoder over the source and the decoder over the target. `source_visible`
-    /// [source] (u8) marks the source tokens that are not padding.
+    /// Runs the encoder over the source and the decoder over the target, with the lab's heads
+    /// switched off. `source_visible` [source] (u8) marks the source tokens that are not
+    /// padding.
     pub fn forward(
         &self,
         source_ids: &Tensor,
         source_visible: Option<&Tensor>,
         target_ids: &Tensor,
         keep_layers: bool,
+        lab: &Interventions,
     ) -> candle_core::Result<EncoderDecoderPass> {
         let source_embeddings = self.embedding.forward(source_ids)?;
         let target_embeddings = self.embedding.forward(target_ids)?;
@@ -354,6 +358,7 @@ impl EncoderDecoder {
             source_visible,
             target_embeddings,
             keep_layers,
+            lab,
         )
     }
 
@@ -365,18 +370,20 @@ impl EncoderDecoder {
         source_visible: Option<&Tensor>,
         target_embeddings: Tensor,
         keep_layers: bool,
+        lab: &Interventions,
     ) -> candle_core::Result<EncoderDecoderPass> {
         let encoder = self.encoder.forward(
             &source_embeddings,
             source_visible,
             None,
-            recorder(keep_layers),
+            recorder(keep_layers, lab.encoder_side()),
         )?;
         let decoder = self.decode(
             &target_embeddings,
             &encoder.pass.final_hidden,
             source_visible,
             keep_layers,
+            lab,
         )?;
         Ok(EncoderDecoderPass {
             source_embeddings,
@@ -391,11 +398,13 @@ impl EncoderDecoder {
         &self,
         source_ids: &Tensor,
         source_visible: Option<&Tensor>,
+        lab: &Interventions,
     ) -> candle_core::Result<Tensor> {
         let source_embeddings = self.embedding.forward(source_ids)?;
-        let pass =
-            self.encoder
-                .forward(&source_embeddings, source_visible, None, recorder(false))?;
+        let rec = recorder(false, lab.encoder_side());
+        let pass = self
+            .encoder
+            .forward(&source_embeddings, source_visible, None, rec)?;
         Ok(pass.pass.final_hidden)
     }
 
@@ -406,12 +415,13 @@ impl EncoderDecoder {
         memory: &Tensor,
         source_visible: Option<&Tensor>,
         keep_layers: bool,
+        lab: &Interventions,
     ) -> candle_core::Result<StackPass> {
         self.decoder.forward(
             target_embeddings,
             None,
             Some(SourceView::Rows(memory, source_visible)),
-            recorder(keep_layers),
+            recorder(keep_layers, lab.decoder_side()),
         )
     }
 
@@ -421,13 +431,15 @@ impl EncoderDecoder {
     }
 }
 
-/// A recorder that keeps every block's intermediates, or the residual streams only.
-fn recorder(keep_layers: bool) -> Recorder {
-    if keep_layers {
+/// A recorder that keeps every block's intermediates, or the residual streams only, for a
+/// stack that runs with `side` (the lab's heads of that stack).
+fn recorder(keep_layers: bool, side: Interventions) -> Recorder {
+    let rec = if keep_layers {
         Recorder::everything()
     } else {
         Recorder::streams_only()
-    }
+    };
+    rec.with_interventions(side, None)
 }
 
 /// Which source tokens are not padding, as u8 [source] (1 = visible); `None` when none is.

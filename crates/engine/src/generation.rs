@@ -11,7 +11,7 @@ use super::error::{EngineError, Result};
 use super::model::Model;
 use super::sampling::sample_token;
 use super::Device;
-use ae_messages::{Decoding, Generation, MAX_BEAM_WIDTH};
+use ae_messages::{Decoding, Generation, Interventions, MAX_BEAM_WIDTH};
 
 /// A target being written: its ids (from the decoder start token), the log probability of
 /// each written token, and the decoder's keys and values of all ids but the last.
@@ -43,6 +43,8 @@ struct Writer<'a> {
     network: &'a EncoderDecoder,
     source: PastKeyValues,
     visible: Option<Tensor>,
+    /// The lab's heads switched off while writing.
+    lab: &'a Interventions,
 }
 
 impl Writer<'_> {
@@ -76,10 +78,10 @@ impl Writer<'_> {
         let new_ids = Tensor::new(&hypothesis.ids[done..], &Device::Cpu)?;
         let embeddings = self.network.embedding.forward(&new_ids)?;
         let source = SourceView::Projected(&self.source, self.visible.as_ref());
-        let (hidden, past) = self
-            .network
-            .decoder
-            .step(&embeddings, &hypothesis.past, source)?;
+        let (hidden, past) =
+            self.network
+                .decoder
+                .step(&embeddings, &hypothesis.past, source, self.lab)?;
         let last = hidden.narrow(0, hidden.dim(0)? - 1, 1)?;
         Ok((last, Arc::new(past)))
     }
@@ -104,11 +106,12 @@ impl Model {
         self.check_pair(source_ids, &start.ids)?;
         let visible = visible_tokens(source_ids, seq2seq.pad_token_id)?;
         let source = Tensor::new(source_ids, &Device::Cpu)?;
-        let memory = network.encode(&source, visible.as_ref())?;
+        let memory = network.encode(&source, visible.as_ref(), &self.interventions)?;
         let writer = Writer {
             network,
             source: network.decoder.project_source(&memory)?,
             visible,
+            lab: &self.interventions,
         };
         let limit = max_new_tokens.min(self.config.max_positions - 1);
         let eos = seq2seq.eos_token_id;
@@ -289,11 +292,13 @@ mod tests {
             let memory = network.encode(
                 &Tensor::new(source.as_slice(), &Device::Cpu)?,
                 visible.as_ref(),
+                model.interventions(),
             )?;
             let writer = Writer {
                 network,
                 source: network.decoder.project_source(&memory)?,
                 visible,
+                lab: model.interventions(),
             };
             let mut hypothesis = Hypothesis {
                 ids: vec![target[0]],

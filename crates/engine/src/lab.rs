@@ -15,24 +15,41 @@ impl Model {
     /// Makes every later one-text pass run with `interventions`, after checking the model has
     /// what they name.
     pub fn set_interventions(&mut self, interventions: Interventions) -> Result<()> {
-        if !interventions.is_none() {
-            // An encoder–decoder's passes do not take them (yet): its error says so.
-            self.network()?;
+        if self.is_encoder_decoder() {
+            self.check_encoder_decoder_lab(&interventions)?;
+        } else {
+            self.check_one_text_lab(&interventions)?;
         }
+        self.interventions = interventions;
+        Ok(())
+    }
+
+    /// An encoder–decoder takes heads switched off in each of its attentions, nothing else.
+    fn check_encoder_decoder_lab(&self, lab: &Interventions) -> Result<()> {
         let config = &self.config;
-        let architecture = || config.architecture.name().to_string();
-        if let Some(head) = interventions
-            .ablated
-            .iter()
-            .find(|h| h.layer >= config.n_layer || h.head >= config.n_head)
-        {
-            return Err(EngineError::NoSuchHead {
-                layer: head.layer,
-                head: head.head,
-                layers: config.n_layer,
-                heads: config.n_head,
+        if lab.changes_masks_or_padding() {
+            return Err(EngineError::LabHeadsOnly {
+                architecture: config.architecture.name().to_string(),
             });
         }
+        let (encoder_heads, _) = config.heads_and_mlp_width(false);
+        let (decoder_heads, _) = config.heads_and_mlp_width(true);
+        let decoder_layers = self.seq2seq_config()?.decoder_layers;
+        check_heads(&lab.ablated_encoder, config.n_layer, encoder_heads)?;
+        check_heads(&lab.ablated, decoder_layers, decoder_heads)?;
+        check_heads(&lab.ablated_cross, decoder_layers, decoder_heads)
+    }
+
+    /// A one-text model's lab: its heads, its causal mask or its padding.
+    fn check_one_text_lab(&self, interventions: &Interventions) -> Result<()> {
+        let config = &self.config;
+        let architecture = || config.architecture.name().to_string();
+        if !interventions.ablated_encoder.is_empty() || !interventions.ablated_cross.is_empty() {
+            return Err(EngineError::NotEncoderDecoder {
+                architecture: architecture(),
+            });
+        }
+        check_heads(&interventions.ablated, config.n_layer, config.n_head)?;
         let causal = config.architecture.is_causal();
         if interventions.causal_mask_off && !causal {
             return Err(EngineError::NoCausalMask {
@@ -49,7 +66,6 @@ impl Model {
                 .pad_token_id()
                 .ok_or(EngineError::NoPaddingToken)?;
         }
-        self.interventions = interventions;
         Ok(())
     }
 
@@ -172,5 +188,21 @@ impl Model {
             (Some(_), false) => self.tokenizer.pad_token_id(),
             _ => None,
         }
+    }
+}
+
+/// Every head in `heads` exists in a stack of `layers` layers of `per_layer` heads.
+fn check_heads(heads: &[HeadId], layers: usize, per_layer: usize) -> Result<()> {
+    match heads
+        .iter()
+        .find(|h| h.layer >= layers || h.head >= per_layer)
+    {
+        Some(head) => Err(EngineError::NoSuchHead {
+            layer: head.layer,
+            head: head.head,
+            layers,
+            heads: per_layer,
+        }),
+        None => Ok(()),
     }
 }

@@ -73,6 +73,16 @@ impl Recorder {
         }
     }
 
+    /// What the block now running changes in its cross-attention.
+    pub fn cross_attention_edit(&self) -> AttentionEdit {
+        let layer = self.residual_streams.len().saturating_sub(1);
+        AttentionEdit {
+            ablated: self.interventions.ablated_cross_in(layer),
+            ablation: self.interventions.ablation,
+            causal_mask_off: false,
+        }
+    }
+
     /// The keys every block's attention may read (the padding mask), if some are hidden.
     pub fn visible_keys(&self) -> Option<&Tensor> {
         self.visible_keys.as_ref()

@@ -6,7 +6,7 @@
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
-use super::attention::{AttentionEdit, SelfAttention};
+use super::attention::SelfAttention;
 use super::checkpoint::Checkpoint;
 use super::config::{EncoderDecoderConfig, ModelConfig, RelativeAttentionConfig};
 use super::encoder_decoder::{
@@ -62,7 +62,7 @@ impl StackBlock for T5Block {
             &normed,
             context.self_kv,
             context.self_terms,
-            &AttentionEdit::default(),
+            &rec.attention_edit(),
         )?;
         rec.attention(internals, weights);
         let mut x = (x + attended)?;
@@ -77,7 +77,7 @@ impl StackBlock for T5Block {
                 &norm.forward(&x)?,
                 keys_values,
                 terms,
-                &AttentionEdit::default(),
+                &rec.cross_attention_edit(),
             )?;
             rec.cross_attention(internals, weights);
             x = (x + attended)?;

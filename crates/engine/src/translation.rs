@@ -33,7 +33,13 @@ impl Model {
         let visible = visible_tokens(source_ids, pad)?;
         let source = Tensor::new(source_ids, &Device::Cpu)?;
         let target = Tensor::new(target_ids, &Device::Cpu)?;
-        let pass = network.forward(&source, visible.as_ref(), &target, true)?;
+        let pass = network.forward(
+            &source,
+            visible.as_ref(),
+            &target,
+            true,
+            &self.interventions,
+        )?;
         let logits = network.logits(&pass.decoder.pass.final_hidden)?;
         let cross: Vec<_> = pass
             .decoder

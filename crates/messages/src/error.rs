@@ -80,6 +80,8 @@ pub enum EngineError {
     },
     /// The causal mask switched off on a model that has none (an encoder reads both ways).
     NoCausalMask { architecture: String },
+    /// A mask or padding change asked of an encoder–decoder, whose lab switches heads off only.
+    LabHeadsOnly { architecture: String },
     /// The lab's second text is longer than the model reads (it is compared, not truncated).
     SecondTextTooLong { tokens: usize, max: usize },
     /// The induction detector asked of a model that is not a decoder.

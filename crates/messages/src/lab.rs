@@ -1,6 +1,6 @@
 //! The lab's interventions: what a student changes in a forward pass to see what a part of the
-//! model does — heads switched off, the causal mask removed, an encoder's input padded with or
-//! without its key padding mask.
+//! model does — heads switched off (in an encoder–decoder, in any of its three attentions), the
+//! causal mask removed, an encoder's input padded with or without its key padding mask.
 use serde::{Deserialize, Serialize};
 
 use crate::Array;
@@ -57,9 +57,16 @@ pub enum Ablation {
 /// Every change the lab makes to one forward pass; the default changes nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Interventions {
-    /// The heads switched off.
+    /// The self-attention heads switched off: of the model's one stack, or of an
+    /// encoder–decoder's decoder.
     #[serde(default)]
     pub ablated: Vec<HeadId>,
+    /// An encoder–decoder's encoder self-attention heads switched off.
+    #[serde(default)]
+    pub ablated_encoder: Vec<HeadId>,
+    /// An encoder–decoder's cross-attention heads switched off (the decoder's layers).
+    #[serde(default)]
+    pub ablated_cross: Vec<HeadId>,
     #[serde(default)]
     pub ablation: Ablation,
     /// A decoder's causal mask removed: every token attends to the whole text, the future
@@ -121,18 +128,52 @@ impl Interventions {
         *self == Interventions::default()
     }
 
-    /// The heads of `layer` switched off, in order.
+    /// The self-attention heads of `layer` switched off, in order.
     pub fn ablated_in(&self, layer: usize) -> Vec<usize> {
-        let mut heads: Vec<usize> = self
-            .ablated
-            .iter()
-            .filter(|h| h.layer == layer)
-            .map(|h| h.head)
-            .collect();
-        heads.sort_unstable();
-        heads.dedup();
-        heads
+        heads_in(&self.ablated, layer)
     }
+
+    /// The cross-attention heads of `layer` switched off, in order.
+    pub fn ablated_cross_in(&self, layer: usize) -> Vec<usize> {
+        heads_in(&self.ablated_cross, layer)
+    }
+
+    /// What an encoder–decoder's encoder runs with: its own heads as `ablated`.
+    pub fn encoder_side(&self) -> Interventions {
+        Interventions {
+            ablated: self.ablated_encoder.clone(),
+            ablation: self.ablation,
+            ..Interventions::default()
+        }
+    }
+
+    /// What an encoder–decoder's decoder runs with: its self- and cross-attention heads.
+    pub fn decoder_side(&self) -> Interventions {
+        Interventions {
+            ablated: self.ablated.clone(),
+            ablated_cross: self.ablated_cross.clone(),
+            ablation: self.ablation,
+            ..Interventions::default()
+        }
+    }
+
+    /// Whether anything but switched-off heads and how they are replaced is set (what an
+    /// encoder–decoder's passes do not take).
+    pub fn changes_masks_or_padding(&self) -> bool {
+        self.causal_mask_off || self.pad_to.is_some() || self.padding_mask_off
+    }
+}
+
+/// The heads of `layer` among `heads`, in order, each once.
+fn heads_in(heads: &[HeadId], layer: usize) -> Vec<usize> {
+    let mut in_layer: Vec<usize> = heads
+        .iter()
+        .filter(|h| h.layer == layer)
+        .map(|h| h.head)
+        .collect();
+    in_layer.sort_unstable();
+    in_layer.dedup();
+    in_layer
 }
 
 #[cfg(test)]

@@ -108,6 +108,13 @@ impl EngineError {
                 "{architecture} reads the whole text both ways: it has no causal mask to switch off",
                 "{architecture} 双向读取整段文本：它没有可关闭的因果掩码"
             ),
+            E::LabHeadsOnly { architecture } => say!(
+                lang,
+                "{architecture} is an encoder–decoder: the lab switches its heads off, but the \
+                 mask and padding demonstrations need a model that reads one text",
+                "{architecture} 是编码器–解码器：实验室可以关闭它的注意力头，但掩码和填充演示需要\
+                 只读取一段文本的模型"
+            ),
             E::SecondTextTooLong { tokens, max } => say!(
                 lang,
                 "the second sentence has {tokens} tokens but this model reads at most {max}: \

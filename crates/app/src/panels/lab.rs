@@ -48,12 +48,14 @@ fn summary(lab: &Interventions) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" · "))
 }
 
-/// Above the panels while the lab changes the model: what it changes, and a way back.
+/// Above the panels while the lab changes a one-text model: what it changes, and a way back.
 #[component]
 pub fn LabBanner() -> impl IntoView {
-    let lab = use_state().text.lab;
+    let state = use_state();
+    let (lab, model) = (state.text.lab, state.model);
     move || {
-        lab.with(summary).map(|said| {
+        let shown = !model.is_encoder_decoder();
+        lab.with(summary).filter(|_| shown).map(|said| {
             view! {
                 <div class="notice lab-banner" role="status" data-testid="lab-banner">
                     <strong>{move || tr("lab.banner_title")}</strong>

@@ -65,11 +65,19 @@ impl TextState {
     pub fn new(model: ModelState, selection: Selection) -> Self {
         let text = RwSignal::new(String::new());
         let lab = RwSignal::new(Interventions::default());
-        // The text and the lab, for the model loaded; empty text asks for nothing.
+        // The text and the lab, for the model loaded; empty text asks for nothing. The lab's
+        // page is for one-text models: an encoder–decoder runs as trained.
         let wanted = move || {
-            let model = model.loaded()?;
+            let loaded = model.loaded()?;
             let text = text.get();
-            (!text.trim().is_empty()).then(|| (model, text, lab.get()))
+            if text.trim().is_empty() {
+                return None;
+            }
+            let lab = match model.is_encoder_decoder() {
+                true => Interventions::default(),
+                false => lab.get(),
+            };
+            Some((loaded, text, lab))
         };
         let tokens = owned_request(
             wanted,

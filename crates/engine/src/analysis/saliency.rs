@@ -88,6 +88,7 @@ impl Model {
             visible.as_ref(),
             target.as_tensor().clone(),
             false,
+            &self.interventions,
         )?;
         let hidden_row =
             (pass.decoder.pass.final_hidden.narrow(0, position, 1)? * network.head_input_scale)?;
