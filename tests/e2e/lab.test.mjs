@@ -157,11 +157,26 @@ test('the padding demo: [PAD] hidden by the mask, then visible, as the CLI\'s --
   await context.close();
 });
 
-test('the importance map equals the CLI\'s --importance, and a click switches that head off', async () => {
+test('the importance map shows its progress, equals the CLI\'s --importance, and a click switches that head off', async () => {
   const cli = traceCli('gpt2', TEXT, ['--importance']).head_importance;
   const { page, errors, context } = await openModel('gpt2', '&panel=lab');
+  // Every text the "measuring" line shows while the worker runs one pass per head.
+  await page.evaluate(() => {
+    window.measuringSeen = [];
+    new MutationObserver(() => {
+      const line = document.querySelector('[data-testid=lab-measuring]');
+      if (line) window.measuringSeen.push(line.textContent);
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
   await page.click('[data-testid=lab-measure]');
   await page.waitForSelector('[data-testid=lab-importance-map][data-shape="2 4"]');
+  const seen = await page.evaluate(() => window.measuringSeen);
+  const counts = seen.map((text) => text.match(/(\d+) of (\d+) heads/)).filter(Boolean).map((m) => [Number(m[1]), Number(m[2])]);
+  assert.ok(counts.length > 0, `no count of heads measured was shown: ${JSON.stringify(seen)}`);
+  counts.forEach(([done, total], i) => {
+    assert.equal(total, 8, 'one pass per head of 2 layers × 4');
+    assert.ok(done >= 1 && done <= total && (i === 0 || done >= counts[i - 1][0]), `counts ${JSON.stringify(counts)}`);
+  });
   const csv = (await download(page, 'lab-importance-map-csv')).bytes.toString().trim().split(/\r?\n/);
   const drops = csv.slice(1).map((line) => line.split(',').slice(1).map(Number));
   assert.equal(drops.length, cli.drops.length);
