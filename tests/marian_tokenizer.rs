@@ -161,6 +161,7 @@ fn a_translator_with_target_tokenizer_json_cuts_targets_with_it() {
     let request = Request::TranslationTrace {
         source: "The house is wonderful.".into(),
         target: german.into(),
+        lab: Default::default(),
     };
     match handle(&mut session, 1, request) {
         Response::TranslationTrace { trace } => assert_eq!(trace.target.input_ids, expected),

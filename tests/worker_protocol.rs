@@ -897,6 +897,7 @@ fn an_encoder_decoder_answers_translation_requests() {
             source: source.into(),
             max_tokens: 16,
             decoding: attention_explorer::messages::Decoding::Beam { width: 2 },
+            lab: Default::default(),
         },
     );
     let Response::Generation { generation } = response else {
@@ -909,6 +910,7 @@ fn an_encoder_decoder_answers_translation_requests() {
         Request::TranslationTrace {
             source: source.into(),
             target: "1969-07".into(),
+            lab: Default::default(),
         },
     );
     let Response::TranslationTrace { trace } = response else {
@@ -916,6 +918,36 @@ fn an_encoder_decoder_answers_translation_requests() {
     };
     // The start token, ▁ and 7 characters; 7 words and </s>.
     assert_eq!(trace.cross_attentions.shape, vec![2, 4, 9, 8]);
+    // The same pair with every cross-attention head of layer 1 switched off: layer 2's
+    // cross-attention (downstream) moves, and the next request without the lab is as trained.
+    let pair_trace = |session: &mut Session, lab: attention_explorer::messages::Interventions| {
+        let request = Request::TranslationTrace {
+            source: source.into(),
+            target: "1969-07".into(),
+            lab,
+        };
+        match handle(session, 2, request) {
+            Response::TranslationTrace { trace } => trace,
+            other => panic!("expected a translation trace, got {other:?}"),
+        }
+    };
+    let cross_off = attention_explorer::messages::Interventions {
+        ablated_cross: (0..4)
+            .map(|head| attention_explorer::messages::HeadId { layer: 0, head })
+            .collect(),
+        ..Default::default()
+    };
+    let changed = pair_trace(&mut session, cross_off);
+    let layer_2 = trace.cross_attentions.data.len() / 2..;
+    assert_ne!(
+        changed.cross_attentions.data[layer_2.clone()],
+        trace.cross_attentions.data[layer_2]
+    );
+    assert_ne!(changed.logits, trace.logits);
+    assert_eq!(
+        pair_trace(&mut session, Default::default()).logits,
+        trace.logits
+    );
     let response = handle(
         &mut session,
         3,
@@ -924,6 +956,7 @@ fn an_encoder_decoder_answers_translation_requests() {
             target: "1969-07".into(),
             position: None,
             target_id: None,
+            lab: Default::default(),
         },
     );
     let Response::PairSaliency { saliency } = response else {

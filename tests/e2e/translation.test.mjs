@@ -272,3 +272,58 @@ test('T5 (the fixture): beam search of width 3 writes the CLI’s ids', async ()
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('T5 (the fixture) with cross-attention heads switched off shows and writes the CLI’s --ablate-cross numbers', async () => {
+  const source = 'Hello world, the cat sat on the mat.';
+  const target = 'Hallo Welt';
+  const cli = (heads, extra = []) => traceCli('t5', source, ['--decoder-text', target, '--ablate-cross', heads, ...extra]);
+  const both = cli('1:2,2:4', ['--generate', '48']);
+  const one = cli('2:4');
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const query = `?model=folder:fixture-t5&source=${encodeURIComponent(source)}&target=${encodeURIComponent(target)}` +
+    '&attention=cross&layer=3&head=1&ablate_cross=1:2,2:4';
+  const { page, errors } = await openPage(context, site.origin, query);
+  await page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
+  await page.waitForSelector('[data-testid=lab-banner]');
+  const rows = both.decoder_input_ids.length;
+  const columns = both.encoder_input_ids.length;
+  await waitShape(page, 'pair-heatmap', `${rows} ${columns}`);
+  // Layer 3's cross-attention reads a decoder stream that layers 1 and 2 changed.
+  const cells = [[1, 0], [rows - 1, columns - 1], [2, 3]];
+  // The shown cells equal `reference`'s, once the trace asked for last has arrived (the heatmap
+  // keeps the previous trace until then).
+  const near = async (reference, what) => {
+    let gaps = [];
+    for (let attempt = 0; attempt < 50; attempt += 1) {
+      gaps = [];
+      for (const [row, column] of cells) {
+        const shown = await hoverMatrix(page, 'pair-heatmap', row, column);
+        gaps.push(Math.abs(shown - reference.cross_attentions[2][0][row][column]));
+      }
+      if (gaps.every((gap) => gap < TOLERANCE)) return;
+      await page.waitForTimeout(100);
+    }
+    assert.fail(`${what}: the shown cells differ from the CLI's by ${gaps.join(', ')}`);
+  };
+  await near(both, 'heads 1:2 and 2:4 off');
+  const pressed = (layer, head) => page.getAttribute(`[data-testid=pair-head-switch][data-layer="${layer}"][data-head="${head}"]`, 'aria-pressed');
+  assert.equal(await pressed(0, 1), 'true');
+  assert.equal(await pressed(1, 3), 'true');
+  await page.screenshot({ path: 'test-artifacts/translation-heads-off.png', fullPage: true });
+
+  // Switching head 1:2 back on: the link and the numbers follow.
+  await page.click('[data-testid=pair-head-switch][data-layer="0"][data-head="1"]');
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('ablate_cross') === '2:4');
+  await near(one, 'head 2:4 off');
+
+  // With both heads off again, the model writes the CLI's ids.
+  await page.click('[data-testid=pair-head-switch][data-layer="0"][data-head="1"]');
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('ablate_cross') === '1:2,2:4');
+  await page.click('[data-testid=translate]');
+  const written = both.generated.length - 1;
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=written-token]').length === n, written);
+  const ids = await page.$$eval('[data-testid=written-token]', (nodes) => nodes.map((n) => Number(n.dataset.id)));
+  assert.deepEqual(ids, both.generated.slice(1));
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -10,7 +10,8 @@
 //! `top_p`, `seed`, `lang` (en, zh), `theme` (light, dark; absent: the system's); Ecco's views:
 //! `neuron` (the neuron followed, from 0), `factors` (the NMF's count) and `factor_layers`
 //! (`first-last`, from 1), `watch` (the rankings' words, comma-separated); the lab: `ablate`
-//! (`L:H,…`, from 1), `ablation=mean`, `causal_mask=off`, `pad_to` (tokens),
+//! (`L:H,…`, from 1; an encoder–decoder's decoder) with `ablate_encoder` and `ablate_cross`
+//! for an encoder–decoder's other attentions, `ablation=mean`, `causal_mask=off`, `pad_to` (tokens),
 //! `padding_mask=off`, `head_stat` (the head summary: a statistic's name, or `search` with
 //! `search_from`, token positions separated by commas, and `search_to`, one position),
 //! `induction_seed` (the induction detector run with that seed) with `induction_period`
@@ -197,10 +198,13 @@ impl LinkView {
             (!self.watch.is_empty()).then(|| self.watch.join(",")),
         );
         let lab = &self.lab;
-        put(
-            "ablate",
-            (!lab.ablated.is_empty()).then(|| HeadId::list_text(&lab.ablated)),
-        );
+        for (name, heads) in [
+            ("ablate", &lab.ablated),
+            ("ablate_encoder", &lab.ablated_encoder),
+            ("ablate_cross", &lab.ablated_cross),
+        ] {
+            put(name, (!heads.is_empty()).then(|| HeadId::list_text(heads)));
+        }
         put(
             "ablation",
             (lab.ablation == Ablation::Mean).then(|| "mean".to_string()),
@@ -300,14 +304,21 @@ fn panel_named(name: &str) -> Option<Panel> {
     Panel::ALL.into_iter().find(|p| p.id() == name)
 }
 
-/// The lab's parameters: `ablate`, `ablation`, `causal_mask`, `pad_to`, `padding_mask`.
+/// The lab's parameters: `ablate` (and an encoder–decoder's `ablate_encoder`, `ablate_cross`),
+/// `ablation`, `causal_mask`, `pad_to`, `padding_mask`.
 fn parse_lab(get: &dyn Fn(&str) -> Option<String>, ignored: &mut Vec<String>) -> Interventions {
     let mut lab = Interventions::default();
     let mut reject = |name: &str, value: &str| ignored.push(format!("{name}={value}"));
-    if let Some(value) = get("ablate") {
-        match HeadId::parse_list(&value) {
-            Some(heads) => lab.ablated = heads,
-            None => reject("ablate", &value),
+    for (name, heads) in [
+        ("ablate", &mut lab.ablated),
+        ("ablate_encoder", &mut lab.ablated_encoder),
+        ("ablate_cross", &mut lab.ablated_cross),
+    ] {
+        if let Some(value) = get(name) {
+            match HeadId::parse_list(&value) {
+                Some(parsed) => *heads = parsed,
+                None => reject(name, &value),
+            }
         }
     }
     match get("ablation").as_deref() {
@@ -454,6 +465,8 @@ mod tests {
             watch: vec!["is".into(), "are".into()],
             lab: Interventions {
                 ablated: vec![HeadId { layer: 0, head: 2 }, HeadId { layer: 4, head: 0 }],
+                ablated_encoder: vec![HeadId { layer: 1, head: 1 }],
+                ablated_cross: vec![HeadId { layer: 0, head: 0 }, HeadId { layer: 2, head: 3 }],
                 ablation: Ablation::Mean,
                 causal_mask_off: true,
                 ..Interventions::default()

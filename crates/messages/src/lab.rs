@@ -3,7 +3,7 @@
 //! causal mask removed, an encoder's input padded with or without its key padding mask.
 use serde::{Deserialize, Serialize};
 
-use crate::Array;
+use crate::{Array, AttentionKind};
 
 /// One head, counted from 0 (the page and the CLI show them from 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -138,6 +138,24 @@ impl Interventions {
         heads_in(&self.ablated_cross, layer)
     }
 
+    /// An encoder–decoder's switched-off heads of one attention kind.
+    pub fn ablated_of(&self, kind: AttentionKind) -> &Vec<HeadId> {
+        match kind {
+            AttentionKind::EncoderSelf => &self.ablated_encoder,
+            AttentionKind::DecoderSelf => &self.ablated,
+            AttentionKind::Cross => &self.ablated_cross,
+        }
+    }
+
+    /// [`Interventions::ablated_of`], to change.
+    pub fn ablated_of_mut(&mut self, kind: AttentionKind) -> &mut Vec<HeadId> {
+        match kind {
+            AttentionKind::EncoderSelf => &mut self.ablated_encoder,
+            AttentionKind::DecoderSelf => &mut self.ablated,
+            AttentionKind::Cross => &mut self.ablated_cross,
+        }
+    }
+
     /// What an encoder–decoder's encoder runs with: its own heads as `ablated`.
     pub fn encoder_side(&self) -> Interventions {
         Interventions {
@@ -157,10 +175,43 @@ impl Interventions {
         }
     }
 
+    /// What a model of this kind takes of the lab: an encoder–decoder its three head lists, a
+    /// one-text model everything but the encoder's and the cross-attention's heads. (A page's
+    /// lab outlives a change of model; each model is sent only what it can run.)
+    pub fn for_model(&self, encoder_decoder: bool) -> Interventions {
+        match encoder_decoder {
+            true => Interventions {
+                ablated: self.ablated.clone(),
+                ablated_encoder: self.ablated_encoder.clone(),
+                ablated_cross: self.ablated_cross.clone(),
+                ablation: self.ablation,
+                ..Interventions::default()
+            },
+            false => Interventions {
+                ablated_encoder: Vec::new(),
+                ablated_cross: Vec::new(),
+                ..self.clone()
+            },
+        }
+    }
+
     /// Whether anything but switched-off heads and how they are replaced is set (what an
     /// encoder–decoder's passes do not take).
     pub fn changes_masks_or_padding(&self) -> bool {
         self.causal_mask_off || self.pad_to.is_some() || self.padding_mask_off
+    }
+}
+
+/// Switches `head` off if it is on, on if it is off, keeping `heads` sorted.
+pub fn toggle_head(heads: &mut Vec<HeadId>, head: HeadId) {
+    match heads.iter().position(|h| *h == head) {
+        Some(at) => {
+            heads.remove(at);
+        }
+        None => {
+            heads.push(head);
+            heads.sort();
+        }
     }
 }
 
@@ -191,6 +242,33 @@ mod tests {
         for bad in ["0:1", "1", "1:x", "", "1:2,"] {
             assert_eq!(HeadId::parse_list(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn each_kind_of_model_is_given_what_it_takes() {
+        let head = HeadId { layer: 0, head: 1 };
+        let lab = Interventions {
+            ablated: vec![head],
+            ablated_encoder: vec![head],
+            ablated_cross: vec![head],
+            ablation: Ablation::Mean,
+            causal_mask_off: true,
+            pad_to: Some(9),
+            padding_mask_off: true,
+        };
+        let seq2seq = lab.for_model(true);
+        assert!(!seq2seq.changes_masks_or_padding());
+        assert_eq!(seq2seq.ablated_of(AttentionKind::Cross), &[head]);
+        assert_eq!(seq2seq.ablated_of(AttentionKind::EncoderSelf), &[head]);
+        assert_eq!(seq2seq.ablation, Ablation::Mean);
+        let one_text = lab.for_model(false);
+        assert!(one_text.ablated_encoder.is_empty() && one_text.ablated_cross.is_empty());
+        assert_eq!((one_text.ablated, one_text.pad_to), (vec![head], Some(9)));
+        let mut heads = vec![head];
+        toggle_head(&mut heads, HeadId { layer: 0, head: 0 });
+        assert_eq!(heads, [HeadId { layer: 0, head: 0 }, head]);
+        toggle_head(&mut heads, head);
+        assert_eq!(heads, [HeadId { layer: 0, head: 0 }]);
     }
 
     #[test]

@@ -26,8 +26,8 @@ pub use error::{
     TokenizerDamage, WeightsDamage, Work, TARGET_TOKENIZER_FILE,
 };
 pub use lab::{
-    max_induction_period, Ablation, HeadId, HeadImportance, InductionScores, Interventions,
-    INDUCTION_PERIOD,
+    max_induction_period, toggle_head, Ablation, HeadId, HeadImportance, InductionScores,
+    Interventions, INDUCTION_PERIOD,
 };
 pub use language::Lang;
 pub use model::{ActivationKind, Architecture};

@@ -128,13 +128,20 @@ pub enum Request {
     /// The induction-head detector on `period` random tokens (drawn with `seed`) repeated once.
     InductionScores { period: usize, seed: u64 },
     /// The trace of a source and the target so far through an encoder–decoder (the target's
-    /// ids: the decoder start token, then the text's tokens).
-    TranslationTrace { source: String, target: String },
+    /// ids: the decoder start token, then the text's tokens), with the lab's heads switched off.
+    TranslationTrace {
+        source: String,
+        target: String,
+        #[serde(default)]
+        lab: Interventions,
+    },
     /// An encoder–decoder writes up to `max_tokens` target tokens for a source.
     Generate {
         source: String,
         max_tokens: usize,
         decoding: Decoding,
+        #[serde(default)]
+        lab: Interventions,
     },
     /// Saliency of a target logit (at `position`, default the last; token default the top one)
     /// over the source and the target so far.
@@ -143,6 +150,8 @@ pub enum Request {
         target: String,
         position: Option<usize>,
         target_id: Option<u32>,
+        #[serde(default)]
+        lab: Interventions,
     },
     /// The benchmark's floor (`scripts/bench.mjs`; the page never asks it): times candle f32
     /// matmuls `[m, k] × [k, n]` (the shapes of a model's forward pass) with the weight stored

@@ -93,18 +93,24 @@ pub fn handle(session: &mut Session, id: u32, request: Request) -> Response {
             Some(lab) => session.with_other_lab(&lab, |s| s.compare_trace(&text)),
             None => session.compare_trace(&text),
         },
-        Request::TranslationTrace { source, target } => session.translation_trace(&source, &target),
+        Request::TranslationTrace {
+            source,
+            target,
+            lab,
+        } => session.translation_trace(&source, &target, &lab),
         Request::Generate {
             source,
             max_tokens,
             decoding,
-        } => session.generate(&source, max_tokens, decoding),
+            lab,
+        } => session.generate(&source, max_tokens, decoding, &lab),
         Request::PairSaliency {
             source,
             target,
             position,
             target_id,
-        } => session.pair_saliency(&source, &target, position, target_id),
+            lab,
+        } => session.pair_saliency(&source, &target, (position, target_id), &lab),
     };
     answer.unwrap_or_else(|error| Response::Error { error })
 }
@@ -471,33 +477,45 @@ impl Session {
 
 /// An encoder–decoder's requests.
 impl Session {
-    /// The full trace of (source, target so far).
-    fn translation_trace(&self, source: &str, target: &str) -> Result<Response> {
-        let model = loaded(&self.model)?;
+    /// The full trace of (source, target so far), with `lab`'s heads switched off.
+    fn translation_trace(
+        &mut self,
+        source: &str,
+        target: &str,
+        lab: &Interventions,
+    ) -> Result<Response> {
+        let model = self.use_lab(lab)?;
         let (source, target) = pair_ids(model, source, target, Work::Trace)?;
         Ok(Response::TranslationTrace {
             trace: Box::new(model.encoder_decoder_trace(&source, &target)?),
         })
     }
 
-    /// A target written for the source.
-    fn generate(&self, source: &str, max_tokens: usize, decoding: Decoding) -> Result<Response> {
-        let model = loaded(&self.model)?;
+    /// A target written for the source, with `lab`'s heads switched off.
+    fn generate(
+        &mut self,
+        source: &str,
+        max_tokens: usize,
+        decoding: Decoding,
+        lab: &Interventions,
+    ) -> Result<Response> {
+        let model = self.use_lab(lab)?;
         let (source, _) = pair_ids(model, source, "", Work::Trace)?;
         Ok(Response::Generation {
             generation: model.generate(&source, max_tokens, decoding)?,
         })
     }
 
-    /// Saliency of one target logit over the source and the target so far.
+    /// Saliency of one target logit (at a position, of a token) over the source and the
+    /// target so far, with `lab`'s heads switched off.
     fn pair_saliency(
-        &self,
+        &mut self,
         source: &str,
         target: &str,
-        position: Option<usize>,
-        target_id: Option<u32>,
+        (position, target_id): (Option<usize>, Option<u32>),
+        lab: &Interventions,
     ) -> Result<Response> {
-        let model = loaded(&self.model)?;
+        let model = self.use_lab(lab)?;
         let (source, target) = pair_ids(model, source, target, Work::Saliency)?;
         Ok(Response::PairSaliency {
             saliency: model.pair_saliency(&source, &target, position, target_id)?,

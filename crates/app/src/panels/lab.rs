@@ -14,26 +14,49 @@ use super::positions::MatrixCanvas;
 use crate::client::owned_request;
 use crate::i18n::{tr, trf};
 use crate::state::{use_state, AppState};
-use crate::widgets::{CaptionedBars, Pointed};
+use crate::widgets::{CaptionedBars, HeadSwitchTable, Pointed};
 use ae_charts::Bar;
 use ae_messages::{
-    Ablation, Array, Candidate, HeadId, HeadImportance, Interventions, Predictions, Request,
-    Response,
+    toggle_head, Ablation, Array, AttentionKind, Candidate, HeadId, HeadImportance, Interventions,
+    Predictions, Request, Response,
 };
 
 /// How many candidates the before/after table compares.
 const COMPARED: usize = 5;
 
 /// The lab's interventions in words, for the banner (tracked); `None` when there are none.
-fn summary(lab: &Interventions) -> Option<String> {
+/// An encoder–decoder's heads are named with their attention (`kind_name`).
+fn summary(
+    lab: &Interventions,
+    encoder_decoder: bool,
+    kind_name: fn(AttentionKind) -> String,
+) -> Option<String> {
     let mut parts = Vec::new();
-    if !lab.ablated.is_empty() {
-        let heads: Vec<String> = lab.ablated.iter().map(HeadId::to_string).collect();
+    let listed = |heads: &[HeadId]| {
+        let names: Vec<String> = heads.iter().map(HeadId::to_string).collect();
+        names.join(", ")
+    };
+    let heads = match encoder_decoder {
+        false => listed(&lab.ablated),
+        true => {
+            let kinds: Vec<String> = [
+                AttentionKind::EncoderSelf,
+                AttentionKind::DecoderSelf,
+                AttentionKind::Cross,
+            ]
+            .into_iter()
+            .filter(|&kind| !lab.ablated_of(kind).is_empty())
+            .map(|kind| format!("{}: {}", kind_name(kind), listed(lab.ablated_of(kind))))
+            .collect();
+            kinds.join("; ")
+        }
+    };
+    if !heads.is_empty() {
         let key = match lab.ablation {
             Ablation::Zero => "lab.summary_zeroed",
             Ablation::Mean => "lab.summary_mean",
         };
-        parts.push(trf(key, &[("heads", &heads.join(", "))]));
+        parts.push(trf(key, &[("heads", &heads)]));
     }
     if lab.causal_mask_off {
         parts.push(tr("lab.summary_causal_off"));
@@ -48,14 +71,18 @@ fn summary(lab: &Interventions) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" · "))
 }
 
-/// Above the panels while the lab changes a one-text model: what it changes, and a way back.
+/// Above the panels while the lab changes the model: what it changes, and a way back.
 #[component]
 pub fn LabBanner() -> impl IntoView {
     let state = use_state();
     let (lab, model) = (state.text.lab, state.model);
     move || {
-        let shown = !model.is_encoder_decoder();
-        lab.with(summary).filter(|_| shown).map(|said| {
+        let encoder_decoder = model.is_encoder_decoder();
+        let said = lab.with(|lab| {
+            let taken = lab.for_model(encoder_decoder);
+            summary(&taken, encoder_decoder, super::translation::kind_name)
+        });
+        said.map(|said| {
             view! {
                 <div class="notice lab-banner" role="status" data-testid="lab-banner">
                     <strong>{move || tr("lab.banner_title")}</strong>
@@ -117,15 +144,7 @@ fn toggle(state: AppState, head: HeadId) {
     state
         .text
         .lab
-        .update(|lab| match lab.ablated.iter().position(|h| *h == head) {
-            Some(at) => {
-                lab.ablated.remove(at);
-            }
-            None => {
-                lab.ablated.push(head);
-                lab.ablated.sort();
-            }
-        });
+        .update(|lab| toggle_head(&mut lab.ablated, head));
 }
 
 /// Sets the switched-off heads to `heads`.
@@ -147,48 +166,18 @@ fn HeadSwitches(layers: usize, heads: usize) -> impl IntoView {
         layer: state.selection.layer.get_untracked(),
         head: state.selection.head.get_untracked(),
     };
-    let rows = (0..layers)
-        .map(|layer| {
-            let cells = (0..heads)
-                .map(|head| {
-                    let id = HeadId { layer, head };
-                    view! {
-                        <td>
-                            <button
-                                class="head-switch"
-                                data-testid="head-switch"
-                                data-layer=layer
-                                data-head=head
-                                aria-pressed=move || is_off(state, id).to_string()
-                                class:off=move || is_off(state, id)
-                                title=move || trf(
-                                    "lab.head_title",
-                                    &[("layer", &(layer + 1)), ("head", &(head + 1))],
-                                )
-                                on:click=move |_| toggle(state, id)
-                            >
-                                {head + 1}
-                            </button>
-                        </td>
-                    }
-                })
-                .collect_view();
-            view! {
-                <tr>
-                    <th>{move || trf("lab.layer", &[("layer", &(layer + 1))])}</th>
-                    {cells}
-                </tr>
-            }
-        })
-        .collect_view();
     let mean = move || state.text.lab.with(|lab| lab.ablation == Ablation::Mean);
     view! {
         <section class="lab-heads" data-testid="lab-heads">
             <h3>{move || tr("lab.heads_title")}</h3>
             <p class="muted">{move || tr("lab.heads_explain")}</p>
-            <table class="head-switches">
-                <tbody>{rows}</tbody>
-            </table>
+            <HeadSwitchTable
+                layers=layers
+                heads=heads
+                is_off=Callback::new(move |id| is_off(state, id))
+                toggle=Callback::new(move |id| toggle(state, id))
+                testid="head-switch"
+            />
             <div class="lab-shortcuts">
                 <button
                     data-testid="lab-layer-off"

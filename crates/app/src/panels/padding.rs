@@ -71,7 +71,7 @@ fn BothMasks() -> impl IntoView {
     let other = owned_request(
         move || {
             let trace = state.text.trace_id()?;
-            let current = lab.get();
+            let current = lab.with(|lab| lab.for_model(false));
             let other = Interventions {
                 padding_mask_off: !current.padding_mask_off,
                 ..current

@@ -2,7 +2,8 @@
 //! The model writes a target (greedy or beam search) that can be replayed token by token with
 //! its cross-attention growing row by row; a selector shows the encoder's self-attention, the
 //! decoder's (causal) self-attention or the cross-attention (target × source) of any layer and
-//! head; a pinned target position shows what it attends to and its saliency over both sides.
+//! head, whose heads can be switched off (the lab's, `TextState::lab`); a pinned target
+//! position shows what it attends to and its saliency over both sides.
 use std::sync::Arc;
 
 use leptos::prelude::*;
@@ -15,11 +16,11 @@ use super::step_through::{BlockNumbers, HeadNumbers, Stepper};
 use crate::client::{self, owned_request};
 use crate::i18n::{tr, trf};
 use crate::state::{use_state, AppState};
-use crate::widgets::{BarChart, ChartCanvas, IndexSelect, Pointed};
+use crate::widgets::{BarChart, ChartCanvas, HeadSwitchTable, IndexSelect, Pointed};
 use ae_charts::{AttentionGrid, Bar, HeadLinesChart, HeatmapChart, Highlight, ThumbnailChart};
 use ae_messages::{
-    Array, AttentionKind, Decoding, EncoderDecoderTrace, Request, Response, StackTrace,
-    MAX_BEAM_WIDTH,
+    toggle_head, Array, AttentionKind, Decoding, EncoderDecoderTrace, HeadId, Request, Response,
+    StackTrace, MAX_BEAM_WIDTH,
 };
 
 /// The most target tokens the translate button asks for.
@@ -53,6 +54,7 @@ pub fn Translation() -> impl IntoView {
             <AttentionChoice />
             <PairHeatmap />
             <PairOverview />
+            <PairHeadSwitches />
             <PairLines />
             <PinnedTarget />
             <PairStepThrough />
@@ -129,6 +131,7 @@ fn translate(state: AppState, beams: usize) {
         source: state.text.text.get_untracked(),
         max_tokens: MAX_WRITTEN_TOKENS,
         decoding,
+        lab: state.text.lab.with_untracked(|lab| lab.for_model(true)),
     });
     leptos::task::spawn_local(async move {
         match asked.await {
@@ -490,6 +493,39 @@ fn PairOverview() -> impl IntoView {
     }
 }
 
+/// Switches for the shown attention's heads, layers × heads: a switched-off head's output is
+/// zeroed before its output projection, and every number on the page (the translation too)
+/// is then the changed model's; the lab's banner says so.
+#[component]
+fn PairHeadSwitches() -> impl IntoView {
+    let state = use_state();
+    let (lab, kind) = (state.text.lab, state.translation.kind);
+    let is_off = move |head: HeadId| lab.with(|lab| lab.ablated_of(kind.get()).contains(&head));
+    let toggle = move |head: HeadId| {
+        lab.update(|lab| toggle_head(lab.ablated_of_mut(kind.get_untracked()), head))
+    };
+    // Rebuilt when the shown attention's stack changes shape.
+    let table = move || {
+        let (layers, heads) = stack_shape(state);
+        view! {
+            <HeadSwitchTable
+                layers=layers
+                heads=heads
+                is_off=Callback::new(is_off)
+                toggle=Callback::new(toggle)
+                testid="pair-head-switch"
+            />
+        }
+    };
+    view! {
+        <section class="lab-heads" data-testid="pair-head-switches">
+            <h3>{move || trf("translation.heads_off_title", &[("kind", &kind_name(kind.get()))])}</h3>
+            <p class="muted">{move || tr("translation.heads_off_explain")}</p>
+            {table}
+        </section>
+    }
+}
+
 /// One head's thumbnail button.
 #[component]
 fn PairThumbnail(layer: usize, head: usize, size: u32) -> impl IntoView {
@@ -577,7 +613,7 @@ fn lines_title(state: AppState) -> String {
 }
 
 /// The attention kind's name in the page's language (tracked).
-fn kind_name(kind: AttentionKind) -> String {
+pub fn kind_name(kind: AttentionKind) -> String {
     tr(match kind {
         AttentionKind::EncoderSelf => "translation.kind_encoder",
         AttentionKind::DecoderSelf => "translation.kind_decoder",
@@ -605,15 +641,23 @@ fn PinnedTarget() -> impl IntoView {
     let key = move || {
         let position = t.pinned.get()?;
         let generation = state.model.loaded()?;
-        Some((generation, state.text.text.get(), t.target.get(), position))
+        let lab = state.text.lab_for_pairs();
+        Some((
+            generation,
+            state.text.text.get(),
+            t.target.get(),
+            position,
+            lab,
+        ))
     };
     let saliency = owned_request(
         key,
-        |(_, source, target, position)| Request::PairSaliency {
+        |(_, source, target, position, lab)| Request::PairSaliency {
             source: source.clone(),
             target: target.clone(),
             position: Some(*position),
             target_id: None,
+            lab: lab.clone(),
         },
         |answer| match answer.response {
             Response::PairSaliency { saliency } => Some(Arc::new(saliency)),

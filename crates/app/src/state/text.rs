@@ -65,17 +65,18 @@ impl TextState {
     pub fn new(model: ModelState, selection: Selection) -> Self {
         let text = RwSignal::new(String::new());
         let lab = RwSignal::new(Interventions::default());
-        // The text and the lab, for the model loaded; empty text asks for nothing. The lab's
-        // page is for one-text models: an encoder–decoder runs as trained.
+        // The text and the lab, for the model loaded; empty text asks for nothing.
         let wanted = move || {
             let loaded = model.loaded()?;
             let text = text.get();
             if text.trim().is_empty() {
                 return None;
             }
+            // An encoder–decoder's text is its source, tokenized as trained; its lab goes with
+            // the translation's requests.
             let lab = match model.is_encoder_decoder() {
                 true => Interventions::default(),
-                false => lab.get(),
+                false => lab.with(|lab| lab.for_model(false)),
             };
             Some((loaded, text, lab))
         };
@@ -175,6 +176,11 @@ impl TextState {
     /// Whether there is a trace (tracked).
     pub fn is_traced(&self) -> bool {
         self.traced.with_latest(|t| t.is_some())
+    }
+
+    /// What an encoder–decoder's requests take of the lab: its switched-off heads (tracked).
+    pub fn lab_for_pairs(&self) -> Interventions {
+        self.lab.with(|lab| lab.for_model(true))
     }
 
     /// The trace's id in the worker (tracked), which changes with every new trace.

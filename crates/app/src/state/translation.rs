@@ -1,16 +1,19 @@
 //! An encoder–decoder's side of the page: the target so far (the source is the text box's
 //! text), which attention is shown, and the trace of (source, target), asked for whenever the
-//! model, the source or the target changes and kept as an owned answer.
+//! model, the source, the target or the lab's switched-off heads change and kept as an owned
+//! answer.
 use std::sync::Arc;
 
 use leptos::prelude::*;
 
 use super::{ModelState, TextState};
 use crate::client::{owned_request, Owned};
-use ae_messages::{AttentionKind, EncoderDecoderTrace, Generation, Request, Response};
+use ae_messages::{
+    AttentionKind, EncoderDecoderTrace, Generation, Interventions, Request, Response,
+};
 
-/// (model generation, source, target): what a translation trace depends on.
-pub type PairKey = (u32, String, String);
+/// (model generation, source, target, lab): what a translation trace depends on.
+pub type PairKey = (u32, String, String, Interventions);
 
 /// The target, the shown attention and the pair's trace.
 #[derive(Clone, Copy)]
@@ -39,11 +42,12 @@ impl TranslationState {
                 let generation = model.loaded()?;
                 let source = text.text.get();
                 (model.is_encoder_decoder() && !source.trim().is_empty())
-                    .then(|| (generation, source, target.get()))
+                    .then(|| (generation, source, target.get(), text.lab_for_pairs()))
             },
-            |(_, source, target)| Request::TranslationTrace {
+            |(_, source, target, lab)| Request::TranslationTrace {
                 source: source.clone(),
                 target: target.clone(),
+                lab: lab.clone(),
             },
             |answer| match answer.response {
                 Response::TranslationTrace { trace } => Some(Arc::new(*trace)),

@@ -1,8 +1,9 @@
-//! Small controls the panels share: a slider over whole numbers and a picker of an index shown
-//! from 1 (layer, head).
+//! Small controls the panels share: a slider over whole numbers, a picker of an index shown
+//! from 1 (layer, head), and a table of switches for every head.
 use leptos::prelude::*;
 
-use crate::i18n::tr;
+use crate::i18n::{tr, trf};
+use ae_messages::HeadId;
 
 /// A labelled range slider for a whole number in `min..=max`, its value shown beside it.
 #[component]
@@ -72,5 +73,58 @@ pub fn IndexSelect(
                 {options}
             </select>
         </label>
+    }
+}
+
+/// A layers × heads table of toggle buttons, one per head (counted from 1 on screen), pressed
+/// where `is_off` says the head is switched off; a click calls `toggle`.
+#[component]
+pub fn HeadSwitchTable(
+    layers: usize,
+    heads: usize,
+    /// Whether a head is switched off (tracked).
+    is_off: Callback<HeadId, bool>,
+    toggle: Callback<HeadId>,
+    /// The buttons' test id.
+    testid: &'static str,
+) -> impl IntoView {
+    let rows = (0..layers)
+        .map(|layer| {
+            let cells = (0..heads)
+                .map(|head| {
+                    let id = HeadId { layer, head };
+                    view! {
+                        <td>
+                            <button
+                                class="head-switch"
+                                data-testid=testid
+                                data-layer=layer
+                                data-head=head
+                                aria-pressed=move || is_off.run(id).to_string()
+                                class:off=move || is_off.run(id)
+                                title=move || trf(
+                                    "lab.head_title",
+                                    &[("layer", &(layer + 1)), ("head", &(head + 1))],
+                                )
+                                on:click=move |_| toggle.run(id)
+                            >
+                                {head + 1}
+                            </button>
+                        </td>
+                    }
+                })
+                .collect_view();
+            view! {
+                <tr>
+                    <th>{move || trf("lab.layer", &[("layer", &(layer + 1))])}</th>
+                    {cells}
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="head-switches">
+            <tbody>{rows}</tbody>
+        </table>
     }
 }
