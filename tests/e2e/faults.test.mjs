@@ -222,6 +222,34 @@ test('lab: a head the model does not have, padding a decoder, a text longer than
   await context.close();
 });
 
+test('lab: mask and padding settings in a link to an encoder–decoder (T5) are named, not run', async () => {
+  const name = 'lab faults';
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const pair = `source=${encodeURIComponent('The cat sat on the mat.')}&target=${encodeURIComponent('Die Katze')}`;
+  const cases = [
+    ['en', 'pad_to=30', /T5 is an encoder–decoder: the lab switches its heads off, but the mask and padding demonstrations need a model that reads one text/,
+      'lab: a padding demo asked of an encoder–decoder (T5, pad_to=30)'],
+    ['zh', 'causal_mask=off', /T5 是编码器–解码器：实验室可以关闭它的注意力头，但掩码和填充演示需要只读取一段文本的模型/,
+      'lab: the causal mask switched off on an encoder–decoder (Chinese page)'],
+  ];
+  for (const [lang, lab, pattern, fault] of cases) {
+    const { page, errors } = await openPage(context, site.origin, `?model=folder:fixture-t5&${pair}&lang=${lang}&${lab}`);
+    await page.waitForSelector(READY, { timeout: 60_000 });
+    const message = await visible(page, '[data-testid=lab-not-run]');
+    assert.match(message, pattern);
+    if (lang === 'zh') assert.deepEqual(englishPhrases(message.replace(/^T5/, '')), [], message);
+    // The translation is traced as trained; the banner's button drops the settings.
+    await page.waitForSelector('[data-testid=pair-heatmap][data-plot*=" "]');
+    assert.equal(await page.$('[data-testid=error]'), null);
+    await page.click('[data-testid=lab-reset]');
+    await page.waitForSelector('[data-testid=lab-banner]', { state: 'detached' });
+    record('Text and URL input', fault, `${message} (the translation is traced with its masks; "Back to the model as trained" drops the settings)`, name);
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+  await context.close();
+});
+
 /** The error banner's text once it matches `pattern` (a new trace clears the banner, and an
  *  analysis keyed on the trace reports its error again). */
 async function errorMatching(page, pattern) {

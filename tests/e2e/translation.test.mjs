@@ -327,3 +327,46 @@ test('T5 (the fixture) with cross-attention heads switched off shows and writes 
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('T5 (the fixture) in Chinese at phone width: "all but this head" switches off every other cross head, as the CLI does', async () => {
+  const source = 'Hello world, the cat sat on the mat.';
+  const target = 'Hallo Welt';
+  const context = await site.browser.newContext({ viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true });
+  const query = `?model=folder:fixture-t5&lang=zh&source=${encodeURIComponent(source)}&target=${encodeURIComponent(target)}` +
+    '&attention=cross&layer=3&head=2';
+  const { page, errors } = await openPage(context, site.origin, query);
+  await page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
+  await page.waitForSelector('[data-testid=pair-all-but]');
+  assert.match(await page.textContent('[data-testid=pair-all-but]'), /3:2/);
+  await page.click('[data-testid=pair-all-but]');
+  // The fixture's decoder has 3 layers of 4 heads: all but 3:2 is 11 heads.
+  const everyOther = [];
+  for (let layer = 1; layer <= 3; layer += 1) {
+    for (let head = 1; head <= 4; head += 1) if (!(layer === 3 && head === 2)) everyOther.push(`${layer}:${head}`);
+  }
+  await page.waitForFunction((list) => new URL(location.href).searchParams.get('ablate_cross') === list, everyOther.join(','));
+  assert.match(await page.textContent('[data-testid=lab-banner]'), /交叉注意力/);
+  const cli = traceCli('t5', source, ['--decoder-text', target, '--ablate-cross', everyOther.join(',')]);
+  const rows = cli.decoder_input_ids.length;
+  const columns = cli.encoder_input_ids.length;
+  await waitShape(page, 'pair-heatmap', `${rows} ${columns}`);
+  // Layer 3 head 2 is the one cross head left; the decoder stream it reads changed before it.
+  let gap = Infinity;
+  for (let attempt = 0; attempt < 50 && gap >= TOLERANCE; attempt += 1) {
+    const shown = await hoverMatrix(page, 'pair-heatmap', 1, 2);
+    gap = Math.abs(shown - cli.cross_attentions[2][1][1][2]);
+    if (gap >= TOLERANCE) await page.waitForTimeout(100);
+  }
+  assert.ok(gap < TOLERANCE, `the shown cell differs from the CLI's by ${gap}`);
+  // "All of layer 3" then "all back on".
+  await page.click('[data-testid=pair-layer-off]');
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('ablate_cross') === '3:1,3:2,3:3,3:4');
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `no sideways scrolling: ${overflow}px`);
+  await page.screenshot({ path: 'test-artifacts/translation-heads-off-zh-390.png', fullPage: true });
+  await page.click('[data-testid=pair-all-on]');
+  await page.waitForFunction(() => !new URL(location.href).searchParams.has('ablate_cross'));
+  await page.waitForSelector('[data-testid=lab-banner]', { state: 'detached' });
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -183,11 +183,14 @@ fn plain_product(xs: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
 /// x·Wᵀ for rows x [rows, in] and W [out, in], without a gradient.
 ///
 /// In wasm, up to [`kernels::MAX_ROWS`] rows (a generation step, an LM head at one position) go
-/// to [`kernels::few_rows_times_transposed`], which reads W once, in order. For more rows, up to [`MAX_WEIGHT_FIRST_ROWS`],
-/// it is computed weight-first, (W·xᵀ)ᵀ: gemm works column-major, and handed x·Wᵀ it re-packs
-/// the whole weight on every call, while W·xᵀ lets it read W in place and pack only the small
-/// x. With many rows packing pays for itself and x·Wᵀ is faster (BENCHMARKS.md's floor table
-/// times both orders per shape: weight-first wins at 8 and 32 rows, loses at 512).
+/// to [`kernels::few_rows_times_transposed`], which reads W once, in order. For more rows, up
+/// to [`MAX_WEIGHT_FIRST_ROWS`], it is computed weight-first, (W·xᵀ)ᵀ: gemm works column-major,
+/// and handed x·Wᵀ it re-packs the whole weight on every call, while W·xᵀ lets it read W in
+/// place and pack only the small x. With many rows packing pays for itself and x·Wᵀ is faster
+/// (BENCHMARKS.md's floor table times both orders per shape: weight-first wins at 8 and 32
+/// rows, loses at 512). The product is not split into strided views (stride 1): its result is
+/// transposed anyway, and putting interleaved rows back in order first would copy it twice
+/// (docs/MEASUREMENTS.md, "LM head").
 fn rows_times_transposed(rows_of_x: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
     let rows = rows_of_x.dim(0)?;
     if cfg!(target_arch = "wasm32") && (1..=kernels::MAX_ROWS).contains(&rows) {

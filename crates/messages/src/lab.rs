@@ -156,7 +156,8 @@ impl Interventions {
         }
     }
 
-    /// What an encoder–decoder's encoder runs with: its own heads as `ablated`.
+    /// What an encoder–decoder's encoder runs with: its own heads as `ablated`. The page sends
+    /// [`Self::for_model`]'s part; the engine splits it with this and [`Self::decoder_side`].
     pub fn encoder_side(&self) -> Interventions {
         Interventions {
             ablated: self.ablated_encoder.clone(),

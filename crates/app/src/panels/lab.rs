@@ -11,26 +11,23 @@ use super::head_summary::{head_axis_labels, HeadSummaryView};
 use super::induction::Induction;
 use super::padding::Padding;
 use super::positions::MatrixCanvas;
+use super::translation::kind_name;
 use crate::client::owned_request;
-use crate::i18n::{tr, trf};
+use crate::i18n::{current, tr, trf};
 use crate::state::{use_state, AppState};
-use crate::widgets::{CaptionedBars, HeadSwitchTable, Pointed};
+use crate::widgets::{CaptionedBars, HeadShortcuts, HeadSwitchTable, Pointed};
 use ae_charts::Bar;
 use ae_messages::{
-    toggle_head, Ablation, Array, AttentionKind, Candidate, HeadId, HeadImportance, Interventions,
-    Predictions, Request, Response,
+    toggle_head, Ablation, Array, AttentionKind, Candidate, EngineError, HeadId, HeadImportance,
+    Interventions, Predictions, Request, Response,
 };
 
 /// How many candidates the before/after table compares.
 const COMPARED: usize = 5;
 
 /// The lab's interventions in words, for the banner (tracked); `None` when there are none.
-/// An encoder–decoder's heads are named with their attention (`kind_name`).
-fn summary(
-    lab: &Interventions,
-    encoder_decoder: bool,
-    kind_name: fn(AttentionKind) -> String,
-) -> Option<String> {
+/// An encoder–decoder's heads are named with their attention.
+fn summary(lab: &Interventions, encoder_decoder: bool) -> Option<String> {
     let mut parts = Vec::new();
     let listed = |heads: &[HeadId]| {
         let names: Vec<String> = heads.iter().map(HeadId::to_string).collect();
@@ -71,34 +68,47 @@ fn summary(
     (!parts.is_empty()).then(|| parts.join(" · "))
 }
 
-/// Above the panels while the lab changes the model: what it changes, and a way back.
+/// Above the panels while the lab changes the model: what it changes, and a way back. On an
+/// encoder–decoder, mask and padding settings (from a link, or kept from a model of one text)
+/// are not run, and the banner says why.
 #[component]
 pub fn LabBanner() -> impl IntoView {
     let state = use_state();
     let (lab, model) = (state.text.lab, state.model);
     move || {
         let encoder_decoder = model.is_encoder_decoder();
-        let said = lab.with(|lab| {
-            let taken = lab.for_model(encoder_decoder);
-            summary(&taken, encoder_decoder, super::translation::kind_name)
+        let (said, unused) = lab.with(|lab| {
+            let said = summary(&lab.for_model(encoder_decoder), encoder_decoder);
+            (said, encoder_decoder && lab.changes_masks_or_padding())
         });
-        said.map(|said| {
-            view! {
-                <div class="notice lab-banner" role="status" data-testid="lab-banner">
-                    <strong>{move || tr("lab.banner_title")}</strong>
-                    " "
-                    {said}
-                    " — "
-                    {move || tr("lab.banner_every_number")}
-                    " "
-                    <button
-                        data-testid="lab-reset"
-                        on:click=move |_| lab.set(Interventions::default())
-                    >
-                        {move || tr("lab.reset")}
-                    </button>
-                </div>
-            }
+        if said.is_none() && !unused {
+            return None;
+        }
+        let architecture = model.read(String::new(), |card| card.architecture.clone());
+        let not_run = move || {
+            let why = EngineError::LabHeadsOnly {
+                architecture: architecture.clone(),
+            };
+            format!("{} {}", why.words(current()), tr("lab.banner_not_run"))
+        };
+        Some(view! {
+            <div class="notice lab-banner" role="status" data-testid="lab-banner">
+                {said
+                    .map(|said| {
+                        view! {
+                            <strong>{move || tr("lab.banner_title")}</strong>
+                            " "
+                            {said}
+                            " — "
+                            {move || tr("lab.banner_every_number")}
+                            " "
+                        }
+                    })}
+                {unused.then(|| view! { <span data-testid="lab-not-run">{not_run}" "</span> })}
+                <button data-testid="lab-reset" on:click=move |_| lab.set(Interventions::default())>
+                    {move || tr("lab.reset")}
+                </button>
+            </div>
         })
     }
 }
@@ -156,16 +166,6 @@ fn switch_off(state: AppState, heads: Vec<HeadId>) {
 #[component]
 fn HeadSwitches(layers: usize, heads: usize) -> impl IntoView {
     let state = use_state();
-    let every = move |keep: &dyn Fn(HeadId) -> bool| -> Vec<HeadId> {
-        (0..layers)
-            .flat_map(|layer| (0..heads).map(move |head| HeadId { layer, head }))
-            .filter(|&h| !keep(h))
-            .collect()
-    };
-    let selected = move || HeadId {
-        layer: state.selection.layer.get_untracked(),
-        head: state.selection.head.get_untracked(),
-    };
     let mean = move || state.text.lab.with(|lab| lab.ablation == Ablation::Mean);
     view! {
         <section class="lab-heads" data-testid="lab-heads">
@@ -179,35 +179,14 @@ fn HeadSwitches(layers: usize, heads: usize) -> impl IntoView {
                 testid="head-switch"
             />
             <div class="lab-shortcuts">
-                <button
-                    data-testid="lab-layer-off"
-                    on:click=move |_| {
-                        let layer = selected().layer;
-                        switch_off(state, every(&|h: HeadId| h.layer != layer))
-                    }
-                >
-                    {move || trf("lab.layer_off", &[("layer", &(state.selection.layer.get() + 1))])}
-                </button>
-                <button
-                    data-testid="lab-all-but"
-                    on:click=move |_| {
-                        let kept = selected();
-                        switch_off(state, every(&|h: HeadId| h == kept))
-                    }
-                >
-                    {move || {
-                        trf(
-                            "lab.all_but",
-                            &[
-                                ("layer", &(state.selection.layer.get() + 1)),
-                                ("head", &(state.selection.head.get() + 1)),
-                            ],
-                        )
-                    }}
-                </button>
-                <button data-testid="lab-all-on" on:click=move |_| switch_off(state, Vec::new())>
-                    {move || tr("lab.all_on")}
-                </button>
+                <HeadShortcuts
+                    layers=layers
+                    heads=heads
+                    layer=state.selection.layer.into()
+                    head=state.selection.head.into()
+                    set_off=Callback::new(move |heads| switch_off(state, heads))
+                    testid="lab"
+                />
                 <label>
                     <input
                         type="checkbox"

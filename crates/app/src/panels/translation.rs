@@ -16,7 +16,7 @@ use super::step_through::{BlockNumbers, HeadNumbers, Stepper};
 use crate::client::{self, owned_request};
 use crate::i18n::{tr, trf};
 use crate::state::{use_state, AppState};
-use crate::widgets::{BarChart, ChartCanvas, HeadSwitchTable, IndexSelect, Pointed};
+use crate::widgets::{BarChart, ChartCanvas, HeadShortcuts, HeadSwitchTable, IndexSelect, Pointed};
 use ae_charts::{AttentionGrid, Bar, HeadLinesChart, HeatmapChart, Highlight, ThumbnailChart};
 use ae_messages::{
     toggle_head, Array, AttentionKind, Decoding, EncoderDecoderTrace, HeadId, Request, Response,
@@ -504,6 +504,10 @@ fn PairHeadSwitches() -> impl IntoView {
     let toggle = move |head: HeadId| {
         lab.update(|lab| toggle_head(lab.ablated_of_mut(kind.get_untracked()), head))
     };
+    let set_off = move |heads: Vec<HeadId>| {
+        lab.update(|lab| *lab.ablated_of_mut(kind.get_untracked()) = heads)
+    };
+    let t = state.translation;
     // Rebuilt when the shown attention's stack changes shape.
     let table = move || {
         let (layers, heads) = stack_shape(state);
@@ -515,6 +519,16 @@ fn PairHeadSwitches() -> impl IntoView {
                 toggle=Callback::new(toggle)
                 testid="pair-head-switch"
             />
+            <div class="lab-shortcuts">
+                <HeadShortcuts
+                    layers=layers
+                    heads=heads
+                    layer=t.layer.into()
+                    head=t.head.into()
+                    set_off=Callback::new(set_off)
+                    testid="pair"
+                />
+            </div>
         }
     };
     view! {

@@ -10,5 +10,5 @@ mod vector;
 pub use bar_chart::{BarChart, CaptionedBars};
 pub use chart_canvas::{chart_width, ChartCanvas, Pointed, Tooltip};
 pub use kv_group::KeyValueGroup;
-pub use pickers::{HeadSwitchTable, IndexSelect, WholeSlider};
+pub use pickers::{HeadShortcuts, HeadSwitchTable, IndexSelect, WholeSlider};
 pub use vector::vector;

@@ -1,5 +1,5 @@
 //! Small controls the panels share: a slider over whole numbers, a picker of an index shown
-//! from 1 (layer, head), and a table of switches for every head.
+//! from 1 (layer, head), and a table of switches for every head with its shortcuts.
 use leptos::prelude::*;
 
 use crate::i18n::{tr, trf};
@@ -126,5 +126,50 @@ pub fn HeadSwitchTable(
         <table class="head-switches">
             <tbody>{rows}</tbody>
         </table>
+    }
+}
+
+/// The head table's shortcuts: every head of the selected layer off, every head but the
+/// selected one off, every head back on. `set_off` receives the heads to switch off.
+#[component]
+pub fn HeadShortcuts(
+    layers: usize,
+    heads: usize,
+    /// The selected layer and head (from 0).
+    layer: Signal<usize>,
+    head: Signal<usize>,
+    set_off: Callback<Vec<HeadId>>,
+    /// Prefix of the buttons' test ids (`lab` → `lab-layer-off`, `lab-all-but`, `lab-all-on`).
+    testid: &'static str,
+) -> impl IntoView {
+    let all_but = move |keep: &dyn Fn(HeadId) -> bool| -> Vec<HeadId> {
+        (0..layers)
+            .flat_map(|layer| (0..heads).map(move |head| HeadId { layer, head }))
+            .filter(|&h| !keep(h))
+            .collect()
+    };
+    let layer_off = move |_| {
+        let chosen = layer.get_untracked();
+        set_off.run(all_but(&|h: HeadId| h.layer != chosen))
+    };
+    let head_kept = move |_| {
+        let kept = HeadId {
+            layer: layer.get_untracked(),
+            head: head.get_untracked(),
+        };
+        set_off.run(all_but(&|h: HeadId| h == kept))
+    };
+    view! {
+        <button data-testid=format!("{testid}-layer-off") on:click=layer_off>
+            {move || trf("lab.layer_off", &[("layer", &(layer.get() + 1))])}
+        </button>
+        <button data-testid=format!("{testid}-all-but") on:click=head_kept>
+            {move || {
+                trf("lab.all_but", &[("layer", &(layer.get() + 1)), ("head", &(head.get() + 1))])
+            }}
+        </button>
+        <button data-testid=format!("{testid}-all-on") on:click=move |_| set_off.run(Vec::new())>
+            {move || tr("lab.all_on")}
+        </button>
     }
 }
