@@ -56,6 +56,9 @@ for fixture in gpt2 distilbert t5 induction; do
   cp tests/fixtures/$fixture/{config.json,tokenizer.json,model.safetensors} "dist/models/fixture-$fixture/"
 done
 scripts/fetch-assets.sh --index-only dist/models
+# So are the fixture lessons (a hostile one among them).
+mkdir -p dist/lessons/test
+cp tests/fixtures/lessons/*.md dist/lessons/test/
 
 step "end-to-end tests in Chromium"
 node --test --test-concurrency=1 tests/e2e/

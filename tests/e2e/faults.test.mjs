@@ -250,6 +250,69 @@ test('lab: mask and padding settings in a link to an encoder–decoder (T5) are 
   await context.close();
 });
 
+test('lesson files: hostile Markdown, no steps, missing, on another site, impossible numbers', async () => {
+  const name = 'lesson faults';
+  const group = 'Lesson files';
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  // Script tags, event handlers, javascript: and data: links, raw HTML: shown as text.
+  {
+    const { page, errors } = await openPage(context, site.origin, '?model=folder:fixture-gpt2&lesson=lessons/test/hostile.md');
+    await page.waitForSelector(READY, { timeout: 60_000 });
+    await page.waitForSelector('[data-testid=lesson-step-title]');
+    const card = '[data-testid=lesson-card]';
+    assert.equal(await page.$$eval(`${card} script, ${card} img, ${card} iframe, ${card} svg, ${card} b`, (n) => n.length), 0, 'no element from the file');
+    const hrefs = await page.$$eval(`${card} a`, (links) => links.map((a) => a.getAttribute('href')));
+    assert.deepEqual(hrefs, ['https://example.com/'], 'only the https link keeps its target');
+    const shown = await page.textContent(card);
+    assert.match(shown, /<script>window.__pwned = 1<\/script>/);
+    assert.match(shown, /<img src=x onerror="window.__pwned=1">/);
+    assert.equal(await page.textContent('[data-testid=lesson-step-title]'), '<b onmouseover="window.__pwned=1">Step</b>');
+    await page.hover('[data-testid=lesson-step-title]');
+    await page.waitForSelector('.notice');
+    assert.match(await visible(page, '.notice'), /highlight=<script>/);
+    assert.equal(await page.evaluate(() => window.__pwned), undefined);
+    record(group, 'a hostile lesson file (script tags, event handlers, raw HTML, javascript: and data: links, a script as a step\'s text)',
+      'the Markdown is shown as text, no element from the file is created, only the https link keeps its target; the unknown highlight is named in a notice; no script runs', name);
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+  const cases = [
+    ['en', 'lesson=lessons/test/no-steps.md', '[data-testid=lesson-error]', /This lesson could not be opened: it has no steps: each step starts with a line beginning with “## ”/, 'a lesson file with no steps'],
+    ['zh', 'lesson=lessons/test/no-steps.md', '[data-testid=lesson-error]', /无法打开这节课：它没有任何步骤/, 'a lesson file with no steps (Chinese page)'],
+    ['en', 'lesson=lessons/test/gone.md', '[data-testid=lesson-error]', /This lesson could not be opened: there is no file lessons\/test\/gone.md on this site: check the lesson’s path in the link/, 'a lesson file that is not there (404)'],
+    ['en', 'lesson=https://evil.example/a.md', '.notice', /Ignored from the link \(not understood or out of range\): lesson=https:\/\/evil.example\/a.md/, 'a lesson on another site (lesson=https://…)'],
+  ];
+  for (const [lang, query, selector, pattern, fault] of cases) {
+    const { page, errors } = await openPage(context, site.origin, `?model=folder:fixture-gpt2&lang=${lang}&${query}`);
+    await page.waitForSelector(READY, { timeout: 60_000 });
+    await page.waitForSelector(selector);
+    const message = await visible(page, selector);
+    assert.match(message, pattern);
+    if (lang === 'zh') assert.deepEqual(englishPhrases(message), [], message);
+    // The page works on: the text is traced.
+    await page.waitForSelector('[data-testid=step-header]');
+    record(group, fault, `${message} (the page traces the text as usual)`, name);
+    assert.deepEqual(errors.filter((e) => !/404/.test(e)), []);
+    await page.close();
+  }
+  // Placeholders that cannot be filled: "—" and a notice under the step.
+  for (const lang of ['en', 'zh']) {
+    const { page, errors } = await openPage(context, site.origin, `?model=folder:fixture-gpt2&lang=${lang}&lesson=lessons/test/numbers.md&lesson_step=3`);
+    await page.waitForSelector(READY, { timeout: 60_000 });
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=lesson-value]')]
+      .every((n) => n.dataset.state === 'missing'), null, { timeout: 30_000 });
+    const message = await visible(page, '[data-testid=lesson-missing]');
+    if (lang === 'zh') assert.deepEqual(englishPhrases(message.replace(/\{loudness\}|“ zzzzq”|“zebra”/g, '')), [], message);
+    const dashes = await page.$$eval('[data-testid=lesson-value]', (n) => n.map((x) => x.textContent));
+    assert.deepEqual(dashes, ['—', '—', '—']);
+    if (lang === 'en') record(group, 'a lesson\'s placeholders that cannot be filled (an unknown name, a word not in the text, a token not predicted)', `each shows “—”; under the step: ${message}`, name);
+    else record(group, 'placeholders that cannot be filled (Chinese page)', message, name);
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+  await context.close();
+});
+
 /** The error banner's text once it matches `pattern` (a new trace clears the banner, and an
  *  analysis keyed on the trace reports its error again). */
 async function errorMatching(page, pattern) {

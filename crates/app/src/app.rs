@@ -122,7 +122,8 @@ fn App() -> impl IntoView {
                 }
             })}
         <main class:embed=compact>
-            {compact.then(|| view! { <Settings /> })} <Notices /> <picker::ModelPicker />
+            {compact.then(|| view! { <Settings /> })} <Notices /> <panels::LessonCard />
+            <picker::ModelPicker />
             <input::TextInput /> <panels::PanelArea />
         </main>
     }

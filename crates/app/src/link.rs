@@ -15,11 +15,14 @@
 //! `padding_mask=off`, `head_stat` (the head summary: a statistic's name, or `search` with
 //! `search_from`, token positions separated by commas, and `search_to`, one position),
 //! `induction_seed` (the induction detector run with that seed) with `induction_period`
-//! (its repeated tokens; absent: 20); for embedding:
+//! (its repeated tokens; absent: 20); lessons: `tour` (the guided tour's step, from 1) or
+//! `lesson` (a lesson file's path on this site) with `lesson_step` (from 1); for embedding:
 //! `embed=1` (no site header; the page reports its height to the parent), `panels=` (the tabs
 //! offered), `lock=` (model, text, layer, head).
 use crate::i18n::Lang;
-use crate::state::{Embedding, HeadSummary, InductionRun, Lock, Panel, Step, ThemeChoice};
+use crate::state::{
+    Embedding, HeadSummary, InductionRun, LessonLink, Lock, Panel, Step, ThemeChoice,
+};
 use ae_charts::HeadStatistic;
 use ae_messages::{
     Ablation, AttentionKind, HeadId, Interventions, FACTOR_RANGE, INDUCTION_PERIOD,
@@ -62,6 +65,8 @@ pub struct LinkView {
     pub head_summary: Option<HeadSummary>,
     /// The induction detector's run, if one was asked for.
     pub induction: Option<InductionRun>,
+    /// The lesson open, if any.
+    pub lesson: Option<LessonLink>,
     pub embedding: Embedding,
 }
 
@@ -117,6 +122,9 @@ impl LinkView {
             .map(|f| f as usize),
             ..LinkView::default()
         };
+        let steps = MAX_LESSON_STEPS as f64;
+        let tour_step = number("tour", 1.0, steps, true).map(|s| s as usize - 1);
+        let lesson_step = number("lesson_step", 1.0, steps, true).map_or(0, |s| s as usize - 1);
         let period = number("induction_period", 2.0, 1e6, true).map(|p| p as usize);
         view.induction = number("induction_seed", 0.0, 9e15, true).map(|seed| InductionRun {
             period: period.unwrap_or(INDUCTION_PERIOD),
@@ -141,6 +149,15 @@ impl LinkView {
         view.watch = choose("watch", &|v| word_list(v).len() <= MAX_WATCHED_TOKENS)
             .map(|v| word_list(&v))
             .unwrap_or_default();
+        let path = choose("lesson", &is_site_path);
+        view.lesson = match (path, tour_step) {
+            (Some(path), _) => Some(LessonLink::File {
+                path,
+                step: lesson_step,
+            }),
+            (None, Some(step)) => Some(LessonLink::Tour { step }),
+            (None, None) => None,
+        };
         view.lab = parse_lab(&get, &mut ignored);
         view.head_summary = parse_head_summary(&get, &mut ignored);
         view.embedding = parse_embedding(&get, &mut ignored);
@@ -232,6 +249,14 @@ impl LinkView {
                 .filter(|&period| period != INDUCTION_PERIOD)
                 .map(|period| period.to_string()),
         );
+        match &self.lesson {
+            Some(LessonLink::Tour { step }) => put("tour", Some((step + 1).to_string())),
+            Some(LessonLink::File { path, step }) => {
+                put("lesson", Some(path.clone()));
+                put("lesson_step", Some((step + 1).to_string()));
+            }
+            None => {}
+        }
         let embedding = &self.embedding;
         put("embed", embedding.compact.then(|| "1".to_string()));
         let panels = embedding.panels.iter().map(|p| p.id()).collect::<Vec<_>>();
@@ -244,6 +269,20 @@ impl LinkView {
         put("lock", (!locks.is_empty()).then(|| locks.join(",")));
         out
     }
+}
+
+/// The most steps a lesson may have (a lesson file is untrusted input).
+pub const MAX_LESSON_STEPS: usize = 60;
+
+/// Whether a lesson file's address is one the page fetches: a path on this site (no scheme,
+/// no other host).
+pub fn is_site_path(path: &str) -> bool {
+    let path = path.trim();
+    let before_slash = path.split(['/', '?', '#']).next().unwrap_or_default();
+    !path.is_empty()
+        && !path.starts_with("//")
+        && !path.starts_with('\\')
+        && !before_slash.contains(':')
 }
 
 /// The language as a link writes it.
@@ -479,6 +518,10 @@ mod tests {
                 period: 12,
                 seed: 3,
             }),
+            lesson: Some(LessonLink::File {
+                path: "lessons/a b.md".into(),
+                step: 2,
+            }),
             embedding: Embedding {
                 compact: true,
                 panels: vec![Panel::Heatmaps, Panel::Predictions],
@@ -496,6 +539,41 @@ mod tests {
                 view,
                 ignored: vec![]
             }
+        );
+    }
+
+    #[test]
+    fn lesson_files_come_from_this_site() {
+        assert!(is_site_path("lessons/coreference.md"));
+        assert!(is_site_path("/course/lessons/a.md"));
+        assert!(!is_site_path("https://example.com/a.md"));
+        assert!(!is_site_path("//example.com/a.md"));
+        assert!(!is_site_path("javascript:alert(1)"));
+        assert!(!is_site_path(""));
+    }
+
+    #[test]
+    fn lessons_in_a_link() {
+        assert_eq!(
+            parse("tour=3").view.lesson,
+            Some(LessonLink::Tour { step: 2 })
+        );
+        assert_eq!(
+            parse("lesson=lessons/x.md&tour=3").view.lesson,
+            Some(LessonLink::File {
+                path: "lessons/x.md".into(),
+                step: 0
+            })
+        );
+        let parsed = parse("tour=0&lesson=https://evil.example/x.md&lesson_step=999");
+        assert_eq!(parsed.view.lesson, None);
+        assert_eq!(
+            parsed.ignored,
+            vec![
+                "tour=0",
+                "lesson_step=999",
+                "lesson=https://evil.example/x.md"
+            ]
         );
     }
 

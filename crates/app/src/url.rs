@@ -38,6 +38,30 @@ pub fn follow_link(state: AppState) -> Option<String> {
         state.view.add_notice(notice);
     }
     let link = parsed.view;
+    apply_named(state, &link);
+    let (settings, view) = (state.settings, state.view);
+    settings.neuron.set(link.neuron);
+    settings.factor_layers.set(link.factor_layers);
+    settings.watched.set(link.watch.clone());
+    state.text.lab.set(link.lab.clone());
+    settings.induction.set(link.induction);
+    if let Some(lang) = link.lang {
+        view.lang.set(lang);
+    }
+    view.theme_choice.set(link.theme);
+    view.embedding.set(link.embedding.clone());
+    view.lesson.set(link.lesson.clone());
+    if link.text.is_some() {
+        state.text.from_link.set(true);
+    }
+    apply_when_known(state, link.layer, link.head, link.token);
+    write_to_address_bar(state);
+    link.model
+}
+
+/// Sets what `link` names of the view shared by a link and a lesson's step: panel, step,
+/// texts, shown attention, sampling, seed and the views' settings; what it leaves out stays.
+fn apply_named(state: AppState, link: &LinkView) {
     let (selection, settings, view) = (state.selection, state.settings, state.view);
     if let Some(step) = link.step {
         selection.step.set(step);
@@ -50,28 +74,17 @@ pub fn follow_link(state: AppState) -> Option<String> {
     if let Some(seed) = link.seed {
         settings.seed.set(seed);
     }
-    settings.neuron.set(link.neuron);
     if let Some(factors) = link.factors {
         settings.factors.set(factors);
     }
-    settings.factor_layers.set(link.factor_layers);
-    settings.watched.set(link.watch.clone());
-    state.text.lab.set(link.lab.clone());
     if let Some(summary) = link.head_summary.clone() {
         settings.head_summary.set(summary);
     }
-    settings.induction.set(link.induction);
-    if let Some(lang) = link.lang {
-        view.lang.set(lang);
-    }
-    view.theme_choice.set(link.theme);
     if let Some(panel) = link.panel {
         view.panel.set(panel);
     }
-    view.embedding.set(link.embedding.clone());
     if let Some(text) = link.text.clone() {
         state.text.text.set(text);
-        state.text.from_link.set(true);
     }
     if let Some(second) = link.text2.clone() {
         state.text.second.set(second);
@@ -82,9 +95,38 @@ pub fn follow_link(state: AppState) -> Option<String> {
     if let Some(kind) = link.attention {
         state.translation.kind.set(kind);
     }
-    apply_when_known(state, link.layer, link.head, link.token);
-    write_to_address_bar(state);
-    link.model
+}
+
+/// Applies a lesson step's view to the loaded model: what [`apply_named`] sets, the lab (a step
+/// shows the model as trained unless it says otherwise), the layer, head and pinned token.
+/// What the model does not have is named in a notice.
+pub fn apply_step_view(state: AppState, link: &LinkView) {
+    apply_named(state, link);
+    let settings = state.settings;
+    if link.neuron.is_some() {
+        settings.neuron.set(link.neuron);
+    }
+    if link.factor_layers.is_some() {
+        settings.factor_layers.set(link.factor_layers);
+    }
+    if !link.watch.is_empty() {
+        settings.watched.set(link.watch.clone());
+    }
+    if link.induction.is_some() {
+        settings.induction.set(link.induction);
+    }
+    state.text.lab.set(link.lab.clone());
+    set_layer_and_head(state, link.layer, link.head);
+    if let Some(token) = link.token {
+        let count = state.text.with_tokens(|t| t.map_or(0, |t| t.ids.len()));
+        match token < count {
+            true => state.selection.pinned.set(Some(token)),
+            false => state.view.add_notice(Message::new(
+                "link.token_missing",
+                &[("token", &token), ("count", &count)],
+            )),
+        }
+    }
 }
 
 /// Applies layer and head when the model is loaded, the token when its tokens are known (only
@@ -97,55 +139,11 @@ fn apply_when_known(
 ) {
     let waiting = StoredValue::new((layer, head));
     Effect::new(move |_| {
-        let Some(card) = state.model.card.get() else {
+        if !state.model.card.with(Option::is_some) {
             return;
-        };
-        // An encoder–decoder's layer and head are its shown attention's, in its stack.
-        let translation = state.translation;
-        let (layers, heads, layer_signal, head_signal) = match &card.decoder {
-            Some(decoder) if translation.kind.get_untracked() != AttentionKind::EncoderSelf => (
-                decoder.n_layer,
-                decoder.n_head,
-                translation.layer,
-                translation.head,
-            ),
-            Some(_) => (
-                card.n_layer,
-                card.n_head,
-                translation.layer,
-                translation.head,
-            ),
-            None => (
-                card.n_layer,
-                card.n_head,
-                state.selection.layer,
-                state.selection.head,
-            ),
-        };
+        }
         let (layer, head) = waiting.get_value();
-        let mut problems = Vec::new();
-        match layer {
-            Some(l) if l < layers => layer_signal.set(l),
-            Some(l) => problems.push(Message::new(
-                "link.layer_missing",
-                &[("layer", &(l + 1)), ("layers", &layers)],
-            )),
-            None => {}
-        }
-        match head {
-            Some(h) if h < heads => head_signal.set(h),
-            Some(h) => problems.push(Message::new(
-                "link.head_missing",
-                &[("head", &(h + 1)), ("heads", &heads)],
-            )),
-            None => {}
-        }
-        if !problems.is_empty() {
-            let problems: Vec<String> = problems.iter().map(Message::describe).collect();
-            let problems = problems.join("; ");
-            let notice = Message::new("link.asks_for", &[("problems", &problems)]);
-            state.view.add_notice(notice);
-        }
+        set_layer_and_head(state, layer, head);
         waiting.set_value((None, None));
     });
     let waiting_token = StoredValue::new(token);
@@ -177,6 +175,65 @@ fn apply_when_known(
         }
         waiting_token.set_value(None);
     });
+}
+
+/// Sets the layer and head of the loaded model's shown stack (an encoder–decoder's shown
+/// attention's), naming in a notice what the model does not have.
+fn set_layer_and_head(state: AppState, layer: Option<usize>, head: Option<usize>) {
+    let Some((layers, heads, layer_signal, head_signal)) =
+        state.model.card.with_untracked(|card| {
+            let card = card.as_ref()?;
+            let translation = state.translation;
+            // An encoder–decoder's layer and head are its shown attention's, in its stack.
+            Some(match &card.decoder {
+                Some(decoder) if translation.kind.get_untracked() != AttentionKind::EncoderSelf => {
+                    (
+                        decoder.n_layer,
+                        decoder.n_head,
+                        translation.layer,
+                        translation.head,
+                    )
+                }
+                Some(_) => (
+                    card.n_layer,
+                    card.n_head,
+                    translation.layer,
+                    translation.head,
+                ),
+                None => (
+                    card.n_layer,
+                    card.n_head,
+                    state.selection.layer,
+                    state.selection.head,
+                ),
+            })
+        })
+    else {
+        return;
+    };
+    let mut problems = Vec::new();
+    match layer {
+        Some(l) if l < layers => layer_signal.set(l),
+        Some(l) => problems.push(Message::new(
+            "link.layer_missing",
+            &[("layer", &(l + 1)), ("layers", &layers)],
+        )),
+        None => {}
+    }
+    match head {
+        Some(h) if h < heads => head_signal.set(h),
+        Some(h) => problems.push(Message::new(
+            "link.head_missing",
+            &[("head", &(h + 1)), ("heads", &heads)],
+        )),
+        None => {}
+    }
+    if !problems.is_empty() {
+        let problems: Vec<String> = problems.iter().map(Message::describe).collect();
+        let problems = problems.join("; ");
+        let notice = Message::new("link.asks_for", &[("problems", &problems)]);
+        state.view.add_notice(notice);
+    }
 }
 
 /// The current view as a link (tracked).
@@ -222,6 +279,7 @@ pub fn current_view(state: AppState) -> LinkView {
         head_summary: Some(state.settings.head_summary.get())
             .filter(|summary| *summary != HeadSummary::default()),
         induction: state.settings.induction.get(),
+        lesson: state.view.lesson.get(),
         embedding: state.view.embedding.get(),
     }
 }

@@ -80,6 +80,14 @@ async fn start_download(url: &str, signal: &web_sys::AbortSignal) -> Result<Resp
     }
 }
 
+/// A small text file of this site (a lesson), not cached: a teacher's edit shows on reload.
+pub async fn fetch_text(url: &str) -> Result<String, FetchError> {
+    let controller = AbortController::new().map_err(browser)?;
+    let response = start_download(url, &controller.signal()).await?;
+    let bytes = response_bytes(&response).await?;
+    Ok(String::from_utf8_lossy(&bytes.to_vec()).into_owned())
+}
+
 /// Reads a download's body chunk by chunk, reporting progress at most every 0.1 s, into one
 /// buffer in JS memory.
 async fn read_body(

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use web_sys::File;
 
-pub use fetch::{cached_urls, cancel_download, clear_cache, hosted_models};
+pub use fetch::{cached_urls, cancel_download, clear_cache, fetch_text, hosted_models};
 
 use crate::sources::{best_offline_model, FetchError, ModelSource, Progress, OFFLINE_MODELS};
 

@@ -52,6 +52,17 @@ pub fn predict_text_request(
     }
 }
 
+/// The first predicted position's candidates (the next token, or the first [MASK]'s fills).
+pub fn first_candidates(result: &PredictionResult) -> Vec<Candidate> {
+    match &result.predictions {
+        Predictions::NextToken(next) => next.candidates.clone(),
+        Predictions::MaskFill(fills) => fills
+            .first()
+            .map(|f| f.candidates.clone())
+            .unwrap_or_default(),
+    }
+}
+
 /// Reads a predictions answer.
 pub fn prediction_result(response: Response) -> Option<PredictionResult> {
     match response {
@@ -77,8 +88,19 @@ fn predicting(state: AppState) -> Option<u32> {
 
 /// Predictions for the current trace and sampling settings.
 pub fn predictions(state: AppState) -> Owned<(u32, SamplingSettings), PredictionResult> {
+    predictions_while(state, Signal::stored(true))
+}
+
+/// Predictions for the current trace and sampling settings while `wanted` holds.
+pub fn predictions_while(
+    state: AppState,
+    wanted: Signal<bool>,
+) -> Owned<(u32, SamplingSettings), PredictionResult> {
     owned_request(
-        move || Some((predicting(state)?, state.settings.sampling.get())),
+        move || {
+            let trace = predicting(state).filter(|_| wanted.get())?;
+            Some((trace, state.settings.sampling.get()))
+        },
         move |&(_, settings)| predict_request(state, settings, None, false),
         |answer| prediction_result(answer.response),
     )

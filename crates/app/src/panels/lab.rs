@@ -5,7 +5,7 @@
 //! says so. This panel also shows the predictions as trained beside the changed model's.
 use leptos::prelude::*;
 
-use super::analyses::{predict_request, prediction_result, predictions, PredictionResult};
+use super::analyses::{first_candidates, predict_request, prediction_result, predictions};
 use super::compare::Compare;
 use super::head_summary::{head_axis_labels, HeadSummaryView};
 use super::induction::Induction;
@@ -19,7 +19,7 @@ use crate::widgets::{CaptionedBars, HeadShortcuts, HeadSwitchTable, Pointed};
 use ae_charts::Bar;
 use ae_messages::{
     toggle_head, Ablation, Array, AttentionKind, Candidate, EngineError, HeadId, HeadImportance,
-    Interventions, Predictions, Request, Response,
+    Interventions, Request, Response,
 };
 
 /// How many candidates the before/after table compares.
@@ -204,17 +204,6 @@ fn HeadSwitches(layers: usize, heads: usize) -> impl IntoView {
                 </label>
             </div>
         </section>
-    }
-}
-
-/// The first predicted position's candidates.
-fn first_candidates(result: &PredictionResult) -> Vec<Candidate> {
-    match &result.predictions {
-        Predictions::NextToken(next) => next.candidates.clone(),
-        Predictions::MaskFill(fills) => fills
-            .first()
-            .map(|f| f.candidates.clone())
-            .unwrap_or_default(),
     }
 }
 

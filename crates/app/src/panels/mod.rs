@@ -6,6 +6,7 @@ mod head_summary;
 mod heatmaps;
 mod induction;
 mod lab;
+mod lesson;
 mod neurons;
 mod padding;
 mod positions;
@@ -19,6 +20,7 @@ use leptos::prelude::*;
 
 use super::i18n::tr;
 use super::state::{use_state, Panel};
+pub use lesson::LessonCard;
 
 /// Tabs and the visible panel.
 #[component]
@@ -59,6 +61,7 @@ pub fn PanelArea() -> impl IntoView {
                 }}
             </div>
             <CopyLink />
+            <lesson::TourButton />
             <EmbedDialog />
         </nav>
         <lab::LabBanner />

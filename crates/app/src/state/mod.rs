@@ -25,8 +25,8 @@ pub use settings::{HeadSummary, InductionRun, Settings};
 pub use text::{GeneratedToken, TextState};
 pub use translation::TranslationState;
 pub use view::{
-    dark_query, small_screen, viewport_width, Embedding, Lock, Message, Panel, ThemeChoice,
-    ViewState,
+    dark_query, small_screen, viewport_width, Embedding, LessonLink, Lock, Message, Panel,
+    ThemeChoice, ViewState,
 };
 
 use crate::client::{self, Failure};

@@ -88,6 +88,34 @@ impl Panel {
     }
 }
 
+/// The lesson open and its step, as a link names them: `tour=N`, or `lesson=PATH` with
+/// `lesson_step=N` (counted from 1 in the link, from 0 here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LessonLink {
+    Tour { step: usize },
+    File { path: String, step: usize },
+}
+
+impl LessonLink {
+    /// The step shown, from 0.
+    pub fn step(&self) -> usize {
+        match self {
+            LessonLink::Tour { step } | LessonLink::File { step, .. } => *step,
+        }
+    }
+
+    /// The same lesson at `step`.
+    pub fn at(&self, step: usize) -> LessonLink {
+        match self {
+            LessonLink::Tour { .. } => LessonLink::Tour { step },
+            LessonLink::File { path, .. } => LessonLink::File {
+                path: path.clone(),
+                step,
+            },
+        }
+    }
+}
+
 /// Controls a teacher can lock in an embedded view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lock {
@@ -189,6 +217,8 @@ pub struct ViewState {
     pub notices: RwSignal<Vec<Message>>,
     /// The last error.
     pub error: RwSignal<Option<Problem>>,
+    /// The lesson open (the guided tour or a lesson file) and its step.
+    pub lesson: RwSignal<Option<LessonLink>>,
 }
 
 impl ViewState {
@@ -202,6 +232,7 @@ impl ViewState {
             viewport_width: RwSignal::new(viewport_width()),
             notices: RwSignal::new(Vec::new()),
             error: RwSignal::new(None),
+            lesson: RwSignal::new(None),
         }
     }
 

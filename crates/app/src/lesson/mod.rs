@@ -1,0 +1,70 @@
+//! Lessons: a Markdown file of steps, each setting the page's view and explaining it with the
+//! model's own numbers. The built-in tour is a lesson too (`tour.en.md`, `tour.zh.md`).
+//! Reading a lesson ([`format`]), its text ([`markdown`]) and its live numbers ([`values`]) are
+//! plain values, tested natively; `crate::panels::lesson` shows a step and applies its view.
+pub mod format;
+pub mod markdown;
+pub mod values;
+
+pub use crate::state::LessonLink;
+pub use format::{Highlight, Lesson, LessonError, LessonStep, MAX_STEPS};
+
+use crate::i18n::Lang;
+
+/// The built-in tour in `lang`.
+pub fn tour(lang: Lang) -> Lesson {
+    let source = match lang {
+        Lang::En => include_str!("tour.en.md"),
+        Lang::Zh => include_str!("tour.zh.md"),
+    };
+    // Both files are read by the tests below, so this never falls back in a build.
+    Lesson::parse(source).unwrap_or_else(|_| Lesson {
+        title: String::new(),
+        language: Some(lang),
+        model: None,
+        text: None,
+        introduction: String::new(),
+        steps: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_lessons_read_without_a_problem() {
+        for source in [
+            include_str!("../../../../public/lessons/coreference.en.md"),
+            include_str!("../../../../public/lessons/coreference.zh.md"),
+        ] {
+            let lesson = Lesson::parse(source).expect("an example lesson reads");
+            assert!(lesson.text.is_some());
+            for step in &lesson.steps {
+                assert!(
+                    step.view.ignored.is_empty(),
+                    "{}: {:?}",
+                    step.title,
+                    step.view.ignored
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn both_tours_read_with_the_same_views() {
+        let en = Lesson::parse(include_str!("tour.en.md")).expect("English tour");
+        let zh = Lesson::parse(include_str!("tour.zh.md")).expect("Chinese tour");
+        assert_eq!(en.steps.len(), zh.steps.len());
+        for (e, z) in en.steps.iter().zip(&zh.steps) {
+            assert_eq!(e.view, z.view, "step {}", e.title);
+            assert_eq!(e.highlight, z.highlight, "step {}", e.title);
+            assert!(
+                e.view.ignored.is_empty(),
+                "step {}: {:?}",
+                e.title,
+                e.view.ignored
+            );
+        }
+    }
+}

@@ -1,0 +1,212 @@
+// Lessons: the guided tour walks every step on a decoder, an encoder and an encoder–decoder,
+// each step's view is the one its file names, and its live numbers are the trace CLI's; a
+// lesson file's placeholders are filled from the trace, and what cannot be filled shows "—"
+// with a notice. (Hostile and broken lesson files: tests/e2e/faults.test.mjs.)
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { openPage, start, traceCli } from './support.mjs';
+
+const TOLERANCE = 1e-4;
+let site;
+
+before(async () => {
+  mkdirSync('test-artifacts', { recursive: true });
+  site = await start();
+});
+
+after(async () => site?.close());
+
+/** A lesson file's steps: title, view parameters (a Map) and the model kind it is for. */
+function lessonSteps(path) {
+  const source = readFileSync(path, 'utf8');
+  return source.split(/\n## /).slice(1).map((section) => {
+    const title = section.split('\n')[0].trim();
+    const block = section.match(/```view\n([\s\S]*?)```/)?.[1] ?? '';
+    const view = new Map(block.split(/[\n&]/).map((p) => p.trim()).filter(Boolean).map((p) => p.split('=')));
+    const only = view.get('only');
+    view.delete('only');
+    return { title, view, only };
+  });
+}
+
+const fits = (only, kind) => only === undefined
+  || only === kind
+  || (only === 'one-text' && (kind === 'decoder' || kind === 'encoder'));
+
+const softmax = (row) => {
+  const top = Math.max(...row);
+  const exps = row.map((x) => Math.exp(x - top));
+  const sum = exps.reduce((a, b) => a + b, 0);
+  return exps.map((e) => e / sum);
+};
+
+const plain = (token) => token.replace(/^[␣Ġ▁\s]+|[␣Ġ▁\s]+$/g, '');
+
+/** The live numbers on the card: name → {text, value, state}, in order. */
+const liveValues = (page) => page.$$eval('[data-testid=lesson-value]', (nodes) => nodes.map((n) => ({
+  name: n.dataset.name, text: n.textContent, value: n.dataset.value === undefined ? null : Number(n.dataset.value), state: n.dataset.state,
+})));
+
+/** Waits until the card shows step `title` with every live number known. */
+async function atStep(page, title) {
+  await page.waitForFunction((t) => document.querySelector('[data-testid=lesson-step-title]')?.textContent === t, title, { timeout: 30_000 });
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=lesson-value]')]
+    .every((n) => n.dataset.state !== 'pending'), null, { timeout: 30_000 });
+}
+
+/** Checks that the address and the outline are the step's view. */
+async function assertView(page, step) {
+  const address = new URL(page.url()).searchParams;
+  for (const [name, value] of step.view) {
+    if (name === 'highlight') continue;
+    assert.equal(address.get(name), value, `${step.title}: ${name}`);
+  }
+  const outlined = await page.evaluate(() => document.documentElement.dataset.highlight ?? null);
+  assert.equal(outlined, step.view.get('highlight') ?? null, `${step.title}: the outlined part`);
+}
+
+test('the tour walks every step on the GPT-2 fixture, each view as its step says, with the CLI\'s numbers', async () => {
+  const text = 'The dog saw the cat and it ran to the dog';
+  const cli = traceCli('gpt2', text);
+  const last = cli.tokens.length - 1;
+  const steps = lessonSteps('crates/app/src/lesson/tour.en.md').filter((s) => fits(s.only, 'decoder'));
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const { page, errors } = await openPage(context, site.origin, `?model=folder:fixture-gpt2&text=${encodeURIComponent(text)}`);
+  await page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
+  await page.click('[data-testid=tour-start]');
+  const checked = new Set();
+  for (const [index, step] of steps.entries()) {
+    await atStep(page, step.title);
+    assert.equal(await page.textContent('[data-testid=lesson-counter]'), `step ${index + 1} of ${steps.length}`);
+    await assertView(page, step);
+    assert.equal(new URL(page.url()).searchParams.get('tour'), String(index + 1));
+    const values = await liveValues(page);
+    assert.ok(values.every((v) => v.state === 'shown'), `${step.title}: ${JSON.stringify(values)}`);
+    for (const v of values) {
+      if (v.name === 'attention') {
+        // Layer 1, head 1 (the tour's view), the last token's row.
+        const row = cli.attentions[0][0][last];
+        const top = row.indexOf(Math.max(...row));
+        assert.ok(Math.abs(v.value - row[top]) < TOLERANCE, `${step.title}: attention ${v.value} vs ${row[top]}`);
+        assert.equal(v.text, row[top].toFixed(2));
+        checked.add('attention');
+      }
+      if (v.name === 'attended') {
+        const row = cli.attentions[0][0][last];
+        assert.equal(v.text, plain(cli.tokens[row.indexOf(Math.max(...row))]));
+        checked.add('attended');
+      }
+      if (v.name === 'token') assert.equal(v.text, plain(cli.tokens[last]));
+      if (v.name === 'tokens') assert.equal(v.text, String(cli.tokens.length));
+      if (v.name === 'prob') {
+        const p = softmax(cli.logits[last]);
+        const top = p.indexOf(Math.max(...p));
+        assert.ok(Math.abs(v.value - p[top]) < TOLERANCE, `prob ${v.value} vs ${p[top]}`);
+        checked.add('prob');
+      }
+    }
+    if (index === 4) await page.screenshot({ path: 'test-artifacts/tour-gpt2-step5.png' });
+    if (index + 1 < steps.length) await page.click('[data-testid=lesson-next]');
+  }
+  assert.deepEqual([...checked].sort(), ['attended', 'attention', 'prob']);
+  assert.ok(await page.isDisabled('[data-testid=lesson-next]'), 'the last step has no next');
+  // Back, then leave: the card and the outline go, and so does `tour` in the address.
+  await page.click('[data-testid=lesson-back]');
+  await atStep(page, steps.at(-2).title);
+  await page.click('[data-testid=lesson-leave]');
+  await page.waitForSelector('[data-testid=lesson-card]', { state: 'detached' });
+  await page.waitForFunction(() => !new URL(location.href).searchParams.has('tour'));
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.highlight ?? null), null);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('the tour in Chinese on DistilBERT at phone width: a link opens step 8, the keyboard moves on; T5 gets its own steps', async () => {
+  const steps = lessonSteps('crates/app/src/lesson/tour.zh.md').filter((s) => fits(s.only, 'encoder'));
+  const context = await site.browser.newContext({ viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true });
+  const text = encodeURIComponent('The cat sat on the [MASK].');
+  const { page, errors } = await openPage(context, site.origin, `?model=folder:fixture-distilbert&lang=zh&text=${text}&tour=8`);
+  await page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
+  await atStep(page, steps[7].title);
+  assert.equal(await page.textContent('[data-testid=lesson-counter]'), `第 8 步，共 ${steps.length} 步`);
+  await assertView(page, steps[7]);
+  // The reloaded link shows the same step.
+  await page.reload();
+  await page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
+  await atStep(page, steps[7].title);
+  // Tab to "next" and press Enter.
+  await page.focus('[data-testid=lesson-next]');
+  await page.keyboard.press('Enter');
+  await atStep(page, steps[8].title);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `no sideways scrolling: ${overflow}px`);
+  await page.screenshot({ path: 'test-artifacts/tour-zh-390.png' });
+  // The fill-mask step: the first [MASK]'s first guess.
+  const fill = steps.findIndex((s) => s.only === 'encoder' && s.view.get('panel') === 'predictions');
+  await page.goto(`${site.origin}/?model=folder:fixture-distilbert&lang=zh&text=${text}&tour=${fill + 1}`);
+  await page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
+  await atStep(page, steps[fill].title);
+  const cli = traceCli('distilbert', 'The cat sat on the [MASK].');
+  const mask = cli.tokens.indexOf('[MASK]');
+  const p = softmax(cli.logits[mask]);
+  const prob = (await liveValues(page)).find((v) => v.name === 'prob');
+  assert.ok(Math.abs(prob.value - Math.max(...p)) < TOLERANCE, `[MASK] fill ${prob.value} vs ${Math.max(...p)}`);
+  await page.close();
+
+  const pairSteps = lessonSteps('crates/app/src/lesson/tour.en.md').filter((s) => fits(s.only, 'encoder-decoder'));
+  const pair = await openPage(context, site.origin, `?model=folder:fixture-t5&source=${encodeURIComponent('Hello world')}&target=Hallo&tour=2`);
+  await pair.page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
+  await atStep(pair.page, pairSteps[1].title);
+  await assertView(pair.page, pairSteps[1]);
+  assert.equal(new URL(pair.page.url()).searchParams.get('attention'), 'cross');
+  assert.equal(await pair.page.textContent('[data-testid=lesson-counter]'), `step 2 of ${pairSteps.length}`);
+  assert.deepEqual([...errors, ...pair.errors], []);
+  await context.close();
+});
+
+test('a lesson file: its text is traced, its placeholders are the CLI\'s, what cannot be filled shows — with a notice', async () => {
+  const text = 'The dog saw the cat and it ran to the dog';
+  const cli = traceCli('gpt2', text);
+  const last = cli.tokens.length - 1;
+  const it = cli.tokens.indexOf('it');
+  const the = cli.tokens.indexOf('␣the');
+  const and = cli.tokens.indexOf('␣and');
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const { page, errors } = await openPage(context, site.origin, '?model=folder:fixture-gpt2&lesson=lessons/test/numbers.md');
+  await page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
+  await atStep(page, 'Softmax in layer 2, head 3');
+  assert.equal(await page.inputValue('[data-testid=text]'), text, 'the lesson\'s text');
+  const [query, attention, attended, fromIt, otherHead] = await liveValues(page);
+  const row = cli.attentions[1][2][last];
+  const top = row.indexOf(Math.max(...row));
+  assert.equal(query.text, plain(cli.tokens[last]));
+  assert.ok(Math.abs(attention.value - row[top]) < TOLERANCE);
+  assert.equal(attended.text, plain(cli.tokens[top]));
+  assert.ok(Math.abs(fromIt.value - cli.attentions[1][2][it][the]) < TOLERANCE, `"it" → "the": ${fromIt.value}`);
+  assert.ok(Math.abs(otherHead.value - cli.attentions[0][1][it][and]) < TOLERANCE, `layer 1 head 2: ${otherHead.value}`);
+  assert.equal(new URL(page.url()).searchParams.get('lesson_step'), '1');
+
+  await page.click('[data-testid=lesson-next]');
+  await atStep(page, 'The prediction');
+  const p = softmax(cli.logits[last]);
+  const best = p.indexOf(Math.max(...p));
+  const [top1, prob, probThe] = await liveValues(page);
+  assert.equal(top1.state, 'shown');
+  assert.ok(Math.abs(prob.value - p[best]) < TOLERANCE);
+  assert.ok(Math.abs(probThe.value - p[cli.input_ids[the]]) < TOLERANCE, `" the": ${probThe.value} vs ${p[cli.input_ids[the]]}`);
+
+  await page.click('[data-testid=lesson-next]');
+  await atStep(page, 'What cannot be filled');
+  const missing = await liveValues(page);
+  assert.deepEqual(missing.map((v) => [v.text, v.state]), [['—', 'missing'], ['—', 'missing'], ['—', 'missing']]);
+  const notice = await page.textContent('[data-testid=lesson-missing]');
+  assert.match(notice, /\{loudness\} is not a number this page knows/);
+  assert.match(notice, /“zebra” is not a token of this text/);
+  assert.match(notice, /“ zzzzq” is not among the model's most probable next tokens/);
+  // The step's layer 9 does not exist: named in a notice, the page keeps working.
+  await page.waitForFunction(() => /layer 9/.test(document.body.textContent));
+  await page.screenshot({ path: 'test-artifacts/lesson-missing.png', fullPage: false });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
