@@ -4,8 +4,8 @@
 // with a notice. (Hostile and broken lesson files: tests/e2e/faults.test.mjs.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { openPage, start, traceCli } from './support.mjs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { download, openPage, start, traceCli } from './support.mjs';
 
 const TOLERANCE = 1e-4;
 let site;
@@ -208,5 +208,69 @@ test('a lesson file: its text is traced, its placeholders are the CLI\'s, what c
   await page.waitForFunction(() => /layer 9/.test(document.body.textContent));
   await page.screenshot({ path: 'test-artifacts/lesson-missing.png', fullPage: false });
   assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('a recorded lesson reloads to the views it recorded', async () => {
+  const text = 'The dog saw the cat and it ran to the dog';
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  const { page, errors } = await openPage(context, site.origin,
+    `?model=folder:fixture-gpt2&text=${encodeURIComponent(text)}&panel=step&step=5&token=2&layer=1&head=2`);
+  await page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
+  await page.waitForSelector('[data-testid=step-header]');
+  await page.click('[data-testid=embed-open]');
+  const NOT_IN_A_STEP = ['model', 'lang', 'theme', 'embed', 'panels', 'lock', 'tour', 'lesson', 'lesson_step'];
+  const viewNow = () => [...new URL(page.url()).searchParams].filter(([name]) => !NOT_IN_A_STEP.includes(name));
+  const recorded = [];
+  const record = async () => {
+    recorded.push(viewNow());
+    await page.click('[data-testid=record-step]');
+    await page.waitForFunction((n) => document.querySelector('[data-testid=download-lesson]')?.textContent.includes(`(${n} `), recorded.length);
+  };
+  // The step-through at softmax with a pinned token.
+  await record();
+  // The heatmaps of layer 2, head 3, for another text.
+  await page.click('[data-testid=tab-heatmaps]');
+  await page.fill('[data-testid=text]', 'A cat sat on the mat');
+  await page.selectOption('[data-testid=layer]', { value: '1' });
+  await page.selectOption('[data-testid=head]', { value: '2' });
+  await page.waitForFunction(() => {
+    const p = new URL(location.href).searchParams;
+    return p.get('panel') === 'heatmaps' && p.get('layer') === '2' && p.get('head') === '3' && p.get('text') === 'A cat sat on the mat';
+  });
+  await record();
+  // The lab with a head switched off.
+  await page.click('[data-testid=tab-lab]');
+  await page.click('[data-testid=head-switch][data-layer="0"][data-head="1"]');
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('ablate') === '1:2');
+  await record();
+  assert.match(await page.textContent('[data-testid=download-lesson]'), /3 steps/);
+  const file = await download(page, 'download-lesson');
+  assert.equal(file.name, 'my-lesson.md');
+  writeFileSync('dist/lessons/test/recorded.md', file.bytes);
+  await page.close();
+
+  const opened = await openPage(context, site.origin, '?lesson=lessons/test/recorded.md');
+  await opened.page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
+  const shown = async (index) => {
+    await atStep(opened.page, `Step ${index + 1}`);
+    await opened.page.waitForFunction((expected) => {
+      const now = new URLSearchParams(location.search);
+      return expected.every(([name, value]) => now.get(name) === value);
+    }, recorded[index], { timeout: 30_000 });
+    const now = new URL(opened.page.url()).searchParams;
+    assert.equal(now.get('model'), 'folder:fixture-gpt2', 'the front matter\'s model');
+    for (const [name, value] of recorded[index]) assert.equal(now.get(name), value, `step ${index + 1}: ${name}`);
+    if (!recorded[index].some(([name]) => name === 'ablate')) assert.equal(now.get('ablate'), null, `step ${index + 1}: the model as trained`);
+  };
+  await shown(0);
+  await opened.page.click('[data-testid=lesson-next]');
+  await shown(1);
+  await opened.page.click('[data-testid=lesson-next]');
+  await shown(2);
+  await opened.page.click('[data-testid=lesson-back]');
+  await opened.page.click('[data-testid=lesson-back]');
+  await shown(0);
+  assert.deepEqual([...errors, ...opened.errors], []);
   await context.close();
 });

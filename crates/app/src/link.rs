@@ -285,8 +285,8 @@ pub fn is_site_path(path: &str) -> bool {
         && !before_slash.contains(':')
 }
 
-/// The language as a link writes it.
-fn link_code(lang: Lang) -> &'static str {
+/// The language as a link (and a lesson file) writes it.
+pub fn link_code(lang: Lang) -> &'static str {
     match lang {
         Lang::En => "en",
         Lang::Zh => "zh",

@@ -2,6 +2,7 @@
 //! model's own numbers. The built-in tour is a lesson too (`tour.en.md`, `tour.zh.md`).
 //! Reading a lesson ([`format`]), its text ([`markdown`]) and its live numbers ([`values`]) are
 //! plain values, tested natively; `crate::panels::lesson` shows a step and applies its view.
+pub mod draft;
 pub mod format;
 pub mod markdown;
 pub mod values;

@@ -6,12 +6,16 @@ use leptos::prelude::*;
 
 use super::analyses::{first_candidates, for_this_trace, predictions_while};
 use crate::i18n::{current, tr, trf};
+use crate::lesson::draft::{draft, DraftWords};
 use crate::lesson::markdown::{blocks, placeholders, Block, Inline, Placeholder};
 use crate::lesson::values::{value, Live, Value};
 use crate::lesson::{tour, Highlight, Lesson, LessonError, LessonLink, LessonStep, MAX_STEPS};
+use crate::link::LinkView;
 use crate::loading::{fetch_text, use_loader};
 use crate::sources::{FetchError, ModelSource};
 use crate::state::{use_state, AppState, Message};
+use crate::url::current_view;
+use crate::widgets::save_text;
 use ae_messages::Candidate;
 
 /// A lesson as the card has it: read, still on its way, or not readable (the reason, worded).
@@ -34,6 +38,50 @@ pub fn TourButton() -> impl IntoView {
         >
             {move || tr("lesson.tour")}
         </button>
+    }
+}
+
+/// "Record a lesson": adds the view on screen as the next step of a draft lesson file, and
+/// downloads the draft (`lesson::draft`). `recorded` is owned by the page's navigation, so the
+/// draft outlives the dialog.
+#[component]
+pub fn LessonRecorder(recorded: RwSignal<Vec<LinkView>>) -> impl IntoView {
+    let state = use_state();
+    let count = move || recorded.with(Vec::len);
+    let record = move |_| recorded.update(|views| views.push(current_view(state)));
+    let download = move |_| {
+        let words = DraftWords {
+            title: tr("lesson.draft_title"),
+            step: tr("lesson.draft_step"),
+            body: tr("lesson.draft_body"),
+        };
+        let file = recorded.with(|views| draft(current(), views, &words));
+        if let Err(problem) = save_text("my-lesson.md", "text/markdown", &file) {
+            state
+                .view
+                .add_notice(Message::new("lesson.no_download", &[("problem", &problem)]));
+        }
+    };
+    view! {
+        <section class="lesson-recorder" data-testid="lesson-recorder">
+            <h3>{move || tr("lesson.record_title")}</h3>
+            <p class="muted">{move || tr("lesson.record_explain")}</p>
+            <button data-testid="record-step" on:click=record>
+                {move || trf("lesson.record_step", &[("n", &(count() + 1))])}
+            </button>
+            " "
+            <button data-testid="download-lesson" prop:disabled=move || count() == 0 on:click=download>
+                {move || trf("lesson.download", &[("steps", &count())])}
+            </button>
+            " "
+            <button
+                data-testid="clear-draft"
+                prop:disabled=move || count() == 0
+                on:click=move |_| recorded.set(Vec::new())
+            >
+                {move || tr("lesson.clear_draft")}
+            </button>
+        </section>
     }
 }
 

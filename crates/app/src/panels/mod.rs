@@ -122,6 +122,7 @@ fn CopyLink() -> impl IntoView {
 fn EmbedDialog() -> impl IntoView {
     let state = use_state();
     let open = RwSignal::new(false);
+    let recorded = RwSignal::new(Vec::new());
     let snippet = move || {
         let address = crate::url::embed_address(state)
             .replace('&', "&amp;")
@@ -150,6 +151,7 @@ fn EmbedDialog() -> impl IntoView {
                     readonly
                     prop:value=snippet
                 ></textarea>
+                <lesson::LessonRecorder recorded />
             </div>
         </Show>
     }

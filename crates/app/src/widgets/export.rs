@@ -40,7 +40,7 @@ fn save(filename: &str, href: &str) -> Result<(), String> {
 }
 
 /// Saves `text` as a file of type `mime`.
-fn save_text(filename: &str, mime: &str, text: &str) -> Result<(), String> {
+pub fn save_text(filename: &str, mime: &str, text: &str) -> Result<(), String> {
     let parts = js_sys::Array::of1(&text.into());
     let options = web_sys::BlobPropertyBag::new();
     options.set_type(mime);

@@ -9,6 +9,7 @@ mod vector;
 
 pub use bar_chart::{BarChart, CaptionedBars};
 pub use chart_canvas::{chart_width, ChartCanvas, Pointed, Tooltip};
+pub use export::save_text;
 pub use kv_group::KeyValueGroup;
 pub use pickers::{HeadShortcuts, HeadSwitchTable, IndexSelect, WholeSlider};
 pub use vector::vector;
