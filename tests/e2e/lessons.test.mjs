@@ -274,3 +274,35 @@ test('a recorded lesson reloads to the views it recorded', async () => {
   assert.deepEqual([...errors, ...opened.errors], []);
   await context.close();
 });
+
+test('the site\'s lessons menu opens the causal-mask lesson: the first token gives itself all its attention, then the lab removes the mask', async () => {
+  const steps = lessonSteps('public/lessons/causal-mask.en.md');
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const { page, errors } = await openPage(context, site.origin, '?model=folder:fixture-gpt2');
+  await page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
+  const listed = await page.$$eval('[data-testid=lesson-menu] option', (options) => options.map((o) => o.value).filter(Boolean));
+  for (const file of ['causal-mask.en.md', 'coreference.en.md', 'positions.en.md', 'causal-mask.zh.md']) {
+    assert.ok(listed.includes(file), `the menu lists ${file}: ${listed}`);
+  }
+  assert.ok(listed.indexOf('positions.en.md') < listed.indexOf('causal-mask.zh.md'), 'the page\'s language first');
+  await page.selectOption('[data-testid=lesson-menu]', { value: 'causal-mask.en.md' });
+  await atStep(page, steps[0].title);
+  assert.equal(await page.inputValue('[data-testid=text]'), 'The capital of France is');
+  assert.equal(new URL(page.url()).searchParams.get('lesson'), 'lessons/causal-mask.en.md');
+  for (const [index, step] of steps.entries()) {
+    if (index > 0) {
+      await page.click('[data-testid=lesson-next]');
+      await atStep(page, step.title);
+    }
+    await assertView(page, step);
+    if (step.view.get('token') === '0') {
+      const [first] = await liveValues(page);
+      assert.equal(first.name, 'attention');
+      assert.ok(Math.abs(first.value - 1) < 1e-6, `the first token gives itself ${first.value}`);
+    }
+    const maskOff = new URL(page.url()).searchParams.get('causal_mask') === 'off';
+    assert.equal(maskOff, step.view.get('causal_mask') === 'off', `${step.title}: the lab follows the step`);
+  }
+  assert.deepEqual(errors, []);
+  await context.close();
+});

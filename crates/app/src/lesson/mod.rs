@@ -33,20 +33,43 @@ pub fn tour(lang: Lang) -> Lesson {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_example_lessons_read_without_a_problem() {
-        for source in [
+    /// The example lessons in `public/lessons/`, English and Chinese side by side.
+    const EXAMPLES: [(&str, &str); 3] = [
+        (
             include_str!("../../../../public/lessons/coreference.en.md"),
             include_str!("../../../../public/lessons/coreference.zh.md"),
-        ] {
-            let lesson = Lesson::parse(source).expect("an example lesson reads");
-            assert!(lesson.text.is_some());
-            for step in &lesson.steps {
+        ),
+        (
+            include_str!("../../../../public/lessons/causal-mask.en.md"),
+            include_str!("../../../../public/lessons/causal-mask.zh.md"),
+        ),
+        (
+            include_str!("../../../../public/lessons/positions.en.md"),
+            include_str!("../../../../public/lessons/positions.zh.md"),
+        ),
+    ];
+
+    #[test]
+    fn the_example_lessons_read_alike_in_both_languages() {
+        for (en, zh) in EXAMPLES {
+            let (en, zh) = (
+                Lesson::parse(en).expect("an English example reads"),
+                Lesson::parse(zh).expect("a Chinese example reads"),
+            );
+            assert_eq!((en.language, zh.language), (Some(Lang::En), Some(Lang::Zh)));
+            assert_eq!(en.text, zh.text, "{}", en.title);
+            assert!(en.text.is_some(), "{}", en.title);
+            assert_eq!(en.steps.len(), zh.steps.len(), "{}", en.title);
+            for (e, z) in en.steps.iter().zip(&zh.steps) {
                 assert!(
-                    step.view.ignored.is_empty(),
+                    e.view.ignored.is_empty(),
                     "{}: {:?}",
-                    step.title,
-                    step.view.ignored
+                    e.title,
+                    e.view.ignored
+                );
+                assert_eq!(
+                    (&e.view, e.highlight, e.only),
+                    (&z.view, z.highlight, z.only)
                 );
             }
         }

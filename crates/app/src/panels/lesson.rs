@@ -41,6 +41,69 @@ pub fn TourButton() -> impl IntoView {
     }
 }
 
+/// A lesson the site lists in `lessons/index.json` (written by `scripts/lesson-index.mjs`).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+struct ListedLesson {
+    file: String,
+    title: String,
+    #[serde(default)]
+    language: String,
+}
+
+/// The site's lessons, the page's language first; empty when the site lists none.
+#[component]
+pub fn LessonMenu() -> impl IntoView {
+    let state = use_state();
+    let listed: RwSignal<Vec<ListedLesson>> = RwSignal::new(Vec::new());
+    leptos::task::spawn_local(async move {
+        // A site without lessons has no index: the menu stays hidden.
+        if let Ok(text) = fetch_text("lessons/index.json").await {
+            let _ = listed.try_set(serde_json::from_str(&text).unwrap_or_default());
+        }
+    });
+    let ordered = move || {
+        let lang = crate::link::link_code(current());
+        let mut lessons = listed.get();
+        lessons.sort_by_key(|l| l.language != lang);
+        lessons
+    };
+    let open = move |ev| {
+        let file = event_target_value(&ev);
+        if !file.is_empty() {
+            let path = format!("lessons/{file}");
+            state
+                .view
+                .lesson
+                .set(Some(LessonLink::File { path, step: 0 }));
+        }
+    };
+    move || {
+        (!listed.with(Vec::is_empty)).then(|| {
+            view! {
+                <select
+                    class="copy-link embed-button"
+                    data-testid="lesson-menu"
+                    aria-label=move || tr("lesson.menu")
+                    prop:value=""
+                    on:change=open
+                >
+                    <option value="">{move || tr("lesson.menu")}</option>
+                    {ordered()
+                        .into_iter()
+                        .map(|lesson| {
+                            let label = match lesson.language.is_empty() {
+                                true => lesson.title.clone(),
+                                false => format!("{} ({})", lesson.title, lesson.language),
+                            };
+                            view! { <option value=lesson.file.clone()>{label}</option> }
+                        })
+                        .collect_view()}
+                </select>
+            }
+        })
+    }
+}
+
 /// "Record a lesson": adds the view on screen as the next step of a draft lesson file, and
 /// downloads the draft (`lesson::draft`). `recorded` is owned by the page's navigation, so the
 /// draft outlives the dialog.

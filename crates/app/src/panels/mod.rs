@@ -62,6 +62,7 @@ pub fn PanelArea() -> impl IntoView {
             </div>
             <CopyLink />
             <lesson::TourButton />
+            <lesson::LessonMenu />
             <EmbedDialog />
         </nav>
         <lab::LabBanner />
