@@ -2,21 +2,20 @@
 //! text with the model's live numbers, and Back / Next / Leave. Showing a step sets its view
 //! (`crate::url::apply_step_view`) and outlines the part of the page it talks about (the
 //! `data-highlight` attribute on `<html>`, styled in `style/`). What a lesson is: `crate::lesson`.
+mod text;
+mod tools;
+
 use leptos::prelude::*;
 
 use super::analyses::{first_candidates, for_this_trace, predictions_while};
 use crate::i18n::{current, tr, trf};
-use crate::lesson::draft::{draft, DraftWords};
-use crate::lesson::markdown::{blocks, placeholders, Block, Inline, Placeholder};
-use crate::lesson::values::{value, Live, Value};
+use crate::lesson::markdown::{blocks, placeholders};
 use crate::lesson::{tour, Highlight, Lesson, LessonError, LessonLink, LessonStep, MAX_STEPS};
-use crate::link::LinkView;
 use crate::loading::{fetch_text, use_loader};
 use crate::sources::{FetchError, ModelSource};
 use crate::state::{use_state, AppState, Message};
-use crate::url::current_view;
-use crate::widgets::save_text;
-use ae_messages::Candidate;
+use text::{blocks_view, missing_values};
+pub use tools::{LessonMenu, LessonRecorder, TourButton};
 
 /// A lesson as the card has it: read, still on its way, or not readable (the reason, worded).
 #[derive(Debug, Clone, PartialEq)]
@@ -24,128 +23,6 @@ enum Opened {
     Ready(Lesson),
     Loading,
     Failed(String),
-}
-
-/// The button that starts the guided tour.
-#[component]
-pub fn TourButton() -> impl IntoView {
-    let lesson = use_state().view.lesson;
-    view! {
-        <button
-            class="copy-link embed-button"
-            data-testid="tour-start"
-            on:click=move |_| lesson.set(Some(LessonLink::Tour { step: 0 }))
-        >
-            {move || tr("lesson.tour")}
-        </button>
-    }
-}
-
-/// A lesson the site lists in `lessons/index.json` (written by `scripts/lesson-index.mjs`).
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-struct ListedLesson {
-    file: String,
-    title: String,
-    #[serde(default)]
-    language: String,
-}
-
-/// The site's lessons, the page's language first; empty when the site lists none.
-#[component]
-pub fn LessonMenu() -> impl IntoView {
-    let state = use_state();
-    let listed: RwSignal<Vec<ListedLesson>> = RwSignal::new(Vec::new());
-    leptos::task::spawn_local(async move {
-        // A site without lessons has no index: the menu stays hidden.
-        if let Ok(text) = fetch_text("lessons/index.json").await {
-            let _ = listed.try_set(serde_json::from_str(&text).unwrap_or_default());
-        }
-    });
-    let ordered = move || {
-        let lang = crate::link::link_code(current());
-        let mut lessons = listed.get();
-        lessons.sort_by_key(|l| l.language != lang);
-        lessons
-    };
-    let open = move |ev| {
-        let file = event_target_value(&ev);
-        if !file.is_empty() {
-            let path = format!("lessons/{file}");
-            state
-                .view
-                .lesson
-                .set(Some(LessonLink::File { path, step: 0 }));
-        }
-    };
-    move || {
-        (!listed.with(Vec::is_empty)).then(|| {
-            view! {
-                <select
-                    class="copy-link embed-button"
-                    data-testid="lesson-menu"
-                    aria-label=move || tr("lesson.menu")
-                    prop:value=""
-                    on:change=open
-                >
-                    <option value="">{move || tr("lesson.menu")}</option>
-                    {ordered()
-                        .into_iter()
-                        .map(|lesson| {
-                            let label = match lesson.language.is_empty() {
-                                true => lesson.title.clone(),
-                                false => format!("{} ({})", lesson.title, lesson.language),
-                            };
-                            view! { <option value=lesson.file.clone()>{label}</option> }
-                        })
-                        .collect_view()}
-                </select>
-            }
-        })
-    }
-}
-
-/// "Record a lesson": adds the view on screen as the next step of a draft lesson file, and
-/// downloads the draft (`lesson::draft`). `recorded` is owned by the page's navigation, so the
-/// draft outlives the dialog.
-#[component]
-pub fn LessonRecorder(recorded: RwSignal<Vec<LinkView>>) -> impl IntoView {
-    let state = use_state();
-    let count = move || recorded.with(Vec::len);
-    let record = move |_| recorded.update(|views| views.push(current_view(state)));
-    let download = move |_| {
-        let words = DraftWords {
-            title: tr("lesson.draft_title"),
-            step: tr("lesson.draft_step"),
-            body: tr("lesson.draft_body"),
-        };
-        let file = recorded.with(|views| draft(current(), views, &words));
-        if let Err(problem) = save_text("my-lesson.md", "text/markdown", &file) {
-            state
-                .view
-                .add_notice(Message::new("lesson.no_download", &[("problem", &problem)]));
-        }
-    };
-    view! {
-        <section class="lesson-recorder" data-testid="lesson-recorder">
-            <h3>{move || tr("lesson.record_title")}</h3>
-            <p class="muted">{move || tr("lesson.record_explain")}</p>
-            <button data-testid="record-step" on:click=record>
-                {move || trf("lesson.record_step", &[("n", &(count() + 1))])}
-            </button>
-            " "
-            <button data-testid="download-lesson" prop:disabled=move || count() == 0 on:click=download>
-                {move || trf("lesson.download", &[("steps", &count())])}
-            </button>
-            " "
-            <button
-                data-testid="clear-draft"
-                prop:disabled=move || count() == 0
-                on:click=move |_| recorded.set(Vec::new())
-            >
-                {move || tr("lesson.clear_draft")}
-            </button>
-        </section>
-    }
 }
 
 /// The card, while a lesson is open.
@@ -453,159 +330,5 @@ fn LessonNavigation(steps: Memo<Vec<LessonStep>>, index: Memo<Option<usize>>) ->
                 {move || tr("lesson.leave")}
             </button>
         </div>
-    }
-}
-
-/// A placeholder's value now (tracked).
-fn live_value(
-    state: AppState,
-    placeholder: &Placeholder,
-    candidates: Memo<Option<Vec<Candidate>>>,
-) -> Value {
-    let trace = state.text.page_trace();
-    let (layer, head) = (state.selection.layer.get(), state.selection.head.get());
-    let pinned = state.selection.pinned.get();
-    candidates.with(|candidates| {
-        state.model.read(Value::Pending, |card| {
-            let live = Live {
-                architecture: &card.architecture,
-                layers: card.n_layer,
-                heads: card.n_head,
-                d_model: card.d_model,
-                d_head: card.d_head,
-                layer,
-                head,
-                tokens: trace.as_ref().map(|t| t.tokens.as_slice()),
-                pinned,
-                attentions: trace.as_ref().map(|t| &t.attentions),
-                candidates: candidates.as_deref(),
-            };
-            value(placeholder, &live)
-        })
-    })
-}
-
-/// The reasons, worded, why some of `placeholders` have no value (tracked).
-fn missing_values(
-    state: AppState,
-    placeholders: &[Placeholder],
-    candidates: Memo<Option<Vec<Candidate>>>,
-) -> Vec<String> {
-    let mut reasons: Vec<String> = Vec::new();
-    for placeholder in placeholders {
-        if let Value::Missing(key, arguments) = live_value(state, placeholder, candidates) {
-            let arguments: Vec<(&str, &dyn std::fmt::Display)> = arguments
-                .iter()
-                .map(|(name, value)| (*name, value as &dyn std::fmt::Display))
-                .collect();
-            let reason = trf(key, &arguments);
-            if !reasons.contains(&reason) {
-                reasons.push(reason);
-            }
-        }
-    }
-    reasons
-}
-
-fn blocks_view(blocks: Vec<Block>, candidates: Memo<Option<Vec<Candidate>>>) -> AnyView {
-    blocks
-        .into_iter()
-        .map(|block| block_view(block, candidates))
-        .collect_view()
-        .into_any()
-}
-
-fn block_view(block: Block, candidates: Memo<Option<Vec<Candidate>>>) -> AnyView {
-    match block {
-        Block::Paragraph(inlines) => {
-            view! { <p>{inlines_view(inlines, candidates)}</p> }.into_any()
-        }
-        Block::Heading(inlines) => {
-            view! { <h3>{inlines_view(inlines, candidates)}</h3> }.into_any()
-        }
-        Block::List { ordered, items } => {
-            let items = items
-                .into_iter()
-                .map(|item| view! { <li>{blocks_view(item, candidates)}</li> })
-                .collect_view();
-            match ordered {
-                true => view! { <ol>{items}</ol> }.into_any(),
-                false => view! { <ul>{items}</ul> }.into_any(),
-            }
-        }
-        Block::Quote(inner) => {
-            view! { <blockquote>{blocks_view(inner, candidates)}</blockquote> }.into_any()
-        }
-        Block::Code(code) => view! { <pre><code>{code}</code></pre> }.into_any(),
-        Block::Rule => view! { <hr /> }.into_any(),
-    }
-}
-
-fn inlines_view(inlines: Vec<Inline>, candidates: Memo<Option<Vec<Candidate>>>) -> AnyView {
-    inlines
-        .into_iter()
-        .map(|inline| inline_view(inline, candidates))
-        .collect_view()
-        .into_any()
-}
-
-fn inline_view(inline: Inline, candidates: Memo<Option<Vec<Candidate>>>) -> AnyView {
-    match inline {
-        Inline::Text(text) => text.into_any(),
-        Inline::Placeholder(placeholder) => {
-            view! { <LiveNumber placeholder candidates /> }.into_any()
-        }
-        Inline::Emphasis(c) => view! { <em>{inlines_view(c, candidates)}</em> }.into_any(),
-        Inline::Strong(c) => view! { <strong>{inlines_view(c, candidates)}</strong> }.into_any(),
-        Inline::Code(code) => view! { <code>{code}</code> }.into_any(),
-        Inline::Link { href, children } => {
-            // Links to this page's views open here; others in a new tab.
-            let here = href.starts_with('?') || href.starts_with('#');
-            view! {
-                <a
-                    href=href
-                    target=(!here).then_some("_blank")
-                    rel=(!here).then_some("noreferrer")
-                >
-                    {inlines_view(children, candidates)}
-                </a>
-            }
-            .into_any()
-        }
-        Inline::Break => view! { <br /> }.into_any(),
-    }
-}
-
-/// One live number: "…" while it is on its way, "—" (with the reason on hover) when it cannot
-/// be given.
-#[component]
-fn LiveNumber(placeholder: Placeholder, candidates: Memo<Option<Vec<Candidate>>>) -> impl IntoView {
-    let state = use_state();
-    let name = placeholder.name.clone();
-    let shown = Memo::new(move |_| live_value(state, &placeholder, candidates));
-    let text = move || match shown.get() {
-        Value::Shown { text, .. } => text,
-        Value::Pending => "…".to_string(),
-        Value::Missing(..) => "—".to_string(),
-    };
-    let exact = move || match shown.get() {
-        Value::Shown { exact, .. } => exact.map(|e| e.to_string()),
-        _ => None,
-    };
-    let state_name = move || match shown.get() {
-        Value::Shown { .. } => "shown",
-        Value::Pending => "pending",
-        Value::Missing(..) => "missing",
-    };
-    view! {
-        <span
-            class="live-number"
-            data-testid="lesson-value"
-            data-name=name
-            data-value=exact
-            data-state=state_name
-        >
-            {text}
-        </span>
     }
 }
