@@ -4,7 +4,7 @@
 // with a notice. (Hostile and broken lesson files: tests/e2e/faults.test.mjs.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { download, openPage, start, traceCli } from './support.mjs';
 
 const TOLERANCE = 1e-4;
@@ -303,6 +303,82 @@ test('the site\'s lessons menu opens the causal-mask lesson: the first token giv
     const maskOff = new URL(page.url()).searchParams.get('causal_mask') === 'off';
     assert.equal(maskOff, step.view.get('causal_mask') === 'off', `${step.title}: the lab follows the step`);
   }
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('the tour walks every step on the offline models: SmolLM2 (Llama), MiniLM and the date translator', async () => {
+  const cases = [
+    ['SmolLM2-135M-Instruct', 'decoder', 'The capital of France is', []],
+    // MiniLM has no prediction head: the fill-mask step says so instead of a number.
+    ['all-MiniLM-L6-v2', 'encoder', 'The capital of France is [MASK].', ['top1', 'prob']],
+    ['date-translator', 'encoder-decoder', '', []],
+  ];
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  for (const [folder, kind, text, unanswered] of cases) {
+    if (!existsSync(`dist/models/${folder}`)) assert.fail(`scripts/fetch-assets.sh places ${folder} in models/`);
+    const steps = lessonSteps('crates/app/src/lesson/tour.en.md').filter((s) => fits(s.only, kind));
+    const query = text ? `&text=${encodeURIComponent(text)}` : '';
+    const { page, errors } = await openPage(context, site.origin, `?model=folder:${folder}${query}&tour=1`);
+    await page.waitForSelector('[data-testid=model-ready]', { timeout: 180_000 });
+    for (const [index, step] of steps.entries()) {
+      if (index > 0) await page.click('[data-testid=lesson-next]');
+      await page.waitForFunction((t) => document.querySelector('[data-testid=lesson-step-title]')?.textContent === t, step.title, { timeout: 30_000 });
+      await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=lesson-value]')]
+        .every((n) => n.dataset.state !== 'pending'), null, { timeout: 120_000 });
+      await assertView(page, step);
+      const missing = (await liveValues(page)).filter((v) => v.state !== 'shown').map((v) => v.name);
+      assert.deepEqual(missing.filter((name) => !unanswered.includes(name)), [], `${folder}, ${step.title}`);
+      if (missing.length > 0) assert.match(await page.textContent('[data-testid=lesson-missing]'), /makes no prediction/);
+    }
+    assert.deepEqual(errors, [], folder);
+    await page.close();
+  }
+  await context.close();
+});
+
+test('a lesson prints as a handout: every step with its numbers and a copy of its chart', async () => {
+  const steps = lessonSteps('public/lessons/causal-mask.en.md');
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const { page, errors } = await openPage(context, site.origin, '?model=folder:fixture-gpt2&lesson=lessons/causal-mask.en.md&lesson_step=2');
+  await page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
+  await atStep(page, steps[1].title);
+  await page.evaluate(() => { window.print = () => { window.__printed = (window.__printed ?? 0) + 1; }; });
+  await page.click('[data-testid=lesson-print]');
+  await page.waitForFunction(() => window.__printed === 1, null, { timeout: 120_000 });
+  await atStep(page, steps[1].title); // back where the teacher was
+  const printed = await page.$$eval('[data-testid=handout] .handout-step', (sections) => sections.map((s) => {
+    const canvases = [...s.querySelectorAll('canvas')];
+    let inked = 0;
+    for (const canvas of canvases) {
+      const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+      for (let i = 0; i < pixels.length; i += 4) if (pixels[i + 3] > 0 && pixels[i] + pixels[i + 1] + pixels[i + 2] < 600) inked += 1;
+    }
+    return {
+      title: s.querySelector('h2').textContent, text: s.textContent, charts: canvases.length, inked,
+      controls: s.querySelectorAll('button, select, input, [data-testid], [id], [role]').length,
+    };
+  }));
+  assert.deepEqual(printed.map((s) => s.title), steps.map((s) => s.title));
+  for (const [index, step] of printed.entries()) {
+    if (steps[index].view.get('panel') === 'step') {
+      // The step-through's numbers are HTML: copied as they are.
+      assert.ok((step.text.match(/-?\d+\.\d{4}/g) ?? []).length >= 2, `${step.title}: the step-through's numbers`);
+    } else {
+      assert.ok(step.charts > 0 && step.inked > 100, `${step.title}: its charts copied and drawn (${step.charts}, ${step.inked} dark pixels)`);
+    }
+    assert.equal(step.controls, 0, `${step.title}: no controls or ids in the copy`);
+  }
+  assert.match(printed[0].text, /with probability \d+\.\d %/, 'the prediction\'s live number');
+  assert.match(printed[2].text, /gives 1\.00 of its attention/, 'the first token\'s live number');
+  assert.match(printed[1].text, /−∞/, 'the mask step shows the masked scores');
+  assert.match(await page.textContent('[data-testid=handout] h1'), /The causal mask and next-token prediction/);
+  await page.emulateMedia({ media: 'print' });
+  assert.equal(await page.$eval('main', (m) => getComputedStyle(m).display), 'none');
+  assert.equal(await page.$eval('[data-testid=handout]', (h) => getComputedStyle(h).display), 'block');
+  const pdf = await page.pdf({ path: 'test-artifacts/lesson-handout.pdf' });
+  assert.ok(pdf.length > 20_000, `a printed handout (${pdf.length} bytes)`);
+  await page.screenshot({ path: 'test-artifacts/lesson-handout-print.png', fullPage: true });
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -2,6 +2,7 @@
 //! text with the model's live numbers, and Back / Next / Leave. Showing a step sets its view
 //! (`crate::url::apply_step_view`) and outlines the part of the page it talks about (the
 //! `data-highlight` attribute on `<html>`, styled in `style/`). What a lesson is: `crate::lesson`.
+mod print;
 mod text;
 mod tools;
 
@@ -45,12 +46,21 @@ pub fn LessonCard() -> impl IntoView {
             .map(|step| step.min(count.saturating_sub(1)))
     });
     let step = Memo::new(move |_| steps.with(|s| s.get(index.get()?).cloned()));
+    let title = Signal::derive(move || match lesson.get() {
+        Some(Opened::Ready(lesson)) => lesson.title,
+        _ => String::new(),
+    });
     show_steps_view(state, step, index);
     outline(step);
     move || {
         let opened = lesson.get()?;
         Some(view! {
-            <aside class="lesson-card" data-testid="lesson-card" aria-live="polite">
+            <aside
+                class="lesson-card"
+                data-testid="lesson-card"
+                data-step=move || index.get().map(|i| i + 1)
+                aria-live="polite"
+            >
                 {match opened {
                     Opened::Loading => view! { <p class="muted">{tr("lesson.loading")}</p> }.into_any(),
                     Opened::Failed(reason) => {
@@ -63,7 +73,7 @@ pub fn LessonCard() -> impl IntoView {
                     }
                     Opened::Ready(lesson) => view! { <StepView lesson step index steps /> }.into_any(),
                 }}
-                <LessonNavigation steps index />
+                <LessonNavigation steps index title />
             </aside>
         })
     }
@@ -295,7 +305,11 @@ fn StepView(
 
 /// Back, Next and Leave.
 #[component]
-fn LessonNavigation(steps: Memo<Vec<LessonStep>>, index: Memo<Option<usize>>) -> impl IntoView {
+fn LessonNavigation(
+    steps: Memo<Vec<LessonStep>>,
+    index: Memo<Option<usize>>,
+    title: Signal<String>,
+) -> impl IntoView {
     let open = use_state().view.lesson;
     let count = move || steps.with(Vec::len);
     let go = move |delta: isize| {
@@ -329,6 +343,7 @@ fn LessonNavigation(steps: Memo<Vec<LessonStep>>, index: Memo<Option<usize>>) ->
             <button data-testid="lesson-leave" on:click=leave>
                 {move || tr("lesson.leave")}
             </button>
+            <print::PrintButton count=Signal::derive(count) title />
         </div>
     }
 }
