@@ -207,7 +207,12 @@ test('a lesson file: its text is traced, its placeholders are the CLI\'s, what c
   // The step's layer 9 does not exist: named in a notice, the page keeps working.
   await page.waitForFunction(() => /layer 9/.test(document.body.textContent));
   await page.screenshot({ path: 'test-artifacts/lesson-missing.png', fullPage: false });
-  assert.deepEqual(errors, []);
+  // A link that gives its own text (a student's copied link) keeps it.
+  const linked = await openPage(context, site.origin, `?model=folder:fixture-gpt2&text=${encodeURIComponent('My own text')}&lesson=lessons/test/numbers.md&lesson_step=2`);
+  await linked.page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
+  await atStep(linked.page, 'The prediction');
+  assert.equal(await linked.page.inputValue('[data-testid=text]'), 'My own text');
+  assert.deepEqual([...errors, ...linked.errors], []);
   await context.close();
 });
 
@@ -303,6 +308,11 @@ test('the site\'s lessons menu opens the causal-mask lesson: the first token giv
     const maskOff = new URL(page.url()).searchParams.get('causal_mask') === 'off';
     assert.equal(maskOff, step.view.get('causal_mask') === 'off', `${step.title}: the lab follows the step`);
   }
+  // A lesson in Chinese shows the page in Chinese.
+  await page.selectOption('[data-testid=lesson-menu]', { value: 'causal-mask.zh.md' });
+  await atStep(page, lessonSteps('public/lessons/causal-mask.zh.md')[0].title);
+  await page.waitForFunction(() => document.documentElement.lang === 'zh-Hans');
+  assert.equal(await page.textContent('[data-testid=lesson-next]'), '下一步');
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -30,6 +30,8 @@ pub struct Live<'a> {
     pub pinned: Option<usize>,
     /// Attention weights [layer, head, query, key]; `None` before the trace.
     pub attentions: Option<&'a Array>,
+    /// Whether the model has a prediction head.
+    pub predicts: bool,
     /// The first predicted position's candidates; `None` before they come (or without a head).
     pub candidates: Option<&'a [Candidate]>,
 }
@@ -184,11 +186,9 @@ fn most_attended(row: &[f32]) -> usize {
 /// `{top1}` and `{prob …}`.
 fn prediction(placeholder: &Placeholder, live: &Live) -> Value {
     let Some(candidates) = live.candidates else {
-        return match live.tokens {
-            Some(_) if live.attentions.is_some() => {
-                Value::Missing("lesson.no_predictions", Vec::new())
-            }
-            _ => Value::Pending,
+        return match live.predicts {
+            true => Value::Pending,
+            false => Value::Missing("lesson.no_predictions", Vec::new()),
         };
     };
     if candidates.is_empty() {
@@ -291,6 +291,7 @@ mod tests {
         let tokens = vec!["x".to_string()];
         let live = Live {
             tokens: Some(&tokens),
+            predicts: true,
             candidates: Some(&candidates),
             ..Live::default()
         };
@@ -306,9 +307,21 @@ mod tests {
             read("{loudness}"),
             Value::Missing("lesson.unknown_placeholder", _)
         ));
-        let waiting = Live::default();
+        let waiting = Live {
+            predicts: true,
+            ..Live::default()
+        };
         assert_eq!(value(&placeholder("{top1}"), &waiting), Value::Pending);
         assert_eq!(value(&placeholder("{attention}"), &waiting), Value::Pending);
+        // A model without a prediction head (MiniLM) says so instead of waiting.
+        let headless = Live {
+            tokens: Some(&tokens),
+            ..Live::default()
+        };
+        assert_eq!(
+            value(&placeholder("{top1}"), &headless),
+            Value::Missing("lesson.no_predictions", Vec::new())
+        );
     }
 
     #[test]

@@ -93,9 +93,10 @@ fn steps_for_model(state: AppState, lesson: &Lesson) -> Vec<LessonStep> {
 }
 
 /// A lesson file, fetched when the link names one; its front matter's model and text are
-/// opened once it is read.
+/// opened once it is read (but a text the link gives is kept: it is what the student had).
 fn lesson_file(state: AppState) -> RwSignal<Opened> {
     let file = RwSignal::new(Opened::Loading);
+    let keep_linked_text = StoredValue::new(state.text.from_link.get_untracked());
     let path = Memo::new(move |_| match state.view.lesson.get()? {
         LessonLink::File { path, .. } => Some(path),
         LessonLink::Tour { .. } => None,
@@ -115,7 +116,9 @@ fn lesson_file(state: AppState) -> RwSignal<Opened> {
                 Ok(text) => match Lesson::parse(&text) {
                     Err(error) => Opened::Failed(lesson_error(&error)),
                     Ok(lesson) => {
-                        open_front_matter(state, loader, &lesson);
+                        let keep_text = keep_linked_text.get_value();
+                        keep_linked_text.set_value(false);
+                        open_front_matter(state, loader, &lesson, keep_text);
                         Opened::Ready(lesson)
                     }
                 },
@@ -144,9 +147,18 @@ fn lesson_error(error: &LessonError) -> String {
     }
 }
 
-/// Opens the lesson's model (when it names another) and text.
-fn open_front_matter(state: AppState, loader: crate::loading::Loader, lesson: &Lesson) {
-    if let Some(text) = &lesson.text {
+/// Shows the page in the lesson's language, and opens its model (when it names another) and
+/// text (unless `keep_text`).
+fn open_front_matter(
+    state: AppState,
+    loader: crate::loading::Loader,
+    lesson: &Lesson,
+    keep_text: bool,
+) {
+    if let Some(lang) = lesson.language {
+        state.view.lang.set(lang);
+    }
+    if let Some(text) = lesson.text.as_ref().filter(|_| !keep_text) {
         state.text.text.set(text.clone());
     }
     let Some(model) = &lesson.model else {

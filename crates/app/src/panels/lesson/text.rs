@@ -30,6 +30,7 @@ fn live_value(
                 tokens: trace.as_ref().map(|t| t.tokens.as_slice()),
                 pinned,
                 attentions: trace.as_ref().map(|t| &t.attentions),
+                predicts: card.has_prediction_head,
                 candidates: candidates.as_deref(),
             };
             value(placeholder, &live)
