@@ -47,6 +47,7 @@ pub fn follow_link(state: AppState) -> Option<String> {
     settings.induction.set(link.induction);
     if let Some(lang) = link.lang {
         view.lang.set(lang);
+        view.lang_from_link.set(true);
     }
     view.theme_choice.set(link.theme);
     view.embedding.set(link.embedding.clone());
@@ -118,14 +119,7 @@ pub fn apply_step_view(state: AppState, link: &LinkView) {
     state.text.lab.set(link.lab.clone());
     set_layer_and_head(state, link.layer, link.head);
     if let Some(token) = link.token {
-        let count = state.text.with_tokens(|t| t.map_or(0, |t| t.ids.len()));
-        match token < count {
-            true => state.selection.pinned.set(Some(token)),
-            false => state.view.add_notice(Message::new(
-                "link.token_missing",
-                &[("token", &token), ("count", &count)],
-            )),
-        }
+        pin_when_known(state, token);
     }
 }
 
@@ -146,7 +140,15 @@ fn apply_when_known(
         set_layer_and_head(state, layer, head);
         waiting.set_value((None, None));
     });
-    let waiting_token = StoredValue::new(token);
+    if let Some(token) = token {
+        pin_when_known(state, token);
+    }
+}
+
+/// Pins `token` once the text's tokens are known (a link's, or a lesson step's new text);
+/// a position the text does not have is named in a notice.
+fn pin_when_known(state: AppState, token: usize) {
+    let waiting_token = StoredValue::new(Some(token));
     Effect::new(move |_| {
         if state.model.is_encoder_decoder() {
             // The pinned token is a target position.

@@ -207,6 +207,8 @@ pub struct ViewState {
     pub embedding: RwSignal<Embedding>,
     /// The page's language.
     pub lang: RwSignal<Lang>,
+    /// The language came from the link: a lesson opened by the same link keeps it.
+    pub lang_from_link: RwSignal<bool>,
     /// Light or dark as chosen by the link or the toggle; `None` follows the system setting.
     pub theme_choice: RwSignal<Option<ThemeChoice>>,
     /// Whether the system asks for dark colours (`prefers-color-scheme`).
@@ -227,6 +229,7 @@ impl ViewState {
             panel: RwSignal::new(Panel::StepThrough),
             embedding: RwSignal::new(Embedding::default()),
             lang: RwSignal::new(browser_language()),
+            lang_from_link: RwSignal::new(false),
             theme_choice: RwSignal::new(None),
             system_dark: RwSignal::new(system_prefers_dark()),
             viewport_width: RwSignal::new(viewport_width()),

@@ -92,11 +92,16 @@ fn steps_for_model(state: AppState, lesson: &Lesson) -> Vec<LessonStep> {
         .collect()
 }
 
-/// A lesson file, fetched when the link names one; its front matter's model and text are
-/// opened once it is read (but a text the link gives is kept: it is what the student had).
+/// A lesson file, fetched when the link names one; its front matter's language, model and text
+/// are opened once it is read (but a language or text the same link gives is kept: it is what
+/// the student had).
 fn lesson_file(state: AppState) -> RwSignal<Opened> {
     let file = RwSignal::new(Opened::Loading);
-    let keep_linked_text = StoredValue::new(state.text.from_link.get_untracked());
+    let from_link = (
+        state.view.lang_from_link.get_untracked(),
+        state.text.from_link.get_untracked(),
+    );
+    let keep_linked = StoredValue::new(from_link);
     let path = Memo::new(move |_| match state.view.lesson.get()? {
         LessonLink::File { path, .. } => Some(path),
         LessonLink::Tour { .. } => None,
@@ -116,9 +121,9 @@ fn lesson_file(state: AppState) -> RwSignal<Opened> {
                 Ok(text) => match Lesson::parse(&text) {
                     Err(error) => Opened::Failed(lesson_error(&error)),
                     Ok(lesson) => {
-                        let keep_text = keep_linked_text.get_value();
-                        keep_linked_text.set_value(false);
-                        open_front_matter(state, loader, &lesson, keep_text);
+                        let keep = keep_linked.get_value();
+                        keep_linked.set_value((false, false));
+                        open_front_matter(state, loader, &lesson, keep);
                         Opened::Ready(lesson)
                     }
                 },
@@ -147,15 +152,15 @@ fn lesson_error(error: &LessonError) -> String {
     }
 }
 
-/// Shows the page in the lesson's language, and opens its model (when it names another) and
-/// text (unless `keep_text`).
+/// Shows the page in the lesson's language and opens its model (when it names another) and
+/// text, except the language and the text `keep` says the link gave.
 fn open_front_matter(
     state: AppState,
     loader: crate::loading::Loader,
     lesson: &Lesson,
-    keep_text: bool,
+    (keep_lang, keep_text): (bool, bool),
 ) {
-    if let Some(lang) = lesson.language {
+    if let Some(lang) = lesson.language.filter(|_| !keep_lang) {
         state.view.lang.set(lang);
     }
     if let Some(text) = lesson.text.as_ref().filter(|_| !keep_text) {
