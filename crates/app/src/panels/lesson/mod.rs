@@ -253,14 +253,12 @@ fn StepView(
     steps: Memo<Vec<LessonStep>>,
 ) -> impl IntoView {
     let state = use_state();
+    // The step's text, read once per step: its live numbers re-render, it is not re-read.
+    let read = Memo::new(move |_| step.with(|s| s.as_ref().map(|s| blocks(&s.body))));
+    let wanted =
+        Memo::new(move |_| read.with(|r| r.as_deref().map(placeholders).unwrap_or_default()));
     let wants_predictions = Signal::derive(move || {
-        step.with(|s| {
-            s.as_ref().is_some_and(|s| {
-                placeholders(&blocks(&s.body))
-                    .iter()
-                    .any(|p| p.name == "top1" || p.name == "prob")
-            })
-        })
+        wanted.with(|p| p.iter().any(|p| p.name == "top1" || p.name == "prob"))
     });
     let predicted = predictions_while(state, wants_predictions);
     let candidates = Memo::new(move |_| {
@@ -273,11 +271,11 @@ fn StepView(
             .map(|i| trf("lesson.step_of", &[("step", &(i + 1)), ("steps", &count)]))
     };
     let body = move || {
-        let step = step.get()?;
-        let read = blocks(&step.body);
-        let missing = move || missing_values(state, &placeholders(&blocks(&step.body)), candidates);
+        let title = step.with(|s| s.as_ref().map(|s| s.title.clone()))?;
+        let read = read.get()?;
+        let missing = move || wanted.with(|p| missing_values(state, p, candidates));
         Some(view! {
-            <h2 data-testid="lesson-step-title">{step.title.clone()}</h2>
+            <h2 data-testid="lesson-step-title">{title}</h2>
             <div class="lesson-body" data-testid="lesson-body">
                 {blocks_view(read, candidates)}
             </div>
@@ -338,15 +336,8 @@ fn LessonNavigation(
             .min(count().saturating_sub(1));
         open.update(|o| *o = o.as_ref().map(|link| link.at(next)));
     };
-    let leave = move |_| {
-        open.set(None);
-        if let Some(root) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.document_element())
-        {
-            let _ = root.remove_attribute("data-highlight");
-        }
-    };
+    // With no step, `outline` drops the page's outline.
+    let leave = move |_| open.set(None);
     let first = move || index.get().is_none_or(|i| i == 0);
     let last = move || index.get().is_none_or(|i| i + 1 >= count());
     view! {
