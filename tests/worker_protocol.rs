@@ -651,6 +651,45 @@ fn positional_encodings_follow_the_formula_and_the_learned_table() {
 }
 
 #[test]
+fn the_toy_sandbox_needs_no_model_and_refuses_bad_matrices_readably() {
+    use attention_explorer::messages::{ToyMatrices, ToyRequest};
+    let ask = |matrices| Request::ToyAttention {
+        toy: ToyRequest {
+            matrices,
+            scaled: true,
+            masked: true,
+        },
+    };
+    let identity = vec![vec![1.0, 0.0], vec![0.0, 1.0]];
+    let given = ToyMatrices::Given {
+        q: identity.clone(),
+        k: identity.clone(),
+        v: identity.clone(),
+    };
+    let Response::ToyAttention { toy } = handle(&mut Session::default(), 1, ask(given)) else {
+        panic!("expected ToyAttention")
+    };
+    // q2·k1 = 0 and q2·k2 = 1 (÷√2): weights 1/(1 + e^(1/√2)) and the rest; q1 sees only k1.
+    let first = 1.0 / (1.0 + (1.0f32 / 2f32.sqrt()).exp());
+    assert_eq!(toy.weights[0], vec![1.0, 0.0]);
+    assert!(
+        (toy.weights[1][0] - first).abs() < 1e-6,
+        "{:?}",
+        toy.weights
+    );
+    let ragged = ToyMatrices::Given {
+        q: identity.clone(),
+        k: vec![vec![1.0, 0.0]],
+        v: identity,
+    };
+    let Response::Error { error } = handle(&mut Session::default(), 2, ask(ragged)) else {
+        panic!("expected an error")
+    };
+    assert!(matches!(error, EngineError::BadRequest { .. }));
+    assert!(error.to_string().contains("one row per token"), "{error}");
+}
+
+#[test]
 fn the_matmul_benchmark_times_each_shape_three_ways_warm_and_cold_and_refuses_huge_ones() {
     // Warm (one weight per shape), and cold: 64 KiB of distinct weights, 8 copies of 32 × 64.
     for cold_bytes in [0, 64 << 10] {

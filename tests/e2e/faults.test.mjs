@@ -313,6 +313,34 @@ test('lesson files: hostile Markdown, no steps, missing, on another site, imposs
   await context.close();
 });
 
+test('the sandbox: a cell that is not a number, or too large for a float', async () => {
+  const name = 'sandbox faults';
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const seen = {};
+  for (const lang of ['en', 'zh']) {
+    const { page, errors } = await openPage(context, site.origin, `?model=folder:fixture-gpt2&panel=sandbox&lang=${lang}`);
+    await page.waitForSelector('[data-testid=sandbox-weights]', { timeout: 60_000 });
+    const before = await page.$$eval('[data-testid=sandbox-weights] .num', (n) => n.map((x) => x.dataset.value));
+    for (const typed of ['abc', '1e40']) {
+      await page.fill('[data-testid=sandbox-k-1-0]', typed);
+      await page.waitForSelector('[data-testid=sandbox-invalid]');
+      assert.equal(await page.getAttribute('[data-testid=sandbox-k-1-0]', 'aria-invalid'), 'true');
+      seen[lang] = await visible(page, '[data-testid=sandbox-invalid]');
+      if (lang === 'zh') assert.deepEqual(englishPhrases(seen[lang]), [], seen[lang]);
+      // Nothing is lost: the last complete numbers stay computed.
+      const shown = await page.$$eval('[data-testid=sandbox-weights] .num', (n) => n.map((x) => x.dataset.value));
+      assert.deepEqual(shown, before);
+    }
+    await page.fill('[data-testid=sandbox-k-1-0]', '0');
+    await page.waitForSelector('[data-testid=sandbox-invalid]', { state: 'detached' });
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+  record('Text and URL input', 'a sandbox cell that is not a number (“abc”), or too large for a 32-bit float (“1e40”)',
+    `the cell is outlined in red and marked invalid; ${seen.en} (the results of the last complete numbers stay)`, name, seen.zh);
+  await context.close();
+});
+
 /** The error banner's text once it matches `pattern` (a new trace clears the banner, and an
  *  analysis keyed on the trace reports its error again). */
 async function errorMatching(page, pattern) {

@@ -107,11 +107,7 @@ impl SelfAttention {
             KeyValues::Of(memory) => self.keys_and_values(&LayerInput::new(memory)?)?,
             KeyValues::Projected(k, v) => (k.clone(), v.clone()),
         };
-        let d_head = q.dim(D::Minus1)?;
-        let mut scores = q.matmul(&k.t()?)?;
-        if self.scaled {
-            scores = (scores * (1.0 / (d_head as f64).sqrt()))?;
-        }
+        let scores = scores(&q, &k, self.scaled)?;
         let masked_scores = self.masked_scores(&scores, terms, edit.causal_mask_off)?;
         let weights = softmax_over_keys(&masked_scores)?;
         let head_outputs = switch_off(weights.matmul(&v)?, &edit.ablated, edit.ablation)?;
@@ -192,9 +188,19 @@ fn switch_off(outputs: Tensor, heads: &[usize], ablation: Ablation) -> candle_co
     }
 }
 
+/// The scores QKᵀ/√dₖ of queries [.., query, dₖ] and keys [.., key, dₖ] [.., query, key];
+/// QKᵀ alone when not `scaled`.
+pub(crate) fn scores(q: &Tensor, k: &Tensor, scaled: bool) -> candle_core::Result<Tensor> {
+    let dot_products = q.matmul(&k.t()?)?;
+    match scaled {
+        true => dot_products * (1.0 / (q.dim(D::Minus1)? as f64).sqrt()),
+        false => Ok(dot_products),
+    }
+}
+
 /// Softmax over the keys of masked scores [.., query, key]; every row sums to 1 and a −∞
 /// score gets exactly 0.
-fn softmax_over_keys(masked_scores: &Tensor) -> candle_core::Result<Tensor> {
+pub(crate) fn softmax_over_keys(masked_scores: &Tensor) -> candle_core::Result<Tensor> {
     // Saliency needs the backward pass of the composed softmax; a trace takes the one-pass op.
     if masked_scores.track_op() {
         candle_nn::ops::softmax(masked_scores, D::Minus1)
@@ -205,7 +211,7 @@ fn softmax_over_keys(masked_scores: &Tensor) -> candle_core::Result<Tensor> {
 
 /// Sets every score of a key after its query to −∞, so softmax gives it exactly 0. With more
 /// keys than queries the queries are the last positions (the keys before them are earlier ones).
-fn causal_mask(scores: &Tensor) -> candle_core::Result<Tensor> {
+pub(crate) fn causal_mask(scores: &Tensor) -> candle_core::Result<Tensor> {
     let n_keys = scores.dim(D::Minus1)?;
     let n_queries = scores.dim(D::Minus2)?;
     let earlier = n_keys.saturating_sub(n_queries) as u32;

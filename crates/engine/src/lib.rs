@@ -29,10 +29,12 @@ mod matmul;
 mod model;
 mod network;
 mod positional;
+mod random;
 mod recorder;
 mod sampling;
 mod t5;
 mod tokenizer;
+mod toy;
 mod trace;
 mod translation;
 
@@ -59,6 +61,7 @@ pub use positional::{
 };
 pub use sampling::{sample_token, surviving_count};
 pub use tokenizer::TextTokenizer;
+pub use toy::toy_attention;
 pub use trace::{layer_trace, to_array, LayerInternals};
 // The engine's answers are the messages' types (re-exported so a caller needs one crate).
 pub use ae_messages::{

@@ -10,6 +10,7 @@ mod model;
 mod positions;
 mod protocol;
 mod tokens;
+mod toy;
 mod trace;
 mod wording;
 
@@ -36,6 +37,7 @@ pub use protocol::{
     DecoderCard, Envelope, ModelCard, Request, Response, WorkerMessage, WEIGHTS_FIELD,
 };
 pub use tokens::TokenizedText;
+pub use toy::{ToyAttention, ToyMatrices, ToyRequest, TOY_RANDOM_WIDTHS, TOY_TOKENS, TOY_WIDTHS};
 pub use trace::{
     Array, AttentionInternals, AttentionKind, EncoderDecoderTrace, FeedForwardInternals,
     LayerTrace, PageTrace, RelativePositions, StackTrace, Trace,

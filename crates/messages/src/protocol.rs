@@ -12,7 +12,7 @@ use crate::{
     ActivationKind, Anatomy, Candidate, Decoding, EncoderDecoderTrace, EngineError, Generation,
     HeadImportance, InductionScores, Interventions, LayerTrace, LogitLens, NeuronFactors,
     PageTrace, PairSaliency, PositionalEncodings, Predictions, Rankings, RotaryView, Saliency,
-    SamplingSettings, TokenizedText,
+    SamplingSettings, TokenizedText, ToyAttention, ToyRequest,
 };
 
 /// A request and the id its answer will carry.
@@ -167,6 +167,8 @@ pub enum Request {
         #[serde(default)]
         cold_bytes: usize,
     },
+    /// Attention over the toy sandbox's vectors. Needs no model.
+    ToyAttention { toy: ToyRequest },
     /// A test hook: the worker panics while handling it, as a bug in the engine would, so the
     /// tests can check that the page recovers. The page itself never sends it.
     CrashForTest,
@@ -291,6 +293,10 @@ pub enum Response {
     /// Saliency over a source and a target.
     PairSaliency {
         saliency: PairSaliency,
+    },
+    /// The toy sandbox's attention.
+    ToyAttention {
+        toy: Box<ToyAttention>,
     },
     /// Median milliseconds per shape of a `MatmulBenchmark`: x·W with W `[k, n]`, x·Wᵀ with
     /// W `[n, k]`, the same weight-first, (W·xᵀ)ᵀ, and x·Wᵀ as the engine's linear layers

@@ -3,7 +3,7 @@
 
 use ae_engine::{
     layer_trace, neuron_factors, positional_encodings, rotary_view, sample_token, surviving_count,
-    ByteSource, EngineError, LayerInternals, Model, PredictionLogits, Result,
+    toy_attention, ByteSource, EngineError, LayerInternals, Model, PredictionLogits, Result,
 };
 use ae_messages::{
     DecoderCard, Decoding, Interventions, ModelCard, Predictions, Request, Response,
@@ -45,6 +45,9 @@ pub fn handle(session: &mut Session, id: u32, request: Request) -> Response {
             runs,
             cold_bytes,
         } => benchmark::matmul_times(&shapes, runs, cold_bytes),
+        Request::ToyAttention { toy } => {
+            toy_attention(&toy).map(|toy| Response::ToyAttention { toy: Box::new(toy) })
+        }
         Request::Tokenize { text, lab } => session.tokenize(&text, &lab),
         Request::Trace { text, layer, lab } => session.trace(id, &text, layer, &lab),
         Request::Layer { trace, layer } => session.layer(trace, layer),

@@ -12,7 +12,7 @@ use super::positions::MatrixCanvas;
 use crate::client::owned_request;
 use crate::i18n::{tr, trf};
 use crate::state::use_state;
-use crate::widgets::{CaptionedBars, ChartCanvas, Pointed};
+use crate::widgets::{CaptionedBars, ChartCanvas, Checkbox, Pointed};
 use ae_charts::{attention_grid, Bar, HeatmapChart, Highlight};
 use ae_messages::{
     Array, Candidate, PageTrace, Predictions, Request, Response, Saliency, SamplingSettings,
@@ -380,15 +380,7 @@ fn CompareSaliency(other: Signal<Option<Side>>) -> impl IntoView {
     };
     view! {
         <Show when=move || state.has_logits()>
-            <label>
-                <input
-                    type="checkbox"
-                    data-testid="compare-saliency"
-                    prop:checked=move || wanted.get()
-                    on:change=move |ev| wanted.set(event_target_checked(&ev))
-                />
-                {move || format!(" {}", tr("compare.saliency"))}
-            </label>
+            <Checkbox label="compare.saliency" value=wanted testid="compare-saliency" />
             <Show when=move || wanted.get()>
                 <div class="chart-row">
                     <CaptionedBars

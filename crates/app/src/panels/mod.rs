@@ -13,6 +13,7 @@ mod positions;
 mod predictions;
 mod rankings;
 mod saliency;
+mod sandbox;
 mod step_through;
 mod translation;
 
@@ -82,6 +83,7 @@ pub fn PanelArea() -> impl IntoView {
                 Panel::Rankings => rankings::Rankings().into_any(),
                 Panel::Lab => lab::Lab().into_any(),
                 Panel::Anatomy => anatomy::Anatomy().into_any(),
+                Panel::Sandbox => sandbox::Sandbox().into_any(),
             }}
         </section>
     }

@@ -28,11 +28,13 @@ pub enum Panel {
     Lab,
     /// Every weight matrix of the model, with its share of the parameters.
     Anatomy,
+    /// Attention over a few vectors the student types: every intermediate, and why √dₖ.
+    Sandbox,
 }
 
 impl Panel {
     /// Every panel, in navigation order.
-    pub const ALL: [Panel; 10] = [
+    pub const ALL: [Panel; 11] = [
         Panel::StepThrough,
         Panel::Heatmaps,
         Panel::Positions,
@@ -43,6 +45,7 @@ impl Panel {
         Panel::Rankings,
         Panel::Lab,
         Panel::Anatomy,
+        Panel::Sandbox,
     ];
 
     /// Whether the panel has something to show for an encoder–decoder (`true`) or a model of
@@ -50,7 +53,7 @@ impl Panel {
     pub fn offered_for(self, encoder_decoder: bool) -> bool {
         match self {
             Panel::Translation => encoder_decoder,
-            Panel::Anatomy => true,
+            Panel::Anatomy | Panel::Sandbox => true,
             _ => !encoder_decoder,
         }
     }
@@ -68,6 +71,7 @@ impl Panel {
             Panel::Rankings => "panel.rankings",
             Panel::Lab => "panel.lab",
             Panel::Anatomy => "panel.anatomy",
+            Panel::Sandbox => "panel.sandbox",
         })
     }
 
@@ -84,6 +88,7 @@ impl Panel {
             Panel::Rankings => "rankings",
             Panel::Lab => "lab",
             Panel::Anatomy => "anatomy",
+            Panel::Sandbox => "sandbox",
         }
     }
 }

@@ -173,3 +173,24 @@ pub fn HeadShortcuts(
         </button>
     }
 }
+
+/// A labelled checkbox for a flag.
+#[component]
+pub fn Checkbox(
+    /// The label's string key.
+    label: &'static str,
+    value: RwSignal<bool>,
+    testid: &'static str,
+) -> impl IntoView {
+    view! {
+        <label>
+            <input
+                type="checkbox"
+                data-testid=testid
+                prop:checked=move || value.get()
+                on:change=move |ev| value.set(event_target_checked(&ev))
+            />
+            {move || format!(" {}", tr(label))}
+        </label>
+    }
+}

@@ -9,19 +9,7 @@ use ae_messages::{max_induction_period, Array, EngineError, InductionScores};
 
 use crate::error::Result;
 use crate::model::Model;
-
-/// SplitMix64: a few lines, the same numbers on every platform, enough for picking tokens.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
+use crate::random::SplitMix64;
 
 /// `start` (if any) then `period` tokens drawn from `ordinary` with `seed`, twice.
 pub fn repeated_random_tokens(

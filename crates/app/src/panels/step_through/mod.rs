@@ -10,6 +10,7 @@ mod pages;
 use leptos::prelude::*;
 
 pub use numbers::{BlockNumbers, HeadNumbers};
+pub(crate) use pages::number;
 
 use crate::i18n::{tr, trf};
 use crate::state::{use_state, Step};

@@ -7,7 +7,7 @@ use crate::state::Step;
 use crate::widgets::{vector, KeyValueGroup};
 
 /// A number with its exact value in `data-value` and a tooltip.
-pub(super) fn number(value: f32, kind: &'static str) -> impl IntoView {
+pub(crate) fn number(value: f32, kind: &'static str) -> impl IntoView {
     let shown = if value == f32::NEG_INFINITY {
         "−∞".to_string()
     } else {

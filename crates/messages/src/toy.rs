@@ -1,0 +1,57 @@
+//! The toy sandbox: attention over a few small vectors a student types (or draws at random),
+//! computed by the engine with the same functions as a model's attention.
+use serde::{Deserialize, Serialize};
+
+/// Tokens a student can give the sandbox.
+pub const TOY_TOKENS: std::ops::RangeInclusive<usize> = 2..=5;
+/// Widths dₖ of q, k and v a student can type.
+pub const TOY_WIDTHS: std::ops::RangeInclusive<usize> = 2..=8;
+/// Widths of the random q and k that show why the scores are divided by √dₖ.
+pub const TOY_RANDOM_WIDTHS: std::ops::RangeInclusive<usize> = 1..=1024;
+
+/// Where the sandbox's q, k and v come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "from", rename_all = "snake_case")]
+pub enum ToyMatrices {
+    /// Typed: one row per token, every row of q and k dₖ wide (v may be as wide or not).
+    Given {
+        q: Vec<Vec<f32>>,
+        k: Vec<Vec<f32>>,
+        v: Vec<Vec<f32>>,
+    },
+    /// Drawn from a standard normal distribution with `seed`: `tokens` rows, `width` wide.
+    Random {
+        tokens: usize,
+        width: usize,
+        seed: u64,
+    },
+}
+
+/// What the sandbox computes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToyRequest {
+    pub matrices: ToyMatrices,
+    /// Divide the scores by √dₖ.
+    pub scaled: bool,
+    /// Hide every key after its query (−∞ before the softmax).
+    pub masked: bool,
+}
+
+/// Every intermediate of softmax(QKᵀ/√dₖ + M)·V, each [query][key] or [token][column].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToyAttention {
+    /// The q, k and v used (the drawn ones for a random request).
+    pub q: Vec<Vec<f32>>,
+    pub k: Vec<Vec<f32>>,
+    pub v: Vec<Vec<f32>>,
+    /// QKᵀ.
+    pub dot_products: Vec<Vec<f32>>,
+    /// QKᵀ/√dₖ, or QKᵀ again when the request does not scale.
+    pub scores: Vec<Vec<f32>>,
+    /// The scores with the mask added: −∞ after the query when masked.
+    pub masked_scores: Vec<Vec<f32>>,
+    /// softmax over the keys.
+    pub weights: Vec<Vec<f32>>,
+    /// weights · V.
+    pub output: Vec<Vec<f32>>,
+}
