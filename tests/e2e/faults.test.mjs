@@ -313,6 +313,40 @@ test('lesson files: hostile Markdown, no steps, missing, on another site, imposs
   await context.close();
 });
 
+test('lesson questions: an unknown kind, a word not in the text', async () => {
+  const name = 'question faults';
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const seen = { unknown: {}, missing: {} };
+  for (const lang of ['en', 'zh']) {
+    const open = (step) => openPage(context, site.origin, `?model=folder:fixture-gpt2&lang=${lang}&lesson=lessons/test/questions.md&lesson_step=${step}`);
+    {
+      const { page, errors } = await open(1);
+      await page.waitForSelector('[data-testid=lesson-step-title]', { timeout: 60_000 });
+      await page.waitForSelector('.notice');
+      seen.unknown[lang] = await visible(page, '.notice');
+      assert.match(seen.unknown[lang], /ask=why/);
+      assert.equal(await page.$$eval('[data-testid=question]', (n) => n.length), 0, 'no question is asked');
+      assert.deepEqual(errors, []);
+      await page.close();
+    }
+    const { page, errors } = await open(2);
+    await page.waitForSelector('[data-testid=question-cannot]', { timeout: 60_000 });
+    seen.missing[lang] = await visible(page, '[data-testid=question-cannot]');
+    assert.match(seen.missing[lang], /zebra/);
+    if (lang === 'zh') assert.deepEqual(englishPhrases(seen.missing[lang].replace(/“zebra”/, '')), [], seen.missing[lang]);
+    assert.equal(await page.$$eval('[data-testid=question-choice]', (n) => n.length), 0);
+    // The page works on: the step-through shows the text's numbers.
+    await page.waitForSelector('[data-testid=step-header]');
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+  record('Lesson files', 'a lesson question of an unknown kind (`ask=why`)',
+    `no question is asked; ${seen.unknown.en}`, name, seen.unknown.zh);
+  record('Lesson files', 'a lesson question about a word that is not in the text (`from=zebra`)',
+    `the question shows no choices and says: ${seen.missing.en}`, name, seen.missing.zh);
+  await context.close();
+});
+
 test('the sandbox: a cell that is not a number, or too large for a float', async () => {
   const name = 'sandbox faults';
   const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { download, hoverMatrix, openPage, start, traceCli } from './support.mjs';
+import { download, hoverMatrix, openPage, softmax, start, traceCli } from './support.mjs';
 
 const TOLERANCE = 1e-4;
 const TEXT = 'Hello world, the cat sat on the mat.';
@@ -197,13 +197,6 @@ test('attention rollout through a layer equals the one recomputed from the CLI, 
   assert.deepEqual(errors, []);
   await context.close();
 });
-
-const softmax = (row) => {
-  const top = Math.max(...row);
-  const exps = row.map((x) => Math.exp(x - top));
-  const sum = exps.reduce((a, b) => a + b, 0);
-  return exps.map((e) => e / sum);
-};
 
 test('two sentences side by side: the difference heatmap is A − B of two CLI traces, and both predictions are the CLI\'s', async () => {
   const [first, second] = ['The doctor said that she', 'The doctor said that he'];

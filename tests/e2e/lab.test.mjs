@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { download, openPage, start, traceCli } from './support.mjs';
+import { download, openPage, softmax, start, traceCli } from './support.mjs';
 
 const TOLERANCE = 1e-4;
 const TEXT = 'Hello world, the cat sat on the mat.';
@@ -24,13 +24,6 @@ async function openModel(model, query = '', viewport = { width: 1200, height: 90
   await opened.page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
   return { ...opened, context };
 }
-
-const softmax = (row) => {
-  const top = Math.max(...row);
-  const exps = row.map((x) => Math.exp(x - top));
-  const sum = exps.reduce((a, b) => a + b, 0);
-  return exps.map((e) => e / sum);
-};
 
 /** The heatmap's CSV as numbers [query][key] (the last `n` fields of each row). */
 async function heatmapRows(page, n) {

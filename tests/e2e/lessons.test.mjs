@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { download, openPage, start, traceCli } from './support.mjs';
+import { download, openPage, plain, softmax, start, traceCli } from './support.mjs';
 
 const TOLERANCE = 1e-4;
 let site;
@@ -33,15 +33,6 @@ function lessonSteps(path) {
 const fits = (only, kind) => only === undefined
   || only === kind
   || (only === 'one-text' && (kind === 'decoder' || kind === 'encoder'));
-
-const softmax = (row) => {
-  const top = Math.max(...row);
-  const exps = row.map((x) => Math.exp(x - top));
-  const sum = exps.reduce((a, b) => a + b, 0);
-  return exps.map((e) => e / sum);
-};
-
-const plain = (token) => token.replace(/^[␣Ġ▁\s]+|[␣Ġ▁\s]+$/g, '');
 
 /** The live numbers on the card: name → {text, value, state}, in order. */
 const liveValues = (page) => page.$$eval('[data-testid=lesson-value]', (nodes) => nodes.map((n) => ({
@@ -317,8 +308,9 @@ test('the site\'s lessons menu opens the causal-mask lesson: the first token giv
   await context.close();
 });
 
-test('the tour walks every step on the offline models: SmolLM2 (Llama), MiniLM and the date translator', async () => {
+test('the tour walks every step on the offline models (SmolLM2 (Llama), MiniLM, the date translator) and the DistilBERT fixture', async () => {
   const cases = [
+    ['fixture-distilbert', 'encoder', 'The capital of France is [MASK].', []],
     ['SmolLM2-135M-Instruct', 'decoder', 'The capital of France is', []],
     // MiniLM has no prediction head: the fill-mask step says so instead of a number.
     ['all-MiniLM-L6-v2', 'encoder', 'The capital of France is [MASK].', ['top1', 'prob']],
@@ -340,6 +332,11 @@ test('the tour walks every step on the offline models: SmolLM2 (Llama), MiniLM a
       const missing = (await liveValues(page)).filter((v) => v.state !== 'shown').map((v) => v.name);
       assert.deepEqual(missing.filter((name) => !unanswered.includes(name)), [], `${folder}, ${step.title}`);
       if (missing.length > 0) assert.match(await page.textContent('[data-testid=lesson-missing]'), /makes no prediction/);
+      // The saliency step's question: choices from the model, or (no prediction head) why not.
+      if (step.view.get('panel') === 'saliency') {
+        const selector = unanswered.length ? '[data-testid=question-cannot]' : '[data-testid=question-choice]';
+        await page.waitForSelector(`[data-testid=question][data-ask=salient] ${selector}`, { timeout: 120_000 });
+      }
     }
     assert.deepEqual(errors, [], folder);
     await page.close();

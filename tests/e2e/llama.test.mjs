@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
-import { hoverMatrix, openPage, start, traceCli, waitShape } from './support.mjs';
+import { hoverMatrix, openPage, softmax, start, traceCli, waitShape } from './support.mjs';
 
 const FOLDER = 'SmolLM2-135M-Instruct';
 const MODEL = `../../public/models/${FOLDER}`; // traceCli reads tests/fixtures/<model>
@@ -18,13 +18,6 @@ before(async () => {
 });
 
 after(async () => site?.close());
-
-function softmax(logits) {
-  const max = Math.max(...logits);
-  const exps = logits.map((x) => Math.exp(x - max));
-  const total = exps.reduce((a, b) => a + b, 0);
-  return exps.map((e) => e / total);
-}
 
 test('SmolLM2 (GGUF) loads from models/; predictions, sampling and saliency work and equal the trace CLI; positions show RoPE with the model’s numbers', async () => {
   assert.ok(existsSync(`dist/models/${FOLDER}/model.gguf`), 'scripts/fetch-assets.sh places SmolLM2 in public/models');

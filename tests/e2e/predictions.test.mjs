@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { openPage, start, traceCli } from './support.mjs';
+import { openPage, softmax, start, traceCli } from './support.mjs';
 
 const TOLERANCE = 1e-4;
 let site;
@@ -16,13 +16,6 @@ before(async () => {
 });
 
 after(async () => site?.close());
-
-function softmax(logits, temperature) {
-  const max = Math.max(...logits);
-  const exps = logits.map((x) => Math.exp((x - max) / temperature));
-  const total = exps.reduce((a, b) => a + b, 0);
-  return exps.map((e) => e / total);
-}
 
 const ranked = (probabilities) => probabilities.map((p, id) => ({ id, p })).sort((a, b) => b.p - a.p);
 

@@ -107,3 +107,14 @@ export async function download(page, testid) {
     }
   }
 }
+
+/** softmax(row / temperature), in f64. */
+export function softmax(row, temperature = 1) {
+  const top = Math.max(...row);
+  const exps = row.map((x) => Math.exp((x - top) / temperature));
+  const sum = exps.reduce((a, b) => a + b, 0);
+  return exps.map((e) => e / sum);
+}
+
+/** A token as a sentence shows it: without its space markers. */
+export const plain = (token) => token.replace(/^[␣Ġ▁\s]+|[␣Ġ▁\s]+$/g, '');

@@ -21,8 +21,10 @@
 //! Each `##` heading starts a step. A step's view is its first fenced block marked `view`:
 //! link parameters (the address's names, see `crate::link`), joined by `&` or one per line,
 //! plus `highlight` (a part of the page to outline, [`Highlight`]) and `only` (the kind of
-//! model the step is for, [`ModelKind`]; other models skip it). What comes before the first
-//! step is the lesson's introduction.
+//! model the step is for, [`ModelKind`]; other models skip it). A step can end with a question,
+//! a fenced block marked `question` (see `super::question`). What comes before the first step
+//! is the lesson's introduction.
+use super::question::Ask;
 use crate::i18n::Lang;
 use crate::link::{LinkView, ParsedLink};
 
@@ -52,6 +54,8 @@ pub struct LessonStep {
     pub highlight: Option<Highlight>,
     /// The models the step is for; `None`: every model.
     pub only: Option<ModelKind>,
+    /// The predict-then-reveal question after the text, from a fenced `question` block.
+    pub question: Option<Ask>,
     pub body: String,
 }
 
@@ -214,7 +218,8 @@ impl Lesson {
 
 impl LessonStep {
     fn parse(title: String, section: &str) -> LessonStep {
-        let (block, body) = view_block(section);
+        let (block, rest) = fenced_block(section, "view");
+        let (question, body) = fenced_block(&rest, "question");
         let mut parameters = view_parameters(&block);
         let mut take = |name: &str| {
             parameters
@@ -239,11 +244,20 @@ impl LessonStep {
             named("only", value, kind.is_some());
             kind
         });
+        let question = match question.trim().is_empty() {
+            true => None,
+            false => {
+                let (ask, ignored) = Ask::parse(&view_parameters(&question));
+                view.ignored.extend(ignored);
+                ask
+            }
+        };
         LessonStep {
             title,
             view,
             highlight,
             only,
+            question,
             body: body.trim().to_string(),
         }
     }
@@ -303,15 +317,20 @@ fn split_steps(source: &str) -> Vec<(String, String)> {
     sections
 }
 
-/// The first fenced block marked `view` (its contents), and the section without it.
-fn view_block(section: &str) -> (String, String) {
+/// The first fenced block marked `mark` (its contents), and the section without it.
+fn fenced_block(section: &str, mark: &str) -> (String, String) {
     let mut block = String::new();
     let mut body = String::new();
     let mut state = 0; // 0 before the block, 1 inside it, 2 after it
+    let opens = |line: &str| {
+        ["```", "~~~"]
+            .iter()
+            .any(|fence| line.strip_prefix(fence) == Some(mark))
+    };
     for line in section.split_inclusive('\n') {
         let trimmed = line.trim();
         match state {
-            0 if trimmed == "```view" || trimmed == "~~~view" => state = 1,
+            0 if opens(trimmed) => state = 1,
             1 if trimmed == "```" || trimmed == "~~~" => state = 2,
             1 => block.push_str(line),
             _ => body.push_str(line),
@@ -411,6 +430,27 @@ mod tests {
         assert!(ignored.contains(&"only=cats".to_string()), "{ignored:?}");
         assert_eq!(lesson.steps[0].highlight, None);
         assert_eq!(lesson.steps[0].only, None);
+    }
+
+    #[test]
+    fn a_question_block_ends_a_step_and_its_unknown_parameters_are_named() {
+        let source = concat!(
+            "## One\n```view\nlayer=2\n```\nText.\n```question\nask=attended\nfrom=it\nx=1\n```\n",
+            "## Two\n```question\nask=salient\n```\n## Three\nNo question.\n"
+        );
+        let lesson = Lesson::parse(source).expect("reads");
+        let one = &lesson.steps[0];
+        assert_eq!(
+            one.question,
+            Some(Ask::Attended {
+                from: Some("it".into())
+            })
+        );
+        assert_eq!(one.body, "Text.");
+        assert_eq!(one.view.ignored, vec!["x=1".to_string()]);
+        assert_eq!(one.view.view.layer, Some(1));
+        assert_eq!(lesson.steps[1].question, Some(Ask::Salient));
+        assert_eq!(lesson.steps[2].question, None);
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! Lessons: a Markdown file of steps, each setting the page's view and explaining it with the
 //! model's own numbers. The built-in tour is a lesson too (`tour.en.md`, `tour.zh.md`).
-//! Reading a lesson ([`format`]), its text ([`markdown`]) and its live numbers ([`values`]) are
-//! plain values, tested natively; `crate::panels::lesson` shows a step and applies its view.
+//! Reading a lesson ([`format`]), its text ([`markdown`]), its live numbers ([`values`]) and
+//! its questions ([`question`]) are plain values, tested natively; `crate::panels::lesson`
+//! shows a step and applies its view.
 pub mod draft;
 pub mod format;
 pub mod markdown;
+pub mod question;
 pub mod values;
 
 pub use crate::state::LessonLink;
@@ -68,8 +70,8 @@ mod tests {
                     e.view.ignored
                 );
                 assert_eq!(
-                    (&e.view, e.highlight, e.only),
-                    (&z.view, z.highlight, z.only)
+                    (&e.view, e.highlight, e.only, &e.question),
+                    (&z.view, z.highlight, z.only, &z.question)
                 );
             }
         }
@@ -83,6 +85,7 @@ mod tests {
         for (e, z) in en.steps.iter().zip(&zh.steps) {
             assert_eq!(e.view, z.view, "step {}", e.title);
             assert_eq!(e.highlight, z.highlight, "step {}", e.title);
+            assert_eq!(e.question, z.question, "step {}", e.title);
             assert!(
                 e.view.ignored.is_empty(),
                 "step {}: {:?}",

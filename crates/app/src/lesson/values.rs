@@ -106,7 +106,7 @@ fn with_query(live: &Live, read: impl FnOnce(&[String], usize, Option<&Array>) -
 }
 
 /// The first token that reads as `word`, else the first that does ignoring case.
-fn find_token(tokens: &[String], word: &str) -> Option<usize> {
+pub fn find_token(tokens: &[String], word: &str) -> Option<usize> {
     let word = plain_token(word);
     tokens
         .iter()

@@ -27,6 +27,8 @@ pub use lesson::LessonCard;
 #[component]
 pub fn PanelArea() -> impl IntoView {
     let state = use_state();
+    // "Test yourself": the kind of question open, if one is.
+    let quiz = RwSignal::new(None::<usize>);
     // The chosen panel, or the first this model offers when it offers not that one (an
     // encoder–decoder offers only its translation panel).
     let shown = Memo::new(move |_| {
@@ -63,10 +65,12 @@ pub fn PanelArea() -> impl IntoView {
             </div>
             <CopyLink />
             <lesson::TourButton />
+            <lesson::QuizButton quiz />
             <lesson::LessonMenu />
             <EmbedDialog />
         </nav>
         <lab::LabBanner />
+        <lesson::QuizCard quiz />
         <section
             class="panel"
             role="tabpanel"

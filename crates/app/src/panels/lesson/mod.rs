@@ -3,6 +3,7 @@
 //! (`crate::url::apply_step_view`) and outlines the part of the page it talks about (the
 //! `data-highlight` attribute on `<html>`, styled in `style/`). What a lesson is: `crate::lesson`.
 mod print;
+mod question;
 mod text;
 mod tools;
 
@@ -15,6 +16,8 @@ use crate::lesson::{tour, Highlight, Lesson, LessonError, LessonLink, LessonStep
 use crate::loading::{fetch_text, use_loader};
 use crate::sources::{FetchError, ModelSource};
 use crate::state::{use_state, AppState, Message};
+use question::QuestionCard;
+pub use question::{QuizButton, QuizCard};
 use text::{blocks_view, missing_values};
 pub use tools::{LessonMenu, LessonRecorder, TourButton};
 
@@ -165,6 +168,9 @@ fn open_front_matter(
     }
     if let Some(text) = lesson.text.as_ref().filter(|_| !keep_text) {
         state.text.text.set(text.clone());
+        // Like a linked text, it stays when the model loads, even if it is one of the
+        // examples (which a new model replaces with its own).
+        state.text.from_link.set(true);
     }
     let Some(model) = &lesson.model else {
         return;
@@ -274,6 +280,7 @@ fn StepView(
         let title = step.with(|s| s.as_ref().map(|s| s.title.clone()))?;
         let read = read.get()?;
         let missing = move || wanted.with(|p| missing_values(state, p, candidates));
+        let question = step.with(|s| s.as_ref().and_then(|s| s.question.clone()));
         Some(view! {
             <h2 data-testid="lesson-step-title">{title}</h2>
             <div class="lesson-body" data-testid="lesson-body">
@@ -290,6 +297,7 @@ fn StepView(
                         }
                     })
             }}
+            {question.map(|ask| view! { <QuestionCard ask=Signal::stored(ask) /> })}
         })
     };
     let introduction = blocks(&lesson.introduction);
