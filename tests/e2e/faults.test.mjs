@@ -313,7 +313,7 @@ test('lesson files: hostile Markdown, no steps, missing, on another site, imposs
   await context.close();
 });
 
-test('lesson questions: an unknown kind, a word not in the text', async () => {
+test('lesson questions and steps: an unknown kind, a word not in the text, a layer the model lacks', async () => {
   const name = 'question faults';
   const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
   const seen = { unknown: {}, missing: {} };
@@ -340,6 +340,24 @@ test('lesson questions: an unknown kind, a word not in the text', async () => {
     assert.deepEqual(errors, []);
     await page.close();
   }
+  // A step's layer, head and token that the model and the text do not have.
+  for (const lang of ['en', 'zh']) {
+    const { page, errors } = await openPage(context, site.origin, `?model=folder:fixture-gpt2&lang=${lang}&lesson=lessons/test/questions.md&lesson_step=3`);
+    await page.waitForSelector('[data-testid=step-header]', { timeout: 60_000 });
+    const pattern = lang === 'en' ? /This step asks for layer 9 \(the model has 2\); head 7 \(the model has 4 per layer\)/ : /这一步要求显示 第 9 层.*；第 7 个头/;
+    await page.waitForFunction((p) => [...document.querySelectorAll('.notice')].some((n) => new RegExp(p).test(n.textContent)), pattern.source);
+    await page.waitForFunction((p) => [...document.querySelectorAll('.notice')].some((n) => new RegExp(p).test(n.textContent)),
+      lang === 'en' ? 'This step pins token 99' : '这一步固定了第 99 个词元');
+    const notices = await page.$$eval('.notice', (n) => n.map((x) => x.textContent.replace(/\s+/g, ' ').replace(/×$/, '').trim()));
+    seen.step = seen.step ?? {};
+    seen.step[lang] = notices.filter((n) => /step|这一步/.test(n) && !/Ignored|忽略/.test(n)).join(' ');
+    if (lang === 'zh') assert.deepEqual(englishPhrases(seen.step.zh), [], seen.step.zh);
+    assert.equal(await page.inputValue('[data-testid=layer]').catch(() => '0'), '0');
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+  record('Lesson files', 'a lesson step asks for a layer, a head and a token the model and the text do not have',
+    `the first layer and head are shown; ${seen.step.en}`, name, seen.step.zh);
   record('Lesson files', 'a lesson question of an unknown kind (`ask=why`)',
     `no question is asked; ${seen.unknown.en}`, name, seen.unknown.zh);
   record('Lesson files', 'a lesson question about a word that is not in the text (`from=zebra`)',

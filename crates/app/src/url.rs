@@ -4,6 +4,7 @@
 //! What the parameters mean is `crate::link`.
 use leptos::prelude::*;
 
+use crate::i18n::tr;
 use crate::link::LinkView;
 use crate::state::{AppState, HeadSummary, Message, Panel};
 use ae_messages::AttentionKind;
@@ -117,9 +118,32 @@ pub fn apply_step_view(state: AppState, link: &LinkView) {
         settings.induction.set(link.induction);
     }
     state.text.lab.set(link.lab.clone());
-    set_layer_and_head(state, link.layer, link.head);
+    set_layer_and_head(state, link.layer, link.head, Asker::Step);
     if let Some(token) = link.token {
-        pin_when_known(state, token);
+        pin_when_known(state, token, Asker::Step);
+    }
+}
+
+/// Who asks for a layer, head or token the model or text may not have: the notice names it.
+#[derive(Debug, Clone, Copy)]
+enum Asker {
+    Link,
+    Step,
+}
+
+impl Asker {
+    fn asks_for(self) -> &'static str {
+        match self {
+            Asker::Link => "link.asks_for",
+            Asker::Step => "lesson.step_asks_for",
+        }
+    }
+
+    fn token_missing(self) -> &'static str {
+        match self {
+            Asker::Link => "link.token_missing",
+            Asker::Step => "lesson.step_token_missing",
+        }
     }
 }
 
@@ -137,17 +161,17 @@ fn apply_when_known(
             return;
         }
         let (layer, head) = waiting.get_value();
-        set_layer_and_head(state, layer, head);
+        set_layer_and_head(state, layer, head, Asker::Link);
         waiting.set_value((None, None));
     });
     if let Some(token) = token {
-        pin_when_known(state, token);
+        pin_when_known(state, token, Asker::Link);
     }
 }
 
 /// Pins `token` once the text's tokens are known (a link's, or a lesson step's new text);
 /// a position the text does not have is named in a notice.
-fn pin_when_known(state: AppState, token: usize) {
+fn pin_when_known(state: AppState, token: usize, asker: Asker) {
     let waiting_token = StoredValue::new(Some(token));
     Effect::new(move |_| {
         if state.model.is_encoder_decoder() {
@@ -170,7 +194,7 @@ fn pin_when_known(state: AppState, token: usize) {
             state.selection.pinned.set(Some(token));
         } else {
             let notice = Message::new(
-                "link.token_missing",
+                asker.token_missing(),
                 &[("token", &token), ("count", &count)],
             );
             state.view.add_notice(notice);
@@ -181,7 +205,7 @@ fn pin_when_known(state: AppState, token: usize) {
 
 /// Sets the layer and head of the loaded model's shown stack (an encoder–decoder's shown
 /// attention's), naming in a notice what the model does not have.
-fn set_layer_and_head(state: AppState, layer: Option<usize>, head: Option<usize>) {
+fn set_layer_and_head(state: AppState, layer: Option<usize>, head: Option<usize>, asker: Asker) {
     let Some((layers, heads, layer_signal, head_signal)) =
         state.model.card.with_untracked(|card| {
             let card = card.as_ref()?;
@@ -232,8 +256,8 @@ fn set_layer_and_head(state: AppState, layer: Option<usize>, head: Option<usize>
     }
     if !problems.is_empty() {
         let problems: Vec<String> = problems.iter().map(Message::describe).collect();
-        let problems = problems.join("; ");
-        let notice = Message::new("link.asks_for", &[("problems", &problems)]);
+        let problems = problems.join(&tr("list.separator"));
+        let notice = Message::new(asker.asks_for(), &[("problems", &problems)]);
         state.view.add_notice(notice);
     }
 }

@@ -45,7 +45,7 @@ fn summary(lab: &Interventions, encoder_decoder: bool) -> Option<String> {
             .filter(|&kind| !lab.ablated_of(kind).is_empty())
             .map(|kind| format!("{}: {}", kind_name(kind), listed(lab.ablated_of(kind))))
             .collect();
-            kinds.join("; ")
+            kinds.join(&tr("list.separator"))
         }
     };
     if !heads.is_empty() {

@@ -292,7 +292,7 @@ fn StepView(
                     .then(|| {
                         view! {
                             <p class="notice" data-testid="lesson-missing">
-                                {trf("lesson.missing", &[("reasons", &missing.join("; "))])}
+                                {trf("lesson.missing", &[("reasons", &missing.join(&tr("list.separator")))])}
                             </p>
                         }
                     })
