@@ -388,6 +388,19 @@ test('the sandbox: a cell that is not a number, or too large for a float', async
     assert.deepEqual(errors, []);
     await page.close();
   }
+  // A link's sandbox that is not one: named, and the first example is shown.
+  {
+    const { page, errors } = await openPage(context, site.origin, '?model=folder:fixture-gpt2&panel=sandbox&toy_q=1,x;1,2&toy_k=1,0;0,1&toy_v=1,0;0,1');
+    await page.waitForSelector('[data-testid=sandbox-weights]', { timeout: 60_000 });
+    await page.waitForSelector('.notice');
+    seen.link = await visible(page, '.notice');
+    assert.match(seen.link, /toy_q=1,x;1,2/);
+    assert.equal(await page.inputValue('[data-testid=sandbox-k-1-1]'), '1.7', 'the first example');
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+  record('Text and URL input', 'a link\'s sandbox that is not one (`toy_q=1,x;1,2`: not a number; or q, k, v of different shapes)',
+    `${seen.link} The sandbox shows its first example.`, name);
   record('Text and URL input', 'a sandbox cell that is not a number (“abc”), or too large for a 32-bit float (“1e40”)',
     `the cell is outlined in red and marked invalid; ${seen.en} (the results of the last complete numbers stay)`, name, seen.zh);
   await context.close();

@@ -308,9 +308,10 @@ test('the site\'s lessons menu opens the causal-mask lesson: the first token giv
   await context.close();
 });
 
-test('the tour walks every step on the offline models (SmolLM2 (Llama), MiniLM, the date translator) and the DistilBERT fixture', async () => {
+test('the tour walks every step on the offline models (SmolLM2 (Llama), MiniLM, the date translator) and the DistilBERT and Llama fixtures', async () => {
   const cases = [
     ['fixture-distilbert', 'encoder', 'The capital of France is [MASK].', []],
+    ['fixture-llama', 'decoder', 'The capital of France is', []],
     ['SmolLM2-135M-Instruct', 'decoder', 'The capital of France is', []],
     // MiniLM has no prediction head: the fill-mask step says so instead of a number.
     ['all-MiniLM-L6-v2', 'encoder', 'The capital of France is [MASK].', ['top1', 'prob']],
@@ -379,6 +380,9 @@ test('a lesson prints as a handout: every step with its numbers and a copy of it
   assert.match(printed[0].text, /with probability \d+\.\d %/, 'the prediction\'s live number');
   assert.match(printed[2].text, /gives 1\.00 of its attention/, 'the first token\'s live number');
   assert.match(printed[1].text, /−∞/, 'the mask step shows the masked scores');
+  const byHand = printed.find((_, index) => steps[index].view.get('panel') === 'sandbox');
+  assert.match(byHand.text, /1\.7/, 'the sandbox\'s typed numbers are printed');
+  assert.match(byHand.text, /0\.1549[\s\S]*0\.8451/, 'and its weights');
   assert.match(await page.textContent('[data-testid=handout] h1'), /The causal mask and next-token prediction/);
   await page.emulateMedia({ media: 'print' });
   assert.equal(await page.$eval('main', (m) => getComputedStyle(m).display), 'none');

@@ -128,8 +128,22 @@ test('presets give the worked examples; toggles, sizes and typed cells recompute
   assertClose(await shown(page, 'sandbox-weights'), bigger.weights, 'the last results stay');
   await page.fill('[data-testid=sandbox-v-0-0]', '0.5');
   await page.waitForSelector('[data-testid=sandbox-invalid]', { state: 'detached' });
-  await assertIntermediates(page, await settings(page));
-  assert.deepEqual(errors, []);
+  const fixed = await assertIntermediates(page, await settings(page));
+
+  // The address carries the sandbox: the same numbers open from it.
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('toy_v')?.startsWith('0.5,'));
+  const address = new URL(page.url());
+  assert.equal(address.searchParams.get('toy_mask'), 'on');
+  assert.equal(address.searchParams.get('toy_q').split(';').length, 5);
+  const reopened = await openPage(context, site.origin, address.search);
+  await reopened.page.waitForSelector('[data-testid=sandbox-weights]', { timeout: 60_000 });
+  assert.deepEqual(await typed(reopened.page), await typed(page));
+  assertClose(await shown(reopened.page, 'sandbox-weights'), fixed.weights, 'the linked sandbox');
+  // The untouched first example needs no words in the address.
+  const fresh = await openPage(context, site.origin, '?model=folder:fixture-gpt2&panel=sandbox');
+  await fresh.page.waitForSelector('[data-testid=sandbox-weights] .num', { timeout: 60_000 });
+  assert.ok(!new URL(fresh.page.url()).searchParams.has('toy_q'), fresh.page.url());
+  assert.deepEqual([...errors, ...reopened.errors, ...fresh.errors], []);
   await context.close();
 });
 

@@ -15,7 +15,8 @@
 //! `padding_mask=off`, `head_stat` (the head summary: a statistic's name, or `search` with
 //! `search_from`, token positions separated by commas, and `search_to`, one position),
 //! `induction_seed` (the induction detector run with that seed) with `induction_period`
-//! (its repeated tokens; absent: 20); lessons: `tour` (the guided tour's step, from 1) or
+//! (its repeated tokens; absent: 20); the sandbox: `toy_q`, `toy_k`, `toy_v` (rows separated by
+//! `;`, numbers by `,`) with `toy_scale` and `toy_mask` (`on`, `off`); lessons: `tour` (the guided tour's step, from 1) or
 //! `lesson` (a lesson file's path on this site) with `lesson_step` (from 1); for embedding:
 //! `embed=1` (no site header; the page reports its height to the parent), `panels=` (the tabs
 //! offered), `lock=` (model, text, layer, head).
@@ -25,8 +26,8 @@ use crate::state::{
 };
 use ae_charts::HeadStatistic;
 use ae_messages::{
-    Ablation, AttentionKind, HeadId, Interventions, FACTOR_RANGE, INDUCTION_PERIOD,
-    MAX_WATCHED_TOKENS,
+    Ablation, AttentionKind, HeadId, Interventions, ToyMatrices, ToyRequest, FACTOR_RANGE,
+    INDUCTION_PERIOD, MAX_WATCHED_TOKENS,
 };
 
 /// Everything a link can say; `None` where it says nothing (or nothing usable).
@@ -65,6 +66,8 @@ pub struct LinkView {
     pub head_summary: Option<HeadSummary>,
     /// The induction detector's run, if one was asked for.
     pub induction: Option<InductionRun>,
+    /// The sandbox's typed q, k, v and toggles; `None`: its first example.
+    pub toy: Option<ToyRequest>,
     /// The lesson open, if any.
     pub lesson: Option<LessonLink>,
     pub embedding: Embedding,
@@ -161,6 +164,7 @@ impl LinkView {
         view.lab = parse_lab(&get, &mut ignored);
         view.head_summary = parse_head_summary(&get, &mut ignored);
         view.embedding = parse_embedding(&get, &mut ignored);
+        view.toy = parse_toy(&get, &mut ignored);
         if let Some(&first) = view.embedding.panels.first() {
             // A link that offers some panels shows one of them (the first panel by default).
             let shown = view.panel.unwrap_or(Panel::ALL[0]);
@@ -249,6 +253,9 @@ impl LinkView {
                 .filter(|&period| period != INDUCTION_PERIOD)
                 .map(|period| period.to_string()),
         );
+        for (name, value) in self.toy.iter().flat_map(toy_parameters) {
+            put(name, Some(value));
+        }
         match &self.lesson {
             Some(LessonLink::Tour { step }) => put("tour", Some((step + 1).to_string())),
             Some(LessonLink::File { path, step }) => {
@@ -431,6 +438,72 @@ fn head_summary_parameters(summary: &HeadSummary) -> Vec<(&'static str, String)>
     }
 }
 
+/// The sandbox's `toy_q`, `toy_k`, `toy_v`, `toy_scale` and `toy_mask`: all three matrices or
+/// none (each named when they do not make a sandbox).
+fn parse_toy(
+    get: &dyn Fn(&str) -> Option<String>,
+    ignored: &mut Vec<String>,
+) -> Option<ToyRequest> {
+    let names = ["toy_q", "toy_k", "toy_v", "toy_scale", "toy_mask"];
+    let given: Vec<(&str, String)> = names.iter().filter_map(|&n| Some((n, get(n)?))).collect();
+    if given.is_empty() {
+        return None;
+    }
+    let matrix = |name: &str| -> Option<Vec<Vec<f32>>> {
+        get(name)?
+            .split(';')
+            .map(|row| row.split(',').map(|x| x.trim().parse().ok()).collect())
+            .collect()
+    };
+    let switch = |name: &str, default: bool| match get(name).as_deref() {
+        None => Some(default),
+        Some("on") => Some(true),
+        Some("off") => Some(false),
+        Some(_) => None,
+    };
+    let read = || {
+        let matrices = ToyMatrices::Given {
+            q: matrix("toy_q")?,
+            k: matrix("toy_k")?,
+            v: matrix("toy_v")?,
+        };
+        let scaled = switch("toy_scale", true)?;
+        let masked = switch("toy_mask", false)?;
+        matrices.problem().is_none().then_some(ToyRequest {
+            matrices,
+            scaled,
+            masked,
+        })
+    };
+    let toy = read();
+    if toy.is_none() {
+        ignored.extend(given.iter().map(|(n, v)| format!("{n}={v}")));
+    }
+    toy
+}
+
+/// The sandbox as link parameters.
+fn toy_parameters(toy: &ToyRequest) -> Vec<(&'static str, String)> {
+    let ToyMatrices::Given { q, k, v } = &toy.matrices else {
+        return Vec::new();
+    };
+    let written = |m: &Vec<Vec<f32>>| {
+        let rows: Vec<String> = m
+            .iter()
+            .map(|row| row.iter().map(f32::to_string).collect::<Vec<_>>().join(","))
+            .collect();
+        rows.join(";")
+    };
+    let switch = |on: bool| if on { "on" } else { "off" }.to_string();
+    vec![
+        ("toy_q", written(q)),
+        ("toy_k", written(k)),
+        ("toy_v", written(v)),
+        ("toy_scale", switch(toy.scaled)),
+        ("toy_mask", switch(toy.masked)),
+    ]
+}
+
 /// `embed`, `panels` and `lock`.
 fn parse_embedding(get: &dyn Fn(&str) -> Option<String>, ignored: &mut Vec<String>) -> Embedding {
     let list = |name: &str| -> Vec<String> {
@@ -518,6 +591,15 @@ mod tests {
                 period: 12,
                 seed: 3,
             }),
+            toy: Some(ToyRequest {
+                matrices: ToyMatrices::Given {
+                    q: vec![vec![1.0, 0.0], vec![1.0, 2.0]],
+                    k: vec![vec![1.0, 0.0], vec![0.0, 1.7]],
+                    v: vec![vec![-0.5, 0.25], vec![0.0, 1e-3]],
+                },
+                scaled: false,
+                masked: true,
+            }),
             lesson: Some(LessonLink::File {
                 path: "lessons/a b.md".into(),
                 step: 2,
@@ -540,6 +622,27 @@ mod tests {
                 ignored: vec![]
             }
         );
+    }
+
+    #[test]
+    fn a_sandbox_needs_its_three_matrices_in_shape() {
+        let toy = parse("toy_q=1,0;1,2&toy_k=1,0;0,1.7&toy_v=1,0;0,1&toy_mask=on")
+            .view
+            .toy
+            .expect("a sandbox");
+        assert!(toy.scaled && toy.masked);
+        for bad in [
+            "toy_q=1,0;1,2&toy_k=1,0;0,1.7",
+            "toy_q=1,0;1,2&toy_k=1,0;0,1.7&toy_v=1,0",
+            "toy_q=1;2&toy_k=1;2&toy_v=1;2",
+            "toy_q=1,x;1,2&toy_k=1,0;0,1.7&toy_v=1,0;0,1",
+            "toy_q=1,0;1,2&toy_k=1,0;0,1.7&toy_v=1,0;0,1&toy_scale=maybe",
+            "toy_q=1e40,0;1,2&toy_k=1,0;0,1.7&toy_v=1,0;0,1",
+        ] {
+            let parsed = parse(bad);
+            assert_eq!(parsed.view.toy, None, "{bad}");
+            assert!(!parsed.ignored.is_empty(), "{bad}");
+        }
     }
 
     #[test]

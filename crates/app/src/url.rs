@@ -73,6 +73,9 @@ fn apply_named(state: AppState, link: &LinkView) {
         s.top_k = link.top_k.unwrap_or(s.top_k);
         s.top_p = link.top_p.unwrap_or(s.top_p);
     });
+    if link.toy.is_some() {
+        settings.toy.set(link.toy.clone());
+    }
     if let Some(seed) = link.seed {
         settings.seed.set(seed);
     }
@@ -305,6 +308,7 @@ pub fn current_view(state: AppState) -> LinkView {
         head_summary: Some(state.settings.head_summary.get())
             .filter(|summary| *summary != HeadSummary::default()),
         induction: state.settings.induction.get(),
+        toy: state.settings.toy.get(),
         lesson: state.view.lesson.get(),
         embedding: state.view.embedding.get(),
     }

@@ -2,7 +2,7 @@
 //! draws, computed by the functions a model's attention calls, so the sandbox can only show
 //! what the models do.
 use ae_messages::{
-    EngineError, ToyAttention, ToyMatrices, ToyRequest, TOY_RANDOM_WIDTHS, TOY_TOKENS, TOY_WIDTHS,
+    EngineError, ToyAttention, ToyMatrices, ToyRequest, TOY_RANDOM_WIDTHS, TOY_TOKENS,
 };
 use candle_core::{Device, Tensor};
 
@@ -14,7 +14,9 @@ use crate::random::SplitMix64;
 pub fn toy_attention(request: &ToyRequest) -> Result<ToyAttention> {
     let (q, k, v) = match &request.matrices {
         ToyMatrices::Given { q, k, v } => {
-            check_given(q, k, v)?;
+            if let Some(problem) = request.matrices.problem() {
+                return Err(EngineError::bad_request(problem));
+            }
             (q.clone(), k.clone(), v.clone())
         }
         ToyMatrices::Random {
@@ -53,38 +55,6 @@ fn matrix(rows: &[Vec<f32>]) -> Result<Tensor> {
         (rows.len(), width),
         &Device::Cpu,
     )?)
-}
-
-/// Typed matrices: as many rows in each as the sandbox allows tokens, q and k as wide as it
-/// allows dₖ, v as wide as q, and every number finite.
-fn check_given(q: &[Vec<f32>], k: &[Vec<f32>], v: &[Vec<f32>]) -> Result<()> {
-    let tokens = q.len();
-    let width = q.first().map_or(0, Vec::len);
-    let shaped = |m: &[Vec<f32>]| m.len() == tokens && m.iter().all(|row| row.len() == width);
-    if !TOY_TOKENS.contains(&tokens) || !TOY_WIDTHS.contains(&width) {
-        return Err(EngineError::bad_request(format!(
-            "the sandbox takes {}–{} tokens of width {}–{}, not {tokens} of width {width}",
-            TOY_TOKENS.start(),
-            TOY_TOKENS.end(),
-            TOY_WIDTHS.start(),
-            TOY_WIDTHS.end()
-        )));
-    }
-    if !(shaped(q) && shaped(k) && shaped(v)) {
-        return Err(EngineError::bad_request(
-            "the sandbox's q, k and v must have one row per token, all of the same width",
-        ));
-    }
-    if [q, k, v]
-        .iter()
-        .flat_map(|m| m.iter().flatten())
-        .any(|x| !x.is_finite())
-    {
-        return Err(EngineError::bad_request(
-            "the sandbox's q, k and v must be finite numbers",
-        ));
-    }
-    Ok(())
 }
 
 type Matrices = (Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<Vec<f32>>);

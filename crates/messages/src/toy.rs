@@ -55,3 +55,37 @@ pub struct ToyAttention {
     /// weights · V.
     pub output: Vec<Vec<f32>>,
 }
+
+impl ToyMatrices {
+    /// What is wrong with typed matrices, if anything: as many rows in each as the sandbox
+    /// allows tokens, q and k as wide as it allows dₖ, v as wide as q, every number finite.
+    /// Random ones are checked where they are drawn.
+    pub fn problem(&self) -> Option<String> {
+        let ToyMatrices::Given { q, k, v } = self else {
+            return None;
+        };
+        let tokens = q.len();
+        let width = q.first().map_or(0, Vec::len);
+        let shaped = |m: &[Vec<f32>]| m.len() == tokens && m.iter().all(|row| row.len() == width);
+        if !TOY_TOKENS.contains(&tokens) || !TOY_WIDTHS.contains(&width) {
+            return Some(format!(
+                "the sandbox takes {}–{} tokens of width {}–{}, not {tokens} of width {width}",
+                TOY_TOKENS.start(),
+                TOY_TOKENS.end(),
+                TOY_WIDTHS.start(),
+                TOY_WIDTHS.end()
+            ));
+        }
+        if !(shaped(q) && shaped(k) && shaped(v)) {
+            return Some(
+                "the sandbox's q, k and v must have one row per token, all of the same width"
+                    .into(),
+            );
+        }
+        let numbers = [q, k, v].into_iter().flat_map(|m| m.iter().flatten());
+        if numbers.clone().any(|x| !x.is_finite()) {
+            return Some("the sandbox's q, k and v must be finite numbers".into());
+        }
+        None
+    }
+}

@@ -56,13 +56,30 @@ const PRESETS: [Preset; 2] = [
 ];
 
 impl Preset {
-    fn cells(&self) -> Cells {
-        let typed = |m: &[&[f32]]| {
-            m.iter()
-                .map(|row| row.iter().map(|x| x.to_string()).collect())
-                .collect()
-        };
-        [typed(self.q), typed(self.k), typed(self.v)]
+    fn request(&self) -> ToyRequest {
+        let rows = |m: &[&[f32]]| m.iter().map(|row| row.to_vec()).collect();
+        ToyRequest {
+            matrices: ToyMatrices::Given {
+                q: rows(self.q),
+                k: rows(self.k),
+                v: rows(self.v),
+            },
+            scaled: self.scaled,
+            masked: self.masked,
+        }
+    }
+}
+
+/// Matrices as typed cells.
+fn cells_of(matrices: &ToyMatrices) -> Cells {
+    let typed = |m: &Vec<Vec<f32>>| {
+        m.iter()
+            .map(|row| row.iter().map(f32::to_string).collect())
+            .collect()
+    };
+    match matrices {
+        ToyMatrices::Given { q, k, v } => [typed(q), typed(k), typed(v)],
+        ToyMatrices::Random { .. } => Default::default(),
     }
 }
 
@@ -109,23 +126,52 @@ fn resized(cells: &Cells, tokens: usize, width: usize) -> Cells {
 #[component]
 pub fn Sandbox() -> impl IntoView {
     let state = use_state();
-    let cells = RwSignal::new(PRESETS[0].cells());
-    let scaled = RwSignal::new(PRESETS[0].scaled);
-    let masked = RwSignal::new(PRESETS[0].masked);
+    let first = PRESETS[0].request();
+    // The link's (or a lesson step's) sandbox, else the first example.
+    let shown = state
+        .settings
+        .toy
+        .get_untracked()
+        .unwrap_or_else(|| first.clone());
+    let cells = RwSignal::new(cells_of(&shown.matrices));
+    let scaled = RwSignal::new(shown.scaled);
+    let masked = RwSignal::new(shown.masked);
     let size = Memo::new(move |_| cells.with(|c| (c[0].len(), c[0].first().map_or(0, Vec::len))));
     let matrices = Memo::new(move |_| cells.with(parse));
     // While a cell is not a number, the last complete matrices stay computed and shown.
     let complete = Memo::new(move |last: Option<&Option<ToyMatrices>>| {
         matrices.get().or_else(|| last.cloned().flatten())
     });
+    let request = Memo::new(move |_| {
+        Some(ToyRequest {
+            matrices: complete.get()?,
+            scaled: scaled.get(),
+            masked: masked.get(),
+        })
+    });
+    let show = move |toy: &ToyRequest| {
+        cells.set(cells_of(&toy.matrices));
+        scaled.set(toy.scaled);
+        masked.set(toy.masked);
+    };
+    // The address carries what is computed once it is not the untouched first example;
+    // a lesson step that names a sandbox shows it.
+    Effect::new(move |_| {
+        let computed = request.get();
+        let named = state.settings.toy.get_untracked();
+        let untouched = named.is_none() && computed.as_ref() == Some(&first);
+        if !untouched && named != computed {
+            state.settings.toy.set(computed);
+        }
+    });
+    Effect::new(move |_| {
+        let asked = state.settings.toy.get();
+        if let Some(toy) = asked.filter(|toy| Some(toy) != request.get_untracked().as_ref()) {
+            show(&toy);
+        }
+    });
     let answer = owned_request(
-        move || {
-            Some(ToyRequest {
-                matrices: complete.get()?,
-                scaled: scaled.get(),
-                masked: masked.get(),
-            })
-        },
+        move || request.get(),
         |toy: &ToyRequest| Request::ToyAttention { toy: toy.clone() },
         |answer| match answer.response {
             Response::ToyAttention { toy } => Some(*toy),
@@ -137,11 +183,7 @@ pub fn Sandbox() -> impl IntoView {
             state.view.report(failure);
         }
     });
-    let choose = move |preset: &Preset| {
-        cells.set(preset.cells());
-        scaled.set(preset.scaled);
-        masked.set(preset.masked);
-    };
+    let choose = move |preset: &Preset| show(&preset.request());
     let resize = move |tokens: usize, width: usize| {
         cells.update(|c| *c = resized(c, tokens, width));
     };

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use ae_charts::{GridOptions, HeadStatistic};
-use ae_messages::SamplingSettings;
+use ae_messages::{SamplingSettings, ToyRequest};
 
 #[derive(Clone, Copy)]
 pub struct Settings {
@@ -24,6 +24,8 @@ pub struct Settings {
     pub head_summary: RwSignal<HeadSummary>,
     /// The induction detector's run, once asked for.
     pub induction: RwSignal<Option<InductionRun>>,
+    /// The sandbox's q, k, v and toggles when they are not its first example.
+    pub toy: RwSignal<Option<ToyRequest>>,
 }
 
 /// One run of the induction detector: `period` random tokens drawn with `seed`, repeated.
@@ -66,6 +68,7 @@ impl Settings {
             watched: RwSignal::new(Vec::new()),
             head_summary: RwSignal::new(HeadSummary::default()),
             induction: RwSignal::new(None),
+            toy: RwSignal::new(None),
         }
     }
 }

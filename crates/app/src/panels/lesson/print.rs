@@ -144,6 +144,17 @@ fn panel_copy(document: &Document) -> Option<Element> {
     let panel = document.query_selector("[role=tabpanel]").ok()??;
     let copy: Element = panel.clone_node_with_deep(true).ok()?.dyn_into().ok()?;
     copy.set_class_name("handout-panel");
+    // Typed numbers (the sandbox's q, k and v) are part of the lesson: printed as text.
+    let typed = "input[type=text]";
+    for (input, blank) in all(&panel, typed).iter().zip(all(&copy, typed)) {
+        let value = input
+            .dyn_ref::<web_sys::HtmlInputElement>()
+            .map(|i| i.value());
+        if let (Some(value), Ok(text)) = (value, document.create_element("span")) {
+            text.set_text_content(Some(&value));
+            let _ = blank.replace_with_with_node_1(&text);
+        }
+    }
     for node in all(&copy, "button, select, input, textarea, summary") {
         node.remove();
     }
