@@ -16,7 +16,8 @@
 //! `search_from`, token positions separated by commas, and `search_to`, one position),
 //! `induction_seed` (the induction detector run with that seed) with `induction_period`
 //! (its repeated tokens; absent: 20); the sandbox: `toy_q`, `toy_k`, `toy_v` (rows separated by
-//! `;`, numbers by `,`) with `toy_scale` and `toy_mask` (`on`, `off`); lessons: `tour` (the guided tour's step, from 1) or
+//! `;`, numbers by `,`) with `toy_scale` and `toy_mask` (`on`, `off`); lessons: `tour` (the
+//! guided tour's step, from 1) or
 //! `lesson` (a lesson file's path on this site) with `lesson_step` (from 1); for embedding:
 //! `embed=1` (no site header; the page reports its height to the parent), `panels=` (the tabs
 //! offered), `lock=` (model, text, layer, head).
