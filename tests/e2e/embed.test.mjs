@@ -86,7 +86,7 @@ test('a translation view embeds: the Embed snippet opens the same pair, attentio
   await frame.waitForSelector('[data-testid=pair-heatmap][data-kind="Cross"][data-layer="1"][data-head="3"]');
   await frame.waitForSelector('[data-testid=target-token][data-index="3"].pinned');
   const tabs = await frame.$$eval('[role=tab]', (nodes) => nodes.map((n) => n.dataset.testid));
-  assert.deepEqual(tabs, ['tab-translation', 'tab-anatomy'], 'a translator offers its panel and its anatomy');
+  assert.deepEqual(tabs, ['tab-translation', 'tab-anatomy', 'tab-sandbox'], 'a translator offers its panel, its anatomy and the sandbox');
   await frame.screenshot({ path: 'test-artifacts/embed-translation-1280.png', fullPage: true });
   assert.deepEqual([...errors, ...embedded.errors], []);
   await context.close();

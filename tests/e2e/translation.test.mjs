@@ -28,7 +28,7 @@ test('the offline translator writes a held-out date and shows the CLI’s cross-
   await page.waitForSelector('[data-testid=model-ready]', { timeout: 120_000 });
   await page.waitForSelector('[data-testid=panel-translation]');
   const tabs = await page.$$eval('[role=tab]', (nodes) => nodes.map((n) => n.dataset.testid));
-  assert.deepEqual(tabs, ['tab-translation', 'tab-anatomy'], 'an encoder–decoder offers its translation panel and its anatomy');
+  assert.deepEqual(tabs, ['tab-translation', 'tab-anatomy', 'tab-sandbox'], 'an encoder–decoder offers its translation panel, its anatomy and the sandbox');
 
   await page.fill('[data-testid=text]', pair.source);
   await page.click('[data-testid=translate]');
