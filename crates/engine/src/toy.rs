@@ -1,9 +1,7 @@
 //! The toy sandbox's attention: softmax(QKᵀ/√dₖ + M)·V over a few vectors a student types or
 //! draws, computed by the functions a model's attention calls, so the sandbox can only show
 //! what the models do.
-use ae_messages::{
-    EngineError, ToyAttention, ToyMatrices, ToyRequest, TOY_RANDOM_WIDTHS, TOY_TOKENS,
-};
+use ae_messages::{EngineError, ToyAttention, ToyMatrices, ToyRequest};
 use candle_core::{Device, Tensor};
 
 use crate::attention::{causal_mask, scores, softmax_over_keys};
@@ -12,21 +10,18 @@ use crate::random::SplitMix64;
 
 /// Every intermediate of the request's attention.
 pub fn toy_attention(request: &ToyRequest) -> Result<ToyAttention> {
+    if let Some(problem) = request.matrices.problem() {
+        return Err(EngineError::bad_request(problem));
+    }
     let (q, k, v) = match &request.matrices {
-        ToyMatrices::Given { q, k, v } => {
-            if let Some(problem) = request.matrices.problem() {
-                return Err(EngineError::bad_request(problem));
-            }
-            (q.clone(), k.clone(), v.clone())
-        }
+        ToyMatrices::Given { q, k, v } => (q.clone(), k.clone(), v.clone()),
         ToyMatrices::Random {
             tokens,
             width,
             seed,
-        } => random_matrices(*tokens, *width, *seed)?,
+        } => random_matrices(*tokens, *width, *seed),
     };
-    let tensor = |rows: &[Vec<f32>]| matrix(rows);
-    let (q_t, k_t, v_t) = (tensor(&q)?, tensor(&k)?, tensor(&v)?);
+    let (q_t, k_t, v_t) = (matrix(&q)?, matrix(&k)?, matrix(&v)?);
     let dot_products = scores(&q_t, &k_t, false)?;
     let scaled = scores(&q_t, &k_t, request.scaled)?;
     let masked = match request.masked {
@@ -39,6 +34,8 @@ pub fn toy_attention(request: &ToyRequest) -> Result<ToyAttention> {
         q,
         k,
         v,
+        scaled: request.scaled,
+        masked: request.masked,
         dot_products: dot_products.to_vec2()?,
         scores: scaled.to_vec2()?,
         masked_scores: masked.to_vec2()?,
@@ -61,23 +58,14 @@ type Matrices = (Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<Vec<f32>>);
 
 /// q, k and v of `tokens` rows, `width` wide, from a standard normal distribution with `seed`
 /// (q first, row by row, then k, then v).
-fn random_matrices(tokens: usize, width: usize, seed: u64) -> Result<Matrices> {
-    if !TOY_TOKENS.contains(&tokens) || !TOY_RANDOM_WIDTHS.contains(&width) {
-        return Err(EngineError::bad_request(format!(
-            "random toy vectors: {}–{} tokens of width {}–{}, not {tokens} of width {width}",
-            TOY_TOKENS.start(),
-            TOY_TOKENS.end(),
-            TOY_RANDOM_WIDTHS.start(),
-            TOY_RANDOM_WIDTHS.end()
-        )));
-    }
+fn random_matrices(tokens: usize, width: usize, seed: u64) -> Matrices {
     let mut random = SplitMix64(seed);
     let mut draw = || -> Vec<Vec<f32>> {
         (0..tokens)
             .map(|_| (0..width).map(|_| random.normal()).collect())
             .collect()
     };
-    Ok((draw(), draw(), draw()))
+    (draw(), draw(), draw())
 }
 
 #[cfg(test)]
@@ -107,6 +95,7 @@ mod tests {
             masked: true,
         };
         let toy = toy_attention(&request).unwrap();
+        assert!(toy.scaled && toy.masked, "the answer names its toggles");
         let first = 1.0 / (1.0 + (2.4f64 / 2f64.sqrt()).exp());
         assert_eq!(toy.weights[0], vec![1.0, 0.0]);
         assert!((toy.weights[1][0] as f64 - first).abs() < 1e-6);

@@ -44,6 +44,9 @@ pub struct ToyAttention {
     pub q: Vec<Vec<f32>>,
     pub k: Vec<Vec<f32>>,
     pub v: Vec<Vec<f32>>,
+    /// The toggles asked for: whether the scores were divided by √dₖ, and masked.
+    pub scaled: bool,
+    pub masked: bool,
     /// QKᵀ.
     pub dot_products: Vec<Vec<f32>>,
     /// QKᵀ/√dₖ, or QKᵀ again when the request does not scale.
@@ -57,33 +60,35 @@ pub struct ToyAttention {
 }
 
 impl ToyMatrices {
-    /// What is wrong with typed matrices, if anything: as many rows in each as the sandbox
-    /// allows tokens, q and k as wide as it allows dₖ, v as wide as q, every number finite.
-    /// Random ones are checked where they are drawn.
+    /// What is wrong with the matrices asked for, if anything: as many rows as the sandbox
+    /// allows tokens, as wide as it allows (typed or drawn); typed ones with one row per token
+    /// in each, v as wide as q, every number finite.
     pub fn problem(&self) -> Option<String> {
-        let ToyMatrices::Given { q, k, v } = self else {
-            return None;
+        let (tokens, width, widths) = match self {
+            ToyMatrices::Given { q, .. } => (q.len(), q.first().map_or(0, Vec::len), TOY_WIDTHS),
+            ToyMatrices::Random { tokens, width, .. } => (*tokens, *width, TOY_RANDOM_WIDTHS),
         };
-        let tokens = q.len();
-        let width = q.first().map_or(0, Vec::len);
-        let shaped = |m: &[Vec<f32>]| m.len() == tokens && m.iter().all(|row| row.len() == width);
-        if !TOY_TOKENS.contains(&tokens) || !TOY_WIDTHS.contains(&width) {
+        if !TOY_TOKENS.contains(&tokens) || !widths.contains(&width) {
             return Some(format!(
                 "the sandbox takes {}–{} tokens of width {}–{}, not {tokens} of width {width}",
                 TOY_TOKENS.start(),
                 TOY_TOKENS.end(),
-                TOY_WIDTHS.start(),
-                TOY_WIDTHS.end()
+                widths.start(),
+                widths.end()
             ));
         }
+        let ToyMatrices::Given { q, k, v } = self else {
+            return None;
+        };
+        let shaped = |m: &[Vec<f32>]| m.len() == tokens && m.iter().all(|row| row.len() == width);
         if !(shaped(q) && shaped(k) && shaped(v)) {
             return Some(
                 "the sandbox's q, k and v must have one row per token, all of the same width"
                     .into(),
             );
         }
-        let numbers = [q, k, v].into_iter().flat_map(|m| m.iter().flatten());
-        if numbers.clone().any(|x| !x.is_finite()) {
+        let mut numbers = [q, k, v].into_iter().flat_map(|m| m.iter().flatten());
+        if numbers.any(|x| !x.is_finite()) {
             return Some("the sandbox's q, k and v must be finite numbers".into());
         }
         None

@@ -15,7 +15,7 @@
 //! from the model's own numbers ([`Choices`]); the score stays in the browser ([`Score`]).
 use ae_messages::Candidate;
 
-use super::values::plain_token;
+use super::values::{first_largest, plain_token};
 
 /// What a question asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,14 +114,10 @@ impl Choices {
         if labels.len() < 2 {
             return None;
         }
-        let answer = (0..values.len()).fold(0, |best, i| match values[i] > values[best] {
-            true => i,
-            false => best,
-        });
         Some(Choices {
+            answer: first_largest(&values),
             labels,
             values,
-            answer,
         })
     }
 }

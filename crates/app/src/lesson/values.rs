@@ -155,7 +155,7 @@ fn attention(placeholder: &Placeholder, live: &Live) -> Value {
         let to = match named("to") {
             Some((_, Some(position))) => position,
             Some((word, None)) => return not_in_text(word),
-            None => most_attended(row),
+            None => first_largest(row),
         };
         match (placeholder.name.as_str(), row.get(to)) {
             ("attended", _) => shown(plain_token(&tokens[to])),
@@ -172,8 +172,9 @@ fn not_in_text(word: &str) -> Value {
     )
 }
 
-/// The key with the largest weight (the first of equals).
-fn most_attended(row: &[f32]) -> usize {
+/// The index of the largest value (the first of equals): the key a row of weights attends to
+/// most, a question's answer.
+pub fn first_largest(row: &[f32]) -> usize {
     let mut best = 0;
     for (key, &weight) in row.iter().enumerate() {
         if weight > row[best] {

@@ -380,7 +380,12 @@ fn CompareSaliency(other: Signal<Option<Side>>) -> impl IntoView {
     };
     view! {
         <Show when=move || state.has_logits()>
-            <Checkbox label="compare.saliency" value=wanted testid="compare-saliency" />
+            <Checkbox
+                testid="compare-saliency"
+                checked=wanted
+                set=Callback::new(move |on| wanted.set(on))
+                label=Signal::derive(move || tr("compare.saliency"))
+            />
             <Show when=move || wanted.get()>
                 <div class="chart-row">
                     <CaptionedBars

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 use crate::i18n::{tr, trf};
 use crate::state::{use_state, AppState, Lock};
-use crate::widgets::{chart_width, ChartCanvas, KeyValueGroup, Pointed, Tooltip};
+use crate::widgets::{chart_width, ChartCanvas, Checkbox, KeyValueGroup, Pointed, Tooltip};
 use ae_charts::{
     attention_grid, css_colour, head_colour, AttentionGrid, Cell, GridOptions, HeadLinesChart,
     HeatmapChart, Highlight, ThumbnailChart,
@@ -57,19 +57,19 @@ fn HeatmapOptions() -> impl IntoView {
     view! {
         <fieldset class="chart-options" data-testid="heatmap-options">
             <legend>{move || tr("heatmaps.show")}</legend>
-            <OptionBox
+            <Checkbox
                 testid="average-heads"
                 checked=Signal::derive(move || options.get().average_heads)
                 set=Callback::new(move |on| options.update(|o| o.average_heads = on))
                 label=Signal::derive(move || tr("heatmaps.average"))
             />
-            <OptionBox
+            <Checkbox
                 testid="rollout"
                 checked=Signal::derive(move || options.get().rollout)
                 set=Callback::new(move |on| options.update(|o| o.rollout = on))
                 label=Signal::derive(move || tr("heatmaps.rollout"))
             />
-            <OptionBox
+            <Checkbox
                 testid="hide-special"
                 checked=Signal::derive(move || options.get().hide_special)
                 set=Callback::new(move |on| options.update(|o| o.hide_special = on))
@@ -111,27 +111,6 @@ fn HeatmapOptions() -> impl IntoView {
                 <p class="muted">{move || tr("heatmaps.top_explain")}</p>
             </Show>
         </fieldset>
-    }
-}
-
-/// One checkbox of the heatmap's options.
-#[component]
-fn OptionBox(
-    testid: &'static str,
-    checked: Signal<bool>,
-    set: Callback<bool>,
-    label: Signal<String>,
-) -> impl IntoView {
-    view! {
-        <label>
-            <input
-                type="checkbox"
-                data-testid=testid
-                prop:checked=checked
-                on:change=move |ev| set.run(event_target_checked(&ev))
-            />
-            {move || format!(" {}", label.get())}
-        </label>
     }
 }
 

@@ -83,15 +83,16 @@ fn cells_of(matrices: &ToyMatrices) -> Cells {
     }
 }
 
+/// A typed cell's number, if it holds a finite one.
+fn cell_number(cell: &str) -> Option<f32> {
+    cell.trim().parse::<f32>().ok().filter(|x| x.is_finite())
+}
+
 /// The typed cells as matrices, if every cell holds a finite number.
 fn parse(cells: &Cells) -> Option<ToyMatrices> {
     let matrix = |m: &Vec<Vec<String>>| -> Option<Vec<Vec<f32>>> {
         m.iter()
-            .map(|row| {
-                row.iter()
-                    .map(|cell| cell.trim().parse::<f32>().ok().filter(|x| x.is_finite()))
-                    .collect()
-            })
+            .map(|row| row.iter().map(|cell| cell_number(cell)).collect())
             .collect()
     };
     let [q, k, v] = cells;
@@ -241,8 +242,18 @@ pub fn Sandbox() -> impl IntoView {
                 value=Signal::derive(move || size.get().1)
                 set=Callback::new(move |width| resize(size.get_untracked().0, width))
             />
-            <Checkbox label="sandbox.scaled" value=scaled testid="sandbox-scaled" />
-            <Checkbox label="sandbox.masked" value=masked testid="sandbox-masked" />
+            <Checkbox
+                testid="sandbox-scaled"
+                checked=scaled
+                set=Callback::new(move |on| scaled.set(on))
+                label=Signal::derive(move || tr("sandbox.scaled"))
+            />
+            <Checkbox
+                testid="sandbox-masked"
+                checked=masked
+                set=Callback::new(move |on| masked.set(on))
+                label=Signal::derive(move || tr("sandbox.masked"))
+            />
         </div>
         <div class="sandbox-inputs">
             {(0..3).map(|m| view! { <MatrixInput cells matrix=m size /> }).collect_view()}
@@ -300,12 +311,7 @@ fn MatrixInput(cells: RwSignal<Cells>, matrix: usize, size: Memo<(usize, usize)>
     let name = MATRICES[matrix];
     let cell = move |i: usize, j: usize| {
         let typed = move || cells.with(|c| c[matrix][i].get(j).cloned().unwrap_or_default());
-        let invalid = move || {
-            typed()
-                .trim()
-                .parse::<f32>()
-                .map_or(true, |x| !x.is_finite())
-        };
+        let invalid = move || cell_number(&typed()).is_none();
         view! {
             <td>
                 <input
@@ -353,16 +359,14 @@ fn MatrixInput(cells: RwSignal<Cells>, matrix: usize, size: Memo<(usize, usize)>
 fn Intermediates(toy: ToyAttention) -> impl IntoView {
     let width = toy.q.first().map_or(0, Vec::len);
     let scale = (width as f32).sqrt();
-    let scaled = toy.scores != toy.dot_products;
-    let masked = toy.masked_scores != toy.scores;
-    let scale_text = match scaled {
+    let scale_text = match toy.scaled {
         true => trf(
             "sandbox.scaled_explain",
             &[("d_k", &width), ("scale", &format!("{scale:.4}"))],
         ),
         false => tr("sandbox.unscaled_explain"),
     };
-    let mask_text = tr(match masked {
+    let mask_text = tr(match toy.masked {
         true => "sandbox.masked_explain",
         false => "sandbox.unmasked_explain",
     });

@@ -174,23 +174,24 @@ pub fn HeadShortcuts(
     }
 }
 
-/// A labelled checkbox for a flag.
+/// A labelled checkbox: shows `checked`, reports a click to `set`.
 #[component]
 pub fn Checkbox(
-    /// The label's string key.
-    label: &'static str,
-    value: RwSignal<bool>,
     testid: &'static str,
+    #[prop(into)] checked: Signal<bool>,
+    set: Callback<bool>,
+    /// The label, in the page's language (tracked).
+    label: Signal<String>,
 ) -> impl IntoView {
     view! {
         <label>
             <input
                 type="checkbox"
                 data-testid=testid
-                prop:checked=move || value.get()
-                on:change=move |ev| value.set(event_target_checked(&ev))
+                prop:checked=checked
+                on:change=move |ev| set.run(event_target_checked(&ev))
             />
-            {move || format!(" {}", tr(label))}
+            {move || format!(" {}", label.get())}
         </label>
     }
 }

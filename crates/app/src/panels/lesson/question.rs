@@ -23,15 +23,19 @@ enum Offer {
     Ready(Choices),
 }
 
+/// The browser's local storage; `None` where it keeps nothing (private mode, storage off),
+/// and the score is then just forgotten.
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
 fn stored_score() -> Score {
-    let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
-    let stored = storage.and_then(|s| s.get_item(SCORE_KEY).ok().flatten());
+    let stored = local_storage().and_then(|s| s.get_item(SCORE_KEY).ok().flatten());
     Score::from_stored(&stored.unwrap_or_default())
 }
 
 fn store_score(score: Score) {
-    // A browser that keeps nothing (private mode, storage off) just forgets the score.
-    if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+    if let Some(storage) = local_storage() {
         let _ = storage.set_item(SCORE_KEY, &score.to_stored());
     }
 }
@@ -121,15 +125,12 @@ pub fn QuestionCard(#[prop(into)] ask: Signal<Ask>) -> impl IntoView {
         },
     };
     let score = RwSignal::new(stored_score());
-    let answered = move |right: bool| {
-        let next = score.get_untracked().answered(right);
+    let keep = move |next: Score| {
         score.set(next);
         store_score(next);
     };
-    let reset = move |_| {
-        score.set(Score::default());
-        store_score(Score::default());
-    };
+    let answered = move |right: bool| keep(score.get_untracked().answered(right));
+    let reset = move |_| keep(Score::default());
     view! {
         <section
             class="question-card"

@@ -95,48 +95,41 @@ fn LastRow(
     testid: &'static str,
     chart_testid: &'static str,
 ) -> impl IntoView {
-    let last_row = move |rows: &Vec<Vec<f32>>| rows.last().cloned().unwrap_or_default();
-    let bars = Signal::derive(move || {
+    // The last query's weights, its scores' spread and its largest weight.
+    let last = Memo::new(move |_| {
         answer.with(|toy| {
-            toy.as_ref()
-                .map(|toy| {
-                    last_row(&toy.weights)
-                        .into_iter()
-                        .enumerate()
-                        .map(|(j, w)| Bar {
-                            label: format!("k{}", j + 1),
-                            value: w,
-                            active: true,
-                        })
-                        .collect()
-                })
-                .unwrap_or_default()
-        })
-    });
-    let text = Signal::derive(move || {
-        answer.with(|toy| {
-            let Some(toy) = toy else {
-                return tr("lab.computing");
-            };
-            let scores = last_row(&toy.scores);
-            let weights = last_row(&toy.weights);
-            let spread = standard_deviation(&scores);
+            let toy = toy.as_ref()?;
+            let weights = toy.weights.last().cloned().unwrap_or_default();
+            let spread = standard_deviation(toy.scores.last().map_or(&[], Vec::as_slice));
             let largest = weights.iter().cloned().fold(0.0, f32::max);
-            trf(
-                caption,
-                &[
-                    ("spread", &format!("{spread:.2}")),
-                    ("largest", &format!("{largest:.4}")),
-                ],
-            )
+            Some((weights, spread, largest))
         })
     });
-    let largest = move || {
-        answer.with(|toy| {
-            let weights = last_row(&toy.as_ref()?.weights);
-            Some(weights.iter().cloned().fold(0.0, f32::max).to_string())
+    let bars = Signal::derive(move || {
+        last.with(|last| {
+            let weights = last.as_ref().map_or(&[][..], |(weights, ..)| weights);
+            weights
+                .iter()
+                .enumerate()
+                .map(|(j, &w)| Bar {
+                    label: format!("k{}", j + 1),
+                    value: w,
+                    active: true,
+                })
+                .collect()
         })
-    };
+    });
+    let text = Signal::derive(move || match last.get() {
+        None => tr("lab.computing"),
+        Some((_, spread, largest)) => trf(
+            caption,
+            &[
+                ("spread", &format!("{spread:.2}")),
+                ("largest", &format!("{largest:.4}")),
+            ],
+        ),
+    });
+    let largest = move || last.with(|last| last.as_ref().map(|(.., largest)| largest.to_string()));
     view! {
         <div data-testid=testid data-largest=largest>
             <CaptionedBars caption=text bars testid=chart_testid value_name="sandbox.weight" />
