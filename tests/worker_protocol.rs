@@ -1137,3 +1137,65 @@ fn head_importance_reports_every_pass() {
         "one report per head, 2 layers × 4"
     );
 }
+
+#[test]
+fn a_trace_that_appends_tokens_extends_the_last_one_and_equals_a_fresh_trace() {
+    let files = fixture!("gpt2");
+    let trace = |session: &mut Session, id: u32, text: &str| match handle(
+        session,
+        id,
+        Request::Trace {
+            text: text.into(),
+            layer: 1,
+            lab: Default::default(),
+        },
+    ) {
+        Response::Trace {
+            trace,
+            layer_trace,
+            kept_tokens,
+            ..
+        } => (trace, layer_trace, kept_tokens),
+        other => panic!("expected a trace, got {other:?}"),
+    };
+    let mut session = load(&files);
+    trace(&mut session, 1, "Hello world");
+    let model = session.model().expect("model");
+    let (short, long) = (
+        "Hello world".to_string(),
+        "Hello world, said the".to_string(),
+    );
+    let short_ids = model.tokenize(&short).expect("ids").ids;
+    let long_ids = model.tokenize(&long).expect("ids").ids;
+    assert!(long_ids.starts_with(&short_ids) && long_ids.len() > short_ids.len());
+    let (extended, extended_layer, kept) = trace(&mut session, 2, &long);
+    let (fresh, fresh_layer, fresh_kept) = trace(&mut load(&files), 1, &long);
+    assert_eq!((kept, fresh_kept), (short_ids.len(), 0));
+    assert_eq!(extended.input_ids, fresh.input_ids);
+    let close = |ours: &[f32], theirs: &[f32]| {
+        assert_eq!(ours.len(), theirs.len());
+        ours.iter()
+            .zip(theirs)
+            .all(|(a, b)| a == b || (a - b).abs() <= 2e-5 * b.abs().max(1.0))
+    };
+    assert!(close(&extended.attentions.data, &fresh.attentions.data));
+    assert!(close(
+        &extended.hidden_states.data,
+        &fresh.hidden_states.data
+    ));
+    assert!(close(
+        &extended_layer.internals.scores.data,
+        &fresh_layer.internals.scores.data
+    ));
+    // The extended trace's layers answer for it; the trace it extended is gone.
+    assert!(matches!(
+        handle(&mut session, 3, Request::Layer { trace: 2, layer: 0 }),
+        Response::Layer { trace: 2, .. }
+    ));
+    assert!(matches!(
+        handle(&mut session, 4, Request::Layer { trace: 1, layer: 0 }),
+        Response::Error {
+            error: EngineError::TraceGone
+        }
+    ));
+}

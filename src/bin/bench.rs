@@ -128,7 +128,7 @@ fn page_trace(
     ids: &[u32],
 ) -> Result<Option<PredictionLogits>, Box<dyn std::error::Error>> {
     let parts = model.page_trace(ids)?;
-    attention_explorer::engine::layer_trace(0, parts.layers.first().ok_or("no layers")?)?;
+    attention_explorer::engine::layer_trace(0, parts.traced.layers().first().ok_or("no layers")?)?;
     Ok(parts.predicted)
 }
 

@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 
 use super::i18n::{tr, trf};
-use super::state::{use_state, Lock};
+use super::state::{use_state, Lock, TraceTiming};
 use super::widgets::IndexSelect;
 use ae_messages::ModelCard;
 
@@ -234,14 +234,28 @@ fn TokenChips() -> impl IntoView {
             <span
                 class="muted trace-time"
                 data-testid="trace-time"
-                data-ms=move || timing().map_or(-1.0, |t| t.0).to_string()
-                data-read-ms=move || timing().map_or(-1.0, |t| t.1).to_string()
+                data-ms=move || timing().map_or(-1.0, |t| t.compute_ms).to_string()
+                data-read-ms=move || timing().map_or(-1.0, |t| t.read_ms).to_string()
+                data-kept=move || timing().map_or(0, |t| t.kept_tokens).to_string()
             >
-                {move || {
-                    timing().map(|(ms, _)| trf("input.traced", &[("ms", &format!("{ms:.0}"))]))
-                }}
+                {move || timing().map(trace_time)}
             </span>
         </div>
+    }
+}
+
+/// "traced in 40 ms", and when the trace extended the one before, what it kept.
+fn trace_time(timing: TraceTiming) -> String {
+    let ms = format!("{:.0}", timing.compute_ms);
+    match timing.kept_tokens {
+        0 => trf("input.traced", &[("ms", &ms)]),
+        kept => {
+            let new = timing.tokens.saturating_sub(kept);
+            trf(
+                "input.traced_extended",
+                &[("ms", &ms), ("new", &new), ("kept", &kept)],
+            )
+        }
     }
 }
 

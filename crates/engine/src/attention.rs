@@ -1,5 +1,7 @@
 //! The one multi-head self-attention every architecture uses, instrumented: it can hand back
 //! every intermediate a student steps through (Q, K, V, scores, mask, softmax, weighted sum).
+use std::ops::Range;
+
 use candle_core::{Tensor, D};
 
 use super::layers::Linear;
@@ -70,13 +72,26 @@ impl SelfAttention {
     /// softmax(QKᵀ/√d_head + M)·V over x [tokens, d_model], then the output projection
     /// [tokens, d_model]; every intermediate goes to the recorder's attention hook.
     /// The lab's edits for this block come from the recorder.
+    /// When the recorder holds the block's earlier positions (tokens appended to a traced
+    /// text), x is the appended rows only: their queries read the earlier keys and values too,
+    /// and the earlier queries' scores for the appended keys are recorded as well.
     pub fn forward(&self, xs: &Tensor, rec: &mut Recorder) -> candle_core::Result<Tensor> {
         let terms = ScoreTerms {
             bias: None,
             visible_keys: rec.visible_keys(),
         };
         let edit = rec.attention_edit();
-        let (output, internals, weights) = self.attend(xs, KeyValues::Own, terms, &edit)?;
+        let earlier = rec.earlier().cloned();
+        let kv = match &earlier {
+            Some(earlier) => KeyValues::AfterPast(&earlier.keys, &earlier.values),
+            None => KeyValues::Own,
+        };
+        let (output, internals, weights) = self.attend(xs, kv, terms, &edit)?;
+        if let Some(earlier) = &earlier {
+            let n_earlier = earlier.keys.dim(1)?;
+            let appended_keys = internals.k.narrow(1, n_earlier, xs.dim(0)?)?;
+            rec.earlier_scores(scores(&earlier.queries, &appended_keys, self.scaled)?);
+        }
         rec.attention(internals, weights);
         Ok(output)
     }
@@ -94,17 +109,21 @@ impl SelfAttention {
         edit: &AttentionEdit,
     ) -> candle_core::Result<(Tensor, AttentionInternals<Tensor>, Tensor)> {
         let input = LayerInput::new(xs)?;
-        let q = self.rotate(input.heads(&self.query, self.n_head)?)?;
+        let earlier = match kv {
+            KeyValues::AfterPast(past_k, _) => past_k.dim(1)?,
+            _ => 0,
+        };
+        let q = self.rotate(input.heads(&self.query, self.n_head)?, earlier)?;
         let (k, v) = match kv {
-            KeyValues::Own => self.keys_and_values(&input)?,
+            KeyValues::Own => self.keys_and_values(&input, 0)?,
             KeyValues::AfterPast(past_k, past_v) => {
-                let (k, v) = self.keys_and_values(&input)?;
+                let (k, v) = self.keys_and_values(&input, earlier)?;
                 (
                     Tensor::cat(&[past_k, &k], 1)?,
                     Tensor::cat(&[past_v, &v], 1)?,
                 )
             }
-            KeyValues::Of(memory) => self.keys_and_values(&LayerInput::new(memory)?)?,
+            KeyValues::Of(memory) => self.keys_and_values(&LayerInput::new(memory)?, 0)?,
             KeyValues::Projected(k, v) => (k.clone(), v.clone()),
         };
         let scores = scores(&q, &k, self.scaled)?;
@@ -127,12 +146,17 @@ impl SelfAttention {
     /// The projected keys and values [heads, keys, d_head] of rows [keys, d_model] (the
     /// encoder's output, which a writing decoder attends to at every step).
     pub fn project_keys_values(&self, rows: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
-        self.keys_and_values(&LayerInput::new(rows)?)
+        self.keys_and_values(&LayerInput::new(rows)?, 0)
     }
 
-    /// Keys and values [heads, keys, d_head] of `input`, one per query head.
-    fn keys_and_values(&self, input: &LayerInput) -> candle_core::Result<(Tensor, Tensor)> {
-        let k = self.rotate(input.heads(&self.key, self.n_kv_head)?)?;
+    /// Keys and values [heads, keys, d_head] of `input`, one per query head; its first row is
+    /// position `first_position`.
+    fn keys_and_values(
+        &self,
+        input: &LayerInput,
+        first_position: usize,
+    ) -> candle_core::Result<(Tensor, Tensor)> {
+        let k = self.rotate(input.heads(&self.key, self.n_kv_head)?, first_position)?;
         let v = input.heads(&self.value, self.n_kv_head)?;
         let group = self.n_head / self.n_kv_head;
         Ok((repeat_kv(k, group)?, repeat_kv(v, group)?))
@@ -158,10 +182,11 @@ impl SelfAttention {
         Ok(masked)
     }
 
-    /// Queries or keys [heads, tokens, d_head] rotated by position (rotary models), else as they are.
-    fn rotate(&self, xs: Tensor) -> candle_core::Result<Tensor> {
+    /// Queries or keys [heads, tokens, d_head] whose first row is position `first_position`,
+    /// rotated by position (rotary models), else as they are.
+    fn rotate(&self, xs: Tensor, first_position: usize) -> candle_core::Result<Tensor> {
         match &self.rotary {
-            Some(rotary) => rotary.rotate(&xs),
+            Some(rotary) => rotary.rotate(&xs, first_position),
             None => Ok(xs),
         }
     }
@@ -257,27 +282,30 @@ pub struct Rotary {
 }
 
 impl Rotary {
-    /// cos and sin of every angle for positions 0..n_positions, each [n_positions, d_head/2].
-    /// Computed per call (n_positions × d_head/2 values): a table for the model's whole
+    /// cos and sin of every angle for the positions `positions`, each [positions, d_head/2].
+    /// Computed per call (positions × d_head/2 values): a table for the model's whole
     /// context would be sized by a number read from the file.
-    pub fn cos_sin(&self, n_positions: usize) -> candle_core::Result<(Tensor, Tensor)> {
+    pub fn cos_sin(&self, positions: Range<usize>) -> candle_core::Result<(Tensor, Tensor)> {
         let device = candle_core::Device::Cpu;
         let half = self.d_head / 2;
         let inverse_frequencies: Vec<f32> = (0..half)
             .map(|i| (1.0 / self.theta.powf(2.0 * i as f64 / self.d_head as f64)) as f32)
             .collect();
         let inverse_frequencies = Tensor::from_vec(inverse_frequencies, (1, half), &device)?;
-        let positions = Tensor::arange(0u32, n_positions as u32, &device)?
+        let n_positions = positions.len();
+        let positions = Tensor::arange(positions.start as u32, positions.end as u32, &device)?
             .to_dtype(candle_core::DType::F32)?
             .reshape((n_positions, 1))?;
         let angles = positions.broadcast_mul(&inverse_frequencies)?;
         Ok((angles.cos()?, angles.sin()?))
     }
 
-    /// Rotates [heads, tokens, d_head] by each token's position. candle-nn's composed `rope_slow`,
-    /// not the fused `rope`: saliency needs the backward pass, which the fused op lacks.
-    pub fn rotate(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        let (cos, sin) = self.cos_sin(xs.dim(1)?)?;
+    /// Rotates [heads, tokens, d_head] by each token's position, the first token's being
+    /// `first_position`. candle-nn's composed `rope_slow`, not the fused `rope`: saliency needs
+    /// the backward pass, which the fused op lacks.
+    pub fn rotate(&self, xs: &Tensor, first_position: usize) -> candle_core::Result<Tensor> {
+        let first = first_position;
+        let (cos, sin) = self.cos_sin(first..first + xs.dim(1)?)?;
         candle_nn::rotary_emb::rope_slow(&xs.unsqueeze(0)?, &cos, &sin)?.squeeze(0)
     }
 }

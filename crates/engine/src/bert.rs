@@ -206,9 +206,15 @@ impl Network for Bert {
     }
 
     /// Adds positions and segment A, then the embeddings' LayerNorm.
-    fn embed(&self, token_embeddings: &Tensor) -> candle_core::Result<Embedded> {
+    fn embed(
+        &self,
+        token_embeddings: &Tensor,
+        first_position: usize,
+    ) -> candle_core::Result<Embedded> {
         let n_tokens = token_embeddings.dim(0)?;
-        let position_embeddings = self.position_embeddings.narrow(0, 0, n_tokens)?;
+        let position_embeddings = self
+            .position_embeddings
+            .narrow(0, first_position, n_tokens)?;
         let mut embedding_sum = (token_embeddings + &position_embeddings)?;
         if let Some(token_type) = &self.token_type_embedding {
             embedding_sum = embedding_sum.broadcast_add(token_type)?;

@@ -102,8 +102,13 @@ impl Network for Gpt2 {
     }
 
     /// Adds the learned positions, as HF does with `inputs_embeds`.
-    fn embed(&self, token_embeddings: &Tensor) -> candle_core::Result<Embedded> {
-        let position_embeddings = self.wpe.narrow(0, 0, token_embeddings.dim(0)?)?;
+    fn embed(
+        &self,
+        token_embeddings: &Tensor,
+        first_position: usize,
+    ) -> candle_core::Result<Embedded> {
+        let n_tokens = token_embeddings.dim(0)?;
+        let position_embeddings = self.wpe.narrow(0, first_position, n_tokens)?;
         let embedding_sum = (token_embeddings + &position_embeddings)?;
         Ok(Embedded {
             position_embeddings: Some(position_embeddings),

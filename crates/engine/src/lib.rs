@@ -10,6 +10,7 @@
 mod activation;
 mod analysis;
 mod anatomy;
+mod append;
 mod attention;
 mod bart;
 mod bert;
@@ -46,6 +47,7 @@ pub use analysis::nmf::{factorise, neuron_factors, Factorisation};
 pub use analysis::{
     induction_stripe, repeated_random_tokens, PredictionLogits, INDUCTION_PERIOD, MAX_RANKED_TOKENS,
 };
+pub use append::TracedText;
 pub use attention::Rotary;
 pub use checkpoint::{to_half_precision, ByteSource, Checkpoint};
 pub use config::ModelConfig;
@@ -59,10 +61,11 @@ pub use model::{Model, PageTraceParts};
 pub use positional::{
     cosine_similarity, positional_encodings, rotary_view, sinusoidal_position_encoding,
 };
+pub use recorder::LayerRecord;
 pub use sampling::{sample_token, surviving_count};
 pub use tokenizer::TextTokenizer;
 pub use toy::toy_attention;
-pub use trace::{layer_trace, to_array, LayerInternals};
+pub use trace::{layer_trace, to_array};
 // The engine's answers are the messages' types (re-exported so a caller needs one crate).
 pub use ae_messages::{
     Ablation, Anatomy, Architecture, Array, AttentionInternals, AttentionKind, Candidate, Decoding,

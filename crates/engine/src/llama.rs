@@ -113,7 +113,7 @@ impl Network for Llama {
     }
 
     /// Nothing is added: positions enter only through the rotation of q and k.
-    fn embed(&self, token_embeddings: &Tensor) -> candle_core::Result<Embedded> {
+    fn embed(&self, token_embeddings: &Tensor, _: usize) -> candle_core::Result<Embedded> {
         Ok(Embedded {
             position_embeddings: None,
             embedding_sum: token_embeddings.clone(),

@@ -4,6 +4,7 @@ use candle_core::Tensor;
 
 use super::analysis::PredictionLogits;
 use super::anatomy::anatomy;
+use super::append::TracedText;
 use super::checkpoint::{ByteSource, Checkpoint};
 use super::config::ModelConfig;
 use super::encoder_decoder::EncoderDecoder;
@@ -13,7 +14,7 @@ use super::layers::LmHead;
 use super::network::{self, ForwardPass, Loaded, Network};
 use super::recorder::Recorder;
 use super::tokenizer::TextTokenizer;
-use super::trace::{full_trace, page_trace, to_array, LayerInternals};
+use super::trace::{full_trace, page_trace, to_array};
 use super::Device;
 use ae_messages::{
     Anatomy, Array, Interventions, PageTrace, TokenizedText, Trace, TARGET_TOKENIZER_FILE,
@@ -43,10 +44,13 @@ pub struct Model {
 pub struct PageTraceParts {
     /// What the page receives first.
     pub trace: PageTrace,
-    /// Every layer's internals, for the layer the page shows and any it asks for.
-    pub layers: Vec<LayerInternals>,
+    /// The recorded pass: every layer's internals, for the layer the page shows and any it
+    /// asks for, and what a trace of the text with tokens appended extends.
+    pub traced: TracedText,
     /// The logits where the model predicts, when it can predict here.
     pub predicted: Option<PredictionLogits>,
+    /// How many tokens' numbers came from the trace this one extends (0: from scratch).
+    pub kept_tokens: usize,
 }
 
 /// An error unless every token of `tokenizer` has a row in the model's embeddings.
@@ -226,14 +230,30 @@ impl Model {
     /// the model cannot predict here (no head, or no [MASK] in the text).
     pub fn page_trace(&self, ids: &[u32]) -> Result<PageTraceParts> {
         let (token_embeddings, pass) = self.run(ids, Recorder::everything())?;
+        self.page_trace_parts(ids, token_embeddings, pass)
+    }
+
+    /// The page's trace, the predicted logits and the kept pass, from a recorded pass of `ids`.
+    pub(crate) fn page_trace_parts(
+        &self,
+        ids: &[u32],
+        token_embeddings: Tensor,
+        pass: ForwardPass,
+    ) -> Result<PageTraceParts> {
         let predicted = match self.default_positions(ids) {
             Ok(positions) => Some(self.logits_at(&pass.final_hidden, positions)?),
             Err(_) => None,
         };
         Ok(PageTraceParts {
             trace: self.page_trace_of(ids, &token_embeddings, &pass)?,
-            layers: pass.layers.into_iter().map(LayerInternals::from).collect(),
+            traced: TracedText {
+                ids: ids.to_vec(),
+                interventions: self.interventions.clone(),
+                token_embeddings,
+                pass,
+            },
             predicted,
+            kept_tokens: 0,
         })
     }
 
@@ -287,6 +307,15 @@ impl Model {
 
     /// The token embeddings of `ids` [tokens, d_model], after checking the ids fit the model.
     pub(crate) fn embed_tokens(&self, ids: &[u32]) -> Result<Tensor> {
+        self.check_ids(ids)?;
+        Ok(self
+            .network()?
+            .embed_tokens(&Tensor::new(ids, &Device::Cpu)?)?)
+    }
+
+    /// An error unless the model reads `ids`: some, no more than its positions, each in its
+    /// vocabulary.
+    pub(crate) fn check_ids(&self, ids: &[u32]) -> Result<()> {
         if ids.is_empty() {
             return Err(EngineError::TextEmpty);
         }
@@ -305,9 +334,7 @@ impl Model {
                 vocab: self.config.vocab_size,
             });
         }
-        Ok(self
-            .network()?
-            .embed_tokens(&Tensor::new(ids, &Device::Cpu)?)?)
+        Ok(())
     }
 
     /// The final norm (identity for post-norm encoders).

@@ -36,9 +36,14 @@ pub struct Embedded {
 pub trait Network: Send + Sync {
     /// The token embedding rows for `ids` [tokens, d_model].
     fn embed_tokens(&self, ids: &Tensor) -> candle_core::Result<Tensor>;
-    /// Adds what the family adds to the token embeddings (positions, segment, a norm); taking
-    /// the token embeddings as given lets saliency differentiate with respect to them.
-    fn embed(&self, token_embeddings: &Tensor) -> candle_core::Result<Embedded>;
+    /// Adds what the family adds to the token embeddings (positions from `first_position` on,
+    /// segment, a norm); taking the token embeddings as given lets saliency differentiate with
+    /// respect to them.
+    fn embed(
+        &self,
+        token_embeddings: &Tensor,
+        first_position: usize,
+    ) -> candle_core::Result<Embedded>;
     /// The blocks, in order.
     fn blocks(&self) -> Vec<&dyn Block>;
     /// The norm between the last block and the head (GPT-2's ln_f); none for post-norm encoders.
@@ -73,13 +78,14 @@ impl ForwardPass {
     }
 }
 
-/// Runs `network`'s blocks over token embeddings [tokens, d_model], recording into `rec`.
+/// Runs `network`'s blocks over token embeddings [tokens, d_model], recording into `rec`; the
+/// tokens' positions follow the earlier ones the recorder holds, if any.
 pub fn forward(
     network: &dyn Network,
     token_embeddings: &Tensor,
     mut rec: Recorder,
 ) -> candle_core::Result<ForwardPass> {
-    let embedded = network.embed(token_embeddings)?;
+    let embedded = network.embed(token_embeddings, rec.earlier_positions()?)?;
     let mut x = embedded.block_input.clone();
     rec.residual_stream(&x)?;
     for block in network.blocks() {

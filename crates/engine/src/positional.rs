@@ -110,17 +110,14 @@ pub fn rotary_view(
     let device = Device::Cpu;
     // Rotating by −angle undoes the rotation: rope with sin negated.
     let unrotate = |vector: &[f32], position: usize| -> Result<Tensor> {
-        let (cos, sin) = rotary.cos_sin(position + 1)?;
-        let (cos, sin) = (
-            cos.narrow(0, position, 1)?,
-            sin.narrow(0, position, 1)?.neg()?,
-        );
+        let (cos, sin) = rotary.cos_sin(position..position + 1)?;
+        let sin = sin.neg()?;
         let vector = Tensor::from_slice(vector, (1, 1, 1, d_head), &device)?;
         Ok(candle_nn::rotary_emb::rope_slow(&vector, &cos, &sin)?.reshape((1, d_head))?)
     };
     let at_every_position = |vector: &Tensor| -> Result<Tensor> {
         let repeated = vector.broadcast_as((positions, d_head))?.contiguous()?;
-        Ok(rotary.rotate(&repeated.unsqueeze(0)?)?.squeeze(0)?)
+        Ok(rotary.rotate(&repeated.unsqueeze(0)?, 0)?.squeeze(0)?)
     };
     let queries = at_every_position(&unrotate(query, query_position)?)?;
     let keys = at_every_position(&unrotate(key, key_position)?)?;

@@ -19,6 +19,28 @@ pub struct LayerRecord {
     /// An encoder–decoder's decoder block: its cross-attention over the source, with its
     /// weights [heads, target, source].
     pub cross_attention: Option<(AttentionInternals<Tensor>, Tensor)>,
+    /// In a pass over appended tokens, the earlier queries' scores for the appended keys
+    /// [heads, earlier, appended]: the rest of the full text's scores.
+    pub earlier_scores: Option<Tensor>,
+}
+
+/// What a pass over tokens appended to a traced text reads of one block's attention at the
+/// earlier positions, each [heads, earlier, d_head] (keys and values one per query head).
+#[derive(Debug, Clone)]
+pub struct EarlierPositions {
+    pub queries: Tensor,
+    pub keys: Tensor,
+    pub values: Tensor,
+}
+
+impl From<&LayerRecord> for EarlierPositions {
+    fn from(record: &LayerRecord) -> Self {
+        EarlierPositions {
+            queries: record.attention.q.clone(),
+            keys: record.attention.k.clone(),
+            values: record.attention.v.clone(),
+        }
+    }
 }
 
 /// The hook points' sink for one forward pass.
@@ -36,6 +58,9 @@ pub struct Recorder {
     interventions: Interventions,
     /// The keys attention may read [key] (u8 1 or 0): the key padding mask; `None`: all.
     visible_keys: Option<Tensor>,
+    /// Per block, the earlier positions when this pass runs over appended tokens; else empty.
+    earlier: Vec<EarlierPositions>,
+    earlier_scores: Option<Tensor>,
 }
 
 impl Recorder {
@@ -63,9 +88,31 @@ impl Recorder {
         self
     }
 
+    /// Runs the pass over tokens appended after the positions `earlier` holds (one entry per
+    /// block): the blocks read their rows only, and their attention reads the earlier keys.
+    pub fn after(mut self, earlier: Vec<EarlierPositions>) -> Self {
+        self.earlier = earlier;
+        self
+    }
+
+    /// The block now running's earlier positions, in a pass over appended tokens.
+    pub fn earlier(&self) -> Option<&EarlierPositions> {
+        self.earlier.get(self.running_block())
+    }
+
+    /// How many positions come before the pass's tokens (0 unless they are appended).
+    pub fn earlier_positions(&self) -> candle_core::Result<usize> {
+        self.earlier.first().map_or(Ok(0), |e| e.keys.dim(1))
+    }
+
+    /// The block now running (once the stream entering it is recorded).
+    fn running_block(&self) -> usize {
+        self.residual_streams.len().saturating_sub(1)
+    }
+
     /// What the block now running changes in its attention.
     pub fn attention_edit(&self) -> AttentionEdit {
-        let layer = self.residual_streams.len().saturating_sub(1);
+        let layer = self.running_block();
         AttentionEdit {
             ablated: self.interventions.ablated_in(layer),
             ablation: self.interventions.ablation,
@@ -75,7 +122,7 @@ impl Recorder {
 
     /// What the block now running changes in its cross-attention.
     pub fn cross_attention_edit(&self) -> AttentionEdit {
-        let layer = self.residual_streams.len().saturating_sub(1);
+        let layer = self.running_block();
         AttentionEdit {
             ablated: self.interventions.ablated_cross_in(layer),
             ablation: self.interventions.ablation,
@@ -92,6 +139,13 @@ impl Recorder {
     pub fn attention(&mut self, internals: AttentionInternals<Tensor>, weights: Tensor) {
         if self.keep_layers {
             self.attention = Some((internals, weights));
+        }
+    }
+
+    /// Hook: in a pass over appended tokens, the earlier queries' scores for them.
+    pub fn earlier_scores(&mut self, scores: Tensor) {
+        if self.keep_layers {
+            self.earlier_scores = Some(scores);
         }
     }
 
@@ -124,6 +178,7 @@ impl Recorder {
                     attention_weights,
                     feed_forward,
                     cross_attention: self.cross_attention.take(),
+                    earlier_scores: self.earlier_scores.take(),
                 });
                 Ok(())
             }

@@ -109,29 +109,12 @@ pub(crate) fn stack_feed_forward(layers: &[LayerRecord]) -> Result<FeedForwardIn
     })
 }
 
-/// One layer's internals as candle tensors, which the worker keeps so that it copies a layer
-/// out only when the page shows it.
-#[derive(Debug, Clone)]
-pub struct LayerInternals {
-    pub attention: AttentionInternals<Tensor>,
-    pub feed_forward: FeedForwardInternals<Tensor>,
-}
-
-impl From<LayerRecord> for LayerInternals {
-    fn from(record: LayerRecord) -> Self {
-        LayerInternals {
-            attention: record.attention,
-            feed_forward: record.feed_forward,
-        }
-    }
-}
-
 /// Copies one layer's internals out of candle as layer `layer`.
-pub fn layer_trace(layer: usize, internals: &LayerInternals) -> Result<LayerTrace> {
+pub fn layer_trace(layer: usize, record: &LayerRecord) -> Result<LayerTrace> {
     Ok(LayerTrace {
         layer,
-        internals: internals.attention.try_map(to_array)?,
-        feed_forward: internals.feed_forward.try_map(to_array)?,
+        internals: record.attention.try_map(to_array)?,
+        feed_forward: record.feed_forward.try_map(to_array)?,
     })
 }
 

@@ -226,6 +226,10 @@ pub enum Response {
         trace: Box<PageTrace>,
         /// The asked-for layer's attention internals.
         layer_trace: Box<LayerTrace>,
+        /// How many tokens' numbers were kept from the last trace, which this text extends by
+        /// appended tokens (a decoder's earlier tokens cannot see them); 0: traced from scratch.
+        #[serde(default)]
+        kept_tokens: usize,
     },
     /// One layer's attention internals from the trace answered to request `trace`.
     Layer {

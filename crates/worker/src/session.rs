@@ -3,7 +3,8 @@
 
 use ae_engine::{
     layer_trace, neuron_factors, positional_encodings, rotary_view, sample_token, surviving_count,
-    toy_attention, ByteSource, EngineError, LayerInternals, Model, PredictionLogits, Result,
+    toy_attention, ByteSource, EngineError, LayerRecord, Model, PredictionLogits, Result,
+    TracedText,
 };
 use ae_messages::{
     DecoderCard, Decoding, Interventions, ModelCard, Predictions, Request, Response,
@@ -23,8 +24,9 @@ pub struct Session {
     /// Token ids and the predicted positions' logits of the last trace: new sampling settings
     /// re-score them without running the model again.
     last_logits: Option<(Vec<u32>, PredictionLogits)>,
-    /// The last trace's request id and every layer's attention internals, for `Layer`.
-    last_layers: Option<(u32, Vec<LayerInternals>)>,
+    /// The last trace's request id and its recorded pass: every layer's internals, for
+    /// `Layer`, and what the next trace extends when it only appends tokens.
+    last_trace: Option<(u32, TracedText)>,
     /// Where a long request reports how far it is.
     progress: Option<Box<ProgressReport>>,
 }
@@ -268,30 +270,32 @@ impl Session {
         let weight_bytes = model.parameter_count * 4;
         let n_tokens = tokens.ids.len();
         check_memory(&model.config, weight_bytes, n_tokens, Work::Trace)?;
-        // The last trace's tensors go before this one's are made.
-        self.last_layers = None;
-        let parts = model.page_trace(&tokens.ids)?;
+        // The last trace is extended when this text appends tokens to it; else its tensors
+        // go before this one's are made.
+        let last_trace = self.last_trace.take().map(|(_, traced)| traced);
+        let parts = model.page_trace_after(last_trace, &tokens.ids)?;
         self.last_logits = parts.predicted.map(|logits| (tokens.ids.clone(), logits));
-        let layer = layer.min(parts.layers.len().saturating_sub(1));
-        let internals = parts
-            .layers
+        let layers = parts.traced.layers();
+        let layer = layer.min(layers.len().saturating_sub(1));
+        let record = layers
             .get(layer)
             .ok_or_else(|| EngineError::compute("the model has no layers"))?;
-        let layer_trace = layer_trace(layer, internals)?;
-        self.last_layers = Some((id, parts.layers));
+        let layer_trace = layer_trace(layer, record)?;
+        self.last_trace = Some((id, parts.traced));
         Ok(Response::Trace {
             tokens,
             truncated_from,
             trace: Box::new(parts.trace),
             layer_trace: Box::new(layer_trace),
+            kept_tokens: parts.kept_tokens,
         })
     }
 
     /// The layers kept from the trace answered to request `trace`.
-    fn traced_layers(&self, trace: u32) -> Result<&[LayerInternals]> {
+    fn traced_layers(&self, trace: u32) -> Result<&[LayerRecord]> {
         loaded(&self.model)?;
-        match &self.last_layers {
-            Some((traced, layers)) if *traced == trace => Ok(layers),
+        match &self.last_trace {
+            Some((traced, text)) if *traced == trace => Ok(text.layers()),
             _ => Err(EngineError::TraceGone),
         }
     }

@@ -22,7 +22,7 @@ use leptos::prelude::*;
 pub use model::{LoadStatus, ModelState, ModelWriter, Progress};
 pub use selection::{Selection, Step};
 pub use settings::{HeadSummary, InductionRun, Settings};
-pub use text::{GeneratedToken, TextState};
+pub use text::{GeneratedToken, TextState, TraceTiming};
 pub use translation::TranslationState;
 pub use view::{
     dark_query, small_screen, viewport_width, Embedding, LessonLink, Lock, Message, Panel,

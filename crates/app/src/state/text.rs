@@ -39,6 +39,19 @@ pub struct Traced {
     /// How long the worker computed, and how long the page took to read the answer.
     pub compute_ms: f64,
     pub read_ms: f64,
+    /// Tokens whose numbers the worker kept from the trace before, which this text extends.
+    pub kept_tokens: usize,
+}
+
+/// How long a trace took, and how much of it was kept from the trace before.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TraceTiming {
+    /// The worker's time, and the page's to read the answer.
+    pub compute_ms: f64,
+    pub read_ms: f64,
+    /// Tokens whose numbers were kept (0: traced from scratch), of `tokens` in all.
+    pub kept_tokens: usize,
+    pub tokens: usize,
 }
 
 /// The text, its tokens and its trace.
@@ -109,13 +122,17 @@ impl TextState {
             },
             |answer| match answer.response {
                 Response::Trace {
-                    trace, layer_trace, ..
+                    trace,
+                    layer_trace,
+                    kept_tokens,
+                    ..
                 } => Some(Traced {
                     id: answer.id,
                     trace: Arc::new(*trace),
                     layer: Arc::new(*layer_trace),
                     compute_ms: answer.compute_ms,
                     read_ms: answer.read_ms,
+                    kept_tokens,
                 }),
                 _ => None,
             },
@@ -188,10 +205,14 @@ impl TextState {
         self.traced.with_latest(|t| t.map(|t| t.id))
     }
 
-    /// Worker and read time of the current text's trace (tracked); `None` while it is on its
-    /// way.
-    pub fn timing(&self) -> Option<(f64, f64)> {
-        self.traced.value().map(|t| (t.compute_ms, t.read_ms))
+    /// How the current text's trace was made (tracked); `None` while it is on its way.
+    pub fn timing(&self) -> Option<TraceTiming> {
+        self.traced.value().map(|t| TraceTiming {
+            compute_ms: t.compute_ms,
+            read_ms: t.read_ms,
+            kept_tokens: t.kept_tokens,
+            tokens: t.trace.input_ids.len(),
+        })
     }
 
     /// `layer`'s attention internals from the current trace (tracked), `None` while they are

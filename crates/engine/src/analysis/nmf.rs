@@ -6,7 +6,7 @@
 use candle_core::{DType, Tensor};
 
 use crate::error::{EngineError, Result};
-use crate::trace::LayerInternals;
+use crate::recorder::LayerRecord;
 use ae_messages::{NeuronFactors, NeuronLoading, FACTOR_RANGE};
 /// Most HALS iterations (scikit-learn's default).
 const MAX_ITERATIONS: usize = 200;
@@ -20,7 +20,7 @@ const TOP_NEURONS: usize = 10;
 /// [tokens, layers · d_ff], negatives set to 0 (GELU's small dips below 0; NMF needs A ≥ 0),
 /// factorised into `k` factors.
 pub fn neuron_factors(
-    layers: &[LayerInternals],
+    layers: &[LayerRecord],
     (first, last): (usize, usize),
     k: usize,
 ) -> Result<NeuronFactors> {
