@@ -127,6 +127,57 @@ test('GPT-2: top-k with temperature, survivors, logit lens, append, sample and s
   await context.close();
 });
 
+test('GPT-2: "Generate" draws tokens as "Sample" does, each trace extending the last, and stops', async () => {
+  const TEXT = 'The cat sat on the mat because it';
+  const generatedCount = (page) => page.$$eval('[data-testid=generated]', (nodes) => nodes.length);
+  const { page, errors, context } = await openModel({ width: 1280, height: 800 }, 'gpt2', TEXT);
+  await page.click('[data-testid=tab-predictions]');
+  await page.waitForSelector('[data-testid=candidate]');
+  await page.fill('[data-testid=generate-count]', '4');
+  await page.$eval('[data-testid=generate-count]', (input) => input.dispatchEvent(new Event('change', { bubbles: true })));
+  await page.click('[data-testid=generate]');
+  await page.waitForSelector('[data-testid=generate-stop]');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=generated]').length === 4
+    && document.querySelector('[data-testid=generate]'), null, { timeout: 60_000 });
+  const generated = await page.inputValue('[data-testid=text]');
+  const cli = traceCli('gpt2', generated);
+  // The last trace computed only the last token and kept the rest; its predictions are the CLI's.
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=token]').length === n, cli.input_ids.length);
+  const kept = Number(await page.getAttribute('[data-testid=trace-time]', 'data-kept'));
+  assert.equal(kept, cli.input_ids.length - 1, 'the last trace extended the one before');
+  assert.match(await page.textContent('[data-testid=trace-time]'), /1 new token/);
+  await expectCandidates(page, cli.logits[cli.logits.length - 1], 1.0);
+  await page.screenshot({ path: 'test-artifacts/predictions-generated-gpt2-1280.png', fullPage: true });
+
+  // The same seeds: four clicks on "Sample" in a fresh page draw the same four tokens.
+  const fresh = await openModel({ width: 1280, height: 800 }, 'gpt2', TEXT);
+  await fresh.page.click('[data-testid=tab-predictions]');
+  for (let n = 1; n <= 4; n++) {
+    await fresh.page.waitForSelector('[data-testid=candidate]');
+    await fresh.page.click('[data-testid=sample]');
+    await fresh.page.waitForFunction((count) => document.querySelectorAll('[data-testid=generated]').length === count, n);
+    await fresh.page.waitForFunction(() => document.querySelector('[data-testid=trace-time]')?.dataset.ms !== '-1');
+  }
+  assert.equal(await fresh.page.inputValue('[data-testid=text]'), generated);
+  await fresh.context.close();
+
+  // Stop ends a long generation between two tokens.
+  await page.fill('[data-testid=generate-count]', '200');
+  await page.$eval('[data-testid=generate-count]', (input) => input.dispatchEvent(new Event('change', { bubbles: true })));
+  await page.click('[data-testid=generate]');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=generated]').length >= 7, null, { timeout: 60_000 });
+  await page.click('[data-testid=generate-stop]');
+  const atStop = await generatedCount(page);
+  await page.waitForSelector('[data-testid=generate]');
+  await page.waitForTimeout(1500);
+  const later = await generatedCount(page);
+  assert.ok(later <= atStop + 1 && later < 200, `stopped: ${atStop} at the click, ${later} after`);
+  assert.equal(await generatedCount(page), later, 'nothing more is drawn');
+  assert.deepEqual(errors, []);
+  assert.deepEqual(fresh.errors, []);
+  await context.close();
+});
+
 test('DistilBERT: [MASK] fills are completed sentences with the CLI probabilities; masking a token adds a mask', async () => {
   const TEXT = 'the cat sat on the [MASK] .';
   const cli = traceCli('distilbert', TEXT);

@@ -6,12 +6,14 @@ use leptos::prelude::*;
 use super::analyses::{self, predict_request, prediction_result, PredictionResult};
 use super::lab::BeforeAfter;
 use super::saliency::SalientTokens;
-use crate::client;
+use crate::client::{self, Owned};
 use crate::i18n::{tr, trf};
 use crate::state::{use_state, AppState, GeneratedToken};
 use crate::widgets::BarChart;
 use ae_charts::Bar;
-use ae_messages::{Candidate, PositionPredictions, Predictions as ModelPredictions};
+use ae_messages::{
+    Candidate, PositionPredictions, Predictions as ModelPredictions, SamplingSettings,
+};
 
 /// The panel; it owns its predictions and logit lens, asked again whenever the trace, the
 /// sampling settings or the pinned token change.
@@ -19,6 +21,8 @@ use ae_messages::{Candidate, PositionPredictions, Predictions as ModelPrediction
 pub fn Predictions() -> impl IntoView {
     let state = use_state();
     let predictions = analyses::predictions(state);
+    let generation = Generation::new();
+    generation.draw_when_traced(state, predictions);
     let has_head = move || state.model.read(None, |c| Some(c.has_prediction_head));
     let waiting = move || {
         // A failed request says so in the banner; the panel then stops saying "computing".
@@ -60,6 +64,9 @@ pub fn Predictions() -> impl IntoView {
                 view! {
                     <BeforeAfter />
                     {shown}
+                    <Show when=move || state.model.read(false, |c| c.causal)>
+                        <DrawTokens generation=generation />
+                    </Show>
                     <MaskControl />
                     <LogitLensTable />
                 }
@@ -150,7 +157,147 @@ fn SamplingControls() -> impl IntoView {
     }
 }
 
-/// GPT-2's next-token candidates, the sample button and the generation timeline.
+/// Draws the next token with the sampling settings (seeded by the step, so a link draws the
+/// same tokens) and appends it, which re-traces the text; whether a token was appended.
+async fn draw_and_append(state: AppState) -> bool {
+    let step = state.text.generated.with_untracked(|g| g.len()) as u64;
+    let seed = state.settings.seed.get_untracked() + step;
+    let settings = state.settings.sampling.get_untracked();
+    let asked = client::request(predict_request(state, settings, Some(seed), false));
+    let sampled = asked
+        .await
+        .ok()
+        .and_then(|answer| prediction_result(answer.response))
+        .and_then(|result| result.sampled);
+    match sampled {
+        Some(token) => {
+            state.text.append_generated(token);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Most tokens one "Generate" draws.
+const MAX_GENERATED: usize = 200;
+
+/// Generating several tokens: each is drawn once the text with the one before it is traced
+/// and its predictions have come, so the timeline and every panel show the tokens as they
+/// come, and Stop ends it between two tokens.
+#[derive(Clone, Copy)]
+struct Generation {
+    /// How many tokens "Generate" draws.
+    count: RwSignal<usize>,
+    /// Tokens still to draw; 0 when not generating.
+    remaining: RwSignal<usize>,
+    /// A draw is on its way.
+    drawing: StoredValue<bool>,
+}
+
+impl Generation {
+    fn new() -> Self {
+        Generation {
+            count: RwSignal::new(20),
+            remaining: RwSignal::new(0),
+            drawing: StoredValue::new(false),
+        }
+    }
+
+    /// Draws the next token whenever the current text's trace and next-token predictions are
+    /// there and tokens remain.
+    fn draw_when_traced(
+        self,
+        state: AppState,
+        predictions: Owned<(u32, SamplingSettings), PredictionResult>,
+    ) {
+        Effect::new(move |_| {
+            let predicted = predictions
+                .value()
+                .is_some_and(|result| matches!(result.predictions, ModelPredictions::NextToken(_)));
+            let ready = predicted && state.text.is_traced_now();
+            if !ready || self.remaining.get() == 0 || self.drawing.get_value() {
+                return;
+            }
+            self.drawing.set_value(true);
+            leptos::task::spawn_local(async move {
+                let appended = draw_and_append(state).await;
+                self.drawing.set_value(false);
+                match appended {
+                    true => self.remaining.update(|r| *r = r.saturating_sub(1)),
+                    false => self.remaining.set(0),
+                }
+            });
+        });
+    }
+}
+
+/// "Generate [20] tokens", or "Stop (7 left)" while generating.
+#[component]
+fn GenerateControls(generation: Generation) -> impl IntoView {
+    let Generation {
+        count, remaining, ..
+    } = generation;
+    view! {
+        <Show
+            when=move || remaining.get() != 0
+            fallback=move || {
+                view! {
+                    <label>
+                        {move || format!("{} ", tr("predictions.generate_count"))}
+                        <input
+                            type="number"
+                            min="1"
+                            max=MAX_GENERATED.to_string()
+                            class="narrow"
+                            data-testid="generate-count"
+                            prop:value=move || count.get().to_string()
+                            on:change=move |ev| {
+                                if let Ok(n) = event_target_value(&ev).trim().parse::<usize>() {
+                                    count.set(n.clamp(1, MAX_GENERATED))
+                                }
+                            }
+                        />
+                    </label>
+                    " "
+                    <button data-testid="generate" on:click=move |_| remaining.set(count.get())>
+                        {move || trf("predictions.generate", &[("count", &count.get())])}
+                    </button>
+                }
+            }
+        >
+            <button data-testid="generate-stop" on:click=move |_| remaining.set(0)>
+                {move || trf("predictions.generate_stop", &[("left", &remaining.get())])}
+            </button>
+        </Show>
+    }
+}
+
+/// Sampling one token, generating several, and the timeline of the appended tokens. Not part
+/// of the candidates, which are drawn anew for every trace: the buttons stay where they are
+/// while tokens come.
+#[component]
+fn DrawTokens(generation: Generation) -> impl IntoView {
+    let state = use_state();
+    // A draw is an action, not a view: its answer appends the token, which re-traces the text.
+    let sample = move |_: leptos::ev::MouseEvent| {
+        leptos::task::spawn_local(async move {
+            draw_and_append(state).await;
+        });
+    };
+    view! {
+        <p>
+            <button data-testid="sample" on:click=sample>
+                {move || tr("predictions.sample")}
+            </button>
+            " "
+            <GenerateControls generation=generation />
+            <span class="muted">{move || format!(" {}", tr("predictions.sample_explain"))}</span>
+        </p>
+        <GenerationTimeline />
+    }
+}
+
+/// GPT-2's next-token candidates.
 #[component]
 fn NextToken(next: PositionPredictions, result: PredictionResult) -> impl IntoView {
     let state = use_state();
@@ -175,23 +322,6 @@ fn NextToken(next: PositionPredictions, result: PredictionResult) -> impl IntoVi
             })
             .collect::<Vec<_>>()
     });
-    // A draw is an action, not a view: its answer appends the token, which re-traces the text.
-    let sample = move |_| {
-        let step = state.text.generated.with_untracked(|g| g.len()) as u64;
-        let seed = state.settings.seed.get_untracked() + step;
-        let settings = state.settings.sampling.get_untracked();
-        let asked = client::request(predict_request(state, settings, Some(seed), false));
-        leptos::task::spawn_local(async move {
-            let sampled = asked
-                .await
-                .ok()
-                .and_then(|answer| prediction_result(answer.response))
-                .and_then(|result| result.sampled);
-            if let Some(token) = sampled {
-                state.text.append_generated(token);
-            }
-        });
-    };
     let list = next
         .candidates
         .iter()
@@ -255,13 +385,6 @@ fn NextToken(next: PositionPredictions, result: PredictionResult) -> impl IntoVi
                 {list}
             </ol>
         </div>
-        <p>
-            <button data-testid="sample" on:click=sample>
-                {move || tr("predictions.sample")}
-            </button>
-            <span class="muted">{move || format!(" {}", tr("predictions.sample_explain"))}</span>
-        </p>
-        <GenerationTimeline />
     }
 }
 

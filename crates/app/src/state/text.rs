@@ -195,6 +195,12 @@ impl TextState {
         self.traced.with_latest(|t| t.is_some())
     }
 
+    /// Whether the trace of the current text (and lab) is there, not an earlier text's
+    /// (tracked).
+    pub fn is_traced_now(&self) -> bool {
+        self.traced.value().is_some()
+    }
+
     /// What an encoder–decoder's requests take of the lab: its switched-off heads (tracked).
     pub fn lab_for_pairs(&self) -> Interventions {
         self.lab.with(|lab| lab.for_model(true))
