@@ -278,6 +278,20 @@ for (const [key, model] of Object.entries(MODELS)) {
   }
 }
 
+// Appending one token to GPT-2 small's text: the extended trace (only the new position
+// computed) beside a trace of the same text from scratch, in alternation; then "Generate" in
+// the app's order, 20 tokens after a 32-token prompt.
+const appends = [];
+log('gpt2: appending one token, extended and from scratch, and generating 20 tokens');
+await freshPages(MODELS.gpt2.folder);
+for (const n of LENGTHS.filter((n) => n >= 32)) {
+  const [text, longer] = [MODELS.gpt2.text(n), MODELS.gpt2.text(n + 1)];
+  const [ids, longerIds] = [await call('tokenIds', text), await call('tokenIds', longer)];
+  if (longerIds.length !== n + 1 || ids.some((id, i) => id !== longerIds[i])) throw new Error(`gpt2: ${n} + 1 tokens do not extend ${n}`);
+  appends.push({ n, ...(await call('timeAppend', text, longer, RUNS)) });
+}
+const generation = await call('timeGeneration', MODELS.gpt2.text(32), 20);
+
 // Ecco's views on GPT-2 small at 32 tokens: the NMF of all 12 layers' neuron activations
 // (32 × 36 864) at 2, 8 and 18 factors, re-fitted as a student drags the factor count, and the
 // rankings grid (every layer's residual stream through the head at every position).
@@ -440,6 +454,26 @@ lines.push('|---:|---:|---:|---:|---:|---:|');
 for (const r of rows.filter((row) => row.ort_next)) {
   lines.push(`| ${r.n} | ${ms(r.trace.computeMs)} | ${ms(r.ort_next.oursMs)} | ${ms(r.ort_next.ms)} | ${ms(r.ort_all.oursMs)} | ${ms(r.ort_all.ms)} |`);
 }
+lines.push('');
+lines.push('## Appending a token (GPT-2 small)');
+lines.push('');
+lines.push('A click on a candidate, a sampled token or "Generate" appends a token. A causal model\'s earlier tokens cannot see it, ' +
+  'so the worker extends the trace before: only the new position runs through the blocks, reading the kept keys and values, ' +
+  'and every recorded array is extended (`engine/append.rs`). **Extended** = that trace of n + 1 tokens; **from scratch** = ' +
+  `the same n + 1 tokens traced again right after (the same ids are not extended). Worker compute ms, median of ${RUNS} rounds that alternate the two; ` +
+  'round trip = compute + the message to the page.');
+lines.push('');
+lines.push('| context tokens | from scratch ms | extended ms | extended ÷ from scratch | goal | round trip from scratch ms | round trip extended ms |');
+lines.push('|---:|---:|---:|---:|---:|---:|---:|');
+const appendGoals = { 32: 0.5, 128: 0.15, 512: 0.05 };
+for (const r of appends) {
+  const goal = appendGoals[r.n] === undefined ? '—' : `≤ ${appendGoals[r.n]}`;
+  lines.push(`| ${r.n} | ${ms(r.fullMs)} | ${ms(r.appendMs)} | ${r.ratio.toFixed(3)} | ${goal} | ${ms(r.fullRoundTripMs)} | ${ms(r.appendRoundTripMs)} |`);
+}
+lines.push('');
+lines.push(`Generating 20 tokens after a 32-token prompt as the app's "Generate" does (a seeded draw from the traced logits, then ` +
+  `a trace of the text with the token appended): ${ms(generation.ms)} ms in all, ${ms(generation.ms / 20)} ms per token; ` +
+  `${generation.extended} of the 20 traces extended the one before.`);
 lines.push('');
 lines.push('## Ecco\'s views: NMF and rankings (GPT-2 small, 32 tokens)');
 lines.push('');
