@@ -152,3 +152,19 @@ fn host_relaxed_madd(a: f32, b: f32, c: f32) -> f32 {
     // module (crates/app/src/client/mod.rs); wasm-bindgen-test runs it in Chromium, which has it.
     unsafe { madd(a, b, c) }
 }
+
+/// Appending tokens one at a time in the wasm build (whose few-row products take the engine's
+/// own kernel) gives the traces from scratch too.
+#[wasm_bindgen_test]
+fn traces_extended_by_appended_tokens_equal_full_traces_in_the_browser() {
+    use common::appended::{appended_one_by_one_equal_full_traces, longest_text};
+    for fixture in [fixture!("gpt2").load(), gguf_fixture!("llama").load()] {
+        let largest =
+            appended_one_by_one_equal_full_traces(&fixture.model, &longest_text(&fixture));
+        assert!(
+            largest <= common::appended::APPENDED_TOLERANCE,
+            "{}: {largest}",
+            fixture.name
+        );
+    }
+}

@@ -1,6 +1,8 @@
 //! Shared by the native and the wasm tests: fixtures are compiled in with `include_bytes!`, so
 //! the same checks run in both places.
 #![allow(dead_code)]
+pub mod appended;
+
 use std::collections::HashMap;
 
 use attention_explorer::engine::{Array, Model, TextTokenizer};

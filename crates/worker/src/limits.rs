@@ -48,8 +48,9 @@ const MEMORY_HEADROOM_BYTES: f64 = 384.0 * (1u64 << 20) as f64;
 const TRACE_ATTENTION_COPIES: f64 = 5.0;
 /// The same for saliency, whose backward pass keeps every op's input (the composed softmax
 /// alone makes several arrays of that size per layer), with the last trace's layers the worker
-/// holds: 20.3 of them measured on GPT-2 small (docs/MEASUREMENTS.md).
-const SALIENCY_ATTENTION_COPIES: f64 = 21.0;
+/// holds: 20.3 of them measured on GPT-2 small (docs/MEASUREMENTS.md) when it held their scores,
+/// one more now that it also holds their weights (for extending the trace).
+const SALIENCY_ATTENTION_COPIES: f64 = 22.0;
 
 /// The floats per token that a trace keeps of each layer's feed-forward internals beyond the
 /// activations, which the measured copies above already held: the norm's input, the
