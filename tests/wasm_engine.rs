@@ -168,3 +168,13 @@ fn traces_extended_by_appended_tokens_equal_full_traces_in_the_browser() {
         );
     }
 }
+
+/// Products cut into blocks of their weight's rows (what the threaded worker's pool computes
+/// side by side) give bitwise the uncut numbers with this build's kernels.
+#[wasm_bindgen_test]
+fn cut_products_change_no_number_in_the_browser() {
+    for pieces in [2, 3] {
+        common::cut::fixtures_are_the_same_cut_in(pieces);
+        common::cut::real_sizes_are_the_same_cut_in(pieces);
+    }
+}

@@ -1,8 +1,6 @@
 //! Shared by the native and the wasm tests: fixtures are compiled in with `include_bytes!`, so
 //! the same checks run in both places.
 #![allow(dead_code)]
-pub mod appended;
-
 use std::collections::HashMap;
 
 use attention_explorer::engine::{Array, Model, TextTokenizer};
@@ -518,3 +516,7 @@ pub fn english_phrases(chinese: &str) -> Vec<String> {
     }
     phrases
 }
+
+// After the macros, which they use.
+pub mod appended;
+pub mod cut;

@@ -8,6 +8,7 @@ use candle_core::{CpuStorage, CustomOp1, Device, Layout, Module, Shape, Tensor};
 
 use super::kernels;
 use super::layers::Linear;
+use super::parallel::by_weight_rows;
 
 /// Runs the backward pass's grad·W (W [out, in]) with gemm told to pack W into MR-row panels.
 ///
@@ -194,11 +195,19 @@ fn plain_product(xs: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
 fn rows_times_transposed(rows_of_x: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
     let rows = rows_of_x.dim(0)?;
     if cfg!(target_arch = "wasm32") && (1..=kernels::MAX_ROWS).contains(&rows) {
-        kernels::few_rows_times_transposed(rows_of_x, weight)
+        by_weight_rows(weight.dim(0)?, 1, |first, n| {
+            kernels::few_rows_times_transposed(rows_of_x, &weight.narrow(0, first, n)?)
+        })
+    } else if rows == 1 {
+        // Not cut (only natively: in wasm one row takes the branch above). gemm's one-column
+        // product sums some outputs in another order when W has fewer rows.
+        kernels::transposed(&weight_first_block(weight, &rows_of_x.t()?, None, 1)?)
     } else if rows <= MAX_WEIGHT_FIRST_ROWS {
         kernels::transposed(&weight_first_product(weight, &rows_of_x.t()?, None, 1)?)
     } else {
-        rows_of_x.matmul(&weight.t()?)
+        by_weight_rows(weight.dim(0)?, 1, |first, n| {
+            rows_of_x.matmul(&weight.narrow(0, first, n)?.t()?)
+        })
     }
 }
 
@@ -212,6 +221,19 @@ fn rows_times_transposed(rows_of_x: &Tensor, weight: &Tensor) -> candle_core::Re
 /// [`WEIGHT_ROW_STRIDE`] products over strided views of it (no copy), whose rows come back
 /// interleaved; adding the bias puts them back in order (docs/MEASUREMENTS.md).
 fn weight_first_product(
+    weight: &Tensor,
+    xs_t: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+) -> candle_core::Result<Tensor> {
+    by_weight_rows(weight.dim(0)?, 0, |first, rows| {
+        let bias = bias.map(|b| b.narrow(0, first, rows)).transpose()?;
+        weight_first_block(&weight.narrow(0, first, rows)?, xs_t, bias.as_ref(), stride)
+    })
+}
+
+/// [`weight_first_product`] of one block of W's rows.
+fn weight_first_block(
     weight: &Tensor,
     xs_t: &Tensor,
     bias: Option<&Tensor>,

@@ -1,0 +1,93 @@
+//! The engine's one fork-join. A product is cut into blocks of its weight's rows (blocks of
+//! output features), which the worker's threads compute side by side when it has a pool (the
+//! `threads` feature: rayon, on wasm-bindgen-rayon's pool in a cross-origin-isolated page)
+//! and one after another when it has not. Each block is the same product over fewer of W's
+//! rows, and each output is summed over the same inputs in the same order, so the result is
+//! bitwise the uncut product's (tests/parallel.rs checks every fixture's trace).
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use candle_core::Tensor;
+
+/// How many blocks a product is cut into; 1: not cut.
+static PIECES: AtomicUsize = AtomicUsize::new(1);
+
+/// Blocks are whole multiples of this many rows. gemm's kernel takes its rows (W's) in groups
+/// of 8 in wasm and of 24 or 48 natively (AVX2, AVX-512), and a last, smaller group with a
+/// kernel of its own that may sum in another order: with blocks of whole groups, every row
+/// is in the same kind of group as in the uncut product.
+const ROW_ALIGN: usize = 48;
+
+/// Cuts products into `pieces` blocks from now on: the worker sets its pool's size; a test
+/// sets it without a pool to check that cutting changes no number.
+pub fn set_pieces(pieces: usize) {
+    PIECES.store(pieces.max(1), Ordering::Relaxed);
+}
+
+/// How many blocks products are cut into.
+pub fn pieces() -> usize {
+    PIECES.load(Ordering::Relaxed)
+}
+
+/// `work(i)` for every i in 0..count, in order of i: on the pool's threads when there is one.
+fn map<T: Send>(count: usize, work: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
+    #[cfg(feature = "threads")]
+    {
+        use rayon::prelude::*;
+        (0..count).into_par_iter().map(work).collect()
+    }
+    #[cfg(not(feature = "threads"))]
+    {
+        (0..count).map(work).collect()
+    }
+}
+
+/// (first row, rows) of each block when `rows` rows are cut into [`pieces`] blocks of whole
+/// multiples of [`ROW_ALIGN`] rows (the last takes the rest); one block when that is all.
+fn blocks(rows: usize) -> Vec<(usize, usize)> {
+    let aligned_blocks = rows / ROW_ALIGN;
+    let pieces = pieces().min(aligned_blocks).max(1);
+    let per_block = aligned_blocks / pieces * ROW_ALIGN;
+    (0..pieces)
+        .map(|i| match i + 1 == pieces {
+            true => (i * per_block, rows - i * per_block),
+            false => (i * per_block, per_block),
+        })
+        .collect()
+}
+
+/// A product whose output has `out_dim` rows of W along `axis`, cut by W's rows: `block(first,
+/// rows)` is the product of W's rows first..first + rows, and the blocks are put side by side.
+pub(crate) fn by_weight_rows(
+    out_dim: usize,
+    axis: usize,
+    block: impl Fn(usize, usize) -> candle_core::Result<Tensor> + Sync + Send,
+) -> candle_core::Result<Tensor> {
+    let blocks = blocks(out_dim);
+    if let [(first, rows)] = blocks[..] {
+        return block(first, rows);
+    }
+    let products = map(blocks.len(), |i| block(blocks[i].0, blocks[i].1))
+        .into_iter()
+        .collect::<candle_core::Result<Vec<_>>>()?;
+    Tensor::cat(&products, axis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_cover_the_rows_in_aligned_pieces() {
+        for (pieces, rows, expected) in [
+            (1, 100, vec![(0, 100)]),
+            (2, 100, vec![(0, 48), (48, 52)]),
+            (3, 200, vec![(0, 48), (48, 48), (96, 104)]),
+            (4, 60, vec![(0, 60)]),
+            (2, 8, vec![(0, 8)]),
+        ] {
+            set_pieces(pieces);
+            assert_eq!(blocks(rows), expected, "{pieces} pieces of {rows}");
+        }
+        set_pieces(1);
+    }
+}
