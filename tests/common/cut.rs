@@ -53,7 +53,8 @@ pub fn fixtures_are_the_same_cut_in(cut: usize) {
 }
 
 /// Products of GPT-2 small's shapes (d_model 768, its QKV, MLP and a 50,257-row LM head) over
-/// 1, 8 and 100 rows — each order the engine picks by rows — cut into `cut` pieces.
+/// 1, 8 and 100 rows — each order the engine picks by rows — and their backward (grad·W),
+/// cut into `cut` pieces.
 pub fn real_sizes_are_the_same_cut_in(cut: usize) {
     use attention_explorer::engine::Linear;
     use candle_core::{Device, Module, Tensor};
@@ -74,6 +75,23 @@ pub fn real_sizes_are_the_same_cut_in(cut: usize) {
                 &format!("[{rows}, {input}] × [{out}, {input}]ᵀ"),
                 cut,
                 product,
+            );
+            // The backward's grad·W, as saliency takes it.
+            let mix = Tensor::randn(0f32, 1.0, (rows, out), &device).expect("mix");
+            let gradient = || {
+                let x = candle_core::Var::from_tensor(&xs).expect("var");
+                let ys = layer.forward(x.as_tensor()).expect("product");
+                let total = ys.mul(&mix).and_then(|t| t.sum_all()).expect("sum");
+                let grads = total.backward().expect("backward");
+                let grad = grads.get(x.as_tensor()).expect("x's gradient");
+                grad.flatten_all()
+                    .and_then(|t| t.to_vec1::<f32>())
+                    .expect("values")
+            };
+            same_when_cut(
+                &format!("[{rows}, {out}] · [{out}, {input}]"),
+                cut,
+                gradient,
             );
         }
     }

@@ -8,7 +8,7 @@ use candle_core::{CpuStorage, CustomOp1, Device, Layout, Module, Shape, Tensor};
 
 use super::kernels;
 use super::layers::Linear;
-use super::parallel::by_weight_rows;
+use super::parallel::by_output_blocks;
 
 /// Runs the backward pass's grad·W (W [out, in]) with gemm told to pack W into MR-row panels.
 ///
@@ -195,7 +195,7 @@ fn plain_product(xs: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
 fn rows_times_transposed(rows_of_x: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
     let rows = rows_of_x.dim(0)?;
     if cfg!(target_arch = "wasm32") && (1..=kernels::MAX_ROWS).contains(&rows) {
-        by_weight_rows(weight.dim(0)?, 1, |first, n| {
+        by_output_blocks(weight.dim(0)?, 1, |first, n| {
             kernels::few_rows_times_transposed(rows_of_x, &weight.narrow(0, first, n)?)
         })
     } else if rows == 1 {
@@ -205,7 +205,7 @@ fn rows_times_transposed(rows_of_x: &Tensor, weight: &Tensor) -> candle_core::Re
     } else if rows <= MAX_WEIGHT_FIRST_ROWS {
         kernels::transposed(&weight_first_product(weight, &rows_of_x.t()?, None, 1)?)
     } else {
-        by_weight_rows(weight.dim(0)?, 1, |first, n| {
+        by_output_blocks(weight.dim(0)?, 1, |first, n| {
             rows_of_x.matmul(&weight.narrow(0, first, n)?.t()?)
         })
     }
@@ -226,7 +226,7 @@ fn weight_first_product(
     bias: Option<&Tensor>,
     stride: usize,
 ) -> candle_core::Result<Tensor> {
-    by_weight_rows(weight.dim(0)?, 0, |first, rows| {
+    by_output_blocks(weight.dim(0)?, 0, |first, rows| {
         let bias = bias.map(|b| b.narrow(0, first, rows)).transpose()?;
         weight_first_block(&weight.narrow(0, first, rows)?, xs_t, bias.as_ref(), stride)
     })
@@ -310,8 +310,15 @@ impl CustomOp1 for FrozenWeightMatmul {
         let out_dim = dims.pop().unwrap_or(0);
         let rows: usize = dims.iter().product();
         let grad_rows = grad_res.contiguous()?.reshape((rows, out_dim))?;
-        // d(x·Wᵀ)/dx = grad·W.
-        let grad = with_weight_packed(|| grad_rows.matmul(&self.weight))?;
+        // d(x·Wᵀ)/dx = grad·W, cut by W's columns (natively not for one row: see
+        // `rows_times_transposed`).
+        let in_dim = self.weight.dim(1)?;
+        let grad = with_weight_packed(|| match rows {
+            1 => grad_rows.matmul(&self.weight),
+            _ => by_output_blocks(in_dim, 1, |first, n| {
+                grad_rows.matmul(&self.weight.narrow(1, first, n)?)
+            }),
+        })?;
         dims.push(self.weight.dim(1)?);
         Ok(Some(grad.reshape(dims)?))
     }

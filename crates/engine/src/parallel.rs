@@ -1,9 +1,10 @@
-//! The engine's one fork-join. A product is cut into blocks of its weight's rows (blocks of
-//! output features), which the worker's threads compute side by side when it has a pool (the
-//! `threads` feature: rayon, on wasm-bindgen-rayon's pool in a cross-origin-isolated page)
-//! and one after another when it has not. Each block is the same product over fewer of W's
-//! rows, and each output is summed over the same inputs in the same order, so the result is
-//! bitwise the uncut product's (tests/parallel.rs checks every fixture's trace).
+//! The engine's one fork-join. A product is cut into blocks of its output features (W's rows
+//! forward, W's columns in the backward), which the worker's threads compute side by side
+//! when it has a pool (the `threads` feature: rayon, on wasm-bindgen-rayon's pool in a
+//! cross-origin-isolated page) and one after another when it has not. Each block is the same
+//! product over fewer features, and each output is summed over the same terms in the same
+//! order, so the result is bitwise the uncut product's (tests/parallel.rs checks every
+//! fixture's trace, predictions and saliency).
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use candle_core::Tensor;
@@ -11,10 +12,10 @@ use candle_core::Tensor;
 /// How many blocks a product is cut into; 1: not cut.
 static PIECES: AtomicUsize = AtomicUsize::new(1);
 
-/// Blocks are whole multiples of this many rows. gemm's kernel takes its rows (W's) in groups
-/// of 8 in wasm and of 24 or 48 natively (AVX2, AVX-512), and a last, smaller group with a
-/// kernel of its own that may sum in another order: with blocks of whole groups, every row
-/// is in the same kind of group as in the uncut product.
+/// Blocks are whole multiples of this many features. gemm's kernel takes them (W's rows or
+/// columns, its left operand) in groups of 8 in wasm and of 24 or 48 natively (AVX2,
+/// AVX-512), and a last, smaller group with a kernel of its own that may sum in another order:
+/// with blocks of whole groups, every feature is in the same kind of group as uncut.
 const ROW_ALIGN: usize = 48;
 
 /// Cuts products into `pieces` blocks from now on: the worker sets its pool's size; a test
@@ -41,8 +42,8 @@ fn map<T: Send>(count: usize, work: impl Fn(usize) -> T + Sync + Send) -> Vec<T>
     }
 }
 
-/// (first row, rows) of each block when `rows` rows are cut into [`pieces`] blocks of whole
-/// multiples of [`ROW_ALIGN`] rows (the last takes the rest); one block when that is all.
+/// (first, count) of each block when `rows` features are cut into [`pieces`] blocks of whole
+/// multiples of [`ROW_ALIGN`] (the last takes the rest); one block when that is all.
 fn blocks(rows: usize) -> Vec<(usize, usize)> {
     let aligned_blocks = rows / ROW_ALIGN;
     let pieces = pieces().min(aligned_blocks).max(1);
@@ -55,16 +56,17 @@ fn blocks(rows: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// A product whose output has `out_dim` rows of W along `axis`, cut by W's rows: `block(first,
-/// rows)` is the product of W's rows first..first + rows, and the blocks are put side by side.
-pub(crate) fn by_weight_rows(
-    out_dim: usize,
+/// A product cut into blocks of its `outputs` output features along `axis` (W's rows in a
+/// forward product x·Wᵀ, W's columns in the backward's grad·W): `block(first, n)` is the
+/// product for features first..first + n, and the blocks are put side by side.
+pub(crate) fn by_output_blocks(
+    outputs: usize,
     axis: usize,
     block: impl Fn(usize, usize) -> candle_core::Result<Tensor> + Sync + Send,
 ) -> candle_core::Result<Tensor> {
-    let blocks = blocks(out_dim);
-    if let [(first, rows)] = blocks[..] {
-        return block(first, rows);
+    let blocks = blocks(outputs);
+    if let [(first, n)] = blocks[..] {
+        return block(first, n);
     }
     let products = map(blocks.len(), |i| block(blocks[i].0, blocks[i].1))
         .into_iter()
