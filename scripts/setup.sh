@@ -8,6 +8,8 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 ensure_wasm_target() {
   rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+  # The threaded worker rebuilds std with wasm atomics (scripts/build-threads-worker.sh).
+  rustup component list --installed | grep -q '^rust-src' || rustup component add rust-src
 }
 
 ensure_wasm_bindgen() {

@@ -1,4 +1,5 @@
-// The app starts the worker build this browser can run: the relaxed-SIMD one (fused
+// The app starts the worker build this browser can run: the threaded one (a pool of threads,
+// threads/) where the page is cross-origin isolated, else the relaxed-SIMD one (fused
 // multiply-add matmul kernel) where relaxed SIMD validates, the plain SIMD one where it does not.
 // A browser without relaxed SIMD is simulated: Chromium 156 ignores
 // --js-flags=--no-experimental-wasm-relaxed-simd, so the page's WebAssembly.validate answers
@@ -12,11 +13,21 @@ import { openPage, start, traceCli } from './support.mjs';
 const TOLERANCE = 1e-4;
 const TEXT = 'The cat sat on the mat because it was warm.';
 
-/** Opens the GPT-2 fixture (with relaxed SIMD hidden from the page if `withoutRelaxedSimd`);
- *  returns the wasm files the page fetched and the heatmap's layer 1, head 1 row for the last
- *  query, read by hovering. */
-async function run(withoutRelaxedSimd) {
-  const site = await start();
+/** Cross-origin isolation, as scripts/serve.sh serves the site, under the README's strict
+ *  Content-Security-Policy with what the pool's workers add (blob: workers). */
+const ISOLATED = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Content-Security-Policy': "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; " +
+    "connect-src 'self' https://huggingface.co https://*.hf.co; worker-src 'self' blob:",
+};
+
+/** Opens the GPT-2 fixture (with relaxed SIMD hidden from the page if `withoutRelaxedSimd`,
+ *  served with `headers`, the threaded worker's files missing if `withoutThreads`); returns
+ *  the wasm files the page fetched, the threads the model card names, and the heatmap's layer
+ *  1, head 1 row for the last query, read by hovering. */
+async function run(withoutRelaxedSimd, headers = {}, withoutThreads = false) {
+  const site = await start('dist', headers);
   try {
     const context = await site.browser.newContext({ viewport: { width: 1280, height: 800 } });
     if (withoutRelaxedSimd) {
@@ -31,6 +42,7 @@ async function run(withoutRelaxedSimd) {
         };
       });
     }
+    if (withoutThreads) await context.route('**/threads/**', (route) => route.fulfill({ status: 404, body: 'not found' }));
     const wasmFiles = [];
     context.on('request', (request) => {
       const file = new URL(request.url()).pathname.split('/').pop();
@@ -61,9 +73,13 @@ async function run(withoutRelaxedSimd) {
       shown.push(Number(await page.getAttribute('[data-testid=heatmap-tooltip]', 'data-value')));
     }
     mkdirSync('test-artifacts', { recursive: true });
-    await page.screenshot({ path: `test-artifacts/worker-build-${withoutRelaxedSimd ? 'plain' : 'relaxed'}.png` });
-    assert.deepEqual(errors, []);
-    return { wasmFiles, shown, n };
+    const name = headers === ISOLATED ? (withoutThreads ? 'isolated-without-threads' : 'threads') : withoutRelaxedSimd ? 'plain' : 'relaxed';
+    await page.screenshot({ path: `test-artifacts/worker-build-${name}.png` });
+    const threads = Number(await page.getAttribute('[data-testid=worker-threads]', 'data-threads'));
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    // The missing threaded worker's files are logged by Chromium as failed loads.
+    assert.deepEqual(errors.filter((e) => !(withoutThreads && /404|Failed to load/.test(e))), []);
+    return { wasmFiles, shown, n, threads, cores };
   } finally {
     await site.close();
   }
@@ -83,5 +99,20 @@ test('where it does not (simulated), the app runs the plain SIMD worker, with th
   const { wasmFiles, shown } = await run(true);
   assert.ok(wasmFiles.includes('worker_bg.wasm'), `fetched ${wasmFiles.join(', ')}`);
   assert.ok(!wasmFiles.includes('worker_relaxed_bg.wasm'), `fetched ${wasmFiles.join(', ')}`);
+  shown.forEach((value, key) => assert.ok(Math.abs(value - expected[key]) <= TOLERANCE, `key ${key}: shown ${value}, CLI ${expected[key]}`));
+});
+
+test('served cross-origin isolated (scripts/serve.sh), the app runs the threaded worker on the cores, with the same numbers', async () => {
+  const { wasmFiles, shown, threads, cores } = await run(false, ISOLATED);
+  assert.ok(wasmFiles.includes('worker_threads_bg.wasm'), `fetched ${wasmFiles.join(', ')}`);
+  assert.ok(!wasmFiles.includes('worker_relaxed_bg.wasm'), `fetched ${wasmFiles.join(', ')}`);
+  assert.equal(threads, Math.min(cores, 4), 'the model card names the pool\'s threads');
+  shown.forEach((value, key) => assert.ok(Math.abs(value - expected[key]) <= TOLERANCE, `key ${key}: shown ${value}, CLI ${expected[key]}`));
+});
+
+test('isolated, but without the threaded worker\'s files, the app falls back to a single-threaded one', async () => {
+  const { wasmFiles, shown, threads } = await run(false, ISOLATED, true);
+  assert.ok(wasmFiles.includes('worker_relaxed_bg.wasm'), `fetched ${wasmFiles.join(', ')}`);
+  assert.equal(threads, 1);
   shown.forEach((value, key) => assert.ok(Math.abs(value - expected[key]) <= TOLERANCE, `key ${key}: shown ${value}, CLI ${expected[key]}`));
 });

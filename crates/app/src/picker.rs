@@ -257,6 +257,21 @@ fn ModelCard() -> impl IntoView {
                                         })
                                 }}
                             </span>
+                            <span
+                                data-testid="worker-threads"
+                                data-threads=move || state.model.read(1, |c| c.threads).to_string()
+                            >
+                                {move || {
+                                    let threads = state.model.read(1, |c| c.threads);
+                                    (threads > 1)
+                                        .then(|| {
+                                            format!(
+                                                " · {}",
+                                                trf("picker.threads", &[("threads", &threads)]),
+                                            )
+                                        })
+                                }}
+                            </span>
                         </div>
                         {card
                             .warnings

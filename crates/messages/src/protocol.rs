@@ -363,6 +363,13 @@ pub struct ModelCard {
     /// An encoder–decoder's decoder (the fields above describe its encoder).
     #[serde(default)]
     pub decoder: Option<DecoderCard>,
+    /// Threads the worker computes on (its pool's size; 1 without one).
+    #[serde(default = "one_thread")]
+    pub threads: usize,
+}
+
+fn one_thread() -> usize {
+    1
 }
 
 /// The decoder of an encoder–decoder.

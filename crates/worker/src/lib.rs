@@ -23,3 +23,16 @@ pub fn run_binary() {
         std::process::exit(2);
     }
 }
+
+/// The pool's start (`initThreadPool(n)` in JS), exported by the threaded build.
+#[cfg(all(target_arch = "wasm32", feature = "threads"))]
+pub use wasm_bindgen_rayon::init_thread_pool;
+
+/// Starts the threaded worker once its pool of `threads` threads runs: products are cut into
+/// as many blocks as there are threads.
+#[cfg(all(target_arch = "wasm32", feature = "threads"))]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn start_threaded(threads: usize) {
+    ae_engine::set_pieces(threads);
+    runtime::start();
+}

@@ -163,6 +163,7 @@ fn model_card(model: &Model) -> ModelCard {
             n_layer: seq2seq.decoder_layers,
             n_head: seq2seq.decoder_heads,
         }),
+        threads: ae_engine::pieces(),
     }
 }
 

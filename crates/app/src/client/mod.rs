@@ -15,7 +15,7 @@ use futures_channel::oneshot;
 use js_sys::Uint8Array;
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
-use web_sys::{ErrorEvent, MessageEvent, Worker};
+use web_sys::{ErrorEvent, Event, MessageEvent, Worker, WorkerOptions, WorkerType};
 
 use crate::clock::now_ms;
 use crate::i18n::{current, tr, trf};
@@ -134,8 +134,10 @@ struct Client {
     /// A pump is scheduled for after the current event.
     pump_scheduled: bool,
     status: Status,
+    /// The threaded build (see [`new_worker`]).
+    threaded: bool,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+    _on_error: Closure<dyn FnMut(Event)>,
 }
 
 thread_local! {
@@ -166,6 +168,43 @@ pub fn worker_script() -> &'static str {
     }
 }
 
+/// Most threads the worker's pool gets. Measured on 2 cores only (2 threads: a 128-token
+/// trace 1.76× as fast as 1); onnxruntime-web ran slower with more threads than cores.
+const MAX_THREADS: usize = 4;
+
+thread_local! {
+    /// The threaded worker failed to start here (e.g. a host without its files): the page
+    /// runs the single-threaded one from then on.
+    static THREADS_FAILED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Threads the worker may compute on here: the computer's cores (at most [`MAX_THREADS`]) where
+/// the page is cross-origin isolated (a pool shares its memory, which needs that) and has two
+/// or more; `None` otherwise.
+fn pool_threads() -> Option<usize> {
+    if THREADS_FAILED.with(|failed| failed.get()) {
+        return None;
+    }
+    let global = js_sys::global();
+    let isolated = js_sys::Reflect::get(&global, &"crossOriginIsolated".into()).ok()?;
+    let cores = web_sys::window()?.navigator().hardware_concurrency() as usize;
+    (isolated.as_bool() == Some(true) && cores >= 2).then_some(cores.min(MAX_THREADS))
+}
+
+/// A new worker, and whether it is the threaded one: that build (threads/, a module worker)
+/// where [`pool_threads`] allows, else the single-threaded build this browser runs.
+fn new_worker() -> Result<(Worker, bool), JsValue> {
+    match pool_threads() {
+        Some(threads) => {
+            let options = WorkerOptions::new();
+            options.set_type(WorkerType::Module);
+            let script = format!("./threads/entry.js?threads={threads}");
+            Ok((Worker::new_with_options(&script, &options)?, true))
+        }
+        None => Ok((Worker::new(worker_script())?, false)),
+    }
+}
+
 /// Starts the worker; the page reads the returned status.
 pub fn start() -> Status {
     let status = Status {
@@ -180,8 +219,8 @@ pub fn start() -> Status {
 
 /// Starts a worker with `queue` waiting for it (empty, or ticket numbers kept after a crash).
 fn start_worker(status: Status, queue: Queue<Job>) {
-    let worker = match Worker::new(worker_script()) {
-        Ok(worker) => worker,
+    let (worker, threaded) = match new_worker() {
+        Ok(started) => started,
         Err(e) => {
             let trouble = WorkerTrouble::CannotStart(format!("{e:?}"));
             status.failure.set(Some(Failure::Worker(trouble)));
@@ -201,15 +240,22 @@ fn start_worker(status: Status, queue: Queue<Job>) {
             )))),
         }
     });
-    let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
+    // A script error is an ErrorEvent; a module worker whose script does not load gets a
+    // plain Event ("error").
+    let on_error = Closure::<dyn FnMut(Event)>::new(move |event: Event| {
         event.prevent_default();
-        crashed(format!("{} (line {})", event.message(), event.lineno()));
+        let reason = match event.dyn_ref::<ErrorEvent>() {
+            Some(error) => format!("{} (line {})", error.message(), error.lineno()),
+            None => event.type_(),
+        };
+        crashed(reason);
     });
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     let old = CLIENT.with(|c| {
         c.borrow_mut().replace(Client {
             worker,
+            threaded,
             ready: false,
             queue,
             running_reply: None,
@@ -229,8 +275,22 @@ fn start_worker(status: Status, queue: Queue<Job>) {
     status.busy.set(false);
 }
 
-/// The worker died: what was running or waiting fails, and a new worker starts.
+/// The worker died: what was running or waiting fails, and a new worker starts. A threaded
+/// worker that dies before it is ready is replaced by the single-threaded one, and nothing
+/// fails.
 fn crashed(reason: String) {
+    let threads_failed = CLIENT.with(|c| {
+        let mut client = c.borrow_mut();
+        let client = client.as_mut()?;
+        (client.threaded && !client.ready)
+            .then(|| (client.status, std::mem::take(&mut client.queue)))
+    });
+    if let Some((status, queue)) = threads_failed {
+        web_sys::console::warn_2(&"worker_threads:".into(), &reason.into());
+        THREADS_FAILED.with(|failed| failed.set(true));
+        leptos::task::spawn_local(async move { start_worker(status, queue) });
+        return;
+    }
     let taken = CLIENT.with(|c| {
         let mut client = c.borrow_mut();
         let client = client.as_mut()?;
