@@ -24,11 +24,6 @@ pub struct TracedText {
 }
 
 impl TracedText {
-    /// The traced token ids.
-    pub fn ids(&self) -> &[u32] {
-        &self.ids
-    }
-
     /// Every block's recorded intermediates.
     pub fn layers(&self) -> &[LayerRecord] {
         &self.pass.layers
@@ -95,7 +90,19 @@ fn rows(earlier: &Tensor, appended: &Tensor) -> candle_core::Result<Tensor> {
     Tensor::cat(&[earlier, appended], 0)
 }
 
-/// The same for tensors [heads, tokens, …].
+/// [`rows`] of two optional parts (learned positions, a gated network's up projection),
+/// which a model has in both passes or in neither.
+fn optional_rows(
+    earlier: &Option<Tensor>,
+    appended: &Option<Tensor>,
+) -> candle_core::Result<Option<Tensor>> {
+    match (earlier, appended) {
+        (Some(earlier), Some(appended)) => Ok(Some(rows(earlier, appended)?)),
+        _ => Ok(None),
+    }
+}
+
+/// [`rows`] for tensors [heads, tokens, …].
 fn head_rows(earlier: &Tensor, appended: &Tensor) -> candle_core::Result<Tensor> {
     Tensor::cat(&[earlier, appended], 1)
 }
@@ -103,15 +110,11 @@ fn head_rows(earlier: &Tensor, appended: &Tensor) -> candle_core::Result<Tensor>
 /// The pass over the whole text, from the pass over its earlier tokens and the pass over the
 /// appended ones.
 fn extended(earlier: ForwardPass, appended: ForwardPass) -> candle_core::Result<ForwardPass> {
-    let positions = match (
-        &earlier.embedded.position_embeddings,
-        &appended.embedded.position_embeddings,
-    ) {
-        (Some(earlier), Some(appended)) => Some(rows(earlier, appended)?),
-        _ => None,
-    };
     let embedded = Embedded {
-        position_embeddings: positions,
+        position_embeddings: optional_rows(
+            &earlier.embedded.position_embeddings,
+            &appended.embedded.position_embeddings,
+        )?,
         embedding_sum: rows(
             &earlier.embedded.embedding_sum,
             &appended.embedded.embedding_sum,
@@ -166,10 +169,7 @@ fn extended_layer(earlier: LayerRecord, appended: LayerRecord) -> candle_core::R
         norm_shift: e.norm_shift.clone(),
         input: rows(&e.input, &a.input)?,
         pre_activations: rows(&e.pre_activations, &a.pre_activations)?,
-        up: match (&e.up, &a.up) {
-            (Some(earlier), Some(appended)) => Some(rows(earlier, appended)?),
-            _ => None,
-        },
+        up: optional_rows(&e.up, &a.up)?,
         activations: rows(&e.activations, &a.activations)?,
         output: rows(&e.output, &a.output)?,
     };
