@@ -24,3 +24,15 @@ export function makeBenchSite(root) {
   copyFileSync(join(root, 'scripts', 'bench-page.html'), join(site, 'bench.html'));
   return site;
 }
+
+/** A fresh benchmark page at `origin`. Playwright opens every page in a browser context of its
+ *  own, so in a renderer process of its own; `call(fn, ...params)` runs window.bench[fn] there,
+ *  `close()` ends the page and its process. */
+export async function openBenchPage(browser, origin, label, log) {
+  const page = await browser.newPage();
+  page.on('console', (message) => { if (message.type() === 'error') log(`${label} page error:`, message.text()); });
+  page.on('pageerror', (error) => log(`${label} page error:`, error.message));
+  await page.goto(`${origin}/bench.html`);
+  const call = (fn, ...params) => page.evaluate(([fn, params]) => window.bench[fn](...params), [fn, params]);
+  return { call, close: () => page.close() };
+}

@@ -1,5 +1,5 @@
 // The browser benchmark (scripts/bench.sh runs it): one headless Chromium session against the
-// release build, single-threaded wasm. Prints a Markdown table and writes BENCHMARKS.md.
+// release build, single-threaded wasm, then the threaded build (scripts/bench-threads.mjs). Prints a Markdown table and writes BENCHMARKS.md.
 //
 //   node scripts/bench.mjs [--lengths 8,32,128,512] [--runs 5] [--out BENCHMARKS.md] [--cold-mb 512]
 //
@@ -9,7 +9,9 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { start } from '../tests/e2e/support.mjs';
-import { makeBenchSite } from './bench-site.mjs';
+import { makeBenchSite, openBenchPage } from './bench-site.mjs';
+import { benchThreads, threadsSection } from './bench-threads.mjs';
+import { MODELS, fastest, floorMs, flops, forwardMatmuls, median, saliencyMatmuls } from './bench-shapes.mjs';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -29,43 +31,6 @@ const ROOT = resolve(new URL('..', import.meta.url).pathname);
 // The site: dist/ plus the models, onnxruntime-web and the benchmark page (symlinks).
 const site = makeBenchSite(ROOT);
 
-/** GPT-2 small and DistilBERT-base as the engine computes them: every matmul [m,k]×[k,n] of one
- *  forward pass, with how many times it runs and whether its right operand is a weight (read
- *  from memory once per pass) or activations (attention's per-head products, in cache).
- *  `logitRows`: rows sent through the LM head. */
-function forwardMatmuls(model, tokens, logitRows) {
-  const { layers, d, ff, heads, vocab, mlmTransform } = model;
-  const dHead = d / heads;
-  const list = [
-    [[tokens, d, d], 4 * layers, 'weight'], // q, k, v, output projection
-    [[tokens, d, ff], layers, 'weight'],
-    [[tokens, ff, d], layers, 'weight'],
-    [[tokens, dHead, tokens], heads * layers, 'activations'], // scores = q kᵀ per head
-    [[tokens, tokens, dHead], heads * layers, 'activations'], // weights × v per head
-  ];
-  if (mlmTransform) list.push([[logitRows, d, d], 1, 'weight']);
-  list.push([[logitRows, d, vocab], 1, 'weight']);
-  return list;
-}
-/** The matmuls of a saliency at `tokens`: the forward pass (the LM head at one row, for the
- *  top-1 token) and the backward pass, which computes input gradients only: each weight's product
- *  once more (grad·W), attention's per-head products twice each (∂q and ∂k from the scores'
- *  gradient, ∂weights and ∂v from the output's), and one column of the LM head (left out). */
-function saliencyMatmuls(model, tokens) {
-  const forward = forwardMatmuls(model, tokens, 1);
-  const backward = forward
-    .filter(([[, , n]]) => n !== model.vocab)
-    .map(([shape, count, operand]) => [shape, operand === 'weight' ? count : 2 * count, operand]);
-  return [...forward, ...backward];
-}
-const MODELS = {
-  gpt2: { folder: 'bench-models/gpt2-small', name: 'GPT-2 small (random weights, 124M)', layers: 12, d: 768, ff: 3072, heads: 12, vocab: 50257,
-          text: (n) => 'the' + ' the'.repeat(n - 1), onnx: 'bench-models/gpt2-small/model.onnx',
-          onnxNext: 'bench-models/gpt2-small/model-next-token.onnx' },
-  distilbert: { folder: 'bench-models/distilbert-base', name: 'DistilBERT-base (random weights, 66M)', layers: 6, d: 768, ff: 3072, heads: 12,
-                vocab: 30522, mlmTransform: true,
-                text: (n) => Array.from({ length: n - 2 }, (_, i) => (i === Math.floor((n - 2) / 2) ? '[MASK]' : 'the')).join(' ') },
-};
 /** t5-small's shape: an encoder–decoder with heads of d_kv width and ReLU MLPs. */
 const T5 = { folder: 'bench-models/t5-small', name: 't5-small (random weights, 60M)', layers: 6, d: 512, dKv: 64,
              heads: 8, ff: 2048, vocab: 32128 };
@@ -88,27 +53,12 @@ function encoderDecoderMatmuls(model, s, t) {
     [[t, d, vocab], 1, 'weight'],
   ];
 }
-/** The middle value (the upper one of an even count). */
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-/** A shape's floor: the fastest of its four orders ({kn, nk, wf, en} ms, see timeMatmuls). */
-const fastest = (t) => Math.min(t.kn, t.nk, t.wf, t.en);
-const flops = (list) => list.reduce((sum, [[m, k, n], count]) => sum + 2 * m * k * n * count, 0);
-
 const log = (...parts) => console.error(new Date().toISOString().slice(11, 19), ...parts);
 const { origin, browser, close } = await start(site);
 const browserVersion = browser.version();
 
-/** A fresh benchmark page at `host`. Playwright opens every page in a browser context of its
- *  own, so in a renderer process of its own; `call(fn, ...params)` runs window.bench[fn] there,
- *  `close()` ends the page and its process. */
-async function benchPage(label, host = '127.0.0.1') {
-  const page = await browser.newPage();
-  page.on('console', (message) => { if (message.type() === 'error') log(`${label} page error:`, message.text()); });
-  page.on('pageerror', (error) => log(`${label} page error:`, error.message));
-  await page.goto(`${origin.replace('127.0.0.1', host)}/bench.html`);
-  const call = (fn, ...params) => page.evaluate(([fn, params]) => window.bench[fn](...params), [fn, params]);
-  return { call, close: () => page.close() };
-}
+/** A fresh benchmark page at `host` (see openBenchPage). */
+const benchPage = (label, host = '127.0.0.1') => openBenchPage(browser, origin.replace('127.0.0.1', host), label, log);
 
 // Every case (model × length) runs in fresh processes: the measured page, and the floor's page
 // beside it. A fresh process is what a student has who has just opened the page. It was also
@@ -196,10 +146,7 @@ const coldFloorMs = (list) => list.reduce((sum, [shape, count]) => {
  *  (`list` = [[m, k, n], count] pairs, the fastest order per shape) in the floor's page right
  *  before one run of `work` here. Resolves to every round's {floorMs, ...work's result}. */
 async function besideFloor(list, work) {
-  const floor = async () => {
-    const { kn, nk, wf, en } = await floorCall('timeMatmuls', list.map(([shape]) => shape), 1);
-    return list.reduce((sum, [, count], i) => sum + count * fastest({ kn: kn[i], nk: nk[i], wf: wf[i], en: en[i] }), 0);
-  };
+  const floor = () => floorMs(floorCall, list);
   await work();
   const rounds = [];
   for (let i = 0; i < RUNS; i++) {
@@ -383,6 +330,11 @@ for (const key of Object.keys(MODELS)) {
   }
 }
 
+// The threaded build at 1 and 2 threads beside the single-threaded worker and onnxruntime-web
+// at 1 and 2 threads, on a cross-origin-isolated copy of the site.
+log('threads: GPT-2 small, the threaded build and onnxruntime-web at 1 and 2 threads');
+const threads = await benchThreads({ browser, site, lengths: LENGTHS, runs: RUNS, log });
+
 await close();
 
 // The bundle.
@@ -440,7 +392,8 @@ for (const r of rows) {
     `${ort(r.ort_next)} | ${ort(r.ort_all)} |`);
 }
 lines.push('');
-lines.push(`onnxruntime-web ${JSON.parse(readFileSync(join(ROOT, '.cache', 'bench-node', 'node_modules', 'onnxruntime-web', 'package.json'))).version} ` +
+const ortVersion = JSON.parse(readFileSync(join(ROOT, '.cache', 'bench-node', 'node_modules', 'onnxruntime-web', 'package.json'))).version;
+lines.push(`onnxruntime-web ${ortVersion} ` +
   `(wasm backend, numThreads 1, SIMD) runs the same GPT-2 (same weights) exported by \`tools/make_bench_models.py\` ` +
   `(torch.onnx, opset 18), returning all 12 attention maps and logits: "same head" = the LM head at the last position only, ` +
   `as our trace does (the page shows no other position's logits); "all-positions logits" = the graph as transformers ` +
@@ -455,6 +408,7 @@ for (const r of rows.filter((row) => row.ort_next)) {
   lines.push(`| ${r.n} | ${ms(r.trace.computeMs)} | ${ms(r.ort_next.oursMs)} | ${ms(r.ort_next.ms)} | ${ms(r.ort_all.oursMs)} | ${ms(r.ort_all.ms)} |`);
 }
 lines.push('');
+lines.push(...threadsSection(threads, RUNS, ortVersion));
 lines.push('## Appending a token (GPT-2 small)');
 lines.push('');
 lines.push('A click on a candidate, a sampled token or "Generate" appends a token. A causal model\'s earlier tokens cannot see it, ' +

@@ -178,3 +178,12 @@ fn cut_products_change_no_number_in_the_browser() {
         common::cut::real_sizes_are_the_same_cut_in(pieces);
     }
 }
+
+/// The one-pass activations cut into blocks of values give bitwise the uncut values with this
+/// build's lanes.
+#[wasm_bindgen_test]
+fn cut_activations_change_no_number_in_the_browser() {
+    for pieces in [2, 3] {
+        common::cut::activations_are_the_same_cut_in(pieces);
+    }
+}

@@ -52,6 +52,22 @@ pub fn fixtures_are_the_same_cut_in(cut: usize) {
     });
 }
 
+/// The one-pass activations over GPT-2 small's hidden layer at 100 tokens (and 3 values more,
+/// the pass's tail), cut into `cut` pieces.
+pub fn activations_are_the_same_cut_in(cut: usize) {
+    use attention_explorer::engine::Activation;
+    use candle_core::{Device, Tensor};
+    let xs = Tensor::randn(0f32, 3.0, 100 * 3072 + 3, &Device::Cpu).expect("x");
+    for activation in [Activation::GeluTanh, Activation::GeluErf, Activation::Relu] {
+        let values = || {
+            let ys = activation.forward(&xs).expect("activation");
+            let values = ys.to_vec1::<f32>().expect("values");
+            values.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        };
+        same_when_cut(&format!("{activation:?}"), cut, values);
+    }
+}
+
 /// Products of GPT-2 small's shapes (d_model 768: its QKV and its MLP's second layer) over
 /// 1, 8 and 100 rows — each order the engine picks by rows — and their backward (grad·W),
 /// cut into `cut` pieces.

@@ -1,6 +1,7 @@
 //! The MLP's activation functions, each with a backward pass for saliency, and the one-pass
 //! kernels of GELU and ReLU used where no gradient flows.
 use super::error::{ConfigDamage, EngineError, Result};
+use super::parallel::by_value_blocks;
 
 /// The activation function inside the MLP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +135,26 @@ impl OnePass {
     }
 }
 
+impl OnePass {
+    /// The activation of every value, four at a time.
+    fn pass(&self, values: &[f32]) -> Vec<f32> {
+        use wide::f32x4;
+        let mut output = Vec::with_capacity(values.len());
+        let mut quads = values.chunks_exact(4);
+        for quad in &mut quads {
+            let mut x = [0f32; 4];
+            x.copy_from_slice(quad);
+            output.extend_from_slice(&self.lanes(f32x4::new(x)).to_array());
+        }
+        // The last 0–3 values through the same lanes, so every element gets the same formula.
+        let rest = quads.remainder();
+        let mut last = [0f32; 4];
+        last[..rest.len()].copy_from_slice(rest);
+        output.extend_from_slice(&self.lanes(f32x4::new(last)).to_array()[..rest.len()]);
+        output
+    }
+}
+
 impl candle_core::CustomOp1 for OnePass {
     fn name(&self) -> &'static str {
         match self {
@@ -148,24 +169,12 @@ impl candle_core::CustomOp1 for OnePass {
         storage: &candle_core::CpuStorage,
         layout: &candle_core::Layout,
     ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
-        use wide::f32x4;
         let (candle_core::CpuStorage::F32(data), Some((start, end))) =
             (storage, layout.contiguous_offsets())
         else {
             candle_core::bail!("{} expects contiguous f32 values", self.name())
         };
-        let values = &data[start..end];
-        let mut output = Vec::with_capacity(values.len());
-        let mut quads = values.chunks_exact(4);
-        for quad in &mut quads {
-            let x: [f32; 4] = quad.try_into().map_err(candle_core::Error::wrap)?;
-            output.extend_from_slice(&self.lanes(f32x4::new(x)).to_array());
-        }
-        // The last 0–3 values through the same lanes, so every element gets the same formula.
-        let rest = quads.remainder();
-        let mut last = [0f32; 4];
-        last[..rest.len()].copy_from_slice(rest);
-        output.extend_from_slice(&self.lanes(f32x4::new(last)).to_array()[..rest.len()]);
+        let output = by_value_blocks(&data[start..end], |values| self.pass(values));
         Ok((candle_core::CpuStorage::F32(output), layout.shape().clone()))
     }
 }

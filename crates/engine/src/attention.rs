@@ -6,6 +6,7 @@ use candle_core::{Tensor, D};
 
 use super::layers::Linear;
 use super::matmul::{merge_heads, LayerInput};
+use super::parallel::by_blocks;
 use super::recorder::Recorder;
 use ae_messages::{Ablation, AttentionInternals};
 
@@ -126,10 +127,9 @@ impl SelfAttention {
             KeyValues::Of(memory) => self.keys_and_values(&LayerInput::new(memory)?, 0)?,
             KeyValues::Projected(k, v) => (k.clone(), v.clone()),
         };
-        let scores = scores(&q, &k, self.scaled)?;
-        let masked_scores = self.masked_scores(&scores, terms, edit.causal_mask_off)?;
-        let weights = softmax_over_keys(&masked_scores)?;
-        let head_outputs = switch_off(weights.matmul(&v)?, &edit.ablated, edit.ablation)?;
+        let (scores, weights, head_outputs) =
+            self.attend_heads(&q, &k, &v, terms, edit.causal_mask_off)?;
+        let head_outputs = switch_off(head_outputs, &edit.ablated, edit.ablation)?;
         let output = merge_heads(&self.output, &head_outputs)?;
         let internals = AttentionInternals {
             attention_input: xs.clone(),
@@ -141,6 +141,47 @@ impl SelfAttention {
             attention_output: output.clone(),
         };
         Ok((output, internals, weights))
+    }
+
+    /// softmax(QKᵀ/√d_head + B + M)·V of q [heads, query, d_head], k and v [heads, key,
+    /// d_head]: the scores, the weights [heads, query, key] and the head outputs [heads, query,
+    /// d_head]. Off the gradient path, blocks of heads are computed side by side.
+    fn attend_heads(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        terms: ScoreTerms,
+        causal_mask_off: bool,
+    ) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
+        let heads = |first: usize, n: usize| {
+            let bias = terms.bias.map(|b| b.narrow(0, first, n)).transpose()?;
+            let terms = ScoreTerms {
+                bias: bias.as_ref(),
+                ..terms
+            };
+            let scores = scores(
+                &q.narrow(0, first, n)?,
+                &k.narrow(0, first, n)?,
+                self.scaled,
+            )?;
+            let masked_scores = self.masked_scores(&scores, terms, causal_mask_off)?;
+            let weights = softmax_over_keys(&masked_scores)?;
+            let head_outputs = weights.matmul(&v.narrow(0, first, n)?)?;
+            Ok((scores, weights, head_outputs))
+        };
+        let n_head = q.dim(0)?;
+        if q.track_op() {
+            return heads(0, n_head);
+        }
+        let blocks = by_blocks(n_head, heads)?;
+        if let [(scores, weights, head_outputs)] = &blocks[..] {
+            return Ok((scores.clone(), weights.clone(), head_outputs.clone()));
+        }
+        let joined = |part: fn(&(Tensor, Tensor, Tensor)) -> &Tensor| {
+            Tensor::cat(&blocks.iter().map(part).collect::<Vec<_>>(), 0)
+        };
+        Ok((joined(|b| &b.0)?, joined(|b| &b.1)?, joined(|b| &b.2)?))
     }
 
     /// The projected keys and values [heads, keys, d_head] of rows [keys, d_model] (the

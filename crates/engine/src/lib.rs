@@ -59,7 +59,7 @@ pub use error::{
 pub use gguf::is_gguf;
 pub use layers::Linear;
 pub use model::{Model, PageTraceParts};
-pub use parallel::{pieces, set_pieces};
+pub use parallel::{parallel_regions, pieces, set_pieces};
 pub use positional::{
     cosine_similarity, positional_encodings, rotary_view, sinusoidal_position_encoding,
 };

@@ -188,6 +188,9 @@ pub enum WorkerMessage {
         /// The worker's wasm memory afterwards, in bytes: the peak so far (wasm memory never
         /// shrinks), which includes encoding earlier answers.
         wasm_memory_bytes: usize,
+        /// How many fork-joins the request's products were cut into (0 on one thread).
+        #[serde(default)]
+        parallel_regions: usize,
         response: Response,
     },
     /// How far the running request `id` is: `done` of `total` steps (head importance: one

@@ -59,6 +59,7 @@ pub fn start() {
 /// The answer to one envelope, timed, with the memory after it.
 fn answer(data: &JsValue) -> WorkerMessage {
     let started = now_ms();
+    let regions_before = ae_engine::parallel_regions();
     let envelope = match serde_wasm_bindgen::from_value::<Envelope>(data.clone()) {
         Ok(envelope) => envelope,
         Err(e) => {
@@ -92,6 +93,7 @@ fn answer(data: &JsValue) -> WorkerMessage {
         id: envelope.id,
         compute_ms: now_ms() - started,
         wasm_memory_bytes: memory_bytes(),
+        parallel_regions: ae_engine::parallel_regions() - regions_before,
         response,
     }
 }

@@ -158,13 +158,19 @@ const RELAXED_SIMD_PROBE: &[u8] = &[
     0x0b, // end
 ];
 
-/// The worker this browser can run: the relaxed-SIMD build (fused multiply-add matmul) where
-/// relaxed SIMD validates, otherwise the plain SIMD build.
-pub fn worker_script() -> &'static str {
+/// Whether this browser validates relaxed SIMD, so it can run the builds with the fused
+/// multiply-add matmul kernel.
+fn has_relaxed_simd() -> bool {
     let probe = js_sys::Uint8Array::from(RELAXED_SIMD_PROBE);
-    match js_sys::WebAssembly::validate(&probe) {
-        Ok(true) => "./worker_relaxed_loader.js",
-        _ => "./worker_loader.js",
+    js_sys::WebAssembly::validate(&probe) == Ok(true)
+}
+
+/// The single-threaded worker this browser can run: the relaxed-SIMD build where relaxed SIMD
+/// validates, otherwise the plain SIMD build.
+pub fn worker_script() -> &'static str {
+    match has_relaxed_simd() {
+        true => "./worker_relaxed_loader.js",
+        false => "./worker_loader.js",
     }
 }
 
@@ -198,7 +204,8 @@ fn new_worker() -> Result<(Worker, bool), JsValue> {
         Some(threads) => {
             let options = WorkerOptions::new();
             options.set_type(WorkerType::Module);
-            let script = format!("./threads/entry.js?threads={threads}");
+            let relaxed = u8::from(has_relaxed_simd());
+            let script = format!("./threads/entry.js?threads={threads}&relaxed={relaxed}");
             Ok((Worker::new_with_options(&script, &options)?, true))
         }
         None => Ok((Worker::new(worker_script())?, false)),
@@ -467,6 +474,7 @@ fn receive(message: WorkerMessage, read_ms: f64) {
             compute_ms,
             wasm_memory_bytes,
             response,
+            ..
         } => {
             let answer = match response {
                 Response::Error { error } => Err(Failure::Engine(error)),
