@@ -35,6 +35,8 @@ mod random;
 mod recorder;
 mod sampling;
 mod t5;
+#[cfg(feature = "threads")]
+mod team;
 mod tokenizer;
 mod toy;
 mod trace;
@@ -59,7 +61,7 @@ pub use error::{
 pub use gguf::is_gguf;
 pub use layers::Linear;
 pub use model::{Model, PageTraceParts};
-pub use parallel::{parallel_regions, pieces, set_pieces};
+pub use parallel::{parallel_regions, pieces, set_pieces, with_team};
 pub use positional::{
     cosine_similarity, positional_encodings, rotary_view, sinusoidal_position_encoding,
 };

@@ -1,10 +1,11 @@
 //! The engine's one fork-join. A product is cut into blocks of its output features (W's rows
-//! forward, W's columns in the backward), which the worker's threads compute side by side
-//! when it has a pool (the `threads` feature: rayon, on wasm-bindgen-rayon's pool in a
-//! cross-origin-isolated page) and one after another when it has not. Each block is the same
-//! product over fewer features, and each output is summed over the same terms in the same
-//! order, so the result is bitwise the uncut product's (tests/parallel.rs checks every
-//! fixture's trace, predictions and saliency).
+//! forward, W's columns in the backward), attention into blocks of heads, an activation into
+//! blocks of values; the worker's threads compute them side by side when it has a pool (the
+//! `threads` feature: wasm-bindgen-rayon's pool in a cross-origin-isolated page, led as a
+//! team during a request, `team.rs`) and one after another when it has not. Each block is
+//! the same computation over fewer outputs, each output summed over the same terms in the same
+//! order, so the result is bitwise the uncut one's (tests/parallel.rs checks every fixture's
+//! trace, predictions and saliency).
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use candle_core::Tensor;
@@ -38,20 +39,48 @@ pub fn parallel_regions() -> usize {
     REGIONS.load(Ordering::Relaxed)
 }
 
-/// `work(i)` for every i in 0..count, in order of i: on the pool's threads when there is one.
-/// (The worker's own thread hands the fork-join to the pool and waits. Computing block 0 on
-/// it instead, with a pool one thread smaller, measured no faster: 104 against 97 ms for a
-/// 32-token GPT-2 small trace on 2 threads.)
+/// `work(i)` for every i in 0..count, in order of i: on the team of threads when this thread
+/// leads one ([`with_team`], the worker during a request), else on rayon's pool when there is
+/// one (the native tests), else one after another.
 fn map<T: Send>(count: usize, work: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
     REGIONS.fetch_add(1, Ordering::Relaxed);
     #[cfg(feature = "threads")]
     {
         use rayon::prelude::*;
+        if super::team::leading() {
+            let slots: Vec<std::sync::Mutex<Option<T>>> =
+                (0..count).map(|_| std::sync::Mutex::new(None)).collect();
+            super::team::run(count, &|i| {
+                let result = work(i);
+                if let Ok(mut slot) = slots[i].lock() {
+                    *slot = Some(result);
+                }
+            });
+            return slots
+                .into_iter()
+                .filter_map(|slot| slot.into_inner().ok().flatten())
+                .collect();
+        }
         (0..count).into_par_iter().map(work).collect()
     }
     #[cfg(not(feature = "threads"))]
     {
         (0..count).map(work).collect()
+    }
+}
+
+/// Runs `work` (one request) with a team of `threads` threads ready for its fork-joins:
+/// the calling thread and `threads − 1` of rayon's, spinning for the request's length
+/// (`team.rs`). Without the `threads` feature, or with one thread, just `work()`.
+pub fn with_team<R>(threads: usize, work: impl FnOnce() -> R) -> R {
+    #[cfg(feature = "threads")]
+    {
+        super::team::with_team(threads, work)
+    }
+    #[cfg(not(feature = "threads"))]
+    {
+        let _ = threads;
+        work()
     }
 }
 

@@ -86,7 +86,10 @@ fn answer(data: &JsValue) -> WorkerMessage {
                     error: EngineError::bad_request("the page sent a load request without weights"),
                 },
             },
-            request => handle(&mut session, envelope.id, request),
+            // On the threaded build's pool, its threads spin for the request's fork-joins.
+            request => ae_engine::with_team(ae_engine::pieces(), || {
+                handle(&mut session, envelope.id, request)
+            }),
         }
     });
     WorkerMessage::Answer {
