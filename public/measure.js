@@ -177,7 +177,10 @@ start.disabled = true;
 try {
   await offerModels();
   start.disabled = false;
-  if (!crossOriginIsolated) status(t('no-threads'));
+  if (!crossOriginIsolated) {
+    byId('note').textContent = t('no-threads');
+    byId('note').hidden = false;
+  }
 } catch (error) {
   status(t('failed', { error: error.message }));
 }

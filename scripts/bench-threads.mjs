@@ -128,13 +128,13 @@ export function threadsSection({ rows, oversubscribed, cores }, runs, ortVersion
   lines.push('');
   lines.push(`The same page served with COOP and COEP (\`crossOriginIsolated\`), ${cores} cores reported. ` +
     '**plain** = the worker build the app starts where the page is not isolated; **1 t**, **2 t** = the threaded build ' +
-    '(`worker_threads`) on a pool of 1 and 2 threads; each has GPT-2 small loaded in a worker of its own, in one page. ' +
+    '(`worker_threads_relaxed` where relaxed SIMD validates, else `worker_threads`) on a pool of 1 and 2 threads; each has GPT-2 small loaded in a worker of its own, in one page. ' +
     `onnxruntime-web ${ortVersion} (wasm, SIMD, the LM head at the last position as in our trace) at 1 and 2 threads, ` +
     'each in a page of its own. Worker compute ms (onnxruntime: its run), median of ' +
     `${runs} rounds after one warm-up; a round runs every column once, in turn. ` +
     '**speed-up** = 1 t ÷ 2 t (median of the rounds\' ratios); **efficiency** = 1 t ÷ (2 · 2 t); ' +
     '**× floor** = time ÷ the trace\'s matmuls timed alone on one thread (the floor, timed in the round); at 2 threads ' +
-    'the floor is half that: the matmuls perfectly split. **fork-joins** = the products the 2-thread trace cut among its threads.');
+    'the floor is half that: the matmuls perfectly split. **fork-joins** = how often the 2-thread request cut its work among its threads (products, attention\'s heads, activations).');
   lines.push('');
   lines.push('| tokens | case | plain ms | 1 t ms | 2 t ms | 1 t ÷ plain | speed-up | goal | efficiency | × floor, 1 t | × floor, 2 t | ort 1 t ms | ort 2 t ms | ort speed-up | ours 2 t ÷ ort 2 t | fork-joins |');
   lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
@@ -169,8 +169,8 @@ export function threadsSection({ rows, oversubscribed, cores }, runs, ortVersion
     lines.push('');
     lines.push(`**More threads than cores** (${o.n} tokens, trace): ours at ${o.threads} threads ${ms(o[`t${o.threads}`])} ms ` +
       `against ${ms(o.t2)} ms at 2; onnxruntime-web at ${o.threads} threads ${ms(o[`ort${o.threads}`])} ms against ${ms(o.ort2)} ms at 2. ` +
-      'So the page never starts more threads than `navigator.hardwareConcurrency` reports, and at most 4 ' +
-      '(crates/app/src/client/mod.rs).');
+      'The page starts as many threads as `navigator.hardwareConcurrency` reports, at most 4 ' +
+      '(crates/app/src/client/mod.rs): onnxruntime-web slows down with more threads than cores.');
   }
   lines.push('');
   return lines;

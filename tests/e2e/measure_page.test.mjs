@@ -24,7 +24,6 @@ async function measure(headers, query, screenshot) {
     const context = await site.browser.newContext({ viewport: { width: 1100, height: 900 } });
     const { page, errors } = await openPage(context, site.origin, `measure.html?${query}`);
     await page.waitForSelector('[data-testid=measure-start]:not([disabled])');
-    const before = await page.textContent('[data-testid=measure-status]');
     await page.click('[data-testid=measure-start]');
     await page.waitForSelector('[data-testid=measure-status][data-state=done], [data-testid=measure-status][data-state=failed]',
                                 { timeout: 180_000 });
@@ -35,10 +34,11 @@ async function measure(headers, query, screenshot) {
     const report = JSON.parse(await page.inputValue('[data-testid=measure-report]'));
     const cores = await page.evaluate(() => navigator.hardwareConcurrency);
     const heading = await page.textContent('h1');
+    const note = await page.isVisible('[data-testid=measure-note]') ? await page.textContent('[data-testid=measure-note]') : '';
     mkdirSync('test-artifacts', { recursive: true });
     await page.screenshot({ path: `test-artifacts/measure-${screenshot}.png`, fullPage: true });
     assert.deepEqual(errors, []);
-    return { rows, report, cores, before, heading };
+    return { rows, report, cores, note, heading };
   } finally {
     await site.close();
   }
@@ -47,7 +47,7 @@ async function measure(headers, query, screenshot) {
 // SmolLM2 (real weights, d_model 576, 9 heads): its products are cut into blocks of W's rows
 // and its attention into blocks of heads, so the pool computes them side by side.
 test('isolated: one thread, the threaded build on 1 thread and on the pool, all bitwise the same numbers', async () => {
-  const { rows, report, cores } = await measure(ISOLATED, 'model=SmolLM2-135M-Instruct&lengths=8,20&runs=2', 'isolated');
+  const { rows, report, cores, note } = await measure(ISOLATED, 'model=SmolLM2-135M-Instruct&lengths=8,20&runs=2', 'isolated');
   const pool = Math.min(cores, 4);
   const workers = ['worker_relaxed', 'threads:1', `threads:${pool}`];
   assert.deepEqual(rows.map((r) => r.worker), [...workers, ...workers]);
@@ -60,14 +60,15 @@ test('isolated: one thread, the threaded build on 1 thread and on the pool, all 
   assert.equal(report.hardwareConcurrency, cores);
   assert.equal(report.crossOriginIsolated, true);
   assert.equal(report.model, 'SmolLM2-135M-Instruct');
+  assert.equal(note, '');
   assert.deepEqual(report.results.map((r) => r.runsMs.length), [2, 2, 2, 2, 2, 2]);
   assert.deepEqual(report.results.map((r) => r.medianMs), rows.map((r) => Number(r.ms)));
 });
 
 test('not isolated, in Chinese: one thread only, and the page says why', async () => {
-  const { rows, report, before, heading } = await measure({}, 'model=fixture-gpt2&lengths=8,20&runs=2&lang=zh', 'single-zh');
+  const { rows, report, note, heading } = await measure({}, 'model=fixture-gpt2&lengths=8,20&runs=2&lang=zh', 'single-zh');
   assert.equal(heading, '测量这台电脑');
-  assert.match(before, /未跨源隔离/);
+  assert.match(note, /未跨源隔离/);
   assert.deepEqual(rows.map((r) => r.worker), ['worker_relaxed', 'worker_relaxed']);
   assert.ok(rows.every((r) => r.same === 'true'));
   assert.equal(report.crossOriginIsolated, false);

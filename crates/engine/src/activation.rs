@@ -133,9 +133,7 @@ impl OnePass {
             OnePass::Relu => x.simd_gt(f32x4::ZERO).select(x, f32x4::ZERO),
         }
     }
-}
 
-impl OnePass {
     /// The activation of every value, four at a time.
     fn pass(&self, values: &[f32]) -> Vec<f32> {
         use wide::f32x4;
