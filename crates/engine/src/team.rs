@@ -6,7 +6,8 @@
 //! on 1. For the length of a request the worker's thread instead leads a team: the pool's
 //! threads spin, waiting for blocks, and the worker's thread computes blocks too; a fork-join
 //! then costs a lock and a few atomic operations. After the request the team's threads return
-//! to the pool, which lets them sleep.
+//! to the pool, which lets them sleep. There is one team at a time (the job is a global): the
+//! worker has one thread, and tests/parallel.rs leads its teams from one test.
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
