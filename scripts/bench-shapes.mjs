@@ -37,6 +37,8 @@ export const MODELS = {
                 text: (n) => Array.from({ length: n - 2 }, (_, i) => (i === Math.floor((n - 2) / 2) ? '[MASK]' : 'the')).join(' ') },
 };
 /** The middle value (the upper one of an even count). */
+/** Milliseconds as the tables print them. */
+export const ms = (value) => (value >= 100 ? value.toFixed(0) : value.toFixed(1));
 export const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 /** A shape's floor: the fastest of its four orders ({kn, nk, wf, en} ms, see timeMatmuls). */
 export const fastest = (t) => Math.min(t.kn, t.nk, t.wf, t.en);

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { ISOLATION_HEADERS, serve } from './static-server.mjs';
 import { start } from '../tests/e2e/support.mjs';
 import { makeBenchSite, openBenchPage } from './bench-site.mjs';
-import { MODELS, floorMs, forwardMatmuls, median } from './bench-shapes.mjs';
+import { MODELS, floorMs, forwardMatmuls, median, ms } from './bench-shapes.mjs';
 
 /** The workers compared, by key: the plain build (the one the app starts where the page is not
  *  isolated) and the threaded build at 1 and 2 threads. */
@@ -119,7 +119,6 @@ async function rounds(pages, kind, text, ids, runs, model, n, extra) {
   return result;
 }
 
-const ms = (value) => (value >= 100 ? value.toFixed(0) : value.toFixed(1));
 
 /** The Markdown section for `result` (what benchThreads resolves to). */
 export function threadsSection({ rows, oversubscribed, cores }, runs, ortVersion) {

@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { start } from '../tests/e2e/support.mjs';
 import { makeBenchSite, openBenchPage } from './bench-site.mjs';
 import { benchThreads, threadsSection } from './bench-threads.mjs';
-import { MODELS, fastest, floorMs, flops, forwardMatmuls, median, saliencyMatmuls } from './bench-shapes.mjs';
+import { MODELS, fastest, floorMs, flops, forwardMatmuls, median, ms, saliencyMatmuls } from './bench-shapes.mjs';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -345,7 +345,6 @@ const bundle = readdirSync(join(ROOT, 'dist')).filter((f) => f.endsWith('.wasm')
 
 // The report.
 const mb = (bytes) => (bytes / 1e6).toFixed(2);
-const ms = (value) => (value >= 100 ? value.toFixed(0) : value.toFixed(1));
 const gflops = (f, t) => (f / 1e6 / t).toFixed(1);
 const lines = [];
 lines.push('# Benchmarks');

@@ -174,7 +174,7 @@ impl SelfAttention {
         if q.track_op() {
             return heads(0, n_head);
         }
-        let blocks = by_blocks(n_head, heads)?;
+        let blocks = by_blocks(n_head, 1, heads)?;
         if let [(scores, weights, head_outputs)] = &blocks[..] {
             return Ok((scores.clone(), weights.clone(), head_outputs.clone()));
         }

@@ -84,12 +84,6 @@ pub fn with_team<R>(threads: usize, work: impl FnOnce() -> R) -> R {
     }
 }
 
-/// (first, count) of each block when `rows` features are cut into [`pieces`] blocks of whole
-/// multiples of [`ROW_ALIGN`] (the last takes the rest); one block when that is all.
-fn blocks(rows: usize) -> Vec<(usize, usize)> {
-    even_blocks(rows, ROW_ALIGN)
-}
-
 /// (first, count) of each block when `count` items (heads, values) are cut into [`pieces`]
 /// blocks of whole multiples of `align` (the last takes the rest), at most one per `align`.
 fn even_blocks(count: usize, align: usize) -> Vec<(usize, usize)> {
@@ -104,13 +98,15 @@ fn even_blocks(count: usize, align: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// `work(first, n)` for blocks of `count` items (attention's heads), side by side on the
-/// pool's threads; the results in order.
+/// `work(first, n)` for blocks of `count` items of whole multiples of `align` (attention's
+/// heads: 1; a product's features: [`ROW_ALIGN`]), side by side on the pool's threads; the
+/// results in order.
 pub(crate) fn by_blocks<T: Send>(
     count: usize,
+    align: usize,
     work: impl Fn(usize, usize) -> candle_core::Result<T> + Sync + Send,
 ) -> candle_core::Result<Vec<T>> {
-    let blocks = even_blocks(count, 1);
+    let blocks = even_blocks(count, align);
     if let [(first, n)] = blocks[..] {
         return Ok(vec![work(first, n)?]);
     }
@@ -146,14 +142,11 @@ pub(crate) fn by_output_blocks(
     axis: usize,
     block: impl Fn(usize, usize) -> candle_core::Result<Tensor> + Sync + Send,
 ) -> candle_core::Result<Tensor> {
-    let blocks = blocks(outputs);
-    if let [(first, n)] = blocks[..] {
-        return block(first, n);
+    let mut products = by_blocks(outputs, ROW_ALIGN, block)?;
+    match products.len() {
+        1 => Ok(products.remove(0)),
+        _ => Tensor::cat(&products, axis),
     }
-    let products = map(blocks.len(), |i| block(blocks[i].0, blocks[i].1))
-        .into_iter()
-        .collect::<candle_core::Result<Vec<_>>>()?;
-    Tensor::cat(&products, axis)
 }
 
 #[cfg(test)]
@@ -170,7 +163,11 @@ mod tests {
             (2, 8, vec![(0, 8)]),
         ] {
             set_pieces(pieces);
-            assert_eq!(blocks(rows), expected, "{pieces} pieces of {rows}");
+            assert_eq!(
+                even_blocks(rows, ROW_ALIGN),
+                expected,
+                "{pieces} pieces of {rows}"
+            );
         }
         set_pieces(1);
     }

@@ -1,20 +1,20 @@
-//! A team of spinning threads for one request (the `threads` feature). Handing each fork-join
-//! to rayon costs about 0.2 ms in wasm: the pool's idle threads sleep on `Atomics.wait`, and
-//! the worker's thread, outside the pool, waits the same way for the result, so every
-//! fork-join wakes threads up two or three times. A 32-token GPT-2 small trace has ~100
-//! fork-joins, and SmolLM2's 8-token trace (241 of ~0.3 ms each) ran slower on 2 threads than
-//! on 1. For the length of a request the worker's thread instead leads a team: the pool's
-//! threads spin, waiting for blocks, and the worker's thread computes blocks too; a fork-join
-//! then costs a lock and a few atomic operations. After the request the team's threads return
-//! to the pool, which lets them sleep. There is one team at a time (the job is a global): the
-//! worker has one thread, and tests/parallel.rs leads its teams from one test.
+//! A team of spinning threads for one request (the `threads` feature). Handed to rayon, each
+//! fork-join may wake threads up two or three times: the pool's idle threads sleep on
+//! `Atomics.wait` in wasm, and the worker's thread, outside the pool, waits the same way for
+//! the result. A model with many small products (SmolLM2: 30 layers) makes hundreds of
+//! fork-joins per request. For the length of a request the worker's thread instead leads a
+//! team: the pool's threads spin, waiting for blocks, and the worker's thread computes blocks
+//! too; a fork-join then costs a lock and a few atomic operations. After the request the
+//! team's threads return to the pool, which lets them sleep. There is one team at a time (the
+//! job is a global): the worker has one thread, and tests/parallel.rs leads its teams from one
+//! test.
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// One fork-join's blocks: `work(i)` for i in 0..count, claimed one at a time.
 struct Job {
     /// The block function of the fork-join running on the team's leader. It borrows the
-    /// leader's stack: the lifetime is erased, and [`Team::run`] does not return (so the
+    /// leader's stack: the lifetime is erased, and [`run`] does not return (so the
     /// closure stays alive) until every claimed block has finished.
     work: *const (dyn Fn(usize) + Sync),
     count: usize,
