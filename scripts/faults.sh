@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the fault tests and regenerates tests/FAULTS.md from what they saw:
 #   tests/faults.rs (model files), tests/fuzz_loader.rs (AE_FUZZ_SECONDS, default 60),
-#   tests/e2e/faults.test.mjs (text, links, files, network, worker crash, CSP).
+#   tests/e2e/faults.test.mjs (text, links, files, network, worker crash, CSP, threads).
 # Needs a built dist/ with the fixture models (scripts/test.sh makes one).
 set -euo pipefail
 cd "$(dirname "$0")/.."

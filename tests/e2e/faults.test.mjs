@@ -1,12 +1,12 @@
 // The fault table's browser half: bad text, script payloads in the box and in every link
-// parameter, damaged and wrong model files, network failures, a worker crash and a strict
-// Content-Security-Policy. Each case checks what the user sees and appends its row to
+// parameter, damaged and wrong model files, network failures, a worker crash, a strict
+// Content-Security-Policy, and hosts where threads cannot run. Each case checks what the user sees and appends its row to
 // test-artifacts/faults/e2e.jsonl (scripts/faults.sh turns the rows into tests/FAULTS.md).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { openPage, start } from './support.mjs';
+import { appendFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { openPage, start, withIsolationShim } from './support.mjs';
 
 const ROWS = 'test-artifacts/faults/e2e.jsonl';
 const READY = '[data-testid=model-ready]';
@@ -765,5 +765,47 @@ test('a strict Content-Security-Policy: no violation, no request to another host
     await context.close();
   } finally {
     await strict.close();
+  }
+});
+
+test('threads: the threaded worker\'s files missing, and the isolation service worker refused', async () => {
+  const name = 'threads';
+  /** Traces a text at `origin` in `context`; returns whether the page was isolated, how it was
+   *  loaded (no reload: "navigate") and the threads the model card has. */
+  const traced = async (context, origin) => {
+    const { page, errors } = await openPage(context, origin, '?model=folder:fixture-gpt2&text=The%20cat%20sat.');
+    await page.waitForSelector(READY, { timeout: 60_000 });
+    await page.waitForSelector('[data-testid=token]');
+    const seen = await page.evaluate(() => ({
+      isolated: crossOriginIsolated,
+      load: performance.getEntriesByType('navigation')[0].type,
+      threads: document.querySelector('[data-testid=worker-threads]').dataset.threads,
+    }));
+    return { seen, errors };
+  };
+  const isolated = await start('dist', { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' });
+  try {
+    const context = await isolated.browser.newContext();
+    await context.route('**/threads/**', (route) => route.fulfill({ status: 404, body: 'not found' }));
+    const { seen, errors } = await traced(context, isolated.origin);
+    assert.deepEqual(seen, { isolated: true, load: 'navigate', threads: '1' });
+    assert.deepEqual(errors.filter((e) => !/404|Failed to load/.test(e)), []);
+    record('Network and runtime', 'an isolated host without the threaded worker\'s files (threads/ missing)',
+      'the page starts the single-threaded worker and traces; the model card names no threads', name);
+  } finally {
+    await isolated.close();
+  }
+  const copy = withIsolationShim();
+  const shim = await start(copy);
+  try {
+    const context = await shim.browser.newContext({ serviceWorkers: 'block' });
+    const { seen, errors } = await traced(context, shim.origin);
+    assert.deepEqual(seen, { isolated: false, load: 'navigate', threads: '1' });
+    assert.deepEqual(errors, []);
+    record('Network and runtime', 'the isolation service worker turned on (isolation.js) where the browser refuses service workers',
+      'no reload; the page traces on one thread; the model card names no threads', name);
+  } finally {
+    await shim.close();
+    rmSync(copy, { recursive: true });
   }
 });

@@ -2,7 +2,9 @@
 // Chromium, open pages with the Hub simulated (unreachable unless a handler answers) and every
 // console error, page error and dialog recorded.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { serve } from '../../scripts/static-server.mjs';
@@ -22,6 +24,25 @@ export async function start(root = 'dist', headers = {}, extraArgs = []) {
     origin: `http://127.0.0.1:${server.address().port}`,
     close: async () => { await browser.close(); server.close(); },
   };
+}
+
+/** A copy of `root` (its entries linked, not copied) with isolation.js's service worker turned
+ *  on, as a host turns it on (README, "Threads"); returns the copy's folder. */
+export function withIsolationShim(root = 'dist') {
+  const copy = mkdtempSync(join(tmpdir(), 'ae-shim-'));
+  for (const entry of readdirSync(root)) {
+    if (entry !== 'isolation.js') symlinkSync(resolve(root, entry), join(copy, entry));
+  }
+  setIsolationShim(copy, true, root);
+  return copy;
+}
+
+/** Turns the service worker of `copy`'s isolation.js on or off (from `root`'s, which is off). */
+export function setIsolationShim(copy, on, root = 'dist') {
+  const off = readFileSync(join(root, 'isolation.js'), 'utf8');
+  const script = off.replace(/^const SERVICE_WORKER_ON = false;$/m, `const SERVICE_WORKER_ON = ${on};`);
+  assert.ok(script !== off || !on, `${root}/isolation.js: no "const SERVICE_WORKER_ON = false;" line`);
+  writeFileSync(join(copy, 'isolation.js'), script);
 }
 
 /** A page at `${base}/${query}` with the Hub unreachable — or answered by `hub(url)`, which
