@@ -56,7 +56,7 @@ export class AppWorker {
     this.waiting.delete(message.id);
     // The answer's response, with the worker's time, memory and fork-joins from its envelope.
     const data = { ...message.response, compute_ms: message.compute_ms, wasm_memory_bytes: message.wasm_memory_bytes,
-                   parallel_regions: message.parallel_regions };
+                   parallel_regions: message.parallel_regions, cut_ms: message.cut_ms, block_ms: message.block_ms };
     entry.resolve({ data, id: message.id, roundTripMs: performance.now() - entry.sent, readMs: performance.now() - received });
   }
 

@@ -45,7 +45,7 @@ const byId = (id) => document.getElementById(id);
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** An answer's fields, without the envelope's measurements (time, memory, fork-joins). */
-const numberKeys = (object) => Object.keys(object).filter((key) => !['compute_ms', 'wasm_memory_bytes', 'parallel_regions'].includes(key));
+const numberKeys = (object) => Object.keys(object).filter((key) => !['compute_ms', 'wasm_memory_bytes', 'parallel_regions', 'cut_ms', 'block_ms'].includes(key));
 
 /** Whether two answers hold the same numbers, bit for bit (typed arrays byte by byte). */
 function sameNumbers(a, b) {

@@ -104,6 +104,8 @@ async function rounds(pages, kind, text, ids, runs, model, n, extra) {
       const result = await pages.ours.call(once, text);
       round[key] = result.computeMs;
       round[`${key}Regions`] = result.regions;
+      round[`${key}Cut`] = result.cutMs;
+      round[`${key}Blocks`] = result.blockMs;
     }
     if (kind === 'trace') {
       for (const threads of [1, 2, ...(extra.length ? [OVERSUBSCRIBED] : [])]) {
@@ -149,6 +151,21 @@ export function threadsSection({ rows, oversubscribed, cores }, runs, ortVersion
         `${speedup.toFixed(2)} | ${row.n >= 32 ? '≥ 1.8' : '—'} | ${(speedup / 2).toFixed(2)} | ${floor(r.t1, 1)} | ` +
         `${floor(r.t2, 2)} | ${ort} | ${r.t2Regions} |`);
     }
+  }
+  lines.push('');
+  lines.push('**Where a trace\'s time goes**, measured in the worker: **cut** = ms in the work the engine cuts into blocks ' +
+    '(products, attention\'s heads, activations), timed around each cut on the worker\'s thread; **one thread** = the rest ' +
+    '(layer norms, residual sums, copying the trace out), which runs on the worker\'s thread alone; **blocks** = the ' +
+    'blocks\' ms summed over the threads that computed them. **contention** = blocks at 2 t ÷ cut at 1 t: the same work ' +
+    'took that much longer with the other core busy. Medians of the same rounds.');
+  lines.push('');
+  lines.push('| tokens | 1 t ms | one thread, 1 t | cut, 1 t | 2 t ms | one thread, 2 t | cut, 2 t | blocks, 2 t | ' +
+    'cut, 2 t ÷ (blocks ÷ 2) | contention |');
+  lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const row of rows) {
+    const r = row.trace;
+    lines.push(`| ${row.n} | ${ms(r.t1)} | ${ms(r.t1 - r.t1Cut)} | ${ms(r.t1Cut)} | ${ms(r.t2)} | ${ms(r.t2 - r.t2Cut)} | ` +
+      `${ms(r.t2Cut)} | ${ms(r.t2Blocks)} | ${(r.t2Cut / (r.t2Blocks / 2)).toFixed(2)} | ${(r.t2Blocks / r.t1Cut).toFixed(2)} |`);
   }
   lines.push('');
   lines.push('**Projection, not a measurement:** from each trace\'s 1 t and 2 t times, the share of its time that did not ' +

@@ -61,7 +61,7 @@ pub use error::{
 pub use gguf::is_gguf;
 pub use layers::Linear;
 pub use model::{Model, PageTraceParts};
-pub use parallel::{parallel_regions, pieces, set_pieces, with_team};
+pub use parallel::{cut_work_ms, parallel_regions, pieces, set_clock, set_pieces, with_team};
 pub use positional::{
     cosine_similarity, positional_encodings, rotary_view, sinusoidal_position_encoding,
 };

@@ -6,7 +6,8 @@
 //! the same computation over fewer outputs, each output summed over the same terms in the same
 //! order, so the result is bitwise the uncut one's (tests/parallel.rs checks every fixture's
 //! trace, predictions and saliency).
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use candle_core::Tensor;
 
@@ -15,6 +16,37 @@ static PIECES: AtomicUsize = AtomicUsize::new(1);
 
 /// How many fork-joins ran so far (products cut into more than one block).
 static REGIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// The worker's clock in ms (`performance.now()`), to time the cut work; unset: not timed.
+static CLOCK: OnceLock<fn() -> f64> = OnceLock::new();
+/// Microseconds in work cut into blocks (cut or not), on the thread that asked for it.
+static CUT_US: AtomicU64 = AtomicU64::new(0);
+/// Microseconds of that work's blocks, summed over the threads that computed them.
+static BLOCK_US: AtomicU64 = AtomicU64::new(0);
+
+/// Sets the clock the cut work is timed with (the worker's; natively nothing is timed).
+pub fn set_clock(clock: fn() -> f64) {
+    let _ = CLOCK.set(clock);
+}
+
+/// (ms in work the engine cuts into blocks, ms of its blocks summed over threads) since the
+/// worker started: the worker reports the differences across a request, so the benchmark
+/// can tell the time that ran on one thread from the time that was cut, and measure contention.
+pub fn cut_work_ms() -> (f64, f64) {
+    let ms = |us: &AtomicU64| us.load(Ordering::Relaxed) as f64 / 1e3;
+    (ms(&CUT_US), ms(&BLOCK_US))
+}
+
+/// `work()`, its time added to `total` when there is a clock.
+fn timed<T>(total: &AtomicU64, work: impl FnOnce() -> T) -> T {
+    let Some(clock) = CLOCK.get() else {
+        return work();
+    };
+    let start = clock();
+    let result = work();
+    total.fetch_add(((clock() - start) * 1e3) as u64, Ordering::Relaxed);
+    result
+}
 
 /// Blocks are whole multiples of this many features. gemm's kernel takes them (W's rows or
 /// columns, its left operand) in groups of 8 in wasm and of 24 or 48 natively (AVX2,
@@ -70,8 +102,7 @@ fn map<T: Send>(count: usize, work: impl Fn(usize) -> T + Sync + Send) -> Vec<T>
 }
 
 /// Runs `work` (one request) with a team of `threads` threads ready for its fork-joins:
-/// the calling thread and `threads − 1` of rayon's, spinning for the request's length
-/// (`team.rs`). Without the `threads` feature, or with one thread, just `work()`.
+/// the calling thread and `threads − 1` of rayon's (`team.rs`). Without the `threads` feature, or with one thread, just `work()`.
 pub fn with_team<R>(threads: usize, work: impl FnOnce() -> R) -> R {
     #[cfg(feature = "threads")]
     {
@@ -98,6 +129,19 @@ fn even_blocks(count: usize, align: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// `work(first, n)` for each block, side by side on the pool's threads (a single block on this
+/// thread); the results in order, timed when there is a clock ([`cut_work_ms`]).
+fn in_blocks<T: Send>(
+    blocks: &[(usize, usize)],
+    work: impl Fn(usize, usize) -> T + Sync + Send,
+) -> Vec<T> {
+    let block = |&(first, n): &(usize, usize)| timed(&BLOCK_US, || work(first, n));
+    timed(&CUT_US, || match blocks {
+        [one] => vec![block(one)],
+        _ => map(blocks.len(), |i| block(&blocks[i])),
+    })
+}
+
 /// `work(first, n)` for blocks of `count` items of whole multiples of `align` (attention's
 /// heads: 1; a product's features: [`ROW_ALIGN`]), side by side on the pool's threads; the
 /// results in order.
@@ -106,11 +150,7 @@ pub(crate) fn by_blocks<T: Send>(
     align: usize,
     work: impl Fn(usize, usize) -> candle_core::Result<T> + Sync + Send,
 ) -> candle_core::Result<Vec<T>> {
-    let blocks = even_blocks(count, align);
-    if let [(first, n)] = blocks[..] {
-        return Ok(vec![work(first, n)?]);
-    }
-    map(blocks.len(), |i| work(blocks[i].0, blocks[i].1))
+    in_blocks(&even_blocks(count, align), work)
         .into_iter()
         .collect()
 }
@@ -125,13 +165,7 @@ pub(crate) fn by_value_blocks(
     work: impl Fn(&[f32]) -> Vec<f32> + Sync + Send,
 ) -> Vec<f32> {
     let blocks = even_blocks(values.len(), MIN_VALUES_PER_BLOCK);
-    if blocks.len() == 1 {
-        return work(values);
-    }
-    map(blocks.len(), |i| {
-        work(&values[blocks[i].0..][..blocks[i].1])
-    })
-    .concat()
+    in_blocks(&blocks, |first, n| work(&values[first..][..n])).concat()
 }
 
 /// A product cut into blocks of its `outputs` output features along `axis` (W's rows in a

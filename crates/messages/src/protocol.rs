@@ -191,6 +191,15 @@ pub enum WorkerMessage {
         /// How many fork-joins the request's products were cut into (0 on one thread).
         #[serde(default)]
         parallel_regions: usize,
+        /// Milliseconds in the work the engine cuts among threads (products, attention's
+        /// heads, activations), as the worker's thread saw them, cut or not: the rest of
+        /// `compute_ms` ran on one thread.
+        #[serde(default)]
+        cut_ms: f64,
+        /// Milliseconds of that work's blocks, summed over the threads that computed them
+        /// (`cut_ms` on one thread; more than half of it on two: contention).
+        #[serde(default)]
+        block_ms: f64,
         response: Response,
     },
     /// How far the running request `id` is: `done` of `total` steps (head importance: one

@@ -42,6 +42,7 @@ fn post(message: &WorkerMessage) {
 /// Installs the message handler, then tells the page it is ready (a message posted before the
 /// handler exists would be lost, so the page waits for this).
 pub fn start() {
+    ae_engine::set_clock(crate::benchmark::now_ms);
     std::panic::set_hook(Box::new(|info| {
         post(&WorkerMessage::Panic {
             message: info.to_string(),
@@ -60,6 +61,7 @@ pub fn start() {
 fn answer(data: &JsValue) -> WorkerMessage {
     let started = now_ms();
     let regions_before = ae_engine::parallel_regions();
+    let (cut_before, block_before) = ae_engine::cut_work_ms();
     let envelope = match serde_wasm_bindgen::from_value::<Envelope>(data.clone()) {
         Ok(envelope) => envelope,
         Err(e) => {
@@ -97,6 +99,8 @@ fn answer(data: &JsValue) -> WorkerMessage {
         compute_ms: now_ms() - started,
         wasm_memory_bytes: memory_bytes(),
         parallel_regions: ae_engine::parallel_regions() - regions_before,
+        cut_ms: ae_engine::cut_work_ms().0 - cut_before,
+        block_ms: ae_engine::cut_work_ms().1 - block_before,
         response,
     }
 }
