@@ -102,7 +102,8 @@ fn map<T: Send>(count: usize, work: impl Fn(usize) -> T + Sync + Send) -> Vec<T>
 }
 
 /// Runs `work` (one request) with a team of `threads` threads ready for its fork-joins:
-/// the calling thread and `threads − 1` of rayon's (`team.rs`). Without the `threads` feature, or with one thread, just `work()`.
+/// the calling thread and `threads − 1` of rayon's (`team.rs`). Without the `threads`
+/// feature, or with one thread, just `work()`.
 pub fn with_team<R>(threads: usize, work: impl FnOnce() -> R) -> R {
     #[cfg(feature = "threads")]
     {
