@@ -804,6 +804,16 @@ test('threads: the threaded worker\'s files missing, and the isolation service w
     assert.deepEqual(errors, []);
     record('Network and runtime', 'the isolation service worker turned on (isolation.js) where the browser refuses service workers',
       'no reload; the page traces on one thread; the model card names no threads', name);
+    // Storage blocked (sessionStorage throws, as with all cookies blocked): no reload loop, no error.
+    const blocked = await shim.browser.newContext();
+    await blocked.addInitScript(() => Object.defineProperty(window, 'sessionStorage', {
+      get() { throw new DOMException('The page may not use storage', 'SecurityError'); },
+    }));
+    const storage = await traced(blocked, shim.origin);
+    assert.deepEqual(storage.seen, { isolated: false, load: 'navigate', threads: '1' });
+    assert.deepEqual(storage.errors, []);
+    record('Network and runtime', 'the isolation service worker turned on where the page may not use storage (sessionStorage throws)',
+      'no reload and no error; the page traces on one thread', name);
   } finally {
     await shim.close();
     rmSync(copy, { recursive: true });
