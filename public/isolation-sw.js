@@ -2,6 +2,8 @@
 // pages and workers, the only responses whose headers decide it. Everything else (scripts,
 // wasm, models, the Hugging Face Hub's CORS requests) is left to the browser: isolation allows
 // it as it is, and a model's download does not pass through this script.
+// The headers scripts/static-server.mjs sends (its ISOLATION_HEADERS): this file runs in the
+// browser and cannot import that module.
 const ISOLATION_HEADERS = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',

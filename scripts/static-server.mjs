@@ -11,7 +11,8 @@ const TYPES = {
   '.svg': 'image/svg+xml', '.png': 'image/png', '.txt': 'text/plain; charset=utf-8',
 };
 
-/** Cross-origin isolation: the page may share memory with its worker's threads (README). */
+/** Cross-origin isolation: the page may share memory with its worker's threads (README).
+ *  public/isolation-sw.js adds the same headers where the host cannot send them. */
 export const ISOLATION_HEADERS = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { appendFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { openPage, start, withIsolationShim } from './support.mjs';
+import { ISOLATION_HEADERS } from '../../scripts/static-server.mjs';
 
 const ROWS = 'test-artifacts/faults/e2e.jsonl';
 const READY = '[data-testid=model-ready]';
@@ -783,7 +784,7 @@ test('threads: the threaded worker\'s files missing, and the isolation service w
     }));
     return { seen, errors };
   };
-  const isolated = await start('dist', { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' });
+  const isolated = await start('dist', ISOLATION_HEADERS);
   try {
     const context = await isolated.browser.newContext();
     await context.route('**/threads/**', (route) => route.fulfill({ status: 404, body: 'not found' }));

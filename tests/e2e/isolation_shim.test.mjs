@@ -7,23 +7,19 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { mkdirSync, rmSync } from 'node:fs';
-import { hoverMatrix, openPage, setIsolationShim, start, traceCli, withIsolationShim } from './support.mjs';
+import { THREADS_CSP, hoverMatrix, openPage, setIsolationShim, start, traceCli, withIsolationShim } from './support.mjs';
 
 const TEXT = 'The cat sat on the mat because it was warm.';
 const READY = '[data-testid=model-ready]';
 const MODEL = '?model=folder:fixture-gpt2';
-/** The README's strict Content-Security-Policy with what the pool's workers add; no COOP/COEP. */
-const CSP = {
-  'Content-Security-Policy': "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; " +
-    "connect-src 'self' https://huggingface.co https://*.hf.co; worker-src 'self' blob:",
-};
 const VIEWPORT = { viewport: { width: 1280, height: 800 } };
 
 let site, copy;
 before(async () => {
   mkdirSync('test-artifacts', { recursive: true });
   copy = withIsolationShim();
-  site = await start(copy, CSP);
+  // The strict CSP with the pool's blob: workers, and no COOP/COEP: the service worker adds them.
+  site = await start(copy, THREADS_CSP);
 });
 after(async () => {
   await site?.close();

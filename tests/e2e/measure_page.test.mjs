@@ -5,16 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { openPage, start } from './support.mjs';
-
-/** Cross-origin isolated under the README's strict Content-Security-Policy with the pool's
- *  blob: workers (as in worker_build.test.mjs). */
-const ISOLATED = {
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Embedder-Policy': 'require-corp',
-  'Content-Security-Policy': "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; " +
-    "connect-src 'self' https://huggingface.co https://*.hf.co; worker-src 'self' blob:",
-};
+import { ISOLATED, openPage, start } from './support.mjs';
 
 /** Opens measure.html served with `headers` and `query`, presses Measure and returns the
  *  table's rows, the report and the page's own texts. */

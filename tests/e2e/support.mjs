@@ -7,10 +7,19 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
-import { serve } from '../../scripts/static-server.mjs';
+import { ISOLATION_HEADERS, serve } from '../../scripts/static-server.mjs';
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic',
   '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
+
+/** The README's strict Content-Security-Policy with what the pool's workers add (blob: workers). */
+export const THREADS_CSP = {
+  'Content-Security-Policy': "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; " +
+    "connect-src 'self' https://huggingface.co https://*.hf.co; worker-src 'self' blob:",
+};
+
+/** Cross-origin isolated, as scripts/serve.sh serves the site, under THREADS_CSP. */
+export const ISOLATED = { ...ISOLATION_HEADERS, ...THREADS_CSP };
 
 /** Serves dist/ (with `headers` on every response) and launches Chromium (with `extraArgs`
  *  after the usual flags); returns { server, origin, browser, close }. */

@@ -8,19 +8,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { openPage, start, traceCli } from './support.mjs';
+import { ISOLATED, openPage, start, traceCli } from './support.mjs';
 
 const TOLERANCE = 1e-4;
 const TEXT = 'The cat sat on the mat because it was warm.';
-
-/** Cross-origin isolation, as scripts/serve.sh serves the site, under the README's strict
- *  Content-Security-Policy with what the pool's workers add (blob: workers). */
-const ISOLATED = {
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Embedder-Policy': 'require-corp',
-  'Content-Security-Policy': "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; " +
-    "connect-src 'self' https://huggingface.co https://*.hf.co; worker-src 'self' blob:",
-};
 
 /** Opens the GPT-2 fixture (with relaxed SIMD hidden from the page if `withoutRelaxedSimd`,
  *  served with `headers`, the threaded worker's files missing if `withoutThreads`); returns

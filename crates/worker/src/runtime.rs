@@ -94,13 +94,14 @@ fn answer(data: &JsValue) -> WorkerMessage {
             }),
         }
     });
+    let (cut_after, block_after) = ae_engine::cut_work_ms();
     WorkerMessage::Answer {
         id: envelope.id,
         compute_ms: now_ms() - started,
         wasm_memory_bytes: memory_bytes(),
         parallel_regions: ae_engine::parallel_regions() - regions_before,
-        cut_ms: ae_engine::cut_work_ms().0 - cut_before,
-        block_ms: ae_engine::cut_work_ms().1 - block_before,
+        cut_ms: cut_after - cut_before,
+        block_ms: block_after - block_before,
         response,
     }
 }
