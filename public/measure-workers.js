@@ -1,25 +1,13 @@
 // The app's worker builds, driven from plain JavaScript with the app's own messages: the
 // "measure this computer" page (measure.js) and the benchmark page (scripts/bench-page.html).
 
-// The bytes of crates/app/src/client/mod.rs's RELAXED_SIMD_PROBE (f32x4.relaxed_madd of three
-// constants): a module that validates exactly where the browser has relaxed SIMD.
-const RELAXED_SIMD_PROBE = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b,
-  0x03, 0x02, 0x01, 0x00, 0x0a, 0x3d, 0x01, 0x3b, 0x00,
-  ...[0, 1, 2].flatMap(() => [0xfd, 0x0c, ...new Array(16).fill(0)]), 0xfd, 0x85, 0x02, 0x0b]);
+import { relaxedSimd } from './worker-choice.js';
 
 /** Whether this browser validates relaxed SIMD (the app then starts the builds with it). */
-export const RELAXED_SIMD = WebAssembly.validate(RELAXED_SIMD_PROBE);
+export const RELAXED_SIMD = relaxedSimd();
 
 /** The single-threaded build the app starts in this browser (`worker_script` in the app). */
 export const APP_WORKER = RELAXED_SIMD ? 'worker_relaxed' : 'worker';
-
-/** The threads the app's pool gets here (`pool_threads` in the app): the cores, at most 4,
- *  where the page is cross-origin isolated and has 2 or more; else 0 (no pool). */
-export function appPoolThreads() {
-  const cores = navigator.hardwareConcurrency || 1;
-  return crossOriginIsolated && cores >= 2 ? Math.min(cores, 4) : 0;
-}
 
 /** One worker of the app's, answering the envelopes it is sent in order. */
 export class AppWorker {

@@ -3,7 +3,8 @@
 // build on 1 thread and on the app's pool — and shows the medians, whether every build gave
 // the single-threaded build's numbers bit for bit, and a report to copy (cores, browser, times).
 //   measure.html[?model=FOLDER][&lengths=32,128][&runs=5][&lang=zh]
-import { APP_WORKER, AppWorker, RELAXED_SIMD, appPoolThreads, fetchBytes } from './measure-workers.js';
+import { APP_WORKER, AppWorker, RELAXED_SIMD, fetchBytes } from './measure-workers.js';
+import { poolThreads } from './worker-choice.js';
 
 const STRINGS = {
   en: {
@@ -64,7 +65,7 @@ function sameNumbers(a, b) {
 /** The workers measured here: the single-threaded build, and the threaded build on 1 thread
  *  and on the app's pool where there is one. */
 function configurations() {
-  const pool = appPoolThreads();
+  const pool = poolThreads();
   const list = [{ key: 'single', name: APP_WORKER, threads: 1, label: t('single', { build: APP_WORKER }) }];
   for (const threads of pool ? [...new Set([1, pool])] : []) {
     list.push({ key: `threads-${threads}`, name: `threads:${threads}`, threads, label: t('threaded', { threads }) });
@@ -76,7 +77,7 @@ function showFacts() {
   const facts = [
     ['cores', navigator.hardwareConcurrency ?? '?'], ['browser', navigator.userAgent],
     ['isolated', t(crossOriginIsolated ? 'yes' : 'no')], ['relaxed', t(RELAXED_SIMD ? 'yes' : 'no')],
-    ['pool', appPoolThreads() || 1],
+    ['pool', poolThreads() || 1],
   ];
   byId('facts').replaceChildren(...facts.flatMap(([key, value]) => {
     const [dt, dd] = [document.createElement('dt'), document.createElement('dd')];

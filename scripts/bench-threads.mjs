@@ -186,7 +186,7 @@ export function threadsSection({ rows, oversubscribed, cores }, runs, ortVersion
     lines.push(`**More threads than cores** (${o.n} tokens, trace): ours at ${o.threads} threads ${ms(o[`t${o.threads}`])} ms ` +
       `against ${ms(o.t2)} ms at 2; onnxruntime-web at ${o.threads} threads ${ms(o[`ort${o.threads}`])} ms against ${ms(o.ort2)} ms at 2. ` +
       'The page starts as many threads as `navigator.hardwareConcurrency` reports, at most 4 ' +
-      '(crates/app/src/client/mod.rs): onnxruntime-web slows down with more threads than cores.');
+      '(crates/app/js/worker-choice.js): onnxruntime-web slows down with more threads than cores.');
   }
   lines.push('');
   return lines;

@@ -472,7 +472,7 @@ for (const l of loads) {
 lines.push('');
 lines.push('## The wasm bundle');
 lines.push('');
-// A browser downloads the app and one of the worker builds (crates/app/src/client/mod.rs picks it).
+// A browser downloads the app and one of the worker builds (crates/app/js/worker-choice.js picks it).
 const workerBuild = (file) => file.match(/^(worker(?:_relaxed)?)_bg\.wasm$/)?.[1];
 const downloaded = bundle.filter((b) => !workerBuild(b.file) || workerBuild(b.file) === WORKER);
 lines.push(`A browser downloads the app and one worker build: here \`${WORKER}\` (the other is for browsers ${WORKER === 'worker' ? 'with' : 'without'} relaxed SIMD).`);

@@ -149,7 +149,7 @@ fn host_relaxed_madd(a: f32, b: f32, c: f32) -> f32 {
         ))
     }
     // SAFETY: the relaxed-simd build only runs where the browser validated a relaxed SIMD
-    // module (crates/app/src/client/mod.rs); wasm-bindgen-test runs it in Chromium, which has it.
+    // module (crates/app/js/worker-choice.js); wasm-bindgen-test runs it in Chromium, which has it.
     unsafe { madd(a, b, c) }
 }
 

@@ -144,25 +144,18 @@ thread_local! {
     static CLIENT: RefCell<Option<Client>> = const { RefCell::new(None) };
 }
 
-/// A module of one function, `f32x4.relaxed_madd` of three constants: it validates exactly
-/// where the browser has relaxed SIMD.
-const RELAXED_SIMD_PROBE: &[u8] = &[
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
-    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type section: () -> v128
-    0x03, 0x02, 0x01, 0x00, // function section: one function of that type
-    0x0a, 0x3d, 0x01, 0x3b, 0x00, // code section: one body of 59 bytes, no locals
-    0xfd, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // v128.const 0
-    0xfd, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // v128.const 0
-    0xfd, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // v128.const 0
-    0xfd, 0x85, 0x02, // f32x4.relaxed_madd
-    0x0b, // end
-];
-
-/// Whether this browser validates relaxed SIMD, so it can run the builds with the fused
-/// multiply-add matmul kernel.
-fn has_relaxed_simd() -> bool {
-    let probe = js_sys::Uint8Array::from(RELAXED_SIMD_PROBE);
-    js_sys::WebAssembly::validate(&probe) == Ok(true)
+// The choice of build and pool lives in one module, which the measure and benchmark pages
+// import too (their copy is Trunk's, beside the pages).
+#[wasm_bindgen(module = "/js/worker-choice.js")]
+extern "C" {
+    /// Whether this browser validates relaxed SIMD, so it can run the builds with the fused
+    /// multiply-add matmul kernel.
+    #[wasm_bindgen(js_name = relaxedSimd)]
+    fn has_relaxed_simd() -> bool;
+    /// Threads the worker may compute on here: the cores (at most 4) where the page is
+    /// cross-origin isolated and has two or more; 0 otherwise.
+    #[wasm_bindgen(js_name = poolThreads)]
+    fn threads_here() -> usize;
 }
 
 /// The single-threaded worker this browser can run: the relaxed-SIMD build where relaxed SIMD
@@ -174,27 +167,19 @@ pub fn worker_script() -> &'static str {
     }
 }
 
-/// Most threads the worker's pool gets. Measured on 2 cores only (2 threads: a 128-token
-/// trace 1.76× as fast as 1); onnxruntime-web ran slower with more threads than cores.
-const MAX_THREADS: usize = 4;
-
 thread_local! {
     /// The threaded worker failed to start here (e.g. a host without its files): the page
     /// runs the single-threaded one from then on.
     static THREADS_FAILED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Threads the worker may compute on here: the computer's cores (at most [`MAX_THREADS`]) where
-/// the page is cross-origin isolated (a pool shares its memory, which needs that) and has two
-/// or more; `None` otherwise.
+/// Threads the worker may compute on here ([`threads_here`]), unless the threaded worker
+/// failed to start before; `None`: the single-threaded build.
 fn pool_threads() -> Option<usize> {
     if THREADS_FAILED.with(|failed| failed.get()) {
         return None;
     }
-    let global = js_sys::global();
-    let isolated = js_sys::Reflect::get(&global, &"crossOriginIsolated".into()).ok()?;
-    let cores = web_sys::window()?.navigator().hardware_concurrency() as usize;
-    (isolated.as_bool() == Some(true) && cores >= 2).then_some(cores.min(MAX_THREADS))
+    Some(threads_here()).filter(|&threads| threads >= 2)
 }
 
 /// A new worker, and whether it is the threaded one: that build (threads/, a module worker)
