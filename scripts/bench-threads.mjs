@@ -135,7 +135,7 @@ export function threadsSection({ rows, oversubscribed, cores }, runs, ortVersion
     `${runs} rounds after one warm-up; a round runs every column once, in turn. ` +
     '**speed-up** = 1 t ÷ 2 t (median of the rounds\' ratios); **efficiency** = 1 t ÷ (2 · 2 t); ' +
     '**× floor** = time ÷ the trace\'s matmuls timed alone on one thread (the floor, timed in the round); at 2 threads ' +
-    'the floor is half that: the matmuls perfectly split. **fork-joins** = how often the 2-thread request cut its work among its threads (products, attention\'s heads, activations).');
+    'the floor is half that: the matmuls perfectly split. **fork-joins** = how often the 2-thread request cut its work among its threads (products, attention\'s heads, activations; in saliency also the backwards of attention, norms and activations).');
   lines.push('');
   lines.push('| tokens | case | plain ms | 1 t ms | 2 t ms | 1 t ÷ plain | speed-up | goal | efficiency | × floor, 1 t | × floor, 2 t | ort 1 t ms | ort 2 t ms | ort speed-up | ours 2 t ÷ ort 2 t | fork-joins |');
   lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');

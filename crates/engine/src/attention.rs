@@ -4,6 +4,7 @@ use std::ops::Range;
 
 use candle_core::{Tensor, D};
 
+use super::attention_gradient::on_gradient_path;
 use super::layers::Linear;
 use super::matmul::{merge_heads, LayerInput};
 use super::parallel::by_blocks;
@@ -145,7 +146,8 @@ impl SelfAttention {
 
     /// softmax(QKᵀ/√d_head + B + M)·V of q [heads, query, d_head], k and v [heads, key,
     /// d_head]: the scores, the weights [heads, query, key] and the head outputs [heads, query,
-    /// d_head]. Off the gradient path, blocks of heads are computed side by side.
+    /// d_head]. Blocks of heads are computed side by side; on a gradient path, their backward
+    /// too (`attention_gradient.rs`).
     fn attend_heads(
         &self,
         q: &Tensor,
@@ -154,34 +156,41 @@ impl SelfAttention {
         terms: ScoreTerms,
         causal_mask_off: bool,
     ) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
+        // Computed off the gradient path; on it, the head outputs get their gradient below.
         let heads = |first: usize, n: usize| {
             let bias = terms.bias.map(|b| b.narrow(0, first, n)).transpose()?;
             let terms = ScoreTerms {
                 bias: bias.as_ref(),
                 ..terms
             };
-            let scores = scores(
-                &q.narrow(0, first, n)?,
-                &k.narrow(0, first, n)?,
-                self.scaled,
-            )?;
+            let head = |t: &Tensor| Ok::<_, candle_core::Error>(t.narrow(0, first, n)?.detach());
+            let scores = scores(&head(q)?, &head(k)?, self.scaled)?;
             let masked_scores = self.masked_scores(&scores, terms, causal_mask_off)?;
             let weights = softmax_over_keys(&masked_scores)?;
-            let head_outputs = weights.matmul(&v.narrow(0, first, n)?)?;
+            let head_outputs = weights.matmul(&head(v)?)?;
             Ok((scores, weights, head_outputs))
         };
-        let n_head = q.dim(0)?;
-        if q.track_op() {
-            return heads(0, n_head);
-        }
-        let blocks = by_blocks(n_head, 1, heads)?;
-        if let [(scores, weights, head_outputs)] = &blocks[..] {
-            return Ok((scores.clone(), weights.clone(), head_outputs.clone()));
-        }
-        let joined = |part: fn(&(Tensor, Tensor, Tensor)) -> &Tensor| {
-            Tensor::cat(&blocks.iter().map(part).collect::<Vec<_>>(), 0)
+        let blocks = by_blocks(q.dim(0)?, 1, heads)?;
+        let (scores, weights, head_outputs) = match &blocks[..] {
+            [(scores, weights, head_outputs)] => {
+                (scores.clone(), weights.clone(), head_outputs.clone())
+            }
+            _ => {
+                let joined = |part: fn(&(Tensor, Tensor, Tensor)) -> &Tensor| {
+                    Tensor::cat(&blocks.iter().map(part).collect::<Vec<_>>(), 0)
+                };
+                (joined(|b| &b.0)?, joined(|b| &b.1)?, joined(|b| &b.2)?)
+            }
         };
-        Ok((joined(|b| &b.0)?, joined(|b| &b.1)?, joined(|b| &b.2)?))
+        if !(q.track_op() || k.track_op() || v.track_op()) {
+            return Ok((scores, weights, head_outputs));
+        }
+        if terms.bias.is_some_and(Tensor::track_op) {
+            candle_core::bail!("attention's score bias depends on the input: no gradient for it")
+        }
+        let scale = score_scale(q.dim(D::Minus1)?, self.scaled);
+        let head_outputs = on_gradient_path(q, k, v, &weights, &head_outputs, scale)?;
+        Ok((scores, weights, head_outputs))
     }
 
     /// The projected keys and values [heads, keys, d_head] of rows [keys, d_model] (the
@@ -259,20 +268,23 @@ fn switch_off(outputs: Tensor, heads: &[usize], ablation: Ablation) -> candle_co
 pub(crate) fn scores(q: &Tensor, k: &Tensor, scaled: bool) -> candle_core::Result<Tensor> {
     let dot_products = q.matmul(&k.t()?)?;
     match scaled {
-        true => dot_products * (1.0 / (q.dim(D::Minus1)? as f64).sqrt()),
+        true => dot_products * score_scale(q.dim(D::Minus1)?, scaled),
         false => Ok(dot_products),
     }
 }
 
-/// Softmax over the keys of masked scores [.., query, key]; every row sums to 1 and a −∞
-/// score gets exactly 0.
-pub(crate) fn softmax_over_keys(masked_scores: &Tensor) -> candle_core::Result<Tensor> {
-    // Saliency needs the backward pass of the composed softmax; a trace takes the one-pass op.
-    if masked_scores.track_op() {
-        candle_nn::ops::softmax(masked_scores, D::Minus1)
-    } else {
-        candle_nn::ops::softmax_last_dim(&masked_scores.contiguous()?)
+/// The factor of QKᵀ in the scores: 1/√dₖ, or 1 when not `scaled`.
+fn score_scale(d_k: usize, scaled: bool) -> f64 {
+    match scaled {
+        true => 1.0 / (d_k as f64).sqrt(),
+        false => 1.0,
     }
+}
+
+/// Softmax over the keys of masked scores [.., query, key] (off the gradient path); every row
+/// sums to 1 and a −∞ score gets exactly 0.
+pub(crate) fn softmax_over_keys(masked_scores: &Tensor) -> candle_core::Result<Tensor> {
+    candle_nn::ops::softmax_last_dim(&masked_scores.contiguous()?)
 }
 
 /// Sets every score of a key after its query to −∞, so softmax gives it exactly 0. With more

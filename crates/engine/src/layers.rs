@@ -1,12 +1,14 @@
 //! The building blocks the families share: norms, linear layers, the embedding, the MLPs and
 //! the LM head. The same forward serves traces and saliency: on a gradient path (`track_op`)
-//! every op has a backward pass, and only where no gradient flows does a layer take candle-nn's
-//! fused one-pass ops, which have none. How products are computed lives in `matmul`.
+//! every op has a backward pass. The norms take candle-nn's fused one-pass ops on both; on a
+//! gradient path `norm_gradient` gives them their backward. How products are computed lives in
+//! `matmul`.
 use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
 use super::activation::Activation;
 use super::matmul;
+use super::norm_gradient::{on_gradient_path, Centring};
 use super::recorder::Recorder;
 use ae_messages::FeedForwardInternals;
 
@@ -28,19 +30,25 @@ impl LayerNorm {
         })
     }
 
-    /// Normalises each row to zero mean and unit variance, then scales and shifts: on a gradient
-    /// path as composed ops (they have a backward pass), otherwise as candle-nn's one-pass op.
+    /// Normalises each row to zero mean and unit variance, then scales and shifts, with
+    /// candle-nn's one-pass op; on a gradient path with a backward of its own (f32), else as
+    /// composed ops.
     pub fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        if xs.track_op() {
-            candle_nn::ops::layer_norm_slow(xs, &self.weight, &self.bias, self.eps)
-        } else {
+        let norm = |xs: &Tensor| {
             candle_nn::ops::layer_norm(&xs.contiguous()?, &self.weight, &self.bias, self.eps)
+        };
+        match gradient_path(xs) {
+            None => norm(xs),
+            Some(true) => {
+                let output = norm(&xs.detach())?;
+                on_gradient_path(xs, &output, &self.weight, Centring::Mean, self.eps)
+            }
+            Some(false) => candle_nn::ops::layer_norm_slow(xs, &self.weight, &self.bias, self.eps),
         }
     }
 }
 
-/// Root-mean-square norm with a learned scale (Llama's), differentiable: candle-nn's fused
-/// `RmsNorm` has no backward pass.
+/// Root-mean-square norm with a learned scale (Llama's, T5's), differentiable.
 #[derive(Debug, Clone)]
 pub struct RmsNorm {
     weight: Tensor,
@@ -56,14 +64,26 @@ impl RmsNorm {
         })
     }
 
-    /// Composed ops on a gradient path (they have a backward pass), else candle-nn's one-pass op.
+    /// candle-nn's one-pass op; on a gradient path with a backward of its own (f32), else as
+    /// composed ops.
     pub fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        if xs.track_op() {
-            candle_nn::ops::rms_norm_slow(xs, &self.weight, self.eps)
-        } else {
-            candle_nn::ops::rms_norm(&xs.contiguous()?, &self.weight, self.eps)
+        let norm =
+            |xs: &Tensor| candle_nn::ops::rms_norm(&xs.contiguous()?, &self.weight, self.eps);
+        match gradient_path(xs) {
+            None => norm(xs),
+            Some(true) => {
+                let output = norm(&xs.detach())?;
+                on_gradient_path(xs, &output, &self.weight, Centring::None, self.eps)
+            }
+            Some(false) => candle_nn::ops::rms_norm_slow(xs, &self.weight, self.eps),
         }
     }
+}
+
+/// Whether `xs` is on a gradient path, and if so whether the norms' own backward takes it (f32
+/// values); `None`: no gradient.
+fn gradient_path(xs: &Tensor) -> Option<bool> {
+    xs.track_op().then(|| xs.dtype() == candle_core::DType::F32)
 }
 
 /// A norm as the feed-forward network's record names it: how it normalises, and its learned

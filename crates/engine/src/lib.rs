@@ -12,6 +12,7 @@ mod analysis;
 mod anatomy;
 mod append;
 mod attention;
+mod attention_gradient;
 mod bart;
 mod bert;
 mod checkpoint;
@@ -29,6 +30,7 @@ mod llama;
 mod matmul;
 mod model;
 mod network;
+mod norm_gradient;
 mod parallel;
 mod positional;
 mod random;
@@ -41,6 +43,7 @@ mod tokenizer;
 mod toy;
 mod trace;
 mod translation;
+mod values;
 
 use candle_core::Device;
 

@@ -169,6 +169,20 @@ pub(crate) fn by_value_blocks(
     in_blocks(&blocks, |first, n| work(&values[first..][..n])).concat()
 }
 
+/// [`by_value_blocks`] over two arrays of the same length, cut alike (a value and its
+/// gradient): `work` gets the same range of both.
+pub(crate) fn by_value_pair_blocks(
+    first: &[f32],
+    second: &[f32],
+    work: impl Fn(&[f32], &[f32]) -> Vec<f32> + Sync + Send,
+) -> Vec<f32> {
+    let blocks = even_blocks(first.len().min(second.len()), MIN_VALUES_PER_BLOCK);
+    in_blocks(&blocks, |start, n| {
+        work(&first[start..][..n], &second[start..][..n])
+    })
+    .concat()
+}
+
 /// A product cut into blocks of its `outputs` output features along `axis` (W's rows in a
 /// forward product x·Wᵀ, W's columns in the backward's grad·W): `block(first, n)` is the
 /// product for features first..first + n, and the blocks are put side by side.
