@@ -3,7 +3,7 @@
 //! every op has a backward pass. The norms take candle-nn's fused one-pass ops on both; on a
 //! gradient path `norm_gradient` gives them their backward. How products are computed lives in
 //! `matmul`.
-use candle_core::{Module, Tensor};
+use candle_core::{DType, Module, Tensor};
 use candle_nn::VarBuilder;
 
 use super::activation::Activation;
@@ -37,14 +37,14 @@ impl LayerNorm {
         let norm = |xs: &Tensor| {
             candle_nn::ops::layer_norm(&xs.contiguous()?, &self.weight, &self.bias, self.eps)
         };
-        match gradient_path(xs) {
-            None => norm(xs),
-            Some(true) => {
-                let output = norm(&xs.detach())?;
-                on_gradient_path(xs, &output, &self.weight, Centring::Mean, self.eps)
-            }
-            Some(false) => candle_nn::ops::layer_norm_slow(xs, &self.weight, &self.bias, self.eps),
+        if !xs.track_op() {
+            return norm(xs);
         }
+        if xs.dtype() != DType::F32 {
+            return candle_nn::ops::layer_norm_slow(xs, &self.weight, &self.bias, self.eps);
+        }
+        let output = norm(&xs.detach())?;
+        on_gradient_path(xs, &output, &self.weight, Centring::Mean, self.eps)
     }
 }
 
@@ -69,21 +69,15 @@ impl RmsNorm {
     pub fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
         let norm =
             |xs: &Tensor| candle_nn::ops::rms_norm(&xs.contiguous()?, &self.weight, self.eps);
-        match gradient_path(xs) {
-            None => norm(xs),
-            Some(true) => {
-                let output = norm(&xs.detach())?;
-                on_gradient_path(xs, &output, &self.weight, Centring::None, self.eps)
-            }
-            Some(false) => candle_nn::ops::rms_norm_slow(xs, &self.weight, self.eps),
+        if !xs.track_op() {
+            return norm(xs);
         }
+        if xs.dtype() != DType::F32 {
+            return candle_nn::ops::rms_norm_slow(xs, &self.weight, self.eps);
+        }
+        let output = norm(&xs.detach())?;
+        on_gradient_path(xs, &output, &self.weight, Centring::None, self.eps)
     }
-}
-
-/// Whether `xs` is on a gradient path, and if so whether the norms' own backward takes it (f32
-/// values); `None`: no gradient.
-fn gradient_path(xs: &Tensor) -> Option<bool> {
-    xs.track_op().then(|| xs.dtype() == candle_core::DType::F32)
 }
 
 /// A norm as the feed-forward network's record names it: how it normalises, and its learned
