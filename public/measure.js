@@ -89,7 +89,9 @@ function showFacts() {
 }
 
 async function offerModels() {
-  const hosted = JSON.parse(new TextDecoder().decode(await fetchBytes(new URL('models/index.json', location.href))));
+  const index = JSON.parse(new TextDecoder().decode(await fetchBytes(new URL('models/index.json', location.href))));
+  // {name: {file: {size, sha256}}} as scripts/fetch-assets.sh writes it (once a plain list of names).
+  const hosted = Array.isArray(index) ? index : Object.keys(index);
   const wanted = params.get('model');
   const names = hosted.filter((name) => name === wanted || !name.startsWith('fixture-'));
   const select = byId('model');

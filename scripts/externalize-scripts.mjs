@@ -1,6 +1,9 @@
 // Trunk post-build hook: moves the inline start-up <script> Trunk writes into index.html to a
 // file of its own, so the page runs under a Content-Security-Policy without 'unsafe-inline'
-// (`script-src 'self' 'wasm-unsafe-eval'`). Trunk sets TRUNK_STAGING_DIR for hooks.
+// (`script-src 'self' 'wasm-unsafe-eval'`). The file gets the Subresource Integrity Trunk gives
+// the files it links (sha384), so a changed copy is refused like theirs. Trunk sets
+// TRUNK_STAGING_DIR for hooks.
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -14,8 +17,10 @@ let count = 0;
 const html = readFileSync(page, 'utf8').replace(/<script type="module">([\s\S]*?)<\/script>/g, (_, code) => {
   const name = count === 0 ? 'start.js' : `start-${count}.js`;
   count += 1;
-  writeFileSync(join(dir, name), code.trim() + '\n');
-  return `<script type="module" src="./${name}"></script>`;
+  const file = code.trim() + '\n';
+  writeFileSync(join(dir, name), file);
+  const integrity = `sha384-${createHash('sha384').update(file).digest('base64')}`;
+  return `<script type="module" src="./${name}" integrity="${integrity}"></script>`;
 });
 if (/<script(?![^>]*\bsrc=)[^>]*>/.test(html)) {
   console.error('externalize-scripts: index.html still has an inline script');

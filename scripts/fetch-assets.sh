@@ -6,7 +6,8 @@
 #     (model.gguf, and a config.json that only names it)
 #   - date-translator (Marian-shaped, trained by tools/train_translator.py and kept in the
 #     repository under assets/)                                           → public/models/date-translator/
-# and writes public/models/index.json, the list of hosted models the app offers.
+# and writes public/models/index.json, the hosted models the app offers with their files' sizes
+# and SHA-256.
 # Idempotent: does nothing for what is already there. Exits 3 if a registry cannot be reached.
 #   scripts/fetch-assets.sh --index-only DIR   only (re)writes DIR/index.json
 set -euo pipefail
@@ -14,12 +15,24 @@ cd "$(dirname "$0")/.."
 
 write_index() {
   python3 - "$1" <<'PY'
-import json, os, sys
+import hashlib, json, os, sys
 root = sys.argv[1]
-names = sorted(n for n in os.listdir(root) if os.path.isfile(os.path.join(root, n, "config.json")))
+def digest(path):
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            sha.update(block)
+    return {"size": os.path.getsize(path), "sha256": sha.hexdigest()}
+# Each hosted model's files with their size and SHA-256: the app refuses a download that differs.
+index = {}
+for name in sorted(os.listdir(root)):
+    folder = os.path.join(root, name)
+    if os.path.isfile(os.path.join(folder, "config.json")):
+        files = sorted(f for f in os.listdir(folder) if os.path.isfile(os.path.join(folder, f)))
+        index[name] = {f: digest(os.path.join(folder, f)) for f in files}
 with open(os.path.join(root, "index.json"), "w") as f:
-    json.dump(names, f)
-print(f"fetch-assets: {root}/index.json lists {', '.join(names) or 'no models'}")
+    json.dump(index, f, indent=1, sort_keys=True)
+print(f"fetch-assets: {root}/index.json lists {', '.join(index) or 'no models'} with their files' SHA-256")
 PY
 }
 

@@ -12,7 +12,7 @@ const TYPES = {
 };
 
 /** Cross-origin isolation: the page may share memory with its worker's threads (README).
- *  public/isolation-sw.js adds the same headers where the host cannot send them. */
+ *  public/service-worker.js adds the same headers where the host cannot send them. */
 export const ISOLATION_HEADERS = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',

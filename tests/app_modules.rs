@@ -1,6 +1,6 @@
 //! The page's modules depend on one another without cycles, and its leaves stay leaves: the
-//! worker client and the model sources know the string tables and the clock only, so a panel or
-//! a new state slice can never be pulled into them.
+//! worker client, the model sources and what a download must be (integrity) know the string
+//! tables and the clock only, so a panel or a new state slice can never be pulled into them.
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -109,9 +109,9 @@ fn the_page_modules_have_no_import_cycle() {
 }
 
 #[test]
-fn the_client_and_the_sources_are_leaves() {
+fn the_client_the_sources_and_integrity_are_leaves() {
     let graph = dependencies();
-    for leaf in ["client", "sources", "i18n", "clock"] {
+    for leaf in ["client", "sources", "integrity", "i18n", "clock"] {
         let uses = &graph[leaf];
         let allowed: BTreeSet<String> = ["i18n".to_string(), "clock".to_string()].into();
         assert!(uses.is_subset(&allowed), "{leaf} uses {uses:?}");

@@ -166,7 +166,10 @@ test('a Hub repository at a revision loads through the Hub URL pattern', async (
   const { page, errors, hubRequests } = await openPage(context, '?model=hub:attention-explorer/tiny-gpt2@v1', hub);
   await page.waitForSelector(READY, { timeout: 60_000 });
   assert.match(await page.textContent('[data-testid=model-card]'), /GPT-2 · 3 layers × 3 heads · d_model 15.*Hugging Face Hub: attention-explorer\/tiny-gpt2 @ v1/s);
-  assert.deepEqual(hubRequests.map((u) => u.split('/').pop()), ['config.json', 'tokenizer.json', 'model.safetensors']);
+  const resolved = hubRequests.filter((u) => u.includes('/resolve/'));
+  assert.deepEqual(resolved.map((u) => u.split('/').pop()), ['config.json', 'tokenizer.json', 'model.safetensors']);
+  // No SHA-256 in the answers' headers: each file's Git LFS pointer is asked for (here unanswered).
+  assert.deepEqual(hubRequests.filter((u) => u.includes('/raw/')).length, 3);
   assert.deepEqual(errors, []);
   await context.close();
 });

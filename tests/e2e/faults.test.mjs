@@ -5,31 +5,65 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { appendFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { openPage, start, withIsolationShim } from './support.mjs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { openPage, recordFault, start, withIsolationShim } from './support.mjs';
 import { ISOLATION_HEADERS } from '../../scripts/static-server.mjs';
 
-const ROWS = 'test-artifacts/faults/e2e.jsonl';
 const READY = '[data-testid=model-ready]';
 const GPT2 = (file) => readFileSync(`tests/fixtures/gpt2/${file}`);
 let site, special;
 
 /** Appends a row of the fault table. */
 function record(group, fault, seen, name, seenZh) {
-  const squeeze = (text) => text?.replace(/\s+/g, ' ').trim();
-  appendFileSync(ROWS, JSON.stringify({ group, fault, seen: squeeze(seen), seen_zh: squeeze(seenZh), test: `tests/e2e/faults.test.mjs: ${name}` }) + '\n');
+  recordFault({ group, fault, seen, seenZh, test: `tests/e2e/faults.test.mjs: ${name}` });
 }
 
 /** English phrases (two ASCII words in a row) outside `code` and a library's detail in （…）. */
 const englishPhrases = (chinese) => chinese.replace(/`[^`]*`|（[^）]*）/g, '|')
   .match(/[A-Za-z][\w.'/-]* +(?=[A-Za-z.])/g) ?? [];
 
-/** A server in front of dist/ whose models/drop, models/slow and models/cutfile misbehave. */
+const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
+/** The GPT-2 fixture's weights with one bit flipped near the end, inside a tensor: the file is
+ *  complete and loads, with one number wrong. */
+const FLIPPED = (() => {
+  const bytes = Buffer.from(GPT2('model.safetensors'));
+  bytes[bytes.length - 3] ^= 0x01;
+  return bytes;
+})();
+/** Which weights models/swap serves (0: the fixture's, 1: FLIPPED) and lists in the index: a
+ *  new deployment of a model file. */
+let swapVersion = 0;
+
+/** A server in front of dist/ whose models/drop, models/slow and models/cutfile misbehave,
+ *  whose models/flipped serves FLIPPED while its index lists the fixture's digests, and whose
+ *  models/swap serves the weights of `swapVersion`. */
 async function specialServer(staticServer) {
   const staticHandler = staticServer.listeners('request')[0];
   const weights = GPT2('model.safetensors');
   const server = createServer((request, response) => {
     const path = new URL(request.url, 'http://x').pathname;
+    if (path === '/models/index.json') {
+      const index = JSON.parse(readFileSync('dist/models/index.json', 'utf8'));
+      const swapped = [weights, FLIPPED][swapVersion];
+      index.flipped = index['fixture-gpt2'];
+      index.swap = { ...index['fixture-gpt2'], 'model.safetensors': { size: swapped.length, sha256: sha256(swapped) } };
+      response.writeHead(200, { 'Content-Type': 'application/json' });
+      return response.end(JSON.stringify(index));
+    }
+    const listed = path.match(/\/models\/(flipped|swap)\/model\.safetensors$/);
+    if (listed) {
+      const body = listed[1] === 'flipped' ? FLIPPED : [weights, FLIPPED][swapVersion];
+      response.writeHead(200, { 'Content-Length': body.length, 'Content-Type': 'application/octet-stream' });
+      return response.end(body);
+    }
+    if (/\/models\/(flipped|swap)\//.test(path)) {
+      const body = GPT2(path.split('/').pop());
+      response.writeHead(200, { 'Content-Length': body.length });
+      return response.end(body);
+    }
     if (path.startsWith('/nocors/')) {
       // A file served without Access-Control-Allow-Origin: a cross-origin fetch must fail.
       const body = GPT2(path.split('/').pop());
@@ -73,7 +107,6 @@ async function specialServer(staticServer) {
 }
 
 before(async () => {
-  mkdirSync('test-artifacts/faults', { recursive: true });
   site = await start();
   special = await specialServer(site.server);
 });
@@ -694,6 +727,88 @@ test('network: Hub 404, CORS refusal, offline, a dropped connection, a slow down
   await damaged.close();
 });
 
+test('downloads that arrive complete but wrong: one flipped bit, from this site or the Hub, is refused and not cached', async () => {
+  const name = 'verified downloads';
+  const specialOrigin = `http://127.0.0.1:${special.address().port}`;
+  const refused = async (opened, part) => {
+    await opened.page.waitForSelector('[data-testid=load-failed]', { timeout: 30_000 });
+    const seen = await visible(opened.page, '[data-testid=load-failed]');
+    assert.match(seen, /model\.safetensors arrived complete but is not the file published for it/);
+    assert.match(seen, new RegExp(`SHA-256 ${sha256(FLIPPED).slice(0, 12)}…, expected ${sha256(GPT2('model.safetensors')).slice(0, 12)}…`));
+    assert.ok(await opened.page.$('[data-testid=retry-load]'), 'a retry button');
+    assert.deepEqual((await cachedFiles(opened.page, part)).sort(), ['config.json', 'tokenizer.json'], 'the refused file is not cached');
+    assert.deepEqual(opened.errors.filter((e) => !/not the file published/.test(e)), []);
+    return seen;
+  };
+
+  let context = await site.browser.newContext();
+  let opened = await openPage(context, specialOrigin, '?model=folder:flipped');
+  let seen = await refused(opened, '/flipped/');
+  await context.close();
+  context = await site.browser.newContext();
+  opened = await openPage(context, specialOrigin, '?model=folder:flipped&lang=zh');
+  await opened.page.waitForSelector('[data-testid=load-failed]', { timeout: 30_000 });
+  const seenZh = await visible(opened.page, '[data-testid=load-failed]');
+  assert.match(seenZh, /model\.safetensors 已完整下载，但与发布的文件不符/);
+  assert.deepEqual(englishPhrases(seenZh), []);
+  record('Network and runtime', 'a complete download with one flipped bit (this site: models/index.json lists its SHA-256)', `${seen} — nothing of it is cached`, name, seenZh);
+  await context.close();
+
+  // The Hub: the SHA-256 in X-Linked-Etag, or (no SHA-256 in the headers) in the LFS pointer at raw/.
+  const real = GPT2('model.safetensors');
+  const hub = (repo, { etag, pointer, weights }) => (url) => {
+    const [, kind, file] = url.match(new RegExp(`^https://huggingface.co/${repo}/(resolve|raw)/main/(.+)$`)) ?? [];
+    const headers = { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'ETag, X-Linked-Etag, X-Linked-Size' };
+    if (kind === 'raw') {
+      const text = file === 'model.safetensors' && pointer
+        ? `version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(real)}\nsize ${real.length}\n` : GPT2(file);
+      return { status: 200, body: text, headers };
+    }
+    if (kind !== 'resolve') return null;
+    const body = file === 'model.safetensors' ? weights : GPT2(file);
+    if (file === 'model.safetensors' && etag) headers['x-linked-etag'] = `"${sha256(real)}"`;
+    return { status: 200, body, headers: { ...headers, 'content-length': String(body.length) } };
+  };
+  for (const [how, published] of [['X-Linked-Etag', { etag: true }], ['the LFS pointer', { pointer: true }]]) {
+    context = await site.browser.newContext();
+    const repo = `someone/flipped-${published.etag ? 'etag' : 'pointer'}`;
+    opened = await openPage(context, site.origin, `?model=hub:${repo}`, hub(repo, { ...published, weights: FLIPPED }));
+    seen = await refused(opened, repo);
+    record('Network and runtime', `a complete download with one flipped bit (the Hub: its SHA-256 in ${how})`, `${seen} — nothing of it is cached`, name);
+    await context.close();
+  }
+  // The same Hub answers with the right bytes load: the check refuses only what differs.
+  context = await site.browser.newContext();
+  opened = await openPage(context, site.origin, '?model=hub:someone/right', hub('someone/right', { pointer: true, weights: real }));
+  await opened.page.waitForSelector(READY, { timeout: 60_000 });
+  assert.ok(opened.hubRequests.includes('https://huggingface.co/someone/right/raw/main/model.safetensors'), 'the pointer was asked for');
+  assert.deepEqual(opened.errors, []);
+  await context.close();
+
+  // A new deployment of a folder model: the cached copy the index no longer lists is replaced.
+  swapVersion = 0;
+  context = await site.browser.newContext();
+  opened = await openPage(context, specialOrigin, '?model=folder:swap');
+  await opened.page.waitForSelector(READY, { timeout: 60_000 });
+  swapVersion = 1;
+  const downloads = [];
+  opened.page.on('request', (request) => { if (request.url().includes('/swap/')) downloads.push(request.url().split('/').pop()); });
+  await opened.page.reload();
+  await opened.page.waitForSelector(READY, { timeout: 60_000 });
+  const cachedSha = await opened.page.evaluate(async () => {
+    const cache = await caches.open('attention-explorer-models-v1');
+    const key = (await cache.keys()).find((r) => r.url.endsWith('/swap/model.safetensors'));
+    const digest = await crypto.subtle.digest('SHA-256', await (await cache.match(key)).arrayBuffer());
+    return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  });
+  assert.deepEqual(downloads, ['model.safetensors'], 'only the changed file is downloaded again');
+  assert.equal(cachedSha, sha256(FLIPPED), 'the cache holds the new deployment\'s file');
+  record('Network and runtime', 'a cached model file that a new deployment changed (models/index.json lists another SHA-256)',
+    'the old copy is dropped and the new file downloaded; the unchanged files come from the cache', name);
+  assert.deepEqual(opened.errors, []);
+  await context.close();
+});
+
 test('an answer without a request (the worker could not read a message) is shown; the model and its cache stay', async () => {
   const name = 'unreadable message';
   const { page, errors, context } = await openGpt2();
@@ -767,6 +882,42 @@ test('a strict Content-Security-Policy: no violation, no request to another host
   } finally {
     await strict.close();
   }
+});
+
+test('Subresource Integrity: the app\'s files carry it, and a changed one is refused with a message', async () => {
+  const name = 'integrity';
+  const html = readFileSync('dist/index.html', 'utf8');
+  const tags = html.match(/<(script|link)\b[^>]*>/g).filter((tag) => /\b(src|href)="/.test(tag) && !/rel="icon"/.test(tag));
+  const without = tags.filter((tag) => !/\bintegrity="sha384-[A-Za-z0-9+/=]+"/.test(tag));
+  assert.deepEqual(without, ['<script src="service-worker-setup.js">'], 'only the host-editable script has no integrity');
+  assert.ok(tags.length >= 5, `${tags.length} tags`);
+
+  // start.js changed on the way (a copy of dist/ with one comment added).
+  const copy = mkdtempSync(join(tmpdir(), 'ae-sri-'));
+  for (const entry of readdirSync('dist')) {
+    if (entry !== 'start.js') symlinkSync(resolve('dist', entry), join(copy, entry));
+  }
+  writeFileSync(join(copy, 'start.js'), readFileSync('dist/start.js', 'utf8') + '// changed on the way\n');
+  const changed = await start(copy);
+  try {
+    const context = await changed.browser.newContext();
+    const { page, errors } = await openPage(context, changed.origin, '?model=folder:fixture-gpt2');
+    await page.waitForTimeout(3_000);
+    const seen = (await visible(page, '[data-testid=starting]')).replace(/\s+/g, ' ');
+    assert.match(seen, /If this stays, reload the page/);
+    assert.equal(await page.$('[data-testid=model-picker], [data-testid=text]'), null, 'the app did not start');
+    assert.ok(errors.some((e) => /integrity/.test(e)), `the browser names the integrity check: ${errors}`);
+    record('Network and runtime', 'an app file changed on the way (start.js; Subresource Integrity)',
+      `the browser refuses it and the app does not start; the page says: ${seen}`, name);
+    await context.close();
+  } finally {
+    await changed.close();
+    rmSync(copy, { recursive: true });
+  }
+  // Started normally, the notice is gone.
+  const { page, context } = await openGpt2();
+  assert.equal(await page.$('[data-testid=starting]'), null);
+  await context.close();
 });
 
 test('threads: the threaded worker\'s files missing, and the isolation service worker refused', async () => {

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +22,13 @@ test('host-model.sh fetches a repository revision into the models folder and lis
   try {
     await run('scripts/host-model.sh', ['attention-explorer/tiny-gpt2', 'v1', 'tiny'], { env });
     assert.deepEqual(readFileSync(join(models, 'tiny/model.safetensors')), readFileSync('tests/fixtures/gpt2/model.safetensors'));
-    assert.deepEqual(JSON.parse(readFileSync(join(models, 'index.json'), 'utf8')), ['tiny']);
+    // The index lists each file with its size and SHA-256, which the app checks downloads against.
+    const listed = JSON.parse(readFileSync(join(models, 'index.json'), 'utf8'));
+    assert.deepEqual(Object.keys(listed), ['tiny']);
+    const weights = readFileSync('tests/fixtures/gpt2/model.safetensors');
+    assert.deepEqual(listed.tiny['model.safetensors'],
+      { size: weights.length, sha256: createHash('sha256').update(weights).digest('hex') });
+    assert.deepEqual(Object.keys(listed.tiny), ['config.json', 'model.safetensors', 'tokenizer.json']);
 
     // A Marian repository: SentencePiece files instead of tokenizer.json, converted on the way.
     const marian = join(hub, 'attention-explorer/tiny-marian/resolve/main');
@@ -35,7 +42,7 @@ test('host-model.sh fetches a repository revision into the models folder and lis
     const target = JSON.parse(readFileSync(join(models, 'marian/target_tokenizer.json'), 'utf8'));
     assert.equal(target.model.vocab.length, converted.model.vocab.length);
     assert.notDeepEqual(target.model.vocab, converted.model.vocab);
-    assert.deepEqual(JSON.parse(readFileSync(join(models, 'index.json'), 'utf8')), ['marian', 'tiny']);
+    assert.deepEqual(Object.keys(JSON.parse(readFileSync(join(models, 'index.json'), 'utf8'))), ['marian', 'tiny']);
 
     await assert.rejects(run('scripts/host-model.sh', ['attention-explorer/missing', 'main', 'missing'], { env }));
     assert.ok(!existsSync(join(models, 'missing')) && !existsSync(join(models, 'missing.partial')), 'a failed download leaves nothing behind');

@@ -1,13 +1,14 @@
-// The opt-in service worker for hosts that cannot send COOP/COEP (isolation.js, isolation-sw.js;
-// README, "Threads"). Turned on, the page, served without the headers, loads twice and is then
-// cross-origin isolated: the threaded worker runs with the trace CLI's numbers, and a second tab
-// is isolated at once. Turned off again, the service worker goes. In an iframe of a page that is
-// not isolated the app never reloads and runs on one thread, service worker or not.
+// The service worker's opt-in isolation shim for hosts that cannot send COOP/COEP
+// (service-worker-setup.js, service-worker.js; README, "Threads"). Turned on, the page, served
+// without the headers, loads twice and is then cross-origin isolated: the threaded worker runs
+// with the trace CLI's numbers, and a second tab is isolated at once. Turned off again, the
+// service worker stays (for the offline copy) but adds no headers. In an iframe of a page that
+// is not isolated the app never reloads and runs on one thread.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { mkdirSync, rmSync } from 'node:fs';
-import { THREADS_CSP, hoverMatrix, openPage, setIsolationShim, start, traceCli, withIsolationShim } from './support.mjs';
+import { THREADS_CSP, hoverMatrix, openPage, setIsolationShim, start, traceCli, untilInPage, withIsolationShim } from './support.mjs';
 
 const TEXT = 'The cat sat on the mat because it was warm.';
 const READY = '[data-testid=model-ready]';
@@ -87,11 +88,14 @@ test('turned on, a host without COOP/COEP gets the threaded worker after one rel
   setIsolationShim(copy, false);
   try {
     const third = await openPage(context, site.origin, MODEL);
-    await third.page.waitForEvent('console', { predicate: (message) => /service worker removed/.test(message.text()) });
+    await untilInPage(third.page, async () => {
+      const active = (await navigator.serviceWorker.getRegistration())?.active?.scriptURL;
+      return active && !active.includes('isolation=on');
+    });
     await Promise.all([page, second.page, third.page].map((tab) => tab.close()));
     const fourth = await openPage(context, site.origin, MODEL);
     await trace(fourth.page);
-    assert.deepEqual(await facts(fourth.page), { loads: 1, isolated: false, threads: 1, serviceWorker: false });
+    assert.deepEqual(await facts(fourth.page), { loads: 1, isolated: false, threads: 1, serviceWorker: true });
     assert.deepEqual([...errors, ...second.errors, ...third.errors, ...fourth.errors], []);
   } finally {
     setIsolationShim(copy, true);
@@ -116,9 +120,9 @@ test('in an iframe of a page that is not isolated, the app never reloads and run
       await trace(frame);
       return { page, errors, frame };
     };
-    // Never visited: the iframe registers no service worker.
+    // Never visited: the iframe registers the service worker (its offline copy) but never reloads.
     const first = await embedded();
-    assert.deepEqual(await facts(first.frame), { loads: 1, isolated: false, threads: 1, serviceWorker: false });
+    assert.deepEqual(await facts(first.frame), { loads: 1, isolated: false, threads: 1, serviceWorker: true });
     await first.page.close();
 
     // Visited on its own first: the service worker serves the iframe too; still one thread, working.

@@ -2,7 +2,7 @@
 // Chromium, open pages with the Hub simulated (unreachable unless a handler answers) and every
 // console error, page error and dialog recorded.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import assert from 'node:assert/strict';
@@ -35,23 +35,35 @@ export async function start(root = 'dist', headers = {}, extraArgs = []) {
   };
 }
 
-/** A copy of `root` (its entries linked, not copied) with isolation.js's service worker turned
- *  on, as a host turns it on (README, "Threads"); returns the copy's folder. */
+/** Appends a row of the fault table (test-artifacts/faults/e2e.jsonl; scripts/faults.sh turns
+ *  the rows into tests/FAULTS.md): a fault, what the user saw (and on the Chinese page), the test. */
+export function recordFault({ group, fault, seen, seenZh, test }) {
+  const squeeze = (text) => text?.replace(/\s+/g, ' ').trim();
+  mkdirSync('test-artifacts/faults', { recursive: true });
+  appendFileSync('test-artifacts/faults/e2e.jsonl',
+    JSON.stringify({ group, fault, seen: squeeze(seen), seen_zh: squeeze(seenZh), test }) + '\n');
+}
+
+/** The script that registers the service worker; its ISOLATION_SHIM_ON line turns the shim on. */
+const SETUP = 'service-worker-setup.js';
+
+/** A copy of `root` (its entries linked, not copied) with the service worker's isolation shim
+ *  turned on, as a host turns it on (README, "Threads"); returns the copy's folder. */
 export function withIsolationShim(root = 'dist') {
   const copy = mkdtempSync(join(tmpdir(), 'ae-shim-'));
   for (const entry of readdirSync(root)) {
-    if (entry !== 'isolation.js') symlinkSync(resolve(root, entry), join(copy, entry));
+    if (entry !== SETUP) symlinkSync(resolve(root, entry), join(copy, entry));
   }
   setIsolationShim(copy, true, root);
   return copy;
 }
 
-/** Turns the service worker of `copy`'s isolation.js on or off (from `root`'s, which is off). */
+/** Turns the isolation shim of `copy`'s service-worker-setup.js on or off (from `root`'s, off). */
 export function setIsolationShim(copy, on, root = 'dist') {
-  const off = readFileSync(join(root, 'isolation.js'), 'utf8');
-  const script = off.replace(/^const SERVICE_WORKER_ON = false;$/m, `const SERVICE_WORKER_ON = ${on};`);
-  assert.ok(script !== off || !on, `${root}/isolation.js: no "const SERVICE_WORKER_ON = false;" line`);
-  writeFileSync(join(copy, 'isolation.js'), script);
+  const off = readFileSync(join(root, SETUP), 'utf8');
+  const script = off.replace(/^const ISOLATION_SHIM_ON = false;$/m, `const ISOLATION_SHIM_ON = ${on};`);
+  assert.ok(script !== off || !on, `${root}/${SETUP}: no "const ISOLATION_SHIM_ON = false;" line`);
+  writeFileSync(join(copy, SETUP), script);
 }
 
 /** A page at `${base}/${query}` with the Hub unreachable — or answered by `hub(url)`, which
@@ -111,6 +123,15 @@ export async function hoverMatrix(page, testid, row, column) {
   const cell = [Number(data.row ?? data.query), Number(data.column ?? data.key)];
   assert.deepEqual(cell, [row, column], `${testid}: the hovered cell`);
   return Number(data.value);
+}
+
+/** Waits until `predicate(arg)`, evaluated in `page` (it may be async: Playwright's
+ *  waitForFunction would take its promise for a truthy answer), is truthy. */
+export async function untilInPage(page, predicate, arg, timeout = 60_000) {
+  for (const deadline = Date.now() + timeout; ; await page.waitForTimeout(200)) {
+    if (await page.evaluate(predicate, arg)) return;
+    if (Date.now() > deadline) throw new Error(`not so after ${timeout} ms: ${predicate}`);
+  }
 }
 
 export async function waitShape(page, testid, shape) {

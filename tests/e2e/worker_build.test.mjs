@@ -20,7 +20,8 @@ const TEXT = 'The cat sat on the mat because it was warm.';
 async function run(withoutRelaxedSimd, headers = {}, withoutThreads = false) {
   const site = await start('dist', headers);
   try {
-    const context = await site.browser.newContext({ viewport: { width: 1280, height: 800 } });
+    // No service worker: its copy of the shell would fetch every build's wasm too.
+    const context = await site.browser.newContext({ viewport: { width: 1280, height: 800 }, serviceWorkers: 'block' });
     if (withoutRelaxedSimd) {
       await context.addInitScript(() => {
         const validate = WebAssembly.validate;

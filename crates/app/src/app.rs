@@ -35,7 +35,19 @@ extern "C" {
 pub fn start() {
     console_error_panic_hook::set_once();
     route_style_attributes_through_cssom();
+    remove_starting_notice();
     leptos::mount::mount_to_body(App);
+}
+
+/// index.html's "starting…" line, which stays only where the app never runs (its files refused
+/// as changed on the way, no wasm, scripts off).
+fn remove_starting_notice() {
+    let notice = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("starting"));
+    if let Some(notice) = notice {
+        notice.remove();
+    }
 }
 
 /// Creates every slice and the loader, and provides them to the components.

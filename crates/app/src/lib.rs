@@ -6,6 +6,7 @@ mod client;
 mod clock;
 mod i18n;
 mod input;
+mod integrity;
 mod lesson;
 mod link;
 mod loading;

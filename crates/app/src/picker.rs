@@ -6,7 +6,9 @@ use web_sys::{File, FileList};
 
 use crate::i18n::{self, tr, trf};
 use crate::loading::{self, use_loader};
-use crate::sources::{best_offline_model, hub_suggestions, ModelSource, OFFLINE_MODELS};
+use crate::sources::{
+    best_offline_model, hub_suggestions, offline_models, ModelSource, OFFLINE_MODELS,
+};
 use crate::state::{small_screen, use_state, LoadStatus, Lock, Progress};
 
 fn files_of(list: Option<FileList>) -> Vec<File> {
@@ -435,7 +437,12 @@ fn CacheControl() -> impl IntoView {
             cached.try_set(loading::cached_urls().await);
         })
     };
-    refresh();
+    // A model that loaded has just put its files in the cache.
+    let card = use_state().model.card;
+    Effect::new(move |_| {
+        card.track();
+        refresh();
+    });
     view! {
         <div class="source-row cache">
             <span data-testid="cache-count">
@@ -451,6 +458,15 @@ fn CacheControl() -> impl IntoView {
             >
                 {move || tr("picker.clear_cache")}
             </button>
+            <p data-testid="offline-models">
+                {move || {
+                    let names = cached.with(|urls| offline_models(urls));
+                    match names.is_empty() {
+                        true => tr("picker.no_offline_models"),
+                        false => trf("picker.offline_models", &[("names", &names.join(", "))]),
+                    }
+                }}
+            </p>
             <ul class="cached">
                 <For each=move || cached.get() key=|url| url.clone() let:url>
                     <li>{url}</li>

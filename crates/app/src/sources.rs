@@ -13,6 +13,9 @@ pub const DEFAULT_HUB_MODEL: &str = "openai-community/gpt2";
 /// The default model on small screens: distilled GPT-2 (82M parameters instead of 124M).
 pub const SMALL_SCREEN_HUB_MODEL: &str = "distilbert/distilgpt2";
 
+/// The Hugging Face Hub.
+const HUB: &str = "https://huggingface.co";
+
 /// Where a model comes from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelSource {
@@ -28,9 +31,20 @@ impl ModelSource {
     pub fn url(&self, file: &str) -> String {
         match self {
             ModelSource::Hub { repo, revision } => {
-                format!("https://huggingface.co/{repo}/resolve/{revision}/{file}")
+                format!("{HUB}/{repo}/resolve/{revision}/{file}")
             }
             ModelSource::Folder(name) => format!("models/{name}/{file}"),
+        }
+    }
+
+    /// Where the Hub serves a file's Git LFS pointer (its size and SHA-256) rather than the
+    /// file; `None` for a folder.
+    pub fn lfs_pointer_url(&self, file: &str) -> Option<String> {
+        match self {
+            ModelSource::Hub { repo, revision } => {
+                Some(format!("{HUB}/{repo}/raw/{revision}/{file}"))
+            }
+            ModelSource::Folder(_) => None,
         }
     }
 
@@ -92,6 +106,47 @@ pub fn best_offline_model(hosted: &[String]) -> &'static str {
         .unwrap_or(OFFLINE_MODELS[0])
 }
 
+/// The models whose files are all in the model cache (`cached`: its URLs), so they load with no
+/// network: a folder's name or a Hub repository (with its revision unless `main`), in the order
+/// first cached. A model counts once config.json and its weights (model.safetensors or a .gguf
+/// file) are there.
+pub fn offline_models(cached: &[String]) -> Vec<String> {
+    let mut folders: Vec<(&str, Vec<&str>)> = Vec::new();
+    for url in cached {
+        let Some((folder, file)) = url.rsplit_once('/') else {
+            continue;
+        };
+        match folders.iter_mut().find(|(f, _)| *f == folder) {
+            Some((_, files)) => files.push(file),
+            None => folders.push((folder, vec![file])),
+        }
+    }
+    let complete = |files: &[&str]| {
+        files.contains(&"config.json")
+            && files
+                .iter()
+                .any(|f| *f == MODEL_FILES[2] || f.ends_with(".gguf"))
+    };
+    folders
+        .into_iter()
+        .filter(|(_, files)| complete(files))
+        .filter_map(|(folder, _)| model_name_of(folder))
+        .collect()
+}
+
+/// How the picker names the model whose files a cache folder URL holds.
+fn model_name_of(folder: &str) -> Option<String> {
+    if let Some(hub) = folder.strip_prefix(&format!("{HUB}/")) {
+        let (repo, revision) = hub.split_once("/resolve/")?;
+        return Some(match revision {
+            "main" => repo.to_string(),
+            _ => format!("{repo} @ {revision}"),
+        });
+    }
+    let (_, name) = folder.rsplit_once("/models/")?;
+    (!name.contains('/')).then(|| name.to_string())
+}
+
 /// The GGUF file a hosted folder's config.json points to (`"gguf_file": "model.gguf"`), if any:
 /// such a folder holds one .gguf file with its own numbers and tokenizer instead of the usual
 /// tokenizer.json and model.safetensors.
@@ -151,6 +206,13 @@ pub enum FetchError {
     CannotRead { file: String, message: String },
     /// A file of the set is missing from the picked files.
     MissingFile { file: String },
+    /// A complete download whose SHA-256 is not the one published for it (models/index.json,
+    /// the Hub): damaged on the way, or an old copy. It is not kept.
+    Mismatch {
+        file: String,
+        expected: String,
+        found: String,
+    },
     /// A repository (Marian's opus-mt-*) without tokenizer.json: it ships SentencePiece files.
     SentencePieceOnly { url: String },
     /// The browser refused (no window, a fetch without a response, a JS error).
@@ -182,6 +244,18 @@ impl FetchError {
                 "loader.incomplete",
                 &[("file", file), ("loaded", loaded), ("total", total)],
             ),
+            FetchError::Mismatch {
+                file,
+                expected,
+                found,
+            } => trf(
+                "loader.mismatch",
+                &[
+                    ("file", file),
+                    ("expected", &short(expected)),
+                    ("found", &short(found)),
+                ],
+            ),
             FetchError::CannotRead { file, message } => trf(
                 "loader.cannot_read",
                 &[("file", file), ("message", message)],
@@ -190,6 +264,11 @@ impl FetchError {
             FetchError::Browser(message) => message.clone(),
         }
     }
+}
+
+/// A digest's first 12 hex digits: enough to tell two apart on screen.
+fn short(sha256: &str) -> String {
+    sha256.chars().take(12).collect()
 }
 
 #[cfg(test)]
@@ -234,6 +313,12 @@ mod tests {
             ModelSource::from_link("folder:x").map(|s| s.url("config.json")),
             Some("models/x/config.json".into())
         );
+        let hub = ModelSource::from_link("hub:o/n@v1").expect("a Hub link");
+        assert_eq!(
+            hub.lfs_pointer_url("model.safetensors").as_deref(),
+            Some("https://huggingface.co/o/n/raw/v1/model.safetensors")
+        );
+        assert_eq!(ModelSource::Folder("x".into()).lfs_pointer_url("a"), None);
     }
 
     #[test]
@@ -255,6 +340,28 @@ mod tests {
                 revision: "main".into()
             }
         );
+    }
+
+    #[test]
+    fn a_model_is_offline_once_its_config_and_weights_are_cached() {
+        let site = "http://127.0.0.1:8080/course/models";
+        let cached = [
+            format!("{site}/fixture-gpt2/config.json"),
+            format!("{site}/fixture-gpt2/tokenizer.json"),
+            format!("{HUB}/openai-community/gpt2/resolve/main/config.json"),
+            format!("{site}/fixture-gpt2/model.safetensors"),
+            format!("{HUB}/openai-community/gpt2/resolve/main/tokenizer.json"),
+            format!("{site}/SmolLM2-135M-Instruct/config.json"),
+            format!("{site}/SmolLM2-135M-Instruct/model.gguf"),
+            format!("{HUB}/o/n/resolve/v1/config.json"),
+            format!("{HUB}/o/n/resolve/v1/model.safetensors"),
+        ];
+        assert_eq!(
+            offline_models(&cached),
+            ["fixture-gpt2", "SmolLM2-135M-Instruct", "o/n @ v1"],
+            "GPT-2 from the Hub has no weights cached"
+        );
+        assert!(offline_models(&[]).is_empty());
     }
 
     #[test]

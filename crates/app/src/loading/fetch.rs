@@ -11,6 +11,9 @@ use web_sys::{AbortController, Cache, File, ReadableStreamDefaultReader, Respons
 use crate::client::ModelFiles;
 use crate::clock::now_ms;
 use crate::i18n::tr;
+use crate::integrity::{
+    hex, lfs_pointer_digest, parse_hosted_index, sha256_of_etags, FileDigest, HostedIndex,
+};
 use crate::sources::{
     gguf_file_named_in, ships_sentencepiece, FetchError, ModelSource, Progress, MODEL_FILES,
 };
@@ -165,17 +168,79 @@ async fn read_body(
     Ok(bytes)
 }
 
+/// Where the SHA-256 a file must have is published, if anywhere.
+enum Published<'a> {
+    /// This site's `models/index.json` (no digest: an index without them, or none at all).
+    Listed(Option<&'a FileDigest>),
+    /// The Hub: the resolve answer's ETags, else the Git LFS pointer at this URL.
+    Hub { pointer_url: String },
+}
+
+/// The lowercase hex SHA-256 of `bytes`, by the browser's own crypto; `None` where it has none
+/// (a page served over plain http from another computer is not a secure context).
+async fn sha256(bytes: &Uint8Array) -> Option<String> {
+    let subtle = web_sys::window()?.crypto().ok()?.subtle();
+    if subtle.is_undefined() {
+        return None;
+    }
+    let promise = subtle
+        .digest_with_str_and_js_u8_array("SHA-256", bytes)
+        .ok()?;
+    let digest = JsFuture::from(promise).await.ok()?;
+    Some(hex(&Uint8Array::new(&digest).to_vec()))
+}
+
+/// Refuses `bytes` unless their SHA-256 is `expected` (not checked where the browser cannot).
+async fn check(file: &str, bytes: &Uint8Array, expected: &str) -> Result<(), FetchError> {
+    match sha256(bytes).await {
+        Some(found) if found != expected => Err(FetchError::Mismatch {
+            file: file.into(),
+            expected: expected.into(),
+            found,
+        }),
+        Some(_) => Ok(()),
+        None => {
+            // For developers: where the page is not a secure context, downloads go unchecked.
+            web_sys::console::warn_1(
+                &format!("{file}: crypto.subtle missing, SHA-256 unchecked").into(),
+            );
+            Ok(())
+        }
+    }
+}
+
+/// The digest of a Hub file's Git LFS pointer, if it is an LFS file and the pointer comes.
+async fn hub_pointer_digest(pointer_url: &str, signal: &web_sys::AbortSignal) -> Option<String> {
+    let response = start_download(pointer_url, signal).await.ok()?;
+    let text = response_bytes(&response).await.ok()?.to_vec();
+    lfs_pointer_digest(std::str::from_utf8(&text).ok()?).map(|d| d.sha256)
+}
+
+/// The cached copy of `url`, if there is one and it is the file `published` lists: a copy the
+/// index no longer lists (an older deployment's) is dropped.
+async fn cached_copy(cache: &Cache, url: &str, published: &Published<'_>) -> Option<Uint8Array> {
+    let bytes = response_bytes(&cached_file(cache, url).await?).await.ok()?;
+    if let Published::Listed(Some(digest)) = published {
+        if check(url, &bytes, &digest.sha256).await.is_err() {
+            let _ = JsFuture::from(cache.delete_with_str(url)).await;
+            return None;
+        }
+    }
+    Some(bytes)
+}
+
 /// Downloads one file with progress, or reads it from Cache Storage. Only a complete download
-/// is cached.
+/// whose SHA-256 is the published one (where one is) is kept and cached.
 async fn fetch_file(
     url: &str,
     file: &str,
+    published: Published<'_>,
     signal: &web_sys::AbortSignal,
     progress: &dyn Fn(Progress),
 ) -> Result<Uint8Array, FetchError> {
     let cache = open_cache().await;
     if let Some(cache) = &cache {
-        if let Some(response) = cached_file(cache, url).await {
+        if let Some(bytes) = cached_copy(cache, url, &published).await {
             progress(Progress {
                 file: file.to_string(),
                 from_cache: true,
@@ -183,11 +248,24 @@ async fn fetch_file(
                 total: None,
                 elapsed: 0.0,
             });
-            return response_bytes(&response).await;
+            return Ok(bytes);
         }
     }
     let response = start_download(url, signal).await?;
+    let header = |name: &str| response.headers().get(name).ok().flatten();
+    let in_headers = sha256_of_etags(
+        header("x-linked-etag").as_deref(),
+        header("etag").as_deref(),
+    );
     let bytes = read_body(&response, url, file, signal, progress).await?;
+    let expected = match published {
+        Published::Listed(digest) => digest.map(|d| d.sha256.clone()),
+        Published::Hub { .. } if in_headers.is_some() => in_headers,
+        Published::Hub { pointer_url } => hub_pointer_digest(&pointer_url, signal).await,
+    };
+    if let Some(expected) = expected {
+        check(file, &bytes, &expected).await?;
+    }
     if let Some(cache) = &cache {
         if let Ok(copy) = Response::new_with_opt_buffer_source(Some(&bytes)) {
             // Caching is an optimisation: a full disk must not fail the load.
@@ -208,9 +286,22 @@ pub async fn fetch_model(
     let controller = AbortController::new().map_err(browser)?;
     let signal = controller.signal();
     DOWNLOAD.with(|d| *d.borrow_mut() = Some(controller));
+    let index = match source {
+        ModelSource::Folder(_) => hosted_index().await,
+        ModelSource::Hub { .. } => HostedIndex::new(),
+    };
+    let listed = match source {
+        ModelSource::Folder(name) => index.get(name),
+        ModelSource::Hub { .. } => None,
+    };
+    let published = |file: &str| match source.lfs_pointer_url(file) {
+        Some(pointer_url) => Published::Hub { pointer_url },
+        None => Published::Listed(listed.and_then(|files| files.get(file))),
+    };
     let fetch = |file: String| {
         let signal = signal.clone();
-        async move { fetch_file(&source.url(&file), &file, &signal, progress).await }
+        let published = published(&file);
+        async move { fetch_file(&source.url(&file), &file, published, &signal, progress).await }
     };
     let [config_name, tokenizer_name, weights_name] = MODEL_FILES;
     let config = fetch(config_name.into()).await?.to_vec();
@@ -336,20 +427,25 @@ pub async fn clear_cache() {
 
 /// The folder models this site hosts, from `models/index.json` (written by the set-up scripts).
 pub async fn hosted_models() -> Vec<String> {
+    hosted_index().await.into_keys().collect()
+}
+
+/// `models/index.json`: the folder models and their files' digests; empty if it cannot be read.
+async fn hosted_index() -> HostedIndex {
     let Some(window) = web_sys::window() else {
-        return Vec::new();
+        return HostedIndex::new();
     };
     let Ok(response) = JsFuture::from(window.fetch_with_str("models/index.json")).await else {
-        return Vec::new();
+        return HostedIndex::new();
     };
     let Ok(response) = response.dyn_into::<Response>() else {
-        return Vec::new();
+        return HostedIndex::new();
     };
     if !response.ok() {
-        return Vec::new();
+        return HostedIndex::new();
     }
-    let Ok(bytes) = response_bytes(&response).await else {
-        return Vec::new();
-    };
-    serde_json::from_slice(&bytes.to_vec()).unwrap_or_default()
+    match response_bytes(&response).await {
+        Ok(bytes) => parse_hosted_index(&bytes.to_vec()),
+        Err(_) => HostedIndex::new(),
+    }
 }
