@@ -166,7 +166,8 @@ test('GPT-2: "Generate" draws tokens as "Sample" does, each trace extending the 
   await page.$eval('[data-testid=generate-count]', (input) => input.dispatchEvent(new Event('change', { bubbles: true })));
   await page.click('[data-testid=generate]');
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=generated]').length >= 7, null, { timeout: 60_000 });
-  await page.click('[data-testid=generate-stop]');
+  // The button moves as each token lengthens the text above it: a click event, not a pointer aimed at it.
+  await page.locator('[data-testid=generate-stop]').dispatchEvent('click');
   const atStop = await generatedCount(page);
   await page.waitForSelector('[data-testid=generate]');
   await page.waitForTimeout(1500);
