@@ -122,7 +122,7 @@ pub fn offline_models(cached: &[String]) -> Vec<String> {
         }
     }
     let complete = |files: &[&str]| {
-        files.contains(&"config.json")
+        files.contains(&MODEL_FILES[0])
             && files
                 .iter()
                 .any(|f| *f == MODEL_FILES[2] || f.ends_with(".gguf"))
