@@ -2,7 +2,8 @@
 // test-artifacts/faults/native.jsonl (tests/faults.rs), e2e.jsonl (tests/e2e/faults.test.mjs,
 // soak.test.mjs, offline.test.mjs) and fuzz.json (tests/fuzz_loader.rs).  Usage: node scripts/faults-table.mjs [OUT]
 // (default tests/FAULTS.md). scripts/faults.sh runs the tests and then this.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { memoryCurve } from './soak-table.mjs';
 
 const DIR = 'test-artifacts/faults';
 const out = process.argv[2] ?? 'tests/FAULTS.md';
@@ -41,5 +42,25 @@ if (fuzz) {
   markdown += `\n## Fuzzed loader\n\n\`tests/fuzz_loader.rs\`, seed ${fuzz.seed}: ${fuzz.executions} executions in ${Math.round(fuzz.seconds)} s, `
     + `${fuzz.loaded} mutated inputs still loaded (${fuzz.traced} traced), ${fuzz.panics} panics.\n`;
 }
+markdown += longSoaks('tests/soak');
 writeFileSync(out, markdown);
 console.log(`faults-table: ${rows.size} faults → ${out}`);
+
+/** The long soaks' memory curves, from what scripts/soak.sh last measured (tests/soak/*.json). */
+function longSoaks(dir) {
+  const runs = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
+    .map((f) => JSON.parse(readFileSync(`${dir}/${f}`, 'utf8'))) : [];
+  if (runs.length === 0) return '';
+  let text = '\n## Long soak\n\n`scripts/soak.sh` (not part of a test run; it takes about 30 minutes a model): '
+    + 'one page, its actions in a seeded random order, the memory measured after each hundred actions at one view '
+    + '(the main model, heatmaps, one text, after a garbage collection).\n';
+  for (const r of runs) {
+    text += `\n### ${r.main}, with ${r.others.join(', ')}\n\n${r.actions} actions (seed ${r.seed}): ${r.run.traces} traces of random `
+      + `Unicode texts of up to ${r.cap} characters, ${r.run.appended} generated tokens, ${r.run.saliency} saliency requests, `
+      + `${r.run.switches} model switches, ${r.run.panels} panels, ${r.run.layersAndHeads} layers or heads, ${r.run.languages} `
+      + `language and ${r.run.themes} theme switches, in ${r.minutes} min. ${r.posted} requests to the worker, `
+      + `${r.unanswered} unanswered; ${r.errors} errors; ${r.equal} of ${r.compared} sampled views equal to a fresh page's. `
+      + `Verdict: ${r.verdict}.\n\n${memoryCurve(r.checkpoints, r.levels)}\n`;
+  }
+  return text;
+}

@@ -14,15 +14,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
-step() { printf '\n== %s\n' "$*"; }
+# Each step says how long the run has taken so far: where CI's minutes go.
+step() { printf '\n== %s (at %dm%02ds)\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 
 step "gates: format, lints (native and wasm32), fast tier"
 ensure_wasm_target
 cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
 cargo clippy --locked --workspace --lib --bins --target wasm32-unknown-unknown -- -D warnings
-cargo test --locked -p ae-messages -p ae-engine -p ae-worker -p ae-charts
-cargo test --locked --test engine_fixtures --test encoder_decoder_fixtures --test translator
+# `--workspace`, as the native tests below: the same features, so they reuse what this builds
+# (selecting packages with -p resolved other features and built candle and tokenizers twice).
+cargo test --locked --workspace --lib \
+  --test engine_fixtures --test encoder_decoder_fixtures --test translator
 
 step "toolchain"
 ensure_wasm_bindgen; ensure_chromium; ensure_npm; ensure_trunk
@@ -52,22 +55,11 @@ done
 step "release site"
 mkdir -p public/models  # trunk copies it into dist/models, even when empty
 trunk build --release
-# Fixture models are served for the tests only; they never go into public/.
-for fixture in gpt2 distilbert t5 induction; do
-  mkdir -p "dist/models/fixture-$fixture"
-  cp tests/fixtures/$fixture/{config.json,tokenizer.json,model.safetensors} "dist/models/fixture-$fixture/"
-done
-# The Llama fixture is one GGUF file, named by a config.json as a hosted GGUF folder is.
-mkdir -p dist/models/fixture-llama
-cp tests/fixtures/llama/model.gguf dist/models/fixture-llama/
-echo '{"model_type": "llama", "gguf_file": "model.gguf"}' > dist/models/fixture-llama/config.json
-scripts/fetch-assets.sh --index-only dist/models
-# So are the fixture lessons (a hostile one among them).
-mkdir -p dist/lessons/test
-cp tests/fixtures/lessons/*.md dist/lessons/test/
+scripts/stage-test-files.sh
 
 step "end-to-end tests in Chromium"
 node --test --test-concurrency=1 tests/e2e/
 
 step "fault table of this run (test-artifacts/FAULTS.md; tests/FAULTS.md is the committed one)"
 node scripts/faults-table.mjs test-artifacts/FAULTS.md
+step "done"

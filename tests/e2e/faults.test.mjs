@@ -788,6 +788,12 @@ test('downloads that arrive complete but wrong: one flipped bit, from this site 
   // A new deployment of a folder model: the cached copy the index no longer lists is replaced.
   swapVersion = 0;
   context = await site.browser.newContext();
+  await context.addInitScript(() => {
+    // Counts the page's SHA-256 computations.
+    const digest = SubtleCrypto.prototype.digest;
+    window.__digests = 0;
+    SubtleCrypto.prototype.digest = function (...args) { window.__digests++; return digest.apply(this, args); };
+  });
   opened = await openPage(context, specialOrigin, '?model=folder:swap');
   await opened.page.waitForSelector(READY, { timeout: 60_000 });
   swapVersion = 1;
@@ -795,6 +801,7 @@ test('downloads that arrive complete but wrong: one flipped bit, from this site 
   opened.page.on('request', (request) => { if (request.url().includes('/swap/')) downloads.push(request.url().split('/').pop()); });
   await opened.page.reload();
   await opened.page.waitForSelector(READY, { timeout: 60_000 });
+  assert.equal(await opened.page.evaluate(() => window.__digests), 2, 'the stale copy and the new download were hashed, nothing else');
   const cachedSha = await opened.page.evaluate(async () => {
     const cache = await caches.open('attention-explorer-models-v1');
     const key = (await cache.keys()).find((r) => r.url.endsWith('/swap/model.safetensors'));
@@ -803,8 +810,12 @@ test('downloads that arrive complete but wrong: one flipped bit, from this site 
   });
   assert.deepEqual(downloads, ['model.safetensors'], 'only the changed file is downloaded again');
   assert.equal(cachedSha, sha256(FLIPPED), 'the cache holds the new deployment\'s file');
+  // Copies cached with the digest they were checked against are not hashed again.
+  await opened.page.reload();
+  await opened.page.waitForSelector(READY, { timeout: 60_000 });
+  assert.equal(await opened.page.evaluate(() => window.__digests), 0, 'a verified cached copy is hashed again');
   record('Network and runtime', 'a cached model file that a new deployment changed (models/index.json lists another SHA-256)',
-    'the old copy is dropped and the new file downloaded; the unchanged files come from the cache', name);
+    'the old copy is dropped and the new file downloaded; the unchanged files come from the cache, not hashed again (each copy keeps the SHA-256 it was checked against)', name);
   assert.deepEqual(opened.errors, []);
   await context.close();
 });

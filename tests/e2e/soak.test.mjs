@@ -1,10 +1,13 @@
-// A class period's worth of use, compressed. Rapid input: 50 keystrokes in 2 seconds on a real
-// model (SmolLM2-135M, whose traces take longer than a keystroke) never queue more than one
-// trace behind the running one, and the page ends on the last text. Each case appends its row to
-// the fault table (test-artifacts/faults/e2e.jsonl → tests/FAULTS.md).
+// A class period's worth of use, compressed. The short soak (soak.mjs): a tenth of the long
+// one's actions on the fixtures and the offline models, memory measured each hundred actions.
+// Rapid input: 50 keystrokes in 2 seconds on a real model (SmolLM2-135M, whose traces take
+// longer than a keystroke) never queue more than one trace behind the running one, and the page
+// ends on the last text. Each case appends its row to the fault table
+// (test-artifacts/faults/e2e.jsonl → tests/FAULTS.md).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { openPage, recordFault, start } from './support.mjs';
+import { assertHealthy, hosted, levels, longestText, scaledRun, soak } from './soak.mjs';
 
 const READY = '[data-testid=model-ready]';
 let site;
@@ -82,4 +85,22 @@ test('rapid input: 50 keystrokes in 2 s queue at most one trace behind the runni
     `${traces.length} traces ran, one at a time; ${afterTyping.length} started after the last keystroke; the page shows the last text's ${await page.locator('[data-testid=token]').count()} tokens`, name);
   assert.deepEqual(errors, []);
   await context.close();
+});
+
+test('a class period, short: a tenth of the long soak\'s actions leave memory level, answer every request, and show what a fresh page shows', async () => {
+  const name = 'short soak';
+  const others = hosted('dist', ['fixture-distilbert', 'fixture-llama', 'fixture-t5', 'all-MiniLM-L6-v2', 'date-translator']);
+  const run = { ...scaledRun(0.1), compared: 8 };
+  const mb = (bytes) => (bytes / 2 ** 20).toFixed(1);
+  const result = await soak(site, {
+    main: 'fixture-gpt2', others, run, maxChars: (model) => longestText('dist', model, 256),
+    log: (c) => console.log(`soak: ${c.actions} actions: worker ${mb(c.worker)} MB, page wasm ${mb(c.app)} MB, JS heap ${mb(c.heap)} MB`),
+  });
+  const { wasm, heap } = levels(result.checkpoints);
+  const last = result.checkpoints.at(-1);
+  const equal = result.compared.filter((c) => c.equal).length;
+  record(`${result.actions.length} actions in a seeded random order on fixture-gpt2 with ${others.join(', ')}: ${run.traces} traces of random Unicode texts, ${run.switches} model switches, ${run.saliency} saliency, ${run.appended} generated tokens, panels, layers, heads, language, theme`,
+    `after ${wasm.actions} and ${last.actions} actions the worker's wasm memory ${mb(wasm.worker)} → ${mb(last.worker)} MB, the page's ${mb(wasm.app)} → ${mb(last.app)} MB; after ${heap.actions} and ${last.actions}, its JS heap ${mb(heap.heap)} → ${mb(last.heap)} MB; ${result.posted} requests, all answered; ${equal} of ${result.compared.length} sampled views equal a fresh page's`,
+    name);
+  assertHealthy(result);
 });

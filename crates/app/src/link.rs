@@ -6,6 +6,8 @@
 //! encoder–decoder, which also reads `target`, the target so far, and `attention`: encoder,
 //! decoder or cross), `layer` and `head`
 //! (counted from 1, as the page shows them), `token` (the pinned query token's position),
+//! `saliency` (the prediction saliency explains: `POSITION:TOKEN_ID`, the position from 0 as
+//! `token`'s, the predicted token by its id),
 //! `panel` (a tab's id, see `Panel`), `step` (1–12, see `Step`), `temperature`, `top_k`,
 //! `top_p`, `seed`, `lang` (en, zh), `theme` (light, dark; absent: the system's); Ecco's views:
 //! `neuron` (the neuron followed, from 0), `factors` (the NMF's count) and `factor_layers`
@@ -47,6 +49,8 @@ pub struct LinkView {
     pub layer: Option<usize>,
     pub head: Option<usize>,
     pub token: Option<usize>,
+    /// The prediction saliency explains: (position, predicted token id).
+    pub saliency: Option<(usize, u32)>,
     pub step: Option<Step>,
     pub temperature: Option<f32>,
     pub top_k: Option<usize>,
@@ -146,6 +150,8 @@ impl LinkView {
             choose("lang", &|v| Lang::from_code(v).is_some()).and_then(|v| Lang::from_code(&v));
         view.theme = choose("theme", &|v| theme_named(v).is_some()).and_then(|v| theme_named(&v));
         view.panel = choose("panel", &|v| panel_named(v).is_some()).and_then(|v| panel_named(&v));
+        view.saliency =
+            choose("saliency", &|v| saliency_target(v).is_some()).and_then(|v| saliency_target(&v));
         view.attention = choose("attention", &|v| attention_named(v).is_some())
             .and_then(|v| attention_named(&v));
         view.factor_layers =
@@ -200,6 +206,11 @@ impl LinkView {
         put("layer", self.layer.map(|l| (l + 1).to_string()));
         put("head", self.head.map(|h| (h + 1).to_string()));
         put("token", self.token.map(|t| t.to_string()));
+        put(
+            "saliency",
+            self.saliency
+                .map(|(position, id)| format!("{position}:{id}")),
+        );
         put("panel", self.panel.map(|p| p.id().to_string()));
         put("step", self.step.map(|s| s.number().to_string()));
         put("temperature", self.temperature.map(|t| t.to_string()));
@@ -318,6 +329,12 @@ fn layer_range(text: &str) -> Option<(usize, usize)> {
         last.trim().parse::<usize>().ok()?,
     );
     (1 <= first && first <= last).then(|| (first - 1, last - 1))
+}
+
+/// `POSITION:TOKEN_ID`, both whole numbers.
+fn saliency_target(text: &str) -> Option<(usize, u32)> {
+    let (position, id) = text.split_once(':')?;
+    Some((position.trim().parse().ok()?, id.trim().parse().ok()?))
 }
 
 fn theme_named(name: &str) -> Option<ThemeChoice> {
@@ -564,6 +581,7 @@ mod tests {
             layer: Some(4),
             head: Some(0),
             token: Some(2),
+            saliency: Some((2, 50256)),
             step: Some(Step::Output),
             temperature: Some(0.7),
             top_k: Some(5),
@@ -683,7 +701,7 @@ mod tests {
 
     #[test]
     fn values_out_of_range_are_named_and_ignored() {
-        let parsed = parse("layer=99&head=-1&temperature=NaN&step=13&top_k=2.5&lang=fr&theme=pink&panel=x&factors=19&factor_layers=3-2&watch=a,b,c,d,e,f,g,h,i&ablate=0:1&causal_mask=maybe&lock=text,everything&panels=heatmaps,nope");
+        let parsed = parse("layer=99&head=-1&temperature=NaN&step=13&top_k=2.5&lang=fr&theme=pink&panel=x&saliency=3&factors=19&factor_layers=3-2&watch=a,b,c,d,e,f,g,h,i&ablate=0:1&causal_mask=maybe&lock=text,everything&panels=heatmaps,nope");
         assert_eq!(
             parsed.view.layer,
             Some(98),
@@ -702,6 +720,7 @@ mod tests {
                 "lang=fr",
                 "theme=pink",
                 "panel=x",
+                "saliency=3",
                 "factor_layers=3-2",
                 "watch=a,b,c,d,e,f,g,h,i",
                 "ablate=0:1",

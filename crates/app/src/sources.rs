@@ -134,14 +134,19 @@ pub fn offline_models(cached: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// A Hub model as the page names it: its repository, and the revision where it is not main.
+pub fn hub_model_name(repo: &str, revision: &str) -> String {
+    match revision {
+        "main" => repo.to_string(),
+        _ => format!("{repo} @ {revision}"),
+    }
+}
+
 /// How the picker names the model whose files a cache folder URL holds.
 fn model_name_of(folder: &str) -> Option<String> {
     if let Some(hub) = folder.strip_prefix(&format!("{HUB}/")) {
         let (repo, revision) = hub.split_once("/resolve/")?;
-        return Some(match revision {
-            "main" => repo.to_string(),
-            _ => format!("{repo} @ {revision}"),
-        });
+        return Some(hub_model_name(repo, revision));
     }
     let (_, name) = folder.rsplit_once("/models/")?;
     (!name.contains('/')).then(|| name.to_string())

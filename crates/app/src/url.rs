@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use crate::i18n::tr;
 use crate::link::LinkView;
-use crate::state::{AppState, HeadSummary, Message, Panel};
+use crate::state::{AppState, HeadSummary, Message};
 use ae_messages::AttentionKind;
 
 /// The address's parameters, in order.
@@ -56,7 +56,7 @@ pub fn follow_link(state: AppState) -> Option<String> {
     if link.text.is_some() {
         state.text.from_link.set(true);
     }
-    apply_when_known(state, link.layer, link.head, link.token);
+    apply_when_known(state, &link);
     write_to_address_bar(state);
     link.model
 }
@@ -152,22 +152,21 @@ impl Asker {
 
 /// Applies layer and head when the model is loaded, the token when its tokens are known (only
 /// then can they be checked).
-fn apply_when_known(
-    state: AppState,
-    layer: Option<usize>,
-    head: Option<usize>,
-    token: Option<usize>,
-) {
-    let waiting = StoredValue::new((layer, head));
+fn apply_when_known(state: AppState, link: &LinkView) {
+    // Loading a model sets saliency's target back to the top prediction: a link's comes after.
+    let waiting = StoredValue::new((link.layer, link.head, link.saliency));
     Effect::new(move |_| {
         if !state.model.card.with(Option::is_some) {
             return;
         }
-        let (layer, head) = waiting.get_value();
+        let (layer, head, saliency) = waiting.get_value();
         set_layer_and_head(state, layer, head, Asker::Link);
-        waiting.set_value((None, None));
+        if saliency.is_some() {
+            state.selection.saliency_target.set(saliency);
+        }
+        waiting.set_value((None, None, None));
     });
-    if let Some(token) = token {
+    if let Some(token) = link.token {
         pin_when_known(state, token, Asker::Link);
     }
 }
@@ -289,6 +288,10 @@ pub fn current_view(state: AppState) -> LinkView {
         layer: Some(layer),
         head: Some(head),
         token,
+        saliency: translation
+            .is_none()
+            .then(|| state.selection.saliency_target.get())
+            .flatten(),
         step: Some(state.selection.step.get()),
         temperature: Some(sampling.temperature),
         top_k: Some(sampling.top_k),
@@ -296,10 +299,7 @@ pub fn current_view(state: AppState) -> LinkView {
         seed: Some(state.settings.seed.get()),
         lang: Some(state.view.lang.get()),
         theme: state.view.theme_choice.get(),
-        panel: Some(match translation {
-            Some(_) => Panel::Translation,
-            None => state.view.panel.get(),
-        }),
+        panel: Some(state.shown_panel()),
         neuron: state.settings.neuron.get(),
         factors: Some(state.settings.factors.get()),
         factor_layers: state.settings.factor_layers.get(),

@@ -209,6 +209,20 @@ async fn check(file: &str, bytes: &Uint8Array, expected: &str) -> Result<(), Fet
     }
 }
 
+/// The header a cached copy keeps the SHA-256 it was checked against in.
+const VERIFIED_SHA256: &str = "x-verified-sha256";
+
+/// A response to cache holding `bytes`, with the SHA-256 they were checked against, if any.
+fn cacheable(bytes: &Uint8Array, verified: Option<&str>) -> Result<Response, JsValue> {
+    let init = web_sys::ResponseInit::new();
+    let headers = web_sys::Headers::new()?;
+    if let Some(digest) = verified {
+        headers.set(VERIFIED_SHA256, digest)?;
+    }
+    init.set_headers(&headers);
+    Response::new_with_opt_buffer_source_and_init(Some(bytes), &init)
+}
+
 /// The digest of a Hub file's Git LFS pointer, if it is an LFS file and the pointer comes.
 async fn hub_pointer_digest(pointer_url: &str, signal: &web_sys::AbortSignal) -> Option<String> {
     let response = start_download(pointer_url, signal).await.ok()?;
@@ -219,8 +233,15 @@ async fn hub_pointer_digest(pointer_url: &str, signal: &web_sys::AbortSignal) ->
 /// The cached copy of `url`, if there is one and it is the file `published` lists: a copy the
 /// index no longer lists (an older deployment's) is dropped.
 async fn cached_copy(cache: &Cache, url: &str, published: &Published<'_>) -> Option<Uint8Array> {
-    let bytes = response_bytes(&cached_file(cache, url).await?).await.ok()?;
+    let response = cached_file(cache, url).await?;
+    let verified = response.headers().get(VERIFIED_SHA256).ok().flatten();
+    let bytes = response_bytes(&response).await.ok()?;
     if let Published::Listed(Some(digest)) = published {
+        // A copy cached with the digest it was checked against, when that is still the listed
+        // one, is not hashed again (a 500 MB model takes most of a second).
+        if verified.as_deref() == Some(digest.sha256.as_str()) {
+            return Some(bytes);
+        }
         if check(url, &bytes, &digest.sha256).await.is_err() {
             let _ = JsFuture::from(cache.delete_with_str(url)).await;
             return None;
@@ -263,11 +284,11 @@ async fn fetch_file(
         Published::Hub { .. } if in_headers.is_some() => in_headers,
         Published::Hub { pointer_url } => hub_pointer_digest(&pointer_url, signal).await,
     };
-    if let Some(expected) = expected {
-        check(file, &bytes, &expected).await?;
+    if let Some(expected) = &expected {
+        check(file, &bytes, expected).await?;
     }
     if let Some(cache) = &cache {
-        if let Ok(copy) = Response::new_with_opt_buffer_source(Some(&bytes)) {
+        if let Ok(copy) = cacheable(&bytes, expected.as_deref()) {
             // Caching is an optimisation: a full disk must not fail the load.
             let _ = JsFuture::from(cache.put_with_str(url, &copy)).await;
         }

@@ -11,7 +11,7 @@ use web_sys::File;
 
 pub use fetch::{cached_urls, cancel_download, clear_cache, fetch_text, hosted_models};
 
-use crate::sources::{best_offline_model, FetchError, ModelSource, Progress, OFFLINE_MODELS};
+use crate::sources::{self, best_offline_model, FetchError, ModelSource, Progress, OFFLINE_MODELS};
 
 use crate::client::{self, Failure, ModelFiles};
 use crate::i18n::trf;
@@ -155,11 +155,11 @@ impl Loader {
 /// How the loaded (or loading) model's origin is shown (tracked).
 pub fn origin_label(model: &ModelState) -> String {
     match (model.source.get(), model.local_files.get()) {
-        (Some(ModelSource::Hub { repo, revision }), _) if revision == "main" => {
-            format!("Hugging Face Hub: {repo}")
-        }
         (Some(ModelSource::Hub { repo, revision }), _) => {
-            format!("Hugging Face Hub: {repo} @ {revision}")
+            format!(
+                "Hugging Face Hub: {}",
+                sources::hub_model_name(&repo, &revision)
+            )
         }
         (Some(ModelSource::Folder(name)), _) => trf("loader.folder", &[("name", &name)]),
         (None, Some(names)) => trf("picker.your_files", &[("names", &names)]),

@@ -29,17 +29,7 @@ pub fn PanelArea() -> impl IntoView {
     let state = use_state();
     // "Test yourself": the kind of question open, if one is.
     let quiz = RwSignal::new(None::<usize>);
-    // The chosen panel, or the first this model offers when it offers not that one (an
-    // encoder–decoder offers only its translation panel).
-    let shown = Memo::new(move |_| {
-        let offered = state.offered_panels();
-        let chosen = state.view.panel.get();
-        if offered.contains(&chosen) {
-            chosen
-        } else {
-            offered.first().copied().unwrap_or(chosen)
-        }
-    });
+    let shown = Memo::new(move |_| state.shown_panel());
     view! {
         <nav class="panel-tabs" aria-label=move || tr("panels.label")>
             <div class="tab-list" role="tablist" aria-label=move || tr("panels.label")>

@@ -17,8 +17,10 @@ use ae_messages::{Array, PositionalEncodings, Request, Response};
 #[component]
 pub fn Positions() -> impl IntoView {
     let state = use_state();
-    let model_width = untrack(|| state.model.read(64, |c| c.d_model));
-    let d_model = RwSignal::new(model_width.clamp(4, 1024));
+    // The sinusoidal plot starts at the model's width, and again when another model loads.
+    let model_width = move || state.model.read(64, |c| c.d_model).clamp(4, 1024);
+    let d_model = RwSignal::new(untrack(model_width));
+    Effect::new(move |_| d_model.set(model_width()));
     let positions = RwSignal::new(64usize);
     let dimensions = RwSignal::new("4, 5, 6, 7".to_string());
     let encodings = owned_request(

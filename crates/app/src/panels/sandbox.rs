@@ -359,17 +359,20 @@ fn MatrixInput(cells: RwSignal<Cells>, matrix: usize, size: Memo<(usize, usize)>
 fn Intermediates(toy: ToyAttention) -> impl IntoView {
     let width = toy.q.first().map_or(0, Vec::len);
     let scale = (width as f32).sqrt();
-    let scale_text = match toy.scaled {
+    // Component bodies run once: the explanations follow the page's language as closures.
+    let scaled = toy.scaled;
+    let scale_text = Signal::derive(move || match scaled {
         true => trf(
             "sandbox.scaled_explain",
             &[("d_k", &width), ("scale", &format!("{scale:.4}"))],
         ),
         false => tr("sandbox.unscaled_explain"),
-    };
-    let mask_text = tr(match toy.masked {
+    });
+    let mask_key = match toy.masked {
         true => "sandbox.masked_explain",
         false => "sandbox.unmasked_explain",
-    });
+    };
+    let explained = |key: &'static str| Some(Signal::derive(move || tr(key)));
     // Each stage: what leads to it, its title, its numbers, its test id and their kind.
     let stages = [
         (
@@ -387,21 +390,21 @@ fn Intermediates(toy: ToyAttention) -> impl IntoView {
             "score",
         ),
         (
-            Some(mask_text),
+            explained(mask_key),
             "sandbox.masked_title",
             toy.masked_scores,
             "sandbox-masked-scores",
             "masked",
         ),
         (
-            Some(tr("sandbox.softmax_explain")),
+            explained("sandbox.softmax_explain"),
             "sandbox.weights_title",
             toy.weights,
             "sandbox-weights",
             "prob",
         ),
         (
-            Some(tr("sandbox.output_explain")),
+            explained("sandbox.output_explain"),
             "sandbox.output_title",
             toy.output,
             "sandbox-output",

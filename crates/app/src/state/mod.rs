@@ -99,6 +99,18 @@ impl AppState {
             .collect()
     }
 
+    /// The panel shown: the chosen one, or the first this model offers when it offers not that
+    /// one (an encoder–decoder does not offer the one-text panels), tracked.
+    pub fn shown_panel(&self) -> Panel {
+        let offered = self.offered_panels();
+        let chosen = self.view.panel.get();
+        if offered.contains(&chosen) {
+            chosen
+        } else {
+            offered.first().copied().unwrap_or(chosen)
+        }
+    }
+
     /// Whether there is a trace and the model can predict (it has a prediction head), tracked.
     pub fn has_logits(&self) -> bool {
         self.text.is_traced() && self.model.read(false, |card| card.has_prediction_head)
