@@ -42,7 +42,8 @@ rm -rf test-artifacts  # screenshots, downloads and the fault rows of this run
 step "native tests (the loader fuzzer runs ${AE_FUZZ_SECONDS:-20} s)"
 cargo test --locked --workspace
 # Products cut among a pool of threads (the engine's `threads` feature) change no number.
-cargo test --locked --features ae-engine/threads --test parallel
+# `--workspace` again: only rayon and our crates are built anew.
+cargo test --locked --workspace --features ae-engine/threads --test parallel
 
 # Twice: the plain SIMD build and the relaxed-SIMD one (worker_relaxed's fused multiply-add kernel).
 for features in "" relaxed-simd; do
