@@ -1,6 +1,6 @@
 // The soak's memory after each hundred actions as a Markdown table: printed by scripts/soak.mjs
 // and written into tests/FAULTS.md by scripts/faults-table.mjs.
-const mb = (bytes) => (bytes / 2 ** 20).toFixed(1);
+export const mb = (bytes) => (bytes / 2 ** 20).toFixed(1);
 
 /** `checkpoints` ({ actions, worker, app, heap }, bytes) as rows; `levels` ({ wasm, heap }:
  *  action counts) marks the checkpoints the verdicts compare the last one with. */

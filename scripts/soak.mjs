@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { assertHealthy, FULL_RUN, hosted, levels, longestText, scaledRun, soak } from '../tests/e2e/soak.mjs';
 import { start } from '../tests/e2e/support.mjs';
-import { memoryCurve } from './soak-table.mjs';
+import { mb, memoryCurve } from './soak-table.mjs';
 
 const { values } = parseArgs({ options: {
   main: { type: 'string' }, others: { type: 'string' }, fraction: { type: 'string', default: '1' },
@@ -22,7 +22,6 @@ const run = { ...(fraction === 1 ? FULL_RUN : scaledRun(fraction)), ...(values.c
 const wanted = values.others?.split(',') ??
   ['fixture-gpt2', 'fixture-distilbert', 'fixture-llama', 'fixture-t5', 'all-MiniLM-L6-v2', 'date-translator', 'SmolLM2-135M-Instruct'];
 const others = hosted('dist', wanted.filter((name) => name !== values.main));
-const mb = (bytes) => (bytes / 2 ** 20).toFixed(1);
 const began = Date.now();
 const minutes = () => ((Date.now() - began) / 60_000).toFixed(1);
 

@@ -302,7 +302,12 @@ test('a recorded lesson reloads to the views it recorded', async () => {
   await page.click('[data-testid=head-switch][data-layer="0"][data-head="1"]');
   await page.waitForFunction(() => new URL(location.href).searchParams.get('ablate') === '1:2');
   await record();
-  assert.match(await page.textContent('[data-testid=download-lesson]'), /3 steps/);
+  // Saliency of the third prediction, not the top one.
+  await page.click('[data-testid=tab-saliency]');
+  await page.locator('[data-testid=saliency-target]').nth(2).click();
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('saliency') !== null);
+  await record();
+  assert.match(await page.textContent('[data-testid=download-lesson]'), /4 steps/);
   const file = await download(page, 'download-lesson');
   assert.equal(file.name, 'my-lesson.md');
   writeFileSync('dist/lessons/test/recorded.md', file.bytes);
@@ -320,16 +325,54 @@ test('a recorded lesson reloads to the views it recorded', async () => {
     assert.equal(now.get('model'), 'folder:fixture-gpt2', 'the front matter\'s model');
     for (const [name, value] of recorded[index]) assert.equal(now.get(name), value, `step ${index + 1}: ${name}`);
     if (!recorded[index].some(([name]) => name === 'ablate')) assert.equal(now.get('ablate'), null, `step ${index + 1}: the model as trained`);
+    if (!recorded[index].some(([name]) => name === 'saliency')) assert.equal(now.get('saliency'), null, `step ${index + 1}: the top prediction's saliency`);
   };
   await shown(0);
-  await opened.page.click('[data-testid=lesson-next]');
-  await shown(1);
-  await opened.page.click('[data-testid=lesson-next]');
+  for (const index of [1, 2, 3]) {
+    await opened.page.click('[data-testid=lesson-next]');
+    await shown(index);
+  }
+  await opened.page.click('[data-testid=lesson-back]');
   await shown(2);
   await opened.page.click('[data-testid=lesson-back]');
   await opened.page.click('[data-testid=lesson-back]');
   await shown(0);
   assert.deepEqual([...errors, ...opened.errors], []);
+  await context.close();
+});
+
+test('a lesson\'s model wins over the default model, whichever load ends last', async () => {
+  // The default model is the Hub's; with the Hub unreachable the page falls back to the best
+  // offline model once it has read models/index.json. Holding the lesson file back until the Hub
+  // has failed, and every read of the index for a while, makes the fallback's load begin after
+  // the lesson's: it must give way to it, not replace it.
+  writeFileSync('dist/lessons/test/model.md',
+    '---\ntitle: A lesson with a model\nmodel: folder:fixture-gpt2\n---\n\n## One step\n\n```view\npanel=heatmaps\n```\n');
+  const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const hold = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const index = { held: 0, released: 0 };
+  await context.route('**/models/index.json', async (route) => {
+    index.held += 1;
+    await hold(1500);
+    index.released += 1;
+    await route.continue();
+  });
+  await context.route('**/lessons/test/model.md', async (route) => { await hold(1000); await route.continue(); });
+  const folders = [];
+  context.on('request', (request) => {
+    const folder = request.url().match(/\/models\/([^/]+)\//)?.[1];
+    if (folder) folders.push(folder);
+  });
+  const { page, errors, hubRequests } = await openPage(context, site.origin, '?lesson=lessons/test/model.md');
+  await page.waitForSelector('[data-testid=model-ready]', { timeout: 60_000 });
+  await page.waitForFunction(() => new URLSearchParams(location.search).get('model') !== null);
+  while (index.released < index.held) await hold(100);
+  await hold(1000);
+  assert.ok(hubRequests.length > 0 && index.held >= 2, `the default tried the Hub (${hubRequests.length}) and the index was read ${index.held} times`);
+  assert.deepEqual([...new Set(folders)], ['fixture-gpt2'], 'only the lesson\'s model was fetched');
+  assert.equal(new URL(page.url()).searchParams.get('model'), 'folder:fixture-gpt2');
+  assert.match(await page.textContent('[data-testid=model-card]'), /fixture-gpt2/);
+  assert.deepEqual(errors, []);
   await context.close();
 });
 

@@ -81,8 +81,9 @@ function planActions(random, run) {
 
 /** In the page, before the app: counts every request posted to a worker and its answer, keeps
  *  the worker's last reported wasm memory, and the app's wasm exports (for its memory). */
-function watchWorkers() {
-  const soak = { outstanding: new Map(), posted: 0, answered: 0, workerMemory: 0, lastEvent: 0, problems: [], largest: {} };
+export function watchWorkers() {
+  // `traces`: every trace asked for, with its text and when it was posted and answered.
+  const soak = { outstanding: new Map(), posted: 0, answered: 0, workerMemory: 0, lastEvent: 0, problems: [], largest: {}, traces: [] };
   window.__soak = soak;
   addEventListener('TrunkApplicationStarted', (event) => { soak.app = event.detail.wasm; });
   const post = Worker.prototype.postMessage;
@@ -94,6 +95,8 @@ function watchWorkers() {
         soak.lastEvent = performance.now();
         if (data?.kind === 'answer' && soak.outstanding.delete(data.id)) {
           soak.answered++;
+          const trace = soak.traces.find((t) => t.id === data.id);
+          if (trace) trace.answered = performance.now();
           soak.workerMemory = data.wasm_memory_bytes;
           // The largest trace and saliency of each model so far, in tokens: memory may grow
           // until they stop growing.
@@ -105,6 +108,9 @@ function watchWorkers() {
           soak.problems.push(JSON.stringify(data).slice(0, 300));
         }
       });
+    }
+    if (message?.request?.kind === 'trace') {
+      soak.traces.push({ id: message.id, text: message.request.text, posted: performance.now() });
     }
     if (message?.request?.kind) {
       soak.outstanding.set(message.id, message.request.kind);

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { openPage, recordFault, start } from './support.mjs';
-import { assertHealthy, hosted, levels, longestText, scaledRun, soak } from './soak.mjs';
+import { assertHealthy, hosted, levels, longestText, scaledRun, soak, watchWorkers } from './soak.mjs';
 
 const READY = '[data-testid=model-ready]';
 let site;
@@ -20,30 +20,10 @@ function record(fault, seen, name) {
   recordFault({ group: 'Long sessions and offline', fault, seen, test: `tests/e2e/soak.test.mjs: ${name}` });
 }
 
-/** Records, in the page, every trace request posted to a worker and when its answer came. */
-function recordTraces() {
-  window.__traces = [];
-  const post = Worker.prototype.postMessage;
-  const watched = new WeakSet();
-  Worker.prototype.postMessage = function (message, ...rest) {
-    if (!watched.has(this)) {
-      watched.add(this);
-      this.addEventListener('message', (event) => {
-        const trace = window.__traces.find((t) => t.id === event.data?.id && t.answered === undefined);
-        if (trace) trace.answered = performance.now();
-      });
-    }
-    if (message?.request?.kind === 'trace') {
-      window.__traces.push({ id: message.id, text: message.request.text, posted: performance.now() });
-    }
-    return post.call(this, message, ...rest);
-  };
-}
-
 test('rapid input: 50 keystrokes in 2 s queue at most one trace behind the running one; the last text wins', async () => {
   const name = 'rapid input';
   const context = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
-  await context.addInitScript(recordTraces);
+  await context.addInitScript(watchWorkers);
   const { page, errors } = await openPage(context, site.origin, '?model=folder:SmolLM2-135M-Instruct&text=Hello');
   await page.waitForSelector(READY, { timeout: 120_000 });
   await page.waitForSelector('[data-testid=token]');
@@ -63,14 +43,14 @@ test('rapid input: 50 keystrokes in 2 s queue at most one trace behind the runni
     }
     return [began, performance.now()];
   }, typed);
-  await page.waitForFunction((text) => window.__traces.at(-1)?.text === text && window.__traces.at(-1).answered !== undefined, typed, { timeout: 60_000 });
+  await page.waitForFunction((text) => window.__soak.traces.at(-1)?.text === text && window.__soak.traces.at(-1).answered !== undefined, typed, { timeout: 60_000 });
   await page.waitForFunction(() => {
     const shown = [...document.querySelectorAll('[data-testid=token]')].map((t) => t.textContent).join('');
     return shown.includes('quickly') && shown.endsWith('fast!');
   });
   assert.equal(await box.inputValue(), typed);
 
-  const traces = (await page.evaluate(() => window.__traces)).filter((t) => t.posted >= started);
+  const traces = (await page.evaluate(() => window.__soak.traces)).filter((t) => t.posted >= started);
   for (let i = 1; i < traces.length; i++) {
     assert.ok(traces[i].posted >= traces[i - 1].answered, `trace ${i} was posted before trace ${i - 1} was answered`);
   }

@@ -103,7 +103,8 @@ fn apply_named(state: AppState, link: &LinkView) {
 }
 
 /// Applies a lesson step's view to the loaded model: what [`apply_named`] sets, the lab (a step
-/// shows the model as trained unless it says otherwise), the layer, head and pinned token.
+/// shows the model as trained unless it says otherwise), saliency's target, the layer, head and
+/// pinned token.
 /// What the model does not have is named in a notice.
 pub fn apply_step_view(state: AppState, link: &LinkView) {
     apply_named(state, link);
@@ -121,6 +122,8 @@ pub fn apply_step_view(state: AppState, link: &LinkView) {
         settings.induction.set(link.induction);
     }
     state.text.lab.set(link.lab.clone());
+    // Like the lab: a step that names no prediction explains the top one.
+    state.selection.saliency_target.set(link.saliency);
     set_layer_and_head(state, link.layer, link.head, Asker::Step);
     if let Some(token) = link.token {
         pin_when_known(state, token, Asker::Step);
@@ -150,10 +153,10 @@ impl Asker {
     }
 }
 
-/// Applies layer and head when the model is loaded, the token when its tokens are known (only
-/// then can they be checked).
+/// Applies layer, head and saliency's target when the model is loaded (loading resets the
+/// target to the top prediction, so the link's must come after), the token when its tokens are
+/// known (only then can they be checked).
 fn apply_when_known(state: AppState, link: &LinkView) {
-    // Loading a model sets saliency's target back to the top prediction: a link's comes after.
     let waiting = StoredValue::new((link.layer, link.head, link.saliency));
     Effect::new(move |_| {
         if !state.model.card.with(Option::is_some) {

@@ -23,34 +23,63 @@ use ae_messages::Response;
 pub struct Loader {
     writer: ModelWriter,
     state: AppState,
+    /// The number of the latest open. Loads overlap (the default model and a lesson's,
+    /// a click during a download), and fetches from the cache and the network end in any
+    /// order: only the latest open may reach the worker or write the model state.
+    latest: StoredValue<u64>,
 }
+
+/// One open's number, from [`Loader::take_ticket`].
+#[derive(Clone, Copy, PartialEq)]
+struct Ticket(u64);
 
 impl Loader {
     /// The loader of `state`, whose model slice `writer` writes; reloads the model after a
     /// worker crash.
     pub fn new(state: AppState, writer: ModelWriter) -> Self {
-        let loader = Loader { writer, state };
+        let loader = Loader {
+            writer,
+            state,
+            latest: StoredValue::new(0),
+        };
         loader.reopen_after_crashes();
         loader
     }
 
-    /// Opens a source: fetch (or cache) → worker.
+    /// Opens a source: fetch (or cache) → worker. A later open supersedes this one: then it
+    /// ends with `Ok` and changes nothing.
     pub async fn open(self, source: ModelSource) -> Result<(), Problem> {
+        let ticket = self.take_ticket();
+        self.open_as(ticket, source).await
+    }
+
+    async fn open_as(self, ticket: Ticket, source: ModelSource) -> Result<(), Problem> {
         self.begin(Some(source.clone()), None);
-        let progress = move |p: Progress| self.writer.load.set(LoadStatus::Downloading(p));
-        let files = fetch::fetch_model(&source, &progress).await?;
-        self.build(files, Some(source)).await
+        let progress = move |p: Progress| {
+            if self.is_latest(ticket) {
+                self.writer.load.set(LoadStatus::Downloading(p));
+            }
+        };
+        let files = fetch::fetch_model(&source, &progress).await;
+        if !self.is_latest(ticket) {
+            return Ok(());
+        }
+        self.build(ticket, files?, Some(source)).await
     }
 
     /// Opens a source; when it is the Hub and the Hub cannot be reached, opens the best
-    /// offline model with a notice.
+    /// offline model with a notice — unless another open has begun meanwhile.
     pub async fn open_with_offline_fallback(self, source: ModelSource) -> Result<(), Problem> {
-        let result = self.open(source.clone()).await;
+        let ticket = self.take_ticket();
+        let result = self.open_as(ticket, source.clone()).await;
         let hub_unreachable = matches!(result, Err(Problem::Fetch(FetchError::Unreachable(_))));
         if !(hub_unreachable && matches!(source, ModelSource::Hub { .. })) {
             return result;
         }
         let offline = best_offline_model(&hosted_models().await);
+        if !self.is_latest(ticket) {
+            return Ok(());
+        }
         let key = if offline == OFFLINE_MODELS[0] {
             "app.offline_decoder"
         } else {
@@ -59,7 +88,8 @@ impl Loader {
         self.state
             .view
             .add_notice(Message::new(key, &[("model", &offline)]));
-        self.open(ModelSource::Folder(offline.into())).await
+        self.open_as(ticket, ModelSource::Folder(offline.into()))
+            .await
     }
 
     /// Opens the files the user picked or dropped.
@@ -68,12 +98,17 @@ impl Loader {
             return;
         }
         cancel_download();
+        let ticket = self.take_ticket();
         let names = files.iter().map(|f| f.name()).collect::<Vec<_>>();
         self.begin(None, Some(names.join(", ")));
         self.writer.load.set(LoadStatus::Building);
         spawn_local(async move {
-            let result = match fetch::read_local_files(files).await {
-                Ok(files) => self.build(files, None).await,
+            let files = fetch::read_local_files(files).await;
+            if !self.is_latest(ticket) {
+                return;
+            }
+            let result = match files {
+                Ok(files) => self.build(ticket, files, None).await,
                 Err(error) => Err(error.into()),
             };
             self.report(result);
@@ -95,6 +130,17 @@ impl Loader {
         }
     }
 
+    /// Numbers a new open, which supersedes every earlier one.
+    fn take_ticket(self) -> Ticket {
+        self.latest.update_value(|n| *n += 1);
+        Ticket(self.latest.get_value())
+    }
+
+    /// Whether no open has begun since the one numbered `ticket`.
+    fn is_latest(self, ticket: Ticket) -> bool {
+        Ticket(self.latest.get_value()) == ticket
+    }
+
     /// Clears what belonged to the previous model and names the one now loading.
     fn begin(self, source: Option<ModelSource>, local_files: Option<String>) {
         self.writer.source.set(source);
@@ -102,11 +148,22 @@ impl Loader {
         self.writer.card.set(None);
     }
 
-    /// Hands a model's files to the worker to build, and takes its card.
-    async fn build(self, files: ModelFiles, source: Option<ModelSource>) -> Result<(), Problem> {
+    /// Hands a model's files to the worker to build, and takes its card. The worker builds in
+    /// the order it is asked, so when a later open's build follows, that one is the worker's
+    /// model and this card is dropped.
+    async fn build(
+        self,
+        ticket: Ticket,
+        files: ModelFiles,
+        source: Option<ModelSource>,
+    ) -> Result<(), Problem> {
         self.writer.load.set(LoadStatus::Building);
         self.writer.bytes.set(Some(files.model.length() as usize));
-        match client::load(files).await {
+        let answer = client::load(files).await;
+        if !self.is_latest(ticket) {
+            return Ok(());
+        }
+        match answer {
             Ok(answer) => match answer.response {
                 Response::Loaded { card } => {
                     self.writer
