@@ -31,7 +31,7 @@ try {
   result = await soak(site, {
     main: values.main, others, run, seed: Number(values.seed),
     maxChars: (model) => longestText('dist', model, Number(values.cap)),
-    log: (c) => console.error(`${minutes()} min: ${c.actions} actions, worker ${mb(c.worker)} MB, page wasm ${mb(c.app)} MB, JS heap ${mb(c.heap)} MB`),
+    log: (c) => console.error(`${minutes()} min: ${c.actions} actions, worker ${mb(c.worker)} MB, page wasm ${mb(c.app)} MB, in use ${mb(c.live)} MB, JS heap ${mb(c.heap)} MB`),
   });
 } finally {
   await site.close();

@@ -250,16 +250,17 @@ async function measureAtReference(page, cdp, main) {
   await settle(page);
   await cdp.send('HeapProfiler.collectGarbage');
   const { usedSize } = await cdp.send('Runtime.getHeapUsage');
-  const [worker, app, largest] = await page.evaluate(() => [window.__soak.workerMemory,
-    window.__soak.app.memory.buffer.byteLength, JSON.stringify(Object.entries(window.__soak.largest).sort())]);
-  return { worker, app, heap: usedSize, largest };
+  const [worker, app, live, largest] = await page.evaluate(() => [window.__soak.workerMemory,
+    window.__soak.app.memory.buffer.byteLength, window.wasmBindings.heapBytesInUse(),
+    JSON.stringify(Object.entries(window.__soak.largest).sort())]);
+  return { worker, app, live, heap: usedSize, largest };
 }
 
 /**
  * Runs a soak on `site` (support.mjs `start()`): `main` is the model the page opens with and
  * measures at, `others` the models it switches to; `run` counts the actions (FULL_RUN or
- * scaledRun); `maxChars(model)` is the longest random text for a model. `log` gets a line per
- * hundred actions. Returns { checkpoints, actions, compared, errors, unanswered, problems }.
+ * scaledRun, and `checkpointEvery`: measure after that many actions, 100 if not given);
+ * `maxChars(model)` is the longest random text for a model. `log` gets a line per checkpoint. Returns { checkpoints, actions, compared, errors, unanswered, problems }.
  */
 export async function soak(site, { main, others, run, seed = 31, maxChars, log = () => {} }) {
   const random = seeded(seed);
@@ -304,7 +305,7 @@ export async function soak(site, { main, others, run, seed = 31, maxChars, log =
       compared.push({ action: i + 1, what, query, equal: JSON.stringify(here) === JSON.stringify(fresh.view), here, fresh: fresh.view });
       errors.push(...fresh.errors);
     }
-    if ((i + 1) % 100 === 0 || i + 1 === actions.length) {
+    if ((i + 1) % (run.checkpointEvery ?? 100) === 0 || i + 1 === actions.length) {
       checkpoints.push({ actions: i + 1, ...(await measureAtReference(page, cdp, main)) });
       log(checkpoints.at(-1));
     }
@@ -318,8 +319,8 @@ export async function soak(site, { main, others, run, seed = 31, maxChars, log =
 
 /** The checkpoints the verdicts compare the last one with: for wasm memory (which cannot shrink,
  *  and grows with the largest work), the first after which no model traced or explained a longer
- *  text; for the JS heap, the one half-way (the first visits to each panel and model fill the
- *  page's caches). */
+ *  text; for the JS heap and the bytes the page's wasm heap holds, the one half-way (the first
+ *  visits to each panel and model fill the page's caches). */
 export function levels(checkpoints) {
   const last = checkpoints.at(-1);
   return {
@@ -329,9 +330,9 @@ export function levels(checkpoints) {
 }
 
 /** The soak's verdicts, as assertions: the worker's and the page's wasm memory stop growing
- *  (the last checkpoint ≤ 10 % above their level, see `levels`), the JS heap has no trend (within
- *  10 %, or 1 MB, of its level), no error, every request answered, and every sampled view equal
- *  to a fresh page's. */
+ *  (the last checkpoint ≤ 10 % above their level, see `levels`), the JS heap and the bytes in use
+ *  on the page's wasm heap have no trend (within 10 % of their level, or 1 MB and 256 KB), no
+ *  error, every request answered, and every sampled view equal to a fresh page's. */
 export function assertHealthy(result) {
   const last = result.checkpoints.at(-1);
   const { wasm, heap } = levels(result.checkpoints);
@@ -340,6 +341,7 @@ export function assertHealthy(result) {
   assert.ok(last.worker <= wasm.worker * 1.1, `worker memory grew from ${mb(wasm.worker)} ${at(wasm)} to ${mb(last.worker)}`);
   assert.ok(last.app <= wasm.app * 1.1, `the page's wasm memory grew from ${mb(wasm.app)} ${at(wasm)} to ${mb(last.app)}`);
   assert.ok(last.heap <= Math.max(heap.heap * 1.1, heap.heap + 2 ** 20), `the JS heap grew from ${mb(heap.heap)} ${at(heap)} to ${mb(last.heap)}`);
+  assert.ok(last.live <= Math.max(heap.live * 1.1, heap.live + 2 ** 18), `the page's wasm heap in use grew from ${mb(heap.live)} ${at(heap)} to ${mb(last.live)}`);
   assert.deepEqual(result.errors, []);
   assert.deepEqual(result.problems, []);
   assert.deepEqual(result.unanswered, []);

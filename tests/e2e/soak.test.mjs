@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { openPage, recordFault, start } from './support.mjs';
 import { assertHealthy, hosted, levels, longestText, scaledRun, soak, watchWorkers } from './soak.mjs';
+import { mb } from '../../scripts/soak-table.mjs';
 
 const READY = '[data-testid=model-ready]';
 let site;
@@ -70,17 +71,17 @@ test('rapid input: 50 keystrokes in 2 s queue at most one trace behind the runni
 test('a class period, short: a tenth of the long soak\'s actions leave memory level, answer every request, and show what a fresh page shows', async () => {
   const name = 'short soak';
   const others = hosted('dist', ['fixture-distilbert', 'fixture-llama', 'fixture-t5', 'all-MiniLM-L6-v2', 'date-translator']);
-  const run = { ...scaledRun(0.1), compared: 8 };
-  const mb = (bytes) => (bytes / 2 ** 20).toFixed(1);
+  // Checkpoints every 25 actions: a leak of the page's wasm heap shows within the run.
+  const run = { ...scaledRun(0.1), compared: 8, checkpointEvery: 25 };
   const result = await soak(site, {
     main: 'fixture-gpt2', others, run, maxChars: (model) => longestText('dist', model, 256),
-    log: (c) => console.log(`soak: ${c.actions} actions: worker ${mb(c.worker)} MB, page wasm ${mb(c.app)} MB, JS heap ${mb(c.heap)} MB`),
+    log: (c) => console.log(`soak: ${c.actions} actions: worker ${mb(c.worker)} MB, page wasm ${mb(c.app)} MB, in use ${mb(c.live)} MB, JS heap ${mb(c.heap)} MB`),
   });
   const { wasm, heap } = levels(result.checkpoints);
   const last = result.checkpoints.at(-1);
   const equal = result.compared.filter((c) => c.equal).length;
   record(`${result.actions.length} actions in a seeded random order on fixture-gpt2 with ${others.join(', ')}: ${run.traces} traces of random Unicode texts, ${run.switches} model switches, ${run.saliency} saliency, ${run.appended} generated tokens, panels, layers, heads, language, theme`,
-    `after ${wasm.actions} and ${last.actions} actions the worker's wasm memory ${mb(wasm.worker)} → ${mb(last.worker)} MB, the page's ${mb(wasm.app)} → ${mb(last.app)} MB; after ${heap.actions} and ${last.actions}, its JS heap ${mb(heap.heap)} → ${mb(last.heap)} MB; ${result.posted} requests, all answered; ${equal} of ${result.compared.length} sampled views equal a fresh page's`,
+    `after ${wasm.actions} and ${last.actions} actions the worker's wasm memory ${mb(wasm.worker)} → ${mb(last.worker)} MB, the page's ${mb(wasm.app)} → ${mb(last.app)} MB; after ${heap.actions} and ${last.actions}, the bytes in use on its wasm heap ${mb(heap.live)} → ${mb(last.live)} MB and its JS heap ${mb(heap.heap)} → ${mb(last.heap)} MB; ${result.posted} requests, all answered; ${equal} of ${result.compared.length} sampled views equal a fresh page's`,
     name);
   assertHealthy(result);
 });

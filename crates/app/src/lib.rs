@@ -4,6 +4,8 @@
 mod app;
 mod client;
 mod clock;
+#[cfg(target_arch = "wasm32")]
+mod heap_meter;
 mod i18n;
 mod input;
 mod integrity;
