@@ -138,6 +138,9 @@ function viewOnScreen() {
   const copy = panel?.cloneNode(true);
   copy?.querySelectorAll('[data-testid=trace-time], [data-testid=generated], [data-testid=timeline], [data-testid=timeline-saliency]')
     .forEach((node) => node.remove());
+  // The factors' summary says how long they took: kept are what they explain.
+  copy?.querySelectorAll('[data-testid=nmf-summary]')
+    .forEach((node) => { node.textContent = `factors ${node.dataset.factors}, error ${node.dataset.error}`; });
   return {
     panel: panel?.dataset.testid,
     text: document.querySelector('[data-testid=text]')?.value,
@@ -346,6 +349,9 @@ export function assertHealthy(result) {
   assert.deepEqual(result.problems, []);
   assert.deepEqual(result.unanswered, []);
   for (const c of result.compared) {
-    assert.deepEqual(c.here, c.fresh, `after action ${c.action} (${c.what}), ${c.query}: the view differs from a fresh page's`);
+    const differing = Object.keys(c.here).filter((k) => JSON.stringify(c.here[k]) !== JSON.stringify(c.fresh[k]));
+    const link = new URLSearchParams(c.query);
+    assert.deepEqual(c.here, c.fresh, `after action ${c.action} (${c.what}), ${link.get('model')} on ${link.get('panel')}: `
+      + `${differing.join(', ')} differ from a fresh page's`);
   }
 }
