@@ -5,7 +5,7 @@
 //   node scripts/soak.mjs --main NAME [--others A,B] [--fraction 1] [--seed 31] [--cap 256] [--compare 20] [--out FILE.json]
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { assertHealthy, FULL_RUN, hosted, levels, longestText, scaledRun, soak } from '../tests/e2e/soak.mjs';
+import { assertHealthy, differingFields, FULL_RUN, hosted, levels, longestText, scaledRun, soak } from '../tests/e2e/soak.mjs';
 import { start } from '../tests/e2e/support.mjs';
 import { mb, memoryCurve } from './soak-table.mjs';
 
@@ -45,7 +45,7 @@ console.log(memoryCurve(result.checkpoints, marks));
 const equal = result.compared.filter((c) => c.equal).length;
 console.log(`\nSampled views equal to a fresh page's: ${equal} of ${result.compared.length}. Unanswered requests: ${result.unanswered.length}. Errors: ${result.errors.length + result.problems.length}.`);
 for (const c of result.compared.filter((c) => !c.equal)) {
-  const keys = Object.keys(c.here).filter((k) => JSON.stringify(c.here[k]) !== JSON.stringify(c.fresh[k]));
+  const keys = differingFields(c);
   console.log(`- differs (${keys.join(', ')}) after action ${c.action} (${c.what}): ${c.query}`);
   for (const k of keys) console.error(`  ${k}:\n    here:  ${JSON.stringify(c.here[k]).slice(0, 1500)}\n    fresh: ${JSON.stringify(c.fresh[k]).slice(0, 1500)}`);
 }

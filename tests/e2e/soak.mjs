@@ -263,7 +263,8 @@ async function measureAtReference(page, cdp, main) {
  * Runs a soak on `site` (support.mjs `start()`): `main` is the model the page opens with and
  * measures at, `others` the models it switches to; `run` counts the actions (FULL_RUN or
  * scaledRun, and `checkpointEvery`: measure after that many actions, 100 if not given);
- * `maxChars(model)` is the longest random text for a model. `log` gets a line per checkpoint. Returns { checkpoints, actions, compared, errors, unanswered, problems }.
+ * `maxChars(model)` is the longest random text for a model. `log` gets a line per checkpoint.
+ * Returns { checkpoints, actions, compared, errors, unanswered, problems }.
  */
 export async function soak(site, { main, others, run, seed = 31, maxChars, log = () => {} }) {
   const random = seeded(seed);
@@ -332,6 +333,11 @@ export function levels(checkpoints) {
   };
 }
 
+/** The fields of a sampled view (`viewOnScreen`) in which it differs from the fresh page's. */
+export function differingFields(compared) {
+  return Object.keys(compared.here).filter((k) => JSON.stringify(compared.here[k]) !== JSON.stringify(compared.fresh[k]));
+}
+
 /** The soak's verdicts, as assertions: the worker's and the page's wasm memory stop growing
  *  (the last checkpoint ≤ 10 % above their level, see `levels`), the JS heap and the bytes in use
  *  on the page's wasm heap have no trend (within 10 % of their level, or 1 MB and 256 KB), no
@@ -349,7 +355,7 @@ export function assertHealthy(result) {
   assert.deepEqual(result.problems, []);
   assert.deepEqual(result.unanswered, []);
   for (const c of result.compared) {
-    const differing = Object.keys(c.here).filter((k) => JSON.stringify(c.here[k]) !== JSON.stringify(c.fresh[k]));
+    const differing = differingFields(c);
     const link = new URLSearchParams(c.query);
     assert.deepEqual(c.here, c.fresh, `after action ${c.action} (${c.what}), ${link.get('model')} on ${link.get('panel')}: `
       + `${differing.join(', ')} differ from a fresh page's`);
