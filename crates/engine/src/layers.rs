@@ -141,11 +141,7 @@ impl Linear {
 
 impl Module for Linear {
     fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        let product = matmul::times_weight(xs, &self.weight)?;
-        match &self.bias {
-            Some(bias) => product.broadcast_add(bias),
-            None => Ok(product),
-        }
+        matmul::times_weight(xs, &self.weight, self.bias.as_ref())
     }
 }
 

@@ -157,31 +157,45 @@ fn forward_columns(layer: &Linear, xs_t: &Tensor) -> candle_core::Result<Tensor>
     weight_first_product(&layer.weight, xs_t, layer.bias.as_ref(), WEIGHT_ROW_STRIDE)
 }
 
-/// x·Wᵀ for x [.., in] and a frozen weight W [out, in]. When x is part of a gradient graph the
-/// product is a custom op whose backward returns x's gradient (grad·W) and nothing for W:
-/// candle's matmul backward would also compute and keep a weight-sized gradient that saliency
-/// never reads (for GPT-2 small 124M floats, and most of the backward's time).
-pub(crate) fn times_weight(xs: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
-    if xs.track_op() {
-        xs.contiguous()?.apply_op1(FrozenWeightMatmul {
-            weight: weight.clone(),
-        })
-    } else {
-        plain_product(xs, weight)
+/// x·Wᵀ + b for x [.., in], a frozen weight W [out, in] and an optional bias [out]. When x is
+/// part of a gradient graph the product is a custom op whose backward returns x's gradient
+/// (grad·W) and nothing for W: candle's matmul backward would also compute and keep a
+/// weight-sized gradient that saliency never reads (for GPT-2 small 124M floats, and most of
+/// the backward's time).
+pub(crate) fn times_weight(
+    xs: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+) -> candle_core::Result<Tensor> {
+    if !xs.track_op() {
+        return plain_product(xs, weight, bias);
+    }
+    let product = xs.contiguous()?.apply_op1(FrozenWeightMatmul {
+        weight: weight.clone(),
+    })?;
+    match bias {
+        Some(bias) => product.broadcast_add(bias),
+        None => Ok(product),
     }
 }
 
-/// The product without a gradient, with the leading dimensions of x flattened into rows.
-fn plain_product(xs: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
+/// The product (plus the bias) without a gradient, with the leading dimensions of x flattened
+/// into rows.
+fn plain_product(
+    xs: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+) -> candle_core::Result<Tensor> {
     let mut dims = xs.dims().to_vec();
     let in_dim = dims.pop().unwrap_or(0);
     let rows_of_x = xs.reshape((dims.iter().product::<usize>(), in_dim))?;
-    let product = rows_times_transposed(&rows_of_x, weight)?;
+    let product = rows_times_transposed(&rows_of_x, weight, bias)?;
     dims.push(weight.dim(0)?);
     product.reshape(dims)
 }
 
-/// x·Wᵀ for rows x [rows, in] and W [out, in], without a gradient.
+/// x·Wᵀ + b for rows x [rows, in], W [out, in] and an optional bias [out], without a gradient;
+/// each block of output features adds its part of the bias on the thread that computed it.
 ///
 /// In wasm, up to [`kernels::MAX_ROWS`] rows (a generation step, an LM head at one position) go
 /// to [`kernels::few_rows_times_transposed`], which reads W once, in order. For more rows, up
@@ -192,21 +206,36 @@ fn plain_product(xs: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
 /// rows, loses at 512). The product is not split into strided views (stride 1): its result is
 /// transposed anyway, and putting interleaved rows back in order first would copy it twice
 /// (docs/MEASUREMENTS.md, "LM head").
-fn rows_times_transposed(rows_of_x: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
+fn rows_times_transposed(
+    rows_of_x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+) -> candle_core::Result<Tensor> {
     let rows = rows_of_x.dim(0)?;
+    let shape = (rows, weight.dim(0)?);
+    let plus_bias = |product: Tensor, first: usize, n: usize| match bias {
+        Some(bias) => product.broadcast_add(&bias.narrow(0, first, n)?),
+        None => Ok(product),
+    };
     if cfg!(target_arch = "wasm32") && (1..=kernels::MAX_ROWS).contains(&rows) {
-        by_output_blocks(weight.dim(0)?, 1, |first, n| {
-            kernels::few_rows_times_transposed(rows_of_x, &weight.narrow(0, first, n)?)
+        by_output_blocks(shape, 1, |first, n| {
+            let product =
+                kernels::few_rows_times_transposed(rows_of_x, &weight.narrow(0, first, n)?)?;
+            plus_bias(product, first, n)
         })
     } else if rows == 1 {
         // Not cut (only natively: in wasm one row takes the branch above). gemm's one-column
         // product sums some outputs in another order when W has fewer rows.
-        kernels::transposed(&weight_first_block(weight, &rows_of_x.t()?, None, 1)?)
+        kernels::transposed(&weight_first_block(weight, &rows_of_x.t()?, bias, 1)?)
     } else if rows <= MAX_WEIGHT_FIRST_ROWS {
-        kernels::transposed(&weight_first_product(weight, &rows_of_x.t()?, None, 1)?)
+        kernels::transposed(&weight_first_product(weight, &rows_of_x.t()?, bias, 1)?)
     } else {
-        by_output_blocks(weight.dim(0)?, 1, |first, n| {
-            rows_of_x.matmul(&weight.narrow(0, first, n)?.t()?)
+        by_output_blocks(shape, 1, |first, n| {
+            plus_bias(
+                rows_of_x.matmul(&weight.narrow(0, first, n)?.t()?)?,
+                first,
+                n,
+            )
         })
     }
 }
@@ -226,7 +255,7 @@ fn weight_first_product(
     bias: Option<&Tensor>,
     stride: usize,
 ) -> candle_core::Result<Tensor> {
-    by_output_blocks(weight.dim(0)?, 0, |first, rows| {
+    by_output_blocks((weight.dim(0)?, xs_t.dim(1)?), 0, |first, rows| {
         let bias = bias.map(|b| b.narrow(0, first, rows)).transpose()?;
         weight_first_block(&weight.narrow(0, first, rows)?, xs_t, bias.as_ref(), stride)
     })
@@ -292,7 +321,7 @@ impl CustomOp1 for FrozenWeightMatmul {
         };
         let values = data[start..end].to_vec();
         let xs = Tensor::from_vec(values, layout.shape(), &Device::Cpu)?;
-        let product = plain_product(&xs, &self.weight)?;
+        let product = plain_product(&xs, &self.weight, None)?;
         let shape = product.shape().clone();
         Ok((
             CpuStorage::F32(product.flatten_all()?.to_vec1::<f32>()?),
@@ -315,7 +344,7 @@ impl CustomOp1 for FrozenWeightMatmul {
         let in_dim = self.weight.dim(1)?;
         let grad = with_weight_packed(|| match rows {
             1 => grad_rows.matmul(&self.weight),
-            _ => by_output_blocks(in_dim, 1, |first, n| {
+            _ => by_output_blocks((rows, in_dim), 1, |first, n| {
                 grad_rows.matmul(&self.weight.narrow(1, first, n)?)
             }),
         })?;

@@ -9,7 +9,7 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-use candle_core::Tensor;
+use candle_core::{CpuStorage, Device, Storage, Tensor};
 
 /// How many blocks a product is cut into; 1: not cut.
 static PIECES: AtomicUsize = AtomicUsize::new(1);
@@ -183,18 +183,107 @@ pub(crate) fn by_value_pair_blocks(
     .concat()
 }
 
-/// A product cut into blocks of its `outputs` output features along `axis` (W's rows in a
-/// forward product x·Wᵀ, W's columns in the backward's grad·W): `block(first, n)` is the
-/// product for features first..first + n, and the blocks are put side by side.
+/// A product [rows, columns] (`shape`) cut into blocks of its output features along `axis`
+/// (W's rows in a forward product x·Wᵀ, W's columns in the backward's grad·W): `block(first,
+/// n)` is the product for features first..first + n. Each block's values are copied into the
+/// product by the thread that computed it: joined on one thread, that copy of the whole
+/// output ran on one core while the others waited.
 pub(crate) fn by_output_blocks(
-    outputs: usize,
+    shape: (usize, usize),
     axis: usize,
     block: impl Fn(usize, usize) -> candle_core::Result<Tensor> + Sync + Send,
 ) -> candle_core::Result<Tensor> {
-    let mut products = by_blocks(outputs, ROW_ALIGN, block)?;
-    match products.len() {
-        1 => Ok(products.remove(0)),
-        _ => Tensor::cat(&products, axis),
+    let blocks = even_blocks([shape.0, shape.1][axis], ROW_ALIGN);
+    if blocks.len() == 1 {
+        return in_blocks(&blocks, &block).remove(0);
+    }
+    let product = JoinedProduct::new(shape, axis);
+    let parts = in_blocks(&blocks, |first, n| product.put(first, n, block(first, n)?));
+    let parts: Vec<Tensor> = parts
+        .into_iter()
+        .collect::<candle_core::Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    match parts.len() {
+        0 => product.finish(),
+        n if n == blocks.len() => Tensor::cat(&parts, axis),
+        _ => candle_core::bail!("a product's blocks came back in different dtypes or layouts"),
+    }
+}
+
+/// The values of a product whose blocks write themselves into place ([`by_output_blocks`]).
+struct JoinedProduct {
+    values: Vec<f32>,
+    /// `values`' buffer, written by the blocks on their threads, each to its own features.
+    into: SharedValues,
+    shape: (usize, usize),
+    axis: usize,
+}
+
+/// A pointer to the product's buffer that the blocks' threads share.
+#[derive(Clone, Copy)]
+struct SharedValues(*mut f32);
+
+// SAFETY: each block writes only its own features' positions ([`JoinedProduct::put`]), and the
+// buffer outlives the fork-join that writes it.
+unsafe impl Send for SharedValues {}
+unsafe impl Sync for SharedValues {}
+
+impl JoinedProduct {
+    fn new(shape: (usize, usize), axis: usize) -> Self {
+        // Not zeroed: every value is written by exactly one block before `finish`.
+        let mut values = Vec::with_capacity(shape.0 * shape.1);
+        let into = SharedValues(values.as_mut_ptr());
+        JoinedProduct {
+            values,
+            into,
+            shape,
+            axis,
+        }
+    }
+
+    /// Copies `part`, the product's features first..first + n, into place; a part that is not
+    /// f32 is handed back, for the blocks to be joined by `Tensor::cat`.
+    fn put(&self, first: usize, n: usize, part: Tensor) -> candle_core::Result<Option<Tensor>> {
+        let (rows, columns) = self.shape;
+        let part_shape = [(n, columns), (rows, n)][self.axis];
+        if part.dims() != [part_shape.0, part_shape.1] {
+            candle_core::bail!("a block of {part_shape:?} came back as {:?}", part.dims());
+        }
+        let part = part.contiguous()?;
+        let (storage, layout) = part.storage_and_layout();
+        let (Storage::Cpu(CpuStorage::F32(values)), Some((start, end))) =
+            (&*storage, layout.contiguous_offsets())
+        else {
+            drop(storage);
+            return Ok(Some(part));
+        };
+        let values = &values[start..end];
+        let into = self.into;
+        // SAFETY: features first..first + n of this product are this block's alone, inside
+        // the buffer of rows · columns values.
+        unsafe {
+            match self.axis {
+                0 => values
+                    .as_ptr()
+                    .copy_to_nonoverlapping(into.0.add(first * columns), values.len()),
+                _ => {
+                    for (row, values) in values.chunks_exact(n).enumerate() {
+                        let to = into.0.add(row * columns + first);
+                        values.as_ptr().copy_to_nonoverlapping(to, n);
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The product, once every block has been put in place.
+    fn finish(mut self) -> candle_core::Result<Tensor> {
+        // SAFETY: the blocks cover every feature, and each wrote all of its values.
+        unsafe { self.values.set_len(self.shape.0 * self.shape.1) };
+        Tensor::from_vec(self.values, self.shape, &Device::Cpu)
     }
 }
 
