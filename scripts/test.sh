@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Installs what is missing, then runs every test, fastest first:
+# Installs what is missing, then runs every test, the quick gates first:
 #   0. gates: cargo fmt --check, clippy -D warnings natively and for wasm32, and the fast tier
 #      (the crates' unit tests and the transformers fixtures: a few minutes from a warm cache);
 #   1. native tests (cargo test --workspace): fixtures vs transformers, properties on random
 #      input, CLI, real assets, candle-transformers cross-check, damaged model files, the loader
 #      fuzzer (20 s; AE_FUZZ_SECONDS), string tables, charts;
-#   2. the engine compiled to wasm32 in headless Chromium (wasm-bindgen-test), in the plain and
-#      the relaxed-SIMD build;
-#   3. the release site (trunk build --release) end to end in Chromium (Playwright), with
-#      screenshots in test-artifacts/ and this run's fault table in test-artifacts/FAULTS.md.
+#   2. the release site (trunk build --release);
+#   3. the engine compiled to wasm32 in headless Chromium (wasm-bindgen-test), in the plain and
+#      the relaxed-SIMD build, reusing the site's release build of the engine;
+#   4. the release site end to end in Chromium (Playwright), with screenshots in
+#      test-artifacts/ and this run's fault table in test-artifacts/FAULTS.md.
 # Tools already installed at the right version are reused. Needs root for apt-get on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,18 +46,21 @@ cargo test --locked --workspace
 # `--workspace` again: only rayon and our crates are built anew.
 cargo test --locked --workspace --features ae-engine/threads --test parallel
 
-# Twice: the plain SIMD build and the relaxed-SIMD one (worker_relaxed's fused multiply-add kernel).
-for features in "" relaxed-simd; do
-  step "wasm tests in headless Chromium${features:+ (--features $features)}"
-  CHROMEDRIVER=/usr/bin/chromedriver \
-  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-    cargo test --locked --target wasm32-unknown-unknown --test wasm_engine ${features:+--features $features}
-done
-
 step "release site"
 mkdir -p public/models  # trunk copies it into dist/models, even when empty
 trunk build --release
 scripts/stage-test-files.sh
+
+# Twice: the plain SIMD build and the relaxed-SIMD one (worker_relaxed's fused multiply-add kernel).
+# In the release profile, after the site: the engine and candle as the site's workers were just
+# built (the same features), so only the test crate is compiled, not candle again for wasm32.
+for features in "" relaxed-simd; do
+  step "wasm tests in headless Chromium, release build${features:+ (--features $features)}"
+  CHROMEDRIVER=/usr/bin/chromedriver \
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    cargo test --locked --release --target wasm32-unknown-unknown --test wasm_engine \
+    ${features:+--features $features}
+done
 
 step "end-to-end tests in Chromium"
 node --test --test-concurrency=1 tests/e2e/
