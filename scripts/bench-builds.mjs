@@ -1,0 +1,109 @@
+// Two builds of the threaded worker side by side (a benchmark: prints a table, asserts nothing):
+// this dist/ ("new") against an older built site ("old", e.g. a copy of dist/ made before a
+// change), each on 1 and 2 threads, four workers in one cross-origin-isolated page, requests
+// alternating among them (the order reversed every round), so that a machine that drifts weighs
+// on both builds alike.
+//   node scripts/bench-builds.mjs --old DIR [--model DIR] [--lengths 32,128,512] [--runs 7]
+//                                 [--kinds trace,saliency]
+// --model: a model folder (config.json, tokenizer.json, model.safetensors), by default
+// .cache/gpt2-shaped (GPT-2 small's shape, random weights: scripts/soak.sh makes it).
+// Run it alone: this machine has 2 cores.
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ISOLATION_HEADERS } from './static-server.mjs';
+import { start } from '../tests/e2e/support.mjs';
+
+const ROOT = resolve(new URL('..', import.meta.url).pathname);
+const { values } = parseArgs({ options: {
+  old: { type: 'string' },
+  model: { type: 'string', default: join(ROOT, '.cache', 'gpt2-shaped') },
+  lengths: { type: 'string', default: '32,128,512' },
+  runs: { type: 'string', default: '7' },
+  kinds: { type: 'string', default: 'trace,saliency' },
+} });
+if (!values.old) {
+  console.error('bench-builds: --old DIR is the older built site to compare dist/ with');
+  process.exit(2);
+}
+
+/** A site of dist/ (new), the old site under old/ and the model under model/. */
+function makeSite() {
+  const site = mkdtempSync(join(tmpdir(), 'bench-builds-'));
+  const dist = join(ROOT, 'dist');
+  for (const entry of readdirSync(dist).filter((entry) => entry !== 'models')) {
+    symlinkSync(join(dist, entry), join(site, entry));
+  }
+  symlinkSync(resolve(values.old), join(site, 'old'));
+  mkdirSync(join(site, 'models'));
+  symlinkSync(resolve(values.model), join(site, 'models', 'model'));
+  return site;
+}
+
+/** In the page: loads the model in the four workers and times every kind at every length. */
+async function timeInPage({ lengths, runs, kinds }) {
+  const { AppWorker } = await import('./measure-workers.js');
+  const workers = {};
+  for (const [build, base] of [['new', './'], ['old', 'old/']]) {
+    for (const threads of [1, 2]) {
+      const worker = await AppWorker.start(`threads:${threads}`, new URL(base, location.href));
+      await worker.load(new URL('models/model/', location.href));
+      workers[`${build} ${threads}`] = worker;
+    }
+  }
+  const requests = {
+    trace: (text) => ({ kind: 'trace', text, layer: 0 }),
+    saliency: (text) => ({ kind: 'saliency', text, position: null, target: null }),
+  };
+  const computeMs = async (worker, kind, text) => {
+    const { data } = await worker.ask(requests[kind](text));
+    if (data.kind === 'error') throw new Error(JSON.stringify(data).slice(0, 300));
+    return data.compute_ms;
+  };
+  const median = (times) => [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)];
+  const rows = [];
+  for (const n of lengths) {
+    const text = 'the' + ' the'.repeat(n - 1);
+    // V8 optimises a worker's hot functions only after they ran: two traces of another text.
+    for (const worker of Object.values(workers)) {
+      for (let i = 0; i < 2; i++) await computeMs(worker, 'trace', text.replace(/^the/, 'a'));
+    }
+    for (const kind of kinds) {
+      const times = Object.fromEntries(Object.keys(workers).map((key) => [key, []]));
+      for (let round = 0; round <= runs; round++) {
+        const keys = Object.keys(workers);
+        for (const key of round % 2 ? keys.reverse() : keys) {
+          const ms = await computeMs(workers[key], kind, text);
+          if (round > 0) times[key].push(ms); // round 0 warms this kind up
+        }
+      }
+      rows.push({ n, kind, ...Object.fromEntries(Object.entries(times).map(([key, t]) => [key, median(t)])) });
+    }
+  }
+  return rows;
+}
+
+const site = makeSite();
+const env = await start(site, ISOLATION_HEADERS);
+try {
+  const page = await env.browser.newPage();
+  page.on('pageerror', (error) => console.error('page error:', error.message));
+  await page.goto(`${env.origin}/measure.html`);
+  const rows = await page.evaluate(timeInPage, {
+    lengths: values.lengths.split(',').map(Number),
+    runs: Number(values.runs),
+    kinds: values.kinds.split(','),
+  });
+  const ms = (x) => x.toFixed(x < 100 ? 1 : 0);
+  console.log('| tokens | case | old 1 t ms | new 1 t ms | old 2 t ms | new 2 t ms | new ÷ old, 2 t | speed-up, old | speed-up, new |');
+  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const row of rows) {
+    console.log(`| ${row.n} | ${row.kind} | ${ms(row['old 1'])} | ${ms(row['new 1'])} | ${ms(row['old 2'])} | ` +
+      `${ms(row['new 2'])} | ${(row['new 2'] / row['old 2']).toFixed(2)} | ` +
+      `${(row['old 1'] / row['old 2']).toFixed(2)} | ${(row['new 1'] / row['new 2']).toFixed(2)} |`);
+  }
+} finally {
+  await env.close();
+  rmSync(site, { recursive: true, force: true });
+}
