@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ISOLATION_HEADERS } from './static-server.mjs';
+import { MODELS, median, ms } from './bench-shapes.mjs';
 import { start } from '../tests/e2e/support.mjs';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
@@ -41,8 +42,9 @@ function makeSite() {
   return site;
 }
 
-/** In the page: loads the model in the four workers and times every kind at every length. */
-async function timeInPage({ lengths, runs, kinds }) {
+/** In the page: loads the model in the four workers and times every kind on every text;
+ *  resolves to rows of {n, kind, times: {worker: [ms, …]}}. */
+async function timeInPage({ texts, runs, kinds }) {
   const { AppWorker } = await import('./measure-workers.js');
   const workers = {};
   for (const [build, base] of [['new', './'], ['old', 'old/']]) {
@@ -61,10 +63,8 @@ async function timeInPage({ lengths, runs, kinds }) {
     if (data.kind === 'error') throw new Error(JSON.stringify(data).slice(0, 300));
     return data.compute_ms;
   };
-  const median = (times) => [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)];
   const rows = [];
-  for (const n of lengths) {
-    const text = 'the' + ' the'.repeat(n - 1);
+  for (const [n, text] of texts) {
     // V8 optimises a worker's hot functions only after they ran: two traces of another text.
     for (const worker of Object.values(workers)) {
       for (let i = 0; i < 2; i++) await computeMs(worker, 'trace', text.replace(/^the/, 'a'));
@@ -74,11 +74,11 @@ async function timeInPage({ lengths, runs, kinds }) {
       for (let round = 0; round <= runs; round++) {
         const keys = Object.keys(workers);
         for (const key of round % 2 ? keys.reverse() : keys) {
-          const ms = await computeMs(workers[key], kind, text);
-          if (round > 0) times[key].push(ms); // round 0 warms this kind up
+          const time = await computeMs(workers[key], kind, text);
+          if (round > 0) times[key].push(time); // round 0 warms this kind up
         }
       }
-      rows.push({ n, kind, ...Object.fromEntries(Object.entries(times).map(([key, t]) => [key, median(t)])) });
+      rows.push({ n, kind, times });
     }
   }
   return rows;
@@ -91,15 +91,15 @@ try {
   page.on('pageerror', (error) => console.error('page error:', error.message));
   await page.goto(`${env.origin}/measure.html`);
   const rows = await page.evaluate(timeInPage, {
-    lengths: values.lengths.split(',').map(Number),
+    texts: values.lengths.split(',').map(Number).map((n) => [n, MODELS.gpt2.text(n)]),
     runs: Number(values.runs),
     kinds: values.kinds.split(','),
   });
-  const ms = (x) => x.toFixed(x < 100 ? 1 : 0);
   console.log('| tokens | case | old 1 t ms | new 1 t ms | old 2 t ms | new 2 t ms | new ÷ old, 2 t | speed-up, old | speed-up, new |');
   console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|');
-  for (const row of rows) {
-    console.log(`| ${row.n} | ${row.kind} | ${ms(row['old 1'])} | ${ms(row['new 1'])} | ${ms(row['old 2'])} | ` +
+  for (const { n, kind, times } of rows) {
+    const row = Object.fromEntries(Object.entries(times).map(([key, t]) => [key, median(t)]));
+    console.log(`| ${n} | ${kind} | ${ms(row['old 1'])} | ${ms(row['new 1'])} | ${ms(row['old 2'])} | ` +
       `${ms(row['new 2'])} | ${(row['new 2'] / row['old 2']).toFixed(2)} | ` +
       `${(row['old 1'] / row['old 2']).toFixed(2)} | ${(row['new 1'] / row['new 2']).toFixed(2)} |`);
   }

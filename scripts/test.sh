@@ -52,8 +52,8 @@ trunk build --release
 scripts/stage-test-files.sh
 
 # Twice: the plain SIMD build and the relaxed-SIMD one (worker_relaxed's fused multiply-add kernel).
-# In the release profile, after the site: the engine and candle as the site's workers were just
-# built (the same features), so only the test crate is compiled, not candle again for wasm32.
+# In the release profile, after the site: its workers have just compiled the engine and candle
+# for wasm32 with the same features, so only the test crate is compiled here.
 for features in "" relaxed-simd; do
   step "wasm tests in headless Chromium, release build${features:+ (--features $features)}"
   CHROMEDRIVER=/usr/bin/chromedriver \
