@@ -7,7 +7,7 @@ use candle_core::{Tensor, D};
 use super::attention_gradient::on_gradient_path;
 use super::layers::Linear;
 use super::matmul::{merge_heads, LayerInput};
-use super::parallel::by_blocks;
+use super::parallel::by_head_blocks;
 use super::recorder::Recorder;
 use ae_messages::{Ablation, AttentionInternals};
 
@@ -168,20 +168,13 @@ impl SelfAttention {
             let masked_scores = self.masked_scores(&scores, terms, causal_mask_off)?;
             let weights = softmax_over_keys(&masked_scores)?;
             let head_outputs = weights.matmul(&head(v)?)?;
-            Ok((scores, weights, head_outputs))
+            Ok([scores, weights, head_outputs])
         };
-        let blocks = by_blocks(q.dim(0)?, 1, heads)?;
-        let (scores, weights, head_outputs) = match &blocks[..] {
-            [(scores, weights, head_outputs)] => {
-                (scores.clone(), weights.clone(), head_outputs.clone())
-            }
-            _ => {
-                let joined = |part: fn(&(Tensor, Tensor, Tensor)) -> &Tensor| {
-                    Tensor::cat(&blocks.iter().map(part).collect::<Vec<_>>(), 0)
-                };
-                (joined(|b| &b.0)?, joined(|b| &b.1)?, joined(|b| &b.2)?)
-            }
-        };
+        let (heads_n, queries, _) = q.dims3()?;
+        let score_dims = [heads_n, queries, k.dim(1)?];
+        let output_dims = [heads_n, queries, v.dim(2)?];
+        let [scores, weights, head_outputs] =
+            by_head_blocks(heads_n, [&score_dims, &score_dims, &output_dims], heads)?;
         if !(q.track_op() || k.track_op() || v.track_op()) {
             return Ok((scores, weights, head_outputs));
         }

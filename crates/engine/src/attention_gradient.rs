@@ -8,7 +8,7 @@
 //! Masked scores have P = 0, so their dS is 0: no gradient reaches a key a query does not see.
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor, D};
 
-use super::parallel::by_blocks;
+use super::parallel::by_head_blocks;
 use super::values::computed_output;
 
 /// `head_outputs` [heads, query, d_head], computed off the gradient path as `weights`
@@ -68,15 +68,11 @@ impl CustomOp3 for AttentionHeads {
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?;
-        let blocks = by_blocks(q.dim(0)?, 1, |first, n| {
-            let head = |t: &Tensor| t.narrow(0, first, n);
-            self.head_gradients(&head(q)?, &head(k)?, &head(v)?, &head(&grad)?, first, n)
-        })?;
-        let joined = |part: fn(&[Tensor; 3]) -> &Tensor| match &blocks[..] {
-            [one] => Ok(part(one).clone()),
-            _ => Tensor::cat(&blocks.iter().map(part).collect::<Vec<_>>(), 0),
-        };
-        let [dq, dk, dv] = [joined(|b| &b[0])?, joined(|b| &b[1])?, joined(|b| &b[2])?];
+        let [dq, dk, dv] =
+            by_head_blocks(q.dim(0)?, [q.dims(), k.dims(), v.dims()], |first, n| {
+                let head = |t: &Tensor| t.narrow(0, first, n);
+                self.head_gradients(&head(q)?, &head(k)?, &head(v)?, &head(&grad)?, first, n)
+            })?;
         Ok((Some(dq), Some(dk), Some(dv)))
     }
 }

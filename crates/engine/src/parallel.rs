@@ -193,63 +193,96 @@ pub(crate) fn by_output_blocks(
     axis: usize,
     block: impl Fn(usize, usize) -> candle_core::Result<Tensor> + Sync + Send,
 ) -> candle_core::Result<Tensor> {
-    let blocks = even_blocks([shape.0, shape.1][axis], ROW_ALIGN);
-    if blocks.len() == 1 {
-        return in_blocks(&blocks, &block).remove(0);
-    }
-    let product = JoinedProduct::new(shape, axis);
-    let parts = in_blocks(&blocks, |first, n| product.put(first, n, block(first, n)?));
-    let parts: Vec<Tensor> = parts
-        .into_iter()
-        .collect::<candle_core::Result<Vec<_>>>()?
-        .into_iter()
-        .flatten()
-        .collect();
-    match parts.len() {
-        0 => product.finish(),
-        n if n == blocks.len() => Tensor::cat(&parts, axis),
-        _ => candle_core::bail!("a product's blocks came back in different dtypes or layouts"),
-    }
+    let dims = [shape.0, shape.1];
+    let blocks = even_blocks(dims[axis], ROW_ALIGN);
+    let [product] = joined_blocks(&blocks, axis, [&dims], |first, n| Ok([block(first, n)?]))?;
+    Ok(product)
 }
 
-/// The values of a product whose blocks write themselves into place ([`by_output_blocks`]).
-struct JoinedProduct {
+/// `N` outputs of attention's `count` heads (of `dims`: [heads, ..] each) cut into blocks of
+/// heads: `block(first, n)` gives every output for heads first..first + n; like a product's
+/// ([`by_output_blocks`]), each block is copied into place by the thread that computed it.
+pub(crate) fn by_head_blocks<const N: usize>(
+    count: usize,
+    dims: [&[usize]; N],
+    block: impl Fn(usize, usize) -> candle_core::Result<[Tensor; N]> + Sync + Send,
+) -> candle_core::Result<[Tensor; N]> {
+    joined_blocks(&even_blocks(count, 1), 0, dims, block)
+}
+
+/// `block(first, n)` for each of `blocks` side by side, each of its `N` outputs (of `dims`)
+/// joined along `axis` (the first, or the second of two) in place ([`Joined`]); outputs that
+/// are not f32 are joined by `Tensor::cat`.
+fn joined_blocks<const N: usize>(
+    blocks: &[(usize, usize)],
+    axis: usize,
+    dims: [&[usize]; N],
+    block: impl Fn(usize, usize) -> candle_core::Result<[Tensor; N]> + Sync + Send,
+) -> candle_core::Result<[Tensor; N]> {
+    if blocks.len() == 1 {
+        return in_blocks(blocks, &block).remove(0);
+    }
+    let joined = dims.map(|dims| Joined::new(dims, axis));
+    let parts = in_blocks(blocks, |first, n| {
+        (block(first, n)?.into_iter().zip(&joined))
+            .map(|(output, joined)| joined.put(first, n, output))
+            .collect::<candle_core::Result<Vec<_>>>()
+    })
+    .into_iter()
+    .collect::<candle_core::Result<Vec<_>>>()?;
+    let outputs = (joined.into_iter().enumerate())
+        .map(|(i, joined)| {
+            let handed_back: Vec<Tensor> = parts.iter().filter_map(|p| p[i].clone()).collect();
+            match handed_back.len() {
+                0 => joined.finish(),
+                n if n == blocks.len() => Tensor::cat(&handed_back, axis),
+                _ => candle_core::bail!("blocks came back in different dtypes or layouts"),
+            }
+        })
+        .collect::<candle_core::Result<Vec<_>>>()?;
+    outputs
+        .try_into()
+        .map_err(|_| candle_core::Error::Msg("a cut lost one of its outputs".into()))
+}
+
+/// An output whose blocks write themselves into place ([`joined_blocks`]).
+struct Joined {
     values: Vec<f32>,
-    /// `values`' buffer, written by the blocks on their threads, each to its own features.
+    /// `values`' buffer, written by the blocks on their threads, each to its own part.
     into: SharedValues,
-    shape: (usize, usize),
+    dims: Vec<usize>,
     axis: usize,
 }
 
-/// A pointer to the product's buffer that the blocks' threads share.
+/// A pointer to an output's buffer that the blocks' threads share.
 #[derive(Clone, Copy)]
 struct SharedValues(*mut f32);
 
-// SAFETY: each block writes only its own features' positions ([`JoinedProduct::put`]), and the
-// buffer outlives the fork-join that writes it.
+// SAFETY: each block writes only its own part's positions ([`Joined::put`]), and the buffer
+// outlives the fork-join that writes it.
 unsafe impl Send for SharedValues {}
 unsafe impl Sync for SharedValues {}
 
-impl JoinedProduct {
-    fn new(shape: (usize, usize), axis: usize) -> Self {
+impl Joined {
+    fn new(dims: &[usize], axis: usize) -> Self {
         // Not zeroed: every value is written by exactly one block before `finish`.
-        let mut values = Vec::with_capacity(shape.0 * shape.1);
+        let mut values = Vec::with_capacity(dims.iter().product());
         let into = SharedValues(values.as_mut_ptr());
-        JoinedProduct {
+        Joined {
             values,
             into,
-            shape,
+            dims: dims.to_vec(),
             axis,
         }
     }
 
-    /// Copies `part`, the product's features first..first + n, into place; a part that is not
-    /// f32 is handed back, for the blocks to be joined by `Tensor::cat`.
+    /// Copies `part`, the output's first..first + n along the axis, into place; a part that is
+    /// not f32 is handed back, for the blocks to be joined by `Tensor::cat`.
     fn put(&self, first: usize, n: usize, part: Tensor) -> candle_core::Result<Option<Tensor>> {
-        let (rows, columns) = self.shape;
-        let part_shape = [(n, columns), (rows, n)][self.axis];
-        if part.dims() != [part_shape.0, part_shape.1] {
-            candle_core::bail!("a block of {part_shape:?} came back as {:?}", part.dims());
+        let mut part_dims = self.dims.clone();
+        part_dims[self.axis] = n;
+        if part.dims() != part_dims || (self.axis == 1 && self.dims.len() != 2) {
+            candle_core::bail!("a block of {part_dims:?} came back as {:?}", part.dims());
         }
         let part = part.contiguous()?;
         let (storage, layout) = part.storage_and_layout();
@@ -261,16 +294,17 @@ impl JoinedProduct {
         };
         let values = &values[start..end];
         let into = self.into;
-        // SAFETY: features first..first + n of this product are this block's alone, inside
-        // the buffer of rows · columns values.
+        let row = self.dims[1..].iter().product::<usize>();
+        // SAFETY: first..first + n along the axis is this block's alone, inside the buffer of
+        // the output's values.
         unsafe {
             match self.axis {
                 0 => values
                     .as_ptr()
-                    .copy_to_nonoverlapping(into.0.add(first * columns), values.len()),
+                    .copy_to_nonoverlapping(into.0.add(first * row), values.len()),
                 _ => {
-                    for (row, values) in values.chunks_exact(n).enumerate() {
-                        let to = into.0.add(row * columns + first);
+                    for (i, values) in values.chunks_exact(n).enumerate() {
+                        let to = into.0.add(i * row + first);
                         values.as_ptr().copy_to_nonoverlapping(to, n);
                     }
                 }
@@ -279,11 +313,11 @@ impl JoinedProduct {
         Ok(None)
     }
 
-    /// The product, once every block has been put in place.
+    /// The output, once every block has been put in place.
     fn finish(mut self) -> candle_core::Result<Tensor> {
-        // SAFETY: the blocks cover every feature, and each wrote all of its values.
-        unsafe { self.values.set_len(self.shape.0 * self.shape.1) };
-        Tensor::from_vec(self.values, self.shape, &Device::Cpu)
+        // SAFETY: the blocks cover the whole axis, and each wrote all of its values.
+        unsafe { self.values.set_len(self.dims.iter().product()) };
+        Tensor::from_vec(self.values, self.dims, &Device::Cpu)
     }
 }
 
