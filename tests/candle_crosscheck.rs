@@ -232,3 +232,54 @@ fn marian_logits_equal_candle_transformers_marian() {
     }
     common::assert_within_tolerance("marian vs candle", &errors);
 }
+
+/// A seed draws the token candle-transformers' `LogitsProcessor` (top-k then top-p) draws,
+/// which the engine used before its own sampling: links shared since then keep their tokens.
+#[test]
+fn sampling_draws_what_candle_transformers_logits_processor_draws() {
+    use attention_explorer::engine::{sample_token, SamplingSettings};
+    use candle_transformers::generation::{LogitsProcessor, Sampling};
+    let settings = [
+        (1.0, 40, 0.9),
+        (0.7, 5, 0.5),
+        (1.5, 1000, 1.0),
+        (2.0, 50, 0.95),
+    ];
+    // Cases whose draws vary with the seed (a case that keeps one token cannot).
+    let mut varied = 0;
+    // A spread of logits over 1,000 tokens and over 7 (top-k over the whole vocabulary).
+    for vocab in [1000usize, 7] {
+        let values: Vec<f32> = (0..vocab)
+            .map(|i| ((i * 7919 % 1009) as f32 / 1009.0 - 0.5) * 12.0)
+            .collect();
+        let logits = Tensor::new(values.as_slice(), &Device::Cpu).expect("logits");
+        for (temperature, top_k, top_p) in settings {
+            let ours = SamplingSettings {
+                temperature,
+                top_k,
+                top_p,
+            };
+            let candle = Sampling::TopKThenTopP {
+                k: top_k,
+                p: top_p as f64,
+                temperature: temperature as f64,
+            };
+            let draws: Vec<(u32, u32)> = (0..200u64)
+                .map(|seed| {
+                    let theirs = LogitsProcessor::from_sampling(seed, candle.clone())
+                        .sample(&logits)
+                        .expect("candle's draw");
+                    (sample_token(&logits, ours, seed).expect("our draw"), theirs)
+                })
+                .collect();
+            let differing = draws.iter().filter(|(a, b)| a != b).count();
+            assert_eq!(differing, 0, "{vocab} tokens, {ours:?}: {draws:?}");
+            let distinct: std::collections::BTreeSet<_> = draws.iter().map(|d| d.0).collect();
+            varied += usize::from(distinct.len() > 1);
+        }
+    }
+    assert!(
+        varied >= 6,
+        "only {varied} of 8 cases drew more than one token"
+    );
+}
