@@ -230,6 +230,14 @@ fn joined_blocks<const N: usize>(
     })
     .into_iter()
     .collect::<candle_core::Result<Vec<_>>>()?;
+    if parts.len() != blocks.len() {
+        // A block that did not finish left its part of the buffer unwritten.
+        candle_core::bail!(
+            "{} of a cut's {} blocks finished",
+            parts.len(),
+            blocks.len()
+        )
+    }
     let outputs = (joined.into_iter().enumerate())
         .map(|(i, joined)| {
             let handed_back: Vec<Tensor> = parts.iter().filter_map(|p| p[i].clone()).collect();
