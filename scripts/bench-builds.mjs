@@ -4,11 +4,12 @@
 // alternating among them (the order reversed every round), so that a machine that drifts weighs
 // on both builds alike.
 //   node scripts/bench-builds.mjs --old DIR [--model DIR] [--lengths 32,128,512] [--runs 7]
-//                                 [--kinds trace,saliency] [--ceiling]
+//                                 [--kinds trace,saliency] [--two-at-once]
 // --model: a model folder (config.json, tokenizer.json, model.safetensors), by default
 // .cache/gpt2-shaped (GPT-2 small's shape, random weights: scripts/soak.sh makes it).
-// --ceiling: also times two 1-thread traces at once against one alone: the speed-up two threads
-// could reach on this machine if nothing but the cores' sharing of it slowed them.
+// --two-at-once: also times two 1-thread traces at once against one alone; 2 ÷ that slowdown is
+// the speed-up of 2 threads if a trace's halves slowed down as much (a reference, not a bound:
+// the halves share the weights). bench-threads.mjs reports the same for BENCHMARKS.md.
 // Run it alone: this machine has 2 cores.
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +26,7 @@ const { values } = parseArgs({ options: {
   lengths: { type: 'string', default: '32,128,512' },
   runs: { type: 'string', default: '7' },
   kinds: { type: 'string', default: 'trace,saliency' },
-  ceiling: { type: 'boolean', default: false },
+  'two-at-once': { type: 'boolean', default: false },
 } });
 if (!values.old) {
   console.error('bench-builds: --old DIR is the older built site to compare dist/ with');
@@ -48,7 +49,7 @@ function makeSite() {
 /** In the page: loads the model in the four workers and times every kind on every text;
  *  resolves to rows of {n, kind, times: {worker: [ms, …]}, uncut: {worker: [ms, …]}}: the
  *  requests' times, and the part of each that was not cut among the threads. */
-async function timeInPage({ texts, runs, kinds, ceiling }) {
+async function timeInPage({ texts, runs, kinds, twoAtOnce }) {
   const { AppWorker } = await import('./measure-workers.js');
   const workers = {};
   for (const [build, base] of [['new', './'], ['old', 'old/']]) {
@@ -68,7 +69,7 @@ async function timeInPage({ texts, runs, kinds, ceiling }) {
     if (data.kind === 'error') throw new Error(JSON.stringify(data).slice(0, 300));
     return [data.compute_ms, data.compute_ms - data.cut_ms];
   };
-  // What the machine allows two threads: both builds' 1-thread workers tracing alone, in
+  // How much a trace slows down beside another: both builds' 1-thread workers tracing alone, in
   // turn, and the two at once (each on a core of its own, sharing nothing but the machine).
   const alongside = async (text) => {
     const pair = [workers['new 1'], workers['old 1']];
@@ -104,7 +105,7 @@ async function timeInPage({ texts, runs, kinds, ceiling }) {
       }
       rows.push({ n, kind, times, uncut });
     }
-    if (ceiling) rows.push({ n, kind: 'ceiling', times: await alongside(text) });
+    if (twoAtOnce) rows.push({ n, kind: 'two at once', times: await alongside(text) });
   }
   return rows;
 }
@@ -119,22 +120,22 @@ try {
     texts: values.lengths.split(',').map(Number).map((n) => [n, MODELS.gpt2.text(n)]),
     runs: Number(values.runs),
     kinds: values.kinds.split(','),
-    ceiling: values.ceiling,
+    twoAtOnce: values['two-at-once'],
   });
   console.log('| tokens | case | old 1 t ms | new 1 t ms | old 2 t ms | new 2 t ms | new ÷ old, 2 t | speed-up, old | speed-up, new | not cut, old 2 t ms | not cut, new 2 t ms |');
   console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const medians = (times) => Object.fromEntries(Object.entries(times).map(([k, t]) => [k, median(t)]));
-  for (const { n, kind, times, uncut } of rows.filter((row) => row.kind !== 'ceiling')) {
+  for (const { n, kind, times, uncut } of rows.filter((row) => row.kind !== 'two at once')) {
     const [row, alone] = [medians(times), medians(uncut)];
     console.log(`| ${n} | ${kind} | ${ms(row['old 1'])} | ${ms(row['new 1'])} | ${ms(row['old 2'])} | ` +
       `${ms(row['new 2'])} | ${(row['new 2'] / row['old 2']).toFixed(2)} | ` +
       `${(row['old 1'] / row['old 2']).toFixed(2)} | ${(row['new 1'] / row['new 2']).toFixed(2)} | ` +
       `${ms(alone['old 2'])} | ${ms(alone['new 2'])} |`);
   }
-  if (values.ceiling) {
-    console.log('\n| tokens | 1-thread trace alone ms | two at once ms | two at once ÷ alone | ceiling for 2 threads |');
+  if (values['two-at-once']) {
+    console.log('\n| tokens | 1-thread trace alone ms | two at once ms | two at once ÷ alone | 2 ÷ slowdown |');
     console.log('|---:|---:|---:|---:|---:|');
-    for (const { n, times } of rows.filter((row) => row.kind === 'ceiling')) {
+    for (const { n, times } of rows.filter((row) => row.kind === 'two at once')) {
       const slower = median(times.together) / median(times.alone);
       console.log(`| ${n} | ${ms(median(times.alone))} | ${ms(median(times.together))} | ` +
         `${slower.toFixed(2)} | ${(2 / slower).toFixed(2)}× |`);
