@@ -5,6 +5,7 @@ use std::ops::Range;
 use candle_core::{Tensor, D};
 
 use super::attention_gradient::on_gradient_path;
+use super::kernels;
 use super::layers::Linear;
 use super::matmul::{merge_heads, LayerInput};
 use super::parallel::by_head_blocks;
@@ -165,8 +166,7 @@ impl SelfAttention {
             };
             let head = |t: &Tensor| Ok::<_, candle_core::Error>(t.narrow(0, first, n)?.detach());
             let scores = scores(&head(q)?, &head(k)?, self.scaled)?;
-            let masked_scores = self.masked_scores(&scores, terms, causal_mask_off)?;
-            let weights = softmax_over_keys(&masked_scores)?;
+            let weights = self.weights(&scores, terms, causal_mask_off)?;
             let head_outputs = weights.matmul(&head(v)?)?;
             Ok([scores, weights, head_outputs])
         };
@@ -203,6 +203,21 @@ impl SelfAttention {
         let v = input.heads(&self.value, self.n_kv_head)?;
         let group = self.n_head / self.n_kv_head;
         Ok((repeat_kv(k, group)?, repeat_kv(v, group)?))
+    }
+
+    /// softmax(scores + B + M) over the keys; the causal mask alone (GPT-2, Llama) is applied
+    /// inside the softmax, with no masked copy of the scores.
+    fn weights(
+        &self,
+        scores: &Tensor,
+        terms: ScoreTerms,
+        causal_mask_off: bool,
+    ) -> candle_core::Result<Tensor> {
+        if terms.bias.is_none() && terms.visible_keys.is_none() {
+            let causal = self.causal && !causal_mask_off;
+            return kernels::softmax_over_keys(scores, causal);
+        }
+        softmax_over_keys(&self.masked_scores(scores, terms, causal_mask_off)?)
     }
 
     /// The scores the softmax reads: + B, then −∞ for every key a query may not see.
@@ -277,7 +292,7 @@ fn score_scale(d_k: usize, scaled: bool) -> f64 {
 /// Softmax over the keys of masked scores [.., query, key] (off the gradient path); every row
 /// sums to 1 and a −∞ score gets exactly 0.
 pub(crate) fn softmax_over_keys(masked_scores: &Tensor) -> candle_core::Result<Tensor> {
-    candle_nn::ops::softmax_last_dim(&masked_scores.contiguous()?)
+    kernels::softmax_over_keys(masked_scores, false)
 }
 
 /// Sets every score of a key after its query to −∞, so softmax gives it exactly 0. With more
