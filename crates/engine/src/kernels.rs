@@ -157,11 +157,11 @@ impl CustomOp1 for SoftmaxOverKeys {
         }
         let mut weights = vec![0f32; end - start];
         if n_keys > 0 {
-            let earlier = n_keys - n_queries.min(n_keys);
             let rows = values[start..end].chunks_exact(n_keys);
             for (row, (scores, weights)) in rows.zip(weights.chunks_exact_mut(n_keys)).enumerate() {
+                // Query i is position earlier + i, with n_keys − n_queries earlier positions.
                 let visible = match self.causal {
-                    true => earlier + row % n_queries + 1,
+                    true => n_keys - n_queries + row % n_queries + 1,
                     false => n_keys,
                 };
                 softmax_row(scores, visible, weights);
